@@ -2,14 +2,13 @@
  * The real stack for tests: the SDK client → the local Data API server (in this process, on a
  * random port) → MariaDB, in a fresh database per call, migrated. Nothing here is mocked.
  */
-import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { createDb } from '../../lib/db/index.js';
 import type { Db } from '../../lib/db/types.js';
 import { startLocalDataApi, type LocalDataApi } from '../../lib/local-data-api/server.js';
 import { migrate } from '../../lib/migrate.js';
+import { createTestDatabase, DATABASE_URL, dropTestDatabase } from './database.js';
 
-export const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
 export const RESOURCE_ARN = 'arn:aws:rds:us-east-1:123456789012:cluster:local';
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:local';
 
@@ -35,10 +34,7 @@ export interface StackOptions {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const database = `aq_test_${randomBytes(5).toString('hex')}`;
-  const admin = await mysql.createConnection(DATABASE_URL);
-  await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  await admin.end();
+  const database = await createTestDatabase();
 
   const server = await startLocalDataApi({ port: 0, databaseUrl: DATABASE_URL, latencyMs: options.latencyMs ?? 0 });
   const newDb = () => createDb({ endpoint: server.url, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database });
@@ -56,9 +52,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async close() {
       await sql.end();
       await server.close();
-      const drop = await mysql.createConnection(DATABASE_URL);
-      await drop.query(`DROP DATABASE IF EXISTS \`${database}\``);
-      await drop.end();
+      await dropTestDatabase(database);
     },
   };
 }
