@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS queue_messages (
   -- cannot overwrite the newer state of a message another drainer has since claimed.
   lease_token   CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NULL,
   dedup_key     VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+  -- Enqueues refused as duplicates of this message; lets a batch insert count its duplicates.
+  dedup_hits    INT UNSIGNED NOT NULL DEFAULT 0,
   last_error    TEXT         CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
   created_at    DATETIME(3)  NOT NULL,
   updated_at    DATETIME(3)  NOT NULL,

@@ -1,0 +1,13 @@
+import type { Db } from '../db/types.js';
+
+/* Only a message no drainer holds can be cancelled; a running one may already be half done. */
+const CANCEL_MESSAGE = `
+UPDATE queue_messages
+SET status = 'cancelled', finished_at = :now, updated_at = :now
+WHERE id = :id AND status IN ('waiting', 'retrying')`;
+
+/** True when the message was waiting or retrying and is now cancelled. */
+export async function cancelMessage(db: Db, id: string, now: Date): Promise<boolean> {
+  const result = await db.execute(CANCEL_MESSAGE, { id, now }, { idempotent: true });
+  return result.numberOfRecordsUpdated > 0;
+}

@@ -1,0 +1,49 @@
+import type { Db } from '../db/types.js';
+
+export interface ClaimBatchInput {
+  queue: string;
+  limit: number;
+  /** Fresh per claim; every later write to these messages must present it. */
+  leaseToken: string;
+  now: Date;
+  /** The lease deadline: unless settled before then, the messages become claimable again. */
+  leaseUntil: Date;
+}
+
+/*
+ * One statement, so a claim is one Data API call and needs no transaction (a Data API
+ * transaction would cost Begin + Commit on top).
+ *
+ * The derived table picks due rows in claim-index order (queue, finished_at IS NULL, priority,
+ * available_at) and locks them FOR UPDATE SKIP LOCKED: a concurrent claim skips the rows this one
+ * holds instead of waiting for them, so overlapping drainers neither block each other nor take the
+ * same message. SKIP LOCKED only skips when the scan follows the index, which is why the ORDER BY
+ * matches the index exactly. The LIMIT keeps the derived table from being merged into the UPDATE
+ * (which MySQL would refuse for a self-reference).
+ *
+ * `available_at <= :now` also takes messages whose lease has expired (a crashed or timed-out
+ * drainer): their available_at is their lease deadline. Attempts are counted here, not at
+ * settle, so a message that crashes every drainer still runs out of attempts.
+ */
+const CLAIM_BATCH = `
+UPDATE queue_messages AS m
+JOIN (
+  SELECT id FROM queue_messages
+  WHERE queue = :queue AND finished_at IS NULL AND available_at <= :now
+  ORDER BY priority DESC, available_at
+  LIMIT :limit
+  FOR UPDATE SKIP LOCKED
+) AS due ON due.id = m.id
+SET m.status = 'running',
+    m.attempts = m.attempts + 1,
+    m.lease_token = :leaseToken,
+    m.available_at = :leaseUntil,
+    m.updated_at = :now`;
+
+/** Leases up to `limit` due messages of a queue; returns how many it took. */
+export async function claimBatch(db: Db, input: ClaimBatchInput): Promise<number> {
+  const result = await db.execute(CLAIM_BATCH, { ...input });
+  return result.numberOfRecordsUpdated;
+}
+
+export { CLAIM_BATCH };

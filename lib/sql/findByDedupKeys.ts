@@ -1,0 +1,15 @@
+import type { Db } from '../db/types.js';
+
+const FIND_BY_DEDUP_KEYS = `
+SELECT m.id, m.dedup_key
+FROM JSON_TABLE(:keys, '$[*]' COLUMNS (
+  dedup_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$'
+)) AS k
+JOIN queue_messages AS m ON m.queue = :queue AND m.dedup_key = k.dedup_key`;
+
+/** The stored message id for each dedup key of a queue that has one. */
+export async function findByDedupKeys(db: Db, queue: string, keys: readonly string[]): Promise<Map<string, string>> {
+  if (keys.length === 0) return new Map();
+  const rows = await db.query(FIND_BY_DEDUP_KEYS, { queue, keys: [...keys] }, { idempotent: true });
+  return new Map(rows.map((row) => [row.dedup_key as string, row.id as string]));
+}

@@ -1,0 +1,16 @@
+/** Every statement the queue runs, one function per operation. */
+export { ack } from './ack.js';
+export { cancelMessage } from './cancelMessage.js';
+export { claimBatch, type ClaimBatchInput } from './claimBatch.js';
+export { deadLetter, type DeadLetter } from './deadLetter.js';
+export { listDeadLetters, purgeDeadLetters, redriveDeadLetters, type RedriveInput } from './deadLetters.js';
+export { deleteFinished, type DeleteFinishedInput } from './deleteFinished.js';
+export { findByDedupKeys } from './findByDedupKeys.js';
+export { getMessage } from './getMessage.js';
+export { insertMessages, type InsertResult, type NewMessage } from './insertMessages.js';
+export { clipError, MESSAGE_STATUSES, type Message, type MessageStatus } from './message.js';
+export { queueStats, type QueueStats } from './queueStats.js';
+export { listPausedQueues, setQueuePaused } from './queueState.js';
+export { readClaimedMessages, type ClaimedMessage, type ReadClaimedInput } from './readClaimedMessages.js';
+export { releaseClaims } from './releaseClaims.js';
+export { reschedule, type Retry } from './reschedule.js';

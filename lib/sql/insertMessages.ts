@@ -1,0 +1,66 @@
+import type { Db } from '../db/types.js';
+import { sqlTimestamp } from './message.js';
+
+export interface NewMessage {
+  id: string;
+  queue: string;
+  type: string;
+  /** The payload's JSON text, exactly as it will be stored. */
+  payloadJson: string;
+  priority: number;
+  maxAttempts: number;
+  availableAt: Date;
+  dedupKey: string | null;
+}
+
+/*
+ * The whole batch travels as one JSON parameter and is inserted by one statement, so a batch of
+ * any size is one Data API call, atomic (stored whole or not at all), and the SQL text stays
+ * constant instead of growing a placeholder group per message.
+ *
+ * A repeated (queue, dedup_key) must not fail the batch: ON DUPLICATE KEY UPDATE counts the hit
+ * instead. MySQL reports 1 affected row per insert and 2 per changed duplicate, whether or not the
+ * connection counts found rows (the Data API's JDBC default), so duplicates = affected - batch size.
+ */
+const INSERT_MESSAGES = `
+INSERT INTO queue_messages
+  (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at,
+   dedup_key, created_at, updated_at)
+SELECT j.id, j.queue, j.type, j.payload, j.payload_bytes, 'waiting', j.priority, 0, j.max_attempts,
+       j.available_at, j.dedup_key, :now, :now
+FROM JSON_TABLE(:messages, '$[*]' COLUMNS (
+  id            CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
+  queue         VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin PATH '$.queue',
+  type          VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin PATH '$.type',
+  payload       LONGTEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.payload',
+  payload_bytes INT                                                PATH '$.payloadBytes',
+  priority      INT                                                PATH '$.priority',
+  max_attempts  INT                                                PATH '$.maxAttempts',
+  available_at  DATETIME(3)                                        PATH '$.availableAt',
+  dedup_key     VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.dedupKey'
+)) AS j
+ON DUPLICATE KEY UPDATE queue_messages.dedup_hits = queue_messages.dedup_hits + 1`;
+
+export interface InsertResult {
+  /** How many of the given messages were already stored under their dedup key. */
+  duplicates: number;
+}
+
+export async function insertMessages(db: Db, messages: readonly NewMessage[], now: Date): Promise<InsertResult> {
+  if (messages.length === 0) return { duplicates: 0 };
+  const rows = messages.map((m) => ({
+    id: m.id,
+    queue: m.queue,
+    type: m.type,
+    // JSON text, not a nested document: JSON_TABLE then hands both MySQL and MariaDB the exact
+    // text to store, scalars included.
+    payload: m.payloadJson,
+    payloadBytes: Buffer.byteLength(m.payloadJson, 'utf8'),
+    priority: m.priority,
+    maxAttempts: m.maxAttempts,
+    availableAt: sqlTimestamp(m.availableAt),
+    dedupKey: m.dedupKey,
+  }));
+  const result = await db.execute(INSERT_MESSAGES, { messages: rows, now });
+  return { duplicates: Math.max(0, result.numberOfRecordsUpdated - messages.length) };
+}

@@ -1,0 +1,58 @@
+import type { Row } from '../db/types.js';
+
+export const MESSAGE_STATUSES = ['waiting', 'running', 'retrying', 'done', 'dead', 'cancelled'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** A stored message as the rest of the product sees it. */
+export interface Message {
+  id: string;
+  queue: string;
+  type: string;
+  payload: unknown;
+  status: MessageStatus;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  /** When it may next be claimed; while running, the lease deadline. */
+  availableAt: Date;
+  dedupKey: string | null;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** The columns every message read selects, in the shape `toMessage` expects. */
+export const MESSAGE_COLUMNS = `id, queue, type, payload, status, priority, attempts, max_attempts, available_at,
+  dedup_key, last_error, created_at, updated_at, finished_at`;
+
+export function toMessage(row: Row): Message {
+  return {
+    id: row.id as string,
+    queue: row.queue as string,
+    type: row.type as string,
+    payload: row.payload,
+    status: row.status as MessageStatus,
+    priority: Number(row.priority),
+    attempts: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    availableAt: row.available_at as Date,
+    dedupKey: (row.dedup_key as string | null) ?? null,
+    lastError: (row.last_error as string | null) ?? null,
+    createdAt: row.created_at as Date,
+    updatedAt: row.updated_at as Date,
+    finishedAt: (row.finished_at as Date | null) ?? null,
+  };
+}
+
+/** How much of a handler's error text is kept; the row must stay well under the Data API's 64 KB. */
+export const LAST_ERROR_MAX_CHARS = 2_000;
+
+export function clipError(error: string): string {
+  return error.length <= LAST_ERROR_MAX_CHARS ? error : `${error.slice(0, LAST_ERROR_MAX_CHARS - 1)}…`;
+}
+
+/** MySQL DATETIME(3) text in UTC, for values travelling inside a JSON parameter. */
+export function sqlTimestamp(date: Date): string {
+  return date.toISOString().slice(0, 23).replace('T', ' ');
+}
