@@ -1,0 +1,172 @@
+import type { z } from 'zod';
+import { QueueError, RetryableError } from '../errors.js';
+import type { JobContext, JobType } from '../jobs/types.js';
+
+export type Outcome =
+  | { kind: 'done' }
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'dead'; error: string };
+
+export interface DispatchMessage {
+  id: string;
+  queue: string;
+  type: string;
+  payload: unknown;
+  /** Already counted at claim: 1 on the first attempt. */
+  attempts: number;
+  maxAttempts: number;
+}
+
+export interface DispatchOptions {
+  /** Per-message timeout when the job type sets none. */
+  timeoutMs: number;
+  /** The drain run's own abort: aborting it abandons the handler (outcome: retry). */
+  signal?: AbortSignal;
+}
+
+/** Error text stored on a message; long enough to diagnose, short enough for a row and a log line. */
+export const MAX_ERROR_LENGTH = 2_000;
+
+// setTimeout fires at once for delays beyond a signed 32-bit int (~24.8 days).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs one message's handler and says what should happen to the message. Never throws for
+ * anything the message or its handler does; only a timeout that is not a positive number (a
+ * programming error) throws a RangeError. Whether a retry is really a death because attempts
+ * ran out is the settler's call (see finalOutcome).
+ */
+export async function dispatch(
+  message: DispatchMessage,
+  jobType: JobType | undefined,
+  options: DispatchOptions,
+): Promise<Outcome> {
+  const timeoutMs = jobType?.timeoutMs ?? options.timeoutMs;
+  if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
+
+  if (jobType === undefined) {
+    return { kind: 'dead', error: truncate(`unknown job type "${message.type}"`) };
+  }
+
+  const parsed = await parsePayload(jobType, message.payload);
+  if (!parsed.success) return { kind: 'dead', error: parsed.error };
+
+  if (options.signal?.aborted) {
+    return { kind: 'retry', error: truncate(`not started: drain run aborted (${describeError(options.signal.reason)})`) };
+  }
+
+  const controller = new AbortController();
+  const context: JobContext = {
+    id: message.id,
+    queue: message.queue,
+    type: message.type,
+    attempt: message.attempts,
+    maxAttempts: message.maxAttempts,
+    signal: controller.signal,
+  };
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onRunAbort: (() => void) | undefined;
+  // Settles only when the handler must be abandoned; the handler's own promise is left behind
+  // (it cannot be cancelled), its signal aborted so it can stop its I/O.
+  const abandoned = new Promise<Outcome>((resolve) => {
+    timer = setTimeout(() => {
+      const error = `timed out after ${timeoutMs} ms`;
+      controller.abort(new RetryableError(error));
+      resolve({ kind: 'retry', error });
+    }, Math.min(timeoutMs, MAX_TIMER_MS));
+    onRunAbort = () => {
+      const reason: unknown = options.signal?.reason;
+      controller.abort(reason);
+      resolve({ kind: 'retry', error: truncate(`abandoned: drain run aborted (${describeError(reason)})`) });
+    };
+    options.signal?.addEventListener('abort', onRunAbort, { once: true });
+  });
+
+  try {
+    return await Promise.race([runHandler(jobType, parsed.data, context), abandoned]);
+  } finally {
+    clearTimeout(timer);
+    if (onRunAbort) options.signal?.removeEventListener('abort', onRunAbort);
+  }
+}
+
+/** The settler's verdict: a retry with no attempts left is a death. */
+export function finalOutcome(outcome: Outcome, attempts: number, maxAttempts: number): Outcome {
+  if (outcome.kind !== 'retry' || attempts < maxAttempts) return outcome;
+  return { kind: 'dead', error: truncate(`attempts exhausted (${attempts}/${maxAttempts}); last error: ${outcome.error}`) };
+}
+
+/** `Name: message` of anything thrown, one level of cause, no stack; at most MAX_ERROR_LENGTH chars. */
+export function describeError(error: unknown): string {
+  try {
+    if (error instanceof Error) {
+      const own = nameAndMessage(error);
+      const cause = error.cause instanceof Error ? nameAndMessage(error.cause) : undefined;
+      return truncate(cause ? `${own} (cause: ${cause})` : own);
+    }
+    if (typeof error === 'string') return truncate(error === '' ? 'non-Error thrown: empty string' : error);
+    if (error === undefined || error === null) return `non-Error thrown: ${String(error)}`;
+    if (typeof error === 'object') return truncate(`non-Error thrown: ${JSON.stringify(error) ?? String(error)}`);
+    return truncate(`non-Error thrown: ${String(error)}`);
+  } catch {
+    // A throwing getter or a circular object: say what we can.
+    return 'non-Error thrown: (not describable)';
+  }
+}
+
+/** Field paths and issue codes of a failed parse, never the values: payloads may hold personal data. */
+export function describePayloadIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
+      const keys = issue.code === 'unrecognized_keys' ? ` [${issue.keys.join(', ')}]` : '';
+      return `${path}: ${issue.code}${keys}`;
+    })
+    .join('; ');
+}
+
+async function parsePayload(
+  jobType: JobType,
+  payload: unknown,
+): Promise<{ success: true; data: unknown } | { success: false; error: string }> {
+  try {
+    const result = await jobType.payload.safeParseAsync(payload);
+    if (result.success) return { success: true, data: result.data };
+    return {
+      success: false,
+      error: truncate(`payload does not match the "${jobType.type}" schema: ${describePayloadIssues(result.error.issues)}`),
+    };
+  } catch (error) {
+    return { success: false, error: truncate(`payload schema of "${jobType.type}" threw: ${describeError(error)}`) };
+  }
+}
+
+async function runHandler(jobType: JobType, payload: unknown, context: JobContext): Promise<Outcome> {
+  try {
+    // Inside the try, so a handler that throws before returning a promise is caught too.
+    await jobType.handle(payload, context);
+    return { kind: 'done' };
+  } catch (error) {
+    return outcomeOfError(error);
+  }
+}
+
+function outcomeOfError(error: unknown): Outcome {
+  const description = describeError(error);
+  if (error instanceof QueueError && !error.retryable) return { kind: 'dead', error: description };
+  const retryAfterMs = error instanceof RetryableError ? error.retryAfterMs : undefined;
+  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) {
+    return { kind: 'retry', error: description, retryAfterMs };
+  }
+  return { kind: 'retry', error: description };
+}
+
+function nameAndMessage(error: Error): string {
+  const name = error.name || 'Error';
+  return error.message ? `${name}: ${error.message}` : name;
+}
+
+function truncate(text: string): string {
+  return text.length <= MAX_ERROR_LENGTH ? text : `${text.slice(0, MAX_ERROR_LENGTH - 1)}…`;
+}

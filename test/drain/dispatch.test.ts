@@ -1,0 +1,296 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  MAX_ERROR_LENGTH,
+  describeError,
+  dispatch,
+  finalOutcome,
+  type DispatchMessage,
+  type Outcome,
+} from '../../lib/drain/dispatch.js';
+import { PermanentError, QueueError, RetryableError } from '../../lib/errors.js';
+import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
+
+const schema = z.object({ to: z.string().regex(/^\+\d+$/), count: z.number().int().optional() });
+
+function message(overrides: Partial<DispatchMessage> = {}): DispatchMessage {
+  return {
+    id: '0190a000-0000-7000-8000-000000000001',
+    queue: 'sms',
+    type: 'test.job',
+    payload: { to: '+15550001111' },
+    attempts: 1,
+    maxAttempts: 5,
+    ...overrides,
+  };
+}
+
+function jobType(handle: (payload: z.output<typeof schema>, context: JobContext) => Promise<void>, extra: Partial<JobType> = {}): JobType {
+  return defineJobType({ type: 'test.job', payload: schema, handle, ...extra }) as JobType;
+}
+
+const options = { timeoutMs: 1_000 };
+
+describe('dispatch', () => {
+  it('is done when the handler resolves, and hands it the parsed payload and context', async () => {
+    let seen: { payload: unknown; context: JobContext } | undefined;
+    const type = jobType(async (payload, context) => {
+      seen = { payload, context };
+    });
+    const outcome = await dispatch(message({ attempts: 2 }), type, options);
+    expect(outcome).toEqual({ kind: 'done' });
+    expect(seen?.payload).toEqual({ to: '+15550001111' });
+    expect(seen?.context).toMatchObject({ id: message().id, queue: 'sms', type: 'test.job', attempt: 2, maxAttempts: 5 });
+    expect(seen?.context.signal.aborted).toBe(false);
+  });
+
+  it('passes the schema output (defaults, transforms) to the handler', async () => {
+    let seen: unknown;
+    const withDefault = defineJobType({
+      type: 'test.job',
+      payload: z.object({ n: z.number().default(7) }),
+      handle: async (payload) => {
+        seen = payload;
+      },
+    }) as JobType;
+    await dispatch(message({ payload: {} }), withDefault, options);
+    expect(seen).toEqual({ n: 7 });
+  });
+
+  it('is dead for an unknown type', async () => {
+    expect(await dispatch(message({ type: 'nope' }), undefined, options)).toEqual({
+      kind: 'dead',
+      error: 'unknown job type "nope"',
+    });
+  });
+
+  it('is dead when the payload no longer parses, naming the paths but not the values', async () => {
+    let called = false;
+    const type = jobType(async () => {
+      called = true;
+    });
+    const outcome = await dispatch(message({ payload: { to: 'secret-value', count: 1.5, extra: 1 } }), type, options);
+    expect(called).toBe(false);
+    expect(outcome.kind).toBe('dead');
+    const error = (outcome as { error: string }).error;
+    expect(error).toContain('"test.job" schema');
+    expect(error).toContain('to: invalid_format');
+    expect(error).toContain('count: invalid_type');
+    expect(error).not.toContain('secret-value');
+    expect(error).not.toContain('1.5');
+  });
+
+  it('is dead when the payload is not even an object', async () => {
+    const outcome = await dispatch(message({ payload: null }), jobType(async () => {}), options);
+    expect(outcome).toEqual({ kind: 'dead', error: 'payload does not match the "test.job" schema: (root): invalid_type' });
+  });
+
+  it('is dead when the schema itself throws', async () => {
+    const throwing = defineJobType({
+      type: 'test.job',
+      payload: z.unknown().transform(() => {
+        throw new Error('schema bug');
+      }),
+      handle: async () => {},
+    }) as JobType;
+    expect(await dispatch(message(), throwing, options)).toEqual({
+      kind: 'dead',
+      error: 'payload schema of "test.job" threw: Error: schema bug',
+    });
+  });
+
+  it('is dead when the handler throws a PermanentError', async () => {
+    const type = jobType(async () => {
+      throw new PermanentError('400 Bad Request');
+    });
+    expect(await dispatch(message(), type, options)).toEqual({ kind: 'dead', error: 'PermanentError: 400 Bad Request' });
+  });
+
+  it('is dead for any non-retryable QueueError', async () => {
+    class NoSuchNumberError extends QueueError {
+      constructor() {
+        super('number does not exist', { retryable: false });
+      }
+    }
+    const type = jobType(async () => {
+      throw new NoSuchNumberError();
+    });
+    expect(await dispatch(message(), type, options)).toEqual({ kind: 'dead', error: 'NoSuchNumberError: number does not exist' });
+  });
+
+  it('retries a RetryableError with its retryAfterMs', async () => {
+    const type = jobType(async () => {
+      throw new RetryableError('429 Too Many Requests', { retryAfterMs: 30_000 });
+    });
+    expect(await dispatch(message(), type, options)).toEqual({
+      kind: 'retry',
+      error: 'RetryableError: 429 Too Many Requests',
+      retryAfterMs: 30_000,
+    });
+  });
+
+  it('retries a RetryableError without retryAfterMs, or with a nonsense one, without retryAfterMs', async () => {
+    const plain = await dispatch(message(), jobType(async () => { throw new RetryableError('503'); }), options);
+    expect(plain).toEqual({ kind: 'retry', error: 'RetryableError: 503' });
+    const negative = await dispatch(message(), jobType(async () => { throw new RetryableError('x', { retryAfterMs: -1 }); }), options);
+    expect(negative).toEqual({ kind: 'retry', error: 'RetryableError: x' });
+  });
+
+  it('retries any other error, with the cause but without a stack trace', async () => {
+    const type = jobType(async () => {
+      throw new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:9') });
+    });
+    const outcome = await dispatch(message(), type, options);
+    expect(outcome).toEqual({
+      kind: 'retry',
+      error: 'TypeError: fetch failed (cause: Error: connect ECONNREFUSED 127.0.0.1:9)',
+    });
+    expect((outcome as { error: string }).error).not.toMatch(/\bat /);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a string', 'boom', 'boom'],
+    ['an empty string', '', 'non-Error thrown: empty string'],
+    ['undefined', undefined, 'non-Error thrown: undefined'],
+    ['null', null, 'non-Error thrown: null'],
+    ['an object', { code: 42 }, 'non-Error thrown: {"code":42}'],
+    ['a number', 7, 'non-Error thrown: 7'],
+  ])('retries when the handler throws %s', async (_label, thrown, error) => {
+    const type = jobType(async () => {
+      throw thrown;
+    });
+    expect(await dispatch(message(), type, options)).toEqual({ kind: 'retry', error });
+  });
+
+  it('retries when the handler returns a promise rejected with null', async () => {
+    const type = jobType(() => Promise.reject(null));
+    expect(await dispatch(message(), type, options)).toEqual({ kind: 'retry', error: 'non-Error thrown: null' });
+  });
+
+  it('retries when the handler throws synchronously, before returning a promise', async () => {
+    const type = jobType(() => {
+      throw new Error('sync');
+    });
+    expect(await dispatch(message(), type, options)).toEqual({ kind: 'retry', error: 'Error: sync' });
+  });
+
+  it('abandons a handler that hangs past the timeout and aborts its signal', async () => {
+    let signal: AbortSignal | undefined;
+    const type = jobType((_payload, context) => {
+      signal = context.signal;
+      return new Promise<void>(() => {});
+    });
+    const outcome = await dispatch(message(), type, { timeoutMs: 50 });
+    expect(outcome).toEqual({ kind: 'retry', error: 'timed out after 50 ms' });
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBeInstanceOf(RetryableError);
+  });
+
+  it("uses the type's timeoutMs over the default", async () => {
+    const type = jobType(() => new Promise<void>(() => {}), { timeoutMs: 60 });
+    expect(await dispatch(message(), type, { timeoutMs: 60_000 })).toEqual({ kind: 'retry', error: 'timed out after 60 ms' });
+  });
+
+  it('ignores what an abandoned handler does later', async () => {
+    const type = jobType(
+      (_payload, context) =>
+        new Promise<void>((_resolve, reject) => {
+          context.signal.addEventListener('abort', () => setTimeout(() => reject(new PermanentError('late')), 5));
+        }),
+    );
+    expect(await dispatch(message(), type, { timeoutMs: 50 })).toEqual({ kind: 'retry', error: 'timed out after 50 ms' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+
+  it('abandons the handler when the drain run aborts', async () => {
+    const run = new AbortController();
+    let signal: AbortSignal | undefined;
+    const type = jobType((_payload, context) => {
+      signal = context.signal;
+      setTimeout(() => run.abort(new Error('deadline near')), 10);
+      return new Promise<void>(() => {});
+    });
+    const outcome = await dispatch(message(), type, { timeoutMs: 60_000, signal: run.signal });
+    expect(outcome).toEqual({ kind: 'retry', error: 'abandoned: drain run aborted (Error: deadline near)' });
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('does not start the handler when the drain run is already aborted', async () => {
+    let called = false;
+    const type = jobType(async () => {
+      called = true;
+    });
+    const outcome = await dispatch(message(), type, { timeoutMs: 1_000, signal: AbortSignal.abort('stop') });
+    expect(called).toBe(false);
+    expect(outcome).toEqual({ kind: 'retry', error: 'not started: drain run aborted (stop)' });
+  });
+
+  it('leaves no timer or abort listener behind once it returns', async () => {
+    const run = new AbortController();
+    let listeners = 0;
+    const add = run.signal.addEventListener.bind(run.signal);
+    const remove = run.signal.removeEventListener.bind(run.signal);
+    run.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+      listeners++;
+      add(...args);
+    }) as AbortSignal['addEventListener'];
+    run.signal.removeEventListener = ((...args: Parameters<AbortSignal['removeEventListener']>) => {
+      listeners--;
+      remove(...args);
+    }) as AbortSignal['removeEventListener'];
+
+    const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    const before = timers();
+    await dispatch(message(), jobType(async () => {}), { timeoutMs: 600_000, signal: run.signal });
+    await dispatch(message(), jobType(async () => { throw new Error('x'); }), { timeoutMs: 600_000, signal: run.signal });
+    expect(timers()).toBe(before);
+    expect(listeners).toBe(0);
+  });
+
+  it('refuses a timeout that is not a positive number', async () => {
+    await expect(dispatch(message(), jobType(async () => {}), { timeoutMs: 0 })).rejects.toThrow(RangeError);
+    await expect(dispatch(message(), jobType(async () => {}), { timeoutMs: Number.NaN })).rejects.toThrow(RangeError);
+  });
+
+  it('truncates long error text', async () => {
+    const type = jobType(async () => {
+      throw new Error('x'.repeat(10_000));
+    });
+    const outcome = (await dispatch(message(), type, options)) as { error: string };
+    expect(outcome.error).toHaveLength(MAX_ERROR_LENGTH);
+    expect(outcome.error.startsWith('Error: xxx')).toBe(true);
+    expect(outcome.error.endsWith('…')).toBe(true);
+  });
+});
+
+describe('describeError', () => {
+  it('copes with objects that cannot be stringified', () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(describeError(circular)).toBe('non-Error thrown: (not describable)');
+    expect(describeError({ big: 1n })).toBe('non-Error thrown: (not describable)');
+  });
+
+  it('uses the name alone for an error without a message', () => {
+    expect(describeError(new RangeError())).toBe('RangeError');
+  });
+});
+
+describe('finalOutcome', () => {
+  const retry: Outcome = { kind: 'retry', error: 'RetryableError: 503', retryAfterMs: 1_000 };
+
+  it('keeps a retry while attempts remain', () => {
+    expect(finalOutcome(retry, 4, 5)).toBe(retry);
+  });
+
+  it('turns a retry into dead when attempts are exhausted, keeping the last error', () => {
+    const expected = { kind: 'dead', error: 'attempts exhausted (5/5); last error: RetryableError: 503' };
+    expect(finalOutcome(retry, 5, 5)).toEqual(expected);
+    expect(finalOutcome(retry, 6, 5)).toEqual({ ...expected, error: expected.error.replace('5/5', '6/5') });
+  });
+
+  it('leaves done and dead alone', () => {
+    expect(finalOutcome({ kind: 'done' }, 9, 1)).toEqual({ kind: 'done' });
+    expect(finalOutcome({ kind: 'dead', error: 'e' }, 1, 5)).toEqual({ kind: 'dead', error: 'e' });
+  });
+});
