@@ -1,0 +1,74 @@
+import type { BackoffPolicy } from './jobs/types.js';
+
+/**
+ * A queue's limits. Messages of any type may go to any declared queue; the queue decides how fast
+ * and how wide a drain run delivers them (peak shaving), the type decides what delivery means.
+ */
+export interface QueueConfig {
+  name: string;
+  /** Messages taken per claim. */
+  batchSize: number;
+  /** Handlers running at once for this queue within one drain run. */
+  concurrency: number;
+  /** Messages started per second by one drain run; undefined = as fast as the handlers go. */
+  ratePerSecond: number | undefined;
+  /** Visibility timeout: a claimed message not settled by then is claimable again. */
+  leaseSeconds: number;
+  /** Attempts before a message is dead-lettered, unless its type or the message says otherwise. */
+  maxAttempts: number;
+  /** Per-queue backoff; a type's own backoff wins over it. */
+  backoff: Partial<BackoffPolicy>;
+  /** How long done and cancelled messages stay queryable before retention deletes them. */
+  retentionSeconds: number;
+  /** How long dead letters are kept; undefined = until redriven or purged. */
+  deadRetentionSeconds: number | undefined;
+}
+
+export type QueueDeclaration = Pick<QueueConfig, 'name'> & Partial<Omit<QueueConfig, 'name'>>;
+
+/**
+ * The product's queues. Add yours here; limits not given come from the drain-wide defaults
+ * (serverless.yml parameters → environment, see `queueDefaults`).
+ */
+export const DECLARED_QUEUES: readonly QueueDeclaration[] = [
+  { name: 'default' },
+  // Batch SMS: the provider's contract is typically a fixed number of messages per second.
+  { name: 'sms', ratePerSecond: 50 },
+  // Third-party webhooks: flaky receivers, so fewer at once and a patient backoff.
+  { name: 'webhooks', concurrency: 10, backoff: { baseMs: 5_000, maxMs: 3_600_000 } },
+  // Flash-sale order intake: absorb the burst at enqueue, drain at what the downstream takes.
+  { name: 'orders', ratePerSecond: 200 },
+];
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number;
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: undefined): number | undefined;
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+/** Drain-wide defaults, tunable per deployment through the environment. */
+export function queueDefaults(env: NodeJS.ProcessEnv = process.env): Omit<QueueConfig, 'name'> {
+  return {
+    batchSize: Math.floor(positiveNumber(env, 'DRAIN_BATCH_SIZE', 100)),
+    concurrency: Math.floor(positiveNumber(env, 'DRAIN_CONCURRENCY', 50)),
+    ratePerSecond: positiveNumber(env, 'DRAIN_RATE_PER_SECOND', undefined),
+    leaseSeconds: positiveNumber(env, 'LEASE_SECONDS', 60),
+    maxAttempts: Math.floor(positiveNumber(env, 'MAX_ATTEMPTS', 5)),
+    backoff: {},
+    retentionSeconds: positiveNumber(env, 'RETENTION_SECONDS', 7 * 24 * 3600),
+    deadRetentionSeconds: positiveNumber(env, 'DEAD_RETENTION_SECONDS', undefined),
+  };
+}
+
+/** The declared queues with defaults filled in, by name. */
+export function resolveQueues(
+  declarations: readonly QueueDeclaration[] = DECLARED_QUEUES,
+  env: NodeJS.ProcessEnv = process.env,
+): Map<string, QueueConfig> {
+  const defaults = queueDefaults(env);
+  return new Map(declarations.map((d) => [d.name, { ...defaults, ...d, backoff: { ...defaults.backoff, ...d.backoff } }]));
+}
