@@ -42,6 +42,11 @@ export interface StatementOptions {
    * statement did not run.
    */
   idempotent?: boolean;
+  /**
+   * Keep running the statement on the server after the Data API's 45 s call limit (the caller still
+   * gets StatementTimeoutError). For DDL, which would otherwise be cancelled halfway.
+   */
+  continueAfterTimeout?: boolean;
 }
 
 export interface BatchResult {

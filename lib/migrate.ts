@@ -1,0 +1,231 @@
+/**
+ * Applies schema/migrations/NNN_name.sql in version order through the Data API, recording each
+ * in `schema_migrations`. Safe to run again (applied versions are skipped, their checksums
+ * checked) and from several processes at once (see `claim` below).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock, type Clock } from './clock.js';
+import { DuplicateKeyError } from './db/errors.js';
+import type { Db } from './db/types.js';
+
+export interface Migration {
+  version: number;
+  /** The file name without `.sql`, e.g. `001_queue`. */
+  id: string;
+  name: string;
+  checksum: string;
+  statements: string[];
+}
+
+export interface MigrateOptions {
+  /** Where the .sql files are; default `defaultMigrationsDir()`. Ignored when `migrations` is given. */
+  dir?: string;
+  /** Migrations already loaded (e.g. embedded in a bundle with `parseMigration`). */
+  migrations?: readonly Migration[];
+  log?: (line: string) => void;
+  clock?: Clock;
+  /** How long to wait for another run to finish a migration it claimed (default 10 min). */
+  waitTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface MigrateResult {
+  applied: string[];
+  skipped: string[];
+}
+
+export class MigrationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MigrationError';
+  }
+}
+
+const FILE_NAME = /^(\d+)_([A-Za-z0-9_-]+)\.sql$/;
+const STATEMENT_SEPARATOR = /^-- statement[ \t]*$/m;
+
+/**
+ * Splits a migration file into statements on lines that are exactly `-- statement`: the Data
+ * API runs one statement per call.
+ */
+export function parseMigration(fileName: string, text: string): Migration {
+  const match = FILE_NAME.exec(fileName);
+  if (match === null) throw new MigrationError(`Migration file name ${fileName} is not NNN_name.sql`);
+  const normalized = text.replace(/\r\n/g, '\n');
+  const statements = normalized
+    .split(STATEMENT_SEPARATOR)
+    .map(stripLeadingComments)
+    .filter((statement) => statement !== '');
+  if (statements.length === 0) throw new MigrationError(`Migration ${fileName} has no statements`);
+  return {
+    version: Number(match[1]),
+    id: fileName.slice(0, -'.sql'.length),
+    name: match[2]!,
+    checksum: createHash('sha256').update(normalized).digest('hex'),
+    statements,
+  };
+}
+
+/** Leading comment lines (the file's header) and a trailing `;`, which the Data API may reject. */
+function stripLeadingComments(chunk: string): string {
+  const lines = chunk.split('\n');
+  let first = 0;
+  while (first < lines.length && (lines[first]!.trim() === '' || lines[first]!.trimStart().startsWith('--'))) first++;
+  return lines.slice(first).join('\n').trim().replace(/;\s*$/, '');
+}
+
+/**
+ * The first of: `MIGRATIONS_DIR`; schema/migrations next to this module's source (tsx, vitest);
+ * schema/migrations under the Lambda task root or the working directory (a bundle, which has no
+ * meaningful module location and must ship the .sql files alongside it).
+ */
+export function defaultMigrationsDir(env: Record<string, string | undefined> = process.env): string {
+  const candidates: string[] = [];
+  if (env.MIGRATIONS_DIR) candidates.push(env.MIGRATIONS_DIR);
+  const moduleUrl: string | undefined = import.meta.url;
+  if (typeof moduleUrl === 'string' && moduleUrl.startsWith('file:')) candidates.push(fileURLToPath(new URL('../schema/migrations/', moduleUrl)));
+  candidates.push(join(env.LAMBDA_TASK_ROOT ?? process.cwd(), 'schema', 'migrations'));
+  const found = candidates.find((dir) => existsSync(dir));
+  if (found === undefined) throw new MigrationError(`No migrations directory; looked in ${candidates.join(', ')}`);
+  return found;
+}
+
+export function loadMigrations(dir: string = defaultMigrationsDir()): Migration[] {
+  const files = readdirSync(dir).filter((file) => file.endsWith('.sql'));
+  return sortMigrations(files.map((file) => parseMigration(file, readFileSync(join(dir, file), 'utf8'))));
+}
+
+function sortMigrations(migrations: readonly Migration[]): Migration[] {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.version === sorted[i - 1]!.version) throw new MigrationError(`Two migrations have version ${sorted[i]!.version}: ${sorted[i - 1]!.id}, ${sorted[i]!.id}`);
+  }
+  return sorted;
+}
+
+const CREATE_SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    INT UNSIGNED NOT NULL,
+  name       VARCHAR(255) NOT NULL,
+  checksum   CHAR(64)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  -- The run applying this version; NULL applied_at means it is still being applied.
+  claimed_by CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  claimed_at DATETIME(3)  NOT NULL,
+  applied_at DATETIME(3)  NULL,
+  PRIMARY KEY (version)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
+
+interface MigrationRow {
+  version: number;
+  name: string;
+  checksum: string;
+  claimed_by: string;
+  claimed_at: Date;
+  applied_at: Date | null;
+}
+
+const SELECT_ROW = 'SELECT version, name, checksum, claimed_by, claimed_at, applied_at FROM schema_migrations WHERE version = :version';
+
+export async function migrate(db: Db, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const migrations = options.migrations === undefined ? loadMigrations(options.dir) : sortMigrations(options.migrations);
+  const log = options.log ?? (() => {});
+  const clock = options.clock ?? systemClock;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const waitTimeoutMs = options.waitTimeoutMs ?? 10 * 60_000;
+  const runId = randomUUID();
+  const result: MigrateResult = { applied: [], skipped: [] };
+
+  await db.execute(CREATE_SCHEMA_MIGRATIONS, undefined, { idempotent: true });
+
+  for (const migration of migrations) {
+    // Strictly in order: version N is applied (here or elsewhere) before N+1 is looked at.
+    let waitedMs = 0;
+    for (let poll = 0; ; poll++) {
+      const [row] = await db.query<MigrationRow & Record<string, unknown>>(SELECT_ROW, { version: migration.version }, { idempotent: true });
+      if (row?.applied_at != null) {
+        assertSameChecksum(migration, row);
+        result.skipped.push(migration.id);
+        break;
+      }
+      if (row === undefined && (await claim(db, migration, runId, clock))) {
+        await apply(db, migration, runId, clock, log);
+        result.applied.push(migration.id);
+        break;
+      }
+      // Another run holds the claim: wait for it to finish (or to give up and delete its row).
+      if (waitedMs >= waitTimeoutMs) {
+        throw new MigrationError(
+          `Migration ${migration.id} was claimed${row ? ` at ${row.claimed_at.toISOString()}` : ''} by another run that has not finished it after ${waitedMs} ms. ` +
+            `If no migration is running, that run died: check which of its statements took effect, then ` +
+            `DELETE FROM schema_migrations WHERE version = ${migration.version} AND applied_at IS NULL and run migrate again.`,
+        );
+      }
+      if (poll === 0) log(`waiting for another run to apply ${migration.id}`);
+      const delay = Math.min(1_000, 100 * 2 ** poll);
+      await sleep(delay);
+      waitedMs += delay;
+    }
+  }
+  return result;
+}
+
+/**
+ * Two runs at once: each inserts the version's row before applying it, and the primary key lets
+ * exactly one insert succeed. The loser polls until the winner sets `applied_at` (or deletes its
+ * row after a failure, in which case the loser tries to claim it itself). A lock (GET_LOCK) would
+ * not work here: the Data API gives no session that outlives one call outside a transaction, and
+ * DDL commits implicitly so it cannot run inside one.
+ */
+async function claim(db: Db, migration: Migration, runId: string, clock: Clock): Promise<boolean> {
+  try {
+    await db.execute(
+      'INSERT INTO schema_migrations (version, name, checksum, claimed_by, claimed_at, applied_at) VALUES (:version, :name, :checksum, :runId, :now, NULL)',
+      { version: migration.version, name: migration.name, checksum: migration.checksum, runId, now: clock.now() },
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof DuplicateKeyError) return false;
+    // A lost reply to our own insert: the row tells whether it happened.
+    const [row] = await db.query<MigrationRow & Record<string, unknown>>(SELECT_ROW, { version: migration.version }, { idempotent: true });
+    if (row?.claimed_by === runId) return true;
+    throw error;
+  }
+}
+
+async function apply(db: Db, migration: Migration, runId: string, clock: Clock, log: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  for (const [index, statement] of migration.statements.entries()) {
+    try {
+      // DDL commits implicitly, so each statement runs on its own; a long ALTER keeps going past
+      // the 45 s call limit instead of being cancelled halfway.
+      await db.execute(statement, undefined, { continueAfterTimeout: true });
+    } catch (error) {
+      await db
+        .execute('DELETE FROM schema_migrations WHERE version = :version AND claimed_by = :runId AND applied_at IS NULL', { version: migration.version, runId }, { idempotent: true })
+        .catch(() => {});
+      throw new MigrationError(
+        `Migration ${migration.id} failed at statement ${index + 1} of ${migration.statements.length}` +
+          (index > 0 ? ` (statements 1–${index} took effect; DDL cannot be rolled back)` : '') +
+          `: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+  await db.execute(
+    'UPDATE schema_migrations SET applied_at = :now WHERE version = :version AND claimed_by = :runId',
+    { version: migration.version, runId, now: clock.now() },
+    { idempotent: true },
+  );
+  log(`applied ${migration.id} (${migration.statements.length} statement${migration.statements.length === 1 ? '' : 's'}, ${Date.now() - started} ms)`);
+}
+
+function assertSameChecksum(migration: Migration, row: MigrationRow): void {
+  if (row.checksum !== migration.checksum) {
+    throw new MigrationError(
+      `Migration ${migration.id} was applied with checksum ${row.checksum.slice(0, 12)}… but the file now has ${migration.checksum.slice(0, 12)}…: ` +
+        `an applied migration must not be edited; add a new migration instead.`,
+    );
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `npm run migrate`: applies schema/migrations through the Data API. With no configuration it
+ * targets the local stack (`npm run data-api` on :8087, database aurora_queue) and creates the
+ * database first; with DB_CLUSTER_ARN/DB_SECRET_ARN/DB_NAME (and no DATA_API_ENDPOINT) it targets AWS.
+ */
+import { createDataApiClient, createDb, dbConfigFromEnv } from '../lib/db/index.js';
+import { migrate } from '../lib/migrate.js';
+
+const LOCAL_ENDPOINT = 'http://127.0.0.1:8087';
+
+async function main(): Promise<void> {
+  const env = { ...process.env };
+  if (!env.DATA_API_ENDPOINT && !env.DB_CLUSTER_ARN) env.DATA_API_ENDPOINT = LOCAL_ENDPOINT;
+  const config = dbConfigFromEnv(env);
+  const client = createDataApiClient({ endpoint: config.endpoint });
+  try {
+    console.log(`migrating ${config.database} via ${config.endpoint ?? 'the RDS Data API'} (${config.resourceArn})`);
+    if (config.endpoint !== undefined) {
+      // Only locally: on AWS the database belongs to the cluster's deployment, and a typo in
+      // DB_NAME should fail rather than create an empty database.
+      if (!/^[A-Za-z0-9_]{1,64}$/.test(config.database)) throw new Error(`DB_NAME ${JSON.stringify(config.database)} is not a plain identifier`);
+      await createDb({ ...config, database: undefined, client }).execute(
+        `CREATE DATABASE IF NOT EXISTS \`${config.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+        undefined,
+        { idempotent: true },
+      );
+    }
+    const result = await migrate(createDb({ ...config, client }), { log: (line) => console.log(line) });
+    console.log(result.applied.length === 0 ? `up to date (${result.skipped.length} already applied)` : `applied ${result.applied.join(', ')}; ${result.skipped.length} already applied`);
+  } finally {
+    client.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`migrate failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
