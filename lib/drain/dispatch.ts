@@ -103,7 +103,9 @@ export function describeError(error: unknown): string {
     if (error instanceof Error) {
       const own = nameAndMessage(error);
       const cause = error.cause instanceof Error ? nameAndMessage(error.cause) : undefined;
-      return truncate(cause ? `${own} (cause: ${cause})` : own);
+      // Wrappers often repeat their cause's message already.
+      const repeated = cause === undefined || (error.cause as Error).message === '' || own.includes((error.cause as Error).message);
+      return truncate(repeated ? own : `${own} (cause: ${cause})`);
     }
     if (typeof error === 'string') return truncate(error === '' ? 'non-Error thrown: empty string' : error);
     if (error === undefined || error === null) return `non-Error thrown: ${String(error)}`;
