@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { PermanentError, RetryableError } from '../errors.js';
+import { HostAllowList } from './HostAllowList.js';
+import { sendJson } from './http.js';
+import { defineJobType, type JobType } from './types.js';
+import { WEBHOOK_SIGNATURE_HEADER, signWebhook } from './webhookSignature.js';
+
+export interface WebhookJobTypeOptions {
+  /** Host patterns (see HostAllowList), as a list or comma-separated. Empty: every URL is refused. */
+  allowedHosts: string | readonly string[] | undefined;
+  /**
+   * HMAC secret for the signature header. Without it every delivery fails as retryable (so queued
+   * webhooks survive a configuration slip) rather than going out unsigned.
+   */
+  signingSecret: string | undefined;
+  fetch?: typeof fetch;
+  /** Per-request timeout; default 10 s. */
+  timeoutMs?: number;
+  /** Clock for the signature timestamp, in ms. */
+  now?: () => number;
+}
+
+const MAX_HEADERS = 20;
+const USER_AGENT = 'aurora-queue-webhook/1';
+
+// Headers the transport or this product owns: letting a payload set them would break framing or forge signatures.
+const RESERVED_HEADERS = new Set([
+  'host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive',
+  'upgrade', 'te', 'trailer', 'expect', 'user-agent',
+]);
+const RESERVED_PREFIXES = ['proxy-', 'x-aurora-queue-'];
+
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'not a valid header name')
+  .refine((name) => {
+    const lower = name.toLowerCase();
+    return !RESERVED_HEADERS.has(lower) && !RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix));
+  }, 'header is set by the queue and cannot be overridden');
+
+const headerValue = z.string().max(1_024).regex(/^[^\r\n\0]*$/, 'header values cannot contain line breaks');
+
+function webhookPayload(allowList: HostAllowList) {
+  return z.strictObject({
+    url: z
+      .string()
+      .max(2_048)
+      .superRefine((url, context) => {
+        const refusal = allowList.refusal(url);
+        if (refusal) context.addIssue({ code: 'custom', message: `URL refused: ${refusal} (WEBHOOK_ALLOWED_HOSTS)` });
+      }),
+    /** Sent as the JSON request body. */
+    body: z.json(),
+    headers: z
+      .record(headerName, headerValue)
+      .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, `at most ${MAX_HEADERS} headers`)
+      .optional(),
+    method: z.enum(['POST', 'PUT']).default('POST'),
+  });
+}
+
+export type WebhookPayload = z.output<ReturnType<typeof webhookPayload>>;
+
+/**
+ * Job type `webhook`: sends `body` as JSON to `url`, signed (see webhookSignature.ts), with
+ * `x-aurora-queue-message-id` and `x-aurora-queue-attempt` so receivers can deduplicate. 2xx:
+ * done; 408/425/429/5xx and network errors: retried (Retry-After honoured); other statuses,
+ * redirects included: dead. The URL is checked against the allow-list at enqueue (schema), again
+ * when the payload is re-parsed before dispatch (so removing a host stops its queued webhooks),
+ * and by the handler itself.
+ */
+export function createWebhookJobType(options: WebhookJobTypeOptions): JobType<WebhookPayload> {
+  const allowList = HostAllowList.parse(options.allowedHosts);
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const now = options.now ?? Date.now;
+  const signingSecret = options.signingSecret || undefined;
+
+  return defineJobType({
+    type: 'webhook',
+    payload: webhookPayload(allowList),
+    timeoutMs: options.timeoutMs ?? 10_000,
+    async handle(payload, context) {
+      const refusal = allowList.refusal(payload.url);
+      if (refusal) throw new PermanentError(`webhook URL refused: ${refusal}`);
+      if (signingSecret === undefined) {
+        throw new RetryableError('webhook signing secret is not configured (WEBHOOK_SIGNING_SECRET)');
+      }
+      const body = JSON.stringify(payload.body);
+      const timestampSeconds = Math.floor(now() / 1_000);
+      await sendJson({
+        fetch: fetchFn,
+        url: payload.url,
+        method: payload.method,
+        headers: {
+          ...payload.headers,
+          'user-agent': USER_AGENT,
+          [WEBHOOK_SIGNATURE_HEADER]: signWebhook(signingSecret, timestampSeconds, body),
+          'x-aurora-queue-message-id': context.id,
+          'x-aurora-queue-attempt': String(context.attempt),
+        },
+        body,
+        signal: context.signal,
+        // The origin only: paths and queries of webhook URLs often carry tokens.
+        target: `webhook ${new URL(payload.url).origin}`,
+      });
+    },
+  });
+}
+
+/** The webhook type configured by WEBHOOK_ALLOWED_HOSTS and WEBHOOK_SIGNING_SECRET. */
+export function webhookJobTypeFromEnv(env: NodeJS.ProcessEnv = process.env): JobType<WebhookPayload> {
+  return createWebhookJobType({ allowedHosts: env.WEBHOOK_ALLOWED_HOSTS, signingSecret: env.WEBHOOK_SIGNING_SECRET });
+}
