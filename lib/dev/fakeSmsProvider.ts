@@ -1,0 +1,120 @@
+import { createServer } from 'node:http';
+import { E164 } from '../jobs/sms.js';
+import { closeServer, listenOnLoopback, readBody } from './loopback.js';
+
+export interface FakeSmsProviderOptions {
+  port?: number;
+  /** Share of calls answered 500. */
+  failureRate?: number;
+  /** Share of calls answered 429 with Retry-After. */
+  throttleRate?: number;
+  retryAfterSeconds?: number;
+  /** Makes the sequence of answers repeatable. */
+  seed?: number;
+  /** When set, calls without `authorization: Bearer <token>` are answered 401. */
+  token?: string;
+}
+
+export interface FakeSmsProviderStats {
+  received: number;
+  accepted: number;
+  failed: number;
+  throttled: number;
+  /** Malformed or unauthorized calls (400, 401). */
+  rejected: number;
+  /** Accepted texts per recipient. */
+  delivered: Map<string, number>;
+  /** Accepted calls whose idempotency-key had been accepted before: what a real provider would have sent twice. */
+  duplicates: number;
+}
+
+export interface FakeSmsProvider {
+  /** The send endpoint, `http://127.0.0.1:<port>/messages`. */
+  url: string;
+  /** A snapshot. */
+  stats(): FakeSmsProviderStats;
+  close(): Promise<void>;
+}
+
+/**
+ * An SMS provider on 127.0.0.1 for the demo and tests: accepts `POST {to, body, from?}` and
+ * fails, throttles or accepts each call at the given rates, the way a real one does on a bad day.
+ */
+export async function startFakeSmsProvider(options: FakeSmsProviderOptions = {}): Promise<FakeSmsProvider> {
+  const failureRate = options.failureRate ?? 0.1;
+  const throttleRate = options.throttleRate ?? 0.05;
+  const retryAfterSeconds = options.retryAfterSeconds ?? 1;
+  const random = options.seed === undefined ? Math.random : mulberry32(options.seed);
+  const acceptedKeys = new Set<string>();
+  const stats: FakeSmsProviderStats = {
+    received: 0, accepted: 0, failed: 0, throttled: 0, rejected: 0, delivered: new Map(), duplicates: 0,
+  };
+
+  const server = createServer((request, response) => {
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      response.writeHead(status, { 'content-type': 'application/json', ...headers });
+      response.end(JSON.stringify(body));
+    };
+    void readBody(request)
+      .then((text) => {
+        stats.received++;
+        if (options.token !== undefined && request.headers.authorization !== `Bearer ${options.token}`) {
+          stats.rejected++;
+          return reply(401, { error: 'unauthorized' });
+        }
+        const message = parseMessage(text);
+        if (request.method !== 'POST' || message === undefined) {
+          stats.rejected++;
+          return reply(400, { error: 'expected POST {"to": "+E.164", "body": "1-1600 characters"}' });
+        }
+        const roll = random();
+        if (roll < failureRate) {
+          stats.failed++;
+          return reply(500, { error: 'provider hiccup' });
+        }
+        if (roll < failureRate + throttleRate) {
+          stats.throttled++;
+          return reply(429, { error: 'slow down' }, { 'retry-after': String(retryAfterSeconds) });
+        }
+        stats.accepted++;
+        stats.delivered.set(message.to, (stats.delivered.get(message.to) ?? 0) + 1);
+        const key = request.headers['idempotency-key'];
+        if (typeof key === 'string') {
+          if (acceptedKeys.has(key)) stats.duplicates++;
+          acceptedKeys.add(key);
+        }
+        return reply(200, { id: `fake-${stats.accepted}` });
+      })
+      .catch(() => reply(400, { error: 'unreadable request' }));
+  });
+
+  const base = await listenOnLoopback(server, options.port);
+  return {
+    url: `${base}/messages`,
+    stats: () => ({ ...stats, delivered: new Map(stats.delivered) }),
+    close: () => closeServer(server),
+  };
+}
+
+function parseMessage(text: string): { to: string; body: string } | undefined {
+  try {
+    const value = JSON.parse(text) as { to?: unknown; body?: unknown };
+    if (typeof value.to !== 'string' || !E164.test(value.to)) return undefined;
+    if (typeof value.body !== 'string' || value.body.length < 1 || value.body.length > 1_600) return undefined;
+    return { to: value.to, body: value.body };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A small seeded PRNG (mulberry32): repeatable answers without a dependency. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFakeSmsProvider, type FakeSmsProvider, type FakeSmsProviderOptions } from '../../lib/dev/fakeSmsProvider.js';
+
+let provider: FakeSmsProvider | undefined;
+afterEach(async () => {
+  await provider?.close();
+  provider = undefined;
+});
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.text() };
+}
+
+async function statuses(options: FakeSmsProviderOptions, count: number): Promise<number[]> {
+  const fake = await startFakeSmsProvider(options);
+  try {
+    const result: number[] = [];
+    for (let i = 0; i < count; i++) result.push((await post(fake.url, { to: `+1555000${1000 + i}`, body: 'hi' })).status);
+    return result;
+  } finally {
+    await fake.close();
+  }
+}
+
+describe('startFakeSmsProvider', () => {
+  it('listens on 127.0.0.1 and accepts texts, counting them by recipient', async () => {
+    provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0 });
+    expect(provider.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/messages$/);
+    expect((await post(provider.url, { to: '+15550001111', body: 'a' })).status).toBe(200);
+    expect((await post(provider.url, { to: '+15550001111', body: 'b' }, { 'idempotency-key': 'k1' })).status).toBe(200);
+    expect((await post(provider.url, { to: '+15550002222', body: 'c' }, { 'idempotency-key': 'k1' })).status).toBe(200);
+    const stats = provider.stats();
+    expect(stats).toMatchObject({ received: 3, accepted: 3, failed: 0, throttled: 0, rejected: 0, duplicates: 1 });
+    expect([...stats.delivered]).toEqual([['+15550001111', 2], ['+15550002222', 1]]);
+  });
+
+  it('rejects malformed texts with 400', async () => {
+    provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0 });
+    expect((await post(provider.url, { to: '555', body: 'a' })).status).toBe(400);
+    expect((await post(provider.url, { to: '+15550001111', body: '' })).status).toBe(400);
+    expect(provider.stats()).toMatchObject({ received: 2, rejected: 2, accepted: 0 });
+  });
+
+  it('answers 401 without the right bearer token', async () => {
+    provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0, token: 't' });
+    expect((await post(provider.url, { to: '+15550001111', body: 'a' })).status).toBe(401);
+    expect((await post(provider.url, { to: '+15550001111', body: 'a' }, { authorization: 'Bearer t' })).status).toBe(200);
+  });
+
+  it('fails always at failureRate 1, throttles with Retry-After at throttleRate 1', async () => {
+    provider = await startFakeSmsProvider({ failureRate: 1 });
+    expect((await post(provider.url, { to: '+15550001111', body: 'a' })).status).toBe(500);
+    await provider.close();
+    provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 1, retryAfterSeconds: 7 });
+    expect(await post(provider.url, { to: '+15550001111', body: 'a' })).toMatchObject({ status: 429, retryAfter: '7' });
+    expect(provider.stats()).toMatchObject({ throttled: 1, accepted: 0 });
+  });
+
+  it('answers the same sequence for the same seed, at roughly the given rates', async () => {
+    const options = { failureRate: 0.3, throttleRate: 0.2, seed: 42 };
+    const first = await statuses(options, 60);
+    expect(await statuses(options, 60)).toEqual(first);
+    expect(await statuses({ ...options, seed: 7 }, 60)).not.toEqual(first);
+    const count = (status: number) => first.filter((s) => s === status).length;
+    expect(count(500)).toBeGreaterThan(5);
+    expect(count(429)).toBeGreaterThan(2);
+    expect(count(200)).toBeGreaterThan(15);
+    expect(count(500) + count(429) + count(200)).toBe(60);
+  });
+});
