@@ -1,0 +1,162 @@
+/**
+ * MySQL connections for the server: a mysql2 pool whose connections all run in UTC with
+ * utf8mb4, and a Session (one connection checked out for one call or one transaction) that
+ * runs statements under the call timeout.
+ */
+import mysql from 'mysql2';
+import type { FieldPacket, PoolConnection, ResultSetHeader } from 'mysql2';
+import { statementTimeout } from './errors.js';
+
+export interface QueryResult {
+  /** Rows as arrays; undefined when the statement returned no result set. */
+  rows?: unknown[][];
+  fields?: FieldPacket[];
+  header?: ResultSetHeader;
+}
+
+export function createPool(databaseUrl: string, connectionLimit: number): mysql.Pool {
+  const pool = mysql.createPool({
+    uri: databaseUrl,
+    connectionLimit,
+    waitForConnections: true,
+    enableKeepAlive: true,
+    charset: 'UTF8MB4_UNICODE_CI',
+    // Raw text for values JavaScript numbers and Dates would distort: the Data API's own
+    // rendering (trimmed fractions, exact DECIMAL and BIGINT digits) is done in results.ts.
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    jsonStrings: true,
+    rowsAsArray: true,
+    multipleStatements: false,
+    // mysql2 asks for IGNORE_SPACE by default, which turns function names such as COUNT into
+    // reserved words; JDBC drivers do not, so neither do we. FOUND_ROWS stays on: Connector/J
+    // sets it too, so an UPDATE counts the rows it matched, not only those it changed.
+    flags: ['-IGNORE_SPACE'],
+  });
+  pool.on('connection', (connection) => {
+    // Aurora's default time zone is UTC; values are rendered in the session zone.
+    connection.query("SET time_zone = '+00:00'");
+  });
+  return pool;
+}
+
+/** The database each pooled connection currently uses (`USE`); unknown after a `USE` in SQL. */
+const currentDatabase = new WeakMap<object, string | undefined>();
+
+const USE_STATEMENT = /^\s*use\b/i;
+
+export class Session {
+  /** Resolves when no statement is running on the connection (finished, or killed and reaped). */
+  idle: Promise<void> = Promise.resolve();
+  /** A KILL was sent; the connection should not go back to the pool. */
+  killed = false;
+  /** The connection failed and cannot be reused. */
+  broken = false;
+
+  constructor(
+    readonly connection: PoolConnection,
+    private readonly databaseUrl: string,
+  ) {}
+
+  get threadId(): number {
+    return this.connection.threadId;
+  }
+
+  /**
+   * Switches to the request's database. A request without `database` keeps whatever database
+   * the pooled connection last used: AWS would have none selected, but SQL here always names
+   * its database or sends `database`, and forgetting a database needs a full session reset.
+   */
+  async useDatabase(database: string | undefined): Promise<void> {
+    if (database === undefined || currentDatabase.get(this.connection) === database) return;
+    await this.query(`USE ${mysql.escapeId(database)}`);
+    currentDatabase.set(this.connection, database);
+  }
+
+  /** A statement with no timeout (BEGIN, COMMIT, ROLLBACK, USE). */
+  query(sql: string): Promise<QueryResult> {
+    const result = runQuery(this.connection, sql);
+    this.track(
+      result.then(noop, (error: { fatal?: boolean }) => {
+        if (error?.fatal) this.broken = true;
+      }),
+    );
+    return result;
+  }
+
+  /**
+   * Runs `sql`; after `timeoutMs` rejects with StatementTimeoutException. The statement is
+   * then killed (KILL QUERY from a side connection) unless `continueAfterTimeout`, in which
+   * case it runs on and `idle` waits for it.
+   */
+  run(sql: string, timeoutMs: number, continueAfterTimeout: boolean): Promise<QueryResult> {
+    if (USE_STATEMENT.test(sql)) currentDatabase.delete(this.connection);
+    const query = runQuery(this.connection, sql);
+    let timer: NodeJS.Timeout | undefined;
+    let kill: Promise<void> = Promise.resolve();
+    const outcome = new Promise<QueryResult>((resolve, reject) => {
+      timer = setTimeout(() => {
+        if (!continueAfterTimeout) {
+          this.killed = true;
+          kill = killQuery(this.databaseUrl, this.threadId);
+        }
+        reject(statementTimeout(this.threadId));
+      }, Math.max(0, timeoutMs));
+      query.then(resolve, reject);
+    });
+    this.track(
+      query
+        .then(noop, (error: { fatal?: boolean }) => {
+          if (error?.fatal) this.broken = true;
+        })
+        .then(() => {
+          clearTimeout(timer);
+          return kill;
+        }),
+    );
+    return outcome;
+  }
+
+  /** mysql2 runs a connection's commands in order, so idle means: everything sent so far is done. */
+  private track(done: Promise<void>): void {
+    const before = this.idle;
+    this.idle = done.then(() => before);
+  }
+
+  /** Back to the pool once idle; destroyed when broken or killed (a late KILL could hit the next user). */
+  async release(): Promise<void> {
+    await this.idle;
+    if (this.broken || this.killed) this.connection.destroy();
+    else this.connection.release();
+  }
+}
+
+function runQuery(connection: PoolConnection, sql: string): Promise<QueryResult> {
+  return new Promise((resolve, reject) => {
+    connection.query(sql, (error, result, fields) => {
+      if (error) reject(error);
+      else if (Array.isArray(result)) resolve({ rows: result as unknown[][], fields });
+      else resolve({ header: result as ResultSetHeader });
+    });
+  });
+}
+
+export function getSession(pool: mysql.Pool, databaseUrl: string): Promise<Session> {
+  return new Promise((resolve, reject) => {
+    pool.getConnection((error, connection) => (error ? reject(error) : resolve(new Session(connection, databaseUrl))));
+  });
+}
+
+async function killQuery(databaseUrl: string, threadId: number): Promise<void> {
+  const side = mysql.createConnection(databaseUrl).promise();
+  try {
+    await side.query(`KILL QUERY ${threadId}`);
+  } catch {
+    // The statement may have finished and its connection closed meanwhile.
+  } finally {
+    await side.end().catch(noop);
+  }
+}
+
+const noop = () => {};
