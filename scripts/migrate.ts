@@ -3,7 +3,7 @@
  * targets the local stack (`npm run data-api` on :8087, database aurora_queue) and creates the
  * database first; with DB_CLUSTER_ARN/DB_SECRET_ARN/DB_NAME (and no DATA_API_ENDPOINT) it targets AWS.
  */
-import { createDataApiClient, createDb, dbConfigFromEnv } from '../lib/db/index.js';
+import { createDataApiClient, createDb, DataApiUnavailableError, dbConfigFromEnv } from '../lib/db/index.js';
 import { migrate } from '../lib/migrate.js';
 
 const LOCAL_ENDPOINT = 'http://127.0.0.1:8087';
@@ -34,5 +34,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(`migrate failed: ${error instanceof Error ? error.message : String(error)}`);
+  if (error instanceof DataApiUnavailableError && !process.env.DB_CLUSTER_ARN) console.error('Is the local Data API running? Start it with `npm run data-api`.');
   process.exitCode = 1;
 });

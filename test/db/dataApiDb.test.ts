@@ -144,12 +144,15 @@ describe('transaction', () => {
 
   it('serializes calls fired at once inside one transaction', async () => {
     const names = Array.from({ length: 12 }, (_, i) => `c${String(i).padStart(2, '0')}`);
-    await stack.db.transaction(async (tx) => {
+    const db = stack.newDb();
+    await db.transaction(async (tx) => {
       await Promise.all(names.map((name) => tx.execute('INSERT INTO items (name) VALUES (:name)', { name })));
       const rows = await tx.query('SELECT COUNT(*) AS n FROM items');
       expect(rows[0]!.n).toBe(12);
     });
     expect(await itemNames()).toEqual(names);
+    // Exactly one call per statement: none was refused as "still running a query" and re-sent.
+    expect(db.stats.byOperation).toEqual({ BeginTransaction: 1, Execute: 13, CommitTransaction: 1 });
   });
 
   it('waits for calls the work left running before it commits', async () => {

@@ -112,3 +112,13 @@ describe('withRetry', () => {
     expect(duplicate.calls + timeout.calls).toBe(2);
   });
 });
+
+describe('deadlockBackoffMs', () => {
+  it('grows with the attempt, is jittered, and is capped at 1 s', async () => {
+    const { deadlockBackoffMs } = await import('../../lib/db/retry.js');
+    expect(deadlockBackoffMs(1, () => 0)).toBe(20);
+    expect(deadlockBackoffMs(1, () => 1)).toBe(40);
+    expect(deadlockBackoffMs(3, () => 0.5)).toBe(120);
+    expect(deadlockBackoffMs(20, () => 1)).toBe(1_000);
+  });
+});
