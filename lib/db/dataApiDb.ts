@@ -183,7 +183,7 @@ export class DataApiDb implements Db {
     }
   }
 
-  #call<O>(operation: Operation, command: { input: object } & object, replayable: boolean): Promise<O> {
+  #call<O>(operation: Operation, command: object, replayable: boolean): Promise<O> {
     const policy = this.#core.policy;
     const tx = this.#tx;
     if (tx === undefined) return withRetry(() => this.#send<O>(operation, command), replayable ? REPLAYABLE : ONCE, policy);

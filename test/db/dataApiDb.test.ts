@@ -340,6 +340,19 @@ describe('retries against injected faults', () => {
     // The 503 came before the commit ran, so the rollback that followed discarded the insert.
     expect(await itemNames()).toEqual([]);
   });
+
+  it('reports a Commit whose reply was lost as unavailable, though it committed', async () => {
+    const { db } = dbWithFakeSleep();
+    stack.server.faults.inject({ kind: 'unavailable-after', count: 1, operations: ['CommitTransaction'] });
+    const error = await db
+      .transaction(async (tx) => {
+        await tx.execute('INSERT INTO items (name) VALUES (:name)', { name: 'committed' });
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ retryable: true, requestMayHaveRun: true });
+    expect(db.stats.byOperation.CommitTransaction).toBe(1);
+    expect(await itemNames()).toEqual(['committed']);
+  });
 });
 
 describe('stats', () => {
