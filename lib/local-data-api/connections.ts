@@ -37,6 +37,9 @@ export function createPool(databaseUrl: string, connectionLimit: number): mysql.
   pool.on('connection', (connection) => {
     // Aurora's default time zone is UTC; values are rendered in the session zone.
     connection.query("SET time_zone = '+00:00'");
+    // MySQL rounds excess fractional seconds (…32.78 into DATETIME(0) is …33); MariaDB
+    // truncates unless told otherwise. MySQL rejects this MariaDB-only mode: ignore that.
+    connection.query("SET sql_mode = CONCAT(@@sql_mode, ',TIME_ROUND_FRACTIONAL')", () => {});
   });
   return pool;
 }

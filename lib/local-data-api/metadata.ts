@@ -160,7 +160,11 @@ function collationName(id: number | undefined): string {
   return (id !== undefined && collationNames.get(id)) || '';
 }
 
-/** Connector/J: numbers and dates are not case sensitive; text is unless its collation is `_ci`. */
+/**
+ * Connector/J: numbers and dates are not case sensitive; text is unless its collation is `_ci`.
+ * The wire carries the collation results are converted to (the connection's, a `_ci` one), not
+ * the column's, so text reads as case-insensitive here as it would through Connector/J.
+ */
 function isCaseSensitive(field: FieldPacket, type: number): boolean {
   switch (type) {
     case J.CHAR:
