@@ -1,0 +1,82 @@
+/**
+ * Time-budget decisions of a drain run, as pure functions of numbers read from the clock, so they
+ * can be pinned exactly in tests.
+ *
+ * The rule: a lane claims only what it can finish, in the worst case, before both the new lease
+ * ends and the run must stop, keeping `marginMs` free at the end of each for the settle calls.
+ * The worst case is every handler running to its timeout: the messages a lane already holds
+ * and the new ones go through `concurrency` slots in waves of `timeoutMs`, and a rate limit adds
+ * the time it takes to hand out that many starts.
+ */
+
+export interface ClaimBudgetInput {
+  /** Time left in the run (the Lambda's remaining time). */
+  remainingMs: number;
+  /** The lease a claim made now would take. */
+  leaseMs: number;
+  /** Kept free at the end of a lease and of the run: the claim's round trip, the settle calls. */
+  marginMs: number;
+  /** The longest any handler may run before it is abandoned. */
+  timeoutMs: number;
+  concurrency: number;
+  ratePerSecond: number | undefined;
+  /** Messages the lane holds and has not finished: claims in flight, waiting and running. */
+  held: number;
+  /** Most messages one claim takes. */
+  batchSize: number;
+}
+
+/** How long `messages` take at worst from now: whole waves of timeouts, plus the rate limit's spacing. */
+export function worstCaseMs(messages: number, concurrency: number, timeoutMs: number, ratePerSecond: number | undefined): number {
+  if (messages <= 0) return 0;
+  const waves = Math.ceil(messages / concurrency);
+  // The last message's token is handed out at most (messages - 1) / rate after now, even from an empty bucket.
+  const spacingMs = ratePerSecond === undefined ? 0 : Math.ceil(((messages - 1) * 1_000) / ratePerSecond);
+  return waves * timeoutMs + spacingMs;
+}
+
+/**
+ * How many messages a lane may claim now; 0 means not now (wait for held messages to finish) or,
+ * when the lane holds none, not in this run.
+ */
+export function claimLimit(input: ClaimBudgetInput): number {
+  const availableMs = Math.min(input.leaseMs, input.remainingMs) - input.marginMs;
+  const fits = (n: number) => worstCaseMs(input.held + n, input.concurrency, input.timeoutMs, input.ratePerSecond) <= availableMs;
+  // worstCaseMs grows with n: binary search for the largest n that fits.
+  let low = 0;
+  let high = Math.max(0, Math.floor(input.batchSize));
+  if (!fits(1)) return 0;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (fits(mid)) low = mid;
+    else high = mid - 1;
+  }
+  return low;
+}
+
+export interface StartCheckInput {
+  nowMs: number;
+  /** This message's handler timeout. */
+  timeoutMs: number;
+  /** When the message's lease ends (its available_at while running). */
+  leaseUntilMs: number;
+  /** Time left in the run. */
+  remainingMs: number;
+  marginMs: number;
+}
+
+/**
+ * Whether a claimed message may start now: its handler, even if it runs to its timeout, must end
+ * with `marginMs` to spare before its lease does and before the run must stop. A message that
+ * may not start is released (its attempt given back), never run where another drainer could
+ * take it over mid-run. The claim budget makes this hold for every message it lets in; the check
+ * catches what the budget cannot see, such as a claim call that took longer than planned.
+ */
+export function mayStart(input: StartCheckInput): boolean {
+  return input.timeoutMs + input.marginMs <= Math.min(input.leaseUntilMs - input.nowMs, input.remainingMs);
+}
+
+/** The worst-case duration of one batch must fit a lease, or a queue can never be drained. */
+export function leaseFitsOneMessage(leaseMs: number, timeoutMs: number, marginMs: number): boolean {
+  return timeoutMs + marginMs <= leaseMs;
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../lib/clock.js';
+import { claimLimit, leaseFitsOneMessage, mayStart, worstCaseMs, type ClaimBudgetInput } from '../../lib/drain/budget.js';
+
+// A Lambda's first minute with the default queue: 60 s lease, 10 s handler timeout, 50 at once.
+const base: ClaimBudgetInput = {
+  remainingMs: 60_000,
+  leaseMs: 60_000,
+  marginMs: 5_000,
+  timeoutMs: 10_000,
+  concurrency: 50,
+  ratePerSecond: undefined,
+  held: 0,
+  batchSize: 100,
+};
+
+describe('worstCaseMs', () => {
+  it('is whole waves of timeouts', () => {
+    expect(worstCaseMs(0, 50, 10_000, undefined)).toBe(0);
+    expect(worstCaseMs(1, 50, 10_000, undefined)).toBe(10_000);
+    expect(worstCaseMs(50, 50, 10_000, undefined)).toBe(10_000);
+    expect(worstCaseMs(51, 50, 10_000, undefined)).toBe(20_000);
+  });
+
+  it('adds the rate limit spacing of the last start', () => {
+    // 21 messages at 10/s: the 21st token comes 2 s after an empty bucket starts filling.
+    expect(worstCaseMs(21, 50, 1_000, 10)).toBe(3_000);
+    expect(worstCaseMs(1, 50, 1_000, 10)).toBe(1_000);
+    expect(worstCaseMs(2, 50, 1_000, 3)).toBe(1_334);
+  });
+});
+
+describe('claimLimit', () => {
+  it('claims a whole batch when five waves fit the lease', () => {
+    expect(claimLimit(base)).toBe(100);
+  });
+
+  it('counts the messages the lane already holds as waves ahead of the new batch', () => {
+    expect(claimLimit({ ...base, held: 150 })).toBe(100); // 250 = 5 waves = 50 s <= 55 s
+    expect(claimLimit({ ...base, held: 200 })).toBe(50);
+    expect(claimLimit({ ...base, held: 249 })).toBe(1);
+    expect(claimLimit({ ...base, held: 250 })).toBe(0);
+  });
+
+  it('shrinks the claim as the run nears its end, to nothing when one wave no longer fits', () => {
+    expect(claimLimit({ ...base, remainingMs: 25_000 })).toBe(100); // 2 waves = 20 s <= 25 s - 5 s
+    expect(claimLimit({ ...base, remainingMs: 24_999 })).toBe(50);
+    expect(claimLimit({ ...base, remainingMs: 15_000 })).toBe(50);
+    expect(claimLimit({ ...base, remainingMs: 14_999 })).toBe(0);
+    expect(claimLimit({ ...base, remainingMs: 0 })).toBe(0);
+    expect(claimLimit({ ...base, remainingMs: -1_000 })).toBe(0);
+  });
+
+  it('is bounded by the lease when the lease is shorter than the time left', () => {
+    expect(claimLimit({ ...base, leaseMs: 20_000 })).toBe(50);
+    expect(claimLimit({ ...base, leaseMs: 14_999 })).toBe(0);
+  });
+
+  it('never claims far more than the rate allows in the time left', () => {
+    const rated = { ...base, timeoutMs: 1_000, ratePerSecond: 10, remainingMs: 8_000 };
+    expect(claimLimit(rated)).toBe(21); // 1 wave + 2 s of spacing = 3 s = 8 s - 5 s
+    expect(claimLimit({ ...rated, held: 20 })).toBe(1);
+    expect(claimLimit({ ...rated, held: 21 })).toBe(0);
+    expect(claimLimit({ ...rated, remainingMs: 60_000 })).toBe(100);
+  });
+
+  it('never exceeds the batch size', () => {
+    expect(claimLimit({ ...base, timeoutMs: 1, batchSize: 7 })).toBe(7);
+    expect(claimLimit({ ...base, batchSize: 0 })).toBe(0);
+  });
+});
+
+describe('mayStart', () => {
+  it('lets a message start only if its handler can time out with the margin left, before its lease and the run end', () => {
+    const clock = new ManualClock('2026-01-01T00:00:00.000Z');
+    const claimedAt = clock.now().getTime();
+    const leaseUntilMs = claimedAt + 60_000;
+    const check = (remainingMs: number) =>
+      mayStart({ nowMs: clock.now().getTime(), timeoutMs: 10_000, leaseUntilMs, remainingMs, marginMs: 5_000 });
+
+    expect(check(60_000)).toBe(true);
+    clock.advance(45_000); // 45 s + 10 s + 5 s = the lease exactly
+    expect(check(60_000)).toBe(true);
+    clock.advance(1);
+    expect(check(60_000)).toBe(false);
+
+    clock.set(claimedAt);
+    expect(check(15_000)).toBe(true);
+    expect(check(14_999)).toBe(false);
+  });
+});
+
+describe('leaseFitsOneMessage', () => {
+  it('needs the longest timeout plus the margin within the lease', () => {
+    expect(leaseFitsOneMessage(15_000, 10_000, 5_000)).toBe(true);
+    expect(leaseFitsOneMessage(14_999, 10_000, 5_000)).toBe(false);
+  });
+});
