@@ -1,2 +1,23 @@
-// Placeholder so serverless.yml can be packaged while this handler is being written.
-export const handler = async () => ({ statusCode: 501, body: JSON.stringify({ error: 'not implemented' }) });
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { lazyApp, type App } from '../lib/app.js';
+import { httpErrorHandler, ok, validInput, zodValidator, type ErrorLogger, type HttpResponse } from '../lib/http/index.js';
+import { cancelMessage } from '../lib/messages.js';
+import { createLogger } from '../lib/observability.js';
+import { messageIdParams } from '../schema/messages.js';
+
+const logger = createLogger();
+const schemas = { path: messageIdParams };
+
+/**
+ * DELETE /messages/{id}: cancels a message that is waiting or retrying; answers it with status
+ * `cancelled`. 409 with `status` when it has started or finished, 404 for an unknown id.
+ */
+export function createCancelMessageHandler(getApp: () => App, deps: { logger?: ErrorLogger } = {}) {
+  return middy<APIGatewayProxyEventV2, HttpResponse>()
+    .use(zodValidator(schemas))
+    .use(httpErrorHandler({ logger: deps.logger ?? logger }))
+    .handler(async (event) => ok(await cancelMessage(getApp(), validInput(event, schemas).path.id)));
+}
+
+export const handler = createCancelMessageHandler(lazyApp());

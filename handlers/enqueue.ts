@@ -1,2 +1,37 @@
-// Placeholder so serverless.yml can be packaged while this handler is being written.
-export const handler = async () => ({ statusCode: 501, body: JSON.stringify({ error: 'not implemented' }) });
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { lazyApp, type App } from '../lib/app.js';
+import { enqueueRequest } from '../lib/enqueue.js';
+import { accepted, httpErrorHandler, jsonBody, validInput, zodValidator, type ErrorLogger, type HttpResponse } from '../lib/http/index.js';
+import { createLogger, publishQueueMetrics, type QueueMetricValues } from '../lib/observability.js';
+import { ENQUEUE_LIMITS, queueParams } from '../schema/messages.js';
+
+const logger = createLogger();
+
+export interface EnqueueHandlerDeps {
+  logger?: ErrorLogger;
+  publishMetrics?: (queue: string, values: QueueMetricValues) => void;
+}
+
+const schemas = { path: queueParams };
+
+/**
+ * POST /queues/{queue}/messages: one message, or `{ messages: [...] }` (up to 500). Answers 202
+ * with `{ id, duplicate }`, or `{ messages: [{ id, duplicate }, ...] }` in the order given. The
+ * messages themselves are validated by lib/enqueue (queue, type, payload schema, limits).
+ */
+export function createEnqueueHandler(getApp: () => App, deps: EnqueueHandlerDeps = {}) {
+  const publishMetrics = deps.publishMetrics ?? publishQueueMetrics;
+  return middy<APIGatewayProxyEventV2, HttpResponse>()
+    .use(jsonBody({ maxBytes: ENQUEUE_LIMITS.maxBodyBytes, required: true }))
+    .use(zodValidator(schemas))
+    .use(httpErrorHandler({ logger: deps.logger ?? logger }))
+    .handler(async (event) => {
+      const { path } = validInput(event, schemas);
+      const { batch, messages } = await enqueueRequest(getApp(), path.queue, event.body);
+      publishMetrics(path.queue, { Enqueued: messages.filter((m) => !m.duplicate).length });
+      return accepted(batch ? { messages } : messages[0]);
+    });
+}
+
+export const handler = createEnqueueHandler(lazyApp());

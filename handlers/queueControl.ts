@@ -1,2 +1,35 @@
-// Placeholder so serverless.yml can be packaged while this handler is being written.
-export const handler = async () => ({ statusCode: 501, body: JSON.stringify({ error: 'not implemented' }) });
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { lazyApp, type App } from '../lib/app.js';
+import { httpErrorHandler, NotFoundError, ok, validInput, zodValidator, matchRoute, type ErrorLogger, type HttpResponse } from '../lib/http/index.js';
+import { createLogger } from '../lib/observability.js';
+import { pauseQueue, resumeQueue } from '../lib/operations.js';
+import { queueParams } from '../schema/messages.js';
+
+const logger = createLogger();
+const schemas = { path: queueParams };
+const PAUSE = 'POST /queues/{queue}/pause';
+const RESUME = 'POST /queues/{queue}/resume';
+
+/**
+ * POST /queues/{queue}/pause and /resume (the route decides): a paused queue keeps accepting
+ * messages, drain runs leave them alone until it is resumed. Both are idempotent.
+ */
+export function createQueueControlHandler(getApp: () => App, deps: { logger?: ErrorLogger } = {}) {
+  return middy<APIGatewayProxyEventV2, HttpResponse>()
+    .use(zodValidator(schemas))
+    .use(httpErrorHandler({ logger: deps.logger ?? logger }))
+    .handler(async (event) => {
+      const { queue } = validInput(event, schemas).path;
+      switch (matchRoute(event, [PAUSE, RESUME])) {
+        case PAUSE:
+          return ok(await pauseQueue(getApp(), queue));
+        case RESUME:
+          return ok(await resumeQueue(getApp(), queue));
+        default:
+          throw new NotFoundError('unknown_route', `no route for ${event.requestContext?.http?.method} ${event.rawPath}`);
+      }
+    });
+}
+
+export const handler = createQueueControlHandler(lazyApp());

@@ -1,2 +1,20 @@
-// Placeholder so serverless.yml can be packaged while this handler is being written.
-export const handler = async () => ({ statusCode: 501, body: JSON.stringify({ error: 'not implemented' }) });
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { lazyApp, type App } from '../lib/app.js';
+import { httpErrorHandler, ok, validInput, zodValidator, type ErrorLogger, type HttpResponse } from '../lib/http/index.js';
+import { createLogger } from '../lib/observability.js';
+import { getQueueStats } from '../lib/operations.js';
+import { queueParams } from '../schema/messages.js';
+
+const logger = createLogger();
+const schemas = { path: queueParams };
+
+/** GET /queues/{queue}/stats: counts by status, delayed messages, age of the oldest due one, paused. */
+export function createStatsHandler(getApp: () => App, deps: { logger?: ErrorLogger } = {}) {
+  return middy<APIGatewayProxyEventV2, HttpResponse>()
+    .use(zodValidator(schemas))
+    .use(httpErrorHandler({ logger: deps.logger ?? logger }))
+    .handler(async (event) => ok(await getQueueStats(getApp(), validInput(event, schemas).path.queue)));
+}
+
+export const handler = createStatsHandler(lazyApp());

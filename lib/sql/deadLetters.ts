@@ -1,16 +1,52 @@
 import type { Db } from '../db/types.js';
 import { MESSAGE_COLUMNS, toMessage, type Message } from './message.js';
 
+/*
+ * Dead letters carry their payloads, so a page is cut by bytes as well as by count: 50 dead
+ * letters of 60 KiB would pass the Data API's 1 MiB response limit. The window sums each row's
+ * variable bytes over the page's own rows (at most :pageRows, one more than asked, which tells
+ * whether more follow); a row is kept when it starts below the budget, so a page always holds
+ * one. Count and sum travel back on every row.
+ */
 const LIST_DEAD_LETTERS = `
-SELECT ${MESSAGE_COLUMNS} FROM queue_messages
-WHERE queue = :queue AND status = 'dead' AND id > :afterId
+SELECT * FROM (
+  SELECT page.*,
+         SUM(row_bytes) OVER (ORDER BY id) AS running_bytes,
+         COUNT(*) OVER () AS page_rows
+  FROM (
+    SELECT ${MESSAGE_COLUMNS},
+           payload_bytes + COALESCE(LENGTH(last_error), 0) + COALESCE(LENGTH(dedup_key), 0) AS row_bytes
+    FROM queue_messages
+    WHERE queue = :queue AND status = 'dead' AND id > :afterId
+    ORDER BY id
+    LIMIT :pageRows
+  ) AS page
+) AS sized
+WHERE running_bytes - row_bytes < :maxBytes
 ORDER BY id
 LIMIT :limit`;
 
-/** Dead letters of a queue in id (enqueue) order, a page at a time. */
-export async function listDeadLetters(db: Db, input: { queue: string; limit: number; afterId?: string }): Promise<Message[]> {
-  const rows = await db.query(LIST_DEAD_LETTERS, { queue: input.queue, limit: input.limit, afterId: input.afterId ?? '' }, { idempotent: true });
-  return rows.map(toMessage);
+export interface DeadLetterPage {
+  messages: Message[];
+  /** More dead letters follow the last one returned. */
+  more: boolean;
+}
+
+/**
+ * Dead letters of a queue in id (enqueue) order, a page at a time: at most `limit`, and only as
+ * many as start within `maxBytes` of payload, error and key text (at least one).
+ */
+export async function listDeadLetters(
+  db: Db,
+  input: { queue: string; limit: number; afterId?: string; maxBytes: number },
+): Promise<DeadLetterPage> {
+  const rows = await db.query(
+    LIST_DEAD_LETTERS,
+    { queue: input.queue, afterId: input.afterId ?? '', pageRows: input.limit + 1, limit: input.limit, maxBytes: input.maxBytes },
+    { idempotent: true },
+  );
+  const pageRows = rows.length === 0 ? 0 : Number(rows[0]!.page_rows);
+  return { messages: rows.map(toMessage), more: pageRows > rows.length };
 }
 
 /*

@@ -45,11 +45,25 @@ export function toMessage(row: Row): Message {
   };
 }
 
-/** How much of a handler's error text is kept; the row must stay well under the Data API's 64 KB. */
-export const LAST_ERROR_MAX_CHARS = 2_000;
+/**
+ * How much of a handler's error text is kept, in UTF-8 bytes: the row must stay under the Data
+ * API's 64 KB with a full 60 KiB payload (see schema/messages.ts), and 2,000 characters of
+ * 4-byte text would take 8,000.
+ */
+export const LAST_ERROR_MAX_BYTES = 2_000;
 
 export function clipError(error: string): string {
-  return error.length <= LAST_ERROR_MAX_CHARS ? error : `${error.slice(0, LAST_ERROR_MAX_CHARS - 1)}…`;
+  if (Buffer.byteLength(error, 'utf8') <= LAST_ERROR_MAX_BYTES) return error;
+  const room = LAST_ERROR_MAX_BYTES - 3; // the ellipsis takes 3 bytes
+  let bytes = 0;
+  let end = 0;
+  for (const char of error) {
+    const size = Buffer.byteLength(char, 'utf8');
+    if (bytes + size > room) break;
+    bytes += size;
+    end += char.length;
+  }
+  return `${error.slice(0, end)}…`;
 }
 
 /** MySQL DATETIME(3) text in UTC, for values travelling inside a JSON parameter. */

@@ -1,0 +1,300 @@
+/**
+ * The front door: validate messages against their queue and type, then store a whole batch with
+ * one Data API call. Validation lives here rather than in the HTTP handler so that a library
+ * caller (the outbox, a script) is refused exactly as an HTTP caller is.
+ */
+import type { z } from 'zod';
+import {
+  ENQUEUE_LIMITS,
+  LONE_SURROGATE,
+  enqueueBatch,
+  enqueueMessage,
+  type EnqueueMessage,
+  type EnqueuedMessage,
+} from '../schema/messages.js';
+import type { App } from './app.js';
+import type { Db } from './db/types.js';
+import { QueueError } from './errors.js';
+import { formatPath, issuesFromZod, NotFoundError, ValidationError, type FieldIssue } from './http/errors.js';
+import { uuidv7 } from './ids.js';
+import type { QueueConfig } from './queues.js';
+import { findByDedupKeys, insertMessages, type NewMessage } from './sql/index.js';
+
+export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
+
+export interface EnqueueOptions {
+  /** Where to write; default `app.db`. A Db bound to a caller's transaction makes an outbox write. */
+  db?: Db;
+}
+
+type Path = readonly PropertyKey[];
+
+/**
+ * Enqueues messages on a declared queue; answers one `{ id, duplicate }` per message, in order.
+ * The batch is stored whole or not at all. Throws NotFoundError (unknown queue), ValidationError
+ * (400, or 413 when only sizes are wrong) before anything is written.
+ */
+export async function enqueue(app: App, queue: string, messages: readonly EnqueueMessage[], options: EnqueueOptions = {}): Promise<EnqueuedMessage[]> {
+  const queueConfig = declaredQueue(app, queue);
+  const batch = enqueueBatch.safeParse({ messages });
+  if (!batch.success) throw new ValidationError(issuesFromZod(batch.error));
+  return store(app, queueConfig, messages.map((value, index) => ({ value, path: ['messages', index] })), options);
+}
+
+/**
+ * Enqueues inside a Data API transaction the caller holds (from its own BeginTransaction): the
+ * messages commit or roll back with the caller's business writes (the transactional outbox).
+ * This never commits or rolls back; the transaction's owner does. See examples/outbox.ts.
+ */
+export function enqueueInTransaction(
+  app: App,
+  transactionId: string,
+  queue: string,
+  messages: readonly EnqueueMessage[],
+): Promise<EnqueuedMessage[]> {
+  return enqueue(app, queue, messages, { db: app.db.withTransactionId(transactionId) });
+}
+
+/**
+ * The HTTP body of POST /queues/{queue}/messages: one message, or `{ messages: [...] }`. Error
+ * fields are named as they appear in that body (`payload.to` or `messages[3].payload.to`).
+ */
+export async function enqueueRequest(
+  app: App,
+  queue: string,
+  body: unknown,
+  options: EnqueueOptions = {},
+): Promise<{ batch: boolean; messages: EnqueuedMessage[] }> {
+  const queueConfig = declaredQueue(app, queue);
+  if (isBatch(body)) {
+    const batch = enqueueBatch.safeParse(body);
+    if (!batch.success) throw new ValidationError(issuesFromZod(batch.error));
+    const messages = await store(app, queueConfig, batch.data.messages.map((value, index) => ({ value, path: ['messages', index] })), options);
+    return { batch: true, messages };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ValidationError([{ field: '', rule: 'invalid_type', message: 'the body must be a message object, or { "messages": [...] } for a batch' }]);
+  }
+  return { batch: false, messages: await store(app, queueConfig, [{ value: body, path: [] }], options) };
+}
+
+function isBatch(body: unknown): body is { messages: unknown } {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && 'messages' in body;
+}
+
+export function declaredQueue(app: App, queue: string): QueueConfig {
+  const config = app.queues.get(queue);
+  if (config === undefined) {
+    throw new NotFoundError('unknown_queue', `queue "${queue}" is not declared (declared: ${[...app.queues.keys()].join(', ')})`, 'queue');
+  }
+  return config;
+}
+
+interface Prepared {
+  message: NewMessage;
+  /** Set on a repeat of an earlier message's dedupKey in the same batch: that message's index. */
+  sameAs: number | undefined;
+}
+
+async function store(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], options: EnqueueOptions): Promise<EnqueuedMessage[]> {
+  const now = app.clock.now();
+  const prepared = await prepare(app, queue, inputs, now);
+  const db = options.db ?? app.db;
+
+  // A dedupKey repeated within the batch is a duplicate of its first occurrence, decided here:
+  // the insert would only count it, not say which message it repeated.
+  const firstByKey = new Map<string, number>();
+  for (const [index, item] of prepared.entries()) {
+    const key = item.message.dedupKey;
+    if (key === null) continue;
+    const first = firstByKey.get(key);
+    if (first === undefined) firstByKey.set(key, index);
+    else item.sameAs = first;
+  }
+
+  const stored = await insertResolvingDuplicates(db, queue.name, prepared.filter((item) => item.sameAs === undefined).map((item) => item.message), now);
+  const answers: EnqueuedMessage[] = prepared.map((item) => {
+    const id = stored.get(item.message.id) ?? item.message.id;
+    return { id, duplicate: id !== item.message.id };
+  });
+  for (const [index, item] of prepared.entries()) {
+    if (item.sameAs !== undefined) answers[index] = { id: answers[item.sameAs]!.id, duplicate: true };
+  }
+  return answers;
+}
+
+/**
+ * Inserts in one call; answers, for each message that hit a stored dedupKey, the id it hit. Only
+ * when the insert reports duplicates does a second call read those ids: the unique key decided
+ * any race, so every racer reads back the same winner. A key whose message vanished between the
+ * two calls (retention deleted it) is free again, so that message is inserted once more.
+ */
+async function insertResolvingDuplicates(db: Db, queue: string, messages: readonly NewMessage[], now: Date): Promise<Map<string, string>> {
+  const existingIdOf = new Map<string, string>();
+  let pending = messages;
+  for (let round = 0; round < 3 && pending.length > 0; round++) {
+    const { duplicates } = await insertMessages(db, pending, now);
+    if (duplicates === 0) return existingIdOf;
+    const keyed = pending.filter((m) => m.dedupKey !== null);
+    const found = await findByDedupKeys(db, queue, keyed.map((m) => m.dedupKey!));
+    const unresolved: NewMessage[] = [];
+    for (const message of keyed) {
+      const id = found.get(message.dedupKey!);
+      if (id === undefined) unresolved.push(message);
+      else if (id !== message.id) existingIdOf.set(message.id, id);
+    }
+    pending = unresolved;
+  }
+  if (pending.length > 0) throw new QueueError('dedupKey could not be resolved: its message kept disappearing', { retryable: false });
+  return existingIdOf;
+}
+
+async function prepare(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], now: Date): Promise<Prepared[]> {
+  const issues: FieldIssue[] = [];
+  const sizeIssues: FieldIssue[] = [];
+  const prepared: Prepared[] = [];
+  let requestBytes = 0;
+
+  for (const { value, path } of inputs) {
+    const parsed = enqueueMessage.safeParse(value);
+    if (!parsed.success) {
+      issues.push(...issuesFromZod(parsed.error, path));
+      continue;
+    }
+    const message = parsed.data;
+    const payloadPath = [...path, 'payload'];
+    const jobType = app.jobs.get(message.type);
+    if (jobType === undefined) {
+      issues.push({
+        field: formatPath([...path, 'type']),
+        rule: 'unknown_type',
+        message: `unknown message type "${message.type}" (registered: ${app.jobs.types().join(', ') || 'none'})`,
+      });
+      continue;
+    }
+
+    const json = checkJson(message.payload, payloadPath);
+    if (json.issues.length > 0) {
+      issues.push(...json.issues);
+      continue;
+    }
+    const checked = await jobType.payload.safeParseAsync(message.payload);
+    if (!checked.success) {
+      issues.push(...issuesFromZod(checked.error as z.ZodError, payloadPath));
+      continue;
+    }
+    const payloadJson = JSON.stringify(message.payload);
+    const storedBytes = Buffer.byteLength(payloadJson, 'utf8') + json.separators;
+    if (storedBytes > ENQUEUE_LIMITS.maxPayloadBytes) {
+      sizeIssues.push({
+        field: formatPath(payloadPath),
+        rule: 'max_bytes',
+        message: `is ${storedBytes} bytes as stored JSON; the limit is ${ENQUEUE_LIMITS.maxPayloadBytes} bytes (60 KiB) per message`,
+      });
+      continue;
+    }
+
+    const availableAt = resolveAvailableAt(message, now, path, issues);
+    if (availableAt === undefined) continue;
+    requestBytes += encodedRequestBytes(payloadJson, message.dedupKey);
+    prepared.push({
+      message: {
+        id: uuidv7(now.getTime()),
+        queue: queue.name,
+        type: message.type,
+        payloadJson,
+        priority: message.priority ?? 0,
+        maxAttempts: message.maxAttempts ?? jobType.maxAttempts ?? queue.maxAttempts,
+        availableAt,
+        dedupKey: message.dedupKey ?? null,
+      },
+      sameAs: undefined,
+    });
+  }
+
+  if (issues.length > 0) throw new ValidationError([...issues, ...sizeIssues]);
+  if (sizeIssues.length > 0) throw new ValidationError(sizeIssues, { status: 413, code: 'too_large' });
+  if (requestBytes > ENQUEUE_LIMITS.maxRequestBytes) {
+    throw new ValidationError(
+      [{ field: inputs.length > 1 ? 'messages' : '', rule: 'max_request_bytes', message: `the batch would be ${requestBytes} bytes as one Data API request; the limit is 4 MiB (send fewer messages per request)` }],
+      { status: 413, code: 'too_large' },
+    );
+  }
+  return prepared;
+}
+
+function resolveAvailableAt(message: z.output<typeof enqueueMessage>, now: Date, path: Path, issues: FieldIssue[]): Date | undefined {
+  if (message.availableAt === undefined) return new Date(now.getTime() + (message.delaySeconds ?? 0) * 1_000);
+  const at = new Date(message.availableAt);
+  const latest = now.getTime() + ENQUEUE_LIMITS.maxDelaySeconds * 1_000;
+  if (at.getTime() > latest) {
+    issues.push({ field: formatPath([...path, 'availableAt']), rule: 'too_big', message: `must be at most ${ENQUEUE_LIMITS.maxDelaySeconds} seconds (365 days) from now` });
+    return undefined;
+  }
+  // A time in the past means now: an older available_at would jump ahead of messages already waiting.
+  return at.getTime() < now.getTime() ? now : at;
+}
+
+/**
+ * Checks that a payload is plain JSON that MySQL will store as given: no lone surrogates, no
+ * numbers JSON cannot carry, no nesting past what MySQL and MariaDB accept. Also counts the
+ * `,` and `:` separators, after each of which MySQL's JSON output adds a space.
+ */
+function checkJson(value: unknown, path: Path): { issues: FieldIssue[]; separators: number } {
+  const issues: FieldIssue[] = [];
+  let separators = 0;
+  const visit = (node: unknown, at: PropertyKey[], depth: number): void => {
+    if (issues.length >= 5) return;
+    if (node === null || typeof node === 'boolean') return;
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node)) issues.push({ field: formatPath(at), rule: 'finite_number', message: 'must be a finite number' });
+      return;
+    }
+    if (typeof node === 'string') {
+      if (LONE_SURROGATE.test(node)) issues.push({ field: formatPath(at), rule: 'unicode', message: 'must be valid Unicode (no lone surrogates)' });
+      return;
+    }
+    if (typeof node !== 'object' || !(Array.isArray(node) || isPlainObject(node))) {
+      issues.push({ field: formatPath(at), rule: 'json', message: `must be a JSON value, got ${typeof node === 'object' ? 'a non-plain object' : typeof node}` });
+      return;
+    }
+    if (depth > ENQUEUE_LIMITS.maxPayloadDepth) {
+      issues.push({ field: formatPath(path), rule: 'max_depth', message: `nests arrays and objects more than ${ENQUEUE_LIMITS.maxPayloadDepth} levels deep` });
+      return;
+    }
+    if (Array.isArray(node)) {
+      separators += Math.max(0, node.length - 1);
+      node.forEach((item, index) => visit(item, [...at, index], depth + 1));
+      return;
+    }
+    const entries = Object.entries(node);
+    separators += entries.length + Math.max(0, entries.length - 1);
+    for (const [key, item] of entries) {
+      if (LONE_SURROGATE.test(key)) issues.push({ field: formatPath([...at, key]), rule: 'unicode', message: 'key must be valid Unicode (no lone surrogates)' });
+      else if (item !== undefined) visit(item, [...at, key], depth + 1);
+    }
+  };
+  visit(value, [...path], 1);
+  return { issues, separators };
+}
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/*
+ * What one message adds to the ExecuteStatement request: the batch travels as a JSON document in a
+ * string parameter, so the payload's JSON text is escaped once inside that document and again by
+ * the request's own JSON: every `"` and `\` of it becomes four bytes. The rest of the row (ids,
+ * keys, numbers) is given a generous fixed allowance.
+ */
+function encodedRequestBytes(payloadJson: string, dedupKey: string | undefined): number {
+  let escaped = 0;
+  for (let i = 0; i < payloadJson.length; i++) {
+    const c = payloadJson.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) escaped += 1;
+  }
+  const keyBytes = dedupKey === undefined ? 0 : Buffer.byteLength(dedupKey, 'utf8') * 4;
+  return Buffer.byteLength(payloadJson, 'utf8') + escaped * 3 + keyBytes + 512;
+}

@@ -1,0 +1,71 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { ZodError } from 'zod';
+import { DatabaseResumingError } from '../db/index.js';
+import { QueueError } from '../errors.js';
+import { HttpError, issuesFromZod, ValidationError } from './errors.js';
+import { jsonResponse, type HttpResponse } from './responses.js';
+
+/** What the error handler needs of a logger (Powertools' Logger fits). */
+export interface ErrorLogger {
+  error(message: string, ...extra: unknown[]): void;
+  warn(message: string, ...extra: unknown[]): void;
+}
+
+/** Seconds a caller should wait before trying again when the database is unavailable. */
+const RETRY_AFTER_SECONDS = 1;
+/** A Serverless v2 cluster takes up to about 15 s to resume from auto-pause. */
+const RESUMING_RETRY_AFTER_SECONDS = 15;
+
+/**
+ * Turns any error into a JSON answer `{ error: { code, message, field?, rule?, issues? } }`.
+ * Register it last: middy runs `onError` in reverse, so it sees errors first and answers them.
+ *   - HttpError (validation, not found, conflict, too large, media type): as it says.
+ *   - ZodError from anywhere: 400 naming each field and rule.
+ *   - middy's own HTTP errors (createError, 4xx): their status and message.
+ *   - a retryable fault (Data API unavailable, cluster resuming, deadlock): 503 + Retry-After.
+ *   - anything else: 500 "internal error", logged with its stack. Nothing about the fault (no
+ *     stack, no SQL, no driver text) reaches the response.
+ */
+export function httpErrorHandler(options: { logger: ErrorLogger }): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> {
+  return {
+    name: 'httpErrorHandler',
+    onError: (request) => {
+      const { error, event } = request;
+      const route = `${event.requestContext?.http?.method ?? '?'} ${event.rawPath ?? '?'}`;
+      request.response = errorResponse(error, (level, message, fault) => options.logger[level](message, { route, error: fault }));
+    },
+  };
+}
+
+type Log = (level: 'error' | 'warn', message: string, fault: unknown) => void;
+
+export function errorResponse(error: unknown, log: Log): HttpResponse {
+  if (error instanceof HttpError) return jsonResponse(error.status, { error: error.body }, error.headers);
+  if (error instanceof ZodError) {
+    const validation = new ValidationError(issuesFromZod(error));
+    return jsonResponse(validation.status, { error: validation.body });
+  }
+  const middyStatus = middyClientErrorStatus(error);
+  if (middyStatus !== undefined) {
+    return jsonResponse(middyStatus, { error: { code: 'bad_request', message: (error as Error).message } });
+  }
+  if (error instanceof QueueError && error.retryable) {
+    log('warn', 'request refused while the database is unavailable', error);
+    const retryAfter = error instanceof DatabaseResumingError ? RESUMING_RETRY_AFTER_SECONDS : RETRY_AFTER_SECONDS;
+    return jsonResponse(
+      503,
+      { error: { code: 'unavailable', message: 'the database is unavailable for the moment; nothing was stored, try again' } },
+      { 'retry-after': String(retryAfter) },
+    );
+  }
+  log('error', 'request failed', error);
+  return jsonResponse(500, { error: { code: 'internal', message: 'internal error' } });
+}
+
+/** @middy/util's createError marks client errors as exposable; their text is meant for callers. */
+function middyClientErrorStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { statusCode, expose } = error as { statusCode?: unknown; expose?: unknown };
+  return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 && expose === true ? statusCode : undefined;
+}

@@ -1,0 +1,57 @@
+/** Following a message after enqueue: its status, and cancelling it before it starts. */
+import type { MessageView } from '../schema/messages.js';
+import type { App } from './app.js';
+import { ConflictError, NotFoundError } from './http/errors.js';
+import { isUuid } from './ids.js';
+import { cancelMessage as cancelStoredMessage, getMessage, type Message } from './sql/index.js';
+
+export type { MessageView } from '../schema/messages.js';
+
+/** A message as the API shows it; absent optional fields are left out rather than null. */
+export function toMessageView(message: Message): MessageView {
+  return {
+    id: message.id,
+    queue: message.queue,
+    type: message.type,
+    status: message.status,
+    priority: message.priority,
+    attempts: message.attempts,
+    maxAttempts: message.maxAttempts,
+    availableAt: message.availableAt.toISOString(),
+    createdAt: message.createdAt.toISOString(),
+    updatedAt: message.updatedAt.toISOString(),
+    ...(message.finishedAt ? { finishedAt: message.finishedAt.toISOString() } : {}),
+    ...(message.lastError !== null ? { lastError: message.lastError } : {}),
+    ...(message.dedupKey !== null ? { dedupKey: message.dedupKey } : {}),
+  };
+}
+
+/** Throws NotFoundError for an unknown id. */
+export async function getMessageStatus(app: App, id: string): Promise<MessageView> {
+  const message = isUuid(id) ? await getMessage(app.db, id) : undefined;
+  if (message === undefined) throw unknownMessage(id);
+  return toMessageView(message);
+}
+
+/**
+ * Cancels a message no drainer has started (`waiting` or `retrying`). Throws NotFoundError for an
+ * unknown id, ConflictError carrying the current status otherwise. A cancelled message stays
+ * readable until retention removes it.
+ */
+export async function cancelMessage(app: App, id: string): Promise<MessageView> {
+  if (!isUuid(id)) throw unknownMessage(id);
+  const cancelled = await cancelStoredMessage(app.db, id, app.clock.now());
+  // Read after the write either way: on success for the stored times, on refusal for the status
+  // that refused it (which may have moved on since).
+  const message = await getMessage(app.db, id);
+  if (message === undefined) throw unknownMessage(id);
+  if (!cancelled) {
+    const why = message.status === 'cancelled' ? 'already cancelled' : `${message.status}; only waiting or retrying messages can be cancelled`;
+    throw new ConflictError('not_cancellable', `message ${id} is ${why}`, { status: message.status });
+  }
+  return toMessageView(message);
+}
+
+function unknownMessage(id: string): NotFoundError {
+  return new NotFoundError('unknown_message', `no message with id ${id}`, 'id');
+}

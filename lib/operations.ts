@@ -1,0 +1,98 @@
+/** What an operator does to a queue: look at it, deal with its dead letters, pause and resume it. */
+import { DEAD_LETTER_LIMITS, type MessageView } from '../schema/messages.js';
+import type { App } from './app.js';
+import { declaredQueue } from './enqueue.js';
+import { toMessageView } from './messages.js';
+import {
+  listDeadLetters as readDeadLetters,
+  listPausedQueues,
+  purgeDeadLetters as deleteDeadLetters,
+  queueStats,
+  redriveDeadLetters,
+  setQueuePaused,
+  type QueueStats,
+} from './sql/index.js';
+
+export interface QueueStatsView extends QueueStats {
+  /** Paused queues keep accepting messages; drain runs skip them. */
+  paused: boolean;
+}
+
+export async function getQueueStats(app: App, queue: string): Promise<QueueStatsView> {
+  declaredQueue(app, queue);
+  const [stats, paused] = await Promise.all([queueStats(app.db, queue, app.clock.now()), listPausedQueues(app.db)]);
+  return { ...stats, paused: paused.has(queue) };
+}
+
+export interface DeadLetterView extends MessageView {
+  payload: unknown;
+}
+
+export interface DeadLetterList {
+  messages: DeadLetterView[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  next?: string;
+}
+
+/*
+ * Payload, error and key bytes one page may carry. The Data API ends a call whose response passes
+ * 1 MiB; a row's JSON text can come back up to about twice its stored size (MySQL's separators,
+ * then the response's own escaping), and the last row of a page may start just under the budget.
+ */
+const DEAD_LETTER_PAGE_BYTES = 256 * 1_024;
+
+/** Dead letters of a queue, oldest first, with their payloads and last errors. */
+export async function listDeadLetters(app: App, queue: string, options: { limit?: number; after?: string } = {}): Promise<DeadLetterList> {
+  declaredQueue(app, queue);
+  const limit = Math.min(options.limit ?? DEAD_LETTER_LIMITS.defaultPage, DEAD_LETTER_LIMITS.maxPage);
+  const page = await readDeadLetters(app.db, { queue, limit, afterId: options.after, maxBytes: DEAD_LETTER_PAGE_BYTES });
+  const messages = page.messages.map((message) => ({ ...toMessageView(message), payload: message.payload }));
+  const last = messages.at(-1);
+  return { messages, ...(page.more && last ? { next: last.id } : {}) };
+}
+
+export interface BulkResult {
+  /** Dead letters changed by this call. */
+  count: number;
+  /** The call stopped at its limit: call again for the rest. */
+  more: boolean;
+}
+
+/**
+ * Sends dead letters back to `waiting` with their attempts reset: the given ids, or the queue's
+ * oldest first. At most `limit` per call (default and maximum 1,000), so one statement never
+ * holds locks on a huge range; the queue's rate limit then spreads them over drain runs.
+ */
+export async function redrive(app: App, queue: string, options: { ids?: readonly string[]; limit?: number } = {}): Promise<BulkResult> {
+  declaredQueue(app, queue);
+  const limit = bulkLimit(options.ids, options.limit);
+  const count = await redriveDeadLetters(app.db, { queue, ids: options.ids, limit, now: app.clock.now() });
+  return { count, more: options.ids === undefined && count === limit };
+}
+
+export type PurgeSelection = { ids: readonly string[]; all?: undefined } | { all: true; ids?: undefined };
+
+/** Deletes dead letters for good: the given ids, or (with `all: true`) the queue's, at most `limit` per call. */
+export async function purgeDeadLetters(app: App, queue: string, selection: PurgeSelection, options: { limit?: number } = {}): Promise<BulkResult> {
+  declaredQueue(app, queue);
+  const limit = bulkLimit(selection.ids, options.limit);
+  const count = await deleteDeadLetters(app.db, { queue, ids: selection.ids, limit });
+  return { count, more: selection.ids === undefined && count === limit };
+}
+
+function bulkLimit(ids: readonly string[] | undefined, limit: number | undefined): number {
+  return Math.min(limit ?? ids?.length ?? DEAD_LETTER_LIMITS.defaultBulk, DEAD_LETTER_LIMITS.maxBulk);
+}
+
+/** Stops drain runs from claiming the queue's messages; enqueue goes on. */
+export async function pauseQueue(app: App, queue: string): Promise<{ queue: string; paused: boolean }> {
+  declaredQueue(app, queue);
+  await setQueuePaused(app.db, queue, true, app.clock.now());
+  return { queue, paused: true };
+}
+
+export async function resumeQueue(app: App, queue: string): Promise<{ queue: string; paused: boolean }> {
+  declaredQueue(app, queue);
+  await setQueuePaused(app.db, queue, false, app.clock.now());
+  return { queue, paused: false };
+}

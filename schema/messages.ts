@@ -1,0 +1,215 @@
+/**
+ * The API's message shapes, beside the SQL schema they are stored in. These schemas check shape
+ * and ranges; what depends on the deployment (declared queues, registered job types and their
+ * payload schemas) is checked by lib/enqueue.ts.
+ */
+import { z } from 'zod';
+import { MESSAGE_STATUSES } from '../lib/sql/message.js';
+
+/*
+ * Limits, and SQS's for comparison.
+ *
+ *                         this queue                                SQS
+ *   payload per message   60 KiB (61,440 bytes) of UTF-8 JSON       256 KiB by default, up to 1 MiB
+ *                                                                   (MaximumMessageSize)
+ *   messages per request  500, in one Data API call, stored whole   10 per SendMessageBatch, each
+ *                         or not at all                             entry may fail on its own
+ *   request body          3 MiB (3,145,728 bytes)                   the batch's total = the message limit
+ *   delay                 0 s to 365 days (delaySeconds, or an      0 to 15 min (DelaySeconds)
+ *                         ISO 8601 availableAt)
+ *   deduplication         per queue, as long as the message is      5 min window (FIFO queues only)
+ *                         kept (retention), also across races
+ *
+ * Why these numbers: messages live in Aurora MySQL and every read goes through the RDS Data API,
+ * which refuses a result row over 64 KB and a request over 4 MiB. A message must stay readable as
+ * one row, so its payload gets 60 KiB and the rest of the row (ids, dedup key, last error) the
+ * remaining 4 KiB. The payload is measured as MySQL hands it back: a JSON column is returned
+ * re-serialized with a space after every `,` and `:`, which can make a compact document up to
+ * about twice as long. A whole batch is one ExecuteStatement request, whose JSON encoding escapes
+ * every quote and backslash of the batch again, so the body is capped at 3 MiB and a batch whose
+ * encoded request would still pass the 4 MiB limit is refused with 413 as well.
+ */
+export const ENQUEUE_LIMITS = {
+  maxPayloadBytes: 61_440,
+  maxBodyBytes: 3_145_728,
+  /** The Data API's request limit, less room for the request's other fields. */
+  maxRequestBytes: 4 * 1_048_576 - 16_384,
+  maxBatchSize: 500,
+  maxDelaySeconds: 365 * 24 * 3_600,
+  minPriority: -100,
+  maxPriority: 100,
+  minMaxAttempts: 1,
+  maxMaxAttempts: 100,
+  maxDedupKeyChars: 255,
+  /** Arrays/objects nested in a payload. MariaDB (the local stand-in) refuses 32; MySQL refuses 101. */
+  maxPayloadDepth: 31,
+} as const;
+
+const L = ENQUEUE_LIMITS;
+
+/** Queue names as stored (queue_messages.queue is VARCHAR(64) ascii). */
+export const queueName = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ : -');
+
+/** A lone UTF-16 surrogate has no UTF-8 encoding; MySQL would refuse (or mangle) it. */
+export const LONE_SURROGATE = /\p{Surrogate}/u;
+
+export const dedupKey = z
+  .string()
+  .refine((key) => key.length > 0, 'must not be empty')
+  .refine((key) => [...key].length <= L.maxDedupKeyChars, `must be at most ${L.maxDedupKeyChars} characters`)
+  .refine((key) => !LONE_SURROGATE.test(key), 'must be valid Unicode (no lone surrogates)')
+  // MySQL compares VARCHAR keys ignoring trailing spaces, so "a" and "a " would collide.
+  .refine((key) => !key.endsWith(' '), 'must not end with a space');
+
+/** One message as a caller sends it. `payload` is checked against its type's schema by lib/enqueue. */
+export const enqueueMessage = z
+  .strictObject({
+    type: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : -'),
+    payload: z.unknown(),
+    delaySeconds: z
+      .number()
+      .int(`must be a whole number of seconds from 0 to ${L.maxDelaySeconds} (365 days)`)
+      .min(0, `must be from 0 to ${L.maxDelaySeconds} seconds (365 days)`)
+      .max(L.maxDelaySeconds, `must be from 0 to ${L.maxDelaySeconds} seconds (365 days)`)
+      .optional(),
+    availableAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-05-01T12:00:00Z' }).optional(),
+    priority: z
+      .number()
+      .int(`must be an integer from ${L.minPriority} to ${L.maxPriority}`)
+      .min(L.minPriority, `must be an integer from ${L.minPriority} to ${L.maxPriority}`)
+      .max(L.maxPriority, `must be an integer from ${L.minPriority} to ${L.maxPriority}`)
+      .optional(),
+    maxAttempts: z
+      .number()
+      .int(`must be an integer from ${L.minMaxAttempts} to ${L.maxMaxAttempts}`)
+      .min(L.minMaxAttempts, `must be an integer from ${L.minMaxAttempts} to ${L.maxMaxAttempts}`)
+      .max(L.maxMaxAttempts, `must be an integer from ${L.minMaxAttempts} to ${L.maxMaxAttempts}`)
+      .optional(),
+    dedupKey: dedupKey.optional(),
+  })
+  .superRefine((message, context) => {
+    if (message.payload === undefined) {
+      context.addIssue({ code: 'custom', path: ['payload'], message: 'is required', params: { rule: 'required' } });
+    }
+    if (message.delaySeconds !== undefined && message.availableAt !== undefined) {
+      context.addIssue({ code: 'custom', path: ['availableAt'], message: 'give delaySeconds or availableAt, not both', params: { rule: 'exclusive' } });
+    }
+  });
+
+export type EnqueueMessage = z.input<typeof enqueueMessage>;
+
+export const enqueueBatch = z.strictObject({
+  messages: z
+    .array(z.unknown())
+    .min(1, 'must hold at least one message')
+    .max(L.maxBatchSize, `must hold at most ${L.maxBatchSize} messages per request`),
+});
+
+/** The answer for one enqueued message, in the order given. */
+export const enqueuedMessage = z.object({
+  id: z.uuid(),
+  /** True when the dedupKey already named a stored message: `id` is that message's. */
+  duplicate: z.boolean(),
+});
+export type EnqueuedMessage = z.infer<typeof enqueuedMessage>;
+
+export const messageStatus = z.enum(MESSAGE_STATUSES);
+
+/** GET /messages/{id}. Dates are ISO 8601 UTC. */
+export const messageView = z.object({
+  id: z.string(),
+  queue: z.string(),
+  type: z.string(),
+  status: messageStatus,
+  priority: z.number().int(),
+  attempts: z.number().int(),
+  maxAttempts: z.number().int(),
+  availableAt: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().optional(),
+  lastError: z.string().optional(),
+  dedupKey: z.string().optional(),
+});
+export type MessageView = z.infer<typeof messageView>;
+
+export const messageIdParams = z.object({
+  id: z
+    .string()
+    .transform((id) => id.toLowerCase())
+    .pipe(z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a message id (a UUID)')),
+});
+
+export const queueParams = z.object({ queue: z.string() });
+
+/** Query strings arrive as text. */
+const intFromText = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be an integer from ${min} to ${max}`).max(max, `must be an integer from ${min} to ${max}`));
+
+export const DEAD_LETTER_LIMITS = {
+  /** Messages per page of GET /queues/{queue}/dead; pages are also cut by bytes (see lib/sql). */
+  defaultPage: 50,
+  maxPage: 500,
+  /** Dead letters redriven or purged by one call, so one statement never holds locks for long. */
+  defaultBulk: 1_000,
+  maxBulk: 1_000,
+} as const;
+
+const messageId = z
+  .string()
+  .transform((id) => id.toLowerCase())
+  .pipe(z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a message id (a UUID)'));
+
+export const deadLetterPageQuery = z
+  .strictObject({
+    limit: intFromText(1, DEAD_LETTER_LIMITS.maxPage).optional(),
+    after: messageId.optional(),
+  })
+  .optional()
+  .transform((query) => query ?? {});
+
+const ids = z
+  .array(messageId)
+  .min(1, 'must name at least one id (omit it to mean all)')
+  .max(DEAD_LETTER_LIMITS.maxBulk, `must name at most ${DEAD_LETTER_LIMITS.maxBulk} ids per call`);
+
+const bulkLimit = z
+  .number()
+  .int(`must be an integer from 1 to ${DEAD_LETTER_LIMITS.maxBulk}`)
+  .min(1, `must be an integer from 1 to ${DEAD_LETTER_LIMITS.maxBulk}`)
+  .max(DEAD_LETTER_LIMITS.maxBulk, `must be an integer from 1 to ${DEAD_LETTER_LIMITS.maxBulk}`);
+
+/** POST /queues/{queue}/redrive: these dead letters, or all of the queue's (at most `limit` per call). */
+export const redriveBody = z
+  .strictObject({ ids: ids.optional(), limit: bulkLimit.optional() })
+  .optional()
+  .transform((body) => body ?? {});
+
+/**
+ * DELETE /queues/{queue}/dead: purging is for good, so "all" must be said (`all: true`); omitting
+ * `ids` does not mean all here. The selection may come as a JSON body or as a query string
+ * (`?ids=a,b` or `?all=true`, with `&limit=`), since some clients cannot send a DELETE body.
+ */
+export const purgeSelection = z
+  .strictObject({ ids: ids.optional(), all: z.literal(true, 'must be true (to purge every dead letter)').optional(), limit: bulkLimit.optional() })
+  .superRefine((selection, context) => {
+    if (selection.ids === undefined && selection.all === undefined) {
+      context.addIssue({ code: 'custom', path: ['ids'], message: 'give ids, or all: true to purge every dead letter of the queue', params: { rule: 'required' } });
+    }
+    if (selection.ids !== undefined && selection.all !== undefined) {
+      context.addIssue({ code: 'custom', path: ['all'], message: 'give ids or all, not both', params: { rule: 'exclusive' } });
+    }
+  });
+
+export const purgeQuery = z
+  .strictObject({
+    ids: z.string().transform((text) => text.split(',').filter((id) => id !== '')).optional(),
+    all: z.enum(['true'], 'must be true (to purge every dead letter)').transform(() => true as const).optional(),
+    limit: intFromText(1, DEAD_LETTER_LIMITS.maxBulk).optional(),
+  })
+  .optional()
+  .transform((query) => query ?? {});

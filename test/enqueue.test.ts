@@ -1,0 +1,340 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { enqueue, enqueueInTransaction, enqueueRequest } from '../lib/enqueue.js';
+import { HttpError, NotFoundError, ValidationError } from '../lib/http/errors.js';
+import { isUuid } from '../lib/ids.js';
+import { ENQUEUE_LIMITS } from '../schema/messages.js';
+import { startStack, type Stack } from './support/stack.js';
+import { testApp } from './http/fixtures.js';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+  await stack.sql.query('CREATE TABLE orders (id VARCHAR(36) PRIMARY KEY, total INT NOT NULL) CHARSET=utf8mb4');
+});
+afterAll(async () => stack?.close());
+beforeEach(async () => {
+  await stack.sql.query('DELETE FROM queue_messages');
+  await stack.sql.query('DELETE FROM orders');
+});
+
+const sms = (to = '+15550001111', text = 'hello') => ({ type: 'sms.send', payload: { to, text } });
+
+async function rows(where = '1=1', params: unknown[] = []): Promise<any[]> {
+  const [result] = await stack.sql.query(`SELECT *, CAST(payload AS CHAR) AS payload_text FROM queue_messages WHERE ${where} ORDER BY id`, params);
+  return result as any[];
+}
+
+async function count(): Promise<number> {
+  const [[row]] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_messages')) as any;
+  return Number(row.n);
+}
+
+/** Calls `work` with a fresh Db and answers how many Data API calls it made. */
+async function callsOf(work: (app: ReturnType<typeof testApp>) => Promise<unknown>): Promise<number> {
+  const app = testApp(stack.newDb());
+  await work(app);
+  return app.db.stats.calls;
+}
+
+describe('enqueue', () => {
+  it('stores a message with its defaults and answers a time-ordered id', async () => {
+    const app = testApp(stack.db);
+    const [answer] = await enqueue(app, 'default', [sms()]);
+    expect(answer!.duplicate).toBe(false);
+    expect(isUuid(answer!.id)).toBe(true);
+    expect(answer!.id[14]).toBe('7');
+
+    const [row] = await rows();
+    expect(row.id).toBe(answer!.id);
+    expect(row.queue).toBe('default');
+    expect(row.type).toBe('sms.send');
+    expect(row.status).toBe('waiting');
+    expect(row.priority).toBe(0);
+    expect(row.attempts).toBe(0);
+    expect(row.max_attempts).toBe(7); // the type's default wins over the queue's
+    expect(row.available_at.toISOString()).toBe('2026-03-01T12:00:00.000Z');
+    expect(row.created_at.toISOString()).toBe('2026-03-01T12:00:00.000Z');
+    expect(JSON.parse(row.payload_text)).toEqual({ to: '+15550001111', text: 'hello' });
+    expect(row.dedup_key).toBeNull();
+  });
+
+  it('takes maxAttempts from the message, then the type, then the queue', async () => {
+    const app = testApp(stack.db);
+    await enqueue(app, 'sms', [
+      { ...sms(), maxAttempts: 2 },
+      { type: 'any', payload: 1 },
+      { type: 'any', payload: 2, maxAttempts: 100 },
+    ]);
+    expect((await rows()).map((r) => r.max_attempts)).toEqual([2, 3, 100]);
+  });
+
+  it('delays by delaySeconds or until availableAt, and treats a past availableAt as now', async () => {
+    const app = testApp(stack.db);
+    await enqueue(app, 'default', [
+      { ...sms(), delaySeconds: 90 },
+      { ...sms(), availableAt: '2026-03-02T00:00:00+02:00' },
+      { ...sms(), availableAt: '2020-01-01T00:00:00Z' },
+      { ...sms(), delaySeconds: ENQUEUE_LIMITS.maxDelaySeconds, priority: -100 },
+      { ...sms(), priority: 100 },
+    ]);
+    const stored = await rows();
+    expect(stored.map((r) => r.available_at.toISOString())).toEqual([
+      '2026-03-01T12:01:30.000Z',
+      '2026-03-01T22:00:00.000Z',
+      '2026-03-01T12:00:00.000Z',
+      '2027-03-01T12:00:00.000Z',
+      '2026-03-01T12:00:00.000Z',
+    ]);
+    expect(stored.map((r) => r.priority)).toEqual([0, 0, 0, -100, 100]);
+  });
+
+  it('answers ids in the order given, and they sort in that order', async () => {
+    const app = testApp(stack.db);
+    const answers = await enqueue(app, 'default', Array.from({ length: 50 }, (_, i) => sms(undefined, `m${i}`)));
+    const ids = answers.map((a) => a.id);
+    expect([...ids].sort()).toEqual(ids);
+    const stored = await rows();
+    expect(stored.map((r) => JSON.parse(r.payload_text).text)).toEqual(answers.map((_, i) => `m${i}`));
+  });
+
+  it('stores strings exactly, 4-byte UTF-8 included', async () => {
+    const app = testApp(stack.db);
+    const text = 'Grüße 👋🏽 from 東京 — 𝔘𝔫𝔦𝔠𝔬𝔡𝔢, "quotes", back\\slash, tab\t, nul\u0000, line\nbreak';
+    const dedupKey = 'order-🛒-42';
+    const [answer] = await enqueue(app, 'default', [{ type: 'any', payload: { text, [`key-${'🔑'}`]: [text] }, dedupKey }]);
+    const [row] = await rows();
+    expect(row.dedup_key).toBe(dedupKey);
+    expect(JSON.parse(row.payload_text)).toEqual({ text, 'key-🔑': [text] });
+    const [again] = await enqueue(app, 'default', [{ type: 'any', payload: {}, dedupKey }]);
+    expect(again).toEqual({ id: answer!.id, duplicate: true });
+  });
+
+  it('stores a batch whole or not at all', async () => {
+    const app = testApp(stack.db);
+    const batch = [sms(), sms(), { type: 'sms.send', payload: { to: 'nope', text: 'x' } }];
+    await expect(enqueue(app, 'default', batch)).rejects.toBeInstanceOf(ValidationError);
+    expect(await count()).toBe(0);
+  });
+});
+
+describe('Data API calls', () => {
+  it('a single message is one call', async () => {
+    expect(await callsOf((app) => enqueue(app, 'default', [sms()]))).toBe(1);
+  });
+
+  it('a batch of 500 is one call', async () => {
+    const batch = Array.from({ length: 500 }, (_, i) => ({ ...sms(undefined, `message ${i}`), dedupKey: `k${i}` }));
+    expect(await callsOf((app) => enqueue(app, 'default', batch))).toBe(1);
+    expect(await count()).toBe(500);
+  });
+
+  it('a batch of 500 payloads of 6 KB is one call', async () => {
+    const batch = Array.from({ length: 500 }, (_, i) => ({ type: 'any', payload: { i, text: 'x'.repeat(6_000) } }));
+    expect(await callsOf((app) => enqueue(app, 'default', batch))).toBe(1);
+    expect(await count()).toBe(500);
+  });
+
+  it('duplicates found in the table cost one more call to read their ids', async () => {
+    await enqueue(testApp(stack.db), 'default', [{ ...sms(), dedupKey: 'a' }]);
+    expect(await callsOf((app) => enqueue(app, 'default', [{ ...sms(), dedupKey: 'a' }, { ...sms(), dedupKey: 'b' }]))).toBe(2);
+  });
+
+  it('duplicates within one batch are settled without a second call', async () => {
+    expect(await callsOf((app) => enqueue(app, 'default', [{ ...sms(), dedupKey: 'x' }, { ...sms(), dedupKey: 'x' }]))).toBe(1);
+  });
+});
+
+describe('dedupKey', () => {
+  it('a repeat answers the stored id and says it was a duplicate', async () => {
+    const app = testApp(stack.db);
+    const [first] = await enqueue(app, 'default', [{ ...sms(), dedupKey: 'order-1' }]);
+    const [second] = await enqueue(app, 'default', [{ ...sms('+15550002222', 'other'), dedupKey: 'order-1' }]);
+    expect(second).toEqual({ id: first!.id, duplicate: true });
+    const stored = await rows();
+    expect(stored).toHaveLength(1);
+    expect(JSON.parse(stored[0].payload_text).text).toBe('hello');
+    expect(stored[0].dedup_hits).toBe(1);
+  });
+
+  it('is per queue', async () => {
+    const app = testApp(stack.db);
+    const [a] = await enqueue(app, 'default', [{ ...sms(), dedupKey: 'k' }]);
+    const [b] = await enqueue(app, 'orders', [{ ...sms(), dedupKey: 'k' }]);
+    expect(b!.duplicate).toBe(false);
+    expect(b!.id).not.toBe(a!.id);
+  });
+
+  it('within a batch, later repeats are duplicates of the first; mixed with stored ones', async () => {
+    const app = testApp(stack.db);
+    const [stored] = await enqueue(app, 'default', [{ ...sms(), dedupKey: 'old' }]);
+    const answers = await enqueue(app, 'default', [
+      { ...sms(), dedupKey: 'new' },
+      { ...sms(), dedupKey: 'old' },
+      sms(),
+      { ...sms(), dedupKey: 'new' },
+      { ...sms(), dedupKey: 'old' },
+    ]);
+    expect(answers.map((a) => a.duplicate)).toEqual([false, true, false, true, true]);
+    expect(answers[1]!.id).toBe(stored!.id);
+    expect(answers[4]!.id).toBe(stored!.id);
+    expect(answers[3]!.id).toBe(answers[0]!.id);
+    expect(await count()).toBe(3);
+  });
+
+  it('20 concurrent enqueues with the same dedupKey store one message and all answer its id', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => enqueue(testApp(stack.newDb()), 'default', [{ ...sms(undefined, `racer ${i}`), dedupKey: 'race' }])),
+    );
+    const stored = await rows();
+    expect(stored).toHaveLength(1);
+    expect(new Set(answers.map(([a]) => a!.id))).toEqual(new Set([stored[0].id]));
+    expect(answers.filter(([a]) => !a!.duplicate)).toHaveLength(1);
+  });
+
+  it('refuses a key ending in a space, which MySQL would compare equal to the key without it', async () => {
+    const app = testApp(stack.db);
+    await expect(enqueue(app, 'default', [{ ...sms(), dedupKey: 'a ' }])).rejects.toMatchObject({
+      status: 400,
+      body: { field: 'messages[0].dedupKey' },
+    });
+  });
+});
+
+describe('refusals (nothing is written)', () => {
+  afterEach(async () => expect(await count()).toBe(0));
+
+  it('an undeclared queue is 404', async () => {
+    const error = await enqueue(testApp(stack.db), 'nope', [sms()]).catch((e) => e);
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(error.body).toMatchObject({ code: 'unknown_queue', field: 'queue' });
+  });
+
+  it('an unknown type names the field and the registered types', async () => {
+    const error = await enqueue(testApp(stack.db), 'default', [sms(), { type: 'fax.send', payload: {} }]).catch((e) => e);
+    expect(error.status).toBe(400);
+    expect(error.body).toMatchObject({ field: 'messages[1].type', rule: 'unknown_type' });
+    expect(error.body.message).toContain('sms.send');
+  });
+
+  it("a payload that fails its type's schema names the field inside the payload", async () => {
+    const error = await enqueue(testApp(stack.db), 'default', [sms('12345')]).catch((e) => e);
+    expect(error.body).toMatchObject({ field: 'messages[0].payload.to', rule: 'invalid_format:regex' });
+  });
+
+  it('lists every bad message, not only the first', async () => {
+    const error = await enqueue(testApp(stack.db), 'default', [sms('1'), sms(), { ...sms(), priority: 101 }]).catch((e) => e);
+    expect(error.body.issues.map((i: { field: string }) => i.field)).toEqual(['messages[0].payload.to', 'messages[2].priority']);
+  });
+
+  it('a payload over 60 KiB as stored JSON is 413; exactly the limit is accepted', async () => {
+    const app = testApp(stack.db);
+    // {"text":"…"} is 11 bytes of JSON around the string, plus 1 for the space MySQL adds after ':'.
+    const fits = { type: 'any', payload: { text: 'x'.repeat(ENQUEUE_LIMITS.maxPayloadBytes - 12) } };
+    const over = { type: 'any', payload: { text: 'x'.repeat(ENQUEUE_LIMITS.maxPayloadBytes - 11) } };
+    const error = await enqueue(app, 'default', [over]).catch((e) => e);
+    expect(error.status).toBe(413);
+    expect(error.body).toMatchObject({ code: 'too_large', field: 'messages[0].payload', rule: 'max_bytes' });
+    expect(error.body.message).toContain('61440');
+    await enqueue(app, 'default', [fits]);
+    await stack.sql.query('DELETE FROM queue_messages');
+  });
+
+  it('counts the separators MySQL adds when it returns a JSON column', async () => {
+    // 20,480 zeros: 40,961 bytes compact, 61,440 as MySQL returns it ("[0, 0, …]").
+    const fits = Array.from({ length: 20_480 }, () => 0);
+    await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: fits }]);
+    await stack.sql.query('DELETE FROM queue_messages');
+    const error = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: [...fits, 0] }]).catch((e) => e);
+    expect(error.status).toBe(413);
+  });
+
+  it('multi-byte characters count as their UTF-8 bytes', async () => {
+    const emoji = '😀'.repeat(Math.ceil(ENQUEUE_LIMITS.maxPayloadBytes / 4));
+    const error = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: emoji }]).catch((e) => e);
+    expect(error.status).toBe(413);
+  });
+
+  it('a batch whose Data API request would pass 4 MiB is 413', async () => {
+    // Quotes are escaped twice on the way (inside the batch document, then by the request).
+    const quotes = Array.from({ length: 60 }, () => ({ type: 'any', payload: '"'.repeat(15_000) }));
+    const error = await enqueue(testApp(stack.db), 'default', quotes).catch((e) => e);
+    expect(error.status).toBe(413);
+    expect(error.body.rule).toBe('max_request_bytes');
+  });
+
+  it('nesting past what MySQL and MariaDB store is refused', async () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < ENQUEUE_LIMITS.maxPayloadDepth + 1; i++) deep = [deep];
+    const error = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: deep }]).catch((e) => e);
+    expect(error.body).toMatchObject({ field: 'messages[0].payload', rule: 'max_depth' });
+  });
+
+  it('lone surrogates and non-JSON values in a payload are refused', async () => {
+    const app = testApp(stack.db);
+    const lone = await enqueue(app, 'default', [{ type: 'any', payload: { a: ['ok', 'bad \ud800'] } }]).catch((e) => e);
+    expect(lone.body).toMatchObject({ field: 'messages[0].payload.a[1]', rule: 'unicode' });
+    const date = await enqueue(app, 'default', [{ type: 'any', payload: { at: new Date() } }]).catch((e) => e);
+    expect(date).toBeInstanceOf(HttpError);
+    expect(date.status).toBe(400);
+  });
+
+  it('an empty batch or one over 500 is refused', async () => {
+    const app = testApp(stack.db);
+    await expect(enqueue(app, 'default', [])).rejects.toMatchObject({ status: 400, body: { field: 'messages', rule: 'too_small' } });
+    const big = Array.from({ length: 501 }, () => sms());
+    await expect(enqueue(app, 'default', big)).rejects.toMatchObject({ status: 400, body: { field: 'messages', rule: 'too_big' } });
+  });
+});
+
+describe('enqueueRequest (the HTTP body)', () => {
+  it('names fields as they appear in a single-message body', async () => {
+    const error = await enqueueRequest(testApp(stack.db), 'default', { ...sms(), delaySeconds: -1 }).catch((e) => e);
+    expect(error.body).toMatchObject({ field: 'delaySeconds', rule: 'too_small' });
+  });
+
+  it('answers a single message as such and a batch as a batch', async () => {
+    const app = testApp(stack.db);
+    expect(await enqueueRequest(app, 'default', sms())).toMatchObject({ batch: false, messages: [{ duplicate: false }] });
+    expect(await enqueueRequest(app, 'default', { messages: [sms(), sms()] })).toMatchObject({ batch: true, messages: [{}, {}] });
+  });
+});
+
+describe('enqueueInTransaction (outbox)', () => {
+  it('commits the business row and its messages together', async () => {
+    const app = testApp(stack.db);
+    let ids: string[] = [];
+    await stack.db.transaction(async (tx) => {
+      await tx.execute('INSERT INTO orders (id, total) VALUES (:id, :total)', { id: 'o-1', total: 42 });
+      ids = (await enqueueInTransaction(app, tx.transactionId!, 'orders', [sms(), { ...sms(), dedupKey: 'order-o-1' }])).map((a) => a.id);
+      // Not visible outside the transaction before commit.
+      expect(await count()).toBe(0);
+    });
+    const [orders] = (await stack.sql.query('SELECT * FROM orders')) as any;
+    expect(orders).toHaveLength(1);
+    expect((await rows()).map((r) => r.id)).toEqual(ids);
+  });
+
+  it('rolls back neither without the other', async () => {
+    const app = testApp(stack.db);
+    await expect(
+      stack.db.transaction(async (tx) => {
+        await tx.execute('INSERT INTO orders (id, total) VALUES (:id, :total)', { id: 'o-2', total: 7 });
+        await enqueueInTransaction(app, tx.transactionId!, 'orders', [sms(), sms()]);
+        throw new Error('payment declined');
+      }),
+    ).rejects.toThrow('payment declined');
+    const [orders] = (await stack.sql.query('SELECT * FROM orders')) as any;
+    expect(orders).toHaveLength(0);
+    expect(await count()).toBe(0);
+  });
+
+  it('a refused message writes nothing into the transaction', async () => {
+    const app = testApp(stack.db);
+    await stack.db.transaction(async (tx) => {
+      await tx.execute('INSERT INTO orders (id, total) VALUES (:id, :total)', { id: 'o-3', total: 1 });
+      await expect(enqueueInTransaction(app, tx.transactionId!, 'orders', [sms('bad')])).rejects.toBeInstanceOf(ValidationError);
+    });
+    expect(await count()).toBe(0);
+  });
+});
