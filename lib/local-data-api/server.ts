@@ -328,6 +328,9 @@ function readJson(request: http.IncomingMessage): Promise<unknown> {
       if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
     });
     request.on('error', reject);
+    request.on('close', () => {
+      if (!request.complete) reject(badRequest('The request was aborted'));
+    });
     request.on('end', () => {
       if (size > MAX_REQUEST_BYTES) return reject(badRequest(`Request size ${size} exceeds the limit of ${MAX_REQUEST_BYTES} bytes`));
       if (size === 0) return resolve({});
