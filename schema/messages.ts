@@ -65,7 +65,7 @@ export const dedupKey = z
 export const enqueueMessage = z
   .strictObject({
     type: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : -'),
-    payload: z.unknown(),
+    payload: z.unknown().optional(),
     delaySeconds: z
       .number()
       .int(`must be a whole number of seconds from 0 to ${L.maxDelaySeconds} (365 days)`)

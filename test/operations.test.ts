@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { enqueue } from '../lib/enqueue.js';
+import { NotFoundError } from '../lib/http/errors.js';
+import { getQueueStats, listDeadLetters, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../lib/operations.js';
+import { listPausedQueues } from '../lib/sql/index.js';
+import { startStack, type Stack } from './support/stack.js';
+import { testApp } from './http/fixtures.js';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => stack?.close());
+beforeEach(async () => {
+  await stack.sql.query('DELETE FROM queue_messages');
+  await stack.sql.query('DELETE FROM queue_state');
+});
+
+/** Enqueues `n` messages on `queue` and dead-letters them; answers their ids in order. */
+async function deadLetters(n: number, queue = 'default', payload: (i: number) => unknown = (i) => ({ i })): Promise<string[]> {
+  const app = testApp(stack.db);
+  const answers = await enqueue(app, queue, Array.from({ length: n }, (_, i) => ({ type: 'any', payload: payload(i) })));
+  const ids = answers.map((a) => a.id);
+  await stack.sql.query(
+    `UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 12:30:00', last_error = 'boom' WHERE id IN (?)`,
+    [ids],
+  );
+  return ids;
+}
+
+async function statuses(): Promise<Record<string, string>> {
+  const [rows] = (await stack.sql.query('SELECT id, status FROM queue_messages')) as any;
+  return Object.fromEntries(rows.map((r: any) => [r.id, r.status]));
+}
+
+describe('getQueueStats', () => {
+  it('counts by status, delayed and the age of the oldest due message, and says whether paused', async () => {
+    const app = testApp(stack.db);
+    await enqueue(app, 'default', [
+      { type: 'any', payload: 1 },
+      { type: 'any', payload: 2, delaySeconds: 3_600 },
+    ]);
+    await deadLetters(2);
+    await enqueue(app, 'orders', [{ type: 'any', payload: 3 }]);
+    app.clock.advance(90_000);
+    await pauseQueue(app, 'default');
+
+    const stats = await getQueueStats(app, 'default');
+    expect(stats).toEqual({
+      queue: 'default',
+      counts: { waiting: 2, running: 0, retrying: 0, done: 0, dead: 2, cancelled: 0 },
+      oldestDueAgeSeconds: 90,
+      delayed: 1,
+      paused: true,
+    });
+    expect((await getQueueStats(app, 'orders')).paused).toBe(false);
+  });
+});
+
+describe('listDeadLetters', () => {
+  it('pages in enqueue order with payloads and errors; `next` continues', async () => {
+    const app = testApp(stack.db);
+    const ids = await deadLetters(5);
+    await enqueue(app, 'default', [{ type: 'any', payload: 'alive' }]);
+    await deadLetters(1, 'orders');
+
+    const first = await listDeadLetters(app, 'default', { limit: 2 });
+    expect(first.messages.map((m) => m.id)).toEqual(ids.slice(0, 2));
+    expect(first.messages[0]).toMatchObject({ status: 'dead', attempts: 5, lastError: 'boom', payload: { i: 0 } });
+    const second = await listDeadLetters(app, 'default', { limit: 2, after: first.next! });
+    expect(second.messages.map((m) => m.id)).toEqual(ids.slice(2, 4));
+    const third = await listDeadLetters(app, 'default', { limit: 2, after: second.next! });
+    expect(third.messages.map((m) => m.id)).toEqual(ids.slice(4));
+    expect(third.next).toBeUndefined();
+
+    const exact = await listDeadLetters(app, 'default', { limit: 5 });
+    expect(exact.messages).toHaveLength(5);
+    expect(exact.next).toBeUndefined();
+  });
+
+  it('cuts a page of large payloads by bytes, so the response stays under the Data API limit', async () => {
+    const app = testApp(stack.db);
+    const ids = await deadLetters(12, 'default', (i) => ({ i, text: 'x'.repeat(60_000) }));
+    const seen: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    do {
+      const page = await listDeadLetters(app, 'default', { limit: 50, ...(after ? { after } : {}) });
+      expect(page.messages.length).toBeGreaterThan(0);
+      expect(page.messages.length).toBeLessThanOrEqual(5);
+      seen.push(...page.messages.map((m) => m.id));
+      after = page.next;
+      pages++;
+    } while (after !== undefined);
+    expect(seen).toEqual(ids);
+    expect(pages).toBe(3);
+  });
+});
+
+describe('redrive', () => {
+  it('sends the given dead letters back to waiting with attempts reset', async () => {
+    const app = testApp(stack.db);
+    const ids = await deadLetters(3);
+    app.clock.advance(60_000);
+    expect(await redrive(app, 'default', { ids: [ids[0]!, ids[2]!] })).toEqual({ count: 2, more: false });
+    const [rows] = (await stack.sql.query('SELECT * FROM queue_messages ORDER BY id')) as any;
+    expect(rows.map((r: any) => r.status)).toEqual(['waiting', 'dead', 'waiting']);
+    expect(rows[0]).toMatchObject({ attempts: 0, finished_at: null, lease_token: null });
+    expect(rows[0].available_at.toISOString()).toBe('2026-03-01T12:01:00.000Z');
+  });
+
+  it('redrives all of a queue, at most `limit` per call, and says when more remain', async () => {
+    const app = testApp(stack.db);
+    await deadLetters(5);
+    const [other] = await deadLetters(1, 'orders');
+    expect(await redrive(app, 'default', { limit: 3 })).toEqual({ count: 3, more: true });
+    expect(await redrive(app, 'default', { limit: 3 })).toEqual({ count: 2, more: false });
+    expect((await statuses())[other!]).toBe('dead');
+  });
+
+  it('ignores ids that are not dead letters of this queue', async () => {
+    const app = testApp(stack.db);
+    const [live] = (await enqueue(app, 'default', [{ type: 'any', payload: 1 }])).map((a) => a.id);
+    const [elsewhere] = await deadLetters(1, 'orders');
+    expect(await redrive(app, 'default', { ids: [live!, elsewhere!] })).toEqual({ count: 0, more: false });
+  });
+});
+
+describe('purgeDeadLetters', () => {
+  it('deletes the given dead letters only', async () => {
+    const app = testApp(stack.db);
+    const ids = await deadLetters(3);
+    expect(await purgeDeadLetters(app, 'default', { ids: [ids[1]!] })).toEqual({ count: 1, more: false });
+    expect(Object.keys(await statuses()).sort()).toEqual([ids[0], ids[2]].sort());
+  });
+
+  it('deletes all of a queue, bounded per call, leaving other queues and live messages', async () => {
+    const app = testApp(stack.db);
+    await deadLetters(4);
+    const [other] = await deadLetters(1, 'orders');
+    const [live] = (await enqueue(app, 'default', [{ type: 'any', payload: 1 }])).map((a) => a.id);
+    expect(await purgeDeadLetters(app, 'default', { all: true }, { limit: 3 })).toEqual({ count: 3, more: true });
+    expect(await purgeDeadLetters(app, 'default', { all: true }, { limit: 3 })).toEqual({ count: 1, more: false });
+    expect(Object.keys(await statuses()).sort()).toEqual([other, live].sort());
+  });
+});
+
+describe('pause and resume', () => {
+  it('are idempotent and recorded in queue_state', async () => {
+    const app = testApp(stack.db);
+    expect(await pauseQueue(app, 'sms')).toEqual({ queue: 'sms', paused: true });
+    expect(await pauseQueue(app, 'sms')).toEqual({ queue: 'sms', paused: true });
+    expect(await listPausedQueues(stack.db)).toEqual(new Set(['sms']));
+    expect(await resumeQueue(app, 'sms')).toEqual({ queue: 'sms', paused: false });
+    expect(await resumeQueue(app, 'sms')).toEqual({ queue: 'sms', paused: false });
+    expect(await listPausedQueues(stack.db)).toEqual(new Set());
+  });
+});
+
+it('every operation refuses an undeclared queue', async () => {
+  const app = testApp(stack.db);
+  for (const operation of [
+    () => getQueueStats(app, 'nope'),
+    () => listDeadLetters(app, 'nope'),
+    () => redrive(app, 'nope'),
+    () => purgeDeadLetters(app, 'nope', { all: true }),
+    () => pauseQueue(app, 'nope'),
+    () => resumeQueue(app, 'nope'),
+  ]) {
+    await expect(operation()).rejects.toBeInstanceOf(NotFoundError);
+  }
+});
