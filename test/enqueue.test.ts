@@ -3,19 +3,24 @@ import { enqueue, enqueueInTransaction, enqueueRequest } from '../lib/enqueue.js
 import { HttpError, NotFoundError, ValidationError } from '../lib/http/errors.js';
 import { isUuid } from '../lib/ids.js';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
-import { startStack, type Stack } from './support/stack.js';
+import { createDataApiClient } from '../lib/db/index.js';
+import { OutOfStockError, placeOrder } from '../examples/outbox.js';
+import { RESOURCE_ARN, SECRET_ARN, startStack, type Stack } from './support/stack.js';
 import { testApp } from './http/fixtures.js';
 
 let stack: Stack;
 
 beforeAll(async () => {
   stack = await startStack();
-  await stack.sql.query('CREATE TABLE orders (id VARCHAR(36) PRIMARY KEY, total INT NOT NULL) CHARSET=utf8mb4');
+  await stack.sql.query('CREATE TABLE invoices (id VARCHAR(36) PRIMARY KEY, total INT NOT NULL) CHARSET=utf8mb4');
+  // examples/outbox.ts's tables
+  await stack.sql.query('CREATE TABLE orders (id VARCHAR(36) PRIMARY KEY, sku VARCHAR(32) NOT NULL, quantity INT NOT NULL, phone VARCHAR(16) NOT NULL)');
+  await stack.sql.query('CREATE TABLE inventory (sku VARCHAR(32) PRIMARY KEY, stock INT NOT NULL)');
 });
 afterAll(async () => stack?.close());
 beforeEach(async () => {
   await stack.sql.query('DELETE FROM queue_messages');
-  await stack.sql.query('DELETE FROM orders');
+  await stack.sql.query('DELETE FROM invoices');
 });
 
 const sms = (to = '+15550001111', text = 'hello') => ({ type: 'sms.send', payload: { to, text } });
@@ -305,13 +310,13 @@ describe('enqueueInTransaction (outbox)', () => {
     const app = testApp(stack.db);
     let ids: string[] = [];
     await stack.db.transaction(async (tx) => {
-      await tx.execute('INSERT INTO orders (id, total) VALUES (:id, :total)', { id: 'o-1', total: 42 });
+      await tx.execute('INSERT INTO invoices (id, total) VALUES (:id, :total)', { id: 'o-1', total: 42 });
       ids = (await enqueueInTransaction(app, tx.transactionId!, 'orders', [sms(), { ...sms(), dedupKey: 'order-o-1' }])).map((a) => a.id);
       // Not visible outside the transaction before commit.
       expect(await count()).toBe(0);
     });
-    const [orders] = (await stack.sql.query('SELECT * FROM orders')) as any;
-    expect(orders).toHaveLength(1);
+    const [invoices] = (await stack.sql.query('SELECT * FROM invoices')) as any;
+    expect(invoices).toHaveLength(1);
     expect((await rows()).map((r) => r.id)).toEqual(ids);
   });
 
@@ -319,22 +324,54 @@ describe('enqueueInTransaction (outbox)', () => {
     const app = testApp(stack.db);
     await expect(
       stack.db.transaction(async (tx) => {
-        await tx.execute('INSERT INTO orders (id, total) VALUES (:id, :total)', { id: 'o-2', total: 7 });
+        await tx.execute('INSERT INTO invoices (id, total) VALUES (:id, :total)', { id: 'o-2', total: 7 });
         await enqueueInTransaction(app, tx.transactionId!, 'orders', [sms(), sms()]);
         throw new Error('payment declined');
       }),
     ).rejects.toThrow('payment declined');
-    const [orders] = (await stack.sql.query('SELECT * FROM orders')) as any;
-    expect(orders).toHaveLength(0);
+    const [invoices] = (await stack.sql.query('SELECT * FROM invoices')) as any;
+    expect(invoices).toHaveLength(0);
     expect(await count()).toBe(0);
   });
 
   it('a refused message writes nothing into the transaction', async () => {
     const app = testApp(stack.db);
     await stack.db.transaction(async (tx) => {
-      await tx.execute('INSERT INTO orders (id, total) VALUES (:id, :total)', { id: 'o-3', total: 1 });
+      await tx.execute('INSERT INTO invoices (id, total) VALUES (:id, :total)', { id: 'o-3', total: 1 });
       await expect(enqueueInTransaction(app, tx.transactionId!, 'orders', [sms('bad')])).rejects.toBeInstanceOf(ValidationError);
     });
     expect(await count()).toBe(0);
+  });
+});
+
+describe('examples/outbox.ts (a caller holding its own transaction through the SDK)', () => {
+  const database = () => ({ resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: stack.database });
+
+  beforeEach(async () => {
+    await stack.sql.query('DELETE FROM orders');
+    await stack.sql.query('DELETE FROM inventory');
+    await stack.sql.query("INSERT INTO inventory VALUES ('tee', 1)");
+  });
+
+  it('commits the order, the stock taken and the SMS together', async () => {
+    const client = createDataApiClient({ endpoint: stack.endpoint });
+    const { smsId } = await placeOrder(client, testApp(stack.db), database(), { id: 'o-10', sku: 'tee', quantity: 1, phone: '+15550001111' });
+    const [[order]] = (await stack.sql.query('SELECT * FROM orders')) as any;
+    expect(order.id).toBe('o-10');
+    const [[stock]] = (await stack.sql.query('SELECT stock FROM inventory')) as any;
+    expect(stock.stock).toBe(0);
+    const [message] = await rows();
+    expect(message).toMatchObject({ id: smsId, queue: 'orders', dedup_key: 'order-confirmed:o-10' });
+  });
+
+  it('rolls back the order and the SMS when the stock is short', async () => {
+    const client = createDataApiClient({ endpoint: stack.endpoint });
+    await expect(
+      placeOrder(client, testApp(stack.db), database(), { id: 'o-11', sku: 'tee', quantity: 2, phone: '+15550001111' }),
+    ).rejects.toBeInstanceOf(OutOfStockError);
+    const [orders] = (await stack.sql.query('SELECT * FROM orders')) as any;
+    expect(orders).toHaveLength(0);
+    expect(await count()).toBe(0);
+    expect(stack.server.stats().openTransactions).toBe(0);
   });
 });
