@@ -30,16 +30,23 @@ export interface ClaimBudgetInput {
 export function worstCaseMs(messages: number, concurrency: number, timeoutMs: number, ratePerSecond: number | undefined): number {
   if (messages <= 0) return 0;
   const waves = Math.ceil(messages / concurrency);
-  // The last message's token is handed out at most (messages - 1) / rate after now, even from an empty bucket.
-  const spacingMs = ratePerSecond === undefined ? 0 : Math.ceil(((messages - 1) * 1_000) / ratePerSecond);
+  // From an empty bucket, the last message's token comes messages / rate after now.
+  const spacingMs = ratePerSecond === undefined ? 0 : Math.ceil((messages * 1_000) / ratePerSecond);
   return waves * timeoutMs + spacingMs;
 }
 
 /**
  * How many messages a lane may claim now; 0 means not now (wait for held messages to finish) or,
- * when the lane holds none, not in this run.
+ * when the lane holds none, not in this run. While the lane holds messages it claims whole
+ * batches only: a sliver would cost a claim and a read for a few messages, and once the held
+ * ones finish a bigger claim fits.
  */
 export function claimLimit(input: ClaimBudgetInput): number {
+  const fitting = largestFitting(input);
+  return input.held > 0 && fitting < input.batchSize ? 0 : fitting;
+}
+
+function largestFitting(input: ClaimBudgetInput): number {
   const availableMs = Math.min(input.leaseMs, input.remainingMs) - input.marginMs;
   const fits = (n: number) => worstCaseMs(input.held + n, input.concurrency, input.timeoutMs, input.ratePerSecond) <= availableMs;
   // worstCaseMs grows with n: binary search for the largest n that fits.

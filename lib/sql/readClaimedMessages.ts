@@ -27,17 +27,19 @@ export interface ReadClaimedInput {
  * Reads a claim's messages in pages bounded by payload bytes, not only by count: a batch of
  * maximum-size payloads would not fit one response. The running sum is computed over the claim's
  * own rows (found through the lease index), and a row is in the page when it starts below the
- * budget, so the first row is always returned.
+ * budget, so the first row is always returned. Each row also counts 512 bytes for its other
+ * columns and the response's per-field wrapping, so a large batch of tiny payloads cannot pass
+ * the limit either.
  */
 const READ_CLAIMED_MESSAGES = `
 SELECT id, queue, type, payload, attempts, max_attempts, priority
 FROM (
   SELECT id, queue, type, payload, attempts, max_attempts, priority, payload_bytes,
-         SUM(payload_bytes) OVER (ORDER BY id) AS running_bytes
+         SUM(payload_bytes + 512) OVER (ORDER BY id) AS running_bytes
   FROM queue_messages
   WHERE lease_token = :leaseToken AND status = 'running' AND id > :afterId
 ) AS claimed
-WHERE running_bytes - payload_bytes < :maxBytes
+WHERE running_bytes - (payload_bytes + 512) < :maxBytes
 ORDER BY id`;
 
 export async function readClaimedMessages(db: Db, input: ReadClaimedInput): Promise<ClaimedMessage[]> {

@@ -22,11 +22,12 @@ describe('worstCaseMs', () => {
     expect(worstCaseMs(51, 50, 10_000, undefined)).toBe(20_000);
   });
 
-  it('adds the rate limit spacing of the last start', () => {
-    // 21 messages at 10/s: the 21st token comes 2 s after an empty bucket starts filling.
-    expect(worstCaseMs(21, 50, 1_000, 10)).toBe(3_000);
-    expect(worstCaseMs(1, 50, 1_000, 10)).toBe(1_000);
-    expect(worstCaseMs(2, 50, 1_000, 3)).toBe(1_334);
+  it('adds the rate limit spacing of the last start, from an empty bucket', () => {
+    // 20 messages at 10/s: the 20th token comes 2 s after an empty bucket starts filling.
+    expect(worstCaseMs(20, 50, 1_000, 10)).toBe(3_000);
+    expect(worstCaseMs(21, 50, 1_000, 10)).toBe(3_100);
+    expect(worstCaseMs(1, 50, 1_000, 10)).toBe(1_100);
+    expect(worstCaseMs(2, 50, 1_000, 3)).toBe(1_667);
   });
 });
 
@@ -37,9 +38,14 @@ describe('claimLimit', () => {
 
   it('counts the messages the lane already holds as waves ahead of the new batch', () => {
     expect(claimLimit({ ...base, held: 150 })).toBe(100); // 250 = 5 waves = 50 s <= 55 s
-    expect(claimLimit({ ...base, held: 200 })).toBe(50);
-    expect(claimLimit({ ...base, held: 249 })).toBe(1);
     expect(claimLimit({ ...base, held: 250 })).toBe(0);
+  });
+
+  it('claims only whole batches while the lane holds messages, and what fits once it holds none', () => {
+    expect(claimLimit({ ...base, held: 151 })).toBe(0); // 99 would fit: wait instead
+    expect(claimLimit({ ...base, held: 200 })).toBe(0);
+    expect(claimLimit({ ...base, held: 1, remainingMs: 24_999 })).toBe(0);
+    expect(claimLimit({ ...base, held: 0, remainingMs: 24_999 })).toBe(50);
   });
 
   it('shrinks the claim as the run nears its end, to nothing when one wave no longer fits', () => {
@@ -58,10 +64,10 @@ describe('claimLimit', () => {
 
   it('never claims far more than the rate allows in the time left', () => {
     const rated = { ...base, timeoutMs: 1_000, ratePerSecond: 10, remainingMs: 8_000 };
-    expect(claimLimit(rated)).toBe(21); // 1 wave + 2 s of spacing = 3 s = 8 s - 5 s
-    expect(claimLimit({ ...rated, held: 20 })).toBe(1);
-    expect(claimLimit({ ...rated, held: 21 })).toBe(0);
+    expect(claimLimit(rated)).toBe(20); // 1 wave + 2 s of spacing = 3 s = 8 s - 5 s
+    expect(claimLimit({ ...rated, remainingMs: 7_999 })).toBe(19);
     expect(claimLimit({ ...rated, remainingMs: 60_000 })).toBe(100);
+    expect(claimLimit({ ...rated, remainingMs: 60_000, held: 100 })).toBe(100); // 4 s + 20 s <= 55 s
   });
 
   it('never exceeds the batch size', () => {

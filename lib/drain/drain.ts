@@ -1,0 +1,180 @@
+import { setMaxListeners } from 'node:events';
+import type { App } from '../app.js';
+import { QueueError } from '../errors.js';
+import type { QueueConfig } from '../queues.js';
+import { listPausedQueues } from '../sql/queueState.js';
+import { describeError } from './dispatch.js';
+import { MessageQuota, QueueLane, type LaneSummary, type StopReason } from './lane.js';
+import { deleteExpiredMessages } from './retention.js';
+import { DEFAULT_DRAIN_TUNING, silentLog, type DrainLog, type DrainTuning } from './types.js';
+
+export interface DrainOptions {
+  /** Drain only this declared queue; all declared queues when omitted. */
+  queue?: string;
+  /** Claim at most this many messages in this run, over all queues. */
+  maxMessages?: number;
+  /** Time left before the run is cut off (a Lambda's `context.getRemainingTimeInMillis`). */
+  remainingTimeMs: () => number;
+  /** Stops the run: nothing more is claimed or started, running handlers are abandoned (retried). */
+  signal?: AbortSignal;
+  /** Waits for rate-limit tokens; tests pass one that moves a ManualClock. */
+  sleep?: (ms: number) => Promise<void>;
+  /** For backoff jitter. */
+  random?: () => number;
+  log?: DrainLog;
+  tuning?: Partial<DrainTuning>;
+}
+
+export interface QueueDrainSummary {
+  queue: string;
+  claimed: number;
+  dispatched: number;
+  done: number;
+  retried: number;
+  dead: number;
+  released: number;
+  lostLeases: number;
+  unsettled: number;
+  deleted: number;
+  stoppedBecause: StopReason;
+}
+
+/** What one run did. Outcome counts are rows the writes changed, not outcomes decided. */
+export interface DrainSummary {
+  /** Messages leased by this run's claims. */
+  claimed: number;
+  done: number;
+  retried: number;
+  dead: number;
+  /** Claimed but never dispatched (no time left, or aborted): given back with their attempt. */
+  released: number;
+  /** Outcomes that changed nothing because the lease had expired and the message was claimed again. */
+  lostLeases: number;
+  /** Outcomes whose write failed: those messages come back when their lease ends. */
+  unsettled: number;
+  /** Finished messages deleted by retention. */
+  deleted: number;
+  durationMs: number;
+  dataApiCalls: number;
+  /** Selected queues left alone because they are paused. */
+  pausedQueues: string[];
+  queues: QueueDrainSummary[];
+  errors: string[];
+}
+
+export class UnknownQueueError extends QueueError {
+  readonly queue: string;
+
+  constructor(queue: string, declared: readonly string[]) {
+    super(`queue "${queue}" is not declared (declared: ${declared.join(', ')})`, { retryable: false });
+    this.queue = queue;
+  }
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One drain run: every selected, unpaused queue is drained at once by its own lane (so a busy
+ * queue cannot starve a quiet one), until each is empty, out of time or out of `maxMessages`;
+ * then finished messages past their retention are deleted with the time left.
+ */
+export async function drain(app: App, options: DrainOptions): Promise<DrainSummary> {
+  const startedAt = performance.now();
+  const callsBefore = app.db.stats.calls;
+  const tuning: DrainTuning = { ...DEFAULT_DRAIN_TUNING, ...options.tuning };
+  const log = options.log ?? silentLog;
+  const signal = runSignal(options.signal);
+
+  const selected = selectQueues(app, options.queue);
+  const paused = await listPausedQueues(app.db);
+  const active = selected.filter((queue) => !paused.has(queue.name));
+
+  const quotas = MessageQuota.split(options.maxMessages ?? Number.POSITIVE_INFINITY, active.length);
+  const lanes = await Promise.all(
+    active.map((queue, i) =>
+      new QueueLane({
+        db: app.db,
+        clock: app.clock,
+        queue,
+        jobs: app.jobs,
+        quota: quotas[i]!,
+        remainingTimeMs: options.remainingTimeMs,
+        signal,
+        sleep: options.sleep ?? realSleep,
+        random: options.random ?? Math.random,
+        tuning,
+        log,
+      }).run(),
+    ),
+  );
+
+  const errors = lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`));
+  const deleted = await Promise.all(
+    lanes.map(async (lane) => {
+      const queue = app.queues.get(lane.queue)!;
+      try {
+        return await deleteExpiredMessages(app.db, queue, {
+          now: app.clock.now(),
+          batchSize: tuning.retentionBatchSize,
+          maxCalls: tuning.retentionMaxCalls,
+          hasTime: () => !signal.aborted && options.remainingTimeMs() > tuning.safetyMarginMs / 2,
+        });
+      } catch (error) {
+        errors.push(`${lane.queue}: retention failed: ${describeError(error)}`);
+        log.error('retention failed', { queue: lane.queue, error: describeError(error) });
+        return 0;
+      }
+    }),
+  );
+
+  const queues = lanes.map((lane, i) => queueSummary(lane, deleted[i]!));
+  const total = (key: 'claimed' | 'done' | 'retried' | 'dead' | 'released' | 'lostLeases' | 'unsettled' | 'deleted') =>
+    queues.reduce((sum, queue) => sum + queue[key], 0);
+  return {
+    claimed: total('claimed'),
+    done: total('done'),
+    retried: total('retried'),
+    dead: total('dead'),
+    released: total('released'),
+    lostLeases: total('lostLeases'),
+    unsettled: total('unsettled'),
+    deleted: total('deleted'),
+    durationMs: Math.round(performance.now() - startedAt),
+    dataApiCalls: app.db.stats.calls - callsBefore,
+    pausedQueues: selected.filter((queue) => paused.has(queue.name)).map((queue) => queue.name),
+    queues,
+    errors,
+  };
+}
+
+/** The run's own signal: every handler in flight listens to it, more than the default 10 listeners allow. */
+function runSignal(outer: AbortSignal | undefined): AbortSignal {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  if (outer?.aborted) controller.abort(outer.reason);
+  else outer?.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+  return controller.signal;
+}
+
+function selectQueues(app: App, name: string | undefined): QueueConfig[] {
+  if (name === undefined) return [...app.queues.values()];
+  const queue = app.queues.get(name);
+  if (queue === undefined) throw new UnknownQueueError(name, [...app.queues.keys()]);
+  return [queue];
+}
+
+function queueSummary(lane: LaneSummary, deleted: number): QueueDrainSummary {
+  return {
+    queue: lane.queue,
+    claimed: lane.claimed,
+    dispatched: lane.dispatched,
+    done: lane.done,
+    retried: lane.retried,
+    dead: lane.dead,
+    released: lane.released,
+    lostLeases: lane.lostLeases,
+    unsettled: lane.unsettled,
+    deleted,
+    stoppedBecause: lane.stoppedBecause,
+  };
+}

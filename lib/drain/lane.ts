@@ -1,0 +1,410 @@
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/types.js';
+import type { JobRegistry } from '../jobs/JobRegistry.js';
+import type { BackoffPolicy, JobType } from '../jobs/types.js';
+import type { QueueConfig } from '../queues.js';
+import { nextAvailableAt, resolveBackoff } from './backoff.js';
+import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
+import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
+import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
+import { TokenBucket } from './rateLimiter.js';
+import { Settler, type SettleCounts } from './settle.js';
+import type { DrainLog, DrainTuning } from './types.js';
+
+/** Why a lane stopped claiming. */
+export type StopReason =
+  /** A claim found fewer due messages than it asked for: the queue is drained for now. */
+  | 'empty'
+  /** The run's maxMessages were claimed. */
+  | 'max-messages'
+  /** Not even one more message could finish before the run must stop. */
+  | 'time'
+  /** The queue's lease is shorter than the longest handler timeout plus the margin. */
+  | 'lease-too-short'
+  | 'aborted'
+  /** A claim failed (after the Db layer's own retries). */
+  | 'error';
+
+export interface LaneSummary extends SettleCounts {
+  queue: string;
+  claimed: number;
+  dispatched: number;
+  stoppedBecause: StopReason;
+  errors: string[];
+}
+
+/**
+ * A run's maxMessages, split evenly among its lanes so a busy queue cannot take all of it before
+ * the others claim. A lane that stops hands its unused part to a pool the others draw on.
+ */
+export class MessageQuota {
+  #pool = 0;
+
+  static split(max: number, lanes: number): QuotaShare[] {
+    const quota = new MessageQuota();
+    if (!Number.isFinite(max)) return Array.from({ length: lanes }, () => new QuotaShare(quota, Number.POSITIVE_INFINITY));
+    const even = Math.floor(max / lanes);
+    return Array.from({ length: lanes }, (_, i) => new QuotaShare(quota, even + (i < max - even * lanes ? 1 : 0)));
+  }
+
+  /** @internal */
+  draw(wanted: number): number {
+    const granted = Math.max(0, Math.min(wanted, this.#pool));
+    this.#pool -= granted;
+    return granted;
+  }
+
+  /** @internal */
+  add(unused: number): void {
+    this.#pool += unused;
+  }
+}
+
+export class QuotaShare {
+  constructor(
+    private readonly quota: MessageQuota,
+    private own: number,
+  ) {}
+
+  /** Reserves up to `wanted` from this lane's part, then from what stopped lanes left; returns how many. */
+  reserve(wanted: number): number {
+    const fromOwn = Math.max(0, Math.min(wanted, this.own));
+    this.own -= fromOwn;
+    return fromOwn + this.quota.draw(wanted - fromOwn);
+  }
+
+  giveBack(unused: number): void {
+    this.own += unused;
+  }
+
+  /** The lane is done: its unused part goes to the others. */
+  close(): void {
+    if (Number.isFinite(this.own)) this.quota.add(this.own);
+    this.own = 0;
+  }
+}
+
+export interface LaneOptions {
+  db: Db;
+  clock: Clock;
+  queue: QueueConfig;
+  jobs: JobRegistry;
+  quota: QuotaShare;
+  /** Time left in the run, as the Lambda sees it. */
+  remainingTimeMs: () => number;
+  signal: AbortSignal;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+  tuning: DrainTuning;
+  log: DrainLog;
+}
+
+/**
+ * Drains one queue within a run, as a pipeline: up to `maxClaimsInFlight` claims run while the
+ * messages of earlier ones are dispatched, and outcomes are written by a Settler in the
+ * background, so Data API latency overlaps with handler work instead of adding to it. Every
+ * claim is sized by the time budget (see budget.ts), starts are gated by the queue's concurrency
+ * and rate limit, and nothing in the per-message path awaits a timer or makes a call of its own.
+ *
+ * The lane is a small state machine driven by one loop: start what may start, claim what may be
+ * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
+ * rate-limit token is due, the run is aborted).
+ */
+export class QueueLane {
+  readonly #o: LaneOptions;
+  readonly #queue: QueueConfig;
+  readonly #settler: Settler;
+  readonly #bucket: TokenBucket | undefined;
+  /** The longest any registered handler may run: what the claim budget must plan for. */
+  readonly #longestTimeoutMs: number;
+  readonly #backoffs = new Map<string, BackoffPolicy>();
+  readonly #errors: string[] = [];
+
+  /** Claimed, read, not started; a FIFO with a moving head, so taking is O(1). */
+  #ready: HeldClaimedMessage[] = [];
+  #readyHead = 0;
+  #running = 0;
+  #claimsInFlight = 0;
+  /** Messages the claims in flight may bring. */
+  #claiming = 0;
+  #claimed = 0;
+  #dispatched = 0;
+  #stoppedBecause: StopReason | undefined;
+  #sawFullClaim = false;
+  #waitingForToken = false;
+
+  #changed = false;
+  #wake: (() => void) | undefined;
+
+  constructor(options: LaneOptions) {
+    this.#o = options;
+    this.#queue = options.queue;
+    this.#settler = new Settler(options.db, options.clock, {
+      flushSize: options.tuning.settleFlushSize,
+      lingerMs: options.tuning.settleLingerMs,
+      onWrite: () => this.#notify(),
+      onError: (what, rows, error) => {
+        this.#errors.push(`${what} of ${rows} messages failed: ${describeError(error)}`);
+        options.log.error('settle write failed; the messages come back when their lease ends', {
+          queue: this.#queue.name,
+          write: what,
+          rows,
+          error: describeError(error),
+        });
+      },
+      onLostLeases: (what, lost) =>
+        options.log.warn('lease lost before settling: another drainer may have run these messages', {
+          queue: this.#queue.name,
+          write: what,
+          lost,
+        }),
+    });
+    this.#bucket =
+      this.#queue.ratePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: this.#queue.ratePerSecond, clock: options.clock });
+    this.#longestTimeoutMs = Math.max(
+      options.tuning.defaultTimeoutMs,
+      ...options.jobs.types().map((type) => options.jobs.get(type)?.timeoutMs ?? options.tuning.defaultTimeoutMs),
+    );
+  }
+
+  async run(): Promise<LaneSummary> {
+    const onAbort = () => this.#notify();
+    this.#o.signal.addEventListener('abort', onAbort);
+    try {
+      if (!leaseFitsOneMessage(this.#queue.leaseSeconds * 1_000, this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) {
+        this.#stop('lease-too-short');
+        this.#o.log.error('queue not drained: its lease is shorter than the longest handler timeout plus the safety margin', {
+          queue: this.#queue.name,
+          leaseSeconds: this.#queue.leaseSeconds,
+          longestTimeoutMs: this.#longestTimeoutMs,
+          safetyMarginMs: this.#o.tuning.safetyMarginMs,
+        });
+      }
+      for (;;) {
+        this.#changed = false;
+        if (this.#o.signal.aborted) {
+          this.#stoppedBecause = 'aborted';
+          this.#releaseReady();
+        }
+        this.#startReady();
+        this.#claimMore();
+        if (this.#finished()) break;
+        if (!this.#changed) await new Promise<void>((resolve) => (this.#wake = resolve));
+      }
+    } finally {
+      this.#o.signal.removeEventListener('abort', onAbort);
+      this.#o.quota.close();
+      await this.#settler.close();
+    }
+    return {
+      queue: this.#queue.name,
+      claimed: this.#claimed,
+      dispatched: this.#dispatched,
+      stoppedBecause: this.#stoppedBecause ?? 'empty',
+      errors: this.#errors,
+      ...this.#settler.counts,
+    };
+  }
+
+  #notify(): void {
+    this.#changed = true;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #stop(reason: StopReason): void {
+    this.#stoppedBecause ??= reason;
+  }
+
+  #finished(): boolean {
+    return this.#stoppedBecause !== undefined && this.#claimsInFlight === 0 && this.#running === 0 && this.#readyCount() === 0;
+  }
+
+  #readyCount(): number {
+    return this.#ready.length - this.#readyHead;
+  }
+
+  #takeReady(): HeldClaimedMessage {
+    const message = this.#ready[this.#readyHead]!;
+    this.#readyHead++;
+    if (this.#readyHead === this.#ready.length) {
+      this.#ready = [];
+      this.#readyHead = 0;
+    }
+    return message;
+  }
+
+  #claimMore(): void {
+    const { tuning } = this.#o;
+    while (
+      this.#stoppedBecause === undefined &&
+      // One claim at a time until one comes back full: an idle queue costs one call per run.
+      this.#claimsInFlight < (this.#sawFullClaim ? tuning.maxClaimsInFlight : 1) &&
+      // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims).
+      this.#readyCount() < this.#queue.batchSize &&
+      // Writes are behind: let them catch up before taking on more.
+      this.#settler.unsettled < tuning.maxUnsettled
+    ) {
+      const held = this.#claiming + this.#readyCount() + this.#running;
+      const budget = claimLimit({
+        remainingMs: this.#o.remainingTimeMs(),
+        leaseMs: this.#queue.leaseSeconds * 1_000,
+        marginMs: tuning.safetyMarginMs,
+        timeoutMs: this.#longestTimeoutMs,
+        concurrency: this.#queue.concurrency,
+        ratePerSecond: this.#queue.ratePerSecond,
+        held,
+        batchSize: this.#queue.batchSize,
+      });
+      if (budget === 0) {
+        // With nothing held, waiting will not make room: the run is out of time for this queue.
+        if (held === 0) this.#stop('time');
+        return;
+      }
+      const limit = this.#o.quota.reserve(budget);
+      if (limit === 0) {
+        this.#stop('max-messages');
+        return;
+      }
+      this.#claim(limit);
+    }
+  }
+
+  #claim(limit: number): void {
+    this.#claimsInFlight++;
+    this.#claiming += limit;
+    const now = this.#o.clock.now();
+    claimMessages(this.#o.db, {
+      queue: this.#queue.name,
+      limit,
+      now,
+      leaseMs: this.#queue.leaseSeconds * 1_000,
+      maxPageBytes: this.#o.tuning.maxPageBytes,
+    })
+      .then(
+        (claim) => this.#landed(claim, limit),
+        (error: unknown) => {
+          this.#o.quota.giveBack(limit);
+          this.#stop('error');
+          this.#errors.push(`claim failed: ${describeError(error)}`);
+          this.#o.log.error('claim failed; this queue is not drained further in this run', {
+            queue: this.#queue.name,
+            error: describeError(error),
+          });
+        },
+      )
+      .finally(() => {
+        this.#claimsInFlight--;
+        this.#claiming -= limit;
+        this.#notify();
+      });
+  }
+
+  #landed(claim: Claim, limit: number): void {
+    this.#claimed += claim.claimed;
+    this.#o.quota.giveBack(limit - claim.claimed);
+    // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
+    if (claim.claimed < limit) this.#stop('empty');
+    else this.#sawFullClaim = true;
+    if (claim.messages.length < claim.claimed) {
+      this.#o.log.warn('claimed messages could not all be read back; they come back when their lease ends', {
+        queue: this.#queue.name,
+        claimed: claim.claimed,
+        read: claim.messages.length,
+      });
+    }
+    for (const message of claim.messages) {
+      if (message.attempts > message.maxAttempts) {
+        // Claimed more often than it may be tried: every earlier lease ended without an outcome
+        // (its drainer crashed or ran out of time), so it must not run again.
+        this.#settler.dead({
+          id: message.id,
+          leaseToken: message.leaseToken,
+          error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
+        });
+      } else {
+        this.#ready.push(message);
+      }
+    }
+  }
+
+  #startReady(): void {
+    if (this.#readyCount() === 0 || this.#running >= this.#queue.concurrency) return;
+    let allowed = Math.min(this.#queue.concurrency - this.#running, this.#readyCount());
+    if (this.#bucket !== undefined) {
+      allowed = this.#bucket.take(allowed);
+      if (allowed === 0) {
+        this.#waitForToken(this.#bucket.msUntilNext());
+        return;
+      }
+    }
+    const nowMs = this.#o.clock.now().getTime();
+    const remainingMs = this.#o.remainingTimeMs();
+    let started = 0;
+    while (started < allowed && this.#readyCount() > 0) {
+      const message = this.#takeReady();
+      const jobType = this.#o.jobs.get(message.type);
+      const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
+      if (mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs })) {
+        this.#start(message, jobType);
+        started++;
+      } else {
+        this.#release(message);
+      }
+    }
+  }
+
+  #waitForToken(ms: number): void {
+    if (this.#waitingForToken) return;
+    this.#waitingForToken = true;
+    void this.#o.sleep(ms).finally(() => {
+      this.#waitingForToken = false;
+      this.#notify();
+    });
+  }
+
+  #start(message: HeldClaimedMessage, jobType: JobType | undefined): void {
+    this.#running++;
+    this.#dispatched++;
+    dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal })
+      .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
+      .then((outcome) => {
+        this.#running--;
+        this.#settle(message, jobType, outcome);
+        this.#notify();
+      });
+  }
+
+  #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome): void {
+    const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
+    const held = { id: message.id, leaseToken: message.leaseToken };
+    if (final.kind === 'done') {
+      this.#settler.done(held);
+    } else if (final.kind === 'dead') {
+      this.#settler.dead({ ...held, error: final.error });
+    } else {
+      const availableAt = nextAvailableAt(this.#o.clock.now(), message.attempts, this.#backoff(jobType), final.retryAfterMs, this.#o.random);
+      this.#settler.retry({ ...held, availableAt, error: final.error });
+    }
+  }
+
+  /** The type's policy over the queue's over the default, resolved once per type. */
+  #backoff(jobType: JobType | undefined): BackoffPolicy {
+    const key = jobType?.type ?? '';
+    let policy = this.#backoffs.get(key);
+    if (policy === undefined) {
+      policy = resolveBackoff(this.#queue.backoff, jobType?.backoff);
+      this.#backoffs.set(key, policy);
+    }
+    return policy;
+  }
+
+  #release(message: HeldClaimedMessage): void {
+    this.#settler.release({ id: message.id, leaseToken: message.leaseToken, attempts: message.attempts });
+  }
+
+  #releaseReady(): void {
+    while (this.#readyCount() > 0) this.#release(this.#takeReady());
+  }
+}

@@ -1,0 +1,28 @@
+import type { Db } from '../db/types.js';
+import type { HeldMessage } from './heldMessage.js';
+
+/*
+ * Settles successes of any number of claims in one statement: each row carries its own lease
+ * token, so a drain run can gather the outcomes of several batches into one call (fewer calls
+ * per message), and each row still proves its own claim is held. A row whose lease has expired
+ * and been claimed again matches nothing. The claims travel as one JSON parameter, so the SQL
+ * text is the same for any number of rows.
+ */
+const ACK_HELD = `
+UPDATE queue_messages AS m
+JOIN JSON_TABLE(:held, '$[*]' COLUMNS (
+  id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
+  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken'
+)) AS h ON h.id = m.id
+SET m.status = 'done', m.finished_at = :now, m.updated_at = :now, m.lease_token = NULL
+WHERE m.lease_token = h.lease_token AND m.status = 'running'`;
+
+/** Marks messages done; returns how many were still held under their lease and changed. */
+export async function ackHeld(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {
+  if (input.held.length === 0) return 0;
+  const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken }));
+  const result = await db.execute(ACK_HELD, { held, now: input.now }, { idempotent: true });
+  return result.numberOfRecordsUpdated;
+}
+
+export { ACK_HELD };

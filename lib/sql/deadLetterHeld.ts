@@ -1,0 +1,29 @@
+import type { Db } from '../db/types.js';
+import type { HeldMessage } from './heldMessage.js';
+import { clipError } from './message.js';
+
+export interface HeldDeadLetter extends HeldMessage {
+  error: string;
+}
+
+/* Dead letters of any number of claims in one statement; see ackHeld and deadLetter. */
+const DEAD_LETTER_HELD = `
+UPDATE queue_messages AS m
+JOIN JSON_TABLE(:dead, '$[*]' COLUMNS (
+  id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
+  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
+  error       TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'
+)) AS d ON d.id = m.id
+SET m.status = 'dead', m.last_error = d.error, m.finished_at = :now, m.updated_at = :now,
+    m.lease_token = NULL
+WHERE m.lease_token = d.lease_token AND m.status = 'running'`;
+
+/** Returns how many messages were still held under their lease and changed. */
+export async function deadLetterHeld(db: Db, input: { dead: readonly HeldDeadLetter[]; now: Date }): Promise<number> {
+  if (input.dead.length === 0) return 0;
+  const dead = input.dead.map((d) => ({ id: d.id, leaseToken: d.leaseToken, error: clipError(d.error) }));
+  const result = await db.execute(DEAD_LETTER_HELD, { dead, now: input.now }, { idempotent: true });
+  return result.numberOfRecordsUpdated;
+}
+
+export { DEAD_LETTER_HELD };

@@ -1,0 +1,83 @@
+/** Shared by the drain tests: an App on the real stack, seeding, and reading the final table. */
+import { z } from 'zod';
+import { createApp, type App } from '../../lib/app.js';
+import type { Clock } from '../../lib/clock.js';
+import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
+import type { QueueDeclaration } from '../../lib/queues.js';
+import { uuidv7 } from '../../lib/ids.js';
+import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
+import type { Stack } from '../support/stack.js';
+
+export function appOn(stack: Stack, options: { queues: QueueDeclaration[]; jobTypes: JobType<any>[]; clock: Clock }): App {
+  return createApp({ db: stack.newDb(), env: {}, queues: options.queues, jobTypes: options.jobTypes, clock: options.clock });
+}
+
+export const anyPayload = z.unknown();
+
+/** A job type whose handler is the given function. */
+export function jobType(
+  type: string,
+  handle: (payload: unknown, context: JobContext) => Promise<void>,
+  extra: Partial<Omit<JobType, 'type' | 'handle' | 'payload'>> = {},
+): JobType {
+  return defineJobType({ type, payload: anyPayload, handle, ...extra }) as JobType;
+}
+
+export interface Seed {
+  queue: string;
+  type: string;
+  payload?: unknown;
+  priority?: number;
+  maxAttempts?: number;
+  availableAt?: Date;
+}
+
+/** Inserts messages through the product's own insert; returns their ids in order. */
+export async function seed(app: App, messages: readonly Seed[], chunk = 1_000): Promise<string[]> {
+  const now = app.clock.now();
+  const rows: NewMessage[] = messages.map((m) => ({
+    id: uuidv7(),
+    queue: m.queue,
+    type: m.type,
+    payloadJson: JSON.stringify(m.payload ?? {}),
+    priority: m.priority ?? 0,
+    maxAttempts: m.maxAttempts ?? 3,
+    availableAt: m.availableAt ?? now,
+    dedupKey: null,
+  }));
+  for (let i = 0; i < rows.length; i += chunk) await insertMessages(app.db, rows.slice(i, i + chunk), now);
+  return rows.map((row) => row.id);
+}
+
+export interface Row {
+  id: string;
+  status: string;
+  attempts: number;
+  available_at: Date;
+  last_error: string | null;
+  lease_token: string | null;
+  finished_at: Date | null;
+}
+
+export async function readRows(stack: Stack, queue?: string): Promise<Map<string, Row>> {
+  const [rows] = await stack.sql.query(
+    `SELECT id, status, attempts, available_at, last_error, lease_token, finished_at FROM queue_messages
+     ${queue === undefined ? '' : 'WHERE queue = ?'} ORDER BY id`,
+    queue === undefined ? [] : [queue],
+  );
+  return new Map((rows as Row[]).map((row) => [row.id, row]));
+}
+
+export async function statusCounts(stack: Stack): Promise<Record<string, number>> {
+  const [rows] = await stack.sql.query('SELECT status, COUNT(*) AS n FROM queue_messages GROUP BY status ORDER BY status');
+  return Object.fromEntries((rows as { status: string; n: number }[]).map((row) => [row.status, Number(row.n)]));
+}
+
+/** A sleep that moves a ManualClock instead of waiting. */
+export function clockSleep(clock: { advance(ms: number): Date }): (ms: number) => Promise<void> {
+  return async (ms) => {
+    clock.advance(ms);
+  };
+}
+
+export const plenty = () => 600_000;
