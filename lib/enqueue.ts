@@ -73,7 +73,7 @@ export async function enqueueRequest(
     return { batch: true, messages };
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ValidationError([{ field: '', rule: 'invalid_type', message: 'the body must be a message object, or { "messages": [...] } for a batch' }]);
+    throw new ValidationError([{ field: 'body', rule: 'invalid_type', message: 'must be a message object, or { "messages": [...] } for a batch' }]);
   }
   return { batch: false, messages: await store(app, queueConfig, [{ value: body, path: [] }], options) };
 }

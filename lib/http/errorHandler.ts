@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ZodError } from 'zod';
-import { DatabaseResumingError } from '../db/index.js';
+import { DataApiUnavailableError, DatabaseResumingError } from '../db/index.js';
 import { QueueError } from '../errors.js';
 import { HttpError, issuesFromZod, ValidationError } from './errors.js';
 import { jsonResponse, type HttpResponse } from './responses.js';
@@ -53,11 +53,12 @@ export function errorResponse(error: unknown, log: Log): HttpResponse {
   if (error instanceof QueueError && error.retryable) {
     log('warn', 'request refused while the database is unavailable', error);
     const retryAfter = error instanceof DatabaseResumingError ? RESUMING_RETRY_AFTER_SECONDS : RETRY_AFTER_SECONDS;
-    return jsonResponse(
-      503,
-      { error: { code: 'unavailable', message: 'the database is unavailable for the moment; nothing was stored, try again' } },
-      { 'retry-after': String(retryAfter) },
-    );
+    // A write whose answer was lost may have committed; say so rather than promise it did not.
+    const mayHaveRun = error instanceof DataApiUnavailableError && error.requestMayHaveRun;
+    const message = mayHaveRun
+      ? 'the database did not answer; the request may have been applied. Try again (an enqueue with a dedupKey is then answered as a duplicate)'
+      : 'the database is unavailable for the moment; nothing was changed. Try again';
+    return jsonResponse(503, { error: { code: 'unavailable', message } }, { 'retry-after': String(retryAfter) });
   }
   log('error', 'request failed', error);
   return jsonResponse(500, { error: { code: 'internal', message: 'internal error' } });

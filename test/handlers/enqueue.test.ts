@@ -196,9 +196,9 @@ const badCases: BadCase[] = [
     field: 'body',
     says: /3145728 bytes/,
   },
-  { name: 'body is an array', event: json([sms]), status: 400, rule: 'invalid_type', says: /message object/ },
-  { name: 'body is a string', event: json('"hello"'), status: 400, rule: 'invalid_type' },
-  { name: 'body is null', event: json('null'), status: 400, rule: 'invalid_type' },
+  { name: 'body is an array', event: json([sms]), status: 400, field: 'body', rule: 'invalid_type', says: /message object/ },
+  { name: 'body is a string', event: json('"hello"'), status: 400, field: 'body', rule: 'invalid_type' },
+  { name: 'body is null', event: json('null'), status: 400, field: 'body', rule: 'invalid_type' },
   // The queue
   { name: 'undeclared queue', event: () => post(sms, { pathParameters: { queue: 'nope' } }), status: 404, code: 'unknown_queue', field: 'queue', says: /nope/ },
   // A message's fields
