@@ -1,0 +1,141 @@
+import { readFile } from 'node:fs/promises';
+import { ENQUEUE_LIMITS } from '../../../schema/messages.js';
+import { enqueue, type EnqueuedMessage, type EnqueueMessage } from '../../enqueue.js';
+import { intOption } from '../args.js';
+import type { Command } from '../command.js';
+import type { CliContext } from '../context.js';
+import { CliError, UsageError } from '../errors.js';
+import { formatCount } from '../format.js';
+
+/** JSON text per request, well under the 3 MiB body limit once the Data API request escapes it again. */
+const MAX_CHUNK_CHARS = 1_000_000;
+
+export const enqueueCommand: Command = {
+  name: 'enqueue',
+  usage: '<queue> (--type <type> --payload <json> [--delay <s>] [--priority <n>] [--max-attempts <n>] [--dedup-key <key>] | --file <path|->)',
+  summary: 'enqueue one message, or many from a file',
+  details: [
+    '  --type, --payload   the message type (e.g. sms.send, webhook) and its payload as JSON',
+    '  --delay <s>         deliver no sooner than this many seconds from now',
+    '  --file <path|->     messages as a JSON array, {"messages": [...]}, or JSON Lines (one message',
+    '                      object per line); "-" reads standard input. Sent in batches of up to 500,',
+    '                      each stored whole or not at all.',
+  ].join('\n'),
+  options: ['type', 'payload', 'file', 'delay', 'priority', 'max-attempts', 'dedup-key'],
+  arity: { min: 1, max: 1 },
+  async run(context, [queue]) {
+    const messages = context.options.file !== undefined ? await messagesFromFile(context) : [messageFromOptions(context)];
+    const results: EnqueuedMessage[] = [];
+    const chunks = chunk(messages);
+    for (const [index, messagesOfChunk] of chunks.entries()) {
+      try {
+        results.push(...(await enqueue(context.app(), queue!, messagesOfChunk)));
+      } catch (error) {
+        if (index === 0) throw error;
+        throw new CliError(
+          `batch ${index + 1} of ${chunks.length} was refused, so its messages and later ones were not stored; ` +
+            `the first ${formatCount(results.length)} were (re-running the whole file repeats them unless they carry a dedupKey): ` +
+            (error instanceof Error ? error.message : String(error)),
+          { cause: error },
+        );
+      }
+    }
+
+    if (context.options.file === undefined) {
+      const [result] = results;
+      if (context.json) return context.printJson(result);
+      context.print(result!.duplicate ? `duplicate: the dedupKey already names message ${result!.id}` : `enqueued ${result!.id} on ${queue}`);
+      return;
+    }
+    if (context.json) return context.printJson({ messages: results });
+    const duplicates = results.filter((result) => result.duplicate).length;
+    context.print(
+      `enqueued ${formatCount(results.length - duplicates)} message${results.length - duplicates === 1 ? '' : 's'} on ${queue}` +
+        (duplicates > 0 ? ` (${formatCount(duplicates)} duplicate${duplicates === 1 ? '' : 's'} of stored messages)` : '') +
+        ` in ${chunks.length} batch${chunks.length === 1 ? '' : 'es'}`,
+    );
+  },
+};
+
+function messageFromOptions(context: CliContext): EnqueueMessage {
+  const { options } = context;
+  if (options.type === undefined || options.payload === undefined) throw new UsageError('give --type and --payload, or --file', 'enqueue');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(options.payload);
+  } catch (error) {
+    throw new UsageError(`--payload is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, 'enqueue');
+  }
+  const delaySeconds = intOption(options, 'delay', { min: 0, max: ENQUEUE_LIMITS.maxDelaySeconds }, 'enqueue');
+  const priority = intOption(options, 'priority', { min: ENQUEUE_LIMITS.minPriority, max: ENQUEUE_LIMITS.maxPriority }, 'enqueue');
+  const maxAttempts = intOption(options, 'max-attempts', { min: ENQUEUE_LIMITS.minMaxAttempts, max: ENQUEUE_LIMITS.maxMaxAttempts }, 'enqueue');
+  return {
+    type: options.type,
+    payload,
+    ...(delaySeconds !== undefined ? { delaySeconds } : {}),
+    ...(priority !== undefined ? { priority } : {}),
+    ...(maxAttempts !== undefined ? { maxAttempts } : {}),
+    ...(options['dedup-key'] !== undefined ? { dedupKey: options['dedup-key'] } : {}),
+  };
+}
+
+async function messagesFromFile(context: CliContext): Promise<EnqueueMessage[]> {
+  const { options } = context;
+  const mixed = (['type', 'payload', 'delay', 'priority', 'max-attempts', 'dedup-key'] as const).filter((name) => options[name] !== undefined);
+  if (mixed.length > 0) throw new UsageError(`--file takes whole messages; ${mixed.map((name) => `--${name}`).join(', ')} cannot be combined with it`, 'enqueue');
+  const path = options.file!;
+  const text = path === '-' ? await readAll(context.io.stdin) : await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  });
+  const messages = parseMessages(text, path === '-' ? 'standard input' : path);
+  if (messages.length === 0) throw new CliError(`${path === '-' ? 'standard input' : path} holds no messages`);
+  return messages;
+}
+
+/** A JSON array, `{ "messages": [...] }`, one message object, or JSON Lines. */
+export function parseMessages(text: string, source: string): EnqueueMessage[] {
+  const trimmed = text.trim();
+  if (trimmed === '') return [];
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    if (Array.isArray(value)) return value as EnqueueMessage[];
+    if (typeof value === 'object' && value !== null && Array.isArray((value as { messages?: unknown }).messages)) return (value as { messages: EnqueueMessage[] }).messages;
+    if (typeof value === 'object' && value !== null) return [value as EnqueueMessage];
+    throw new CliError(`${source}: expected a JSON array of messages, {"messages": [...]}, or one message object per line`);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+  }
+  return trimmed.split('\n').flatMap((line, index) => {
+    if (line.trim() === '') return [];
+    try {
+      return [JSON.parse(line) as EnqueueMessage];
+    } catch (error) {
+      throw new CliError(`${source} line ${index + 1} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+}
+
+function chunk(messages: readonly EnqueueMessage[]): EnqueueMessage[][] {
+  const chunks: EnqueueMessage[][] = [];
+  let current: EnqueueMessage[] = [];
+  let chars = 0;
+  for (const message of messages) {
+    const size = JSON.stringify(message)?.length ?? 0;
+    if (current.length > 0 && (current.length === ENQUEUE_LIMITS.maxBatchSize || chars + size > MAX_CHUNK_CHARS)) {
+      chunks.push(current);
+      current = [];
+      chars = 0;
+    }
+    current.push(message);
+    chars += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+async function readAll(stdin: AsyncIterable<string | Buffer> | undefined): Promise<string> {
+  if (stdin === undefined) throw new CliError('no standard input to read');
+  let text = '';
+  for await (const part of stdin) text += typeof part === 'string' ? part : part.toString('utf8');
+  return text;
+}

@@ -1,0 +1,34 @@
+import type { MessageView } from '../../../schema/messages.js';
+import { getMessageStatus } from '../../messages.js';
+import type { Command } from '../command.js';
+import { formatFields } from '../format.js';
+
+export const statusCommand: Command = {
+  name: 'status',
+  usage: '<id>',
+  summary: "a message's status, attempts and last error",
+  options: [],
+  arity: { min: 1, max: 1 },
+  async run(context, [id]) {
+    const message = await getMessageStatus(context.app(), id!.trim().toLowerCase());
+    if (context.json) return context.printJson(message);
+    context.print(formatFields(messageFields(message)));
+  },
+};
+
+export function messageFields(message: MessageView): [string, string][] {
+  return [
+    ['id', message.id],
+    ['queue', message.queue],
+    ['type', message.type],
+    ['status', message.status],
+    ['attempts', `${message.attempts} of ${message.maxAttempts}`],
+    ['priority', String(message.priority)],
+    ['available at', message.availableAt],
+    ['created at', message.createdAt],
+    ['updated at', message.updatedAt],
+    ...(message.finishedAt !== undefined ? [['finished at', message.finishedAt] as [string, string]] : []),
+    ...(message.dedupKey !== undefined ? [['dedup key', message.dedupKey] as [string, string]] : []),
+    ...(message.lastError !== undefined ? [['last error', message.lastError] as [string, string]] : []),
+  ];
+}

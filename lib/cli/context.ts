@@ -1,0 +1,76 @@
+import type { RDSDataClient } from '@aws-sdk/client-rds-data';
+import { createApp, type App, type AppOptions } from '../app.js';
+import { createDataApiClient, createDb } from '../db/index.js';
+import type { Db } from '../db/types.js';
+import type { Options } from './args.js';
+import { resolveTarget, type Target } from './target.js';
+
+export interface Output {
+  write(text: string): unknown;
+}
+
+/** Where the CLI reads and writes; the bin passes the process's, tests pass their own. */
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdout: Output;
+  stderr: Output;
+  /** For `enqueue --file -`. */
+  stdin?: AsyncIterable<string | Buffer>;
+  /** Stops a running in-process drain (the bin aborts it on Ctrl-C). */
+  signal?: AbortSignal;
+  /** What the App is built with besides the environment (tests declare queues here). */
+  app?: Omit<AppOptions, 'db' | 'env'>;
+}
+
+/**
+ * One command's run: its arguments, its output, and the App, made on first use so that commands
+ * which never touch the database (drain through Lambda, --help) need no database configuration.
+ */
+export class CliContext {
+  readonly io: CliIo;
+  readonly options: Options;
+  readonly positionals: readonly string[];
+  #target: Target | undefined;
+  #client: RDSDataClient | undefined;
+  #app: App | undefined;
+
+  constructor(io: CliIo, options: Options, positionals: readonly string[]) {
+    this.io = io;
+    this.options = options;
+    this.positionals = positionals;
+  }
+
+  get json(): boolean {
+    return this.options.json === true;
+  }
+
+  get target(): Target {
+    return (this.#target ??= resolveTarget(this.io.env));
+  }
+
+  app(): App {
+    return (this.#app ??= createApp({ ...this.io.app, env: this.target.env, db: this.newDb(this.target.db.database) }));
+  }
+
+  /** A Db on the target's cluster; `undefined` for statements that name their database. */
+  newDb(database: string | undefined): Db {
+    this.#client ??= createDataApiClient({ endpoint: this.target.db.endpoint, region: this.io.env.AWS_REGION });
+    return createDb({ ...this.target.db, database, client: this.#client });
+  }
+
+  print(text: string): void {
+    this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  printJson(value: unknown): void {
+    this.io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  warn(text: string): void {
+    this.io.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  close(): void {
+    this.#client?.destroy();
+  }
+}

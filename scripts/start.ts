@@ -1,0 +1,253 @@
+/**
+ * `npm start`: the whole product on this machine. MariaDB (started if it can be) → the local Data
+ * API server → migrations → a fake SMS provider → `serverless offline` (the HTTP API, the Lambda
+ * invoke endpoint, the drain on its one-minute schedule). Ctrl-C stops everything it started.
+ *
+ * Environment (all optional): DATABASE_URL (mysql://root@127.0.0.1:3306), DB_NAME (aurora_queue),
+ * LOCAL_DATA_API_PORT (8087), HTTP_PORT (3000), LAMBDA_PORT (3002), WEBSOCKET_PORT / ALB_PORT
+ * (serverless offline's own defaults, 3001 / 3003), SMS_PROVIDER_URL (a real or other provider;
+ * default: a fake one on FAKE_SMS_PORT, failing FAKE_SMS_FAILURE_RATE and throttling
+ * FAKE_SMS_THROTTLE_RATE of calls, both 0 by default), DRAIN_SCHEDULE (serverless.yml's
+ * drainSchedule, e.g. "rate(5 minutes)").
+ */
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createDataApiClient, createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../lib/db/index.js';
+import { startFakeSmsProvider, type FakeSmsProvider } from '../lib/dev/fakeSmsProvider.js';
+import { CliError } from '../lib/cli/errors.js';
+import { createDatabase } from '../lib/cli/databases.js';
+import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../lib/cli/mariadb.js';
+import { checkPortFree, portFromEnv } from '../lib/cli/ports.js';
+import { spawnProcessGroup, type ProcessGroup } from '../lib/cli/processGroup.js';
+import { startLocalDataApi, type LocalDataApi } from '../lib/local-data-api/server.js';
+import { migrate } from '../lib/migrate.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
+const READY_TIMEOUT_MS = 180_000;
+const STAGE = 'local';
+
+// The SDK's note about Node 20 support ending in 2027 would open every start; engines says what is needed.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+interface Running {
+  mariadb?: RunningMariaDb;
+  dataApi?: LocalDataApi;
+  sms?: FakeSmsProvider;
+  offline?: ProcessGroup;
+}
+
+const running: Running = {};
+let shuttingDown: Promise<void> | undefined;
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const databaseUrl = env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
+  const database = env.DB_NAME?.trim() || 'aurora_queue';
+  const dataApiPort = portFromEnv(env, 'LOCAL_DATA_API_PORT', 8087);
+  const httpPort = portFromEnv(env, 'HTTP_PORT', 3000);
+  const lambdaPort = portFromEnv(env, 'LAMBDA_PORT', 3002);
+
+  running.mariadb = await ensureMariaDb({ databaseUrl, log });
+  log(`MariaDB ${running.mariadb.version} at ${new URL(databaseUrl).host}`);
+
+  running.dataApi = await startLocalDataApi({ host: '127.0.0.1', port: dataApiPort, databaseUrl }).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EADDRINUSE' ? portInUse(dataApiPort, 'LOCAL_DATA_API_PORT', 'the local Data API (`npm run data-api`?)') : error;
+  });
+  const dataApiUrl = running.dataApi.url;
+
+  const client = createDataApiClient({ endpoint: dataApiUrl });
+  try {
+    const db = (name: string | undefined) => createDb({ endpoint: dataApiUrl, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: name, client });
+    await createDatabase(db(undefined), database);
+    const result = await migrate(db(database), { log: (line) => log(`migrate: ${line}`) });
+    log(`database ${database}: ${result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : `up to date (${result.skipped.length} migration${result.skipped.length === 1 ? '' : 's'})`}`);
+  } finally {
+    client.destroy();
+  }
+
+  let smsProviderUrl = env.SMS_PROVIDER_URL?.trim() || undefined;
+  if (smsProviderUrl === undefined) {
+    running.sms = await startFakeSmsProvider({
+      port: portFromEnv(env, 'FAKE_SMS_PORT', 0),
+      failureRate: rate(env, 'FAKE_SMS_FAILURE_RATE'),
+      throttleRate: rate(env, 'FAKE_SMS_THROTTLE_RATE'),
+    });
+    smsProviderUrl = running.sms.url;
+  }
+
+  for (const [port, name, what] of [
+    [httpPort, 'HTTP_PORT', 'the HTTP API'],
+    [lambdaPort, 'LAMBDA_PORT', 'the Lambda invoke endpoint'],
+  ] as const) {
+    await checkPortFree(port).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'EADDRINUSE' ? portInUse(port, name, `${what} (another \`npm start\` or \`serverless offline\`?)`) : error;
+    });
+  }
+
+  log('starting serverless offline (esbuild bundles the handlers first; this takes a few seconds)');
+  const args = [
+    SERVERLESS_BIN,
+    'offline',
+    'start',
+    '--stage',
+    STAGE,
+    '--host',
+    '127.0.0.1',
+    '--httpPort',
+    String(httpPort),
+    '--lambdaPort',
+    String(lambdaPort),
+    // The Lambdas get this process's environment (SMS_PROVIDER_URL, WEBHOOK_*, DRAIN_* ...).
+    '--localEnvironment',
+    `--param=dataApiEndpoint=${dataApiUrl}`,
+    `--param=dbName=${database}`,
+  ];
+  if (env.WEBSOCKET_PORT) args.push('--websocketPort', String(portFromEnv(env, 'WEBSOCKET_PORT', 3001)));
+  if (env.ALB_PORT) args.push('--albPort', String(portFromEnv(env, 'ALB_PORT', 3003)));
+  if (env.DRAIN_SCHEDULE) args.push(`--param=drainSchedule=${env.DRAIN_SCHEDULE}`);
+
+  const offlineEnv: NodeJS.ProcessEnv = {
+    ...env,
+    // The local stack never talks to AWS: dummy credentials, no profile, no instance metadata.
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_REGION: env.AWS_REGION?.trim() || 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    SMS_PROVIDER_URL: smsProviderUrl,
+    FORCE_COLOR: '0',
+  };
+  for (const name of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN']) delete offlineEnv[name];
+
+  const offline = spawnProcessGroup('serverless offline', process.execPath, args, { cwd: ROOT, env: offlineEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.offline = offline;
+  await waitUntilReady(offline);
+
+  const http = `http://127.0.0.1:${httpPort}`;
+  const lambda = `http://127.0.0.1:${lambdaPort}`;
+  const cliEnv = [
+    ...(dataApiUrl !== 'http://127.0.0.1:8087' ? [`DATA_API_ENDPOINT=${dataApiUrl}`] : []),
+    ...(database !== 'aurora_queue' ? [`DB_NAME=${database}`] : []),
+    ...(lambdaPort !== 3002 ? [`LAMBDA_ENDPOINT=${lambda}`] : []),
+  ].join(' ');
+  const body = JSON.stringify({ type: 'sms.send', payload: { to: '+15551234567', body: 'Hello from aurora-queue' } });
+  log(
+    [
+      '',
+      'aurora-queue is up (stage local)',
+      `  HTTP API            ${http}`,
+      `  Lambda invoke       ${lambda}  (functions aurora-queue-${STAGE}-<name>)`,
+      `  local Data API      ${dataApiUrl}  (MariaDB ${new URL(databaseUrl).host}, database ${database})`,
+      `  SMS provider        ${smsProviderUrl}${running.sms ? '  (fake)' : ''}`,
+      `  drain               on its schedule (${env.DRAIN_SCHEDULE || 'every minute'})`,
+      '',
+      'Enqueue a message:',
+      `  curl -s -X POST ${http}/queues/sms/messages -H 'content-type: application/json' -d '${body}'`,
+      'Follow it (the id from the answer):',
+      `  curl -s ${http}/messages/<id>`,
+      ...(cliEnv ? ['The CLI, from another terminal (these ports are not its defaults):', `  export ${cliEnv}`] : ['The CLI, from another terminal:']),
+      '  npx aurora-queue status <id>',
+      '  npx aurora-queue drain        # drain now instead of waiting for the schedule',
+      '  npx aurora-queue stats',
+      '',
+      'Ctrl-C stops everything started here.',
+      '',
+    ].join('\n'),
+  );
+
+  // From here on serverless offline's own output (requests, Lambda logs) is passed through.
+  const code = await offline.exited;
+  if (!shuttingDown) throw new CliError(`serverless offline exited on its own (${code})`);
+}
+
+/** Resolves on serverless offline's "Server ready"; rejects with its output if it exits or stalls. */
+function waitUntilReady(offline: ProcessGroup): Promise<void> {
+  const lines: string[] = [];
+  let ready = false;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CliError(`serverless offline was not ready after ${READY_TIMEOUT_MS / 1000} s:\n${lines.slice(-30).join('\n')}`)), READY_TIMEOUT_MS);
+    const onLine = (line: string) => {
+      if (ready) {
+        if (line.trim() !== '') log(`offline | ${line}`);
+        return;
+      }
+      lines.push(line);
+      if (/Server ready:/.test(line)) {
+        ready = true;
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    createInterface({ input: offline.child.stdout! }).on('line', onLine);
+    createInterface({ input: offline.child.stderr! }).on('line', onLine);
+    void offline.exited.then((code) => {
+      clearTimeout(timer);
+      if (!ready) reject(new CliError(`serverless offline exited (${code}) before it was ready:\n${lines.slice(-30).join('\n')}`));
+    });
+  });
+}
+
+function portInUse(port: number, variable: string, what: string): CliError {
+  return new CliError(`port ${port} is in use; it is for ${what}. Stop what holds it, or choose another port with ${variable}=<port>.`);
+}
+
+function rate(env: NodeJS.ProcessEnv, name: string): number {
+  const raw = env[name]?.trim();
+  if (!raw) return 0;
+  const value = Number(raw);
+  if (!(value >= 0 && value <= 1)) throw new CliError(`${name} must be a share of calls from 0 to 1, got "${raw}"`);
+  return value;
+}
+
+/** Stops what was started, newest first: nothing of it outlives this process. */
+function shutdown(): Promise<void> {
+  shuttingDown ??= (async () => {
+    const stopped: string[] = [];
+    const step = async (name: string, stop: (() => Promise<void>) | undefined) => {
+      if (stop === undefined) return;
+      try {
+        await stop();
+        stopped.push(name);
+      } catch (error) {
+        process.stderr.write(`could not stop ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+    };
+    await step('serverless offline', running.offline && (() => running.offline!.stop({ signal: 'SIGINT', graceMs: 5_000 })));
+    await step('fake SMS provider', running.sms && (() => running.sms!.close()));
+    await step('local Data API', running.dataApi && (() => running.dataApi!.close()));
+    await step('MariaDB', running.mariadb?.started && (() => running.mariadb!.started!.stop({ signal: 'SIGTERM', graceMs: 30_000 })));
+    if (stopped.length > 0) log(`stopped ${stopped.join(', ')}`);
+  })();
+  return shuttingDown;
+}
+
+let signals = 0;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    signals++;
+    if (signals > 1) {
+      // A second Ctrl-C: no more waiting, but still nothing left behind.
+      if (running.offline?.child.pid) {
+        try {
+          process.kill(-running.offline.child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      process.exit(130);
+    }
+    log(`\n${signal}: stopping`);
+    void shutdown().then(() => process.exit(0));
+  });
+}
+
+main().catch(async (error: unknown) => {
+  if (shuttingDown) return;
+  process.stderr.write(`npm start: ${error instanceof CliError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  await shutdown();
+  process.exit(1);
+});
