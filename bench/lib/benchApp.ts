@@ -1,0 +1,77 @@
+/** The App the benchmark drives: one queue with the product's default limits, one no-op job type. */
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { createApp, type App } from '../../lib/app.js';
+import { systemClock } from '../../lib/clock.js';
+import type { Db } from '../../lib/db/types.js';
+import { defineJobType, type JobType } from '../../lib/jobs/types.js';
+import type { QueueDeclaration } from '../../lib/queues.js';
+import { BENCH_TYPE } from './seed.js';
+
+export const BENCH_QUEUE = 'bench';
+
+/** Validates an SMS-sized payload at enqueue and before dispatch, then does nothing. */
+export function noopJobType(onDispatch?: (id: string) => void): JobType {
+  return defineJobType({
+    type: BENCH_TYPE,
+    payload: z.strictObject({ n: z.number().int(), to: z.string(), text: z.string() }),
+    handle: async (_payload, context) => {
+      onDispatch?.(context.id);
+    },
+  }) as JobType;
+}
+
+export function benchApp(db: Db, options: { queue?: Partial<QueueDeclaration>; onDispatch?: (id: string) => void } = {}): App {
+  return createApp({
+    db,
+    env: {},
+    queues: [{ name: BENCH_QUEUE, ...options.queue }],
+    jobTypes: [noopJobType(options.onDispatch)],
+    clock: systemClock,
+  });
+}
+
+/** An API Gateway HTTP API (payload 2.0) event for POST /queues/{queue}/messages. */
+export function enqueueEvent(queue: string, body: unknown): APIGatewayProxyEventV2 {
+  const path = `/queues/${queue}/messages`;
+  return {
+    version: '2.0',
+    routeKey: 'POST /queues/{queue}/messages',
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    pathParameters: { queue },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'bench',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+      requestId: 'bench',
+      routeKey: 'POST /queues/{queue}/messages',
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
+
+export function lambdaContext(remainingMs = 29_000): Context {
+  const deadline = Date.now() + remainingMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'bench',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench',
+    memoryLimitInMB: '256',
+    awsRequestId: 'bench',
+    logGroupName: '/aws/lambda/bench',
+    logStreamName: 'bench',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The benchmark's databases: created fresh, migrated through the product's own migration runner,
+ * reset between repetitions, and dropped at the end (also when the run is interrupted).
+ */
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../lib/db/index.js';
+import type { Db } from '../../lib/db/types.js';
+import { migrate } from '../../lib/migrate.js';
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
+
+const created = new Set<string>();
+
+export async function createBenchDatabase(prefix = 'aq_bench'): Promise<string> {
+  const database = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = await mysql.createConnection(DATABASE_URL);
+  try {
+    await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await admin.end();
+  }
+  created.add(database);
+  return database;
+}
+
+export async function dropBenchDatabase(database: string): Promise<void> {
+  const admin = await mysql.createConnection(DATABASE_URL);
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
+  } finally {
+    await admin.end();
+  }
+  created.delete(database);
+}
+
+export async function dropAllBenchDatabases(): Promise<void> {
+  for (const database of [...created]) await dropBenchDatabase(database).catch(() => {});
+}
+
+/** A Db through the Data API at `endpoint`, with its own SDK client (and so its own sockets). */
+export function dataApiDb(endpoint: string, database: string): Db {
+  return createDb({ endpoint, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database });
+}
+
+export async function migrateBenchDatabase(endpoint: string, database: string): Promise<void> {
+  await migrate(dataApiDb(endpoint, database), { log: () => {} });
+}
+
+/**
+ * A direct mysql2 pool on the database: for the raw baseline, setup and checks on the final table,
+ * never for the code under test. Named placeholders, UTC, like the Data API server's own sessions.
+ */
+export function rawPool(database: string, connectionLimit = 8): mysql.Pool {
+  return mysql.createPool({
+    uri: `${DATABASE_URL}/${database}`,
+    connectionLimit,
+    namedPlaceholders: true,
+    timezone: 'Z',
+    charset: 'UTF8MB4_UNICODE_CI',
+  });
+}
+
+/** Empties the queue tables (faster than DELETE, and leaves no purge work behind). */
+export async function resetQueueTables(pool: mysql.Pool): Promise<void> {
+  await pool.query('TRUNCATE TABLE queue_messages');
+  await pool.query('TRUNCATE TABLE queue_state');
+}

@@ -1,0 +1,46 @@
+/**
+ * The product's `Db` interface straight over mysql2, for the physical-limit baseline: the queue's
+ * own SQL functions (lib/sql) run unchanged, with the same text and `:named` parameters, but with
+ * no SDK, HTTP or Data API server in between. Parameters are bound as the Data API binds them
+ * (objects and arrays as JSON text, Dates in UTC); only what the baseline uses is implemented.
+ */
+import type mysql from 'mysql2/promise';
+import type { CallStats, Db, ExecuteResult, Row, SqlParams } from '../../lib/db/types.js';
+
+export function rawDb(pool: mysql.Pool): Db {
+  const stats: CallStats = { calls: 0, byOperation: {} };
+  const count = () => {
+    stats.calls++;
+    stats.byOperation.Execute = (stats.byOperation.Execute ?? 0) + 1;
+  };
+  const db: Db = {
+    async query<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]> {
+      count();
+      const [rows] = await pool.query(sql, bind(params));
+      return rows as T[];
+    },
+    async execute(sql: string, params?: SqlParams): Promise<ExecuteResult> {
+      count();
+      const [header] = await pool.query<mysql.ResultSetHeader>(sql, bind(params));
+      return { numberOfRecordsUpdated: header.affectedRows };
+    },
+    batch: () => Promise.reject(new Error('rawDb: batch is not part of the baseline')),
+    transaction: () => Promise.reject(new Error('rawDb: transactions are not part of the baseline')),
+    withTransactionId: () => {
+      throw new Error('rawDb: transactions are not part of the baseline');
+    },
+    transactionId: undefined,
+    stats,
+  };
+  return db;
+}
+
+function bind(params: SqlParams | undefined): Record<string, unknown> {
+  const bound: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (value === undefined) bound[name] = null;
+    else if (typeof value === 'object' && value !== null && !(value instanceof Date) && !(value instanceof Uint8Array)) bound[name] = JSON.stringify(value);
+    else bound[name] = value;
+  }
+  return bound;
+}

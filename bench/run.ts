@@ -1,0 +1,446 @@
+/**
+ * `npm run bench`: throughput, Data API calls and cold-start figures of the queue, measured in
+ * one run on the local stack (SDK → local Data API server → MariaDB) next to the physical limit
+ * (the same SQL straight over mysql2), each the median of several repetitions.
+ *
+ *   npm run bench                      the full run (about 5–10 minutes on 2 cores)
+ *   npm run bench -- --quick           a tenth of the messages, 1 repetition, no bundles: for iterating
+ *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, claim, bundles
+ *   npm run bench -- --reps=5 --scale=0.5 --finished=200000
+ *
+ * Prints a markdown table and writes bench/results/latest.json. Not a test: nothing here fails a
+ * build, and no timing assertion lives in `npm test`.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type mysql from 'mysql2/promise';
+import { startLocalDataApi } from '../lib/local-data-api/server.js';
+import { benchApp } from './lib/benchApp.js';
+import { cpuMeter, findMariadbPid, type CpuSample } from './lib/cpu.js';
+import { adminClient, startDataApiProcess, type DataApiServer } from './lib/dataApiProcess.js';
+import {
+  createBenchDatabase,
+  dataApiDb,
+  DATABASE_URL,
+  dropAllBenchDatabases,
+  migrateBenchDatabase,
+  rawPool,
+  resetQueueTables,
+} from './lib/database.js';
+import { markdownTable, passes, formatNumber, type Row } from './lib/report.js';
+import { BENCH_QUEUE } from './lib/benchApp.js';
+import { seedDueMessages } from './lib/seed.js';
+import { figure, type Figure } from './lib/stats.js';
+import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
+import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
+import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
+import { enqueueThroughHandler, type EnqueueResult } from './scenarios/enqueue.js';
+import { rawDrain, rawEnqueue, type RawResult } from './scenarios/raw.js';
+
+const SECTIONS = ['raw', 'enqueue', 'drain', 'latency', 'claim', 'bundles'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    reps: { type: 'string' },
+    scale: { type: 'string' },
+    finished: { type: 'string' },
+  },
+});
+const quick = args.quick === true;
+const reps = Number(args.reps ?? (quick ? 1 : 3));
+const scale = Number(args.scale ?? (quick ? 0.1 : 1));
+const sections = new Set<Section>(args.only === undefined ? (quick ? SECTIONS.filter((s) => s !== 'bundles') : SECTIONS) : (args.only.split(',') as Section[]));
+for (const section of sections) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}; one of ${SECTIONS.join(', ')}`);
+
+const N = {
+  e1: Math.round(5_000 * scale),
+  e2: Math.round(20_000 * scale),
+  drain: Math.round(20_000 * scale),
+  finished: Number(args.finished ?? (quick ? 100_000 : 1_000_000)),
+};
+const E1_IN_FLIGHT = 16;
+const E2_BATCH = 500;
+const E2_IN_FLIGHT = 1;
+const DRAIN_BATCH = 100;
+const D2_RUNS = 4;
+const LATENCY_MS = 20;
+/** The drainer keeps up to this many claims in flight (DEFAULT_DRAIN_TUNING.maxClaimsInFlight). */
+const PIPELINED_LOOPS = 4;
+const RAW_SHAPES = [
+  { batch: 100, loops: 1 },
+  { batch: 500, loops: 1 },
+  { batch: 100, loops: PIPELINED_LOOPS },
+  { batch: 500, loops: PIPELINED_LOOPS },
+] as const;
+
+const log = (line: string) => console.error(line);
+
+interface Measured<T> {
+  result: T;
+  cpu: CpuSample;
+  /** Calls the server counted during the measurement: a cross-check of the client's count. */
+  serverCalls: number;
+}
+
+interface Repetition {
+  raw: Record<string, Measured<RawResult>>;
+  rawEnqueue: { e1?: Measured<RawResult>; e2?: Measured<RawResult> };
+  e1?: Measured<EnqueueResult>;
+  e2?: Measured<EnqueueResult>;
+  d1?: Measured<DrainRunsResult>;
+  d1InProcess?: Measured<DrainRunsResult>;
+  d2?: Measured<DrainRunsResult>;
+  d1Latency?: Measured<DrainRunsResult>;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  log(`bench: ${reps} repetition(s), scale ${scale}, sections ${[...sections].join(', ')}; ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  const database = await createBenchDatabase();
+  const server = await startDataApiProcess({ databaseUrl: DATABASE_URL });
+  const inProcess = sections.has('drain') ? await startLocalDataApi({ port: 0, databaseUrl: DATABASE_URL }) : undefined;
+  const inProcessServer = inProcess === undefined ? undefined : adminClient(inProcess.url, process.pid, () => inProcess.close());
+  const pool = rawPool(database);
+  const stop = async () => {
+    await pool.end().catch(() => {});
+    await server.close().catch(() => {});
+    await inProcessServer?.close().catch(() => {});
+    await dropAllBenchDatabases();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`bench: ${signal}, cleaning up`);
+      void stop().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    await migrateBenchDatabase(server.url, database);
+    const pids = { client: process.pid, server: server.pid, mariadb: findMariadbPid() };
+    const measure = async <T>(target: DataApiServer, work: () => Promise<T>): Promise<Measured<T>> => {
+      const before = await target.stats();
+      const meter = cpuMeter(target === server ? pids : { client: process.pid, mariadb: pids.mariadb });
+      const result = await work();
+      const cpu = meter.stop();
+      const after = await target.stats();
+      return { result, cpu, serverCalls: after.calls - before.calls };
+    };
+    const freshQueue = () => resetQueueTables(pool);
+    const seedDrain = async () => {
+      await freshQueue();
+      return seedDueMessages(pool, BENCH_QUEUE, N.drain);
+    };
+
+    const repetitions: Repetition[] = [];
+    for (let rep = 1; rep <= reps; rep++) {
+      const r: Repetition = { raw: {}, rawEnqueue: {} };
+      repetitions.push(r);
+      if (sections.has('raw')) {
+        for (const { batch, loops } of RAW_SHAPES) {
+          await seedDrain();
+          r.raw[`${batch}x${loops}`] = await measure(server, () => rawDrain(pool, BENCH_QUEUE, batch, loops));
+          log(`rep ${rep} raw claim+read+ack ${batch}×${loops}: ${formatNumber(r.raw[`${batch}x${loops}`]!.result.perSecond)} msg/s`);
+        }
+        await freshQueue();
+        r.rawEnqueue.e1 = await measure(server, () => rawEnqueue(pool, BENCH_QUEUE, N.e1, 1, E1_IN_FLIGHT));
+        await freshQueue();
+        r.rawEnqueue.e2 = await measure(server, () => rawEnqueue(pool, BENCH_QUEUE, N.e2, E2_BATCH, E2_IN_FLIGHT));
+        log(`rep ${rep} raw insert: single×${E1_IN_FLIGHT} ${formatNumber(r.rawEnqueue.e1.result.perSecond)} msg/s, batch ${E2_BATCH} ${formatNumber(r.rawEnqueue.e2.result.perSecond)} msg/s`);
+      }
+      if (sections.has('enqueue')) {
+        const e1App = benchApp(dataApiDb(server.url, database));
+        await freshQueue();
+        await enqueueThroughHandler(e1App, 4 * E1_IN_FLIGHT, 1, E1_IN_FLIGHT); // opens the sockets, loads the code paths
+        await freshQueue();
+        r.e1 = await measure(server, () => enqueueThroughHandler(e1App, N.e1, 1, E1_IN_FLIGHT));
+        const e2App = benchApp(dataApiDb(server.url, database));
+        await enqueueThroughHandler(e2App, E2_BATCH, E2_BATCH, 1);
+        await freshQueue();
+        r.e2 = await measure(server, () => enqueueThroughHandler(e2App, N.e2, E2_BATCH, E2_IN_FLIGHT));
+        log(`rep ${rep} E1 ${formatNumber(r.e1.result.perSecond)} msg/s; E2 ${formatNumber(r.e2.result.perSecond)} msg/s`);
+      }
+      if (sections.has('drain')) {
+        let ids = await seedDrain();
+        r.d1 = await measure(server, () => drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids, runs: 1 }));
+        ids = await seedDrain();
+        r.d1InProcess = await measure(inProcessServer!, () => drainRuns({ newDb: () => dataApiDb(inProcessServer!.url, database), pool, ids, runs: 1 }));
+        ids = await seedDrain();
+        r.d2 = await measure(server, () => drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids, runs: D2_RUNS }));
+        log(
+          `rep ${rep} D1 ${formatNumber(r.d1.result.perSecond)} msg/s (${r.d1.result.calls} calls); ` +
+            `D1 in-process server ${formatNumber(r.d1InProcess.result.perSecond)} msg/s; ` +
+            `D2 ${formatNumber(r.d2.result.perSecond)} msg/s, ${r.d2.result.duplicates} duplicates, ${r.d2.result.missing} missing`,
+        );
+      }
+      if (sections.has('latency')) {
+        const ids = await seedDrain();
+        await server.setLatency(LATENCY_MS);
+        try {
+          r.d1Latency = await measure(server, () => drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids, runs: 1 }));
+        } finally {
+          await server.setLatency(0);
+        }
+        log(`rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls)`);
+      }
+    }
+
+    let claimCost: ClaimCostResult | undefined;
+    if (sections.has('claim')) {
+      log(`claim cost: seeding ${N.finished.toLocaleString('en-US')} finished messages…`);
+      claimCost = await measureClaimCost(pool, { queue: BENCH_QUEUE, finishedRows: N.finished, claims: 100, batch: DRAIN_BATCH });
+      log(`claim cost: empty ${claimCost.emptyMs.median.toFixed(2)} ms, with history ${claimCost.fullMs.median.toFixed(2)} ms (seeded in ${(claimCost.seedFinishedMs / 1_000).toFixed(1)} s)`);
+      await freshQueue();
+    }
+
+    let bundles: BundlesResult | undefined;
+    if (sections.has('bundles')) {
+      log('bundles: serverless package…');
+      bundles = await measureBundles(3, log);
+    }
+
+    const rows = tableRows(repetitions, claimCost, bundles);
+    const table = markdownTable(rows);
+    const cpuTable = cpuBreakdown(repetitions);
+    console.log(`\n## aurora-queue bench, ${startedAt.toISOString()}\n`);
+    console.log(`${reps} repetition(s) · scale ${scale} · ${cpus().length} CPUs · Data API server in its own process (D1 also with it in-process) · MariaDB at ${new URL(DATABASE_URL).host}\n`);
+    console.log(table);
+    console.log(`\nCPU per message (µs), medians — where the time goes:\n\n${cpuTable}`);
+    if (claimCost !== undefined) console.log(`\nEXPLAIN of the claim's SELECT with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(claimCost.explain.claimSelect)}`);
+
+    const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+    await mkdir(resultsDir, { recursive: true });
+    const json = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      settings: { reps, scale, sections: [...sections], N, E1_IN_FLIGHT, E2_BATCH, E2_IN_FLIGHT, DRAIN_BATCH, D2_RUNS, LATENCY_MS, PIPELINED_LOOPS },
+      rows: rows.map((row) => ({ ...row, pass: passes(row) })),
+      repetitions: repetitions.map(stripSummaries),
+      claimCost,
+      bundles,
+    };
+    await writeFile(`${resultsDir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);
+    log(`\nwrote bench/results/latest.json`);
+  } finally {
+    await stop();
+  }
+}
+
+/** Drain summaries are long; the JSON keeps their counts only. */
+function stripSummaries(rep: Repetition): unknown {
+  const strip = (m: Measured<DrainRunsResult> | undefined) =>
+    m === undefined ? undefined : { ...m, result: { ...m.result, summaries: m.result.summaries.map(({ queues: _queues, ...rest }) => rest) } };
+  return { ...rep, d1: strip(rep.d1), d1InProcess: strip(rep.d1InProcess), d2: strip(rep.d2), d1Latency: strip(rep.d1Latency) };
+}
+
+function collect<T>(repetitions: readonly Repetition[], pick: (rep: Repetition) => T | undefined): T[] {
+  return repetitions.map(pick).filter((value): value is T => value !== undefined);
+}
+
+/** Per-repetition ratios of two figures measured in the same repetition. */
+function ratioFigure(repetitions: readonly Repetition[], top: (rep: Repetition) => number | undefined, bottom: (rep: Repetition) => number | undefined): Figure | undefined {
+  const ratios = collect(repetitions, (rep) => {
+    const a = top(rep);
+    const b = bottom(rep);
+    return a === undefined || b === undefined ? undefined : a / b;
+  });
+  return ratios.length === 0 ? undefined : figure(ratios);
+}
+
+function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResult | undefined, bundles: BundlesResult | undefined): Row[] {
+  const rows: Row[] = [];
+  const raw = (key: string) => (rep: Repetition) => rep.raw[key]?.result.perSecond;
+  /** The fairest raw counterpart of a drain at batch 100: the better of one loop and the drainer's pipelining depth. */
+  const rawBest100 = (rep: Repetition) => {
+    const a = raw('100x1')(rep);
+    const b = raw(`100x${PIPELINED_LOOPS}`)(rep);
+    return a === undefined || b === undefined ? a ?? b : Math.max(a, b);
+  };
+  const add = (row: Omit<Row, 'ratio'> & { ratioTo?: { label: string; top: (rep: Repetition) => number | undefined; bottom: (rep: Repetition) => number | undefined } }) => {
+    const { ratioTo, ...rest } = row;
+    const ratio = ratioTo === undefined ? undefined : ratioFigure(repetitions, ratioTo.top, ratioTo.bottom);
+    rows.push(ratio === undefined ? rest : { ...rest, ratio: { to: ratioTo!.label, figure: ratio } });
+  };
+  const callsMismatch = (measured: Measured<{ calls: number }>[]) =>
+    measured.some((m) => m.serverCalls !== m.result.calls) ? `server counted ${measured.map((m) => m.serverCalls).join('/')} calls` : undefined;
+
+  for (const { batch, loops } of RAW_SHAPES) {
+    const key = `${batch}x${loops}`;
+    const values = collect(repetitions, raw(key));
+    if (values.length > 0) {
+      rows.push({ id: `raw ${key}`, what: `raw mysql2 claim+read+ack, ${batch}/claim, ${loops} loop${loops > 1 ? 's' : ''} (physical limit)`, unit: 'msg/s', figure: figure(values) });
+    }
+  }
+  const rawE1 = collect(repetitions, (rep) => rep.rawEnqueue.e1?.result.perSecond);
+  if (rawE1.length > 0) rows.push({ id: 'raw E1', what: `raw mysql2 insert, 1/statement, ${E1_IN_FLIGHT} in flight`, unit: 'msg/s', figure: figure(rawE1) });
+  const rawE2 = collect(repetitions, (rep) => rep.rawEnqueue.e2?.result.perSecond);
+  if (rawE2.length > 0) rows.push({ id: 'raw E2', what: `raw mysql2 insert, ${E2_BATCH}/statement, ${E2_IN_FLIGHT} in flight`, unit: 'msg/s', figure: figure(rawE2) });
+
+  const e1 = collect(repetitions, (rep) => rep.e1);
+  if (e1.length > 0) {
+    add({
+      id: 'E1',
+      what: `single-message enqueue via handler, ${E1_IN_FLIGHT} in flight, N=${N.e1}`,
+      unit: 'msg/s',
+      figure: figure(e1.map((m) => m.result.perSecond)),
+      target: { op: '>=', value: 4_000, text: '≥ 4,000' },
+      note: callsMismatch(e1),
+      ratioTo: { label: 'raw E1', top: (rep) => rep.e1?.result.perSecond, bottom: (rep) => rep.rawEnqueue.e1?.result.perSecond },
+    });
+  }
+  const e2 = collect(repetitions, (rep) => rep.e2);
+  if (e2.length > 0) {
+    add({
+      id: 'E2',
+      what: `batch enqueue via handler, ${E2_BATCH}/call, ${E2_IN_FLIGHT} in flight, N=${N.e2}`,
+      unit: 'msg/s',
+      figure: figure(e2.map((m) => m.result.perSecond)),
+      ratioTo: { label: 'raw E2', top: (rep) => rep.e2?.result.perSecond, bottom: (rep) => rep.rawEnqueue.e2?.result.perSecond },
+    });
+    rows.push({
+      id: 'E2 calls',
+      what: 'Data API calls per batch of 500',
+      unit: 'calls',
+      figure: figure(e2.map((m) => (m.result.calls * E2_BATCH) / m.result.messages)),
+      target: { op: '<=', value: 1, text: '1' },
+      note: callsMismatch(e2),
+    });
+  }
+
+  const d1 = collect(repetitions, (rep) => rep.d1);
+  if (d1.length > 0) {
+    add({
+      id: 'D1',
+      what: `one drain run, ${N.drain} due, no-op handler, batch ${DRAIN_BATCH}`,
+      unit: 'msg/s',
+      figure: figure(d1.map((m) => m.result.perSecond)),
+      target: { op: '>=', value: 0.6, text: '≥ 0.6 × raw 100x1' },
+      targetOnRatio: true,
+      ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1?.result.perSecond, bottom: raw('100x1') },
+    });
+    add({
+      id: 'D1 vs best raw',
+      what: `D1 over the better raw 100-row shape (1 or ${PIPELINED_LOOPS} loops)`,
+      unit: 'msg/s',
+      figure: figure(d1.map((m) => m.result.perSecond)),
+      ratioTo: { label: 'best raw 100', top: (rep) => rep.d1?.result.perSecond, bottom: rawBest100 },
+    });
+    rows.push({ id: 'D1 wait', what: 'wait of the last message (drain start → its finished_at)', unit: 'ms', figure: figure(d1.map((m) => m.result.lastWaitMs)) });
+    rows.push({
+      id: 'D1 calls',
+      what: 'Data API calls per message',
+      unit: '',
+      figure: figure(d1.map((m) => m.result.calls / m.result.messages)),
+      target: { op: '<=', value: 0.03, text: '≤ 0.03' },
+      note: callsMismatch(d1),
+    });
+  }
+  const d1In = collect(repetitions, (rep) => rep.d1InProcess);
+  if (d1In.length > 0) {
+    add({
+      id: 'D1 in-process',
+      what: 'D1 with the Data API server in the client\'s process (one event loop)',
+      unit: 'msg/s',
+      figure: figure(d1In.map((m) => m.result.perSecond)),
+      ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1InProcess?.result.perSecond, bottom: raw('100x1') },
+    });
+  }
+  const d2 = collect(repetitions, (rep) => rep.d2);
+  if (d2.length > 0) {
+    add({
+      id: 'D2',
+      what: `${D2_RUNS} drain runs at once over ${N.drain}`,
+      unit: 'msg/s',
+      figure: figure(d2.map((m) => m.result.perSecond)),
+      ratioTo: { label: `raw 100x${PIPELINED_LOOPS}`, top: (rep) => rep.d2?.result.perSecond, bottom: raw(`100x${PIPELINED_LOOPS}`) },
+    });
+    add({
+      id: 'D2 / D1',
+      what: 'D2 throughput over D1 (same repetition)',
+      unit: '',
+      figure: ratioFigure(repetitions, (rep) => rep.d2?.result.perSecond, (rep) => rep.d1?.result.perSecond) ?? figure([]),
+      target: { op: '>=', value: 1, text: '≥ 1' },
+    });
+    rows.push({ id: 'D2 dup', what: 'messages dispatched twice', unit: '', figure: figure(d2.map((m) => m.result.duplicates)), target: { op: '==', value: 0, text: '0' } });
+    rows.push({ id: 'D2 missing', what: 'seeded messages not done', unit: '', figure: figure(d2.map((m) => m.result.missing)), target: { op: '==', value: 0, text: '0' } });
+    rows.push({
+      id: 'D2 calls',
+      what: 'Data API calls per message',
+      unit: '',
+      figure: figure(d2.map((m) => m.result.calls / m.result.messages)),
+      note: callsMismatch(d2),
+    });
+  }
+  const d1L = collect(repetitions, (rep) => rep.d1Latency);
+  if (d1L.length > 0) {
+    add({
+      id: `D1 +${LATENCY_MS}ms`,
+      what: `D1 with the server adding ${LATENCY_MS} ms per call`,
+      unit: 'msg/s',
+      figure: figure(d1L.map((m) => m.result.perSecond)),
+      target: { op: '>=', value: 5_000, text: '≥ 5,000' },
+      ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1Latency?.result.perSecond, bottom: raw('100x1') },
+    });
+    rows.push({ id: `D1 +${LATENCY_MS}ms calls`, what: 'Data API calls per message', unit: '', figure: figure(d1L.map((m) => m.result.calls / m.result.messages)), note: callsMismatch(d1L) });
+  }
+  if (claimCost !== undefined) {
+    rows.push({
+      id: 'claim cost',
+      what: `claim+read of ${DRAIN_BATCH} with ${claimCost.finishedRows.toLocaleString('en-US')} finished rows vs none (median of 100 claims: ${claimCost.fullMs.median.toFixed(2)} vs ${claimCost.emptyMs.median.toFixed(2)} ms)`,
+      unit: '×',
+      figure: figure([claimCost.ratio]),
+      target: { op: '<=', value: 1.2, text: '≤ 1.2×' },
+    });
+  }
+  if (bundles !== undefined) {
+    for (const bundle of bundles.bundles) {
+      rows.push({ id: `zip ${bundle.name}`, what: `${bundle.name} bundle, zipped`, unit: 'KB', figure: figure([bundle.zipBytes / 1024]), target: { op: '<=', value: 500, text: '≤ 500 KB' } });
+      rows.push({
+        id: `init ${bundle.name}`,
+        what: `${bundle.name} module init, fresh node less \`node -e ''\` (import alone: ${bundle.importMs.median.toFixed(0)} ms)`,
+        unit: 'ms',
+        figure: bundle.initMs,
+        target: { op: '<=', value: 150, text: '≤ 150 ms' },
+      });
+    }
+  }
+  return rows;
+}
+
+function cpuBreakdown(repetitions: readonly Repetition[]): string {
+  const lines = ['| measure | client | Data API server | MariaDB | total |', '|---|---|---|---|---|'];
+  const scenarios: [string, (rep: Repetition) => Measured<{ messages: number }> | undefined][] = [
+    ['raw 100x1', (rep) => rep.raw['100x1']],
+    [`raw 100x${PIPELINED_LOOPS}`, (rep) => rep.raw[`100x${PIPELINED_LOOPS}`]],
+    ['E1', (rep) => rep.e1],
+    ['E2', (rep) => rep.e2],
+    ['D1', (rep) => rep.d1],
+    ['D2', (rep) => rep.d2],
+    [`D1 +${LATENCY_MS}ms`, (rep) => rep.d1Latency],
+  ];
+  for (const [name, pick] of scenarios) {
+    const measured = collect(repetitions, pick);
+    if (measured.length === 0) continue;
+    const per = (key: string) => figure(measured.map((m) => ((m.cpu[key] ?? Number.NaN) * 1_000) / m.result.messages)).median;
+    const client = per('client');
+    const server = name.startsWith('raw') ? 0 : per('server');
+    const mariadb = per('mariadb');
+    lines.push(`| ${name} | ${formatNumber(client)} | ${name.startsWith('raw') ? '—' : formatNumber(server)} | ${formatNumber(mariadb)} | ${formatNumber(client + server + mariadb)} |`);
+  }
+  return lines.join('\n');
+}
+
+function explainTable(rows: readonly unknown[]): string {
+  const list = rows as Record<string, unknown>[];
+  if (list.length === 0) return '(none)';
+  const keys = Object.keys(list[0]!);
+  return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`, ...list.map((row) => `| ${keys.map((k) => String(row[k] ?? '')).join(' | ')} |`)].join('\n');
+}
+
+await main();

@@ -1,0 +1,72 @@
+/**
+ * The physical limit: the drain's own claim, read and settle functions (lib/drain/claim.ts,
+ * lib/sql/ackHeld.ts, so the very same SQL text) and the enqueue's insert, run directly over
+ * mysql2 with no Data API, SDK or HTTP in between. Every Data API figure is reported as a ratio
+ * to its raw counterpart.
+ */
+import type mysql from 'mysql2/promise';
+import { claimMessages } from '../../lib/drain/claim.js';
+import { uuidv7 } from '../../lib/ids.js';
+import { ackHeld } from '../../lib/sql/ackHeld.js';
+import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
+import { rawDb } from '../lib/rawDb.js';
+import { BENCH_TYPE, benchPayload } from '../lib/seed.js';
+import { ratePerSecond } from '../lib/stats.js';
+
+export interface RawResult {
+  messages: number;
+  ms: number;
+  perSecond: number;
+  /** Statements run, the raw counterpart of Data API calls. */
+  statements: number;
+}
+
+/**
+ * Drains `queue` with `loops` independent claim → read → ack loops, `batch` rows per claim,
+ * until a claim comes back short. `loops` > 1 matches a drainer that keeps several claims in flight.
+ */
+export async function rawDrain(pool: mysql.Pool, queue: string, batch: number, loops: number): Promise<RawResult> {
+  const db = rawDb(pool);
+  let messages = 0;
+  const loop = async () => {
+    for (;;) {
+      const claim = await claimMessages(db, { queue, limit: batch, now: new Date(), leaseMs: 60_000 });
+      if (claim.claimed === 0) return;
+      messages += await ackHeld(db, { held: claim.messages, now: new Date() });
+      if (claim.claimed < batch) return;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: loops }, loop));
+  const ms = performance.now() - started;
+  return { messages, ms, perSecond: ratePerSecond(messages, ms), statements: db.stats.calls };
+}
+
+/** The enqueue's insert of `count` messages, `batch` per statement, `inFlight` statements at once. */
+export async function rawEnqueue(pool: mysql.Pool, queue: string, count: number, batch: number, inFlight: number): Promise<RawResult> {
+  const db = rawDb(pool);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const size = Math.min(batch, count - next);
+      const first = next;
+      next += size;
+      const now = new Date();
+      const messages: NewMessage[] = Array.from({ length: size }, (_, i) => ({
+        id: uuidv7(now.getTime()),
+        queue,
+        type: BENCH_TYPE,
+        payloadJson: JSON.stringify(benchPayload(first + i)),
+        priority: 0,
+        maxAttempts: 3,
+        availableAt: now,
+        dedupKey: null,
+      }));
+      await insertMessages(db, messages, now);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const ms = performance.now() - started;
+  return { messages: count, ms, perSecond: ratePerSecond(count, ms), statements: db.stats.calls };
+}
