@@ -1,2 +1,78 @@
-// Placeholder so serverless.yml can be packaged while this handler is being written.
-export const handler = async () => ({ statusCode: 501, body: JSON.stringify({ error: 'not implemented' }) });
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { lazyApp, type App } from '../lib/app.js';
+import { drain, type DrainSummary } from '../lib/drain/drain.js';
+import { drainMetrics, readBacklogs } from '../lib/drain/report.js';
+import { DEFAULT_DRAIN_TUNING, type DrainLog } from '../lib/drain/types.js';
+import { QueueError } from '../lib/errors.js';
+import { createLogger, publishQueueMetrics, type QueueMetricValues } from '../lib/observability.js';
+
+const logger = createLogger();
+
+/** The EventBridge schedule's event: it carries nothing the run needs. */
+const scheduledEvent = z.looseObject({ source: z.literal('aws.events'), 'detail-type': z.literal('Scheduled Event') });
+
+/** `serverless invoke --function drain --data '{"queue":"sms","maxMessages":500}'`. */
+const manualInvoke = z.strictObject({
+  queue: z.string().min(1).max(64).optional(),
+  maxMessages: z.number().int().positive().optional(),
+});
+
+export type DrainInput = z.output<typeof manualInvoke>;
+
+export class DrainInputError extends QueueError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
+
+export interface DrainHandlerDeps {
+  log?: DrainLog & { info(message: string, attributes: Record<string, unknown>): void };
+  publishMetrics?: (queue: string, values: QueueMetricValues) => void;
+  /**
+   * The run is aborted this long before the Lambda's end, as a last resort: the time budget
+   * normally ends it earlier (DEFAULT_DRAIN_TUNING.safetyMarginMs), and an abort abandons running
+   * handlers. Must stay below the safety margin.
+   */
+  hardStopMs?: number;
+}
+
+/**
+ * One drain run per invocation, on the schedule or by hand. Returns and logs the run's summary
+ * (plus the calls spent on backlog metrics), and writes the per-queue metrics.
+ */
+export function createDrainHandler(getApp: () => App, deps: DrainHandlerDeps = {}) {
+  const log = deps.log ?? logger;
+  const publish = deps.publishMetrics ?? publishQueueMetrics;
+  const hardStopMs = deps.hardStopMs ?? 1_000;
+  return async (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DrainSummary> => {
+    const input = parseInput(event);
+    const app = getApp();
+    const callsBefore = app.db.stats.calls;
+    const remainingTimeMs = () => context.getRemainingTimeInMillis();
+    const signal = AbortSignal.timeout(Math.max(0, remainingTimeMs() - hardStopMs));
+
+    const summary = await drain(app, { ...input, remainingTimeMs, signal, log });
+    // Backlog metrics only with time to spare: they are the last thing the run needs.
+    const backlogs = remainingTimeMs() > DEFAULT_DRAIN_TUNING.safetyMarginMs / 2 ? await readBacklogs(app, summary) : new Map();
+    for (const [queue, values] of drainMetrics(summary, backlogs)) publish(queue, values);
+
+    const result = { ...summary, dataApiCalls: app.db.stats.calls - callsBefore };
+    if (result.errors.length > 0) log.error('drain run finished with errors', { ...result });
+    else log.info('drain run finished', { ...result });
+    return result;
+  };
+}
+
+function parseInput(event: unknown): DrainInput {
+  if (event === null || event === undefined) return {};
+  if (scheduledEvent.safeParse(event).success) return {};
+  const parsed = manualInvoke.safeParse(event);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`).join('; ');
+    throw new DrainInputError(`expected a scheduled event or { queue?: string, maxMessages?: positive integer }: ${issues}`);
+  }
+  return parsed.data;
+}
+
+export const handler = createDrainHandler(lazyApp());

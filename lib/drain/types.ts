@@ -37,7 +37,7 @@ export interface DrainTuning {
 export const DEFAULT_DRAIN_TUNING: DrainTuning = {
   safetyMarginMs: 5_000,
   defaultTimeoutMs: 10_000,
-  maxClaimsInFlight: 4,
+  maxClaimsInFlight: 6,
   maxUnsettled: 2_000,
   settleFlushSize: DEFAULT_SETTLE_FLUSH_SIZE,
   settleLingerMs: DEFAULT_SETTLE_LINGER_MS,

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../lib/clock.js';
+import { claimMessages, type Claim } from '../../lib/drain/claim.js';
+import { Settler } from '../../lib/drain/settle.js';
+import { createDb } from '../../lib/db/index.js';
+import { RESOURCE_ARN, SECRET_ARN, startStack, type Stack } from '../support/stack.js';
+import { appOn, jobType, readRows, seed } from './helpers.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const T0 = '2026-01-01T00:00:00.000Z';
+
+async function claimed(queue: string, count: number, clock: ManualClock): Promise<Claim[]> {
+  const app = appOn(stack, { queues: [{ name: queue }], jobTypes: [jobType('t', async () => {})], clock });
+  await seed(app, Array.from({ length: count }, () => ({ queue, type: 't', maxAttempts: 3 })));
+  // Two claims: the settler must write outcomes of both leases in the same calls.
+  const half = Math.ceil(count / 2);
+  return [
+    await claimMessages(app.db, { queue, limit: half, now: clock.now(), leaseMs: 60_000 }),
+    await claimMessages(app.db, { queue, limit: count, now: clock.now(), leaseMs: 60_000 }),
+  ];
+}
+
+describe('Settler', () => {
+  it('writes the outcomes of several claims in one call per kind, each row checked against its own lease', async () => {
+    const clock = new ManualClock(T0);
+    const [a, b] = await claimed('group', 8, clock);
+    const db = stack.newDb();
+    const settler = new Settler(db, clock, { flushSize: 100, lingerMs: 60_000 });
+    const [a0, a1, a2, a3] = a!.messages;
+    const [b0, b1, b2, b3] = b!.messages;
+    const retryAt = new Date('2026-01-01T00:05:00.000Z');
+    settler.done(a0!);
+    settler.done(b0!);
+    settler.retry({ ...a1!, availableAt: retryAt, error: 'later' });
+    settler.retry({ ...b1!, availableAt: retryAt, error: 'later' });
+    settler.dead({ ...a2!, error: 'never' });
+    settler.dead({ ...b2!, error: 'never' });
+    settler.release({ ...a3!, attempts: 1 });
+    settler.release({ ...b3!, attempts: 1 });
+    // A row presented with the wrong lease changes nothing.
+    settler.done({ id: b3!.id, leaseToken: a!.leaseToken });
+    expect(db.stats.calls).toBe(0); // still lingering
+    expect(settler.unsettled).toBe(9);
+    clock.advance(1_000);
+    await settler.close();
+
+    expect(db.stats.calls).toBe(4);
+    expect(settler.counts).toEqual({ done: 2, retried: 2, dead: 2, released: 2, lostLeases: 1, unsettled: 0 });
+    const rows = await readRows(stack, 'group');
+    const finished = new Date('2026-01-01T00:00:01.000Z');
+    expect(rows.get(a0!.id)).toMatchObject({ status: 'done', lease_token: null, finished_at: finished });
+    expect(rows.get(b1!.id)).toMatchObject({ status: 'retrying', available_at: retryAt, last_error: 'later', attempts: 1 });
+    expect(rows.get(b2!.id)).toMatchObject({ status: 'dead', last_error: 'never', finished_at: finished });
+    expect(rows.get(a3!.id)).toMatchObject({ status: 'waiting', attempts: 0, available_at: finished, lease_token: null });
+    expect(rows.get(b3!.id)).toMatchObject({ status: 'waiting', attempts: 0 });
+  });
+
+  it('sends a full call at once and splits what is over flushSize', async () => {
+    const clock = new ManualClock(T0);
+    const [a, b] = await claimed('full', 10, clock);
+    const db = stack.newDb();
+    const settler = new Settler(db, clock, { flushSize: 4, lingerMs: 60_000 });
+    for (const message of [...a!.messages, ...b!.messages]) settler.done(message);
+    await settler.close();
+    expect(db.stats.calls).toBe(3); // 4 + 4 + 2
+    expect(settler.counts.done).toBe(10);
+  });
+
+  it('counts a failed write as unsettled and leaves the messages leased', async () => {
+    const clock = new ManualClock(T0);
+    const [a] = await claimed('fails', 2, clock);
+    // No re-sends, so one injected 500 fails the write.
+    const db = createDb({ endpoint: stack.endpoint, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: stack.database, unavailableRetry: { delaysMs: [] } });
+    stack.server.faults.inject({ kind: 'internal', count: 1 });
+    const errors: string[] = [];
+    const settler = new Settler(db, clock, { flushSize: 10, lingerMs: 0, onError: (what, rows) => errors.push(`${what}:${rows}`) });
+    settler.done(a!.messages[0]!);
+    await settler.close();
+    expect(settler.counts).toMatchObject({ done: 0, unsettled: 1 });
+    expect(errors).toEqual(['ack:1']);
+    expect((await readRows(stack, 'fails')).get(a!.messages[0]!.id)).toMatchObject({ status: 'running', lease_token: a!.leaseToken });
+  });
+});
