@@ -24,7 +24,7 @@ export const deadListCommand: Command = {
     context.print(
       formatTable(
         [{ header: 'id' }, { header: 'type' }, { header: 'attempts', align: 'right' }, { header: 'dead since' }, { header: 'last error' }],
-        page.messages.map((m) => [m.id, m.type, String(m.attempts), m.finishedAt ?? '', truncate(m.lastError ?? '', 60)]),
+        page.messages.map((m) => [m.id, m.type, String(m.attempts), m.finishedAt ?? '', truncate(m.lastError ?? '', 100)]),
       ),
     );
     if (page.next !== undefined) context.print(`more: dead list ${queue} --after ${page.next}`);

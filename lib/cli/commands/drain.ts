@@ -4,7 +4,6 @@ import type { Command } from '../command.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { formatCount, formatDuration, formatTable } from '../format.js';
-import { invokeDrain } from '../invokeDrain.js';
 import { LOCAL_LAMBDA_ENDPOINT } from '../target.js';
 
 /** What a drain Lambda may run for by default (drainTimeoutSeconds in serverless.yml). */
@@ -55,6 +54,8 @@ async function drainThroughLambda(context: CliContext, queue: string | undefined
   const endpoint = env.LAMBDA_ENDPOINT?.trim() || (localStack ? LOCAL_LAMBDA_ENDPOINT : undefined);
   const stage = context.options.stage ?? (env.STAGE?.trim() || (endpoint !== undefined ? 'local' : 'dev'));
   const functionName = context.options.function ?? (env.DRAIN_FUNCTION_NAME?.trim() || `aurora-queue-${stage}-drain`);
+  // The Lambda client loads only for this command: every other command starts faster without it.
+  const { invokeDrain } = await import('../invokeDrain.js');
   return invokeDrain({
     functionName,
     endpoint,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ENQUEUE_LIMITS } from '../../../schema/messages.js';
-import { enqueue, type EnqueuedMessage, type EnqueueMessage } from '../../enqueue.js';
+import { enqueue, enqueueRequest, type EnqueuedMessage, type EnqueueMessage } from '../../enqueue.js';
+import { ValidationError, type FieldIssue } from '../../http/errors.js';
 import { intOption } from '../args.js';
 import type { Command } from '../command.js';
 import type { CliContext } from '../context.js';
@@ -24,29 +25,31 @@ export const enqueueCommand: Command = {
   options: ['type', 'payload', 'file', 'delay', 'priority', 'max-attempts', 'dedup-key'],
   arity: { min: 1, max: 1 },
   async run(context, [queue]) {
-    const messages = context.options.file !== undefined ? await messagesFromFile(context) : [messageFromOptions(context)];
+    if (context.options.file === undefined) {
+      // As one HTTP message, so errors name `payload.to` rather than `messages[0].payload.to`.
+      const { messages: [result] } = await enqueueRequest(context.app(), queue!, messageFromOptions(context));
+      if (context.json) return context.printJson(result);
+      context.print(result!.duplicate ? `duplicate: the dedupKey already names message ${result!.id}` : `enqueued ${result!.id} on ${queue}`);
+      return;
+    }
+
+    const chunks = chunk(await messagesFromFile(context));
     const results: EnqueuedMessage[] = [];
-    const chunks = chunk(messages);
     for (const [index, messagesOfChunk] of chunks.entries()) {
       try {
         results.push(...(await enqueue(context.app(), queue!, messagesOfChunk)));
       } catch (error) {
-        if (index === 0) throw error;
+        const inFile = error instanceof ValidationError ? numberedFromFileStart(error, results.length) : error;
+        if (index === 0) throw inFile;
         throw new CliError(
           `batch ${index + 1} of ${chunks.length} was refused, so its messages and later ones were not stored; ` +
             `the first ${formatCount(results.length)} were (re-running the whole file repeats them unless they carry a dedupKey): ` +
-            (error instanceof Error ? error.message : String(error)),
+            describeRefusal(inFile),
           { cause: error },
         );
       }
     }
 
-    if (context.options.file === undefined) {
-      const [result] = results;
-      if (context.json) return context.printJson(result);
-      context.print(result!.duplicate ? `duplicate: the dedupKey already names message ${result!.id}` : `enqueued ${result!.id} on ${queue}`);
-      return;
-    }
     if (context.json) return context.printJson({ messages: results });
     const duplicates = results.filter((result) => result.duplicate).length;
     context.print(
@@ -56,6 +59,19 @@ export const enqueueCommand: Command = {
     );
   },
 };
+
+/** A batch's `messages[i]` as the message's place in the whole file: `messages[offset + i]`. */
+function numberedFromFileStart(error: ValidationError, offset: number): ValidationError {
+  if (offset === 0) return error;
+  const renumber = (field: string) => field.replace(/^messages\[(\d+)\]/, (_, i: string) => `messages[${offset + Number(i)}]`);
+  const issues: FieldIssue[] = error.issues.map((issue) => ({ ...issue, field: renumber(issue.field) }));
+  return new ValidationError(issues, { status: error.status, code: error.code });
+}
+
+function describeRefusal(error: unknown): string {
+  if (error instanceof ValidationError) return [error.message, ...(error.issues.length > 1 ? error.issues.slice(0, 20).map((i) => `  ${i.field ? `${i.field}: ` : ''}${i.message}`) : [])].join('\n');
+  return error instanceof Error ? error.message : String(error);
+}
 
 function messageFromOptions(context: CliContext): EnqueueMessage {
   const { options } = context;

@@ -1,0 +1,113 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMessages } from '../../../lib/cli/commands/enqueue.js';
+import { startStack, type Stack } from '../../support/stack.js';
+import { json, runCaptured, stackEnv } from '../helpers.js';
+
+let stack: Stack;
+let dir: string;
+
+beforeAll(async () => {
+  stack = await startStack();
+  dir = await mkdtemp(join(tmpdir(), 'aq-cli-enqueue-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await stack?.close();
+});
+
+const sms = (n: number) => ({ type: 'sms.send', payload: { to: `+1555000${String(n).padStart(4, '0')}`, body: `text ${n}` } });
+
+async function row(id: string) {
+  const [rows] = (await stack.sql.query('SELECT queue, type, status, priority, max_attempts, dedup_key, available_at > created_at AS is_delayed FROM queue_messages WHERE id = ?', [id])) as any[];
+  return rows[0];
+}
+
+it('enqueues one message from options', async () => {
+  const run = await runCaptured(['enqueue', 'sms', '--type', 'sms.send', '--payload', '{"to":"+15551234567","body":"hi"}'], stackEnv(stack));
+  expect(run).toMatchObject({ code: 0, stderr: '' });
+  const id = /^enqueued ([0-9a-f-]{36}) on sms$/m.exec(run.stdout)?.[1];
+  expect(id).toBeDefined();
+  expect(await row(id!)).toMatchObject({ queue: 'sms', type: 'sms.send', status: 'waiting', priority: 0 });
+});
+
+it('passes delay, priority, max attempts and dedup key; a repeated key answers the first id', async () => {
+  const args = ['enqueue', 'orders', '--type', 'sms.send', '--payload', '{"to":"+15551234567","body":"hi"}', '--delay', '60', '--priority', '5', '--max-attempts', '2', '--dedup-key', 'order-1', '--json'];
+  const first = json(await runCaptured(args, stackEnv(stack)));
+  expect(first).toEqual({ id: expect.any(String), duplicate: false });
+  expect(await row(first.id)).toMatchObject({ queue: 'orders', priority: 5, max_attempts: 2, dedup_key: 'order-1', is_delayed: 1 });
+
+  const second = await runCaptured(args.slice(0, -1), stackEnv(stack));
+  expect(second.stdout).toBe(`duplicate: the dedupKey already names message ${first.id}\n`);
+});
+
+it('enqueues JSON Lines from a file in batches of at most 500', async () => {
+  const path = join(dir, 'texts.jsonl');
+  await writeFile(path, `${Array.from({ length: 1_001 }, (_, i) => JSON.stringify(sms(i))).join('\n')}\n`);
+  const run = await runCaptured(['enqueue', 'default', '--file', path], stackEnv(stack));
+  expect(run).toMatchObject({ code: 0, stdout: 'enqueued 1,001 messages on default in 3 batches\n' });
+  const [[count]] = (await stack.sql.query("SELECT COUNT(*) AS n FROM queue_messages WHERE queue = 'default'")) as any[];
+  expect(Number(count.n)).toBe(1_001);
+});
+
+it('enqueues a JSON array from standard input and answers every id with --json', async () => {
+  const stdin = Readable.from([JSON.stringify([sms(1), { ...sms(2), dedupKey: 'same' }, { ...sms(3), dedupKey: 'same' }])]);
+  const answer = json(await runCaptured(['enqueue', 'webhooks', '--file', '-', '--json'], stackEnv(stack), { stdin }));
+  expect(answer.messages).toHaveLength(3);
+  expect(answer.messages[2]).toEqual({ id: answer.messages[1].id, duplicate: true });
+});
+
+it('reports invalid messages by field and stores nothing', async () => {
+  const run = await runCaptured(['enqueue', 'sms', '--type', 'sms.send', '--payload', '{"to":"5551234567","body":""}'], stackEnv(stack));
+  expect(run.code).toBe(1);
+  expect(run.stderr).toMatch(/^aurora-queue enqueue: payload\.to: must be an E\.164 number.*\(and 1 more\)\n  payload\.to: .*\n  payload\.body: /s);
+});
+
+it('says which batch of a file was refused and how many were stored before it', async () => {
+  const path = join(dir, 'partly-bad.json');
+  await writeFile(path, JSON.stringify({ messages: [...Array.from({ length: 500 }, (_, i) => sms(i)), { type: 'sms.send', payload: { to: 'nope', body: 'x' } }] }));
+  const run = await runCaptured(['enqueue', 'orders', '--file', path], stackEnv(stack));
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain('batch 2 of 2 was refused');
+  expect(run.stderr).toContain('the first 500 were');
+  expect(run.stderr).toContain('messages[500].payload.to: must be an E.164 number');
+});
+
+it('refuses an undeclared queue, an unknown type, bad JSON and mixed options', async () => {
+  const unknownQueue = await runCaptured(['enqueue', 'nope', '--type', 'sms.send', '--payload', '{}'], stackEnv(stack));
+  expect(unknownQueue).toMatchObject({ code: 1, stderr: expect.stringContaining('queue "nope" is not declared (declared: default, sms, webhooks, orders)') });
+
+  const unknownType = await runCaptured(['enqueue', 'sms', '--type', 'fax', '--payload', '{}'], stackEnv(stack));
+  expect(unknownType).toMatchObject({ code: 1, stderr: expect.stringContaining('unknown message type "fax"') });
+
+  const badJson = await runCaptured(['enqueue', 'sms', '--type', 'sms.send', '--payload', '{to:'], stackEnv(stack));
+  expect(badJson).toMatchObject({ code: 2, stderr: expect.stringContaining('--payload is not valid JSON') });
+  expect(badJson.stderr).toContain('usage: aurora-queue enqueue <queue>');
+
+  const mixed = await runCaptured(['enqueue', 'sms', '--file', 'x.json', '--type', 'sms.send'], stackEnv(stack));
+  expect(mixed).toMatchObject({ code: 2, stderr: expect.stringContaining('--type cannot be combined with it') });
+
+  const missing = await runCaptured(['enqueue', 'sms', '--file', join(dir, 'missing.json')], stackEnv(stack));
+  expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining('no such file') });
+
+  const bounds = await runCaptured(['enqueue', 'sms', '--type', 'sms.send', '--payload', '{}', '--priority', '101'], stackEnv(stack));
+  expect(bounds).toMatchObject({ code: 2, stderr: expect.stringContaining('--priority must be a whole number from -100 to 100') });
+});
+
+describe('parseMessages', () => {
+  it('reads an array, {messages}, one object, or JSON Lines', () => {
+    expect(parseMessages('[{"a":1},{"a":2}]', 'f')).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(parseMessages('{"messages":[{"a":1}]}', 'f')).toEqual([{ a: 1 }]);
+    expect(parseMessages('{"a":1}', 'f')).toEqual([{ a: 1 }]);
+    expect(parseMessages('{"a":1}\n\n{"a":2}\r\n', 'f')).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(parseMessages('  \n', 'f')).toEqual([]);
+  });
+
+  it('names the line that is not JSON', () => {
+    expect(() => parseMessages('{"a":1}\n{"a":', 'texts.jsonl')).toThrow(/texts\.jsonl line 2 is not valid JSON/);
+    expect(() => parseMessages('42', 'f')).toThrow(/expected a JSON array of messages/);
+  });
+});

@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { enqueue } from '../../../lib/enqueue.js';
+import { createApp } from '../../../lib/app.js';
+import { startStack, type Stack } from '../../support/stack.js';
+import { json, runCaptured, stackEnv } from '../helpers.js';
+
+let stack: Stack;
+let id: string;
+
+beforeAll(async () => {
+  stack = await startStack();
+  const app = createApp({ db: stack.db, env: {} });
+  const [answer] = await enqueue(app, 'sms', [{ type: 'sms.send', payload: { to: '+15551234567', body: 'hi' }, dedupKey: 'k-1', priority: 3 }]);
+  id = answer!.id;
+});
+afterAll(async () => stack?.close());
+
+it("prints a message's fields as a table", async () => {
+  const run = await runCaptured(['status', id], stackEnv(stack));
+  expect(run).toMatchObject({ code: 0, stderr: '' });
+  const lines = run.stdout.trimEnd().split('\n');
+  // Labels padded to the longest ("available at"), then two spaces.
+  expect(lines).toContain(`id            ${id}`);
+  expect(lines).toContain('status        waiting');
+  expect(lines).toContain('attempts      0 of 5');
+  expect(lines).toContain('dedup key     k-1');
+  expect(run.stdout).not.toContain('finished at');
+});
+
+it('prints the API view with --json, and accepts an upper-case id', async () => {
+  const view = json(await runCaptured(['status', id.toUpperCase(), '--json'], stackEnv(stack)));
+  expect(view).toMatchObject({ id, queue: 'sms', type: 'sms.send', status: 'waiting', priority: 3, attempts: 0, maxAttempts: 5, dedupKey: 'k-1' });
+});
+
+it('exits 1 for an unknown id and 2 without one', async () => {
+  const unknown = await runCaptured(['status', '0190a5b4-0000-7000-8000-000000000000'], stackEnv(stack));
+  expect(unknown).toMatchObject({ code: 1, stdout: '', stderr: 'aurora-queue status: no message with id 0190a5b4-0000-7000-8000-000000000000\n' });
+  const missing = await runCaptured(['status'], stackEnv(stack));
+  expect(missing).toMatchObject({ code: 2, stderr: 'aurora-queue: missing argument\nusage: aurora-queue status <id>\n' });
+});
