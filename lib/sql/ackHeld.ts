@@ -7,13 +7,18 @@ import type { HeldMessage } from './heldMessage.js';
  * per message), and each row still proves its own claim is held. A row whose lease has expired
  * and been claimed again matches nothing. The claims travel as one JSON parameter, so the SQL
  * text is the same for any number of rows.
+ *
+ * The join order is pinned (the JSON rows first, then each message by primary key): on a small
+ * or freshly analysed table the optimizer may otherwise scan queue_messages and probe the JSON
+ * rows, and an UPDATE locks every row it reads, so it would wait on rows other drainers hold.
+ * The other settle statements (rescheduleHeld, deadLetterHeld, releaseHeld) do the same.
  */
 const ACK_HELD = `
-UPDATE queue_messages AS m
-JOIN JSON_TABLE(:held, '$[*]' COLUMNS (
+UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
   id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
   lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken'
-)) AS h ON h.id = m.id
+)) AS h
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
 SET m.status = 'done', m.finished_at = :now, m.updated_at = :now, m.lease_token = NULL
 WHERE m.lease_token = h.lease_token AND m.status = 'running'`;
 

@@ -19,21 +19,26 @@ export interface ClaimBatchInput {
  * holds instead of waiting for them, so overlapping drainers neither block each other nor take the
  * same message. SKIP LOCKED only skips when the scan follows the index, which is why the ORDER BY
  * matches the index exactly. The LIMIT keeps the derived table from being merged into the UPDATE
- * (which MySQL would refuse for a self-reference).
+ * (which MySQL would refuse for a self-reference). STRAIGHT_JOIN makes the derived table the
+ * outer table of the join and FORCE INDEX reaches each picked row by primary key, so the UPDATE
+ * reads and locks only the rows it picked. Left
+ * to itself the optimizer may instead scan queue_messages and probe the derived table (MariaDB
+ * does on a small table): that UPDATE reads, locks and waits on every row of the table, and a
+ * claim then blocks behind any held lock, SKIP LOCKED notwithstanding.
  *
  * `available_at <= :now` also takes messages whose lease has expired (a crashed or timed-out
  * drainer): their available_at is their lease deadline. Attempts are counted here, not at
  * settle, so a message that crashes every drainer still runs out of attempts.
  */
 const CLAIM_BATCH = `
-UPDATE queue_messages AS m
-JOIN (
+UPDATE (
   SELECT id FROM queue_messages
   WHERE queue = :queue AND finished_at IS NULL AND available_at <= :now
   ORDER BY priority DESC, available_at
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
-) AS due ON due.id = m.id
+) AS due
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = due.id
 SET m.status = 'running',
     m.attempts = m.attempts + 1,
     m.lease_token = :leaseToken,

@@ -8,12 +8,12 @@ export interface HeldDeadLetter extends HeldMessage {
 
 /* Dead letters of any number of claims in one statement; see ackHeld and deadLetter. */
 const DEAD_LETTER_HELD = `
-UPDATE queue_messages AS m
-JOIN JSON_TABLE(:dead, '$[*]' COLUMNS (
+UPDATE JSON_TABLE(:dead, '$[*]' COLUMNS (
   id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
   lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
   error       TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'
-)) AS d ON d.id = m.id
+)) AS d
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = d.id
 SET m.status = 'dead', m.last_error = d.error, m.finished_at = :now, m.updated_at = :now,
     m.lease_token = NULL
 WHERE m.lease_token = d.lease_token AND m.status = 'running'`;

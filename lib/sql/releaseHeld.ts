@@ -14,12 +14,12 @@ export interface HeldRelease extends HeldMessage {
  * SET changes. The lease check makes the caller's count the row's.
  */
 const RELEASE_HELD = `
-UPDATE queue_messages AS m
-JOIN JSON_TABLE(:held, '$[*]' COLUMNS (
+UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
   id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
   lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
   attempts    INT                                          PATH '$.attempts'
-)) AS h ON h.id = m.id
+)) AS h
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
 SET m.status = IF(h.attempts <= 1, 'waiting', 'retrying'),
     m.attempts = GREATEST(h.attempts - 1, 0), m.available_at = :now, m.updated_at = :now,
     m.lease_token = NULL

@@ -10,13 +10,13 @@ export interface HeldRetry extends HeldMessage {
 
 /* Retries of any number of claims in one statement, each with its own next available_at; see ackHeld. */
 const RESCHEDULE_HELD = `
-UPDATE queue_messages AS m
-JOIN JSON_TABLE(:retries, '$[*]' COLUMNS (
+UPDATE JSON_TABLE(:retries, '$[*]' COLUMNS (
   id           CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
   lease_token  CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
   available_at DATETIME(3)                                  PATH '$.availableAt',
   error        TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'
-)) AS r ON r.id = m.id
+)) AS r
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = r.id
 SET m.status = 'retrying', m.available_at = r.available_at, m.last_error = r.error,
     m.lease_token = NULL, m.updated_at = :now
 WHERE m.lease_token = r.lease_token AND m.status = 'running'`;

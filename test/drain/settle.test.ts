@@ -62,6 +62,26 @@ describe('Settler', () => {
     expect(rows.get(b3!.id)).toMatchObject({ status: 'waiting', attempts: 0 });
   });
 
+  it('writes without waiting for rows other transactions hold', async () => {
+    const clock = new ManualClock(T0);
+    const [a, b] = await claimed('busy', 6, clock);
+    const holder = await stack.sql.getConnection();
+    try {
+      // Another drainer's claim, still in its statement: its rows are locked.
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM queue_messages WHERE lease_token = ? FOR UPDATE', [b!.leaseToken]);
+      const settler = new Settler(stack.newDb(), clock, { flushSize: 100, lingerMs: 0 });
+      settler.done(a!.messages[0]!);
+      settler.retry({ ...a!.messages[1]!, availableAt: clock.now(), error: 'e' });
+      settler.dead({ ...a!.messages[2]!, error: 'e' });
+      await settler.close();
+      expect(settler.counts).toMatchObject({ done: 1, retried: 1, dead: 1 });
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+  });
+
   it('sends a full call at once and splits what is over flushSize', async () => {
     const clock = new ManualClock(T0);
     const [a, b] = await claimed('full', 10, clock);

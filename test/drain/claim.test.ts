@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../lib/clock.js';
+import { claimMessages } from '../../lib/drain/claim.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { appOn, jobType, readRows, seed } from './helpers.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const T0 = '2026-01-01T00:00:00.000Z';
+
+async function seeded(queue: string, count: number, payload: unknown = {}) {
+  const clock = new ManualClock(T0);
+  const app = appOn(stack, { queues: [{ name: queue }], jobTypes: [jobType('t', async () => {})], clock });
+  const ids = await seed(app, Array.from({ length: count }, () => ({ queue, type: 't', payload })));
+  return { app, clock, ids };
+}
+
+describe('claimMessages', () => {
+  it('leases due messages until a deadline, counts the attempt, and reads them back', async () => {
+    const { app, clock, ids } = await seeded('lease', 3, { n: 1 });
+    const claim = await claimMessages(app.db, { queue: 'lease', limit: 10, now: clock.now(), leaseMs: 45_000 });
+    expect(claim.claimed).toBe(3);
+    expect(claim.leaseUntil).toEqual(new Date('2026-01-01T00:00:45.000Z'));
+    expect(claim.messages.map((m) => m.id)).toEqual(ids);
+    expect(claim.messages[0]).toMatchObject({ queue: 'lease', type: 't', payload: { n: 1 }, attempts: 1, maxAttempts: 3, leaseToken: claim.leaseToken });
+    const rows = [...(await readRows(stack, 'lease')).values()];
+    expect(rows.every((row) => row.status === 'running' && row.lease_token === claim.leaseToken)).toBe(true);
+    expect(rows.every((row) => row.available_at.getTime() === claim.leaseUntil.getTime())).toBe(true);
+  });
+
+  it('makes no read when nothing was claimed', async () => {
+    const { app, clock } = await seeded('nothing', 0);
+    const db = stack.newDb();
+    const claim = await claimMessages(db, { queue: 'nothing', limit: 10, now: clock.now(), leaseMs: 1_000 });
+    expect(claim).toMatchObject({ claimed: 0, messages: [] });
+    expect(db.stats.calls).toBe(1);
+    void app;
+  });
+
+  it('skips rows another transaction holds, and uncommitted enqueues, instead of waiting for them', async () => {
+    const { app, clock } = await seeded('skip', 30);
+    const holder = await stack.sql.getConnection();
+    try {
+      await holder.query('BEGIN');
+      const [locked] = await holder.query(
+        `SELECT id FROM queue_messages WHERE queue = 'skip' AND finished_at IS NULL ORDER BY priority DESC, available_at LIMIT 10 FOR UPDATE`,
+      );
+      // An outbox enqueue inside a caller's open transaction, due before all the others.
+      await holder.query(
+        `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, created_at, updated_at)
+         VALUES ('00000000-0000-7000-8000-000000000001', 'skip', 't', '{}', 2, 'waiting', 0, 0, 3, '2025-12-31', '2025-12-31', '2025-12-31')`,
+      );
+      // Were the claim to wait for these locks, it would hang until the lock wait timeout, long
+      // after the holder below lets go; it returns at once with the rest.
+      const claim = await claimMessages(app.db, { queue: 'skip', limit: 100, now: clock.now(), leaseMs: 60_000 });
+      expect(claim.claimed).toBe(20);
+      const lockedIds = new Set((locked as { id: string }[]).map((row) => row.id));
+      expect(claim.messages.some((m) => lockedIds.has(m.id))).toBe(false);
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+  });
+
+  it('never hands the same message to two claims running at once', async () => {
+    const { app, clock } = await seeded('race', 600);
+    const dbs = Array.from({ length: 8 }, () => stack.newDb());
+    const claims = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => claimMessages(dbs[i % dbs.length]!, { queue: 'race', limit: 50, now: clock.now(), leaseMs: 60_000 })),
+    );
+    const ids = claims.flatMap((claim) => claim.messages.map((m) => m.id));
+    expect(ids).toHaveLength(600);
+    expect(new Set(ids).size).toBe(600);
+    expect(claims.reduce((sum, claim) => sum + claim.claimed, 0)).toBe(600);
+    void app;
+  });
+
+  it('reads a claim in pages bounded by payload bytes, at least one message a page', async () => {
+    const { clock } = await seeded('pages', 5, { text: 'x'.repeat(1_000) });
+    const db = stack.newDb();
+    const claim = await claimMessages(db, { queue: 'pages', limit: 10, now: clock.now(), leaseMs: 60_000, maxPageBytes: 1 });
+    expect(claim.messages).toHaveLength(5);
+    expect(db.stats.calls).toBe(1 + 5);
+  });
+});
