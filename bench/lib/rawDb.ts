@@ -35,12 +35,15 @@ export function rawDb(pool: mysql.Pool): Db {
   return db;
 }
 
-function bind(params: SqlParams | undefined): Record<string, unknown> {
+/** What mysql2's `query` accepts as values (its QueryValues type is not exported). */
+type Values = Parameters<mysql.Pool['query']>[1];
+
+function bind(params: SqlParams | undefined): Values {
   const bound: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(params ?? {})) {
     if (value === undefined) bound[name] = null;
     else if (typeof value === 'object' && value !== null && !(value instanceof Date) && !(value instanceof Uint8Array)) bound[name] = JSON.stringify(value);
     else bound[name] = value;
   }
-  return bound;
+  return bound as Values;
 }
