@@ -1,0 +1,154 @@
+/**
+ * `npm start` as a developer runs it, on free ports and its own database so a running stack is left
+ * alone: the printed curl enqueues over serverless offline's HTTP API, the CLI drains through its
+ * Lambda invoke endpoint, the message ends `done`, and Ctrl-C leaves nothing behind.
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../lib/cli/ports.js';
+import { dropTestDatabase } from '../support/database.js';
+import { runCaptured } from '../cli/helpers.js';
+import { killGroup, processesWithMarker, ROOT, runNpmScript, type Script } from './helpers.js';
+
+const run = promisify(execFile);
+const READY_TIMEOUT_MS = 180_000;
+
+function baseEnv(marker: string): NodeJS.ProcessEnv {
+  return { ...process.env, AQ_TEST_MARKER: marker, CI: 'true' };
+}
+
+/** Polls until no process carries the marker; answers those still there at the deadline. */
+async function leftovers(marker: string, timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pids = processesWithMarker(marker) ?? [];
+    if (pids.length === 0 || Date.now() > deadline) return pids;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+describe('the whole stack', () => {
+  const marker = randomUUID();
+  const workFolder = join('.esbuild', `start-test-${process.pid}-${Date.now()}`);
+  let database: string;
+  let ports: { dataApi: number; http: number; lambda: number; websocket: number; alb: number };
+  let script: Script;
+
+  beforeAll(async () => {
+    // aq_test_*: CI's cleanup of leftover test databases covers it. The script creates it.
+    database = `aq_test_start_${randomUUID().slice(0, 8)}`;
+    const [dataApi, http, lambda, websocket, alb] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    ports = { dataApi, http, lambda, websocket, alb };
+    script = runNpmScript(['start'], {
+      ...baseEnv(marker),
+      DB_NAME: database,
+      LOCAL_DATA_API_PORT: String(dataApi),
+      HTTP_PORT: String(http),
+      LAMBDA_PORT: String(lambda),
+      WEBSOCKET_PORT: String(websocket),
+      ALB_PORT: String(alb),
+      // Only the drain this test invokes runs (the schedule's first tick is a day away).
+      DRAIN_SCHEDULE: 'rate(1 day)',
+      ESBUILD_WORK_FOLDER: workFolder,
+    });
+    await script.waitFor(/Ctrl-C stops everything started here\./, READY_TIMEOUT_MS);
+  }, READY_TIMEOUT_MS + 30_000);
+
+  afterAll(async () => {
+    if (script) killGroup(script.child);
+    for (const pid of processesWithMarker(marker) ?? []) process.kill(pid, 'SIGKILL');
+    await dropTestDatabase(database);
+    await rm(join(ROOT, workFolder), { recursive: true, force: true });
+  });
+
+  it('prints the URLs, a curl that enqueues, and how to point the CLI at it', () => {
+    const output = script.output();
+    expect(output).toContain(`HTTP API            http://127.0.0.1:${ports.http}`);
+    expect(output).toContain(`Lambda invoke       http://127.0.0.1:${ports.lambda}  (functions aurora-queue-local-<name>)`);
+    expect(output).toContain(`local Data API      http://127.0.0.1:${ports.dataApi}`);
+    expect(output).toMatch(/SMS provider +http:\/\/127\.0\.0\.1:\d+\/messages {2}\(fake\)/);
+    expect(output).toContain(`export DATA_API_ENDPOINT=http://127.0.0.1:${ports.dataApi} DB_NAME=${database} LAMBDA_ENDPOINT=http://127.0.0.1:${ports.lambda}`);
+    expect(output).toContain(`database ${database}: applied 001_queue`);
+  });
+
+  it('enqueues with the printed curl; a drain through the Lambda endpoint delivers it', async () => {
+    const curl = /^ {2}(curl -s -X POST .*)$/m.exec(script.output())?.[1];
+    expect(curl).toBeDefined();
+    const { stdout } = await run('sh', ['-c', curl!], { timeout: 30_000 });
+    const { id } = JSON.parse(stdout) as { id: string };
+
+    const env = { DATA_API_ENDPOINT: `http://127.0.0.1:${ports.dataApi}`, DB_NAME: database, LAMBDA_ENDPOINT: `http://127.0.0.1:${ports.lambda}` };
+    const drained = await runCaptured(['drain', '--json'], env);
+    expect(drained.code, drained.stderr).toBe(0);
+    expect(JSON.parse(drained.stdout)).toMatchObject({ claimed: 1, done: 1, dead: 0, errors: [] });
+
+    const status = await fetch(`http://127.0.0.1:${ports.http}/messages/${id}`);
+    expect(await status.json()).toMatchObject({ id, queue: 'sms', type: 'sms.send', status: 'done', attempts: 1 });
+    expect(JSON.parse((await runCaptured(['status', id, '--json'], env)).stdout)).toMatchObject({ status: 'done' });
+  });
+
+  it('serves the migrate function, which finds the schema applied', async () => {
+    const response = await fetch(`http://127.0.0.1:${ports.lambda}/2015-03-31/functions/aurora-queue-local-migrate/invocations`, { method: 'POST', body: '{}' });
+    expect(await response.json()).toEqual({ applied: [], skipped: ['001_queue'] });
+  });
+
+  it('stops everything it started on Ctrl-C', async () => {
+    script.interrupt();
+    await script.exited;
+    const left = await leftovers(marker, 30_000);
+    expect(left, script.output()).toEqual([]);
+    expect(script.output()).toMatch(/stopped serverless offline, fake SMS provider, local Data API/);
+    for (const port of Object.values(ports)) expect(await refused(port)).toBe(true);
+  }, 60_000);
+});
+
+describe('when something is missing', () => {
+  it('says how to start MariaDB when it is not reachable', async () => {
+    const marker = randomUUID();
+    const port = await freePort();
+    const script = runNpmScript(['start'], { ...baseEnv(marker), DATABASE_URL: `mysql://root@127.0.0.1:${port}` });
+    try {
+      expect(await script.exited).toBe(1);
+      expect(script.output()).toContain(`MariaDB is not running at 127.0.0.1:${port}`);
+      expect(script.output()).toContain('sudo apt-get install -y mariadb-server && sudo service mariadb start');
+    } finally {
+      killGroup(script.child);
+    }
+  });
+
+  it('names a port that is taken, and stops what it had started', async () => {
+    const marker = randomUUID();
+    const [dataApi, http] = await Promise.all([freePort(), freePort()]);
+    const database = `aq_test_start_busy_${Date.now().toString(36)}`;
+    const blocker = (await import('node:net')).createServer();
+    await new Promise<void>((resolve) => blocker.listen(http, '127.0.0.1', resolve));
+    const script = runNpmScript(['start'], { ...baseEnv(marker), DB_NAME: database, LOCAL_DATA_API_PORT: String(dataApi), HTTP_PORT: String(http) });
+    try {
+      expect(await script.exited).toBe(1);
+      expect(script.output()).toContain(`port ${http} is in use; it is for the HTTP API`);
+      expect(script.output()).toContain('choose another port with HTTP_PORT=<port>');
+      expect(await leftovers(marker, 10_000)).toEqual([]);
+      expect(await refused(dataApi)).toBe(true);
+    } finally {
+      killGroup(script.child);
+      blocker.close();
+      await dropTestDatabase(database);
+    }
+  });
+});
