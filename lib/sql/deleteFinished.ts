@@ -2,14 +2,15 @@ import type { Db } from '../db/types.js';
 
 /*
  * Retention: finished messages older than the cutoff are deleted a bounded batch at a time, so
- * one call never holds locks for long. The range `finished_at < :before` runs on the claim
- * index's (queue, finished_at) prefix. Dead letters are kept until redriven or purged unless a
- * cutoff is given for them too.
+ * one call never holds locks for long. The range `finished_at < :rangeEnd` (the later of the two
+ * cutoffs) runs on the claim index's (queue, finished_at) prefix; each status then gets its own
+ * cutoff. Dead letters are kept until redriven or purged unless a cutoff is given for them too.
  */
 const DELETE_FINISHED = `
 DELETE FROM queue_messages
-WHERE queue = :queue AND finished_at < :before
-  AND (status IN ('done', 'cancelled') OR (status = 'dead' AND finished_at < :deadBefore))
+WHERE queue = :queue AND finished_at < :rangeEnd
+  AND ((status IN ('done', 'cancelled') AND finished_at < :before)
+       OR (status = 'dead' AND finished_at < :deadBefore))
 ORDER BY finished_at
 LIMIT :limit`;
 
@@ -23,9 +24,11 @@ export interface DeleteFinishedInput {
 }
 
 export async function deleteFinished(db: Db, input: DeleteFinishedInput): Promise<number> {
+  const deadBefore = input.deadBefore ?? new Date(0);
+  const rangeEnd = new Date(Math.max(input.before.getTime(), deadBefore.getTime()));
   const result = await db.execute(
     DELETE_FINISHED,
-    { queue: input.queue, before: input.before, deadBefore: input.deadBefore ?? new Date(0), limit: input.limit },
+    { queue: input.queue, before: input.before, deadBefore, rangeEnd, limit: input.limit },
     { idempotent: true },
   );
   return result.numberOfRecordsUpdated;

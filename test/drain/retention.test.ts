@@ -60,6 +60,20 @@ describe('retention', () => {
     expect(await countByQueue('dead-too')).toEqual({});
   });
 
+  it('deletes dead letters on their own cutoff when it is shorter than the done one', async () => {
+    const clock = new ManualClock('2026-01-01T00:00:00.000Z');
+    const app = appOn(stack, {
+      queues: [{ name: 'dead-first', retentionSeconds: 600, deadRetentionSeconds: 60 }],
+      jobTypes: [ok, bad],
+      clock,
+    });
+    await seed(app, [{ queue: 'dead-first', type: 'ok' }, { queue: 'dead-first', type: 'bad' }]);
+    await drain(app, { remainingTimeMs: plenty });
+    clock.advance(61_000);
+    expect((await drain(app, { remainingTimeMs: plenty })).deleted).toBe(1);
+    expect(await countByQueue('dead-first')).toEqual({ done: 1 });
+  });
+
   it('makes no call when the run has no time left', async () => {
     const db = stack.newDb();
     const [queue] = resolveQueues([{ name: 'no-time' }], {}).values();
