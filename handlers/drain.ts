@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { lazyApp, type App } from '../lib/app.js';
 import { drain, type DrainSummary } from '../lib/drain/drain.js';
 import { drainMetrics, readBacklogs } from '../lib/drain/report.js';

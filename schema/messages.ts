@@ -3,7 +3,7 @@
  * and ranges; what depends on the deployment (declared queues, registered job types and their
  * payload schemas) is checked by lib/enqueue.ts.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MESSAGE_STATUSES } from '../lib/sql/message.js';
 
 /*

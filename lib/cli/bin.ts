@@ -6,11 +6,18 @@ import { runCli } from './main.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const controller = new AbortController();
-let interrupted = false;
+let gracefulCommand = false;
+let interruptedAt: number | undefined;
 process.on('SIGINT', () => {
-  // The first Ctrl-C lets a running drain give its messages back; a second one does not wait.
-  if (interrupted) process.exit(130);
-  interrupted = true;
+  // Most commands just end. An in-process drain gets the first Ctrl-C as an abort and gives its
+  // messages back; a later one does not wait. A repeat within a second is the same Ctrl-C
+  // forwarded by npm/npx, not a second one.
+  if (!gracefulCommand) process.exit(130);
+  if (interruptedAt !== undefined) {
+    if (Date.now() - interruptedAt >= 1_000) process.exit(130);
+    return;
+  }
+  interruptedAt = Date.now();
   controller.abort(new Error('interrupted'));
 });
 
@@ -19,6 +26,9 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
-  signal: controller.signal,
+  interruptSignal: () => {
+    gracefulCommand = true;
+    return controller.signal;
+  },
 });
-if (interrupted) process.exitCode = 130;
+if (interruptedAt !== undefined) process.exitCode = 130;

@@ -16,8 +16,11 @@ export interface CliIo {
   stderr: Output;
   /** For `enqueue --file -`. */
   stdin?: AsyncIterable<string | Buffer>;
-  /** Stops a running in-process drain (the bin aborts it on Ctrl-C). */
-  signal?: AbortSignal;
+  /**
+   * For a command that stops gracefully on Ctrl-C (an in-process drain gives its messages back):
+   * calling it tells the bin not to exit on the first Ctrl-C but to abort the returned signal.
+   */
+  interruptSignal?: () => AbortSignal;
   /** What the App is built with besides the environment (tests declare queues here). */
   app?: Omit<AppOptions, 'db' | 'env'>;
 }

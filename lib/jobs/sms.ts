@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RetryableError } from '../errors.js';
 import { sendJson } from './http.js';
 import { defineJobType, type JobType } from './types.js';

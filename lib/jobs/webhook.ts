@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PermanentError, RetryableError } from '../errors.js';
 import { HostAllowList } from './HostAllowList.js';
 import { sendJson } from './http.js';

@@ -1,5 +1,5 @@
 /** Shared by the drain tests: an App on the real stack, seeding, and reading the final table. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { createApp, type App } from '../../lib/app.js';
 import type { Clock } from '../../lib/clock.js';
 import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';

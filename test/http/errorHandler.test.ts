@@ -1,6 +1,6 @@
 import { createError } from '@middy/util';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DataApiUnavailableError, DatabaseError, DatabaseResumingError, DeadlockError, DuplicateKeyError } from '../../lib/db/index.js';
 import { PermanentError, RetryableError } from '../../lib/errors.js';
 import { errorResponse } from '../../lib/http/errorHandler.js';

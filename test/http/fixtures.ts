@@ -1,6 +1,6 @@
 /** Shared by the enqueue, messages, operations and handler tests: job types, an App, HTTP events. */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createApp, type App } from '../../lib/app.js';
 import { ManualClock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/types.js';

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { httpErrorHandler } from '../../lib/http/errorHandler.js';
 import { jsonBody } from '../../lib/http/jsonBody.js';
 import { ok, type HttpResponse } from '../../lib/http/responses.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobRegistry } from '../../lib/jobs/JobRegistry.js';
 import { defineJobType, type JobType } from '../../lib/jobs/types.js';
 

@@ -42,7 +42,7 @@ async function drainInProcess(context: CliContext, queue: string | undefined, ma
     ...(queue !== undefined ? { queue } : {}),
     ...(maxMessages !== undefined ? { maxMessages } : {}),
     remainingTimeMs: () => deadline - Date.now(),
-    ...(context.io.signal !== undefined ? { signal: context.io.signal } : {}),
+    ...(context.io.interruptSignal !== undefined ? { signal: context.io.interruptSignal() } : {}),
   });
 }
 
