@@ -273,11 +273,18 @@ async function cleanUp(): Promise<void> {
   }
 }
 
-let signals = 0;
+/**
+ * The first Ctrl-C stops the drain (its claimed texts are given back) and cleans up; a later one
+ * exits at once. A repeat within a second is the same Ctrl-C forwarded by `npm run`, not a second.
+ */
+let firstSignalAt: number | undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    // The first Ctrl-C stops the drain (its claimed texts are given back) and cleans up; a second one exits now.
-    if (++signals > 1) process.exit(130);
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt >= 1_000) process.exit(130);
+      return;
+    }
+    firstSignalAt = Date.now();
     process.stdout.write(`\n${signal}: stopping the demo\n`);
     interrupt.abort(new Error(signal));
   });

@@ -225,11 +225,15 @@ function shutdown(): Promise<void> {
   return shuttingDown;
 }
 
-let signals = 0;
+/**
+ * One Ctrl-C can arrive twice: from the terminal, and forwarded by `npm run` when the shell execs
+ * this process. A repeat within a second is that echo; a later one means "stop waiting".
+ */
+let firstSignalAt: number | undefined;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt < 1_000) return;
       // A second Ctrl-C: no more waiting, but still nothing left behind.
       if (running.offline?.child.pid) {
         try {
@@ -240,6 +244,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       }
       process.exit(130);
     }
+    firstSignalAt = Date.now();
     log(`\n${signal}: stopping`);
     void shutdown().then(() => process.exit(0));
   });

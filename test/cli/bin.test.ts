@@ -51,3 +51,13 @@ it('is what `npx aurora-queue` runs inside the project', async () => {
   const { stdout } = await run('npx', ['--no-install', 'aurora-queue', '--help'], { cwd: ROOT, env, timeout: 60_000 });
   expect(stdout).toContain('usage: aurora-queue <command>');
 });
+
+it('ends on Ctrl-C while waiting for standard input', async () => {
+  const child = spawn(process.execPath, [BIN, 'enqueue', 'sms', '--file', '-'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : null))));
+  // Give it time to start reading, then interrupt it as a terminal would.
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  child.kill('SIGINT');
+  expect(await exited).toBe(130);
+  child.stdin.destroy();
+});
