@@ -58,32 +58,6 @@ export async function ensureMariaDb(options: EnsureMariaDbOptions): Promise<Runn
   if (binary === undefined) throw new CliError(`MariaDB is not running at ${where} (${first.message}).\n${howToStart(databaseUrl)}`);
 
   log(`MariaDB is not running at ${where}; starting ${binary}`);
-  const started = startMariadbd(binary);
-  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
-  let output = '';
-  started.child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  started.child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  let exited = false;
-  void started.exited.then(() => (exited = true));
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const probe = await probeMysql(databaseUrl, 1_000);
-    if (probe.ok) {
-      log(`MariaDB ${probe.version} started (it stops with this command)`);
-      return { version: probe.version, started };
-    }
-    if (probe.reason !== 'unreachable') {
-      await started.stop();
-      throw new CliError(cannotUse(where, probe));
-    }
-    if (exited || Date.now() > deadline) {
-      await started.stop();
-      throw new CliError(`Could not start MariaDB with ${binary}${exited ? ' (it exited)' : ' (not answering after 30 s)'}:\n${tail(output)}\n${howToStart(databaseUrl)}`);
-    }
-  }
-}
-
-function startMariadbd(binary: string): ProcessGroup {
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
     // Debian's packaged server keeps its socket and pid file here and refuses to start without it.
@@ -94,7 +68,44 @@ function startMariadbd(binary: string): ProcessGroup {
     }
   }
   // As root the server must be told to drop to the mysql user; as a user (Homebrew) it runs as that user.
-  return spawnProcessGroup('mariadbd', binary, asRoot ? ['--user=mysql'] : [], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const started = startMariadbd(binary, asRoot ? ['--user=mysql'] : []);
+  const version = await waitUntilServing(databaseUrl, started, options.startTimeoutMs ?? 30_000);
+  log(`MariaDB ${version} started (it stops with this command)`);
+  return { version, started };
+}
+
+/** `mariadbd` with `args`, in a process group of its own; its output is kept for error messages. */
+export function startMariadbd(binary: string, args: readonly string[] = []): ProcessGroup {
+  return spawnProcessGroup('mariadbd', binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Waits until the server answers at `databaseUrl` and gives its version. If it exits, refuses the
+ * login or does not answer in time, it is stopped and a CliError carries the end of its output.
+ */
+export async function waitUntilServing(databaseUrl: string, server: ProcessGroup, timeoutMs: number): Promise<string> {
+  const where = hostOf(databaseUrl);
+  let output = '';
+  server.child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  server.child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let exited = false;
+  void server.exited.then(() => (exited = true));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const probe = await probeMysql(databaseUrl, 1_000);
+    if (probe.ok) return probe.version;
+    if (probe.reason !== 'unreachable') {
+      await server.stop();
+      throw new CliError(cannotUse(where, probe));
+    }
+    if (exited || Date.now() > deadline) {
+      await server.stop();
+      throw new CliError(
+        `Could not start MariaDB (${exited ? 'it exited' : `not answering at ${where} after ${Math.round(timeoutMs / 1_000)} s`}):\n${tail(output)}\n${howToStart(databaseUrl)}`,
+      );
+    }
+  }
 }
 
 function findMariadbd(env: NodeJS.ProcessEnv): string | undefined {
