@@ -11,7 +11,7 @@ export interface ProcessGroup {
   child: ChildProcess;
   /** Resolves with the exit code (or the signal's name) when the leader exits. */
   exited: Promise<number | string>;
-  /** Signals the group, waits, then kills whatever is left. Safe to call twice. */
+  /** Signals the group, waits, then kills whatever is left; resolves when the group is gone. Safe to call twice. */
   stop(options?: { signal?: NodeJS.Signals; graceMs?: number }): Promise<void>;
 }
 
@@ -52,8 +52,10 @@ async function stopGroup(child: ChildProcess, exited: Promise<unknown>, signal: 
       await exited;
     }
   }
-  // The leader is gone; anything it left in its group is not wanted either.
+  // The leader is gone; anything it left in its group is not wanted either. A killed process
+  // lingers for a moment, so wait (briefly) until the group is really empty.
   signalGroup(pid, 'SIGKILL');
+  for (let waited = 0; groupAlive(pid) && waited < 2_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
