@@ -33,12 +33,13 @@ export const deadListCommand: Command = {
 
 export const deadRedriveCommand: Command = {
   name: 'dead redrive',
-  usage: '<queue> [--ids <id,id,...> | --limit <n>]',
+  usage: '<queue> [<id>... | --limit <n>]',
   summary: 'send dead letters back to waiting with attempts reset: the given ids, at most n, or all',
+  details: '  ids may also be given as --ids <id,id,...>',
   options: ['ids', 'limit'],
-  arity: { min: 1, max: 1 },
-  async run(context, [queue]) {
-    const selection = bulkSelection(context, 'dead redrive');
+  arity: { min: 1, max: 1 + DEAD_LETTER_LIMITS.maxBulk },
+  async run(context, [queue, ...ids]) {
+    const selection = bulkSelection(context, ids, 'dead redrive');
     const result = await repeatBulk(selection, (limit) => redrive(context.app(), queue!, { ...selection.call, ...(limit !== undefined ? { limit } : {}) }));
     if (context.json) return context.printJson(result);
     context.print(`redrove ${formatCount(result.count)} dead letter${result.count === 1 ? '' : 's'} of ${queue}${result.more ? ' (more remain: run again)' : ''}`);
@@ -47,14 +48,15 @@ export const deadRedriveCommand: Command = {
 
 export const deadPurgeCommand: Command = {
   name: 'dead purge',
-  usage: '<queue> (--ids <id,id,...> | --all [--limit <n>])',
+  usage: '<queue> (<id>... | --all [--limit <n>])',
   summary: 'delete dead letters for good: the given ids, or all (--all)',
+  details: '  ids may also be given as --ids <id,id,...>',
   options: ['ids', 'all', 'limit'],
-  arity: { min: 1, max: 1 },
-  async run(context, [queue]) {
-    const selection = bulkSelection(context, 'dead purge');
-    if (selection.call.ids === undefined && context.options.all !== true) throw new UsageError('purging is for good: name the dead letters with --ids, or say --all', 'dead purge');
-    if (selection.call.ids !== undefined && context.options.all === true) throw new UsageError('give --ids or --all, not both', 'dead purge');
+  arity: { min: 1, max: 1 + DEAD_LETTER_LIMITS.maxBulk },
+  async run(context, [queue, ...ids]) {
+    const selection = bulkSelection(context, ids, 'dead purge');
+    if (selection.call.ids === undefined && context.options.all !== true) throw new UsageError('purging is for good: name the dead letters by id, or say --all', 'dead purge');
+    if (selection.call.ids !== undefined && context.options.all === true) throw new UsageError('give ids or --all, not both', 'dead purge');
     const which = selection.call.ids !== undefined ? { ids: selection.call.ids } : { all: true as const };
     const result = await repeatBulk(selection, (limit) => purgeDeadLetters(context.app(), queue!, which, limit !== undefined ? { limit } : {}));
     if (context.json) return context.printJson(result);
@@ -68,14 +70,16 @@ interface BulkSelection {
   limit: number | undefined;
 }
 
-function bulkSelection(context: CliContext, command: string): BulkSelection {
-  const ids = listOption(context.options, 'ids')?.map((id) => id.toLowerCase());
+function bulkSelection(context: CliContext, positionalIds: readonly string[], command: string): BulkSelection {
+  const optionIds = listOption(context.options, 'ids');
+  if (optionIds !== undefined && positionalIds.length > 0) throw new UsageError('give the ids as arguments or with --ids, not both', command);
+  const ids = (optionIds ?? (positionalIds.length > 0 ? [...positionalIds] : undefined))?.map((id) => id.toLowerCase());
   if (ids !== undefined) {
     if (ids.length === 0) throw new UsageError('--ids names no id', command);
     const bad = ids.find((id) => !isUuid(id));
-    if (bad !== undefined) throw new UsageError(`--ids: "${bad}" is not a message id (a UUID)`, command);
-    if (ids.length > DEAD_LETTER_LIMITS.maxBulk) throw new UsageError(`--ids: at most ${DEAD_LETTER_LIMITS.maxBulk} ids per call`, command);
-    if (context.options.limit !== undefined) throw new UsageError('give --ids or --limit, not both', command);
+    if (bad !== undefined) throw new UsageError(`"${bad}" is not a message id (a UUID)`, command);
+    if (ids.length > DEAD_LETTER_LIMITS.maxBulk) throw new UsageError(`at most ${DEAD_LETTER_LIMITS.maxBulk} ids per call`, command);
+    if (context.options.limit !== undefined) throw new UsageError('give ids or --limit, not both', command);
     return { call: { ids }, limit: undefined };
   }
   return { call: {}, limit: intOption(context.options, 'limit', { min: 1, max: DEAD_LETTER_LIMITS.maxBulk }, command) };

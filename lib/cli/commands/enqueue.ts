@@ -13,26 +13,28 @@ const MAX_CHUNK_CHARS = 1_000_000;
 
 export const enqueueCommand: Command = {
   name: 'enqueue',
-  usage: '<queue> (--type <type> --payload <json> [--delay <s>] [--priority <n>] [--max-attempts <n>] [--dedup-key <key>] | --file <path|->)',
+  usage: "<queue> (<type> '<payload json>' [--delay <s>] [--priority <n>] [--max-attempts <n>] [--dedup-key <key>] | --file <path|->)",
   summary: 'enqueue one message, or many from a file',
   details: [
-    '  --type, --payload   the message type (e.g. sms.send, webhook) and its payload as JSON',
+    '  <type> <payload>    the message type (e.g. sms.send, webhook) and its payload as JSON',
+    '                      (also as --type <type> --payload <json>)',
     '  --delay <s>         deliver no sooner than this many seconds from now',
     '  --file <path|->     messages as a JSON array, {"messages": [...]}, or JSON Lines (one message',
     '                      object per line); "-" reads standard input. Sent in batches of up to 500,',
     '                      each stored whole or not at all.',
   ].join('\n'),
   options: ['type', 'payload', 'file', 'delay', 'priority', 'max-attempts', 'dedup-key'],
-  arity: { min: 1, max: 1 },
-  async run(context, [queue]) {
+  arity: { min: 1, max: 3 },
+  async run(context, [queue, ...message]) {
     if (context.options.file === undefined) {
       // As one HTTP message, so errors name `payload.to` rather than `messages[0].payload.to`.
-      const { messages: [result] } = await enqueueRequest(context.app(), queue!, messageFromOptions(context));
+      const { messages: [result] } = await enqueueRequest(context.app(), queue!, messageFromArgs(context, message));
       if (context.json) return context.printJson(result);
       context.print(result!.duplicate ? `duplicate: the dedupKey already names message ${result!.id}` : `enqueued ${result!.id} on ${queue}`);
       return;
     }
 
+    if (message.length > 0) throw new UsageError('--file takes whole messages; give no type or payload with it', 'enqueue');
     const chunks = chunk(await messagesFromFile(context));
     const results: EnqueuedMessage[] = [];
     for (const [index, messagesOfChunk] of chunks.entries()) {
@@ -73,20 +75,24 @@ function describeRefusal(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function messageFromOptions(context: CliContext): EnqueueMessage {
+function messageFromArgs(context: CliContext, [positionalType, positionalPayload]: readonly string[]): EnqueueMessage {
   const { options } = context;
-  if (options.type === undefined || options.payload === undefined) throw new UsageError('give --type and --payload, or --file', 'enqueue');
+  if (positionalType !== undefined && options.type !== undefined) throw new UsageError('give the type once: as an argument or with --type', 'enqueue');
+  if (positionalPayload !== undefined && options.payload !== undefined) throw new UsageError('give the payload once: as an argument or with --payload', 'enqueue');
+  const type = positionalType ?? options.type;
+  const payloadText = positionalPayload ?? options.payload;
+  if (type === undefined || payloadText === undefined) throw new UsageError('give a type and a payload, or --file', 'enqueue');
   let payload: unknown;
   try {
-    payload = JSON.parse(options.payload);
+    payload = JSON.parse(payloadText);
   } catch (error) {
-    throw new UsageError(`--payload is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, 'enqueue');
+    throw new UsageError(`the payload is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, 'enqueue');
   }
   const delaySeconds = intOption(options, 'delay', { min: 0, max: ENQUEUE_LIMITS.maxDelaySeconds }, 'enqueue');
   const priority = intOption(options, 'priority', { min: ENQUEUE_LIMITS.minPriority, max: ENQUEUE_LIMITS.maxPriority }, 'enqueue');
   const maxAttempts = intOption(options, 'max-attempts', { min: ENQUEUE_LIMITS.minMaxAttempts, max: ENQUEUE_LIMITS.maxMaxAttempts }, 'enqueue');
   return {
-    type: options.type,
+    type,
     payload,
     ...(delaySeconds !== undefined ? { delaySeconds } : {}),
     ...(priority !== undefined ? { priority } : {}),

@@ -54,7 +54,7 @@ it('lists dead letters with their last errors, page by page', async () => {
 
 it('redrives the given ids, then all the rest', async () => {
   const ids = await killTexts(3);
-  expect(await runCaptured(['dead', 'redrive', 'sms', '--ids', ids[0]!], env)).toMatchObject({ code: 0, stdout: 'redrove 1 dead letter of sms\n' });
+  expect(await runCaptured(['dead', 'redrive', 'sms', ids[0]!], env)).toMatchObject({ code: 0, stdout: 'redrove 1 dead letter of sms\n' });
   expect(await statuses(ids)).toEqual(['waiting', 'dead', 'dead']);
   expect(json(await runCaptured(['dead', 'redrive', 'sms', '--json'], env))).toEqual({ count: 2, more: false });
   expect(await statuses(ids)).toEqual(['waiting', 'waiting', 'waiting']);
@@ -71,8 +71,8 @@ it('redrives at most --limit', async () => {
 it('purges only when told which, or --all', async () => {
   const ids = await killTexts(3);
   const unsaid = await runCaptured(['dead', 'purge', 'sms'], env);
-  expect(unsaid).toMatchObject({ code: 2, stderr: expect.stringContaining('purging is for good: name the dead letters with --ids, or say --all') });
-  expect(await runCaptured(['dead', 'purge', 'sms', '--ids', `${ids[0]}, ${ids[1]}`], env)).toMatchObject({ code: 0, stdout: 'purged 2 dead letters of sms\n' });
+  expect(unsaid).toMatchObject({ code: 2, stderr: expect.stringContaining('purging is for good: name the dead letters by id, or say --all') });
+  expect(await runCaptured(['dead', 'purge', 'sms', ids[0]!, ids[1]!.toUpperCase()], env)).toMatchObject({ code: 0, stdout: 'purged 2 dead letters of sms\n' });
   expect(await statuses(ids)).toEqual(['dead']);
   expect(json(await runCaptured(['dead', 'purge', 'sms', '--all', '--json'], env))).toEqual({ count: 1, more: false });
   expect(await runCaptured(['dead', 'list', 'sms'], env)).toMatchObject({ code: 0, stdout: 'no dead letters on sms\n' });
@@ -80,7 +80,10 @@ it('purges only when told which, or --all', async () => {
 
 it('refuses bad ids, both selections at once, and a missing action', async () => {
   expect(await runCaptured(['dead', 'redrive', 'sms', '--ids', 'nope'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('"nope" is not a message id') });
-  expect(await runCaptured(['dead', 'purge', 'sms', '--ids', '0190a5b4-0000-7000-8000-000000000000', '--all'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('not both') });
+  expect(await runCaptured(['dead', 'purge', 'sms', '0190a5b4-0000-7000-8000-000000000000', '--all'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('not both') });
+  expect(await runCaptured(['dead', 'redrive', 'sms', '0190a5b4-0000-7000-8000-000000000000', '--ids', '0190a5b4-0000-7000-8000-000000000001'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('as arguments or with --ids, not both') });
+  // --ids still works, comma-separated.
+  expect(await runCaptured(['dead', 'purge', 'sms', '--ids', '0190a5b4-0000-7000-8000-000000000000, 0190a5b4-0000-7000-8000-000000000001'], env)).toMatchObject({ code: 0, stdout: 'purged 0 dead letters of sms\n' });
   expect(await runCaptured(['dead', 'list', 'sms', '--after', 'x'], env)).toMatchObject({ code: 2 });
   expect(await runCaptured(['dead', 'list', 'sms', '--limit', '0'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('--limit must be a whole number from 1 to 500') });
   expect(await runCaptured(['dead'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('dead needs an action: list, redrive or purge') });

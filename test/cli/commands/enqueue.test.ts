@@ -26,8 +26,8 @@ async function row(id: string) {
   return rows[0];
 }
 
-it('enqueues one message from options', async () => {
-  const run = await runCaptured(['enqueue', 'sms', '--type', 'sms.send', '--payload', '{"to":"+15551234567","body":"hi"}'], stackEnv(stack));
+it('enqueues one message: queue, type, payload', async () => {
+  const run = await runCaptured(['enqueue', 'sms', 'sms.send', '{"to":"+15551234567","body":"hi"}'], stackEnv(stack));
   expect(run).toMatchObject({ code: 0, stderr: '' });
   const id = /^enqueued ([0-9a-f-]{36}) on sms$/m.exec(run.stdout)?.[1];
   expect(id).toBeDefined();
@@ -35,6 +35,7 @@ it('enqueues one message from options', async () => {
 });
 
 it('passes delay, priority, max attempts and dedup key; a repeated key answers the first id', async () => {
+  // The type and payload as options, the way a script that builds arguments may prefer.
   const args = ['enqueue', 'orders', '--type', 'sms.send', '--payload', '{"to":"+15551234567","body":"hi"}', '--delay', '60', '--priority', '5', '--max-attempts', '2', '--dedup-key', 'order-1', '--json'];
   const first = json(await runCaptured(args, stackEnv(stack)));
   expect(first).toEqual({ id: expect.any(String), duplicate: false });
@@ -61,7 +62,7 @@ it('enqueues a JSON array from standard input and answers every id with --json',
 });
 
 it('reports invalid messages by field and stores nothing', async () => {
-  const run = await runCaptured(['enqueue', 'sms', '--type', 'sms.send', '--payload', '{"to":"5551234567","body":""}'], stackEnv(stack));
+  const run = await runCaptured(['enqueue', 'sms', 'sms.send', '{"to":"5551234567","body":""}'], stackEnv(stack));
   expect(run.code).toBe(1);
   expect(run.stderr).toMatch(/^aurora-queue enqueue: payload\.to: must be an E\.164 number.*\(and 1 more\)\n  payload\.to: .*\n  payload\.body: /s);
 });
@@ -77,23 +78,27 @@ it('says which batch of a file was refused and how many were stored before it', 
 });
 
 it('refuses an undeclared queue, an unknown type, bad JSON and mixed options', async () => {
-  const unknownQueue = await runCaptured(['enqueue', 'nope', '--type', 'sms.send', '--payload', '{}'], stackEnv(stack));
+  const unknownQueue = await runCaptured(['enqueue', 'nope', 'sms.send', '{}'], stackEnv(stack));
   expect(unknownQueue).toMatchObject({ code: 1, stderr: expect.stringContaining('queue "nope" is not declared (declared: default, sms, webhooks, orders)') });
 
-  const unknownType = await runCaptured(['enqueue', 'sms', '--type', 'fax', '--payload', '{}'], stackEnv(stack));
+  const unknownType = await runCaptured(['enqueue', 'sms', 'fax', '{}'], stackEnv(stack));
   expect(unknownType).toMatchObject({ code: 1, stderr: expect.stringContaining('unknown message type "fax"') });
 
-  const badJson = await runCaptured(['enqueue', 'sms', '--type', 'sms.send', '--payload', '{to:'], stackEnv(stack));
-  expect(badJson).toMatchObject({ code: 2, stderr: expect.stringContaining('--payload is not valid JSON') });
+  const badJson = await runCaptured(['enqueue', 'sms', 'sms.send', '{to:'], stackEnv(stack));
+  expect(badJson).toMatchObject({ code: 2, stderr: expect.stringContaining('the payload is not valid JSON') });
   expect(badJson.stderr).toContain('usage: aurora-queue enqueue <queue>');
 
   const mixed = await runCaptured(['enqueue', 'sms', '--file', 'x.json', '--type', 'sms.send'], stackEnv(stack));
   expect(mixed).toMatchObject({ code: 2, stderr: expect.stringContaining('--type cannot be combined with it') });
+  const twice = await runCaptured(['enqueue', 'sms', 'sms.send', '{}', '--type', 'sms.send'], stackEnv(stack));
+  expect(twice).toMatchObject({ code: 2, stderr: expect.stringContaining('give the type once') });
+  const fileAndMessage = await runCaptured(['enqueue', 'sms', 'sms.send', '--file', 'x.json'], stackEnv(stack));
+  expect(fileAndMessage).toMatchObject({ code: 2, stderr: expect.stringContaining('--file takes whole messages') });
 
   const missing = await runCaptured(['enqueue', 'sms', '--file', join(dir, 'missing.json')], stackEnv(stack));
   expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining('no such file') });
 
-  const bounds = await runCaptured(['enqueue', 'sms', '--type', 'sms.send', '--payload', '{}', '--priority', '101'], stackEnv(stack));
+  const bounds = await runCaptured(['enqueue', 'sms', 'sms.send', '{}', '--priority', '101'], stackEnv(stack));
   expect(bounds).toMatchObject({ code: 2, stderr: expect.stringContaining('--priority must be a whole number from -100 to 100') });
 });
 
