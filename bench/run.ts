@@ -16,15 +16,18 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type mysql from 'mysql2/promise';
+import { DEFAULT_DRAIN_TUNING } from '../lib/drain/types.js';
 import { startLocalDataApi } from '../lib/local-data-api/server.js';
 import { benchApp } from './lib/benchApp.js';
 import { cpuMeter, findMariadbPid, type CpuSample } from './lib/cpu.js';
+import { probeMachine, type MachineProbe } from './lib/machine.js';
 import { adminClient, startDataApiProcess, type DataApiServer } from './lib/dataApiProcess.js';
 import {
   createBenchDatabase,
   dataApiDb,
   DATABASE_URL,
   dropAllBenchDatabases,
+  dropBenchDatabase,
   migrateBenchDatabase,
   rawPool,
   resetQueueTables,
@@ -37,6 +40,7 @@ import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
 import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
 import { enqueueThroughHandler, type EnqueueResult } from './scenarios/enqueue.js';
+import { dataApiFloor, plainHttpFloor, type FloorResult } from './scenarios/floor.js';
 import { rawDrain, rawEnqueue, type RawResult } from './scenarios/raw.js';
 
 const SECTIONS = ['raw', 'enqueue', 'drain', 'latency', 'claim', 'bundles'] as const;
@@ -69,8 +73,14 @@ const E2_IN_FLIGHT = 1;
 const DRAIN_BATCH = 100;
 const D2_RUNS = 4;
 const LATENCY_MS = 20;
-/** The drainer keeps up to this many claims in flight (DEFAULT_DRAIN_TUNING.maxClaimsInFlight). */
-const PIPELINED_LOOPS = 4;
+/** The drainer keeps up to this many claims in flight; the raw baseline runs as many loops. */
+const PIPELINED_LOOPS = DEFAULT_DRAIN_TUNING.maxClaimsInFlight;
+/**
+ * A handler timeout for the no-op type that lets one run hold more than 250 messages: with the
+ * default 10 s timeout, 50 handlers at once and a 60 s lease, the time budget caps a lane at
+ * 5 waves × 50 = 250 messages held, i.e. 2.5 claims of 100 in flight.
+ */
+const SHORT_TIMEOUT_MS = 1_000;
 const RAW_SHAPES = [
   { batch: 100, loops: 1 },
   { batch: 500, loops: 1 },
@@ -90,12 +100,15 @@ interface Measured<T> {
 interface Repetition {
   raw: Record<string, Measured<RawResult>>;
   rawEnqueue: { e1?: Measured<RawResult>; e2?: Measured<RawResult> };
+  floor?: Measured<FloorResult>;
+  plainFloor?: Measured<FloorResult>;
   e1?: Measured<EnqueueResult>;
   e2?: Measured<EnqueueResult>;
   d1?: Measured<DrainRunsResult>;
   d1InProcess?: Measured<DrainRunsResult>;
   d2?: Measured<DrainRunsResult>;
   d1Latency?: Measured<DrainRunsResult>;
+  d1LatencyShortTimeout?: Measured<DrainRunsResult>;
 }
 
 async function main(): Promise<void> {
@@ -122,6 +135,8 @@ async function main(): Promise<void> {
 
   try {
     await migrateBenchDatabase(server.url, database);
+    const probes: MachineProbe[] = [await probeMachine(pool)];
+    log(`machine: ${describeProbe(probes[0]!)}`);
     const pids = { client: process.pid, server: server.pid, mariadb: findMariadbPid() };
     const measure = async <T>(target: DataApiServer, work: () => Promise<T>): Promise<Measured<T>> => {
       const before = await target.stats();
@@ -154,6 +169,10 @@ async function main(): Promise<void> {
         log(`rep ${rep} raw insert: single×${E1_IN_FLIGHT} ${formatNumber(r.rawEnqueue.e1.result.perSecond)} msg/s, batch ${E2_BATCH} ${formatNumber(r.rawEnqueue.e2.result.perSecond)} msg/s`);
       }
       if (sections.has('enqueue')) {
+        const floorDb = dataApiDb(server.url, database);
+        await dataApiFloor(floorDb, 4 * E1_IN_FLIGHT, E1_IN_FLIGHT);
+        r.floor = await measure(server, () => dataApiFloor(floorDb, N.e1, E1_IN_FLIGHT));
+        r.plainFloor = await measure(server, () => plainHttpFloor(server.url, database, N.e1, E1_IN_FLIGHT));
         const e1App = benchApp(dataApiDb(server.url, database));
         await freshQueue();
         await enqueueThroughHandler(e1App, 4 * E1_IN_FLIGHT, 1, E1_IN_FLIGHT); // opens the sockets, loads the code paths
@@ -163,7 +182,7 @@ async function main(): Promise<void> {
         await enqueueThroughHandler(e2App, E2_BATCH, E2_BATCH, 1);
         await freshQueue();
         r.e2 = await measure(server, () => enqueueThroughHandler(e2App, N.e2, E2_BATCH, E2_IN_FLIGHT));
-        log(`rep ${rep} E1 ${formatNumber(r.e1.result.perSecond)} msg/s; E2 ${formatNumber(r.e2.result.perSecond)} msg/s`);
+        log(`rep ${rep} Data API SELECT 1 ×${E1_IN_FLIGHT}: ${formatNumber(r.floor.result.perSecond)} calls/s (no SDK: ${formatNumber(r.plainFloor.result.perSecond)}); E1 ${formatNumber(r.e1.result.perSecond)} msg/s; E2 ${formatNumber(r.e2.result.perSecond)} msg/s`);
       }
       if (sections.has('drain')) {
         let ids = await seedDrain();
@@ -183,18 +202,33 @@ async function main(): Promise<void> {
         await server.setLatency(LATENCY_MS);
         try {
           r.d1Latency = await measure(server, () => drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids, runs: 1 }));
+          const more = await seedDrain();
+          r.d1LatencyShortTimeout = await measure(server, () =>
+            drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids: more, runs: 1, tuning: { defaultTimeoutMs: SHORT_TIMEOUT_MS } }),
+          );
         } finally {
           await server.setLatency(0);
         }
-        log(`rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls)`);
+        log(
+          `rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls); ` +
+            `with ${SHORT_TIMEOUT_MS} ms handler timeout ${formatNumber(r.d1LatencyShortTimeout.result.perSecond)} msg/s`,
+        );
       }
     }
 
     let claimCost: ClaimCostResult | undefined;
     if (sections.has('claim')) {
       log(`claim cost: seeding ${N.finished.toLocaleString('en-US')} finished messages…`);
-      claimCost = await measureClaimCost(pool, { queue: BENCH_QUEUE, finishedRows: N.finished, claims: 100, batch: DRAIN_BATCH });
-      log(`claim cost: empty ${claimCost.emptyMs.median.toFixed(2)} ms, with history ${claimCost.fullMs.median.toFixed(2)} ms (seeded in ${(claimCost.seedFinishedMs / 1_000).toFixed(1)} s)`);
+      const historyDatabase = await createBenchDatabase('aq_bench_history');
+      await migrateBenchDatabase(server.url, historyDatabase);
+      const historyPool = rawPool(historyDatabase);
+      try {
+        await freshQueue();
+        claimCost = await measureClaimCost({ emptyPool: pool, fullPool: historyPool, queue: BENCH_QUEUE, finishedRows: N.finished, claims: 100, batch: DRAIN_BATCH, reps, log });
+      } finally {
+        await historyPool.end();
+        await dropBenchDatabase(historyDatabase);
+      }
       await freshQueue();
     }
 
@@ -204,22 +238,26 @@ async function main(): Promise<void> {
       bundles = await measureBundles(3, log);
     }
 
+    probes.push(await probeMachine(pool));
     const rows = tableRows(repetitions, claimCost, bundles);
-    const table = markdownTable(rows);
-    const cpuTable = cpuBreakdown(repetitions);
     console.log(`\n## aurora-queue bench, ${startedAt.toISOString()}\n`);
-    console.log(`${reps} repetition(s) · scale ${scale} · ${cpus().length} CPUs · Data API server in its own process (D1 also with it in-process) · MariaDB at ${new URL(DATABASE_URL).host}\n`);
-    console.log(table);
-    console.log(`\nCPU per message (µs), medians — where the time goes:\n\n${cpuTable}`);
-    if (claimCost !== undefined) console.log(`\nEXPLAIN of the claim's SELECT with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(claimCost.explain.claimSelect)}`);
+    console.log(`${reps} repetition(s) · scale ${scale} · ${cpus().length} CPUs · Data API server in its own process (D1 also with it in-process) · MariaDB at ${new URL(DATABASE_URL).host}`);
+    console.log(`machine at start: ${describeProbe(probes[0]!)}\nmachine at end:   ${describeProbe(probes[1]!)}\n`);
+    console.log(markdownTable(rows));
+    console.log(`\nCPU per message (µs), medians — where the time goes:\n\n${cpuBreakdown(repetitions)}`);
+    console.log(`\nRound trips of the drain runs (medians over repetitions):\n\n${roundTripTable(repetitions)}`);
+    if (claimCost !== undefined) {
+      console.log(`\nEXPLAIN of the claim's SELECT with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(claimCost.explain.claimSelect)}`);
+      console.log(`\nEXPLAIN of the claim (UPDATE):\n\n${explainTable(claimCost.explain.claimUpdate)}`);
+    }
 
     const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
     await mkdir(resultsDir, { recursive: true });
     const json = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-      settings: { reps, scale, sections: [...sections], N, E1_IN_FLIGHT, E2_BATCH, E2_IN_FLIGHT, DRAIN_BATCH, D2_RUNS, LATENCY_MS, PIPELINED_LOOPS },
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, probes },
+      settings: { reps, scale, sections: [...sections], N, E1_IN_FLIGHT, E2_BATCH, E2_IN_FLIGHT, DRAIN_BATCH, D2_RUNS, LATENCY_MS, PIPELINED_LOOPS, SHORT_TIMEOUT_MS },
       rows: rows.map((row) => ({ ...row, pass: passes(row) })),
       repetitions: repetitions.map(stripSummaries),
       claimCost,
@@ -236,7 +274,21 @@ async function main(): Promise<void> {
 function stripSummaries(rep: Repetition): unknown {
   const strip = (m: Measured<DrainRunsResult> | undefined) =>
     m === undefined ? undefined : { ...m, result: { ...m.result, summaries: m.result.summaries.map(({ queues: _queues, ...rest }) => rest) } };
-  return { ...rep, d1: strip(rep.d1), d1InProcess: strip(rep.d1InProcess), d2: strip(rep.d2), d1Latency: strip(rep.d1Latency) };
+  return {
+    ...rep,
+    d1: strip(rep.d1),
+    d1InProcess: strip(rep.d1InProcess),
+    d2: strip(rep.d2),
+    d1Latency: strip(rep.d1Latency),
+    d1LatencyShortTimeout: strip(rep.d1LatencyShortTimeout),
+  };
+}
+
+function describeProbe(probe: MachineProbe): string {
+  return (
+    `load ${probe.load.map((l) => l.toFixed(2)).join(' ')}, fixed JS work ${probe.cpuWorkMs.toFixed(0)} ms, ` +
+    `mysql2 SELECT 1 ${probe.mysqlRoundTripMs.toFixed(2)} ms, one-row commit ${probe.commitMs.toFixed(2)} ms`
+  );
 }
 
 function collect<T>(repetitions: readonly Repetition[], pick: (rep: Repetition) => T | undefined): T[] {
@@ -267,8 +319,11 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
     const ratio = ratioTo === undefined ? undefined : ratioFigure(repetitions, ratioTo.top, ratioTo.bottom);
     rows.push(ratio === undefined ? rest : { ...rest, ratio: { to: ratioTo!.label, figure: ratio } });
   };
-  const callsMismatch = (measured: Measured<{ calls: number }>[]) =>
-    measured.some((m) => m.serverCalls !== m.result.calls) ? `server counted ${measured.map((m) => m.serverCalls).join('/')} calls` : undefined;
+  /** The client's count (db.stats) against the server's (GET /_local/stats), per repetition. */
+  const crossCheck = (measured: Measured<{ calls: number }>[]) =>
+    measured.every((m) => m.serverCalls === m.result.calls)
+      ? `client and server both counted ${measured.map((m) => m.result.calls).join('/')} calls`
+      : `client counted ${measured.map((m) => m.result.calls).join('/')}, server ${measured.map((m) => m.serverCalls).join('/')} calls`;
 
   for (const { batch, loops } of RAW_SHAPES) {
     const key = `${batch}x${loops}`;
@@ -282,6 +337,24 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
   const rawE2 = collect(repetitions, (rep) => rep.rawEnqueue.e2?.result.perSecond);
   if (rawE2.length > 0) rows.push({ id: 'raw E2', what: `raw mysql2 insert, ${E2_BATCH}/statement, ${E2_IN_FLIGHT} in flight`, unit: 'msg/s', figure: figure(rawE2) });
 
+  const floor = collect(repetitions, (rep) => rep.floor);
+  if (floor.length > 0) {
+    rows.push({
+      id: 'floor',
+      what: `Data API \`SELECT 1\`, ${E1_IN_FLIGHT} in flight (the cheapest call: no single-message enqueue can beat it)`,
+      unit: 'calls/s',
+      figure: figure(floor.map((m) => m.result.perSecond)),
+    });
+  }
+  const plainFloor = collect(repetitions, (rep) => rep.plainFloor);
+  if (plainFloor.length > 0) {
+    rows.push({
+      id: 'floor, no SDK',
+      what: `the same \`SELECT 1\` request over plain node:http, ${E1_IN_FLIGHT} in flight (what the SDK adds is the difference)`,
+      unit: 'calls/s',
+      figure: figure(plainFloor.map((m) => m.result.perSecond)),
+    });
+  }
   const e1 = collect(repetitions, (rep) => rep.e1);
   if (e1.length > 0) {
     add({
@@ -290,7 +363,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       unit: 'msg/s',
       figure: figure(e1.map((m) => m.result.perSecond)),
       target: { op: '>=', value: 4_000, text: '≥ 4,000' },
-      note: callsMismatch(e1),
+      note: crossCheck(e1),
       ratioTo: { label: 'raw E1', top: (rep) => rep.e1?.result.perSecond, bottom: (rep) => rep.rawEnqueue.e1?.result.perSecond },
     });
   }
@@ -309,7 +382,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       unit: 'calls',
       figure: figure(e2.map((m) => (m.result.calls * E2_BATCH) / m.result.messages)),
       target: { op: '<=', value: 1, text: '1' },
-      note: callsMismatch(e2),
+      note: crossCheck(e2),
     });
   }
 
@@ -338,7 +411,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       unit: '',
       figure: figure(d1.map((m) => m.result.calls / m.result.messages)),
       target: { op: '<=', value: 0.03, text: '≤ 0.03' },
-      note: callsMismatch(d1),
+      note: crossCheck(d1),
     });
   }
   const d1In = collect(repetitions, (rep) => rep.d1InProcess);
@@ -374,7 +447,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       what: 'Data API calls per message',
       unit: '',
       figure: figure(d2.map((m) => m.result.calls / m.result.messages)),
-      note: callsMismatch(d2),
+      note: crossCheck(d2),
     });
   }
   const d1L = collect(repetitions, (rep) => rep.d1Latency);
@@ -387,14 +460,26 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       target: { op: '>=', value: 5_000, text: '≥ 5,000' },
       ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1Latency?.result.perSecond, bottom: raw('100x1') },
     });
-    rows.push({ id: `D1 +${LATENCY_MS}ms calls`, what: 'Data API calls per message', unit: '', figure: figure(d1L.map((m) => m.result.calls / m.result.messages)), note: callsMismatch(d1L) });
+    rows.push({ id: `D1 +${LATENCY_MS}ms calls`, what: 'Data API calls per message', unit: '', figure: figure(d1L.map((m) => m.result.calls / m.result.messages)), note: crossCheck(d1L) });
+  }
+  const d1LS = collect(repetitions, (rep) => rep.d1LatencyShortTimeout);
+  if (d1LS.length > 0) {
+    add({
+      id: `D1 +${LATENCY_MS}ms, ${SHORT_TIMEOUT_MS / 1_000} s timeout`,
+      what: `D1 +${LATENCY_MS} ms with the handler timeout at ${SHORT_TIMEOUT_MS} ms (time budget lets a run hold more than 250)`,
+      unit: 'msg/s',
+      figure: figure(d1LS.map((m) => m.result.perSecond)),
+      ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1LatencyShortTimeout?.result.perSecond, bottom: raw('100x1') },
+    });
   }
   if (claimCost !== undefined) {
     rows.push({
       id: 'claim cost',
-      what: `claim+read of ${DRAIN_BATCH} with ${claimCost.finishedRows.toLocaleString('en-US')} finished rows vs none (median of 100 claims: ${claimCost.fullMs.median.toFixed(2)} vs ${claimCost.emptyMs.median.toFixed(2)} ms)`,
+      what:
+        `claim+read of ${DRAIN_BATCH} over mysql2 with ${claimCost.finishedRows.toLocaleString('en-US')} finished rows vs none ` +
+        `(median of ${claimCost.claimsPerRep} claims per repetition: ${claimCost.fullMs.median.toFixed(2)} vs ${claimCost.emptyMs.median.toFixed(2)} ms)`,
       unit: '×',
-      figure: figure([claimCost.ratio]),
+      figure: claimCost.ratio,
       target: { op: '<=', value: 1.2, text: '≤ 1.2×' },
     });
   }
@@ -423,6 +508,8 @@ function cpuBreakdown(repetitions: readonly Repetition[]): string {
     ['D1', (rep) => rep.d1],
     ['D2', (rep) => rep.d2],
     [`D1 +${LATENCY_MS}ms`, (rep) => rep.d1Latency],
+    ['floor (per call)', (rep) => rep.floor],
+    ['floor, no SDK (per call)', (rep) => rep.plainFloor],
   ];
   for (const [name, pick] of scenarios) {
     const measured = collect(repetitions, pick);
@@ -432,6 +519,37 @@ function cpuBreakdown(repetitions: readonly Repetition[]): string {
     const server = name.startsWith('raw') ? 0 : per('server');
     const mariadb = per('mariadb');
     lines.push(`| ${name} | ${formatNumber(client)} | ${name.startsWith('raw') ? '—' : formatNumber(server)} | ${formatNumber(mariadb)} | ${formatNumber(client + server + mariadb)} |`);
+  }
+  return lines.join('\n');
+}
+
+function roundTripTable(repetitions: readonly Repetition[]): string {
+  const scenarios: [string, (rep: Repetition) => Measured<DrainRunsResult> | undefined][] = [
+    ['D1', (rep) => rep.d1],
+    ['D1 in-process', (rep) => rep.d1InProcess],
+    ['D2', (rep) => rep.d2],
+    [`D1 +${LATENCY_MS}ms`, (rep) => rep.d1Latency],
+    [`D1 +${LATENCY_MS}ms, ${SHORT_TIMEOUT_MS / 1_000} s timeout`, (rep) => rep.d1LatencyShortTimeout],
+  ];
+  const kinds = ['claim', 'read', 'ack'];
+  const lines = [
+    `| run | ${kinds.map((k) => `${k}: calls, median ms`).join(' | ')} | other calls | statements in flight (mean) | wall ms |`,
+    `|---|${kinds.map(() => '---').join('|')}|---|---|---|`,
+  ];
+  for (const [name, pick] of scenarios) {
+    const measured = collect(repetitions, pick);
+    if (measured.length === 0) continue;
+    const cells = kinds.map((kind) => {
+      const calls = figure(measured.map((m) => m.result.roundTrips[kind]?.calls ?? 0)).median;
+      const ms = figure(measured.map((m) => m.result.roundTrips[kind]?.medianMs ?? Number.NaN)).median;
+      return `${formatNumber(calls)}, ${ms.toFixed(1)}`;
+    });
+    const other = figure(
+      measured.map((m) => Object.entries(m.result.roundTrips).reduce((sum, [kind, rt]) => (kinds.includes(kind) ? sum : sum + rt.calls), 0)),
+    ).median;
+    const inFlight = figure(measured.map((m) => m.result.meanInFlight)).median;
+    const wall = figure(measured.map((m) => m.result.ms)).median;
+    lines.push(`| ${name} | ${cells.join(' | ')} | ${formatNumber(other)} | ${inFlight.toFixed(2)} | ${formatNumber(wall)} |`);
   }
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 /** The App the benchmark drives: one queue with the product's default limits, one no-op job type. */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { createApp, type App } from '../../lib/app.js';
 import { systemClock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/types.js';

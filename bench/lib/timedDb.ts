@@ -20,7 +20,7 @@ export interface TimedDb extends Db {
 /** Names a statement by its first keywords and main clause: `UPDATE … JSON_TABLE … 'done'` → ack. */
 export function statementKind(sql: string): string {
   const text = sql.replace(/\s+/g, ' ').trim();
-  if (/^UPDATE queue_messages AS m JOIN \( SELECT id/i.test(text)) return 'claim';
+  if (/FOR UPDATE SKIP LOCKED/i.test(text) && /^UPDATE/i.test(text)) return 'claim';
   if (/^SELECT id, queue, type, payload/i.test(text) && /running_bytes/.test(text)) return 'read';
   if (/SET m\.status = 'done'/.test(text)) return 'ack';
   if (/SET m\.status = 'retrying'/.test(text)) return 'reschedule';

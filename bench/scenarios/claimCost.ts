@@ -1,26 +1,28 @@
 /**
- * Whether history slows the claim: the claim + read of the drain (lib/drain/claim.ts over mysql2,
- * so SQL cost only) timed with no finished messages in the table, then with 1,000,000 of them.
+ * Whether history slows the claim: the drain's claim + read (lib/drain/claim.ts over mysql2, so
+ * SQL cost only) timed on a table with no finished messages and on one with 1,000,000 of them in
+ * the same queue, alternately, repetition after repetition.
  */
 import type mysql from 'mysql2/promise';
 import { claimMessages } from '../../lib/drain/claim.js';
 import { CLAIM_BATCH } from '../../lib/sql/claimBatch.js';
 import { rawDb } from '../lib/rawDb.js';
-import { resetQueueTables } from '../lib/database.js';
 import { seedDueMessages, seedFinishedMessages } from '../lib/seed.js';
 import { figure, type Figure } from '../lib/stats.js';
 
 export interface ClaimCostResult {
   finishedRows: number;
-  /** Milliseconds per claim + read, over `claims` claims. */
+  claimsPerRep: number;
+  /** Median milliseconds per claim + read, per repetition. */
   emptyMs: Figure;
   fullMs: Figure;
-  /** fullMs.median / emptyMs.median. */
-  ratio: number;
+  /** fullMs / emptyMs, per repetition. */
+  ratio: Figure;
   seedFinishedMs: number;
   explain: { claimSelect: unknown[]; claimUpdate: unknown[] };
 }
 
+/** The claim's row-picking part, which is what finished rows could slow down. */
 const CLAIM_SELECT = `SELECT id FROM queue_messages
   WHERE queue = :queue AND finished_at IS NULL AND available_at <= :now
   ORDER BY priority DESC, available_at
@@ -39,38 +41,78 @@ async function timeClaims(pool: mysql.Pool, queue: string, claims: number, batch
   return times;
 }
 
-export async function measureClaimCost(pool: mysql.Pool, options: { queue: string; finishedRows: number; claims: number; batch: number }): Promise<ClaimCostResult> {
-  const { queue, claims, batch } = options;
-  const due = claims * batch;
+/** Replaces the live messages of `pool`'s table with `count` due ones, keeping finished history. */
+async function freshDue(pool: mysql.Pool, queue: string, count: number): Promise<void> {
+  await pool.query('DELETE FROM queue_messages WHERE finished_at IS NULL');
+  await seedDueMessages(pool, queue, count);
+}
 
-  await resetQueueTables(pool);
-  await seedDueMessages(pool, queue, due);
-  await pool.query('ANALYZE TABLE queue_messages');
-  await timeClaims(pool, queue, 5, batch); // warm the buffer pool and the connections
-  await resetQueueTables(pool);
-  await seedDueMessages(pool, queue, due);
-  const empty = await timeClaims(pool, queue, claims, batch);
+/**
+ * Waits (at most 15 s) for InnoDB to write back the pages the bulk insert dirtied, so the
+ * measurement with history is not also paying for that background flushing.
+ */
+async function settleBufferPool(pool: mysql.Pool, log: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    const [rows] = await pool.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_pages_dirty', 'Innodb_buffer_pool_pages_total')");
+    const status = Object.fromEntries((rows as { Variable_name: string; Value: string }[]).map((r) => [r.Variable_name, Number(r.Value)]));
+    const dirty = status.Innodb_buffer_pool_pages_dirty! / status.Innodb_buffer_pool_pages_total!;
+    const waited = performance.now() - started;
+    if (dirty < 0.02 || waited > 15_000) {
+      log(`  buffer pool ${(dirty * 100).toFixed(1)}% dirty after waiting ${(waited / 1_000).toFixed(1)} s`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
 
-  await resetQueueTables(pool);
+export async function measureClaimCost(options: {
+  /** A migrated, empty database. */
+  emptyPool: mysql.Pool;
+  /** Another migrated, empty database: it gets the history. */
+  fullPool: mysql.Pool;
+  queue: string;
+  finishedRows: number;
+  claims: number;
+  batch: number;
+  reps: number;
+  log: (line: string) => void;
+}): Promise<ClaimCostResult> {
+  const { emptyPool, fullPool, queue, claims, batch } = options;
+  const due = (claims + 5) * batch;
+
   const seedStarted = performance.now();
-  await seedFinishedMessages(pool, queue, options.finishedRows);
+  await seedFinishedMessages(fullPool, queue, options.finishedRows);
   const seedFinishedMs = performance.now() - seedStarted;
-  await seedDueMessages(pool, queue, due + 5 * batch);
-  await pool.query('ANALYZE TABLE queue_messages');
-  await timeClaims(pool, queue, 5, batch);
-  const full = await timeClaims(pool, queue, claims, batch);
+  options.log(`  ${options.finishedRows.toLocaleString('en-US')} finished messages seeded in ${(seedFinishedMs / 1_000).toFixed(1)} s`);
+  await settleBufferPool(fullPool, options.log);
+
+  const empty: number[] = [];
+  const full: number[] = [];
+  const ratios: number[] = [];
+  for (let rep = 0; rep < options.reps; rep++) {
+    const medians: number[] = [];
+    for (const pool of [emptyPool, fullPool]) {
+      await freshDue(pool, queue, due);
+      await pool.query('ANALYZE TABLE queue_messages');
+      await timeClaims(pool, queue, 5, batch); // warm the buffer pool and the connection
+      medians.push(figure(await timeClaims(pool, queue, claims, batch)).median);
+    }
+    empty.push(medians[0]!);
+    full.push(medians[1]!);
+    ratios.push(medians[1]! / medians[0]!);
+    options.log(`  rep ${rep + 1}: ${medians[0]!.toFixed(2)} ms empty, ${medians[1]!.toFixed(2)} ms with history`);
+  }
 
   const params = { queue, now: new Date(), limit: batch, leaseToken: 'explain', leaseUntil: new Date() };
-  const [claimSelect] = await pool.query(`EXPLAIN ${CLAIM_SELECT}`, params);
-  const [claimUpdate] = await pool.query(`EXPLAIN ${CLAIM_BATCH}`, params);
-
-  const emptyMs = figure(empty);
-  const fullMs = figure(full);
+  const [claimSelect] = await fullPool.query(`EXPLAIN ${CLAIM_SELECT}`, params);
+  const [claimUpdate] = await fullPool.query(`EXPLAIN ${CLAIM_BATCH}`, params);
   return {
     finishedRows: options.finishedRows,
-    emptyMs,
-    fullMs,
-    ratio: fullMs.median / emptyMs.median,
+    claimsPerRep: claims,
+    emptyMs: figure(empty),
+    fullMs: figure(full),
+    ratio: figure(ratios),
     seedFinishedMs,
     explain: { claimSelect: claimSelect as unknown[], claimUpdate: claimUpdate as unknown[] },
   };

@@ -5,10 +5,12 @@
  */
 import type mysql from 'mysql2/promise';
 import { drain, type DrainSummary } from '../../lib/drain/drain.js';
+import type { DrainTuning } from '../../lib/drain/types.js';
 import type { Db } from '../../lib/db/types.js';
 import type { QueueDeclaration } from '../../lib/queues.js';
 import { BENCH_QUEUE, benchApp } from '../lib/benchApp.js';
-import { ratePerSecond } from '../lib/stats.js';
+import { figure, ratePerSecond } from '../lib/stats.js';
+import { timedDb } from '../lib/timedDb.js';
 
 export interface DrainRunsResult {
   messages: number;
@@ -22,6 +24,10 @@ export interface DrainRunsResult {
   missing: number;
   /** From the drain's start to the last message's `finished_at`. */
   lastWaitMs: number;
+  /** Per kind of statement (claim, read, ack, …): calls and median milliseconds, over all runs. */
+  roundTrips: Record<string, { calls: number; medianMs: number }>;
+  /** Statements in flight at once in one run, time-weighted while any was (the pipelining depth). */
+  meanInFlight: number;
   summaries: DrainSummary[];
 }
 
@@ -35,14 +41,17 @@ export async function drainRuns(options: {
   ids: readonly string[];
   runs: number;
   queue?: Partial<QueueDeclaration>;
+  tuning?: Partial<DrainTuning>;
 }): Promise<DrainRunsResult> {
   const dispatches = new Map<string, number>();
   const onDispatch = (id: string) => dispatches.set(id, (dispatches.get(id) ?? 0) + 1);
-  const apps = Array.from({ length: options.runs }, () => benchApp(options.newDb(), { queue: options.queue, onDispatch }));
+  const dbs = Array.from({ length: options.runs }, () => timedDb(options.newDb()));
+  const apps = dbs.map((db) => benchApp(db, { queue: options.queue, onDispatch }));
 
   const startedAt = Date.now();
   const started = performance.now();
-  const summaries = await Promise.all(apps.map((app) => drain(app, { queue: BENCH_QUEUE, remainingTimeMs: () => 600_000 })));
+  // A Lambda's whole 15 minutes: the time budget never limits a claim here.
+  const summaries = await Promise.all(apps.map((app) => drain(app, { queue: BENCH_QUEUE, remainingTimeMs: () => 900_000, tuning: options.tuning })));
   const ms = performance.now() - started;
 
   let duplicates = 0;
@@ -55,6 +64,11 @@ export async function drainRuns(options: {
   for (const summary of summaries) {
     if (summary.errors.length > 0) throw new Error(`drain reported errors: ${summary.errors.join('; ')}`);
   }
+  const roundTrips: Record<string, { calls: number; medianMs: number }> = {};
+  for (const kind of new Set(dbs.flatMap((db) => Object.keys(db.times)))) {
+    const times = dbs.flatMap((db) => db.times[kind] ?? []);
+    roundTrips[kind] = { calls: times.length, medianMs: figure(times).median };
+  }
   return {
     messages: done,
     ms,
@@ -63,6 +77,8 @@ export async function drainRuns(options: {
     duplicates,
     missing: options.ids.length - done,
     lastWaitMs: row.last === null ? Number.NaN : row.last.getTime() - startedAt,
+    roundTrips,
+    meanInFlight: figure(dbs.map((db) => db.meanInFlight())).median,
     summaries,
   };
 }
