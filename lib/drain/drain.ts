@@ -83,77 +83,84 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
   const callsBefore = app.db.stats.calls;
   const tuning: DrainTuning = { ...DEFAULT_DRAIN_TUNING, ...options.tuning };
   const log = options.log ?? silentLog;
-  const signal = runSignal(options.signal);
+  const { signal, release } = runSignal(options.signal);
+  try {
+    const selected = selectQueues(app, options.queue);
+    const paused = await listPausedQueues(app.db);
+    const active = selected.filter((queue) => !paused.has(queue.name));
 
-  const selected = selectQueues(app, options.queue);
-  const paused = await listPausedQueues(app.db);
-  const active = selected.filter((queue) => !paused.has(queue.name));
+    const quotas = MessageQuota.split(options.maxMessages ?? Number.POSITIVE_INFINITY, active.length);
+    const lanes = await Promise.all(
+      active.map((queue, i) =>
+        new QueueLane({
+          db: app.db,
+          clock: app.clock,
+          queue,
+          jobs: app.jobs,
+          quota: quotas[i]!,
+          remainingTimeMs: options.remainingTimeMs,
+          signal,
+          sleep: options.sleep ?? realSleep,
+          random: options.random ?? Math.random,
+          tuning,
+          log,
+        }).run(),
+      ),
+    );
 
-  const quotas = MessageQuota.split(options.maxMessages ?? Number.POSITIVE_INFINITY, active.length);
-  const lanes = await Promise.all(
-    active.map((queue, i) =>
-      new QueueLane({
-        db: app.db,
-        clock: app.clock,
-        queue,
-        jobs: app.jobs,
-        quota: quotas[i]!,
-        remainingTimeMs: options.remainingTimeMs,
-        signal,
-        sleep: options.sleep ?? realSleep,
-        random: options.random ?? Math.random,
-        tuning,
-        log,
-      }).run(),
-    ),
-  );
+    const errors = lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`));
+    const deleted = await Promise.all(
+      lanes.map(async (lane) => {
+        const queue = app.queues.get(lane.queue)!;
+        try {
+          return await deleteExpiredMessages(app.db, queue, {
+            now: app.clock.now(),
+            batchSize: tuning.retentionBatchSize,
+            maxCalls: tuning.retentionMaxCalls,
+            hasTime: () => !signal.aborted && options.remainingTimeMs() > tuning.safetyMarginMs / 2,
+          });
+        } catch (error) {
+          errors.push(`${lane.queue}: retention failed: ${describeError(error)}`);
+          log.error('retention failed', { queue: lane.queue, error: describeError(error) });
+          return 0;
+        }
+      }),
+    );
 
-  const errors = lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`));
-  const deleted = await Promise.all(
-    lanes.map(async (lane) => {
-      const queue = app.queues.get(lane.queue)!;
-      try {
-        return await deleteExpiredMessages(app.db, queue, {
-          now: app.clock.now(),
-          batchSize: tuning.retentionBatchSize,
-          maxCalls: tuning.retentionMaxCalls,
-          hasTime: () => !signal.aborted && options.remainingTimeMs() > tuning.safetyMarginMs / 2,
-        });
-      } catch (error) {
-        errors.push(`${lane.queue}: retention failed: ${describeError(error)}`);
-        log.error('retention failed', { queue: lane.queue, error: describeError(error) });
-        return 0;
-      }
-    }),
-  );
-
-  const queues = lanes.map((lane, i) => queueSummary(lane, deleted[i]!));
-  const total = (key: 'claimed' | 'done' | 'retried' | 'dead' | 'released' | 'lostLeases' | 'unsettled' | 'deleted') =>
-    queues.reduce((sum, queue) => sum + queue[key], 0);
-  return {
-    claimed: total('claimed'),
-    done: total('done'),
-    retried: total('retried'),
-    dead: total('dead'),
-    released: total('released'),
-    lostLeases: total('lostLeases'),
-    unsettled: total('unsettled'),
-    deleted: total('deleted'),
-    durationMs: Math.round(performance.now() - startedAt),
-    dataApiCalls: app.db.stats.calls - callsBefore,
-    pausedQueues: selected.filter((queue) => paused.has(queue.name)).map((queue) => queue.name),
-    queues,
-    errors,
-  };
+    const queues = lanes.map((lane, i) => queueSummary(lane, deleted[i]!));
+    const total = (key: 'claimed' | 'done' | 'retried' | 'dead' | 'released' | 'lostLeases' | 'unsettled' | 'deleted') =>
+      queues.reduce((sum, queue) => sum + queue[key], 0);
+    return {
+      claimed: total('claimed'),
+      done: total('done'),
+      retried: total('retried'),
+      dead: total('dead'),
+      released: total('released'),
+      lostLeases: total('lostLeases'),
+      unsettled: total('unsettled'),
+      deleted: total('deleted'),
+      durationMs: Math.round(performance.now() - startedAt),
+      dataApiCalls: app.db.stats.calls - callsBefore,
+      pausedQueues: selected.filter((queue) => paused.has(queue.name)).map((queue) => queue.name),
+      queues,
+      errors,
+    };
+  } finally {
+    release();
+  }
 }
 
-/** The run's own signal: every handler in flight listens to it, more than the default 10 listeners allow. */
-function runSignal(outer: AbortSignal | undefined): AbortSignal {
+/**
+ * The run's own signal: every handler in flight listens to it, more than the default 10 listeners
+ * allow. `release` detaches it from the caller's signal, which may outlive many runs.
+ */
+function runSignal(outer: AbortSignal | undefined): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
-  if (outer?.aborted) controller.abort(outer.reason);
-  else outer?.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
-  return controller.signal;
+  const forward = () => controller.abort(outer?.reason);
+  if (outer?.aborted) forward();
+  else outer?.addEventListener('abort', forward, { once: true });
+  return { signal: controller.signal, release: () => outer?.removeEventListener('abort', forward) };
 }
 
 function selectQueues(app: App, name: string | undefined): QueueConfig[] {

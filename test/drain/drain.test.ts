@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
 import { claimMessages } from '../../lib/drain/claim.js';
@@ -358,6 +359,14 @@ describe('drain', () => {
     const rows = [...(await readRows(stack, 'abort')).values()];
     expect(rows.filter((row) => row.status === 'retrying' && row.attempts === 1)).toHaveLength(2);
     expect(rows.filter((row) => row.status === 'waiting' && row.attempts === 0)).toHaveLength(4);
+  });
+
+  it('leaves no listener on a caller signal that outlives the run', async () => {
+    const controller = new AbortController();
+    const app = appOn(stack, { queues: [{ name: 'listeners' }], jobTypes: [jobType('noop', async () => {})], clock: new ManualClock(T0) });
+    await seed(app, [{ queue: 'listeners', type: 'noop' }]);
+    for (let run = 0; run < 3; run++) await drain(app, { remainingTimeMs: plenty, signal: controller.signal });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('keeps to the queue concurrency', async () => {
