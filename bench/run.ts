@@ -329,7 +329,14 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
     const key = `${batch}x${loops}`;
     const values = collect(repetitions, raw(key));
     if (values.length > 0) {
-      rows.push({ id: `raw ${key}`, what: `raw mysql2 claim+read+ack, ${batch}/claim, ${loops} loop${loops > 1 ? 's' : ''} (physical limit)`, unit: 'msg/s', figure: figure(values) });
+      const deadlocks = collect(repetitions, (rep) => rep.raw[key]?.result.deadlocks);
+      rows.push({
+        id: `raw ${key}`,
+        what: `raw mysql2 claim+read+ack, ${batch}/claim, ${loops} loop${loops > 1 ? 's' : ''} (physical limit)`,
+        unit: 'msg/s',
+        figure: figure(values),
+        note: deadlocks.some((n) => n > 0) ? `deadlocks retried: ${deadlocks.join('/')}` : undefined,
+      });
     }
   }
   const rawE1 = collect(repetitions, (rep) => rep.rawEnqueue.e1?.result.perSecond);
@@ -561,4 +568,8 @@ function explainTable(rows: readonly unknown[]): string {
   return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`, ...list.map((row) => `| ${keys.map((k) => String(row[k] ?? '')).join(' | ')} |`)].join('\n');
 }
 
-await main();
+await main().catch((error: unknown) => {
+  // mysql2 errors carry the whole statement, parameters included: print the message only.
+  console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+});

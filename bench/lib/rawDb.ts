@@ -3,25 +3,33 @@
  * own SQL functions (lib/sql) run unchanged, with the same text and `:named` parameters, but with
  * no SDK, HTTP or Data API server in between. Parameters are bound as the Data API binds them
  * (objects and arrays as JSON text, Dates in UTC); only what the baseline uses is implemented.
+ * A deadlock is retried as lib/db retries it outside a transaction (same backoff, same limit),
+ * and counted in `stats.byOperation.Deadlock`.
  */
 import type mysql from 'mysql2/promise';
+import { DEFAULT_DEADLOCK_RETRIES, deadlockBackoffMs } from '../../lib/db/retry.js';
 import type { CallStats, Db, ExecuteResult, Row, SqlParams } from '../../lib/db/types.js';
 
 export function rawDb(pool: mysql.Pool): Db {
   const stats: CallStats = { calls: 0, byOperation: {} };
-  const count = () => {
-    stats.calls++;
-    stats.byOperation.Execute = (stats.byOperation.Execute ?? 0) + 1;
+  const run = async <T>(sql: string, params: SqlParams | undefined): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      stats.calls++;
+      stats.byOperation.Execute = (stats.byOperation.Execute ?? 0) + 1;
+      try {
+        const [result] = await pool.query(sql, bind(params));
+        return result as T;
+      } catch (error) {
+        if ((error as { errno?: number }).errno !== 1213 || attempt >= DEFAULT_DEADLOCK_RETRIES) throw error;
+        stats.byOperation.Deadlock = (stats.byOperation.Deadlock ?? 0) + 1;
+        await new Promise((resolve) => setTimeout(resolve, deadlockBackoffMs(attempt + 1, Math.random)));
+      }
+    }
   };
   const db: Db = {
-    async query<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]> {
-      count();
-      const [rows] = await pool.query(sql, bind(params));
-      return rows as T[];
-    },
+    query: <T extends Row = Row>(sql: string, params?: SqlParams) => run<T[]>(sql, params),
     async execute(sql: string, params?: SqlParams): Promise<ExecuteResult> {
-      count();
-      const [header] = await pool.query<mysql.ResultSetHeader>(sql, bind(params));
+      const header = await run<mysql.ResultSetHeader>(sql, params);
       return { numberOfRecordsUpdated: header.affectedRows };
     },
     batch: () => Promise.reject(new Error('rawDb: batch is not part of the baseline')),

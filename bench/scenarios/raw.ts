@@ -19,6 +19,8 @@ export interface RawResult {
   perSecond: number;
   /** Statements run, the raw counterpart of Data API calls. */
   statements: number;
+  /** Statements that deadlocked and were run again. */
+  deadlocks: number;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function rawDrain(pool: mysql.Pool, queue: string, batch: number, l
   const started = performance.now();
   await Promise.all(Array.from({ length: loops }, loop));
   const ms = performance.now() - started;
-  return { messages, ms, perSecond: ratePerSecond(messages, ms), statements: db.stats.calls };
+  return { messages, ms, perSecond: ratePerSecond(messages, ms), statements: db.stats.calls, deadlocks: db.stats.byOperation.Deadlock ?? 0 };
 }
 
 /** The enqueue's insert of `count` messages, `batch` per statement, `inFlight` statements at once. */
@@ -68,5 +70,5 @@ export async function rawEnqueue(pool: mysql.Pool, queue: string, count: number,
   const started = performance.now();
   await Promise.all(Array.from({ length: inFlight }, worker));
   const ms = performance.now() - started;
-  return { messages: count, ms, perSecond: ratePerSecond(count, ms), statements: db.stats.calls };
+  return { messages: count, ms, perSecond: ratePerSecond(count, ms), statements: db.stats.calls, deadlocks: db.stats.byOperation.Deadlock ?? 0 };
 }

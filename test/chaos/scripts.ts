@@ -2,7 +2,7 @@
  * Scripted messages: each payload says what its handler does on each attempt, so the final table
  * can be checked against what every message should have become.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PermanentError } from '../../lib/errors.js';
 import { defineJobType, type JobType } from '../../lib/jobs/types.js';
 
