@@ -67,9 +67,12 @@ describe('Settler', () => {
     const [a, b] = await claimed('busy', 6, clock);
     const holder = await stack.sql.getConnection();
     try {
-      // Another drainer's claim, still in its statement: its rows are locked.
+      // Another drainer's claim, still in its statement: its rows are locked. Locked by primary
+      // key: a lookup by lease_token could be planned as a table scan, which locks every row.
       await holder.query('BEGIN');
-      await holder.query('SELECT id FROM queue_messages WHERE lease_token = ? FOR UPDATE', [b!.leaseToken]);
+      await holder.query('SELECT id FROM queue_messages FORCE INDEX (PRIMARY) WHERE id IN (?) FOR UPDATE', [
+        b!.messages.map((m) => m.id),
+      ]);
       const settler = new Settler(stack.newDb(), clock, { flushSize: 100, lingerMs: 0 });
       settler.done(a!.messages[0]!);
       settler.retry({ ...a!.messages[1]!, availableAt: clock.now(), error: 'e' });
