@@ -187,15 +187,14 @@ describe('call timeout', () => {
     const error = await failure(quick.execute("SELECT SLEEP(5), 'kill-me'"));
     expect(error).toBeInstanceOf(StatementTimeoutException);
     expect(typeof (error as unknown as StatementTimeoutException).dbConnectionId).toBe('number');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(await running('kill-me')).toBe(0);
+    expect(await eventually(() => running('kill-me'), (n) => n === 0)).toBe(0);
   });
 
   it('lets the statement finish with continueAfterTimeout', async () => {
     const error = await failure(quick.execute("INSERT INTO items (name) SELECT 'slow-insert' FROM (SELECT SLEEP(0.8)) AS pause", undefined, { continueAfterTimeout: true }));
     expect(error).toBeInstanceOf(StatementTimeoutException);
-    await new Promise((resolve) => setTimeout(resolve, 900));
-    expect((await quick.execute("SELECT COUNT(*) FROM items WHERE name = 'slow-insert'")).records).toEqual([[{ longValue: 1 }]]);
+    const inserted = () => quick.execute("SELECT COUNT(*) FROM items WHERE name = 'slow-insert'").then((r) => r.records![0]![0]!.longValue);
+    expect(await eventually(inserted, (n) => n === 1)).toBe(1);
   });
 
   it('keeps a transaction busy until a continued statement finishes, and open after a killed one', async () => {
@@ -223,5 +222,15 @@ async function whenNotBusy<T>(call: () => Promise<T>, deadlineMs = 10_000): Prom
       if (!busy || Date.now() > giveUpAt) throw error;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  }
+}
+
+/** Polls `read` until `done` holds or the deadline passes; returns the last value read. */
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, deadlineMs = 10_000): Promise<T> {
+  const giveUpAt = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > giveUpAt) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
