@@ -65,22 +65,19 @@ export class DataApiDb implements Db {
   }
 
   async query<T extends Row = Row>(sql: string, params?: SqlParams, options?: StatementOptions): Promise<T[]> {
-    const core = this.#core;
-    const command = new ExecuteStatementCommand({
-      resourceArn: core.resourceArn,
-      secretArn: core.secretArn,
-      database: core.database,
-      sql,
-      parameters: toSqlParameters(params),
-      transactionId: this.#tx?.id,
-      includeResultMetadata: true,
-      continueAfterTimeout: options?.continueAfterTimeout,
-    });
-    const output = await this.#call<ExecuteStatementCommandOutput>('Execute', command, options?.idempotent === true);
+    const output = await this.#executeStatement(sql, params, options, true);
     return decodeRows(output.records, output.columnMetadata) as T[];
   }
 
   async execute(sql: string, params?: SqlParams, options?: StatementOptions): Promise<ExecuteResult> {
+    const output = await this.#executeStatement(sql, params, options, false);
+    const numberOfRecordsUpdated = output.numberOfRecordsUpdated ?? 0;
+    const insertId = insertIdOf(output.generatedFields);
+    return insertId === undefined ? { numberOfRecordsUpdated } : { numberOfRecordsUpdated, insertId };
+  }
+
+  /** Column metadata only when rows are decoded: it costs bytes on every response. */
+  #executeStatement(sql: string, params: SqlParams | undefined, options: StatementOptions | undefined, includeResultMetadata: boolean) {
     const core = this.#core;
     const command = new ExecuteStatementCommand({
       resourceArn: core.resourceArn,
@@ -89,11 +86,10 @@ export class DataApiDb implements Db {
       sql,
       parameters: toSqlParameters(params),
       transactionId: this.#tx?.id,
+      includeResultMetadata: includeResultMetadata || undefined,
       continueAfterTimeout: options?.continueAfterTimeout,
     });
-    const output = await this.#call<ExecuteStatementCommandOutput>('Execute', command, options?.idempotent === true);
-    const insertId = insertIdOf(output.generatedFields);
-    return insertId === undefined ? { numberOfRecordsUpdated: output.numberOfRecordsUpdated ?? 0 } : { numberOfRecordsUpdated: output.numberOfRecordsUpdated ?? 0, insertId };
+    return this.#call<ExecuteStatementCommandOutput>('Execute', command, options?.idempotent === true);
   }
 
   async batch(sql: string, parameterSets: readonly SqlParams[], options?: StatementOptions): Promise<BatchResult> {
