@@ -9,10 +9,9 @@
  * Data API server with --cpu-prof (the profile is written when it stops).
  */
 import { parseArgs } from 'node:util';
-import { benchApp } from './lib/benchApp.js';
+import { BENCH_QUEUE, benchApp } from './lib/benchApp.js';
 import { startDataApiProcess } from './lib/dataApiProcess.js';
 import { createBenchDatabase, dataApiDb, DATABASE_URL, dropAllBenchDatabases, migrateBenchDatabase, rawPool, resetQueueTables } from './lib/database.js';
-import { BENCH_QUEUE } from './lib/benchApp.js';
 import { seedDueMessages } from './lib/seed.js';
 import { drainRuns } from './scenarios/drain.js';
 import { enqueueThroughHandler } from './scenarios/enqueue.js';

@@ -15,10 +15,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type mysql from 'mysql2/promise';
 import { DEFAULT_DRAIN_TUNING } from '../lib/drain/types.js';
 import { startLocalDataApi } from '../lib/local-data-api/server.js';
-import { benchApp } from './lib/benchApp.js';
+import { BENCH_QUEUE, benchApp } from './lib/benchApp.js';
 import { cpuMeter, findMariadbPid, type CpuSample } from './lib/cpu.js';
 import { probeMachine, type MachineProbe } from './lib/machine.js';
 import { adminClient, startDataApiProcess, type DataApiServer } from './lib/dataApiProcess.js';
@@ -33,7 +32,6 @@ import {
   resetQueueTables,
 } from './lib/database.js';
 import { markdownTable, passes, formatNumber, type Row } from './lib/report.js';
-import { BENCH_QUEUE } from './lib/benchApp.js';
 import { seedDueMessages } from './lib/seed.js';
 import { figure, type Figure } from './lib/stats.js';
 import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
