@@ -161,10 +161,10 @@ export class QueueLane {
     });
     this.#bucket =
       this.#queue.ratePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: this.#queue.ratePerSecond, clock: options.clock });
-    this.#longestTimeoutMs = Math.max(
-      options.tuning.defaultTimeoutMs,
-      ...options.jobs.types().map((type) => options.jobs.get(type)?.timeoutMs ?? options.tuning.defaultTimeoutMs),
-    );
+    // The default counts only for types that set no timeout of their own: a registry of fast
+    // types with short timeouts may hold (and pipeline) more messages within one lease.
+    const timeouts = options.jobs.types().map((type) => options.jobs.get(type)?.timeoutMs ?? options.tuning.defaultTimeoutMs);
+    this.#longestTimeoutMs = timeouts.length > 0 ? Math.max(...timeouts) : options.tuning.defaultTimeoutMs;
   }
 
   async run(): Promise<LaneSummary> {

@@ -369,6 +369,18 @@ describe('drain', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
+  it('budgets by the job types\' own timeouts: the default applies only to types without one', async () => {
+    // Lease 8 s, margin 5 s: the 10 s default timeout would not fit, a type's 1 s timeout does.
+    const app = appOn(stack, {
+      queues: [{ name: 'fast-types', leaseSeconds: 8 }],
+      jobTypes: [jobType('quick', async () => {}, { timeoutMs: 1_000 })],
+      clock: new ManualClock(T0),
+    });
+    await seed(app, Array.from({ length: 3 }, () => ({ queue: 'fast-types', type: 'quick' })));
+    const summary = await drain(app, { remainingTimeMs: plenty, tuning: { defaultTimeoutMs: 10_000, safetyMarginMs: 5_000 } });
+    expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
+  });
+
   it('keeps to the queue concurrency', async () => {
     const clock = new ManualClock(T0);
     let running = 0;
