@@ -15,6 +15,9 @@ export function noopJobType(onDispatch?: (id: string) => void): JobType {
   return defineJobType({
     type: BENCH_TYPE,
     payload: z.strictObject({ n: z.number().int(), to: z.string(), text: z.string() }),
+    // A job type states how long its work may take; the drain budgets its leases by it, so a
+    // no-op declaring the 10 s default would hold (and pipeline) far fewer messages than it could.
+    timeoutMs: 1_000,
     handle: async (_payload, context) => {
       onDispatch?.(context.id);
     },

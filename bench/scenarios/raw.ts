@@ -1,13 +1,13 @@
 /**
  * The physical limit: the drain's own claim, read and settle functions (lib/drain/claim.ts,
- * lib/sql/ackHeld.ts, so the very same SQL text) and the enqueue's insert, run directly over
+ * lib/sql/ack.ts, so the very same SQL text) and the enqueue's insert, run directly over
  * mysql2 with no Data API, SDK or HTTP in between. Every Data API figure is reported as a ratio
  * to its raw counterpart.
  */
 import type mysql from 'mysql2/promise';
 import { claimMessages } from '../../lib/drain/claim.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { ackHeld } from '../../lib/sql/ackHeld.js';
+import { ack } from '../../lib/sql/ack.js';
 import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
 import { rawDb } from '../lib/rawDb.js';
 import { BENCH_TYPE, benchPayload } from '../lib/seed.js';
@@ -34,7 +34,7 @@ export async function rawDrain(pool: mysql.Pool, queue: string, batch: number, l
     for (;;) {
       const claim = await claimMessages(db, { queue, limit: batch, now: new Date(), leaseMs: 60_000 });
       if (claim.claimed === 0) return;
-      messages += await ackHeld(db, { held: claim.messages, now: new Date() });
+      messages += await ack(db, { held: claim.messages, now: new Date() });
       if (claim.claimed < batch) return;
     }
   };

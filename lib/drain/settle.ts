@@ -1,10 +1,10 @@
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
-import { ackHeld } from '../sql/ackHeld.js';
-import { deadLetterHeld, type HeldDeadLetter } from '../sql/deadLetterHeld.js';
+import { ack } from '../sql/ack.js';
+import { deadLetter, type HeldDeadLetter } from '../sql/deadLetter.js';
 import type { HeldMessage } from '../sql/heldMessage.js';
-import { releaseHeld, type HeldRelease } from '../sql/releaseHeld.js';
-import { rescheduleHeld, type HeldRetry } from '../sql/rescheduleHeld.js';
+import { releaseClaims, type HeldRelease } from '../sql/releaseClaims.js';
+import { reschedule, type HeldRetry } from '../sql/reschedule.js';
 
 export interface SettleCounts {
   /** Rows each write changed. */
@@ -64,10 +64,10 @@ export class Settler {
       }, (rows) => {
         this.counts.unsettled += rows;
       });
-    this.#acks = channel('ack', (d, held, now) => ackHeld(d, { held, now }), (n) => (this.counts.done += n));
-    this.#retries = channel('reschedule', (d, retries, now) => rescheduleHeld(d, { retries, now }), (n) => (this.counts.retried += n));
-    this.#deadLetters = channel('dead-letter', (d, dead, now) => deadLetterHeld(d, { dead, now }), (n) => (this.counts.dead += n));
-    this.#releases = channel('release', (d, held, now) => releaseHeld(d, { held, now }), (n) => (this.counts.released += n));
+    this.#acks = channel('ack', (d, held, now) => ack(d, { held, now }), (n) => (this.counts.done += n));
+    this.#retries = channel('reschedule', (d, retries, now) => reschedule(d, { retries, now }), (n) => (this.counts.retried += n));
+    this.#deadLetters = channel('dead-letter', (d, dead, now) => deadLetter(d, { dead, now }), (n) => (this.counts.dead += n));
+    this.#releases = channel('release', (d, held, now) => releaseClaims(d, { held, now }), (n) => (this.counts.released += n));
     this.#channels = [this.#acks, this.#retries, this.#deadLetters, this.#releases];
   }
 

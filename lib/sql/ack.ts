@@ -1,19 +1,32 @@
 import type { Db } from '../db/types.js';
+import type { HeldMessage } from './heldMessage.js';
 
 /*
- * Settles successes. The lease token proves the claim is still held: once a lease has expired
- * and another drainer has claimed the message, this drainer's write matches nothing. FIND_IN_SET
- * over the lease's own rows (found through the lease index) keeps the SQL constant for any batch.
+ * Settles successes of any number of claims in one statement: each row carries its own lease
+ * token, so a drain run can gather the outcomes of several batches into one call (fewer calls
+ * per message), and each row still proves its own claim is held. A row whose lease has expired
+ * and been claimed again matches nothing. The claims travel as one JSON parameter, so the SQL
+ * text is the same for any number of rows.
+ *
+ * The join order is pinned (the JSON rows first, then each message by primary key): on a small
+ * or freshly analysed table the optimizer may otherwise scan queue_messages and probe the JSON
+ * rows, and an UPDATE locks every row it reads, so it would wait on rows other drainers hold.
+ * The other settle statements (reschedule, deadLetter, releaseClaims) do the same.
  */
 const ACK = `
-UPDATE queue_messages
-SET status = 'done', finished_at = :now, updated_at = :now, lease_token = NULL
-WHERE lease_token = :leaseToken AND status = 'running' AND FIND_IN_SET(id, :ids)`;
+UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
+  id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
+  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken'
+)) AS h
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
+SET m.status = 'done', m.finished_at = :now, m.updated_at = :now, m.lease_token = NULL
+WHERE m.lease_token = h.lease_token AND m.status = 'running'`;
 
-/** Marks messages done; returns how many were still held by this lease and changed. */
-export async function ack(db: Db, input: { leaseToken: string; ids: readonly string[]; now: Date }): Promise<number> {
-  if (input.ids.length === 0) return 0;
-  const result = await db.execute(ACK, { leaseToken: input.leaseToken, ids: input.ids.join(','), now: input.now }, { idempotent: true });
+/** Marks messages done; returns how many were still held under their lease and changed. */
+export async function ack(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {
+  if (input.held.length === 0) return 0;
+  const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken }));
+  const result = await db.execute(ACK, { held, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 

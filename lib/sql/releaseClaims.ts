@@ -1,18 +1,36 @@
 import type { Db } from '../db/types.js';
+import type { HeldMessage } from './heldMessage.js';
+
+export interface HeldRelease extends HeldMessage {
+  /** The attempts the claim counted (as read after the claim). */
+  attempts: number;
+}
 
 /*
- * Gives back claimed messages that were never dispatched (the run ran out of time or was
- * stopped): they become due now and the attempt counted at claim is returned. A message that was
- * waiting goes back to waiting; one that had failed before goes back to retrying.
+ * Gives back messages of any number of claims that were never dispatched (see releaseClaims):
+ * due now, the attempt counted at claim returned, back to waiting or retrying. The new status and
+ * attempts come from the claimed count the caller read, not from the row: MySQL does not promise
+ * the order of assignments in a multiple-table UPDATE, so one SET must not read a column another
+ * SET changes. The lease check makes the caller's count the row's.
  */
 const RELEASE_CLAIMS = `
-UPDATE queue_messages
-SET status = IF(attempts <= 1, 'waiting', 'retrying'),
-    attempts = attempts - 1, available_at = :now, updated_at = :now, lease_token = NULL
-WHERE lease_token = :leaseToken AND status = 'running' AND FIND_IN_SET(id, :ids)`;
+UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
+  id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
+  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
+  attempts    INT                                          PATH '$.attempts'
+)) AS h
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
+SET m.status = IF(h.attempts <= 1, 'waiting', 'retrying'),
+    m.attempts = GREATEST(h.attempts - 1, 0), m.available_at = :now, m.updated_at = :now,
+    m.lease_token = NULL
+WHERE m.lease_token = h.lease_token AND m.status = 'running'`;
 
-export async function releaseClaims(db: Db, input: { leaseToken: string; ids: readonly string[]; now: Date }): Promise<number> {
-  if (input.ids.length === 0) return 0;
-  const result = await db.execute(RELEASE_CLAIMS, { leaseToken: input.leaseToken, ids: input.ids.join(','), now: input.now }, { idempotent: true });
+/** Returns how many messages were still held under their lease and went back. */
+export async function releaseClaims(db: Db, input: { held: readonly HeldRelease[]; now: Date }): Promise<number> {
+  if (input.held.length === 0) return 0;
+  const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken, attempts: h.attempts }));
+  const result = await db.execute(RELEASE_CLAIMS, { held, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
+
+export { RELEASE_CLAIMS };

@@ -1,33 +1,36 @@
 import type { Db } from '../db/types.js';
+import type { HeldMessage } from './heldMessage.js';
 import { clipError, sqlTimestamp } from './message.js';
 
-export interface Retry {
-  id: string;
+export interface HeldRetry extends HeldMessage {
   /** When the next attempt may start (backoff, or the handler's retryAfter). */
   availableAt: Date;
   error: string;
 }
 
-/*
- * Settles failures that will be tried again, each with its own next available_at, in one
- * statement: the retries travel as one JSON parameter. The lease check is the same as ack's.
- */
+/* Retries of any number of claims in one statement, each with its own next available_at; see ack. */
 const RESCHEDULE = `
-UPDATE queue_messages AS m
-JOIN JSON_TABLE(:retries, '$[*]' COLUMNS (
+UPDATE JSON_TABLE(:retries, '$[*]' COLUMNS (
   id           CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
+  lease_token  CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
   available_at DATETIME(3)                                  PATH '$.availableAt',
   error        TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'
-)) AS r ON r.id = m.id
+)) AS r
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = r.id
 SET m.status = 'retrying', m.available_at = r.available_at, m.last_error = r.error,
     m.lease_token = NULL, m.updated_at = :now
-WHERE m.lease_token = :leaseToken AND m.status = 'running'`;
+WHERE m.lease_token = r.lease_token AND m.status = 'running'`;
 
-/** Returns how many messages were still held by this lease and changed. */
-export async function reschedule(db: Db, input: { leaseToken: string; retries: readonly Retry[]; now: Date }): Promise<number> {
+/** Returns how many messages were still held under their lease and changed. */
+export async function reschedule(db: Db, input: { retries: readonly HeldRetry[]; now: Date }): Promise<number> {
   if (input.retries.length === 0) return 0;
-  const retries = input.retries.map((r) => ({ id: r.id, availableAt: sqlTimestamp(r.availableAt), error: clipError(r.error) }));
-  const result = await db.execute(RESCHEDULE, { leaseToken: input.leaseToken, retries, now: input.now }, { idempotent: true });
+  const retries = input.retries.map((r) => ({
+    id: r.id,
+    leaseToken: r.leaseToken,
+    availableAt: sqlTimestamp(r.availableAt),
+    error: clipError(r.error),
+  }));
+  const result = await db.execute(RESCHEDULE, { retries, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 
