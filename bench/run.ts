@@ -78,7 +78,6 @@ const PIPELINED_LOOPS = DEFAULT_DRAIN_TUNING.maxClaimsInFlight;
  * default 10 s timeout, 50 handlers at once and a 60 s lease, the time budget caps a lane at
  * 5 waves × 50 = 250 messages held, i.e. 2.5 claims of 100 in flight.
  */
-const SHORT_TIMEOUT_MS = 1_000;
 const RAW_SHAPES = [
   { batch: 100, loops: 1 },
   { batch: 500, loops: 1 },
@@ -106,7 +105,6 @@ interface Repetition {
   d1InProcess?: Measured<DrainRunsResult>;
   d2?: Measured<DrainRunsResult>;
   d1Latency?: Measured<DrainRunsResult>;
-  d1LatencyShortTimeout?: Measured<DrainRunsResult>;
 }
 
 async function main(): Promise<void> {
@@ -200,16 +198,11 @@ async function main(): Promise<void> {
         await server.setLatency(LATENCY_MS);
         try {
           r.d1Latency = await measure(server, () => drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids, runs: 1 }));
-          const more = await seedDrain();
-          r.d1LatencyShortTimeout = await measure(server, () =>
-            drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids: more, runs: 1, tuning: { defaultTimeoutMs: SHORT_TIMEOUT_MS } }),
-          );
         } finally {
           await server.setLatency(0);
         }
         log(
-          `rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls); ` +
-            `with ${SHORT_TIMEOUT_MS} ms handler timeout ${formatNumber(r.d1LatencyShortTimeout.result.perSecond)} msg/s`,
+          `rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls)`,
         );
       }
     }
@@ -255,7 +248,7 @@ async function main(): Promise<void> {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, probes },
-      settings: { reps, scale, sections: [...sections], N, E1_IN_FLIGHT, E2_BATCH, E2_IN_FLIGHT, DRAIN_BATCH, D2_RUNS, LATENCY_MS, PIPELINED_LOOPS, SHORT_TIMEOUT_MS },
+      settings: { reps, scale, sections: [...sections], N, E1_IN_FLIGHT, E2_BATCH, E2_IN_FLIGHT, DRAIN_BATCH, D2_RUNS, LATENCY_MS, PIPELINED_LOOPS },
       rows: rows.map((row) => ({ ...row, pass: passes(row) })),
       repetitions: repetitions.map(stripSummaries),
       claimCost,
@@ -278,7 +271,6 @@ function stripSummaries(rep: Repetition): unknown {
     d1InProcess: strip(rep.d1InProcess),
     d2: strip(rep.d2),
     d1Latency: strip(rep.d1Latency),
-    d1LatencyShortTimeout: strip(rep.d1LatencyShortTimeout),
   };
 }
 
@@ -467,16 +459,6 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
     });
     rows.push({ id: `D1 +${LATENCY_MS}ms calls`, what: 'Data API calls per message', unit: '', figure: figure(d1L.map((m) => m.result.calls / m.result.messages)), note: crossCheck(d1L) });
   }
-  const d1LS = collect(repetitions, (rep) => rep.d1LatencyShortTimeout);
-  if (d1LS.length > 0) {
-    add({
-      id: `D1 +${LATENCY_MS}ms, ${SHORT_TIMEOUT_MS / 1_000} s timeout`,
-      what: `D1 +${LATENCY_MS} ms with the handler timeout at ${SHORT_TIMEOUT_MS} ms (time budget lets a run hold more than 250)`,
-      unit: 'msg/s',
-      figure: figure(d1LS.map((m) => m.result.perSecond)),
-      ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1LatencyShortTimeout?.result.perSecond, bottom: raw('100x1') },
-    });
-  }
   if (claimCost !== undefined) {
     rows.push({
       id: 'claim cost',
@@ -534,7 +516,6 @@ function roundTripTable(repetitions: readonly Repetition[]): string {
     ['D1 in-process', (rep) => rep.d1InProcess],
     ['D2', (rep) => rep.d2],
     [`D1 +${LATENCY_MS}ms`, (rep) => rep.d1Latency],
-    [`D1 +${LATENCY_MS}ms, ${SHORT_TIMEOUT_MS / 1_000} s timeout`, (rep) => rep.d1LatencyShortTimeout],
   ];
   const kinds = ['claim', 'read', 'ack'];
   const lines = [
