@@ -6,6 +6,7 @@ import type { QueueConfig } from '../queues.js';
 import { nextAvailableAt, resolveBackoff } from './backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
+import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { TokenBucket } from './rateLimiter.js';
 import { Settler, type SettleCounts } from './settle.js';
@@ -130,7 +131,7 @@ export class QueueLane {
   #claimed = 0;
   #dispatched = 0;
   #stoppedBecause: StopReason | undefined;
-  #sawFullClaim = false;
+  readonly #depth: ClaimDepth;
   #waitingForToken = false;
 
   #changed = false;
@@ -159,6 +160,7 @@ export class QueueLane {
           lost,
         }),
     });
+    this.#depth = new ClaimDepth(options.tuning.maxClaimsInFlight);
     this.#bucket =
       this.#queue.ratePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: this.#queue.ratePerSecond, clock: options.clock });
     // The default counts only for types that set no timeout of their own: a registry of fast
@@ -239,8 +241,9 @@ export class QueueLane {
     const { tuning } = this.#o;
     while (
       this.#stoppedBecause === undefined &&
-      // One claim at a time until one comes back full: an idle queue costs one call per run.
-      this.#claimsInFlight < (this.#sawFullClaim ? tuning.maxClaimsInFlight : 1) &&
+      // One claim at a time until one comes back full (an idle queue costs one call per run), then
+      // as deep as the claims' round trips show the database can take.
+      this.#claimsInFlight < this.#depth.limit &&
       // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims).
       this.#readyCount() < this.#queue.batchSize &&
       // Writes are behind: let them catch up before taking on more.
@@ -275,6 +278,8 @@ export class QueueLane {
     this.#claimsInFlight++;
     this.#claiming += limit;
     const now = this.#o.clock.now();
+    // Real elapsed time, not the run's clock: this measures the database, not the queue's schedule.
+    const startedMs = performance.now();
     claimMessages(this.#o.db, {
       queue: this.#queue.name,
       limit,
@@ -283,7 +288,7 @@ export class QueueLane {
       maxPageBytes: this.#o.tuning.maxPageBytes,
     })
       .then(
-        (claim) => this.#landed(claim, limit),
+        (claim) => this.#landed(claim, limit, performance.now() - startedMs),
         (error: unknown) => {
           this.#o.quota.giveBack(limit);
           this.#stop('error');
@@ -301,12 +306,12 @@ export class QueueLane {
       });
   }
 
-  #landed(claim: Claim, limit: number): void {
+  #landed(claim: Claim, limit: number, roundTripMs: number): void {
     this.#claimed += claim.claimed;
     this.#o.quota.giveBack(limit - claim.claimed);
     // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
     if (claim.claimed < limit) this.#stop('empty');
-    else this.#sawFullClaim = true;
+    else this.#depth.observe(roundTripMs);
     if (claim.messages.length < claim.claimed) {
       this.#o.log.warn('claimed messages could not all be read back; they come back when their lease ends', {
         queue: this.#queue.name,
