@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { createApp } from '../lib/app.js';
 import { CliError } from '../lib/cli/errors.js';
-import { createDatabase, dropDatabase } from '../lib/cli/databases.js';
+import { createDatabase, dropDatabase } from '../lib/sql/databases.js';
 import { formatCount, formatDuration, formatTable } from '../lib/cli/format.js';
 import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../lib/cli/mariadb.js';
 import { ProgressReporter, type ProgressSnapshot } from '../lib/cli/progress.js';

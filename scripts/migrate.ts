@@ -5,6 +5,7 @@
  */
 import { createDataApiClient, createDb, DataApiUnavailableError, dbConfigFromEnv } from '../lib/db/index.js';
 import { migrate } from '../lib/migrate.js';
+import { createDatabase } from '../lib/sql/databases.js';
 
 const LOCAL_ENDPOINT = 'http://127.0.0.1:8087';
 
@@ -18,12 +19,7 @@ async function main(): Promise<void> {
     if (config.endpoint !== undefined) {
       // Only locally: on AWS the database belongs to the cluster's deployment, and a typo in
       // DB_NAME should fail rather than create an empty database.
-      if (!/^[A-Za-z0-9_]{1,64}$/.test(config.database)) throw new Error(`DB_NAME ${JSON.stringify(config.database)} is not a plain identifier`);
-      await createDb({ ...config, database: undefined, client }).execute(
-        `CREATE DATABASE IF NOT EXISTS \`${config.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
-        undefined,
-        { idempotent: true },
-      );
+      await createDatabase(createDb({ ...config, database: undefined, client }), config.database);
     }
     const result = await migrate(createDb({ ...config, client }), { log: (line) => console.log(line) });
     console.log(result.applied.length === 0 ? `up to date (${result.skipped.length} already applied)` : `applied ${result.applied.join(', ')}; ${result.skipped.length} already applied`);

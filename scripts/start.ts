@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createDataApiClient, createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../lib/db/index.js';
 import { startFakeSmsProvider, type FakeSmsProvider } from '../lib/dev/fakeSmsProvider.js';
 import { CliError } from '../lib/cli/errors.js';
-import { createDatabase } from '../lib/cli/databases.js';
+import { createDatabase } from '../lib/sql/databases.js';
 import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../lib/cli/mariadb.js';
 import { checkPortFree, portFromEnv } from '../lib/cli/ports.js';
 import { spawnProcessGroup, type ProcessGroup } from '../lib/cli/processGroup.js';

@@ -1,6 +1,6 @@
 import { migrate } from '../../migrate.js';
 import type { Command } from '../command.js';
-import { createDatabase } from '../databases.js';
+import { createDatabase } from '../../sql/databases.js';
 
 export const migrateCommand: Command = {
   name: 'migrate',

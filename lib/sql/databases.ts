@@ -4,7 +4,6 @@
  * empty one. Through the Data API like everything else, with no default database on the call.
  */
 import type { Db } from '../db/types.js';
-import { CliError } from './errors.js';
 
 const PLAIN_IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
 
@@ -17,8 +16,15 @@ export async function dropDatabase(db: Db, name: string): Promise<void> {
   await db.execute(`DROP DATABASE IF EXISTS \`${plainIdentifier(name)}\``, undefined, { idempotent: true });
 }
 
+export class InvalidDatabaseNameError extends Error {
+  constructor(name: string) {
+    super(`DB_NAME ${JSON.stringify(name)} is not a plain identifier (1-64 of A-Z a-z 0-9 _)`);
+    this.name = 'InvalidDatabaseNameError';
+  }
+}
+
 // A database name cannot be a bound parameter, so it is checked instead.
 function plainIdentifier(name: string): string {
-  if (!PLAIN_IDENTIFIER.test(name)) throw new CliError(`DB_NAME ${JSON.stringify(name)} is not a plain identifier (1-64 of A-Z a-z 0-9 _)`);
+  if (!PLAIN_IDENTIFIER.test(name)) throw new InvalidDatabaseNameError(name);
   return name;
 }
