@@ -2,6 +2,9 @@ import type { Db } from '../db/types.js';
 import { MESSAGE_COLUMNS, toMessage, type Message } from './message.js';
 
 /*
+ * Every statement here finds dead letters through `dead_queue` (the queue's name while a message
+ * is dead, NULL otherwise) and its index, in id order, never through the finished history.
+ *
  * Dead letters carry their payloads, so a page is cut by bytes as well as by count: 50 dead
  * letters of 60 KiB would pass the Data API's 1 MiB response limit. The window sums each row's
  * variable bytes over the page's own rows (at most :pageRows, one more than asked, which tells
@@ -17,7 +20,7 @@ SELECT * FROM (
     SELECT ${MESSAGE_COLUMNS},
            payload_bytes + COALESCE(LENGTH(last_error), 0) + COALESCE(LENGTH(dedup_key), 0) AS row_bytes
     FROM queue_messages
-    WHERE queue = :queue AND status = 'dead' AND id > :afterId
+    WHERE dead_queue = :queue AND id > :afterId
     ORDER BY id
     LIMIT :pageRows
   ) AS page
@@ -58,7 +61,7 @@ const REDRIVE_DEAD_LETTERS = `
 UPDATE queue_messages
 SET status = 'waiting', attempts = 0, available_at = :now, finished_at = NULL, lease_token = NULL,
     updated_at = :now
-WHERE queue = :queue AND status = 'dead' AND (:allIds OR FIND_IN_SET(id, :ids))
+WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
 ORDER BY id
 LIMIT :limit`;
 
@@ -82,7 +85,7 @@ export async function redriveDeadLetters(db: Db, input: RedriveInput): Promise<n
 
 const PURGE_DEAD_LETTERS = `
 DELETE FROM queue_messages
-WHERE queue = :queue AND status = 'dead' AND (:allIds OR FIND_IN_SET(id, :ids))
+WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
 ORDER BY id
 LIMIT :limit`;
 

@@ -20,12 +20,12 @@ const app = () => createApp({ db: stack.db, env: {} });
 
 it('applies the shipped migrations through the Data API, then finds them applied', async () => {
   const handler = createMigrateHandler(app, { log });
-  expect(await handler()).toEqual({ applied: ['001_queue'], skipped: [] });
+  expect(await handler()).toEqual({ applied: ['001_queue', '002_dead_letter_index'], skipped: [] });
   const [tables] = (await stack.sql.query("SHOW TABLES LIKE 'queue\\_%'")) as any[];
   expect(tables.map((row: Record<string, string>) => Object.values(row)[0]).sort()).toEqual(['queue_messages', 'queue_state']);
   expect(lines).toContain('migrations up to date');
 
-  expect(await handler()).toEqual({ applied: [], skipped: ['001_queue'] });
+  expect(await handler()).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index'] });
 });
 
 it('throws, so the invoke reports a function error, when a migration fails', async () => {
