@@ -8,6 +8,12 @@ import type { HeldMessage } from './heldMessage.js';
  * and been claimed again matches nothing. The claims travel as one JSON parameter, so the SQL
  * text is the same for any number of rows.
  *
+ * The lease token stays on a settled row, and the row also matches in the state this write puts
+ * it in: a call re-sent because its first reply was lost (lib/db re-sends idempotent statements)
+ * then matches its own rows again and reports the same count (the Data API counts matched rows),
+ * instead of calling them lost leases. A claim replaces the token, so once another drainer holds
+ * the message, nothing of this lease matches it any more.
+ *
  * The join order is pinned (the JSON rows first, then each message by primary key): on a small
  * or freshly analysed table the optimizer may otherwise scan queue_messages and probe the JSON
  * rows, and an UPDATE locks every row it reads, so it would wait on rows other drainers hold.
@@ -19,8 +25,8 @@ UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
   lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken'
 )) AS h
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
-SET m.status = 'done', m.finished_at = :now, m.updated_at = :now, m.lease_token = NULL
-WHERE m.lease_token = h.lease_token AND m.status = 'running'`;
+SET m.status = 'done', m.finished_at = :now, m.updated_at = :now
+WHERE m.lease_token = h.lease_token AND m.status IN ('running', 'done')`;
 
 /** Marks messages done; returns how many were still held under their lease and changed. */
 export async function ack(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {

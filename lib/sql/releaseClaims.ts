@@ -21,9 +21,8 @@ UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
 )) AS h
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
 SET m.status = IF(h.attempts <= 1, 'waiting', 'retrying'),
-    m.attempts = GREATEST(h.attempts - 1, 0), m.available_at = :now, m.updated_at = :now,
-    m.lease_token = NULL
-WHERE m.lease_token = h.lease_token AND m.status = 'running'`;
+    m.attempts = GREATEST(h.attempts - 1, 0), m.available_at = :now, m.updated_at = :now
+WHERE m.lease_token = h.lease_token AND m.status IN ('running', 'waiting', 'retrying')`;
 
 /** Returns how many messages were still held under their lease and went back. */
 export async function releaseClaims(db: Db, input: { held: readonly HeldRelease[]; now: Date }): Promise<number> {

@@ -17,9 +17,8 @@ UPDATE JSON_TABLE(:retries, '$[*]' COLUMNS (
   error        TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'
 )) AS r
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = r.id
-SET m.status = 'retrying', m.available_at = r.available_at, m.last_error = r.error,
-    m.lease_token = NULL, m.updated_at = :now
-WHERE m.lease_token = r.lease_token AND m.status = 'running'`;
+SET m.status = 'retrying', m.available_at = r.available_at, m.last_error = r.error, m.updated_at = :now
+WHERE m.lease_token = r.lease_token AND m.status IN ('running', 'retrying')`;
 
 /** Returns how many messages were still held under their lease and changed. */
 export async function reschedule(db: Db, input: { retries: readonly HeldRetry[]; now: Date }): Promise<number> {

@@ -55,10 +55,10 @@ describe('Settler', () => {
     expect(settler.counts).toEqual({ done: 2, retried: 2, dead: 2, released: 2, lostLeases: 1, unsettled: 0 });
     const rows = await readRows(stack, 'group');
     const finished = new Date('2026-01-01T00:00:01.000Z');
-    expect(rows.get(a0!.id)).toMatchObject({ status: 'done', lease_token: null, finished_at: finished });
+    expect(rows.get(a0!.id)).toMatchObject({ status: 'done', lease_token: a!.leaseToken, finished_at: finished });
     expect(rows.get(b1!.id)).toMatchObject({ status: 'retrying', available_at: retryAt, last_error: 'later', attempts: 1 });
     expect(rows.get(b2!.id)).toMatchObject({ status: 'dead', last_error: 'never', finished_at: finished });
-    expect(rows.get(a3!.id)).toMatchObject({ status: 'waiting', attempts: 0, available_at: finished, lease_token: null });
+    expect(rows.get(a3!.id)).toMatchObject({ status: 'waiting', attempts: 0, available_at: finished });
     expect(rows.get(b3!.id)).toMatchObject({ status: 'waiting', attempts: 0 });
   });
 
@@ -94,6 +94,26 @@ describe('Settler', () => {
     await settler.close();
     expect(db.stats.calls).toBe(3); // 4 + 4 + 2
     expect(settler.counts.done).toBe(10);
+  });
+
+  it('counts a write whose reply was lost and was re-sent as settled, not as lost leases', async () => {
+    const clock = new ManualClock(T0);
+    const [a, b] = await claimed('resent', 6, clock);
+    const db = stack.newDb();
+    const settler = new Settler(db, clock, { flushSize: 100, lingerMs: 0 });
+    // Each settle statement runs, then its reply is lost: lib/db re-sends it (it is idempotent).
+    stack.server.faults.inject({ kind: 'unavailable-after', count: 3, operations: ['Execute'] });
+    settler.done(a!.messages[0]!);
+    settler.retry({ ...a!.messages[1]!, availableAt: clock.now(), error: 'later' });
+    settler.dead({ ...a!.messages[2]!, error: 'never' });
+    await settler.close();
+    expect(stack.server.faults.injected()).toBeGreaterThanOrEqual(3);
+    expect(settler.counts).toMatchObject({ done: 1, retried: 1, dead: 1, lostLeases: 0 });
+    // The token of another lease still matches nothing.
+    const other = new Settler(stack.newDb(), clock, { flushSize: 100, lingerMs: 0 });
+    other.done({ ...a!.messages[0]!, leaseToken: b!.leaseToken });
+    await other.close();
+    expect(other.counts).toMatchObject({ done: 0, lostLeases: 1 });
   });
 
   it('counts a failed write as unsettled and leaves the messages leased', async () => {
