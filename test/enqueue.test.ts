@@ -1,23 +1,21 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { enqueue, enqueueInTransaction, enqueueRequest } from '../lib/enqueue.js';
 import { HttpError, NotFoundError, ValidationError } from '../lib/http/errors.js';
 import { isUuid } from '../lib/ids.js';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
 import { createDataApiClient } from '../lib/db/index.js';
 import { OutOfStockError, placeOrder } from '../examples/outbox.js';
-import { RESOURCE_ARN, SECRET_ARN, startStack, type Stack } from './support/stack.js';
+import { RESOURCE_ARN, SECRET_ARN, useStack } from './support/stack.js';
 import { testApp } from './http/fixtures.js';
 
-let stack: Stack;
+const stack = useStack();
 
 beforeAll(async () => {
-  stack = await startStack();
   await stack.sql.query('CREATE TABLE invoices (id VARCHAR(36) PRIMARY KEY, total INT NOT NULL) CHARSET=utf8mb4');
   // examples/outbox.ts's tables
   await stack.sql.query('CREATE TABLE orders (id VARCHAR(36) PRIMARY KEY, sku VARCHAR(32) NOT NULL, quantity INT NOT NULL, phone VARCHAR(16) NOT NULL)');
   await stack.sql.query('CREATE TABLE inventory (sku VARCHAR(32) PRIMARY KEY, stock INT NOT NULL)');
 });
-afterAll(async () => stack?.close());
 beforeEach(async () => {
   await stack.sql.query('DELETE FROM queue_messages');
   await stack.sql.query('DELETE FROM invoices');

@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueue } from '../lib/enqueue.js';
 import { ConflictError, NotFoundError } from '../lib/http/errors.js';
 import { uuidv7 } from '../lib/ids.js';
 import { cancelMessage, getMessageStatus } from '../lib/messages.js';
 import { claimBatch } from '../lib/sql/index.js';
 import { messageView } from '../schema/messages.js';
-import { startStack, type Stack } from './support/stack.js';
+import { useStack } from './support/stack.js';
 import { testApp } from './http/fixtures.js';
 
-let stack: Stack;
+const stack = useStack();
 
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => stack?.close());
 beforeEach(async () => {
   await stack.sql.query('DELETE FROM queue_messages');
 });

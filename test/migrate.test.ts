@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadMigrations, migrate, MigrationError, parseMigration } from '../lib/migrate.js';
-import { startStack, type Stack } from './support/stack.js';
+import { startStack, useStack } from './support/stack.js';
 
 describe('parseMigration', () => {
   it('splits on lines that are exactly `-- statement` and drops header comments', () => {
@@ -39,15 +39,10 @@ describe('parseMigration', () => {
 });
 
 describe('migrate on the real stack', () => {
-  let stack: Stack;
+  const stack = useStack({ migrate: false });
   const dirs: string[] = [];
 
-  beforeAll(async () => {
-    stack = await startStack({ migrate: false });
-  });
-
   afterAll(async () => {
-    await stack?.close();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 

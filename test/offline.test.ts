@@ -4,29 +4,18 @@
  * a developer's running stack on 3000/3002/8087 is left alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startStack, type Stack } from './support/stack.js';
+import { freePort } from '../lib/cli/ports.js';
+import { useStack } from './support/stack.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const READY_TIMEOUT_MS = 90_000;
 
-let stack: Stack;
+const stack = useStack();
 let offline: ChildProcess | undefined;
 let baseUrl: string;
 let output = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once serverless-offline says its HTTP server is up; rejects if it exits first. */
 function waitForReady(child: ChildProcess): Promise<void> {
@@ -61,7 +50,6 @@ async function stopOffline(child: ChildProcess): Promise<void> {
 }
 
 beforeAll(async () => {
-  stack = await startStack();
   const [httpPort, lambdaPort, websocketPort, albPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   baseUrl = `http://127.0.0.1:${httpPort}`;
   offline = spawn(
@@ -98,7 +86,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (offline) await stopOffline(offline);
-  await stack?.close();
 });
 
 it('enqueues over HTTP and follows the message', async () => {

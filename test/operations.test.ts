@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueue } from '../lib/enqueue.js';
 import { NotFoundError } from '../lib/http/errors.js';
 import { getQueueStats, listDeadLetters, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../lib/operations.js';
 import { listPausedQueues } from '../lib/sql/index.js';
-import { startStack, type Stack } from './support/stack.js';
+import { useStack } from './support/stack.js';
 import { testApp } from './http/fixtures.js';
 
-let stack: Stack;
+const stack = useStack();
 
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => stack?.close());
 beforeEach(async () => {
   await stack.sql.query('DELETE FROM queue_messages');
   await stack.sql.query('DELETE FROM queue_state');

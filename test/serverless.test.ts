@@ -4,16 +4,16 @@
  * their IAM auth, the drain schedule, the alarms, and bundles small enough for fast cold starts.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageOffline, type CloudFormationResource, type CloudFormationTemplate, type PackagedService } from '../lib/dev/packageOffline.js';
 
 const run = promisify(execFile);
 const projectDir = fileURLToPath(new URL('..', import.meta.url));
-const serverlessBin = join(projectDir, 'node_modules', 'serverless', 'bin', 'serverless.js');
 
 const DATA_API_ACTIONS = [
   'rds-data:BatchExecuteStatement',
@@ -42,45 +42,12 @@ const MAX_ZIP_BYTES = 500 * 1024;
 const EXISTING_CLUSTER = 'arn:aws:rds:eu-west-1:111122223333:cluster:shared-queue';
 const EXISTING_SECRET = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared-queue-AbCdEf';
 
-interface Resource {
-  Type: string;
-  Condition?: string;
-  Properties: Record<string, any>;
-}
-interface Template {
-  Conditions?: Record<string, unknown>;
-  Resources: Record<string, Resource>;
-}
-interface Packaged {
-  dir: string;
-  template: Template;
-}
+type Resource = CloudFormationResource;
+type Template = CloudFormationTemplate;
 
-/**
- * Runs `serverless package` with an environment stripped of credentials and pointed away from any
- * profile or instance metadata, so the test proves packaging needs neither.
- */
-async function packageService(params: Record<string, string>): Promise<Packaged> {
-  const dir = await mkdtemp(join(tmpdir(), 'aurora-queue-package-'));
-  const home = await mkdtemp(join(tmpdir(), 'aurora-queue-home-'));
-  const args = [serverlessBin, 'package', '--stage', 'test', '--package', dir];
-  for (const [name, value] of Object.entries(params)) args.push(`--param=${name}=${value}`);
-  await run(process.execPath, args, {
-    cwd: projectDir,
-    timeout: 240_000,
-    maxBuffer: 16 * 1024 * 1024,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: home,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONFIG_FILE: join(home, 'no-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
-      ESBUILD_WORK_FOLDER: join('.esbuild', `package-test-${process.pid}-${Date.now()}`),
-    },
-  });
-  await rm(home, { recursive: true, force: true });
-  const template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
-  return { dir, template };
+/** Packages with the given serverless.yml parameters (lib/dev/packageOffline: no credentials, no network). */
+function packageService(params: Record<string, string>): Promise<PackagedService> {
+  return packageOffline({ stage: 'test', params, timeoutMs: 240_000 });
 }
 
 function resourcesOfType(template: Template, type: string): [string, Resource][] {
@@ -149,8 +116,8 @@ function expectLeastPrivilegeDataApi(template: Template, clusterArn: unknown, se
 }
 
 describe('serverless package', () => {
-  let created: Packaged;
-  let existing: Packaged;
+  let created: PackagedService;
+  let existing: PackagedService;
 
   beforeAll(async () => {
     // Sequential on purpose: each run bundles eight functions on a two-core machine.

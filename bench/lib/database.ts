@@ -2,35 +2,24 @@
  * The benchmark's databases: created fresh, migrated through the product's own migration runner,
  * reset between repetitions, and dropped at the end (also when the run is interrupted).
  */
-import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../lib/db/index.js';
 import type { Db } from '../../lib/db/types.js';
 import { migrate } from '../../lib/migrate.js';
+import { createTestDatabase, DATABASE_URL, dropTestDatabase } from '../../test/support/database.js';
 
-export const DATABASE_URL = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306';
+export { DATABASE_URL };
 
 const created = new Set<string>();
 
 export async function createBenchDatabase(prefix = 'aq_bench'): Promise<string> {
-  const database = `${prefix}_${randomBytes(4).toString('hex')}`;
-  const admin = await mysql.createConnection(DATABASE_URL);
-  try {
-    await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  } finally {
-    await admin.end();
-  }
+  const database = await createTestDatabase(prefix);
   created.add(database);
   return database;
 }
 
 export async function dropBenchDatabase(database: string): Promise<void> {
-  const admin = await mysql.createConnection(DATABASE_URL);
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
-  } finally {
-    await admin.end();
-  }
+  await dropTestDatabase(database);
   created.delete(database);
 }
 

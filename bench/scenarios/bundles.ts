@@ -4,16 +4,14 @@
  * in a fresh Node process (less the same process doing nothing), as a cold start would load it.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { packageOffline } from '../../lib/dev/packageOffline.js';
 import { figure, type Figure } from '../lib/stats.js';
 
 const run = promisify(execFile);
-const projectDir = fileURLToPath(new URL('../..', import.meta.url));
-const serverlessBin = join(projectDir, 'node_modules', 'serverless', 'bin', 'serverless.js');
 
 export interface BundleResult {
   name: string;
@@ -41,41 +39,18 @@ const LAMBDA_ENV = {
 };
 
 export async function measureBundles(reps: number, log: (line: string) => void): Promise<BundlesResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'aurora-queue-bench-package-'));
-  const home = await mkdtemp(join(tmpdir(), 'aurora-queue-bench-home-'));
-  // Its own esbuild work folder, so packaging here cannot collide with a `serverless offline` or a test.
-  const workFolder = join('.esbuild', `bench-${process.pid}-${Date.now()}`);
+  const started = performance.now();
+  const { dir, template } = await packageOffline({ stage: 'bench' });
   try {
-    const started = performance.now();
-    await run(process.execPath, [serverlessBin, 'package', '--stage', 'bench', '--package', dir], {
-      cwd: projectDir,
-      timeout: 300_000,
-      maxBuffer: 16 * 1024 * 1024,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: home,
-        AWS_ACCESS_KEY_ID: 'bench',
-        AWS_SECRET_ACCESS_KEY: 'bench',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONFIG_FILE: join(home, 'no-aws-config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
-        SLS_TELEMETRY_DISABLED: '1',
-        SLS_TRACKING_DISABLED: '1',
-        ESBUILD_WORK_FOLDER: workFolder,
-      },
-    });
     const packageMs = performance.now() - started;
     log(`  packaged in ${(packageMs / 1_000).toFixed(1)} s`);
 
-    const template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Properties: { FunctionName?: string; Handler?: string; Code?: { S3Key?: string } } }>;
-    };
     const zips = (await readdir(dir)).filter((file) => file.endsWith('.zip')).sort();
     const handlers = new Map<string, string>();
     for (const resource of Object.values(template.Resources)) {
       if (resource.Type !== 'AWS::Lambda::Function') continue;
       const key = resource.Properties.Code?.S3Key;
-      if (key !== undefined && resource.Properties.Handler !== undefined) handlers.set(key.split('/').pop()!, resource.Properties.Handler);
+      if (key !== undefined && resource.Properties.Handler !== undefined) handlers.set(key.split('/').pop()!, resource.Properties.Handler as string);
     }
 
     const baseline: number[] = [];
@@ -114,8 +89,6 @@ export async function measureBundles(reps: number, log: (line: string) => void):
     return { packageMs, bundles };
   } finally {
     await rm(dir, { recursive: true, force: true });
-    await rm(home, { recursive: true, force: true });
-    await rm(join(projectDir, workFolder), { recursive: true, force: true });
   }
 }
 

@@ -6,6 +6,7 @@ import { listPausedQueues } from '../sql/queueState.js';
 import { describeError } from './dispatch.js';
 import { MessageQuota, QueueLane, type LaneSummary, type StopReason } from './lane.js';
 import { deleteExpiredMessages } from './retention.js';
+import type { SettleCounts } from './settle.js';
 import { DEFAULT_DRAIN_TUNING, silentLog, type DrainLog, type DrainTuning } from './types.js';
 
 export interface DrainOptions {
@@ -25,35 +26,21 @@ export interface DrainOptions {
   tuning?: Partial<DrainTuning>;
 }
 
-export interface QueueDrainSummary {
-  queue: string;
+/** What a run did to messages, for one queue or all. Outcome counts are rows the writes changed. */
+export interface DrainCounts extends SettleCounts {
+  /** Messages leased by this run's claims. */
   claimed: number;
-  dispatched: number;
-  done: number;
-  retried: number;
-  dead: number;
-  released: number;
-  lostLeases: number;
-  unsettled: number;
+  /** Finished messages deleted by retention. */
   deleted: number;
+}
+
+export interface QueueDrainSummary extends DrainCounts {
+  queue: string;
+  dispatched: number;
   stoppedBecause: StopReason;
 }
 
-/** What one run did. Outcome counts are rows the writes changed, not outcomes decided. */
-export interface DrainSummary {
-  /** Messages leased by this run's claims. */
-  claimed: number;
-  done: number;
-  retried: number;
-  dead: number;
-  /** Claimed but never dispatched (no time left, or aborted): given back with their attempt. */
-  released: number;
-  /** Outcomes that changed nothing because the lease had expired and the message was claimed again. */
-  lostLeases: number;
-  /** Outcomes whose write failed: those messages come back when their lease ends. */
-  unsettled: number;
-  /** Finished messages deleted by retention. */
-  deleted: number;
+export interface DrainSummary extends DrainCounts {
   durationMs: number;
   dataApiCalls: number;
   /** Selected queues left alone because they are paused. */
@@ -128,8 +115,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
     );
 
     const queues = lanes.map((lane, i) => queueSummary(lane, deleted[i]!));
-    const total = (key: 'claimed' | 'done' | 'retried' | 'dead' | 'released' | 'lostLeases' | 'unsettled' | 'deleted') =>
-      queues.reduce((sum, queue) => sum + queue[key], 0);
+    const total = (key: keyof DrainCounts) => queues.reduce((sum, queue) => sum + queue[key], 0);
     return {
       claimed: total('claimed'),
       done: total('done'),
@@ -170,18 +156,6 @@ function selectQueues(app: App, name: string | undefined): QueueConfig[] {
   return [queue];
 }
 
-function queueSummary(lane: LaneSummary, deleted: number): QueueDrainSummary {
-  return {
-    queue: lane.queue,
-    claimed: lane.claimed,
-    dispatched: lane.dispatched,
-    done: lane.done,
-    retried: lane.retried,
-    dead: lane.dead,
-    released: lane.released,
-    lostLeases: lane.lostLeases,
-    unsettled: lane.unsettled,
-    deleted,
-    stoppedBecause: lane.stoppedBecause,
-  };
+function queueSummary({ errors: _errors, ...lane }: LaneSummary, deleted: number): QueueDrainSummary {
+  return { ...lane, deleted };
 }

@@ -6,11 +6,12 @@ import type { HeldMessage } from '../sql/heldMessage.js';
 import { releaseClaims, type HeldRelease } from '../sql/releaseClaims.js';
 import { reschedule, type HeldRetry } from '../sql/reschedule.js';
 
+/** Rows the settle writes changed, by outcome. */
 export interface SettleCounts {
-  /** Rows each write changed. */
   done: number;
   retried: number;
   dead: number;
+  /** Claimed but never dispatched (no time left, or aborted): given back with their attempt. */
   released: number;
   /** Outcomes whose write changed nothing: the lease had expired (and the message was claimed again). */
   lostLeases: number;

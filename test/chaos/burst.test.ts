@@ -4,21 +4,15 @@
  * transactions of which half roll back. Every accepted message must be delivered once; duplicates
  * and rolled-back messages never.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createEnqueueHandler } from '../../handlers/enqueue.js';
 import { enqueue, type EnqueuedMessage } from '../../lib/enqueue.js';
 import { lambdaContext, httpEvent } from '../http/fixtures.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { CHAOS_QUEUE, chaosApp, chaosDb, checkInvariants, createDispatchLog, drainRounds, report, summaryTotals, type ChaosMessage } from './harness.js';
 import { CHAOS_TYPE, scriptedJobType } from './scripts.js';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 class RolledBack extends Error {}
 

@@ -6,9 +6,9 @@
  * none dispatched twice except after a lease expiry, every outbox batch stored whole or not at
  * all, and no transaction left open.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { enqueue } from '../../lib/enqueue.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import {
   CHAOS_QUEUE,
   chaosApp,
@@ -24,13 +24,7 @@ import {
 } from './harness.js';
 import { CHAOS_TYPE, scriptedJobType } from './scripts.js';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 class RolledBack extends Error {}
 

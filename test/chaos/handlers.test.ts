@@ -3,8 +3,8 @@
  * once), hang past their timeout ignoring their abort signal (abandoned, retried), and return
  * after their lease has expired (a drainer frozen mid-handler while another takes its messages).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack.js';
+import { expect, it } from 'vitest';
+import { useStack } from '../support/stack.js';
 import {
   checkInvariants,
   createDispatchLog,
@@ -18,13 +18,7 @@ import {
   waitFor,
 } from './harness.js';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 it('throwing and hanging handlers end exactly as scripted, no attempt dispatched twice', async () => {
   await stack.sql.query('DELETE FROM queue_messages');

@@ -3,8 +3,8 @@
  * not settled), then later runs finish the work once the dead runs' leases expire. Nothing may
  * be lost or stuck, and only messages whose lease expired may run twice.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack.js';
+import { expect, it } from 'vitest';
+import { useStack } from '../support/stack.js';
 import {
   checkInvariants,
   createDispatchLog,
@@ -18,13 +18,7 @@ import {
   type DrainChild,
 } from './harness.js';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 /** SIGKILLs `child` once it has dispatched `dispatches` messages; answers whether it was killed. */
 async function killAfter(child: DrainChild, log: DispatchLog, dispatches: number): Promise<boolean> {

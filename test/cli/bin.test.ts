@@ -2,22 +2,19 @@
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startStack, type Stack } from '../support/stack.js';
+import { beforeAll, expect, it } from 'vitest';
+import { useStack } from '../support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/aurora-queue.js', import.meta.url));
 const run = promisify(execFile);
 
-let stack: Stack;
+const stack = useStack();
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  stack = await startStack();
   env = { ...process.env, DATA_API_ENDPOINT: stack.endpoint, DB_NAME: stack.database };
 });
-afterAll(async () => stack?.close());
-
 function runBin(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });

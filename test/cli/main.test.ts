@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../lib/cli/main.js';
 import { freePort } from '../../lib/cli/ports.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { runCaptured, stackEnv } from './helpers.js';
 
 describe('usage', () => {
@@ -35,12 +35,7 @@ describe('usage', () => {
 });
 
 describe('configuration and reachability', () => {
-  let stack: Stack;
-  beforeAll(async () => {
-    stack = await startStack({ migrate: false });
-  });
-  afterAll(async () => stack?.close());
-
+  const stack = useStack({ migrate: false });
   it('names the missing variables for an AWS target', async () => {
     const run = await runCaptured(['stats'], { DB_CLUSTER_ARN: 'arn:aws:rds:us-east-1:123456789012:cluster:q' });
     expect(run).toMatchObject({ code: 1, stderr: expect.stringContaining('Missing environment variables DB_SECRET_ARN, DB_NAME') });

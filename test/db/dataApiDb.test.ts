@@ -1,15 +1,14 @@
 /**
  * The access layer against the real stack: SDK → local Data API server → MariaDB.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDb, DataApiUnavailableError, DeadlockError, DuplicateKeyError, TransactionNotFoundError, type CreateDbOptions } from '../../lib/db/index.js';
 import type { Db } from '../../lib/db/types.js';
-import { RESOURCE_ARN, SECRET_ARN, startStack, type Stack } from '../support/stack.js';
+import { RESOURCE_ARN, SECRET_ARN, useStack } from '../support/stack.js';
 
-let stack: Stack;
+const stack = useStack({ migrate: false });
 
 beforeAll(async () => {
-  stack = await startStack({ migrate: false });
   await stack.db.execute(`CREATE TABLE items (
     id INT AUTO_INCREMENT PRIMARY KEY,
     name VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
@@ -27,10 +26,6 @@ beforeAll(async () => {
     flag TINYINT(1) NULL,
     ratio DOUBLE NULL
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`);
-});
-
-afterAll(async () => {
-  await stack?.close();
 });
 
 beforeEach(async () => {

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
 import { drain } from '../../lib/drain/drain.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { appOn, jobType, plenty, seed, statusCounts } from './helpers.js';
 
 /*
@@ -9,13 +9,7 @@ import { appOn, jobType, plenty, seed, statusCounts } from './helpers.js';
  * A clean batch costs a claim and a read; acks of many batches share calls. Counted, not timed.
  */
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 it('drains 10,000 messages in batches of 100 with at most 0.03 Data API calls per message', async () => {
   const app = appOn(stack, {

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { App } from '../../lib/app.js';
 import { ManualClock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/types.js';
 import { drain, type DrainSummary } from '../../lib/drain/drain.js';
 import { PermanentError } from '../../lib/errors.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { appOn, jobType, plenty, readRows, seed } from './helpers.js';
 
 /*
@@ -15,13 +15,7 @@ import { appOn, jobType, plenty, readRows, seed } from './helpers.js';
  * whose lease expired with the crashed run.
  */
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 const MESSAGES = 5_000;
 const DRAINERS = 4;

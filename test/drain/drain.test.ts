@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
 import { claimMessages } from '../../lib/drain/claim.js';
 import { drain, UnknownQueueError } from '../../lib/drain/drain.js';
@@ -7,16 +7,10 @@ import { PermanentError, RetryableError } from '../../lib/errors.js';
 import type { JobContext } from '../../lib/jobs/types.js';
 import { redriveDeadLetters } from '../../lib/sql/deadLetters.js';
 import { setQueuePaused } from '../../lib/sql/queueState.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { appOn, clockSleep, jobType, plenty, readRows, seed } from './helpers.js';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 const T0 = '2026-03-01T12:00:00.000Z';
 const noop = jobType('noop', async () => {});

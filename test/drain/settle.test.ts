@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
 import { claimMessages, type Claim } from '../../lib/drain/claim.js';
 import { Settler } from '../../lib/drain/settle.js';
 import { createDb } from '../../lib/db/index.js';
-import { RESOURCE_ARN, SECRET_ARN, startStack, type Stack } from '../support/stack.js';
+import { RESOURCE_ARN, SECRET_ARN, useStack } from '../support/stack.js';
 import { appOn, jobType, readRows, seed } from './helpers.js';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 const T0 = '2026-01-01T00:00:00.000Z';
 

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createCancelMessageHandler } from '../../handlers/cancelMessage.js';
 import { enqueue } from '../../lib/enqueue.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { httpEvent, lambdaContext, parseResponse, recordingLogger, testApp } from '../http/fixtures.js';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => stack?.close());
+const stack = useStack();
 
 const del = (id: string) => httpEvent({ method: 'DELETE', path: `/messages/${id}`, routeKey: 'DELETE /messages/{id}', pathParameters: { id } });
 

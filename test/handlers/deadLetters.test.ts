@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLettersHandler } from '../../handlers/deadLetters.js';
 import { enqueue } from '../../lib/enqueue.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { httpEvent, lambdaContext, parseResponse, recordingLogger, testApp, type EventInput } from '../http/fixtures.js';
 
-let stack: Stack;
+const stack = useStack();
 
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => stack?.close());
 beforeEach(async () => {
   await stack.sql.query('DELETE FROM queue_messages');
 });

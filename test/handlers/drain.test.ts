@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
 import { UnknownQueueError } from '../../lib/drain/drain.js';
 import type { QueueMetricValues } from '../../lib/observability.js';
 import { setQueuePaused } from '../../lib/sql/queueState.js';
 import { createDrainHandler, DrainInputError } from '../../handlers/drain.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 const scheduledEvent = {
   version: '0',

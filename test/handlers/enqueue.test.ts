@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createDb } from '../../lib/db/index.js';
 import { ENQUEUE_LIMITS } from '../../schema/messages.js';
 import { createEnqueueHandler } from '../../handlers/enqueue.js';
-import { RESOURCE_ARN, SECRET_ARN, startStack, type Stack } from '../support/stack.js';
+import { RESOURCE_ARN, SECRET_ARN, useStack } from '../support/stack.js';
 import { httpEvent, lambdaContext, parseResponse, recordingLogger, testApp, type EventInput } from '../http/fixtures.js';
 
-let stack: Stack;
+const stack = useStack();
 
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => stack?.close());
 beforeEach(async () => {
   stack.server.faults.clear();
   await stack.sql.query('DELETE FROM queue_messages');

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createGetMessageHandler } from '../../handlers/getMessage.js';
 import { enqueue } from '../../lib/enqueue.js';
 import { uuidv7 } from '../../lib/ids.js';
 import { messageView } from '../../schema/messages.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { httpEvent, lambdaContext, parseResponse, recordingLogger, testApp } from '../http/fixtures.js';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => stack?.close());
+const stack = useStack();
 
 const get = (id: string) => httpEvent({ method: 'GET', path: `/messages/${id}`, routeKey: 'GET /messages/{id}', pathParameters: { id } });
 

@@ -1,20 +1,15 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { createMigrateHandler } from '../../handlers/migrate.js';
 import { createApp } from '../../lib/app.js';
 import { MigrationError, parseMigration } from '../../lib/migrate.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 
-let stack: Stack;
+const stack = useStack({ migrate: false });
 const lines: string[] = [];
 const log = { info: (message: string) => lines.push(message) };
-
-beforeAll(async () => {
-  stack = await startStack({ migrate: false });
-});
-afterAll(async () => stack?.close());
 
 const app = () => createApp({ db: stack.db, env: {} });
 

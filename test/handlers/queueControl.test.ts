@@ -1,15 +1,10 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createQueueControlHandler } from '../../handlers/queueControl.js';
 import { listPausedQueues } from '../../lib/sql/index.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { useStack } from '../support/stack.js';
 import { httpEvent, lambdaContext, parseResponse, recordingLogger, testApp } from '../http/fixtures.js';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => stack?.close());
+const stack = useStack();
 
 async function call(queue: string, action: string, routeKey?: string) {
   const app = testApp(stack.db);

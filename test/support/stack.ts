@@ -3,14 +3,14 @@
  * random port) → MariaDB, in a fresh database per call, migrated. Nothing here is mocked.
  */
 import mysql from 'mysql2/promise';
-import { createDb } from '../../lib/db/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../lib/db/index.js';
 import type { Db } from '../../lib/db/types.js';
 import { startLocalDataApi, type LocalDataApi } from '../../lib/local-data-api/server.js';
 import { migrate } from '../../lib/migrate.js';
 import { createTestDatabase, DATABASE_URL, dropTestDatabase } from './database.js';
 
-export const RESOURCE_ARN = 'arn:aws:rds:us-east-1:123456789012:cluster:local';
-export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:local';
+export { LOCAL_RESOURCE_ARN as RESOURCE_ARN, LOCAL_SECRET_ARN as SECRET_ARN };
 
 export interface Stack {
   /** The product's access layer, through the SDK and the local server. */
@@ -37,7 +37,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const database = await createTestDatabase();
 
   const server = await startLocalDataApi({ port: 0, databaseUrl: DATABASE_URL, latencyMs: options.latencyMs ?? 0 });
-  const newDb = () => createDb({ endpoint: server.url, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database });
+  const newDb = () => createDb({ endpoint: server.url, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database });
   const db = newDb();
   if (options.migrate !== false) await migrate(newDb());
 
@@ -55,4 +55,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await dropTestDatabase(database);
     },
   };
+}
+
+/**
+ * One stack for the calling test file: started before its tests, closed after them. The returned
+ * object is filled in by the beforeAll hook, so tests read it as they would the stack itself.
+ */
+export function useStack(options: StackOptions = {}): Stack {
+  const stack = {} as Stack;
+  beforeAll(async () => {
+    Object.assign(stack, await startStack(options));
+  });
+  afterAll(async () => {
+    await stack.close?.();
+  });
+  return stack;
 }

@@ -2,15 +2,14 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createApp } from '../../../lib/app.js';
 import { startFakeSmsProvider, type FakeSmsProvider } from '../../../lib/dev/fakeSmsProvider.js';
 import { enqueue } from '../../../lib/enqueue.js';
-import { startStack, type Stack } from '../../support/stack.js';
+import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
-let stack: Stack;
+const stack = useStack();
 let provider: FakeSmsProvider;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  stack = await startStack();
   // Every call fails; with one attempt allowed, every text is dead after one drain.
   provider = await startFakeSmsProvider({ failureRate: 1, throttleRate: 0 });
   env = stackEnv(stack, { SMS_PROVIDER_URL: provider.url });
@@ -20,7 +19,6 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await provider?.close();
-  await stack?.close();
 });
 
 async function killTexts(count: number): Promise<string[]> {

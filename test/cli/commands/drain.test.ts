@@ -6,15 +6,14 @@ import { createApp, type App } from '../../../lib/app.js';
 import { freePort } from '../../../lib/cli/ports.js';
 import { startFakeSmsProvider, type FakeSmsProvider } from '../../../lib/dev/fakeSmsProvider.js';
 import { enqueue } from '../../../lib/enqueue.js';
-import { startStack, type Stack } from '../../support/stack.js';
+import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
-let stack: Stack;
+const stack = useStack();
 let provider: FakeSmsProvider;
 let app: App;
 
 beforeAll(async () => {
-  stack = await startStack();
   provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0 });
   app = createApp({ db: stack.db, env: { SMS_PROVIDER_URL: provider.url } });
 });
@@ -23,7 +22,6 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await provider?.close();
-  await stack?.close();
 });
 
 async function enqueueTexts(count: number): Promise<void> {

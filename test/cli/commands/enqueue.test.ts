@@ -4,19 +4,17 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMessages } from '../../../lib/cli/commands/enqueue.js';
-import { startStack, type Stack } from '../../support/stack.js';
+import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
-let stack: Stack;
+const stack = useStack();
 let dir: string;
 
 beforeAll(async () => {
-  stack = await startStack();
   dir = await mkdtemp(join(tmpdir(), 'aq-cli-enqueue-'));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-  await stack?.close();
 });
 
 const sms = (n: number) => ({ type: 'sms.send', payload: { to: `+1555000${String(n).padStart(4, '0')}`, body: `text ${n}` } });

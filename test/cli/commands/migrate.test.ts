@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { dropTestDatabase } from '../../support/database.js';
-import { startStack, type Stack } from '../../support/stack.js';
+import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
-let stack: Stack;
+const stack = useStack({ migrate: false });
 const created: string[] = [];
 
-beforeAll(async () => {
-  stack = await startStack({ migrate: false });
-});
 afterAll(async () => {
   for (const database of created) await dropTestDatabase(database);
-  await stack?.close();
 });
 
 it('applies the migrations, then reports the schema up to date', async () => {

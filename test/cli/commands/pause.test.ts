@@ -1,13 +1,8 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startStack, type Stack } from '../../support/stack.js';
+import { expect, it } from 'vitest';
+import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
-let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack();
-});
-afterAll(async () => stack?.close());
+const stack = useStack();
 
 it('pauses and resumes a queue, which stats and the drain both see', async () => {
   expect(await runCaptured(['pause', 'orders'], stackEnv(stack))).toMatchObject({ code: 0, stdout: 'queue orders paused: drain runs skip it until `resume orders`\n' });

@@ -1,19 +1,16 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createApp } from '../../../lib/app.js';
 import { enqueue } from '../../../lib/enqueue.js';
-import { startStack, type Stack } from '../../support/stack.js';
+import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
-let stack: Stack;
+const stack = useStack();
 
 beforeAll(async () => {
-  stack = await startStack();
   const app = createApp({ db: stack.db, env: {} });
   const text = { type: 'sms.send', payload: { to: '+15551234567', body: 'hi' } };
   await enqueue(app, 'sms', [text, text, { ...text, delaySeconds: 600 }]);
 });
-afterAll(async () => stack?.close());
-
 it('prints every declared queue as a table row', async () => {
   const run = await runCaptured(['stats'], stackEnv(stack));
   expect(run).toMatchObject({ code: 0, stderr: '' });

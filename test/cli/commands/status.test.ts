@@ -1,20 +1,17 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { enqueue } from '../../../lib/enqueue.js';
 import { createApp } from '../../../lib/app.js';
-import { startStack, type Stack } from '../../support/stack.js';
+import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
-let stack: Stack;
+const stack = useStack();
 let id: string;
 
 beforeAll(async () => {
-  stack = await startStack();
   const app = createApp({ db: stack.db, env: {} });
   const [answer] = await enqueue(app, 'sms', [{ type: 'sms.send', payload: { to: '+15551234567', body: 'hi' }, dedupKey: 'k-1', priority: 3 }]);
   id = answer!.id;
 });
-afterAll(async () => stack?.close());
-
 it("prints a message's fields as a table", async () => {
   const run = await runCaptured(['status', id], stackEnv(stack));
   expect(run).toMatchObject({ code: 0, stderr: '' });
