@@ -16,7 +16,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DRAIN_TUNING } from '../lib/drain/types.js';
-import { startLocalDataApi } from '../lib/local-data-api/server.js';
+import { startLocalDataApi } from '../dev/data-api/server.js';
 import { BENCH_QUEUE, benchApp } from './lib/benchApp.js';
 import { cpuMeter, findMariadbPid, type CpuSample } from './lib/cpu.js';
 import { probeMachine, type MachineProbe } from './lib/machine.js';

@@ -1,4 +1,4 @@
-import type { BackoffPolicy } from './jobs/types.js';
+import type { BackoffPolicy } from './backoff.js';
 
 /**
  * A queue's limits. Messages of any type may go to any declared queue; the queue decides how fast

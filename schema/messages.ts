@@ -4,7 +4,6 @@
  * payload schemas) is checked by lib/enqueue.ts.
  */
 import * as z from 'zod';
-import { MESSAGE_STATUSES } from '../lib/sql/message.js';
 
 /*
  * Limits, and SQS's for comparison.
@@ -112,6 +111,9 @@ export const enqueuedMessage = z.object({
   duplicate: z.boolean(),
 });
 export type EnqueuedMessage = z.infer<typeof enqueuedMessage>;
+
+export const MESSAGE_STATUSES = ['waiting', 'running', 'retrying', 'done', 'dead', 'cancelled'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export const messageStatus = z.enum(MESSAGE_STATUSES);
 

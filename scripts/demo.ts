@@ -14,16 +14,16 @@
  */
 import { parseArgs } from 'node:util';
 import { createApp } from '../lib/app.js';
-import { CliError } from '../lib/cli/errors.js';
+import { CliError } from '../cli/errors.js';
 import { createDatabase, dropDatabase } from '../lib/sql/databases.js';
-import { formatCount, formatDuration, formatTable } from '../lib/cli/format.js';
-import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../lib/cli/mariadb.js';
-import { ProgressReporter, type ProgressSnapshot } from '../lib/cli/progress.js';
+import { formatCount, formatDuration, formatTable } from '../cli/format.js';
+import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../dev/mariadb.js';
+import { ProgressReporter, type ProgressSnapshot } from '../cli/progress.js';
 import { createDataApiClient, createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../lib/db/index.js';
-import { startFakeSmsProvider, type FakeSmsProvider } from '../lib/dev/fakeSmsProvider.js';
+import { startFakeSmsProvider, type FakeSmsProvider } from '../dev/fakeSmsProvider.js';
 import { drain, type DrainSummary } from '../lib/drain/index.js';
 import { enqueue, type EnqueueMessage } from '../lib/enqueue.js';
-import { startLocalDataApi, type LocalDataApi } from '../lib/local-data-api/server.js';
+import { startLocalDataApi, type LocalDataApi } from '../dev/data-api/server.js';
 import { migrate } from '../lib/migrate.js';
 import { queueStats } from '../lib/sql/index.js';
 

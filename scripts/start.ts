@@ -13,13 +13,13 @@
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createDataApiClient, createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../lib/db/index.js';
-import { startFakeSmsProvider, type FakeSmsProvider } from '../lib/dev/fakeSmsProvider.js';
-import { CliError } from '../lib/cli/errors.js';
+import { startFakeSmsProvider, type FakeSmsProvider } from '../dev/fakeSmsProvider.js';
+import { CliError } from '../cli/errors.js';
 import { createDatabase } from '../lib/sql/databases.js';
-import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../lib/cli/mariadb.js';
-import { checkPortFree, portFromEnv } from '../lib/cli/ports.js';
-import { spawnProcessGroup, type ProcessGroup } from '../lib/cli/processGroup.js';
-import { startLocalDataApi, type LocalDataApi } from '../lib/local-data-api/server.js';
+import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../dev/mariadb.js';
+import { checkPortFree, portFromEnv } from '../dev/ports.js';
+import { spawnProcessGroup, type ProcessGroup } from '../dev/processGroup.js';
+import { startLocalDataApi, type LocalDataApi } from '../dev/data-api/server.js';
 import { migrate } from '../lib/migrate.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../lib/cli/ports.js';
+import { freePort } from '../dev/ports.js';
 import { useStack } from './support/stack.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageOffline, type CloudFormationResource, type CloudFormationTemplate, type PackagedService } from '../lib/dev/packageOffline.js';
+import { packageOffline, type CloudFormationResource, type CloudFormationTemplate, type PackagedService } from '../dev/packageOffline.js';
 
 const run = promisify(execFile);
 const projectDir = fileURLToPath(new URL('..', import.meta.url));
@@ -45,7 +45,7 @@ const EXISTING_SECRET = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:sh
 type Resource = CloudFormationResource;
 type Template = CloudFormationTemplate;
 
-/** Packages with the given serverless.yml parameters (lib/dev/packageOffline: no credentials, no network). */
+/** Packages with the given serverless.yml parameters (dev/packageOffline: no credentials, no network). */
 function packageService(params: Record<string, string>): Promise<PackagedService> {
   return packageOffline({ stage: 'test', params, timeoutMs: 240_000 });
 }

@@ -1,5 +1,5 @@
 /**
- * The local Data API server in its own process (`lib/local-data-api/main.ts` under tsx's loader),
+ * The local Data API server in its own process (`dev/data-api/main.ts` under tsx's loader),
  * so the server and the code under test do not share one event loop: in AWS they do not share a
  * machine either, and a shared loop would charge the server's CPU to the client's latency.
  */
@@ -35,7 +35,7 @@ export interface DataApiProcessOptions {
 }
 
 export async function startDataApiProcess(options: DataApiProcessOptions): Promise<DataApiServer> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'lib/local-data-api/main.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'dev/data-api/main.ts'], {
     cwd: projectDir,
     env: {
       ...process.env,

@@ -8,7 +8,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { packageOffline } from '../../lib/dev/packageOffline.js';
+import { packageOffline } from '../../dev/packageOffline.js';
 import { figure, type Figure } from '../lib/stats.js';
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
 /** Draining queues: claim with a lease, dispatch, settle, retention. */
-export { DEFAULT_BACKOFF, backoffDelayMs, nextAvailableAt, resolveBackoff } from './backoff.js';
+export { DEFAULT_BACKOFF, backoffDelayMs, nextAvailableAt, resolveBackoff } from '../backoff.js';
 export { claimLimit, mayStart, worstCaseMs, type ClaimBudgetInput, type StartCheckInput } from './budget.js';
 export { claimMessages, DEFAULT_MAX_PAGE_BYTES, type Claim, type HeldClaimedMessage } from './claim.js';
 export { dispatch, finalOutcome, type Outcome } from './dispatch.js';

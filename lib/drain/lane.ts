@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
 import type { JobRegistry } from '../jobs/JobRegistry.js';
-import type { BackoffPolicy, JobType } from '../jobs/types.js';
+import type { BackoffPolicy } from '../backoff.js';
+import type { JobType } from '../jobs/types.js';
 import type { QueueConfig } from '../queues.js';
-import { nextAvailableAt, resolveBackoff } from './backoff.js';
+import { nextAvailableAt, resolveBackoff } from '../backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';

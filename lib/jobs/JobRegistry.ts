@@ -1,4 +1,4 @@
-import { resolveBackoff } from '../drain/backoff.js';
+import { resolveBackoff } from '../backoff.js';
 import type { JobType } from './types.js';
 
 // Fits queue_messages.type (VARCHAR(128) ascii).

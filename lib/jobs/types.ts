@@ -1,11 +1,8 @@
 import type { z } from 'zod';
+import type { BackoffPolicy } from '../backoff.js';
 
-/** Exponential backoff with full jitter and a cap: delay = random(0, min(maxMs, baseMs * factor^(attempt-1))). */
-export interface BackoffPolicy {
-  baseMs: number;
-  maxMs: number;
-  factor: number;
-}
+export type { BackoffPolicy } from '../backoff.js';
+
 
 /** What a job handler is given besides its payload. */
 export interface JobContext {

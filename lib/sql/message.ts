@@ -1,7 +1,7 @@
+import { MESSAGE_STATUSES, type MessageStatus } from '../../schema/messages.js';
 import type { Row } from '../db/types.js';
 
-export const MESSAGE_STATUSES = ['waiting', 'running', 'retrying', 'done', 'dead', 'cancelled'] as const;
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+export { MESSAGE_STATUSES, type MessageStatus };
 
 /** A stored message as the rest of the product sees it. */
 export interface Message {

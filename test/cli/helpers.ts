@@ -1,4 +1,4 @@
-import { runCli, type CliIo } from '../../lib/cli/main.js';
+import { runCli, type CliIo } from '../../cli/main.js';
 import type { Stack } from '../support/stack.js';
 
 export interface CliRun {

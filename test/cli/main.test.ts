@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../lib/cli/main.js';
-import { freePort } from '../../lib/cli/ports.js';
+import { COMMANDS } from '../../cli/main.js';
+import { freePort } from '../../dev/ports.js';
 import { useStack } from '../support/stack.js';
 import { runCaptured, stackEnv } from './helpers.js';
 

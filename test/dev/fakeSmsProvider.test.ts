@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFakeSmsProvider, type FakeSmsProvider, type FakeSmsProviderOptions } from '../../lib/dev/fakeSmsProvider.js';
+import { startFakeSmsProvider, type FakeSmsProvider, type FakeSmsProviderOptions } from '../../dev/fakeSmsProvider.js';
 
 let provider: FakeSmsProvider | undefined;
 afterEach(async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestHttpServer, type TestHttpServer } from '../../lib/dev/testHttpServer.js';
+import { startTestHttpServer, type TestHttpServer } from '../../dev/testHttpServer.js';
 import { PermanentError, RetryableError } from '../../lib/errors.js';
 import { errorForResponse, isRetryableStatus, parseRetryAfter, sendJson, type JsonRequest } from '../../lib/jobs/http.js';
 

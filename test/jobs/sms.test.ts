@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFakeSmsProvider, type FakeSmsProvider } from '../../lib/dev/fakeSmsProvider.js';
-import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../lib/dev/testHttpServer.js';
+import { startFakeSmsProvider, type FakeSmsProvider } from '../../dev/fakeSmsProvider.js';
+import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../dev/testHttpServer.js';
 import { dispatch, type DispatchMessage } from '../../lib/drain/dispatch.js';
 import { createSmsJobType, smsJobTypeFromEnv } from '../../lib/jobs/sms.js';
 import type { JobType } from '../../lib/jobs/types.js';

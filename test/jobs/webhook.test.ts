@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../lib/dev/testHttpServer.js';
+import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../dev/testHttpServer.js';
 import { dispatch, type DispatchMessage } from '../../lib/drain/dispatch.js';
 import { PermanentError } from '../../lib/errors.js';
 import type { JobType } from '../../lib/jobs/types.js';

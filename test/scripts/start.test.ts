@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../lib/cli/ports.js';
+import { freePort } from '../../dev/ports.js';
 import { dropTestDatabase } from '../support/database.js';
 import { runCaptured } from '../cli/helpers.js';
 import { killGroup, processesWithMarker, ROOT, runNpmScript, type Script } from './helpers.js';

@@ -6,7 +6,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll } from 'vitest';
 import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../lib/db/index.js';
 import type { Db } from '../../lib/db/types.js';
-import { startLocalDataApi, type LocalDataApi } from '../../lib/local-data-api/server.js';
+import { startLocalDataApi, type LocalDataApi } from '../../dev/data-api/server.js';
 import { migrate } from '../../lib/migrate.js';
 import { createTestDatabase, DATABASE_URL, dropTestDatabase } from './database.js';
 

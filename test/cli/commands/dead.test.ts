@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createApp } from '../../../lib/app.js';
-import { startFakeSmsProvider, type FakeSmsProvider } from '../../../lib/dev/fakeSmsProvider.js';
+import { startFakeSmsProvider, type FakeSmsProvider } from '../../../dev/fakeSmsProvider.js';
 import { enqueue } from '../../../lib/enqueue.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';

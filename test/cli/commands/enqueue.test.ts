@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMessages } from '../../../lib/cli/commands/enqueue.js';
+import { parseMessages } from '../../../cli/commands/enqueue.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 

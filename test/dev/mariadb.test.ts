@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CliError } from '../../lib/cli/errors.js';
-import { ensureMariaDb, probeMysql, startMariadbd, waitUntilServing } from '../../lib/cli/mariadb.js';
-import { freePort } from '../../lib/cli/ports.js';
-import { groupAlive } from '../../lib/cli/processGroup.js';
+import { CliError } from '../../cli/errors.js';
+import { ensureMariaDb, probeMysql, startMariadbd, waitUntilServing } from '../../dev/mariadb.js';
+import { freePort } from '../../dev/ports.js';
+import { groupAlive } from '../../dev/processGroup.js';
 import { DATABASE_URL } from '../support/database.js';
 
 const run = promisify(execFile);

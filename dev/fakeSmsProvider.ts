@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { E164 } from '../jobs/sms.js';
+import { E164 } from '../lib/jobs/sms.js';
 import { closeServer, listenOnLoopback, readBody } from './loopback.js';
 
 export interface FakeSmsProviderOptions {

@@ -1,6 +1,6 @@
-import { DEAD_LETTER_LIMITS } from '../../../schema/messages.js';
-import { isUuid } from '../../ids.js';
-import { listDeadLetters, purgeDeadLetters, redrive, type BulkResult } from '../../operations.js';
+import { DEAD_LETTER_LIMITS } from '../../schema/messages.js';
+import { isUuid } from '../../lib/ids.js';
+import { listDeadLetters, purgeDeadLetters, redrive, type BulkResult } from '../../lib/operations.js';
 import { intOption, listOption } from '../args.js';
 import type { Command } from '../command.js';
 import type { CliContext } from '../context.js';

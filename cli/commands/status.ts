@@ -1,5 +1,5 @@
-import type { MessageView } from '../../../schema/messages.js';
-import { getMessageStatus } from '../../messages.js';
+import type { MessageView } from '../../schema/messages.js';
+import { getMessageStatus } from '../../lib/messages.js';
 import type { Command } from '../command.js';
 import { formatFields } from '../format.js';
 

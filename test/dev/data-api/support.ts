@@ -15,8 +15,8 @@ import {
   type Field,
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
-import { startLocalDataApi, type LocalDataApi, type LocalDataApiOptions } from '../../lib/local-data-api/server.js';
-import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+import { startLocalDataApi, type LocalDataApi, type LocalDataApiOptions } from '../../../dev/data-api/server.js';
+import { createTestDatabase, dropTestDatabase } from '../../support/database.js';
 
 export const RESOURCE_ARN = 'arn:aws:rds:us-east-1:123456789012:cluster:local';
 export const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:local';

@@ -1,4 +1,4 @@
-import { pauseQueue, resumeQueue } from '../../operations.js';
+import { pauseQueue, resumeQueue } from '../../lib/operations.js';
 import type { Command } from '../command.js';
 
 export const pauseCommand: Command = {

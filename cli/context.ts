@@ -1,7 +1,7 @@
 import type { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { createApp, type App, type AppOptions } from '../app.js';
-import { createDataApiClient, createDb } from '../db/index.js';
-import type { Db } from '../db/types.js';
+import { createApp, type App, type AppOptions } from '../lib/app.js';
+import { createDataApiClient, createDb } from '../lib/db/index.js';
+import type { Db } from '../lib/db/types.js';
 import type { Options } from './args.js';
 import { resolveTarget, type Target } from './target.js';
 

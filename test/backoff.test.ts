@@ -5,7 +5,7 @@ import {
   backoffDelayMs,
   nextAvailableAt,
   resolveBackoff,
-} from '../../lib/drain/backoff.js';
+} from '../lib/backoff.js';
 
 const policy = { baseMs: 1_000, factor: 2, maxMs: 10_000 };
 const always = (value: number) => () => value;

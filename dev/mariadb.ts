@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { CliError } from './errors.js';
+import { CliError } from '../cli/errors.js';
 import { spawnProcessGroup, type ProcessGroup } from './processGroup.js';
 
 export const DEFAULT_DATABASE_URL = 'mysql://root@127.0.0.1:3306';

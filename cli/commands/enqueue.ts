@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { ENQUEUE_LIMITS } from '../../../schema/messages.js';
-import { enqueue, enqueueRequest, type EnqueuedMessage, type EnqueueMessage } from '../../enqueue.js';
-import { ValidationError, type FieldIssue } from '../../http/errors.js';
+import { ENQUEUE_LIMITS } from '../../schema/messages.js';
+import { enqueue, enqueueRequest, type EnqueuedMessage, type EnqueueMessage } from '../../lib/enqueue.js';
+import { ValidationError, type FieldIssue } from '../../lib/http/errors.js';
 import { intOption } from '../args.js';
 import type { Command } from '../command.js';
 import type { CliContext } from '../context.js';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const projectDir = fileURLToPath(new URL('../..', import.meta.url));
+const projectDir = fileURLToPath(new URL('..', import.meta.url));
 const serverlessBin = join(projectDir, 'node_modules', 'serverless', 'bin', 'serverless.js');
 
 export interface CloudFormationResource {

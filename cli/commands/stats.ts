@@ -1,4 +1,4 @@
-import { getQueueStats, type QueueStatsView } from '../../operations.js';
+import { getQueueStats, type QueueStatsView } from '../../lib/operations.js';
 import type { Command } from '../command.js';
 import { formatCount, formatTable } from '../format.js';
 

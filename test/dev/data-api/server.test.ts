@@ -9,7 +9,7 @@ import {
   RDSDataServiceException,
 } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+import { createTestDatabase, dropTestDatabase } from '../../support/database.js';
 import { failure, RESOURCE_ARN, SECRET_ARN, startConformance, type Conformance } from './support.js';
 
 let api: Conformance;

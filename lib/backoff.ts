@@ -1,4 +1,9 @@
-import type { BackoffPolicy } from '../jobs/types.js';
+/** Exponential backoff with full jitter and a cap: delay = random(0, min(maxMs, baseMs * factor^(attempt-1))). */
+export interface BackoffPolicy {
+  baseMs: number;
+  maxMs: number;
+  factor: number;
+}
 
 /** 1 s, doubling, never more than 15 min: a flaky downstream gets about a dozen tries in the first hour. */
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, factor: 2, maxMs: 15 * 60_000 };

@@ -1,6 +1,6 @@
-import { migrate } from '../../migrate.js';
+import { migrate } from '../../lib/migrate.js';
 import type { Command } from '../command.js';
-import { createDatabase } from '../../sql/databases.js';
+import { createDatabase } from '../../lib/sql/databases.js';
 
 export const migrateCommand: Command = {
   name: 'migrate',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DataApiError } from '../../lib/local-data-api/errors.js';
-import { bindParameters, parseSql, type SqlParameter } from '../../lib/local-data-api/parameters.js';
+import { DataApiError } from '../../../dev/data-api/errors.js';
+import { bindParameters, parseSql, type SqlParameter } from '../../../dev/data-api/parameters.js';
 
 const bind = (sql: string, parameters: SqlParameter[]) => bindParameters(parseSql(sql), parameters);
 

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { groupAlive, spawnProcessGroup } from '../../lib/cli/processGroup.js';
+import { groupAlive, spawnProcessGroup } from '../../dev/processGroup.js';
 
 it('stops the leader and everything it started', async () => {
   // A shell with a grandchild in the background: signalling the leader alone would orphan it.

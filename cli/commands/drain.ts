@@ -1,4 +1,4 @@
-import { drain, type DrainSummary } from '../../drain/index.js';
+import { drain, type DrainSummary } from '../../lib/drain/index.js';
 import { intOption } from '../args.js';
 import type { Command } from '../command.js';
 import type { CliContext } from '../context.js';

@@ -3,7 +3,7 @@
  * DB_SECRET_ARN, DB_NAME, and DATA_API_ENDPOINT for a local Data API server. With none of
  * DATA_API_ENDPOINT and DB_CLUSTER_ARN set, it is the local stack `npm start` runs.
  */
-import { dbConfigFromEnv, type DbConfig } from '../db/index.js';
+import { dbConfigFromEnv, type DbConfig } from '../lib/db/index.js';
 import { CliError } from './errors.js';
 
 export const LOCAL_DATA_API_ENDPOINT = 'http://127.0.0.1:8087';

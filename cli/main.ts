@@ -2,10 +2,10 @@
  * `aurora-queue`: operate a queue from the terminal, against the local stack or a deployed one.
  * `runCli` is the whole program minus the process: it takes argv and an io, answers an exit code.
  */
-import { DataApiUnavailableError, DatabaseError } from '../db/index.js';
-import { UnknownQueueError } from '../drain/index.js';
-import { HttpError } from '../http/errors.js';
-import { MigrationError } from '../migrate.js';
+import { DataApiUnavailableError, DatabaseError } from '../lib/db/index.js';
+import { UnknownQueueError } from '../lib/drain/index.js';
+import { HttpError } from '../lib/http/errors.js';
+import { MigrationError } from '../lib/migrate.js';
 import { parseCliArgs, type OptionName } from './args.js';
 import type { Command } from './command.js';
 import { deadListCommand, deadPurgeCommand, deadRedriveCommand } from './commands/dead.js';
