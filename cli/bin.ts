@@ -1,4 +1,5 @@
 /** The process around `runCli`: real stdio and environment, Ctrl-C stops an in-process drain. */
+import config from '../queue.config.js';
 import { runCli } from './main.js';
 
 // The SDK warns on Node 20 about releases after January 2027; engines already says which Node
@@ -22,6 +23,7 @@ process.on('SIGINT', () => {
 });
 
 process.exitCode = await runCli(process.argv.slice(2), {
+  config,
   env: process.env,
   stdout: process.stdout,
   stderr: process.stderr,

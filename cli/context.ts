@@ -1,5 +1,6 @@
 import type { RDSDataClient } from '@aws-sdk/client-rds-data';
-import { createApp, type App, type AppOptions } from '../lib/app.js';
+import { createApp, type App } from '../lib/app.js';
+import type { QueueAppConfig } from '../lib/config.js';
 import { createDataApiClient, createDb } from '../lib/db/index.js';
 import type { Db } from '../lib/db/types.js';
 import type { Options } from './args.js';
@@ -21,8 +22,8 @@ export interface CliIo {
    * calling it tells the bin not to exit on the first Ctrl-C but to abort the returned signal.
    */
   interruptSignal?: () => AbortSignal;
-  /** What the App is built with besides the environment (tests declare queues here). */
-  app?: Omit<AppOptions, 'db' | 'env'>;
+  /** The team's queue.config.ts (tests pass their own). */
+  config: QueueAppConfig;
 }
 
 /**
@@ -52,7 +53,7 @@ export class CliContext {
   }
 
   app(): App {
-    return (this.#app ??= createApp({ ...this.io.app, env: this.target.env, db: this.newDb(this.target.db.database) }));
+    return (this.#app ??= createApp({ config: this.io.config, env: this.target.env, db: this.newDb(this.target.db.database) }));
   }
 
   /** A Db on the target's cluster; `undefined` for statements that name their database. */

@@ -21,8 +21,11 @@ import {
   RollbackTransactionCommand,
   type RDSDataClient,
 } from '@aws-sdk/client-rds-data';
-import type { App } from '../lib/app.js';
-import { enqueueInTransaction } from '../lib/enqueue.js';
+import { enqueueInTransaction, type App, type JobTypesOf } from '../lib/index.js';
+import type config from '../queue.config.js';
+
+/** The App of this deployment's queue.config.ts: enqueues are checked against its job types. */
+type QueueApp = App<JobTypesOf<typeof config>>;
 
 export interface Database {
   resourceArn: string;
@@ -49,7 +52,7 @@ export class OutOfStockError extends Error {
  * Saves the order, takes its stock and enqueues its confirmation SMS, in one transaction. When
  * the stock is short the whole transaction rolls back: no order, no stock taken, no SMS.
  */
-export async function placeOrder(client: RDSDataClient, app: App, db: Database, order: Order): Promise<{ smsId: string }> {
+export async function placeOrder(client: RDSDataClient, app: QueueApp, db: Database, order: Order): Promise<{ smsId: string }> {
   const { transactionId } = await client.send(new BeginTransactionCommand(db));
   if (transactionId === undefined) throw new Error('BeginTransaction returned no transaction id');
   const inTransaction = { resourceArn: db.resourceArn, secretArn: db.secretArn, database: db.database, transactionId };
@@ -69,7 +72,7 @@ export async function placeOrder(client: RDSDataClient, app: App, db: Database, 
 
     // The dedupKey makes a retried placeOrder (after a lost response) send one SMS, not two.
     const [sms] = await enqueueInTransaction(app, transactionId, 'orders', [
-      { type: 'sms.send', payload: { to: order.phone, text: `Order ${order.id} confirmed.` }, dedupKey: `order-confirmed:${order.id}` },
+      { type: 'sms.send', payload: { to: order.phone, body: `Order ${order.id} confirmed.` }, dedupKey: `order-confirmed:${order.id}` },
     ]);
 
     const taken = await client.send(

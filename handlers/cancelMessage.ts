@@ -5,6 +5,7 @@ import { httpErrorHandler, ok, validInput, zodValidator, type ErrorLogger, type 
 import { cancelMessage } from '../lib/messages.js';
 import { createLogger } from '../lib/observability.js';
 import { messageIdParams } from '../schema/messages.js';
+import config from '../queue.config.js';
 
 const logger = createLogger();
 const schemas = { path: messageIdParams };
@@ -20,4 +21,4 @@ export function createCancelMessageHandler(getApp: () => App, deps: { logger?: E
     .handler(async (event) => ok(await cancelMessage(getApp(), validInput(event, schemas).path.id)));
 }
 
-export const handler = createCancelMessageHandler(lazyApp());
+export const handler = createCancelMessageHandler(lazyApp({ config }));

@@ -16,6 +16,7 @@ import {
 import { createLogger } from '../lib/observability.js';
 import { listDeadLetters, purgeDeadLetters, redrive } from '../lib/operations.js';
 import { deadLetterPageQuery, purgeQuery, purgeSelection, queueParams, redriveBody } from '../schema/messages.js';
+import config from '../queue.config.js';
 
 const logger = createLogger();
 
@@ -76,4 +77,4 @@ export function createDeadLettersHandler(getApp: () => App, deps: { logger?: Err
   });
 }
 
-export const handler = createDeadLettersHandler(lazyApp());
+export const handler = createDeadLettersHandler(lazyApp({ config }));

@@ -6,6 +6,7 @@ import { drainMetrics, readBacklogs } from '../lib/drain/report.js';
 import { DEFAULT_DRAIN_TUNING, type DrainLog } from '../lib/drain/types.js';
 import { QueueError } from '../lib/errors.js';
 import { createLogger, publishQueueMetrics, type QueueMetricValues } from '../lib/observability.js';
+import config from '../queue.config.js';
 
 const logger = createLogger();
 
@@ -75,4 +76,4 @@ function parseInput(event: unknown): DrainInput {
   return parsed.data;
 }
 
-export const handler = createDrainHandler(lazyApp());
+export const handler = createDrainHandler(lazyApp({ config }));

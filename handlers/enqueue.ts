@@ -5,6 +5,7 @@ import { enqueueRequest } from '../lib/enqueue.js';
 import { accepted, httpErrorHandler, jsonBody, validInput, zodValidator, type ErrorLogger, type HttpResponse } from '../lib/http/index.js';
 import { createLogger, publishQueueMetrics, type QueueMetricValues } from '../lib/observability.js';
 import { ENQUEUE_LIMITS, queueParams } from '../schema/messages.js';
+import config from '../queue.config.js';
 
 const logger = createLogger();
 
@@ -34,4 +35,4 @@ export function createEnqueueHandler(getApp: () => App, deps: EnqueueHandlerDeps
     });
 }
 
-export const handler = createEnqueueHandler(lazyApp());
+export const handler = createEnqueueHandler(lazyApp({ config }));

@@ -5,6 +5,7 @@ import { httpErrorHandler, ok, validInput, zodValidator, type ErrorLogger, type 
 import { getMessageStatus } from '../lib/messages.js';
 import { createLogger } from '../lib/observability.js';
 import { messageIdParams } from '../schema/messages.js';
+import config from '../queue.config.js';
 
 const logger = createLogger();
 const schemas = { path: messageIdParams };
@@ -17,4 +18,4 @@ export function createGetMessageHandler(getApp: () => App, deps: { logger?: Erro
     .handler(async (event) => ok(await getMessageStatus(getApp(), validInput(event, schemas).path.id)));
 }
 
-export const handler = createGetMessageHandler(lazyApp());
+export const handler = createGetMessageHandler(lazyApp({ config }));

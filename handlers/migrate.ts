@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { lazyApp, type App } from '../lib/app.js';
 import { migrate, type MigrateOptions, type MigrateResult } from '../lib/migrate.js';
 import { createLogger } from '../lib/observability.js';
+import config from '../queue.config.js';
 
 const logger = createLogger();
 
@@ -36,4 +37,4 @@ function offlineMigrations(env: NodeJS.ProcessEnv): Pick<MigrateOptions, 'dir'> 
   return env.IS_OFFLINE === 'true' && !env.MIGRATIONS_DIR ? { dir: join(process.cwd(), 'schema', 'migrations') } : {};
 }
 
-export const handler = createMigrateHandler(lazyApp());
+export const handler = createMigrateHandler(lazyApp({ config }));

@@ -5,6 +5,7 @@ import { httpErrorHandler, NotFoundError, ok, validInput, zodValidator, matchRou
 import { createLogger } from '../lib/observability.js';
 import { pauseQueue, resumeQueue } from '../lib/operations.js';
 import { queueParams } from '../schema/messages.js';
+import config from '../queue.config.js';
 
 const logger = createLogger();
 const schemas = { path: queueParams };
@@ -32,4 +33,4 @@ export function createQueueControlHandler(getApp: () => App, deps: { logger?: Er
     });
 }
 
-export const handler = createQueueControlHandler(lazyApp());
+export const handler = createQueueControlHandler(lazyApp({ config }));

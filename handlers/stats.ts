@@ -5,6 +5,7 @@ import { httpErrorHandler, ok, validInput, zodValidator, type ErrorLogger, type 
 import { createLogger } from '../lib/observability.js';
 import { getQueueStats } from '../lib/operations.js';
 import { queueParams } from '../schema/messages.js';
+import config from '../queue.config.js';
 
 const logger = createLogger();
 const schemas = { path: queueParams };
@@ -17,4 +18,4 @@ export function createStatsHandler(getApp: () => App, deps: { logger?: ErrorLogg
     .handler(async (event) => ok(await getQueueStats(getApp(), validInput(event, schemas).path.queue)));
 }
 
-export const handler = createStatsHandler(lazyApp());
+export const handler = createStatsHandler(lazyApp({ config }));

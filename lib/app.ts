@@ -1,32 +1,40 @@
 import { systemClock, type Clock } from './clock.js';
+import { ConfigError, leaseProblems, type QueueAppConfig } from './config.js';
 import { createDb, dbConfigFromEnv } from './db/index.js';
 import type { Db } from './db/types.js';
-import { builtInJobTypes, JobRegistry } from './jobs/index.js';
-import type { JobType } from './jobs/types.js';
-import { resolveQueues, type QueueConfig, type QueueDeclaration } from './queues.js';
+import { JobRegistry } from './jobs/index.js';
+import type { AnyJobType } from './jobs/types.js';
+import { resolveQueues, type QueueConfig } from './queues.js';
 
-/** What handlers and the CLI work with: the database, the declared queues and job types, a clock. */
-export interface App {
+/** What handlers and the CLI work with: the database, the configured queues and job types, a clock. */
+export interface App<J extends AnyJobType = AnyJobType> {
   db: Db;
+  config: QueueAppConfig<J>;
   queues: Map<string, QueueConfig>;
   jobs: JobRegistry;
   clock: Clock;
 }
 
-export interface AppOptions {
+export interface AppOptions<J extends AnyJobType = AnyJobType> {
+  /** The team's queue.config.ts. */
+  config: QueueAppConfig<J>;
   db?: Db;
+  /** Drain-wide defaults and the database's address; default process.env. */
   env?: NodeJS.ProcessEnv;
-  queues?: readonly QueueDeclaration[];
-  jobTypes?: readonly JobType<any>[];
   clock?: Clock;
 }
 
-export function createApp(options: AppOptions = {}): App {
+/** Throws a ConfigError when the environment's defaults break the config (a lease too short). */
+export function createApp<J extends AnyJobType>(options: AppOptions<J>): App<J> {
   const env = options.env ?? process.env;
+  const queues = resolveQueues(options.config.queues, env);
+  const problems = leaseProblems([...queues.values()], options.config.jobTypes);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     db: options.db ?? createDb(dbConfigFromEnv(env)),
-    queues: resolveQueues(options.queues, env),
-    jobs: new JobRegistry(options.jobTypes ?? builtInJobTypes(env)),
+    config: options.config,
+    queues,
+    jobs: new JobRegistry(options.config.jobTypes),
     clock: options.clock ?? systemClock,
   };
 }
@@ -36,7 +44,7 @@ export function createApp(options: AppOptions = {}): App {
  * environment (its SDK client and sockets are reused across invocations). Made lazily so that
  * importing a handler in a test does not need the deployment's environment.
  */
-export function lazyApp(options: AppOptions = {}): () => App {
-  let app: App | undefined;
+export function lazyApp<J extends AnyJobType>(options: AppOptions<J>): () => App<J> {
+  let app: App<J> | undefined;
   return () => (app ??= createApp(options));
 }

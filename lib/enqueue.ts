@@ -14,6 +14,7 @@ import {
 } from '../schema/messages.js';
 import type { App } from './app.js';
 import type { Db } from './db/types.js';
+import type { AnyJobType, PayloadInput } from './jobs/types.js';
 import { QueueError } from './errors.js';
 import { formatPath, issuesFromZod, NotFoundError, ValidationError, type FieldIssue } from './http/errors.js';
 import { uuidv7 } from './ids.js';
@@ -21,6 +22,16 @@ import type { QueueConfig } from './queues.js';
 import { findByDedupKeys, insertMessages, type NewMessage } from './sql/index.js';
 
 export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
+
+/**
+ * A message of one of the app's job types: its `type` names the type and its `payload` is checked
+ * against that type's schema at compile time (and again at run time).
+ */
+export type MessageFor<J extends AnyJobType> = string extends J['type']
+  ? EnqueueMessage // an App whose types are not known statically: checked at run time only
+  : J extends AnyJobType
+    ? Omit<EnqueueMessage, 'type' | 'payload'> & { type: J['type']; payload: PayloadInput<J> }
+    : never;
 
 export interface EnqueueOptions {
   /** Where to write; default `app.db`. A Db bound to a caller's transaction makes an outbox write. */
@@ -34,7 +45,12 @@ type Path = readonly PropertyKey[];
  * The batch is stored whole or not at all. Throws NotFoundError (unknown queue), ValidationError
  * (400, or 413 when only sizes are wrong) before anything is written.
  */
-export async function enqueue(app: App, queue: string, messages: readonly EnqueueMessage[], options: EnqueueOptions = {}): Promise<EnqueuedMessage[]> {
+export async function enqueue<J extends AnyJobType>(
+  app: App<J>,
+  queue: string,
+  messages: readonly MessageFor<J>[],
+  options: EnqueueOptions = {},
+): Promise<EnqueuedMessage[]> {
   const queueConfig = declaredQueue(app, queue);
   const batch = enqueueBatch.safeParse({ messages });
   if (!batch.success) throw new ValidationError(issuesFromZod(batch.error));
@@ -46,11 +62,11 @@ export async function enqueue(app: App, queue: string, messages: readonly Enqueu
  * messages commit or roll back with the caller's business writes (the transactional outbox).
  * This never commits or rolls back; the transaction's owner does. See examples/outbox.ts.
  */
-export function enqueueInTransaction(
-  app: App,
+export function enqueueInTransaction<J extends AnyJobType>(
+  app: App<J>,
   transactionId: string,
   queue: string,
-  messages: readonly EnqueueMessage[],
+  messages: readonly MessageFor<J>[],
 ): Promise<EnqueuedMessage[]> {
   return enqueue(app, queue, messages, { db: app.db.withTransactionId(transactionId) });
 }

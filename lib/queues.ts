@@ -27,18 +27,13 @@ export interface QueueConfig {
 export type QueueDeclaration = Pick<QueueConfig, 'name'> & Partial<Omit<QueueConfig, 'name'>>;
 
 /**
- * The product's queues. Add yours here; limits not given come from the drain-wide defaults
- * (serverless.yml parameters → environment, see `queueDefaults`).
+ * Time kept free at the end of every lease for the claim's round trip and the settle calls; the
+ * drain's default safety margin. A lease must fit the longest handler timeout plus this.
  */
-export const DECLARED_QUEUES: readonly QueueDeclaration[] = [
-  { name: 'default' },
-  // Batch SMS: the provider's contract is typically a fixed number of messages per second.
-  { name: 'sms', ratePerSecond: 50 },
-  // Third-party webhooks: flaky receivers, so fewer at once and a patient backoff.
-  { name: 'webhooks', concurrency: 10, backoff: { baseMs: 5_000, maxMs: 3_600_000 } },
-  // Flash-sale order intake: absorb the burst at enqueue, drain at what the downstream takes.
-  { name: 'orders', ratePerSecond: 200 },
-];
+export const LEASE_MARGIN_MS = 5_000;
+
+/** A handler's timeout when its job type sets none. */
+export const DEFAULT_HANDLER_TIMEOUT_MS = 10_000;
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number;
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: undefined): number | undefined;
@@ -66,7 +61,7 @@ export function queueDefaults(env: NodeJS.ProcessEnv = process.env): Omit<QueueC
 
 /** The declared queues with defaults filled in, by name. */
 export function resolveQueues(
-  declarations: readonly QueueDeclaration[] = DECLARED_QUEUES,
+  declarations: readonly QueueDeclaration[],
   env: NodeJS.ProcessEnv = process.env,
 ): Map<string, QueueConfig> {
   const defaults = queueDefaults(env);

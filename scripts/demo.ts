@@ -14,6 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createApp } from '../lib/app.js';
+import { defineConfig } from '../lib/config.js';
 import { CliError } from '../cli/errors.js';
 import { createDatabase, dropDatabase } from '../lib/sql/databases.js';
 import { formatCount, formatDuration, formatTable } from '../cli/format.js';
@@ -22,7 +23,10 @@ import { ProgressReporter, type ProgressSnapshot } from '../cli/progress.js';
 import { createDataApiClient, createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../lib/db/index.js';
 import { startFakeSmsProvider, type FakeSmsProvider } from '../dev/fakeSmsProvider.js';
 import { drain, type DrainSummary } from '../lib/drain/index.js';
-import { enqueue, type EnqueueMessage } from '../lib/enqueue.js';
+import { enqueue, type MessageFor } from '../lib/enqueue.js';
+import type { sms } from '../lib/jobs/sms.js';
+
+type SmsJobType = ReturnType<typeof sms>;
 import { startLocalDataApi, type LocalDataApi } from '../dev/data-api/server.js';
 import { migrate } from '../lib/migrate.js';
 import { queueStats } from '../lib/sql/index.js';
@@ -140,11 +144,18 @@ async function main(options: DemoOptions): Promise<boolean> {
     retryAfterSeconds: options.retryAfterSeconds,
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
   });
-  const app = createApp({
-    db: newDb(options.database),
-    env: { ...process.env, SMS_PROVIDER_URL: running.provider.url },
-    queues: [{ name: QUEUE, maxAttempts: options.maxAttempts, backoff: DEMO_BACKOFF, ratePerSecond: undefined }],
+  // The team's config, read after the fake provider's URL is in the environment; the demo's own
+  // limits for its queue (attempts, a short backoff, no rate limit) replace the configured ones.
+  process.env.SMS_PROVIDER_URL = running.provider.url;
+  const { default: queueConfig } = await import('../queue.config.js');
+  const config = defineConfig({
+    ...queueConfig,
+    queues: [
+      ...queueConfig.queues.filter((queue) => queue.name !== QUEUE),
+      { name: QUEUE, maxAttempts: options.maxAttempts, backoff: DEMO_BACKOFF },
+    ],
   });
+  const app = createApp({ db: newDb(options.database), config });
   log(
     `demo: ${formatCount(options.messages)} texts → fake SMS provider ${running.provider.url} ` +
       `(fails ${percent(options.failureRate)}, throttles ${percent(options.throttleRate)} with Retry-After ${options.retryAfterSeconds} s); ` +
@@ -238,7 +249,7 @@ async function main(options: DemoOptions): Promise<boolean> {
   return finished;
 }
 
-function text(n: number): EnqueueMessage {
+function text(n: number): MessageFor<SmsJobType> {
   return { type: 'sms.send', payload: { to: `+1555${String(n % 10_000_000).padStart(7, '0')}`, body: `Demo text ${n + 1}: your order has shipped.` } };
 }
 

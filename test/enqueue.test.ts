@@ -5,6 +5,8 @@ import { isUuid } from '../lib/ids.js';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
 import { createDataApiClient } from '../lib/db/index.js';
 import { OutOfStockError, placeOrder } from '../examples/outbox.js';
+import { createApp } from '../lib/app.js';
+import queueConfig from '../queue.config.js';
 import { RESOURCE_ARN, SECRET_ARN, useStack } from './support/stack.js';
 import { testApp } from './http/fixtures.js';
 
@@ -343,6 +345,8 @@ describe('enqueueInTransaction (outbox)', () => {
 });
 
 describe('examples/outbox.ts (a caller holding its own transaction through the SDK)', () => {
+  // The shipped queue.config.ts, so the example's payload is checked against the real sms.send schema.
+  const shippedApp = () => createApp({ config: queueConfig, db: stack.db, env: {} });
   const database = () => ({ resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: stack.database });
 
   beforeEach(async () => {
@@ -353,7 +357,7 @@ describe('examples/outbox.ts (a caller holding its own transaction through the S
 
   it('commits the order, the stock taken and the SMS together', async () => {
     const client = createDataApiClient({ endpoint: stack.endpoint });
-    const { smsId } = await placeOrder(client, testApp(stack.db), database(), { id: 'o-10', sku: 'tee', quantity: 1, phone: '+15550001111' });
+    const { smsId } = await placeOrder(client, shippedApp(), database(), { id: 'o-10', sku: 'tee', quantity: 1, phone: '+15550001111' });
     const [[order]] = (await stack.sql.query('SELECT * FROM orders')) as any;
     expect(order.id).toBe('o-10');
     const [[stock]] = (await stack.sql.query('SELECT stock FROM inventory')) as any;
@@ -365,7 +369,7 @@ describe('examples/outbox.ts (a caller holding its own transaction through the S
   it('rolls back the order and the SMS when the stock is short', async () => {
     const client = createDataApiClient({ endpoint: stack.endpoint });
     await expect(
-      placeOrder(client, testApp(stack.db), database(), { id: 'o-11', sku: 'tee', quantity: 2, phone: '+15550001111' }),
+      placeOrder(client, shippedApp(), database(), { id: 'o-11', sku: 'tee', quantity: 2, phone: '+15550001111' }),
     ).rejects.toBeInstanceOf(OutOfStockError);
     const [orders] = (await stack.sql.query('SELECT * FROM orders')) as any;
     expect(orders).toHaveLength(0);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import queueConfig from '../queue.config.js';
 import { packageOffline, type CloudFormationResource, type CloudFormationTemplate, type PackagedService } from '../dev/packageOffline.js';
 
 const run = promisify(execFile);
@@ -130,6 +131,9 @@ describe('serverless package', () => {
       drainReservedConcurrency: '2',
       oldestDueAgeAlarmSeconds: '900',
       alarmTopicArn: 'arn:aws:sns:eu-west-1:111122223333:queue-alarms',
+      webhookAllowedHosts: '*.partner.test',
+      smsProviderUrl: 'https://sms.partner.test/send',
+      webhookSigningSecretParameter: '/team/prod/hook-secret',
     });
   }, 480_000);
 
@@ -176,6 +180,47 @@ describe('serverless package', () => {
         expect(env.POWERTOOLS_SERVICE_NAME).toBe('aurora-queue-test');
         expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe('AuroraQueue');
       }
+    });
+  });
+
+  describe('settings and secrets of the job types in queue.config.ts', () => {
+    const settings = queueConfig.jobTypes.flatMap((type) => type.settings ?? []);
+    const secrets = queueConfig.jobTypes.flatMap((type) => type.secrets ?? []);
+
+    it('every configured type declares what it reads', () => {
+      expect(settings).toEqual(['WEBHOOK_ALLOWED_HOSTS', 'SMS_PROVIDER_URL']);
+      expect(secrets).toEqual(['WEBHOOK_SIGNING_SECRET', 'SMS_PROVIDER_TOKEN']);
+    });
+
+    it('passes each setting to every function, from its stage parameter', () => {
+      for (const name of FUNCTIONS) {
+        const env = functionResource(existing.template, name).Properties.Environment.Variables;
+        for (const setting of settings) expect(env, `${name}: ${setting}`).toHaveProperty(setting);
+        expect(env).toMatchObject({ WEBHOOK_ALLOWED_HOSTS: '*.partner.test', SMS_PROVIDER_URL: 'https://sms.partner.test/send' });
+      }
+    });
+
+    it('gives the drain each secret as an SSM parameter name, never a value, and IAM exactly those parameters', () => {
+      const drainEnv = functionResource(existing.template, 'drain').Properties.Environment.Variables;
+      expect(drainEnv).toMatchObject({
+        WEBHOOK_SIGNING_SECRET_PARAMETER: '/team/prod/hook-secret',
+        SMS_PROVIDER_TOKEN_PARAMETER: '/aurora-queue/test/sms-provider-token',
+      });
+      for (const name of FUNCTIONS) {
+        const env = functionResource(existing.template, name).Properties.Environment.Variables;
+        for (const secret of secrets) expect(env, `${name} must not carry ${secret} itself`).not.toHaveProperty(secret);
+        if (name !== 'drain') for (const secret of secrets) expect(env).not.toHaveProperty(`${secret}_PARAMETER`);
+      }
+
+      const ssm = iamStatements(existing.template).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('ssm:')));
+      expect(ssm).toHaveLength(1);
+      expect(asArray(ssm[0].Action)).toEqual(['ssm:GetParameter']);
+      const parameterOf = (resource: any) => {
+        const parts = resource['Fn::Join'][1];
+        expect(parts.slice(0, 7)).toEqual(['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter']);
+        return parts.slice(7).join('');
+      };
+      expect(asArray(ssm[0].Resource).map(parameterOf)).toEqual(secrets.map((secret) => drainEnv[`${secret}_PARAMETER`]));
     });
   });
 

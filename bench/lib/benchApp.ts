@@ -1,7 +1,9 @@
 /** The App the benchmark drives: one queue with the product's default limits, one no-op job type. */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import * as z from 'zod';
+import queueConfig from '../../queue.config.js';
 import { createApp, type App } from '../../lib/app.js';
+import { defineConfig } from '../../lib/config.js';
 import { systemClock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/types.js';
 import { defineJobType, type JobType } from '../../lib/jobs/types.js';
@@ -25,13 +27,12 @@ export function noopJobType(onDispatch?: (id: string) => void): JobType {
 }
 
 export function benchApp(db: Db, options: { queue?: Partial<QueueDeclaration>; onDispatch?: (id: string) => void } = {}): App {
-  return createApp({
-    db,
-    env: {},
-    queues: [{ name: BENCH_QUEUE, ...options.queue }],
-    jobTypes: [noopJobType(options.onDispatch)],
-    clock: systemClock,
+  // The team's config plus the bench's own queue and no-op type, so the bench loads what deploys.
+  const config = defineConfig({
+    queues: [...queueConfig.queues, { name: BENCH_QUEUE, ...options.queue }],
+    jobTypes: [...queueConfig.jobTypes, noopJobType(options.onDispatch)],
   });
+  return createApp({ db, env: {}, config, clock: systemClock });
 }
 
 /** An API Gateway HTTP API (payload 2.0) event for POST /queues/{queue}/messages. */

@@ -1,3 +1,4 @@
+import { DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS } from '../queues.js';
 import { DEFAULT_MAX_PAGE_BYTES } from './claim.js';
 import { DEFAULT_SETTLE_FLUSH_SIZE, DEFAULT_SETTLE_LINGER_MS } from './settle.js';
 
@@ -35,8 +36,8 @@ export interface DrainTuning {
 }
 
 export const DEFAULT_DRAIN_TUNING: DrainTuning = {
-  safetyMarginMs: 5_000,
-  defaultTimeoutMs: 10_000,
+  safetyMarginMs: LEASE_MARGIN_MS,
+  defaultTimeoutMs: DEFAULT_HANDLER_TIMEOUT_MS,
   maxClaimsInFlight: 6,
   maxUnsettled: 2_000,
   settleFlushSize: DEFAULT_SETTLE_FLUSH_SIZE,

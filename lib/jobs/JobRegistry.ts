@@ -1,5 +1,5 @@
 import { resolveBackoff } from '../backoff.js';
-import type { JobType } from './types.js';
+import type { AnyJobType, JobType } from './types.js';
 
 // Fits queue_messages.type (VARCHAR(128) ascii).
 const TYPE_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -8,7 +8,7 @@ const TYPE_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 export class JobRegistry {
   readonly #types = new Map<string, JobType>();
 
-  constructor(types: Iterable<JobType<any>>) {
+  constructor(types: Iterable<AnyJobType>) {
     for (const jobType of types) {
       if (!TYPE_NAME.test(jobType.type)) {
         throw new TypeError(`job type name "${jobType.type}" must be 1-128 characters of A-Z a-z 0-9 . _ : -`);

@@ -1,16 +1,20 @@
 import * as z from 'zod';
 import { RetryableError } from '../errors.js';
 import { sendJson } from './http.js';
-import { defineJobType, type JobType } from './types.js';
+import { resolveSecret, secret, type SecretInput } from '../secrets.js';
+import { defineJobType } from './types.js';
 
 export interface SmsJobTypeOptions {
   /**
    * The provider's send endpoint; it receives `POST {to, body, from?}` as JSON. Without it every
-   * send fails as retryable (queued messages survive a configuration slip).
+   * send fails as retryable (queued messages survive a configuration slip). Default: the
+   * SMS_PROVIDER_URL setting.
    */
-  providerUrl: string | undefined;
-  /** Sent as `authorization: Bearer <token>`. */
-  token?: string | undefined;
+  providerUrl?: string | undefined;
+  /** Sent as `authorization: Bearer <token>`. Default: the SMS_PROVIDER_TOKEN secret (lib/secrets.ts). */
+  token?: SecretInput;
+  /** Where the defaults are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
   fetch?: typeof fetch;
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
@@ -34,23 +38,28 @@ export type SmsPayload = z.output<typeof smsPayload>;
  * message id, so a provider that honours it sends each text once even when a lost response
  * makes the queue retry. Status rules as for webhooks (see http.ts).
  */
-export function createSmsJobType(options: SmsJobTypeOptions): JobType<SmsPayload> {
-  const providerUrl = options.providerUrl || undefined;
+export function sms(options: SmsJobTypeOptions = {}) {
+  const env = options.env ?? process.env;
+  const providerUrl = ('providerUrl' in options ? options.providerUrl : env.SMS_PROVIDER_URL) || undefined;
+  const token = 'token' in options ? options.token : secret('SMS_PROVIDER_TOKEN', { env });
   if (providerUrl !== undefined && !URL.canParse(providerUrl)) throw new TypeError('SMS provider URL is not a valid URL');
   if (providerUrl !== undefined && !/^https?:$/.test(new URL(providerUrl).protocol)) {
     throw new TypeError('SMS provider URL must be http or https');
   }
   const fetchFn = options.fetch ?? globalThis.fetch;
-  const authorization: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
 
   return defineJobType({
     type: 'sms.send',
     payload: smsPayload,
     timeoutMs: options.timeoutMs ?? 10_000,
+    settings: ['SMS_PROVIDER_URL'],
+    secrets: ['SMS_PROVIDER_TOKEN'],
     async handle(payload, context) {
       if (providerUrl === undefined) {
         throw new RetryableError('SMS provider is not configured (SMS_PROVIDER_URL)');
       }
+      const bearer = await resolveSecret(token);
+      const authorization: Record<string, string> = bearer ? { authorization: `Bearer ${bearer}` } : {};
       await sendJson({
         fetch: fetchFn,
         url: providerUrl,
@@ -62,9 +71,4 @@ export function createSmsJobType(options: SmsJobTypeOptions): JobType<SmsPayload
       });
     },
   });
-}
-
-/** The SMS type configured by SMS_PROVIDER_URL and SMS_PROVIDER_TOKEN. */
-export function smsJobTypeFromEnv(env: NodeJS.ProcessEnv = process.env): JobType<SmsPayload> {
-  return createSmsJobType({ providerUrl: env.SMS_PROVIDER_URL, token: env.SMS_PROVIDER_TOKEN });
 }

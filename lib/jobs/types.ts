@@ -16,11 +16,16 @@ export interface JobContext {
   signal: AbortSignal;
 }
 
-export interface JobType<P = unknown> {
+/**
+ * A kind of message and what delivering it means. `T` is the type's name as a literal type and `I`
+ * its payload as a producer writes it (before defaults), so an enqueue of `T` is checked against
+ * `I` at compile time; `P` is the payload the handler gets.
+ */
+export interface JobType<P = unknown, T extends string = string, I = unknown> {
   /** e.g. `sms.send`, `webhook`. */
-  type: string;
+  type: T;
   /** Validated at enqueue (so bad messages are refused at the door) and again before dispatch. */
-  payload: z.ZodType<P>;
+  payload: z.ZodType<P, I>;
   /**
    * Resolves: done. Throws a PermanentError: dead at once. Throws a RetryableError (optionally
    * with retryAfterMs) or anything else: retried with backoff until attempts run out.
@@ -30,11 +35,28 @@ export interface JobType<P = unknown> {
   backoff?: Partial<BackoffPolicy>;
   /** Per-message timeout; the handler is abandoned (and its signal aborted) when it passes. */
   timeoutMs?: number;
+  /**
+   * What the type reads from its deployment, by environment variable name: plain settings, and
+   * secrets (resolved at run time, see lib/secrets.ts). Declared so a deploy can be checked to
+   * wire each one to the functions that load the type.
+   */
+  settings?: readonly string[];
+  secrets?: readonly string[];
 }
 
-/** Keeps the payload type of a job type's handler tied to its schema. */
-export function defineJobType<S extends z.ZodType>(
-  definition: Omit<JobType<z.output<S>>, 'payload'> & { payload: S },
-): JobType<z.output<S>> {
-  return definition as JobType<z.output<S>>;
+/** Any job type, whatever its payload: what lists and registries hold. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyJobType = JobType<any, string, any>;
+
+/** The payload a producer sends for a job type (its schema's input). */
+export type PayloadInput<J> = J extends JobType<any, string, infer I> ? I : never;
+
+/**
+ * Keeps a job type's name a literal type and its handler's payload tied to its schema:
+ * `defineJobType({ type: 'order.confirm', payload: z.object({...}), async handle(payload) {...} })`.
+ */
+export function defineJobType<const T extends string, S extends z.ZodType>(
+  definition: Omit<JobType<z.output<S>, T, z.input<S>>, 'payload'> & { payload: S },
+): JobType<z.output<S>, T, z.input<S>> {
+  return definition as JobType<z.output<S>, T, z.input<S>>;
 }

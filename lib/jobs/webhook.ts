@@ -2,22 +2,29 @@ import * as z from 'zod';
 import { PermanentError, RetryableError } from '../errors.js';
 import { HostAllowList } from './HostAllowList.js';
 import { sendJson } from './http.js';
-import { defineJobType, type JobType } from './types.js';
+import { resolveSecret, secret, type SecretInput } from '../secrets.js';
+import { defineJobType } from './types.js';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhook } from './webhookSignature.js';
 
 export interface WebhookJobTypeOptions {
-  /** Host patterns (see HostAllowList), as a list or comma-separated. Empty: every URL is refused. */
-  allowedHosts: string | readonly string[] | undefined;
+  /**
+   * Host patterns (see HostAllowList), as a list or comma-separated. Empty: every URL is refused.
+   * Default: the WEBHOOK_ALLOWED_HOSTS setting.
+   */
+  allowedHosts?: string | readonly string[] | undefined;
   /**
    * HMAC secret for the signature header. Without it every delivery fails as retryable (so queued
-   * webhooks survive a configuration slip) rather than going out unsigned.
+   * webhooks survive a configuration slip) rather than going out unsigned. Default: the
+   * WEBHOOK_SIGNING_SECRET secret (see lib/secrets.ts).
    */
-  signingSecret: string | undefined;
+  signingSecret?: SecretInput;
   fetch?: typeof fetch;
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
   /** Clock for the signature timestamp, in ms. */
   now?: () => number;
+  /** Where the defaults are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const MAX_HEADERS = 20;
@@ -69,19 +76,23 @@ export type WebhookPayload = z.output<ReturnType<typeof webhookPayload>>;
  * when the payload is re-parsed before dispatch (so removing a host stops its queued webhooks),
  * and by the handler itself.
  */
-export function createWebhookJobType(options: WebhookJobTypeOptions): JobType<WebhookPayload> {
-  const allowList = HostAllowList.parse(options.allowedHosts);
+export function webhook(options: WebhookJobTypeOptions = {}) {
+  const env = options.env ?? process.env;
+  const allowList = HostAllowList.parse('allowedHosts' in options ? options.allowedHosts : env.WEBHOOK_ALLOWED_HOSTS);
+  const signingSecretInput = 'signingSecret' in options ? options.signingSecret : secret('WEBHOOK_SIGNING_SECRET', { env });
   const fetchFn = options.fetch ?? globalThis.fetch;
   const now = options.now ?? Date.now;
-  const signingSecret = options.signingSecret || undefined;
 
   return defineJobType({
     type: 'webhook',
     payload: webhookPayload(allowList),
     timeoutMs: options.timeoutMs ?? 10_000,
+    settings: ['WEBHOOK_ALLOWED_HOSTS'],
+    secrets: ['WEBHOOK_SIGNING_SECRET'],
     async handle(payload, context) {
       const refusal = allowList.refusal(payload.url);
       if (refusal) throw new PermanentError(`webhook URL refused: ${refusal}`);
+      const signingSecret = await resolveSecret(signingSecretInput);
       if (signingSecret === undefined) {
         throw new RetryableError('webhook signing secret is not configured (WEBHOOK_SIGNING_SECRET)');
       }
@@ -105,9 +116,4 @@ export function createWebhookJobType(options: WebhookJobTypeOptions): JobType<We
       });
     },
   });
-}
-
-/** The webhook type configured by WEBHOOK_ALLOWED_HOSTS and WEBHOOK_SIGNING_SECRET. */
-export function webhookJobTypeFromEnv(env: NodeJS.ProcessEnv = process.env): JobType<WebhookPayload> {
-  return createWebhookJobType({ allowedHosts: env.WEBHOOK_ALLOWED_HOSTS, signingSecret: env.WEBHOOK_SIGNING_SECRET });
 }

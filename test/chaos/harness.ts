@@ -18,6 +18,7 @@ import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js
 import { DATABASE_URL } from '../support/database.js';
 import { RESOURCE_ARN, SECRET_ARN, type Stack } from '../support/stack.js';
 import { CHAOS_TYPE, expectedOutcome, scriptedJobType, type DispatchRecord, type Script } from './scripts.js';
+import { defineConfig } from '../../lib/config.js';
 
 export const CHAOS_QUEUE = 'chaos';
 
@@ -50,7 +51,7 @@ export function chaosDb(endpoint: string, database: string): Db {
 }
 
 export function chaosApp(db: Db, jobType: JobType): App {
-  return createApp({ db, env: {}, queues: [CHAOS_QUEUE_DECLARATION], jobTypes: [jobType], clock: systemClock });
+  return createApp({ db, env: {}, config: defineConfig({ queues: [CHAOS_QUEUE_DECLARATION], jobTypes: [jobType] }), clock: systemClock });
 }
 
 export interface ChaosMessage {

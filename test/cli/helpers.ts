@@ -1,4 +1,5 @@
 import { runCli, type CliIo } from '../../cli/main.js';
+import { configFor } from '../support/config.js';
 import type { Stack } from '../support/stack.js';
 
 export interface CliRun {
@@ -12,6 +13,8 @@ export async function runCaptured(args: readonly string[], env: NodeJS.ProcessEn
   let stdout = '';
   let stderr = '';
   const code = await runCli(args, {
+    // The CLI's bin loads queue.config.ts, which reads the process environment; here, `env`.
+    config: configFor(env),
     env,
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },

@@ -1,6 +1,7 @@
 /** Shared by the drain tests: an App on the real stack, seeding, and reading the final table. */
 import * as z from 'zod';
 import { createApp, type App } from '../../lib/app.js';
+import { defineConfig } from '../../lib/config.js';
 import type { Clock } from '../../lib/clock.js';
 import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
 import type { QueueDeclaration } from '../../lib/queues.js';
@@ -9,7 +10,7 @@ import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js
 import type { Stack } from '../support/stack.js';
 
 export function appOn(stack: Stack, options: { queues: QueueDeclaration[]; jobTypes: JobType<any>[]; clock: Clock }): App {
-  return createApp({ db: stack.newDb(), env: {}, queues: options.queues, jobTypes: options.jobTypes, clock: options.clock });
+  return createApp({ db: stack.newDb(), env: {}, config: defineConfig({ queues: options.queues, jobTypes: options.jobTypes }), clock: options.clock });
 }
 
 export const anyPayload = z.unknown();

@@ -6,12 +6,13 @@ import { createMigrateHandler } from '../../handlers/migrate.js';
 import { createApp } from '../../lib/app.js';
 import { MigrationError, parseMigration } from '../../lib/migrate.js';
 import { useStack } from '../support/stack.js';
+import { testConfig } from '../support/config.js';
 
 const stack = useStack({ migrate: false });
 const lines: string[] = [];
 const log = { info: (message: string) => lines.push(message) };
 
-const app = () => createApp({ db: stack.db, env: {} });
+const app = () => createApp({ db: stack.db, env: {}, config: testConfig });
 
 it('applies the shipped migrations through the Data API, then finds them applied', async () => {
   const handler = createMigrateHandler(app, { log });

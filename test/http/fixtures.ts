@@ -6,6 +6,7 @@ import { ManualClock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/types.js';
 import { defineJobType } from '../../lib/jobs/types.js';
 import type { QueueDeclaration } from '../../lib/queues.js';
+import { defineConfig } from '../../lib/config.js';
 
 export const smsType = defineJobType({
   type: 'sms.send',
@@ -20,7 +21,7 @@ export const anyType = defineJobType({ type: 'any', payload: z.json(), handle: a
 export const testQueues: QueueDeclaration[] = [{ name: 'default' }, { name: 'sms', maxAttempts: 3 }, { name: 'orders' }];
 
 export function testApp(db: Db, clock = new ManualClock('2026-03-01T12:00:00.000Z')): App & { clock: ManualClock } {
-  const app = createApp({ db, clock, jobTypes: [smsType, anyType], queues: testQueues, env: {} });
+  const app = createApp({ db, clock, config: defineConfig({ jobTypes: [smsType, anyType], queues: testQueues }), env: {} });
   return { ...app, clock };
 }
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeSmsProvider, type FakeSmsProvider } from '../../dev/fakeSmsProvider.js';
 import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../dev/testHttpServer.js';
 import { dispatch, type DispatchMessage } from '../../lib/drain/dispatch.js';
-import { createSmsJobType, smsJobTypeFromEnv } from '../../lib/jobs/sms.js';
+import { sms } from '../../lib/jobs/sms.js';
 import type { JobType } from '../../lib/jobs/types.js';
 
 const text = { to: '+15551234567', body: 'Your code is 123456' };
@@ -22,12 +22,12 @@ afterEach(async () => {
 
 async function send(reply: TestReply, options: { token?: string; timeoutMs?: number } = {}) {
   server = await startTestHttpServer(reply);
-  const type = createSmsJobType({ providerUrl: `${server.url}/send`, ...options }) as JobType;
+  const type = sms({ providerUrl: `${server.url}/send`, ...options }) as JobType;
   return dispatch(message(), type, { timeoutMs: 2_000 });
 }
 
 describe('sms.send payload', () => {
-  const { payload } = createSmsJobType({ providerUrl: undefined });
+  const { payload } = sms({ providerUrl: undefined });
 
   it('accepts an E.164 recipient, a body and an optional sender', () => {
     expect(payload.safeParse(text).success).toBe(true);
@@ -93,22 +93,22 @@ describe('sms.send delivery', () => {
   });
 
   it('retries, without sending, while no provider is configured', async () => {
-    const outcome = await dispatch(message(), createSmsJobType({ providerUrl: '' }) as JobType, { timeoutMs: 2_000 });
+    const outcome = await dispatch(message(), sms({ providerUrl: '' }) as JobType, { timeoutMs: 2_000 });
     expect(outcome).toEqual({ kind: 'retry', error: 'RetryableError: SMS provider is not configured (SMS_PROVIDER_URL)' });
   });
 
   it('refuses a provider URL that is not http(s)', () => {
-    expect(() => createSmsJobType({ providerUrl: 'not a url' })).toThrow(TypeError);
-    expect(() => createSmsJobType({ providerUrl: 'ftp://sms.test/' })).toThrow(/http or https/);
+    expect(() => sms({ providerUrl: 'not a url' })).toThrow(TypeError);
+    expect(() => sms({ providerUrl: 'ftp://sms.test/' })).toThrow(/http or https/);
   });
 
   it('works against the fake provider, configured from the environment', async () => {
     provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0, token: 'secret' });
-    const type = smsJobTypeFromEnv({ SMS_PROVIDER_URL: provider.url, SMS_PROVIDER_TOKEN: 'secret' }) as JobType;
+    const type = sms({ env: { SMS_PROVIDER_URL: provider.url, SMS_PROVIDER_TOKEN: 'secret' } }) as JobType;
     expect(await dispatch(message(), type, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
     expect(provider.stats().delivered.get('+15551234567')).toBe(1);
 
-    const unauthorized = smsJobTypeFromEnv({ SMS_PROVIDER_URL: provider.url }) as JobType;
+    const unauthorized = sms({ env: { SMS_PROVIDER_URL: provider.url } }) as JobType;
     expect(await dispatch(message(), unauthorized, { timeoutMs: 2_000 })).toMatchObject({ kind: 'dead' });
   });
 });

@@ -3,14 +3,14 @@ import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../
 import { dispatch, type DispatchMessage } from '../../lib/drain/dispatch.js';
 import { PermanentError } from '../../lib/errors.js';
 import type { JobType } from '../../lib/jobs/types.js';
-import { createWebhookJobType, webhookJobTypeFromEnv, type WebhookJobTypeOptions } from '../../lib/jobs/webhook.js';
+import { webhook as webhookJobType, type WebhookJobTypeOptions } from '../../lib/jobs/webhook.js';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../../lib/jobs/webhookSignature.js';
 
 const secret = 'whsec_test';
 const nowMs = Date.parse('2026-01-01T00:00:00.000Z');
 
 function webhook(overrides: Partial<WebhookJobTypeOptions> = {}) {
-  return createWebhookJobType({ allowedHosts: '127.0.0.1, *.hooks.test', signingSecret: secret, now: () => nowMs, ...overrides });
+  return webhookJobType({ allowedHosts: '127.0.0.1, *.hooks.test', signingSecret: secret, now: () => nowMs, ...overrides });
 }
 
 function message(payload: unknown): DispatchMessage {
@@ -142,7 +142,7 @@ describe('webhook delivery', () => {
 
   it('is dead at dispatch when the host was removed from the allow-list after enqueue', async () => {
     const enqueued = { url: 'https://old.partner.test/hook', body: {} };
-    expect(createWebhookJobType({ allowedHosts: 'old.partner.test', signingSecret: secret }).payload.safeParse(enqueued).success).toBe(true);
+    expect(webhookJobType({ allowedHosts: 'old.partner.test', signingSecret: secret }).payload.safeParse(enqueued).success).toBe(true);
     const outcome = await dispatch(message(enqueued), webhook() as JobType, { timeoutMs: 2_000 });
     expect(outcome).toEqual({ kind: 'dead', error: 'payload does not match the "webhook" schema: url: custom' });
   });
@@ -173,10 +173,10 @@ describe('webhook delivery', () => {
   });
 });
 
-describe('webhookJobTypeFromEnv', () => {
+describe('webhook() with its defaults', () => {
   it('reads the allow-list and the secret from the environment', async () => {
     server = await startTestHttpServer({ status: 200 });
-    const type = webhookJobTypeFromEnv({ WEBHOOK_ALLOWED_HOSTS: 'a.test,127.0.0.1', WEBHOOK_SIGNING_SECRET: 's' });
+    const type = webhookJobType({ env: { WEBHOOK_ALLOWED_HOSTS: 'a.test,127.0.0.1', WEBHOOK_SIGNING_SECRET: 's' } });
     expect(type.payload.safeParse({ url: 'http://b.test/', body: {} }).success).toBe(false);
     expect(await dispatch(message({ url: server.url, body: {} }), type as JobType, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
     const signature = server.requests[0]?.headers[WEBHOOK_SIGNATURE_HEADER] as string;
@@ -184,6 +184,6 @@ describe('webhookJobTypeFromEnv', () => {
   });
 
   it('throws on a malformed pattern', () => {
-    expect(() => webhookJobTypeFromEnv({ WEBHOOK_ALLOWED_HOSTS: 'https://a.test/' })).toThrow(/malformed host pattern/);
+    expect(() => webhookJobType({ env: { WEBHOOK_ALLOWED_HOSTS: 'https://a.test/' } })).toThrow(/malformed host pattern/);
   });
 });

@@ -4,6 +4,7 @@ import { startFakeSmsProvider, type FakeSmsProvider } from '../../../dev/fakeSms
 import { enqueue } from '../../../lib/enqueue.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
+import { testConfig } from '../../support/config.js';
 
 const stack = useStack();
 let provider: FakeSmsProvider;
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 
 async function killTexts(count: number): Promise<string[]> {
-  const app = createApp({ db: stack.db, env: {} });
+  const app = createApp({ db: stack.db, env: {}, config: testConfig });
   const answers = await enqueue(app, 'sms', Array.from({ length: count }, (_, i) => ({ type: 'sms.send', payload: { to: `+1555000${1000 + i}`, body: 'x' }, maxAttempts: 1 })));
   const drained = json(await runCaptured(['drain', '--in-process', '--queue', 'sms', '--json'], env));
   expect(drained).toMatchObject({ claimed: count, dead: count });

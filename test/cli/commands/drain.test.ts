@@ -6,6 +6,7 @@ import { createApp, type App } from '../../../lib/app.js';
 import { freePort } from '../../../dev/ports.js';
 import { startFakeSmsProvider, type FakeSmsProvider } from '../../../dev/fakeSmsProvider.js';
 import { enqueue } from '../../../lib/enqueue.js';
+import { configFor } from '../../support/config.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
@@ -15,7 +16,7 @@ let app: App;
 
 beforeAll(async () => {
   provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0 });
-  app = createApp({ db: stack.db, env: { SMS_PROVIDER_URL: provider.url } });
+  app = createApp({ db: stack.db, env: {}, config: configFor({ SMS_PROVIDER_URL: provider.url }) });
 });
 afterEach(async () => {
   await stack.sql.query('DELETE FROM queue_messages');

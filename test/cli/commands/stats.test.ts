@@ -3,12 +3,13 @@ import { createApp } from '../../../lib/app.js';
 import { enqueue } from '../../../lib/enqueue.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
+import { testConfig } from '../../support/config.js';
 
 const stack = useStack();
 
 beforeAll(async () => {
-  const app = createApp({ db: stack.db, env: {} });
-  const text = { type: 'sms.send', payload: { to: '+15551234567', body: 'hi' } };
+  const app = createApp({ db: stack.db, env: {}, config: testConfig });
+  const text = { type: 'sms.send' as const, payload: { to: '+15551234567', body: 'hi' } };
   await enqueue(app, 'sms', [text, text, { ...text, delaySeconds: 600 }]);
 });
 it('prints every declared queue as a table row', async () => {

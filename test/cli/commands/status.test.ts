@@ -3,12 +3,13 @@ import { enqueue } from '../../../lib/enqueue.js';
 import { createApp } from '../../../lib/app.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
+import { testConfig } from '../../support/config.js';
 
 const stack = useStack();
 let id: string;
 
 beforeAll(async () => {
-  const app = createApp({ db: stack.db, env: {} });
+  const app = createApp({ db: stack.db, env: {}, config: testConfig });
   const [answer] = await enqueue(app, 'sms', [{ type: 'sms.send', payload: { to: '+15551234567', body: 'hi' }, dedupKey: 'k-1', priority: 3 }]);
   id = answer!.id;
 });

@@ -1,0 +1,106 @@
+/**
+ * The team's configuration: its queues and their limits, and the job types it runs. Written once
+ * in `queue.config.ts` at the repository root and loaded by every entry point (each Lambda
+ * handler, the CLI, `npm start`, the demo, the bench). Drain-wide defaults stay in the
+ * environment (DRAIN_BATCH_SIZE, LEASE_SECONDS, ...: serverless.yml parameters), so a deployment
+ * is tuned without a code change.
+ */
+import * as z from 'zod';
+import { queueName } from '../schema/messages.js';
+import { resolveBackoff } from './backoff.js';
+import { JobRegistry } from './jobs/JobRegistry.js';
+import type { AnyJobType } from './jobs/types.js';
+import { DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS, type QueueConfig, type QueueDeclaration } from './queues.js';
+
+export interface QueueAppConfig<J extends AnyJobType = AnyJobType> {
+  readonly queues: readonly QueueDeclaration[];
+  readonly jobTypes: readonly J[];
+}
+
+/** The job types of a config, e.g. `App<JobTypesOf<typeof config>>` for a typed enqueue. */
+export type JobTypesOf<C> = C extends QueueAppConfig<infer J> ? J : never;
+
+/** A configuration that cannot work; names the queue or type and the rule. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`invalid queue configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const whole = (min: number) => z.number().int(`must be a whole number of at least ${min}`).min(min, `must be a whole number of at least ${min}`);
+const positive = z.number().positive('must be a positive number').finite('must be a positive number');
+
+const queueDeclaration = z.strictObject({
+  name: queueName,
+  batchSize: whole(1).max(1_000, 'must be at most 1000').optional(),
+  concurrency: whole(1).optional(),
+  ratePerSecond: positive.optional(),
+  leaseSeconds: positive.optional(),
+  maxAttempts: whole(1).max(100, 'must be at most 100').optional(),
+  backoff: z.strictObject({ baseMs: z.number().optional(), maxMs: z.number().optional(), factor: z.number().optional() }).optional(),
+  retentionSeconds: positive.optional(),
+  deadRetentionSeconds: positive.optional(),
+});
+
+/**
+ * `export default defineConfig({ queues: [...], jobTypes: [...] })`. Checks everything it can at
+ * load (names, duplicates, limits, each type's settings, leases that are given) and throws a
+ * ConfigError listing every problem. Keeps the job types' literal names and payload types, so
+ * an enqueue through this config is type-checked.
+ */
+export function defineConfig<const J extends readonly AnyJobType[]>(config: { queues: readonly QueueDeclaration[]; jobTypes: J }): QueueAppConfig<J[number]> {
+  const problems: string[] = [];
+  if (config.queues.length === 0) problems.push('queues: declare at least one queue');
+  const seen = new Set<string>();
+  for (const [index, declaration] of config.queues.entries()) {
+    const label = typeof declaration?.name === 'string' ? `queue "${declaration.name}"` : `queues[${index}]`;
+    if (seen.has(declaration.name)) problems.push(`${label}: declared twice`);
+    seen.add(declaration.name);
+    const parsed = queueDeclaration.safeParse(declaration);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const field = issue.path.join('.');
+        const message = issue.code === 'unrecognized_keys' ? `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
+        problems.push(`${label}: ${field ? `${field} ` : ''}${message}`);
+      }
+      continue;
+    }
+    try {
+      resolveBackoff(declaration.backoff);
+    } catch (error) {
+      problems.push(`${label}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    new JobRegistry(config.jobTypes);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  if (problems.length === 0) problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { queues: config.queues, jobTypes: config.jobTypes };
+}
+
+/**
+ * A queue's lease must outlast the longest handler that may run on it, plus the margin its
+ * settles need; otherwise a drain can never start a message there. Any type may go to any queue.
+ */
+export function leaseProblems(queues: readonly Pick<QueueConfig, 'name' | 'leaseSeconds'>[], jobTypes: readonly AnyJobType[]): string[] {
+  let longest = { type: '(default)', timeoutMs: DEFAULT_HANDLER_TIMEOUT_MS };
+  for (const jobType of jobTypes) {
+    const timeoutMs = jobType.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
+    if (timeoutMs > longest.timeoutMs || longest.type === '(default)') longest = { type: jobType.type, timeoutMs };
+  }
+  const neededSeconds = (longest.timeoutMs + LEASE_MARGIN_MS) / 1_000;
+  return queues
+    .filter((queue) => queue.leaseSeconds < neededSeconds)
+    .map(
+      (queue) =>
+        `queue "${queue.name}": leaseSeconds ${queue.leaseSeconds} is shorter than the longest handler timeout ` +
+        `(${longest.type}: ${longest.timeoutMs / 1_000} s) plus the ${LEASE_MARGIN_MS / 1_000} s settle margin; make it at least ${neededSeconds}`,
+    );
+}

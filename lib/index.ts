@@ -1,0 +1,16 @@
+/**
+ * The public face of aurora-queue: what a team's `queue.config.ts`, its `jobs/` and its producers
+ * use. Anything else under lib/ is internal and may change without notice.
+ */
+export { defineConfig, ConfigError, type JobTypesOf, type QueueAppConfig } from './config.js';
+export type { QueueDeclaration } from './queues.js';
+export { defineJobType, type AnyJobType, type BackoffPolicy, type JobContext, type JobType, type PayloadInput } from './jobs/types.js';
+export { webhook, type WebhookJobTypeOptions, type WebhookPayload } from './jobs/webhook.js';
+export { sms, type SmsJobTypeOptions, type SmsPayload } from './jobs/sms.js';
+export { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from './jobs/webhookSignature.js';
+export { PermanentError, RetryableError, QueueError } from './errors.js';
+export { secret, type Secret, type SecretInput } from './secrets.js';
+export { createApp, type App, type AppOptions } from './app.js';
+export { enqueue, enqueueInTransaction, type MessageFor, type EnqueueMessage, type EnqueuedMessage } from './enqueue.js';
+export { getMessageStatus, cancelMessage, type MessageView } from './messages.js';
+export { createLogger } from './observability.js';

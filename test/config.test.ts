@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { createApp } from '../lib/app.js';
+import { ConfigError, defineConfig } from '../lib/config.js';
+import { defineJobType } from '../lib/jobs/types.js';
+import { useStack } from './support/stack.js';
+
+const quick = defineJobType({ type: 'quick', payload: z.object({}), timeoutMs: 1_000, handle: async () => {} });
+const slow = defineJobType({ type: 'slow.report', payload: z.object({}), timeoutMs: 30_000, handle: async () => {} });
+
+function problemsOf(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('defineConfig', () => {
+  it('returns the queues and job types it was given', () => {
+    const config = defineConfig({ queues: [{ name: 'default' }], jobTypes: [quick] });
+    expect(config.queues).toEqual([{ name: 'default' }]);
+    expect(config.jobTypes).toEqual([quick]);
+  });
+
+  it('names the queue and the rule for each problem, all at once', () => {
+    const problems = problemsOf(() =>
+      defineConfig({
+        queues: [
+          { name: 'sms', ratePerSecond: 0 },
+          { name: 'sms' },
+          { name: 'bad name!' },
+          { name: 'orders', concurrency: 2.5, batchSize: 5_000 },
+          { name: 'typo', ratePerSec: 5 } as never,
+        ],
+        jobTypes: [quick],
+      }),
+    );
+    expect(problems).toEqual([
+      'queue "sms": ratePerSecond must be a positive number',
+      'queue "sms": declared twice',
+      'queue "bad name!": name must be 1-64 characters of A-Z a-z 0-9 . _ : -',
+      'queue "orders": batchSize must be at most 1000',
+      'queue "orders": concurrency must be a whole number of at least 1',
+      'queue "typo": unknown setting ratePerSec',
+    ]);
+  });
+
+  it('refuses a job type registered twice or badly named, naming the type', () => {
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'q' }], jobTypes: [quick, quick] }))).toEqual(['job type "quick" is registered twice']);
+    const badName = defineJobType({ type: 'no spaces', payload: z.object({}), handle: async () => {} });
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'q' }], jobTypes: [badName] }))[0]).toMatch(/job type name "no spaces" must be/);
+  });
+
+  it('refuses a lease shorter than the longest handler timeout plus the settle margin', () => {
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'reports', leaseSeconds: 30 }], jobTypes: [quick, slow] }))).toEqual([
+      'queue "reports": leaseSeconds 30 is shorter than the longest handler timeout (slow.report: 30 s) plus the 5 s settle margin; make it at least 35',
+    ]);
+    expect(() => defineConfig({ queues: [{ name: 'reports', leaseSeconds: 35 }], jobTypes: [quick, slow] })).not.toThrow();
+  });
+
+  it('refuses an empty queue list', () => {
+    expect(problemsOf(() => defineConfig({ queues: [], jobTypes: [quick] }))).toEqual(['queues: declare at least one queue']);
+  });
+});
+
+describe('createApp', () => {
+  const stack = useStack({ migrate: false });
+
+  it('applies the drain-wide defaults of the environment and checks the lease they give', () => {
+    const config = defineConfig({ queues: [{ name: 'reports' }, { name: 'fast', leaseSeconds: 120 }], jobTypes: [slow] });
+    expect(createApp({ config, db: stack.db, env: { LEASE_SECONDS: '40', DRAIN_BATCH_SIZE: '25' } }).queues.get('reports')).toMatchObject({
+      leaseSeconds: 40,
+      batchSize: 25,
+    });
+    expect(() => createApp({ config, db: stack.db, env: { LEASE_SECONDS: '20' } })).toThrow(/queue "reports": leaseSeconds 20 is shorter/);
+  });
+});
