@@ -103,6 +103,28 @@ describe('the whole stack', () => {
     expect(JSON.parse((await runCaptured(['status', id, '--json'], env)).stdout)).toMatchObject({ status: 'done' });
   });
 
+  it('runs the team type of jobs/ (the README path): accepted over HTTP, dispatched, acknowledged; a bad payload is a 400 naming the field', async () => {
+    const enqueue = (payload: unknown) =>
+      fetch(`http://127.0.0.1:${ports.http}/queues/orders/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'order.confirm', payload }),
+      });
+    const accepted = await enqueue({ orderId: 'A-1001', email: 'ada@example.com', totalCents: 4250 });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as { id: string };
+
+    const refused = await enqueue({ orderId: 'A-1002', email: 'nope', totalCents: 1 });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: { field: 'payload.email', message: 'payload.email: must be an e-mail address' } });
+
+    const env = { DATA_API_ENDPOINT: `http://127.0.0.1:${ports.dataApi}`, DB_NAME: database, LAMBDA_ENDPOINT: `http://127.0.0.1:${ports.lambda}` };
+    const drained = await runCaptured(['drain', '--queue', 'orders', '--json'], env);
+    expect(JSON.parse(drained.stdout)).toMatchObject({ claimed: 1, done: 1, errors: [] });
+    const status = await fetch(`http://127.0.0.1:${ports.http}/messages/${id}`);
+    expect(await status.json()).toMatchObject({ id, queue: 'orders', type: 'order.confirm', status: 'done' });
+  });
+
   it('serves the migrate function, which finds the schema applied', async () => {
     const response = await fetch(`http://127.0.0.1:${ports.lambda}/2015-03-31/functions/aurora-queue-local-migrate/invocations`, { method: 'POST', body: '{}' });
     expect(await response.json()).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index'] });
