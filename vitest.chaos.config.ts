@@ -8,6 +8,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/chaos/**/*.test.ts'],
+    // MariaDB answers before any file runs: started if installed but stopped, else what to install.
+    globalSetup: ['test/support/globalSetup.ts'],
+    // The AWS SDK's documented switch for its Node 20 end-of-support notice (aws/aws-sdk-js-v3#7983),
+    // which every worker and child process would print once; package.json's engines says what is needed.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true' },
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,

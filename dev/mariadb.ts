@@ -35,6 +35,11 @@ export interface EnsureMariaDbOptions {
   env?: NodeJS.ProcessEnv;
   /** How long a started server may take to accept connections. */
   startTimeoutMs?: number;
+  /**
+   * What to start when nothing answers, whatever the URL (tests: a private data directory and port).
+   * Default: the installed `mariadbd` with its own configuration, only for the default local URL.
+   */
+  server?: { binary: string; args: readonly string[] };
 }
 
 export interface RunningMariaDb {
@@ -54,12 +59,12 @@ export async function ensureMariaDb(options: EnsureMariaDbOptions): Promise<Runn
   if (first.ok) return { version: first.version, started: undefined };
   if (first.reason !== 'unreachable') throw new CliError(cannotUse(where, first));
 
-  const binary = isDefaultLocal(databaseUrl) ? findMariadbd(options.env ?? process.env) : undefined;
+  const binary = options.server?.binary ?? (isDefaultLocal(databaseUrl) ? findMariadbd(options.env ?? process.env) : undefined);
   if (binary === undefined) throw new CliError(`MariaDB is not running at ${where} (${first.message}).\n${howToStart(databaseUrl)}`);
 
   log(`MariaDB is not running at ${where}; starting ${binary}`);
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
+  if (asRoot && options.server === undefined) {
     // Debian's packaged server keeps its socket and pid file here and refuses to start without it.
     try {
       mkdirSync('/run/mysqld', { recursive: true });
@@ -68,7 +73,7 @@ export async function ensureMariaDb(options: EnsureMariaDbOptions): Promise<Runn
     }
   }
   // As root the server must be told to drop to the mysql user; as a user (Homebrew) it runs as that user.
-  const started = startMariadbd(binary, asRoot ? ['--user=mysql'] : []);
+  const started = startMariadbd(binary, options.server?.args ?? (asRoot ? ['--user=mysql'] : []));
   const version = await waitUntilServing(databaseUrl, started, options.startTimeoutMs ?? 30_000);
   log(`MariaDB ${version} started (it stops with this command)`);
   return { version, started };
