@@ -166,13 +166,11 @@ const messageId = z
   .transform((id) => id.toLowerCase())
   .pipe(z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a message id (a UUID)'));
 
-export const deadLetterPageQuery = z
-  .strictObject({
-    limit: intFromText(1, DEAD_LETTER_LIMITS.maxPage).optional(),
-    after: messageId.optional(),
-  })
-  .optional()
-  .transform((query) => query ?? {});
+/** GET /queues/{queue}/dead. Query strings reach these schemas as `{}` when there is none. */
+export const deadLetterPageQuery = z.strictObject({
+  limit: intFromText(1, DEAD_LETTER_LIMITS.maxPage).optional(),
+  after: messageId.optional(),
+});
 
 const ids = z
   .array(messageId)
@@ -207,11 +205,8 @@ export const purgeSelection = z
     }
   });
 
-export const purgeQuery = z
-  .strictObject({
-    ids: z.string().transform((text) => text.split(',').filter((id) => id !== '')).optional(),
-    all: z.enum(['true'], 'must be true (to purge every dead letter)').transform(() => true as const).optional(),
-    limit: intFromText(1, DEAD_LETTER_LIMITS.maxBulk).optional(),
-  })
-  .optional()
-  .transform((query) => query ?? {});
+export const purgeQuery = z.strictObject({
+  ids: z.string().transform((text) => text.split(',').filter((id) => id !== '')).optional(),
+  all: z.enum(['true'], 'must be true (to purge every dead letter)').transform(() => true as const).optional(),
+  limit: intFromText(1, DEAD_LETTER_LIMITS.maxBulk).optional(),
+});

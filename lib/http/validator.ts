@@ -6,7 +6,9 @@ import type { HttpResponse } from './responses.js';
 
 /** Schemas for the parts of a request a handler reads. Fields are named without a prefix. */
 export interface InputSchemas {
+  /** Reads `event.pathParameters`, `{}` when absent or null. */
   path?: z.ZodType;
+  /** Reads `event.queryStringParameters`, `{}` when absent or null. */
   query?: z.ZodType;
   /** Reads `event.body` as left by the jsonBody middleware (parsed, or undefined). */
   body?: z.ZodType;
@@ -25,7 +27,9 @@ export function zodValidator<S extends InputSchemas>(schemas: S): MiddlewareObj<
     name: 'zodValidator',
     before: async (request) => {
       const { event } = request;
-      const parts: Record<string, unknown> = { path: event.pathParameters ?? {}, query: event.queryStringParameters, body: event.body };
+      // No path parameters or query string: API Gateway leaves the field out, serverless offline
+      // sends null. Either way the schema sees an empty object.
+      const parts: Record<string, unknown> = { path: event.pathParameters ?? {}, query: event.queryStringParameters ?? {}, body: event.body };
       const input: Record<string, unknown> = {};
       const issues: FieldIssue[] = [];
       for (const part of ['path', 'query', 'body'] as const) {

@@ -17,7 +17,8 @@ async function deadLetters(n: number): Promise<string[]> {
   return ids;
 }
 
-async function call(method: string, action: 'dead' | 'redrive', input: Partial<EventInput> = {}) {
+/** `queryStringParameters: null` is what serverless offline sends for a request without a query string. */
+async function call(method: string, action: 'dead' | 'redrive', input: Partial<EventInput> = {}, queryStringParameters?: null) {
   const app = testApp(stack.db);
   const event = httpEvent({
     method,
@@ -26,6 +27,7 @@ async function call(method: string, action: 'dead' | 'redrive', input: Partial<E
     pathParameters: { queue: 'default' },
     ...input,
   });
+  if (queryStringParameters === null) (event as { queryStringParameters: unknown }).queryStringParameters = null;
   return parseResponse(await createDeadLettersHandler(() => app, { logger: recordingLogger() })(event, lambdaContext));
 }
 
@@ -44,6 +46,15 @@ describe('GET /queues/{queue}/dead', () => {
     expect(first.body.next).toBe(ids[1]);
     const second = await call('GET', 'dead', { query: { limit: '2', after: first.body.next } });
     expect(second.body).toEqual({ messages: [expect.objectContaining({ id: ids[2] })] });
+  });
+
+  it.each([
+    ['left out (API Gateway)', undefined],
+    ['null (serverless offline)', null],
+  ])('lists the first page when the query string is %s', async (_name, queryStringParameters) => {
+    const ids = await deadLetters(2);
+    const response = await call('GET', 'dead', {}, queryStringParameters);
+    expect(response).toMatchObject({ statusCode: 200, body: { messages: [{ id: ids[0] }, { id: ids[1] }] } });
   });
 
   it.each([
@@ -107,6 +118,18 @@ describe('DELETE /queues/{queue}/dead', () => {
     await deadLetters(3);
     expect((await call('DELETE', 'dead', { query: { all: 'true', limit: '2' } })).body).toEqual({ purged: 2, more: true });
     expect((await call('DELETE', 'dead', { body: { all: true } })).body).toEqual({ purged: 1, more: false });
+  });
+
+  it.each([
+    ['left out (API Gateway)', undefined],
+    ['null (serverless offline)', null],
+  ])('takes the selection from the body when the query string is %s', async (_name, queryStringParameters) => {
+    const ids = await deadLetters(3);
+    expect((await call('DELETE', 'dead', { body: { ids: [ids[0]] } }, queryStringParameters)).body).toEqual({ purged: 1, more: false });
+    expect((await call('DELETE', 'dead', { body: { all: true } }, queryStringParameters)).body).toEqual({ purged: 2, more: false });
+    expect(await statuses()).toEqual([]);
+    const refused = await call('DELETE', 'dead', {}, queryStringParameters);
+    expect(refused).toMatchObject({ statusCode: 400, body: { error: { field: 'ids', rule: 'required' } } });
   });
 
   it.each<[Partial<EventInput>, string]>([

@@ -10,7 +10,7 @@ import { httpEvent, lambdaContext, parseResponse, recordingLogger } from './fixt
 
 const schemas = {
   path: z.object({ id: z.string().regex(/^\d+$/, 'must be digits').transform(Number) }),
-  query: z.object({ verbose: z.enum(['yes', 'no']).optional() }).optional(),
+  query: z.object({ verbose: z.enum(['yes', 'no']).optional() }),
   body: z.strictObject({ name: z.string().min(1), tags: z.array(z.string()).max(2) }),
 };
 
@@ -47,4 +47,17 @@ it('names every bad field of every part, with its rule', async () => {
 
 it('names the part when the part itself is wrong', async () => {
   expect((await call('1', [1])).body.error).toMatchObject({ field: 'body', rule: 'invalid_type' });
+});
+
+it.each([
+  ['left out (API Gateway)', (event: APIGatewayProxyEventV2) => event],
+  ['null (serverless offline)', (event: APIGatewayProxyEventV2) => ({ ...event, queryStringParameters: null, pathParameters: null }) as unknown as APIGatewayProxyEventV2],
+])('reads a query string and path parameters %s as empty', async (_name, shape) => {
+  const emptyParts = { path: z.strictObject({}), query: z.strictObject({ verbose: z.string().optional() }) };
+  const echo = middy<APIGatewayProxyEventV2, HttpResponse>()
+    .use(zodValidator(emptyParts))
+    .use(httpErrorHandler({ logger: recordingLogger() }))
+    .handler(async (event) => ok(validInput(event, emptyParts)));
+  const response = parseResponse(await echo(shape(httpEvent({ method: 'GET', path: '/things' })), lambdaContext));
+  expect(response).toMatchObject({ statusCode: 200, body: { path: {}, query: {} } });
 });
