@@ -79,9 +79,14 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 
+/** 415: a body this API cannot read. `field` is the header at fault, `rule` what it must say. */
 export class UnsupportedMediaTypeError extends HttpError {
-  constructor(message: string) {
-    super(415, { code: 'unsupported_media_type', message, field: 'content-type', rule: 'application/json' });
+  constructor(message: string, options: { field?: string; rule?: string; headers?: Record<string, string> } = {}) {
+    super(
+      415,
+      { code: 'unsupported_media_type', message, field: options.field ?? 'content-type', rule: options.rule ?? 'application/json' },
+      { headers: options.headers },
+    );
   }
 }
 

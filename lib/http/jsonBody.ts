@@ -17,7 +17,7 @@ const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
  * Replaces `event.body` with the parsed JSON. Stricter than @middy/http-json-body-parser where a
  * queue needs it: the size is checked before parsing, a base64 body (API Gateway sends one when
  * it takes the body for binary) is decoded, and bytes that are not UTF-8 are refused rather than
- * stored as U+FFFD.
+ * stored as U+FFFD, and a compressed body (any content-encoding but identity) is refused.
  */
 export function jsonBody(options: JsonBodyOptions): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> {
   return {
@@ -37,6 +37,16 @@ export function jsonBody(options: JsonBodyOptions): MiddlewareObj<APIGatewayProx
       const charset = CHARSET.exec(contentType)?.[1];
       if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
         throw new UnsupportedMediaTypeError(`content-type charset must be utf-8, got "${charset}"`);
+      }
+      // API Gateway hands the body on as sent: a compressed body would be parsed (or stored) as
+      // if it were the JSON text. RFC 7694: answer 415 and say which codings are accepted.
+      const encoding = header(event, 'content-encoding')?.trim();
+      if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
+        throw new UnsupportedMediaTypeError(`content-encoding "${encoding}" is not supported; send the body uncompressed (content-encoding: identity, or no content-encoding header)`, {
+          field: 'content-encoding',
+          rule: 'identity',
+          headers: { 'accept-encoding': 'identity' },
+        });
       }
 
       const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');

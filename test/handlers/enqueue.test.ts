@@ -180,6 +180,7 @@ const badCases: BadCase[] = [
   { name: 'no content type', event: () => ({ ...post(sms), headers: {} }), status: 415, says: /got none/ },
   { name: 'form content type', event: () => post(sms, { headers: { 'content-type': 'application/x-www-form-urlencoded' } }), status: 415 },
   { name: 'JSON-like vendor type', event: () => post(sms, { headers: { 'content-type': 'application/jsonp' } }), status: 415 },
+  { name: 'gzip content encoding', event: () => post(sms, { headers: { 'content-encoding': 'gzip' } }), status: 415, code: 'unsupported_media_type', field: 'content-encoding', rule: 'identity' },
   { name: 'charset other than UTF-8', event: () => post(sms, { headers: { 'content-type': 'application/json; charset=iso-8859-1' } }), status: 415, says: /utf-8/ },
   { name: 'bytes that are not UTF-8 (latin-1 é)', event: base64([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d]), status: 400, field: 'body', rule: 'utf8' },
   { name: 'overlong UTF-8 encoding', event: base64([0x22, 0xc0, 0xaf, 0x22]), status: 400, rule: 'utf8' },

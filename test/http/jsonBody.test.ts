@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +53,21 @@ describe('jsonBody', () => {
     ['', 415],
   ])('content type %j → %i', async (contentType, status) => {
     expect((await echo()({ ...post, body: '{}', headers: { 'content-type': contentType } })).statusCode).toBe(status);
+  });
+
+  it.each(['gzip', 'GZIP', 'br', 'deflate', 'gzip, identity'])('refuses a body with content-encoding %j (415, naming the header)', async (encoding) => {
+    const body = encoding.startsWith('gzip') ? gzipSync('{"a":1}').toString('base64') : '{"a":1}';
+    const response = await echo()({ ...post, body, isBase64Encoded: encoding.startsWith('gzip'), headers: { 'content-type': 'application/json', 'Content-Encoding': encoding } });
+    expect(response).toMatchObject({
+      statusCode: 415,
+      headers: { 'accept-encoding': 'identity' },
+      body: { error: { code: 'unsupported_media_type', field: 'content-encoding', rule: 'identity', message: expect.stringContaining(`content-encoding "${encoding}"`) } },
+    });
+  });
+
+  it.each(['identity', 'Identity', ''])('accepts content-encoding %j as plain', async (encoding) => {
+    const response = await echo()({ ...post, body: '{"a":1}', headers: { 'content-type': 'application/json', 'content-encoding': encoding } });
+    expect(response).toMatchObject({ statusCode: 200, body: { body: { a: 1 } } });
   });
 });
 
