@@ -45,13 +45,46 @@ export interface ParsedArgs {
 export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+    parsed = parseArgs({ args: withNegativeValuesJoined(argv), options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
     // parseArgs's messages name the option and suggest `--` for values that start with a dash.
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const given = [...new Set(parsed.tokens.flatMap((token) => (token.kind === 'option' ? [token.name as OptionName] : [])))];
   return { positionals: parsed.positionals, options: parsed.values as Options, given };
+}
+
+const NEGATIVE_NUMBER = /^-\d+(\.\d+)?$/;
+
+/**
+ * `--priority -5` as `--priority=-5`: parseArgs takes an argument that starts with a dash for an
+ * option, never for the value of the option before it, and refuses the pair as ambiguous. Only a
+ * negative number after an option that takes a value is joined; everything after `--` is left as is.
+ */
+function withNegativeValuesJoined(argv: readonly string[]): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return [...args, ...argv.slice(i)];
+    const name = valueOptionName(arg);
+    const next = argv[i + 1];
+    if (name !== undefined && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      args.push(`--${name}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
+  return args;
+}
+
+/** The name of the string option `arg` is (`--priority`, or a short one like `-p`), else undefined. */
+function valueOptionName(arg: string): OptionName | undefined {
+  const entries = Object.entries(OPTIONS) as [OptionName, (typeof OPTIONS)[OptionName]][];
+  const found = arg.startsWith('--')
+    ? entries.find(([name]) => `--${name}` === arg)
+    : entries.find(([, option]) => 'short' in option && `-${option.short}` === arg);
+  return found !== undefined && found[1].type === 'string' ? found[0] : undefined;
 }
 
 /** A whole number option within bounds, or undefined when not given. */

@@ -43,6 +43,11 @@ it('passes delay, priority, max attempts and dedup key; a repeated key answers t
   expect(second.stdout).toBe(`duplicate: the dedupKey already names message ${first.id}\n`);
 });
 
+it.each([[['--priority', '-5']], [['--priority=-5']]])('takes a negative priority: %j', async (priority) => {
+  const run = json(await runCaptured(['enqueue', 'sms', 'sms.send', '{"to":"+15551234567","body":"hi"}', ...priority, '--json'], stackEnv(stack)));
+  expect(await row(run.id)).toMatchObject({ priority: -5 });
+});
+
 it('enqueues JSON Lines from a file in batches of at most 500', async () => {
   const path = join(dir, 'texts.jsonl');
   await writeFile(path, `${Array.from({ length: 1_001 }, (_, i) => JSON.stringify(sms(i))).join('\n')}\n`);
