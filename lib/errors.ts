@@ -1,7 +1,10 @@
 /**
  * Errors a job handler throws to steer what happens to its message, and the base class every
- * error of this product extends. `retryable` says whether trying the same thing again later can
- * succeed.
+ * error of this product extends. `retryable` says whether the call that failed may be made again
+ * as it is (the database was unavailable, nothing ran); false when repeating it could do harm or
+ * cannot help (a statement that timed out may have run). It does not decide a message's fate:
+ * a handler's message is dead-lettered early only for a PermanentError, and retried for anything
+ * else it throws.
  */
 export class QueueError extends Error {
   readonly retryable: boolean;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { QueueError, RetryableError } from '../errors.js';
+import { PermanentError, RetryableError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
 
 export type Outcome =
@@ -154,9 +154,14 @@ async function runHandler(jobType: JobType, payload: unknown, context: JobContex
   }
 }
 
+/**
+ * Only a PermanentError dead-letters the message early. Anything else thrown is a retry, also a
+ * QueueError whose `retryable` is false: that flag says whether the failed call may be sent again
+ * as it is (a statement timeout may have run), not whether the job may be tried again later.
+ */
 function outcomeOfError(error: unknown): Outcome {
   const description = describeError(error);
-  if (error instanceof QueueError && !error.retryable) return { kind: 'dead', error: description };
+  if (error instanceof PermanentError) return { kind: 'dead', error: description };
   const retryAfterMs = error instanceof RetryableError ? error.retryAfterMs : undefined;
   if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) {
     return { kind: 'retry', error: description, retryAfterMs };

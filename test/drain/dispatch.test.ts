@@ -8,6 +8,7 @@ import {
   type DispatchMessage,
   type Outcome,
 } from '../../lib/drain/dispatch.js';
+import { DatabaseError, StatementTimeoutError, TransactionNotFoundError } from '../../lib/db/errors.js';
 import { PermanentError, QueueError, RetryableError } from '../../lib/errors.js';
 import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
 
@@ -106,16 +107,29 @@ describe('dispatch', () => {
     expect(await dispatch(message(), type, options)).toEqual({ kind: 'dead', error: 'PermanentError: 400 Bad Request' });
   });
 
-  it('is dead for any non-retryable QueueError', async () => {
-    class NoSuchNumberError extends QueueError {
+  it('is dead for a subclass of PermanentError', async () => {
+    class NoSuchNumberError extends PermanentError {
       constructor() {
-        super('number does not exist', { retryable: false });
+        super('number does not exist');
       }
     }
     const type = jobType(async () => {
       throw new NoSuchNumberError();
     });
     expect(await dispatch(message(), type, options)).toEqual({ kind: 'dead', error: 'NoSuchNumberError: number does not exist' });
+  });
+
+  // `retryable: false` on these says "do not re-send this statement", not "never try the job again".
+  it.each([
+    ['a DatabaseError the Data API refused', new DatabaseError('Database error code: 1146. Message: Table is missing', { retryable: false })],
+    ['a statement timeout', new StatementTimeoutError('the statement may still be running')],
+    ['a transaction that expired', new TransactionNotFoundError('Transaction abc is not found')],
+    ['a QueueError that is not retryable', new QueueError('not now', { retryable: false })],
+  ])('retries, never dead-letters, %s thrown by the handler', async (_name, error) => {
+    const type = jobType(async () => {
+      throw error;
+    });
+    expect(await dispatch(message(), type, options)).toMatchObject({ kind: 'retry' });
   });
 
   it('retries a RetryableError with its retryAfterMs', async () => {
