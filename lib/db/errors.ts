@@ -94,6 +94,33 @@ export class DataApiRequestError extends DatabaseError {
   }
 }
 
+/**
+ * A database error in words that quote nothing the Data API said: its messages can carry the
+ * statement and the values in it (a syntax error, a duplicate entry), which must not be stored on
+ * a message or shown in a response. Says the class, what it means, and the MySQL code, SQLSTATE or
+ * HTTP status when known; e.g. `DatabaseError: the database refused the statement (MySQL 1064, SQLSTATE 42000)`.
+ */
+export function describeDatabaseError(error: DatabaseError): string {
+  const details = [
+    error.mysqlCode ? `MySQL ${error.mysqlCode}` : undefined,
+    error.sqlState ? `SQLSTATE ${error.sqlState}` : undefined,
+    error instanceof DataApiRequestError && error.httpStatusCode !== undefined ? `HTTP ${error.httpStatusCode}` : undefined,
+  ].filter((detail) => detail !== undefined);
+  return `${error.name}: ${meaningOf(error)}${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
+}
+
+function meaningOf(error: DatabaseError): string {
+  if (error instanceof DuplicateKeyError) return 'a unique key already holds this value';
+  if (error instanceof DeadlockError) return 'deadlock or lock wait timeout';
+  if (error instanceof DatabaseResumingError) return 'the cluster is resuming from auto-pause';
+  if (error instanceof StatementTimeoutError) return "the statement passed the Data API's call time limit and may have run";
+  if (error instanceof TransactionNotFoundError) return 'the transaction is unknown (expired, ended or aborted)';
+  if (error instanceof TransactionBusyError) return 'another call on the same transaction was still running';
+  if (error instanceof DataApiUnavailableError) return 'the Data API did not answer (5xx, network failure or timeout)';
+  if (error instanceof DataApiRequestError) return 'the Data API refused the request';
+  return 'the database refused the statement';
+}
+
 export interface MysqlErrorInfo {
   code: number | undefined;
   sqlState: string | undefined;

@@ -52,6 +52,7 @@ export {
   DataApiRequestError,
   DataApiUnavailableError,
   DeadlockError,
+  describeDatabaseError,
   DuplicateKeyError,
   StatementTimeoutError,
   TransactionBusyError,

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { DatabaseError, describeDatabaseError } from '../db/errors.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
 
@@ -97,12 +98,17 @@ export function finalOutcome(outcome: Outcome, attempts: number, maxAttempts: nu
   return { kind: 'dead', error: truncate(`attempts exhausted (${attempts}/${maxAttempts}); last error: ${outcome.error}`) };
 }
 
-/** `Name: message` of anything thrown, one level of cause, no stack; at most MAX_ERROR_LENGTH chars. */
+/**
+ * `Name: message` of anything thrown, one level of cause, no stack; at most MAX_ERROR_LENGTH chars.
+ * A DatabaseError is described without its message, which can quote SQL and its values, and
+ * without its cause (the SDK's error, with the same text).
+ */
 export function describeError(error: unknown): string {
   try {
+    if (error instanceof DatabaseError) return truncate(describeDatabaseError(error));
     if (error instanceof Error) {
       const own = nameAndMessage(error);
-      const cause = error.cause instanceof Error ? nameAndMessage(error.cause) : undefined;
+      const cause = error.cause instanceof Error ? describeCause(error.cause) : undefined;
       // Wrappers often repeat their cause's message already.
       const repeated = cause === undefined || (error.cause as Error).message === '' || own.includes((error.cause as Error).message);
       return truncate(repeated ? own : `${own} (cause: ${cause})`);
@@ -167,6 +173,10 @@ function outcomeOfError(error: unknown): Outcome {
     return { kind: 'retry', error: description, retryAfterMs };
   }
   return { kind: 'retry', error: description };
+}
+
+function describeCause(cause: Error): string {
+  return cause instanceof DatabaseError ? describeDatabaseError(cause) : nameAndMessage(cause);
 }
 
 function nameAndMessage(error: Error): string {

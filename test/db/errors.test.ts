@@ -16,6 +16,7 @@ import {
   DataApiRequestError,
   DataApiUnavailableError,
   DeadlockError,
+  describeDatabaseError,
   DuplicateKeyError,
   parseMysqlError,
   StatementTimeoutError,
@@ -43,6 +44,24 @@ describe('parseMysqlError', () => {
     expect(parseMysqlError('Lock wait timeout exceeded; try restarting transaction').code).toBe(1205);
     expect(parseMysqlError('Database error code: 0. Message: already exists.').code).toBe(0);
     expect(parseMysqlError('something else').code).toBeUndefined();
+  });
+});
+
+describe('describeDatabaseError', () => {
+  it('names the class, its meaning and the codes, and quotes nothing of the message', () => {
+    const cases: [DatabaseError, string][] = [
+      [new DatabaseError("near 'DROP TABLE x'", { mysqlCode: 1064, sqlState: '42000' }), 'DatabaseError: the database refused the statement (MySQL 1064, SQLSTATE 42000)'],
+      [new DuplicateKeyError("Duplicate entry 'secret' for key 'PRIMARY'"), 'DuplicateKeyError: a unique key already holds this value (MySQL 1062)'],
+      [new DeadlockError('Deadlock found; UPDATE queue_messages SET …', { mysqlCode: 1213 }), 'DeadlockError: deadlock or lock wait timeout (MySQL 1213)'],
+      [new StatementTimeoutError('SELECT …'), "StatementTimeoutError: the statement passed the Data API's call time limit and may have run"],
+      [new TransactionNotFoundError('Transaction abc is not found'), 'TransactionNotFoundError: the transaction is unknown (expired, ended or aborted)'],
+      [new TransactionBusyError('still running a query'), 'TransactionBusyError: another call on the same transaction was still running'],
+      [new DatabaseResumingError('resuming'), 'DatabaseResumingError: the cluster is resuming from auto-pause'],
+      [new DataApiUnavailableError('connect ECONNREFUSED 10.0.0.1:443'), 'DataApiUnavailableError: the Data API did not answer (5xx, network failure or timeout)'],
+      [new DataApiRequestError('arn:aws:rds:… is not authorized', { httpStatusCode: 403 }), 'DataApiRequestError: the Data API refused the request (HTTP 403)'],
+      [new DatabaseError('Database error code: 0. Message: x', { mysqlCode: 0 }), 'DatabaseError: the database refused the statement'],
+    ];
+    for (const [error, described] of cases) expect(describeDatabaseError(error)).toBe(described);
   });
 });
 

@@ -1,3 +1,4 @@
+import { BadRequestException, DatabaseErrorException } from '@aws-sdk/client-rds-data';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import {
@@ -8,7 +9,7 @@ import {
   type DispatchMessage,
   type Outcome,
 } from '../../lib/drain/dispatch.js';
-import { DatabaseError, StatementTimeoutError, TransactionNotFoundError } from '../../lib/db/errors.js';
+import { DatabaseError, StatementTimeoutError, toDatabaseError, TransactionNotFoundError } from '../../lib/db/errors.js';
 import { PermanentError, QueueError, RetryableError } from '../../lib/errors.js';
 import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
 
@@ -287,6 +288,24 @@ describe('describeError', () => {
 
   it('uses the name alone for an error without a message', () => {
     expect(describeError(new RangeError())).toBe('RangeError');
+  });
+
+  // What the Data API says can quote the statement and its values.
+  const syntaxError = () =>
+    toDatabaseError(new BadRequestException({ message: "Database error code: 1064. Message: You have an error in your SQL syntax near 'SELECT token FROM users WHERE email = 'ann@example.com'' at line 1", $metadata: { httpStatusCode: 400 } }));
+
+  it('describes a DatabaseError by its class and codes, never its SQL text or values', () => {
+    expect(describeError(syntaxError())).toBe('DatabaseError: the database refused the statement (MySQL 1064)');
+    const duplicate = toDatabaseError(new DatabaseErrorException({ message: "Duplicate entry 'ann@example.com' for key 'ux_email'; Error code: 1062; SQLState: 23000", $metadata: { httpStatusCode: 400 } }));
+    expect(describeError(duplicate)).toBe('DuplicateKeyError: a unique key already holds this value (MySQL 1062, SQLSTATE 23000)');
+    expect(describeError(new RetryableError('could not save the order', { cause: syntaxError() }))).toBe(
+      'RetryableError: could not save the order (cause: DatabaseError: the database refused the statement (MySQL 1064))',
+    );
+  });
+
+  it('stores no SQL when a handler throws a DatabaseError', async () => {
+    const outcome = await dispatch(message(), jobType(async () => { throw syntaxError(); }), options);
+    expect(outcome).toEqual({ kind: 'retry', error: 'DatabaseError: the database refused the statement (MySQL 1064)' });
   });
 });
 
