@@ -54,12 +54,16 @@ describe('POST /queues/{queue}/messages', () => {
     const first = await call(post({ ...sms, dedupKey: 'a' }));
     const response = await call(post({ messages: [{ ...sms, dedupKey: 'b' }, { ...sms, dedupKey: 'a' }, sms] }));
     expect(response.statusCode).toBe(202);
-    expect(response.body.messages).toEqual([
-      { id: expect.any(String), duplicate: false },
-      { id: first.body.id, duplicate: true },
-      { id: expect.any(String), duplicate: false },
-    ]);
+    // A batch is answered `{ messages }` whatever its size; one message is answered `{ id, duplicate }`.
+    expect(response.body).toEqual({
+      messages: [
+        { id: expect.stringMatching(/^[0-9a-f-]{36}$/), duplicate: false },
+        { id: first.body.id, duplicate: true },
+        { id: expect.stringMatching(/^[0-9a-f-]{36}$/), duplicate: false },
+      ],
+    });
     expect(metrics.at(-1)).toEqual({ queue: 'default', values: { Enqueued: 2 } });
+    expect((await call(post({ messages: [sms] }))).body).toEqual({ messages: [{ id: expect.stringMatching(/^[0-9a-f-]{36}$/), duplicate: false }] });
   });
 
   it('a batch of 500 is one Data API call, and a single message one call', async () => {
