@@ -4,7 +4,7 @@
  */
 import { DataApiUnavailableError, DatabaseError } from '../lib/db/index.js';
 import { UnknownQueueError } from '../lib/drain/index.js';
-import { HttpError } from '../lib/http/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { MigrationError } from '../lib/migrate.js';
 import { parseCliArgs, type OptionName } from './args.js';
 import type { Command } from './command.js';
@@ -36,6 +36,9 @@ export const COMMANDS: readonly Command[] = [
 const GLOBAL_OPTIONS: readonly OptionName[] = ['json', 'help'];
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Issues of a refused input listed under its message, as the HTTP API lists them. */
+const MAX_LISTED_ISSUES = 20;
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let context: CliContext | undefined;
@@ -90,9 +93,10 @@ function findCommand(positionals: readonly string[]): { command: Command; rest: 
 /** One line a person can act on: what failed, and where the CLI was pointed when it matters. */
 function describeError(error: unknown, context: CliContext | undefined): string {
   if (error instanceof CliError || error instanceof UnknownQueueError || error instanceof MigrationError) return error.message;
-  if (error instanceof HttpError) {
-    const issues = error.body.issues?.map((issue) => `\n  ${issue.field ? `${issue.field}: ` : ''}${issue.message}`).join('') ?? '';
-    return `${error.body.message}${issues}`;
+  if (error instanceof NotFoundError || error instanceof ConflictError) return error.message;
+  if (error instanceof ValidationError) {
+    const listed = error.issues.length > 1 ? error.issues.slice(0, MAX_LISTED_ISSUES) : [];
+    return `${error.message}${listed.map((issue) => `\n  ${issue.field ? `${issue.field}: ` : ''}${issue.message}`).join('')}`;
   }
   const target = safeTarget(context);
   if (error instanceof DataApiUnavailableError) {

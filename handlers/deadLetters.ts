@@ -2,17 +2,8 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { lazyApp, type App } from '../lib/app.js';
-import {
-  httpErrorHandler,
-  jsonBody,
-  ok,
-  routes,
-  validInput,
-  ValidationError,
-  zodValidator,
-  type ErrorLogger,
-  type HttpResponse,
-} from '../lib/http/index.js';
+import { ValidationError } from '../lib/errors.js';
+import { httpErrorHandler, jsonBody, ok, routes, validInput, zodValidator, type ErrorLogger, type HttpResponse } from '../lib/http/index.js';
 import { createLogger } from '../lib/observability.js';
 import { listDeadLetters, purgeDeadLetters, redrive } from '../lib/operations.js';
 import { deadLetterPageQuery, purgeQuery, purgeSelection, queueParams, redriveBody } from '../schema/messages.js';

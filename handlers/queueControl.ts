@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { lazyApp, type App } from '../lib/app.js';
-import { httpErrorHandler, NotFoundError, ok, validInput, zodValidator, matchRoute, type ErrorLogger, type HttpResponse } from '../lib/http/index.js';
+import { httpErrorHandler, HttpError, ok, validInput, zodValidator, matchRoute, type ErrorLogger, type HttpResponse } from '../lib/http/index.js';
 import { createLogger } from '../lib/observability.js';
 import { pauseQueue, resumeQueue } from '../lib/operations.js';
 import { queueParams } from '../schema/messages.js';
@@ -28,7 +28,7 @@ export function createQueueControlHandler(getApp: () => App, deps: { logger?: Er
         case RESUME:
           return ok(await resumeQueue(getApp(), queue));
         default:
-          throw new NotFoundError('unknown_route', `no route for ${event.requestContext?.http?.method} ${event.rawPath}`);
+          throw new HttpError(404, { code: 'unknown_route', message: `no route for ${event.requestContext?.http?.method} ${event.rawPath}` });
       }
     });
 }

@@ -15,11 +15,11 @@ import {
 import type { App } from './app.js';
 import type { Db } from './db/types.js';
 import type { AnyJobType, PayloadInput } from './jobs/types.js';
-import { QueueError } from './errors.js';
-import { formatPath, issuesFromZod, NotFoundError, ValidationError, type FieldIssue } from './http/errors.js';
+import { NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from './errors.js';
 import { uuidv7 } from './ids.js';
 import type { QueueConfig } from './queues.js';
 import { findByDedupKeys, insertMessages, type NewMessage } from './sql/index.js';
+import { formatPath, issuesFromZod } from './validation.js';
 
 export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
 
@@ -43,7 +43,7 @@ type Path = readonly PropertyKey[];
 /**
  * Enqueues messages on a declared queue; answers one `{ id, duplicate }` per message, in order.
  * The batch is stored whole or not at all. Throws NotFoundError (unknown queue), ValidationError
- * (400, or 413 when only sizes are wrong) before anything is written.
+ * (TooLargeError when only sizes are wrong) before anything is written.
  */
 export async function enqueue<J extends AnyJobType>(
   app: App<J>,
@@ -229,12 +229,11 @@ async function prepare(app: App, queue: QueueConfig, inputs: readonly { value: u
   }
 
   if (issues.length > 0) throw new ValidationError([...issues, ...sizeIssues]);
-  if (sizeIssues.length > 0) throw new ValidationError(sizeIssues, { status: 413, code: 'too_large' });
+  if (sizeIssues.length > 0) throw new TooLargeError(sizeIssues);
   if (requestBytes > ENQUEUE_LIMITS.maxRequestBytes) {
-    throw new ValidationError(
-      [{ field: inputs.length > 1 ? 'messages' : '', rule: 'max_request_bytes', message: `the batch would be ${requestBytes} bytes as one Data API request; the limit is 4 MiB (send fewer messages per request)` }],
-      { status: 413, code: 'too_large' },
-    );
+    throw new TooLargeError([
+      { field: inputs.length > 1 ? 'messages' : '', rule: 'max_request_bytes', message: `the batch would be ${requestBytes} bytes as one Data API request; the limit is 4 MiB (send fewer messages per request)` },
+    ]);
   }
   return prepared;
 }

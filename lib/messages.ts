@@ -1,7 +1,7 @@
 /** Following a message after enqueue: its status, and cancelling it before it starts. */
 import type { MessageView } from '../schema/messages.js';
 import type { App } from './app.js';
-import { ConflictError, NotFoundError } from './http/errors.js';
+import { ConflictError, NotFoundError } from './errors.js';
 import { isUuid } from './ids.js';
 import { cancelMessage as cancelStoredMessage, getMessage, type Message } from './sql/index.js';
 
@@ -47,7 +47,7 @@ export async function cancelMessage(app: App, id: string): Promise<MessageView> 
   if (message === undefined) throw unknownMessage(id);
   if (!cancelled) {
     const why = message.status === 'cancelled' ? 'already cancelled' : `${message.status}; only waiting or retrying messages can be cancelled`;
-    throw new ConflictError('not_cancellable', `message ${id} is ${why}`, { status: message.status });
+    throw new ConflictError('not_cancellable', `message ${id} is ${why}`, { messageStatus: message.status });
   }
   return toMessageView(message);
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { enqueue, enqueueInTransaction, enqueueRequest } from '../lib/enqueue.js';
-import { HttpError, NotFoundError, ValidationError } from '../lib/http/errors.js';
+import { NotFoundError, TooLargeError, ValidationError } from '../lib/errors.js';
 import { isUuid } from '../lib/ids.js';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
 import { createDataApiClient } from '../lib/db/index.js';
@@ -199,48 +199,47 @@ describe('dedupKey', () => {
 
   it('refuses a key ending in a space, which MySQL would compare equal to the key without it', async () => {
     const app = testApp(stack.db);
-    await expect(enqueue(app, 'default', [{ ...sms(), dedupKey: 'a ' }])).rejects.toMatchObject({
-      status: 400,
-      body: { field: 'messages[0].dedupKey' },
-    });
+    const error = await enqueue(app, 'default', [{ ...sms(), dedupKey: 'a ' }]).catch((e) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ field: 'messages[0].dedupKey' });
   });
 });
 
 describe('refusals (nothing is written)', () => {
   afterEach(async () => expect(await count()).toBe(0));
 
-  it('an undeclared queue is 404', async () => {
+  it('an undeclared queue is NotFoundError', async () => {
     const error = await enqueue(testApp(stack.db), 'nope', [sms()]).catch((e) => e);
     expect(error).toBeInstanceOf(NotFoundError);
-    expect(error.body).toMatchObject({ code: 'unknown_queue', field: 'queue' });
+    expect(error).toMatchObject({ code: 'unknown_queue', field: 'queue' });
   });
 
   it('an unknown type names the field and the registered types', async () => {
     const error = await enqueue(testApp(stack.db), 'default', [sms(), { type: 'fax.send', payload: {} }]).catch((e) => e);
-    expect(error.status).toBe(400);
-    expect(error.body).toMatchObject({ field: 'messages[1].type', rule: 'unknown_type' });
-    expect(error.body.message).toContain('sms.send');
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ code: 'invalid_input', field: 'messages[1].type', rule: 'unknown_type' });
+    expect(error.message).toContain('sms.send');
   });
 
   it("a payload that fails its type's schema names the field inside the payload", async () => {
     const error = await enqueue(testApp(stack.db), 'default', [sms('12345')]).catch((e) => e);
-    expect(error.body).toMatchObject({ field: 'messages[0].payload.to', rule: 'invalid_format:regex' });
+    expect(error).toMatchObject({ field: 'messages[0].payload.to', rule: 'invalid_format:regex' });
   });
 
   it('lists every bad message, not only the first', async () => {
     const error = await enqueue(testApp(stack.db), 'default', [sms('1'), sms(), { ...sms(), priority: 101 }]).catch((e) => e);
-    expect(error.body.issues.map((i: { field: string }) => i.field)).toEqual(['messages[0].payload.to', 'messages[2].priority']);
+    expect(error.issues.map((i: { field: string }) => i.field)).toEqual(['messages[0].payload.to', 'messages[2].priority']);
   });
 
-  it('a payload over 60 KiB as stored JSON is 413; exactly the limit is accepted', async () => {
+  it('a payload over 60 KiB as stored JSON is TooLargeError; exactly the limit is accepted', async () => {
     const app = testApp(stack.db);
     // {"text":"…"} is 11 bytes of JSON around the string, plus 1 for the space MySQL adds after ':'.
     const fits = { type: 'any', payload: { text: 'x'.repeat(ENQUEUE_LIMITS.maxPayloadBytes - 12) } };
     const over = { type: 'any', payload: { text: 'x'.repeat(ENQUEUE_LIMITS.maxPayloadBytes - 11) } };
     const error = await enqueue(app, 'default', [over]).catch((e) => e);
-    expect(error.status).toBe(413);
-    expect(error.body).toMatchObject({ code: 'too_large', field: 'messages[0].payload', rule: 'max_bytes' });
-    expect(error.body.message).toContain('61440');
+    expect(error).toBeInstanceOf(TooLargeError);
+    expect(error).toMatchObject({ code: 'too_large', field: 'messages[0].payload', rule: 'max_bytes' });
+    expect(error.message).toContain('61440');
     await enqueue(app, 'default', [fits]);
     await stack.sql.query('DELETE FROM queue_messages');
   });
@@ -251,51 +250,51 @@ describe('refusals (nothing is written)', () => {
     await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: fits }]);
     await stack.sql.query('DELETE FROM queue_messages');
     const error = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: [...fits, 0] }]).catch((e) => e);
-    expect(error.status).toBe(413);
+    expect(error).toBeInstanceOf(TooLargeError);
   });
 
   it('multi-byte characters count as their UTF-8 bytes', async () => {
     const emoji = '😀'.repeat(Math.ceil(ENQUEUE_LIMITS.maxPayloadBytes / 4));
     const error = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: emoji }]).catch((e) => e);
-    expect(error.status).toBe(413);
+    expect(error).toBeInstanceOf(TooLargeError);
   });
 
-  it('a batch whose Data API request would pass 4 MiB is 413', async () => {
+  it('a batch whose Data API request would pass 4 MiB is TooLargeError', async () => {
     // Quotes are escaped twice on the way (inside the batch document, then by the request).
     const quotes = Array.from({ length: 60 }, () => ({ type: 'any', payload: '"'.repeat(15_000) }));
     const error = await enqueue(testApp(stack.db), 'default', quotes).catch((e) => e);
-    expect(error.status).toBe(413);
-    expect(error.body.rule).toBe('max_request_bytes');
+    expect(error).toBeInstanceOf(TooLargeError);
+    expect(error.rule).toBe('max_request_bytes');
   });
 
   it('nesting past what MySQL and MariaDB store is refused', async () => {
     let deep: unknown = 1;
     for (let i = 0; i < ENQUEUE_LIMITS.maxPayloadDepth + 1; i++) deep = [deep];
     const error = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: deep }]).catch((e) => e);
-    expect(error.body).toMatchObject({ field: 'messages[0].payload', rule: 'max_depth' });
+    expect(error).toMatchObject({ field: 'messages[0].payload', rule: 'max_depth' });
   });
 
   it('lone surrogates and non-JSON values in a payload are refused', async () => {
     const app = testApp(stack.db);
     const lone = await enqueue(app, 'default', [{ type: 'any', payload: { a: ['ok', 'bad \ud800'] } }]).catch((e) => e);
-    expect(lone.body).toMatchObject({ field: 'messages[0].payload.a[1]', rule: 'unicode' });
+    expect(lone).toMatchObject({ field: 'messages[0].payload.a[1]', rule: 'unicode' });
     const date = await enqueue(app, 'default', [{ type: 'any', payload: { at: new Date() } }]).catch((e) => e);
-    expect(date).toBeInstanceOf(HttpError);
-    expect(date.status).toBe(400);
+    expect(date).toBeInstanceOf(ValidationError);
+    expect(date).not.toBeInstanceOf(TooLargeError);
   });
 
   it('an empty batch or one over 500 is refused', async () => {
     const app = testApp(stack.db);
-    await expect(enqueue(app, 'default', [])).rejects.toMatchObject({ status: 400, body: { field: 'messages', rule: 'too_small' } });
+    await expect(enqueue(app, 'default', [])).rejects.toMatchObject({ code: 'invalid_input', field: 'messages', rule: 'too_small' });
     const big = Array.from({ length: 501 }, () => sms());
-    await expect(enqueue(app, 'default', big)).rejects.toMatchObject({ status: 400, body: { field: 'messages', rule: 'too_big' } });
+    await expect(enqueue(app, 'default', big)).rejects.toMatchObject({ code: 'invalid_input', field: 'messages', rule: 'too_big' });
   });
 });
 
 describe('enqueueRequest (the HTTP body)', () => {
   it('names fields as they appear in a single-message body', async () => {
     const error = await enqueueRequest(testApp(stack.db), 'default', { ...sms(), delaySeconds: -1 }).catch((e) => e);
-    expect(error.body).toMatchObject({ field: 'delaySeconds', rule: 'too_small' });
+    expect(error).toMatchObject({ field: 'delaySeconds', rule: 'too_small' });
   });
 
   it('answers a single message as such and a batch as a batch', async () => {

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueue } from '../lib/enqueue.js';
-import { ConflictError, NotFoundError } from '../lib/http/errors.js';
+import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { uuidv7 } from '../lib/ids.js';
 import { cancelMessage, getMessageStatus } from '../lib/messages.js';
 import { claimBatch } from '../lib/sql/index.js';
@@ -58,7 +58,7 @@ describe('getMessageStatus', () => {
   it('an unknown or malformed id is NotFoundError', async () => {
     const app = testApp(stack.db);
     await expect(getMessageStatus(app, uuidv7())).rejects.toBeInstanceOf(NotFoundError);
-    await expect(getMessageStatus(app, 'not-an-id')).rejects.toMatchObject({ status: 404, body: { code: 'unknown_message' } });
+    await expect(getMessageStatus(app, 'not-an-id')).rejects.toMatchObject({ code: 'unknown_message', field: 'id' });
   });
 });
 
@@ -74,21 +74,20 @@ describe('cancelMessage', () => {
     expect(claimed).toBe(0);
   });
 
-  it.each(['running', 'done', 'dead', 'cancelled'])('refuses a %s message with 409 naming its status, and changes nothing', async (status) => {
+  it.each(['running', 'done', 'dead', 'cancelled'])('refuses a %s message with a ConflictError naming its status, and changes nothing', async (status) => {
     const app = testApp(stack.db);
     const id = await enqueueOne(app);
     await setStatus(id, status);
     const [[before]] = (await stack.sql.query('SELECT * FROM queue_messages WHERE id = ?', [id])) as any;
     const error = await cancelMessage(app, id).catch((e) => e);
     expect(error).toBeInstanceOf(ConflictError);
-    expect(error.status).toBe(409);
-    expect(error.body).toMatchObject({ code: 'not_cancellable', status });
-    expect(error.body.message).toContain(status);
+    expect(error).toMatchObject({ code: 'not_cancellable', messageStatus: status });
+    expect(error.message).toContain(status);
     const [[after]] = (await stack.sql.query('SELECT * FROM queue_messages WHERE id = ?', [id])) as any;
     expect(after).toEqual(before);
   });
 
-  it('an unknown id is 404', async () => {
-    await expect(cancelMessage(testApp(stack.db), uuidv7())).rejects.toMatchObject({ status: 404 });
+  it('an unknown id is NotFoundError', async () => {
+    await expect(cancelMessage(testApp(stack.db), uuidv7())).rejects.toBeInstanceOf(NotFoundError);
   });
 });

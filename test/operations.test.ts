@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueue } from '../lib/enqueue.js';
-import { NotFoundError } from '../lib/http/errors.js';
+import { NotFoundError } from '../lib/errors.js';
 import { getQueueStats, listDeadLetters, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../lib/operations.js';
 import { listPausedQueues } from '../lib/sql/index.js';
 import { useStack } from './support/stack.js';

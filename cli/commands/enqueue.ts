@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ENQUEUE_LIMITS } from '../../schema/messages.js';
 import { enqueue, enqueueRequest, type EnqueuedMessage, type EnqueueMessage } from '../../lib/enqueue.js';
-import { ValidationError, type FieldIssue } from '../../lib/http/errors.js';
+import { TooLargeError, ValidationError, type FieldIssue } from '../../lib/errors.js';
 import { intOption } from '../args.js';
 import type { Command } from '../command.js';
 import type { CliContext } from '../context.js';
@@ -67,7 +67,7 @@ function numberedFromFileStart(error: ValidationError, offset: number): Validati
   if (offset === 0) return error;
   const renumber = (field: string) => field.replace(/^messages\[(\d+)\]/, (_, i: string) => `messages[${offset + Number(i)}]`);
   const issues: FieldIssue[] = error.issues.map((issue) => ({ ...issue, field: renumber(issue.field) }));
-  return new ValidationError(issues, { status: error.status, code: error.code });
+  return error instanceof TooLargeError ? new TooLargeError(issues) : new ValidationError(issues);
 }
 
 function describeRefusal(error: unknown): string {

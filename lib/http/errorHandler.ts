@@ -2,8 +2,9 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ZodError } from 'zod';
 import { DataApiUnavailableError, DatabaseResumingError } from '../db/index.js';
-import { QueueError } from '../errors.js';
-import { HttpError, issuesFromZod, ValidationError } from './errors.js';
+import { QueueError, ValidationError } from '../errors.js';
+import { issuesFromZod } from '../validation.js';
+import { HttpError, refusalResponse } from './errors.js';
 import { jsonResponse, type HttpResponse } from './responses.js';
 
 /** What the error handler needs of a logger (Powertools' Logger fits). */
@@ -20,8 +21,9 @@ const RESUMING_RETRY_AFTER_SECONDS = 15;
 /**
  * Turns any error into a JSON answer `{ error: { code, message, field?, rule?, issues? } }`.
  * Register it last: middy runs `onError` in reverse, so it sees errors first and answers them.
- *   - HttpError (validation, not found, conflict, too large, media type): as it says.
+ *   - a refusal of the domain (lib/errors.ts): 400 (413 for sizes), 404 or 409, see refusalResponse.
  *   - ZodError from anywhere: 400 naming each field and rule.
+ *   - HttpError (body too large, media type, unknown route): as it says.
  *   - middy's own HTTP errors (createError, 4xx): their status and message.
  *   - a retryable fault (Data API unavailable, cluster resuming, deadlock): 503 + Retry-After.
  *   - anything else: 500 "internal error", logged with its stack. Nothing about the fault (no
@@ -41,11 +43,9 @@ export function httpErrorHandler(options: { logger: ErrorLogger }): MiddlewareOb
 type Log = (level: 'error' | 'warn', message: string, fault: unknown) => void;
 
 export function errorResponse(error: unknown, log: Log): HttpResponse {
+  const refusal = refusalResponse(error instanceof ZodError ? new ValidationError(issuesFromZod(error)) : error);
+  if (refusal !== undefined) return jsonResponse(refusal.status, { error: refusal.body });
   if (error instanceof HttpError) return jsonResponse(error.status, { error: error.body }, error.headers);
-  if (error instanceof ZodError) {
-    const validation = new ValidationError(issuesFromZod(error));
-    return jsonResponse(validation.status, { error: validation.body });
-  }
   const middyStatus = middyClientErrorStatus(error);
   if (middyStatus !== undefined) {
     return jsonResponse(middyStatus, { error: { code: 'bad_request', message: (error as Error).message } });

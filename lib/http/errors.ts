@@ -1,12 +1,4 @@
-import type { z } from 'zod';
-import { QueueError } from '../errors.js';
-
-/** One thing wrong with the input: where (`messages[3].payload.to`), which rule, and in words. */
-export interface FieldIssue {
-  field: string;
-  rule: string;
-  message: string;
-}
+import { ConflictError, NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from '../errors.js';
 
 /** What every error response carries under `error`. */
 export interface ErrorBody {
@@ -21,9 +13,9 @@ export interface ErrorBody {
 }
 
 /**
- * An error whose status and body are part of the API's contract. Thrown by lib/ functions that
- * validate their input (so a library caller gets the same refusals as an HTTP caller) and by the
- * HTTP middlewares; the error handler turns it into the response as it is.
+ * A refusal that exists only over HTTP (a body this API cannot read, a route it does not serve):
+ * its status and body are part of the API's contract, and the error handler answers it as it is.
+ * Refusals of the domain (lib/errors.ts) are answered through `refusalResponse`.
  */
 export class HttpError extends QueueError {
   readonly status: number;
@@ -42,37 +34,7 @@ export class HttpError extends QueueError {
 
 export const MAX_LISTED_ISSUES = 20;
 
-/** 400: input that breaks a rule. Names the first issue, lists up to MAX_LISTED_ISSUES. */
-export class ValidationError extends HttpError {
-  readonly issues: readonly FieldIssue[];
-
-  constructor(issues: readonly FieldIssue[], options: { code?: string; status?: number } = {}) {
-    const [first] = issues;
-    if (first === undefined) throw new TypeError('ValidationError needs at least one issue');
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-    super(options.status ?? 400, {
-      code: options.code ?? 'invalid_input',
-      message: `${first.field ? `${first.field}: ` : ''}${first.message}${more}`,
-      ...(first.field ? { field: first.field } : {}),
-      rule: first.rule,
-      ...(issues.length > 1 ? { issues: issues.slice(0, MAX_LISTED_ISSUES) } : {}),
-    });
-    this.issues = issues;
-  }
-}
-
-export class NotFoundError extends HttpError {
-  constructor(code: string, message: string, field?: string) {
-    super(404, { code, message, ...(field ? { field } : {}) });
-  }
-}
-
-export class ConflictError extends HttpError {
-  constructor(code: string, message: string, extra: Partial<ErrorBody> = {}) {
-    super(409, { ...extra, code, message });
-  }
-}
-
+/** 413 for a request body over the endpoint's limit, before it is parsed. */
 export class PayloadTooLargeError extends HttpError {
   constructor(message: string, field?: string) {
     super(413, { code: 'too_large', message, ...(field ? { field } : {}), rule: 'max_bytes' });
@@ -90,29 +52,31 @@ export class UnsupportedMediaTypeError extends HttpError {
   }
 }
 
-/** A path as the API shows it: `messages[3].payload.to`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let text = '';
-  for (const key of path) {
-    if (typeof key === 'number') text += `[${key}]`;
-    else text += text === '' ? String(key) : `.${String(key)}`;
+/**
+ * The status and body of a refusal of the domain: 400 for input that breaks a rule (413 when only
+ * sizes are wrong), 404 for what does not exist, 409 for a conflict with the current state.
+ * Undefined for any other error. A validation body names the first issue and lists up to
+ * MAX_LISTED_ISSUES when there are several.
+ */
+export function refusalResponse(error: unknown): { status: number; body: ErrorBody } | undefined {
+  if (error instanceof ValidationError) {
+    const { issues } = error;
+    return {
+      status: error instanceof TooLargeError ? 413 : 400,
+      body: {
+        code: error.code,
+        message: error.message,
+        ...(error.field ? { field: error.field } : {}),
+        rule: error.rule,
+        ...(issues.length > 1 ? { issues: issues.slice(0, MAX_LISTED_ISSUES) } : {}),
+      },
+    };
   }
-  return text;
-}
-
-/** Zod's issues as the API's, each under `basePath`. Unrecognized keys are named one by one. */
-export function issuesFromZod(error: z.ZodError, basePath: readonly PropertyKey[] = []): FieldIssue[] {
-  return error.issues.flatMap((issue): FieldIssue[] => {
-    const path = [...basePath, ...issue.path];
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: formatPath([...path, key]), rule: 'unrecognized_key', message: `unknown field "${key}"` }));
-    }
-    const rule =
-      issue.code === 'custom' && typeof issue.params?.rule === 'string'
-        ? issue.params.rule
-        : issue.code === 'invalid_format'
-          ? `invalid_format:${issue.format}`
-          : issue.code;
-    return [{ field: formatPath(path), rule, message: issue.message }];
-  });
+  if (error instanceof NotFoundError) {
+    return { status: 404, body: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } };
+  }
+  if (error instanceof ConflictError) {
+    return { status: 409, body: { ...(error.messageStatus !== undefined ? { status: error.messageStatus } : {}), code: error.code, message: error.message } };
+  }
+  return undefined;
 }

@@ -1,17 +1,6 @@
 /** The HTTP layer's public face: middlewares, errors and responses shared by the handlers. */
 export { httpErrorHandler, errorResponse, type ErrorLogger } from './errorHandler.js';
-export {
-  ConflictError,
-  formatPath,
-  HttpError,
-  issuesFromZod,
-  NotFoundError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-  ValidationError,
-  type ErrorBody,
-  type FieldIssue,
-} from './errors.js';
+export { HttpError, PayloadTooLargeError, refusalResponse, UnsupportedMediaTypeError, type ErrorBody } from './errors.js';
 export { header, jsonBody, type JsonBodyOptions } from './jsonBody.js';
 export { accepted, jsonResponse, ok, type HttpResponse } from './responses.js';
 export { validInput, zodValidator, type InputSchemas, type ValidInput } from './validator.js';

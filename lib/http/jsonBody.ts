@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
+import { PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.js';
 import type { HttpResponse } from './responses.js';
 
 export interface JsonBodyOptions {

@@ -1,7 +1,8 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { z } from 'zod';
-import { issuesFromZod, ValidationError, type FieldIssue } from './errors.js';
+import { ValidationError, type FieldIssue } from '../errors.js';
+import { issuesFromZod } from '../validation.js';
 import type { HttpResponse } from './responses.js';
 
 /** Schemas for the parts of a request a handler reads. Fields are named without a prefix. */

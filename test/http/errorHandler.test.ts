@@ -2,9 +2,9 @@ import { createError } from '@middy/util';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { DataApiUnavailableError, DatabaseError, DatabaseResumingError, DeadlockError, DuplicateKeyError } from '../../lib/db/index.js';
-import { PermanentError, RetryableError } from '../../lib/errors.js';
+import { ConflictError, NotFoundError, PermanentError, RetryableError, TooLargeError, ValidationError } from '../../lib/errors.js';
 import { errorResponse } from '../../lib/http/errorHandler.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../lib/http/errors.js';
+import { HttpError, UnsupportedMediaTypeError } from '../../lib/http/errors.js';
 
 function respond(error: unknown) {
   const logged: { level: string; fault: unknown }[] = [];
@@ -13,13 +13,36 @@ function respond(error: unknown) {
 }
 
 describe('errorResponse', () => {
-  it('answers an HttpError as it says, unlogged', () => {
-    expect(respond(new NotFoundError('unknown_queue', 'queue "x" is not declared', 'queue'))).toMatchObject({
+  it('answers a refusal of the domain with its status, unlogged', () => {
+    expect(respond(new NotFoundError('unknown_queue', 'queue "x" is not declared', 'queue'))).toEqual({
       status: 404,
+      headers: expect.any(Object),
       body: { error: { code: 'unknown_queue', message: 'queue "x" is not declared', field: 'queue' } },
       logged: [],
     });
-    expect(respond(new ConflictError('not_cancellable', 'message is running', { status: 'running' })).body.error.status).toBe('running');
+    expect(respond(new ConflictError('not_cancellable', 'message is running', { messageStatus: 'running' }))).toMatchObject({
+      status: 409,
+      body: { error: { code: 'not_cancellable', message: 'message is running', status: 'running' } },
+      logged: [],
+    });
+    const issue = { field: 'messages[0].payload', rule: 'max_bytes', message: 'is 70000 bytes' };
+    expect(respond(new ValidationError([issue]))).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_input', message: 'messages[0].payload: is 70000 bytes', field: 'messages[0].payload', rule: 'max_bytes' } },
+    });
+    expect(respond(new TooLargeError([issue]))).toMatchObject({ status: 413, body: { error: { code: 'too_large', field: 'messages[0].payload' } } });
+    expect(respond(new ValidationError([{ field: '', rule: 'max_request_bytes', message: 'too big' }])).body).toEqual({
+      error: { code: 'invalid_input', message: 'too big', rule: 'max_request_bytes' },
+    });
+  });
+
+  it('answers an HttpError as it says, headers included, unlogged', () => {
+    expect(respond(new HttpError(404, { code: 'unknown_route', message: 'no route for PUT /x' }))).toMatchObject({ status: 404, body: { error: { code: 'unknown_route' } }, logged: [] });
+    expect(respond(new UnsupportedMediaTypeError('gzip', { field: 'content-encoding', rule: 'identity', headers: { 'accept-encoding': 'identity' } }))).toMatchObject({
+      status: 415,
+      headers: { 'accept-encoding': 'identity' },
+      body: { error: { code: 'unsupported_media_type', field: 'content-encoding', rule: 'identity' } },
+    });
   });
 
   it('lists at most 20 issues and says how many there were', () => {
