@@ -54,11 +54,12 @@ export const LONE_SURROGATE = /\p{Surrogate}/u;
 
 export const dedupKey = z
   .string()
-  .refine((key) => key.length > 0, 'must not be empty')
-  .refine((key) => [...key].length <= L.maxDedupKeyChars, `must be at most ${L.maxDedupKeyChars} characters`)
-  .refine((key) => !LONE_SURROGATE.test(key), 'must be valid Unicode (no lone surrogates)')
+  .refine((key) => key.length > 0, { message: 'must not be empty', params: { rule: 'too_small' } })
+  // Counted in characters (code points), as MySQL counts VARCHAR(255), not in UTF-16 units.
+  .refine((key) => [...key].length <= L.maxDedupKeyChars, { message: `must be at most ${L.maxDedupKeyChars} characters`, params: { rule: 'too_big' } })
+  .refine((key) => !LONE_SURROGATE.test(key), { message: 'must be valid Unicode (no lone surrogates)', params: { rule: 'unicode' } })
   // MySQL compares VARCHAR keys ignoring trailing spaces, so "a" and "a " would collide.
-  .refine((key) => !key.endsWith(' '), 'must not end with a space');
+  .refine((key) => !key.endsWith(' '), { message: 'must not end with a space', params: { rule: 'trailing_space' } });
 
 /** One message as a caller sends it. `payload` is checked against its type's schema by lib/enqueue. */
 export const enqueueMessage = z

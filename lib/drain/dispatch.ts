@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { DatabaseError, describeDatabaseError } from '../db/errors.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
+import { ruleOf } from '../validation.js';
 
 export type Outcome =
   | { kind: 'done' }
@@ -123,13 +124,13 @@ export function describeError(error: unknown): string {
   }
 }
 
-/** Field paths and issue codes of a failed parse, never the values: payloads may hold personal data. */
+/** Field paths and rules of a failed parse, never the values: payloads may hold personal data. */
 export function describePayloadIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
     .map((issue) => {
       const path = issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
       const keys = issue.code === 'unrecognized_keys' ? ` [${issue.keys.join(', ')}]` : '';
-      return `${path}: ${issue.code}${keys}`;
+      return `${path}: ${ruleOf(issue)}${keys}`;
     })
     .join('; ');
 }

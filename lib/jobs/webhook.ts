@@ -37,15 +37,22 @@ const RESERVED_HEADERS = new Set([
 ]);
 const RESERVED_PREFIXES = ['proxy-', 'x-aurora-queue-'];
 
+// A record key's refusal is named `headers.<name>` (see issuesFromZod), so the words need not repeat it.
 const headerName = z
   .string()
-  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'not a valid header name')
-  .refine((name) => {
-    const lower = name.toLowerCase();
-    return !RESERVED_HEADERS.has(lower) && !RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix));
-  }, 'header is set by the queue and cannot be overridden');
+  .refine((name) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(name), { message: 'not a valid header name', params: { rule: 'header_name' }, abort: true })
+  .refine(
+    (name) => {
+      const lower = name.toLowerCase();
+      return !RESERVED_HEADERS.has(lower) && !RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix));
+    },
+    { message: 'header is set by the queue and cannot be overridden', params: { rule: 'reserved_header' } },
+  );
 
-const headerValue = z.string().max(1_024).regex(/^[^\r\n\0]*$/, 'header values cannot contain line breaks');
+const headerValue = z
+  .string()
+  .max(1_024)
+  .refine((value) => /^[^\r\n\0]*$/.test(value), { message: 'header values cannot contain line breaks', params: { rule: 'header_value' } });
 
 function webhookPayload(allowList: HostAllowList) {
   return z.strictObject({
@@ -54,13 +61,13 @@ function webhookPayload(allowList: HostAllowList) {
       .max(2_048)
       .superRefine((url, context) => {
         const refusal = allowList.refusal(url);
-        if (refusal) context.addIssue({ code: 'custom', message: `URL refused: ${refusal} (WEBHOOK_ALLOWED_HOSTS)` });
+        if (refusal) context.addIssue({ code: 'custom', message: `URL refused: ${refusal} (WEBHOOK_ALLOWED_HOSTS)`, params: { rule: 'allowed_url' } });
       }),
     /** Sent as the JSON request body. */
     body: z.json(),
     headers: z
       .record(headerName, headerValue)
-      .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, `at most ${MAX_HEADERS} headers`)
+      .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, { message: `at most ${MAX_HEADERS} headers`, params: { rule: 'too_big' } })
       .optional(),
     method: z.enum(['POST', 'PUT']).default('POST'),
   });

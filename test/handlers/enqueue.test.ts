@@ -226,11 +226,11 @@ const badCases: BadCase[] = [
   { name: 'priority fractional', event: one({ priority: 0.5 }), status: 400, field: 'priority', rule: 'invalid_type' },
   { name: 'maxAttempts 0', event: one({ maxAttempts: 0 }), status: 400, field: 'maxAttempts', rule: 'too_small' },
   { name: 'maxAttempts above 100', event: one({ maxAttempts: 101 }), status: 400, field: 'maxAttempts', rule: 'too_big' },
-  { name: 'dedupKey empty', event: one({ dedupKey: '' }), status: 400, field: 'dedupKey', says: /empty/ },
-  { name: 'dedupKey over 255 characters', event: one({ dedupKey: '🔑'.repeat(256) }), status: 400, field: 'dedupKey', says: /255/ },
-  { name: 'dedupKey ending in a space', event: one({ dedupKey: 'order-1 ' }), status: 400, field: 'dedupKey', says: /space/ },
+  { name: 'dedupKey empty', event: one({ dedupKey: '' }), status: 400, field: 'dedupKey', rule: 'too_small', says: /empty/ },
+  { name: 'dedupKey over 255 characters', event: one({ dedupKey: '🔑'.repeat(256) }), status: 400, field: 'dedupKey', rule: 'too_big', says: /255/ },
+  { name: 'dedupKey ending in a space', event: one({ dedupKey: 'order-1 ' }), status: 400, field: 'dedupKey', rule: 'trailing_space', says: /space/ },
   { name: 'dedupKey not a string', event: one({ dedupKey: 12 }), status: 400, field: 'dedupKey', rule: 'invalid_type' },
-  { name: 'dedupKey with a lone surrogate', event: json(`{"type":"any","payload":1,"dedupKey":"a\\ud800"}`), status: 400, field: 'dedupKey', says: /Unicode/ },
+  { name: 'dedupKey with a lone surrogate', event: json(`{"type":"any","payload":1,"dedupKey":"a\\ud800"}`), status: 400, field: 'dedupKey', rule: 'unicode', says: /Unicode/ },
   // Payload limits
   { name: 'payload over 60 KiB', event: one({ type: 'any', payload: bigText(ENQUEUE_LIMITS.maxPayloadBytes) }), status: 413, field: 'payload', rule: 'max_bytes', says: /61440 bytes/ },
   { name: 'payload nested too deep', event: one({ type: 'any', payload: nested(40) }), status: 400, field: 'payload', rule: 'max_depth' },
@@ -269,6 +269,8 @@ describe('bad input', () => {
     if (bad.rule) expect(error.rule).toBe(bad.rule);
     if (bad.says) expect(error.message).toMatch(bad.says);
     if (bad.field) expect(error.message).toContain(bad.field);
+    // Every rule is named in words; zod's catch-all "custom" says nothing to a caller.
+    expect(error.rule).not.toBe('custom');
     expect(JSON.stringify(error)).not.toMatch(/\n\s+at |INSERT|queue_messages/);
     expect(await count()).toBe(0);
   });

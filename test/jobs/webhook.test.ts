@@ -5,6 +5,7 @@ import { PermanentError } from '../../lib/errors.js';
 import type { JobType } from '../../lib/jobs/types.js';
 import { webhook as webhookJobType, type WebhookJobTypeOptions } from '../../lib/jobs/webhook.js';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../../lib/jobs/webhookSignature.js';
+import { issuesFromZod } from '../../lib/validation.js';
 
 const secret = 'whsec_test';
 const nowMs = Date.parse('2026-01-01T00:00:00.000Z');
@@ -69,6 +70,17 @@ describe('webhook payload (checked at enqueue)', () => {
     ['more than 20 headers', { headers: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-h${i}`, 'v'])) }],
   ])('refuses %s', (_label, overrides) => {
     expect(payload.safeParse({ url: 'https://a.hooks.test/', body: {}, ...overrides }).success).toBe(false);
+  });
+
+  it.each([
+    ['a refused URL', { url: 'http://localhost:8080/' }, { field: 'url', rule: 'allowed_url', message: expect.stringMatching(/^URL refused: .*not in the allow-list/) }],
+    ['an invalid header name', { headers: { 'X Foo': 'x' } }, { field: 'headers.X Foo', rule: 'header_name', message: 'not a valid header name' }],
+    ['a reserved header', { headers: { 'Content-Length': '1' } }, { field: 'headers.Content-Length', rule: 'reserved_header', message: 'header is set by the queue and cannot be overridden' }],
+    ['a header value with a line break', { headers: { 'x-a': 'a\r\nx-b: b' } }, { field: 'headers.x-a', rule: 'header_value', message: 'header values cannot contain line breaks' }],
+    ['more than 20 headers', { headers: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-h${i}`, 'v'])) }, { field: 'headers', rule: 'too_big', message: 'at most 20 headers' }],
+  ])('names the field and the rule of %s in words', (_label, overrides, issue) => {
+    const result = payload.safeParse({ url: 'https://a.hooks.test/', body: {}, ...overrides });
+    expect(issuesFromZod(result.error!)).toEqual([issue]);
   });
 });
 
@@ -144,7 +156,7 @@ describe('webhook delivery', () => {
     const enqueued = { url: 'https://old.partner.test/hook', body: {} };
     expect(webhookJobType({ allowedHosts: 'old.partner.test', signingSecret: secret }).payload.safeParse(enqueued).success).toBe(true);
     const outcome = await dispatch(message(enqueued), webhook() as JobType, { timeoutMs: 2_000 });
-    expect(outcome).toEqual({ kind: 'dead', error: 'payload does not match the "webhook" schema: url: custom' });
+    expect(outcome).toEqual({ kind: 'dead', error: 'payload does not match the "webhook" schema: url: allowed_url' });
   });
 
   it('refuses a disallowed URL in the handler too, without sending', async () => {
