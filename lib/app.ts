@@ -28,7 +28,7 @@ export interface AppOptions<J extends AnyJobType = AnyJobType> {
 export function createApp<J extends AnyJobType>(options: AppOptions<J>): App<J> {
   const env = options.env ?? process.env;
   const queues = resolveQueues(options.config.queues, env);
-  const problems = leaseProblems([...queues.values()], options.config.jobTypes);
+  const problems = leaseProblems([...queues.values()], options.config.jobTypes, options.config.leaseMarginMs);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     db: options.db ?? createDb(dbConfigFromEnv(env)),

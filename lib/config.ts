@@ -15,6 +15,12 @@ import { DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS, type QueueConfig, type Que
 export interface QueueAppConfig<J extends AnyJobType = AnyJobType> {
   readonly queues: readonly QueueDeclaration[];
   readonly jobTypes: readonly J[];
+  /**
+   * Time a lease keeps free beyond the longest handler timeout, for the claim's round trip and
+   * the settles: the drain's safety margin. Default 5 s; only tests with tiny leases lower it,
+   * together with the drain's own tuning.
+   */
+  readonly leaseMarginMs?: number;
 }
 
 /** The job types of a config, e.g. `App<JobTypesOf<typeof config>>` for a typed enqueue. */
@@ -52,7 +58,11 @@ const queueDeclaration = z.strictObject({
  * ConfigError listing every problem. Keeps the job types' literal names and payload types, so
  * an enqueue through this config is type-checked.
  */
-export function defineConfig<const J extends readonly AnyJobType[]>(config: { queues: readonly QueueDeclaration[]; jobTypes: J }): QueueAppConfig<J[number]> {
+export function defineConfig<const J extends readonly AnyJobType[]>(config: {
+  queues: readonly QueueDeclaration[];
+  jobTypes: J;
+  leaseMarginMs?: number;
+}): QueueAppConfig<J[number]> {
   const problems: string[] = [];
   if (config.queues.length === 0) problems.push('queues: declare at least one queue');
   const seen = new Set<string>();
@@ -80,27 +90,31 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: { qu
   } catch (error) {
     problems.push((error as Error).message);
   }
-  if (problems.length === 0) problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes));
+  if (problems.length === 0) problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes, config.leaseMarginMs));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { queues: config.queues, jobTypes: config.jobTypes };
+  return { queues: config.queues, jobTypes: config.jobTypes, leaseMarginMs: config.leaseMarginMs };
 }
 
 /**
  * A queue's lease must outlast the longest handler that may run on it, plus the margin its
  * settles need; otherwise a drain can never start a message there. Any type may go to any queue.
  */
-export function leaseProblems(queues: readonly Pick<QueueConfig, 'name' | 'leaseSeconds'>[], jobTypes: readonly AnyJobType[]): string[] {
+export function leaseProblems(
+  queues: readonly Pick<QueueConfig, 'name' | 'leaseSeconds'>[],
+  jobTypes: readonly AnyJobType[],
+  marginMs: number = LEASE_MARGIN_MS,
+): string[] {
   let longest = { type: '(default)', timeoutMs: DEFAULT_HANDLER_TIMEOUT_MS };
   for (const jobType of jobTypes) {
     const timeoutMs = jobType.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
     if (timeoutMs > longest.timeoutMs || longest.type === '(default)') longest = { type: jobType.type, timeoutMs };
   }
-  const neededSeconds = (longest.timeoutMs + LEASE_MARGIN_MS) / 1_000;
+  const neededSeconds = (longest.timeoutMs + marginMs) / 1_000;
   return queues
     .filter((queue) => queue.leaseSeconds < neededSeconds)
     .map(
       (queue) =>
         `queue "${queue.name}": leaseSeconds ${queue.leaseSeconds} is shorter than the longest handler timeout ` +
-        `(${longest.type}: ${longest.timeoutMs / 1_000} s) plus the ${LEASE_MARGIN_MS / 1_000} s settle margin; make it at least ${neededSeconds}`,
+        `(${longest.type}: ${longest.timeoutMs / 1_000} s) plus the ${marginMs / 1_000} s settle margin; make it at least ${neededSeconds}`,
     );
 }

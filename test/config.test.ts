@@ -61,6 +61,11 @@ describe('defineConfig', () => {
     expect(() => defineConfig({ queues: [{ name: 'reports', leaseSeconds: 35 }], jobTypes: [quick, slow] })).not.toThrow();
   });
 
+  it('checks leases against a lowered margin when the config says so (tests with tiny leases)', () => {
+    expect(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 1.5 }], jobTypes: [quick], leaseMarginMs: 500 })).not.toThrow();
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 1.4 }], jobTypes: [quick], leaseMarginMs: 500 }))[0]).toMatch(/plus the 0.5 s settle margin/);
+  });
+
   it('refuses an empty queue list', () => {
     expect(problemsOf(() => defineConfig({ queues: [], jobTypes: [quick] }))).toEqual(['queues: declare at least one queue']);
   });

@@ -51,7 +51,7 @@ export function chaosDb(endpoint: string, database: string): Db {
 }
 
 export function chaosApp(db: Db, jobType: JobType): App {
-  return createApp({ db, env: {}, config: defineConfig({ queues: [CHAOS_QUEUE_DECLARATION], jobTypes: [jobType] }), clock: systemClock });
+  return createApp({ db, env: {}, config: defineConfig({ queues: [CHAOS_QUEUE_DECLARATION], jobTypes: [jobType], leaseMarginMs: CHAOS_TUNING.safetyMarginMs }), clock: systemClock });
 }
 
 export interface ChaosMessage {
