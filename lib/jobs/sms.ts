@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { RetryableError } from '../errors.js';
-import { sendJson } from './http.js';
+import { sendJson, undiciTransport, type HttpTransport } from './http.js';
 import { resolveSecret, secret, type SecretInput } from '../secrets.js';
 import { defineJobType } from './types.js';
 
@@ -15,7 +15,8 @@ export interface SmsJobTypeOptions {
   token?: SecretInput;
   /** Where the defaults are read; default process.env. */
   env?: NodeJS.ProcessEnv;
-  fetch?: typeof fetch;
+  /** How requests go out; default undiciTransport(). Tests pass fakes. */
+  transport?: HttpTransport;
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
 }
@@ -46,7 +47,7 @@ export function sms(options: SmsJobTypeOptions = {}) {
   if (providerUrl !== undefined && !/^https?:$/.test(new URL(providerUrl).protocol)) {
     throw new TypeError('SMS provider URL must be http or https');
   }
-  const fetchFn = options.fetch ?? globalThis.fetch;
+  const transport = options.transport ?? undiciTransport();
 
   return defineJobType({
     type: 'sms.send',
@@ -61,7 +62,7 @@ export function sms(options: SmsJobTypeOptions = {}) {
       const bearer = await resolveSecret(token);
       const authorization: Record<string, string> = bearer ? { authorization: `Bearer ${bearer}` } : {};
       await sendJson({
-        fetch: fetchFn,
+        transport,
         url: providerUrl,
         method: 'POST',
         headers: { ...authorization, 'idempotency-key': context.id },

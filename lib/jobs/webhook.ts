@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { PermanentError, RetryableError } from '../errors.js';
 import { HostAllowList } from './HostAllowList.js';
-import { sendJson } from './http.js';
+import { sendJson, undiciTransport, type HttpTransport } from './http.js';
 import { resolveSecret, secret, type SecretInput } from '../secrets.js';
 import { defineJobType } from './types.js';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhook } from './webhookSignature.js';
@@ -18,7 +18,8 @@ export interface WebhookJobTypeOptions {
    * WEBHOOK_SIGNING_SECRET secret (see lib/secrets.ts).
    */
   signingSecret?: SecretInput;
-  fetch?: typeof fetch;
+  /** How requests go out; default undiciTransport(). Tests pass fakes. */
+  transport?: HttpTransport;
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
   /** Clock for the signature timestamp, in ms. */
@@ -87,7 +88,7 @@ export function webhook(options: WebhookJobTypeOptions = {}) {
   const env = options.env ?? process.env;
   const allowList = HostAllowList.parse('allowedHosts' in options ? options.allowedHosts : env.WEBHOOK_ALLOWED_HOSTS);
   const signingSecretInput = 'signingSecret' in options ? options.signingSecret : secret('WEBHOOK_SIGNING_SECRET', { env });
-  const fetchFn = options.fetch ?? globalThis.fetch;
+  const transport = options.transport ?? undiciTransport();
   const now = options.now ?? Date.now;
 
   return defineJobType({
@@ -106,7 +107,7 @@ export function webhook(options: WebhookJobTypeOptions = {}) {
       const body = JSON.stringify(payload.body);
       const timestampSeconds = Math.floor(now() / 1_000);
       await sendJson({
-        fetch: fetchFn,
+        transport,
         url: payload.url,
         method: payload.method,
         headers: {

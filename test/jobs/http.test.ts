@@ -1,7 +1,9 @@
+import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closeServer, listenOnLoopback } from '../../dev/loopback.js';
 import { startTestHttpServer, type TestHttpServer } from '../../dev/testHttpServer.js';
 import { PermanentError, RetryableError } from '../../lib/errors.js';
-import { errorForResponse, isRetryableStatus, parseRetryAfter, sendJson, type JsonRequest } from '../../lib/jobs/http.js';
+import { errorForResponse, isRetryableStatus, parseRetryAfter, sendJson, undiciTransport, type JsonRequest } from '../../lib/jobs/http.js';
 
 const now = Date.parse('2026-01-01T00:00:00.000Z');
 
@@ -53,9 +55,11 @@ describe('sendJson', () => {
     server = undefined;
   });
 
+  const transport = undiciTransport();
+
   function request(url: string, overrides: Partial<JsonRequest> = {}): JsonRequest {
     return {
-      fetch,
+      transport,
       url,
       method: 'POST',
       headers: { 'x-extra': '1' },
@@ -76,6 +80,24 @@ describe('sendJson', () => {
       body: '{"a":1}',
       headers: { 'content-type': 'application/json', 'x-extra': '1' },
     });
+  });
+
+  it('keeps connections alive across requests, whatever the 2xx body', async () => {
+    let connections = 0;
+    const plain = createServer((incoming, response) => {
+      incoming.resume();
+      incoming.once('end', () => response.end('{"received":true}'));
+    });
+    plain.on('connection', () => connections++);
+    const url = await listenOnLoopback(plain);
+    try {
+      for (let i = 0; i < 10; i++) await sendJson(request(url));
+    } finally {
+      await closeServer(plain);
+    }
+    // undici opens a second socket for the second request (the first is not back in its pool
+    // yet); from then on both are reused. Without keep-alive this would be 10.
+    expect(connections).toBeLessThanOrEqual(2);
   });
 
   it('throws a RetryableError with retryAfterMs on 429', async () => {
@@ -107,7 +129,7 @@ describe('sendJson', () => {
     await closed.close();
     const error = await sendJson(request(closed.url)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RetryableError);
-    expect((error as Error).message).toMatch(/^request to test server failed: TypeError: fetch failed: .*ECONNREFUSED/);
+    expect((error as Error).message).toMatch(/^request to test server failed: Error: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
   });
 
   it('throws a RetryableError when its signal aborts a hanging request', async () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../dev/testHttpServer.js';
 import { dispatch, type DispatchMessage } from '../../lib/drain/dispatch.js';
 import { PermanentError } from '../../lib/errors.js';
+import type { HttpAnswer } from '../../lib/jobs/http.js';
 import type { JobType } from '../../lib/jobs/types.js';
 import { webhook as webhookJobType, type WebhookJobTypeOptions } from '../../lib/jobs/webhook.js';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../../lib/jobs/webhookSignature.js';
@@ -16,6 +17,11 @@ function webhook(overrides: Partial<WebhookJobTypeOptions> = {}) {
 
 function message(payload: unknown): DispatchMessage {
   return { id: '0190a000-0000-7000-8000-0000000000aa', queue: 'webhooks', type: 'webhook', payload, attempts: 2, maxAttempts: 5 };
+}
+
+/** A fake transport's answer with no body. */
+function answer(status: number): HttpAnswer {
+  return { status, headers: {}, body: (async function* () {})(), discard: async () => {} };
 }
 
 let server: TestHttpServer | undefined;
@@ -161,7 +167,7 @@ describe('webhook delivery', () => {
 
   it('refuses a disallowed URL in the handler too, without sending', async () => {
     let called = false;
-    const type = webhook({ fetch: async () => ((called = true), new Response()) });
+    const type = webhook({ transport: async () => ((called = true), answer(204)) });
     const context = { id: 'm', queue: 'q', type: 'webhook', attempt: 1, maxAttempts: 1, signal: new AbortController().signal };
     for (const url of ['http://169.254.169.254/', 'http://localhost/', 'http://u:p@127.0.0.1/']) {
       await expect(type.handle({ url, body: {}, method: 'POST' }, context)).rejects.toThrow(PermanentError);
@@ -177,9 +183,9 @@ describe('webhook delivery', () => {
     expect(server.requests).toHaveLength(0);
   });
 
-  it('uses the injected fetch', async () => {
+  it('uses the injected transport', async () => {
     const seen: string[] = [];
-    const type = webhook({ fetch: async (input) => (seen.push(String(input)), new Response(null, { status: 202 })) });
+    const type = webhook({ transport: async (request) => (seen.push(request.url), answer(202)) });
     expect(await dispatch(message({ url: 'https://a.hooks.test/x', body: 1 }), type as JobType, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
     expect(seen).toEqual(['https://a.hooks.test/x']);
   });
