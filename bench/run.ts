@@ -5,7 +5,7 @@
  *
  *   npm run bench                      the full run (about 5–10 minutes on 2 cores)
  *   npm run bench -- --quick           a tenth of the messages, 1 repetition, no bundles: for iterating
- *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, claim, bundles
+ *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, claim, delivery, bundles
  *   npm run bench -- --reps=5 --scale=0.5 --finished=200000
  *
  * Prints a markdown table and writes bench/results/latest.json. Not a test: nothing here fails a
@@ -20,6 +20,7 @@ import { startLocalDataApi } from '../dev/data-api/server.js';
 import { BENCH_QUEUE, benchApp } from './lib/benchApp.js';
 import { cpuMeter, findMariadbPid, type CpuSample } from './lib/cpu.js';
 import { probeMachine, type MachineProbe } from './lib/machine.js';
+import { startReceiverProcess } from './lib/receiverProcess.js';
 import { adminClient, startDataApiProcess, type DataApiServer } from './lib/dataApiProcess.js';
 import {
   createBenchDatabase,
@@ -36,12 +37,13 @@ import { seedDueMessages } from './lib/seed.js';
 import { figure, type Figure } from './lib/stats.js';
 import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
 import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
+import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenarios/delivery.js';
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
 import { enqueueThroughHandler, type EnqueueResult } from './scenarios/enqueue.js';
 import { dataApiFloor, plainHttpFloor, type FloorResult } from './scenarios/floor.js';
 import { rawDrain, rawEnqueue, type RawResult } from './scenarios/raw.js';
 
-const SECTIONS = ['raw', 'enqueue', 'drain', 'latency', 'claim', 'bundles'] as const;
+const SECTIONS = ['raw', 'enqueue', 'drain', 'latency', 'claim', 'delivery', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -64,6 +66,7 @@ const N = {
   e2: Math.round(20_000 * scale),
   drain: Math.round(20_000 * scale),
   finished: Number(args.finished ?? (quick ? 100_000 : 1_000_000)),
+  delivery: Math.round(10_000 * scale),
 };
 const E1_IN_FLIGHT = 16;
 const E2_BATCH = 500;
@@ -71,6 +74,8 @@ const E2_IN_FLIGHT = 1;
 const DRAIN_BATCH = 100;
 const D2_RUNS = 4;
 const LATENCY_MS = 20;
+/** Webhook deliveries in flight: the plain loops' requests at once and the queue's concurrency (the product default). */
+const DELIVERY_IN_FLIGHT = 50;
 /** The drainer keeps up to this many claims in flight; the raw baseline runs as many loops. */
 const PIPELINED_LOOPS = DEFAULT_DRAIN_TUNING.maxClaimsInFlight;
 /**
@@ -105,6 +110,7 @@ interface Repetition {
   d1InProcess?: Measured<DrainRunsResult>;
   d2?: Measured<DrainRunsResult>;
   d1Latency?: Measured<DrainRunsResult>;
+  delivery?: DeliveryRepetition;
 }
 
 async function main(): Promise<void> {
@@ -116,8 +122,10 @@ async function main(): Promise<void> {
   const inProcess = sections.has('drain') ? await startLocalDataApi({ port: 0, databaseUrl: DATABASE_URL }) : undefined;
   const inProcessServer = inProcess === undefined ? undefined : adminClient(inProcess.url, process.pid, () => inProcess.close());
   const pool = rawPool(database);
+  const receiver = sections.has('delivery') ? await startReceiverProcess() : undefined;
   const stop = async () => {
     await pool.end().catch(() => {});
+    await receiver?.close().catch(() => {});
     await server.close().catch(() => {});
     await inProcessServer?.close().catch(() => {});
     await dropAllBenchDatabases();
@@ -205,6 +213,14 @@ async function main(): Promise<void> {
           `rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls)`,
         );
       }
+      if (receiver !== undefined) {
+        r.delivery = await measureDelivery({ newDb: () => dataApiDb(server.url, database), pool, receiver, count: N.delivery, inFlight: DELIVERY_IN_FLIGHT });
+        const plain = Object.entries(r.delivery.plain).map(([client, result]) => `${client} ${formatNumber(result.perSecond)}`).join(', ');
+        log(
+          `rep ${rep} delivery ×${DELIVERY_IN_FLIGHT}: plain ${plain} req/s; sendJson ${formatNumber(r.delivery.sendJson.perSecond)} req/s; ` +
+            `webhook drain ${formatNumber(r.delivery.drain.perSecond)} msg/s (no network ${formatNumber(r.delivery.drainNoNetwork.perSecond)})`,
+        );
+      }
     }
 
     let claimCost: ClaimCostResult | undefined;
@@ -248,7 +264,7 @@ async function main(): Promise<void> {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, probes },
-      settings: { reps, scale, sections: [...sections], N, E1_IN_FLIGHT, E2_BATCH, E2_IN_FLIGHT, DRAIN_BATCH, D2_RUNS, LATENCY_MS, PIPELINED_LOOPS },
+      settings: { reps, scale, sections: [...sections], N, E1_IN_FLIGHT, E2_BATCH, E2_IN_FLIGHT, DRAIN_BATCH, D2_RUNS, LATENCY_MS, PIPELINED_LOOPS, DELIVERY_IN_FLIGHT },
       rows: rows.map((row) => ({ ...row, pass: passes(row) })),
       repetitions: repetitions.map(stripSummaries),
       claimCost,
@@ -470,6 +486,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       target: { op: '<=', value: 1.2, text: '≤ 1.2×' },
     });
   }
+  rows.push(...deliveryRows(collect(repetitions, (rep) => rep.delivery), DELIVERY_IN_FLIGHT, N.delivery));
   if (bundles !== undefined) {
     for (const bundle of bundles.bundles) {
       rows.push({ id: `zip ${bundle.name}`, what: `${bundle.name} bundle, zipped`, unit: 'KB', figure: figure([bundle.zipBytes / 1024]), target: { op: '<=', value: 500, text: '≤ 500 KB' } });
