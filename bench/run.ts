@@ -41,6 +41,7 @@ import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenar
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
 import { enqueueThroughHandler, type EnqueueResult } from './scenarios/enqueue.js';
 import { dataApiFloor, plainHttpFloor, type FloorResult } from './scenarios/floor.js';
+import { plainDrain, plainInsert } from './scenarios/plain.js';
 import { rawDrain, rawEnqueue, type RawResult } from './scenarios/raw.js';
 
 const SECTIONS = ['raw', 'enqueue', 'drain', 'latency', 'claim', 'delivery', 'bundles'] as const;
@@ -102,6 +103,9 @@ interface Measured<T> {
 interface Repetition {
   raw: Record<string, Measured<RawResult>>;
   rawEnqueue: { e1?: Measured<RawResult>; e2?: Measured<RawResult> };
+  /** The best plain SQL for the same work (scenarios/plain.ts): what every ratio is taken to. */
+  plain: Record<string, Measured<RawResult>>;
+  plainInsert: { e1?: Measured<RawResult>; e2?: Measured<RawResult> };
   floor?: Measured<FloorResult>;
   plainFloor?: Measured<FloorResult>;
   e1?: Measured<EnqueueResult>;
@@ -158,19 +162,30 @@ async function main(): Promise<void> {
 
     const repetitions: Repetition[] = [];
     for (let rep = 1; rep <= reps; rep++) {
-      const r: Repetition = { raw: {}, rawEnqueue: {} };
+      const r: Repetition = { raw: {}, rawEnqueue: {}, plain: {}, plainInsert: {} };
       repetitions.push(r);
       if (sections.has('raw')) {
+        // The product's SQL and the plain shape alternate, shape by shape, so drift hits both alike.
         for (const { batch, loops } of RAW_SHAPES) {
+          const key = `${batch}x${loops}`;
           await seedDrain();
-          r.raw[`${batch}x${loops}`] = await measure(server, () => rawDrain(pool, BENCH_QUEUE, batch, loops));
-          log(`rep ${rep} raw claim+read+ack ${batch}×${loops}: ${formatNumber(r.raw[`${batch}x${loops}`]!.result.perSecond)} msg/s`);
+          r.raw[key] = await measure(server, () => rawDrain(pool, BENCH_QUEUE, batch, loops));
+          await seedDrain();
+          r.plain[key] = await measure(server, () => plainDrain(pool, BENCH_QUEUE, batch, loops));
+          log(`rep ${rep} claim+read+finish ${batch}×${loops}: product SQL ${formatNumber(r.raw[key]!.result.perSecond)} msg/s, plain ${formatNumber(r.plain[key]!.result.perSecond)} msg/s`);
         }
         await freshQueue();
         r.rawEnqueue.e1 = await measure(server, () => rawEnqueue(pool, BENCH_QUEUE, N.e1, 1, E1_IN_FLIGHT));
         await freshQueue();
+        r.plainInsert.e1 = await measure(server, () => plainInsert(pool, BENCH_QUEUE, N.e1, 1, E1_IN_FLIGHT));
+        await freshQueue();
         r.rawEnqueue.e2 = await measure(server, () => rawEnqueue(pool, BENCH_QUEUE, N.e2, E2_BATCH, E2_IN_FLIGHT));
-        log(`rep ${rep} raw insert: single×${E1_IN_FLIGHT} ${formatNumber(r.rawEnqueue.e1.result.perSecond)} msg/s, batch ${E2_BATCH} ${formatNumber(r.rawEnqueue.e2.result.perSecond)} msg/s`);
+        await freshQueue();
+        r.plainInsert.e2 = await measure(server, () => plainInsert(pool, BENCH_QUEUE, N.e2, E2_BATCH, E2_IN_FLIGHT));
+        log(
+          `rep ${rep} insert single×${E1_IN_FLIGHT}: product SQL ${formatNumber(r.rawEnqueue.e1.result.perSecond)}, plain ${formatNumber(r.plainInsert.e1.result.perSecond)} msg/s; ` +
+            `batch ${E2_BATCH}: product SQL ${formatNumber(r.rawEnqueue.e2.result.perSecond)}, plain ${formatNumber(r.plainInsert.e2.result.perSecond)} msg/s`,
+        );
       }
       if (sections.has('enqueue')) {
         const floorDb = dataApiDb(server.url, database);
@@ -314,12 +329,6 @@ function ratioFigure(repetitions: readonly Repetition[], top: (rep: Repetition) 
 function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResult | undefined, bundles: BundlesResult | undefined): Row[] {
   const rows: Row[] = [];
   const raw = (key: string) => (rep: Repetition) => rep.raw[key]?.result.perSecond;
-  /** The fairest raw counterpart of a drain at batch 100: the better of one loop and the drainer's pipelining depth. */
-  const rawBest100 = (rep: Repetition) => {
-    const a = raw('100x1')(rep);
-    const b = raw(`100x${PIPELINED_LOOPS}`)(rep);
-    return a === undefined || b === undefined ? a ?? b : Math.max(a, b);
-  };
   const add = (row: Omit<Row, 'ratio'> & { ratioTo?: { label: string; top: (rep: Repetition) => number | undefined; bottom: (rep: Repetition) => number | undefined } }) => {
     const { ratioTo, ...rest } = row;
     const ratio = ratioTo === undefined ? undefined : ratioFigure(repetitions, ratioTo.top, ratioTo.bottom);
@@ -331,24 +340,107 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       ? `client and server both counted ${measured.map((m) => m.result.calls).join('/')} calls`
       : `client counted ${measured.map((m) => m.result.calls).join('/')}, server ${measured.map((m) => m.serverCalls).join('/')} calls`;
 
+  const plain = (key: string) => (rep: Repetition) => rep.plain[key]?.result.perSecond;
+  /** The best plain shape at a batch size, whatever its number of loops: the baseline for that batch. */
+  const bestPlain = (batch: number) => (rep: Repetition) => {
+    const values = RAW_SHAPES.filter((shape) => shape.batch === batch).map((shape) => plain(`${shape.batch}x${shape.loops}`)(rep));
+    const known = values.filter((value): value is number => value !== undefined);
+    return known.length === 0 ? undefined : Math.max(...known);
+  };
+  for (const { batch, loops } of RAW_SHAPES) {
+    const key = `${batch}x${loops}`;
+    const values = collect(repetitions, plain(key));
+    if (values.length > 0) {
+      rows.push({
+        id: `plain ${key}`,
+        what: `plain SQL over mysql2: BEGIN; SELECT … FOR UPDATE SKIP LOCKED; UPDATE by id; COMMIT; finish by id; ${batch}/claim, ${loops} loop${loops > 1 ? 's' : ''} (the baseline)`,
+        unit: 'msg/s',
+        figure: figure(values),
+      });
+    }
+  }
   for (const { batch, loops } of RAW_SHAPES) {
     const key = `${batch}x${loops}`;
     const values = collect(repetitions, raw(key));
     if (values.length > 0) {
       const deadlocks = collect(repetitions, (rep) => rep.raw[key]?.result.deadlocks);
-      rows.push({
-        id: `raw ${key}`,
-        what: `raw mysql2 claim+read+ack, ${batch}/claim, ${loops} loop${loops > 1 ? 's' : ''} (physical limit)`,
+      add({
+        id: `SQL ${key}`,
+        what: `the product's claim, read and ack SQL over mysql2, ${batch}/claim, ${loops} loop${loops > 1 ? 's' : ''}`,
         unit: 'msg/s',
         figure: figure(values),
         note: deadlocks.some((n) => n > 0) ? `deadlocks retried: ${deadlocks.join('/')}` : undefined,
+        ratioTo: { label: `plain ${key}`, top: raw(key), bottom: plain(key) },
       });
     }
   }
-  const rawE1 = collect(repetitions, (rep) => rep.rawEnqueue.e1?.result.perSecond);
-  if (rawE1.length > 0) rows.push({ id: 'raw E1', what: `raw mysql2 insert, 1/statement, ${E1_IN_FLIGHT} in flight`, unit: 'msg/s', figure: figure(rawE1) });
-  const rawE2 = collect(repetitions, (rep) => rep.rawEnqueue.e2?.result.perSecond);
-  if (rawE2.length > 0) rows.push({ id: 'raw E2', what: `raw mysql2 insert, ${E2_BATCH}/statement, ${E2_IN_FLIGHT} in flight`, unit: 'msg/s', figure: figure(rawE2) });
+  /** The product's best shape at a batch size (the drainer keeps several claims in flight). */
+  const bestSql = (batch: number) => (rep: Repetition) => {
+    const known = RAW_SHAPES.filter((shape) => shape.batch === batch).map((shape) => raw(`${shape.batch}x${shape.loops}`)(rep)).filter((v): v is number => v !== undefined);
+    return known.length === 0 ? undefined : Math.max(...known);
+  };
+  for (const batch of [...new Set(RAW_SHAPES.map((shape) => shape.batch))]) {
+    if (collect(repetitions, bestSql(batch)).length === 0) continue;
+    add({
+      id: `SQL best ${batch}`,
+      what: `the product's SQL at ${batch}/claim, its better loop count, over the best plain shape at ${batch}/claim`,
+      unit: 'msg/s',
+      figure: figure(collect(repetitions, bestSql(batch))),
+      target: { op: '>=', value: 0.6, text: `≥ 0.6 × best plain ${batch}` },
+      targetOnRatio: true,
+      ratioTo: { label: `best plain ${batch}`, top: bestSql(batch), bottom: bestPlain(batch) },
+    });
+  }
+  const manyLoops = RAW_SHAPES.find((shape) => shape.batch === 100 && shape.loops > 1);
+  if (manyLoops !== undefined && collect(repetitions, raw(`100x${manyLoops.loops}`)).length > 0) {
+    add({
+      id: `SQL 100x${manyLoops.loops} / 100x1`,
+      what: `the product's SQL, ${manyLoops.loops} loops at once over one loop (contention)`,
+      unit: '',
+      figure: ratioFigure(repetitions, raw(`100x${manyLoops.loops}`), raw('100x1')) ?? figure([]),
+      target: { op: '>=', value: 1, text: '≥ 1' },
+    });
+  }
+  const plainE1 = collect(repetitions, (rep) => rep.plainInsert.e1?.result.perSecond);
+  if (plainE1.length > 0) rows.push({ id: 'plain E1', what: `plain single-row INSERT … VALUES, ${E1_IN_FLIGHT} in flight (the baseline)`, unit: 'msg/s', figure: figure(plainE1) });
+  const plainE2 = collect(repetitions, (rep) => rep.plainInsert.e2?.result.perSecond);
+  if (plainE2.length > 0) rows.push({ id: 'plain E2', what: `plain multi-row INSERT … VALUES, ${E2_BATCH}/statement (the baseline)`, unit: 'msg/s', figure: figure(plainE2) });
+  if (collect(repetitions, (rep) => rep.rawEnqueue.e1).length > 0) {
+    add({
+      id: 'SQL E1',
+      what: `the product's insert, 1/statement, ${E1_IN_FLIGHT} in flight`,
+      unit: 'msg/s',
+      figure: figure(collect(repetitions, (rep) => rep.rawEnqueue.e1?.result.perSecond)),
+      target: { op: '>=', value: 0.5, text: '≥ 0.5 × plain E1' },
+      targetOnRatio: true,
+      ratioTo: { label: 'plain E1', top: (rep) => rep.rawEnqueue.e1?.result.perSecond, bottom: (rep) => rep.plainInsert.e1?.result.perSecond },
+    });
+  }
+  if (collect(repetitions, (rep) => rep.rawEnqueue.e2).length > 0) {
+    add({
+      id: 'SQL E2',
+      what: `the product's insert, ${E2_BATCH}/statement`,
+      unit: 'msg/s',
+      figure: figure(collect(repetitions, (rep) => rep.rawEnqueue.e2?.result.perSecond)),
+      target: { op: '>=', value: 0.5, text: '≥ 0.5 × plain E2' },
+      targetOnRatio: true,
+      ratioTo: { label: 'plain E2', top: (rep) => rep.rawEnqueue.e2?.result.perSecond, bottom: (rep) => rep.plainInsert.e2?.result.perSecond },
+    });
+  }
+  // MariaDB's CPU over a message's whole life: enqueued in batches, claimed, read, finished.
+  const lifeCpu = (insert: (rep: Repetition) => Measured<RawResult> | undefined, drain: (rep: Repetition) => Measured<RawResult> | undefined) =>
+    collect(repetitions, (rep) => {
+      const i = insert(rep);
+      const d = drain(rep);
+      if (i === undefined || d === undefined) return undefined;
+      return ((i.cpu.mariadb ?? Number.NaN) / i.result.messages + (d.cpu.mariadb ?? Number.NaN) / d.result.messages) * 1_000;
+    });
+  const productLife = lifeCpu((rep) => rep.rawEnqueue.e2, (rep) => rep.raw['100x1']);
+  const plainLife = lifeCpu((rep) => rep.plainInsert.e2, (rep) => rep.plain['100x1']);
+  if (productLife.length > 0 && plainLife.length > 0) {
+    rows.push({ id: 'DB CPU, plain', what: `MariaDB CPU per 1,000 messages over a life: plain E2 + plain 100x1`, unit: 'ms', figure: figure(plainLife) });
+    rows.push({ id: 'DB CPU, product', what: `MariaDB CPU per 1,000 messages over a life: the product's E2 insert + its 100x1 claim, read, ack`, unit: 'ms', figure: figure(productLife) });
+  }
 
   const floor = collect(repetitions, (rep) => rep.floor);
   if (floor.length > 0) {
@@ -377,7 +469,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       figure: figure(e1.map((m) => m.result.perSecond)),
       target: { op: '>=', value: 4_000, text: '≥ 4,000' },
       note: crossCheck(e1),
-      ratioTo: { label: 'raw E1', top: (rep) => rep.e1?.result.perSecond, bottom: (rep) => rep.rawEnqueue.e1?.result.perSecond },
+      ratioTo: { label: 'plain E1', top: (rep) => rep.e1?.result.perSecond, bottom: (rep) => rep.plainInsert.e1?.result.perSecond },
     });
   }
   const e2 = collect(repetitions, (rep) => rep.e2);
@@ -387,7 +479,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       what: `batch enqueue via handler, ${E2_BATCH}/call, ${E2_IN_FLIGHT} in flight, N=${N.e2}`,
       unit: 'msg/s',
       figure: figure(e2.map((m) => m.result.perSecond)),
-      ratioTo: { label: 'raw E2', top: (rep) => rep.e2?.result.perSecond, bottom: (rep) => rep.rawEnqueue.e2?.result.perSecond },
+      ratioTo: { label: 'plain E2', top: (rep) => rep.e2?.result.perSecond, bottom: (rep) => rep.plainInsert.e2?.result.perSecond },
     });
     rows.push({
       id: 'E2 calls',
@@ -406,16 +498,9 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       what: `one drain run, ${N.drain} due, no-op handler, batch ${DRAIN_BATCH}`,
       unit: 'msg/s',
       figure: figure(d1.map((m) => m.result.perSecond)),
-      target: { op: '>=', value: 0.6, text: '≥ 0.6 × raw 100x1' },
+      target: { op: '>=', value: 0.6, text: '≥ 0.6 × best plain 100' },
       targetOnRatio: true,
-      ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1?.result.perSecond, bottom: raw('100x1') },
-    });
-    add({
-      id: 'D1 vs best raw',
-      what: `D1 over the better raw 100-row shape (1 or ${PIPELINED_LOOPS} loops)`,
-      unit: 'msg/s',
-      figure: figure(d1.map((m) => m.result.perSecond)),
-      ratioTo: { label: 'best raw 100', top: (rep) => rep.d1?.result.perSecond, bottom: rawBest100 },
+      ratioTo: { label: 'best plain 100', top: (rep) => rep.d1?.result.perSecond, bottom: bestPlain(100) },
     });
     rows.push({ id: 'D1 wait', what: 'wait of the last message (drain start → its finished_at)', unit: 'ms', figure: figure(d1.map((m) => m.result.lastWaitMs)) });
     rows.push({
@@ -434,7 +519,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       what: 'D1 with the Data API server in the client\'s process (one event loop)',
       unit: 'msg/s',
       figure: figure(d1In.map((m) => m.result.perSecond)),
-      ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1InProcess?.result.perSecond, bottom: raw('100x1') },
+      ratioTo: { label: 'best plain 100', top: (rep) => rep.d1InProcess?.result.perSecond, bottom: bestPlain(100) },
     });
   }
   const d2 = collect(repetitions, (rep) => rep.d2);
@@ -444,7 +529,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       what: `${D2_RUNS} drain runs at once over ${N.drain}`,
       unit: 'msg/s',
       figure: figure(d2.map((m) => m.result.perSecond)),
-      ratioTo: { label: `raw 100x${PIPELINED_LOOPS}`, top: (rep) => rep.d2?.result.perSecond, bottom: raw(`100x${PIPELINED_LOOPS}`) },
+      ratioTo: { label: 'best plain 100', top: (rep) => rep.d2?.result.perSecond, bottom: bestPlain(100) },
     });
     add({
       id: 'D2 / D1',
@@ -471,7 +556,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       unit: 'msg/s',
       figure: figure(d1L.map((m) => m.result.perSecond)),
       target: { op: '>=', value: 5_000, text: '≥ 5,000' },
-      ratioTo: { label: 'raw 100x1', top: (rep) => rep.d1Latency?.result.perSecond, bottom: raw('100x1') },
+      ratioTo: { label: 'best plain 100', top: (rep) => rep.d1Latency?.result.perSecond, bottom: bestPlain(100) },
     });
     rows.push({ id: `D1 +${LATENCY_MS}ms calls`, what: 'Data API calls per message', unit: '', figure: figure(d1L.map((m) => m.result.calls / m.result.messages)), note: crossCheck(d1L) });
   }

@@ -52,7 +52,7 @@ function formatFigure(figure: Figure, unit: string): string {
 
 export function markdownTable(rows: readonly Row[]): string {
   const lines = [
-    '| id | measure | target | measured: median (min–max) | ratio to raw mysql2 | result |',
+    '| id | measure | target | measured: median (min–max) | ratio to the baseline named | result |',
     '|---|---|---|---|---|---|',
   ];
   for (const row of rows) {

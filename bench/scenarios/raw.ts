@@ -34,7 +34,9 @@ export async function rawDrain(pool: mysql.Pool, queue: string, batch: number, l
     for (;;) {
       const claim = await claimMessages(db, { queue, limit: batch, now: new Date(), leaseMs: 60_000 });
       if (claim.claimed === 0) return;
-      messages += await ack(db, { held: claim.messages, now: new Date() });
+      // Not `messages += await …`: that reads `messages` before the await and loses the other loops' counts.
+      const acked = await ack(db, { held: claim.messages, now: new Date() });
+      messages += acked;
       if (claim.claimed < batch) return;
     }
   };
