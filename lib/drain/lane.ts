@@ -112,6 +112,9 @@ export interface LaneOptions {
  * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
  * rate-limit token is due, the run is aborted).
  */
+/** An outcome whose writes keep failing is given up this long before its lease ends. */
+const SETTLE_GIVE_UP_BEFORE_LEASE_END_MS = 1_000;
+
 export class QueueLane {
   readonly #o: LaneOptions;
   readonly #queue: QueueConfig;
@@ -121,6 +124,7 @@ export class QueueLane {
   readonly #longestTimeoutMs: number;
   readonly #backoffs = new Map<string, BackoffPolicy>();
   readonly #errors: string[] = [];
+  #settleFailures = 0;
 
   /** Claimed, read, not started; a FIFO with a moving head, so taking is O(1). */
   #ready: HeldClaimedMessage[] = [];
@@ -144,15 +148,24 @@ export class QueueLane {
     this.#settler = new Settler(options.db, options.clock, {
       flushSize: options.tuning.settleFlushSize,
       lingerMs: options.tuning.settleLingerMs,
+      giveUpBeforeLeaseEndMs: SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
+      // The handler's hard stop comes 1 s before the Lambda's end; a write needs a moment before it.
+      hasTime: () => options.remainingTimeMs() > SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
+      random: options.random,
       onWrite: () => this.#notify(),
       onError: (what, rows, error) => {
-        this.#errors.push(`${what} of ${rows} messages failed: ${describeError(error)}`);
-        options.log.error('settle write failed; the messages come back when their lease ends', {
-          queue: this.#queue.name,
-          write: what,
-          rows,
-          error: describeError(error),
-        });
+        if (this.#settleFailures++ === 0) {
+          options.log.warn('settle write failed; retrying until shortly before the leases end', {
+            queue: this.#queue.name,
+            write: what,
+            rows,
+            error: describeError(error),
+          });
+        }
+      },
+      onGiveUp: (what, rows) => {
+        this.#errors.push(`${what} of ${rows} messages given up after failed writes; they come back when their lease ends`);
+        options.log.error('settle writes given up; the messages come back when their lease ends', { queue: this.#queue.name, write: what, rows });
       },
       onLostLeases: (what, lost) =>
         options.log.warn('lease lost before settling: another drainer may have run these messages', {
@@ -321,12 +334,15 @@ export class QueueLane {
       });
     }
     for (const message of claim.messages) {
+      // Run already, its outcome's write given up: that outcome is written now, not a second run.
+      if (this.#settler.resettle(message)) continue;
       if (message.attempts > message.maxAttempts) {
         // Claimed more often than it may be tried: every earlier lease ended without an outcome
         // (its drainer crashed or ran out of time), so it must not run again.
         this.#settler.dead({
           id: message.id,
           leaseToken: message.leaseToken,
+          leaseUntilMs: message.leaseUntilMs,
           error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
         });
       } else {
@@ -384,7 +400,7 @@ export class QueueLane {
 
   #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome): void {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
-    const held = { id: message.id, leaseToken: message.leaseToken };
+    const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs };
     if (final.kind === 'done') {
       this.#settler.done(held);
     } else if (final.kind === 'dead') {
@@ -407,7 +423,7 @@ export class QueueLane {
   }
 
   #release(message: HeldClaimedMessage): void {
-    this.#settler.release({ id: message.id, leaseToken: message.leaseToken, attempts: message.attempts });
+    this.#settler.release({ id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts });
   }
 
   #releaseReady(): void {

@@ -1,3 +1,4 @@
+import { backoffDelayMs, type BackoffPolicy } from '../backoff.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
 import { ack } from '../sql/ack.js';
@@ -15,20 +16,43 @@ export interface SettleCounts {
   released: number;
   /** Outcomes whose write changed nothing: the lease had expired (and the message was claimed again). */
   lostLeases: number;
-  /** Outcomes whose write failed: the messages stay leased and come back when their lease ends. */
+  /**
+   * Outcomes given up: their writes kept failing until shortly before their leases ended (or the
+   * run had to stop), so the messages come back when their lease ends.
+   */
   unsettled: number;
 }
+
+/** A row to write, with when its lease ends: its write is retried until shortly before then. */
+export type Settled<T extends HeldMessage> = T & { leaseUntilMs: number };
 
 export interface SettlerOptions {
   /** Most rows in one call. */
   flushSize: number;
   /** How long the first outcome of a call waits for others to join it. */
   lingerMs: number;
+  /** An outcome whose write keeps failing is given up this long before its lease ends. */
+  giveUpBeforeLeaseEndMs: number;
+  /** Whether the run may still make calls; what is not written once it may not is given up. */
+  hasTime: () => boolean;
+  /** Waits between attempts of a failed write, with full jitter. */
+  retryBackoff?: BackoffPolicy;
+  random?: () => number;
   /** Called after every write, so a waiting lane can look again. */
   onWrite?: () => void;
+  /** A write failed; its rows are tried again, in the next call of their kind. */
   onError?: (what: string, rows: number, error: unknown) => void;
+  /** Rows whose writes were given up. */
+  onGiveUp?: (what: string, rows: number) => void;
   onLostLeases?: (what: string, lost: number) => void;
 }
+
+/**
+ * Retries of a failed settle start fast and level off at a few seconds: an outage (a failover, a
+ * resume from auto-pause) lasts seconds to tens of seconds, and every outcome written after it
+ * is a delivery that does not happen again.
+ */
+export const DEFAULT_SETTLE_RETRY_BACKOFF: BackoffPolicy = { baseMs: 250, factor: 2, maxMs: 4_000 };
 
 export const DEFAULT_SETTLE_FLUSH_SIZE = 500;
 export const DEFAULT_SETTLE_LINGER_MS = 100;
@@ -53,6 +77,8 @@ export class Settler {
   readonly #deadLetters: Channel<HeldDeadLetter>;
   readonly #releases: Channel<HeldRelease>;
   readonly #channels: Channel<any>[];
+  /** Outcomes given up, by message id: a claim of the same run that gets one back writes it instead of running the message again. */
+  readonly #givenUp = new Map<string, { channel: Channel<any>; row: Settled<HeldMessage> }>();
 
   constructor(db: Db, clock: Clock, options: SettlerOptions) {
     const channel = <T extends HeldMessage>(what: string, write: Write<T>, counted: (changed: number) => void) =>
@@ -63,29 +89,49 @@ export class Settler {
           options.onLostLeases?.(what, sent - changed);
         }
       }, (rows) => {
-        this.counts.unsettled += rows;
+        this.counts.unsettled += rows.length;
+        for (const row of rows) this.#givenUp.set(row.id, { channel: channels.get(what)!, row });
+        options.onGiveUp?.(what, rows.length);
       });
+    const channels = new Map<string, Channel<any>>();
     this.#acks = channel('ack', (d, held, now) => ack(d, { held, now }), (n) => (this.counts.done += n));
     this.#retries = channel('reschedule', (d, retries, now) => reschedule(d, { retries, now }), (n) => (this.counts.retried += n));
     this.#deadLetters = channel('dead-letter', (d, dead, now) => deadLetter(d, { dead, now }), (n) => (this.counts.dead += n));
     this.#releases = channel('release', (d, held, now) => releaseClaims(d, { held, now }), (n) => (this.counts.released += n));
     this.#channels = [this.#acks, this.#retries, this.#deadLetters, this.#releases];
+    for (const [what, ch] of [['ack', this.#acks], ['reschedule', this.#retries], ['dead-letter', this.#deadLetters], ['release', this.#releases]] as const) {
+      channels.set(what, ch);
+    }
   }
 
-  done(message: HeldMessage): void {
+  done(message: Settled<HeldMessage>): void {
     this.#acks.add(message);
   }
 
-  retry(retry: HeldRetry): void {
+  retry(retry: Settled<HeldRetry>): void {
     this.#retries.add(retry);
   }
 
-  dead(deadLetter: HeldDeadLetter): void {
+  dead(deadLetter: Settled<HeldDeadLetter>): void {
     this.#deadLetters.add(deadLetter);
   }
 
-  release(message: HeldRelease): void {
+  release(message: Settled<HeldRelease>): void {
     this.#releases.add(message);
+  }
+
+  /**
+   * A message claimed again whose outcome this run already has but gave up writing: writes that
+   * outcome under the new lease instead of running the message a second time. False when there
+   * is none.
+   */
+  resettle(message: Settled<HeldMessage>): boolean {
+    const given = this.#givenUp.get(message.id);
+    if (given === undefined) return false;
+    this.#givenUp.delete(message.id);
+    this.counts.unsettled--;
+    given.channel.add({ ...given.row, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs });
+    return true;
   }
 
   /** Outcomes not yet written, in flight included. */
@@ -102,11 +148,17 @@ export class Settler {
 }
 
 class Channel<T extends HeldMessage> {
-  readonly #pending: T[] = [];
+  readonly #pending: Settled<T>[] = [];
   #inFlight: Promise<void> | undefined;
   #inFlightRows = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
+  /** Failed writes in a row; the next call waits for the backoff of this many. */
+  #failures = 0;
+  #retryAtMs = 0;
+  #idle: (() => void) | undefined;
+  /** Rows whose write has failed at least once: only these can be given up. */
+  readonly #failed = new WeakSet<Settled<T>>();
 
   constructor(
     private readonly db: Db,
@@ -115,28 +167,36 @@ class Channel<T extends HeldMessage> {
     private readonly what: string,
     private readonly write: Write<T>,
     private readonly onWritten: (sent: number, changed: number) => void,
-    private readonly onFailed: (rows: number) => void,
+    private readonly onGivenUp: (rows: Settled<T>[]) => void,
   ) {}
 
   get unwritten(): number {
     return this.#pending.length + this.#inFlightRows;
   }
 
-  add(row: T): void {
+  add(row: Settled<T>): void {
     this.#pending.push(row);
     this.#schedule();
   }
 
-  async close(): Promise<void> {
+  /** Writes what is gathered without lingering, retrying failures while leases and the run allow; resolves when nothing is left. */
+  close(): Promise<void> {
     this.#closing = true;
     this.#schedule();
-    while (this.#inFlight) await this.#inFlight;
+    if (this.#inFlight === undefined && this.#pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#idle = resolve));
   }
 
   #schedule(): void {
     // The call in flight schedules the next when it ends, with what gathered meanwhile.
-    if (this.#inFlight || this.#pending.length === 0) return;
-    if (this.#closing || this.#pending.length >= this.options.flushSize) {
+    if (this.#inFlight || this.#pending.length === 0) return this.#checkIdle();
+    const waitMs = this.#retryAtMs - Date.now();
+    if (waitMs > 0) {
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        this.#flush();
+      }, waitMs);
+    } else if (this.#closing || this.#pending.length >= this.options.flushSize) {
       this.#flush();
     } else {
       this.#timer ??= setTimeout(() => {
@@ -151,13 +211,23 @@ class Channel<T extends HeldMessage> {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#inFlight || this.#pending.length === 0) return;
+    if (this.#inFlight || this.#pending.length === 0) return this.#checkIdle();
+    this.#giveUpLateRows();
+    if (this.#pending.length === 0) return this.#checkIdle();
     const rows = this.#pending.splice(0, this.#callSize());
     this.#inFlightRows = rows.length;
     this.#inFlight = this.write(this.db, rows, this.clock.now()).then(
-      (changed) => this.onWritten(rows.length, changed),
+      (changed) => {
+        this.#failures = 0;
+        this.#retryAtMs = 0;
+        this.onWritten(rows.length, changed);
+      },
       (error: unknown) => {
-        this.onFailed(rows.length);
+        // Back to the front, to go in the next call of this kind once the backoff has passed.
+        for (const row of rows) this.#failed.add(row);
+        this.#pending.unshift(...rows);
+        this.#failures++;
+        this.#retryAtMs = Date.now() + backoffDelayMs(this.#failures, this.options.retryBackoff ?? DEFAULT_SETTLE_RETRY_BACKOFF, this.options.random);
         this.options.onError?.(this.what, rows.length, error);
       },
     ).finally(() => {
@@ -166,6 +236,31 @@ class Channel<T extends HeldMessage> {
       this.options.onWrite?.();
       this.#schedule();
     });
+  }
+
+  /**
+   * Failed rows whose lease ends too soon for another try to help, or once the run must stop. A
+   * row not yet tried is always tried once: its lease token makes even a late write safe,
+   * and it may still land before another drainer claims the message.
+   */
+  #giveUpLateRows(): void {
+    const hasTime = this.options.hasTime();
+    const lastMs = this.clock.now().getTime() + this.options.giveUpBeforeLeaseEndMs;
+    const isLate = (row: Settled<T>) => this.#failed.has(row) && (!hasTime || row.leaseUntilMs <= lastMs);
+    const late = this.#pending.filter(isLate);
+    if (late.length === 0) return;
+    const kept = this.#pending.filter((row) => !isLate(row));
+    this.#pending.length = 0;
+    this.#pending.push(...kept);
+    this.onGivenUp(late);
+  }
+
+  #checkIdle(): void {
+    if (this.#idle !== undefined && this.#inFlight === undefined && this.#pending.length === 0) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle();
+    }
   }
 
   /** As many rows as fit one call: `flushSize`, fewer when their error texts are long. */
