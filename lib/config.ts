@@ -10,7 +10,7 @@ import { queueName } from '../schema/messages.js';
 import { resolveBackoff } from './backoff.js';
 import { JobRegistry } from './jobs/JobRegistry.js';
 import type { AnyJobType } from './jobs/types.js';
-import { DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS, type QueueConfig, type QueueDeclaration } from './queues.js';
+import { CLAIM_ALLOWANCE_MS, DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS, minimumLeaseMs, type QueueConfig, type QueueDeclaration } from './queues.js';
 
 export interface QueueAppConfig<J extends AnyJobType = AnyJobType> {
   readonly queues: readonly QueueDeclaration[];
@@ -96,8 +96,8 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
 }
 
 /**
- * A queue's lease must outlast the longest handler that may run on it, plus the margin its
- * settles need; otherwise a drain can never start a message there. Any type may go to any queue.
+ * A queue's lease must fit the longest handler that may run on it (minimumLeaseMs); otherwise a
+ * drain can never start a message there. Any type may go to any queue.
  */
 export function leaseProblems(
   queues: readonly Pick<QueueConfig, 'name' | 'leaseSeconds'>[],
@@ -109,12 +109,13 @@ export function leaseProblems(
     const timeoutMs = jobType.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
     if (timeoutMs > longest.timeoutMs || longest.type === '(default)') longest = { type: jobType.type, timeoutMs };
   }
-  const neededSeconds = (longest.timeoutMs + marginMs) / 1_000;
+  const neededSeconds = minimumLeaseMs(longest.timeoutMs, marginMs) / 1_000;
   return queues
     .filter((queue) => queue.leaseSeconds < neededSeconds)
     .map(
       (queue) =>
-        `queue "${queue.name}": leaseSeconds ${queue.leaseSeconds} is shorter than the longest handler timeout ` +
-        `(${longest.type}: ${longest.timeoutMs / 1_000} s) plus the ${marginMs / 1_000} s settle margin; make it at least ${neededSeconds}`,
+        `queue "${queue.name}": leaseSeconds ${queue.leaseSeconds} cannot fit the longest handler: its timeout ` +
+        `(${longest.type}: ${longest.timeoutMs / 1_000} s) + the settle margin (${marginMs / 1_000} s) + the claim's round trip ` +
+        `(${CLAIM_ALLOWANCE_MS / 1_000} s) = ${neededSeconds} s; make the lease at least ${neededSeconds} s or the timeout shorter`,
     );
 }

@@ -35,6 +35,22 @@ export const LEASE_MARGIN_MS = 5_000;
 /** A handler's timeout when its job type sets none. */
 export const DEFAULT_HANDLER_TIMEOUT_MS = 10_000;
 
+/**
+ * What a claim's round trip (the claim and the read of its messages) may take: a lease starts
+ * when the claim statement runs, its messages start only after the read returns.
+ */
+export const CLAIM_ALLOWANCE_MS = 2_000;
+
+/**
+ * The one rule for "fits in the lease", used by the config check at load, the claim sizing and
+ * the start check: a message starts only while its lease has its handler's whole timeout plus the
+ * settle margin left, and a claim's round trip has already used some of the lease by then. E.g.
+ * a 10 s handler timeout, the 5 s margin and the 2 s allowance need a lease of at least 17 s.
+ */
+export function minimumLeaseMs(timeoutMs: number, marginMs: number = LEASE_MARGIN_MS): number {
+  return timeoutMs + marginMs + CLAIM_ALLOWANCE_MS;
+}
+
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number;
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: undefined): number | undefined;
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined): number | undefined {

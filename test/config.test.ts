@@ -54,16 +54,22 @@ describe('defineConfig', () => {
     expect(problemsOf(() => defineConfig({ queues: [{ name: 'q' }], jobTypes: [badName] }))[0]).toMatch(/job type name "no spaces" must be/);
   });
 
-  it('refuses a lease shorter than the longest handler timeout plus the settle margin', () => {
-    expect(problemsOf(() => defineConfig({ queues: [{ name: 'reports', leaseSeconds: 30 }], jobTypes: [quick, slow] }))).toEqual([
-      'queue "reports": leaseSeconds 30 is shorter than the longest handler timeout (slow.report: 30 s) plus the 5 s settle margin; make it at least 35',
+  it("refuses a lease that cannot fit the longest handler's timeout, the settle margin and the claim's round trip", () => {
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'reports', leaseSeconds: 35 }], jobTypes: [quick, slow] }))).toEqual([
+      'queue "reports": leaseSeconds 35 cannot fit the longest handler: its timeout (slow.report: 30 s) + the settle margin (5 s) ' +
+        "+ the claim's round trip (2 s) = 37 s; make the lease at least 37 s or the timeout shorter",
     ]);
-    expect(() => defineConfig({ queues: [{ name: 'reports', leaseSeconds: 35 }], jobTypes: [quick, slow] })).not.toThrow();
+    expect(() => defineConfig({ queues: [{ name: 'reports', leaseSeconds: 37 }], jobTypes: [quick, slow] })).not.toThrow();
+  });
+
+  it('refuses the lease of the issue: 15 s for a 10 s webhook', () => {
+    const webhookLike = defineJobType({ type: 'webhook', payload: z.object({}), timeoutMs: 10_000, handle: async () => {} });
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'hooks', leaseSeconds: 15 }], jobTypes: [webhookLike] }))[0]).toMatch(/= 17 s/);
   });
 
   it('checks leases against a lowered margin when the config says so (tests with tiny leases)', () => {
-    expect(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 1.5 }], jobTypes: [quick], leaseMarginMs: 500 })).not.toThrow();
-    expect(problemsOf(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 1.4 }], jobTypes: [quick], leaseMarginMs: 500 }))[0]).toMatch(/plus the 0.5 s settle margin/);
+    expect(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 3.5 }], jobTypes: [quick], leaseMarginMs: 500 })).not.toThrow();
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 3.4 }], jobTypes: [quick], leaseMarginMs: 500 }))[0]).toMatch(/the settle margin \(0.5 s\)/);
   });
 
   it('refuses an empty queue list', () => {
@@ -80,6 +86,6 @@ describe('createApp', () => {
       leaseSeconds: 40,
       batchSize: 25,
     });
-    expect(() => createApp({ config, db: stack.db, env: { LEASE_SECONDS: '20' } })).toThrow(/queue "reports": leaseSeconds 20 is shorter/);
+    expect(() => createApp({ config, db: stack.db, env: { LEASE_SECONDS: '20' } })).toThrow(/queue "reports": leaseSeconds 20 cannot fit/);
   });
 });

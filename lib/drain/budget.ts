@@ -1,3 +1,5 @@
+import { minimumLeaseMs } from '../queues.js';
+
 /**
  * Time-budget decisions of a drain run, as pure functions of numbers read from the clock, so they
  * can be pinned exactly in tests.
@@ -20,6 +22,8 @@ export interface ClaimBudgetInput {
   timeoutMs: number;
   concurrency: number;
   ratePerSecond: number | undefined;
+  /** Lease time a claim's round trip uses before its messages can start (CLAIM_ALLOWANCE_MS). */
+  claimAllowanceMs: number;
   /** Messages the lane holds and has not finished: claims in flight, waiting and running. */
   held: number;
   /** Most messages one claim takes. */
@@ -47,7 +51,7 @@ export function claimLimit(input: ClaimBudgetInput): number {
 }
 
 function largestFitting(input: ClaimBudgetInput): number {
-  const availableMs = Math.min(input.leaseMs, input.remainingMs) - input.marginMs;
+  const availableMs = Math.min(input.leaseMs - input.claimAllowanceMs, input.remainingMs) - input.marginMs;
   const fits = (n: number) => worstCaseMs(input.held + n, input.concurrency, input.timeoutMs, input.ratePerSecond) <= availableMs;
   // worstCaseMs grows with n: binary search for the largest n that fits.
   let low = 0;
@@ -83,7 +87,7 @@ export function mayStart(input: StartCheckInput): boolean {
   return input.timeoutMs + input.marginMs <= Math.min(input.leaseUntilMs - input.nowMs, input.remainingMs);
 }
 
-/** The worst-case duration of one batch must fit a lease, or a queue can never be drained. */
+/** Whether a lease fits a handler by the one rule (see minimumLeaseMs), or a queue can never be drained. */
 export function leaseFitsOneMessage(leaseMs: number, timeoutMs: number, marginMs: number): boolean {
-  return timeoutMs + marginMs <= leaseMs;
+  return minimumLeaseMs(timeoutMs, marginMs) <= leaseMs;
 }

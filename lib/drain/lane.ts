@@ -3,7 +3,7 @@ import type { Db } from '../db/types.js';
 import type { JobRegistry } from '../jobs/JobRegistry.js';
 import type { BackoffPolicy } from '../backoff.js';
 import type { JobType } from '../jobs/types.js';
-import type { QueueConfig } from '../queues.js';
+import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, type QueueConfig } from '../queues.js';
 import { nextAvailableAt, resolveBackoff } from '../backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
@@ -189,11 +189,18 @@ export class QueueLane {
     try {
       if (!leaseFitsOneMessage(this.#queue.leaseSeconds * 1_000, this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) {
         this.#stop('lease-too-short');
-        this.#o.log.error('queue not drained: its lease is shorter than the longest handler timeout plus the safety margin', {
+        const neededMs = minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
+        // An error, not a quiet stop: a queue that can never be drained must fail the run (and the CLI).
+        this.#errors.push(
+          `not drained: its lease (${this.#queue.leaseSeconds} s) cannot fit the longest handler ` +
+            `(timeout ${this.#longestTimeoutMs / 1_000} s + margin ${this.#o.tuning.safetyMarginMs / 1_000} s + claim ${CLAIM_ALLOWANCE_MS / 1_000} s = ${neededMs / 1_000} s)`,
+        );
+        this.#o.log.error('queue not drained: its lease cannot fit the longest handler', {
           queue: this.#queue.name,
           leaseSeconds: this.#queue.leaseSeconds,
           longestTimeoutMs: this.#longestTimeoutMs,
           safetyMarginMs: this.#o.tuning.safetyMarginMs,
+          claimAllowanceMs: CLAIM_ALLOWANCE_MS,
         });
       }
       for (;;) {
@@ -267,6 +274,7 @@ export class QueueLane {
       const budget = claimLimit({
         remainingMs: this.#o.remainingTimeMs(),
         leaseMs: this.#queue.leaseSeconds * 1_000,
+        claimAllowanceMs: CLAIM_ALLOWANCE_MS,
         marginMs: tuning.safetyMarginMs,
         timeoutMs: this.#longestTimeoutMs,
         concurrency: this.#queue.concurrency,

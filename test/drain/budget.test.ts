@@ -10,6 +10,8 @@ const base: ClaimBudgetInput = {
   timeoutMs: 10_000,
   concurrency: 50,
   ratePerSecond: undefined,
+  // The lease time a claim's round trip uses is tested on its own below; 0 keeps the numbers plain.
+  claimAllowanceMs: 0,
   held: 0,
   batchSize: 100,
 };
@@ -46,6 +48,12 @@ describe('claimLimit', () => {
     expect(claimLimit({ ...base, held: 200 })).toBe(0);
     expect(claimLimit({ ...base, held: 1, remainingMs: 24_999 })).toBe(0);
     expect(claimLimit({ ...base, held: 0, remainingMs: 24_999 })).toBe(50);
+  });
+
+  it("plans for the lease time the claim's own round trip uses", () => {
+    // 60 s lease - 2 s claim - 5 s margin = 53 s: five waves of 10 s, not the 55 s of a zero allowance.
+    expect(claimLimit({ ...base, claimAllowanceMs: 2_000, held: 150 })).toBe(100);
+    expect(claimLimit({ ...base, claimAllowanceMs: 6_000, held: 150 })).toBe(0);
   });
 
   it('shrinks the claim as the run nears its end, to nothing when one wave no longer fits', () => {
@@ -98,7 +106,10 @@ describe('mayStart', () => {
 
 describe('leaseFitsOneMessage', () => {
   it('needs the longest timeout plus the margin within the lease', () => {
-    expect(leaseFitsOneMessage(15_000, 10_000, 5_000)).toBe(true);
-    expect(leaseFitsOneMessage(14_999, 10_000, 5_000)).toBe(false);
+    // The rule counts the claim's round trip: a 15 s lease does not fit a 10 s handler with a 5 s
+    // margin, since every message would be released at its start check.
+    expect(leaseFitsOneMessage(17_000, 10_000, 5_000)).toBe(true);
+    expect(leaseFitsOneMessage(16_999, 10_000, 5_000)).toBe(false);
+    expect(leaseFitsOneMessage(15_000, 10_000, 5_000)).toBe(false);
   });
 });

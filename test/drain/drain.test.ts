@@ -355,6 +355,18 @@ describe('drain', () => {
     expect(rows.filter((row) => row.status === 'waiting' && row.attempts === 0)).toHaveLength(4);
   });
 
+  it('reports a queue whose lease cannot fit its longest handler as an error, claiming nothing', async () => {
+    const app = appOn(stack, { queues: [{ name: 'tight', leaseSeconds: 17 }], jobTypes: [jobType('ten-seconds', async () => {}, { timeoutMs: 10_000 })], clock: new ManualClock(T0) });
+    await seed(app, [{ queue: 'tight', type: 'ten-seconds' }]);
+    // The config accepts 17 s with the default 5 s margin; a drain tuned to keep 6 s cannot use it.
+    const summary = await drain(app, { remainingTimeMs: plenty, tuning: { safetyMarginMs: 6_000 } });
+    expect(summary).toMatchObject({ claimed: 0 });
+    expect(summary.queues[0]!.stoppedBecause).toBe('lease-too-short');
+    expect(summary.errors).toEqual([
+      'tight: not drained: its lease (17 s) cannot fit the longest handler (timeout 10 s + margin 6 s + claim 2 s = 18 s)',
+    ]);
+  });
+
   it('leaves no listener on a caller signal that outlives the run', async () => {
     const controller = new AbortController();
     const app = appOn(stack, { queues: [{ name: 'listeners' }], jobTypes: [jobType('noop', async () => {})], clock: new ManualClock(T0) });

@@ -35,6 +35,13 @@ async function countDone(): Promise<number> {
 }
 
 describe('--in-process', () => {
+  it('exits non-zero naming the queue and the numbers when LEASE_SECONDS cannot fit the longest handler', async () => {
+    const run = await runCaptured(['drain', '--in-process', '--queue', 'sms'], stackEnv(stack, { LEASE_SECONDS: '15' }));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('queue "default": leaseSeconds 15 cannot fit the longest handler');
+    expect(run.stderr).toContain('= 17 s');
+  });
+
   it('drains with this environment and prints the run as a table', async () => {
     await enqueueTexts(5);
     const run = await runCaptured(['drain', '--in-process', '--queue', 'sms'], stackEnv(stack, { SMS_PROVIDER_URL: provider.url }));
