@@ -21,7 +21,7 @@ import {
   RollbackTransactionCommand,
   type RDSDataClient,
 } from '@aws-sdk/client-rds-data';
-import { enqueueInTransaction, type App, type JobTypesOf } from '../lib/index.js';
+import { enqueueInTransaction, wakeDrain, type App, type JobTypesOf } from '../lib/index.js';
 import type config from '../queue.config.js';
 
 /** The App of this deployment's queue.config.ts: enqueues are checked against its job types. */
@@ -88,6 +88,8 @@ export async function placeOrder(client: RDSDataClient, app: QueueApp, db: Datab
     if (taken.numberOfRecordsUpdated !== 1) throw new OutOfStockError(order.sku);
 
     await client.send(new CommitTransactionCommand({ resourceArn: db.resourceArn, secretArn: db.secretArn, transactionId }));
+    // Committed: now a drain can see the SMS, so start one (unless one is polling the queue).
+    await wakeDrain(app, 'orders');
     return { smsId: sms!.id };
   } catch (error) {
     // Best effort: if the rollback call fails too, the service rolls back after 3 idle minutes.

@@ -13,10 +13,14 @@ const logger = createLogger();
 /** The EventBridge schedule's event: it carries nothing the run needs. */
 const scheduledEvent = z.looseObject({ source: z.literal('aws.events'), 'detail-type': z.literal('Scheduled Event') });
 
-/** `serverless invoke --function drain --data '{"queue":"sms","maxMessages":500}'`. */
+/**
+ * `serverless invoke --function drain --data '{"queue":"sms","maxMessages":500}'`, and the wake an
+ * enqueue sends (`{ queue, wake: true }`, lib/wake.ts).
+ */
 const manualInvoke = z.strictObject({
   queue: z.string().min(1).max(64).optional(),
   maxMessages: z.number().int().positive().optional(),
+  wake: z.boolean().optional(),
 });
 
 export type DrainInput = z.output<typeof manualInvoke>;
@@ -36,6 +40,19 @@ export interface DrainHandlerDeps {
    * handlers. Must stay below the safety margin.
    */
   hardStopMs?: number;
+  /** How long a run polls a queue that ran dry before it stops; 0 stops at once. Default DRAIN_LINGER_SECONDS. */
+  lingerMs?: number;
+}
+
+/** A run lingers this long on a dry queue by default: twice the wake interval, so wakes coalesce. */
+const DEFAULT_LINGER_MS = 2_000;
+
+function lingerFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.DRAIN_LINGER_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_LINGER_MS;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new DrainInputError(`DRAIN_LINGER_SECONDS must be a number of seconds >= 0, got "${raw}"`);
+  return seconds * 1_000;
 }
 
 /**
@@ -46,6 +63,7 @@ export function createDrainHandler(getApp: () => App, deps: DrainHandlerDeps = {
   const log = deps.log ?? logger;
   const publish = deps.publishMetrics ?? publishQueueMetrics;
   const hardStopMs = deps.hardStopMs ?? 1_000;
+  const lingerMs = deps.lingerMs ?? lingerFromEnv(process.env);
   return async (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DrainSummary> => {
     const input = parseInput(event);
     const app = getApp();
@@ -53,7 +71,9 @@ export function createDrainHandler(getApp: () => App, deps: DrainHandlerDeps = {
     const remainingTimeMs = () => context.getRemainingTimeInMillis();
     const signal = AbortSignal.timeout(Math.max(0, remainingTimeMs() - hardStopMs));
 
-    const summary = await drain(app, { ...input, remainingTimeMs, signal, log });
+    const { wake, ...selection } = input;
+    const linger = lingerMs > 0 ? { idleMs: lingerMs, woken: wake === true } : undefined;
+    const summary = await drain(app, { ...selection, remainingTimeMs, signal, log, ...(linger ? { linger } : {}) });
     // Backlog metrics only with time to spare: they are the last thing the run needs.
     const backlogs = remainingTimeMs() > DEFAULT_DRAIN_TUNING.safetyMarginMs / 2 ? await readBacklogs(app, summary) : new Map();
     for (const [queue, values] of drainMetrics(summary, backlogs)) publish(queue, values);

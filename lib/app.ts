@@ -3,8 +3,10 @@ import { ConfigError, leaseProblems, type QueueAppConfig } from './config.js';
 import { createDb, dbConfigFromEnv } from './db/index.js';
 import type { Db } from './db/types.js';
 import { JobRegistry } from './jobs/index.js';
+import { createLogger } from './observability.js';
 import type { AnyJobType } from './jobs/types.js';
 import { resolveQueues, type QueueConfig } from './queues.js';
+import { lambdaInvoker, Waker, type InvokeDrain } from './wake.js';
 
 /** What handlers and the CLI work with: the database, the configured queues and job types, a clock. */
 export interface App<J extends AnyJobType = AnyJobType> {
@@ -13,6 +15,8 @@ export interface App<J extends AnyJobType = AnyJobType> {
   queues: Map<string, QueueConfig>;
   jobs: JobRegistry;
   clock: Clock;
+  /** Starts a drain after an enqueue commits; undefined where no drain function is known (tests, scripts). */
+  waker: Waker | undefined;
 }
 
 export interface AppOptions<J extends AnyJobType = AnyJobType> {
@@ -22,6 +26,11 @@ export interface AppOptions<J extends AnyJobType = AnyJobType> {
   /** Drain-wide defaults and the database's address; default process.env. */
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
+  /**
+   * How an enqueue starts a drain (lib/wake.ts). Default: an async invoke of DRAIN_FUNCTION_NAME
+   * (at LAMBDA_ENDPOINT locally) when the environment names one; otherwise no wakes.
+   */
+  invokeDrain?: InvokeDrain;
 }
 
 /** Throws a ConfigError when the environment's defaults break the config (a lease too short). */
@@ -30,12 +39,18 @@ export function createApp<J extends AnyJobType>(options: AppOptions<J>): App<J> 
   const queues = resolveQueues(options.config.queues, env);
   const problems = leaseProblems([...queues.values()], options.config.jobTypes, options.config.leaseMarginMs);
   if (problems.length > 0) throw new ConfigError(problems);
+  const db = options.db ?? createDb(dbConfigFromEnv(env));
+  const clock = options.clock ?? systemClock;
+  const invoke =
+    options.invokeDrain ??
+    (env.DRAIN_FUNCTION_NAME ? lambdaInvoker({ functionName: env.DRAIN_FUNCTION_NAME, endpoint: env.LAMBDA_ENDPOINT, region: env.AWS_REGION }) : undefined);
   return {
-    db: options.db ?? createDb(dbConfigFromEnv(env)),
+    db,
     config: options.config,
     queues,
     jobs: new JobRegistry(options.config.jobTypes),
-    clock: options.clock ?? systemClock,
+    clock,
+    waker: invoke === undefined ? undefined : new Waker({ db, clock, invoke, queues: [...queues.keys()], log: createLogger() }),
   };
 }
 

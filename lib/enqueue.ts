@@ -60,7 +60,8 @@ export async function enqueue<J extends AnyJobType>(
 /**
  * Enqueues inside a Data API transaction the caller holds (from its own BeginTransaction): the
  * messages commit or roll back with the caller's business writes (the transactional outbox).
- * This never commits or rolls back; the transaction's owner does. See examples/outbox.ts.
+ * This never commits or rolls back; the transaction's owner does, then calls `wakeDrain(app,
+ * queue)` for sub-second pickup. See examples/outbox.ts.
  */
 export function enqueueInTransaction<J extends AnyJobType>(
   app: App<J>,
@@ -112,7 +113,23 @@ interface Prepared {
   sameAs: number | undefined;
 }
 
+/**
+ * Starts a drain for the queue unless one is polling it (lib/wake.ts); never throws. An enqueue
+ * does this itself once it has committed; a caller of enqueueInTransaction calls it after its own
+ * commit, since before then no drain could see the messages.
+ */
+export async function wakeDrain(app: App, queue: string): Promise<void> {
+  await app.waker?.wake(queue);
+}
+
 async function store(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], options: EnqueueOptions): Promise<EnqueuedMessage[]> {
+  const answers = await insertAll(app, queue, inputs, options);
+  // In a caller's transaction nothing is committed yet: the caller wakes after its commit.
+  if (options.db === undefined) await wakeDrain(app, queue.name);
+  return answers;
+}
+
+async function insertAll(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], options: EnqueueOptions): Promise<EnqueuedMessage[]> {
   const now = app.clock.now();
   const prepared = await prepare(app, queue, inputs, now);
   const db = options.db ?? app.db;

@@ -32,6 +32,12 @@ export type QueueDeclaration = Pick<QueueConfig, 'name'> & Partial<Omit<QueueCon
  */
 export const LEASE_MARGIN_MS = 5_000;
 
+/**
+ * Wake on enqueue: at most one wake per queue per interval, and a lingering drain keeps its
+ * promise to poll at least this far ahead (lib/wake.ts, lib/drain/activity.ts).
+ */
+export const WAKE_INTERVAL_MS = 1_000;
+
 /** A handler's timeout when its job type sets none. */
 export const DEFAULT_HANDLER_TIMEOUT_MS = 10_000;
 

@@ -104,6 +104,8 @@ async function main(): Promise<void> {
     '--localEnvironment',
     `--param=dataApiEndpoint=${dataApiUrl}`,
     `--param=dbName=${database}`,
+    // Enqueues wake the drain through serverless offline's own Lambda endpoint.
+    `--param=lambdaEndpoint=http://127.0.0.1:${lambdaPort}`,
   ];
   if (env.WEBSOCKET_PORT) args.push('--websocketPort', String(portFromEnv(env, 'WEBSOCKET_PORT', 3001)));
   if (env.ALB_PORT) args.push('--albPort', String(portFromEnv(env, 'ALB_PORT', 3003)));

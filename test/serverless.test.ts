@@ -224,6 +224,26 @@ describe('serverless package', () => {
     });
   });
 
+  describe('wake on enqueue', () => {
+    it('lets the enqueue function invoke the drain function by name, and nothing else', () => {
+      const env = functionResource(existing.template, 'enqueue').Properties.Environment.Variables;
+      expect(env.DRAIN_FUNCTION_NAME).toBe('aurora-queue-test-drain');
+      expect(functionResource(existing.template, 'drain').Properties.FunctionName).toBe('aurora-queue-test-drain');
+      for (const name of FUNCTIONS.filter((f) => f !== 'enqueue')) {
+        expect(functionResource(existing.template, name).Properties.Environment.Variables).not.toHaveProperty('DRAIN_FUNCTION_NAME');
+      }
+      const invokes = iamStatements(existing.template).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('lambda:')));
+      expect(invokes).toHaveLength(1);
+      expect(asArray(invokes[0].Action)).toEqual(['lambda:InvokeFunction']);
+      const [arn] = asArray(invokes[0].Resource) as any[];
+      expect(arn['Fn::Join'][1]).toEqual(['arn:', { Ref: 'AWS::Partition' }, ':lambda:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':function:aurora-queue-test-drain']);
+    });
+
+    it('passes the linger setting to the drain', () => {
+      expect(functionResource(existing.template, 'drain').Properties.Environment.Variables.DRAIN_LINGER_SECONDS).toBe('2');
+    });
+  });
+
   describe('with an existing cluster given', () => {
     it('creates no database resources', () => {
       const { template } = existing;

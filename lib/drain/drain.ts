@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { App } from '../app.js';
 import { QueueError } from '../errors.js';
-import type { QueueConfig } from '../queues.js';
+import { WAKE_INTERVAL_MS, type QueueConfig } from '../queues.js';
+import { DrainActivity } from './activity.js';
 import { listPausedQueues } from '../sql/queueState.js';
 import { describeError } from './dispatch.js';
 import { MessageQuota, QueueLane, type LaneSummary, type StopReason } from './lane.js';
@@ -24,6 +25,12 @@ export interface DrainOptions {
   random?: () => number;
   log?: DrainLog;
   tuning?: Partial<DrainTuning>;
+  /**
+   * Keep draining while work arrives, and poll a queue that runs dry for `idleMs` before
+   * stopping. A woken run (`woken`) lingers from the start; any other only once it found work, so
+   * a scheduled run over an idle queue stays one call.
+   */
+  linger?: { idleMs: number; woken: boolean };
 }
 
 /** What a run did to messages, for one queue or all. Outcome counts are rows the writes changed. */
@@ -58,6 +65,10 @@ export class UnknownQueueError extends QueueError {
   }
 }
 
+/** A dry queue is polled again after 50 ms, doubling to every 500 ms: a message enqueued meanwhile waits at most that. */
+const LINGER_POLL_MIN_MS = 50;
+const LINGER_POLL_MAX_MS = 500;
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -91,6 +102,17 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
           random: options.random ?? Math.random,
           tuning,
           log,
+          ...(options.linger === undefined
+            ? {}
+            : {
+                linger: {
+                  idleMs: options.linger.idleMs,
+                  pollMinMs: LINGER_POLL_MIN_MS,
+                  pollMaxMs: LINGER_POLL_MAX_MS,
+                  onlyAfterWork: !options.linger.woken,
+                  activity: new DrainActivity(app.db, app.clock, queue.name, WAKE_INTERVAL_MS, log),
+                },
+              }),
         }).run(),
       ),
     );

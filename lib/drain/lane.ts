@@ -11,6 +11,7 @@ import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { TokenBucket } from './rateLimiter.js';
 import { Settler, type SettleCounts } from './settle.js';
+import type { DrainActivity } from './activity.js';
 import type { DrainLog, DrainTuning } from './types.js';
 
 /** Why a lane stopped claiming. */
@@ -99,6 +100,21 @@ export interface LaneOptions {
   random: () => number;
   tuning: DrainTuning;
   log: DrainLog;
+  /** Keep polling a queue that runs dry, briefly, instead of stopping (see LaneLinger). */
+  linger?: LaneLinger;
+}
+
+/**
+ * A lane that lingers keeps claiming while work arrives; when its queue runs dry it polls with a
+ * backing-off interval for `idleMs`, and until its activity promise has passed, before it stops.
+ */
+export interface LaneLinger {
+  idleMs: number;
+  pollMinMs: number;
+  pollMaxMs: number;
+  /** Linger only once a claim has found work (a scheduled run on an idle queue stays one call). */
+  onlyAfterWork: boolean;
+  activity: DrainActivity;
 }
 
 /**
@@ -141,6 +157,14 @@ export class QueueLane {
 
   #changed = false;
   #wake: (() => void) | undefined;
+
+  /** Lingering: when the queue ran dry, the backoff of the next poll, and when the last poll began. */
+  #sawWork = false;
+  #idleSinceMs: number | undefined;
+  #pollDelayMs = 0;
+  #nextPollAtMs = 0;
+  #lastPollAtMs = 0;
+  #waitingForPoll = false;
 
   constructor(options: LaneOptions) {
     this.#o = options;
@@ -186,6 +210,8 @@ export class QueueLane {
   async run(): Promise<LaneSummary> {
     const onAbort = () => this.#notify();
     this.#o.signal.addEventListener('abort', onAbort);
+    // A woken lane promises at once to poll its queue: enqueues meanwhile need not wake another.
+    if (this.#o.linger !== undefined && !this.#o.linger.onlyAfterWork) this.#o.linger.activity.touch();
     try {
       if (!leaseFitsOneMessage(this.#queue.leaseSeconds * 1_000, this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) {
         this.#stop('lease-too-short');
@@ -217,7 +243,7 @@ export class QueueLane {
     } finally {
       this.#o.signal.removeEventListener('abort', onAbort);
       this.#o.quota.close();
-      await this.#settler.close();
+      await Promise.all([this.#settler.close(), this.#o.linger?.activity.close()]);
     }
     return {
       queue: this.#queue.name,
@@ -258,6 +284,53 @@ export class QueueLane {
     return message;
   }
 
+  #ranDry(foundSome: boolean): void {
+    const linger = this.#o.linger;
+    if (linger === undefined || (linger.onlyAfterWork && !this.#sawWork)) {
+      this.#stop('empty');
+      return;
+    }
+    const nowMs = this.#o.clock.now().getTime();
+    if (this.#idleSinceMs === undefined || foundSome) {
+      this.#idleSinceMs = nowMs;
+      this.#pollDelayMs = linger.pollMinMs;
+    }
+  }
+
+  /**
+   * While lingering on a dry queue: false until the next poll is due (a timer wakes the loop), and
+   * stops the lane once it has been idle for `idleMs` and a poll began after its promise ended.
+   */
+  #mayPoll(): boolean {
+    const linger = this.#o.linger;
+    if (linger === undefined || this.#idleSinceMs === undefined) return true;
+    if (this.#claimsInFlight > 0) return false;
+    const nowMs = this.#o.clock.now().getTime();
+    if (nowMs < this.#nextPollAtMs) {
+      this.#waitForPoll(this.#nextPollAtMs - nowMs);
+      return false;
+    }
+    const idleEnough = nowMs - this.#idleSinceMs >= linger.idleMs;
+    if (idleEnough && this.#lastPollAtMs >= linger.activity.promisedUntilMs) {
+      this.#stop('empty');
+      return false;
+    }
+    if (!idleEnough) linger.activity.touch();
+    this.#lastPollAtMs = nowMs;
+    this.#nextPollAtMs = nowMs + this.#pollDelayMs;
+    this.#pollDelayMs = Math.min(linger.pollMaxMs, this.#pollDelayMs * 2);
+    return true;
+  }
+
+  #waitForPoll(ms: number): void {
+    if (this.#waitingForPoll) return;
+    this.#waitingForPoll = true;
+    void this.#o.sleep(ms).finally(() => {
+      this.#waitingForPoll = false;
+      this.#notify();
+    });
+  }
+
   #claimMore(): void {
     const { tuning } = this.#o;
     while (
@@ -287,6 +360,7 @@ export class QueueLane {
         if (held === 0) this.#stop('time');
         return;
       }
+      if (!this.#mayPoll()) return;
       const limit = this.#o.quota.reserve(budget);
       if (limit === 0) {
         this.#stop('max-messages');
@@ -331,9 +405,14 @@ export class QueueLane {
   #landed(claim: Claim, limit: number, roundTripMs: number): void {
     this.#claimed += claim.claimed;
     this.#o.quota.giveBack(limit - claim.claimed);
+    if (claim.claimed > 0) this.#sawWork = true;
     // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
-    if (claim.claimed < limit) this.#stop('empty');
-    else this.#depth.observe(roundTripMs);
+    if (claim.claimed < limit) this.#ranDry(claim.claimed > 0);
+    else {
+      this.#idleSinceMs = undefined;
+      this.#depth.observe(roundTripMs);
+    }
+    if (claim.claimed > 0) this.#o.linger?.activity.touch();
     if (claim.messages.length < claim.claimed) {
       this.#o.log.warn('claimed messages could not all be read back; they come back when their lease ends', {
         queue: this.#queue.name,

@@ -16,3 +16,4 @@ export { listPausedQueues, setQueuePaused } from './queueState.js';
 export { readClaimedMessages, type ClaimedMessage, type ReadClaimedInput } from './readClaimedMessages.js';
 export { releaseClaims, type HeldRelease } from './releaseClaims.js';
 export { reschedule, type HeldRetry } from './reschedule.js';
+export { claimWake, ensureQueueStates, extendDrainActivity, type ClaimWakeInput } from './drainActivity.js';

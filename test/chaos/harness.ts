@@ -50,8 +50,9 @@ export function chaosDb(endpoint: string, database: string): Db {
   });
 }
 
-export function chaosApp(db: Db, jobType: JobType): App {
-  return createApp({ db, env: {}, config: defineConfig({ queues: [CHAOS_QUEUE_DECLARATION], jobTypes: [jobType], leaseMarginMs: CHAOS_TUNING.safetyMarginMs }), clock: systemClock });
+/** `queue` replaces the chaos queue's declaration (same name), e.g. with a longer lease. */
+export function chaosApp(db: Db, jobType: JobType, queue: QueueDeclaration = CHAOS_QUEUE_DECLARATION): App {
+  return createApp({ db, env: {}, config: defineConfig({ queues: [queue], jobTypes: [jobType], leaseMarginMs: CHAOS_TUNING.safetyMarginMs }), clock: systemClock });
 }
 
 export interface ChaosMessage {
@@ -320,10 +321,4 @@ export function spawnDrain(stack: Stack, runner: string, env: Record<string, str
   return { runner, process: child, exited };
 }
 
-export async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`chaos: timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { waitFor } from '../support/waitFor.js';

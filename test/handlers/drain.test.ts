@@ -39,7 +39,8 @@ function setUp(prefix: string) {
     warn: (message: string, attributes: Record<string, unknown>) => logs.push({ level: 'warn', message, attributes }),
     error: (message: string, attributes: Record<string, unknown>) => logs.push({ level: 'error', message, attributes }),
   };
-  const handler = createDrainHandler(() => app, { log, publishMetrics: (queue, values) => metrics.push([queue, values]) });
+  // No lingering: these tests run on a manual clock, and lingering is tested on its own below.
+  const handler = createDrainHandler(() => app, { log, publishMetrics: (queue, values) => metrics.push([queue, values]), lingerMs: 0 });
   return { app, clock, handler, metrics, logs };
 }
 

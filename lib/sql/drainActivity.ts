@@ -1,0 +1,54 @@
+import type { Db } from '../db/types.js';
+
+/*
+ * A row per queue, so that claimWake is a single UPDATE whose row count alone says whether this
+ * caller won the wake (an UPDATE that changes a column reports 1 whether the Data API counts
+ * matched or changed rows; an INSERT … ON DUPLICATE KEY UPDATE would not). Run once per process.
+ */
+const ENSURE_QUEUE_STATES = `
+INSERT INTO queue_state (queue, updated_at)
+SELECT q.queue, :now
+FROM JSON_TABLE(:queues, '$[*]' COLUMNS (queue VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin PATH '$')) AS q
+ON DUPLICATE KEY UPDATE queue_state.queue = queue_state.queue`;
+
+export async function ensureQueueStates(db: Db, queues: readonly string[], now: Date): Promise<void> {
+  if (queues.length === 0) return;
+  await db.execute(ENSURE_QUEUE_STATES, { queues: JSON.stringify(queues), now }, { idempotent: true });
+}
+
+/*
+ * Takes the queue's wake when no drain run promises to poll it until at least :activeBefore and
+ * no wake was taken since :wokenBefore. Concurrent callers race on the row lock; one wins.
+ */
+const CLAIM_WAKE = `
+UPDATE queue_state
+SET woken_at = :now, updated_at = :now
+WHERE queue = :queue
+  AND (drain_active_until IS NULL OR drain_active_until < :activeBefore)
+  AND (woken_at IS NULL OR woken_at < :wokenBefore)`;
+
+export interface ClaimWakeInput {
+  queue: string;
+  now: Date;
+  /** A drain promising to poll until this moment or later makes a wake unnecessary. */
+  activeBefore: Date;
+  /** A wake taken after this moment is still on its way. */
+  wokenBefore: Date;
+}
+
+/** True when this caller should invoke a drain for the queue. Not idempotent: a re-sent call could win twice. */
+export async function claimWake(db: Db, input: ClaimWakeInput): Promise<boolean> {
+  const result = await db.execute(CLAIM_WAKE, { ...input });
+  return result.numberOfRecordsUpdated > 0;
+}
+
+/* Extends, never shortens, the promise of a drain run to poll the queue until :until. */
+const EXTEND_DRAIN_ACTIVITY = `
+INSERT INTO queue_state (queue, drain_active_until, updated_at) VALUES (:queue, :until, :now)
+ON DUPLICATE KEY UPDATE
+  drain_active_until = GREATEST(COALESCE(queue_state.drain_active_until, :until), :until),
+  updated_at = :now`;
+
+export async function extendDrainActivity(db: Db, input: { queue: string; until: Date; now: Date }): Promise<void> {
+  await db.execute(EXTEND_DRAIN_ACTIVITY, { ...input }, { idempotent: true });
+}
