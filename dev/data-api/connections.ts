@@ -4,7 +4,7 @@
  * runs statements under the call timeout.
  */
 import mysql from 'mysql2';
-import type { FieldPacket, PoolConnection, ResultSetHeader } from 'mysql2';
+import type { ExecuteValues, FieldPacket, PoolConnection, ResultSetHeader } from 'mysql2';
 import { statementTimeout } from './errors.js';
 
 export interface QueryResult {
@@ -13,6 +13,14 @@ export interface QueryResult {
   fields?: FieldPacket[];
   header?: ResultSetHeader;
 }
+
+/**
+ * Statements run prepared (see parameters.ts) and mysql2 keeps them per connection. MariaDB and
+ * MySQL cap prepared statements server-wide (max_prepared_stmt_count, 16382 by default), shared
+ * by every server and test using the database: keep a few per connection, more than the
+ * product's hot statements.
+ */
+const PREPARED_STATEMENTS_PER_CONNECTION = 64;
 
 export function createPool(databaseUrl: string, connectionLimit: number): mysql.Pool {
   const pool = mysql.createPool({
@@ -36,6 +44,7 @@ export function createPool(databaseUrl: string, connectionLimit: number): mysql.
     // reserved words; JDBC drivers do not, so neither do we. FOUND_ROWS stays on: Connector/J
     // sets it too, so an UPDATE counts the rows it matched, not only those it changed.
     flags: ['-IGNORE_SPACE'],
+    maxPreparedStatements: PREPARED_STATEMENTS_PER_CONNECTION,
   });
   pool.on('connection', (connection) => {
     // Aurora's default time zone is UTC; values are rendered in the session zone.
@@ -51,6 +60,20 @@ export function createPool(databaseUrl: string, connectionLimit: number): mysql.
 const currentDatabase = new WeakMap<object, string | undefined>();
 
 const USE_STATEMENT = /^\s*use\b/i;
+
+/**
+ * The SQL texts prepared on each connection. A prepared statement keeps the database that was
+ * current when it was prepared (its tables, even DATABASE()), so they are all closed when the
+ * connection changes database.
+ */
+const preparedSql = new WeakMap<PoolConnection, Set<string>>();
+
+function forgetPreparedStatements(connection: PoolConnection): void {
+  const texts = preparedSql.get(connection);
+  if (texts === undefined) return;
+  for (const sql of texts) connection.unprepare(sql);
+  texts.clear();
+}
 
 export class Session {
   /** Resolves when no statement is running on the connection (finished, or killed and reaped). */
@@ -76,6 +99,7 @@ export class Session {
    */
   async useDatabase(database: string | undefined): Promise<void> {
     if (database === undefined || currentDatabase.get(this.connection) === database) return;
+    forgetPreparedStatements(this.connection);
     await this.query(`USE ${mysql.escapeId(database)}`);
     currentDatabase.set(this.connection, database);
   }
@@ -92,13 +116,17 @@ export class Session {
   }
 
   /**
-   * Runs `sql`; after `timeoutMs` rejects with StatementTimeoutException. The statement is
-   * then killed (KILL QUERY from a side connection) unless `continueAfterTimeout`, in which
-   * case it runs on and `idle` waits for it.
+   * Runs `sql` as a prepared statement with `values` bound to its `?`s; after `timeoutMs`
+   * rejects with StatementTimeoutException. The statement is then killed (KILL QUERY from a
+   * side connection) unless `continueAfterTimeout`, in which case it runs on and `idle` waits
+   * for it.
    */
-  run(sql: string, timeoutMs: number, continueAfterTimeout: boolean): Promise<QueryResult> {
-    if (USE_STATEMENT.test(sql)) currentDatabase.delete(this.connection);
-    const query = runQuery(this.connection, sql);
+  run(sql: string, values: ExecuteValues[], timeoutMs: number, continueAfterTimeout: boolean): Promise<QueryResult> {
+    if (USE_STATEMENT.test(sql)) {
+      currentDatabase.delete(this.connection);
+      forgetPreparedStatements(this.connection);
+    }
+    const query = runStatement(this.connection, sql, values);
     let timer: NodeJS.Timeout | undefined;
     let kill: Promise<void> = Promise.resolve();
     const outcome = new Promise<QueryResult>((resolve, reject) => {
@@ -138,13 +166,34 @@ export class Session {
   }
 }
 
+function toQueryResult(result: unknown, fields: FieldPacket[]): QueryResult {
+  return Array.isArray(result) ? { rows: result as unknown[][], fields } : { header: result as ResultSetHeader };
+}
+
 function runQuery(connection: PoolConnection, sql: string): Promise<QueryResult> {
   return new Promise((resolve, reject) => {
-    connection.query(sql, (error, result, fields) => {
-      if (error) reject(error);
-      else if (Array.isArray(result)) resolve({ rows: result as unknown[][], fields });
-      else resolve({ header: result as ResultSetHeader });
-    });
+    connection.query(sql, (error, result, fields) => (error ? reject(error) : resolve(toQueryResult(result, fields))));
+  });
+}
+
+/** ER_UNSUPPORTED_PS: "This command is not supported in the prepared statement protocol yet". */
+const UNSUPPORTED_IN_PREPARED_STATEMENT = 1295;
+
+/**
+ * Prepares (once per connection: mysql2 caches it) and executes. The few statements MySQL will
+ * not prepare still run, as text, when they have no parameters.
+ */
+function runStatement(connection: PoolConnection, sql: string, values: ExecuteValues[]): Promise<QueryResult> {
+  let texts = preparedSql.get(connection);
+  if (texts === undefined) preparedSql.set(connection, (texts = new Set()));
+  // mysql2 evicts statements on its own; past a bound, closing them all keeps this set small.
+  if (texts.size >= 4 * PREPARED_STATEMENTS_PER_CONNECTION) forgetPreparedStatements(connection);
+  texts.add(sql);
+  return new Promise<QueryResult>((resolve, reject) => {
+    connection.execute(sql, values, (error, result, fields) => (error ? reject(error) : resolve(toQueryResult(result, fields))));
+  }).catch((error: { errno?: number }) => {
+    if (error?.errno === UNSUPPORTED_IN_PREPARED_STATEMENT && values.length === 0) return runQuery(connection, sql);
+    throw error;
   });
 }
 

@@ -1,13 +1,13 @@
 /**
  * Named parameters: `:name` in the SQL text, bound from the request's `parameters`.
  *
- * Values are rendered as escaped SQL literals and the statement goes to MySQL as text, which is
- * what a JDBC driver does by default (Connector/J and MariaDB Connector/J both emulate prepared
- * statements client-side unless told otherwise). It keeps the text protocol, and with it the
- * raw strings for dates and big numbers, for every statement, and costs no extra round trip
- * to prepare.
+ * The statement goes to MySQL as a prepared statement: each `:name` becomes `?` and its value
+ * travels as a typed bind value (longValue as BIGINT, doubleValue as DOUBLE, stringValue as a
+ * string, DECIMAL as DECIMAL, blobValue as bytes), never as SQL text. So a string is a value
+ * wherever MySQL takes one (`LIMIT :n` with a stringValue works, as on AWS), and no value can
+ * change what the statement means.
  */
-import mysql from 'mysql2';
+import mysql, { type ExecuteValues } from 'mysql2';
 import { badRequest } from './errors.js';
 
 export interface SqlParameter {
@@ -26,9 +26,9 @@ export interface Field {
   arrayValue?: unknown;
 }
 
-/** SQL split around its parameters: `parts[0] :names[0] parts[1] … parts[n]`. */
+/** A statement ready to prepare: the SQL with `?` for each `:name`, and the names in order. */
 export interface SqlTemplate {
-  parts: string[];
+  sql: string;
   names: string[];
 }
 
@@ -46,8 +46,11 @@ export function parseSql(sql: string): SqlTemplate {
   return template;
 }
 
-const isNameStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95; // A-Z a-z _
-const isNameChar = (c: number) => isNameStart(c) || (c >= 48 && c <= 57);
+/**
+ * A name is letters, digits and underscores, and may start with a digit: query builders that
+ * number their parameters send `:0`, `:1`, which AWS accepts.
+ */
+const isNameChar = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || (c >= 48 && c <= 57); // A-Z a-z _ 0-9
 
 /**
  * Finds `:name` outside string literals ('…', "…"), quoted identifiers (`…`) and comments
@@ -73,7 +76,7 @@ function tokenize(sql: string): SqlTemplate {
     } else if (c === 58 /* : */) {
       if (sql.charCodeAt(i + 1) === 58) {
         i += 2;
-      } else if (isNameStart(sql.charCodeAt(i + 1))) {
+      } else if (isNameChar(sql.charCodeAt(i + 1))) {
         let end = i + 2;
         while (end < n && isNameChar(sql.charCodeAt(end))) end++;
         parts.push(sql.slice(start, i));
@@ -87,7 +90,7 @@ function tokenize(sql: string): SqlTemplate {
     }
   }
   parts.push(sql.slice(start));
-  return { parts, names };
+  return { sql: parts.join('?'), names };
 }
 
 /** MySQL's `--` starts a comment only when followed by whitespace, a control character or the end. */
@@ -111,30 +114,28 @@ function skipQuoted(sql: string, i: number, quote: number): number {
   return n;
 }
 
-/** The SQL text with every parameter replaced by its literal. Unused parameters are ignored. */
-export function bindParameters(template: SqlTemplate, parameters: readonly SqlParameter[] | undefined): string {
-  if (template.names.length === 0) return template.parts[0]!;
+/**
+ * The bind values for the template's placeholders, in order. Unused parameters are ignored.
+ * (A bare `?` in the SQL is a placeholder no name fills: MySQL then refuses the statement.)
+ */
+export function bindParameters(template: SqlTemplate, parameters: readonly SqlParameter[] | undefined): ExecuteValues[] {
+  if (template.names.length === 0) return [];
   const byName = new Map<string, SqlParameter>();
   for (const parameter of parameters ?? []) {
     if (typeof parameter?.name !== 'string' || parameter.name === '') throw badRequest('Parameter name must be specified');
     byName.set(parameter.name, parameter);
   }
-  let sql = template.parts[0]!;
-  for (let i = 0; i < template.names.length; i++) {
-    const name = template.names[i]!;
+  return template.names.map((name) => {
     const parameter = byName.get(name);
     if (parameter === undefined) throw badRequest(`No value specified for parameter: ${name}`);
-    sql += toLiteral(parameter) + template.parts[i + 1]!;
-  }
-  return sql;
+    return toValue(parameter);
+  });
 }
 
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$/;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const TIME = /^\d{2}:\d{2}:\d{2}(\.\d{1,9})?$/;
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const { TypedParameter } = mysql;
 
-function toLiteral(parameter: SqlParameter): string {
+/** What a JDBC driver binds for each member: setNull, setBoolean, setLong, setDouble, setString, setBytes. */
+function toValue(parameter: SqlParameter): ExecuteValues {
   const { name, value, typeHint } = parameter;
   if (typeof value !== 'object' || value === null) throw badRequest(`Parameter ${name} has no value`);
   const members = Object.keys(value).filter((key) => value[key as keyof Field] !== undefined && value[key as keyof Field] !== null);
@@ -142,25 +143,27 @@ function toLiteral(parameter: SqlParameter): string {
   switch (members[0]) {
     case 'isNull':
       if (value.isNull !== true) throw badRequest(`Parameter ${name}: isNull must be true when set`);
-      return 'NULL';
+      return null;
     case 'booleanValue':
-      return value.booleanValue === true ? 'TRUE' : 'FALSE';
+      return TypedParameter.TINY(value.booleanValue === true ? 1 : 0);
     case 'longValue': {
       const long = value.longValue;
       if (typeof long !== 'number' || !Number.isInteger(long)) throw badRequest(`Parameter ${name}: longValue must be an integer`);
-      // BigInt avoids exponent notation (1e+21) for longs that JSON.parse already rounded.
-      return BigInt(long).toString();
+      // BigInt keeps a long that JSON.parse already rounded past 2^53 (as AWS's JSON parser would not).
+      const exact = BigInt(long);
+      if (exact < -(2n ** 63n) || exact >= 2n ** 63n) throw badRequest(`Parameter ${name}: longValue is out of range for a 64-bit integer`);
+      return TypedParameter.LONGLONG(exact);
     }
     case 'doubleValue': {
       const double = value.doubleValue;
       if (typeof double !== 'number' || !Number.isFinite(double)) throw badRequest(`Parameter ${name}: doubleValue must be a finite number`);
-      return String(double);
+      return TypedParameter.DOUBLE(double);
     }
     case 'stringValue':
-      return stringLiteral(name, value.stringValue, typeHint);
+      return stringValue(name, value.stringValue, typeHint);
     case 'blobValue':
       if (typeof value.blobValue !== 'string') throw badRequest(`Parameter ${name}: blobValue must be base64`);
-      return mysql.escape(Buffer.from(value.blobValue, 'base64'));
+      return Buffer.from(value.blobValue, 'base64');
     case 'arrayValue':
       throw badRequest('Array parameters are not supported.');
     default:
@@ -168,33 +171,81 @@ function toLiteral(parameter: SqlParameter): string {
   }
 }
 
+/** `YYYY-MM-DD` with a month and a day that exist (2026-02-29 does not). */
+function isDate(year: string, month: string, day: string): boolean {
+  const y = Number(year);
+  const m = Number(month);
+  const d = Number(day);
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return m >= 1 && m <= 12 && d >= 1 && d <= (m === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[m - 1]!);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** `HH:MM:SS` on a 24-hour clock. */
+const isTime = (hours: string, minutes: string, seconds: string) => Number(hours) <= 23 && Number(minutes) <= 59 && Number(seconds) <= 59;
+
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const TIME = /^(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?$/;
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Each typeHint: whether a string is a value of that type, and the error text when it is not.
+ * The date and time texts are those of Java's Timestamp/Date/Time.valueOf, which the Data API
+ * most likely calls; the others say the same thing in the same way. Values are checked as
+ * values, not only as shapes: 2026-13-45 and 25:99:99 are refused.
+ */
+const TYPE_HINTS: Record<string, { valid(text: string): boolean; message: string }> = {
+  TIMESTAMP: {
+    valid: (text) => {
+      const m = TIMESTAMP.exec(text);
+      return m !== null && isDate(m[1]!, m[2]!, m[3]!) && isTime(m[4]!, m[5]!, m[6]!);
+    },
+    message: 'Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]',
+  },
+  DATE: {
+    valid: (text) => {
+      const m = DATE.exec(text);
+      return m !== null && isDate(m[1]!, m[2]!, m[3]!);
+    },
+    message: 'Date format must be yyyy-mm-dd',
+  },
+  TIME: {
+    valid: (text) => {
+      const m = TIME.exec(text);
+      return m !== null && isTime(m[1]!, m[2]!, m[3]!);
+    },
+    message: 'Time format must be hh:mm:ss[.fff]',
+  },
+  DECIMAL: { valid: (text) => DECIMAL.test(text), message: 'Decimal format must be [+-]digits[.digits][E[+-]digits]' },
+  UUID: { valid: (text) => UUID.test(text), message: 'UUID format must be xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (hexadecimal digits)' },
+  JSON: { valid: isJson, message: 'JSON value must be a valid JSON document' },
+};
+
 /**
  * typeHint applies to string values only; a hint on another member is ignored (what AWS does
- * then is not documented). The format checks follow the documented formats; the messages are
- * those of Java's Timestamp/Date/Time.valueOf, which the Data API most likely calls.
+ * then is not documented). Every hint is validated the same way: a value that is not of the
+ * hinted type is a BadRequestException naming the parameter and the expected format.
  */
-function stringLiteral(name: string | undefined, text: unknown, typeHint: string | undefined): string {
+function stringValue(name: string | undefined, text: unknown, typeHint: string | undefined): ExecuteValues {
   if (typeof text !== 'string') throw badRequest(`Parameter ${name}: stringValue must be a string`);
-  switch (typeHint) {
-    case undefined:
-    case 'JSON':
-    case 'UUID':
-      break;
-    case 'TIMESTAMP':
-      if (!TIMESTAMP.test(text)) throw badRequest('Timestamp format must be yyyy-mm-dd hh:mm:ss[.fffffffff]');
-      break;
-    case 'DATE':
-      if (!DATE.test(text)) throw badRequest('Date format must be yyyy-mm-dd');
-      break;
-    case 'TIME':
-      if (!TIME.test(text)) throw badRequest('Time format must be hh:mm:ss[.fff]');
-      break;
-    case 'DECIMAL':
-      if (!DECIMAL.test(text)) throw badRequest(`Parameter ${name}: '${text}' is not a DECIMAL`);
-      // Bound as a number (JDBC setBigDecimal), so MySQL compares and computes exactly.
-      return text;
-    default:
-      throw badRequest(`Parameter ${name}: unknown typeHint ${typeHint}`);
-  }
-  return mysql.escape(text);
+  if (typeHint === undefined) return text;
+  const hint = TYPE_HINTS[typeHint];
+  if (hint === undefined) throw badRequest(`Parameter ${name}: unknown typeHint ${typeHint}`);
+  if (!hint.valid(text)) throw badRequest(`Parameter ${name}: ${hint.message}`);
+  // DECIMAL is bound as a DECIMAL (JDBC setBigDecimal), so MySQL compares and computes exactly.
+  // Dates and times stay strings, which MySQL converts in context with every fractional digit
+  // (a java.sql.Timestamp would keep them too; a JavaScript Date would not).
+  return typeHint === 'DECIMAL' ? TypedParameter.NEWDECIMAL(text) : text;
 }

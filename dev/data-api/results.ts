@@ -20,7 +20,7 @@ export const MAX_FORMATTED_RECORDS_BYTES = 10 * 1000 * 1000;
 export const MAX_ROW_BYTES = 64 * 1024;
 
 /** How one column's values are rendered; decided once per column, not per value. */
-type Kind = 'null' | 'boolean' | 'long' | 'double' | 'decimal' | 'string' | 'temporal' | 'blob';
+type Kind = 'null' | 'boolean' | 'long' | 'float' | 'double' | 'decimal' | 'string' | 'temporal' | 'blob';
 
 function kindOf(field: FieldPacket): Kind {
   if (isBooleanColumn(field)) return 'boolean';
@@ -33,6 +33,7 @@ function kindOf(field: FieldPacket): Kind {
     case T.YEAR: // [DAC]'s test reads YEAR back as a number
       return 'long';
     case T.FLOAT:
+      return 'float';
     case T.DOUBLE:
       return 'double';
     case T.DECIMAL:
@@ -54,6 +55,19 @@ function kindOf(field: FieldPacket): Kind {
   }
 }
 
+/**
+ * A FLOAT as MySQL prints it: the shortest decimal that is the same 32-bit float. Prepared
+ * statements return the float's bits, so 0.1 arrives as 0.10000000149011612; MySQL's text
+ * protocol (and a JDBC getDouble over it) gives 0.1.
+ */
+function shortestFloat(value: number): number {
+  for (let digits = 1; digits <= 9; digits++) {
+    const candidate = Number(value.toPrecision(digits));
+    if (Math.fround(candidate) === value) return candidate;
+  }
+  return value;
+}
+
 /** `2024-01-02 03:04:05.120000` → `2024-01-02 03:04:05.12`; `…05.000` → `…05`. */
 const trimFraction = (text: string) => (text.includes('.') ? text.replace(/\.?0+$/, '') : text);
 
@@ -69,6 +83,8 @@ function toField(value: unknown, kind: Kind, options: ResultOptions, scale: numb
       // longReturnType STRING applies to records too (unverified; the documentation only says
       // it controls how LONG fields are "represented", and the product relies on it).
       return options.longReturnType === 'STRING' ? { stringValue: String(value) } : { longValue: Number(value) };
+    case 'float':
+      return { doubleValue: shortestFloat(Number(value)) };
     case 'double':
       return { doubleValue: Number(value) };
     case 'decimal':
@@ -90,6 +106,7 @@ function toJson(value: unknown, kind: Kind, options: ResultOptions, scale: numbe
   if (value === null) return 'null';
   switch (kind) {
     case 'boolean':
+    case 'float':
     case 'double':
     case 'decimal': {
       const field = toField(value, kind, options, scale);

@@ -124,9 +124,10 @@ export async function startLocalDataApi(options: LocalDataApiOptions = {}): Prom
 
   async function execute(body: unknown): Promise<string> {
     const request = executeRequest(body);
-    const sql = bindParameters(parseSql(request.sql), request.parameters);
+    const template = parseSql(request.sql);
+    const values = bindParameters(template, request.parameters);
     return withSession(request.transactionId, request.database, async (session) =>
-      executeResponse(await session.run(sql, callTimeoutMs, request.continueAfterTimeout), request),
+      executeResponse(await session.run(template.sql, values, callTimeoutMs, request.continueAfterTimeout), request),
     );
   }
 
@@ -139,17 +140,17 @@ export async function startLocalDataApi(options: LocalDataApiOptions = {}): Prom
   async function batchExecute(body: unknown): Promise<string> {
     const request = batchExecuteRequest(body);
     const template = parseSql(request.sql);
-    const statements = request.parameterSets.map((set) => bindParameters(template, set));
+    const valueSets = request.parameterSets.map((set) => bindParameters(template, set));
     // No parameter set: nothing runs ("specify one or more empty parameter sets" to run once).
-    if (statements.length === 0) return JSON.stringify({ updateResults: [] });
+    if (valueSets.length === 0) return JSON.stringify({ updateResults: [] });
     return withSession(request.transactionId, request.database, async (session) => {
       const deadline = Date.now() + callTimeoutMs;
       const implicit = request.transactionId === undefined;
       const updateResults: { generatedFields: { longValue: number }[] }[] = [];
       if (implicit) await session.query('START TRANSACTION');
       try {
-        for (const sql of statements) {
-          const { header } = await session.run(sql, deadline - Date.now(), false);
+        for (const values of valueSets) {
+          const { header } = await session.run(template.sql, values, deadline - Date.now(), false);
           updateResults.push({ generatedFields: header !== undefined && header.insertId > 0 ? [{ longValue: header.insertId }] : [] });
         }
         if (implicit) await session.query('COMMIT');

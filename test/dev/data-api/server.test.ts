@@ -67,6 +67,27 @@ describe('wire protocol', () => {
     }
   });
 
+  it('runs the same statement text in whichever database each call names', async () => {
+    // One connection, so both databases' calls share it and its prepared statements.
+    const single = await startConformance({ connectionLimit: 1 });
+    const other = await createTestDatabase('aq_lda_other');
+    const inDatabase = (database: string, sql: string) =>
+      single.client.send(new ExecuteStatementCommand({ resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database, sql }));
+    try {
+      await inDatabase(single.database, 'CREATE TABLE here (v VARCHAR(10))');
+      await inDatabase(other, 'CREATE TABLE here (v VARCHAR(10))');
+      await inDatabase(single.database, "INSERT INTO here VALUES ('first')");
+      await inDatabase(other, "INSERT INTO here VALUES ('other')");
+      for (let round = 0; round < 2; round++) {
+        expect((await inDatabase(single.database, 'SELECT v, DATABASE() FROM here')).records).toEqual([[{ stringValue: 'first' }, { stringValue: single.database }]]);
+        expect((await inDatabase(other, 'SELECT v, DATABASE() FROM here')).records).toEqual([[{ stringValue: 'other' }, { stringValue: other }]]);
+      }
+    } finally {
+      await single.close();
+      await dropTestDatabase(other);
+    }
+  });
+
   it('answers /ExecuteSql with NotFoundException', async () => {
     const response = await fetch(`${api.server.url}/ExecuteSql`, { method: 'POST', body: '{}' });
     expect(response.status).toBe(404);
@@ -163,6 +184,103 @@ describe('MySQL types, both ways', () => {
     const after = await api.execute('SELECT flag, bit1 FROM types WHERE id = :id', { id: { longValue: id } });
     expect(after.records).toEqual([[{ booleanValue: false }, { booleanValue: false }]]);
     await api.execute('UPDATE types SET flag = TRUE, bit1 = b\'1\' WHERE id = :id', { id: { longValue: id } });
+  });
+});
+
+describe('named parameters', () => {
+  it('accepts names of digits, underscores and letters, as AWS does (:0, :1 from query builders)', async () => {
+    const result = await api.execute('SELECT :0, :1, :_a, :2nd', { 0: { longValue: 10 }, 1: { stringValue: 'one' }, _a: { longValue: 2 }, '2nd': { booleanValue: true } });
+    expect(result.records![0]!.slice(0, 3)).toEqual([{ longValue: 10 }, { stringValue: 'one' }, { longValue: 2 }]);
+    const batch = await api.batch('INSERT INTO types (tiny, name) VALUES (:0, :1)', [{ 0: { longValue: 1 }, 1: { stringValue: 'numbered' } }]);
+    expect(batch.updateResults).toHaveLength(1);
+    expect((await api.execute("SELECT tiny FROM types WHERE name = 'numbered'")).records).toEqual([[{ longValue: 1 }]]);
+  });
+
+  it('ends a name at the first other character, so :a-b needs a parameter named a', async () => {
+    const error = await failure(api.execute('SELECT :a-b', [{ name: 'a-b', value: { longValue: 1 } }]));
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect(error.message).toBe('No value specified for parameter: a');
+  });
+});
+
+describe('parameters are bound values, not SQL text', () => {
+  it('takes a stringValue where MySQL wants a number: LIMIT :n', async () => {
+    const rows = 'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT i FROM n ORDER BY i LIMIT :n';
+    expect((await api.execute(rows, { n: { stringValue: '2' } })).records).toEqual([[{ longValue: 1 }], [{ longValue: 2 }]]);
+    expect((await api.execute(rows, { n: { longValue: 3 } })).records).toHaveLength(3);
+  });
+
+  it('keeps each value its type: a long computes as a long, a string stays a string', async () => {
+    const { records } = await api.execute('SELECT :l + 1, :s, :d * 2, :f', {
+      l: { longValue: 41 },
+      s: { stringValue: '5' },
+      d: { doubleValue: 1.25 },
+      f: { stringValue: '123.4500' },
+    });
+    expect(records).toEqual([[{ longValue: 42 }, { stringValue: '5' }, { doubleValue: 2.5 }, { stringValue: '123.4500' }]]);
+    const decimal = await api.execute('SELECT :d * 2', [{ name: 'd', value: { stringValue: '0.1000000000000000000001' }, typeHint: 'DECIMAL' }]);
+    expect(decimal.records).toEqual([[{ stringValue: '0.2000000000000000000002' }]]);
+  });
+
+  it('never lets a value change the statement', async () => {
+    const text = "x' OR '1'='1' -- \\";
+    const { records } = await api.execute('SELECT COUNT(*), :s FROM types WHERE name = :s', { s: { stringValue: text } });
+    expect(records).toEqual([[{ longValue: 0 }, { stringValue: text }]]);
+  });
+
+  it('binds bytes as bytes', async () => {
+    const bytes = new Uint8Array([0, 39, 92, 255]);
+    const { records } = await api.execute('SELECT :b, LENGTH(:b)', { b: { blobValue: bytes } });
+    expect(records).toEqual([[{ blobValue: bytes }, { longValue: 4 }]]);
+  });
+
+  it('binds a JSON document into JSON_TABLE', async () => {
+    const doc = JSON.stringify([{ id: 1, key: 'a' }, { id: 2, key: "it's" }]);
+    const { records } = await api.execute("SELECT j.id, j.k FROM JSON_TABLE(:doc, '$[*]' COLUMNS (id INT PATH '$.id', k VARCHAR(10) PATH '$.key')) AS j ORDER BY j.id", {
+      doc: { stringValue: doc },
+    });
+    expect(records).toEqual([[{ longValue: 1 }, { stringValue: 'a' }], [{ longValue: 2 }, { stringValue: "it's" }]]);
+  });
+
+  it('reads FLOAT back as MySQL prints it', async () => {
+    const insert = await api.execute('INSERT INTO types (real_number) VALUES (:f)', { f: { doubleValue: 0.1 } });
+    const { records } = await api.execute('SELECT real_number FROM types WHERE id = :id', { id: { longValue: insert.generatedFields![0]!.longValue! } });
+    expect(records).toEqual([[{ doubleValue: 0.1 }]]);
+  });
+
+  it('refuses a SQL ? that no name fills, as a SQL error', async () => {
+    const error = await failure(api.execute('SELECT ?, :a', { a: { longValue: 1 } }));
+    expect(error).toBeInstanceOf(DatabaseErrorException);
+  });
+});
+
+describe('typeHint', () => {
+  const hinted = (typeHint: string, stringValue: string) => api.execute('SELECT :v', [{ name: 'v', value: { stringValue }, typeHint: typeHint as 'JSON' }]);
+
+  it.each([
+    ['TIMESTAMP', '2024-02-29 23:59:59.123456', '2024-02-30 00:00:00'],
+    ['TIMESTAMP', '2024-01-02 03:04:05', '2024-01-02T03:04:05Z'],
+    ['DATE', '2024-02-29', '2026-13-45'],
+    ['TIME', '23:59:59.5', '25:99:99'],
+    ['DECIMAL', '-123.4500', '12abc'],
+    ['UUID', '123e4567-e89b-12d3-a456-426614174000', 'not-a-uuid'],
+    ['JSON', '{"a":[1,null,"x"]}', '{"a":[1,'],
+  ])('%s: accepts %s and refuses %s with BadRequestException naming the parameter', async (typeHint, good, bad) => {
+    expect((await hinted(typeHint, good)).records).toHaveLength(1);
+    const error = await failure(hinted(typeHint, bad));
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect(error.message).toMatch(/^Parameter v: .* format must be |^Parameter v: JSON value must be/);
+    expect((error as unknown as RDSDataServiceException).$metadata.httpStatusCode).toBe(400);
+  });
+
+  it('refuses a bad value in any parameter set of a batch, running none', async () => {
+    const sets = [
+      [{ name: 'd', value: { stringValue: '2024-01-01' }, typeHint: 'DATE' as const }],
+      [{ name: 'd', value: { stringValue: '2024-02-30' }, typeHint: 'DATE' as const }],
+    ];
+    const error = await failure(api.batch('INSERT INTO types (day) VALUES (:d)', sets));
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect((await api.execute("SELECT COUNT(*) FROM types WHERE day = '2024-01-01'")).records).toEqual([[{ longValue: 0 }]]);
   });
 });
 
