@@ -38,13 +38,14 @@ import { figure, type Figure } from './lib/stats.js';
 import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
 import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
 import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenarios/delivery.js';
+import { pickupLatency, wakeCost, type PickupResult, type WakeCostResult } from './scenarios/wake.js';
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
 import { enqueueThroughHandler, type EnqueueResult } from './scenarios/enqueue.js';
 import { dataApiFloor, plainHttpFloor, type FloorResult } from './scenarios/floor.js';
 import { plainDrain, plainInsert } from './scenarios/plain.js';
 import { rawDrain, rawEnqueue, type RawResult } from './scenarios/raw.js';
 
-const SECTIONS = ['raw', 'enqueue', 'drain', 'latency', 'claim', 'delivery', 'bundles'] as const;
+const SECTIONS = ['raw', 'enqueue', 'drain', 'latency', 'wake', 'claim', 'delivery', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -115,6 +116,8 @@ interface Repetition {
   d2?: Measured<DrainRunsResult>;
   d1Latency?: Measured<DrainRunsResult>;
   delivery?: DeliveryRepetition;
+  pickup?: PickupResult;
+  wakeCost?: WakeCostResult;
 }
 
 async function main(): Promise<void> {
@@ -226,6 +229,21 @@ async function main(): Promise<void> {
         }
         log(
           `rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls)`,
+        );
+      }
+      if (sections.has('wake')) {
+        await freshQueue();
+        await server.setLatency(LATENCY_MS);
+        try {
+          r.pickup = await pickupLatency({ newDb: () => dataApiDb(server.url, database), count: Math.max(20, Math.round(100 * scale)), perSecond: 10 });
+        } finally {
+          await server.setLatency(0);
+        }
+        await freshQueue();
+        r.wakeCost = await wakeCost({ newDb: () => dataApiDb(server.url, database), pool, perSecond: 2_000, seconds: 5, containers: 8, batch: 10 });
+        log(
+          `rep ${rep} pickup at 10/s, +${LATENCY_MS} ms/call: p50 ${r.pickup.latency.median.toFixed(0)} ms, p99 ${r.pickup.p99Ms.toFixed(0)} ms (${r.pickup.invokes} runs); ` +
+            `2,000/s: ${r.wakeCost.wakeCallsPerMessage.toFixed(4)} wake calls/msg, ${r.wakeCost.invokesPerSecond.toFixed(2)} invokes/s (${JSON.stringify(r.wakeCost.results)})`,
         );
       }
       if (receiver !== undefined) {
@@ -570,6 +588,28 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       figure: claimCost.ratio,
       target: { op: '<=', value: 1.2, text: '≤ 1.2×' },
     });
+  }
+  const pickups = collect(repetitions, (rep) => rep.pickup);
+  if (pickups.length > 0) {
+    rows.push({
+      id: 'pickup p50',
+      what: `enqueue answered → handler started, 10 msg/s, +${LATENCY_MS} ms per Data API call, wake on enqueue`,
+      unit: 'ms',
+      figure: figure(pickups.map((p) => p.latency.median)),
+      target: { op: '<=', value: 200, text: '≤ 200 ms' },
+    });
+    rows.push({ id: 'pickup p99', what: 'the same, 99th percentile', unit: 'ms', figure: figure(pickups.map((p) => p.p99Ms)), target: { op: '<=', value: 1_000, text: '≤ 1 s' } });
+  }
+  const costs = collect(repetitions, (rep) => rep.wakeCost);
+  if (costs.length > 0) {
+    rows.push({
+      id: 'wake calls',
+      what: '2,000 msg/s into one queue from 8 processes (batches of 10): Data API calls for wake coordination per message',
+      unit: '',
+      figure: figure(costs.map((c) => c.wakeCallsPerMessage)),
+      target: { op: '<=', value: 0.01, text: '≤ 0.01' },
+    });
+    rows.push({ id: 'wake invokes', what: 'the same: drain invokes per second', unit: '/s', figure: figure(costs.map((c) => c.invokesPerSecond)), target: { op: '<=', value: 1, text: '≤ 1' } });
   }
   rows.push(...deliveryRows(collect(repetitions, (rep) => rep.delivery), DELIVERY_IN_FLIGHT, N.delivery));
   if (bundles !== undefined) {

@@ -110,6 +110,15 @@ describe('a lingering drain', () => {
     expect(started.length).toBeLessThan(sent / 3);
   });
 
+  it('costs an idle system nothing: a scheduled run over an empty queue does not linger', async () => {
+    const queue = 'idle';
+    const app = createApp({ db: stack.newDb(), env: {}, config: defineConfig({ queues: [{ name: queue }], jobTypes: [noop] }), clock: systemClock });
+    const plain = await drain(app, { queue, remainingTimeMs: () => 60_000 });
+    const scheduled = await drain(app, { queue, remainingTimeMs: () => 60_000, linger: { idleMs: 2_000, woken: false } });
+    expect(scheduled.dataApiCalls).toBe(plain.dataApiCalls);
+    expect(scheduled.queues[0]!.stoppedBecause).toBe('empty');
+  });
+
   it('picks up a message enqueued while it lingers, without another wake', async () => {
     const queue = 'linger';
     const app = createApp({ db: stack.newDb(), env: {}, config: defineConfig({ queues: [{ name: queue }], jobTypes: [noop] }), clock: systemClock });
