@@ -110,6 +110,16 @@ describe('a lingering drain', () => {
     expect(started.length).toBeLessThan(sent / 3);
   });
 
+  it('waits for a delayed message that comes due within the run and dispatches it then, not at the next schedule', async () => {
+    const queue = 'delayed';
+    const app = createApp({ db: stack.newDb(), env: {}, config: defineConfig({ queues: [{ name: queue }], jobTypes: [noop] }), clock: systemClock });
+    const [answer] = await enqueue(app, queue, [{ type: 'noop', payload: {}, delaySeconds: 3 }]);
+    const summary = await drain(app, { queue, remainingTimeMs: () => 60_000, linger: { idleMs: 200, woken: true } });
+    expect(summary).toMatchObject({ claimed: 1, done: 1 });
+    const [[row]] = (await stack.sql.query('SELECT status FROM queue_messages WHERE id = ?', [answer!.id])) as any;
+    expect(row.status).toBe('done');
+  });
+
   it('costs an idle system nothing: a scheduled run over an empty queue does not linger', async () => {
     const queue = 'idle';
     const app = createApp({ db: stack.newDb(), env: {}, config: defineConfig({ queues: [{ name: queue }], jobTypes: [noop] }), clock: systemClock });

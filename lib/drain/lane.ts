@@ -6,6 +6,7 @@ import type { JobType } from '../jobs/types.js';
 import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, type QueueConfig } from '../queues.js';
 import { nextAvailableAt, resolveBackoff } from '../backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
+import { nextDueAt } from '../sql/nextDueAt.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
@@ -165,6 +166,8 @@ export class QueueLane {
   #nextPollAtMs = 0;
   #lastPollAtMs = 0;
   #waitingForPoll = false;
+  /** Whether this idle spell already looked for messages coming due within the run. */
+  #lookedAhead = false;
 
   constructor(options: LaneOptions) {
     this.#o = options;
@@ -294,6 +297,7 @@ export class QueueLane {
     if (this.#idleSinceMs === undefined || foundSome) {
       this.#idleSinceMs = nowMs;
       this.#pollDelayMs = linger.pollMinMs;
+      this.#lookedAhead = false;
     }
   }
 
@@ -312,6 +316,10 @@ export class QueueLane {
     }
     const idleEnough = nowMs - this.#idleSinceMs >= linger.idleMs;
     if (idleEnough && this.#lastPollAtMs >= linger.activity.promisedUntilMs) {
+      if (!this.#lookedAhead) {
+        this.#lookAhead(nowMs);
+        return false;
+      }
       this.#stop('empty');
       return false;
     }
@@ -320,6 +328,37 @@ export class QueueLane {
     this.#nextPollAtMs = nowMs + this.#pollDelayMs;
     this.#pollDelayMs = Math.min(linger.pollMaxMs, this.#pollDelayMs * 2);
     return true;
+  }
+
+  /**
+   * Before a lingering lane stops: a delayed message or retry that comes due while the run could
+   * still finish it is waited for and dispatched at its due time, not at the next schedule.
+   */
+  #lookAhead(nowMs: number): void {
+    this.#lookedAhead = true;
+    // Due early enough that its handler, at worst, ends with the margin to spare before the run must.
+    const horizonMs = nowMs + this.#o.remainingTimeMs() - this.#o.tuning.safetyMarginMs - CLAIM_ALLOWANCE_MS - this.#longestTimeoutMs;
+    if (horizonMs <= nowMs) {
+      this.#notify();
+      return;
+    }
+    this.#claimsInFlight++;
+    nextDueAt(this.#o.db, { queue: this.#queue.name, now: new Date(nowMs), horizon: new Date(horizonMs) })
+      .then(
+        (dueAt) => {
+          if (dueAt === undefined) return;
+          // Idle again from the due time on: the poll at that moment claims it.
+          this.#nextPollAtMs = dueAt.getTime();
+          this.#idleSinceMs = dueAt.getTime();
+          this.#pollDelayMs = this.#o.linger!.pollMinMs;
+          this.#lookedAhead = false;
+        },
+        (error: unknown) => this.#o.log.warn('could not look for messages coming due; they wait for the next run', { queue: this.#queue.name, error: describeError(error) }),
+      )
+      .finally(() => {
+        this.#claimsInFlight--;
+        this.#notify();
+      });
   }
 
   #waitForPoll(ms: number): void {

@@ -17,3 +17,4 @@ export { readClaimedMessages, type ClaimedMessage, type ReadClaimedInput } from 
 export { releaseClaims, type HeldRelease } from './releaseClaims.js';
 export { reschedule, type HeldRetry } from './reschedule.js';
 export { claimWake, ensureQueueStates, extendDrainActivity, type ClaimWakeInput } from './drainActivity.js';
+export { nextDueAt } from './nextDueAt.js';
