@@ -1,9 +1,10 @@
 /** Following a message after enqueue: its status, and cancelling it before it starts. */
 import type { MessageView } from '../schema/messages.js';
 import type { App } from './app.js';
+import { declaredQueue } from './enqueue.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { isUuid } from './ids.js';
-import { cancelMessage as cancelStoredMessage, getMessage, type Message } from './sql/index.js';
+import { cancelMessage as cancelStoredMessage, findByDedupKeys, getMessage, type Message } from './sql/index.js';
 
 export type { MessageView } from '../schema/messages.js';
 
@@ -31,6 +32,31 @@ export async function getMessageStatus(app: App, id: string): Promise<MessageVie
   const message = isUuid(id) ? await getMessage(app.db, id) : undefined;
   if (message === undefined) throw unknownMessage(id);
   return toMessageView(message);
+}
+
+/** A message with its payload, for an operator looking into it. */
+export interface MessageDetail extends MessageView {
+  payload: unknown;
+}
+
+/** Throws NotFoundError for an unknown id. */
+export async function getMessageDetail(app: App, id: string): Promise<MessageDetail> {
+  const message = isUuid(id) ? await getMessage(app.db, id) : undefined;
+  if (message === undefined) throw unknownMessage(id);
+  return { ...toMessageView(message), payload: message.payload };
+}
+
+/**
+ * The message a dedup key names in a queue (keys are unique per queue while the message is kept).
+ * Throws NotFoundError for an undeclared queue or a key no kept message has.
+ */
+export async function findMessageByDedupKey(app: App, queue: string, dedupKey: string): Promise<MessageDetail> {
+  declaredQueue(app, queue);
+  const id = (await findByDedupKeys(app.db, queue, [dedupKey])).get(dedupKey);
+  // Gone between the two reads (retention, a purge): as unknown as a key never used.
+  const message = id === undefined ? undefined : await getMessage(app.db, id);
+  if (message === undefined) throw new NotFoundError('unknown_message', `no message with dedup key "${dedupKey}" in queue ${queue}`, 'dedupKey');
+  return { ...toMessageView(message), payload: message.payload };
 }
 
 /**

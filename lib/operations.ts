@@ -8,6 +8,7 @@ import {
   listPausedQueues,
   purgeDeadLetters as deleteDeadLetters,
   queueStats,
+  queueThroughput,
   redriveDeadLetters,
   setQueuePaused,
   type QueueStats,
@@ -23,6 +24,53 @@ export async function getQueueStats(app: App, queue: string): Promise<QueueStats
   const [stats, paused] = await Promise.all([queueStats(app.db, queue, app.clock.now()), listPausedQueues(app.db)]);
   return { ...stats, paused: paused.has(queue) };
 }
+
+/** Every declared queue's stats, in declaration order. */
+export async function listQueueStats(app: App): Promise<QueueStatsView[]> {
+  const now = app.clock.now();
+  const names = [...app.queues.keys()];
+  const [paused, ...stats] = await Promise.all([listPausedQueues(app.db), ...names.map((name) => queueStats(app.db, name, now))]);
+  return stats.map((s) => ({ ...s, paused: paused.has(s.queue) }));
+}
+
+export interface ThroughputWindow {
+  /** Minute-aligned start: minute 0. */
+  since: Date;
+  /** Exclusive end. */
+  until: Date;
+  /** Read finished messages only from here on (minute-aligned); earlier minutes come back 0. */
+  finishedSince?: Date;
+}
+
+/** Per minute of the window (index 0 starts at `since`): messages done, failed for a retry, dead. */
+export interface QueueThroughput {
+  queue: string;
+  done: number[];
+  retried: number[];
+  dead: number[];
+}
+
+/**
+ * Throughput of every declared queue per minute, read from the table itself in one call: done
+ * and dead by when they finished, retried by when a message still waiting for its retry failed
+ * (see lib/sql/queueThroughput.ts for what the table can and cannot tell).
+ */
+export async function getThroughput(app: App, window: ThroughputWindow): Promise<QueueThroughput[]> {
+  const minutes = Math.max(0, Math.ceil((window.until.getTime() - window.since.getTime()) / 60_000));
+  const names = [...app.queues.keys()];
+  const series = new Map(names.map((queue) => [queue, { queue, done: zeros(minutes), retried: zeros(minutes), dead: zeros(minutes) }]));
+  const rows = await queueThroughput(app.db, { queues: names, ...window });
+  for (const row of rows) {
+    const queue = series.get(row.queue);
+    if (queue === undefined || row.minute < 0 || row.minute >= minutes) continue;
+    queue.done[row.minute]! += row.done;
+    queue.retried[row.minute]! += row.retried;
+    queue.dead[row.minute]! += row.dead;
+  }
+  return [...series.values()];
+}
+
+const zeros = (n: number) => Array.from({ length: n }, () => 0);
 
 export interface DeadLetterView extends MessageView {
   payload: unknown;

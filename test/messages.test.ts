@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueue } from '../lib/enqueue.js';
 import { ConflictError, NotFoundError } from '../lib/errors.js';
 import { uuidv7 } from '../lib/ids.js';
-import { cancelMessage, getMessageStatus } from '../lib/messages.js';
+import { cancelMessage, findMessageByDedupKey, getMessageDetail, getMessageStatus } from '../lib/messages.js';
 import { claimBatch } from '../lib/sql/index.js';
 import { messageView } from '../schema/messages.js';
 import { useStack } from './support/stack.js';
@@ -59,6 +59,26 @@ describe('getMessageStatus', () => {
     const app = testApp(stack.db);
     await expect(getMessageStatus(app, uuidv7())).rejects.toBeInstanceOf(NotFoundError);
     await expect(getMessageStatus(app, 'not-an-id')).rejects.toMatchObject({ code: 'unknown_message', field: 'id' });
+  });
+});
+
+describe('getMessageDetail and findMessageByDedupKey', () => {
+  it('show a message with its payload, by id or by its dedup key in its queue', async () => {
+    const app = testApp(stack.db);
+    const id = await enqueueOne(app, { dedupKey: 'order 42 ⚡' });
+    const byId = await getMessageDetail(app, id);
+    expect(byId).toEqual({ ...(await getMessageStatus(app, id)), payload: { to: '+15550001111', text: 'hi' } });
+    expect(await findMessageByDedupKey(app, 'default', 'order 42 ⚡')).toEqual(byId);
+  });
+
+  it('an unknown id, or a key unknown in that queue, is NotFoundError', async () => {
+    const app = testApp(stack.db);
+    await enqueueOne(app, { dedupKey: 'k' });
+    await expect(getMessageDetail(app, uuidv7())).rejects.toMatchObject({ code: 'unknown_message', field: 'id' });
+    await expect(getMessageDetail(app, 'nope')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(findMessageByDedupKey(app, 'orders', 'k')).rejects.toMatchObject({ code: 'unknown_message', field: 'dedupKey' });
+    await expect(findMessageByDedupKey(app, 'default', 'K')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(findMessageByDedupKey(app, 'nope', 'k')).rejects.toMatchObject({ code: 'unknown_queue' });
   });
 });
 

@@ -1,8 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueue } from '../lib/enqueue.js';
 import { NotFoundError } from '../lib/errors.js';
-import { getQueueStats, listDeadLetters, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../lib/operations.js';
+import { findMessageByDedupKey } from '../lib/messages.js';
+import { getQueueStats, getThroughput, listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../lib/operations.js';
 import { listPausedQueues } from '../lib/sql/index.js';
+import { queueThroughputSql } from '../lib/sql/queueThroughput.js';
 import { useStack } from './support/stack.js';
 import { testApp } from './http/fixtures.js';
 
@@ -51,6 +53,87 @@ describe('getQueueStats', () => {
       paused: true,
     });
     expect((await getQueueStats(app, 'orders')).paused).toBe(false);
+  });
+});
+
+describe('listQueueStats', () => {
+  it("gives every declared queue's stats in declaration order, paused read once", async () => {
+    const app = testApp(stack.db);
+    await enqueue(app, 'orders', [{ type: 'any', payload: 1 }]);
+    await pauseQueue(app, 'sms');
+    const calls = stack.db.stats.calls;
+    const stats = await listQueueStats(app);
+    expect(stack.db.stats.calls - calls).toBe(1 + 2 * 3);
+    expect(stats.map((s) => [s.queue, s.paused, s.counts.waiting])).toEqual([
+      ['default', false, 0],
+      ['sms', true, 0],
+      ['orders', false, 1],
+    ]);
+  });
+});
+
+describe('getThroughput', () => {
+  const since = new Date('2026-03-01T11:00:00.000Z');
+  const until = new Date('2026-03-01T12:00:30.000Z');
+  /** Seconds `s` into minute `m` of the window. */
+  const minute = (m: number, s = 0) => new Date(since.getTime() + m * 60_000 + s * 1_000);
+
+  /** A message of `queue` that reached `status` at `at` (a retry's next attempt due a minute later). */
+  async function finish(queue: string, status: string, at: Date): Promise<void> {
+    const [answer] = await enqueue(testApp(stack.db), queue, [{ type: 'any', payload: 1 }]);
+    const live = status === 'retrying';
+    await stack.sql.query('UPDATE queue_messages SET status = ?, finished_at = ?, updated_at = ?, available_at = ? WHERE id = ?', [
+      status,
+      live ? null : at,
+      at,
+      live ? new Date(at.getTime() + 60_000) : at,
+      answer!.id,
+    ]);
+  }
+
+  it('counts done and dead by the minute they finished, retries by the minute they failed, per queue', async () => {
+    const app = testApp(stack.db);
+    await finish('default', 'done', minute(0, 0));
+    await finish('default', 'done', minute(0, 59));
+    await finish('default', 'dead', minute(0, 30));
+    await finish('default', 'done', minute(59, 10));
+    await finish('default', 'retrying', minute(30, 5));
+    await finish('orders', 'dead', minute(60, 1)); // the current minute, still in the window
+    await finish('orders', 'done', minute(-1, 59)); // before the window
+    await finish('orders', 'done', minute(60, 31)); // after it
+    await finish('default', 'cancelled', minute(5));
+
+    const series = await getThroughput(app, { since, until });
+    expect(series.map((s) => s.queue)).toEqual(['default', 'sms', 'orders']);
+    const [defaults, sms, orders] = series;
+    expect(defaults!.done).toHaveLength(61);
+    expect(defaults!.done[0]).toBe(2);
+    expect(defaults!.dead[0]).toBe(1);
+    expect(defaults!.done[59]).toBe(1);
+    expect(defaults!.retried[30]).toBe(1);
+    expect([defaults!.done, defaults!.dead, defaults!.retried].flat().reduce((a, b) => a + b)).toBe(5);
+    expect([sms!.done, sms!.dead, sms!.retried].flat().every((n) => n === 0)).toBe(true);
+    expect(orders!.dead[60]).toBe(1);
+    expect([orders!.done, orders!.retried].flat().every((n) => n === 0)).toBe(true);
+  });
+
+  it('reads finished messages only from finishedSince, and retries always from since', async () => {
+    const app = testApp(stack.db);
+    await finish('default', 'done', minute(10));
+    await finish('default', 'done', minute(20));
+    await finish('default', 'retrying', minute(10));
+    const series = await getThroughput(app, { since, until, finishedSince: new Date('2026-03-01T11:15:00.000Z') });
+    expect(series[0]!.done[10]).toBe(0);
+    expect(series[0]!.done[20]).toBe(1);
+    expect(series[0]!.retried[10]).toBe(1);
+  });
+
+  it('reads one range of the claim index per queue, never the whole table', async () => {
+    const plan = await stack.db.query(`EXPLAIN ${queueThroughputSql(':queue0, :queue1')}`, { queue0: 'default', queue1: 'sms', since, finishedSince: since, until });
+    const reads = plan.filter((row) => row.table === 'm');
+    expect(reads).toHaveLength(2);
+    // 74 bytes: queue and finished_at, both parts of the key bound, in each half of the UNION.
+    for (const read of reads) expect(read).toMatchObject({ type: 'range', key: 'ix_queue_messages_claim', key_len: '74' });
   });
 });
 
@@ -158,6 +241,7 @@ it('every operation refuses an undeclared queue', async () => {
   const app = testApp(stack.db);
   for (const operation of [
     () => getQueueStats(app, 'nope'),
+    () => findMessageByDedupKey(app, 'nope', 'k'),
     () => listDeadLetters(app, 'nope'),
     () => redrive(app, 'nope'),
     () => purgeDeadLetters(app, 'nope', { all: true }),

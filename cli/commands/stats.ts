@@ -1,4 +1,4 @@
-import { getQueueStats, type QueueStatsView } from '../../lib/operations.js';
+import { getQueueStats, listQueueStats, type QueueStatsView } from '../../lib/operations.js';
 import type { Command } from '../command.js';
 import { formatCount, formatTable } from '../format.js';
 
@@ -10,8 +10,7 @@ export const statsCommand: Command = {
   arity: { min: 0, max: 1 },
   async run(context, [queue]) {
     const app = context.app();
-    const names = queue !== undefined ? [queue] : [...app.queues.keys()];
-    const stats = await Promise.all(names.map((name) => getQueueStats(app, name)));
+    const stats = queue !== undefined ? [await getQueueStats(app, queue)] : await listQueueStats(app);
     if (context.json) return context.printJson(queue !== undefined ? stats[0] : stats);
     context.print(statsTable(stats));
   },

@@ -12,6 +12,7 @@ export { insertMessages, type InsertResult, type NewMessage } from './insertMess
 export { clipError, MESSAGE_STATUSES, type Message, type MessageStatus } from './message.js';
 export { queueBacklog, type QueueBacklog } from './queueBacklog.js';
 export { queueStats, type QueueStats } from './queueStats.js';
+export { queueThroughput, type QueueThroughputInput, type ThroughputMinute } from './queueThroughput.js';
 export { listPausedQueues, setQueuePaused } from './queueState.js';
 export { readClaimedMessages, type ClaimedMessage, type ReadClaimedInput } from './readClaimedMessages.js';
 export { releaseClaims, type HeldRelease } from './releaseClaims.js';
