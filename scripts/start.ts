@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     SLS_TELEMETRY_DISABLED: '1',
     SLS_NOTIFICATIONS_MODE: 'off',
     SMS_PROVIDER_URL: smsProviderUrl,
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: env.WEBHOOK_ALLOW_PRIVATE_ADDRESSES || 'true',
     FORCE_COLOR: '0',
   };
   for (const name of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN']) delete offlineEnv[name];

@@ -188,7 +188,7 @@ describe('serverless package', () => {
     const secrets = queueConfig.jobTypes.flatMap((type) => type.secrets ?? []);
 
     it('every configured type declares what it reads', () => {
-      expect(settings).toEqual(['WEBHOOK_ALLOWED_HOSTS', 'SMS_PROVIDER_URL']);
+      expect(settings).toEqual(['WEBHOOK_ALLOWED_HOSTS', 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', 'SMS_PROVIDER_URL']);
       expect(secrets).toEqual(['WEBHOOK_SIGNING_SECRET', 'SMS_PROVIDER_TOKEN']);
     });
 

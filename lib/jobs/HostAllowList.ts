@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 interface HostPattern {
   /** Normalized as URL parsing normalizes hostnames (lower case, punycode, `[v6]`, dotted IPv4). */
   host: string;
@@ -5,13 +7,16 @@ interface HostPattern {
   subdomains: boolean;
   /** Undefined: any port. */
   port: string | undefined;
+  /** Written as an IP literal or as `localhost`: the address is what the entry means. */
+  addressAsWritten: boolean;
 }
 
 /**
  * Which hosts outgoing requests may go to. Patterns: `example.com` (any port),
  * `example.com:8443` (that port only), `*.example.com` (subdomains), `[::1]:8080`. An empty list
- * allows nothing. Hosts are matched by name as written in the URL: a listed name that resolves to
- * an internal address is not caught, so list only names you control or trust.
+ * allows nothing. Hosts are matched by name as written in the URL; where a name may lead is the
+ * caller's to check (the webhook type refuses names that resolve to internal addresses), except
+ * for entries written as an IP literal or `localhost` (see `listsAddress`).
  */
 export class HostAllowList {
   readonly #patterns: readonly HostPattern[];
@@ -43,17 +48,29 @@ export class HostAllowList {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return 'only http and https URLs are allowed';
     if (parsed.username !== '' || parsed.password !== '') return 'credentials in the URL are not allowed';
     if (this.isEmpty) return 'the host allow-list is empty';
-    const port = parsed.port || (parsed.protocol === 'https:' ? '443' : '80');
-    const allowed = this.#patterns.some(
-      (pattern) =>
-        (pattern.subdomains ? parsed.hostname.endsWith(`.${pattern.host}`) : parsed.hostname === pattern.host) &&
-        (pattern.port === undefined || pattern.port === port),
-    );
-    return allowed ? undefined : `host ${parsed.host} is not in the allow-list`;
+    return this.#matching(parsed).length > 0 ? undefined : `host ${parsed.host} is not in the allow-list`;
   }
 
   allows(url: string): boolean {
     return this.refusal(url) === undefined;
+  }
+
+  /**
+   * `url` is allowed by an entry written as an IP literal or as `localhost`: whoever listed it
+   * meant that address, internal or not, so it is trusted as written.
+   */
+  listsAddress(url: string): boolean {
+    if (!this.allows(url)) return false;
+    return this.#matching(new URL(url)).some((pattern) => pattern.addressAsWritten);
+  }
+
+  #matching(url: URL): HostPattern[] {
+    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+    return this.#patterns.filter(
+      (pattern) =>
+        (pattern.subdomains ? url.hostname.endsWith(`.${pattern.host}`) : url.hostname === pattern.host) &&
+        (pattern.port === undefined || pattern.port === port),
+    );
   }
 }
 
@@ -71,5 +88,6 @@ function parsePattern(entry: string): HostPattern {
   } catch {
     throw new TypeError(`malformed host pattern "${entry}": not a valid host name`);
   }
-  return { host, subdomains, port: port === undefined ? undefined : String(Number(port)) };
+  const addressAsWritten = !subdomains && (host === 'localhost' || isIP(host.replace(/^\[|\]$/g, '')) !== 0);
+  return { host, subdomains, port: port === undefined ? undefined : String(Number(port)), addressAsWritten };
 }

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { Agent } from 'undici';
 import { PermanentError, RetryableError, type QueueError } from '../errors.js';
 
@@ -47,6 +48,11 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body: string;
   signal: AbortSignal;
+  /**
+   * Resolves the host for a new connection (see addressLookup.ts), which then goes to the address
+   * it answered; default: the system resolver.
+   */
+  lookup?: LookupFunction | undefined;
 }
 
 /** An answer: its body is either read (as far as the reader wants) or discarded, once. */
@@ -63,20 +69,27 @@ export interface HttpAnswer {
 export type HttpTransport = (request: HttpRequest) => Promise<HttpAnswer>;
 
 /**
- * The built-in job types' transport: undici's `request()` over one Agent (a kept-alive pool per
- * origin). Measured with `npm run bench -- --only=delivery` (50 in flight, a local receiver
- * answering 204 in its own process, 2 shared cores, medians of 3): global fetch 2,500 requests/s
- * at 360 µs of client CPU each, node:http with a keep-alive agent 7,100 at 93 µs, undici's Agent
- * 19,600 at 33 µs. Draining 10,000 webhooks at concurrency 50 (alternating runs) with this
- * transport: 2,700–3,200 messages/s at 180–230 µs of client CPU each; with node:http 2,000 at
- * 315 µs; with fetch (before) 1,500 at 530–740 µs. The cost: undici adds about 190 KB to every
- * zip (each function loads the job types), so it is imported on first use, which keeps it out of
- * cold starts that deliver nothing (imported eagerly it adds about 50 ms).
+ * The built-in job types' transport: undici's `request()` over an Agent (a kept-alive pool per
+ * origin), one Agent per request `lookup`. Measured with `npm run bench -- --only=delivery` (50 in
+ * flight, a local receiver answering 204 in its own process, 2 shared cores, medians of 3):
+ * global fetch 2,500 requests/s at 360 µs of client CPU each, node:http with a keep-alive agent
+ * 7,100 at 93 µs, undici's Agent 19,600 at 33 µs. Draining 10,000 webhooks at concurrency 50
+ * (alternating runs) with this transport: 2,700–3,200 messages/s at 180–230 µs of client CPU
+ * each; with node:http 2,000 at 315 µs; with fetch (before) 1,500 at 530–740 µs. The cost: undici
+ * adds about 190 KB to every zip (each function loads the job types), so it is imported on first
+ * use, which keeps it out of cold starts that deliver nothing (imported eagerly it adds about
+ * 50 ms).
  */
 export function undiciTransport(): HttpTransport {
-  let agent: Promise<Agent> | undefined;
+  // An Agent's connections all resolve with its lookup; a job type uses one or two.
+  const agents = new Map<LookupFunction | undefined, Promise<Agent>>();
   return async (request) => {
-    agent ??= import('undici').then((undici) => new undici.Agent());
+    let agent = agents.get(request.lookup);
+    if (agent === undefined) {
+      const lookup = request.lookup;
+      agent = import('undici').then((undici) => new undici.Agent(lookup === undefined ? {} : { connect: { lookup } }));
+      agents.set(lookup, agent);
+    }
     const url = new URL(request.url);
     const response = await (await agent).request({
       origin: url.origin,
@@ -106,11 +119,14 @@ export interface JsonRequest {
   signal: AbortSignal;
   /** Names the downstream in errors, e.g. `webhook https://example.com`; never put secrets in it. */
   target: string;
+  /** See HttpRequest.lookup. */
+  lookup?: LookupFunction | undefined;
 }
 
 /**
  * Sends a JSON body and resolves on 2xx. Throws a RetryableError for network failures and
- * retryable statuses, a PermanentError for the rest (see errorForResponse).
+ * retryable statuses, a PermanentError for the rest (see errorForResponse) and for a connection
+ * the lookup refused (an address that may not be reached).
  */
 export async function sendJson(request: JsonRequest): Promise<void> {
   let answer: HttpAnswer;
@@ -121,8 +137,10 @@ export async function sendJson(request: JsonRequest): Promise<void> {
       headers: { 'content-type': 'application/json', ...request.headers },
       body: request.body,
       signal: request.signal,
+      lookup: request.lookup,
     });
   } catch (error) {
+    if (error instanceof PermanentError) throw new PermanentError(`request to ${request.target} refused: ${error.message}`, { cause: error });
     const verb = request.signal.aborted ? 'aborted' : 'failed';
     throw new RetryableError(`request to ${request.target} ${verb}: ${networkReason(error)}`, { cause: error });
   }

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { PermanentError, RetryableError } from '../errors.js';
+import { connectLookup, type HostResolver } from './addressLookup.js';
 import { HostAllowList } from './HostAllowList.js';
 import { sendJson, undiciTransport, type HttpTransport } from './http.js';
 import { resolveSecret, secret, type SecretInput } from '../secrets.js';
@@ -12,6 +13,14 @@ export interface WebhookJobTypeOptions {
    * Default: the WEBHOOK_ALLOWED_HOSTS setting.
    */
   allowedHosts?: string | readonly string[] | undefined;
+  /**
+   * Let allowed names resolve to loopback, private, link-local and metadata addresses (for a
+   * local stack). Default: the WEBHOOK_ALLOW_PRIVATE_ADDRESSES setting, `true` or `false`
+   * (unset: false).
+   */
+  allowPrivateAddresses?: boolean;
+  /** How host names are resolved; default the system resolver. Tests pass fakes. */
+  resolve?: HostResolver;
   /**
    * HMAC secret for the signature header. Without it every delivery fails as retryable (so queued
    * webhooks survive a configuration slip) rather than going out unsigned. Default: the
@@ -76,17 +85,32 @@ function webhookPayload(allowList: HostAllowList) {
 
 export type WebhookPayload = z.output<ReturnType<typeof webhookPayload>>;
 
+/** A true/false setting: unset or empty is false; anything else is a mistake worth failing on. */
+function booleanSetting(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new TypeError(`${name} must be true or false, not "${value}"`);
+}
+
 /**
  * Job type `webhook`: sends `body` as JSON to `url`, signed (see webhookSignature.ts), with
  * `x-aurora-queue-message-id` and `x-aurora-queue-attempt` so receivers can deduplicate. 2xx:
  * done; 408/425/429/5xx and network errors: retried (Retry-After honoured); other statuses,
  * redirects included: dead. The URL is checked against the allow-list at enqueue (schema), again
  * when the payload is re-parsed before dispatch (so removing a host stops its queued webhooks),
- * and by the handler itself.
+ * and by the handler itself. An allowed name must also resolve to public addresses only, checked
+ * when a connection is made, which then goes to the checked address (see addressLookup.ts):
+ * otherwise the message is dead. Entries written as an IP literal or `localhost` are trusted as
+ * written, and allowPrivateAddresses lifts the check.
  */
 export function webhook(options: WebhookJobTypeOptions = {}) {
   const env = options.env ?? process.env;
   const allowList = HostAllowList.parse('allowedHosts' in options ? options.allowedHosts : env.WEBHOOK_ALLOWED_HOSTS);
+  const allowPrivateAddresses =
+    options.allowPrivateAddresses ?? booleanSetting('WEBHOOK_ALLOW_PRIVATE_ADDRESSES', env.WEBHOOK_ALLOW_PRIVATE_ADDRESSES);
+  const publicOnlyLookup = connectLookup({ resolve: options.resolve, publicOnly: true });
+  // Undefined leaves resolution to net.connect itself.
+  const trustedLookup = options.resolve === undefined ? undefined : connectLookup({ resolve: options.resolve, publicOnly: false });
   const signingSecretInput = 'signingSecret' in options ? options.signingSecret : secret('WEBHOOK_SIGNING_SECRET', { env });
   const transport = options.transport ?? undiciTransport();
   const now = options.now ?? Date.now;
@@ -95,7 +119,7 @@ export function webhook(options: WebhookJobTypeOptions = {}) {
     type: 'webhook',
     payload: webhookPayload(allowList),
     timeoutMs: options.timeoutMs ?? 10_000,
-    settings: ['WEBHOOK_ALLOWED_HOSTS'],
+    settings: ['WEBHOOK_ALLOWED_HOSTS', 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES'],
     secrets: ['WEBHOOK_SIGNING_SECRET'],
     async handle(payload, context) {
       const refusal = allowList.refusal(payload.url);
@@ -121,6 +145,7 @@ export function webhook(options: WebhookJobTypeOptions = {}) {
         signal: context.signal,
         // The origin only: paths and queries of webhook URLs often carry tokens.
         target: `webhook ${new URL(payload.url).origin}`,
+        lookup: allowPrivateAddresses || allowList.listsAddress(payload.url) ? trustedLookup : publicOnlyLookup,
       });
     },
   });

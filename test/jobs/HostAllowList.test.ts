@@ -70,3 +70,21 @@ describe('HostAllowList', () => {
     },
   );
 });
+
+describe('HostAllowList.listsAddress', () => {
+  const list = HostAllowList.parse('hooks.example.com, *.partner.io, 127.0.0.1:9000, [::1], 10.0.0.7, localhost:8080, *.localhost');
+
+  it.each(['http://127.0.0.1:9000/', 'http://[::1]:1234/', 'http://10.0.0.7/', 'http://localhost:8080/'])(
+    'trusts %s, allowed by an entry written as an IP literal or localhost',
+    (url) => {
+      expect(list.listsAddress(url)).toBe(true);
+    },
+  );
+
+  it.each(['https://hooks.example.com/', 'https://a.partner.io/', 'http://app.localhost/', 'http://localhost:9999/', 'http://127.0.0.1:9001/', 'not a url'])(
+    'does not trust %s: a name, or not allowed at all',
+    (url) => {
+      expect(list.listsAddress(url)).toBe(false);
+    },
+  );
+});

@@ -25,7 +25,7 @@ describe('the built-in job type factories', () => {
   });
 
   it('declare the settings and secrets a deploy must wire', () => {
-    expect(webhook({ env: {} })).toMatchObject({ settings: ['WEBHOOK_ALLOWED_HOSTS'], secrets: ['WEBHOOK_SIGNING_SECRET'] });
+    expect(webhook({ env: {} })).toMatchObject({ settings: ['WEBHOOK_ALLOWED_HOSTS', 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES'], secrets: ['WEBHOOK_SIGNING_SECRET'] });
     expect(sms({ env: {} })).toMatchObject({ settings: ['SMS_PROVIDER_URL'], secrets: ['SMS_PROVIDER_TOKEN'] });
   });
 

@@ -1,8 +1,10 @@
+import type { LookupAddress } from 'node:dns';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../dev/testHttpServer.js';
 import { dispatch, type DispatchMessage } from '../../lib/drain/dispatch.js';
 import { PermanentError } from '../../lib/errors.js';
-import type { HttpAnswer } from '../../lib/jobs/http.js';
+import type { HostResolver } from '../../lib/jobs/addressLookup.js';
+import type { HttpAnswer, HttpTransport } from '../../lib/jobs/http.js';
 import type { JobType } from '../../lib/jobs/types.js';
 import { webhook as webhookJobType, type WebhookJobTypeOptions } from '../../lib/jobs/webhook.js';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../../lib/jobs/webhookSignature.js';
@@ -188,6 +190,85 @@ describe('webhook delivery', () => {
     const type = webhook({ transport: async (request) => (seen.push(request.url), answer(202)) });
     expect(await dispatch(message({ url: 'https://a.hooks.test/x', body: 1 }), type as JobType, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
     expect(seen).toEqual(['https://a.hooks.test/x']);
+  });
+});
+
+/** A resolver answering every name with `addresses`, recording the names it was asked. */
+function resolveTo(...addresses: string[]): HostResolver & { calls: string[] } {
+  const calls: string[] = [];
+  const resolve = async (hostname: string): Promise<LookupAddress[]> => (
+    calls.push(hostname), addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))
+  );
+  return Object.assign(resolve, { calls });
+}
+
+describe('webhook addresses (DNS rebinding)', () => {
+  it.each([
+    ['127.0.0.1', 'loopback'],
+    ['10.0.0.1', 'private'],
+    ['169.254.169.254', 'cloud metadata'],
+    ['::1', 'loopback'],
+    ['fc00::', 'private'],
+  ])('is dead, sending nothing, when an allowed name resolves to %s (%s)', async (address, reason) => {
+    server = await startTestHttpServer({ status: 204 });
+    const url = `http://a.hooks.test:${new URL(server.url).port}`;
+    const type = webhook({ resolve: resolveTo(address), allowPrivateAddresses: false }) as JobType;
+    const outcome = await dispatch(message({ url: `${url}/hook/sekrit?token=sekrit`, body: {} }), type, { timeoutMs: 2_000 });
+    expect(outcome).toEqual({
+      kind: 'dead',
+      error: `PermanentError: request to webhook ${url} refused: a.hooks.test resolves to ${address} (${reason}), not a public address`,
+    });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('delivers to a name that resolves to public addresses, connecting to the address it checked', async () => {
+    const connectedTo: unknown[] = [];
+    // Stands in for net.connect: resolves through the request's lookup and "connects" to its answer.
+    const transport: HttpTransport = (request) =>
+      new Promise((resolve, reject) => {
+        request.lookup!(new URL(request.url).hostname, { all: true }, (error, addresses) => {
+          if (error) return reject(error);
+          connectedTo.push(addresses);
+          resolve(answer(204));
+        });
+      });
+    const type = webhook({ resolve: resolveTo('93.184.216.34'), allowPrivateAddresses: false, transport }) as JobType;
+    expect(await dispatch(message({ url: 'https://a.hooks.test/in', body: {} }), type, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
+    expect(connectedTo).toEqual([[{ address: '93.184.216.34', family: 4 }]]);
+  });
+
+  it('trusts an entry written as an IP literal: delivers to 127.0.0.1 over the network, resolving nothing', async () => {
+    server = await startTestHttpServer({ status: 204 });
+    const resolve = resolveTo('10.9.9.9');
+    const type = webhook({ allowedHosts: '127.0.0.1', resolve, allowPrivateAddresses: false }) as JobType;
+    expect(await dispatch(message({ url: `${server.url}/hook`, body: { n: 1 } }), type, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
+    expect(server.requests.map((request) => request.body)).toEqual(['{"n":1}']);
+    expect(resolve.calls).toEqual([]);
+  });
+
+  it('trusts an entry written as localhost', async () => {
+    server = await startTestHttpServer({ status: 204 });
+    const type = webhook({ allowedHosts: 'localhost', resolve: resolveTo('127.0.0.1'), allowPrivateAddresses: false }) as JobType;
+    const url = `http://localhost:${new URL(server.url).port}/hook`;
+    expect(await dispatch(message({ url, body: {} }), type, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('lets any allowed name reach a private address with allowPrivateAddresses, or WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true', async () => {
+    server = await startTestHttpServer({ status: 204 });
+    const url = `http://a.hooks.test:${new URL(server.url).port}/hook`;
+    const byOption = webhook({ resolve: resolveTo('127.0.0.1'), allowPrivateAddresses: true }) as JobType;
+    expect(await dispatch(message({ url, body: {} }), byOption, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
+    const env = { WEBHOOK_ALLOWED_HOSTS: '*.hooks.test', WEBHOOK_SIGNING_SECRET: 's', WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' };
+    const byEnv = webhookJobType({ env, resolve: resolveTo('127.0.0.1') }) as JobType;
+    expect(await dispatch(message({ url, body: {} }), byEnv, { timeoutMs: 2_000 })).toEqual({ kind: 'done' });
+    expect(server.requests).toHaveLength(2);
+    const refusing = webhookJobType({ env: { ...env, WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'false' }, resolve: resolveTo('127.0.0.1') }) as JobType;
+    expect(await dispatch(message({ url, body: {} }), refusing, { timeoutMs: 2_000 })).toMatchObject({ kind: 'dead' });
+  });
+
+  it('refuses a WEBHOOK_ALLOW_PRIVATE_ADDRESSES that is neither true nor false', () => {
+    expect(() => webhookJobType({ env: { WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'yes' } })).toThrow('WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be true or false, not "yes"');
   });
 });
 
