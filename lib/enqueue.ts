@@ -99,7 +99,7 @@ function isBatch(body: unknown): body is { messages: unknown } {
   return typeof body === 'object' && body !== null && !Array.isArray(body) && 'messages' in body;
 }
 
-export function declaredQueue(app: App, queue: string): QueueConfig {
+export function declaredQueue(app: Pick<App, 'queues'>, queue: string): QueueConfig {
   const config = app.queues.get(queue);
   if (config === undefined) {
     throw new NotFoundError('unknown_queue', `queue "${queue}" is not declared (declared: ${[...app.queues.keys()].join(', ')})`, 'queue');
@@ -107,10 +107,40 @@ export function declaredQueue(app: App, queue: string): QueueConfig {
   return config;
 }
 
-interface Prepared {
+/** What checking a message needs: the configured queues and types, and the time. No database. */
+export type Checker = Pick<App, 'queues' | 'jobs' | 'clock'>;
+
+/** A message checked against its queue and type, ready to insert. */
+export interface PreparedMessage {
   message: NewMessage;
+  /** What it adds to the ExecuteStatement request that inserts it (its batch must stay under 4 MiB). */
+  requestBytes: number;
+}
+
+interface Prepared extends PreparedMessage {
   /** Set on a repeat of an earlier message's dedupKey in the same batch: that message's index. */
   sameAs: number | undefined;
+}
+
+/**
+ * Checks one message (`{ type, payload, ... }`) for a declared queue and prepares it to be stored,
+ * without writing anything; throws the same refusals as an enqueue, with fields named from the
+ * message (`payload.to`). For callers that gather messages of many callers into one insert.
+ */
+export async function prepareMessage(app: Checker, queue: string, message: unknown): Promise<PreparedMessage> {
+  const [prepared] = await prepare(app, declaredQueue(app, queue), [{ value: message, path: [] }], app.clock.now());
+  return prepared!;
+}
+
+/**
+ * Stores prepared messages of one queue with one insert (plus one read when dedup keys hit stored
+ * messages), whole or not at all, then wakes a drain. Answers in the order given.
+ */
+export async function storePrepared(app: App, queue: string, prepared: readonly PreparedMessage[]): Promise<EnqueuedMessage[]> {
+  const queueConfig = declaredQueue(app, queue);
+  const answers = await insertPrepared(app, queueConfig, prepared.map((p) => ({ ...p, sameAs: undefined })), app.db);
+  await wakeDrain(app, queueConfig.name);
+  return answers;
 }
 
 /**
@@ -130,9 +160,12 @@ async function store(app: App, queue: QueueConfig, inputs: readonly { value: unk
 }
 
 async function insertAll(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], options: EnqueueOptions): Promise<EnqueuedMessage[]> {
+  const prepared = await prepare(app, queue, inputs, app.clock.now());
+  return insertPrepared(app, queue, prepared, options.db ?? app.db);
+}
+
+async function insertPrepared(app: App, queue: QueueConfig, prepared: Prepared[], db: Db): Promise<EnqueuedMessage[]> {
   const now = app.clock.now();
-  const prepared = await prepare(app, queue, inputs, now);
-  const db = options.db ?? app.db;
 
   // A dedupKey repeated within the batch is a duplicate of its first occurrence, decided here:
   // the insert would only count it, not say which message it repeated.
@@ -182,7 +215,7 @@ async function insertResolvingDuplicates(db: Db, queue: string, messages: readon
   return existingIdOf;
 }
 
-async function prepare(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], now: Date): Promise<Prepared[]> {
+async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], now: Date): Promise<Prepared[]> {
   const issues: FieldIssue[] = [];
   const sizeIssues: FieldIssue[] = [];
   const prepared: Prepared[] = [];
@@ -229,8 +262,10 @@ async function prepare(app: App, queue: QueueConfig, inputs: readonly { value: u
 
     const availableAt = resolveAvailableAt(message, now, path, issues);
     if (availableAt === undefined) continue;
-    requestBytes += encodedRequestBytes(payloadJson, message.dedupKey);
+    const messageBytes = encodedRequestBytes(payloadJson, message.dedupKey);
+    requestBytes += messageBytes;
     prepared.push({
+      requestBytes: messageBytes,
       message: {
         id: uuidv7(now.getTime()),
         queue: queue.name,

@@ -14,3 +14,4 @@ export { createApp, type App, type AppOptions } from './app.js';
 export { enqueue, enqueueInTransaction, wakeDrain, type MessageFor, type EnqueueMessage, type EnqueuedMessage } from './enqueue.js';
 export { getMessageStatus, cancelMessage, type MessageView } from './messages.js';
 export { createLogger } from './observability.js';
+export { createQueueClient, type DirectQueueClient, type QueueClient, type SendOptions } from './client/index.js';

@@ -1,0 +1,170 @@
+/**
+ * The producer side: a client typed by the team's queue.config.ts, over one of two transports
+ * with the same interface.
+ *   - direct: through the Data API with the caller's own credentials (a service that owns the
+ *     cluster), with auto-batching of concurrent single enqueues and enqueueInTransaction;
+ *   - http: to the deployed API, signed with SigV4 by the SDK's signer.
+ * Both check every message against its queue and type before anything is sent, so bad input
+ * fails with the field and rule the API would name, without a network call.
+ */
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { MessageView } from '../../schema/messages.js';
+import { createApp, type App } from '../app.js';
+import type { QueueAppConfig } from '../config.js';
+import type { Db } from '../db/types.js';
+import { createDb } from '../db/index.js';
+import { enqueue as enqueueMessages, enqueueInTransaction, prepareMessage, wakeDrain, type EnqueuedMessage, type MessageFor } from '../enqueue.js';
+import { ConflictError, NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from '../errors.js';
+import { JobRegistry } from '../jobs/JobRegistry.js';
+import type { AnyJobType, PayloadInput } from '../jobs/types.js';
+import { cancelMessage, getMessageStatus } from '../messages.js';
+import { resolveQueues } from '../queues.js';
+import { systemClock } from '../clock.js';
+import { AutoBatcher } from './AutoBatcher.js';
+import { apiGatewaySigner } from './sigv4.js';
+
+/** Everything of a message but its type and payload; `queue` defaults to `default`. */
+export interface SendOptions {
+  queue?: string;
+  delaySeconds?: number;
+  availableAt?: string;
+  priority?: number;
+  maxAttempts?: number;
+  dedupKey?: string;
+}
+
+export type PayloadOf<J extends AnyJobType, T extends string> = PayloadInput<Extract<J, { type: T }>>;
+
+export interface QueueClient<J extends AnyJobType> {
+  /** One message; its payload is checked against its type at compile time and before sending. */
+  enqueue<T extends J['type']>(type: T, payload: PayloadOf<J, T>, options?: SendOptions): Promise<EnqueuedMessage>;
+  /** Up to 500 messages to one queue, stored whole or not at all. */
+  enqueueMany(messages: readonly MessageFor<J>[], options?: { queue?: string }): Promise<EnqueuedMessage[]>;
+  get(id: string): Promise<MessageView>;
+  cancel(id: string): Promise<MessageView>;
+  /** Sends what auto-batching still holds and releases the client. */
+  close(): Promise<void>;
+}
+
+export interface DirectQueueClient<J extends AnyJobType> extends QueueClient<J> {
+  /**
+   * Messages written inside the caller's own Data API transaction (the outbox): they commit or roll
+   * back with it. Call `afterCommit(queue)` once committed, so a drain picks them up at once.
+   */
+  enqueueInTransaction(transactionId: string, messages: readonly MessageFor<J>[], options?: { queue?: string }): Promise<EnqueuedMessage[]>;
+  afterCommit(queue?: string): Promise<void>;
+}
+
+export interface DirectOptions<J extends AnyJobType> {
+  transport: 'direct';
+  config: QueueAppConfig<J>;
+  /** The cluster: `{ resourceArn, secretArn, database }` (plus `endpoint` for the local server), or a Db. */
+  database: Db | { resourceArn: string; secretArn: string; database: string; endpoint?: string; region?: string };
+  /** How long a single enqueue waits for others to share its insert; 0 sends each alone. Default 5 ms. */
+  lingerMs?: number;
+  /** Drain-wide defaults and the drain function to wake, as the handlers read them; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface HttpOptions<J extends AnyJobType> {
+  transport: 'http';
+  config: QueueAppConfig<J>;
+  /** The deployed HTTP API, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com */
+  baseUrl: string;
+  region: string;
+  /** Default: the AWS SDK's credential chain (environment, profile, SSO, instance role). */
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  fetch?: typeof fetch;
+}
+
+export function createQueueClient<J extends AnyJobType>(options: DirectOptions<J>): DirectQueueClient<J>;
+export function createQueueClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<J>;
+export function createQueueClient<J extends AnyJobType>(options: DirectOptions<J> | HttpOptions<J>): QueueClient<J> {
+  return options.transport === 'direct' ? directClient(options) : httpClient(options);
+}
+
+const DEFAULT_QUEUE = 'default';
+const DEFAULT_LINGER_MS = 5;
+
+function message(type: string, payload: unknown, options: SendOptions = {}) {
+  const { queue: _queue, ...rest } = options;
+  return { type, payload, ...rest };
+}
+
+function directClient<J extends AnyJobType>(options: DirectOptions<J>): DirectQueueClient<J> {
+  const db = 'query' in options.database ? options.database : createDb(options.database);
+  const app = createApp({ config: options.config, db, env: options.env ?? process.env });
+  const batcher = new AutoBatcher(app as App, { lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS, maxBatch: 500 });
+  return {
+    enqueue: (type, payload, send) => batcher.enqueue(send?.queue ?? DEFAULT_QUEUE, message(type, payload, send)),
+    enqueueMany: (messages, send) => enqueueMessages(app, send?.queue ?? DEFAULT_QUEUE, messages),
+    enqueueInTransaction: (transactionId, messages, send) => enqueueInTransaction(app, transactionId, send?.queue ?? DEFAULT_QUEUE, messages),
+    afterCommit: (queue) => wakeDrain(app, queue ?? DEFAULT_QUEUE),
+    get: (id) => getMessageStatus(app, id),
+    cancel: (id) => cancelMessage(app, id),
+    close: () => batcher.flush(),
+  };
+}
+
+function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<J> {
+  // Checks run here, with no database: the same queues, types and schemas as the API's.
+  const checker = { queues: resolveQueues(options.config.queues, {}), jobs: new JobRegistry(options.config.jobTypes), clock: systemClock };
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  let signer: Promise<ReturnType<typeof apiGatewaySigner>> | undefined;
+  const sign = () =>
+    (signer ??= (async () => {
+      const credentials = options.credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider();
+      return apiGatewaySigner(options.region, credentials);
+    })());
+  const base = new URL(options.baseUrl);
+
+  const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> => {
+    const url = new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base : new URL(`${base.href}/`));
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { host: url.host, ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
+    const signed = await (await sign()).sign({
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      path: url.pathname,
+      query: {},
+      headers,
+      body: text,
+    });
+    const response = await fetchFn(url, { method, headers: signed.headers as Record<string, string>, body: text });
+    const answer = response.status === 204 ? undefined : await response.json().catch(() => undefined);
+    if (!response.ok) throw errorFromResponse(response.status, answer);
+    return answer;
+  };
+
+  return {
+    async enqueue(type, payload, send) {
+      const queue = send?.queue ?? DEFAULT_QUEUE;
+      const body = message(type, payload, send);
+      await prepareMessage(checker, queue, body);
+      return (await call('POST', `/queues/${encodeURIComponent(queue)}/messages`, body)) as EnqueuedMessage;
+    },
+    async enqueueMany(messages, send) {
+      const queue = send?.queue ?? DEFAULT_QUEUE;
+      for (const m of messages) await prepareMessage(checker, queue, m);
+      const answer = (await call('POST', `/queues/${encodeURIComponent(queue)}/messages`, { messages })) as { messages: EnqueuedMessage[] };
+      return answer.messages;
+    },
+    get: async (id) => (await call('GET', `/messages/${encodeURIComponent(id)}`)) as MessageView,
+    cancel: async (id) => (await call('DELETE', `/messages/${encodeURIComponent(id)}`)) as MessageView,
+    close: async () => {},
+  };
+}
+
+/** The API's error body as the domain error it stands for, so callers catch the same classes either way. */
+function errorFromResponse(status: number, body: unknown): Error {
+  const error = (body as { error?: { code?: string; message?: string; field?: string; rule?: string; issues?: FieldIssue[] } } | undefined)?.error;
+  const text = error?.message ?? `the API answered ${status}`;
+  const issues: FieldIssue[] = error?.issues ?? [{ field: error?.field ?? '', rule: error?.rule ?? 'invalid', message: text.replace(`${error?.field}: `, '') }];
+  if (status === 400) return new ValidationError(issues);
+  if (status === 413) return new TooLargeError(issues);
+  if (status === 404) return new NotFoundError(error?.code ?? 'not_found', text, error?.field);
+  if (status === 409) return new ConflictError(error?.code ?? 'conflict', text);
+  return new QueueError(text, { retryable: status === 429 || status >= 500 });
+}
