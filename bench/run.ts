@@ -39,6 +39,7 @@ import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
 import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
 import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenarios/delivery.js';
 import { pickupLatency, wakeCost, type PickupResult, type WakeCostResult } from './scenarios/wake.js';
+import { clientEnqueues, type ClientResult } from './scenarios/client.js';
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
 import { enqueueThroughHandler, type EnqueueResult } from './scenarios/enqueue.js';
 import { dataApiFloor, plainHttpFloor, type FloorResult } from './scenarios/floor.js';
@@ -72,6 +73,8 @@ const N = {
 };
 const E1_IN_FLIGHT = 16;
 const E2_BATCH = 500;
+/** The typed client's default linger (lib/client). */
+const CLIENT_LINGER_MS = 5;
 const E2_IN_FLIGHT = 1;
 const DRAIN_BATCH = 100;
 const D2_RUNS = 4;
@@ -117,6 +120,9 @@ interface Repetition {
   d1Latency?: Measured<DrainRunsResult>;
   delivery?: DeliveryRepetition;
   pickup?: PickupResult;
+  client?: ClientResult;
+  clientPipelined?: ClientResult;
+  clientLatency?: ClientResult;
   wakeCost?: WakeCostResult;
 }
 
@@ -204,6 +210,18 @@ async function main(): Promise<void> {
         await enqueueThroughHandler(e2App, E2_BATCH, E2_BATCH, 1);
         await freshQueue();
         r.e2 = await measure(server, () => enqueueThroughHandler(e2App, N.e2, E2_BATCH, E2_IN_FLIGHT));
+        await freshQueue();
+        r.client = await clientEnqueues({ db: dataApiDb(server.url, database), count: N.e2, callers: E1_IN_FLIGHT, lingerMs: CLIENT_LINGER_MS });
+        await freshQueue();
+        r.clientPipelined = await clientEnqueues({ db: dataApiDb(server.url, database), count: N.e2, callers: E1_IN_FLIGHT, perCaller: 32, lingerMs: CLIENT_LINGER_MS });
+        await freshQueue();
+        await server.setLatency(LATENCY_MS);
+        try {
+          r.clientLatency = await clientEnqueues({ db: dataApiDb(server.url, database), count: N.e1, callers: E1_IN_FLIGHT, lingerMs: CLIENT_LINGER_MS });
+        } finally {
+          await server.setLatency(0);
+        }
+        log(`rep ${rep} client ×${E1_IN_FLIGHT}: ${formatNumber(r.client.perSecond)} msg/s, ${r.client.callsPerMessage.toFixed(3)} calls/msg; +${LATENCY_MS} ms: p50 ${r.clientLatency.latency.median.toFixed(0)} ms per enqueue`);
         log(`rep ${rep} Data API SELECT 1 ×${E1_IN_FLIGHT}: ${formatNumber(r.floor.result.perSecond)} calls/s (no SDK: ${formatNumber(r.plainFloor.result.perSecond)}); E1 ${formatNumber(r.e1.result.perSecond)} msg/s; E2 ${formatNumber(r.e2.result.perSecond)} msg/s`);
       }
       if (sections.has('drain')) {
@@ -488,6 +506,44 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       target: { op: '>=', value: 4_000, text: '≥ 4,000' },
       note: crossCheck(e1),
       ratioTo: { label: 'plain E1', top: (rep) => rep.e1?.result.perSecond, bottom: (rep) => rep.plainInsert.e1?.result.perSecond },
+    });
+  }
+  const clients = collect(repetitions, (rep) => rep.client);
+  if (clients.length > 0) {
+    rows.push({
+      id: 'client E1',
+      what: `typed client, direct transport, ${E1_IN_FLIGHT} concurrent callers of single enqueue(), auto-batching (linger ${CLIENT_LINGER_MS} ms), N=${N.e2}`,
+      unit: 'msg/s',
+      figure: figure(clients.map((c) => c.perSecond)),
+      target: { op: '>=', value: 10_000, text: '≥ 10,000' },
+    });
+    rows.push({
+      id: 'client calls',
+      what: `the same: Data API calls per message (with ${E1_IN_FLIGHT} callers each awaiting its enqueue, a batch holds at most ${E1_IN_FLIGHT}: ≥ ${(1 / E1_IN_FLIGHT).toFixed(3)})`,
+      unit: '',
+      figure: figure(clients.map((c) => c.callsPerMessage)),
+      target: { op: '<=', value: 0.05, text: '≤ 0.05' },
+    });
+  }
+  const pipelined = collect(repetitions, (rep) => rep.clientPipelined);
+  if (pipelined.length > 0) {
+    rows.push({
+      id: 'client E1 ×32',
+      what: `the same, each of the ${E1_IN_FLIGHT} callers keeping 32 enqueue() calls outstanding`,
+      unit: 'msg/s',
+      figure: figure(pipelined.map((c) => c.perSecond)),
+      target: { op: '>=', value: 10_000, text: '≥ 10,000' },
+      note: `${figure(pipelined.map((c) => c.callsPerMessage)).median.toFixed(3)} calls per message`,
+    });
+  }
+  const clientLatencies = collect(repetitions, (rep) => rep.clientLatency);
+  if (clientLatencies.length > 0) {
+    rows.push({
+      id: `client +${LATENCY_MS}ms`,
+      what: `the same with ${LATENCY_MS} ms added per Data API call: p50 of one enqueue() (target: linger + one round trip)`,
+      unit: 'ms',
+      figure: figure(clientLatencies.map((c) => c.latency.median)),
+      target: { op: '<=', value: CLIENT_LINGER_MS + LATENCY_MS + 10, text: `≤ ${CLIENT_LINGER_MS} + ${LATENCY_MS} ms + the call's own time` },
     });
   }
   const e2 = collect(repetitions, (rep) => rep.e2);
