@@ -10,6 +10,9 @@ import config from '../queue.config.js';
 const logger = createLogger();
 const schemas = { path: messageIdParams };
 
+/** What this handler validates, by route: test/openapi.test.ts checks it is what the API document says. */
+export const ROUTE_SCHEMAS = { 'DELETE /messages/{id}': schemas };
+
 /**
  * DELETE /messages/{id}: cancels a message that is waiting or retrying; answers it with status
  * `cancelled`. 409 with `status` when it has started or finished, 404 for an unknown id.

@@ -18,6 +18,13 @@ const listSchemas = { path: queueParams, query: deadLetterPageQuery };
 const redriveSchemas = { path: queueParams, body: redriveBody };
 const purgeSchemas = { path: queueParams, query: purgeQuery, body: z.unknown() };
 
+/** What this handler validates, by route (a purge body by purgeSelection once read): test/openapi.test.ts checks it. */
+export const ROUTE_SCHEMAS = {
+  'GET /queues/{queue}/dead': listSchemas,
+  'POST /queues/{queue}/redrive': redriveSchemas,
+  'DELETE /queues/{queue}/dead': { ...purgeSchemas, body: purgeSelection },
+};
+
 /**
  *   GET    /queues/{queue}/dead?limit=&after=   a page of dead letters with payloads and errors;
  *                                              `next` is the `after` of the following page

@@ -16,6 +16,9 @@ export interface EnqueueHandlerDeps {
 
 const schemas = { path: queueParams };
 
+/** What this handler validates, by route (the messages themselves in lib/enqueue): test/openapi.test.ts checks it. */
+export const ROUTE_SCHEMAS = { 'POST /queues/{queue}/messages': schemas };
+
 /**
  * POST /queues/{queue}/messages: one message, or `{ messages: [...] }` (up to 500). Answers 202
  * with `{ id, duplicate }`, or `{ messages: [{ id, duplicate }, ...] }` in the order given. The

@@ -10,6 +10,9 @@ import config from '../queue.config.js';
 const logger = createLogger();
 const schemas = { path: messageIdParams };
 
+/** What this handler validates, by route: test/openapi.test.ts checks it is what the API document says. */
+export const ROUTE_SCHEMAS = { 'GET /messages/{id}': schemas };
+
 /** GET /messages/{id}: the message's status and progress (not its payload); 404 for an unknown id. */
 export function createGetMessageHandler(getApp: () => App, deps: { logger?: ErrorLogger } = {}) {
   return middy<APIGatewayProxyEventV2, HttpResponse>()

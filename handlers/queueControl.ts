@@ -9,6 +9,9 @@ import config from '../queue.config.js';
 
 const logger = createLogger();
 const schemas = { path: queueParams };
+
+/** What this handler validates, by route: test/openapi.test.ts checks it is what the API document says. */
+export const ROUTE_SCHEMAS = { 'POST /queues/{queue}/pause': schemas, 'POST /queues/{queue}/resume': schemas };
 const PAUSE = 'POST /queues/{queue}/pause';
 const RESUME = 'POST /queues/{queue}/resume';
 

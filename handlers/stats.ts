@@ -10,6 +10,9 @@ import config from '../queue.config.js';
 const logger = createLogger();
 const schemas = { path: queueParams };
 
+/** What this handler validates, by route: test/openapi.test.ts checks it is what the API document says. */
+export const ROUTE_SCHEMAS = { 'GET /queues/{queue}/stats': schemas };
+
 /** GET /queues/{queue}/stats: counts by status, delayed messages, age of the oldest due one, paused. */
 export function createStatsHandler(getApp: () => App, deps: { logger?: ErrorLogger } = {}) {
   return middy<APIGatewayProxyEventV2, HttpResponse>()

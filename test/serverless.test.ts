@@ -34,9 +34,10 @@ const ROUTES: Record<string, string> = {
   'DELETE /queues/{queue}/dead': 'handlers/deadLetters.handler',
   'POST /queues/{queue}/pause': 'handlers/queueControl.handler',
   'POST /queues/{queue}/resume': 'handlers/queueControl.handler',
+  'GET /openapi.json': 'handlers/openapi.handler',
 };
 
-const FUNCTIONS = ['enqueue', 'getMessage', 'cancelMessage', 'stats', 'deadLetters', 'queueControl', 'drain', 'migrate'];
+const FUNCTIONS = ['enqueue', 'getMessage', 'cancelMessage', 'stats', 'deadLetters', 'queueControl', 'openapi', 'drain', 'migrate'];
 const DB_RESOURCES = ['DbSecret', 'DbCluster', 'DbWriter', 'DbSecretAttachment'];
 const MAX_ZIP_BYTES = 500 * 1024;
 

@@ -1,0 +1,96 @@
+/**
+ * The HTTP API's routes with the zod schemas that validate them: the one source of the OpenAPI
+ * document (schema/openapi.ts), which a test checks against serverless.yml and the handlers.
+ */
+import * as z from 'zod';
+import {
+  deadLetterPageQuery,
+  enqueueBatch,
+  enqueuedMessage,
+  enqueueMessage,
+  MESSAGE_STATUSES,
+  messageIdParams,
+  messageView,
+  purgeQuery,
+  purgeSelection,
+  queueParams,
+  redriveBody,
+} from './messages.js';
+
+/** The body every refusal carries. */
+export const errorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+    rule: z.string().optional(),
+    issues: z.array(z.object({ field: z.string(), rule: z.string(), message: z.string() })).optional(),
+    status: z.string().optional(),
+  }),
+});
+
+const queueStatsView = z.object({
+  queue: z.string(),
+  counts: z.record(z.enum(MESSAGE_STATUSES), z.number().int()),
+  oldestDueAgeSeconds: z.number(),
+  delayed: z.number().int(),
+  paused: z.boolean(),
+});
+
+const deadLetterList = z.object({
+  messages: z.array(messageView.extend({ payload: z.unknown() })),
+  next: z.string().optional(),
+});
+
+const queueState = z.object({ queue: z.string(), paused: z.boolean() });
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  /** The serverless.yml function that serves it. */
+  function: string;
+  summary: string;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** Status → answer; every route may also answer the refusals in errorResponse. */
+  responses: Record<number, z.ZodType>;
+}
+
+export const ROUTES: readonly Route[] = [
+  {
+    method: 'POST',
+    path: '/queues/{queue}/messages',
+    function: 'enqueue',
+    summary: 'Enqueue one message, or { messages: [...] } with up to 500, stored whole or not at all',
+    params: queueParams,
+    body: z.union([enqueueMessage, enqueueBatch.extend({ messages: z.array(enqueueMessage).min(1).max(500) })]),
+    responses: { 202: z.union([enqueuedMessage, z.object({ messages: z.array(enqueuedMessage) })]) },
+  },
+  { method: 'GET', path: '/messages/{id}', function: 'getMessage', summary: "A message's status", params: messageIdParams, responses: { 200: messageView } },
+  { method: 'DELETE', path: '/messages/{id}', function: 'cancelMessage', summary: 'Cancel a message that has not run yet', params: messageIdParams, responses: { 200: messageView } },
+  { method: 'GET', path: '/queues/{queue}/stats', function: 'stats', summary: "A queue's depth by status and oldest due age", params: queueParams, responses: { 200: queueStatsView } },
+  { method: 'GET', path: '/queues/{queue}/dead', function: 'deadLetters', summary: 'A page of dead letters', params: queueParams, query: deadLetterPageQuery, responses: { 200: deadLetterList } },
+  {
+    method: 'POST',
+    path: '/queues/{queue}/redrive',
+    function: 'deadLetters',
+    summary: 'Redrive dead letters (some ids, or all up to limit)',
+    params: queueParams,
+    body: redriveBody,
+    responses: { 200: z.object({ redriven: z.number().int(), more: z.boolean() }) },
+  },
+  {
+    method: 'DELETE',
+    path: '/queues/{queue}/dead',
+    function: 'deadLetters',
+    summary: 'Purge dead letters: { ids } or { all: true }, as a body or a query string',
+    params: queueParams,
+    query: purgeQuery,
+    body: purgeSelection,
+    responses: { 200: z.object({ purged: z.number().int(), more: z.boolean() }) },
+  },
+  { method: 'POST', path: '/queues/{queue}/pause', function: 'queueControl', summary: 'Pause a queue (enqueues are still accepted)', params: queueParams, responses: { 200: queueState } },
+  { method: 'POST', path: '/queues/{queue}/resume', function: 'queueControl', summary: 'Resume a paused queue', params: queueParams, responses: { 200: queueState } },
+  { method: 'GET', path: '/openapi.json', function: 'openapi', summary: 'This document', responses: { 200: z.object({ openapi: z.string() }).loose() } },
+];
