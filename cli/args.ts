@@ -28,6 +28,8 @@ export const OPTIONS = {
   function: { type: 'string' },
   stage: { type: 'string' },
   timeout: { type: 'string' },
+  // dashboard
+  port: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

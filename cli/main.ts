@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js'
 import { MigrationError } from '../lib/migrate.js';
 import { parseCliArgs, type OptionName } from './args.js';
 import type { Command } from './command.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { deadListCommand, deadPurgeCommand, deadRedriveCommand } from './commands/dead.js';
 import { drainCommand } from './commands/drain.js';
 import { enqueueCommand } from './commands/enqueue.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   pauseCommand,
   resumeCommand,
   drainCommand,
+  dashboardCommand,
 ];
 
 const GLOBAL_OPTIONS: readonly OptionName[] = ['json', 'help'];

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../cli/main.js';
 import { freePort } from '../../dev/ports.js';
@@ -8,7 +9,7 @@ describe('usage', () => {
   it('lists every command with --help, and on stderr with exit 2 when none is given', async () => {
     const help = await runCaptured(['--help'], {});
     expect(help).toMatchObject({ code: 0, stderr: '' });
-    for (const command of ['migrate', 'enqueue', 'status', 'stats', 'dead list', 'dead redrive', 'dead purge', 'pause', 'resume', 'drain']) {
+    for (const command of ['migrate', 'enqueue', 'status', 'stats', 'dead list', 'dead redrive', 'dead purge', 'pause', 'resume', 'drain', 'dashboard']) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
     }
     const none = await runCaptured([], {});
@@ -21,6 +22,15 @@ describe('usage', () => {
       expect(run, command.name).toMatchObject({ code: 0, stderr: '' });
       expect(run.stdout).toContain(`usage: aurora-queue ${command.name}`);
       expect(run.stdout).toContain('--json');
+    }
+  });
+
+  it("is the README's CLI block: every command is listed there", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /\n## CLI\n[\s\S]*?```\n([\s\S]*?)```/.exec(readme)![1]!;
+    for (const command of COMMANDS) {
+      // `aurora-queue pause|resume <queue>` lists two.
+      expect(block, command.name).toMatch(new RegExp(`^aurora-queue (\\S+\\|)*${command.name}(\\|\\S+)*( |$)`, 'm'));
     }
   });
 

@@ -1,0 +1,168 @@
+/**
+ * The dashboard page's own JSON endpoints. Each one is thin, as the Lambda handlers are: parse
+ * with the API's zod schemas (schema/messages.ts), call the same operations (lib/operations.ts,
+ * lib/messages.ts), shape the answer. Refusals are thrown and answered by the server through
+ * lib/http's errorResponse, so they read as the HTTP API's do and never carry SQL or a stack.
+ *
+ *   GET    /api/overview                         every queue: depth, oldest due, paused, limits, last hour
+ *   GET    /api/queues/{queue}/dead?limit&after  a page of dead letters (as GET /queues/{queue}/dead)
+ *   POST   /api/queues/{queue}/redrive           { ids?, limit? } → { redriven, more }
+ *   DELETE /api/queues/{queue}/dead              { ids } or { all: true }, limit? → { purged, more }
+ *   POST   /api/queues/{queue}/pause, /resume
+ *   GET    /api/messages/{id}                    a message with its payload
+ *   GET    /api/queues/{queue}/messages?dedupKey=k   the message its dedup key names
+ */
+import * as z from 'zod';
+import type { App } from '../../lib/app.js';
+import { ValidationError, type FieldIssue } from '../../lib/errors.js';
+import { HttpError, ok, type HttpResponse } from '../../lib/http/index.js';
+import { findMessageByDedupKey, getMessageDetail } from '../../lib/messages.js';
+import { listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../../lib/operations.js';
+import { issuesFromZod } from '../../lib/validation.js';
+import { dedupKey, deadLetterPageQuery, messageIdParams, purgeSelection, queueParams, redriveBody } from '../../schema/messages.js';
+import { ThroughputHistory } from './throughput.js';
+
+export interface ApiRequest {
+  method: string;
+  /** The URL's path, still percent-encoded. */
+  path: string;
+  query: URLSearchParams;
+  /** The parsed JSON body; undefined when none was sent. */
+  body: unknown;
+}
+
+export interface ApiOptions {
+  app: App;
+  /** Where the dashboard points, for the page's header. */
+  target: string;
+  refreshSeconds: number;
+}
+
+const dedupKeyQuery = z.strictObject({ dedupKey });
+/** Pause and resume take no input; an empty object (or no body) is all they accept. */
+const emptyBody = z.strictObject({}).optional();
+
+type Route = (params: Record<string, string>, request: ApiRequest) => Promise<HttpResponse>;
+
+export function createApi(options: ApiOptions): (request: ApiRequest) => Promise<HttpResponse> {
+  const { app } = options;
+  const throughput = new ThroughputHistory(app);
+
+  const routes: [method: string, pattern: RegExp, route: Route][] = [
+    ['GET', /^\/api\/overview$/, async () => ok(await overview(app, options, throughput))],
+    [
+      'GET',
+      /^\/api\/queues\/(?<queue>[^/]+)\/dead$/,
+      async (params, request) => {
+        const { queue } = parse(queueParams, params, 'path');
+        return ok(await listDeadLetters(app, queue, parse(deadLetterPageQuery, queryObject(request), 'query')));
+      },
+    ],
+    [
+      'POST',
+      /^\/api\/queues\/(?<queue>[^/]+)\/redrive$/,
+      async (params, request) => {
+        const { queue } = parse(queueParams, params, 'path');
+        const result = await redrive(app, queue, parse(redriveBody, request.body, 'body'));
+        return ok({ redriven: result.count, more: result.more });
+      },
+    ],
+    [
+      'DELETE',
+      /^\/api\/queues\/(?<queue>[^/]+)\/dead$/,
+      async (params, request) => {
+        const { queue } = parse(queueParams, params, 'path');
+        const { limit, ...selection } = parse(purgeSelection, request.body ?? {}, 'body');
+        const result = await purgeDeadLetters(app, queue, selection.all ? { all: true } : { ids: selection.ids! }, { limit });
+        return ok({ purged: result.count, more: result.more });
+      },
+    ],
+    [
+      'POST',
+      /^\/api\/queues\/(?<queue>[^/]+)\/(?<action>pause|resume)$/,
+      async (params, request) => {
+        const { queue } = parse(queueParams, { queue: params.queue }, 'path');
+        parse(emptyBody, request.body, 'body');
+        return ok(await (params.action === 'pause' ? pauseQueue(app, queue) : resumeQueue(app, queue)));
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/messages\/(?<id>[^/]+)$/,
+      async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id)),
+    ],
+    [
+      'GET',
+      /^\/api\/queues\/(?<queue>[^/]+)\/messages$/,
+      async (params, request) => {
+        const { queue } = parse(queueParams, params, 'path');
+        return ok(await findMessageByDedupKey(app, queue, parse(dedupKeyQuery, queryObject(request), 'query').dedupKey));
+      },
+    ],
+  ];
+
+  return async (request) => {
+    let pathMatched = false;
+    for (const [method, pattern, route] of routes) {
+      const match = pattern.exec(request.path);
+      if (match === null) continue;
+      pathMatched = true;
+      if (method === request.method) return route(decodeParams(match.groups ?? {}), request);
+    }
+    if (pathMatched) throw new HttpError(405, { code: 'method_not_allowed', message: `${request.method} is not allowed on ${request.path}` });
+    throw new HttpError(404, { code: 'unknown_route', message: `no route for ${request.method} ${request.path}` });
+  };
+}
+
+async function overview(app: App, options: ApiOptions, throughput: ThroughputHistory) {
+  const [stats, lastHour] = await Promise.all([listQueueStats(app), throughput.read()]);
+  const series = new Map(lastHour.queues.map((q) => [q.queue, q]));
+  return {
+    target: options.target,
+    refreshSeconds: options.refreshSeconds,
+    at: app.clock.now().toISOString(),
+    throughputSince: lastHour.since.toISOString(),
+    queues: stats.map((s) => {
+      const limits = app.queues.get(s.queue)!;
+      const { done, retried, dead } = series.get(s.queue)!;
+      return {
+        ...s,
+        limits: {
+          batchSize: limits.batchSize,
+          concurrency: limits.concurrency,
+          ratePerSecond: limits.ratePerSecond ?? null,
+          leaseSeconds: limits.leaseSeconds,
+          maxAttempts: limits.maxAttempts,
+          retentionSeconds: limits.retentionSeconds,
+          deadRetentionSeconds: limits.deadRetentionSeconds ?? null,
+        },
+        throughput: { done, retried, dead },
+      };
+    }),
+  };
+}
+
+/** A part of the request through its schema; issues name the part when the schema names no field. */
+function parse<S extends z.ZodType>(schema: S, value: unknown, part: 'path' | 'query' | 'body'): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues: FieldIssue[] = issuesFromZod(result.error).map((issue) => (issue.field === '' ? { ...issue, field: part } : issue));
+  throw new ValidationError(issues);
+}
+
+/** A query string as the API's schemas read it: one value per name (the last one given). */
+function queryObject(request: ApiRequest): Record<string, string> {
+  return Object.fromEntries(request.query);
+}
+
+function decodeParams(groups: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(groups).map(([name, value]) => {
+      try {
+        return [name, decodeURIComponent(value)];
+      } catch {
+        throw new ValidationError([{ field: name, rule: 'percent_encoding', message: 'is not valid percent-encoded UTF-8' }]);
+      }
+    }),
+  );
+}

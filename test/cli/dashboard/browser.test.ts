@@ -1,0 +1,152 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) on the real stack:
+ * the page loads, shows depths and a dead letter made by a real drain, redrives it after a
+ * confirmation, and the message's status changes.
+ */
+import * as z from 'zod';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchChromium, type Chromium } from '../../../dev/chromium.js';
+import { createApp, type App } from '../../../lib/app.js';
+import { defineConfig } from '../../../lib/config.js';
+import { drain } from '../../../lib/drain/index.js';
+import { enqueue } from '../../../lib/enqueue.js';
+import { PermanentError } from '../../../lib/errors.js';
+import { defineJobType } from '../../../lib/jobs/types.js';
+import { startDashboard, type Dashboard } from '../../../cli/dashboard/server.js';
+import { useStack } from '../../support/stack.js';
+
+const stack = useStack();
+
+/** Markup in a payload and an error, to prove the page shows it as text. */
+const MARKUP = '<img src=x onerror="document.title=\'pwned\'">';
+
+const partnerCall = defineJobType({
+  type: 'partner.call',
+  payload: z.object({ order: z.number(), note: z.string().optional() }),
+  async handle(payload) {
+    throw new PermanentError(`the partner answered 410 Gone for order ${payload.order} ${MARKUP}`);
+  },
+});
+const noop = defineJobType({ type: 'noop', payload: z.unknown(), handle: async () => {} });
+
+const config = defineConfig({ queues: [{ name: 'partners', ratePerSecond: 20 }, { name: 'emails' }], jobTypes: [partnerCall, noop] });
+
+let app: App;
+let dashboard: Dashboard;
+let browser: Chromium;
+let page: Page;
+let deadIds: string[];
+
+beforeAll(async () => {
+  app = createApp({ db: stack.newDb(), env: {}, config });
+  const dead = await enqueue(app, 'partners', [1, 2, 3].map((order) => ({ type: 'partner.call', payload: { order, note: MARKUP } })));
+  deadIds = dead.map((answer) => answer.id);
+  const summary = await drain(app, { queue: 'partners', remainingTimeMs: () => 30_000 });
+  expect(summary).toMatchObject({ dead: 3 });
+  await enqueue(app, 'emails', [{ type: 'noop', payload: 1 }, { type: 'noop', payload: 2 }]);
+
+  dashboard = await startDashboard({ app, port: 0, target: `database ${stack.database} (test)`, refreshSeconds: 1, log: () => {} });
+  browser = await launchChromium();
+  page = await browser.context.newPage();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await dashboard?.close();
+});
+
+const row = (queue: string) => page.locator(`#queues tr[data-queue="${queue}"]`);
+const deadRow = (id: string) => page.locator(`#dead-letters tr[data-id="${id}"]`);
+
+async function statusOf(id: string): Promise<string> {
+  const [[found]] = (await stack.sql.query('SELECT status FROM queue_messages WHERE id = ?', [id])) as any;
+  return found.status;
+}
+
+describe('the dashboard page', () => {
+  it("loads and shows every queue's depth, the dead letters and the last hour", async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+    await page.goto(dashboard.url);
+    await expect.poll(() => row('emails').locator('td.waiting').textContent()).toBe('2');
+    expect(await row('partners').locator('td.dead').textContent()).toBe('3');
+    expect(await row('partners').locator('td.limits').textContent()).toContain('20/s');
+    expect(await row('partners').locator('svg.chart rect.dead').count()).toBeGreaterThan(0);
+    expect(await page.locator('#target').textContent()).toContain(stack.database);
+
+    // The first queue with dead letters is shown, oldest first, with type, attempts and last error.
+    await expect.poll(() => page.locator('#dead-letters tbody tr').count()).toBe(3);
+    expect(await page.locator('#dead-title').textContent()).toBe('Dead letters of partners (3)');
+    const first = deadRow(deadIds[0]!);
+    expect(await first.locator('td.type').textContent()).toBe('partner.call');
+    expect(await first.locator('td.error').textContent()).toContain('the partner answered 410 Gone for order 1');
+    expect(errors).toEqual([]);
+  });
+
+  it('shows payloads and errors as text, never as markup', async () => {
+    await deadRow(deadIds[0]!).locator('td.id button').click();
+    await expect.poll(() => page.locator('#message-payload').textContent()).toContain(MARKUP.replace(/"/g, '\\"'));
+    expect(await page.locator('#message-error').textContent()).toContain(MARKUP);
+    expect(await page.locator('#message-status').textContent()).toBe('dead');
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.title()).toBe('aurora-queue');
+  });
+
+  it('redrives a selected dead letter after a confirmation that says how many, and its status changes', async () => {
+    await deadRow(deadIds[0]!).locator('input[type=checkbox]').check();
+    await page.locator('#redrive-selected').click();
+    const dialog = page.locator('dialog#confirm');
+    expect(await dialog.isVisible()).toBe(true);
+    expect(await page.locator('#confirm-text').textContent()).toBe('Redrive 1 dead letter of partners? They go back to waiting with their attempts reset.');
+
+    // Cancel changes nothing.
+    await page.locator('#confirm-cancel').click();
+    expect(await statusOf(deadIds[0]!)).toBe('dead');
+
+    await page.locator('#redrive-selected').click();
+    expect(await page.locator('#confirm-ok').textContent()).toBe('Redrive 1');
+    await page.locator('#confirm-ok').click();
+    await expect.poll(() => page.locator('#notice').textContent()).toBe('Redrove 1 dead letter of partners.');
+    expect(await statusOf(deadIds[0]!)).toBe('waiting');
+
+    // The message looked up before shows its new status; the list and the count follow.
+    await expect.poll(() => page.locator('#message-status').textContent()).toBe('waiting');
+    await expect.poll(() => page.locator('#dead-letters tbody tr').count()).toBe(2);
+    expect(await row('partners').locator('td.waiting').textContent()).toBe('1');
+    expect(await row('partners').locator('td.dead').textContent()).toBe('2');
+  });
+
+  it('looks a message up by dedup key in a queue', async () => {
+    const [answer] = await enqueue(app, 'emails', [{ type: 'noop', payload: { to: 'ada@example.com' }, dedupKey: 'welcome ada' }]);
+    await page.locator('#lookup-key').fill('welcome ada');
+    await page.locator('#lookup-queue').selectOption('emails');
+    await page.locator('#lookup button[type=submit]').click();
+    await expect.poll(() => page.locator('#message-fields').textContent()).toContain(answer!.id);
+    expect(await page.locator('#message-payload').textContent()).toContain('"to": "ada@example.com"');
+
+    await page.locator('#lookup-key').fill('nobody');
+    await page.locator('#lookup button[type=submit]').click();
+    await expect.poll(() => page.locator('#message-fields').textContent()).toContain('no message with dedup key "nobody" in queue emails');
+  });
+
+  it('pauses and resumes a queue', async () => {
+    await row('emails').locator('td.state button').click();
+    await expect.poll(() => row('emails').locator('td.state .badge').textContent()).toBe('paused');
+    const [[state]] = (await stack.sql.query("SELECT paused_at FROM queue_state WHERE queue = 'emails'")) as any;
+    expect(state.paused_at).not.toBeNull();
+    await row('emails').locator('td.state button').click();
+    await expect.poll(() => row('emails').locator('td.state .badge').textContent()).toBe('active');
+  });
+
+  it('purges all of a queue after saying how many', async () => {
+    await page.locator('#purge-all').click();
+    expect(await page.locator('#confirm-text').textContent()).toBe('Purge all 2 dead letters of partners? They are deleted for good.');
+    await page.locator('#confirm-ok').click();
+    await expect.poll(() => page.locator('#notice').textContent()).toBe('Purged 2 dead letters of partners.');
+    const [[left]] = (await stack.sql.query("SELECT COUNT(*) AS n FROM queue_messages WHERE status = 'dead'")) as any;
+    expect(left.n).toBe(0);
+    await expect.poll(() => page.locator('#dead-empty').isVisible()).toBe(true);
+  });
+});

@@ -1,0 +1,219 @@
+/** The dashboard's HTTP side on the real stack: what it serves, what it refuses, what it never says. */
+import { request as httpRequest } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startDashboard, type Dashboard } from '../../../cli/dashboard/server.js';
+import { freePort } from '../../../dev/ports.js';
+import { createApp, type App } from '../../../lib/app.js';
+import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../../lib/db/index.js';
+import { enqueue } from '../../../lib/enqueue.js';
+import { anyType, testApp, testQueues } from '../../http/fixtures.js';
+import { defineConfig } from '../../../lib/config.js';
+import { useStack } from '../../support/stack.js';
+
+const stack = useStack();
+let app: App;
+let dashboard: Dashboard;
+const logged: string[] = [];
+
+beforeAll(async () => {
+  app = testApp(stack.db);
+  dashboard = await startDashboard({ app, port: 0, target: 'the test stack', log: (line) => logged.push(line) });
+});
+afterEach(async () => {
+  await stack.sql.query('DELETE FROM queue_messages');
+  await stack.sql.query('DELETE FROM queue_state');
+});
+afterAll(async () => {
+  await dashboard?.close();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any;
+}
+
+/** Plain node:http, so a test controls every header (Host and Origin included). */
+function call(on: Dashboard, method: string, path: string, options: { headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const length = options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) };
+    const req = httpRequest({ host: '127.0.0.1', port: on.port, method, path, headers: { ...length, ...options.headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode!, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const jsonCall = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  call(dashboard, method, path, { headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+async function deadLetters(n: number, queue = 'default'): Promise<string[]> {
+  const ids = (await enqueue(app, queue, Array.from({ length: n }, (_, i) => ({ type: 'any', payload: { i } })))).map((a) => a.id);
+  await stack.sql.query(`UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 11:59:30', last_error = 'boom' WHERE id IN (?)`, [ids]);
+  return ids;
+}
+
+describe('the page', () => {
+  it('is three files served from memory, with a CSP that allows its own script only', async () => {
+    const page = await call(dashboard, 'GET', '/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.headers['content-security-policy']).toContain("default-src 'none'; script-src 'self'");
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    expect(page.text).toContain('<script type="module" src="/app.js"></script>');
+    // Nothing from elsewhere: every src and href is this server's own.
+    expect([...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])).toEqual(['/favicon.svg', '/style.css', '/app.js']);
+    for (const [path, type] of [
+      ['/app.js', 'text/javascript; charset=utf-8'],
+      ['/style.css', 'text/css; charset=utf-8'],
+    ]) {
+      const file = await call(dashboard, 'GET', path!);
+      expect(file.status, path).toBe(200);
+      expect(file.headers['content-type']).toBe(type);
+    }
+    const script = (await call(dashboard, 'GET', '/app.js')).text;
+    expect(script).not.toMatch(/\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML\(|document\.write\(|eval\(|new Function/);
+    expect(script.replaceAll("'http://www.w3.org/2000/svg'", '')).not.toMatch(/https?:\/\//);
+  });
+
+  it('serves nothing else', async () => {
+    for (const path of ['/index.html', '/static/app.js', '/../server.ts', '/%2e%2e/server.ts', '/api']) {
+      const answer = await call(dashboard, 'GET', path);
+      expect(answer.status, path).toBe(404);
+      expect(answer.json).toMatchObject({ error: { code: 'unknown_route' } });
+    }
+  });
+});
+
+describe('GET /api/overview', () => {
+  it('gives every declared queue: counts, oldest due, paused, limits, and the last hour per minute', async () => {
+    await deadLetters(2);
+    await enqueue(app, 'orders', [{ type: 'any', payload: 1 }]);
+    await jsonCall('POST', '/api/queues/sms/pause', {});
+    const overview = (await call(dashboard, 'GET', '/api/overview')).json;
+    expect(overview).toMatchObject({ target: 'the test stack', refreshSeconds: 5, at: '2026-03-01T12:00:00.000Z', throughputSince: '2026-03-01T11:01:00.000Z' });
+    expect(overview.queues.map((q: any) => q.queue)).toEqual(testQueues.map((q) => q.name));
+    const [defaults, sms, orders] = overview.queues;
+    expect(defaults).toMatchObject({ counts: { dead: 2, waiting: 0 }, paused: false });
+    expect(sms).toMatchObject({ paused: true, limits: { maxAttempts: 3, batchSize: 100, concurrency: 50, ratePerSecond: null, leaseSeconds: 60 } });
+    expect(orders.counts.waiting).toBe(1);
+    expect(defaults.throughput.dead).toHaveLength(60);
+    expect(defaults.throughput.dead[58]).toBe(2);
+    expect(defaults.throughput.dead.reduce((a: number, b: number) => a + b)).toBe(2);
+  });
+});
+
+describe('actions', () => {
+  it('redrive and purge as the API does, and answer how many changed', async () => {
+    const ids = await deadLetters(3);
+    expect((await jsonCall('POST', '/api/queues/default/redrive', { ids: [ids[0]!.toUpperCase()] })).json).toEqual({ redriven: 1, more: false });
+    const purge = await jsonCall('DELETE', '/api/queues/default/dead', { ids: [ids[1]] });
+    expect(purge.json, purge.text).toEqual({ purged: 1, more: false });
+    const page = (await call(dashboard, 'GET', '/api/queues/default/dead?limit=10')).json;
+    expect(page.messages.map((m: any) => m.id)).toEqual([ids[2]]);
+    expect(page.messages[0]).toMatchObject({ lastError: 'boom', payload: { i: 2 } });
+    expect((await jsonCall('POST', '/api/queues/default/redrive', {})).json).toEqual({ redriven: 1, more: false });
+    expect((await call(dashboard, 'GET', `/api/messages/${ids[0]}`)).json).toMatchObject({ id: ids[0], status: 'waiting', attempts: 0, payload: { i: 0 } });
+  });
+
+  it('pause and resume', async () => {
+    expect((await jsonCall('POST', '/api/queues/orders/pause', {})).json).toEqual({ queue: 'orders', paused: true });
+    expect((await jsonCall('POST', '/api/queues/orders/resume')).json).toEqual({ queue: 'orders', paused: false });
+  });
+
+  it('look a message up by dedup key, percent-encoded', async () => {
+    const [answer] = await enqueue(app, 'orders', [{ type: 'any', payload: { x: 1 }, dedupKey: 'a/b ü&c' }]);
+    const found = await call(dashboard, 'GET', `/api/queues/orders/messages?dedupKey=${encodeURIComponent('a/b ü&c')}`);
+    expect(found.json).toMatchObject({ id: answer!.id, dedupKey: 'a/b ü&c', payload: { x: 1 } });
+  });
+});
+
+describe('refusals', () => {
+  it('validate with the API schemas and name the field and rule', async () => {
+    const cases: [Promise<Answer>, number, Record<string, unknown>][] = [
+      [call(dashboard, 'GET', '/api/queues/default/dead?limit=0'), 400, { code: 'invalid_input', field: 'limit' }],
+      [call(dashboard, 'GET', '/api/queues/default/dead?after=x'), 400, { field: 'after' }],
+      [call(dashboard, 'GET', '/api/queues/default/dead?bogus=1'), 400, { field: 'bogus', rule: 'unrecognized_key' }],
+      [jsonCall('POST', '/api/queues/default/redrive', { ids: ['nope'] }), 400, { field: 'ids[0]' }],
+      [jsonCall('POST', '/api/queues/default/redrive', { limit: 1_001 }), 400, { field: 'limit' }],
+      [jsonCall('DELETE', '/api/queues/default/dead', {}), 400, { field: 'ids', rule: 'required' }],
+      [jsonCall('DELETE', '/api/queues/default/dead'), 400, { field: 'ids', rule: 'required' }],
+      [jsonCall('POST', '/api/queues/default/pause', { please: true }), 400, { field: 'please', rule: 'unrecognized_key' }],
+      [call(dashboard, 'GET', '/api/messages/not-an-id'), 400, { field: 'id' }],
+      [call(dashboard, 'GET', '/api/queues/default/messages'), 400, { field: 'dedupKey' }],
+      [call(dashboard, 'GET', '/api/queues/default/messages?dedupKey=ends%20'), 400, { field: 'dedupKey', rule: 'trailing_space' }],
+      [call(dashboard, 'GET', '/api/queues/%E0%A4%A/dead'), 400, { field: 'queue', rule: 'percent_encoding' }],
+      [call(dashboard, 'GET', '/api/queues/nope/dead'), 404, { code: 'unknown_queue' }],
+      [jsonCall('POST', '/api/queues/nope/pause', {}), 404, { code: 'unknown_queue' }],
+      [call(dashboard, 'GET', '/api/messages/0190a5b4-0000-7000-8000-000000000000'), 404, { code: 'unknown_message' }],
+      [jsonCall('PUT', '/api/overview', {}), 405, { code: 'method_not_allowed' }],
+      [call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json' }, body: '{"ids": [' }), 400, { field: 'body', rule: 'json' }],
+      [call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70_000) }), 413, { code: 'too_large' }],
+    ];
+    for (const [answer, status, error] of cases) {
+      const { status: got, json } = await answer;
+      expect({ status: got, error: json.error }).toMatchObject({ status, error });
+    }
+  });
+
+  it('take changes only as JSON from its own origin, and only on its own host name', async () => {
+    const [id] = await deadLetters(1);
+    const body = JSON.stringify({ ids: [id] });
+    // A form post from another page: no JSON content type.
+    const form = await call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'text/plain' }, body });
+    expect(form).toMatchObject({ status: 415, json: { error: { code: 'unsupported_media_type' } } });
+    const pause = await call(dashboard, 'POST', '/api/queues/default/pause');
+    expect(pause.status).toBe(415);
+    const foreign = await call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json', origin: 'https://evil.example' }, body });
+    expect(foreign).toMatchObject({ status: 403, json: { error: { code: 'forbidden' } } });
+    // DNS rebinding: a name that resolves here, but is not this server's.
+    const rebound = await call(dashboard, 'GET', '/api/overview', { headers: { host: `evil.example:${dashboard.port}` } });
+    expect(rebound.status).toBe(403);
+    expect((await call(dashboard, 'GET', '/', { headers: { host: `evil.example:${dashboard.port}` } })).status).toBe(403);
+    const [[row]] = (await stack.sql.query('SELECT status FROM queue_messages WHERE id = ?', [id])) as any;
+    expect(row.status).toBe('dead');
+    expect((await call(dashboard, 'GET', '/api/overview', { headers: { host: `localhost:${dashboard.port}` } })).status).toBe(200);
+    const own = await call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${dashboard.port}` }, body });
+    expect(own.json).toEqual({ redriven: 1, more: false });
+  });
+
+  it('never show SQL, driver text or a stack: faults are 500 or 503, the details go to the log', async () => {
+    const config = defineConfig({ queues: testQueues, jobTypes: [anyType] });
+    // A database without the schema: the statement fails with the table's name in the driver's text.
+    const noSchema = createApp({ config, env: {}, db: createDb({ endpoint: stack.endpoint, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: 'mysql' }) });
+    // No Data API at all.
+    const down = createApp({ config, env: {}, db: createDb({ endpoint: `http://127.0.0.1:${await freePort()}`, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: 'x', unavailableRetry: { delaysMs: [] } }) });
+    for (const [faulty, status] of [
+      [noSchema, 500],
+      [down, 503],
+    ] as const) {
+      const lines: string[] = [];
+      const other = await startDashboard({ app: faulty, port: 0, target: 'faulty', log: (line) => lines.push(line) });
+      try {
+        for (const path of ['/api/overview', '/api/queues/default/dead']) {
+          const answer = await call(other, 'GET', path);
+          expect(answer.status, path).toBe(status);
+          expect(Object.keys(answer.json)).toEqual(['error']);
+          expect(answer.text).not.toMatch(/queue_messages|SELECT|DatabaseError|ECONNREFUSED|\bat \S+:\d+/);
+        }
+        expect(lines.length).toBeGreaterThan(0);
+        expect(lines.join('\n')).toContain('/api/overview');
+      } finally {
+        await other.close();
+      }
+    }
+  });
+});
