@@ -35,7 +35,9 @@ export function toSqlParameter(name: string, value: SqlValue): SqlParameter {
         return { name, value: { stringValue: formatTimestamp(value) }, typeHint: 'TIMESTAMP' };
       }
       if (value instanceof Uint8Array) return { name, value: { blobValue: value } };
-      return { name, value: { stringValue: JSON.stringify(value) }, typeHint: 'JSON' };
+      // Plain JSON text, no typeHint: what the JSON hint does on MySQL is undocumented, while
+      // string parameters into JSON columns and JSON_TABLE are proven on real clusters.
+      return { name, value: { stringValue: JSON.stringify(value) } };
     default:
       throw new TypeError(`Parameter :${name} has unsupported type ${typeof value}`);
   }

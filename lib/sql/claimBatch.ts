@@ -26,13 +26,16 @@ export interface ClaimBatchInput {
  * does on a small table): that UPDATE reads, locks and waits on every row of the table, and a
  * claim then blocks behind any held lock, SKIP LOCKED notwithstanding.
  *
+ * FORCE INDEX pins the scan to the claim index: were the optimizer to sort instead (it may on a
+ * small or skewed table), one claimer would read and lock every due row (test/sql/claimBatch).
+ *
  * `available_at <= :now` also takes messages whose lease has expired (a crashed or timed-out
  * drainer): their available_at is their lease deadline. Attempts are counted here, not at
  * settle, so a message that crashes every drainer still runs out of attempts.
  */
 const CLAIM_BATCH = `
 UPDATE (
-  SELECT id FROM queue_messages
+  SELECT id FROM queue_messages FORCE INDEX (ix_queue_messages_claim)
   WHERE queue = :queue AND finished_at IS NULL AND available_at <= :now
   ORDER BY priority DESC, available_at
   LIMIT :limit

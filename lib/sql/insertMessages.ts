@@ -88,7 +88,9 @@ export async function insertMessages(db: Db, messages: readonly NewMessage[], no
     priority: m.priority,
     maxAttempts: m.maxAttempts,
     availableAt: sqlTimestamp(m.availableAt),
-    dedupKey: m.dedupKey,
+    // Left out rather than null: a missing path is NULL in both engines, while JSON null becoming
+    // SQL NULL depends on a MySQL fix whose version is not pinned.
+    ...(m.dedupKey === null ? {} : { dedupKey: m.dedupKey }),
   }));
   const result = await db.execute(INSERT_MESSAGES, { messages: rows, now });
   return { duplicates: Math.max(0, result.numberOfRecordsUpdated - messages.length) };

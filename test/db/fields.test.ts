@@ -27,8 +27,9 @@ describe('toSqlParameter', () => {
     const bytes = new Uint8Array([0, 255, 7]);
     expect(toSqlParameter('b', bytes)).toEqual({ name: 'b', value: { blobValue: bytes } });
     expect(toSqlParameter('b', Buffer.from('hi')).value?.blobValue).toBeInstanceOf(Uint8Array);
-    expect(toSqlParameter('j', { a: [1, 'x'], b: null })).toEqual({ name: 'j', value: { stringValue: '{"a":[1,"x"],"b":null}' }, typeHint: 'JSON' });
-    expect(toSqlParameter('j', ['a', 'b'])).toEqual({ name: 'j', value: { stringValue: '["a","b"]' }, typeHint: 'JSON' });
+    // Plain strings, never the undocumented JSON typeHint.
+    expect(toSqlParameter('j', { a: [1, 'x'], b: null })).toEqual({ name: 'j', value: { stringValue: '{"a":[1,"x"],"b":null}' } });
+    expect(toSqlParameter('j', ['a', 'b'])).toEqual({ name: 'j', value: { stringValue: '["a","b"]' } });
   });
 
   it('refuses values MySQL cannot hold', () => {
