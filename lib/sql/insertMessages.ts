@@ -59,34 +59,30 @@ export interface InsertResult {
   duplicates: number;
 }
 
-export async function insertMessages(db: Db, messages: readonly NewMessage[], now: Date): Promise<InsertResult> {
-  if (messages.length === 0) return { duplicates: 0 };
-  if (messages.length === 1) {
-    const [m] = messages as [NewMessage];
-    const result = await db.execute(INSERT_MESSAGE, {
-      id: m.id,
-      queue: m.queue,
-      type: m.type,
-      payload: m.payloadJson,
-      payloadBytes: Buffer.byteLength(m.payloadJson, 'utf8'),
-      priority: m.priority,
-      maxAttempts: m.maxAttempts,
-      availableAt: m.availableAt,
-      dedupKey: m.dedupKey,
-      now,
-    });
-    return { duplicates: Math.max(0, result.numberOfRecordsUpdated - 1) };
-  }
-  const rows = messages.map((m) => ({
+/** A message's columns as the statements name them. */
+function columns(m: NewMessage) {
+  return {
     id: m.id,
     queue: m.queue,
     type: m.type,
-    // JSON text, not a nested document: JSON_TABLE then hands both MySQL and MariaDB the exact
-    // text to store, scalars included.
+    // JSON text, not a nested document: both engines then store the exact text, scalars included.
     payload: m.payloadJson,
     payloadBytes: Buffer.byteLength(m.payloadJson, 'utf8'),
     priority: m.priority,
     maxAttempts: m.maxAttempts,
+  };
+}
+
+export async function insertMessages(db: Db, messages: readonly NewMessage[], now: Date): Promise<InsertResult> {
+  if (messages.length === 0) return { duplicates: 0 };
+  if (messages.length === 1) {
+    const [m] = messages as [NewMessage];
+    const result = await db.execute(INSERT_MESSAGE, { ...columns(m), availableAt: m.availableAt, dedupKey: m.dedupKey, now });
+    return { duplicates: Math.max(0, result.numberOfRecordsUpdated - 1) };
+  }
+  const rows = messages.map((m) => ({
+    ...columns(m),
+    // Inside a JSON document, a date is text in the column's own format.
     availableAt: sqlTimestamp(m.availableAt),
     // Left out rather than null: a missing path is NULL in both engines, while JSON null becoming
     // SQL NULL depends on a MySQL fix whose version is not pinned.
