@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from './clock.js';
 import { DuplicateKeyError } from './db/errors.js';
 import type { Db } from './db/types.js';
+import { sleep } from './sleep.js';
 
 export interface Migration {
   version: number;
@@ -132,7 +133,7 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
   const migrations = options.migrations === undefined ? loadMigrations(options.dir) : sortMigrations(options.migrations);
   const log = options.log ?? (() => {});
   const clock = options.clock ?? systemClock;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const wait = options.sleep ?? sleep;
   const waitTimeoutMs = options.waitTimeoutMs ?? 10 * 60_000;
   const runId = randomUUID();
   const result: MigrateResult = { applied: [], skipped: [] };
@@ -164,7 +165,7 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
       }
       if (poll === 0) log(`waiting for another run to apply ${migration.id}`);
       const delay = Math.min(1_000, 100 * 2 ** poll);
-      await sleep(delay);
+      await wait(delay);
       waitedMs += delay;
     }
   }

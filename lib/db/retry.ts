@@ -3,6 +3,7 @@
  * stack: the SDK client runs with `maxAttempts: 1`, because its own retries would replay a write
  * whose first attempt may already have committed.
  */
+import { sleep } from '../sleep.js';
 import {
   DataApiUnavailableError,
   DatabaseResumingError,
@@ -34,7 +35,6 @@ export const DEFAULT_UNAVAILABLE_DELAYS_MS: readonly number[] = [100, 500, 2_000
 export const DEFAULT_BUSY_DELAYS_MS: readonly number[] = [10, 50, 200, 500];
 export const DEFAULT_DEADLOCK_RETRIES = 3;
 
-export const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function defaultRetryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
   return {
@@ -43,7 +43,7 @@ export function defaultRetryPolicy(overrides: Partial<RetryPolicy> = {}): RetryP
     unavailableDelaysMs: DEFAULT_UNAVAILABLE_DELAYS_MS,
     busyDelaysMs: DEFAULT_BUSY_DELAYS_MS,
     deadlockRetries: DEFAULT_DEADLOCK_RETRIES,
-    sleep: realSleep,
+    sleep,
     random: Math.random,
     ...overrides,
   };

@@ -9,6 +9,7 @@ import { MessageQuota, QueueLane, type LaneSummary, type StopReason } from './la
 import { deleteExpiredMessages } from './retention.js';
 import type { SettleCounts } from './settle.js';
 import { DEFAULT_DRAIN_TUNING, silentLog, type DrainLog, type DrainTuning } from './types.js';
+import { sleep } from '../sleep.js';
 
 export interface DrainOptions {
   /** Drain only this declared queue; all declared queues when omitted. */
@@ -69,7 +70,6 @@ export class UnknownQueueError extends QueueError {
 const LINGER_POLL_MIN_MS = 50;
 const LINGER_POLL_MAX_MS = 500;
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * One drain run: every selected, unpaused queue is drained at once by its own lane (so a busy
@@ -98,7 +98,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
           quota: quotas[i]!,
           remainingTimeMs: options.remainingTimeMs,
           signal,
-          sleep: options.sleep ?? realSleep,
+          sleep: options.sleep ?? sleep,
           random: options.random ?? Math.random,
           tuning,
           log,
