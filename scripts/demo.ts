@@ -29,7 +29,7 @@ import type { sms } from '../lib/jobs/sms.js';
 type SmsJobType = ReturnType<typeof sms>;
 import { startLocalDataApi, type LocalDataApi } from '../dev/data-api/server.js';
 import { migrate } from '../lib/migrate.js';
-import { queueStats } from '../lib/sql/index.js';
+import { queueStats, type QueueStats } from '../lib/sql/index.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -182,7 +182,7 @@ async function main(options: DemoOptions): Promise<boolean> {
   const statsDb = newDb(options.database);
   const drainStarted = performance.now();
   const read = async (): Promise<ProgressSnapshot> => {
-    const stats = await queueStats(statsDb, QUEUE, app.clock.now());
+    const [stats] = (await queueStats(statsDb, [QUEUE], app.clock.now())) as [QueueStats];
     const seconds = (performance.now() - drainStarted) / 1_000;
     return {
       total: options.messages,

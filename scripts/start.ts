@@ -8,13 +8,19 @@
  * (serverless offline's own defaults, 3001 / 3003), SMS_PROVIDER_URL (a real or other provider;
  * default: a fake one on FAKE_SMS_PORT, failing FAKE_SMS_FAILURE_RATE and throttling
  * FAKE_SMS_THROTTLE_RATE of calls, both 0 by default), DRAIN_SCHEDULE (serverless.yml's
- * drainSchedule, e.g. "rate(5 minutes)").
+ * drainSchedule, e.g. "rate(5 minutes)"), DASHBOARD_PORT (4000: the dashboard, as
+ * `aurora-queue dashboard` serves it).
  */
+import type { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createDataApiClient, createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../lib/db/index.js';
 import { startFakeSmsProvider, type FakeSmsProvider } from '../dev/fakeSmsProvider.js';
+import { DEFAULT_DASHBOARD_PORT, startDashboard, type Dashboard } from '../cli/dashboard/server.js';
 import { CliError } from '../cli/errors.js';
+import { resolveTarget } from '../cli/target.js';
+import { createApp } from '../lib/app.js';
+import config from '../queue.config.js';
 import { createDatabase } from '../lib/sql/databases.js';
 import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../dev/mariadb.js';
 import { checkPortFree, portFromEnv } from '../dev/ports.js';
@@ -35,6 +41,7 @@ interface Running {
   dataApi?: LocalDataApi;
   sms?: FakeSmsProvider;
   offline?: ProcessGroup;
+  dashboard?: Dashboard & { client: RDSDataClient };
 }
 
 const running: Running = {};
@@ -49,6 +56,7 @@ async function main(): Promise<void> {
   const dataApiPort = portFromEnv(env, 'LOCAL_DATA_API_PORT', 8087);
   const httpPort = portFromEnv(env, 'HTTP_PORT', 3000);
   const lambdaPort = portFromEnv(env, 'LAMBDA_PORT', 3002);
+  const dashboardPort = portFromEnv(env, 'DASHBOARD_PORT', DEFAULT_DASHBOARD_PORT);
 
   running.mariadb = await ensureMariaDb({ databaseUrl, log });
   log(`MariaDB ${running.mariadb.version} at ${new URL(databaseUrl).host}`);
@@ -81,11 +89,28 @@ async function main(): Promise<void> {
   for (const [port, name, what] of [
     [httpPort, 'HTTP_PORT', 'the HTTP API'],
     [lambdaPort, 'LAMBDA_PORT', 'the Lambda invoke endpoint'],
+    [dashboardPort, 'DASHBOARD_PORT', 'the dashboard (`aurora-queue dashboard`?)'],
   ] as const) {
     await checkPortFree(port).catch((error: NodeJS.ErrnoException) => {
       throw error.code === 'EADDRINUSE' ? portInUse(port, name, `${what} (another \`npm start\` or \`serverless offline\`?)`) : error;
     });
   }
+
+  // The dashboard, as `aurora-queue dashboard` serves it, with this stack's queue limits.
+  const dashboardClient = createDataApiClient({ endpoint: dataApiUrl });
+  const dashboardApp = createApp({
+    config,
+    env,
+    db: createDb({ endpoint: dataApiUrl, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database, client: dashboardClient }),
+  });
+  const target = resolveTarget({ DATA_API_ENDPOINT: dataApiUrl, DB_NAME: database });
+  running.dashboard = {
+    ...(await startDashboard({ app: dashboardApp, port: dashboardPort, target: target.description }).catch((error: unknown) => {
+      dashboardClient.destroy();
+      throw error;
+    })),
+    client: dashboardClient,
+  };
 
   log('starting serverless offline (esbuild bundles the handlers first; this takes a few seconds)');
   const args = [
@@ -147,6 +172,7 @@ async function main(): Promise<void> {
       `  local Data API      ${dataApiUrl}  (MariaDB ${new URL(databaseUrl).host}, database ${database})`,
       `  SMS provider        ${smsProviderUrl}${running.sms ? '  (fake)' : ''}`,
       `  drain               on its schedule (${env.DRAIN_SCHEDULE || 'every minute'})`,
+      `  dashboard           ${running.dashboard.url}`,
       '',
       'Enqueue a message:',
       `  curl -s -X POST ${http}/queues/sms/messages -H 'content-type: application/json' -d '${body}'`,
@@ -219,6 +245,7 @@ function shutdown(): Promise<void> {
         process.stderr.write(`could not stop ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
       }
     };
+    await step('dashboard', running.dashboard && (() => running.dashboard!.close().finally(() => running.dashboard!.client.destroy())));
     await step('serverless offline', running.offline && (() => running.offline!.stop({ signal: 'SIGINT', graceMs: 5_000 })));
     await step('fake SMS provider', running.sms && (() => running.sms!.close()));
     await step('local Data API', running.dataApi && (() => running.dataApi!.close()));

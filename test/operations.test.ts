@@ -57,13 +57,13 @@ describe('getQueueStats', () => {
 });
 
 describe('listQueueStats', () => {
-  it("gives every declared queue's stats in declaration order, paused read once", async () => {
+  it("gives every declared queue's stats in declaration order, in three calls", async () => {
     const app = testApp(stack.db);
     await enqueue(app, 'orders', [{ type: 'any', payload: 1 }]);
     await pauseQueue(app, 'sms');
     const calls = stack.db.stats.calls;
     const stats = await listQueueStats(app);
-    expect(stack.db.stats.calls - calls).toBe(1 + 2 * 3);
+    expect(stack.db.stats.calls - calls).toBe(3);
     expect(stats.map((s) => [s.queue, s.paused, s.counts.waiting])).toEqual([
       ['default', false, 0],
       ['sms', true, 0],

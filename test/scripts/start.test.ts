@@ -48,14 +48,14 @@ describe('the whole stack', () => {
   const marker = randomUUID();
   const workFolder = join('.esbuild', `start-test-${process.pid}-${Date.now()}`);
   let database: string;
-  let ports: { dataApi: number; http: number; lambda: number; websocket: number; alb: number };
+  let ports: { dataApi: number; http: number; lambda: number; websocket: number; alb: number; dashboard: number };
   let script: Script;
 
   beforeAll(async () => {
     // aq_test_*: CI's cleanup of leftover test databases covers it. The script creates it.
     database = `aq_test_start_${randomUUID().slice(0, 8)}`;
-    const [dataApi, http, lambda, websocket, alb] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    ports = { dataApi, http, lambda, websocket, alb };
+    const [dataApi, http, lambda, websocket, alb, dashboard] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    ports = { dataApi, http, lambda, websocket, alb, dashboard };
     script = runNpmScript(['start'], {
       ...baseEnv(marker),
       DB_NAME: database,
@@ -64,6 +64,7 @@ describe('the whole stack', () => {
       LAMBDA_PORT: String(lambda),
       WEBSOCKET_PORT: String(websocket),
       ALB_PORT: String(alb),
+      DASHBOARD_PORT: String(dashboard),
       // Only the drain this test invokes runs (the schedule's first tick is a day away).
       DRAIN_SCHEDULE: 'rate(1 day)',
       ESBUILD_WORK_FOLDER: workFolder,
@@ -86,6 +87,15 @@ describe('the whole stack', () => {
     expect(output).toMatch(/SMS provider +http:\/\/127\.0\.0\.1:\d+\/messages {2}\(fake\)/);
     expect(output).toContain(`export DATA_API_ENDPOINT=http://127.0.0.1:${ports.dataApi} DB_NAME=${database} LAMBDA_ENDPOINT=http://127.0.0.1:${ports.lambda}`);
     expect(output).toContain(`database ${database}: applied 001_queue, 002_dead_letter_index, 003_drain_activity`);
+    expect(output).toContain(`dashboard           http://127.0.0.1:${ports.dashboard}/`);
+  });
+
+  it("serves the dashboard on DASHBOARD_PORT, on this stack's database", async () => {
+    const page = await fetch(`http://127.0.0.1:${ports.dashboard}/`);
+    expect(page.status).toBe(200);
+    const overview = (await (await fetch(`http://127.0.0.1:${ports.dashboard}/api/overview`)).json()) as { target: string; queues: { queue: string }[] };
+    expect(overview.target).toBe(`database ${database} via the local Data API at http://127.0.0.1:${ports.dataApi}`);
+    expect(overview.queues.map((q) => q.queue)).toEqual(['default', 'sms', 'webhooks', 'orders']);
   });
 
   /** Polls the message's status over the HTTP API until it is done (the schedule is a day away). */
@@ -141,7 +151,7 @@ describe('the whole stack', () => {
     await script.exited;
     const left = await leftovers(marker, 30_000);
     expect(left, script.output()).toEqual([]);
-    expect(script.output()).toMatch(/stopped serverless offline, fake SMS provider, local Data API/);
+    expect(script.output()).toMatch(/stopped dashboard, serverless offline, fake SMS provider, local Data API/);
     for (const port of Object.values(ports)) expect(await refused(port)).toBe(true);
   }, 60_000);
 });
