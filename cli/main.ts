@@ -10,6 +10,7 @@ import { parseCliArgs, type OptionName } from './args.js';
 import type { Command } from './command.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { deadListCommand, deadPurgeCommand, deadRedriveCommand } from './commands/dead.js';
+import { doctorCommand } from './commands/doctor.js';
 import { drainCommand } from './commands/drain.js';
 import { enqueueCommand } from './commands/enqueue.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   resumeCommand,
   drainCommand,
   dashboardCommand,
+  doctorCommand,
 ];
 
 const GLOBAL_OPTIONS: readonly OptionName[] = ['json', 'help'];

@@ -1,0 +1,33 @@
+import { expect, it } from 'vitest';
+import { useStack } from '../../support/stack.js';
+import { json, runCaptured, stackEnv } from '../helpers.js';
+
+const stack = useStack();
+
+it('passes on the local stack and reports what it found, with the time of each check', async () => {
+  const checks = json<{ name: string; result: string; detail: string; ms: number }[]>(await runCaptured(['doctor', '--json'], stackEnv(stack)));
+  expect(checks.filter((c) => c.result === 'fail')).toEqual([]);
+  expect(checks.map((c) => c.name)).toEqual([
+    'Data API reachable, engine',
+    'time zone',
+    'binlog format',
+    'schema version',
+    'claim uses the claim index',
+    'JSON parameter as a string',
+    'rows over 64 KB',
+    'rows counted by an UPDATE',
+  ]);
+  // The local server keeps the documented limit, so the product's tests prove it never needs more.
+  expect(checks.find((c) => c.name === 'rows over 64 KB')!.detail).toMatch(/refused/);
+  expect(checks.find((c) => c.name === 'rows counted by an UPDATE')!.detail).toMatch(/matched rows/);
+  const [[left]] = (await stack.sql.query("SELECT COUNT(*) AS n FROM queue_state WHERE queue = '__aurora_queue_doctor'")) as any;
+  expect(Number(left.n)).toBe(0);
+});
+
+it('fails with a non-zero exit when the schema is behind', async () => {
+  await stack.sql.query('DELETE FROM schema_migrations WHERE version = (SELECT v FROM (SELECT MAX(version) AS v FROM schema_migrations) AS m)');
+  const run = await runCaptured(['doctor'], stackEnv(stack));
+  expect(run.code).toBe(1);
+  expect(run.stdout).toMatch(/schema version +fail/);
+  expect(run.stderr).toContain('1 check failed: schema version');
+});
