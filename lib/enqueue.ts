@@ -18,7 +18,7 @@ import type { AnyJobType, PayloadInput } from './jobs/types.js';
 import { NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from './errors.js';
 import { uuidv7 } from './ids.js';
 import type { QueueConfig } from './queues.js';
-import { findByDedupKeys, insertMessages, type NewMessage } from './sql/index.js';
+import { findByDedupKeys, insertMessages, insertPayloadParts, type NewMessage, type PayloadPart } from './sql/index.js';
 import { formatPath, issuesFromZod } from './validation.js';
 
 export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
@@ -165,6 +165,14 @@ async function insertAll(app: App, queue: QueueConfig, inputs: readonly { value:
 }
 
 async function insertPrepared(app: App, queue: QueueConfig, prepared: Prepared[], db: Db): Promise<EnqueuedMessage[]> {
+  // Messages with slices are written with them in one transaction (or the caller's), so a
+  // message is never visible without its whole payload.
+  const sliced = prepared.some((item) => item.message.parts !== undefined);
+  if (sliced && db.transactionId === undefined) return db.transaction((tx) => insertRows(app, queue, prepared, tx));
+  return insertRows(app, queue, prepared, db);
+}
+
+async function insertRows(app: App, queue: QueueConfig, prepared: Prepared[], db: Db): Promise<EnqueuedMessage[]> {
   const now = app.clock.now();
 
   // A dedupKey repeated within the batch is a duplicate of its first occurrence, decided here:
@@ -178,7 +186,10 @@ async function insertPrepared(app: App, queue: QueueConfig, prepared: Prepared[]
     else item.sameAs = first;
   }
 
-  const stored = await insertResolvingDuplicates(db, queue.name, prepared.filter((item) => item.sameAs === undefined).map((item) => item.message), now);
+  const inserted = prepared.filter((item) => item.sameAs === undefined).map((item) => item.message);
+  const stored = await insertResolvingDuplicates(db, queue.name, inserted, now);
+  // Slices only for messages this insert stored (a duplicate's payload is the stored message's).
+  await insertSlices(db, inserted.filter((message) => message.parts !== undefined && !stored.has(message.id)));
   const answers: EnqueuedMessage[] = prepared.map((item) => {
     const id = stored.get(item.message.id) ?? item.message.id;
     return { id, duplicate: id !== item.message.id };
@@ -187,6 +198,46 @@ async function insertPrepared(app: App, queue: QueueConfig, prepared: Prepared[]
     if (item.sameAs !== undefined) answers[index] = { id: answers[item.sameAs]!.id, duplicate: true };
   }
   return answers;
+}
+
+/** Every slice of the given messages, in calls that each stay under the Data API's request limit. */
+async function insertSlices(db: Db, messages: readonly NewMessage[]): Promise<void> {
+  let call: PayloadPart[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    for (const [part, data] of (message.parts ?? []).entries()) {
+      const size = encodedRequestBytes(data, undefined);
+      if (call.length > 0 && bytes + size > ENQUEUE_LIMITS.maxRequestBytes) {
+        await insertPayloadParts(db, call);
+        call = [];
+        bytes = 0;
+      }
+      call.push({ messageId: message.id, part, data });
+      bytes += size;
+    }
+  }
+  await insertPayloadParts(db, call);
+}
+
+/** `text` in slices of at most `maxBytes` UTF-8 bytes, never splitting a character. */
+function sliceUtf8(text: string, maxBytes: number): string[] {
+  const slices: string[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < text.length; ) {
+    const code = text.codePointAt(i)!;
+    const width = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    const units = code >= 0x10000 ? 2 : 1;
+    if (bytes + width > maxBytes) {
+      slices.push(text.slice(start, i));
+      start = i;
+      bytes = 0;
+    }
+    bytes += width;
+    i += units;
+  }
+  slices.push(text.slice(start));
+  return slices;
 }
 
 /**
@@ -250,19 +301,22 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
       continue;
     }
     const payloadJson = JSON.stringify(message.payload);
-    const storedBytes = Buffer.byteLength(payloadJson, 'utf8') + json.separators;
-    if (storedBytes > ENQUEUE_LIMITS.maxPayloadBytes) {
+    const textBytes = Buffer.byteLength(payloadJson, 'utf8');
+    if (textBytes > ENQUEUE_LIMITS.maxPayloadBytes) {
       sizeIssues.push({
         field: formatPath(payloadPath),
         rule: 'max_bytes',
-        message: `is ${storedBytes} bytes as stored JSON; the limit is ${ENQUEUE_LIMITS.maxPayloadBytes} bytes (60 KiB) per message`,
+        message: `is ${textBytes} bytes of JSON; the limit is ${ENQUEUE_LIMITS.maxPayloadBytes} bytes (1 MiB) per message`,
       });
       continue;
     }
+    // Too large for its row once MySQL re-serializes it: kept in slices of its exact text.
+    const parts = textBytes + json.separators > ENQUEUE_LIMITS.maxInlinePayloadBytes ? sliceUtf8(payloadJson, ENQUEUE_LIMITS.payloadPartBytes) : undefined;
 
     const availableAt = resolveAvailableAt(message, now, path, issues);
     if (availableAt === undefined) continue;
-    const messageBytes = encodedRequestBytes(payloadJson, message.dedupKey);
+    // The slices go in calls of their own; the message's insert carries only its row.
+    const messageBytes = encodedRequestBytes(parts === undefined ? payloadJson : 'null', message.dedupKey);
     requestBytes += messageBytes;
     prepared.push({
       requestBytes: messageBytes,
@@ -270,7 +324,8 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
         id: uuidv7(now.getTime()),
         queue: queue.name,
         type: message.type,
-        payloadJson,
+        payloadJson: parts === undefined ? payloadJson : 'null',
+        ...(parts === undefined ? {} : { parts }),
         priority: message.priority ?? 0,
         maxAttempts: message.maxAttempts ?? jobType.maxAttempts ?? queue.maxAttempts,
         availableAt,

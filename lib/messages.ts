@@ -4,7 +4,7 @@ import type { App } from './app.js';
 import { declaredQueue } from './enqueue.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { isUuid } from './ids.js';
-import { cancelMessage as cancelStoredMessage, findByDedupKeys, getMessage, type Message } from './sql/index.js';
+import { cancelMessage as cancelStoredMessage, findByDedupKeys, getMessage, readPayloadText, type Message } from './sql/index.js';
 
 export type { MessageView } from '../schema/messages.js';
 
@@ -34,6 +34,14 @@ export async function getMessageStatus(app: App, id: string): Promise<MessageVie
   return toMessageView(message);
 }
 
+/** Page size of a large payload's slices: each read's response stays well under the Data API's 1 MiB. */
+const PAYLOAD_PAGE_BYTES = 384 * 1_024;
+
+/** A stored message's payload, read from its slices when it is too large for its row. */
+export async function payloadOf(app: Pick<App, 'db'>, message: Message): Promise<unknown> {
+  return message.payloadParts > 0 ? JSON.parse(await readPayloadText(app.db, message.id, PAYLOAD_PAGE_BYTES)) : message.payload;
+}
+
 /** A message with its payload, for an operator looking into it. */
 export interface MessageDetail extends MessageView {
   payload: unknown;
@@ -43,7 +51,7 @@ export interface MessageDetail extends MessageView {
 export async function getMessageDetail(app: App, id: string): Promise<MessageDetail> {
   const message = isUuid(id) ? await getMessage(app.db, id) : undefined;
   if (message === undefined) throw unknownMessage(id);
-  return { ...toMessageView(message), payload: message.payload };
+  return { ...toMessageView(message), payload: await payloadOf(app, message) };
 }
 
 /**
@@ -56,7 +64,7 @@ export async function findMessageByDedupKey(app: App, queue: string, dedupKey: s
   // Gone between the two reads (retention, a purge): as unknown as a key never used.
   const message = id === undefined ? undefined : await getMessage(app.db, id);
   if (message === undefined) throw new NotFoundError('unknown_message', `no message with dedup key "${dedupKey}" in queue ${queue}`, 'dedupKey');
-  return { ...toMessageView(message), payload: message.payload };
+  return { ...toMessageView(message), payload: await payloadOf(app, message) };
 }
 
 /**

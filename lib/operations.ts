@@ -2,7 +2,7 @@
 import { DEAD_LETTER_LIMITS, type MessageView } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue } from './enqueue.js';
-import { toMessageView } from './messages.js';
+import { payloadOf, toMessageView } from './messages.js';
 import {
   listDeadLetters as readDeadLetters,
   listPausedQueues,
@@ -92,7 +92,7 @@ export async function listDeadLetters(app: App, queue: string, options: { limit?
   declaredQueue(app, queue);
   const limit = Math.min(options.limit ?? DEAD_LETTER_LIMITS.defaultPage, DEAD_LETTER_LIMITS.maxPage);
   const page = await readDeadLetters(app.db, { queue, limit, afterId: options.after, maxBytes: DEAD_LETTER_PAGE_BYTES });
-  const messages = page.messages.map((message) => ({ ...toMessageView(message), payload: message.payload }));
+  const messages = await Promise.all(page.messages.map(async (message) => ({ ...toMessageView(message), payload: await payloadOf(app, message) })));
   const last = messages.at(-1);
   return { messages, ...(page.more && last ? { next: last.id } : {}) };
 }

@@ -9,8 +9,8 @@ import * as z from 'zod';
  * Limits, and SQS's for comparison.
  *
  *                         this queue                                SQS
- *   payload per message   60 KiB (61,440 bytes) of UTF-8 JSON       256 KiB by default, up to 1 MiB
- *                                                                   (MaximumMessageSize)
+ *   payload per message   1 MiB (1,048,576 bytes) of UTF-8 JSON     256 KiB by default, up to 1 MiB
+ *                         text, as the caller sends it              (MaximumMessageSize)
  *   messages per request  500, in one Data API call, stored whole   10 per SendMessageBatch, each
  *                         or not at all                             entry may fail on its own
  *   request body          3 MiB (3,145,728 bytes)                   the batch's total = the message limit
@@ -20,16 +20,21 @@ import * as z from 'zod';
  *                         kept (retention), also across races
  *
  * Why these numbers: messages live in Aurora MySQL and every read goes through the RDS Data API,
- * which refuses a result row over 64 KB and a request over 4 MiB. A message must stay readable as
- * one row, so its payload gets 60 KiB and the rest of the row (ids, dedup key, last error) the
- * remaining 4 KiB. The payload is measured as MySQL hands it back: a JSON column is returned
- * re-serialized with a space after every `,` and `:`, which can make a compact document up to
- * about twice as long. A whole batch is one ExecuteStatement request, whose JSON encoding escapes
+ * which documents a limit of 64 KB per result row and 1 MiB per response, and refuses a request
+ * over 4 MiB. A payload that fits its row (60 KiB as MySQL hands a JSON column back: re-serialized
+ * with a space after every `,` and `:`, up to about twice a compact document's length) stays in it;
+ * a larger one, up to SQS's 1 MiB, is kept in slices of 48 KiB of its text (queue_payload_parts)
+ * and read back slice by slice, so no row and no response passes the documented limits. A whole batch is one ExecuteStatement request, whose JSON encoding escapes
  * every quote and backslash of the batch again, so the body is capped at 3 MiB and a batch whose
  * encoded request would still pass the 4 MiB limit is refused with 413 as well.
  */
 export const ENQUEUE_LIMITS = {
-  maxPayloadBytes: 61_440,
+  /** A payload's JSON text as the caller sends it. */
+  maxPayloadBytes: 1_048_576,
+  /** Larger than this as stored (MySQL's re-serialized JSON), a payload goes to slices. */
+  maxInlinePayloadBytes: 61_440,
+  /** One slice of a large payload's JSON text: a row well under the documented 64 KB. */
+  payloadPartBytes: 48 * 1_024,
   maxBodyBytes: 3_145_728,
   /** The Data API's request limit, less room for the request's other fields. */
   maxRequestBytes: 4 * 1_048_576 - 16_384,

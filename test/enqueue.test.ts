@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { enqueue, enqueueInTransaction, enqueueRequest } from '../lib/enqueue.js';
+import { getMessageDetail } from '../lib/messages.js';
 import { NotFoundError, TooLargeError, ValidationError } from '../lib/errors.js';
 import { isUuid } from '../lib/ids.js';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
@@ -231,26 +232,45 @@ describe('refusals (nothing is written)', () => {
     expect(error.issues.map((i: { field: string }) => i.field)).toEqual(['messages[0].payload.to', 'messages[2].priority']);
   });
 
-  it('a payload over 60 KiB as stored JSON is TooLargeError; exactly the limit is accepted', async () => {
+  it('a payload over 1 MiB of JSON text is TooLargeError; exactly the limit is accepted', async () => {
     const app = testApp(stack.db);
-    // {"text":"…"} is 11 bytes of JSON around the string, plus 1 for the space MySQL adds after ':'.
-    const fits = { type: 'any', payload: { text: 'x'.repeat(ENQUEUE_LIMITS.maxPayloadBytes - 12) } };
-    const over = { type: 'any', payload: { text: 'x'.repeat(ENQUEUE_LIMITS.maxPayloadBytes - 11) } };
+    // {"text":"…"} is 11 bytes of JSON around the string.
+    const fits = { type: 'any', payload: { text: 'x'.repeat(ENQUEUE_LIMITS.maxPayloadBytes - 11) } };
+    const over = { type: 'any', payload: { text: 'x'.repeat(ENQUEUE_LIMITS.maxPayloadBytes - 10) } };
     const error = await enqueue(app, 'default', [over]).catch((e) => e);
     expect(error).toBeInstanceOf(TooLargeError);
     expect(error).toMatchObject({ code: 'too_large', field: 'messages[0].payload', rule: 'max_bytes' });
-    expect(error.message).toContain('61440');
+    expect(error.message).toContain('1048576 bytes (1 MiB)');
     await enqueue(app, 'default', [fits]);
     await stack.sql.query('DELETE FROM queue_messages');
   });
 
-  it('counts the separators MySQL adds when it returns a JSON column', async () => {
-    // 20,480 zeros: 40,961 bytes compact, 61,440 as MySQL returns it ("[0, 0, …]").
+  it('keeps a payload too large for its row in slices, counting the separators MySQL adds to a JSON column', async () => {
+    // 20,480 zeros: 40,961 bytes compact, 61,440 as MySQL returns it ("[0, 0, …]"): still in the row.
     const fits = Array.from({ length: 20_480 }, () => 0);
-    await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: fits }]);
+    const [inRow] = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: fits }]);
+    const [sliced] = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: [...fits, 0] }]);
+    const [rows] = (await stack.sql.query('SELECT id, payload_parts FROM queue_messages ORDER BY id')) as any;
+    expect(rows).toEqual([
+      { id: inRow!.id, payload_parts: 0 },
+      { id: sliced!.id, payload_parts: 1 },
+    ]);
     await stack.sql.query('DELETE FROM queue_messages');
-    const error = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: [...fits, 0] }]).catch((e) => e);
-    expect(error).toBeInstanceOf(TooLargeError);
+  });
+
+  it('stores a 1 MiB payload in slices of at most 48 KiB, whole or not at all, and reads it back intact', async () => {
+    const app = testApp(stack.db);
+    // Multi-byte characters at every slice boundary would break a byte-wise split.
+    const text = 'é€😀"\\x'.repeat(60_000).slice(0, 150_000);
+    const payload = { text, n: 1 };
+    const [answer] = await enqueue(app, 'default', [{ type: 'any', payload }, { type: 'any', payload: { small: true } }]);
+    const [parts] = (await stack.sql.query('SELECT part, bytes, LENGTH(data) AS stored FROM queue_payload_parts WHERE message_id = ? ORDER BY part', [answer!.id])) as any;
+    expect(parts.length).toBeGreaterThan(1);
+    for (const part of parts) expect(part.bytes).toBeLessThanOrEqual(ENQUEUE_LIMITS.payloadPartBytes);
+    expect(await getMessageDetail(app, answer!.id)).toMatchObject({ payload });
+    await stack.sql.query('DELETE FROM queue_messages');
+    const [[left]] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_payload_parts')) as any;
+    expect(Number(left.n)).toBe(0); // deleted with their message
   });
 
   it('multi-byte characters count as their UTF-8 bytes', async () => {

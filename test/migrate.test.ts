@@ -66,14 +66,14 @@ describe('migrate on the real stack', () => {
   it('applies the repository migrations to an empty database, then does nothing', async () => {
     const lines: string[] = [];
     const first = await migrate(stack.newDb(), { log: (line) => lines.push(line) });
-    expect(first).toEqual({ applied: ['001_queue', '002_dead_letter_index', '003_drain_activity'], skipped: [] });
+    expect(first).toEqual({ applied: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts'], skipped: [] });
     expect(await tables()).toEqual(expect.arrayContaining(['queue_messages', 'queue_state', 'schema_migrations']));
     expect(lines[0]).toMatch(/^applied 001_queue/);
 
     const db = stack.newDb();
-    expect(await migrate(db)).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity'] });
+    expect(await migrate(db)).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts'] });
     // Only reads (the CREATE TABLE IF NOT EXISTS, then one per migration): nothing re-applied.
-    expect(db.stats.calls).toBe(1 + 3);
+    expect(db.stats.calls).toBe(1 + 4);
   });
 
   it('applies each migration exactly once when two runs race', async () => {
@@ -99,13 +99,14 @@ describe('migrate on the real stack', () => {
     const fresh = await startStack({ migrate: false });
     try {
       const runs = await Promise.all([migrate(fresh.newDb()), migrate(fresh.newDb())]);
-      expect(runs.map((run) => run.applied).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity']);
-      expect(runs.map((run) => run.skipped).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity']);
+      expect(runs.map((run) => run.applied).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts']);
+      expect(runs.map((run) => run.skipped).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts']);
       const [rows] = await fresh.sql.query('SELECT version, applied_at IS NOT NULL AS applied FROM schema_migrations ORDER BY version');
       expect(rows).toEqual([
         { version: 1, applied: 1 },
         { version: 2, applied: 1 },
         { version: 3, applied: 1 },
+        { version: 4, applied: 1 },
       ]);
     } finally {
       await fresh.close();

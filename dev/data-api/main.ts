@@ -11,6 +11,7 @@ const api = await startLocalDataApi({
   port: Number(process.env.LOCAL_DATA_API_PORT ?? 8087),
   databaseUrl,
   latencyMs: Number(process.env.LOCAL_DATA_API_LATENCY_MS ?? 0),
+  rowLimit: process.env.LOCAL_DATA_API_ROW_LIMIT !== 'off',
 });
 
 const mysqlHost = new URL(databaseUrl).host; // never print the password

@@ -45,6 +45,12 @@ export interface LocalDataApiOptions {
   callTimeoutMs?: number;
   /** MySQL connections, shared by calls and pinned by open transactions; default 20. */
   connectionLimit?: number;
+  /**
+   * Refuse result rows over 64 KB, as AWS documents (default true, so the product's tests prove
+   * it never needs more). false behaves as Aurora MySQL 3 clusters were seen to by a client's
+   * integration suite, for client libraries that read big rows (LOCAL_DATA_API_ROW_LIMIT=off).
+   */
+  rowLimit?: boolean;
 }
 
 export interface LocalDataApi {
@@ -127,7 +133,7 @@ export async function startLocalDataApi(options: LocalDataApiOptions = {}): Prom
     const template = parseSql(request.sql);
     const values = bindParameters(template, request.parameters);
     return withSession(request.transactionId, request.database, async (session) =>
-      executeResponse(await session.run(template.sql, values, callTimeoutMs, request.continueAfterTimeout), request),
+      executeResponse(await session.run(template.sql, values, callTimeoutMs, request.continueAfterTimeout), { ...request, rowLimit: options.rowLimit !== false }),
     );
   }
 

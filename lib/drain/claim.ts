@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/types.js';
 import { claimBatch } from '../sql/claimBatch.js';
+import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
 
 /**
@@ -43,11 +44,16 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const claimed = await claimBatch(db, { queue: input.queue, limit: input.limit, leaseToken, now: input.now, leaseUntil });
   const messages: HeldClaimedMessage[] = [];
   let afterId: string | undefined;
+  const maxBytes = input.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
   while (messages.length < claimed) {
-    const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes: input.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES });
+    const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes });
     if (page.length === 0) break;
     for (const message of page) messages.push({ ...message, leaseToken, leaseUntilMs: leaseUntil.getTime() });
     afterId = page[page.length - 1]!.id;
+  }
+  // Payloads too large for their rows, slice by slice (a few calls per MiB, only for those).
+  for (const message of messages) {
+    if (message.payloadParts > 0) message.payload = JSON.parse(await readPayloadText(db, message.id, maxBytes));
   }
   return { leaseToken, leaseUntil, claimed, messages };
 }

@@ -19,3 +19,4 @@ export { releaseClaims, type HeldRelease } from './releaseClaims.js';
 export { reschedule, type HeldRetry } from './reschedule.js';
 export { claimWake, ensureQueueStates, extendDrainActivity, type ClaimWakeInput } from './drainActivity.js';
 export { nextDueAt } from './nextDueAt.js';
+export { insertPayloadParts, readPayloadText, type PayloadPart } from './payloadParts.js';

@@ -11,6 +11,11 @@ export interface NewMessage {
   maxAttempts: number;
   availableAt: Date;
   dedupKey: string | null;
+  /**
+   * A payload too large for the row: its JSON text in slices (inserted by insertPayloadParts);
+   * `payloadJson` is then `null`. Empty or absent: the payload is in the row.
+   */
+  parts?: readonly string[];
 }
 
 /*
@@ -24,9 +29,9 @@ export interface NewMessage {
  */
 const INSERT_MESSAGES = `
 INSERT INTO queue_messages
-  (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at,
+  (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
    dedup_key, created_at, updated_at)
-SELECT j.id, j.queue, j.type, j.payload, j.payload_bytes, 'waiting', j.priority, 0, j.max_attempts,
+SELECT j.id, j.queue, j.type, j.payload, j.payload_bytes, j.payload_parts, 'waiting', j.priority, 0, j.max_attempts,
        j.available_at, j.dedup_key, :now, :now
 FROM JSON_TABLE(:messages, '$[*]' COLUMNS (
   id            CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
@@ -34,6 +39,7 @@ FROM JSON_TABLE(:messages, '$[*]' COLUMNS (
   type          VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin PATH '$.type',
   payload       LONGTEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.payload',
   payload_bytes INT                                                PATH '$.payloadBytes',
+  payload_parts INT                                                PATH '$.payloadParts',
   priority      INT                                                PATH '$.priority',
   max_attempts  INT                                                PATH '$.maxAttempts',
   available_at  DATETIME(3)                                        PATH '$.availableAt',
@@ -48,9 +54,9 @@ ON DUPLICATE KEY UPDATE queue_messages.dedup_hits = queue_messages.dedup_hits + 
  */
 const INSERT_MESSAGE = `
 INSERT INTO queue_messages
-  (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at,
+  (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
    dedup_key, created_at, updated_at)
-VALUES (:id, :queue, :type, :payload, :payloadBytes, 'waiting', :priority, 0, :maxAttempts, :availableAt,
+VALUES (:id, :queue, :type, :payload, :payloadBytes, :payloadParts, 'waiting', :priority, 0, :maxAttempts, :availableAt,
         :dedupKey, :now, :now)
 ON DUPLICATE KEY UPDATE dedup_hits = dedup_hits + 1`;
 
@@ -68,6 +74,7 @@ function columns(m: NewMessage) {
     // JSON text, not a nested document: both engines then store the exact text, scalars included.
     payload: m.payloadJson,
     payloadBytes: Buffer.byteLength(m.payloadJson, 'utf8'),
+    payloadParts: m.parts?.length ?? 0,
     priority: m.priority,
     maxAttempts: m.maxAttempts,
   };

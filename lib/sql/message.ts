@@ -9,6 +9,8 @@ export interface Message {
   queue: string;
   type: string;
   payload: unknown;
+  /** Slices of a payload too large for the row (`payload` is then null; see readPayloadText); 0 otherwise. */
+  payloadParts: number;
   status: MessageStatus;
   priority: number;
   attempts: number;
@@ -23,7 +25,7 @@ export interface Message {
 }
 
 /** The columns every message read selects, in the shape `toMessage` expects. */
-export const MESSAGE_COLUMNS = `id, queue, type, payload, status, priority, attempts, max_attempts, available_at,
+export const MESSAGE_COLUMNS = `id, queue, type, payload, payload_parts, status, priority, attempts, max_attempts, available_at,
   dedup_key, last_error, created_at, updated_at, finished_at`;
 
 export function toMessage(row: Row): Message {
@@ -32,6 +34,7 @@ export function toMessage(row: Row): Message {
     queue: row.queue as string,
     type: row.type as string,
     payload: row.payload,
+    payloadParts: Number(row.payload_parts ?? 0),
     status: row.status as MessageStatus,
     priority: Number(row.priority),
     attempts: Number(row.attempts),

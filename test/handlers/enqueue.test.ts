@@ -232,7 +232,7 @@ const badCases: BadCase[] = [
   { name: 'dedupKey not a string', event: one({ dedupKey: 12 }), status: 400, field: 'dedupKey', rule: 'invalid_type' },
   { name: 'dedupKey with a lone surrogate', event: json(`{"type":"any","payload":1,"dedupKey":"a\\ud800"}`), status: 400, field: 'dedupKey', rule: 'unicode', says: /Unicode/ },
   // Payload limits
-  { name: 'payload over 60 KiB', event: one({ type: 'any', payload: bigText(ENQUEUE_LIMITS.maxPayloadBytes) }), status: 413, field: 'payload', rule: 'max_bytes', says: /61440 bytes/ },
+  { name: 'payload over 1 MiB', event: one({ type: 'any', payload: bigText(ENQUEUE_LIMITS.maxPayloadBytes) }), status: 413, field: 'payload', rule: 'max_bytes', says: /1048576 bytes \(1 MiB\)/ },
   { name: 'payload nested too deep', event: one({ type: 'any', payload: nested(40) }), status: 400, field: 'payload', rule: 'max_depth' },
   { name: 'payload with an escaped lone surrogate', event: json(`{"type":"any","payload":{"t":"\\udc00"}}`), status: 400, field: 'payload.t', rule: 'unicode' },
   { name: 'payload number out of range', event: json('{"type":"any","payload":{"n":1e400}}'), status: 400, field: 'payload.n', rule: 'finite_number' },
@@ -243,7 +243,7 @@ const badCases: BadCase[] = [
   { name: 'batch with an unknown field', event: json({ messages: [sms], queue: 'x' }), status: 400, field: 'queue', rule: 'unrecognized_key' },
   { name: 'one bad message in a good batch', event: json({ messages: [sms, { ...sms, payload: { to: 'x', text: 'y' } }, sms] }), status: 400, field: 'messages[1].payload.to' },
   { name: 'a message of a batch is not an object', event: json({ messages: [sms, 'hello'] }), status: 400, field: 'messages[1]', rule: 'invalid_type' },
-  { name: 'one payload too large in a batch', event: json({ messages: [sms, { type: 'any', payload: bigText(70_000) }] }), status: 413, field: 'messages[1].payload' },
+  { name: 'one payload too large in a batch', event: json({ messages: [sms, { type: 'any', payload: bigText(1_100_000) }] }), status: 413, field: 'messages[1].payload' },
   {
     name: 'batch too large for one Data API request',
     event: json({ messages: Array.from({ length: 60 }, () => ({ type: 'any', payload: '"'.repeat(15_000) })) }),

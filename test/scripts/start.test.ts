@@ -86,7 +86,7 @@ describe('the whole stack', () => {
     expect(output).toContain(`local Data API      http://127.0.0.1:${ports.dataApi}`);
     expect(output).toMatch(/SMS provider +http:\/\/127\.0\.0\.1:\d+\/messages {2}\(fake\)/);
     expect(output).toContain(`export DATA_API_ENDPOINT=http://127.0.0.1:${ports.dataApi} DB_NAME=${database} LAMBDA_ENDPOINT=http://127.0.0.1:${ports.lambda}`);
-    expect(output).toContain(`database ${database}: applied 001_queue, 002_dead_letter_index, 003_drain_activity`);
+    expect(output).toContain(`database ${database}: applied 001_queue, 002_dead_letter_index, 003_drain_activity, 004_payload_parts`);
     expect(output).toContain(`dashboard           http://127.0.0.1:${ports.dashboard}/`);
   });
 
@@ -143,7 +143,7 @@ describe('the whole stack', () => {
 
   it('serves the migrate function, which finds the schema applied', async () => {
     const response = await fetch(`http://127.0.0.1:${ports.lambda}/2015-03-31/functions/aurora-queue-local-migrate/invocations`, { method: 'POST', body: '{}' });
-    expect(await response.json()).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity'] });
+    expect(await response.json()).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts'] });
   });
 
   it('stops everything it started on Ctrl-C', async () => {
