@@ -10,6 +10,7 @@ import { queueName } from '../schema/messages.js';
 import { resolveBackoff } from './backoff.js';
 import { JobRegistry } from './jobs/JobRegistry.js';
 import type { AnyJobType } from './jobs/types.js';
+import { recurringProblems, type RecurringDeclaration, type RecurringEntry } from './recurring.js';
 import { CLAIM_ALLOWANCE_MS, DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS, minimumLeaseMs, type QueueConfig, type QueueDeclaration } from './queues.js';
 
 export interface QueueAppConfig<J extends AnyJobType = AnyJobType> {
@@ -21,6 +22,8 @@ export interface QueueAppConfig<J extends AnyJobType = AnyJobType> {
    * together with the drain's own tuning.
    */
   readonly leaseMarginMs?: number;
+  /** Messages enqueued on a schedule by every drain run (lib/recurring.ts). */
+  readonly recurring?: readonly RecurringEntry<J>[];
 }
 
 /** The job types of a config, e.g. `App<JobTypesOf<typeof config>>` for a typed enqueue. */
@@ -53,15 +56,17 @@ const queueDeclaration = z.strictObject({
 });
 
 /**
- * `export default defineConfig({ queues: [...], jobTypes: [...] })`. Checks everything it can at
- * load (names, duplicates, limits, each type's settings, leases that are given) and throws a
- * ConfigError listing every problem. Keeps the job types' literal names and payload types, so
- * an enqueue through this config is type-checked.
+ * `export default defineConfig({ queues: [...], jobTypes: [...], recurring: [...] })`. Checks
+ * everything it can at load (names, duplicates, limits, each type's settings, leases that are
+ * given, the recurring entries' schedules, queues, types and payloads) and throws a ConfigError
+ * listing every problem. Keeps the job types' literal names and payload types, so an enqueue
+ * through this config, and a recurring entry in it, is type-checked.
  */
 export function defineConfig<const J extends readonly AnyJobType[]>(config: {
   queues: readonly QueueDeclaration[];
   jobTypes: J;
   leaseMarginMs?: number;
+  recurring?: NoInfer<readonly RecurringEntry<J[number]>[]>;
 }): QueueAppConfig<J[number]> {
   const problems: string[] = [];
   if (config.queues.length === 0) problems.push('queues: declare at least one queue');
@@ -85,14 +90,17 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
       problems.push(`${label}: ${(error as Error).message}`);
     }
   }
+  let jobs: JobRegistry | undefined;
   try {
-    new JobRegistry(config.jobTypes);
+    jobs = new JobRegistry(config.jobTypes);
   } catch (error) {
     problems.push((error as Error).message);
   }
+  const recurring = config.recurring ?? [];
+  problems.push(...recurringProblems(recurring as readonly RecurringDeclaration[], { queues: seen, jobs }));
   if (problems.length === 0) problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes, config.leaseMarginMs));
   if (problems.length > 0) throw new ConfigError(problems);
-  return { queues: config.queues, jobTypes: config.jobTypes, leaseMarginMs: config.leaseMarginMs };
+  return { queues: config.queues, jobTypes: config.jobTypes, leaseMarginMs: config.leaseMarginMs, ...(recurring.length > 0 ? { recurring } : {}) };
 }
 
 /**

@@ -4,6 +4,8 @@
  */
 export { defineConfig, ConfigError, type JobTypesOf, type QueueAppConfig } from './config.js';
 export type { QueueDeclaration } from './queues.js';
+export type { RecurringDeclaration, RecurringEntry } from './recurring.js';
+export { ScheduleError } from './schedule.js';
 export { defineJobType, type AnyJobType, type BackoffPolicy, type JobContext, type JobType, type PayloadInput } from './jobs/types.js';
 export { webhook, type WebhookJobTypeOptions, type WebhookPayload } from './jobs/webhook.js';
 export { sms, type SmsJobTypeOptions, type SmsPayload } from './jobs/sms.js';

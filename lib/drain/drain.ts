@@ -3,6 +3,7 @@ import type { App } from '../app.js';
 import { QueueError } from '../errors.js';
 import { WAKE_INTERVAL_MS, type QueueConfig } from '../queues.js';
 import { DrainActivity } from './activity.js';
+import type { RecurringRunResult } from '../recurring.js';
 import { listPausedQueues } from '../sql/queueState.js';
 import { describeError } from './dispatch.js';
 import { MessageQuota, QueueLane, type LaneSummary, type StopReason } from './lane.js';
@@ -49,6 +50,8 @@ export interface QueueDrainSummary extends DrainCounts {
 }
 
 export interface DrainSummary extends DrainCounts {
+  /** Recurring messages this run enqueued (due slots no other run had enqueued). */
+  recurringEnqueued: number;
   durationMs: number;
   dataApiCalls: number;
   /** Selected queues left alone because they are paused. */
@@ -72,9 +75,11 @@ const LINGER_POLL_MAX_MS = 500;
 
 
 /**
- * One drain run: every selected, unpaused queue is drained at once by its own lane (so a busy
- * queue cannot starve a quiet one), until each is empty, out of time or out of `maxMessages`;
- * then finished messages past their retention are deleted with the time left.
+ * One drain run: the due recurring messages of every entry are enqueued first (whatever queues
+ * the run selects: the slot's message then exists as soon as any run sees it), then every
+ * selected, unpaused queue is drained at once by its own lane (so a busy queue cannot starve a
+ * quiet one), until each is empty, out of time or out of `maxMessages`; then finished messages
+ * past their retention are deleted with the time left.
  */
 export async function drain(app: App, options: DrainOptions): Promise<DrainSummary> {
   const startedAt = performance.now();
@@ -84,7 +89,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
   const { signal, release } = runSignal(options.signal);
   try {
     const selected = selectQueues(app, options.queue);
-    const paused = await listPausedQueues(app.db);
+    const [paused, recurring] = await Promise.all([listPausedQueues(app.db), enqueueRecurring(app, log)]);
     const active = selected.filter((queue) => !paused.has(queue.name));
 
     const quotas = MessageQuota.split(options.maxMessages ?? Number.POSITIVE_INFINITY, active.length);
@@ -117,7 +122,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       ),
     );
 
-    const errors = lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`));
+    const errors = [...recurring.errors, ...lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`))];
     const deleted = await Promise.all(
       lanes.map(async (lane) => {
         const queue = app.queues.get(lane.queue)!;
@@ -147,6 +152,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       lostLeases: total('lostLeases'),
       unsettled: total('unsettled'),
       deleted: total('deleted'),
+      recurringEnqueued: recurring.enqueued,
       durationMs: Math.round(performance.now() - startedAt),
       dataApiCalls: app.db.stats.calls - callsBefore,
       pausedQueues: selected.filter((queue) => paused.has(queue.name)).map((queue) => queue.name),
@@ -156,6 +162,18 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
   } finally {
     release();
   }
+}
+
+/** A recurring message that cannot be enqueued is the run's error, never its failure: the lanes drain regardless. */
+async function enqueueRecurring(app: App, log: DrainLog): Promise<RecurringRunResult> {
+  let result: RecurringRunResult;
+  try {
+    result = await app.recurring.enqueueDue(app, app.clock.now());
+  } catch (error) {
+    result = { enqueued: 0, duplicates: 0, errors: [`recurring: ${describeError(error)}`] };
+  }
+  for (const error of result.errors) log.error('recurring enqueue failed', { error });
+  return result;
 }
 
 /**
