@@ -23,4 +23,9 @@ export default defineConfig({
     sms(),
     orderConfirm,
   ],
+  // Messages enqueued on a schedule by every drain run, each slot once (README: Recurring messages).
+  // recurring: [
+  //   { name: 'weekday-digest', schedule: 'cron(0 9 ? * MON-FRI *)', timezone: 'Europe/Paris', queue: 'sms', type: 'sms.send', payload: { to: '+33612345678', body: 'Your digest is ready' } },
+  //   { name: 'partner-sync', schedule: 'rate(15 minutes)', queue: 'webhooks', type: 'webhook', payload: { url: 'https://hooks.example.com/sync', body: {} }, catchUp: 4 },
+  // ],
 });

@@ -15,6 +15,7 @@ import { drainCommand } from './commands/drain.js';
 import { enqueueCommand } from './commands/enqueue.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pauseCommand, resumeCommand } from './commands/pause.js';
+import { recurringCommand } from './commands/recurring.js';
 import { statsCommand } from './commands/stats.js';
 import { statusCommand } from './commands/status.js';
 import { CliContext, type CliIo } from './context.js';
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   drainCommand,
   dashboardCommand,
   doctorCommand,
+  recurringCommand,
 ];
 
 const GLOBAL_OPTIONS: readonly OptionName[] = ['json', 'help'];
