@@ -6,7 +6,7 @@ import { JobRegistry } from './jobs/index.js';
 import { createLogger } from './observability.js';
 import type { AnyJobType } from './jobs/types.js';
 import { resolveQueues, type QueueConfig } from './queues.js';
-import { RecurringEnqueuer } from './recurring.js';
+import { recurringState, type RecurringState } from './recurring.js';
 import { lambdaInvoker, Waker, type InvokeDrain } from './wake.js';
 
 /** What handlers and the CLI work with: the database, the configured queues and job types, a clock. */
@@ -19,7 +19,7 @@ export interface App<J extends AnyJobType = AnyJobType> {
   /** Starts a drain after an enqueue commits; undefined where no drain function is known (tests, scripts). */
   waker: Waker | undefined;
   /** Enqueues the config's recurring messages that are due; every drain run calls it first. */
-  recurring: RecurringEnqueuer;
+  recurring: RecurringState;
 }
 
 export interface AppOptions<J extends AnyJobType = AnyJobType> {
@@ -54,7 +54,7 @@ export function createApp<J extends AnyJobType>(options: AppOptions<J>): App<J> 
     jobs: new JobRegistry(options.config.jobTypes),
     clock,
     waker: invoke === undefined ? undefined : new Waker({ db, clock, invoke, queues: [...queues.keys()], log: createLogger() }),
-    recurring: new RecurringEnqueuer(options.config.recurring ?? []),
+    recurring: recurringState(options.config.recurring ?? []),
   };
 }
 

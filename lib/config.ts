@@ -12,6 +12,7 @@ import { JobRegistry } from './jobs/JobRegistry.js';
 import type { AnyJobType } from './jobs/types.js';
 import { recurringProblems, type RecurringDeclaration, type RecurringEntry } from './recurring.js';
 import { CLAIM_ALLOWANCE_MS, DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS, minimumLeaseMs, type QueueConfig, type QueueDeclaration } from './queues.js';
+import { configProblems } from './validation.js';
 
 export interface QueueAppConfig<J extends AnyJobType = AnyJobType> {
   readonly queues: readonly QueueDeclaration[];
@@ -77,11 +78,7 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
     seen.add(declaration.name);
     const parsed = queueDeclaration.safeParse(declaration);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const field = issue.path.join('.');
-        const message = issue.code === 'unrecognized_keys' ? `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
-        problems.push(`${label}: ${field ? `${field} ` : ''}${message}`);
-      }
+      problems.push(...configProblems(label, parsed.error));
       continue;
     }
     try {

@@ -5,17 +5,13 @@
  * it exactly once however many drains run at once, with no table of its own.
  */
 import * as z from 'zod';
-import { ENQUEUE_LIMITS } from '../schema/messages.js';
-import type { App } from './app.js';
-import { describeError } from './drain/dispatch.js';
-import { prepareMessage, type PreparedMessage } from './enqueue.js';
 import { ValidationError } from './errors.js';
 import type { JobRegistry } from './jobs/JobRegistry.js';
 import type { AnyJobType, PayloadInput } from './jobs/types.js';
 import type { QueueConfig } from './queues.js';
 import { isTimeZone, nextSlotAfter, parseSchedule, ScheduleError, slotsAtOrBefore, type Schedule } from './schedule.js';
-import { insertMessages } from './sql/insertMessages.js';
 import { issuesFromZod } from './validation.js';
+import { configProblems } from './validation.js';
 
 /** One entry of `recurring: [...]` in queue.config.ts. */
 export interface RecurringDeclaration<T extends string = string, P = unknown> {
@@ -77,11 +73,7 @@ export function recurringProblems(entries: readonly RecurringDeclaration[], cont
     const label = typeof entry?.name === 'string' && entry.name !== '' ? `recurring "${entry.name}"` : `recurring[${index}]`;
     const parsed = declaration.safeParse(entry);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const field = issue.path.join('.');
-        const message = issue.code === 'unrecognized_keys' ? `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
-        problems.push(`${label}: ${field ? `${field} ` : ''}${message}`);
-      }
+      problems.push(...configProblems(label, parsed.error));
       continue;
     }
     if (seen.has(entry.name)) problems.push(`${label}: declared twice`);
@@ -162,96 +154,15 @@ export function nextSlot(plan: RecurringPlan, now: Date): Date | undefined {
   return nextSlotAfter(plan.parsed, now, { timeZone: plan.timezone });
 }
 
-export interface RecurringRunResult {
-  /** Messages stored by this run (slots no other run had enqueued). */
-  enqueued: number;
-  /** Due slots another run (or an earlier one) had already enqueued. */
-  duplicates: number;
-  errors: string[];
-}
-
-interface DueMessage {
-  plan: RecurringPlan;
-  slot: number;
-  prepared: PreparedMessage;
-}
-
 /**
- * Enqueues the due slots of an app's recurring entries. Keeps, per entry, the newest slot this
- * process knows is stored, so a run with no new slot since the last makes no call; a run with
- * new slots makes one insert per queue that has any, and reads nothing back.
+ * The config's recurring entries, planned, with what this process knows is stored: per entry the
+ * newest slot written, so a run with no new slot since the last makes no call (lib/drain/recurring.ts).
  */
-export class RecurringEnqueuer {
+export interface RecurringState {
   readonly plans: readonly RecurringPlan[];
-  readonly #stored = new Map<string, number>();
-
-  constructor(entries: readonly RecurringDeclaration[]) {
-    this.plans = planRecurring(entries);
-  }
-
-  /** Never throws: what fails is reported in `errors` and tried again by the next run. */
-  async enqueueDue(app: App, now: Date): Promise<RecurringRunResult> {
-    const result: RecurringRunResult = { enqueued: 0, duplicates: 0, errors: [] };
-    if (this.plans.length === 0) return result;
-    const byQueue = new Map<string, DueMessage[]>();
-    for (const plan of this.plans) {
-      try {
-        const queue = app.queues.get(plan.queue);
-        if (queue === undefined) throw new Error(`queue "${plan.queue}" is not declared`);
-        const stored = this.#stored.get(plan.name) ?? Number.NEGATIVE_INFINITY;
-        for (const slot of dueSlots(plan, now, lookBackMs(queue))) {
-          if (slot.getTime() <= stored) continue;
-          const prepared = await prepareMessage(app, plan.queue, { type: plan.type, payload: plan.payload, dedupKey: slotKey(plan.name, slot) });
-          // A config made without defineConfig skips its size check; slices would need their own writes.
-          if (prepared.message.parts !== undefined) throw new Error(`payload is too large for a recurring message (at most ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON)`);
-          const due = byQueue.get(plan.queue) ?? [];
-          due.push({ plan, slot: slot.getTime(), prepared });
-          byQueue.set(plan.queue, due);
-        }
-      } catch (error) {
-        result.errors.push(`recurring "${plan.name}": ${describeProblem(error)}`);
-      }
-    }
-    await Promise.all(
-      [...byQueue].map(async ([queue, due]) => {
-        for (const batch of batches(due)) {
-          try {
-            const { duplicates } = await insertMessages(app.db, batch.map((item) => item.prepared.message), now);
-            result.enqueued += batch.length - duplicates;
-            result.duplicates += duplicates;
-            for (const { plan, slot } of batch) this.#stored.set(plan.name, Math.max(slot, this.#stored.get(plan.name) ?? slot));
-          } catch (error) {
-            // The later batches wait too: what this process remembers as stored must have no gap.
-            result.errors.push(`recurring: enqueue on queue "${queue}" failed (${[...new Set(batch.map((item) => item.plan.name))].join(', ')}): ${describeError(error)}`);
-            return;
-          }
-        }
-      }),
-    );
-    return result;
-  }
+  readonly stored: Map<string, number>;
 }
 
-/** Batches one insert can take: the enqueue's own limits on count and request size. */
-function batches(due: readonly DueMessage[]): DueMessage[][] {
-  const out: DueMessage[][] = [];
-  let current: DueMessage[] = [];
-  let bytes = 0;
-  for (const item of due) {
-    if (current.length > 0 && (current.length >= ENQUEUE_LIMITS.maxBatchSize || bytes + item.prepared.requestBytes > ENQUEUE_LIMITS.maxRequestBytes)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.prepared.requestBytes;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
-/** A refused message names every field at fault, as the config check would have. */
-function describeProblem(error: unknown): string {
-  if (error instanceof ValidationError) return error.issues.map((issue) => `${issue.field ? `${issue.field}: ` : ''}${issue.message}`).join('; ');
-  return describeError(error);
+export function recurringState(entries: readonly RecurringDeclaration[]): RecurringState {
+  return { plans: planRecurring(entries), stored: new Map() };
 }

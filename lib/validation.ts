@@ -43,3 +43,12 @@ export function ruleOf(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_key') return issue.issues[0] === undefined ? 'invalid_key' : ruleOf(issue.issues[0]);
   return issue.code;
 }
+
+/** A configuration entry's zod issues as lines that name the entry, the setting and the rule. */
+export function configProblems(label: string, error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const field = issue.path.join('.');
+    const message = issue.code === 'unrecognized_keys' ? `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
+    return `${label}: ${field ? `${field} ` : ''}${message}`;
+  });
+}

@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import { QueueError } from '../errors.js';
 import { WAKE_INTERVAL_MS, type QueueConfig } from '../queues.js';
 import { DrainActivity } from './activity.js';
-import type { RecurringRunResult } from '../recurring.js';
+import { enqueueDueRecurring, type RecurringRunResult } from './recurring.js';
 import { listPausedQueues } from '../sql/queueState.js';
 import { describeError } from './dispatch.js';
 import { MessageQuota, QueueLane, type LaneSummary, type StopReason } from './lane.js';
@@ -168,7 +168,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
 async function enqueueRecurring(app: App, log: DrainLog): Promise<RecurringRunResult> {
   let result: RecurringRunResult;
   try {
-    result = await app.recurring.enqueueDue(app, app.clock.now());
+    result = await enqueueDueRecurring(app, app.clock.now());
   } catch (error) {
     result = { enqueued: 0, duplicates: 0, errors: [`recurring: ${describeError(error)}`] };
   }

@@ -1,0 +1,94 @@
+/** Recurring messages written by a drain run: the due slots of the config's entries (lib/recurring.ts). */
+import { ENQUEUE_LIMITS } from '../../schema/messages.js';
+import type { App } from '../app.js';
+import { prepareMessage, type PreparedMessage } from '../enqueue.js';
+import { ValidationError } from '../errors.js';
+import { dueSlots, lookBackMs, MAX_RECURRING_PAYLOAD_BYTES, slotKey, type RecurringPlan } from '../recurring.js';
+import { insertMessages } from '../sql/insertMessages.js';
+import { describeError } from './dispatch.js';
+
+export interface RecurringRunResult {
+  /** Messages stored by this run (slots no other run had enqueued). */
+  enqueued: number;
+  /** Due slots another run (or an earlier one) had already enqueued. */
+  duplicates: number;
+  errors: string[];
+}
+
+interface DueMessage {
+  plan: RecurringPlan;
+  slot: number;
+  prepared: PreparedMessage;
+}
+
+/**
+ * Enqueues the due slots of an app's recurring entries. A run with no new slot since the last
+ * this process stored makes no call; a run with new slots makes one insert per queue that has
+ * any, and reads nothing back. Never throws: what fails is reported in `errors` and tried again
+ * by the next run.
+ */
+export async function enqueueDueRecurring(app: App, now: Date): Promise<RecurringRunResult> {
+  const state = app.recurring;
+  const result: RecurringRunResult = { enqueued: 0, duplicates: 0, errors: [] };
+  if (state.plans.length === 0) return result;
+  const byQueue = new Map<string, DueMessage[]>();
+  for (const plan of state.plans) {
+    try {
+      const queue = app.queues.get(plan.queue);
+      if (queue === undefined) throw new Error(`queue "${plan.queue}" is not declared`);
+      const stored = state.stored.get(plan.name) ?? Number.NEGATIVE_INFINITY;
+      for (const slot of dueSlots(plan, now, lookBackMs(queue))) {
+        if (slot.getTime() <= stored) continue;
+        const prepared = await prepareMessage(app, plan.queue, { type: plan.type, payload: plan.payload, dedupKey: slotKey(plan.name, slot) });
+        // A config made without defineConfig skips its size check; slices would need their own writes.
+        if (prepared.message.parts !== undefined) throw new Error(`payload is too large for a recurring message (at most ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON)`);
+        const due = byQueue.get(plan.queue) ?? [];
+        due.push({ plan, slot: slot.getTime(), prepared });
+        byQueue.set(plan.queue, due);
+      }
+    } catch (error) {
+      result.errors.push(`recurring "${plan.name}": ${describeProblem(error)}`);
+    }
+  }
+  await Promise.all(
+    [...byQueue].map(async ([queue, due]) => {
+      for (const batch of batches(due)) {
+        try {
+          const { duplicates } = await insertMessages(app.db, batch.map((item) => item.prepared.message), now);
+          result.enqueued += batch.length - duplicates;
+          result.duplicates += duplicates;
+          for (const { plan, slot } of batch) state.stored.set(plan.name, Math.max(slot, state.stored.get(plan.name) ?? slot));
+        } catch (error) {
+          // The later batches wait too: what this process remembers as stored must have no gap.
+          result.errors.push(`recurring: enqueue on queue "${queue}" failed (${[...new Set(batch.map((item) => item.plan.name))].join(', ')}): ${describeError(error)}`);
+          return;
+        }
+      }
+    }),
+  );
+  return result;
+}
+
+/** Batches one insert can take: the enqueue's own limits on count and request size. */
+function batches(due: readonly DueMessage[]): DueMessage[][] {
+  const out: DueMessage[][] = [];
+  let current: DueMessage[] = [];
+  let bytes = 0;
+  for (const item of due) {
+    if (current.length > 0 && (current.length >= ENQUEUE_LIMITS.maxBatchSize || bytes + item.prepared.requestBytes > ENQUEUE_LIMITS.maxRequestBytes)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += item.prepared.requestBytes;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** A refused message names every field at fault, as the config check would have. */
+function describeProblem(error: unknown): string {
+  if (error instanceof ValidationError) return error.issues.map((issue) => `${issue.field ? `${issue.field}: ` : ''}${issue.message}`).join('; ');
+  return describeError(error);
+}
