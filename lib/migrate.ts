@@ -1,14 +1,15 @@
 /**
  * Applies schema/migrations/NNN_name.sql in version order through the Data API, recording each
  * in `schema_migrations`. Safe to run again (applied versions are skipped, their checksums
- * checked) and from several processes at once (see `claim` below).
+ * checked), from several processes at once (see `claim` below), and after a DDL statement
+ * outlasted its call (see `runStatement`).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from './clock.js';
-import { DuplicateKeyError } from './db/errors.js';
+import { DataApiUnavailableError, DatabaseError, DuplicateKeyError, StatementTimeoutError } from './db/errors.js';
 import type { Db } from './db/types.js';
 import { sleep } from './sleep.js';
 
@@ -18,6 +19,13 @@ export interface Migration {
   id: string;
   name: string;
   checksum: string;
+  /**
+   * Checksums of earlier texts of this file that databases may have applied, from its lines
+   * `-- supersedes <sha256>`. An edit that changes how a migration runs, not what it leaves
+   * behind (e.g. 002, made online), lists the old checksum so that those databases are not
+   * refused; any other edit belongs in a new migration.
+   */
+  supersedes: string[];
   statements: string[];
 }
 
@@ -47,6 +55,7 @@ export class MigrationError extends Error {
 
 const FILE_NAME = /^(\d+)_([A-Za-z0-9_-]+)\.sql$/;
 const STATEMENT_SEPARATOR = /^-- statement[ \t]*$/m;
+const SUPERSEDES = /^-- supersedes ([0-9a-f]{64})[ \t]*$/gm;
 
 /**
  * Splits a migration file into statements on lines that are exactly `-- statement`: the Data
@@ -66,6 +75,7 @@ export function parseMigration(fileName: string, text: string): Migration {
     id: fileName.slice(0, -'.sql'.length),
     name: match[2]!,
     checksum: createHash('sha256').update(normalized).digest('hex'),
+    supersedes: [...normalized.matchAll(SUPERSEDES)].map((line) => line[1]!),
     statements,
   };
 }
@@ -147,11 +157,12 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
       const [row] = await db.query<MigrationRow & Record<string, unknown>>(SELECT_ROW, { version: migration.version }, { idempotent: true });
       if (row?.applied_at != null) {
         assertSameChecksum(migration, row);
+        if (row.checksum !== migration.checksum) log(`${migration.id} was applied from an earlier text (checksum ${row.checksum.slice(0, 12)}…) that this one supersedes`);
         result.skipped.push(migration.id);
         break;
       }
       if (row === undefined && (await claim(db, migration, runId, clock))) {
-        await apply(db, migration, runId, clock, log);
+        await apply(db, migration, runId, { clock, log, wait, waitTimeoutMs });
         result.applied.push(migration.id);
         break;
       }
@@ -195,13 +206,19 @@ async function claim(db: Db, migration: Migration, runId: string, clock: Clock):
   }
 }
 
-async function apply(db: Db, migration: Migration, runId: string, clock: Clock, log: (line: string) => void): Promise<void> {
+interface ApplyContext {
+  clock: Clock;
+  log: (line: string) => void;
+  wait: (ms: number) => Promise<void>;
+  waitTimeoutMs: number;
+}
+
+async function apply(db: Db, migration: Migration, runId: string, context: ApplyContext): Promise<void> {
   const started = Date.now();
   for (const [index, statement] of migration.statements.entries()) {
     try {
-      // DDL commits implicitly, so each statement runs on its own; a long ALTER keeps going past
-      // the 45 s call limit instead of being cancelled halfway.
-      await db.execute(statement, undefined, { continueAfterTimeout: true });
+      const outcome = await runStatement(db, statement, context);
+      if (outcome !== 'ran') context.log(`${migration.id} statement ${index + 1}: already took effect (${outcome})`);
     } catch (error) {
       await db
         .execute('DELETE FROM schema_migrations WHERE version = :version AND claimed_by = :runId AND applied_at IS NULL', { version: migration.version, runId }, { idempotent: true })
@@ -216,14 +233,81 @@ async function apply(db: Db, migration: Migration, runId: string, clock: Clock, 
   }
   await db.execute(
     'UPDATE schema_migrations SET applied_at = :now WHERE version = :version AND claimed_by = :runId',
-    { version: migration.version, runId, now: clock.now() },
+    { version: migration.version, runId, now: context.clock.now() },
     { idempotent: true },
   );
-  log(`applied ${migration.id} (${migration.statements.length} statement${migration.statements.length === 1 ? '' : 's'}, ${Date.now() - started} ms)`);
+  context.log(`applied ${migration.id} (${migration.statements.length} statement${migration.statements.length === 1 ? '' : 's'}, ${Date.now() - started} ms)`);
+}
+
+/**
+ * What MySQL (and MariaDB) answer when a statement's table, column or index is there already:
+ * a DDL statement of an earlier run took effect after that run stopped waiting for it. Migrations
+ * must therefore not reuse a name for something else.
+ */
+const ALREADY_DONE: ReadonlyMap<number, string> = new Map([
+  [1050, 'MySQL 1050, the table exists'],
+  [1060, 'MySQL 1060, the column exists'],
+  [1061, 'MySQL 1061, the index exists'],
+]);
+
+/** How many times one statement is sent after calls that ended without its outcome. */
+const MAX_SENDS = 4;
+
+/**
+ * Runs one statement on its own (DDL commits implicitly) with continueAfterTimeout, so a long
+ * ALTER keeps going past the Data API's 45 s call limit instead of being cancelled halfway. When
+ * a call ends without the outcome (the call limit, or the connection dropped) the statement may
+ * still be running: this waits until the server no longer runs it, then sends it again, and the
+ * server answers either that it is done (`ALREADY_DONE`) or, if it was cancelled, runs it. Before
+ * the first send it also waits for the same statement from an earlier run that gave up on it.
+ * Two copies of an ALTER never run at once anyway: the second waits on the table's metadata lock.
+ */
+async function runStatement(db: Db, statement: string, context: ApplyContext): Promise<'ran' | string> {
+  for (let send = 1; ; send++) {
+    await waitWhileRunning(db, statement, context);
+    try {
+      await db.execute(statement, undefined, { continueAfterTimeout: true });
+      return 'ran';
+    } catch (error) {
+      const done = error instanceof DatabaseError && error.mysqlCode !== undefined ? ALREADY_DONE.get(error.mysqlCode) : undefined;
+      if (done !== undefined) return done;
+      if (!mayStillBeRunning(error) || send >= MAX_SENDS) throw error;
+      context.log(`the call ended while the statement may still run (${error instanceof Error ? error.name : 'error'}); waiting for it`);
+    }
+  }
+}
+
+function mayStillBeRunning(error: unknown): boolean {
+  return error instanceof StatementTimeoutError || (error instanceof DataApiUnavailableError && error.requestMayHaveRun);
+}
+
+/**
+ * Polls the server's process list for a session running exactly this text (the Data API passes
+ * the SQL through as sent; a user sees its own sessions without the PROCESS privilege, and the
+ * migrations run as the queue's user). information_schema.PROCESSLIST is in MariaDB and MySQL 8.0
+ * (deprecated from 8.0.35, still present); tried on MariaDB 10.11 only.
+ */
+async function waitWhileRunning(db: Db, statement: string, context: ApplyContext): Promise<void> {
+  let waitedMs = 0;
+  for (let poll = 0; ; poll++) {
+    const [row] = await db.query<{ running: number }>(
+      'SELECT COUNT(*) AS running FROM information_schema.PROCESSLIST WHERE INFO = :statement AND ID <> CONNECTION_ID()',
+      { statement },
+      { idempotent: true },
+    );
+    if (Number(row?.running ?? 0) === 0) return;
+    if (waitedMs >= context.waitTimeoutMs) {
+      throw new MigrationError(`The statement is still running after ${waitedMs} ms; run migrate again once it has finished: ${statement.slice(0, 120)}`);
+    }
+    if (poll === 0) context.log('the statement is running in another session (an earlier call); waiting for it');
+    const delay = Math.min(2_000, 100 * 2 ** poll);
+    await context.wait(delay);
+    waitedMs += delay;
+  }
 }
 
 function assertSameChecksum(migration: Migration, row: MigrationRow): void {
-  if (row.checksum !== migration.checksum) {
+  if (row.checksum !== migration.checksum && !migration.supersedes.includes(row.checksum)) {
     throw new MigrationError(
       `Migration ${migration.id} was applied with checksum ${row.checksum.slice(0, 12)}… but the file now has ${migration.checksum.slice(0, 12)}…: ` +
         `an applied migration must not be edited; add a new migration instead.`,
