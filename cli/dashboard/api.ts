@@ -4,7 +4,8 @@
  * lib/messages.ts), shape the answer. Refusals are thrown and answered by the server through
  * lib/http's errorResponse, so they read as the HTTP API's do and never carry SQL or a stack.
  *
- *   GET    /api/overview                         every queue: depth, oldest due, paused, limits, last hour
+ *   GET    /api/overview                         every queue: depth, oldest due, paused, limits, last hour;
+ *                                                 the config's recurring entries with their last and next slot
  *   GET    /api/queues/{queue}/dead?limit&after  a page of dead letters (as GET /queues/{queue}/dead)
  *   POST   /api/queues/{queue}/redrive           { ids?, limit? } → { redriven, more }
  *   DELETE /api/queues/{queue}/dead              { ids } or { all: true }, limit? → { purged, more }
@@ -18,8 +19,11 @@ import { ValidationError, type FieldIssue } from '../../lib/errors.js';
 import { HttpError, ok, type HttpResponse } from '../../lib/http/index.js';
 import { findMessageByDedupKey, getMessageDetail } from '../../lib/messages.js';
 import { listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../../lib/operations.js';
+import { slotKey, type RecurringPlan } from '../../lib/recurring.js';
+import { slotsAtOrBefore } from '../../lib/schedule.js';
 import { issuesFromZod } from '../../lib/validation.js';
 import { dedupKey, deadLetterPageQuery, messageIdParams, purgeSelection, queueParams, redriveBody } from '../../schema/messages.js';
+import { recurringViews, type RecurringView } from '../commands/recurring.js';
 import { ThroughputHistory } from './throughput.js';
 
 export interface ApiRequest {
@@ -139,7 +143,27 @@ async function overview(app: App, options: ApiOptions, throughput: ThroughputHis
         throughput: { done, retried, dead },
       };
     }),
+    recurring: recurringOverview(app.recurring.plans, app.clock.now()),
   };
+}
+
+export interface RecurringOverview extends RecurringView {
+  /** ISO 8601 UTC: the entry's latest slot at or before now; null when it has had none yet. */
+  lastSlot: string | null;
+  /** The dedup key that slot's message carries (`recurring:<name>:<slot>`), to look it up by. */
+  lastSlotDedupKey: string | null;
+}
+
+/**
+ * The config's recurring entries as `aurora-queue recurring --json` gives them (same next slot),
+ * with the latest slot: read from the config alone, no database call.
+ */
+function recurringOverview(plans: readonly RecurringPlan[], now: Date): RecurringOverview[] {
+  return recurringViews(plans, now).map((view, i) => {
+    const plan = plans[i]!;
+    const [last] = slotsAtOrBefore(plan.parsed, now, { count: 1, timeZone: plan.timezone });
+    return { ...view, lastSlot: last?.toISOString() ?? null, lastSlotDedupKey: last === undefined ? null : slotKey(plan.name, last) };
+  });
 }
 
 /** A part of the request through its schema; issues name the part when the schema names no field. */

@@ -180,6 +180,41 @@ function renderOverview() {
   if (select.options.length === 0) select.append(...overview.queues.map((q) => el('option', { value: q.queue, selected: q.queue === state.queue }, q.queue)));
 }
 
+// --- recurring messages ----------------------------------------------------------------------
+
+/** The config's recurring entries, read-only; the section shows only when there are some. */
+function renderRecurring() {
+  const entries = state.overview.recurring ?? [];
+  $('recurring-section').hidden = entries.length === 0;
+  const now = serverNow();
+  $('recurring').tBodies[0].replaceChildren(
+    ...entries.map((r) =>
+      el(
+        'tr',
+        { dataset: { name: r.name } },
+        el('th', { scope: 'row', class: 'name' }, r.name),
+        el('td', { class: 'schedule mono' }, r.schedule),
+        el('td', { class: 'timezone' }, r.timezone),
+        el('td', { class: 'queue' }, r.queue),
+        el('td', { class: 'type' }, r.type),
+        el('td', { class: 'num catch-up' }, String(r.catchUp)),
+        el(
+          'td',
+          { class: 'last-slot' },
+          r.lastSlot === null
+            ? '–'
+            : el(
+                'button',
+                { type: 'button', class: 'link', title: `look up ${r.lastSlotDedupKey} in ${r.queue}`, onclick: () => showMessage({ queue: r.queue, dedupKey: r.lastSlotDedupKey }).catch((error) => showProblem(`Could not look the message up: ${error.message}`)) },
+                `${r.lastSlot} (${duration((now - Date.parse(r.lastSlot)) / 1000)} ago)`,
+              ),
+        ),
+        el('td', { class: 'next-slot' }, r.nextSlot === null ? 'none (no slot left)' : `${r.nextSlot} (in ${duration((Date.parse(r.nextSlot) - now) / 1000)})`),
+      ),
+    ),
+  );
+}
+
 async function setPaused(queue, paused) {
   try {
     await api('POST', `/api/queues/${encodeURIComponent(queue)}/${paused ? 'pause' : 'resume'}`, {});
@@ -364,6 +399,7 @@ async function refresh() {
     state.overview = await api('GET', '/api/overview');
     if (state.queue === undefined) state.queue = initialQueue();
     renderOverview();
+    renderRecurring();
     if (state.queue !== undefined) await loadDead();
     if (state.lookup !== undefined) await lookUp();
     $('refreshed').textContent = `updated ${new Date().toLocaleTimeString()}`;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium, type Chromium } from '../../../dev/chromium.js';
 import { createApp, type App } from '../../../lib/app.js';
+import { ManualClock } from '../../../lib/clock.js';
 import { defineConfig } from '../../../lib/config.js';
 import { drain } from '../../../lib/drain/index.js';
 import { enqueue } from '../../../lib/enqueue.js';
@@ -148,5 +149,49 @@ describe('the dashboard page', () => {
     const [[left]] = (await stack.sql.query("SELECT COUNT(*) AS n FROM queue_messages WHERE status = 'dead'")) as any;
     expect(left.n).toBe(0);
     await expect.poll(() => page.locator('#dead-empty').isVisible()).toBe(true);
+  });
+});
+
+describe('the recurring messages', () => {
+  it('lists the config\'s entries with their next slot, and looks up the last slot\'s message', async () => {
+    const clock = new ManualClock('2026-03-01T12:00:00.000Z');
+    const withRecurring = createApp({
+      db: stack.newDb(),
+      env: {},
+      clock,
+      config: defineConfig({
+        queues: [{ name: 'reports' }],
+        jobTypes: [noop],
+        recurring: [{ name: 'nightly-report', schedule: 'cron(30 2 * * ? *)', timezone: 'Europe/Paris', queue: 'reports', type: 'noop', payload: { report: MARKUP }, catchUp: 2 }],
+      }),
+    });
+    // The last slot's message, as a drain run stores it: with the slot's dedup key.
+    await enqueue(withRecurring, 'reports', [{ type: 'noop', payload: { report: MARKUP }, dedupKey: 'recurring:nightly-report:2026-03-01T01:30:00.000Z' }]);
+    const other = await startDashboard({ app: withRecurring, port: 0, target: 'recurring', refreshSeconds: 1, log: () => {} });
+    const recurringPage = await browser.context.newPage();
+    try {
+      await recurringPage.goto(other.url);
+      const entry = recurringPage.locator('#recurring tr[data-name="nightly-report"]');
+      await expect.poll(() => entry.locator('td.next-slot').textContent()).toBe('2026-03-02T01:30:00.000Z (in 13 h 30 min)');
+      expect(await recurringPage.locator('#recurring-section').isVisible()).toBe(true);
+      expect(await entry.locator('td').allTextContents()).toEqual([
+        'cron(30 2 * * ? *)',
+        'Europe/Paris',
+        'reports',
+        'noop',
+        '2',
+        '2026-03-01T01:30:00.000Z (10 h 30 min ago)',
+        '2026-03-02T01:30:00.000Z (in 13 h 30 min)',
+      ]);
+      await entry.locator('td.last-slot button').click();
+      await expect.poll(() => recurringPage.locator('#message-fields').textContent()).toContain('recurring:nightly-report:2026-03-01T01:30:00.000Z');
+      expect(await recurringPage.locator('#message-payload').textContent()).toContain('"report"');
+      expect(await recurringPage.locator('img').count()).toBe(0);
+    } finally {
+      await recurringPage.close();
+      await other.close();
+    }
+    // Without entries, the section stays hidden.
+    expect(await page.locator('#recurring-section').isVisible()).toBe(false);
   });
 });

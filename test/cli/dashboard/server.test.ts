@@ -1,9 +1,11 @@
 /** The dashboard's HTTP side on the real stack: what it serves, what it refuses, what it never says. */
 import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { recurringViews } from '../../../cli/commands/recurring.js';
 import { startDashboard, type Dashboard } from '../../../cli/dashboard/server.js';
 import { freePort } from '../../../dev/ports.js';
 import { createApp, type App } from '../../../lib/app.js';
+import { ManualClock } from '../../../lib/clock.js';
 import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../../lib/db/index.js';
 import { enqueue } from '../../../lib/enqueue.js';
 import { anyType, testApp, testQueues } from '../../http/fixtures.js';
@@ -113,6 +115,51 @@ describe('GET /api/overview', () => {
     expect(defaults.throughput.dead).toHaveLength(60);
     expect(defaults.throughput.dead[58]).toBe(2);
     expect(defaults.throughput.dead.reduce((a: number, b: number) => a + b)).toBe(2);
+  });
+});
+
+describe('recurring entries in /api/overview', () => {
+  it('lists the config\'s entries with their last and next slot, as `aurora-queue recurring` computes them', async () => {
+    const clock = new ManualClock('2026-03-01T12:00:00.000Z');
+    const config = defineConfig({
+      queues: testQueues,
+      jobTypes: [anyType],
+      recurring: [
+        { name: 'nightly-report', schedule: 'cron(30 2 * * ? *)', timezone: 'Europe/Paris', queue: 'orders', type: 'any', payload: { report: 'daily' }, catchUp: 3 },
+        { name: 'heartbeat', schedule: 'rate(5 minutes)', queue: 'default', type: 'any', payload: 1 },
+        { name: 'new-year-2025', schedule: 'cron(0 0 1 1 ? 2025)', queue: 'default', type: 'any', payload: 2 },
+      ],
+    });
+    const withRecurring = createApp({ config, clock, env: {}, db: stack.newDb() });
+    const other = await startDashboard({ app: withRecurring, port: 0, target: 'recurring', log: () => {} });
+    try {
+      const overview = (await call(other, 'GET', '/api/overview')).json;
+      expect(overview.recurring).toEqual([
+        // 02:30 in Paris is 01:30 UTC in March (before summer time).
+        {
+          name: 'nightly-report',
+          schedule: 'cron(30 2 * * ? *)',
+          timezone: 'Europe/Paris',
+          queue: 'orders',
+          type: 'any',
+          catchUp: 3,
+          lastSlot: '2026-03-01T01:30:00.000Z',
+          lastSlotDedupKey: 'recurring:nightly-report:2026-03-01T01:30:00.000Z',
+          nextSlot: '2026-03-02T01:30:00.000Z',
+        },
+        // A slot at the very instant is the last one, not the next.
+        { name: 'heartbeat', schedule: 'rate(5 minutes)', timezone: 'UTC', queue: 'default', type: 'any', catchUp: 1, lastSlot: '2026-03-01T12:00:00.000Z', lastSlotDedupKey: 'recurring:heartbeat:2026-03-01T12:00:00.000Z', nextSlot: '2026-03-01T12:05:00.000Z' },
+        { name: 'new-year-2025', schedule: 'cron(0 0 1 1 ? 2025)', timezone: 'UTC', queue: 'default', type: 'any', catchUp: 1, lastSlot: '2025-01-01T00:00:00.000Z', lastSlotDedupKey: 'recurring:new-year-2025:2025-01-01T00:00:00.000Z', nextSlot: null },
+      ]);
+      // The next slot is the CLI's own.
+      expect(overview.recurring.map((r: any) => ({ name: r.name, nextSlot: r.nextSlot }))).toEqual(
+        recurringViews(withRecurring.recurring.plans, clock.now()).map((v) => ({ name: v.name, nextSlot: v.nextSlot })),
+      );
+    } finally {
+      await other.close();
+    }
+    // A config without entries gives an empty list.
+    expect((await call(dashboard, 'GET', '/api/overview')).json.recurring).toEqual([]);
   });
 });
 
