@@ -10,9 +10,12 @@ import type { HeldMessage } from './heldMessage.js';
  *
  * The lease token stays on a settled row, and the row also matches in the state this write puts
  * it in: a call re-sent because its first reply was lost (lib/db re-sends idempotent statements)
- * then matches its own rows again and reports the same count (the Data API counts matched rows),
- * instead of calling them lost leases. A claim replaces the token, so once another drainer holds
- * the message, nothing of this lease matches it any more.
+ * then matches its own rows again and changes nothing a second time. The rows' state is right
+ * whichever way the Data API counts; only the count of such a re-sent call depends on it (matched
+ * rows, as the local server and MySQL's CLIENT_FOUND_ROWS do, report the same count; changed rows
+ * would count them as lost leases, a figure in the run's summary, never a state). `aurora-queue
+ * doctor` reports which way a cluster counts. A claim replaces the token, so once another drainer
+ * holds the message, nothing of this lease matches it any more.
  *
  * The join order is pinned (the JSON rows first, then each message by primary key): on a small
  * or freshly analysed table the optimizer may otherwise scan queue_messages and probe the JSON
