@@ -52,6 +52,16 @@ export function rawPool(database: string, connectionLimit = 8): mysql.Pool {
 
 /** Empties the queue tables (faster than DELETE, and leaves no purge work behind). */
 export async function resetQueueTables(pool: mysql.Pool): Promise<void> {
-  await pool.query('TRUNCATE TABLE queue_messages');
-  await pool.query('TRUNCATE TABLE queue_state');
+  // queue_payload_parts references queue_messages, and MySQL refuses to truncate a referenced
+  // table whatever the child holds: both go on one connection with the check off.
+  const connection = await pool.getConnection();
+  try {
+    await connection.query('SET FOREIGN_KEY_CHECKS = 0');
+    await connection.query('TRUNCATE TABLE queue_payload_parts');
+    await connection.query('TRUNCATE TABLE queue_messages');
+    await connection.query('TRUNCATE TABLE queue_state');
+  } finally {
+    await connection.query('SET FOREIGN_KEY_CHECKS = 1').catch(() => {});
+    connection.release();
+  }
 }
