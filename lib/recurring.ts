@@ -5,7 +5,6 @@
  * it exactly once however many drains run at once, with no table of its own.
  */
 import * as z from 'zod';
-import { ValidationError } from './errors.js';
 import type { JobRegistry } from './jobs/JobRegistry.js';
 import type { AnyJobType, PayloadInput } from './jobs/types.js';
 import type { QueueConfig } from './queues.js';

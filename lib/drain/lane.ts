@@ -154,7 +154,6 @@ export class QueueLane {
   #dispatched = 0;
   #stoppedBecause: StopReason | undefined;
   readonly #depth: ClaimDepth;
-  #waitingForToken = false;
 
   #changed = false;
   #wake: (() => void) | undefined;
@@ -165,7 +164,8 @@ export class QueueLane {
   #pollDelayMs = 0;
   #nextPollAtMs = 0;
   #lastPollAtMs = 0;
-  #waitingForPoll = false;
+  /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll. */
+  readonly #timers = new Set<'token' | 'poll'>();
   /** Whether this idle spell already looked for messages coming due within the run. */
   #lookedAhead = false;
 
@@ -311,7 +311,7 @@ export class QueueLane {
     if (this.#claimsInFlight > 0) return false;
     const nowMs = this.#o.clock.now().getTime();
     if (nowMs < this.#nextPollAtMs) {
-      this.#waitForPoll(this.#nextPollAtMs - nowMs);
+      this.#wakeAfter('poll', this.#nextPollAtMs - nowMs);
       return false;
     }
     const idleEnough = nowMs - this.#idleSinceMs >= linger.idleMs;
@@ -361,14 +361,15 @@ export class QueueLane {
       });
   }
 
-  #waitForPoll(ms: number): void {
-    if (this.#waitingForPoll) return;
-    this.#waitingForPoll = true;
+  #wakeAfter(reason: 'token' | 'poll', ms: number): void {
+    if (this.#timers.has(reason)) return;
+    this.#timers.add(reason);
     void this.#o.sleep(ms).finally(() => {
-      this.#waitingForPoll = false;
+      this.#timers.delete(reason);
       this.#notify();
     });
   }
+
 
   #claimMore(): void {
     const { tuning } = this.#o;
@@ -483,7 +484,7 @@ export class QueueLane {
     if (this.#bucket !== undefined) {
       allowed = this.#bucket.take(allowed);
       if (allowed === 0) {
-        this.#waitForToken(this.#bucket.msUntilNext());
+        this.#wakeAfter('token', this.#bucket.msUntilNext());
         return;
       }
     }
@@ -501,15 +502,6 @@ export class QueueLane {
         this.#release(message);
       }
     }
-  }
-
-  #waitForToken(ms: number): void {
-    if (this.#waitingForToken) return;
-    this.#waitingForToken = true;
-    void this.#o.sleep(ms).finally(() => {
-      this.#waitingForToken = false;
-      this.#notify();
-    });
   }
 
   #start(message: HeldClaimedMessage, jobType: JobType | undefined): void {

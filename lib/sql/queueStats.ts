@@ -1,5 +1,6 @@
 import type { Db } from '../db/types.js';
 import { MESSAGE_STATUSES, type MessageStatus } from './message.js';
+import { namedList } from './namedList.js';
 
 export interface QueueStats {
   queue: string;
@@ -34,11 +35,10 @@ GROUP BY queue`;
 /** Stats of each queue, in the order given. */
 export async function queueStats(db: Db, queues: readonly string[], now: Date): Promise<QueueStats[]> {
   if (queues.length === 0) return [];
-  const names = Object.fromEntries(queues.map((queue, i) => [`queue${i}`, queue]));
-  const params = Object.keys(names).map((name) => `:${name}`).join(', ');
+  const { placeholders, params } = namedList('queue', queues);
   const [countRows, dueRows] = await Promise.all([
-    db.query(countByStatusSql(params), names, { idempotent: true }),
-    db.query(oldestDueSql(params), { ...names, now }, { idempotent: true }),
+    db.query(countByStatusSql(placeholders), params, { idempotent: true }),
+    db.query(oldestDueSql(placeholders), { ...params, now }, { idempotent: true }),
   ]);
   const stats = new Map<string, QueueStats>(
     queues.map((queue) => [queue, { queue, counts: Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>, oldestDueAgeSeconds: 0, delayed: 0 }]),

@@ -1,4 +1,5 @@
 import type { Db } from '../db/types.js';
+import { namedList } from './namedList.js';
 
 /** Messages of one queue that reached an outcome in one minute. */
 export interface ThroughputMinute {
@@ -62,10 +63,10 @@ GROUP BY m.queue, minute`;
  */
 export async function queueThroughput(db: Db, input: QueueThroughputInput): Promise<ThroughputMinute[]> {
   if (input.queues.length === 0) return [];
-  const queues = Object.fromEntries(input.queues.map((queue, i) => [`queue${i}`, queue]));
+  const { placeholders, params } = namedList('queue', input.queues);
   const rows = await db.query(
-    queueThroughputSql(Object.keys(queues).map((name) => `:${name}`).join(', ')),
-    { ...queues, since: input.since, finishedSince: input.finishedSince ?? input.since, until: input.until },
+    queueThroughputSql(placeholders),
+    { ...params, since: input.since, finishedSince: input.finishedSince ?? input.since, until: input.until },
     { idempotent: true },
   );
   return rows.map((row) => ({

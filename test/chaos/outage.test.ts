@@ -15,13 +15,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, expect, it } from 'vitest';
-import { startLocalDataApi } from '../../dev/data-api/server.js';
 import { ensureMariaDb } from '../../dev/mariadb.js';
 import { freePort } from '../../dev/ports.js';
 import type { ProcessGroup } from '../../dev/processGroup.js';
-import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../lib/db/index.js';
 import { drain, type DrainLog, type DrainSummary } from '../../lib/drain/index.js';
-import { migrate } from '../../lib/migrate.js';
 import type { QueueDeclaration } from '../../lib/queues.js';
 import { startStack, type Stack } from '../support/stack.js';
 import {
@@ -308,30 +305,6 @@ class PrivateMariaDb {
   }
 }
 
-/** The stack of test/support/stack.ts, on a server of the test's own. */
-async function privateStack(databaseUrl: string): Promise<Stack> {
-  const database = 'aq_chaos_outage';
-  const admin = await mysql.createConnection(databaseUrl);
-  await admin.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  await admin.end();
-  const server = await startLocalDataApi({ port: 0, databaseUrl });
-  const newDb = () => createDb({ endpoint: server.url, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database });
-  await migrate(newDb());
-  const sql = mysql.createPool({ uri: `${databaseUrl}/${database}`, connectionLimit: 4, timezone: 'Z', dateStrings: false });
-  return {
-    db: newDb(),
-    newDb,
-    server,
-    endpoint: server.url,
-    database,
-    sql,
-    async close() {
-      await sql.end();
-      await server.close();
-    },
-  };
-}
-
 let mariadb: PrivateMariaDb | undefined;
 afterAll(async () => {
   await mariadb?.remove();
@@ -339,7 +312,7 @@ afterAll(async () => {
 
 it.skipIf(MARIADBD === undefined)('the database SIGKILLed and restarted mid-drain: nothing lost or stuck, redeliveries ≤ 1 % of the messages in flight', async () => {
   mariadb = await PrivateMariaDb.start();
-  const stack = await privateStack(mariadb.url);
+  const stack = await startStack({ databaseUrl: mariadb.url });
   try {
     await outageCase('database restarted', stack, stack.endpoint, { begin: () => mariadb!.kill(), downMs: 5_000, end: () => mariadb!.start() });
   } finally {

@@ -31,17 +31,20 @@ export interface StackOptions {
   migrate?: boolean;
   /** Latency the local server adds to every call. */
   latencyMs?: number;
+  /** A MariaDB of the test's own (a chaos test that kills it); default DATABASE_URL. */
+  databaseUrl?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const database = await createTestDatabase();
+  const databaseUrl = options.databaseUrl ?? DATABASE_URL;
+  const database = await createTestDatabase('aq_test', databaseUrl);
 
-  const server = await startLocalDataApi({ port: 0, databaseUrl: DATABASE_URL, latencyMs: options.latencyMs ?? 0 });
+  const server = await startLocalDataApi({ port: 0, databaseUrl, latencyMs: options.latencyMs ?? 0 });
   const newDb = () => createDb({ endpoint: server.url, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database });
   const db = newDb();
   if (options.migrate !== false) await migrate(newDb());
 
-  const sql = mysql.createPool({ uri: `${DATABASE_URL}/${database}`, connectionLimit: 4, timezone: 'Z', dateStrings: false });
+  const sql = mysql.createPool({ uri: `${databaseUrl}/${database}`, connectionLimit: 4, timezone: 'Z', dateStrings: false });
   return {
     db,
     newDb,
@@ -52,7 +55,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async close() {
       await sql.end();
       await server.close();
-      await dropTestDatabase(database);
+      await dropTestDatabase(database, databaseUrl);
     },
   };
 }
