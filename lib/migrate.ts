@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './clock.js';
 import { DataApiUnavailableError, DatabaseError, DuplicateKeyError, StatementTimeoutError } from './db/errors.js';
 import type { Db } from './db/types.js';
 import { sleep } from './sleep.js';
+import { claimMigration, createSchemaMigrations, isStatementRunning, markMigrationApplied, readMigration, releaseMigration, type MigrationRow } from './sql/schemaMigrations.js';
 
 export interface Migration {
   version: number;
@@ -117,28 +118,6 @@ function sortMigrations(migrations: readonly Migration[]): Migration[] {
   return sorted;
 }
 
-const CREATE_SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
-  version    INT UNSIGNED NOT NULL,
-  name       VARCHAR(255) NOT NULL,
-  checksum   CHAR(64)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  -- The run applying this version; NULL applied_at means it is still being applied.
-  claimed_by CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-  claimed_at DATETIME(3)  NOT NULL,
-  applied_at DATETIME(3)  NULL,
-  PRIMARY KEY (version)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
-
-interface MigrationRow {
-  version: number;
-  name: string;
-  checksum: string;
-  claimed_by: string;
-  claimed_at: Date;
-  applied_at: Date | null;
-}
-
-const SELECT_ROW = 'SELECT version, name, checksum, claimed_by, claimed_at, applied_at FROM schema_migrations WHERE version = :version';
-
 export async function migrate(db: Db, options: MigrateOptions = {}): Promise<MigrateResult> {
   const migrations = options.migrations === undefined ? loadMigrations(options.dir) : sortMigrations(options.migrations);
   const log = options.log ?? (() => {});
@@ -148,13 +127,13 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
   const runId = randomUUID();
   const result: MigrateResult = { applied: [], skipped: [] };
 
-  await db.execute(CREATE_SCHEMA_MIGRATIONS, undefined, { idempotent: true });
+  await createSchemaMigrations(db);
 
   for (const migration of migrations) {
     // Strictly in order: version N is applied (here or elsewhere) before N+1 is looked at.
     let waitedMs = 0;
     for (let poll = 0; ; poll++) {
-      const [row] = await db.query<MigrationRow & Record<string, unknown>>(SELECT_ROW, { version: migration.version }, { idempotent: true });
+      const row = await readMigration(db, migration.version);
       if (row?.applied_at != null) {
         assertSameChecksum(migration, row);
         if (row.checksum !== migration.checksum) log(`${migration.id} was applied from an earlier text (checksum ${row.checksum.slice(0, 12)}…) that this one supersedes`);
@@ -192,15 +171,12 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
  */
 async function claim(db: Db, migration: Migration, runId: string, clock: Clock): Promise<boolean> {
   try {
-    await db.execute(
-      'INSERT INTO schema_migrations (version, name, checksum, claimed_by, claimed_at, applied_at) VALUES (:version, :name, :checksum, :runId, :now, NULL)',
-      { version: migration.version, name: migration.name, checksum: migration.checksum, runId, now: clock.now() },
-    );
+    await claimMigration(db, { version: migration.version, name: migration.name, checksum: migration.checksum, runId, now: clock.now() });
     return true;
   } catch (error) {
     if (error instanceof DuplicateKeyError) return false;
     // A lost reply to our own insert: the row tells whether it happened.
-    const [row] = await db.query<MigrationRow & Record<string, unknown>>(SELECT_ROW, { version: migration.version }, { idempotent: true });
+    const row = await readMigration(db, migration.version);
     if (row?.claimed_by === runId) return true;
     throw error;
   }
@@ -220,9 +196,7 @@ async function apply(db: Db, migration: Migration, runId: string, context: Apply
       const outcome = await runStatement(db, statement, context);
       if (outcome !== 'ran') context.log(`${migration.id} statement ${index + 1}: already took effect (${outcome})`);
     } catch (error) {
-      await db
-        .execute('DELETE FROM schema_migrations WHERE version = :version AND claimed_by = :runId AND applied_at IS NULL', { version: migration.version, runId }, { idempotent: true })
-        .catch(() => {});
+      await releaseMigration(db, { version: migration.version, runId }).catch(() => {});
       throw new MigrationError(
         `Migration ${migration.id} failed at statement ${index + 1} of ${migration.statements.length}` +
           (index > 0 ? ` (statements 1–${index} took effect; DDL cannot be rolled back)` : '') +
@@ -231,11 +205,7 @@ async function apply(db: Db, migration: Migration, runId: string, context: Apply
       );
     }
   }
-  await db.execute(
-    'UPDATE schema_migrations SET applied_at = :now WHERE version = :version AND claimed_by = :runId',
-    { version: migration.version, runId, now: context.clock.now() },
-    { idempotent: true },
-  );
+  await markMigrationApplied(db, { version: migration.version, runId, now: context.clock.now() });
   context.log(`applied ${migration.id} (${migration.statements.length} statement${migration.statements.length === 1 ? '' : 's'}, ${Date.now() - started} ms)`);
 }
 
@@ -281,21 +251,11 @@ function mayStillBeRunning(error: unknown): boolean {
   return error instanceof StatementTimeoutError || (error instanceof DataApiUnavailableError && error.requestMayHaveRun);
 }
 
-/**
- * Polls the server's process list for a session running exactly this text (the Data API passes
- * the SQL through as sent; a user sees its own sessions without the PROCESS privilege, and the
- * migrations run as the queue's user). information_schema.PROCESSLIST is in MariaDB and MySQL 8.0
- * (deprecated from 8.0.35, still present); tried on MariaDB 10.11 only.
- */
+/** Polls until no other session runs exactly this statement (see isStatementRunning). */
 async function waitWhileRunning(db: Db, statement: string, context: ApplyContext): Promise<void> {
   let waitedMs = 0;
   for (let poll = 0; ; poll++) {
-    const [row] = await db.query<{ running: number }>(
-      'SELECT COUNT(*) AS running FROM information_schema.PROCESSLIST WHERE INFO = :statement AND ID <> CONNECTION_ID()',
-      { statement },
-      { idempotent: true },
-    );
-    if (Number(row?.running ?? 0) === 0) return;
+    if (!(await isStatementRunning(db, statement))) return;
     if (waitedMs >= context.waitTimeoutMs) {
       throw new MigrationError(`The statement is still running after ${waitedMs} ms; run migrate again once it has finished: ${statement.slice(0, 120)}`);
     }

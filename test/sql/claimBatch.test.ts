@@ -13,8 +13,10 @@ describe('claimBatch', () => {
        VALUES ('00000000-0000-7000-8000-000000000001', 'q', 't', '{}', 2, 'waiting', 0, 0, 3, NOW(3), NOW(3), NOW(3))`,
     );
     await stack.sql.query('ANALYZE TABLE queue_messages');
-    const [plan] = (await stack.sql.query(`EXPLAIN ${CLAIM_BATCH.replace(/:(\w+)/g, (_m, name: string) => ({ queue: "'q'", now: 'NOW(3)', limit: '100', leaseToken: "'t'", leaseUntil: 'NOW(3)' })[name] ?? 'NULL')}`)) as any[];
-    const derived = plan.find((row: any) => row.table === 'queue_messages');
+    // Through the Data API with bound parameters, as the drain sends it.
+    const now = new Date();
+    const plan = await stack.db.query(`EXPLAIN ${CLAIM_BATCH}`, { queue: 'q', now, limit: 100, leaseToken: 't', leaseUntil: now });
+    const derived = plan.find((row) => row.table === 'queue_messages')!;
     expect(derived).toMatchObject({ key: 'ix_queue_messages_claim' });
     expect(derived.type).not.toBe('ALL');
     expect(String(derived.Extra)).not.toMatch(/filesort/);
