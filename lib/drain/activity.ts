@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
 import { extendDrainActivity } from '../sql/drainActivity.js';
+import { describeError } from './dispatch.js';
 import type { DrainLog } from './types.js';
 
 /**
@@ -36,7 +37,7 @@ export class DrainActivity {
     this.#writing = extendDrainActivity(this.db, { queue: this.queue, until: new Date(until), now: new Date(nowMs) })
       .catch((error: unknown) => {
         // Enqueues then wake another drain, which costs an invoke, not a message.
-        this.log.warn('could not record the drain as active', { queue: this.queue, error: String(error) });
+        this.log.warn('could not record the drain as active', { queue: this.queue, error: describeError(error) });
       })
       .finally(() => {
         this.#writing = undefined;
