@@ -44,11 +44,20 @@ export class ConfigError extends Error {
 const whole = (min: number) => z.number().int(`must be a whole number of at least ${min}`).min(min, `must be a whole number of at least ${min}`);
 const positive = z.number().positive('must be a positive number').finite('must be a positive number');
 
+/**
+ * Queue-wide limits are rows in the database (one permit each), so they are
+ * bounded: beyond this, a queue is as good as unlimited and needs no permits.
+ */
+const MAX_QUEUE_WIDE_LIMIT = 10_000;
+
 const queueDeclaration = z.strictObject({
   name: queueName,
   batchSize: whole(1).max(1_000, 'must be at most 1000').optional(),
-  concurrency: whole(1).optional(),
-  ratePerSecond: positive.optional(),
+  concurrency: whole(1).max(MAX_QUEUE_WIDE_LIMIT, `must be at most ${MAX_QUEUE_WIDE_LIMIT}`).optional(),
+  ratePerSecond: positive.max(MAX_QUEUE_WIDE_LIMIT, `must be at most ${MAX_QUEUE_WIDE_LIMIT}`).optional(),
+  drainConcurrency: whole(1).optional(),
+  drainRatePerSecond: positive.optional(),
+  fifo: z.boolean('must be true or false').optional(),
   leaseSeconds: positive.optional(),
   maxAttempts: whole(1).max(100, 'must be at most 100').optional(),
   backoff: z.strictObject({ baseMs: z.number().optional(), maxMs: z.number().optional(), factor: z.number().optional() }).optional(),

@@ -206,7 +206,7 @@ async function insertSlices(db: Db, messages: readonly NewMessage[]): Promise<vo
   let bytes = 0;
   for (const message of messages) {
     for (const [part, data] of (message.parts ?? []).entries()) {
-      const size = encodedRequestBytes(data, undefined);
+      const size = encodedRequestBytes(data, '');
       if (call.length > 0 && bytes + size > ENQUEUE_LIMITS.maxRequestBytes) {
         await insertPayloadParts(db, call);
         call = [];
@@ -313,10 +313,18 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
     // Too large for its row once MySQL re-serializes it: kept in slices of its exact text.
     const parts = textBytes + json.separators > ENQUEUE_LIMITS.maxInlinePayloadBytes ? sliceUtf8(payloadJson, ENQUEUE_LIMITS.payloadPartBytes) : undefined;
 
+    if (queue.fifo && message.groupKey === undefined) {
+      issues.push({ field: formatPath([...path, 'groupKey']), rule: 'required', message: `is required: queue "${queue.name}" is a FIFO queue, whose messages run in order within their group` });
+      continue;
+    }
+    if (!queue.fifo && message.groupKey !== undefined) {
+      issues.push({ field: formatPath([...path, 'groupKey']), rule: 'not_fifo', message: `is only accepted by FIFO queues; queue "${queue.name}" is not one (declare it with fifo: true in queue.config.ts)` });
+      continue;
+    }
     const availableAt = resolveAvailableAt(message, now, path, issues);
     if (availableAt === undefined) continue;
     // The slices go in calls of their own; the message's insert carries only its row.
-    const messageBytes = encodedRequestBytes(parts === undefined ? payloadJson : 'null', message.dedupKey);
+    const messageBytes = encodedRequestBytes(parts === undefined ? payloadJson : 'null', (message.dedupKey ?? '') + (message.groupKey ?? ''));
     requestBytes += messageBytes;
     prepared.push({
       requestBytes: messageBytes,
@@ -330,6 +338,7 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
         maxAttempts: message.maxAttempts ?? jobType.maxAttempts ?? queue.maxAttempts,
         availableAt,
         dedupKey: message.dedupKey ?? null,
+        groupKey: message.groupKey ?? null,
       },
       sameAs: undefined,
     });
@@ -411,12 +420,12 @@ function isPlainObject(value: object): boolean {
  * the request's own JSON: every `"` and `\` of it becomes four bytes. The rest of the row (ids,
  * keys, numbers) is given a generous fixed allowance.
  */
-function encodedRequestBytes(payloadJson: string, dedupKey: string | undefined): number {
+function encodedRequestBytes(payloadJson: string, keys: string): number {
   let escaped = 0;
   for (let i = 0; i < payloadJson.length; i++) {
     const c = payloadJson.charCodeAt(i);
     if (c === 0x22 || c === 0x5c) escaped += 1;
   }
-  const keyBytes = dedupKey === undefined ? 0 : Buffer.byteLength(dedupKey, 'utf8') * 4;
+  const keyBytes = Buffer.byteLength(keys, 'utf8') * 4;
   return Buffer.byteLength(payloadJson, 'utf8') + escaped * 3 + keyBytes + 512;
 }

@@ -24,6 +24,7 @@ export function toMessageView(message: Message): MessageView {
     ...(message.finishedAt ? { finishedAt: message.finishedAt.toISOString() } : {}),
     ...(message.lastError !== null ? { lastError: message.lastError } : {}),
     ...(message.dedupKey !== null ? { dedupKey: message.dedupKey } : {}),
+    ...(message.groupKey !== null ? { groupKey: message.groupKey } : {}),
   };
 }
 

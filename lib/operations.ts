@@ -110,9 +110,11 @@ export interface BulkResult {
  * holds locks on a huge range; the queue's rate limit then spreads them over drain runs.
  */
 export async function redrive(app: App, queue: string, options: { ids?: readonly string[]; limit?: number } = {}): Promise<BulkResult> {
-  declaredQueue(app, queue);
+  const config = declaredQueue(app, queue);
   const limit = bulkLimit(options.ids, options.limit);
-  const count = await redriveDeadLetters(app.db, { queue, ids: options.ids, limit, now: app.clock.now() });
+  const now = app.clock.now();
+  const groupedAvailableAt = new Date(now.getTime() + config.leaseSeconds * 1_000);
+  const count = await redriveDeadLetters(app.db, { queue, ids: options.ids, limit, now, groupedAvailableAt });
   return { count, more: options.ids === undefined && count === limit };
 }
 

@@ -8,10 +8,25 @@ export interface QueueConfig {
   name: string;
   /** Messages taken per claim. */
   batchSize: number;
-  /** Handlers running at once for this queue within one drain run. */
-  concurrency: number;
-  /** Messages started per second by one drain run; undefined = as fast as the handlers go. */
+  /**
+   * Handlers running at once for this queue across every drain run together (queue-wide, held in
+   * the database: lib/sql/permits.ts); undefined = no queue-wide limit.
+   */
+  concurrency: number | undefined;
+  /**
+   * Messages started per second for this queue across every drain run together (queue-wide: at
+   * most this many in any one-second window); undefined = as fast as the handlers go.
+   */
   ratePerSecond: number | undefined;
+  /** Handlers running at once for this queue within one drain run (the run's own fan-out). */
+  drainConcurrency: number;
+  /** Messages started per second by one drain run on its own; undefined = no per-run limit. */
+  drainRatePerSecond: number | undefined;
+  /**
+   * A FIFO queue: every message carries a groupKey, and the messages of one group run one at a
+   * time in enqueue order (lib/sql/claimGroupHeads.ts). Different groups run in parallel.
+   */
+  fifo: boolean;
   /** Visibility timeout: a claimed message not settled by then is claimable again. */
   leaseSeconds: number;
   /** Attempts before a message is dead-lettered, unless its type or the message says otherwise. */
@@ -71,14 +86,27 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number |
 export function queueDefaults(env: NodeJS.ProcessEnv = process.env): Omit<QueueConfig, 'name'> {
   return {
     batchSize: Math.floor(positiveNumber(env, 'DRAIN_BATCH_SIZE', 100)),
-    concurrency: Math.floor(positiveNumber(env, 'DRAIN_CONCURRENCY', 50)),
-    ratePerSecond: positiveNumber(env, 'DRAIN_RATE_PER_SECOND', undefined),
+    concurrency: undefined,
+    ratePerSecond: undefined,
+    drainConcurrency: Math.floor(positiveNumber(env, 'DRAIN_CONCURRENCY', 50)),
+    drainRatePerSecond: positiveNumber(env, 'DRAIN_RATE_PER_SECOND', undefined),
+    fifo: false,
     leaseSeconds: positiveNumber(env, 'LEASE_SECONDS', 60),
     maxAttempts: Math.floor(positiveNumber(env, 'MAX_ATTEMPTS', 5)),
     backoff: {},
     retentionSeconds: positiveNumber(env, 'RETENTION_SECONDS', 7 * 24 * 3600),
     deadRetentionSeconds: positiveNumber(env, 'DEAD_RETENTION_SECONDS', undefined),
   };
+}
+
+/** Handlers one drain run may run at once on a queue: its own fan-out within the queue-wide limit. */
+export function runConcurrency(queue: Pick<QueueConfig, 'concurrency' | 'drainConcurrency'>): number {
+  return Math.min(queue.drainConcurrency, queue.concurrency ?? Number.POSITIVE_INFINITY);
+}
+
+/** Whether a claim on this queue must take permits first (a queue-wide limit is set). */
+export function hasQueueWideLimits(queue: Pick<QueueConfig, 'concurrency' | 'ratePerSecond'>): boolean {
+  return queue.concurrency !== undefined || queue.ratePerSecond !== undefined;
 }
 
 /** The declared queues with defaults filled in, by name. */

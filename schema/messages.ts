@@ -45,6 +45,7 @@ export const ENQUEUE_LIMITS = {
   minMaxAttempts: 1,
   maxMaxAttempts: 100,
   maxDedupKeyChars: 255,
+  maxGroupKeyChars: 128,
   /** Arrays/objects nested in a payload. MariaDB (the local stand-in) refuses 32; MySQL refuses 101. */
   maxPayloadDepth: 31,
 } as const;
@@ -64,6 +65,14 @@ export const dedupKey = z
   .refine((key) => [...key].length <= L.maxDedupKeyChars, { message: `must be at most ${L.maxDedupKeyChars} characters`, params: { rule: 'too_big' } })
   .refine((key) => !LONE_SURROGATE.test(key), { message: 'must be valid Unicode (no lone surrogates)', params: { rule: 'unicode' } })
   // MySQL compares VARCHAR keys ignoring trailing spaces, so "a" and "a " would collide.
+  .refine((key) => !key.endsWith(' '), { message: 'must not end with a space', params: { rule: 'trailing_space' } });
+
+/** A FIFO group's key: the same text rules as a dedupKey, shorter (it is indexed with the queue). */
+export const groupKey = z
+  .string()
+  .refine((key) => key.length > 0, { message: 'must not be empty', params: { rule: 'too_small' } })
+  .refine((key) => [...key].length <= L.maxGroupKeyChars, { message: `must be at most ${L.maxGroupKeyChars} characters`, params: { rule: 'too_big' } })
+  .refine((key) => !LONE_SURROGATE.test(key), { message: 'must be valid Unicode (no lone surrogates)', params: { rule: 'unicode' } })
   .refine((key) => !key.endsWith(' '), { message: 'must not end with a space', params: { rule: 'trailing_space' } });
 
 /** One message as a caller sends it. `payload` is checked against its type's schema by lib/enqueue. */
@@ -91,6 +100,8 @@ export const enqueueMessage = z
       .max(L.maxMaxAttempts, `must be an integer from ${L.minMaxAttempts} to ${L.maxMaxAttempts}`)
       .optional(),
     dedupKey: dedupKey.optional(),
+    /** FIFO queues only, and required there: messages of one group run one at a time, in enqueue order. */
+    groupKey: groupKey.optional(),
   })
   .superRefine((message, context) => {
     if (message.payload === undefined) {
@@ -138,6 +149,7 @@ export const messageView = z.object({
   finishedAt: z.string().optional(),
   lastError: z.string().optional(),
   dedupKey: z.string().optional(),
+  groupKey: z.string().optional(),
 });
 export type MessageView = z.infer<typeof messageView>;
 

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/types.js';
 import { claimBatch } from '../sql/claimBatch.js';
+import { claimGroupHeads } from '../sql/claimGroupHeads.js';
+import { ensurePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
 import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
 
@@ -22,6 +24,11 @@ export interface Claim {
   leaseUntil: Date;
   /** Rows the claim statement leased. */
   claimed: number;
+  /**
+   * With queue-wide limits: the messages the permits allowed (at most the limit asked for). A
+   * claim that got fewer permits than it asked for was held back by the limits, not by the queue.
+   */
+  permitted?: number;
   /** The leased messages as read back (normally all of them). */
   messages: HeldClaimedMessage[];
 }
@@ -32,16 +39,54 @@ export interface ClaimInput {
   now: Date;
   leaseMs: number;
   maxPageBytes?: number;
+  /** A FIFO queue: claim the due heads of its groups (lib/sql/claimGroupHeads.ts). */
+  fifo?: boolean;
+  /** Queue-wide limits: take permits first, claim no more than they allow. */
+  permits?: PermitLimits;
+}
+
+/** Permit rows known to exist, per database and queue (ensurePermits runs once per process and limit). */
+const ensured = new WeakMap<Db, Set<string>>();
+
+async function ensurePermitsOnce(db: Db, queue: string, limits: PermitLimits, now: Date): Promise<void> {
+  const key = `${queue}\u0000${limits.rate?.slots ?? 0}\u0000${limits.run?.slots ?? 0}`;
+  let known = ensured.get(db);
+  if (known === undefined) ensured.set(db, (known = new Set()));
+  if (known.has(key)) return;
+  await ensurePermits(db, { queue, limits, now });
+  known.add(key);
 }
 
 /**
  * Leases up to `limit` due messages (one call) and reads them back in pages bounded by payload
- * bytes (one call unless the payloads are large). No read is made when nothing was claimed.
+ * bytes (one call unless the payloads are large). No read is made when nothing was claimed. A
+ * queue with queue-wide limits takes its permits first (one call more) and gives back what the
+ * claim could not use (only when the queue had fewer due messages than permits).
  */
 export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const leaseToken = randomUUID();
   const leaseUntil = new Date(input.now.getTime() + input.leaseMs);
-  const claimed = await claimBatch(db, { queue: input.queue, limit: input.limit, leaseToken, now: input.now, leaseUntil });
+  let limit = input.limit;
+  let permitted: number | undefined;
+  if (input.permits !== undefined) {
+    await ensurePermitsOnce(db, input.queue, input.permits, input.now);
+    permitted = await takePermits(db, { queue: input.queue, limits: input.permits, want: limit, leaseToken, now: input.now, leaseUntil });
+    if (permitted === 0) return { leaseToken, leaseUntil, claimed: 0, permitted, messages: [] };
+    limit = permitted;
+  }
+  const claimStatement = input.fifo === true ? claimGroupHeads : claimBatch;
+  let claimed: number;
+  try {
+    claimed = await claimStatement(db, { queue: input.queue, limit, leaseToken, now: input.now, leaseUntil });
+  } catch (error) {
+    // The claim may or may not have run; unreturned permits free themselves (window, lease).
+    if (permitted !== undefined) await returnUnusedPermits(db, { queue: input.queue, leaseToken, count: permitted, now: input.now }).catch(() => {});
+    throw error;
+  }
+  if (permitted !== undefined && claimed < permitted) {
+    // Best effort: a permit not given back frees itself when its window or the lease ends.
+    await returnUnusedPermits(db, { queue: input.queue, leaseToken, count: permitted - claimed, now: input.now }).catch(() => {});
+  }
   const messages: HeldClaimedMessage[] = [];
   let afterId: string | undefined;
   const maxBytes = input.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
@@ -55,5 +100,5 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   for (const message of messages) {
     if (message.payloadParts > 0) message.payload = JSON.parse(await readPayloadText(db, message.id, maxBytes));
   }
-  return { leaseToken, leaseUntil, claimed, messages };
+  return { leaseToken, leaseUntil, claimed, ...(permitted === undefined ? {} : { permitted }), messages };
 }

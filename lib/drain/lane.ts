@@ -3,10 +3,11 @@ import type { Db } from '../db/types.js';
 import type { JobRegistry } from '../jobs/JobRegistry.js';
 import type { BackoffPolicy } from '../backoff.js';
 import type { JobType } from '../jobs/types.js';
-import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, type QueueConfig } from '../queues.js';
+import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { nextAvailableAt, resolveBackoff } from '../backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
+import { ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
@@ -129,6 +130,12 @@ export interface LaneLinger {
  * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
  * rate-limit token is due, the run is aborted).
  */
+/** How often a lane held back by other drains' run permits asks again. */
+const PERMIT_POLL_MS = 100;
+
+/** Run permits go back in up to this many writes per claim, as its handlers end. */
+const RUN_PERMIT_RELEASES_PER_CLAIM = 4;
+
 /** An outcome whose writes keep failing is given up this long before its lease ends. */
 const SETTLE_GIVE_UP_BEFORE_LEASE_END_MS = 1_000;
 
@@ -164,8 +171,18 @@ export class QueueLane {
   #pollDelayMs = 0;
   #nextPollAtMs = 0;
   #lastPollAtMs = 0;
-  /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll. */
-  readonly #timers = new Set<'token' | 'poll'>();
+  /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll, permits. */
+  readonly #timers = new Set<'token' | 'poll' | 'permits'>();
+  /** Handlers this run may run at once: its own fan-out within the queue-wide concurrency. */
+  readonly #concurrency: number;
+  /** Queue-wide limits, when the queue has any: each claim takes permits first. */
+  readonly #permits: PermitLimits | undefined;
+  /** Held back by the queue-wide limits: no claim before this time (the limits' permits are taken). */
+  #permitsWaitUntilMs = 0;
+  /** Run permits per claim (lease token): handlers not yet ended, and ended ones not yet released. */
+  readonly #runPermits = new Map<string, { open: number; ended: number; total: number }>();
+  /** Release writes in flight; the run ends only once they have. */
+  readonly #releases = new Set<Promise<void>>();
   /** Whether this idle spell already looked for messages coming due within the run. */
   #lookedAhead = false;
 
@@ -203,7 +220,16 @@ export class QueueLane {
     });
     this.#depth = new ClaimDepth(options.tuning.maxClaimsInFlight);
     this.#bucket =
-      this.#queue.ratePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: this.#queue.ratePerSecond, clock: options.clock });
+      this.#queue.drainRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: this.#queue.drainRatePerSecond, clock: options.clock });
+    this.#concurrency = runConcurrency(this.#queue);
+    const { ratePerSecond, concurrency } = this.#queue;
+    this.#permits =
+      ratePerSecond === undefined && concurrency === undefined
+        ? undefined
+        : {
+            ...(ratePerSecond === undefined ? {} : { rate: ratePermits(ratePerSecond) }),
+            ...(concurrency === undefined ? {} : { run: { slots: concurrency } }),
+          };
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     const timeouts = options.jobs.types().map((type) => options.jobs.get(type)?.timeoutMs ?? options.tuning.defaultTimeoutMs);
@@ -247,6 +273,7 @@ export class QueueLane {
       this.#o.signal.removeEventListener('abort', onAbort);
       this.#o.quota.close();
       await Promise.all([this.#settler.close(), this.#o.linger?.activity.close()]);
+      while (this.#releases.size > 0) await Promise.all(this.#releases);
     }
     return {
       queue: this.#queue.name,
@@ -361,7 +388,7 @@ export class QueueLane {
       });
   }
 
-  #wakeAfter(reason: 'token' | 'poll', ms: number): void {
+  #wakeAfter(reason: 'token' | 'poll' | 'permits', ms: number): void {
     if (this.#timers.has(reason)) return;
     this.#timers.add(reason);
     void this.#o.sleep(ms).finally(() => {
@@ -384,21 +411,33 @@ export class QueueLane {
       this.#settler.unsettled < tuning.maxUnsettled
     ) {
       const held = this.#claiming + this.#readyCount() + this.#running;
-      const budget = claimLimit({
+      let budget = claimLimit({
         remainingMs: this.#o.remainingTimeMs(),
         leaseMs: this.#queue.leaseSeconds * 1_000,
         claimAllowanceMs: CLAIM_ALLOWANCE_MS,
         marginMs: tuning.safetyMarginMs,
         timeoutMs: this.#longestTimeoutMs,
-        concurrency: this.#queue.concurrency,
-        ratePerSecond: this.#queue.ratePerSecond,
+        concurrency: this.#concurrency,
+        ratePerSecond: this.#queue.drainRatePerSecond,
         held,
-        batchSize: this.#queue.batchSize,
+        // Under queue-wide limits a claim takes only what can start at once (below): smaller claims.
+        batchSize: this.#permits === undefined ? this.#queue.batchSize : Math.min(this.#queue.batchSize, this.#concurrency),
       });
       if (budget === 0) {
         // With nothing held, waiting will not make room: the run is out of time for this queue.
         if (held === 0) this.#stop('time');
         return;
+      }
+      if (this.#permits !== undefined) {
+        // Permits are taken for messages that start at once: one held while waiting for a handler
+        // would idle the queue's capacity (run) or start late in its window (rate).
+        budget = Math.min(budget, this.#concurrency - held);
+        if (budget <= 0) return;
+        const waitMs = this.#permitsWaitUntilMs - this.#o.clock.now().getTime();
+        if (waitMs > 0) {
+          this.#wakeAfter('permits', waitMs);
+          return;
+        }
       }
       if (!this.#mayPoll()) return;
       const limit = this.#o.quota.reserve(budget);
@@ -422,6 +461,8 @@ export class QueueLane {
       now,
       leaseMs: this.#queue.leaseSeconds * 1_000,
       maxPageBytes: this.#o.tuning.maxPageBytes,
+      fifo: this.#queue.fifo,
+      permits: this.#permits,
     })
       .then(
         (claim) => this.#landed(claim, limit, performance.now() - startedMs),
@@ -446,9 +487,15 @@ export class QueueLane {
     this.#claimed += claim.claimed;
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
+    if (claim.permitted !== undefined && claim.permitted < limit) this.#heldBackByLimits(limit);
+    if (this.#queue.concurrency !== undefined && claim.claimed > 0) {
+      this.#runPermits.set(claim.leaseToken, { open: claim.claimed, ended: 0, total: claim.claimed });
+    }
     // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
-    if (claim.claimed < limit) this.#ranDry(claim.claimed > 0);
-    else {
+    if (claim.claimed < (claim.permitted ?? limit)) this.#ranDry(claim.claimed > 0);
+    else if (claim.permitted !== undefined && claim.permitted < limit) {
+      // Held back by the limits, not dry: wait for permits (#heldBackByLimits), keep lingering state.
+    } else {
       this.#idleSinceMs = undefined;
       this.#depth.observe(roundTripMs);
     }
@@ -462,7 +509,10 @@ export class QueueLane {
     }
     for (const message of claim.messages) {
       // Run already, its outcome's write given up: that outcome is written now, not a second run.
-      if (this.#settler.resettle(message)) continue;
+      if (this.#settler.resettle(message)) {
+        this.#ended(message);
+        continue;
+      }
       if (message.attempts > message.maxAttempts) {
         // Claimed more often than it may be tried: every earlier lease ended without an outcome
         // (its drainer crashed or ran out of time), so it must not run again.
@@ -472,6 +522,7 @@ export class QueueLane {
           leaseUntilMs: message.leaseUntilMs,
           error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
         });
+        this.#ended(message);
       } else {
         this.#ready.push(message);
       }
@@ -479,8 +530,8 @@ export class QueueLane {
   }
 
   #startReady(): void {
-    if (this.#readyCount() === 0 || this.#running >= this.#queue.concurrency) return;
-    let allowed = Math.min(this.#queue.concurrency - this.#running, this.#readyCount());
+    if (this.#readyCount() === 0 || this.#running >= this.#concurrency) return;
+    let allowed = Math.min(this.#concurrency - this.#running, this.#readyCount());
     if (this.#bucket !== undefined) {
       allowed = this.#bucket.take(allowed);
       if (allowed === 0) {
@@ -512,6 +563,7 @@ export class QueueLane {
       .then((outcome) => {
         this.#running--;
         this.#settle(message, jobType, outcome);
+        this.#ended(message);
         this.#notify();
       });
   }
@@ -542,6 +594,58 @@ export class QueueLane {
 
   #release(message: HeldClaimedMessage): void {
     this.#settler.release({ id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts });
+    this.#ended(message);
+  }
+
+  /**
+   * A claim got fewer permits than it asked for: the queue-wide limits are taken (by this run or
+   * others). Try again once some could be free: rate permits free a window after they were taken,
+   * so wait for a share of the window; run permits free as handlers end (ours wake the loop
+   * through #ended; other drains' are polled for).
+   */
+  #heldBackByLimits(wanted: number): void {
+    const rate = this.#permits?.rate;
+    let waitMs = PERMIT_POLL_MS;
+    if (rate !== undefined) {
+      // Half the time the window takes to free as many permits as this claim wanted.
+      const windowShare = (rate.windowMs * Math.min(wanted, rate.slots)) / rate.slots / 2;
+      waitMs = Math.max(PERMIT_POLL_MS / 4, windowShare);
+    }
+    this.#permitsWaitUntilMs = this.#o.clock.now().getTime() + waitMs;
+  }
+
+  /**
+   * A claimed message's handler ended (or it will not run in this lease): under a queue-wide
+   * concurrency, its claim's run permits go back in a few writes per claim, not one per message,
+   * and the last one always; a permit not given back frees itself when the claim's lease ends.
+   */
+  #ended(message: HeldClaimedMessage): void {
+    const permits = this.#runPermits.get(message.leaseToken);
+    if (permits === undefined) return;
+    permits.open--;
+    permits.ended++;
+    if (permits.open > 0 && permits.ended < Math.ceil(permits.total / RUN_PERMIT_RELEASES_PER_CLAIM)) return;
+    if (permits.open === 0) this.#runPermits.delete(message.leaseToken);
+    const count = permits.ended;
+    permits.ended = 0;
+    // Our own release makes room now: claim again without waiting out the poll.
+    const release = releaseRunPermits(this.#o.db, { queue: this.#queue.name, leaseToken: message.leaseToken, count, now: this.#o.clock.now() })
+      .then(
+        () => {
+          if (this.#queue.ratePerSecond === undefined) this.#permitsWaitUntilMs = 0;
+        },
+        (error: unknown) =>
+          this.#o.log.warn('could not give back run permits; they free themselves when the lease ends', {
+            queue: this.#queue.name,
+            count,
+            error: describeError(error),
+          }),
+      )
+      .finally(() => {
+        this.#releases.delete(release);
+        this.#notify();
+      });
+    this.#releases.add(release);
   }
 
   #releaseReady(): void {

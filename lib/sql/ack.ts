@@ -28,7 +28,7 @@ UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
   lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken'
 )) AS h
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
-SET m.status = 'done', m.finished_at = :now, m.updated_at = :now
+SET m.status = 'done', m.finished_at = :now, m.group_head = NULL, m.updated_at = :now
 WHERE m.lease_token = h.lease_token AND m.status IN ('running', 'done')`;
 
 /** Marks messages done; returns how many were still held under their lease and changed. */

@@ -3,7 +3,7 @@ import type { Db } from '../db/types.js';
 /* Only a message no drainer holds can be cancelled; a running one may already be half done. */
 const CANCEL_MESSAGE = `
 UPDATE queue_messages
-SET status = 'cancelled', finished_at = :now, updated_at = :now
+SET status = 'cancelled', finished_at = :now, group_head = NULL, updated_at = :now
 WHERE id = :id AND status IN ('waiting', 'retrying')`;
 
 /** True when the message was waiting or retrying and is now cancelled. */

@@ -14,7 +14,7 @@ UPDATE JSON_TABLE(:dead, '$[*]' COLUMNS (
   error       TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'
 )) AS d
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = d.id
-SET m.status = 'dead', m.last_error = d.error, m.finished_at = :now, m.updated_at = :now
+SET m.status = 'dead', m.last_error = d.error, m.finished_at = :now, m.group_head = NULL, m.updated_at = :now
 WHERE m.lease_token = d.lease_token AND m.status IN ('running', 'dead')`;
 
 /** Returns how many messages were still held under their lease and changed. */

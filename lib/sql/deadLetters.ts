@@ -56,11 +56,15 @@ export async function listDeadLetters(
  * A redriven message starts over: attempts back to 0, due now, last error kept for the record
  * until it next fails or succeeds. The LIMIT bounds how many one call releases, so a redrive of
  * thousands is spread over calls (and then over drain runs by the queue's rate limit).
+ *
+ * A message of a FIFO group leads its group again (lib/sql/claimGroupHeads.ts), but becomes due
+ * only `groupedAvailableAt` (a lease) from now: a later message of its group may be in flight
+ * right now, and must end, or its lease must, before the redriven one runs.
  */
 const REDRIVE_DEAD_LETTERS = `
 UPDATE queue_messages
-SET status = 'waiting', attempts = 0, available_at = :now, finished_at = NULL, lease_token = NULL,
-    updated_at = :now
+SET status = 'waiting', attempts = 0, available_at = IF(group_key IS NULL, :now, :groupedAvailableAt), finished_at = NULL,
+    group_head = group_key, lease_token = NULL, updated_at = :now
 WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
 ORDER BY id
 LIMIT :limit`;
@@ -71,13 +75,15 @@ export interface RedriveInput {
   ids?: readonly string[];
   limit: number;
   now: Date;
+  /** When a redriven message of a FIFO group becomes due: a lease after now. */
+  groupedAvailableAt: Date;
 }
 
 /** Returns how many dead letters went back to waiting. */
 export async function redriveDeadLetters(db: Db, input: RedriveInput): Promise<number> {
   const result = await db.execute(
     REDRIVE_DEAD_LETTERS,
-    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit, now: input.now },
+    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit, now: input.now, groupedAvailableAt: input.groupedAvailableAt },
     { idempotent: true },
   );
   return result.numberOfRecordsUpdated;

@@ -11,6 +11,8 @@ export interface NewMessage {
   maxAttempts: number;
   availableAt: Date;
   dedupKey: string | null;
+  /** A FIFO queue's group; absent or null: none. */
+  groupKey?: string | null;
   /**
    * A payload too large for the row: its JSON text in slices (inserted by insertPayloadParts);
    * `payloadJson` is then `null`. Empty or absent: the payload is in the row.
@@ -30,9 +32,9 @@ export interface NewMessage {
 const INSERT_MESSAGES = `
 INSERT INTO queue_messages
   (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
-   dedup_key, created_at, updated_at)
+   dedup_key, group_key, group_head, created_at, updated_at)
 SELECT j.id, j.queue, j.type, j.payload, j.payload_bytes, j.payload_parts, 'waiting', j.priority, 0, j.max_attempts,
-       j.available_at, j.dedup_key, :now, :now
+       j.available_at, j.dedup_key, j.group_key, j.group_key, :now, :now
 FROM JSON_TABLE(:messages, '$[*]' COLUMNS (
   id            CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
   queue         VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin PATH '$.queue',
@@ -43,7 +45,8 @@ FROM JSON_TABLE(:messages, '$[*]' COLUMNS (
   priority      INT                                                PATH '$.priority',
   max_attempts  INT                                                PATH '$.maxAttempts',
   available_at  DATETIME(3)                                        PATH '$.availableAt',
-  dedup_key     VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.dedupKey'
+  dedup_key     VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.dedupKey',
+  group_key     VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.groupKey'
 )) AS j
 ON DUPLICATE KEY UPDATE queue_messages.dedup_hits = queue_messages.dedup_hits + 1`;
 
@@ -55,9 +58,9 @@ ON DUPLICATE KEY UPDATE queue_messages.dedup_hits = queue_messages.dedup_hits + 
 const INSERT_MESSAGE = `
 INSERT INTO queue_messages
   (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
-   dedup_key, created_at, updated_at)
+   dedup_key, group_key, group_head, created_at, updated_at)
 VALUES (:id, :queue, :type, :payload, :payloadBytes, :payloadParts, 'waiting', :priority, 0, :maxAttempts, :availableAt,
-        :dedupKey, :now, :now)
+        :dedupKey, :groupKey, :groupKey, :now, :now)
 ON DUPLICATE KEY UPDATE dedup_hits = dedup_hits + 1`;
 
 export interface InsertResult {
@@ -84,7 +87,7 @@ export async function insertMessages(db: Db, messages: readonly NewMessage[], no
   if (messages.length === 0) return { duplicates: 0 };
   if (messages.length === 1) {
     const [m] = messages as [NewMessage];
-    const result = await db.execute(INSERT_MESSAGE, { ...columns(m), availableAt: m.availableAt, dedupKey: m.dedupKey, now });
+    const result = await db.execute(INSERT_MESSAGE, { ...columns(m), availableAt: m.availableAt, dedupKey: m.dedupKey, groupKey: m.groupKey ?? null, now });
     return { duplicates: Math.max(0, result.numberOfRecordsUpdated - 1) };
   }
   const rows = messages.map((m) => ({
@@ -94,6 +97,7 @@ export async function insertMessages(db: Db, messages: readonly NewMessage[], no
     // Left out rather than null: a missing path is NULL in both engines, while JSON null becoming
     // SQL NULL depends on a MySQL fix whose version is not pinned.
     ...(m.dedupKey === null ? {} : { dedupKey: m.dedupKey }),
+    ...(m.groupKey == null ? {} : { groupKey: m.groupKey }),
   }));
   const result = await db.execute(INSERT_MESSAGES, { messages: rows, now });
   return { duplicates: Math.max(0, result.numberOfRecordsUpdated - messages.length) };

@@ -18,6 +18,7 @@ export interface Message {
   /** When it may next be claimed; while running, the lease deadline. */
   availableAt: Date;
   dedupKey: string | null;
+  groupKey: string | null;
   lastError: string | null;
   createdAt: Date;
   updatedAt: Date;
@@ -26,7 +27,7 @@ export interface Message {
 
 /** The columns every message read selects, in the shape `toMessage` expects. */
 export const MESSAGE_COLUMNS = `id, queue, type, payload, payload_parts, status, priority, attempts, max_attempts, available_at,
-  dedup_key, last_error, created_at, updated_at, finished_at`;
+  dedup_key, group_key, last_error, created_at, updated_at, finished_at`;
 
 export function toMessage(row: Row): Message {
   return {
@@ -41,6 +42,7 @@ export function toMessage(row: Row): Message {
     maxAttempts: Number(row.max_attempts),
     availableAt: row.available_at as Date,
     dedupKey: (row.dedup_key as string | null) ?? null,
+    groupKey: (row.group_key as string | null) ?? null,
     lastError: (row.last_error as string | null) ?? null,
     createdAt: row.created_at as Date,
     updatedAt: row.updated_at as Date,

@@ -29,7 +29,7 @@ export const CHAOS_QUEUE_DECLARATION: QueueDeclaration = {
   name: CHAOS_QUEUE,
   leaseSeconds: LEASE_SECONDS,
   batchSize: 50,
-  concurrency: 50,
+  drainConcurrency: 50,
   // Retries come due within the test.
   backoff: { baseMs: 20, maxMs: 200 },
 };

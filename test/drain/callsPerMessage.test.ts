@@ -13,7 +13,7 @@ const stack = useStack();
 
 it('drains 10,000 messages in batches of 100 with at most 0.03 Data API calls per message', async () => {
   const app = appOn(stack, {
-    queues: [{ name: 'bulk', batchSize: 100, concurrency: 100 }],
+    queues: [{ name: 'bulk', batchSize: 100, drainConcurrency: 100 }],
     jobTypes: [jobType('noop', async () => {}, { timeoutMs: 1_000 })],
     clock: new ManualClock('2026-01-01T00:00:00.000Z'),
   });

@@ -78,7 +78,7 @@ it(`${DRAINERS} drain runs at once over ${MESSAGES} messages with failures and a
 
   const appFor = (drainer: string, db?: Db): App => {
     const app = appOn(stack, {
-      queues: [{ name: 'storm', batchSize: 100, concurrency: 50, leaseSeconds: LEASE_SECONDS, backoff: { baseMs: 1_000, maxMs: 1_000 } }],
+      queues: [{ name: 'storm', batchSize: 100, drainConcurrency: 50, leaseSeconds: LEASE_SECONDS, backoff: { baseMs: 1_000, maxMs: 1_000 } }],
       jobTypes: [
         jobType(
           'scripted',

@@ -188,7 +188,7 @@ describe('drain', () => {
 
     healthy = true;
     clock.advance(60_000);
-    expect(await redriveDeadLetters(app.db, { queue: 'redrive', limit: 100, now: clock.now() })).toBe(1);
+    expect(await redriveDeadLetters(app.db, { queue: 'redrive', limit: 100, now: clock.now(), groupedAvailableAt: clock.now() })).toBe(1);
     const summary = await drain(app, { remainingTimeMs: plenty });
     expect(summary).toMatchObject({ claimed: 1, done: 1 });
     const row = (await readRows(stack, 'redrive')).get(id!)!;
@@ -312,7 +312,7 @@ describe('drain', () => {
     const clock = new ManualClock(T0);
     const endMs = clock.now().getTime() + 10_000;
     const app = appOn(stack, {
-      queues: [{ name: 'out-of-time', concurrency: 1 }],
+      queues: [{ name: 'out-of-time', drainConcurrency: 1 }],
       jobTypes: [jobType('takes-2s', async () => void clock.advance(2_000), { timeoutMs: 1_000 })],
       clock,
     });
@@ -337,7 +337,7 @@ describe('drain', () => {
     const controller = new AbortController();
     let started = 0;
     const app = appOn(stack, {
-      queues: [{ name: 'abort', concurrency: 2, backoff: { baseMs: 0 } }],
+      queues: [{ name: 'abort', drainConcurrency: 2, backoff: { baseMs: 0 } }],
       jobTypes: [
         jobType('blocks', async (_p, context) => {
           if (++started === 2) controller.abort(new Error('Lambda about to end'));
@@ -392,7 +392,7 @@ describe('drain', () => {
     let running = 0;
     let peak = 0;
     const app = appOn(stack, {
-      queues: [{ name: 'narrow', concurrency: 3, batchSize: 10 }],
+      queues: [{ name: 'narrow', drainConcurrency: 3, batchSize: 10 }],
       jobTypes: [
         jobType('overlap', async () => {
           peak = Math.max(peak, ++running);
@@ -411,7 +411,7 @@ describe('drain', () => {
     const clock = new ManualClock(T0);
     const startedAt: number[] = [];
     const app = appOn(stack, {
-      queues: [{ name: 'rated', ratePerSecond: 10, batchSize: 100 }],
+      queues: [{ name: 'rated', drainRatePerSecond: 10, batchSize: 100 }],
       jobTypes: [jobType('stamp', async () => void startedAt.push(clock.now().getTime()), { timeoutMs: 1_000 })],
       clock,
     });
@@ -436,7 +436,7 @@ describe('drain', () => {
     const clock = new ManualClock(T0);
     const order: unknown[] = [];
     const app = appOn(stack, {
-      queues: [{ name: 'priority', batchSize: 1, concurrency: 1 }],
+      queues: [{ name: 'priority', batchSize: 1, drainConcurrency: 1 }],
       jobTypes: [jobType('record', async (payload) => void order.push(payload))],
       clock,
     });

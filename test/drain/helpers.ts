@@ -31,6 +31,7 @@ export interface Seed {
   priority?: number;
   maxAttempts?: number;
   availableAt?: Date;
+  groupKey?: string;
 }
 
 /** Inserts messages through the product's own insert; returns their ids in order. */
@@ -45,6 +46,7 @@ export async function seed(app: App, messages: readonly Seed[], chunk = 1_000): 
     maxAttempts: m.maxAttempts ?? 3,
     availableAt: m.availableAt ?? now,
     dedupKey: null,
+    groupKey: m.groupKey ?? null,
   }));
   for (let i = 0; i < rows.length; i += chunk) await insertMessages(app.db, rows.slice(i, i + chunk), now);
   return rows.map((row) => row.id);

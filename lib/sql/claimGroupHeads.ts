@@ -1,0 +1,50 @@
+import type { Db } from '../db/types.js';
+import type { ClaimBatchInput } from './claimBatch.js';
+
+/*
+ * The claim of a FIFO queue: only the head of each group may run, the group's unfinished message
+ * with the lowest id (ids are time-ordered: enqueue order), and only when it is due. Everything
+ * else follows from the head being the group's oldest unfinished message:
+ *
+ * - at most one in flight: a running head's available_at is its lease deadline, so it is not due
+ *   and its group offers nothing until it is settled (or its lease ends: a crashed drain);
+ * - a retrying head holds its group back until its next attempt is due;
+ * - a done, dead or cancelled head is finished (group_head NULL), and the next message leads;
+ * - a redriven dead letter is unfinished again with its old id, so it leads again: back in its
+ *   group's order (lib/sql/deadLetters.ts delays it by a lease, so a later message of its group
+ *   already in flight ends first).
+ *
+ * The heads come from ix_queue_messages_group (queue, group_head, id) by a loose index scan: one
+ * index dive per live group ("Using index for group-by"), whatever the groups' backlogs and the
+ * queue's finished history. They are then locked by primary key FOR UPDATE SKIP LOCKED in due
+ * order (oldest first, so no group starves), re-checked on the locked row's current version (a
+ * head settled since the scan no longer qualifies: the next message waits for the next claim,
+ * never runs beside it), and claimed exactly as claimBatch claims.
+ */
+const CLAIM_GROUP_HEADS = `
+UPDATE (
+  SELECT h.id FROM (
+    SELECT MIN(id) AS id FROM queue_messages FORCE INDEX (ix_queue_messages_group)
+    WHERE queue = :queue AND group_head IS NOT NULL
+    GROUP BY queue, group_head
+  ) AS heads
+  STRAIGHT_JOIN queue_messages AS h FORCE INDEX (PRIMARY) ON h.id = heads.id
+  WHERE h.finished_at IS NULL AND h.available_at <= :now
+  ORDER BY h.available_at, h.id
+  LIMIT :limit
+  FOR UPDATE SKIP LOCKED
+) AS due
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = due.id
+SET m.status = 'running',
+    m.attempts = m.attempts + 1,
+    m.lease_token = :leaseToken,
+    m.available_at = :leaseUntil,
+    m.updated_at = :now`;
+
+/** Leases the due heads of up to `limit` groups of a FIFO queue; returns how many it took. */
+export async function claimGroupHeads(db: Db, input: ClaimBatchInput): Promise<number> {
+  const result = await db.execute(CLAIM_GROUP_HEADS, { ...input });
+  return result.numberOfRecordsUpdated;
+}
+
+export { CLAIM_GROUP_HEADS };

@@ -1,0 +1,171 @@
+import type { Db } from '../db/types.js';
+
+/*
+ * Queue-wide limits as permit rows (schema/migrations/006): a claim on a limited queue first takes
+ * one permit of each limited kind per message it may claim, in one statement, and then claims at
+ * most that many messages. Rows, not a counter, because the Data API returns no values from an
+ * UPDATE: the statement's affected-row count is the grant. And rows are what SKIP LOCKED is good
+ * at: concurrent drains take disjoint permits without waiting on each other.
+ *
+ * - 'rate' permits: ceil(ratePerSecond) of them, each reusable `windowMs` after it was taken
+ *   (1 s for a whole rate), so no window of that length starts more than the rate allows, however
+ *   many drains run. A permit taken and not used is given back (returnUnusedPermits).
+ * - 'run' permits: `concurrency` of them, held by a claim (held_by: its lease token) until its
+ *   handlers end (releaseRunPermits), and never past its lease (free_at), so a crashed drain holds
+ *   the queue's capacity no longer than its lease.
+ *
+ * The number of a kind's permits is the config's: rows beyond it (a limit lowered) are never
+ * taken (`slot < :slots`), missing rows (a limit raised) are added by ensurePermits.
+ */
+
+export interface PermitLimits {
+  /** 'rate' permits (ceil of the rate) and how long each stays taken. */
+  rate?: { slots: number; windowMs: number };
+  /** 'run' permits: the queue-wide concurrency. */
+  run?: { slots: number };
+}
+
+/** How long a rate permit stays taken: `slots` permits then start at most `ratePerSecond` a second. */
+export function ratePermits(ratePerSecond: number): { slots: number; windowMs: number } {
+  const slots = Math.ceil(ratePerSecond);
+  return { slots, windowMs: Math.ceil((slots * 1_000) / ratePerSecond) };
+}
+
+const ENSURE_PERMITS = `
+INSERT INTO queue_permits (queue, kind, slot, free_at)
+SELECT :queue, j.kind, j.slot, :now
+FROM JSON_TABLE(:permits, '$[*]' COLUMNS (
+  kind VARCHAR(4) CHARACTER SET ascii COLLATE ascii_bin PATH '$.kind',
+  slot INT UNSIGNED                                     PATH '$.slot'
+)) AS j
+ON DUPLICATE KEY UPDATE slot = queue_permits.slot`;
+
+/** Adds the permit rows a queue's limits need and does not have yet (existing rows are left as they are). */
+export async function ensurePermits(db: Db, input: { queue: string; limits: PermitLimits; now: Date }): Promise<void> {
+  const permits: { kind: string; slot: number }[] = [];
+  for (const kind of ['rate', 'run'] as const) {
+    const slots = input.limits[kind]?.slots ?? 0;
+    for (let slot = 0; slot < slots; slot++) permits.push({ kind, slot });
+  }
+  if (permits.length === 0) return;
+  await db.execute(ENSURE_PERMITS, { queue: input.queue, permits, now: input.now }, { idempotent: true });
+}
+
+/** The free permits of one kind, in slot order, locked without waiting on other drains' picks. */
+const freePermits = (kind: 'rate' | 'run') => `
+    SELECT slot FROM queue_permits
+    WHERE queue = :queue AND kind = '${kind}' AND slot < :${kind}Slots AND free_at <= :now
+    ORDER BY slot
+    LIMIT :want
+    FOR UPDATE SKIP LOCKED`;
+
+/*
+ * One kind: the derived table picks and locks up to :want free permits, the join updates exactly
+ * those (the same shape as the claim, lib/sql/claimBatch.ts, for the same reasons).
+ */
+const takeOneKind = (kind: 'rate' | 'run') => `
+UPDATE (${freePermits(kind)}
+) AS free
+STRAIGHT_JOIN queue_permits AS p FORCE INDEX (PRIMARY) ON p.queue = :queue AND p.kind = '${kind}' AND p.slot = free.slot
+SET p.free_at = :${kind}FreeAt, p.held_by = :leaseToken`;
+
+/*
+ * Both kinds: the free permits of each kind are numbered and paired by number, so the statement
+ * takes k of each where k is the smaller count, and reports 2k rows. Rows one side picked beyond k
+ * stay as they were (their locks end with the statement).
+ */
+const TAKE_BOTH = `
+UPDATE (
+  SELECT r.slot AS rate_slot, c.slot AS run_slot
+  FROM (SELECT slot, ROW_NUMBER() OVER (ORDER BY slot) AS n FROM (${freePermits('rate')}) AS a) AS r
+  STRAIGHT_JOIN (SELECT slot, ROW_NUMBER() OVER (ORDER BY slot) AS n FROM (${freePermits('run')}) AS b) AS c ON c.n = r.n
+) AS pair
+STRAIGHT_JOIN queue_permits AS pr FORCE INDEX (PRIMARY) ON pr.queue = :queue AND pr.kind = 'rate' AND pr.slot = pair.rate_slot
+STRAIGHT_JOIN queue_permits AS pc FORCE INDEX (PRIMARY) ON pc.queue = :queue AND pc.kind = 'run' AND pc.slot = pair.run_slot
+SET pr.free_at = :rateFreeAt, pr.held_by = :leaseToken, pc.free_at = :runFreeAt, pc.held_by = :leaseToken`;
+
+const TAKE_RATE = takeOneKind('rate');
+const TAKE_RUN = takeOneKind('run');
+
+export interface TakePermitsInput {
+  queue: string;
+  limits: PermitLimits;
+  /** Permits of each limited kind wanted: the messages the claim would take. */
+  want: number;
+  /** The claim's lease token: it holds the permits. */
+  leaseToken: string;
+  now: Date;
+  /** The claim's lease deadline: run permits are free again then at the latest. */
+  leaseUntil: Date;
+}
+
+/** Takes up to `want` permits of each limited kind (one call); returns how many messages they allow. */
+export async function takePermits(db: Db, input: TakePermitsInput): Promise<number> {
+  const { rate, run } = input.limits;
+  if (input.want <= 0 || (rate === undefined && run === undefined)) return input.want;
+  const params = {
+    queue: input.queue,
+    want: input.want,
+    leaseToken: input.leaseToken,
+    now: input.now,
+    rateSlots: rate?.slots ?? 0,
+    rateFreeAt: new Date(input.now.getTime() + (rate?.windowMs ?? 0)),
+    runSlots: run?.slots ?? 0,
+    runFreeAt: input.leaseUntil,
+  };
+  const sql = rate !== undefined && run !== undefined ? TAKE_BOTH : rate !== undefined ? TAKE_RATE : TAKE_RUN;
+  const { numberOfRecordsUpdated } = await db.execute(sql, params);
+  return rate !== undefined && run !== undefined ? numberOfRecordsUpdated / 2 : numberOfRecordsUpdated;
+}
+
+/*
+ * Gives back `count` permits of each kind a claim took and could not use (the queue had fewer due
+ * messages): numbered per kind, the first `count` of each are freed now.
+ */
+const RETURN_UNUSED = `
+UPDATE (
+  SELECT kind, slot FROM (
+    SELECT kind, slot, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY slot) AS n
+    FROM queue_permits
+    WHERE queue = :queue AND held_by = :leaseToken AND free_at > :now
+  ) AS held
+  WHERE n <= :count
+) AS unused
+STRAIGHT_JOIN queue_permits AS p FORCE INDEX (PRIMARY) ON p.queue = :queue AND p.kind = unused.kind AND p.slot = unused.slot
+SET p.free_at = :now, p.held_by = NULL`;
+
+export async function returnUnusedPermits(db: Db, input: { queue: string; leaseToken: string; count: number; now: Date }): Promise<void> {
+  if (input.count <= 0) return;
+  await db.execute(RETURN_UNUSED, { ...input }, { idempotent: true });
+}
+
+/*
+ * A claim's handlers ended: `count` of its run permits are free again. Rate permits stay taken
+ * until their window passes: the messages did start.
+ */
+const RELEASE_RUN_PERMITS = `
+UPDATE queue_permits SET free_at = :now, held_by = NULL
+WHERE queue = :queue AND kind = 'run' AND held_by = :leaseToken AND free_at > :now
+ORDER BY slot
+LIMIT :count`;
+
+export async function releaseRunPermits(db: Db, input: { queue: string; leaseToken: string; count: number; now: Date }): Promise<number> {
+  if (input.count <= 0) return 0;
+  const { numberOfRecordsUpdated } = await db.execute(RELEASE_RUN_PERMITS, { ...input }, { idempotent: true });
+  return numberOfRecordsUpdated;
+}
+
+/** Permits of a queue taken at `now`, by kind: what the dashboard and stats show as in use. */
+const PERMITS_IN_USE = `
+SELECT kind, COUNT(*) AS taken FROM queue_permits
+WHERE queue = :queue AND free_at > :now
+GROUP BY kind`;
+
+export async function permitsInUse(db: Db, input: { queue: string; now: Date }): Promise<{ rate: number; run: number }> {
+  const rows = await db.query(PERMITS_IN_USE, { ...input }, { idempotent: true });
+  const taken = { rate: 0, run: 0 };
+  for (const row of rows) taken[row.kind as 'rate' | 'run'] = Number(row.taken);
+  return taken;
+}
+
+export { ENSURE_PERMITS, RELEASE_RUN_PERMITS, RETURN_UNUSED, TAKE_BOTH, TAKE_RATE, TAKE_RUN };

@@ -1,0 +1,84 @@
+/** Queue-wide limits as permit rows: what one take grants, when permits come back, and races. */
+import { describe, expect, it } from 'vitest';
+import { ensurePermits, permitsInUse, ratePermits, releaseRunPermits, returnUnusedPermits, takePermits, type PermitLimits } from '../../lib/sql/permits.js';
+import { useStack } from '../support/stack.js';
+
+const stack = useStack();
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const LEASE = at(60_000);
+
+async function limited(queue: string, limits: PermitLimits) {
+  await ensurePermits(stack.db, { queue, limits, now: T0 });
+  return (want: number, leaseToken: string, now = T0, leaseUntil = LEASE) => takePermits(stack.db, { queue, limits, want, leaseToken, now, leaseUntil });
+}
+
+describe('ratePermits', () => {
+  it('is one permit per message a second, and a longer window for a fractional rate', () => {
+    expect(ratePermits(40)).toEqual({ slots: 40, windowMs: 1_000 });
+    expect(ratePermits(0.5)).toEqual({ slots: 1, windowMs: 2_000 });
+    expect(ratePermits(2.5)).toEqual({ slots: 3, windowMs: 1_200 });
+  });
+});
+
+describe('permits', () => {
+  it('grants at most the rate per window, and the same permits again once the window has passed', async () => {
+    const take = await limited('rate', { rate: ratePermits(10) });
+    expect(await take(4, 'a')).toBe(4);
+    expect(await take(100, 'b')).toBe(6);
+    expect(await take(1, 'c', at(999))).toBe(0);
+    expect(await take(100, 'd', at(1_000))).toBe(10);
+  });
+
+  it('holds run permits until they are released or the lease ends', async () => {
+    const take = await limited('run', { run: { slots: 3 } });
+    expect(await take(5, 'a', T0, at(10_000))).toBe(3);
+    expect(await take(1, 'b', at(1_000))).toBe(0);
+    expect(await releaseRunPermits(stack.db, { queue: 'run', leaseToken: 'a', count: 2, now: at(2_000) })).toBe(2);
+    expect(await permitsInUse(stack.db, { queue: 'run', now: at(2_000) })).toEqual({ rate: 0, run: 1 });
+    expect(await take(5, 'c', at(2_000), at(20_000))).toBe(2);
+    // The last of claim a's permits: a crashed drain never released it, its lease frees it.
+    expect(await take(5, 'd', at(9_999))).toBe(0);
+    expect(await take(5, 'd', at(10_000), at(30_000))).toBe(1);
+  });
+
+  it('with both limits, grants the smaller of the two and takes as many of each', async () => {
+    const take = await limited('both', { rate: ratePermits(5), run: { slots: 2 } });
+    expect(await take(10, 'a')).toBe(2);
+    expect(await permitsInUse(stack.db, { queue: 'both', now: T0 })).toEqual({ rate: 2, run: 2 });
+    await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'a', count: 2, now: at(10) });
+    expect(await take(10, 'b', at(10))).toBe(2);
+    await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'b', count: 2, now: at(20) });
+    // Four rate permits used in this second: one left, though both run permits are free.
+    expect(await take(10, 'c', at(20))).toBe(1);
+  });
+
+  it('gives back what a claim could not use', async () => {
+    const take = await limited('unused', { rate: ratePermits(10), run: { slots: 10 } });
+    expect(await take(8, 'a')).toBe(8);
+    await returnUnusedPermits(stack.db, { queue: 'unused', leaseToken: 'a', count: 5, now: at(1) });
+    expect(await permitsInUse(stack.db, { queue: 'unused', now: at(1) })).toEqual({ rate: 3, run: 3 });
+    expect(await take(100, 'b', at(1))).toBe(7);
+  });
+
+  it('never grants more than the limit to drains taking at once, and each permit to one of them', async () => {
+    const limits = { rate: ratePermits(50), run: { slots: 30 } };
+    await ensurePermits(stack.db, { queue: 'race', limits, now: T0 });
+    const takers = Array.from({ length: 12 }, (_, n) => stack.newDb());
+    const grants = await Promise.all(takers.map((db, n) => takePermits(db, { queue: 'race', limits, want: 7, leaseToken: `t${n}`, now: T0, leaseUntil: LEASE })));
+    expect(grants.reduce((sum, n) => sum + n, 0)).toBe(30);
+    const [rows] = (await stack.sql.query("SELECT held_by, COUNT(*) AS n FROM queue_permits WHERE queue = 'race' AND kind = 'run' AND held_by IS NOT NULL GROUP BY held_by")) as any[];
+    const held = Object.fromEntries((rows as { held_by: string; n: number }[]).map((row) => [row.held_by, Number(row.n)]));
+    grants.forEach((grant, n) => expect(held[`t${n}`] ?? 0).toBe(grant));
+  });
+
+  it('adds the permits of a raised limit and never grants those of a lowered one', async () => {
+    await limited('resize', { run: { slots: 2 } });
+    const take = await limited('resize', { run: { slots: 4 } });
+    expect(await take(10, 'a')).toBe(4);
+    const lowered = { run: { slots: 1 } };
+    await releaseRunPermits(stack.db, { queue: 'resize', leaseToken: 'a', count: 4, now: at(1) });
+    expect(await takePermits(stack.db, { queue: 'resize', limits: lowered, want: 10, leaseToken: 'b', now: at(1), leaseUntil: LEASE })).toBe(1);
+  });
+});
