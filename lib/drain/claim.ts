@@ -17,7 +17,22 @@ export const DEFAULT_MAX_PAGE_BYTES = 384 * 1024;
 export interface HeldClaimedMessage extends ClaimedMessage {
   leaseToken: string;
   leaseUntilMs: number;
+  /**
+   * Under a queue-wide rate: not to start before this time (see RATE_START_DELAY_MS), so that the
+   * uses of one rate permit are a full window apart however long each claim's round trips took.
+   */
+  notBeforeMs?: number;
 }
+
+/**
+ * How long after its rate permit was taken a message starts. A permit is free again a window
+ * after it was taken; were each message to start as soon as its claim's reads return, a permit
+ * used late by one claim (slow round trips) and early by the next would start two messages less
+ * than a window apart. Starting every message this fixed time after its permit keeps the window
+ * whole for any claim whose round trips take less (the delay is the price: rate-limited queues
+ * only, and they wait for permits anyway).
+ */
+export const RATE_START_DELAY_MS = 150;
 
 export interface Claim {
   leaseToken: string;
@@ -68,6 +83,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const leaseUntil = new Date(input.now.getTime() + input.leaseMs);
   let limit = input.limit;
   let permitted: number | undefined;
+  const notBeforeMs = input.permits?.rate === undefined ? undefined : input.now.getTime() + RATE_START_DELAY_MS;
   if (input.permits !== undefined) {
     await ensurePermitsOnce(db, input.queue, input.permits, input.now);
     permitted = await takePermits(db, { queue: input.queue, limits: input.permits, want: limit, leaseToken, now: input.now, leaseUntil });
@@ -93,7 +109,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   while (messages.length < claimed) {
     const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes });
     if (page.length === 0) break;
-    for (const message of page) messages.push({ ...message, leaseToken, leaseUntilMs: leaseUntil.getTime() });
+    for (const message of page) messages.push({ ...message, leaseToken, leaseUntilMs: leaseUntil.getTime(), ...(notBeforeMs === undefined ? {} : { notBeforeMs }) });
     afterId = page[page.length - 1]!.id;
   }
   // Payloads too large for their rows, slice by slice (a few calls per MiB, only for those).

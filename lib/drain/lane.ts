@@ -171,8 +171,8 @@ export class QueueLane {
   #pollDelayMs = 0;
   #nextPollAtMs = 0;
   #lastPollAtMs = 0;
-  /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll, permits. */
-  readonly #timers = new Set<'token' | 'poll' | 'permits'>();
+  /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll, permits, a start time. */
+  readonly #timers = new Set<'token' | 'poll' | 'permits' | 'start'>();
   /** Handlers this run may run at once: its own fan-out within the queue-wide concurrency. */
   readonly #concurrency: number;
   /** Queue-wide limits, when the queue has any: each claim takes permits first. */
@@ -388,7 +388,7 @@ export class QueueLane {
       });
   }
 
-  #wakeAfter(reason: 'token' | 'poll' | 'permits', ms: number): void {
+  #wakeAfter(reason: 'token' | 'poll' | 'permits' | 'start', ms: number): void {
     if (this.#timers.has(reason)) return;
     this.#timers.add(reason);
     void this.#o.sleep(ms).finally(() => {
@@ -530,7 +530,7 @@ export class QueueLane {
   }
 
   #startReady(): void {
-    if (this.#readyCount() === 0 || this.#running >= this.#concurrency) return;
+    if (this.#readyCount() === 0 || this.#running >= this.#concurrency || this.#notYet()) return;
     let allowed = Math.min(this.#concurrency - this.#running, this.#readyCount());
     if (this.#bucket !== undefined) {
       allowed = this.#bucket.take(allowed);
@@ -542,7 +542,7 @@ export class QueueLane {
     const nowMs = this.#o.clock.now().getTime();
     const remainingMs = this.#o.remainingTimeMs();
     let started = 0;
-    while (started < allowed && this.#readyCount() > 0) {
+    while (started < allowed && this.#readyCount() > 0 && !this.#notYet()) {
       const message = this.#takeReady();
       const jobType = this.#o.jobs.get(message.type);
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
@@ -553,6 +553,20 @@ export class QueueLane {
         this.#release(message);
       }
     }
+  }
+
+  /**
+   * Whether the next ready message must wait for its start time (a queue-wide rate: claim.ts
+   * RATE_START_DELAY_MS); a timer then wakes the loop. Claims land in permit order, so nothing
+   * behind the head is due sooner.
+   */
+  #notYet(): boolean {
+    const notBeforeMs = this.#ready[this.#readyHead]?.notBeforeMs;
+    if (notBeforeMs === undefined) return false;
+    const waitMs = notBeforeMs - this.#o.clock.now().getTime();
+    if (waitMs <= 0) return false;
+    this.#wakeAfter('start', waitMs);
+    return true;
   }
 
   #start(message: HeldClaimedMessage, jobType: JobType | undefined): void {

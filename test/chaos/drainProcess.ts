@@ -6,11 +6,12 @@
  *
  * CHAOS_ENDPOINT, CHAOS_DATABASE, CHAOS_DATABASE_URL (mysql2, for the dispatch log), CHAOS_RUNNER,
  * CHAOS_STALL_MS (how long a `stall` step blocks), CHAOS_MAX_SLEEP_MS, CHAOS_MAX_MESSAGES (the run's
- * maxMessages). Prints `SUMMARY <json>`.
+ * maxMessages), CHAOS_QUEUE_SETTINGS (JSON: the queue's settings changed, see chaosQueue). Prints
+ * `SUMMARY <json>`.
  */
 import mysql from 'mysql2/promise';
 import { drain } from '../../lib/drain/index.js';
-import { CHAOS_QUEUE, CHAOS_TUNING, HANDLER_TIMEOUT_MS, chaosApp, chaosDb } from './harness.js';
+import { CHAOS_QUEUE, CHAOS_TUNING, HANDLER_TIMEOUT_MS, chaosApp, chaosDb, chaosQueue } from './harness.js';
 import { scriptedJobType } from './scripts.js';
 
 const env = (name: string): string => {
@@ -27,11 +28,15 @@ const jobType = scriptedJobType({
   stallMs: Number(process.env.CHAOS_STALL_MS ?? 6_000),
   maxSleepMs: Number(process.env.CHAOS_MAX_SLEEP_MS ?? 10),
   record: async (d) => {
-    await log.query('INSERT INTO chaos_dispatches (message_id, attempt, runner) VALUES (?, ?, ?)', [d.messageId, d.attempt, d.runner]);
+    await log.query('INSERT INTO chaos_dispatches (message_id, attempt, runner, started_ms) VALUES (?, ?, ?, ?)', [d.messageId, d.attempt, d.runner, d.startedMs ?? null]);
+  },
+  recordEnd: async (d) => {
+    await log.query('UPDATE chaos_dispatches SET ended_ms = ? WHERE message_id = ? AND attempt = ? AND runner = ?', [d.endedMs ?? null, d.messageId, d.attempt, d.runner]);
   },
 });
 
-const app = chaosApp(chaosDb(env('CHAOS_ENDPOINT'), env('CHAOS_DATABASE')), jobType);
+const settings = process.env.CHAOS_QUEUE_SETTINGS === undefined ? {} : JSON.parse(process.env.CHAOS_QUEUE_SETTINGS);
+const app = chaosApp(chaosDb(env('CHAOS_ENDPOINT'), env('CHAOS_DATABASE')), jobType, chaosQueue(settings));
 const maxMessages = process.env.CHAOS_MAX_MESSAGES === undefined ? undefined : Number(process.env.CHAOS_MAX_MESSAGES);
 const summary = await drain(app, { queue: CHAOS_QUEUE, maxMessages, remainingTimeMs: () => 30_000, tuning: CHAOS_TUNING });
 console.log(`SUMMARY ${JSON.stringify(summary)}`);

@@ -50,6 +50,14 @@ export function chaosDb(endpoint: string, database: string): Db {
   });
 }
 
+/**
+ * The chaos queue with some settings changed; a child process gets the same through
+ * CHAOS_QUEUE_SETTINGS (JSON of these settings).
+ */
+export function chaosQueue(settings: Partial<Omit<QueueDeclaration, 'name'>>): QueueDeclaration {
+  return { ...CHAOS_QUEUE_DECLARATION, ...settings };
+}
+
 /** `queue` replaces the chaos queue's declaration (same name), e.g. with a longer lease. */
 export function chaosApp(db: Db, jobType: JobType, queue: QueueDeclaration = CHAOS_QUEUE_DECLARATION): App {
   return createApp({ db, env: {}, config: defineConfig({ queues: [queue], jobTypes: [jobType], leaseMarginMs: CHAOS_TUNING.safetyMarginMs }), clock: systemClock });
@@ -57,12 +65,13 @@ export function chaosApp(db: Db, jobType: JobType, queue: QueueDeclaration = CHA
 
 export interface ChaosMessage {
   id: string;
+  groupKey?: string;
   script: Script;
   maxAttempts: number;
 }
 
 /** Inserts scripted messages through the product's insert (500 per call); answers them with their ids. */
-export async function seedScripted(db: Db, messages: readonly { script: Script; maxAttempts: number }[]): Promise<ChaosMessage[]> {
+export async function seedScripted(db: Db, messages: readonly { script: Script; maxAttempts: number; groupKey?: string }[]): Promise<ChaosMessage[]> {
   const now = new Date();
   const seeded = messages.map((m) => ({ ...m, id: uuidv7(now.getTime()) }));
   const rows: NewMessage[] = seeded.map((m, n) => ({
@@ -74,6 +83,7 @@ export async function seedScripted(db: Db, messages: readonly { script: Script; 
     maxAttempts: m.maxAttempts,
     availableAt: now,
     dedupKey: null,
+    groupKey: m.groupKey ?? null,
   }));
   for (let i = 0; i < rows.length; i += 500) await insertMessages(db, rows.slice(i, i + 500), now);
   return seeded;
@@ -107,6 +117,8 @@ export async function createDispatchLog(sql: mysql.Pool): Promise<DispatchLog> {
     attempt    INT NOT NULL,
     runner     VARCHAR(64) CHARACTER SET ascii NOT NULL,
     at         DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    started_ms BIGINT NULL,
+    ended_ms   BIGINT NULL,
     KEY (message_id)
   )`);
   return new DispatchLog(sql);
@@ -125,15 +137,21 @@ export class DispatchLog {
 
   async flush(): Promise<void> {
     while (this.#pending.length > 0) {
-      const rows = this.#pending.splice(0, 2_000).map((d) => [d.messageId, d.attempt, d.runner]);
-      await this.sql.query('INSERT INTO chaos_dispatches (message_id, attempt, runner) VALUES ?', [rows]);
+      const rows = this.#pending.splice(0, 2_000).map((d) => [d.messageId, d.attempt, d.runner, d.startedMs ?? null, d.endedMs ?? null]);
+      await this.sql.query('INSERT INTO chaos_dispatches (message_id, attempt, runner, started_ms, ended_ms) VALUES ?', [rows]);
     }
   }
 
   async all(): Promise<DispatchRecord[]> {
     await this.flush();
-    const [rows] = await this.sql.query('SELECT message_id, attempt, runner FROM chaos_dispatches ORDER BY seq');
-    return (rows as { message_id: string; attempt: number; runner: string }[]).map((r) => ({ messageId: r.message_id, attempt: r.attempt, runner: r.runner }));
+    const [rows] = await this.sql.query('SELECT message_id, attempt, runner, started_ms, ended_ms FROM chaos_dispatches ORDER BY seq');
+    return (rows as { message_id: string; attempt: number; runner: string; started_ms: string | null; ended_ms: string | null }[]).map((r) => ({
+      messageId: r.message_id,
+      attempt: r.attempt,
+      runner: r.runner,
+      ...(r.started_ms === null ? {} : { startedMs: Number(r.started_ms) }),
+      ...(r.ended_ms === null ? {} : { endedMs: Number(r.ended_ms) }),
+    }));
   }
 
   async count(runner?: string): Promise<number> {
@@ -167,6 +185,8 @@ export async function drainRounds(options: {
   deadline: number;
   /** Keep going while this is true even when nothing is live (e.g. children still working). */
   busy?: () => boolean;
+  /** The chaos queue's declaration, when a test changes it (see chaosQueue). */
+  queue?: QueueDeclaration;
 }): Promise<RoundsResult> {
   const { stack, log } = options;
   const summaries: DrainSummary[] = [];
@@ -182,7 +202,7 @@ export async function drainRounds(options: {
     }
     rounds++;
     const runs = Array.from({ length: options.runs }, (_, i) => {
-      const app = chaosApp(chaosDb(stack.endpoint, stack.database), scriptedJobType({ record: log.record, runner: `round${rounds}.${i}`, timeoutMs: HANDLER_TIMEOUT_MS }));
+      const app = chaosApp(chaosDb(stack.endpoint, stack.database), scriptedJobType({ record: log.record, runner: `round${rounds}.${i}`, timeoutMs: HANDLER_TIMEOUT_MS }), options.queue);
       return drain(app, { queue: CHAOS_QUEUE, remainingTimeMs: () => 30_000, tuning: CHAOS_TUNING });
     });
     summaries.push(...(await Promise.all(runs)));

@@ -30,11 +30,16 @@ export interface DispatchRecord {
   messageId: string;
   attempt: number;
   runner: string;
+  /** This machine's clock (Date.now()) when the handler started and ended: comparable across processes. */
+  startedMs?: number;
+  endedMs?: number;
 }
 
 export interface ScriptedTypeOptions {
   /** Called before the step runs; a child process awaits its write, so a SIGKILL cannot hide a dispatch. */
   record: (dispatch: DispatchRecord) => Promise<void> | void;
+  /** Called when the step has ended (returned or thrown; never for `hang`), with `endedMs` set. */
+  recordEnd?: (dispatch: DispatchRecord) => Promise<void> | void;
   runner: string;
   timeoutMs: number;
   stallMs?: number;
@@ -47,30 +52,40 @@ export function scriptedJobType(options: ScriptedTypeOptions): JobType {
     payload: scriptSchema,
     timeoutMs: options.timeoutMs,
     handle: async (payload, context) => {
-      await options.record({ messageId: context.id, attempt: context.attempt, runner: options.runner });
-      switch (stepOf(payload, context.attempt)) {
-        case 'ok':
-          return;
-        case 'sleep':
-          await new Promise((resolve) => setTimeout(resolve, 1 + Math.random() * (options.maxSleepMs ?? 10)));
-          return;
-        case 'throw':
-          throw new Error(`scripted failure on attempt ${context.attempt}`);
-        case 'permanent':
-          throw new PermanentError(`scripted permanent failure on attempt ${context.attempt}`);
-        case 'hang':
-          await new Promise(() => {});
-          return;
-        case 'stall': {
-          const until = Date.now() + (options.stallMs ?? 6_000);
-          while (Date.now() < until) {
-            // Busy: nothing else in this process runs, its timers included, as in a frozen Lambda.
-          }
-          return;
-        }
+      const dispatch: DispatchRecord = { messageId: context.id, attempt: context.attempt, runner: options.runner, startedMs: Date.now() };
+      await options.record(dispatch);
+      try {
+        await runStep(stepOf(payload, context.attempt), context.attempt, options);
+      } finally {
+        dispatch.endedMs = Date.now();
+        await options.recordEnd?.(dispatch);
       }
     },
   }) as JobType;
+}
+
+async function runStep(step: Step, attempt: number, options: ScriptedTypeOptions): Promise<void> {
+  switch (step) {
+    case 'ok':
+      return;
+    case 'sleep':
+      await new Promise((resolve) => setTimeout(resolve, 1 + Math.random() * (options.maxSleepMs ?? 10)));
+      return;
+    case 'throw':
+      throw new Error(`scripted failure on attempt ${attempt}`);
+    case 'permanent':
+      throw new PermanentError(`scripted permanent failure on attempt ${attempt}`);
+    case 'hang':
+      await new Promise(() => {});
+      return;
+    case 'stall': {
+      const until = Date.now() + (options.stallMs ?? 6_000);
+      while (Date.now() < until) {
+        // Busy: nothing else in this process runs, its timers included, as in a frozen Lambda.
+      }
+      return;
+    }
+  }
 }
 
 export interface Expected {
