@@ -3,7 +3,10 @@ import { DEAD_LETTER_LIMITS, type MessageView } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue } from './enqueue.js';
 import { payloadOf, toMessageView } from './messages.js';
+import { hasQueueWideLimits, type QueueConfig } from './queues.js';
+import { permitsInUse } from './sql/permits.js';
 import {
+  groupStats,
   listDeadLetters as readDeadLetters,
   listPausedQueues,
   purgeDeadLetters as deleteDeadLetters,
@@ -11,24 +14,67 @@ import {
   queueThroughput,
   redriveDeadLetters,
   setQueuePaused,
+  type GroupStats,
   type QueueStats,
 } from './sql/index.js';
 
 export interface QueueStatsView extends QueueStats {
   /** Paused queues keep accepting messages; drain runs skip them. */
   paused: boolean;
+  /** FIFO queues only: their live groups, those with a message in flight, those held by a retrying head. */
+  groups?: Omit<GroupStats, 'queue'>;
+  /**
+   * Queues with queue-wide limits only, per limited kind: run permits held (handlers running
+   * across every drain run, at most `concurrency`) and rate permits taken (messages started
+   * within the current rate window, at most `ratePerSecond` rounded up).
+   */
+  permitsInUse?: { run?: number; rate?: number };
 }
 
 export async function getQueueStats(app: App, queue: string): Promise<QueueStatsView> {
   declaredQueue(app, queue);
-  const [[stats], paused] = await Promise.all([queueStats(app.db, [queue], app.clock.now()), listPausedQueues(app.db)]);
-  return { ...stats!, paused: paused.has(queue) };
+  const [stats] = await statsOf(app, [queue]);
+  return stats!;
 }
 
-/** Every declared queue's stats, in declaration order: three calls, however many queues. */
+/**
+ * Every declared queue's stats, in declaration order: three calls however many queues, one more
+ * when some are FIFO queues, and one per queue with queue-wide limits (its permits), all at once.
+ */
 export async function listQueueStats(app: App): Promise<QueueStatsView[]> {
-  const [stats, paused] = await Promise.all([queueStats(app.db, [...app.queues.keys()], app.clock.now()), listPausedQueues(app.db)]);
-  return stats.map((s) => ({ ...s, paused: paused.has(s.queue) }));
+  return statsOf(app, [...app.queues.keys()]);
+}
+
+async function statsOf(app: App, queues: readonly string[]): Promise<QueueStatsView[]> {
+  const now = app.clock.now();
+  const configs = queues.map((queue) => app.queues.get(queue)!);
+  const limited = configs.filter(hasQueueWideLimits);
+  const [stats, paused, groups, permits] = await Promise.all([
+    queueStats(app.db, queues, now),
+    listPausedQueues(app.db),
+    groupStats(app.db, configs.filter((q) => q.fifo).map((q) => q.name)),
+    Promise.all(limited.map(async (q) => [q.name, limitedPermits(q, await permitsInUse(app.db, { queue: q.name, now }))] as const)),
+  ]);
+  const groupsOf = new Map(groups.map(({ queue, ...counts }) => [queue, counts]));
+  const permitsOf = new Map(permits);
+  return stats.map((s) => {
+    const queueGroups = groupsOf.get(s.queue);
+    const queuePermits = permitsOf.get(s.queue);
+    return {
+      ...s,
+      paused: paused.has(s.queue),
+      ...(queueGroups === undefined ? {} : { groups: queueGroups }),
+      ...(queuePermits === undefined ? {} : { permitsInUse: queuePermits }),
+    };
+  });
+}
+
+/** The permits of the kinds the queue is limited by. */
+function limitedPermits(queue: QueueConfig, taken: { run: number; rate: number }): { run?: number; rate?: number } {
+  return {
+    ...(queue.concurrency === undefined ? {} : { run: taken.run }),
+    ...(queue.ratePerSecond === undefined ? {} : { rate: taken.rate }),
+  };
 }
 
 export interface ThroughputWindow {

@@ -1,12 +1,19 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../lib/app.js';
+import { ManualClock } from '../lib/clock.js';
+import { defineConfig } from '../lib/config.js';
+import { claimMessages } from '../lib/drain/claim.js';
 import { enqueue } from '../lib/enqueue.js';
 import { NotFoundError } from '../lib/errors.js';
 import { findMessageByDedupKey } from '../lib/messages.js';
 import { getQueueStats, getThroughput, listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../lib/operations.js';
 import { listPausedQueues } from '../lib/sql/index.js';
+import { ack } from '../lib/sql/ack.js';
+import { ratePermits } from '../lib/sql/permits.js';
 import { queueThroughputSql } from '../lib/sql/queueThroughput.js';
+import { reschedule } from '../lib/sql/reschedule.js';
 import { useStack } from './support/stack.js';
-import { testApp } from './http/fixtures.js';
+import { anyType, testApp } from './http/fixtures.js';
 
 const stack = useStack();
 
@@ -68,6 +75,63 @@ describe('listQueueStats', () => {
       ['default', false, 0],
       ['sms', true, 0],
       ['orders', false, 1],
+    ]);
+  });
+});
+
+describe('stats of FIFO queues and queue-wide limits', () => {
+  beforeEach(async () => {
+    await stack.sql.query('DELETE FROM queue_permits');
+  });
+
+  /** A FIFO queue with both queue-wide limits, one with a rate only, and one without either. */
+  function limitedApp() {
+    const clock = new ManualClock('2026-03-01T12:00:00.000Z');
+    const config = defineConfig({
+      queues: [{ name: 'ledger', fifo: true, concurrency: 3, ratePerSecond: 10 }, { name: 'paced', ratePerSecond: 2 }, { name: 'plain' }],
+      jobTypes: [anyType],
+    });
+    return { ...createApp({ db: stack.db, clock, config, env: {} }), clock };
+  }
+
+  it('shows groups in flight and blocked, and the permits the claims hold, until they end', async () => {
+    const app = limitedApp();
+    await enqueue(app, 'ledger', ['acct-1', 'acct-1', 'acct-2', 'acct-3', 'acct-4'].map((groupKey, i) => ({ type: 'any', payload: i, groupKey })));
+    await enqueue(app, 'paced', [{ type: 'any', payload: 1 }]);
+    expect(await getQueueStats(app, 'ledger')).toMatchObject({ groups: { live: 4, inFlight: 0, blocked: 0 }, permitsInUse: { run: 0, rate: 0 } });
+
+    // A drain's claim, as the lane makes it: permits first (3 run, 3 of the 10 rate), then the heads.
+    const now = app.clock.now();
+    const claim = await claimMessages(app.db, { queue: 'ledger', limit: 3, now, leaseMs: 60_000, fifo: true, permits: { rate: ratePermits(10), run: { slots: 3 } } });
+    expect(claim.claimed).toBe(3);
+    const [first, second] = claim.messages;
+    await reschedule(app.db, { retries: [{ id: first!.id, leaseToken: first!.leaseToken, availableAt: new Date(now.getTime() + 30_000), error: 'boom' }], now });
+    await ack(app.db, { held: [second!], now });
+
+    const stats = await getQueueStats(app, 'ledger');
+    expect(stats).toMatchObject({ counts: { waiting: 2, running: 1, retrying: 1, done: 1 }, groups: { live: 3, inFlight: 1, blocked: 1 }, permitsInUse: { run: 3, rate: 3 } });
+    // Only the kinds a queue is limited by; nothing for a queue without groups or limits.
+    expect((await getQueueStats(app, 'paced')).permitsInUse).toEqual({ rate: 0 });
+    const plain = await getQueueStats(app, 'plain');
+    expect(plain).not.toHaveProperty('groups');
+    expect(plain).not.toHaveProperty('permitsInUse');
+
+    // Rate permits free a window (1 s) after they were taken; run permits at the lease's end at the latest.
+    app.clock.advance(1_000);
+    expect((await getQueueStats(app, 'ledger')).permitsInUse).toEqual({ run: 3, rate: 0 });
+    app.clock.advance(59_000);
+    expect((await getQueueStats(app, 'ledger')).permitsInUse).toEqual({ run: 0, rate: 0 });
+  });
+
+  it('lists every queue in one call more for the FIFO queues and one per queue with limits', async () => {
+    const app = limitedApp();
+    const calls = stack.db.stats.calls;
+    const stats = await listQueueStats(app);
+    expect(stack.db.stats.calls - calls).toBe(3 + 1 + 2);
+    expect(stats.map((s) => [s.queue, s.groups, s.permitsInUse])).toEqual([
+      ['ledger', { live: 0, inFlight: 0, blocked: 0 }, { run: 0, rate: 0 }],
+      ['paced', undefined, { rate: 0 }],
+      ['plain', undefined, undefined],
     ]);
   });
 });

@@ -7,6 +7,7 @@ export { listDeadLetters, purgeDeadLetters, redriveDeadLetters, type RedriveInpu
 export { deleteFinished, type DeleteFinishedInput } from './deleteFinished.js';
 export { findByDedupKeys } from './findByDedupKeys.js';
 export { getMessage } from './getMessage.js';
+export { groupStats, type GroupStats } from './groupStats.js';
 export type { HeldMessage } from './heldMessage.js';
 export { insertMessages, type InsertResult, type NewMessage } from './insertMessages.js';
 export { clipError, MESSAGE_STATUSES, type Message, type MessageStatus } from './message.js';
