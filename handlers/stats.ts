@@ -13,7 +13,7 @@ const schemas = { path: queueParams };
 /** What this handler validates, by route: test/openapi.test.ts checks it is what the API document says. */
 export const ROUTE_SCHEMAS = { 'GET /queues/{queue}/stats': schemas };
 
-/** GET /queues/{queue}/stats: counts by status, delayed messages, age of the oldest due one, paused. */
+/** GET /queues/{queue}/stats: counts by status, delayed messages, age of the oldest due one, paused; a FIFO queue's groups, permits in use. */
 export function createStatsHandler(getApp: () => App, deps: { logger?: ErrorLogger } = {}) {
   return middy<APIGatewayProxyEventV2, HttpResponse>()
     .use(zodValidator(schemas))

@@ -101,7 +101,7 @@ export const enqueueMessage = z
       .optional(),
     dedupKey: dedupKey.optional(),
     /** FIFO queues only, and required there: messages of one group run one at a time, in enqueue order. */
-    groupKey: groupKey.optional(),
+    groupKey: groupKey.optional().describe('FIFO queues only, and required there: the messages of one group run one at a time, in enqueue order'),
   })
   .superRefine((message, context) => {
     if (message.payload === undefined) {

@@ -35,6 +35,21 @@ const queueStatsView = z.object({
   oldestDueAgeSeconds: z.number(),
   delayed: z.number().int(),
   paused: z.boolean(),
+  groups: z
+    .object({
+      live: z.number().int().describe('groups with an unfinished message'),
+      inFlight: z.number().int().describe('groups whose head is running (at most one message per group runs)'),
+      blocked: z.number().int().describe('groups whose head is retrying: held back by a failed attempt until its next try'),
+    })
+    .optional()
+    .describe('FIFO queues only'),
+  permitsInUse: z
+    .object({
+      run: z.number().int().optional().describe('handlers running across every drain run (at most concurrency)'),
+      rate: z.number().int().optional().describe('messages started within the current rate window (at most ratePerSecond, rounded up)'),
+    })
+    .optional()
+    .describe('queues with queue-wide limits only, per limited kind'),
 });
 
 const deadLetterList = z.object({
@@ -69,7 +84,7 @@ export const ROUTES: readonly Route[] = [
   },
   { method: 'GET', path: '/messages/{id}', function: 'getMessage', summary: "A message's status", params: messageIdParams, responses: { 200: messageView } },
   { method: 'DELETE', path: '/messages/{id}', function: 'cancelMessage', summary: 'Cancel a message that has not run yet', params: messageIdParams, responses: { 200: messageView } },
-  { method: 'GET', path: '/queues/{queue}/stats', function: 'stats', summary: "A queue's depth by status and oldest due age", params: queueParams, responses: { 200: queueStatsView } },
+  { method: 'GET', path: '/queues/{queue}/stats', function: 'stats', summary: "A queue's depth by status and oldest due age; a FIFO queue's groups; queue-wide permits in use", params: queueParams, responses: { 200: queueStatsView } },
   { method: 'GET', path: '/queues/{queue}/dead', function: 'deadLetters', summary: 'A page of dead letters', params: queueParams, query: deadLetterPageQuery, responses: { 200: deadLetterList } },
   {
     method: 'POST',
