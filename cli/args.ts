@@ -16,6 +16,7 @@ export const OPTIONS = {
   priority: { type: 'string' },
   'max-attempts': { type: 'string' },
   'dedup-key': { type: 'string' },
+  'group-key': { type: 'string' },
   // dead
   limit: { type: 'string' },
   after: { type: 'string' },

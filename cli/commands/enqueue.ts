@@ -13,17 +13,19 @@ const MAX_CHUNK_CHARS = 1_000_000;
 
 export const enqueueCommand: Command = {
   name: 'enqueue',
-  usage: "<queue> (<type> '<payload json>' [--delay <s>] [--priority <n>] [--max-attempts <n>] [--dedup-key <key>] | --file <path|->)",
+  usage: "<queue> (<type> '<payload json>' [--delay <s>] [--priority <n>] [--max-attempts <n>] [--dedup-key <key>] [--group-key <key>] | --file <path|->)",
   summary: 'enqueue one message, or many from a file',
   details: [
     '  <type> <payload>    the message type (e.g. sms.send, webhook) and its payload as JSON',
     '                      (also as --type <type> --payload <json>)',
     '  --delay <s>         deliver no sooner than this many seconds from now',
+    '  --group-key <key>   the message\'s group on a FIFO queue (required there, refused elsewhere):',
+    '                      a group\'s messages run one at a time, in enqueue order',
     '  --file <path|->     messages as a JSON array, {"messages": [...]}, or JSON Lines (one message',
     '                      object per line); "-" reads standard input. Sent in batches of up to 500,',
     '                      each stored whole or not at all.',
   ].join('\n'),
-  options: ['type', 'payload', 'file', 'delay', 'priority', 'max-attempts', 'dedup-key'],
+  options: ['type', 'payload', 'file', 'delay', 'priority', 'max-attempts', 'dedup-key', 'group-key'],
   arity: { min: 1, max: 3 },
   async run(context, [queue, ...message]) {
     if (context.options.file === undefined) {
@@ -98,12 +100,13 @@ function messageFromArgs(context: CliContext, [positionalType, positionalPayload
     ...(priority !== undefined ? { priority } : {}),
     ...(maxAttempts !== undefined ? { maxAttempts } : {}),
     ...(options['dedup-key'] !== undefined ? { dedupKey: options['dedup-key'] } : {}),
+    ...(options['group-key'] !== undefined ? { groupKey: options['group-key'] } : {}),
   };
 }
 
 async function messagesFromFile(context: CliContext): Promise<EnqueueMessage[]> {
   const { options } = context;
-  const mixed = (['type', 'payload', 'delay', 'priority', 'max-attempts', 'dedup-key'] as const).filter((name) => options[name] !== undefined);
+  const mixed = (['type', 'payload', 'delay', 'priority', 'max-attempts', 'dedup-key', 'group-key'] as const).filter((name) => options[name] !== undefined);
   if (mixed.length > 0) throw new UsageError(`--file takes whole messages; ${mixed.map((name) => `--${name}`).join(', ')} cannot be combined with it`, 'enqueue');
   const path = options.file!;
   const text = path === '-' ? await readAll(context.io.stdin) : await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMessages } from '../../../cli/commands/enqueue.js';
+import { defineConfig } from '../../../lib/config.js';
+import { sms as smsType } from '../../../lib/jobs/index.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
@@ -46,6 +48,21 @@ it('passes delay, priority, max attempts and dedup key; a repeated key answers t
 it.each([[['--priority', '-5']], [['--priority=-5']]])('takes a negative priority: %j', async (priority) => {
   const run = json(await runCaptured(['enqueue', 'sms', 'sms.send', '{"to":"+15551234567","body":"hi"}', ...priority, '--json'], stackEnv(stack)));
   expect(await row(run.id)).toMatchObject({ priority: -5 });
+});
+
+it('passes a group key to a FIFO queue, requires one there and refuses one elsewhere, naming the field', async () => {
+  const config = defineConfig({ queues: [{ name: 'ledger', fifo: true }, { name: 'plain' }], jobTypes: [smsType({ env: {} })] });
+  const enqueueTo = (queue: string, ...extra: string[]) => runCaptured(['enqueue', queue, 'sms.send', '{"to":"+15551234567","body":"hi"}', ...extra], stackEnv(stack), { config });
+
+  const first = json(await enqueueTo('ledger', '--group-key', 'acct-7', '--json'));
+  const [[stored]] = (await stack.sql.query('SELECT group_key, group_head FROM queue_messages WHERE id = ?', [first.id])) as any[];
+  expect(stored).toEqual({ group_key: 'acct-7', group_head: 'acct-7' });
+
+  expect(await enqueueTo('ledger')).toMatchObject({ code: 1, stderr: expect.stringContaining('groupKey: is required: queue "ledger" is a FIFO queue') });
+  expect(await enqueueTo('plain', '--group-key', 'acct-7')).toMatchObject({ code: 1, stderr: expect.stringContaining('groupKey: is only accepted by FIFO queues') });
+  expect(await enqueueTo('ledger', '--group-key', 'trailing ')).toMatchObject({ code: 1, stderr: expect.stringContaining('groupKey: must not end with a space') });
+  const mixed = await runCaptured(['enqueue', 'ledger', '--file', 'x.json', '--group-key', 'acct-7'], stackEnv(stack), { config });
+  expect(mixed).toMatchObject({ code: 2, stderr: expect.stringContaining('--group-key cannot be combined with it') });
 });
 
 it('enqueues JSON Lines from a file in batches of at most 500', async () => {
