@@ -31,6 +31,8 @@ export interface SendOptions {
   priority?: number;
   maxAttempts?: number;
   dedupKey?: string;
+  /** A FIFO queue's group (required there, refused elsewhere): its messages run one at a time, in the order this client enqueued them. */
+  groupKey?: string;
 }
 
 export type PayloadOf<J extends AnyJobType, T extends string> = PayloadInput<Extract<J, { type: T }>>;

@@ -20,7 +20,7 @@ import { useStack } from '../support/stack.js';
 const stack = useStack();
 
 const config = defineConfig({
-  queues: [{ name: 'default' }, { name: 'orders' }],
+  queues: [{ name: 'default' }, { name: 'orders' }, { name: 'ledger', fifo: true }],
   jobTypes: [
     defineJobType({ type: 'order.confirm', payload: z.strictObject({ orderId: z.string().min(1), totalCents: z.number().int().min(0, 'must not be negative') }), handle: async () => {} }),
     defineJobType({ type: 'ping', payload: z.object({}), handle: async () => {} }),
@@ -31,6 +31,12 @@ beforeEach(async () => {
   stack.server.faults.clear();
   await stack.sql.query('DELETE FROM queue_messages');
 });
+
+/** The stored group keys of a queue's messages, in id (enqueue) order. */
+async function groupKeys(queue: string): Promise<[string, string | null][]> {
+  const [rows] = (await stack.sql.query('SELECT id, group_key FROM queue_messages WHERE queue = ? ORDER BY id', [queue])) as any;
+  return rows.map((row: any) => [row.id, row.group_key]);
+}
 
 async function stored(): Promise<number> {
   const [[row]] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_messages')) as any;
@@ -86,6 +92,19 @@ describe('direct client', () => {
     const pending = lingering.enqueue('ping', {});
     await lingering.close();
     await expect(pending).resolves.toMatchObject({ duplicate: false });
+  });
+
+  it('carries a group key to a FIFO queue, in call order within one shared insert, and refuses a message without one', async () => {
+    const db = stack.newDb();
+    const client = createQueueClient({ transport: 'direct', config, database: db, lingerMs: 20, env: {} });
+    const answers = await Promise.all(['acct-1', 'acct-2', 'acct-1'].map((groupKey, i) => client.enqueue('order.confirm', { orderId: `g-${i}`, totalCents: i }, { queue: 'ledger', groupKey })));
+    expect(db.stats.calls).toBe(1);
+    expect(await groupKeys('ledger')).toEqual(answers.map((answer, i) => [answer.id, ['acct-1', 'acct-2', 'acct-1'][i]]));
+    expect(await client.get(answers[0]!.id)).toMatchObject({ groupKey: 'acct-1' });
+    const many = await client.enqueueMany([{ type: 'ping', payload: {}, groupKey: 'acct-3' }], { queue: 'ledger' });
+    expect((await groupKeys('ledger')).at(-1)).toEqual([many[0]!.id, 'acct-3']);
+    await expect(client.enqueue('ping', {}, { queue: 'ledger' })).rejects.toMatchObject({ issues: [{ field: 'groupKey', rule: 'required' }] });
+    await client.close();
   });
 
   it('types enqueues by the config: a wrong payload or type is a compile error', async () => {
@@ -148,6 +167,19 @@ describe('HTTP client', () => {
     for (const request of seen) {
       expect(request.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/);
     }
+  });
+
+  it('carries a group key through the API, one message and many', async () => {
+    seen.length = 0;
+    const c = client();
+    const one = await c.enqueue('ping', {}, { queue: 'ledger', groupKey: 'acct-9' });
+    const many = await c.enqueueMany([{ type: 'ping', payload: {}, groupKey: 'acct-9' }, { type: 'ping', payload: {}, groupKey: 'acct-8' }], { queue: 'ledger' });
+    expect(await groupKeys('ledger')).toEqual([[one.id, 'acct-9'], [many[0]!.id, 'acct-9'], [many[1]!.id, 'acct-8']]);
+    expect(await c.get(one.id)).toMatchObject({ queue: 'ledger', groupKey: 'acct-9' });
+    // A group key on a queue that is not FIFO is refused before any request, as the API would refuse it.
+    seen.length = 0;
+    await expect(c.enqueue('ping', {}, { queue: 'orders', groupKey: 'acct-9' })).rejects.toMatchObject({ issues: [{ field: 'groupKey', rule: 'not_fifo' }] });
+    expect(seen).toEqual([]);
   });
 
   it('refuses bad input before any request, with the field and rule the API names', async () => {
