@@ -4,7 +4,8 @@
  * lib/messages.ts), shape the answer. Refusals are thrown and answered by the server through
  * lib/http's errorResponse, so they read as the HTTP API's do and never carry SQL or a stack.
  *
- *   GET    /api/overview                         every queue: depth, oldest due, paused, limits, last hour;
+ *   GET    /api/overview                         every queue: depth, oldest due, paused, limits (queue-wide and per
+ *                                                 run), a FIFO queue's groups, permits in use, last hour;
  *                                                 the config's recurring entries with their last and next slot
  *   GET    /api/queues/{queue}/dead?limit&after  a page of dead letters (as GET /queues/{queue}/dead)
  *   POST   /api/queues/{queue}/redrive           { ids?, limit? } → { redriven, more }
@@ -133,8 +134,13 @@ async function overview(app: App, options: ApiOptions, throughput: ThroughputHis
         ...s,
         limits: {
           batchSize: limits.batchSize,
-          concurrency: limits.concurrency,
+          // Queue-wide: across every drain run together (null: none).
+          concurrency: limits.concurrency ?? null,
           ratePerSecond: limits.ratePerSecond ?? null,
+          // Per drain run: one run's own fan-out and pace.
+          drainConcurrency: limits.drainConcurrency,
+          drainRatePerSecond: limits.drainRatePerSecond ?? null,
+          fifo: limits.fifo,
           leaseSeconds: limits.leaseSeconds,
           maxAttempts: limits.maxAttempts,
           retentionSeconds: limits.retentionSeconds,

@@ -77,14 +77,33 @@ function duration(seconds) {
   return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
 }
 
-function limitsText(limits) {
+/** Queue-wide limits hold across every drain run together; per-run ones bound each run on its own. */
+function limitsText(limits, permitsInUse) {
+  const inUse = (kind) => (permitsInUse?.[kind] === undefined ? '' : ` (${count(permitsInUse[kind])} in use)`);
+  const perRun = [`${limits.drainConcurrency} at once`, limits.drainRatePerSecond === null ? undefined : `${limits.drainRatePerSecond}/s`].filter(Boolean).join(', ');
   return [
+    limits.fifo ? 'FIFO' : undefined,
     `batch ${limits.batchSize}`,
-    `${limits.concurrency} at once`,
-    limits.ratePerSecond === null ? 'no rate limit' : `${limits.ratePerSecond}/s`,
+    limits.concurrency === null ? undefined : `${limits.concurrency} at once queue-wide${inUse('run')}`,
+    limits.ratePerSecond === null ? 'no rate limit' : `${limits.ratePerSecond}/s queue-wide${inUse('rate')}`,
+    `per run ${perRun}`,
     `lease ${limits.leaseSeconds} s`,
     `${limits.maxAttempts} ${plural(limits.maxAttempts, 'attempt')}`,
-  ].join(' · ');
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/** A FIFO queue's groups: live, with a message in flight, and blocked (the head is retrying). */
+function groupsCell(groups) {
+  if (groups === undefined) return el('td', { class: 'groups muted' }, '–');
+  const title = `${count(groups.live)} live ${plural(groups.live, 'group')}: ${count(groups.inFlight)} with a message in flight, ${count(groups.blocked)} blocked (its first message is waiting to retry, holding the rest of the group back)`;
+  return el(
+    'td',
+    { class: 'groups', title },
+    `${count(groups.live)} · ${count(groups.inFlight)} running · `,
+    el('span', { class: `blocked${groups.blocked > 0 ? ' alert' : ''}` }, `${count(groups.blocked)} blocked`),
+  );
 }
 
 function serverNow() {
@@ -163,8 +182,9 @@ function renderOverview() {
       el('td', { class: 'num delayed' }, count(q.delayed)),
       el('td', { class: `num dead${q.counts.dead > 0 ? ' alert' : ''}` }, count(q.counts.dead)),
       el('td', { class: 'num oldest' }, q.oldestDueAgeSeconds > 0 ? duration(q.oldestDueAgeSeconds) : '–'),
+      groupsCell(q.groups),
       el('td', { class: 'throughput' }, el('span', { class: 'chart-cell' }, throughputChart(q.throughput, overview.throughputSince), el('span', { class: 'muted small' }, `${count(sum(q.throughput.done))} done`))),
-      el('td', { class: 'limits muted small' }, limitsText(q.limits)),
+      el('td', { class: 'limits muted small' }, limitsText(q.limits, q.permitsInUse)),
       el(
         'td',
         { class: 'state' },

@@ -12,7 +12,7 @@ import { ManualClock } from '../../../lib/clock.js';
 import { defineConfig } from '../../../lib/config.js';
 import { drain } from '../../../lib/drain/index.js';
 import { enqueue } from '../../../lib/enqueue.js';
-import { PermanentError } from '../../../lib/errors.js';
+import { PermanentError, RetryableError } from '../../../lib/errors.js';
 import { defineJobType } from '../../../lib/jobs/types.js';
 import { startDashboard, type Dashboard } from '../../../cli/dashboard/server.js';
 import { useStack } from '../../support/stack.js';
@@ -30,8 +30,19 @@ const partnerCall = defineJobType({
   },
 });
 const noop = defineJobType({ type: 'noop', payload: z.unknown(), handle: async () => {} });
+/** acct-1's entries fail for an hour: its first one retries, holding the group back. */
+const ledgerPost = defineJobType({
+  type: 'ledger.post',
+  payload: z.object({ account: z.string() }),
+  async handle(payload) {
+    if (payload.account === 'acct-1') throw new RetryableError('the ledger is locked', { retryAfterMs: 3_600_000 });
+  },
+});
 
-const config = defineConfig({ queues: [{ name: 'partners', ratePerSecond: 20 }, { name: 'emails' }], jobTypes: [partnerCall, noop] });
+const config = defineConfig({
+  queues: [{ name: 'partners', ratePerSecond: 20 }, { name: 'emails' }, { name: 'ledger', fifo: true, concurrency: 4 }],
+  jobTypes: [partnerCall, noop, ledgerPost],
+});
 
 let app: App;
 let dashboard: Dashboard;
@@ -46,6 +57,8 @@ beforeAll(async () => {
   const summary = await drain(app, { queue: 'partners', remainingTimeMs: () => 30_000 });
   expect(summary).toMatchObject({ dead: 3 });
   await enqueue(app, 'emails', [{ type: 'noop', payload: 1 }, { type: 'noop', payload: 2 }]);
+  await enqueue(app, 'ledger', ['acct-1', 'acct-1', 'acct-2'].map((account) => ({ type: 'ledger.post', payload: { account }, groupKey: account })));
+  expect(await drain(app, { queue: 'ledger', remainingTimeMs: () => 30_000 })).toMatchObject({ retried: 1, done: 1 });
 
   dashboard = await startDashboard({ app, port: 0, target: `database ${stack.database} (test)`, refreshSeconds: 1, log: () => {} });
   browser = await launchChromium();
@@ -73,7 +86,12 @@ describe('the dashboard page', () => {
     await page.goto(dashboard.url);
     await expect.poll(() => row('emails').locator('td.waiting').textContent()).toBe('2');
     expect(await row('partners').locator('td.dead').textContent()).toBe('3');
-    expect(await row('partners').locator('td.limits').textContent()).toContain('20/s');
+    expect(await row('partners').locator('td.limits').textContent()).toContain('20/s queue-wide');
+    expect(await row('partners').locator('td.groups').textContent()).toBe('–');
+    // The FIFO queue: acct-1 is blocked behind its retrying first entry, acct-2 is done and gone.
+    expect(await row('ledger').locator('td.groups').textContent()).toBe('1 · 0 running · 1 blocked');
+    expect(await row('ledger').locator('td.groups .blocked').getAttribute('class')).toContain('alert');
+    expect(await row('ledger').locator('td.limits').textContent()).toMatch(/^FIFO · batch 100 · 4 at once queue-wide \(0 in use\) · no rate limit · per run 50 at once · /);
     expect(await row('partners').locator('svg.chart rect.dead').count()).toBeGreaterThan(0);
     expect(await page.locator('#target').textContent()).toContain(stack.database);
 

@@ -110,11 +110,40 @@ describe('GET /api/overview', () => {
     expect(overview.queues.map((q: any) => q.queue)).toEqual(testQueues.map((q) => q.name));
     const [defaults, sms, orders] = overview.queues;
     expect(defaults).toMatchObject({ counts: { dead: 2, waiting: 0 }, paused: false });
-    expect(sms).toMatchObject({ paused: true, limits: { maxAttempts: 3, batchSize: 100, concurrency: 50, ratePerSecond: null, leaseSeconds: 60 } });
+    expect(sms).toMatchObject({
+      paused: true,
+      limits: { maxAttempts: 3, batchSize: 100, concurrency: null, ratePerSecond: null, drainConcurrency: 50, drainRatePerSecond: null, fifo: false, leaseSeconds: 60 },
+    });
+    expect(sms).not.toHaveProperty('groups');
+    expect(sms).not.toHaveProperty('permitsInUse');
     expect(orders.counts.waiting).toBe(1);
     expect(defaults.throughput.dead).toHaveLength(60);
     expect(defaults.throughput.dead[58]).toBe(2);
     expect(defaults.throughput.dead.reduce((a: number, b: number) => a + b)).toBe(2);
+  });
+});
+
+describe('FIFO queues and queue-wide limits in /api/overview', () => {
+  it('gives the limits queue-wide and per run, whether FIFO, the groups (blocked ones too) and the permits in use', async () => {
+    const config = defineConfig({
+      queues: [{ name: 'ledger', fifo: true, concurrency: 4, ratePerSecond: 2.5, drainConcurrency: 2, drainRatePerSecond: 1 }],
+      jobTypes: [anyType],
+    });
+    const fifoApp = createApp({ config, clock: new ManualClock('2026-03-01T12:00:00.000Z'), env: {}, db: stack.newDb() });
+    await enqueue(fifoApp, 'ledger', ['acct-1', 'acct-1', 'acct-2'].map((groupKey, i) => ({ type: 'any', payload: i, groupKey })));
+    await stack.sql.query("UPDATE queue_messages SET status = 'retrying', attempts = 1 WHERE queue = 'ledger' ORDER BY id LIMIT 1");
+    const other = await startDashboard({ app: fifoApp, port: 0, target: 'fifo', log: () => {} });
+    try {
+      const [ledger] = (await call(other, 'GET', '/api/overview')).json.queues;
+      expect(ledger).toMatchObject({
+        queue: 'ledger',
+        limits: { concurrency: 4, ratePerSecond: 2.5, drainConcurrency: 2, drainRatePerSecond: 1, fifo: true },
+        groups: { live: 2, inFlight: 0, blocked: 1 },
+        permitsInUse: { run: 0, rate: 0 },
+      });
+    } finally {
+      await other.close();
+    }
   });
 });
 
