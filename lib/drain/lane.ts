@@ -130,6 +130,12 @@ export interface LaneLinger {
  * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
  * rate-limit token is due, the run is aborted).
  */
+/** How long a FIFO lane's outcomes wait to share a write: the group's next message waits for it. */
+const FIFO_SETTLE_LINGER_MS = 2;
+
+/** How soon a FIFO lane that found fewer heads than it asked for looks again, at the latest. */
+const FIFO_HEADS_POLL_MS = 50;
+
 /** How often a lane held back by other drains' run permits asks again. */
 const PERMIT_POLL_MS = 100;
 
@@ -172,11 +178,16 @@ export class QueueLane {
   #nextPollAtMs = 0;
   #lastPollAtMs = 0;
   /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll, permits, a start time. */
-  readonly #timers = new Set<'token' | 'poll' | 'permits' | 'start'>();
+  readonly #timers = new Set<'token' | 'poll' | 'permits' | 'start' | 'heads'>();
   /** Handlers this run may run at once: its own fan-out within the queue-wide concurrency. */
   readonly #concurrency: number;
   /** Queue-wide limits, when the queue has any: each claim takes permits first. */
   readonly #permits: PermitLimits | undefined;
+  /**
+   * A FIFO queue whose last claim found fewer heads than it asked for: no claim before this time,
+   * unless one of this run's outcomes is written first (a group may then have a new head).
+   */
+  #headsWaitUntilMs = 0;
   /** Held back by the queue-wide limits: no claim before this time (the limits' permits are taken). */
   #permitsWaitUntilMs = 0;
   /** Run permits per claim (lease token): handlers not yet ended, and ended ones not yet released. */
@@ -191,12 +202,17 @@ export class QueueLane {
     this.#queue = options.queue;
     this.#settler = new Settler(options.db, options.clock, {
       flushSize: options.tuning.settleFlushSize,
-      lingerMs: options.tuning.settleLingerMs,
+      // A FIFO group's next message waits for this one's outcome: write it at once, not in a while.
+      lingerMs: options.queue.fifo ? Math.min(options.tuning.settleLingerMs, FIFO_SETTLE_LINGER_MS) : options.tuning.settleLingerMs,
       giveUpBeforeLeaseEndMs: SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
       // The handler's hard stop comes 1 s before the Lambda's end; a write needs a moment before it.
       hasTime: () => options.remainingTimeMs() > SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
       random: options.random,
-      onWrite: () => this.#notify(),
+      onWrite: () => {
+        // An outcome written may have let the next message of a FIFO group lead: look again now.
+        this.#headsWaitUntilMs = 0;
+        this.#notify();
+      },
       onError: (what, rows, error) => {
         if (this.#settleFailures++ === 0) {
           options.log.warn('settle write failed; retrying until shortly before the leases end', {
@@ -300,6 +316,11 @@ export class QueueLane {
     return this.#stoppedBecause !== undefined && this.#claimsInFlight === 0 && this.#running === 0 && this.#readyCount() === 0;
   }
 
+  /** Messages of this run not yet written back: claimed, waiting, running, or settling. */
+  #holdsAny(): boolean {
+    return this.#running > 0 || this.#readyCount() > 0 || this.#settler.unsettled > 0 || this.#claimsInFlight > 1;
+  }
+
   #readyCount(): number {
     return this.#ready.length - this.#readyHead;
   }
@@ -388,7 +409,7 @@ export class QueueLane {
       });
   }
 
-  #wakeAfter(reason: 'token' | 'poll' | 'permits' | 'start', ms: number): void {
+  #wakeAfter(reason: 'token' | 'poll' | 'permits' | 'start' | 'heads', ms: number): void {
     if (this.#timers.has(reason)) return;
     this.#timers.add(reason);
     void this.#o.sleep(ms).finally(() => {
@@ -436,6 +457,13 @@ export class QueueLane {
         const waitMs = this.#permitsWaitUntilMs - this.#o.clock.now().getTime();
         if (waitMs > 0) {
           this.#wakeAfter('permits', waitMs);
+          return;
+        }
+      }
+      if (this.#queue.fifo) {
+        const waitMs = this.#headsWaitUntilMs - this.#o.clock.now().getTime();
+        if (waitMs > 0) {
+          this.#wakeAfter('heads', waitMs);
           return;
         }
       }
@@ -491,9 +519,14 @@ export class QueueLane {
     if (this.#queue.concurrency !== undefined && claim.claimed > 0) {
       this.#runPermits.set(claim.leaseToken, { open: claim.claimed, ended: 0, total: claim.claimed });
     }
-    // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
-    if (claim.claimed < (claim.permitted ?? limit)) this.#ranDry(claim.claimed > 0);
-    else if (claim.permitted !== undefined && claim.permitted < limit) {
+    if (this.#queue.fifo && claim.claimed < (claim.permitted ?? limit) && (claim.claimed > 0 || this.#holdsAny())) {
+      // Fewer heads than asked for, while this run still holds messages: their groups' next
+      // messages lead once their outcomes are written. Not dry: look again then, or shortly.
+      this.#headsWaitUntilMs = this.#o.clock.now().getTime() + FIFO_HEADS_POLL_MS;
+    } else if (claim.claimed < (claim.permitted ?? limit)) {
+      // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
+      this.#ranDry(claim.claimed > 0);
+    } else if (claim.permitted !== undefined && claim.permitted < limit) {
       // Held back by the limits, not dry: wait for permits (#heldBackByLimits), keep lingering state.
     } else {
       this.#idleSinceMs = undefined;

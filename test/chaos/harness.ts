@@ -341,4 +341,18 @@ export function spawnDrain(stack: Stack, runner: string, env: Record<string, str
   return { runner, process: child, exited };
 }
 
+/** SIGKILLs `child` once it has dispatched `dispatches` messages; answers whether it was killed. */
+export async function killAfter(child: DrainChild, log: DispatchLog, dispatches: number): Promise<boolean> {
+  let exited = false;
+  void child.exited.then(() => (exited = true));
+  for (;;) {
+    if (exited) return false;
+    if ((await log.count(child.runner)) >= dispatches) {
+      child.process.kill('SIGKILL');
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export { waitFor } from '../support/waitFor.js';

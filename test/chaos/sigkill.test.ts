@@ -9,30 +9,16 @@ import {
   checkInvariants,
   createDispatchLog,
   drainRounds,
+  killAfter,
   report,
   scriptMix,
   seedScripted,
   spawnDrain,
   summaryTotals,
-  type DispatchLog,
   type DrainChild,
 } from './harness.js';
 
 const stack = useStack();
-
-/** SIGKILLs `child` once it has dispatched `dispatches` messages; answers whether it was killed. */
-async function killAfter(child: DrainChild, log: DispatchLog, dispatches: number): Promise<boolean> {
-  let exited = false;
-  void child.exited.then(() => (exited = true));
-  for (;;) {
-    if (exited) return false;
-    if ((await log.count(child.runner)) >= dispatches) {
-      child.process.kill('SIGKILL');
-      return true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 it('drain processes SIGKILLed mid-batch: later runs finish their work, redelivering only expired leases', async () => {
   const log = await createDispatchLog(stack.sql);

@@ -1,0 +1,115 @@
+/**
+ * A FIFO queue drained by eight processes at once while the Data API fails a fraction of its
+ * calls and three of the processes are SIGKILLed mid-batch; rounds of drains then finish the work.
+ * Within every group: no message runs before the one ahead of it has ended (done or dead), and no
+ * two runs overlap (from the handlers' own start and end times); every message ends as its script
+ * says, none lost or stuck, none run twice except after a lease expired.
+ */
+import { expect, it } from 'vitest';
+import { useStack } from '../support/stack.js';
+import {
+  chaosQueue,
+  checkInvariants,
+  createDispatchLog,
+  drainRounds,
+  report,
+  scriptMix,
+  seedScripted,
+  spawnDrain,
+  summaryTotals,
+  waitFor,
+  type ChaosMessage,
+  type DrainChild,
+} from './harness.js';
+import type { DispatchRecord } from './scripts.js';
+
+const stack = useStack();
+
+const GROUPS = 40;
+const MESSAGES = 1_600;
+
+/** Order and overlap violations within groups, from the dispatch log. */
+function groupViolations(messages: readonly ChaosMessage[], dispatches: readonly DispatchRecord[]): string[] {
+  const position = new Map(messages.map((m, i) => [m.id, { group: m.groupKey!, index: i }]));
+  const byGroup = new Map<string, (DispatchRecord & { index: number })[]>();
+  for (const d of dispatches) {
+    const at = position.get(d.messageId)!;
+    byGroup.set(at.group, [...(byGroup.get(at.group) ?? []), { ...d, index: at.index }]);
+  }
+  const violations: string[] = [];
+  for (const [group, runs] of byGroup) {
+    runs.sort((a, b) => a.startedMs! - b.startedMs! || a.index - b.index);
+    for (let i = 1; i < runs.length; i++) {
+      const before = runs[i - 1]!;
+      const after = runs[i]!;
+      if (after.index < before.index) violations.push(`${group}: message ${after.index} ran after ${before.index}, which was enqueued later`);
+      // A run without an end was SIGKILLed with its process: nothing of it runs on.
+      if (before.endedMs !== undefined && after.startedMs! < before.endedMs) {
+        violations.push(`${group}: message ${after.index} started ${before.endedMs - after.startedMs!} ms before message ${before.index} ended`);
+      }
+    }
+  }
+  return violations;
+}
+
+it('8 drain processes on a FIFO queue under injected faults and SIGKILLs: no order violation, no overlap within a group', async () => {
+  const log = await createDispatchLog(stack.sql);
+  const queue = chaosQueue({ fifo: true });
+  const mix = scriptMix(MESSAGES, [
+    [['sleep'], 85, 10],
+    [['throw', 'sleep'], 8, 10],
+    [['permanent'], 4, 10],
+    [['throw'], 3, 3],
+  ]);
+  // Interleaved across groups, as messages would arrive.
+  const messages = await seedScripted(stack.db, mix.map((m, i) => ({ ...m, groupKey: `g${i % GROUPS}` })));
+
+  const faults = stack.server.faults;
+  faults.inject({ kind: 'resuming', probability: 0.03 });
+  faults.inject({ kind: 'unavailable', probability: 0.03 });
+  faults.inject({ kind: 'unavailable-after', probability: 0.01, operations: ['Execute'] });
+  faults.inject({ kind: 'delay', probability: 0.05, delayMs: 300 });
+
+  const env = { CHAOS_QUEUE_SETTINGS: JSON.stringify({ fifo: true }), CHAOS_MAX_SLEEP_MS: '30' };
+  // Two waves of four processes; in each, once the wave has dispatched a while, the busiest
+  // processes still running are SIGKILLed mid-batch (a FIFO queue's work goes to whichever
+  // drain took the groups' heads first, so a fixed victim might already have finished).
+  const children: DrainChild[] = [];
+  const killed = new Set<string>();
+  for (const wave of [1, 2]) {
+    const spawned = [0, 1, 2, 3].map((i) => spawnDrain(stack, `fifo${wave}.${i}`, env));
+    children.push(...spawned);
+    const alive = new Set(spawned);
+    for (const child of spawned) void child.exited.then(() => alive.delete(child));
+    const before = await log.count();
+    await waitFor(async () => (await log.count()) >= before + 60 || alive.size === 0, 60_000, `wave ${wave} dispatching`);
+    const counts = await Promise.all([...alive].map(async (child) => ({ child, dispatched: await log.count(child.runner) })));
+    for (const { child } of counts.sort((a, b) => b.dispatched - a.dispatched).slice(0, wave === 1 ? 2 : 1)) {
+      if (child.process.kill('SIGKILL')) killed.add(child.runner);
+    }
+  }
+  const exits = await Promise.all(children.map((child) => child.exited));
+  for (const [i, exit] of exits.entries()) {
+    if (killed.has(children[i]!.runner)) expect(exit.signal).toBe('SIGKILL');
+    else expect(exit.code, exit.output).toBe(0);
+  }
+
+  const rounds = await drainRounds({ stack, log, runs: 3, queue, deadline: Date.now() + 120_000 });
+  const injected = faults.injected();
+  faults.clear();
+  const { counts, violations } = await checkInvariants(stack, messages, log);
+  const inGroups = groupViolations(messages, await log.all());
+  const survivors = exits.flatMap((exit) => (exit.summary === undefined ? [] : [exit.summary]));
+  report('FIFO, 8 drains, faults and SIGKILLs', counts, {
+    groups: GROUPS,
+    killed: killed.size,
+    rounds: rounds.rounds,
+    faultsInjected: injected,
+    orderOrOverlapViolations: inGroups.length,
+    ...summaryTotals([...survivors, ...rounds.summaries]),
+  });
+  expect(violations).toEqual([]);
+  expect(inGroups).toEqual([]);
+  expect(killed.size).toBeGreaterThanOrEqual(2);
+  expect(injected).toBeGreaterThan(0);
+});
