@@ -17,6 +17,7 @@ import { drain } from '../../lib/drain/drain.js';
 import { sendJson, undiciTransport, type HttpTransport } from '../../lib/jobs/http.js';
 import { webhook } from '../../lib/jobs/webhook.js';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhook } from '../../lib/jobs/webhookSignature.js';
+import { cpuMeter } from '../lib/cpu.js';
 import { resetQueueTables } from '../lib/database.js';
 import type { Receiver } from '../lib/receiverProcess.js';
 import { formatNumber, type Row } from '../lib/report.js';
@@ -169,14 +170,23 @@ async function sendJsonLoop(receiver: Receiver, count: number, inFlight: number)
 }
 
 /** Answers 204 without any I/O: the drain with it costs what the queue and the job type cost. */
-const noNetwork: HttpTransport = async () => ({ status: 204, headers: {}, body: (async function* () {})(), discard: async () => {} });
+export const noNetwork: HttpTransport = async () => ({ status: 204, headers: {}, body: (async function* () {})(), discard: async () => {} });
 
 /**
  * One drain run over `count` due `webhook` messages to the receiver, the queue's concurrency
  * `inFlight`, everything else the product's defaults; checks that every message is done and
  * (over the network) that the receiver answered each once.
  */
-async function webhookDrain(options: { db: Db; pool: mysql.Pool; receiver: Receiver; count: number; inFlight: number; transport?: HttpTransport }): Promise<DeliveryResult> {
+export async function webhookDrain(options: {
+  db: Db;
+  pool: mysql.Pool;
+  receiver: Receiver;
+  count: number;
+  inFlight: number;
+  transport?: HttpTransport;
+  /** Other processes whose CPU per message over the drain alone goes in `otherCpuUs` (bench/profile.ts). */
+  otherPids?: Record<string, number | undefined>;
+}): Promise<DeliveryResult & { otherCpuUs?: Record<string, number> }> {
   const { db, pool, receiver, count, inFlight } = options;
   const type = webhook({ allowedHosts: '127.0.0.1', signingSecret: 'x', env: {}, transport: options.transport });
   const config = defineConfig({ queues: [{ name: DELIVERY_QUEUE, concurrency: inFlight }], jobTypes: [type] });
@@ -186,10 +196,12 @@ async function webhookDrain(options: { db: Db; pool: mysql.Pool; receiver: Recei
   await seedDueMessages(pool, DELIVERY_QUEUE, count, { type: 'webhook', payload: (n) => ({ url, body: webhookBody(n) }) });
   const answeredBefore = await receiver.count();
 
+  const meter = options.otherPids === undefined ? undefined : cpuMeter(options.otherPids);
   const result = await timed(count, async () => {
     const summary = await drain(app, { queue: DELIVERY_QUEUE, remainingTimeMs: () => 900_000 });
     if (summary.errors.length > 0) throw new Error(`drain reported errors: ${summary.errors.join('; ')}`);
   });
+  const otherCpuUs = meter && Object.fromEntries(Object.entries(meter.stop()).map(([name, ms]) => [name, (ms * 1_000) / count]));
 
   const [[row]] = (await pool.query(`SELECT COUNT(*) AS done FROM queue_messages WHERE queue = :queue AND status = 'done'`, {
     queue: DELIVERY_QUEUE,
@@ -199,7 +211,7 @@ async function webhookDrain(options: { db: Db; pool: mysql.Pool; receiver: Recei
   if (Number(row.done) !== count || answered !== expectedAnswers) {
     throw new Error(`webhook drain: ${row.done} of ${count} done, receiver answered ${answered} (expected ${expectedAnswers})`);
   }
-  return result;
+  return otherCpuUs === undefined ? result : { ...result, otherCpuUs };
 }
 
 /** One repetition: every plain client, sendJson alone, the drain, the drain with no network. */

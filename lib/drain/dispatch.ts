@@ -57,40 +57,73 @@ export async function dispatch(
     return { kind: 'retry', error: truncate(`not started: drain run aborted (${describeError(options.signal.reason)})`) };
   }
 
-  const controller = new AbortController();
+  // Made on first use: an AbortController costs about as much as the rest of a dispatch's own
+  // work, and many handlers never read their signal. One read after the handler was abandoned is
+  // already aborted.
+  let controller: AbortController | undefined;
+  let abandonedBecause: { reason: unknown } | undefined;
   const context: JobContext = {
     id: message.id,
     queue: message.queue,
     type: message.type,
     attempt: message.attempts,
     maxAttempts: message.maxAttempts,
-    signal: controller.signal,
+    get signal() {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abandonedBecause !== undefined) controller.abort(abandonedBecause.reason);
+      }
+      return controller.signal;
+    },
   };
 
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let onRunAbort: (() => void) | undefined;
-  // Settles only when the handler must be abandoned; the handler's own promise is left behind
-  // (it cannot be cancelled), its signal aborted so it can stop its I/O.
-  const abandoned = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(() => {
-      const error = `timed out after ${timeoutMs} ms`;
-      controller.abort(new RetryableError(error));
-      resolve({ kind: 'retry', error });
-    }, Math.min(timeoutMs, MAX_TIMER_MS));
-    onRunAbort = () => {
-      const reason: unknown = options.signal?.reason;
-      controller.abort(reason);
-      resolve({ kind: 'retry', error: truncate(`abandoned: drain run aborted (${describeError(reason)})`) });
-    };
-    options.signal?.addEventListener('abort', onRunAbort, { once: true });
-  });
-
+  let stopListening: (() => void) | undefined;
   try {
-    return await Promise.race([runHandler(jobType, parsed.data, context), abandoned]);
+    // Settles with the handler's outcome, or earlier when the handler must be abandoned; the
+    // handler's own promise is then left behind (it cannot be cancelled), its signal aborted so it
+    // can stop its I/O.
+    return await new Promise<Outcome>((resolve) => {
+      const abandon = (reason: unknown, outcome: Outcome) => {
+        abandonedBecause ??= { reason };
+        controller?.abort(reason);
+        resolve(outcome);
+      };
+      timer = setTimeout(() => {
+        const error = `timed out after ${timeoutMs} ms`;
+        abandon(new RetryableError(error), { kind: 'retry', error });
+      }, Math.min(timeoutMs, MAX_TIMER_MS));
+      if (options.signal !== undefined) {
+        const runSignal = options.signal;
+        stopListening = onAbort(runSignal, () => {
+          const reason: unknown = runSignal.reason;
+          abandon(reason, { kind: 'retry', error: truncate(`abandoned: drain run aborted (${describeError(reason)})`) });
+        });
+      }
+      // runHandler never rejects.
+      void runHandler(jobType, parsed.data, context).then(resolve);
+    });
   } finally {
     clearTimeout(timer);
-    if (onRunAbort) options.signal?.removeEventListener('abort', onRunAbort);
+    stopListening?.();
   }
+}
+
+// One 'abort' listener per drain run's signal, rather than one added and removed per message.
+const abortCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Calls `callback` once when `signal` aborts; answers how to stop listening. */
+function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  const callbacks = abortCallbacks.get(signal) ?? listenForAbort(signal);
+  callbacks.add(callback);
+  return () => callbacks.delete(callback);
+}
+
+function listenForAbort(signal: AbortSignal): Set<() => void> {
+  const callbacks = new Set<() => void>();
+  abortCallbacks.set(signal, callbacks);
+  signal.addEventListener('abort', () => callbacks.forEach((callback) => callback()), { once: true });
+  return callbacks;
 }
 
 /** The settler's verdict: a retry with no attempts left is a death. */

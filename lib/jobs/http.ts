@@ -83,6 +83,10 @@ export type HttpTransport = (request: HttpRequest) => Promise<HttpAnswer>;
 export function undiciTransport(): HttpTransport {
   // An Agent's connections all resolve with its lookup; a job type uses one or two.
   const agents = new Map<LookupFunction | undefined, Promise<Agent>>();
+  const targetOf = rememberedByUrl((url) => {
+    const parsed = new URL(url);
+    return { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+  });
   return async (request) => {
     let agent = agents.get(request.lookup);
     if (agent === undefined) {
@@ -90,10 +94,10 @@ export function undiciTransport(): HttpTransport {
       agent = import('undici').then((undici) => new undici.Agent(lookup === undefined ? {} : { connect: { lookup } }));
       agents.set(lookup, agent);
     }
-    const url = new URL(request.url);
+    const { origin, path } = targetOf(request.url);
     const response = await (await agent).request({
-      origin: url.origin,
-      path: `${url.pathname}${url.search}`,
+      origin,
+      path,
       method: request.method,
       headers: request.headers,
       body: request.body,
@@ -106,6 +110,26 @@ export function undiciTransport(): HttpTransport {
       // Reads and drops up to 128 KB, keeping the socket; a bigger body closes it.
       discard: () => response.body.dump(),
     };
+  };
+}
+
+/**
+ * `compute` remembered by URL, for the few URLs a job type mostly sends to: each message's URL is
+ * otherwise parsed (and matched) again, several times per message. At most 1,000 URLs of up to
+ * 2,048 characters are kept; the map is cleared rather than evicted one by one when full, since a
+ * full map means many distinct URLs, which have to be parsed anyway.
+ */
+export function rememberedByUrl<T>(compute: (url: string) => T): (url: string) => T {
+  const remembered = new Map<string, T>();
+  return (url) => {
+    let value = remembered.get(url);
+    if (value === undefined) {
+      value = compute(url);
+      if (url.length > 2_048) return value;
+      if (remembered.size >= 1_000) remembered.clear();
+      remembered.set(url, value);
+    }
+    return value;
   };
 }
 

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { PermanentError, RetryableError } from '../errors.js';
 import { connectLookup, type HostResolver } from './addressLookup.js';
 import { HostAllowList } from './HostAllowList.js';
-import { sendJson, undiciTransport, type HttpTransport } from './http.js';
+import { rememberedByUrl, sendJson, undiciTransport, type HttpTransport } from './http.js';
 import { resolveSecret, secret, type SecretInput } from '../secrets.js';
 import { defineJobType } from './types.js';
 import { WEBHOOK_SIGNATURE_HEADER, signWebhook } from './webhookSignature.js';
@@ -64,17 +64,64 @@ const headerValue = z
   .max(1_024)
   .refine((value) => /^[^\r\n\0]*$/.test(value), { message: 'header values cannot contain line breaks', params: { rule: 'header_value' } });
 
-function webhookPayload(allowList: HostAllowList) {
+/**
+ * z.json()'s verdict without its cost where a walk can tell: z.json() tries each of its six kinds
+ * in turn at every level, allocating an issue for each miss, which made it most of a webhook's
+ * parse. True only for values z.json() accepts and passes on as they are; anything else (nesting
+ * deeper than 64, a symbol or `__proto__` key, a class instance) is left to z.json(), so the
+ * verdict and the issue are z.json()'s.
+ */
+function isPlainJson(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || depth > 64) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  if (Object.getOwnPropertySymbols(value).length > 0) return false;
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
+// `abort` makes a miss of the fast path not an issue of its own: a body neither accepts is z.json()'s invalid_union.
+const jsonBody = z.union([z.custom<z.core.util.JSONType>((value) => isPlainJson(value), { abort: true }), z.json()]);
+
+/** What the webhook type needs to know about a URL: whether it may be requested, and how. */
+interface UrlVerdict {
+  refusal: string | undefined;
+  /** Named in errors: paths and queries of webhook URLs often carry tokens. */
+  origin: string;
+  /** Allowed by an entry written as an address, so it may resolve to an internal one (see HostAllowList.listsAddress). */
+  listedAddress: boolean;
+}
+
+const MAX_URL_LENGTH = 2_048;
+
+/** The allow-list's verdicts by URL, remembered: the list does not change for the life of a job type. */
+function urlVerdicts(allowList: HostAllowList): (url: string) => UrlVerdict {
+  return rememberedByUrl((url) => {
+    const refusal = allowList.refusal(url);
+    if (refusal !== undefined) return { refusal, origin: '', listedAddress: false };
+    return { refusal, origin: new URL(url).origin, listedAddress: allowList.listsAddress(url) };
+  });
+}
+
+function webhookPayload(verdictOf: (url: string) => UrlVerdict) {
   return z.strictObject({
     url: z
       .string()
-      .max(2_048)
+      .max(MAX_URL_LENGTH)
       .superRefine((url, context) => {
-        const refusal = allowList.refusal(url);
+        const { refusal } = verdictOf(url);
         if (refusal) context.addIssue({ code: 'custom', message: `URL refused: ${refusal} (WEBHOOK_ALLOWED_HOSTS)`, params: { rule: 'allowed_url' } });
       }),
     /** Sent as the JSON request body. */
-    body: z.json(),
+    body: jsonBody,
     headers: z
       .record(headerName, headerValue)
       .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, { message: `at most ${MAX_HEADERS} headers`, params: { rule: 'too_big' } })
@@ -114,16 +161,17 @@ export function webhook(options: WebhookJobTypeOptions = {}) {
   const signingSecretInput = 'signingSecret' in options ? options.signingSecret : secret('WEBHOOK_SIGNING_SECRET', { env });
   const transport = options.transport ?? undiciTransport();
   const now = options.now ?? Date.now;
+  const verdictOf = urlVerdicts(allowList);
 
   return defineJobType({
     type: 'webhook',
-    payload: webhookPayload(allowList),
+    payload: webhookPayload(verdictOf),
     timeoutMs: options.timeoutMs ?? 10_000,
     settings: ['WEBHOOK_ALLOWED_HOSTS', 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES'],
     secrets: ['WEBHOOK_SIGNING_SECRET'],
     async handle(payload, context) {
-      const refusal = allowList.refusal(payload.url);
-      if (refusal) throw new PermanentError(`webhook URL refused: ${refusal}`);
+      const verdict = verdictOf(payload.url);
+      if (verdict.refusal) throw new PermanentError(`webhook URL refused: ${verdict.refusal}`);
       const signingSecret = await resolveSecret(signingSecretInput);
       if (signingSecret === undefined) {
         throw new RetryableError('webhook signing secret is not configured (WEBHOOK_SIGNING_SECRET)');
@@ -143,9 +191,8 @@ export function webhook(options: WebhookJobTypeOptions = {}) {
         },
         body,
         signal: context.signal,
-        // The origin only: paths and queries of webhook URLs often carry tokens.
-        target: `webhook ${new URL(payload.url).origin}`,
-        lookup: allowPrivateAddresses || allowList.listsAddress(payload.url) ? trustedLookup : publicOnlyLookup,
+        target: `webhook ${verdict.origin}`,
+        lookup: allowPrivateAddresses || verdict.listedAddress ? trustedLookup : publicOnlyLookup,
       });
     },
   });

@@ -240,7 +240,33 @@ describe('dispatch', () => {
     expect(outcome).toEqual({ kind: 'retry', error: 'not started: drain run aborted (stop)' });
   });
 
-  it('leaves no timer or abort listener behind once it returns', async () => {
+  it('abandons every handler in flight when the drain run aborts', async () => {
+    const run = new AbortController();
+    const signals: AbortSignal[] = [];
+    const type = jobType((_payload, context) => {
+      signals.push(context.signal);
+      return new Promise<void>(() => {});
+    });
+    const outcomes = Promise.all([1, 2, 3].map(() => dispatch(message(), type, { timeoutMs: 60_000, signal: run.signal })));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    run.abort(new Error('deadline near'));
+    expect(await outcomes).toEqual([1, 2, 3].map(() => ({ kind: 'retry', error: 'abandoned: drain run aborted (Error: deadline near)' })));
+    expect(signals.map((signal) => signal.aborted)).toEqual([true, true, true]);
+  });
+
+  it('gives a handler that reads its signal only after being abandoned an aborted one', async () => {
+    let late: Promise<AbortSignal> | undefined;
+    const type = jobType(async (_payload, context) => {
+      late = new Promise((resolve) => setTimeout(() => resolve(context.signal), 80));
+      await new Promise<void>(() => {});
+    });
+    expect(await dispatch(message(), type, { timeoutMs: 30 })).toEqual({ kind: 'retry', error: 'timed out after 30 ms' });
+    const signal = await late!;
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(RetryableError);
+  });
+
+  it('leaves no timer behind once it returns, and one abort listener per run however many it dispatched', async () => {
     const run = new AbortController();
     let listeners = 0;
     const add = run.signal.addEventListener.bind(run.signal);
@@ -256,10 +282,12 @@ describe('dispatch', () => {
 
     const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
     const before = timers();
-    await dispatch(message(), jobType(async () => {}), { timeoutMs: 600_000, signal: run.signal });
-    await dispatch(message(), jobType(async () => { throw new Error('x'); }), { timeoutMs: 600_000, signal: run.signal });
+    for (let n = 0; n < 20; n++) {
+      await dispatch(message(), jobType(async () => {}), { timeoutMs: 600_000, signal: run.signal });
+      await dispatch(message(), jobType(async () => { throw new Error('x'); }), { timeoutMs: 600_000, signal: run.signal });
+    }
     expect(timers()).toBe(before);
-    expect(listeners).toBe(0);
+    expect(listeners).toBe(1);
   });
 
   it('refuses a timeout that is not a positive number', async () => {

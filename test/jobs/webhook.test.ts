@@ -1,5 +1,6 @@
 import type { LookupAddress } from 'node:dns';
 import { afterEach, describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import { startTestHttpServer, type TestHttpServer, type TestReply } from '../../dev/testHttpServer.js';
 import { dispatch, type DispatchMessage } from '../../lib/drain/dispatch.js';
 import { PermanentError } from '../../lib/errors.js';
@@ -78,6 +79,29 @@ describe('webhook payload (checked at enqueue)', () => {
     ['more than 20 headers', { headers: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-h${i}`, 'v'])) }],
   ])('refuses %s', (_label, overrides) => {
     expect(payload.safeParse({ url: 'https://a.hooks.test/', body: {}, ...overrides }).success).toBe(false);
+  });
+
+  it('judges a body as z.json() does, refusing it with the same issue', () => {
+    let deep: unknown = 1;
+    for (let n = 0; n < 100; n++) deep = { n: deep };
+    const bodies: unknown[] = [
+      { a: [1, 'two', null, true, -0, 1e300], b: { c: {} } }, Object.create(null), JSON.parse('{"__proto__":{"a":1},"b":2}'), deep,
+      undefined, () => 1, { a: [1, undefined] }, [1, , 2], NaN, Infinity, new Date(0), 10n, { [Symbol('s')]: 1 }, new Map(),
+    ];
+    for (const body of bodies) {
+      const ours = payload.safeParse({ url: 'https://a.hooks.test/', body });
+      const zods = z.json().safeParse(body);
+      expect(ours.success).toBe(zods.success);
+      if (ours.success && zods.success) expect(JSON.stringify(ours.data.body)).toBe(JSON.stringify(zods.data));
+      else expect(issuesFromZod(ours.error!)).toEqual([{ field: 'body', rule: 'invalid_union', message: 'Invalid input' }]);
+    }
+  });
+
+  it('gives the same verdict on a URL checked again', () => {
+    for (let n = 0; n < 3; n++) {
+      expect(payload.safeParse({ url: 'http://localhost:8080/', body: {} }).success).toBe(false);
+      expect(payload.safeParse({ url: 'https://a.hooks.test/', body: {} }).success).toBe(true);
+    }
   });
 
   it.each([
