@@ -11,6 +11,7 @@
  * Prints a markdown table and writes bench/results/latest.json. Not a test: nothing here fails a
  * build, and no timing assertion lives in `npm test`.
  */
+import type { QueueDeclaration } from '../lib/queues.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,7 @@ import { rawDrain, rawEnqueue, type RawResult } from './scenarios/raw.js';
 // The SDK's Node-version notice would land in the middle of the report (its documented switch).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const SECTIONS = ['raw', 'enqueue', 'drain', 'latency', 'wake', 'claim', 'delivery', 'bundles'] as const;
+const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'claim', 'delivery', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -80,6 +81,14 @@ const E2_BATCH = 500;
 const CLIENT_LINGER_MS = 5;
 const E2_IN_FLIGHT = 1;
 const DRAIN_BATCH = 100;
+/** FIFO groups in the semantics section: messages dealt round-robin over them. */
+const FIFO_GROUPS = 100;
+/**
+ * Queue-wide limits far above what the drain reaches, so they cost their permits and bind nothing;
+ * 200 handlers per run so that a claim may still take a whole batch of 100.
+ */
+const NON_BINDING_RATE = { ratePerSecond: 10_000, drainConcurrency: 200 } as const;
+const NON_BINDING_CONCURRENCY = { concurrency: 10_000, drainConcurrency: 200 } as const;
 const D2_RUNS = 4;
 const LATENCY_MS = 20;
 /** Webhook deliveries in flight: the plain loops' requests at once and the queue's concurrency (the product default). */
@@ -121,6 +130,12 @@ interface Repetition {
   d1InProcess?: Measured<DrainRunsResult>;
   d2?: Measured<DrainRunsResult>;
   d1Latency?: Measured<DrainRunsResult>;
+  /** Semantics: the same drain unordered, over FIFO groups, and with queue-wide limits (not binding). */
+  unordered?: Measured<DrainRunsResult>;
+  fifo?: Measured<DrainRunsResult>;
+  rateLimited?: Measured<DrainRunsResult>;
+  concurrencyLimited?: Measured<DrainRunsResult>;
+  fifoLimited?: Measured<DrainRunsResult>;
   delivery?: DeliveryRepetition;
   pickup?: PickupResult;
   client?: ClientResult;
@@ -240,6 +255,23 @@ async function main(): Promise<void> {
             `D2 ${formatNumber(r.d2.result.perSecond)} msg/s, ${r.d2.result.duplicates} duplicates, ${r.d2.result.missing} missing`,
         );
       }
+      if (sections.has('semantics')) {
+        const run = async (queue: Partial<QueueDeclaration>, groups: number | undefined) => {
+          await freshQueue();
+          const ids = await seedDueMessages(pool, BENCH_QUEUE, N.drain, { groups });
+          return measure(server, () => drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids, runs: 1, queue }));
+        };
+        r.unordered = await run({}, undefined);
+        r.fifo = await run({ fifo: true }, FIFO_GROUPS);
+        r.rateLimited = await run(NON_BINDING_RATE, undefined);
+        r.concurrencyLimited = await run(NON_BINDING_CONCURRENCY, undefined);
+        r.fifoLimited = await run({ fifo: true, ...NON_BINDING_RATE, ...NON_BINDING_CONCURRENCY }, FIFO_GROUPS);
+        log(
+          `rep ${rep} unordered ${formatNumber(r.unordered.result.perSecond)} msg/s; FIFO ${FIFO_GROUPS} groups ${formatNumber(r.fifo.result.perSecond)} msg/s; ` +
+            `queue-wide rate ${formatNumber(r.rateLimited.result.perSecond)} msg/s; queue-wide concurrency ${formatNumber(r.concurrencyLimited.result.perSecond)} msg/s; ` +
+            `FIFO with both ${formatNumber(r.fifoLimited.result.perSecond)} msg/s, ${claimCallsPerClaim(r.fifoLimited.result).toFixed(2)} calls per claim`,
+        );
+      }
       if (sections.has('latency')) {
         const ids = await seedDrain();
         await server.setLatency(LATENCY_MS);
@@ -329,6 +361,12 @@ async function main(): Promise<void> {
   } finally {
     await stop();
   }
+}
+
+/** A drain's claim round trips per claim: taking permits, the claim itself, the read-back. */
+function claimCallsPerClaim(result: DrainRunsResult): number {
+  const calls = (kind: string) => result.roundTrips[kind]?.calls ?? 0;
+  return (calls('permits') + calls('claim') + calls('read')) / Math.max(1, calls('claim'));
 }
 
 /** Drain summaries are long; the JSON keeps their counts only. */
@@ -636,6 +674,39 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       ratioTo: { label: 'best plain 100', top: (rep) => rep.d1Latency?.result.perSecond, bottom: bestPlain(100) },
     });
     rows.push({ id: `D1 +${LATENCY_MS}ms calls`, what: 'Data API calls per message', unit: '', figure: figure(d1L.map((m) => m.result.calls / m.result.messages)), note: crossCheck(d1L) });
+  }
+  const unordered = collect(repetitions, (rep) => rep.unordered);
+  if (unordered.length > 0) {
+    rows.push({
+      id: 'unordered',
+      what: `one drain run, ${N.drain} due, no-op handler (D1, measured next to the runs below)`,
+      unit: 'msg/s',
+      figure: figure(unordered.map((m) => m.result.perSecond)),
+    });
+    const semantics: [string, string, (rep: Repetition) => Measured<DrainRunsResult> | undefined][] = [
+      ['FIFO', `the same over ${FIFO_GROUPS} FIFO groups (fifo: true), messages dealt round-robin`, (rep) => rep.fifo],
+      ['rate', `the same with a queue-wide rate of ${NON_BINDING_RATE.ratePerSecond.toLocaleString('en-US')}/s (permits taken, nothing bound; each message starts 150 ms after its permit)`, (rep) => rep.rateLimited],
+      ['concurrency', `the same with a queue-wide concurrency of ${NON_BINDING_CONCURRENCY.concurrency.toLocaleString('en-US')} (permits taken and released, nothing bound)`, (rep) => rep.concurrencyLimited],
+      ['FIFO + limits', 'FIFO with both limits: the calls a claim costs with everything on', (rep) => rep.fifoLimited],
+    ];
+    for (const [id, what, pick] of semantics) {
+      rows.push({
+        id,
+        what,
+        unit: 'msg/s',
+        figure: figure(collect(repetitions, pick).map((m) => m.result.perSecond)),
+        ratio: { to: 'unordered', figure: ratioFigure(repetitions, (rep) => pick(rep)?.result.perSecond, (rep) => rep.unordered?.result.perSecond) ?? figure([]) },
+        ...(id === 'FIFO' ? { target: { op: '>=', value: 0.5, text: '≥ 0.5 × unordered' }, targetOnRatio: true } : {}),
+      });
+      rows.push({
+        id: `${id} claim calls`,
+        what: 'Data API calls per claim: permits, claim, read (messages per claim in the note)',
+        unit: 'calls',
+        figure: figure(collect(repetitions, pick).map((m) => claimCallsPerClaim(m.result))),
+        target: { op: '<=', value: 3, text: '≤ 3' },
+        note: `${formatNumber(figure(collect(repetitions, pick).map((m) => m.result.messages / (m.result.roundTrips.claim?.calls ?? 1))).median)} messages per claim`,
+      });
+    }
   }
   if (claimCost !== undefined) {
     rows.push({

@@ -13,7 +13,12 @@ export function benchPayload(n: number): { n: number; to: string; text: string }
 }
 
 /** Inserts `count` due messages on `queue`; answers their ids in order. */
-export async function seedDueMessages(pool: mysql.Pool, queue: string, count: number, options: { maxAttempts?: number; type?: string; payload?: (n: number) => unknown } = {}): Promise<string[]> {
+export async function seedDueMessages(
+  pool: mysql.Pool,
+  queue: string,
+  count: number,
+  options: { maxAttempts?: number; type?: string; payload?: (n: number) => unknown; /** FIFO groups, messages dealt round-robin. */ groups?: number } = {},
+): Promise<string[]> {
   const now = new Date(Date.now() - 1_000);
   const ids: string[] = [];
   const chunk = 2_000;
@@ -23,10 +28,11 @@ export async function seedDueMessages(pool: mysql.Pool, queue: string, count: nu
       const id = uuidv7(now.getTime());
       const payload = JSON.stringify((options.payload ?? benchPayload)(n));
       ids.push(id);
-      rows.push([id, queue, options.type ?? BENCH_TYPE, payload, Buffer.byteLength(payload), 'waiting', 0, 0, options.maxAttempts ?? 3, now, now, now]);
+      const group = options.groups === undefined ? null : `g${n % options.groups}`;
+      rows.push([id, queue, options.type ?? BENCH_TYPE, payload, Buffer.byteLength(payload), 'waiting', 0, 0, options.maxAttempts ?? 3, now, now, now, group, group]);
     }
     await pool.query(
-      `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, created_at, updated_at)
+      `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, created_at, updated_at, group_key, group_head)
        VALUES ?`,
       [rows],
     );

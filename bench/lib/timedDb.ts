@@ -20,8 +20,9 @@ export interface TimedDb extends Db {
 /** Names a statement by its first keywords and main clause: `UPDATE … JSON_TABLE … 'done'` → ack. */
 export function statementKind(sql: string): string {
   const text = sql.replace(/\s+/g, ' ').trim();
+  if (/queue_permits/.test(text)) return /SKIP LOCKED/.test(text) ? 'permits' : /^UPDATE/i.test(text) ? 'permit release' : 'permit setup';
   if (/FOR UPDATE SKIP LOCKED/i.test(text) && /^UPDATE/i.test(text)) return 'claim';
-  if (/^SELECT id, queue, type, payload/i.test(text) && /running_bytes/.test(text)) return 'read';
+  if (/^SELECT/i.test(text) && /running_bytes/.test(text)) return 'read';
   if (/SET m\.status = 'done'/.test(text)) return 'ack';
   if (/SET m\.status = 'retrying'/.test(text)) return 'reschedule';
   if (/SET m\.status = 'dead'/.test(text)) return 'dead-letter';

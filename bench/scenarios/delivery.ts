@@ -189,7 +189,7 @@ export async function webhookDrain(options: {
 }): Promise<DeliveryResult & { otherCpuUs?: Record<string, number> }> {
   const { db, pool, receiver, count, inFlight } = options;
   const type = webhook({ allowedHosts: '127.0.0.1', signingSecret: 'x', env: {}, transport: options.transport });
-  const config = defineConfig({ queues: [{ name: DELIVERY_QUEUE, concurrency: inFlight }], jobTypes: [type] });
+  const config = defineConfig({ queues: [{ name: DELIVERY_QUEUE, drainConcurrency: inFlight }], jobTypes: [type] });
   const app = createApp({ db, env: {}, config, clock: systemClock });
   const url = `${receiver.url}/hook`;
   await resetQueueTables(pool);

@@ -131,7 +131,7 @@ export interface LaneLinger {
  * rate-limit token is due, the run is aborted).
  */
 /** How long a FIFO lane's outcomes wait to share a write: the group's next message waits for it. */
-const FIFO_SETTLE_LINGER_MS = 2;
+const FIFO_SETTLE_LINGER_MS = 0;
 
 /** How soon a FIFO lane that found fewer heads than it asked for looks again, at the latest. */
 const FIFO_HEADS_POLL_MS = 50;
@@ -140,7 +140,7 @@ const FIFO_HEADS_POLL_MS = 50;
 const PERMIT_POLL_MS = 100;
 
 /** Run permits go back in up to this many writes per claim, as its handlers end. */
-const RUN_PERMIT_RELEASES_PER_CLAIM = 4;
+const RUN_PERMIT_RELEASES_PER_CLAIM = 2;
 
 /** An outcome whose writes keep failing is given up this long before its lease ends. */
 const SETTLE_GIVE_UP_BEFORE_LEASE_END_MS = 1_000;
@@ -321,6 +321,14 @@ export class QueueLane {
     return this.#running > 0 || this.#readyCount() > 0 || this.#settler.unsettled > 0 || this.#claimsInFlight > 1;
   }
 
+  /** Ready messages whose start time (a queue-wide rate's) has not come: the newest, at the tail. */
+  #waitingToStart(): number {
+    const nowMs = this.#o.clock.now().getTime();
+    let waiting = 0;
+    for (let i = this.#ready.length - 1; i >= this.#readyHead && (this.#ready[i]!.notBeforeMs ?? 0) > nowMs; i--) waiting++;
+    return waiting;
+  }
+
   #readyCount(): number {
     return this.#ready.length - this.#readyHead;
   }
@@ -426,8 +434,9 @@ export class QueueLane {
       // One claim at a time until one comes back full (an idle queue costs one call per run), then
       // as deep as the claims' round trips show the database can take.
       this.#claimsInFlight < this.#depth.limit &&
-      // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims).
-      this.#readyCount() < this.#queue.batchSize &&
+      // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims);
+      // messages waiting out their start delay (a queue-wide rate) are not held up by either.
+      this.#readyCount() - this.#waitingToStart() < this.#queue.batchSize &&
       // Writes are behind: let them catch up before taking on more.
       this.#settler.unsettled < tuning.maxUnsettled
     ) {
@@ -450,9 +459,10 @@ export class QueueLane {
         return;
       }
       if (this.#permits !== undefined) {
-        // Permits are taken for messages that start at once: one held while waiting for a handler
-        // would idle the queue's capacity (run) or start late in its window (rate).
-        budget = Math.min(budget, this.#concurrency - held);
+        // Run permits are taken for messages that start at once: one held while waiting for a
+        // handler would idle the queue's capacity. (Rate permits wait RATE_START_DELAY_MS anyway;
+        // the ready-queue bound above keeps them from piling up.)
+        if (this.#permits.run !== undefined) budget = Math.min(budget, this.#concurrency - held);
         if (budget <= 0) return;
         const waitMs = this.#permitsWaitUntilMs - this.#o.clock.now().getTime();
         if (waitMs > 0) {

@@ -27,5 +27,9 @@ CREATE TABLE IF NOT EXISTS queue_permits (
   slot    INT UNSIGNED NOT NULL,
   free_at DATETIME(3) NOT NULL,
   held_by CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL,
-  PRIMARY KEY (queue, kind, slot)
+  PRIMARY KEY (queue, kind, slot),
+  -- A take reads only free permits (free_at <= now), in this index's order, so its cost is what it
+  -- takes, not the size of the limit; a release finds a claim's permits by their holder.
+  KEY ix_queue_permits_free (queue, kind, free_at),
+  KEY ix_queue_permits_holder (queue, held_by)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin

@@ -1,6 +1,6 @@
 /** Queue-wide limits as permit rows: what one take grants, when permits come back, and races. */
 import { describe, expect, it } from 'vitest';
-import { ensurePermits, permitsInUse, ratePermits, releaseRunPermits, returnUnusedPermits, takePermits, type PermitLimits } from '../../lib/sql/permits.js';
+import { RATE_WINDOW_SLACK_MS, ensurePermits, permitsInUse, ratePermits, releaseRunPermits, returnUnusedPermits, takePermits, type PermitLimits } from '../../lib/sql/permits.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
@@ -16,9 +16,9 @@ async function limited(queue: string, limits: PermitLimits) {
 
 describe('ratePermits', () => {
   it('is one permit per message a second, and a longer window for a fractional rate', () => {
-    expect(ratePermits(40)).toEqual({ slots: 40, windowMs: 1_000 });
-    expect(ratePermits(0.5)).toEqual({ slots: 1, windowMs: 2_000 });
-    expect(ratePermits(2.5)).toEqual({ slots: 3, windowMs: 1_200 });
+    expect(ratePermits(40)).toEqual({ slots: 40, windowMs: 1_000 + RATE_WINDOW_SLACK_MS });
+    expect(ratePermits(0.5)).toEqual({ slots: 1, windowMs: 2_000 + RATE_WINDOW_SLACK_MS });
+    expect(ratePermits(2.5)).toEqual({ slots: 3, windowMs: 1_200 + RATE_WINDOW_SLACK_MS });
   });
 });
 
@@ -27,8 +27,8 @@ describe('permits', () => {
     const take = await limited('rate', { rate: ratePermits(10) });
     expect(await take(4, 'a')).toBe(4);
     expect(await take(100, 'b')).toBe(6);
-    expect(await take(1, 'c', at(999))).toBe(0);
-    expect(await take(100, 'd', at(1_000))).toBe(10);
+    expect(await take(1, 'c', at(999 + RATE_WINDOW_SLACK_MS))).toBe(0);
+    expect(await take(100, 'd', at(1_000 + RATE_WINDOW_SLACK_MS))).toBe(10);
   });
 
   it('holds run permits until they are released or the lease ends', async () => {
@@ -50,7 +50,7 @@ describe('permits', () => {
     await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'a', count: 2, now: at(10) });
     expect(await take(10, 'b', at(10))).toBe(2);
     await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'b', count: 2, now: at(20) });
-    // Four rate permits used in this second: one left, though both run permits are free.
+    // Four rate permits used in this window: one left, though both run permits are free.
     expect(await take(10, 'c', at(20))).toBe(1);
   });
 
