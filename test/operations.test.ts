@@ -116,10 +116,13 @@ describe('stats of FIFO queues and queue-wide limits', () => {
     expect(plain).not.toHaveProperty('groups');
     expect(plain).not.toHaveProperty('permitsInUse');
 
-    // Rate permits free a window (1 s) after they were taken; run permits at the lease's end at the latest.
-    app.clock.advance(1_000);
+    // Rate permits free a window after they were taken; run permits at the lease's end at the latest.
+    const { windowMs } = ratePermits(10);
+    app.clock.advance(windowMs - 1);
+    expect((await getQueueStats(app, 'ledger')).permitsInUse).toEqual({ run: 3, rate: 3 });
+    app.clock.advance(1);
     expect((await getQueueStats(app, 'ledger')).permitsInUse).toEqual({ run: 3, rate: 0 });
-    app.clock.advance(59_000);
+    app.clock.advance(60_000 - windowMs);
     expect((await getQueueStats(app, 'ledger')).permitsInUse).toEqual({ run: 0, rate: 0 });
   });
 
