@@ -218,6 +218,7 @@ const ALREADY_DONE: ReadonlyMap<number, string> = new Map([
   [1050, 'MySQL 1050, the table exists'],
   [1060, 'MySQL 1060, the column exists'],
   [1061, 'MySQL 1061, the index exists'],
+  [1091, 'MySQL 1091, the index or column is dropped already'],
 ]);
 
 /** How many times one statement is sent after calls that ended without its outcome. */
