@@ -433,7 +433,9 @@ export class QueueLane {
       this.#stoppedBecause === undefined &&
       // One claim at a time until one comes back full (an idle queue costs one call per run), then
       // as deep as the claims' round trips show the database can take.
-      this.#claimsInFlight < this.#depth.limit &&
+      // A FIFO queue's claims one at a time: a second claim in flight would find the heads the
+      // first is taking locked, and cost a call for nothing.
+      this.#claimsInFlight < (this.#queue.fifo ? 1 : this.#depth.limit) &&
       // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims);
       // messages waiting out their start delay (a queue-wide rate) are not held up by either.
       this.#readyCount() - this.#waitingToStart() < this.#queue.batchSize &&
@@ -529,10 +531,12 @@ export class QueueLane {
     if (this.#queue.concurrency !== undefined && claim.claimed > 0) {
       this.#runPermits.set(claim.leaseToken, { open: claim.claimed, ended: 0, total: claim.claimed });
     }
-    if (this.#queue.fifo && claim.claimed < (claim.permitted ?? limit) && (claim.claimed > 0 || this.#holdsAny())) {
-      // Fewer heads than asked for, while this run still holds messages: their groups' next
-      // messages lead once their outcomes are written. Not dry: look again then, or shortly.
+    if (this.#queue.fifo && (claim.claimed > 0 || this.#holdsAny())) {
+      // While this run holds messages of a FIFO queue, their groups' next messages lead only once
+      // their outcomes are written: look again then, or shortly (other groups, other drains), not
+      // at once (the claim just took every head there was, or a full batch of them). Not dry.
       this.#headsWaitUntilMs = this.#o.clock.now().getTime() + FIFO_HEADS_POLL_MS;
+      if (claim.claimed === limit) this.#idleSinceMs = undefined;
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
       this.#ranDry(claim.claimed > 0);
