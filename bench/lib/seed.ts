@@ -45,6 +45,8 @@ export async function seedDueMessages(
 /**
  * `count` finished (done) messages in one INSERT … SELECT over a cross join of digit tables
  * (10^k rows, no recursion limit to raise on MySQL), ids that sort before any live message's.
+ * Each belongs to one of 100 FIFO groups (finished, so out of the groups' heads), so the same
+ * history weighs on the FIFO claim as on the plain one.
  */
 export async function seedFinishedMessages(pool: mysql.Pool, queue: string, count: number): Promise<void> {
   const digits = Math.ceil(Math.log10(count));
@@ -52,12 +54,12 @@ export async function seedFinishedMessages(pool: mysql.Pool, queue: string, coun
   const number = Array.from({ length: digits }, (_, i) => `d${i}.n * ${10 ** i}`).join(' + ');
   await pool.query(
     `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts,
-       available_at, created_at, updated_at, finished_at)
+       available_at, created_at, updated_at, finished_at, group_key)
      WITH d AS (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4
                 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9),
           seq AS (SELECT ${number} AS n FROM ${tables})
      SELECT CONCAT('00000000-0000-7000-8000-', LPAD(n, 12, '0')), :queue, :type, '{"n": 0}', 8, 'done', 0, 1, 3,
-            :at, :at, :at, :at
+            :at, :at, :at, :at, CONCAT('g', n % 100)
      FROM seq WHERE n < :count`,
     { queue, type: BENCH_TYPE, at: new Date(Date.now() - 3_600_000), count },
   );

@@ -5,6 +5,7 @@
  */
 import type mysql from 'mysql2/promise';
 import { claimMessages } from '../../lib/drain/claim.js';
+import { ack } from '../../lib/sql/ack.js';
 import { CLAIM_BATCH } from '../../lib/sql/claimBatch.js';
 import { rawDb } from '../lib/rawDb.js';
 import { seedDueMessages, seedFinishedMessages } from '../lib/seed.js';
@@ -18,6 +19,8 @@ export interface ClaimCostResult {
   fullMs: Figure;
   /** fullMs / emptyMs, per repetition. */
   ratio: Figure;
+  /** The same for a FIFO queue's claim of 100 group heads (each claim's messages acked, untimed, so the next heads lead). */
+  fifo: { emptyMs: Figure; fullMs: Figure; ratio: Figure };
   seedFinishedMs: number;
   explain: { claimSelect: unknown[]; claimUpdate: unknown[] };
 }
@@ -29,22 +32,24 @@ const CLAIM_SELECT = `SELECT id FROM queue_messages
   LIMIT :limit
   FOR UPDATE SKIP LOCKED`;
 
-async function timeClaims(pool: mysql.Pool, queue: string, claims: number, batch: number): Promise<number[]> {
+async function timeClaims(pool: mysql.Pool, queue: string, claims: number, batch: number, fifo = false): Promise<number[]> {
   const db = rawDb(pool);
   const times: number[] = [];
   for (let i = 0; i < claims; i++) {
     const started = performance.now();
-    const claim = await claimMessages(db, { queue, limit: batch, now: new Date(), leaseMs: 600_000 });
+    const claim = await claimMessages(db, { queue, limit: batch, now: new Date(), leaseMs: 600_000, fifo });
     times.push(performance.now() - started);
     if (claim.claimed < batch) throw new Error(`claim ${i} took ${claim.claimed} of ${batch}: seed more due messages`);
+    // The groups' next messages lead once these are done.
+    if (fifo) await ack(db, { held: claim.messages, now: new Date() });
   }
   return times;
 }
 
-/** Replaces the live messages of `pool`'s table with `count` due ones, keeping finished history. */
-async function freshDue(pool: mysql.Pool, queue: string, count: number): Promise<void> {
+/** Replaces the live messages of `pool`'s table with `count` due ones (in `groups` FIFO groups), keeping finished history. */
+async function freshDue(pool: mysql.Pool, queue: string, count: number, groups?: number): Promise<void> {
   await pool.query('DELETE FROM queue_messages WHERE finished_at IS NULL');
-  await seedDueMessages(pool, queue, count);
+  await seedDueMessages(pool, queue, count, { groups });
 }
 
 /**
@@ -90,18 +95,30 @@ export async function measureClaimCost(options: {
   const empty: number[] = [];
   const full: number[] = [];
   const ratios: number[] = [];
+  const fifo = { empty: [] as number[], full: [] as number[], ratios: [] as number[] };
   for (let rep = 0; rep < options.reps; rep++) {
     const medians: number[] = [];
+    const fifoMedians: number[] = [];
     for (const pool of [emptyPool, fullPool]) {
       await freshDue(pool, queue, due);
       await pool.query('ANALYZE TABLE queue_messages');
       await timeClaims(pool, queue, 5, batch); // warm the buffer pool and the connection
       medians.push(figure(await timeClaims(pool, queue, claims, batch)).median);
+      // batch groups, so that each claim takes one head per group.
+      await freshDue(pool, queue, due, batch);
+      await timeClaims(pool, queue, 5, batch, true);
+      fifoMedians.push(figure(await timeClaims(pool, queue, claims, batch, true)).median);
     }
     empty.push(medians[0]!);
     full.push(medians[1]!);
     ratios.push(medians[1]! / medians[0]!);
-    options.log(`  rep ${rep + 1}: ${medians[0]!.toFixed(2)} ms empty, ${medians[1]!.toFixed(2)} ms with history`);
+    fifo.empty.push(fifoMedians[0]!);
+    fifo.full.push(fifoMedians[1]!);
+    fifo.ratios.push(fifoMedians[1]! / fifoMedians[0]!);
+    options.log(
+      `  rep ${rep + 1}: ${medians[0]!.toFixed(2)} ms empty, ${medians[1]!.toFixed(2)} ms with history; ` +
+        `FIFO ${fifoMedians[0]!.toFixed(2)} ms empty, ${fifoMedians[1]!.toFixed(2)} ms with history`,
+    );
   }
 
   const params = { queue, now: new Date(), limit: batch, leaseToken: 'explain', leaseUntil: new Date() };
@@ -113,6 +130,7 @@ export async function measureClaimCost(options: {
     emptyMs: figure(empty),
     fullMs: figure(full),
     ratio: figure(ratios),
+    fifo: { emptyMs: figure(fifo.empty), fullMs: figure(fifo.full), ratio: figure(fifo.ratios) },
     seedFinishedMs,
     explain: { claimSelect: claimSelect as unknown[], claimUpdate: claimUpdate as unknown[] },
   };
