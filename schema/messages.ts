@@ -58,22 +58,24 @@ export const queueName = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-
 /** A lone UTF-16 surrogate has no UTF-8 encoding; MySQL would refuse (or mangle) it. */
 export const LONE_SURROGATE = /\p{Surrogate}/u;
 
-export const dedupKey = z
-  .string()
-  .refine((key) => key.length > 0, { message: 'must not be empty', params: { rule: 'too_small' } })
-  // Counted in characters (code points), as MySQL counts VARCHAR(255), not in UTF-16 units.
-  .refine((key) => [...key].length <= L.maxDedupKeyChars, { message: `must be at most ${L.maxDedupKeyChars} characters`, params: { rule: 'too_big' } })
-  .refine((key) => !LONE_SURROGATE.test(key), { message: 'must be valid Unicode (no lone surrogates)', params: { rule: 'unicode' } })
-  // MySQL compares VARCHAR keys ignoring trailing spaces, so "a" and "a " would collide.
-  .refine((key) => !key.endsWith(' '), { message: 'must not end with a space', params: { rule: 'trailing_space' } });
+/** A key stored in a VARCHAR(maxChars) column and compared as MySQL compares them: dedup and group keys. */
+function keyText(maxChars: number) {
+  return (
+    z
+      .string()
+      .refine((key) => key.length > 0, { message: 'must not be empty', params: { rule: 'too_small' } })
+      // Counted in characters (code points), as MySQL counts VARCHAR(n), not in UTF-16 units.
+      .refine((key) => [...key].length <= maxChars, { message: `must be at most ${maxChars} characters`, params: { rule: 'too_big' } })
+      .refine((key) => !LONE_SURROGATE.test(key), { message: 'must be valid Unicode (no lone surrogates)', params: { rule: 'unicode' } })
+      // MySQL compares VARCHAR keys ignoring trailing spaces, so "a" and "a " would collide.
+      .refine((key) => !key.endsWith(' '), { message: 'must not end with a space', params: { rule: 'trailing_space' } })
+  );
+}
+
+export const dedupKey = keyText(L.maxDedupKeyChars);
 
 /** A FIFO group's key: the same text rules as a dedupKey, shorter (it is indexed with the queue). */
-export const groupKey = z
-  .string()
-  .refine((key) => key.length > 0, { message: 'must not be empty', params: { rule: 'too_small' } })
-  .refine((key) => [...key].length <= L.maxGroupKeyChars, { message: `must be at most ${L.maxGroupKeyChars} characters`, params: { rule: 'too_big' } })
-  .refine((key) => !LONE_SURROGATE.test(key), { message: 'must be valid Unicode (no lone surrogates)', params: { rule: 'unicode' } })
-  .refine((key) => !key.endsWith(' '), { message: 'must not end with a space', params: { rule: 'trailing_space' } });
+export const groupKey = keyText(L.maxGroupKeyChars);
 
 /** One message as a caller sends it. `payload` is checked against its type's schema by lib/enqueue. */
 export const enqueueMessage = z

@@ -10,6 +10,24 @@ export interface ClaimBatchInput {
   leaseUntil: Date;
 }
 
+/**
+ * How a claim leases the rows its derived table `due` picked, whichever claim it is (this one,
+ * lib/sql/claimGroupHeads.ts): each by primary key, its attempt counted, under the claim's token
+ * until the lease deadline.
+ */
+export const LEASE_DUE = `STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = due.id
+SET m.status = 'running',
+    m.attempts = m.attempts + 1,
+    m.lease_token = :leaseToken,
+    m.available_at = :leaseUntil,
+    m.updated_at = :now`;
+
+/** Runs a claim statement (its derived table, then LEASE_DUE); answers how many it leased. */
+export async function lease(db: Db, sql: string, input: ClaimBatchInput): Promise<number> {
+  const result = await db.execute(sql, { ...input });
+  return result.numberOfRecordsUpdated;
+}
+
 /*
  * One statement, so a claim is one Data API call and needs no transaction (a Data API
  * transaction would cost Begin + Commit on top).
@@ -41,17 +59,11 @@ UPDATE (
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ) AS due
-STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = due.id
-SET m.status = 'running',
-    m.attempts = m.attempts + 1,
-    m.lease_token = :leaseToken,
-    m.available_at = :leaseUntil,
-    m.updated_at = :now`;
+${LEASE_DUE}`;
 
 /** Leases up to `limit` due messages of a queue; returns how many it took. */
 export async function claimBatch(db: Db, input: ClaimBatchInput): Promise<number> {
-  const result = await db.execute(CLAIM_BATCH, { ...input });
-  return result.numberOfRecordsUpdated;
+  return lease(db, CLAIM_BATCH, input);
 }
 
 export { CLAIM_BATCH };

@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import type { ClaimBatchInput } from './claimBatch.js';
+import { LEASE_DUE, lease, type ClaimBatchInput } from './claimBatch.js';
 
 /*
  * The claim of a FIFO queue: only the head of each group may run, the group's unfinished message
@@ -34,17 +34,11 @@ UPDATE (
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ) AS due
-STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = due.id
-SET m.status = 'running',
-    m.attempts = m.attempts + 1,
-    m.lease_token = :leaseToken,
-    m.available_at = :leaseUntil,
-    m.updated_at = :now`;
+${LEASE_DUE}`;
 
 /** Leases the due heads of up to `limit` groups of a FIFO queue; returns how many it took. */
 export async function claimGroupHeads(db: Db, input: ClaimBatchInput): Promise<number> {
-  const result = await db.execute(CLAIM_GROUP_HEADS, { ...input });
-  return result.numberOfRecordsUpdated;
+  return lease(db, CLAIM_GROUP_HEADS, input);
 }
 
 export { CLAIM_GROUP_HEADS };
