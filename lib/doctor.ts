@@ -5,7 +5,7 @@
  */
 import type { App } from './app.js';
 import { loadMigrations } from './migrate.js';
-import { appliedSchemaVersion, bigRow, explainClaimScan, jsonRoundTrip, serverSettings, unchangedUpdateCount } from './sql/doctor.js';
+import { appliedSchemaVersion, bigRow, explainClaimScan, jsonRoundTrip, serverSettings, unchangedUpdateCount, ungroupedLiveMessages } from './sql/doctor.js';
 
 export interface DoctorCheck {
   name: string;
@@ -55,6 +55,18 @@ export async function runDoctor(app: App): Promise<DoctorCheck[]> {
     const plan = await explainClaimScan(db, queue, app.clock.now());
     const ok = plan.key === 'ix_queue_messages_claim' && plan.type !== 'ALL' && !/filesort/i.test(plan.extra);
     return { result: ok ? 'pass' : 'fail', detail: `key ${plan.key ?? 'none'}, access ${plan.type}${plan.extra ? `, ${plan.extra}` : ''}` };
+  });
+  await check('FIFO queues hold grouped messages only', async () => {
+    const fifo = [...app.queues.values()].filter((queue) => queue.fifo).map((queue) => queue.name);
+    if (fifo.length === 0) return { result: 'info', detail: 'no FIFO queue declared' };
+    const stranded = [...(await ungroupedLiveMessages(db, fifo))];
+    if (stranded.length === 0) return { result: 'pass', detail: `${fifo.join(', ')}: every live message has a group` };
+    return {
+      result: 'fail',
+      detail:
+        stranded.map(([queue, n]) => `${queue} holds ${n} live message(s) without a group`).join('; ') +
+        ': enqueued before the queue became FIFO, they are never claimed there (a FIFO claim takes group heads only); drain them with fifo: false first, or cancel them',
+    };
   });
   await check('JSON parameter as a string', async () => {
     const answer = await jsonRoundTrip(db, { n: 42, s: 'é "quoted"' });

@@ -54,7 +54,10 @@ export interface ClaimInput {
   now: Date;
   leaseMs: number;
   maxPageBytes?: number;
-  /** A FIFO queue: claim the due heads of its groups (lib/sql/claimGroupHeads.ts). */
+  /**
+   * A FIFO queue: claim the due heads of up to `limit` groups (lib/sql/claimGroupHeads.ts) and,
+   * without queue-wide limits, each head's follower: up to twice `limit` messages.
+   */
   fifo?: boolean;
   /** Queue-wide limits: take permits first, claim no more than they allow. */
   permits?: PermitLimits;
@@ -90,10 +93,11 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     if (permitted === 0) return { leaseToken, leaseUntil, claimed: 0, permitted, messages: [] };
     limit = permitted;
   }
-  const claimStatement = input.fifo === true ? claimGroupHeads : claimBatch;
   let claimed: number;
   try {
-    claimed = await claimStatement(db, { queue: input.queue, limit, leaseToken, now: input.now, leaseUntil });
+    const claim = { queue: input.queue, limit, leaseToken, now: input.now, leaseUntil };
+    // Followers only where no permits count messages: the permits allow `limit` messages, not heads.
+    claimed = input.fifo === true ? await claimGroupHeads(db, { ...claim, followers: permitted === undefined }) : await claimBatch(db, claim);
   } catch (error) {
     // The claim may or may not have run; unreturned permits free themselves (window, lease).
     if (permitted !== undefined) await returnUnusedPermits(db, { queue: input.queue, leaseToken, count: permitted, now: input.now }).catch(() => {});

@@ -192,6 +192,11 @@ export class QueueLane {
   #permitsWaitUntilMs = 0;
   /** Run permits per claim (lease token): handlers not yet ended, and ended ones not yet released. */
   readonly #runPermits = new Map<string, { open: number; ended: number; total: number }>();
+  /**
+   * FIFO followers (lib/sql/claimGroupHeads.ts) by their head's id: each starts once its head's
+   * outcome is written done or dead, and is given back when the head is retried or not run.
+   */
+  readonly #followers = new Map<string, HeldClaimedMessage>();
   /** Release writes in flight; the run ends only once they have. */
   readonly #releases = new Set<Promise<void>>();
   /** Whether this idle spell already looked for messages coming due within the run. */
@@ -313,12 +318,12 @@ export class QueueLane {
   }
 
   #finished(): boolean {
-    return this.#stoppedBecause !== undefined && this.#claimsInFlight === 0 && this.#running === 0 && this.#readyCount() === 0;
+    return this.#stoppedBecause !== undefined && this.#claimsInFlight === 0 && this.#running === 0 && this.#readyCount() === 0 && this.#followers.size === 0;
   }
 
   /** Messages of this run not yet written back: claimed, waiting, running, or settling. */
   #holdsAny(): boolean {
-    return this.#running > 0 || this.#readyCount() > 0 || this.#settler.unsettled > 0 || this.#claimsInFlight > 1;
+    return this.#running > 0 || this.#readyCount() > 0 || this.#settler.unsettled > 0 || this.#claimsInFlight > 1 || this.#followers.size > 0;
   }
 
   /** Ready messages whose start time (a queue-wide rate's) has not come: the newest, at the tail. */
@@ -554,9 +559,12 @@ export class QueueLane {
         read: claim.messages.length,
       });
     }
+    const followers = this.#queue.fifo ? this.#takeFollowers(claim.messages) : undefined;
     for (const message of claim.messages) {
+      if (followers?.has(message.id)) continue;
       // Run already, its outcome's write given up: that outcome is written now, not a second run.
       if (this.#settler.resettle(message)) {
+        this.#releaseFollower(message.id);
         this.#ended(message);
         continue;
       }
@@ -568,6 +576,7 @@ export class QueueLane {
           leaseToken: message.leaseToken,
           leaseUntilMs: message.leaseUntilMs,
           error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
+          written: this.#afterHead(message.id),
         });
         this.#ended(message);
       } else {
@@ -633,13 +642,60 @@ export class QueueLane {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
     const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs };
     if (final.kind === 'done') {
-      this.#settler.done(held);
+      this.#settler.done({ ...held, written: this.#afterHead(message.id) });
     } else if (final.kind === 'dead') {
-      this.#settler.dead({ ...held, error: final.error });
+      this.#settler.dead({ ...held, error: final.error, written: this.#afterHead(message.id) });
     } else {
+      // A retrying head holds its group: its follower goes back, to run after it.
+      this.#releaseFollower(message.id);
       const availableAt = nextAvailableAt(this.#o.clock.now(), message.attempts, this.#backoff(jobType), final.retryAfterMs, this.#o.random);
       this.#settler.retry({ ...held, availableAt, error: final.error });
     }
+  }
+
+  /**
+   * A FIFO claim's followers, by their head's id: within each group the claim holds, the message
+   * with the lowest id is the head, the other (if any) its follower.
+   */
+  #takeFollowers(messages: readonly HeldClaimedMessage[]): Set<string> {
+    const heads = new Map<string, HeldClaimedMessage>();
+    const taken = new Set<string>();
+    for (const message of [...messages].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      if (message.groupKey === null) continue;
+      const head = heads.get(message.groupKey);
+      if (head === undefined) heads.set(message.groupKey, message);
+      else {
+        this.#followers.set(head.id, message);
+        taken.add(message.id);
+      }
+    }
+    return taken;
+  }
+
+  /**
+   * What a head's outcome write calls (Settled.written): its follower starts once the outcome is
+   * in the database, and goes back (to come at its lease's end) if the write was given up, since
+   * the head would then run again. Undefined when the head has no follower.
+   */
+  #afterHead(headId: string): ((landed: boolean) => void) | undefined {
+    if (!this.#followers.has(headId)) return undefined;
+    return (landed) => {
+      const follower = this.#followers.get(headId);
+      if (follower === undefined) return;
+      this.#followers.delete(headId);
+      if (landed) this.#ready.push(follower);
+      // Unwritable now; the lease ends for both, and the head comes first again.
+      else this.#ended(follower);
+      this.#notify();
+    };
+  }
+
+  /** Gives back a head's follower without running it (the head will run again, or not at all here). */
+  #releaseFollower(headId: string): void {
+    const follower = this.#followers.get(headId);
+    if (follower === undefined) return;
+    this.#followers.delete(headId);
+    this.#release(follower);
   }
 
   /** The type's policy over the queue's over the default, resolved once per type. */
@@ -656,6 +712,7 @@ export class QueueLane {
   #release(message: HeldClaimedMessage): void {
     this.#settler.release({ id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts });
     this.#ended(message);
+    this.#releaseFollower(message.id);
   }
 
   /**

@@ -24,7 +24,11 @@ export interface SettleCounts {
 }
 
 /** A row to write, with when its lease ends: its write is retried until shortly before then. */
-export type Settled<T extends HeldMessage> = T & { leaseUntilMs: number };
+export type Settled<T extends HeldMessage> = T & {
+  leaseUntilMs: number;
+  /** Called once the outcome is written (true) or given up (false): a FIFO follower waits for it. */
+  written?: (landed: boolean) => void;
+};
 
 export interface SettlerOptions {
   /** Most rows in one call. */
@@ -221,6 +225,7 @@ class Channel<T extends HeldMessage> {
         this.#failures = 0;
         this.#retryAtMs = 0;
         this.onWritten(rows.length, changed);
+        for (const row of rows) row.written?.(true);
       },
       (error: unknown) => {
         // Back to the front, to go in the next call of this kind once the backoff has passed.
@@ -253,6 +258,7 @@ class Channel<T extends HeldMessage> {
     this.#pending.length = 0;
     this.#pending.push(...kept);
     this.onGivenUp(late);
+    for (const row of late) row.written?.(false);
   }
 
   #checkIdle(): void {

@@ -11,19 +11,21 @@ export interface ClaimBatchInput {
 }
 
 /**
- * How a claim leases the rows its derived table `due` picked, whichever claim it is (this one,
- * lib/sql/claimGroupHeads.ts): each by primary key, its attempt counted, under the claim's token
- * until the lease deadline.
+ * How a claim leases the rows it picked (`m`), whichever claim it is (this one,
+ * lib/sql/claimGroupHeads.ts): its attempt counted, under the claim's token until the lease
+ * deadline. LEASE_DUE reaches each row of a derived table `due` by primary key.
  */
-export const LEASE_DUE = `STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = due.id
-SET m.status = 'running',
+export const LEASE_SET = `SET m.status = 'running',
     m.attempts = m.attempts + 1,
     m.lease_token = :leaseToken,
     m.available_at = :leaseUntil,
     m.updated_at = :now`;
 
+export const LEASE_DUE = `STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = due.id
+${LEASE_SET}`;
+
 /** Runs a claim statement (its derived table, then LEASE_DUE); answers how many it leased. */
-export async function lease(db: Db, sql: string, input: ClaimBatchInput): Promise<number> {
+export async function lease(db: Db, sql: string, input: ClaimBatchInput & { followers?: number }): Promise<number> {
   const result = await db.execute(sql, { ...input });
   return result.numberOfRecordsUpdated;
 }

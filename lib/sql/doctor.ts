@@ -3,6 +3,7 @@
  * how the engine and the Data API behave, so the product's assumptions are checked where it runs.
  */
 import type { Db } from '../db/types.js';
+import { namedList } from './namedList.js';
 
 export async function serverSettings(db: Db): Promise<{ version: string; binlogFormat: string | null; timeZone: string }> {
   const [row] = await db.query('SELECT VERSION() AS version, @@GLOBAL.binlog_format AS binlog_format, @@time_zone AS time_zone', {}, { idempotent: true });
@@ -52,4 +53,22 @@ export async function unchangedUpdateCount(db: Db, now: Date): Promise<number> {
   } finally {
     await db.execute('DELETE FROM queue_state WHERE queue = :queue', { queue: PROBE_QUEUE }, { idempotent: true });
   }
+}
+
+/**
+ * Live messages without a group in FIFO queues, by queue: enqueued before the queue became FIFO,
+ * they are never claimed there (a FIFO claim takes group heads only). Reads the queues' live rows
+ * through the claim index, as the drain does; an operator's check, not a hot path.
+ */
+export async function ungroupedLiveMessages(db: Db, queues: readonly string[]): Promise<Map<string, number>> {
+  if (queues.length === 0) return new Map();
+  const { placeholders, params } = namedList('queue', queues);
+  const rows = await db.query(
+    `SELECT queue, COUNT(*) AS n FROM queue_messages FORCE INDEX (ix_queue_messages_claim)
+     WHERE queue IN (${placeholders}) AND finished_at IS NULL AND group_key IS NULL
+     GROUP BY queue`,
+    params,
+    { idempotent: true },
+  );
+  return new Map(rows.map((row) => [String(row.queue), Number(row.n)]));
 }

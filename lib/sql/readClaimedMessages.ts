@@ -11,6 +11,8 @@ export interface ClaimedMessage {
   priority: number;
   /** Slices of a payload too large for the row (then `payload` is null until they are read); 0 otherwise. */
   payloadParts: number;
+  /** A FIFO queue's group; null otherwise. */
+  groupKey: string | null;
 }
 
 export interface ReadClaimedInput {
@@ -36,7 +38,7 @@ export interface ReadClaimedInput {
  * wrapping, so a large batch of tiny payloads cannot pass the limit either.
  */
 const READ_CLAIMED_MESSAGES = `
-SELECT m.id, m.queue, m.type, m.payload, m.payload_parts, m.attempts, m.max_attempts, m.priority
+SELECT m.id, m.queue, m.type, m.payload, m.payload_parts, m.attempts, m.max_attempts, m.priority, m.group_key
 FROM (
   SELECT id, payload_bytes, SUM(payload_bytes + 512) OVER (ORDER BY id) AS running_bytes
   FROM queue_messages
@@ -61,6 +63,7 @@ export async function readClaimedMessages(db: Db, input: ReadClaimedInput): Prom
     maxAttempts: Number(row.max_attempts),
     priority: Number(row.priority),
     payloadParts: Number(row.payload_parts ?? 0),
+    groupKey: (row.group_key as string | null) ?? null,
   }));
 }
 

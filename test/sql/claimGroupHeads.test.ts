@@ -1,12 +1,13 @@
 /** A FIFO queue's claim: only each group's head, when due; everything else waits its turn. */
 import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../lib/clock.js';
-import { claimMessages } from '../../lib/drain/claim.js';
 import { ack } from '../../lib/sql/ack.js';
 import { deadLetter } from '../../lib/sql/deadLetter.js';
 import { redriveDeadLetters } from '../../lib/sql/deadLetters.js';
 import { reschedule } from '../../lib/sql/reschedule.js';
-import { CLAIM_GROUP_HEADS } from '../../lib/sql/claimGroupHeads.js';
+import { CLAIM_GROUP_HEADS, claimGroupHeads } from '../../lib/sql/claimGroupHeads.js';
+import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
 import { useStack } from '../support/stack.js';
 
@@ -19,7 +20,14 @@ async function fifo(queue: string, groups: readonly string[]) {
   const clock = new ManualClock(T0);
   const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
   const ids = await seed(app, groups.map((groupKey) => ({ queue, type: 't', groupKey })));
-  const claim = (limit = 100) => claimMessages(app.db, { queue, limit, now: clock.now(), leaseMs: LEASE_MS, fifo: true });
+  /** One claim of heads (and followers when asked), read back in id order with their lease token. */
+  const claim = async (options: { followers?: boolean } = {}) => {
+    const leaseToken = randomUUID();
+    const now = clock.now();
+    const claimed = await claimGroupHeads(app.db, { queue, limit: 100, leaseToken, now, leaseUntil: new Date(now.getTime() + LEASE_MS), followers: options.followers ?? false });
+    const messages = (await readClaimedMessages(app.db, { leaseToken, maxBytes: 1_000_000 })).map((m) => ({ ...m, leaseToken }));
+    return { claimed, messages };
+  };
   return { app, clock, ids, claim };
 }
 
@@ -71,6 +79,17 @@ describe('claimGroupHeads', () => {
     expect((await claim()).messages.map((m) => m.id)).toEqual([ids[0]]);
   });
 
+  it('leases each head\'s next message with it when asked, only when due, and nothing of a group whose head is held', async () => {
+    const { app, clock, ids, claim } = await fifo('followers', ['a', 'b', 'a', 'c', 'a', 'b']);
+    // The follower of b (ids[5]) is not due yet: b's head comes alone.
+    await stack.sql.query('UPDATE queue_messages SET available_at = ? WHERE id = ?', [new Date(clock.now().getTime() + 60_000), ids[5]]);
+    const first = await claim({ followers: true });
+    expect(first.messages.map((m) => m.id)).toEqual([ids[0], ids[1], ids[2], ids[3]]);
+    expect((await claim({ followers: true })).claimed).toBe(0);
+    await ack(app.db, { held: first.messages, now: clock.now() });
+    expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual([ids[4]]);
+  });
+
   it('finds the heads with one index dive per group (a loose index scan), whatever the backlog and history', async () => {
     // 100 groups of 50 live messages, and as many finished: where a loose scan pays (on two rows,
     // the optimizer would rightly just read them).
@@ -87,7 +106,7 @@ describe('claimGroupHeads', () => {
     );
     await stack.sql.query('ANALYZE TABLE queue_messages');
     const now = new Date();
-    const plan = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS}`, { queue: 'plan', now, limit: 100, leaseToken: 't', leaseUntil: now });
+    const plan = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS}`, { queue: 'plan', now, limit: 100, leaseToken: 't', leaseUntil: now, followers: 1 });
     const heads = plan.find((row) => row.key === 'ix_queue_messages_group')!;
     expect(String(heads.Extra)).toMatch(/Using index for group-by/);
   });

@@ -25,14 +25,15 @@ describe('groupStats', () => {
     const head = (id: string) => messages.find((m) => m.id === id)!;
     // a: its head fails and waits for its retry, holding the group (its second message waits too).
     await reschedule(app.db, { retries: [{ id: ids[0]!, leaseToken: head(ids[0]!).leaseToken, availableAt: new Date(clock.now().getTime() + 60_000), error: 'boom' }], now: clock.now() });
-    // b: its only message is done, so the group is gone. c: its head is dead, the next one leads (waiting).
+    // b: its only message is done, so the group is gone. c: its head is dead, and the next one
+    // (claimed with it as its follower) leads, in flight.
     await ack(app.db, { held: [head(ids[2]!)], now: clock.now() });
     await deadLetter(app.db, { dead: [{ id: ids[3]!, leaseToken: head(ids[3]!).leaseToken, error: 'bad' }], now: clock.now() });
     // d and e: still running.
 
     expect(await groupStats(stack.db, ['other', 'ledger', 'nothing'])).toEqual([
       { queue: 'other', live: 1, inFlight: 0, blocked: 0 },
-      { queue: 'ledger', live: 4, inFlight: 2, blocked: 1 },
+      { queue: 'ledger', live: 4, inFlight: 3, blocked: 1 },
       { queue: 'nothing', live: 0, inFlight: 0, blocked: 0 },
     ]);
   });

@@ -13,6 +13,7 @@ it('passes on the local stack and reports what it found, with the time of each c
     'binlog format',
     'schema version',
     'claim uses the claim index',
+    'FIFO queues hold grouped messages only',
     'JSON parameter as a string',
     'rows over 64 KB',
     'rows counted by an UPDATE',
@@ -30,4 +31,20 @@ it('fails with a non-zero exit when the schema is behind', async () => {
   expect(run.code).toBe(1);
   expect(run.stdout).toMatch(/schema version +fail/);
   expect(run.stderr).toContain('1 check failed: schema version');
+});
+
+it('finds live messages without a group in a FIFO queue: enqueued before it became FIFO, never claimed there', async () => {
+  const { createApp } = await import('../../../lib/app.js');
+  const { defineConfig } = await import('../../../lib/config.js');
+  const { defineJobType } = await import('../../../lib/jobs/types.js');
+  const { runDoctor } = await import('../../../lib/doctor.js');
+  const { enqueue } = await import('../../../lib/enqueue.js');
+  const z = await import('zod');
+  const jobTypes = [defineJobType({ type: 't', payload: z.unknown(), handle: async () => {} })];
+  const before = createApp({ db: stack.db, env: {}, config: defineConfig({ queues: [{ name: 'ledger' }], jobTypes }) });
+  await enqueue(before, 'ledger', [{ type: 't', payload: {} }]);
+  const after = createApp({ db: stack.db, env: {}, config: defineConfig({ queues: [{ name: 'ledger', fifo: true }], jobTypes }) });
+  const check = (await runDoctor(after)).find((c) => c.name === 'FIFO queues hold grouped messages only')!;
+  expect(check).toMatchObject({ result: 'fail' });
+  expect(check.detail).toMatch(/^ledger holds 1 live message\(s\) without a group: .* never claimed/);
 });
