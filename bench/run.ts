@@ -721,7 +721,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
     rows.push({
       id: 'claim cost FIFO',
       what:
-        `the FIFO claim (the heads of ${DRAIN_BATCH} groups) + read with the same history (in groups) vs none ` +
+        `the FIFO claim (the heads of ${DRAIN_BATCH / 2} groups and their followers) + read with the same history (in groups) vs none ` +
         `(${claimCost.fifo.fullMs.median.toFixed(2)} vs ${claimCost.fifo.emptyMs.median.toFixed(2)} ms)`,
       unit: '×',
       figure: claimCost.fifo.ratio,

@@ -213,11 +213,7 @@ export class QueueLane {
       // The handler's hard stop comes 1 s before the Lambda's end; a write needs a moment before it.
       hasTime: () => options.remainingTimeMs() > SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
       random: options.random,
-      onWrite: () => {
-        // An outcome written may have let the next message of a FIFO group lead: look again now.
-        this.#headsWaitUntilMs = 0;
-        this.#notify();
-      },
+      onWrite: () => this.#notify(),
       onError: (what, rows, error) => {
         if (this.#settleFailures++ === 0) {
           options.log.warn('settle write failed; retrying until shortly before the leases end', {
@@ -673,19 +669,23 @@ export class QueueLane {
   }
 
   /**
-   * What a head's outcome write calls (Settled.written): its follower starts once the outcome is
-   * in the database, and goes back (to come at its lease's end) if the write was given up, since
-   * the head would then run again. Undefined when the head has no follower.
+   * What a FIFO message's outcome write calls (Settled.written). A head's follower starts once the
+   * head's outcome is in the database, and goes back (to come at its lease's end) if the write was
+   * given up, since the head would then run again. Any other outcome written may have let its
+   * group's next message lead: claim again now rather than at the next poll.
    */
   #afterHead(headId: string): ((landed: boolean) => void) | undefined {
-    if (!this.#followers.has(headId)) return undefined;
+    if (!this.#queue.fifo) return undefined;
     return (landed) => {
       const follower = this.#followers.get(headId);
-      if (follower === undefined) return;
-      this.#followers.delete(headId);
-      if (landed) this.#ready.push(follower);
-      // Unwritable now; the lease ends for both, and the head comes first again.
-      else this.#ended(follower);
+      if (follower === undefined) {
+        this.#headsWaitUntilMs = 0;
+      } else {
+        this.#followers.delete(headId);
+        if (landed) this.#ready.push(follower);
+        // Unwritable now; the lease ends for both, and the head comes first again.
+        else this.#ended(follower);
+      }
       this.#notify();
     };
   }
