@@ -106,7 +106,7 @@ export async function measureClaimCost(options: {
       await timeClaims(pool, queue, 5, batch); // warm the buffer pool and the connection
       medians.push(figure(await timeClaims(pool, queue, claims, batch)).median);
       // batch groups; each claim takes the heads of half of them and their followers: batch messages.
-      await freshDue(pool, queue, due, batch);
+      await freshDue(pool, queue, 2 * due, batch);
       await timeClaims(pool, queue, 5, batch, true);
       fifoMedians.push(figure(await timeClaims(pool, queue, claims, batch, true)).median);
     }
