@@ -63,16 +63,22 @@ export interface ClaimInput {
   permits?: PermitLimits;
 }
 
-/** Permit rows known to exist, per database and queue (ensurePermits runs once per process and limit). */
-const ensured = new WeakMap<Db, Set<string>>();
+/**
+ * Permit rows known to exist, per database and queue and limits, with when that was checked:
+ * ensurePermits runs once per process and limit, and again after PERMITS_RECHECK_MS, so rows
+ * removed meanwhile (a table reset) come back without a restart.
+ */
+const ensured = new WeakMap<Db, Map<string, number>>();
+const PERMITS_RECHECK_MS = 5 * 60_000;
 
 async function ensurePermitsOnce(db: Db, queue: string, limits: PermitLimits, now: Date): Promise<void> {
   const key = `${queue}\u0000${limits.rate?.slots ?? 0}\u0000${limits.run?.slots ?? 0}`;
   let known = ensured.get(db);
-  if (known === undefined) ensured.set(db, (known = new Set()));
-  if (known.has(key)) return;
+  if (known === undefined) ensured.set(db, (known = new Map()));
+  const checkedMs = known.get(key);
+  if (checkedMs !== undefined && now.getTime() - checkedMs < PERMITS_RECHECK_MS) return;
   await ensurePermits(db, { queue, limits, now });
-  known.add(key);
+  known.set(key, now.getTime());
 }
 
 /**
