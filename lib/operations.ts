@@ -39,7 +39,7 @@ export async function getQueueStats(app: App, queue: string): Promise<QueueStats
 
 /**
  * Every declared queue's stats, in declaration order: three calls however many queues, one more
- * when some are FIFO queues, and one per queue with queue-wide limits (its permits), all at once.
+ * when some are FIFO queues and one more when some have queue-wide limits, all at once.
  */
 export async function listQueueStats(app: App): Promise<QueueStatsView[]> {
   return statsOf(app, [...app.queues.keys()]);
@@ -53,10 +53,10 @@ async function statsOf(app: App, queues: readonly string[]): Promise<QueueStatsV
     queueStats(app.db, queues, now),
     listPausedQueues(app.db),
     groupStats(app.db, configs.filter((q) => q.fifo).map((q) => q.name)),
-    Promise.all(limited.map(async (q) => [q.name, limitedPermits(q, await permitsInUse(app.db, { queue: q.name, now }))] as const)),
+    permitsInUse(app.db, { queues: limited.map((q) => q.name), now }),
   ]);
   const groupsOf = new Map(groups.map(({ queue, ...counts }) => [queue, counts]));
-  const permitsOf = new Map(permits);
+  const permitsOf = new Map(limited.map((q) => [q.name, limitedPermits(q, permits.get(q.name)!)]));
   return stats.map((s) => {
     const queueGroups = groupsOf.get(s.queue);
     const queuePermits = permitsOf.get(s.queue);

@@ -3,6 +3,7 @@
  * so the server and the code under test do not share one event loop: in AWS they do not share a
  * machine either, and a shared loop would charge the server's CPU to the client's latency.
  */
+import { stopChild } from './child.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -46,14 +47,7 @@ export async function startDataApiProcess(options: DataApiProcessOptions): Promi
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await listeningUrl(child);
-  return adminClient(url, child.pid!, async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  });
+  return adminClient(url, child.pid!, () => stopChild(child));
 }
 
 /** The `/_local/*` endpoints of a server at `url`. */

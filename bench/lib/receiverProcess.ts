@@ -1,4 +1,5 @@
 /** The 204 receiver (`receiver.ts`) in its own process, as a real receiver is not in the drain's event loop. */
+import { stopChild } from './child.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -27,13 +28,6 @@ export async function startReceiverProcess(): Promise<Receiver> {
     url,
     pid: child.pid!,
     count: async () => Number(await (await fetch(`${url}/_count`)).text()),
-    close: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    close: () => stopChild(child),
   };
 }

@@ -2,6 +2,7 @@
  * E1 and E2: messages through the enqueue Lambda handler (middy, validation, lib/enqueue, the SDK,
  * the local Data API server, MariaDB), called in this process as API Gateway would call it.
  */
+import { inBatches } from '../lib/batches.js';
 import { createEnqueueHandler } from '../../handlers/enqueue.js';
 import type { App } from '../../lib/app.js';
 import { benchPayload, BENCH_TYPE } from '../lib/seed.js';
@@ -26,20 +27,11 @@ export async function enqueueThroughHandler(app: App, count: number, batch: numb
   // Metrics off: Powertools would print an EMF line per request to stdout.
   const handler = createEnqueueHandler(() => app, { logger: quietLogger, publishMetrics: () => {} });
   const callsBefore = app.db.stats.calls;
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const size = Math.min(batch, count - next);
-      const first = next;
-      next += size;
-      const messages = Array.from({ length: size }, (_, i) => ({ type: BENCH_TYPE, payload: benchPayload(first + i) }));
-      const body = batch === 1 ? messages[0] : { messages };
-      const response = await handler(enqueueEvent(BENCH_QUEUE, body), lambdaContext());
-      if (response.statusCode !== 202) throw new Error(`enqueue answered ${response.statusCode}: ${response.body}`);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const ms = performance.now() - started;
+  const ms = await inBatches(count, batch, inFlight, async (first, size) => {
+    const messages = Array.from({ length: size }, (_, i) => ({ type: BENCH_TYPE, payload: benchPayload(first + i) }));
+    const body = batch === 1 ? messages[0] : { messages };
+    const response = await handler(enqueueEvent(BENCH_QUEUE, body), lambdaContext());
+    if (response.statusCode !== 202) throw new Error(`enqueue answered ${response.statusCode}: ${response.body}`);
+  });
   return { messages: count, ms, perSecond: ratePerSecond(count, ms), calls: app.db.stats.calls - callsBefore };
 }

@@ -6,6 +6,7 @@
  * counted, lease deadline set, then finished), not the product's promises (no lease token proven
  * on the finish, no paging of payloads by bytes, no dedup answer).
  */
+import { inBatches } from '../lib/batches.js';
 import type mysql from 'mysql2/promise';
 import { uuidv7 } from '../../lib/ids.js';
 import { BENCH_TYPE, benchPayload } from '../lib/seed.js';
@@ -63,28 +64,19 @@ export async function plainDrain(pool: mysql.Pool, queue: string, batch: number,
 
 /** `count` messages by multi-row `INSERT … VALUES`, `batch` rows per statement, `inFlight` at once. */
 export async function plainInsert(pool: mysql.Pool, queue: string, count: number, batch: number, inFlight: number): Promise<RawResult> {
-  let next = 0;
   let statements = 0;
-  const worker = async () => {
-    while (next < count) {
-      const size = Math.min(batch, count - next);
-      const first = next;
-      next += size;
-      const now = new Date();
-      const rows = Array.from({ length: size }, (_, i) => {
-        const payload = JSON.stringify(benchPayload(first + i));
-        return [uuidv7(now.getTime()), queue, BENCH_TYPE, payload, Buffer.byteLength(payload), 'waiting', 0, 0, 3, now, null, now, now];
-      });
-      await pool.query(
-        `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, dedup_key, created_at, updated_at)
-         VALUES ?`,
-        [rows],
-      );
-      statements++;
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const ms = performance.now() - started;
+  const ms = await inBatches(count, batch, inFlight, async (first, size) => {
+    const now = new Date();
+    const rows = Array.from({ length: size }, (_, i) => {
+      const payload = JSON.stringify(benchPayload(first + i));
+      return [uuidv7(now.getTime()), queue, BENCH_TYPE, payload, Buffer.byteLength(payload), 'waiting', 0, 0, 3, now, null, now, now];
+    });
+    await pool.query(
+      `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, dedup_key, created_at, updated_at)
+       VALUES ?`,
+      [rows],
+    );
+    statements++;
+  });
   return { messages: count, ms, perSecond: ratePerSecond(count, ms), statements, deadlocks: 0 };
 }

@@ -4,6 +4,7 @@
  * mysql2 with no Data API, SDK or HTTP in between. Every Data API figure is reported as a ratio
  * to its raw counterpart.
  */
+import { inBatches } from '../lib/batches.js';
 import type mysql from 'mysql2/promise';
 import { claimMessages } from '../../lib/drain/claim.js';
 import { uuidv7 } from '../../lib/ids.js';
@@ -49,28 +50,19 @@ export async function rawDrain(pool: mysql.Pool, queue: string, batch: number, l
 /** The enqueue's insert of `count` messages, `batch` per statement, `inFlight` statements at once. */
 export async function rawEnqueue(pool: mysql.Pool, queue: string, count: number, batch: number, inFlight: number): Promise<RawResult> {
   const db = rawDb(pool);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const size = Math.min(batch, count - next);
-      const first = next;
-      next += size;
-      const now = new Date();
-      const messages: NewMessage[] = Array.from({ length: size }, (_, i) => ({
-        id: uuidv7(now.getTime()),
-        queue,
-        type: BENCH_TYPE,
-        payloadJson: JSON.stringify(benchPayload(first + i)),
-        priority: 0,
-        maxAttempts: 3,
-        availableAt: now,
-        dedupKey: null,
-      }));
-      await insertMessages(db, messages, now);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  const ms = performance.now() - started;
+  const ms = await inBatches(count, batch, inFlight, async (first, size) => {
+    const now = new Date();
+    const messages: NewMessage[] = Array.from({ length: size }, (_, i) => ({
+      id: uuidv7(now.getTime()),
+      queue,
+      type: BENCH_TYPE,
+      payloadJson: JSON.stringify(benchPayload(first + i)),
+      priority: 0,
+      maxAttempts: 3,
+      availableAt: now,
+      dedupKey: null,
+    }));
+    await insertMessages(db, messages, now);
+  });
   return { messages: count, ms, perSecond: ratePerSecond(count, ms), statements: db.stats.calls, deadlocks: db.stats.byOperation.Deadlock ?? 0 };
 }

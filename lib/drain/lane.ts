@@ -3,7 +3,7 @@ import type { Db } from '../db/types.js';
 import type { JobRegistry } from '../jobs/JobRegistry.js';
 import type { BackoffPolicy } from '../backoff.js';
 import type { JobType } from '../jobs/types.js';
-import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
+import { CLAIM_ALLOWANCE_MS, hasQueueWideLimits, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { nextAvailableAt, resolveBackoff } from '../backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
@@ -130,9 +130,6 @@ export interface LaneLinger {
  * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
  * rate-limit token is due, the run is aborted).
  */
-/** How long a FIFO lane's outcomes wait to share a write: the group's next message waits for it. */
-const FIFO_SETTLE_LINGER_MS = 0;
-
 /** How soon a FIFO lane that found fewer heads than it asked for looks again, at the latest. */
 const FIFO_HEADS_POLL_MS = 50;
 
@@ -208,7 +205,7 @@ export class QueueLane {
     this.#settler = new Settler(options.db, options.clock, {
       flushSize: options.tuning.settleFlushSize,
       // A FIFO group's next message waits for this one's outcome: write it at once, not in a while.
-      lingerMs: options.queue.fifo ? Math.min(options.tuning.settleLingerMs, FIFO_SETTLE_LINGER_MS) : options.tuning.settleLingerMs,
+      lingerMs: options.queue.fifo ? 0 : options.tuning.settleLingerMs,
       giveUpBeforeLeaseEndMs: SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
       // The handler's hard stop comes 1 s before the Lambda's end; a write needs a moment before it.
       hasTime: () => options.remainingTimeMs() > SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
@@ -240,13 +237,12 @@ export class QueueLane {
       this.#queue.drainRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: this.#queue.drainRatePerSecond, clock: options.clock });
     this.#concurrency = runConcurrency(this.#queue);
     const { ratePerSecond, concurrency } = this.#queue;
-    this.#permits =
-      ratePerSecond === undefined && concurrency === undefined
-        ? undefined
-        : {
-            ...(ratePerSecond === undefined ? {} : { rate: ratePermits(ratePerSecond) }),
-            ...(concurrency === undefined ? {} : { run: { slots: concurrency } }),
-          };
+    this.#permits = !hasQueueWideLimits(this.#queue)
+      ? undefined
+      : {
+          ...(ratePerSecond === undefined ? {} : { rate: ratePermits(ratePerSecond) }),
+          ...(concurrency === undefined ? {} : { run: { slots: concurrency } }),
+        };
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     const timeouts = options.jobs.types().map((type) => options.jobs.get(type)?.timeoutMs ?? options.tuning.defaultTimeoutMs);
@@ -317,9 +313,9 @@ export class QueueLane {
     return this.#stoppedBecause !== undefined && this.#claimsInFlight === 0 && this.#running === 0 && this.#readyCount() === 0 && this.#followers.size === 0;
   }
 
-  /** Messages of this run not yet written back: claimed, waiting, running, or settling. */
+  /** Messages of this run not yet written back: waiting, running, following their head, or settling. */
   #holdsAny(): boolean {
-    return this.#running > 0 || this.#readyCount() > 0 || this.#settler.unsettled > 0 || this.#claimsInFlight > 1 || this.#followers.size > 0;
+    return this.#running > 0 || this.#readyCount() > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
   }
 
   /** Ready messages whose start time (a queue-wide rate's) has not come: the newest, at the tail. */
@@ -528,7 +524,8 @@ export class QueueLane {
     this.#claimed += claim.claimed;
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
-    if (claim.permitted !== undefined && claim.permitted < limit) this.#heldBackByLimits(limit);
+    const heldBack = claim.permitted !== undefined && claim.permitted < limit;
+    if (heldBack) this.#heldBackByLimits(limit);
     if (this.#queue.concurrency !== undefined && claim.claimed > 0) {
       this.#runPermits.set(claim.leaseToken, { open: claim.claimed, ended: 0, total: claim.claimed });
     }
@@ -541,9 +538,8 @@ export class QueueLane {
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
       this.#ranDry(claim.claimed > 0);
-    } else if (claim.permitted !== undefined && claim.permitted < limit) {
-      // Held back by the limits, not dry: wait for permits (#heldBackByLimits), keep lingering state.
-    } else {
+    } else if (!heldBack) {
+      // A full claim. (One held back by the limits is not dry either: it waits for permits.)
       this.#idleSinceMs = undefined;
       this.#depth.observe(roundTripMs);
     }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/types.js';
+import type { Db, SqlParams } from '../db/types.js';
 
 export interface ClaimBatchInput {
   queue: string;
@@ -25,8 +25,8 @@ export const LEASE_DUE = `STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY
 ${LEASE_SET}`;
 
 /** Runs a claim statement (its derived table, then LEASE_DUE); answers how many it leased. */
-export async function lease(db: Db, sql: string, input: ClaimBatchInput & { followers?: number }): Promise<number> {
-  const result = await db.execute(sql, { ...input });
+export async function lease(db: Db, sql: string, params: SqlParams): Promise<number> {
+  const result = await db.execute(sql, params);
   return result.numberOfRecordsUpdated;
 }
 
@@ -65,7 +65,7 @@ ${LEASE_DUE}`;
 
 /** Leases up to `limit` due messages of a queue; returns how many it took. */
 export async function claimBatch(db: Db, input: ClaimBatchInput): Promise<number> {
-  return lease(db, CLAIM_BATCH, input);
+  return lease(db, CLAIM_BATCH, { ...input });
 }
 
 export { CLAIM_BATCH };

@@ -1,4 +1,5 @@
 import type { Db } from '../db/types.js';
+import { namedList } from './namedList.js';
 
 /*
  * Queue-wide limits as permit rows (schema/migrations/006): a claim on a limited queue first takes
@@ -166,16 +167,19 @@ export async function releaseRunPermits(db: Db, input: { queue: string; leaseTok
   return numberOfRecordsUpdated;
 }
 
-/** Permits of a queue taken at `now`, by kind: what the dashboard and stats show as in use. */
-const PERMITS_IN_USE = `
-SELECT kind, COUNT(*) AS taken FROM queue_permits
-WHERE queue = :queue AND free_at > :now
-GROUP BY kind`;
+/** Permits taken at `now`, by queue and kind: what the dashboard and stats show as in use. */
+const permitsInUseSql = (queueParams: string) => `
+SELECT queue, kind, COUNT(*) AS taken FROM queue_permits FORCE INDEX (ix_queue_permits_free)
+WHERE queue IN (${queueParams}) AND free_at > :now
+GROUP BY queue, kind`;
 
-export async function permitsInUse(db: Db, input: { queue: string; now: Date }): Promise<{ rate: number; run: number }> {
-  const rows = await db.query(PERMITS_IN_USE, { ...input }, { idempotent: true });
-  const taken = { rate: 0, run: 0 };
-  for (const row of rows) taken[row.kind as 'rate' | 'run'] = Number(row.taken);
+/** Permits in use of each queue given, in one call (none for no queues); a queue without permits counts 0 of each. */
+export async function permitsInUse(db: Db, input: { queues: readonly string[]; now: Date }): Promise<Map<string, { rate: number; run: number }>> {
+  const taken = new Map(input.queues.map((queue) => [queue, { rate: 0, run: 0 }]));
+  if (input.queues.length === 0) return taken;
+  const { placeholders, params } = namedList('queue', input.queues);
+  const rows = await db.query(permitsInUseSql(placeholders), { ...params, now: input.now }, { idempotent: true });
+  for (const row of rows) taken.get(row.queue as string)![row.kind as 'rate' | 'run'] = Number(row.taken);
   return taken;
 }
 

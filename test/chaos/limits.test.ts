@@ -10,7 +10,7 @@ import type { DispatchRecord } from './scripts.js';
 const stack = useStack();
 
 /** The most starts in any window of `windowMs` (half-open), sliding over every start. */
-export function busiestWindow(startsMs: readonly number[], windowMs: number): number {
+function busiestWindow(startsMs: readonly number[], windowMs: number): number {
   const sorted = [...startsMs].sort((a, b) => a - b);
   let busiest = 0;
   let first = 0;
@@ -22,7 +22,7 @@ export function busiestWindow(startsMs: readonly number[], windowMs: number): nu
 }
 
 /** The most handlers running at once, from their start and end times. */
-export function mostAtOnce(dispatches: readonly DispatchRecord[]): number {
+function mostAtOnce(dispatches: readonly DispatchRecord[]): number {
   const events = dispatches.flatMap((d) => [
     { at: d.startedMs!, delta: 1 },
     { at: d.endedMs ?? d.startedMs!, delta: -1 },

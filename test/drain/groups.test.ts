@@ -2,6 +2,7 @@
 import { expect, it } from 'vitest';
 import { systemClock } from '../../lib/clock.js';
 import { drain } from '../../lib/drain/drain.js';
+import { enqueue } from '../../lib/enqueue.js';
 import { useStack } from '../support/stack.js';
 import { appOn, jobType, plenty, seed, statusCounts } from './helpers.js';
 
@@ -62,7 +63,6 @@ it(`3 drain runs at once over ${GROUPS} groups: each group in enqueue order, one
 
 it('refuses a groupKey on a queue that is not FIFO, and a message without one on a FIFO queue', async () => {
   const app = appOn(stack, { queues: [{ name: 'plain' }, { name: 'ordered', fifo: true }], jobTypes: [jobType('t', async () => {})], clock: systemClock });
-  const { enqueue } = await import('../../lib/enqueue.js');
   await expect(enqueue(app, 'plain', [{ type: 't', payload: {}, groupKey: 'a' }])).rejects.toMatchObject({
     issues: [{ field: 'messages[0].groupKey', rule: 'not_fifo' }],
   });

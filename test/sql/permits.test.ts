@@ -14,6 +14,8 @@ async function limited(queue: string, limits: PermitLimits) {
   return (want: number, leaseToken: string, now = T0, leaseUntil = LEASE) => takePermits(stack.db, { queue, limits, want, leaseToken, now, leaseUntil });
 }
 
+const inUse = async (queue: string, now: Date) => (await permitsInUse(stack.db, { queues: [queue], now })).get(queue);
+
 describe('ratePermits', () => {
   it('is one permit per message a second, and a longer window for a fractional rate', () => {
     expect(ratePermits(40)).toEqual({ slots: 40, windowMs: 1_000 + RATE_WINDOW_SLACK_MS });
@@ -36,7 +38,7 @@ describe('permits', () => {
     expect(await take(5, 'a', T0, at(10_000))).toBe(3);
     expect(await take(1, 'b', at(1_000))).toBe(0);
     expect(await releaseRunPermits(stack.db, { queue: 'run', leaseToken: 'a', count: 2, now: at(2_000) })).toBe(2);
-    expect(await permitsInUse(stack.db, { queue: 'run', now: at(2_000) })).toEqual({ rate: 0, run: 1 });
+    expect(await inUse('run', at(2_000))).toEqual({ rate: 0, run: 1 });
     expect(await take(5, 'c', at(2_000), at(20_000))).toBe(2);
     // The last of claim a's permits: a crashed drain never released it, its lease frees it.
     expect(await take(5, 'd', at(9_999))).toBe(0);
@@ -46,7 +48,7 @@ describe('permits', () => {
   it('with both limits, grants the smaller of the two and takes as many of each', async () => {
     const take = await limited('both', { rate: ratePermits(5), run: { slots: 2 } });
     expect(await take(10, 'a')).toBe(2);
-    expect(await permitsInUse(stack.db, { queue: 'both', now: T0 })).toEqual({ rate: 2, run: 2 });
+    expect(await inUse('both', T0)).toEqual({ rate: 2, run: 2 });
     await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'a', count: 2, now: at(10) });
     expect(await take(10, 'b', at(10))).toBe(2);
     await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'b', count: 2, now: at(20) });
@@ -58,7 +60,7 @@ describe('permits', () => {
     const take = await limited('unused', { rate: ratePermits(10), run: { slots: 10 } });
     expect(await take(8, 'a')).toBe(8);
     await returnUnusedPermits(stack.db, { queue: 'unused', leaseToken: 'a', count: 5, now: at(1) });
-    expect(await permitsInUse(stack.db, { queue: 'unused', now: at(1) })).toEqual({ rate: 3, run: 3 });
+    expect(await inUse('unused', at(1))).toEqual({ rate: 3, run: 3 });
     expect(await take(100, 'b', at(1))).toBe(7);
   });
 
@@ -71,6 +73,18 @@ describe('permits', () => {
     const [rows] = (await stack.sql.query("SELECT held_by, COUNT(*) AS n FROM queue_permits WHERE queue = 'race' AND kind = 'run' AND held_by IS NOT NULL GROUP BY held_by")) as any[];
     const held = Object.fromEntries((rows as { held_by: string; n: number }[]).map((row) => [row.held_by, Number(row.n)]));
     grants.forEach((grant, n) => expect(held[`t${n}`] ?? 0).toBe(grant));
+  });
+
+  it('counts the permits in use of several queues in one call, 0 for a queue without any', async () => {
+    const take = await limited('counted', { rate: ratePermits(5), run: { slots: 4 } });
+    await take(3, 'a');
+    const calls = stack.db.stats.calls;
+    const taken = await permitsInUse(stack.db, { queues: ['counted', 'no-permits'], now: at(1) });
+    expect(stack.db.stats.calls).toBe(calls + 1);
+    expect([...taken]).toEqual([
+      ['counted', { rate: 3, run: 3 }],
+      ['no-permits', { rate: 0, run: 0 }],
+    ]);
   });
 
   it('adds the permits of a raised limit and never grants those of a lowered one', async () => {

@@ -1,4 +1,10 @@
 import { expect, it } from 'vitest';
+import * as z from 'zod';
+import { createApp } from '../../../lib/app.js';
+import { defineConfig } from '../../../lib/config.js';
+import { runDoctor } from '../../../lib/doctor.js';
+import { enqueue } from '../../../lib/enqueue.js';
+import { defineJobType } from '../../../lib/jobs/types.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 
@@ -34,12 +40,6 @@ it('fails with a non-zero exit when the schema is behind', async () => {
 });
 
 it('finds live messages without a group in a FIFO queue: enqueued before it became FIFO, never claimed there', async () => {
-  const { createApp } = await import('../../../lib/app.js');
-  const { defineConfig } = await import('../../../lib/config.js');
-  const { defineJobType } = await import('../../../lib/jobs/types.js');
-  const { runDoctor } = await import('../../../lib/doctor.js');
-  const { enqueue } = await import('../../../lib/enqueue.js');
-  const z = await import('zod');
   const jobTypes = [defineJobType({ type: 't', payload: z.unknown(), handle: async () => {} })];
   const before = createApp({ db: stack.db, env: {}, config: defineConfig({ queues: [{ name: 'ledger' }], jobTypes }) });
   await enqueue(before, 'ledger', [{ type: 't', payload: {} }]);
