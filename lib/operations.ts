@@ -6,13 +6,14 @@ import { payloadOf, toMessageView } from './messages.js';
 import { hasQueueWideLimits, type QueueConfig } from './queues.js';
 import { permitsInUse } from './sql/permits.js';
 import {
+  deadLetterIds,
   groupStats,
   listDeadLetters as readDeadLetters,
   listPausedQueues,
-  purgeDeadLetters as deleteDeadLetters,
+  purgeDeadLettersById,
   queueStats,
   queueThroughput,
-  redriveDeadLetters,
+  redriveDeadLettersById,
   setQueuePaused,
   type GroupStats,
   type QueueStats,
@@ -160,8 +161,10 @@ export async function redrive(app: App, queue: string, options: { ids?: readonly
   const limit = bulkLimit(options.ids, options.limit);
   const now = app.clock.now();
   const groupedAvailableAt = new Date(now.getTime() + config.leaseSeconds * 1_000);
-  const count = await redriveDeadLetters(app.db, { queue, ids: options.ids, limit, now, groupedAvailableAt });
-  return { count, more: options.ids === undefined && count === limit };
+  // Ids first, then the change by id: a call re-sent after a lost reply redrives no more than asked.
+  const ids = await deadLetterIds(app.db, { queue, ids: options.ids, limit });
+  const count = await redriveDeadLettersById(app.db, { queue, ids, now, groupedAvailableAt });
+  return { count, more: options.ids === undefined && ids.length === limit };
 }
 
 export type PurgeSelection = { ids: readonly string[]; all?: undefined } | { all: true; ids?: undefined };
@@ -170,8 +173,10 @@ export type PurgeSelection = { ids: readonly string[]; all?: undefined } | { all
 export async function purgeDeadLetters(app: App, queue: string, selection: PurgeSelection, options: { limit?: number } = {}): Promise<BulkResult> {
   declaredQueue(app, queue);
   const limit = bulkLimit(selection.ids, options.limit);
-  const count = await deleteDeadLetters(app.db, { queue, ids: selection.ids, limit });
-  return { count, more: selection.ids === undefined && count === limit };
+  // Ids first, then the delete by id: a call re-sent after a lost reply purges no more than asked.
+  const ids = await deadLetterIds(app.db, { queue, ids: selection.ids, limit });
+  const count = await purgeDeadLettersById(app.db, { queue, ids });
+  return { count, more: selection.ids === undefined && ids.length === limit };
 }
 
 function bulkLimit(ids: readonly string[] | undefined, limit: number | undefined): number {

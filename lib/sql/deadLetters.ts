@@ -53,54 +53,109 @@ export async function listDeadLetters(
 }
 
 /*
+ * Redrive and purge change a chosen set of ids, never "the next `limit` dead letters": the Data
+ * API may answer a call with an error after it ran (lib/db/retry.ts), and a re-sent `LIMIT`
+ * statement would act on `limit` more. Changing given ids is safe to send twice (a second run finds
+ * them no longer dead letters of the queue), so a call for "the queue's oldest" reads their ids
+ * first: one call more, on an operator's action.
+ */
+const SELECT_DEAD_LETTER_IDS = `
+SELECT id FROM queue_messages
+WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
+ORDER BY id
+LIMIT :limit`;
+
+export interface DeadLetterSelection {
+  queue: string;
+  /** Only these dead letters; all of the queue's when omitted. */
+  ids?: readonly string[];
+  /** At most this many, oldest first. */
+  limit: number;
+}
+
+/**
+ * The ids a bulk call acts on: the given ones when they fit the limit (no call: acting on them is
+ * safe to repeat), else the oldest `limit` dead letters of the queue (among the given ids, if any).
+ */
+export async function deadLetterIds(db: Db, input: DeadLetterSelection): Promise<string[]> {
+  if (input.ids !== undefined && input.ids.length <= input.limit) return [...input.ids];
+  if (input.limit <= 0) return [];
+  const rows = await db.query<{ id: string }>(
+    SELECT_DEAD_LETTER_IDS,
+    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit },
+    { idempotent: true },
+  );
+  return rows.map((row) => row.id);
+}
+
+/** The ids as a table, joined to messages by primary key. */
+const ID_TABLE = `JSON_TABLE(:ids, '$[*]' COLUMNS (id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$')) AS chosen`;
+
+/*
  * A redriven message starts over: attempts back to 0, due now, last error kept for the record
- * until it next fails or succeeds. The LIMIT bounds how many one call releases, so a redrive of
- * thousands is spread over calls (and then over drain runs by the queue's rate limit).
+ * until it next fails or succeeds. A bulk redrive is bounded by its ids (at most 1,000 a call), so
+ * a redrive of thousands is spread over calls (and then over drain runs by the queue's rate limit).
  *
  * A message of a FIFO group leads its group again (lib/sql/claimGroupHeads.ts), but becomes due
  * only `groupedAvailableAt` (a lease) from now: a later message of its group may be in flight
  * right now, and must end, or its lease must, before the redriven one runs.
  */
 const REDRIVE_DEAD_LETTERS = `
-UPDATE queue_messages
-SET status = 'waiting', attempts = 0, available_at = IF(group_key IS NULL, :now, :groupedAvailableAt), finished_at = NULL,
-    group_head = group_key, lease_token = NULL, updated_at = :now
-WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
-ORDER BY id
-LIMIT :limit`;
+UPDATE ${ID_TABLE}
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = chosen.id
+SET m.status = 'waiting', m.attempts = 0, m.available_at = IF(m.group_key IS NULL, :now, :groupedAvailableAt), m.finished_at = NULL,
+    m.group_head = m.group_key, m.lease_token = NULL, m.updated_at = :now
+WHERE m.dead_queue = :queue`;
 
-export interface RedriveInput {
+export interface RedriveByIdInput {
   queue: string;
-  /** Only these dead letters; all of the queue's when omitted. */
-  ids?: readonly string[];
-  limit: number;
+  ids: readonly string[];
   now: Date;
   /** When a redriven message of a FIFO group becomes due: a lease after now. */
   groupedAvailableAt: Date;
 }
 
-/** Returns how many dead letters went back to waiting. */
-export async function redriveDeadLetters(db: Db, input: RedriveInput): Promise<number> {
+/**
+ * Sends these dead letters of the queue back to waiting (ids that are not are left alone); returns
+ * how many changed. Safe to re-send: a re-sent call counts only what its own run changed.
+ */
+export async function redriveDeadLettersById(db: Db, input: RedriveByIdInput): Promise<number> {
+  if (input.ids.length === 0) return 0;
   const result = await db.execute(
     REDRIVE_DEAD_LETTERS,
-    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit, now: input.now, groupedAvailableAt: input.groupedAvailableAt },
+    { queue: input.queue, ids: input.ids, now: input.now, groupedAvailableAt: input.groupedAvailableAt },
     { idempotent: true },
   );
   return result.numberOfRecordsUpdated;
 }
 
+export interface RedriveInput extends DeadLetterSelection {
+  now: Date;
+  groupedAvailableAt: Date;
+}
+
+/** Redrives the selected dead letters (see deadLetterIds); returns how many went back to waiting. */
+export async function redriveDeadLetters(db: Db, input: RedriveInput): Promise<number> {
+  const ids = await deadLetterIds(db, input);
+  return redriveDeadLettersById(db, { queue: input.queue, ids, now: input.now, groupedAvailableAt: input.groupedAvailableAt });
+}
+
+/* A purged message's payload slices go with it (ON DELETE CASCADE, schema/migrations/004). */
 const PURGE_DEAD_LETTERS = `
-DELETE FROM queue_messages
-WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
-ORDER BY id
-LIMIT :limit`;
+DELETE m FROM ${ID_TABLE}
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = chosen.id
+WHERE m.dead_queue = :queue`;
 
-/** Deletes dead letters for good, at most `limit` per call; returns how many. */
-export async function purgeDeadLetters(db: Db, input: { queue: string; ids?: readonly string[]; limit: number }): Promise<number> {
-  const result = await db.execute(
-    PURGE_DEAD_LETTERS,
-    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit },
-    { idempotent: true },
-  );
+/** Deletes these dead letters of the queue for good (other ids are left alone); returns how many. */
+export async function purgeDeadLettersById(db: Db, input: { queue: string; ids: readonly string[] }): Promise<number> {
+  if (input.ids.length === 0) return 0;
+  const result = await db.execute(PURGE_DEAD_LETTERS, { queue: input.queue, ids: input.ids }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
+
+/** Deletes the selected dead letters (see deadLetterIds) for good; returns how many. */
+export async function purgeDeadLetters(db: Db, input: DeadLetterSelection): Promise<number> {
+  return purgeDeadLettersById(db, { queue: input.queue, ids: await deadLetterIds(db, input) });
+}
+
+export { PURGE_DEAD_LETTERS, REDRIVE_DEAD_LETTERS, SELECT_DEAD_LETTER_IDS };

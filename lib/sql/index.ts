@@ -3,7 +3,17 @@ export { ack } from './ack.js';
 export { cancelMessage } from './cancelMessage.js';
 export { claimBatch, type ClaimBatchInput } from './claimBatch.js';
 export { deadLetter, type HeldDeadLetter } from './deadLetter.js';
-export { listDeadLetters, purgeDeadLetters, redriveDeadLetters, type RedriveInput } from './deadLetters.js';
+export {
+  deadLetterIds,
+  listDeadLetters,
+  purgeDeadLetters,
+  purgeDeadLettersById,
+  redriveDeadLetters,
+  redriveDeadLettersById,
+  type DeadLetterSelection,
+  type RedriveByIdInput,
+  type RedriveInput,
+} from './deadLetters.js';
 export { deleteFinished, type DeleteFinishedInput } from './deleteFinished.js';
 export { findByDedupKeys } from './findByDedupKeys.js';
 export { getMessage } from './getMessage.js';

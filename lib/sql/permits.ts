@@ -132,10 +132,39 @@ export async function takePermits(db: Db, input: TakePermitsInput): Promise<numb
 }
 
 /*
- * Gives back `count` permits of each kind a claim took and could not use (the queue had fewer due
- * messages): numbered per kind, the first `count` of each are freed now.
+ * A claim gives permits back in two ways: unused ones right after its claim, and run permits as its
+ * handlers end. Either statement may be sent twice (lib/db/retry.ts re-sends an idempotent
+ * statement whose reply was lost after it ran), so it names the state to reach, not an amount to
+ * free: of the claim's permits still held, the first `keep` of each kind by slot stay held and the
+ * rest are freed. A second run finds only `keep` held and frees nothing; releases of one claim that
+ * overlap or arrive out of order leave the smallest `keep` held, since they all keep the same
+ * lowest slots. (An amount, `LIMIT :count`, would free `count` more on a re-send: permits that
+ * other handlers of the claim still hold.)
  */
-const RETURN_UNUSED = `
+const keepHeld = (kinds: string) => `
+UPDATE (
+  SELECT kind, slot FROM (
+    SELECT kind, slot, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY slot) AS n
+    FROM queue_permits FORCE INDEX (ix_queue_permits_holder)
+    WHERE queue = :queue AND held_by = :leaseToken AND kind IN (${kinds}) AND free_at > :now
+  ) AS held
+  WHERE n > :keep
+) AS spare
+STRAIGHT_JOIN queue_permits AS p FORCE INDEX (PRIMARY) ON p.queue = :queue AND p.kind = spare.kind AND p.slot = spare.slot
+SET p.free_at = :now, p.held_by = NULL`;
+
+/** Unused permits of every kind a claim took: it keeps as many of each as messages it claimed. */
+const RETURN_UNUSED = keepHeld("'rate', 'run'");
+
+/** Run permits only: rate permits stay taken until their window passes, for the messages did start. */
+const RELEASE_RUN_PERMITS = keepHeld("'run'");
+
+/*
+ * The earlier form, by amount: the first `count` of each kind (or `count` run permits) are freed.
+ * Not idempotent, so never re-sent: a lost reply surfaces as an error, and a permit not given
+ * back frees itself when its window or the claim's lease ends.
+ */
+const RETURN_UNUSED_BY_COUNT = `
 UPDATE (
   SELECT kind, slot FROM (
     SELECT kind, slot, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY slot) AS n
@@ -147,23 +176,40 @@ UPDATE (
 STRAIGHT_JOIN queue_permits AS p FORCE INDEX (PRIMARY) ON p.queue = :queue AND p.kind = unused.kind AND p.slot = unused.slot
 SET p.free_at = :now, p.held_by = NULL`;
 
-export async function returnUnusedPermits(db: Db, input: { queue: string; leaseToken: string; count: number; now: Date }): Promise<void> {
-  if (input.count <= 0) return;
-  await db.execute(RETURN_UNUSED, { ...input }, { idempotent: true });
-}
-
-/*
- * A claim's handlers ended: `count` of its run permits are free again. Rate permits stay taken
- * until their window passes: the messages did start.
- */
-const RELEASE_RUN_PERMITS = `
+const RELEASE_RUN_PERMITS_BY_COUNT = `
 UPDATE queue_permits FORCE INDEX (ix_queue_permits_holder) SET free_at = :now, held_by = NULL
 WHERE queue = :queue AND held_by = :leaseToken AND kind = 'run' AND free_at > :now
 LIMIT :count`;
 
-export async function releaseRunPermits(db: Db, input: { queue: string; leaseToken: string; count: number; now: Date }): Promise<number> {
+/**
+ * Which of a claim's permits to give back: `keep`, how many of each kind it still needs (safe to
+ * re-send); or `count`, how many to free (deprecated: a lost reply then throws instead).
+ */
+export type GiveBack = { keep: number; count?: undefined } | { count: number; keep?: undefined };
+
+export type GiveBackInput = { queue: string; leaseToken: string; now: Date } & GiveBack;
+
+/** Gives back the permits a claim took and could not use (the queue had fewer due messages). */
+export async function returnUnusedPermits(db: Db, input: GiveBackInput): Promise<void> {
+  await giveBack(db, input, RETURN_UNUSED, RETURN_UNUSED_BY_COUNT);
+}
+
+/**
+ * Some of a claim's handlers ended: its run permits beyond `keep` are free again. Returns how
+ * many this call freed (0 when a re-send found them freed by its first run).
+ */
+export async function releaseRunPermits(db: Db, input: GiveBackInput): Promise<number> {
+  return giveBack(db, input, RELEASE_RUN_PERMITS, RELEASE_RUN_PERMITS_BY_COUNT);
+}
+
+async function giveBack(db: Db, input: GiveBackInput, keepSql: string, countSql: string): Promise<number> {
+  const base = { queue: input.queue, leaseToken: input.leaseToken, now: input.now };
+  if (input.keep !== undefined) {
+    const { numberOfRecordsUpdated } = await db.execute(keepSql, { ...base, keep: Math.max(0, input.keep) }, { idempotent: true });
+    return numberOfRecordsUpdated;
+  }
   if (input.count <= 0) return 0;
-  const { numberOfRecordsUpdated } = await db.execute(RELEASE_RUN_PERMITS, { ...input }, { idempotent: true });
+  const { numberOfRecordsUpdated } = await db.execute(countSql, { ...base, count: input.count });
   return numberOfRecordsUpdated;
 }
 
@@ -183,4 +229,4 @@ export async function permitsInUse(db: Db, input: { queues: readonly string[]; n
   return taken;
 }
 
-export { ENSURE_PERMITS, RELEASE_RUN_PERMITS, RETURN_UNUSED, TAKE_BOTH, TAKE_RATE, TAKE_RUN };
+export { ENSURE_PERMITS, RELEASE_RUN_PERMITS, RELEASE_RUN_PERMITS_BY_COUNT, RETURN_UNUSED, RETURN_UNUSED_BY_COUNT, TAKE_BOTH, TAKE_RATE, TAKE_RUN };

@@ -1,6 +1,8 @@
 /** Queue-wide limits as permit rows: what one take grants, when permits come back, and races. */
 import { describe, expect, it } from 'vitest';
-import { RATE_WINDOW_SLACK_MS, ensurePermits, permitsInUse, ratePermits, releaseRunPermits, returnUnusedPermits, takePermits, type PermitLimits } from '../../lib/sql/permits.js';
+import { DataApiUnavailableError } from '../../lib/db/errors.js';
+import { RATE_WINDOW_SLACK_MS, RELEASE_RUN_PERMITS, RELEASE_RUN_PERMITS_BY_COUNT, RETURN_UNUSED, RETURN_UNUSED_BY_COUNT, ensurePermits, permitsInUse, ratePermits, releaseRunPermits, returnUnusedPermits, takePermits, type PermitLimits } from '../../lib/sql/permits.js';
+import { lostReplyDb } from '../support/lostReply.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
@@ -94,5 +96,62 @@ describe('permits', () => {
     const lowered = { run: { slots: 1 } };
     await releaseRunPermits(stack.db, { queue: 'resize', leaseToken: 'a', count: 4, now: at(1) });
     expect(await takePermits(stack.db, { queue: 'resize', limits: lowered, want: 10, leaseToken: 'b', now: at(1), leaseUntil: LEASE })).toBe(1);
+  });
+});
+
+/*
+ * A release whose reply is lost has run; if the retry layer sends it again, the second run must
+ * not free permits that the claim's other handlers still hold.
+ */
+describe('permits given back after a lost reply', () => {
+  const loseReply = (sql: string) => lostReplyDb(stack, { when: (text) => text === sql });
+
+  it('a release by what the claim keeps is re-sent and frees nothing more', async () => {
+    const take = await limited('lost-keep', { run: { slots: 4 } });
+    expect(await take(4, 'a')).toBe(4);
+    const lost = loseReply(RELEASE_RUN_PERMITS);
+    // One handler of four ended: the claim keeps three.
+    await releaseRunPermits(lost.db, { queue: 'lost-keep', leaseToken: 'a', keep: 3, now: at(1) });
+    expect([lost.lost(), lost.sent()]).toEqual([1, 2]);
+    expect(await inUse('lost-keep', at(1))).toEqual({ rate: 0, run: 3 });
+    await releaseRunPermits(stack.db, { queue: 'lost-keep', leaseToken: 'a', keep: 0, now: at(2) });
+    expect(await inUse('lost-keep', at(2))).toEqual({ rate: 0, run: 0 });
+  });
+
+  it('releases by keep that overlap or arrive out of order leave the smallest keep held, and only the claim\'s own', async () => {
+    const take = await limited('keep-order', { run: { slots: 6 } });
+    expect(await take(4, 'a')).toBe(4);
+    expect(await take(2, 'b')).toBe(2);
+    const releases = [1, 3, 2].map((keep) => releaseRunPermits(stack.newDb(), { queue: 'keep-order', leaseToken: 'a', keep, now: at(1) }));
+    expect((await Promise.all(releases)).reduce((sum, n) => sum + n, 0)).toBe(3);
+    expect(await releaseRunPermits(stack.db, { queue: 'keep-order', leaseToken: 'a', keep: 3, now: at(2) })).toBe(0);
+    expect(await inUse('keep-order', at(2))).toEqual({ rate: 0, run: 1 + 2 });
+  });
+
+  it('a release by count is not re-sent: the lost reply surfaces, and one permit went back', async () => {
+    const take = await limited('lost-count', { run: { slots: 4 } });
+    expect(await take(4, 'a')).toBe(4);
+    const lost = loseReply(RELEASE_RUN_PERMITS_BY_COUNT);
+    await expect(releaseRunPermits(lost.db, { queue: 'lost-count', leaseToken: 'a', count: 1, now: at(1) })).rejects.toBeInstanceOf(DataApiUnavailableError);
+    expect(lost.sent()).toBe(1);
+    expect(await inUse('lost-count', at(1))).toEqual({ rate: 0, run: 3 });
+  });
+
+  it('unused permits given back by what the claim keeps are re-sent and give back nothing more', async () => {
+    const take = await limited('lost-unused', { rate: ratePermits(10), run: { slots: 10 } });
+    expect(await take(8, 'a')).toBe(8);
+    const lost = loseReply(RETURN_UNUSED);
+    // The claim found 3 messages for its 8 permits.
+    await returnUnusedPermits(lost.db, { queue: 'lost-unused', leaseToken: 'a', keep: 3, now: at(1) });
+    expect([lost.lost(), lost.sent()]).toEqual([1, 2]);
+    expect(await inUse('lost-unused', at(1))).toEqual({ rate: 3, run: 3 });
+  });
+
+  it('unused permits given back by count are not re-sent', async () => {
+    const take = await limited('lost-unused-count', { rate: ratePermits(10), run: { slots: 10 } });
+    expect(await take(8, 'a')).toBe(8);
+    const lost = loseReply(RETURN_UNUSED_BY_COUNT);
+    await expect(returnUnusedPermits(lost.db, { queue: 'lost-unused-count', leaseToken: 'a', count: 5, now: at(1) })).rejects.toBeInstanceOf(DataApiUnavailableError);
+    expect(await inUse('lost-unused-count', at(1))).toEqual({ rate: 3, run: 3 });
   });
 });

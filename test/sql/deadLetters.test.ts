@@ -1,0 +1,75 @@
+/** Dead letters: redrive and purge act on chosen ids, so a call re-sent after a lost reply does no more than asked. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { deadLetterIds, PURGE_DEAD_LETTERS, purgeDeadLetters, REDRIVE_DEAD_LETTERS, redriveDeadLetters } from '../../lib/sql/deadLetters.js';
+import { lostReplyDb } from '../support/lostReply.js';
+import { useStack } from '../support/stack.js';
+
+const stack = useStack();
+
+const NOW = new Date('2026-03-01T12:00:00.000Z');
+const idOf = (n: number) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`;
+
+beforeEach(async () => {
+  await stack.sql.query('DELETE FROM queue_messages');
+});
+
+/** `n` dead letters on `queue`, ids in order. */
+async function deadLetters(queue: string, n: number, from = 0): Promise<string[]> {
+  const ids = Array.from({ length: n }, (_, i) => idOf(from + i));
+  for (const id of ids) {
+    await stack.sql.query(
+      `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, created_at, updated_at, finished_at)
+       VALUES (?, ?, 'any', '{}', 2, 'dead', 0, 3, 3, ?, ?, ?, ?)`,
+      [id, queue, NOW, NOW, NOW, NOW],
+    );
+  }
+  return ids;
+}
+
+async function countByStatus(queue: string): Promise<Record<string, number>> {
+  const [rows] = (await stack.sql.query('SELECT status, COUNT(*) AS n FROM queue_messages WHERE queue = ? GROUP BY status', [queue])) as any;
+  return Object.fromEntries(rows.map((row: any) => [row.status, Number(row.n)]));
+}
+
+describe('after a lost reply, the re-sent statement', () => {
+  it('purges no more than the limit', async () => {
+    await deadLetters('q', 10);
+    const lost = lostReplyDb(stack, { when: (sql) => sql === PURGE_DEAD_LETTERS });
+    await purgeDeadLetters(lost.db, { queue: 'q', limit: 3 });
+    expect([lost.lost(), lost.sent()]).toEqual([1, 2]);
+    expect(await countByStatus('q')).toEqual({ dead: 7 });
+  });
+
+  it('redrives no more than the limit', async () => {
+    await deadLetters('q', 10);
+    const lost = lostReplyDb(stack, { when: (sql) => sql === REDRIVE_DEAD_LETTERS });
+    await redriveDeadLetters(lost.db, { queue: 'q', limit: 3, now: NOW, groupedAvailableAt: NOW });
+    expect([lost.lost(), lost.sent()]).toEqual([1, 2]);
+    expect(await countByStatus('q')).toEqual({ dead: 7, waiting: 3 });
+  });
+});
+
+describe('deadLetterIds', () => {
+  it('answers given ids that fit the limit without a call, else the oldest dead letters among them', async () => {
+    const ids = await deadLetters('q', 5);
+    await deadLetters('other', 1, 100);
+    const db = stack.newDb();
+    expect(await deadLetterIds(db, { queue: 'q', ids: [ids[3]!, ids[1]!], limit: 2 })).toEqual([ids[3], ids[1]]);
+    expect(db.stats.calls).toBe(0);
+    expect(await deadLetterIds(db, { queue: 'q', ids: [ids[4]!, idOf(100), ids[2]!, ids[3]!], limit: 2 })).toEqual([ids[2], ids[3]]);
+    expect(await deadLetterIds(db, { queue: 'q', limit: 3 })).toEqual(ids.slice(0, 3));
+  });
+
+  it('purge and redrive by given ids leave other queues and other ids alone', async () => {
+    const ids = await deadLetters('q', 4);
+    const [other] = await deadLetters('other', 1, 100);
+    await stack.sql.query("INSERT INTO queue_payload_parts (message_id, part, bytes, data) VALUES (?, 0, 2, '{}')", [ids[1]]);
+    expect(await redriveDeadLetters(stack.db, { queue: 'q', ids: [ids[0]!, other!], limit: 10, now: NOW, groupedAvailableAt: NOW })).toBe(1);
+    expect(await purgeDeadLetters(stack.db, { queue: 'q', ids: [ids[0]!, ids[1]!, other!], limit: 10 })).toBe(1);
+    expect(await countByStatus('q')).toEqual({ dead: 2, waiting: 1 });
+    expect(await countByStatus('other')).toEqual({ dead: 1 });
+    // A purged message's payload slices go with it.
+    const [parts] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_payload_parts')) as any;
+    expect(Number(parts[0].n)).toBe(0);
+  });
+});
