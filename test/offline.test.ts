@@ -72,6 +72,9 @@ beforeAll(async () => {
       String(albPort),
       `--param=dataApiEndpoint=${stack.endpoint}`,
       `--param=dbName=${stack.database}`,
+      // Not the built-in 60 and 5: the API's functions must use the deployment's drain-wide settings.
+      '--param=leaseSeconds=45',
+      '--param=maxAttempts=9',
     ],
     {
       cwd: ROOT,
@@ -123,4 +126,23 @@ it('refuses bad input over HTTP with the JSON error', async () => {
 
   const unknown = await fetch(`${baseUrl}/messages/0190a5b4-0000-7000-8000-000000000000`);
   expect(unknown.status).toBe(404);
+});
+
+it("enqueues and redrives with the deployment's max attempts and lease, not the built-in ones", async () => {
+  const post = (body: unknown) =>
+    fetch(`${baseUrl}/queues/sms/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
+      async (response) => (await response.json()) as { id: string },
+    );
+  // Delayed, so the drain's schedule cannot take them meanwhile.
+  const { id } = await post({ type: 'sms.send', payload: { to: '+15550002222', body: 'attempts' }, delaySeconds: 3_600 });
+  expect(await (await fetch(`${baseUrl}/messages/${id}`)).json()).toMatchObject({ maxAttempts: 9 });
+
+  // queue.config.ts declares no FIFO queue, so the dead letter of a group is made by hand: a
+  // redrive delays any message with a group key by the lease (lib/operations.ts redrive).
+  const { id: dead } = await post({ type: 'sms.send', payload: { to: '+15550003333', body: 'grouped' }, delaySeconds: 3_600 });
+  await stack.sql.query(`UPDATE queue_messages SET status = 'dead', group_key = 'acct-1', finished_at = created_at, last_error = 'boom' WHERE id = ?`, [dead]);
+  const redriven = await fetch(`${baseUrl}/queues/sms/redrive`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: [dead] }) });
+  expect(await redriven.json()).toMatchObject({ redriven: 1 });
+  const [[row]] = (await stack.sql.query('SELECT TIMESTAMPDIFF(SECOND, updated_at, available_at) AS delay FROM queue_messages WHERE id = ?', [dead])) as any;
+  expect(Number(row.delay)).toBe(45);
 });

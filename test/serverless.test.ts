@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import queueConfig from '../queue.config.js';
 import { packageOffline, type CloudFormationResource, type CloudFormationTemplate, type PackagedService } from '../dev/packageOffline.js';
+import { queueDefaults } from '../lib/queues.js';
 
 const run = promisify(execFile);
 const projectDir = fileURLToPath(new URL('..', import.meta.url));
@@ -135,6 +136,8 @@ describe('serverless package', () => {
       webhookAllowedHosts: '*.partner.test',
       smsProviderUrl: 'https://sms.partner.test/send',
       webhookSigningSecretParameter: '/team/prod/hook-secret',
+      leaseSeconds: '45',
+      maxAttempts: '9',
     });
   }, 480_000);
 
@@ -222,6 +225,28 @@ describe('serverless package', () => {
         return parts.slice(7).join('');
       };
       expect(asArray(ssm[0].Resource).map(parameterOf)).toEqual(secrets.map((secret) => drainEnv[`${secret}_PARAMETER`]));
+    });
+  });
+
+  describe('drain-wide settings (lib/queues.ts)', () => {
+    // The names queueDefaults reads, taken from the function itself, so a new one cannot be left out.
+    const read = new Set<string>();
+    queueDefaults(
+      new Proxy({}, {
+        get: (_, name) => {
+          read.add(String(name));
+          return undefined;
+        },
+      }),
+    );
+
+    it('passes every one to every function: the API enqueues and redrives with them too', () => {
+      expect([...read]).toEqual(expect.arrayContaining(['LEASE_SECONDS', 'MAX_ATTEMPTS', 'DRAIN_BATCH_SIZE']));
+      for (const name of FUNCTIONS) {
+        const env = functionResource(existing.template, name).Properties.Environment.Variables;
+        for (const setting of read) expect(env, `${name}: ${setting}`).toHaveProperty(setting);
+        expect(env, name).toMatchObject({ LEASE_SECONDS: '45', MAX_ATTEMPTS: '9' });
+      }
     });
   });
 
