@@ -19,6 +19,7 @@ import { NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIs
 import { uuidv7 } from './ids.js';
 import type { QueueConfig } from './queues.js';
 import { findByDedupKeys, insertMessages, insertPayloadParts, type NewMessage, type PayloadPart } from './sql/index.js';
+import { ensureGroupSlotsOnce, holdGroupSlots } from './sql/groupSlots.js';
 import { formatPath, issuesFromZod } from './validation.js';
 
 export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
@@ -160,8 +161,24 @@ async function store(app: App, queue: QueueConfig, inputs: readonly { value: unk
 }
 
 async function insertAll(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], options: EnqueueOptions): Promise<EnqueuedMessage[]> {
+  if (queue.fifo && options.db?.transactionId !== undefined) await holdGroupsUntilCommit(app, queue, inputs, options.db);
   const prepared = await prepare(app, queue, inputs, app.clock.now());
   return insertPrepared(app, queue, prepared, options.db ?? app.db);
+}
+
+/**
+ * In a caller's transaction, a FIFO enqueue first holds its groups' slots until the transaction
+ * ends (lib/sql/groupSlots.ts): no claim takes a message of those groups meanwhile, so messages
+ * enqueued into them after this one, by anyone, keep their place behind it however long the
+ * transaction stays open, and every other group keeps running. Before the ids are made, so every
+ * message of these groups with a later id waits. The slots must exist, committed, beforehand: they
+ * are added outside the transaction (once per process).
+ */
+async function holdGroupsUntilCommit(app: App, queue: QueueConfig, inputs: readonly { value: unknown }[], tx: Db): Promise<void> {
+  const groups = inputs.map(({ value }) => (value as { groupKey?: unknown } | null)?.groupKey).filter((key): key is string => typeof key === 'string');
+  if (groups.length === 0) return;
+  await ensureGroupSlotsOnce(app.db, { queue: queue.name, now: app.clock.now() });
+  await holdGroupSlots(tx, { queue: queue.name, groups });
 }
 
 async function insertPrepared(app: App, queue: QueueConfig, prepared: Prepared[], db: Db): Promise<EnqueuedMessage[]> {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/types.js';
 import { claimBatch } from '../sql/claimBatch.js';
-import { claimGroupHeads } from '../sql/claimGroupHeads.js';
+import { claimGroupHeads, findGroupHeads } from '../sql/claimGroupHeads.js';
+import { ensureGroupSlotsOnce } from '../sql/groupSlots.js';
 import { ensurePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
 import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
@@ -103,7 +104,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   try {
     const claim = { queue: input.queue, limit, leaseToken, now: input.now, leaseUntil };
     // Followers only where no permits count messages: the permits allow `limit` messages, not heads.
-    claimed = input.fifo === true ? await claimGroupHeads(db, { ...claim, followers: permitted === undefined }) : await claimBatch(db, claim);
+    claimed = input.fifo === true ? await claimHeads(db, { ...claim, followers: permitted === undefined }) : await claimBatch(db, claim);
   } catch (error) {
     // The claim may or may not have run; unreturned permits free themselves (window, lease).
     if (permitted !== undefined) await returnUnusedPermits(db, { queue: input.queue, leaseToken, count: permitted, now: input.now }).catch(() => {});
@@ -126,5 +127,34 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   for (const message of messages) {
     if (message.payloadParts > 0) message.payload = JSON.parse(await readPayloadText(db, message.id, maxBytes));
   }
+  if (input.fifo === true) countFollowerAttempts(messages);
   return { leaseToken, leaseUntil, claimed, ...(permitted === undefined ? {} : { permitted }), messages };
+}
+
+/**
+ * Candidate heads read per claim, per head wanted: concurrent drains read the same candidates, and
+ * each takes the first it can lock, so with a few more than it wants, the next drain finds free
+ * ones after the heads the first holds (lib/sql/claimGroupHeads.ts).
+ */
+const HEAD_CANDIDATES_PER_CLAIM = 3;
+
+/** A FIFO claim: the due heads (a plain read), then the lease of those still free (and their followers). */
+async function claimHeads(db: Db, input: { queue: string; limit: number; leaseToken: string; now: Date; leaseUntil: Date; followers: boolean }): Promise<number> {
+  await ensureGroupSlotsOnce(db, { queue: input.queue, now: input.now });
+  const heads = await findGroupHeads(db, { queue: input.queue, now: input.now, limit: input.limit * HEAD_CANDIDATES_PER_CLAIM });
+  return claimGroupHeads(db, { ...input, heads });
+}
+
+/**
+ * A FIFO claim leases a follower without counting its attempt (lib/sql/claimGroupHeads.ts): the
+ * attempt it would run is one more than stored, and its outcome's write stores it. Within each
+ * group the claim holds, the lowest id is the head and the other its follower.
+ */
+function countFollowerAttempts(messages: HeldClaimedMessage[]): void {
+  const heads = new Set<string>();
+  for (const message of [...messages].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    if (message.groupKey === null) continue;
+    if (heads.has(message.groupKey)) message.attempts++;
+    else heads.add(message.groupKey);
+  }
 }

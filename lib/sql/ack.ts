@@ -25,16 +25,17 @@ import type { HeldMessage } from './heldMessage.js';
 const ACK = `
 UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
   id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
-  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken'
+  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
+  attempts    INT                                          PATH '$.attempts'
 )) AS h
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
-SET m.status = 'done', m.finished_at = :now, m.group_head = NULL, m.updated_at = :now
+SET m.status = 'done', m.attempts = COALESCE(h.attempts, m.attempts), m.finished_at = :now, m.group_head = NULL, m.updated_at = :now
 WHERE m.lease_token = h.lease_token AND m.status IN ('running', 'done')`;
 
 /** Marks messages done; returns how many were still held under their lease and changed. */
 export async function ack(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
-  const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken }));
+  const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken, attempts: h.attempts ?? null }));
   const result = await db.execute(ACK, { held, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }

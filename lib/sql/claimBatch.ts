@@ -11,9 +11,9 @@ export interface ClaimBatchInput {
 }
 
 /**
- * How a claim leases the rows it picked (`m`), whichever claim it is (this one,
- * lib/sql/claimGroupHeads.ts): its attempt counted, under the claim's token until the lease
- * deadline. LEASE_DUE reaches each row of a derived table `due` by primary key.
+ * How a claim leases the rows it picked (`m`): its attempt counted, under the claim's token until
+ * the lease deadline (lib/sql/claimGroupHeads.ts leases the same way, but for a FIFO follower's
+ * attempt). LEASE_DUE reaches each row of a derived table `due` by primary key.
  */
 export const LEASE_SET = `SET m.status = 'running',
     m.attempts = m.attempts + 1,

@@ -1,37 +1,57 @@
 import type { Db } from '../db/types.js';
-import { LEASE_SET, lease, type ClaimBatchInput } from './claimBatch.js';
+import type { ClaimBatchInput } from './claimBatch.js';
+import { groupSlotOf } from './groupSlots.js';
+import { namedList } from './namedList.js';
 
 /*
- * The claim of a FIFO queue: only the head of each group may run, the group's unfinished message
- * with the lowest id (ids are time-ordered: enqueue order), and only when it is due. Everything
- * else follows from the head being the group's oldest unfinished message:
+ * The claim of a FIFO queue, in two statements: a plain read that finds the due heads, then an
+ * UPDATE that leases those still free. Only the head of a group may run: its unfinished message
+ * with the lowest id (ids are time-ordered: enqueue order), and only when it is due and nothing
+ * of its group is in flight.
  *
- * - at most one in flight: a running head's available_at is its lease deadline, so it is not due
- *   and its group offers nothing until it is settled (or its lease ends: a crashed drain);
- * - a retrying head holds its group back until its next attempt is due;
- * - a done, dead or cancelled head is finished (group_head NULL), and the next message leads;
- * - a redriven dead letter is unfinished again with its old id, so it leads again: back in its
- *   group's order (lib/sql/deadLetters.ts delays it by a lease, so a later message of its group
- *   already in flight ends first).
+ * Why two statements. The heads come from ix_queue_messages_group (queue, group_head, id) by a
+ * loose index scan: one index dive per live group, whatever the backlogs and the finished history.
+ * Inside an UPDATE that scan would be a locking read, and it would wait on the uncommitted row of
+ * any producer transaction still open (the outbox: a Data API transaction may stay open for
+ * minutes), holding up every group of the queue. As a plain SELECT it is a consistent read: it
+ * waits on nothing and does not see uncommitted messages. And since the sort by due time happens
+ * there, without locks, concurrent claims do not lock every due head before sorting them: each
+ * UPDATE locks only the heads it takes, so concurrent drains take disjoint groups.
  *
- * The heads come from ix_queue_messages_group (queue, group_head, id) by a loose index scan: one
- * index dive per live group ("Using index for group-by"), whatever the groups' backlogs and the
- * queue's finished history. They are then locked by primary key FOR UPDATE SKIP LOCKED in due
- * order (oldest first, so no group starves), re-checked on the locked row's current version (a
- * head settled since the scan no longer qualifies: the next message waits for the next claim,
- * never runs beside it), and claimed exactly as claimBatch claims.
+ * The UPDATE locks each candidate head by primary key FOR UPDATE SKIP LOCKED, in id order, and
+ * re-checks it on the locked row's current version:
+ * - unfinished and due (a head claimed, settled or retried since the read no longer qualifies);
+ * - its group has nothing in flight: no row of the group is running under a live lease
+ *   (ix_queue_messages_group_lease, migration 007). This is what holds one in flight per group
+ *   when a message commits late: a message whose id was made before a later one of its group was
+ *   committed and started (a client's batching linger, a re-sent insert, a producer's open
+ *   transaction) becomes the group's lowest unfinished id while the later one runs, and waits for it;
+ * - its group's slot (lib/sql/groupSlots.ts) is not held by a producer transaction still open: a
+ *   group with an uncommitted message is passed over, without waiting, so its later messages keep
+ *   their place behind that one, and every other group is claimed.
  *
- * Followers: with `:followers` 1, each locked head's next message in its group (one index dive
- * past the head) is leased with it when due, through a two-row pick (0: the head, 1: its
- * follower). Nothing else can hold a follower: only a head is ever claimed on its own, and this
- * statement holds the head. The drain starts a follower only after its head's outcome is written
- * (done or dead) and gives it back otherwise, so the group still runs one at a time, in order.
+ * Order, then, is enqueue (id) order among the messages of a group that are committed when its
+ * head is chosen. A message that commits after a later message of its group was chosen runs after
+ * that one, never beside it.
+ *
+ * Followers: each candidate head may come with its next message in the group (found by the same
+ * read, one index dive past the head), leased with it when due, for the drain to start once the
+ * head's outcome is written done or dead (lib/drain/lane.ts). Nothing else can hold a follower:
+ * only a head is ever claimed on its own, and this statement holds the head. A follower's attempt
+ * is not counted here but when it runs (its outcome's write sets it, lib/drain/claim.ts), so a
+ * follower that never starts (its head retried, its drain crashed) loses no attempt.
+ *
+ * A running head's available_at is its lease deadline, so it is not due: a group whose head is
+ * in flight offers nothing until it is settled or its lease ends (a crashed drain). A redriven
+ * dead letter is unfinished again with its old id, so it leads again (lib/sql/deadLetters.ts
+ * delays it by a lease, so a later message of its group already in flight ends first).
  */
-const CLAIM_GROUP_HEADS = `
-UPDATE (
-  SELECT h.id AS head_id,
-         (SELECT MIN(n.id) FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
-          WHERE n.queue = :queue AND n.group_head = h.group_head AND n.id > h.id) AS next_id
+const FIND_GROUP_HEADS = `
+SELECT c.id, c.group_key,
+       (SELECT MIN(n.id) FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
+        WHERE n.queue = :queue AND n.group_head = c.group_key AND n.id > c.id) AS next_id
+FROM (
+  SELECT h.id, h.group_key
   FROM (
     SELECT MIN(id) AS id FROM queue_messages FORCE INDEX (ix_queue_messages_group)
     WHERE queue = :queue AND group_head IS NOT NULL
@@ -41,25 +61,84 @@ UPDATE (
   WHERE h.finished_at IS NULL AND h.available_at <= :now
   ORDER BY h.available_at, h.id
   LIMIT :limit
+) AS c`;
+
+export interface GroupHead {
+  id: string;
+  groupKey: string;
+  /** The group's next unfinished message, if any (it may not be due). */
+  nextId: string | null;
+}
+
+/** The due heads of up to `limit` groups of a FIFO queue, longest due first; locks nothing, waits on nothing. */
+export async function findGroupHeads(db: Db, input: { queue: string; now: Date; limit: number }): Promise<GroupHead[]> {
+  const rows = await db.query(FIND_GROUP_HEADS, { queue: input.queue, now: input.now, limit: input.limit }, { idempotent: true });
+  return rows.map((row) => ({ id: row.id as string, groupKey: row.group_key as string, nextId: (row.next_id as string | null) ?? null }));
+}
+
+/*
+ * The candidate heads come as an IN list on the primary key, read in id order with no ORDER BY:
+ * the scan stops after :limit heads, locking only those (a sort would lock every candidate first).
+ * The picks pair each head with itself and with its follower, if any.
+ */
+const claimGroupHeadsSql = (headList: string) => `
+UPDATE (
+  SELECT h.id AS head_id, h.group_key
+  FROM queue_messages AS h FORCE INDEX (PRIMARY)
+  STRAIGHT_JOIN queue_group_slots AS s FORCE INDEX (PRIMARY) ON s.queue = :queue AND s.slot = ${groupSlotOf('h.group_key')}
+  WHERE h.id IN (${headList}) AND h.queue = :queue AND h.finished_at IS NULL AND h.available_at <= :now
+    AND NOT EXISTS (
+      SELECT 1 FROM queue_messages AS r FORCE INDEX (ix_queue_messages_group_lease)
+      WHERE r.queue = :queue AND r.group_lease = h.group_key AND r.available_at > :now
+    )
+  LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ) AS due
-STRAIGHT_JOIN (SELECT 0 AS k UNION ALL SELECT 1) AS pick ON pick.k <= :followers
-STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = IF(pick.k = 0, due.head_id, due.next_id)
-${LEASE_SET}
-WHERE pick.k = 0 OR (m.finished_at IS NULL AND m.available_at <= :now)`;
+STRAIGHT_JOIN JSON_TABLE(:picks, '$[*]' COLUMNS (
+  head_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
+  id      CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$[1]'
+)) AS pick ON pick.head_id = due.head_id
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = pick.id
+SET m.status = 'running',
+    m.attempts = m.attempts + IF(m.id = due.head_id, 1, 0),
+    m.lease_token = :leaseToken,
+    m.available_at = :leaseUntil,
+    m.updated_at = :now
+WHERE m.id = due.head_id OR (m.group_head = due.group_key AND m.available_at <= :now)`;
 
 export interface ClaimGroupHeadsInput extends ClaimBatchInput {
+  /** Candidates from findGroupHeads; up to `limit` of them are leased. */
+  heads: readonly GroupHead[];
   /**
    * Also lease each head's next message of its group, if due: the drain runs it once the head's
    * outcome is written (lib/drain/lane.ts), so the group still has one in flight, in order, at a
-   * claim and a read per two messages. Up to `limit` heads and as many followers.
+   * claim per two messages. Up to `limit` heads and as many followers.
    */
   followers: boolean;
 }
 
-/** Leases the due heads of up to `limit` groups of a FIFO queue (and their followers); returns how many it took. */
+/** Leases up to `limit` of the candidate heads still free (and their followers); returns how many rows it took. */
 export async function claimGroupHeads(db: Db, input: ClaimGroupHeadsInput): Promise<number> {
-  return lease(db, CLAIM_GROUP_HEADS, { ...input, followers: input.followers ? 1 : 0 });
+  if (input.heads.length === 0 || input.limit <= 0) return 0;
+  const { placeholders, params } = namedList('head', input.heads.map((head) => head.id));
+  const picks: [string, string][] = [];
+  for (const head of input.heads) {
+    picks.push([head.id, head.id]);
+    if (input.followers && head.nextId !== null) picks.push([head.id, head.nextId]);
+  }
+  const result = await db.execute(claimGroupHeadsSql(placeholders), {
+    ...params,
+    picks,
+    queue: input.queue,
+    limit: input.limit,
+    leaseToken: input.leaseToken,
+    now: input.now,
+    leaseUntil: input.leaseUntil,
+  });
+  return result.numberOfRecordsUpdated;
 }
 
-export { CLAIM_GROUP_HEADS };
+/** The claim statement for `heads` candidates (for EXPLAIN in tests and doctor). */
+export const CLAIM_GROUP_HEADS = (heads: number) => claimGroupHeadsSql(namedList('head', Array.from({ length: heads }, String)).placeholders);
+
+export { FIND_GROUP_HEADS };

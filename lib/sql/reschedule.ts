@@ -13,11 +13,12 @@ const RESCHEDULE = `
 UPDATE JSON_TABLE(:retries, '$[*]' COLUMNS (
   id           CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
   lease_token  CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
+  attempts    INT                                          PATH '$.attempts',
   available_at DATETIME(3)                                  PATH '$.availableAt',
   error        TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'
 )) AS r
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = r.id
-SET m.status = 'retrying', m.available_at = r.available_at, m.last_error = r.error, m.updated_at = :now
+SET m.status = 'retrying', m.attempts = COALESCE(r.attempts, m.attempts), m.available_at = r.available_at, m.last_error = r.error, m.updated_at = :now
 WHERE m.lease_token = r.lease_token AND m.status IN ('running', 'retrying')`;
 
 /** Returns how many messages were still held under their lease and changed. */
@@ -26,6 +27,7 @@ export async function reschedule(db: Db, input: { retries: readonly HeldRetry[];
   const retries = input.retries.map((r) => ({
     id: r.id,
     leaseToken: r.leaseToken,
+    attempts: r.attempts ?? null,
     availableAt: sqlTimestamp(r.availableAt),
     error: clipError(r.error),
   }));

@@ -2,7 +2,7 @@
 import { expect, it } from 'vitest';
 import { systemClock } from '../../lib/clock.js';
 import { drain } from '../../lib/drain/drain.js';
-import { enqueue } from '../../lib/enqueue.js';
+import { enqueue, enqueueInTransaction } from '../../lib/enqueue.js';
 import { useStack } from '../support/stack.js';
 import { appOn, jobType, plenty, seed, statusCounts } from './helpers.js';
 
@@ -71,4 +71,25 @@ it('refuses a groupKey on a queue that is not FIFO, and a message without one on
   });
   const [stored] = await enqueue(app, 'ordered', [{ type: 't', payload: {}, groupKey: 'a' }]);
   expect(stored!.duplicate).toBe(false);
+});
+
+it('an open producer transaction holds its own group only: other groups start at once, and its later messages wait behind it', async () => {
+  const started: { group: string; n: number; atMs: number }[] = [];
+  const handler = jobType('step', async (payload) => {
+    const { group, n } = payload as { group: string; n: number };
+    started.push({ group, n, atMs: performance.now() });
+  });
+  const app = appOn(stack, { queues: [{ name: 'outbox', fifo: true }], jobTypes: [handler], clock: systemClock });
+  const step = (group: string, n: number) => ({ type: 'step', groupKey: group, payload: { group, n } });
+  await stack.db.transaction(async (tx) => {
+    await enqueueInTransaction(app, tx.transactionId!, 'outbox', [step('g', 1)]);
+    await enqueue(app, 'outbox', [step('g', 2), step('h', 1), step('h', 2)]);
+    const drainStartedMs = performance.now();
+    await drain(app, { queue: 'outbox', remainingTimeMs: plenty });
+    // Every group but g ran, in order and without waiting for the transaction; g waited.
+    expect(started.map(({ group, n }) => `${group}${n}`)).toEqual(['h1', 'h2']);
+    expect(started[0]!.atMs - drainStartedMs).toBeLessThan(1_000);
+  });
+  await drain(app, { queue: 'outbox', remainingTimeMs: plenty });
+  expect(started.map(({ group, n }) => `${group}${n}`)).toEqual(['h1', 'h2', 'g1', 'g2']);
 });

@@ -6,8 +6,10 @@ import { ack } from '../../lib/sql/ack.js';
 import { deadLetter } from '../../lib/sql/deadLetter.js';
 import { redriveDeadLetters } from '../../lib/sql/deadLetters.js';
 import { reschedule } from '../../lib/sql/reschedule.js';
-import { CLAIM_GROUP_HEADS, claimGroupHeads } from '../../lib/sql/claimGroupHeads.js';
+import { CLAIM_GROUP_HEADS, FIND_GROUP_HEADS, claimGroupHeads, findGroupHeads } from '../../lib/sql/claimGroupHeads.js';
+import { ensureGroupSlots } from '../../lib/sql/groupSlots.js';
 import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
+import { enqueue, enqueueInTransaction } from '../../lib/enqueue.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
 import { useStack } from '../support/stack.js';
 
@@ -20,11 +22,13 @@ async function fifo(queue: string, groups: readonly string[]) {
   const clock = new ManualClock(T0);
   const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
   const ids = await seed(app, groups.map((groupKey) => ({ queue, type: 't', groupKey })));
+  await ensureGroupSlots(app.db, { queue });
   /** One claim of heads (and followers when asked), read back in id order with their lease token. */
   const claim = async (options: { followers?: boolean } = {}) => {
     const leaseToken = randomUUID();
     const now = clock.now();
-    const claimed = await claimGroupHeads(app.db, { queue, limit: 100, leaseToken, now, leaseUntil: new Date(now.getTime() + LEASE_MS), followers: options.followers ?? false });
+    const heads = await findGroupHeads(app.db, { queue, now, limit: 300 });
+    const claimed = await claimGroupHeads(app.db, { queue, heads, limit: 100, leaseToken, now, leaseUntil: new Date(now.getTime() + LEASE_MS), followers: options.followers ?? false });
     const messages = (await readClaimedMessages(app.db, { leaseToken, maxBytes: 1_000_000 })).map((m) => ({ ...m, leaseToken }));
     return { claimed, messages };
   };
@@ -90,6 +94,57 @@ describe('claimGroupHeads', () => {
     expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual([ids[4]]);
   });
 
+  it('passes over a group whose producer transaction is still open, without waiting, and keeps its later messages behind the uncommitted one', async () => {
+    const { app, claim } = await fifo('outbox', []);
+    const message = (groupKey: string, n: number) => ({ type: 't', payload: { n }, groupKey });
+    let inTransaction = '';
+    let later = '';
+    let other = '';
+    await stack.db.transaction(async (tx) => {
+      inTransaction = (await enqueueInTransaction(app, tx.transactionId!, 'outbox', [message('g', 1)]))[0]!.id;
+      [later, other] = (await enqueue(app, 'outbox', [message('g', 2), message('h', 1)])).map((answer) => answer.id) as [string, string];
+      // Were the claim to wait on the uncommitted row, it would wait for the lock wait timeout.
+      const startedMs = performance.now();
+      const first = await Promise.race([claim(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the claim waited on the open transaction')), 10_000))]);
+      expect(performance.now() - startedMs).toBeLessThan(5_000);
+      expect(first.messages.map((m) => m.id)).toEqual([other]);
+    });
+    // Committed: the transaction's message leads its group, ahead of the one enqueued after it.
+    expect((await claim()).messages.map((m) => m.id)).toEqual([inTransaction]);
+    expect(inTransaction < later).toBe(true);
+  });
+
+  it('holds one in flight per group when a message commits after a later one of its group started', async () => {
+    const { app, clock, ids, claim } = await fifo('late', ['g', 'h']);
+    const [running] = (await claim()).messages.filter((m) => m.id === ids[0]);
+    // A message of g made before the running one but committed only now (a batching linger, a
+    // re-sent insert): it is the group's lowest unfinished id, and due.
+    const late = `${running!.id.slice(0, 9)}0000-7000-8000-000000000000`;
+    expect(late < running!.id).toBe(true);
+    await stack.sql.query(
+      `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, created_at, updated_at, group_key, group_head)
+       VALUES (?, 'late', 't', '{}', 2, 'waiting', 0, 0, 3, ?, ?, ?, 'g', 'g')`,
+      [late, clock.now(), clock.now(), clock.now()],
+    );
+    expect((await claim()).claimed).toBe(0);
+    await ack(app.db, { held: [running!], now: clock.now() });
+    expect((await claim()).messages.map((m) => m.id)).toEqual([late]);
+  });
+
+  it('counts no attempt for a follower until it runs: a crashed drain costs its follower nothing', async () => {
+    const { clock, ids, claim } = await fifo('follower-crash', ['g', 'g']);
+    const attempts = async () => {
+      const [rows] = await stack.sql.query('SELECT id, attempts FROM queue_messages WHERE queue = ? ORDER BY id', ['follower-crash']);
+      return (rows as { id: string; attempts: number }[]).map((row) => [row.id, row.attempts]);
+    };
+    expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual(ids);
+    expect(await attempts()).toEqual([[ids[0], 1], [ids[1], 0]]);
+    // The drain dies; both leases end; the head is claimed again with its follower.
+    clock.advance(LEASE_MS);
+    expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual(ids);
+    expect(await attempts()).toEqual([[ids[0], 2], [ids[1], 0]]);
+  });
+
   it('finds the heads with one index dive per group (a loose index scan), whatever the backlog and history', async () => {
     // 100 groups of 50 live messages, and as many finished: where a loose scan pays (on two rows,
     // the optimizer would rightly just read them).
@@ -106,8 +161,17 @@ describe('claimGroupHeads', () => {
     );
     await stack.sql.query('ANALYZE TABLE queue_messages');
     const now = new Date();
-    const plan = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS}`, { queue: 'plan', now, limit: 100, leaseToken: 't', leaseUntil: now, followers: 1 });
+    const plan = await stack.db.query(`EXPLAIN ${FIND_GROUP_HEADS}`, { queue: 'plan', now, limit: 100 });
     const heads = plan.find((row) => row.key === 'ix_queue_messages_group')!;
     expect(String(heads.Extra)).toMatch(/Using index for group-by/);
+    // The lease reads each candidate head and its slot by primary key, and a group's in-flight
+    // rows through their own index: nothing scans the queue.
+    const ids = Object.fromEntries(Array.from({ length: 100 }, (_, n) => [`head${n}`, rows[5_000 + n]![0]]));
+    const claim = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS(100)}`, { ...ids, queue: 'plan', now, limit: 100, leaseToken: 't', leaseUntil: now, picks: [] });
+    const byTable = (alias: string) => claim.filter((row) => row.table === alias);
+    expect(byTable('h').map((row) => row.key)).toEqual(['PRIMARY']);
+    expect(byTable('s').map((row) => row.key)).toEqual(['PRIMARY']);
+    expect(byTable('r').map((row) => row.key)).toEqual(['ix_queue_messages_group_lease']);
+    expect(claim.filter((row) => row.type === 'ALL' && String(row.table).match(/^(h|m|r|s)$/))).toEqual([]);
   });
 });
