@@ -18,13 +18,19 @@ export class DrainActivity {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly queue: string,
-    private readonly intervalMs: number,
+    /** The promise reaches at least this far ahead while the lane is active (WAKE_INTERVAL_MS). */
+    readonly intervalMs: number,
     private readonly log: DrainLog,
   ) {}
 
   /** The moment the lane must poll until, as far as anyone may have read it. */
   get promisedUntilMs(): number {
     return this.#promisedUntilMs;
+  }
+
+  /** When the promise must be renewed (touch) to keep reaching an interval ahead. */
+  get renewAtMs(): number {
+    return this.#promisedUntilMs - this.intervalMs;
   }
 
   /** Keeps the promise at least one interval ahead: one write per interval while the lane is active. */

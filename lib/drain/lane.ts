@@ -130,11 +130,18 @@ export interface LaneLinger {
  * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
  * rate-limit token is due, the run is aborted).
  */
+/** What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start time, FIFO heads, renewing the promise. */
+type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise';
+
 /** How soon a FIFO lane that found fewer heads than it asked for looks again, at the latest. */
 const FIFO_HEADS_POLL_MS = 50;
 
-/** How often a lane held back by other drains' run permits asks again. */
-const PERMIT_POLL_MS = 100;
+/**
+ * How soon a lane held back by other drains' run permits asks again: after 100 ms, doubling to
+ * every 800 ms while it stays held back. (Its own permits wake it as they are given back.)
+ */
+const PERMIT_POLL_MIN_MS = 100;
+const PERMIT_POLL_MAX_MS = 800;
 
 /** Run permits go back in up to this many writes per claim, as its handlers end. */
 const RUN_PERMIT_RELEASES_PER_CLAIM = 2;
@@ -175,7 +182,7 @@ export class QueueLane {
   #nextPollAtMs = 0;
   #lastPollAtMs = 0;
   /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll, permits, a start time. */
-  readonly #timers = new Set<'token' | 'poll' | 'permits' | 'start' | 'heads'>();
+  readonly #timers = new Set<TimerReason>();
   /** Handlers this run may run at once: its own fan-out within the queue-wide concurrency. */
   readonly #concurrency: number;
   /** Queue-wide limits, when the queue has any: each claim takes permits first. */
@@ -187,6 +194,17 @@ export class QueueLane {
   #headsWaitUntilMs = 0;
   /** Held back by the queue-wide limits: no claim before this time (the limits' permits are taken). */
   #permitsWaitUntilMs = 0;
+  /** The next wait for other drains' run permits (backing off while held back). */
+  #permitPollMs = PERMIT_POLL_MIN_MS;
+  /**
+   * Whether the last claim was held back by the limits, and whether it was held back holding no
+   * permits of its own: then the queue's capacity is other drains', which take what is due as
+   * theirs free, and this lane is as good as idle (it neither promises to poll nor looks ahead).
+   */
+  #heldBack = false;
+  #heldBackHoldingNone = false;
+  /** Under a queue-wide rate: the rate permits this lane took are in use until then. */
+  #ratePermitsUntilMs = 0;
   /** Run permits per claim (lease token): handlers not yet ended, and ended ones not yet released. */
   readonly #runPermits = new Map<string, { open: number; ended: number; total: number }>();
   /**
@@ -279,6 +297,7 @@ export class QueueLane {
         }
         this.#startReady();
         this.#claimMore();
+        this.#keepPromise();
         if (this.#finished()) break;
         if (!this.#changed) await new Promise<void>((resolve) => (this.#wake = resolve));
       }
@@ -363,20 +382,23 @@ export class QueueLane {
     if (linger === undefined || this.#idleSinceMs === undefined) return true;
     if (this.#claimsInFlight > 0) return false;
     const nowMs = this.#o.clock.now().getTime();
-    if (nowMs < this.#nextPollAtMs) {
-      this.#wakeAfter('poll', this.#nextPollAtMs - nowMs);
-      return false;
-    }
     const idleEnough = nowMs - this.#idleSinceMs >= linger.idleMs;
+    // Done as soon as both hold, not at the next poll: idle long enough, and polled after the promise.
     if (idleEnough && this.#lastPollAtMs >= linger.activity.promisedUntilMs) {
-      if (!this.#lookedAhead) {
+      // Held back by other runs' permits: what comes due is theirs to take.
+      if (!this.#lookedAhead && !this.#heldBackHoldingNone) {
         this.#lookAhead(nowMs);
         return false;
       }
       this.#stop('empty');
       return false;
     }
-    if (!idleEnough) linger.activity.touch();
+    if (nowMs < this.#nextPollAtMs) {
+      this.#wakeAfter('poll', this.#nextPollAtMs - nowMs);
+      return false;
+    }
+    // A poll that other runs' permits hold back cannot take what an enqueue brings: no promise.
+    if (!idleEnough && !this.#heldBackHoldingNone) linger.activity.touch();
     this.#lastPollAtMs = nowMs;
     this.#nextPollAtMs = nowMs + this.#pollDelayMs;
     this.#pollDelayMs = Math.min(linger.pollMaxMs, this.#pollDelayMs * 2);
@@ -414,7 +436,7 @@ export class QueueLane {
       });
   }
 
-  #wakeAfter(reason: 'token' | 'poll' | 'permits' | 'start' | 'heads', ms: number): void {
+  #wakeAfter(reason: TimerReason, ms: number): void {
     if (this.#timers.has(reason)) return;
     this.#timers.add(reason);
     void this.#o.sleep(ms).finally(() => {
@@ -463,6 +485,8 @@ export class QueueLane {
         // the ready-queue bound above keeps them from piling up.)
         if (this.#permits.run !== undefined) budget = Math.min(budget, this.#concurrency - held);
         if (budget <= 0) return;
+        // Our own run permits are on their way back: claim once they are, not to be held back by them.
+        if (this.#permits.run !== undefined && this.#releases.size > 0) return;
         const waitMs = this.#permitsWaitUntilMs - this.#o.clock.now().getTime();
         if (waitMs > 0) {
           this.#wakeAfter('permits', waitMs);
@@ -525,11 +549,22 @@ export class QueueLane {
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
     const heldBack = claim.permitted !== undefined && claim.permitted < limit;
-    if (heldBack) this.#heldBackByLimits(limit);
     if (this.#queue.concurrency !== undefined && claim.claimed > 0) {
       this.#runPermits.set(claim.leaseToken, { open: claim.claimed, ended: 0, total: claim.claimed });
     }
-    if (this.#queue.fifo && (claim.claimed > 0 || this.#holdsAny())) {
+    const rate = this.#permits?.rate;
+    if (rate !== undefined && claim.claimed > 0) this.#ratePermitsUntilMs = this.#o.clock.now().getTime() + rate.windowMs;
+    this.#heldBack = heldBack;
+    this.#heldBackHoldingNone = heldBack && !this.#holdsPermits();
+    // Held back holding none, the lane is idle: its lingering polls, not the permits' wait, pace it.
+    if (this.#heldBackHoldingNone) this.#permitsWaitUntilMs = 0;
+    else if (heldBack) this.#heldBackByLimits(limit);
+    else this.#permitPollMs = PERMIT_POLL_MIN_MS;
+    if (this.#heldBackHoldingNone && claim.claimed === 0) {
+      // Every permit is another run's: that run claims again as its handlers end (and promises
+      // to, #keepPromise). Idle: a lingering lane polls backing off, then stops; any other stops.
+      this.#ranDry(false);
+    } else if (this.#queue.fifo && (claim.claimed > 0 || this.#holdsAny())) {
       // While this run holds messages of a FIFO queue, their groups' next messages lead only once
       // their outcomes are written: look again then, or shortly (other groups, other drains), not
       // at once (the claim just took every head there was, or a full batch of them). Not dry.
@@ -719,16 +754,49 @@ export class QueueLane {
    */
   #heldBackByLimits(wanted: number): void {
     const rate = this.#permits?.rate;
-    let waitMs = PERMIT_POLL_MS;
+    let waitMs = this.#permitPollMs;
+    this.#permitPollMs = Math.min(PERMIT_POLL_MAX_MS, this.#permitPollMs * 2);
     if (rate !== undefined) {
       // Half the time the window takes to free as many permits as this claim wanted.
       const windowShare = (rate.windowMs * Math.min(wanted, rate.slots)) / rate.slots / 2;
-      waitMs = Math.max(PERMIT_POLL_MS / 4, windowShare);
+      waitMs = Math.max(PERMIT_POLL_MIN_MS / 4, windowShare);
     }
     this.#permitsWaitUntilMs = this.#o.clock.now().getTime() + waitMs;
   }
 
   /**
+  /** Whether this lane holds queue-wide permits: run permits of handlers not ended, rate permits within their window. */
+  #holdsPermits(): boolean {
+    return this.#runPermits.size > 0 || this.#ratePermitsUntilMs > this.#o.clock.now().getTime();
+  }
+
+  /**
+   * Whether the queue's capacity is taken and this lane holds some of it: it claims again as its
+   * own permits free (its releases wake it), so an enqueue meanwhile needs no other drain.
+   */
+  #waitsOnOwnPermits(): boolean {
+    if (this.#permits === undefined || !this.#holdsPermits()) return false;
+    if (this.#heldBack) return true;
+    // Its own fan-out is the queue's whole concurrency, and it is all in use.
+    const held = this.#claiming + this.#readyCount() + this.#running;
+    return this.#permits.run !== undefined && this.#concurrency === this.#queue.concurrency && held >= this.#concurrency;
+  }
+
+  /**
+   * While the lane waits on its own permits, its promise to poll the queue is kept (renewed each
+   * interval, a timer waking the loop for it): enqueues into the saturated queue then wake no
+   * drain, which could take nothing, and this lane claims their messages as its permits free.
+   * Kept only while the lane could still claim and run a message after the promise's end.
+   */
+  #keepPromise(): void {
+    const linger = this.#o.linger;
+    if (linger === undefined || this.#stoppedBecause !== undefined || !this.#waitsOnOwnPermits()) return;
+    const afterPromiseMs = this.#o.remainingTimeMs() - 2 * linger.activity.intervalMs;
+    if (!leaseFitsOneMessage(Math.min(afterPromiseMs, this.#queue.leaseSeconds * 1_000), this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) return;
+    linger.activity.touch();
+    this.#wakeAfter('promise', Math.max(0, linger.activity.renewAtMs - this.#o.clock.now().getTime()));
+  }
+
    * A claimed message's handler ended (or it will not run in this lease): under a queue-wide
    * concurrency, its claim's run permits go back in a few writes per claim, not one per message,
    * and the last one always; a permit not given back frees itself when the claim's lease ends.

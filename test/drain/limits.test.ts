@@ -1,0 +1,104 @@
+/**
+ * Queue-wide limits under saturation, on the real stack and the real clock: what a drain that
+ * cannot get permits costs, who picks up what it could not take, and what the handlers see.
+ */
+import { describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../lib/app.js';
+import { systemClock } from '../../lib/clock.js';
+import { defineConfig } from '../../lib/config.js';
+import { drain, type DrainSummary } from '../../lib/drain/drain.js';
+import { enqueue } from '../../lib/enqueue.js';
+import type { QueueDeclaration } from '../../lib/queues.js';
+import { Waker } from '../../lib/wake.js';
+import { waitFor } from '../support/waitFor.js';
+import { useStack } from '../support/stack.js';
+import { jobType, readRows, seed } from './helpers.js';
+
+const stack = useStack();
+
+/** How long a drain polls a dry queue in production (handlers/drain.ts DEFAULT_LINGER_MS). */
+const LINGER = { idleMs: 2_000, woken: true };
+
+function limitedApp(queue: QueueDeclaration, handle: (payload: unknown) => Promise<void>, invokeDrain?: (queue: string) => Promise<void>): App {
+  return createApp({
+    db: stack.newDb(),
+    env: {},
+    config: defineConfig({ queues: [queue], jobTypes: [jobType('work', handle, { timeoutMs: 12_000 })] }),
+    clock: systemClock,
+    ...(invokeDrain === undefined ? {} : { invokeDrain }),
+  });
+}
+
+describe('a queue saturated by its queue-wide concurrency', () => {
+  it('a second drain that gets no permit stops within 3 s at a few calls; the holder takes the next message as its handler ends', async () => {
+    const queue = 'saturated';
+    const HANDLER_MS = 7_000;
+    const started = new Map<number, number>();
+    const ended = new Map<number, number>();
+    const handle = async (payload: unknown) => {
+      const n = (payload as { n: number }).n;
+      started.set(n, Date.now());
+      if (n === 1) await new Promise((resolve) => setTimeout(resolve, HANDLER_MS));
+      ended.set(n, Date.now());
+    };
+    const declaration = { name: queue, concurrency: 1 };
+    const appA = limitedApp(declaration, handle);
+    await seed(appA, [{ queue, type: 'work', payload: { n: 1 } }]);
+    const runA = drain(appA, { queue, remainingTimeMs: () => 60_000, linger: LINGER });
+    await waitFor(async () => started.has(1), 5_000, 'the first message to start');
+
+    // The message the second drain cannot take: the first holds the queue's only permit.
+    const appB = limitedApp(declaration, handle);
+    await seed(appB, [{ queue, type: 'work', payload: { n: 2 } }]);
+    const bStartedMs = Date.now();
+    const summaryB: DrainSummary = await drain(appB, { queue, remainingTimeMs: () => 60_000, linger: LINGER });
+    const bRanMs = Date.now() - bStartedMs;
+
+    expect(summaryB.claimed).toBe(0);
+    expect(ended.has(1)).toBe(false); // B stopped while the permit was still taken
+    expect(bRanMs).toBeLessThan(3_000);
+    expect(summaryB.dataApiCalls).toBeLessThanOrEqual(20);
+
+    const summaryA = await runA;
+    expect(summaryA).toMatchObject({ claimed: 2, done: 2 });
+    // Picked up by the run that held the permit, as soon as it was free.
+    expect(started.get(2)! - ended.get(1)!).toBeLessThan(1_000);
+    console.log(`drain held back: ${bRanMs} ms, ${summaryB.dataApiCalls} calls; next message started ${started.get(2)! - ended.get(1)!} ms after the permit freed`);
+  });
+
+  it('an enqueue while the queue is saturated wakes no drain: the run holding the permits takes the message when they free', async () => {
+    const queue = 'saturated-wake';
+    const HANDLER_MS = 5_000;
+    const started = new Map<number, number>();
+    const ended = new Map<number, number>();
+    const handle = async (payload: unknown) => {
+      const n = (payload as { n: number }).n;
+      started.set(n, Date.now());
+      if (n === 1) await new Promise((resolve) => setTimeout(resolve, HANDLER_MS));
+      ended.set(n, Date.now());
+    };
+    const invoked: string[] = [];
+    const app = limitedApp({ name: queue, concurrency: 1 }, handle, async (q) => void invoked.push(q));
+    await seed(app, [{ queue, type: 'work', payload: { n: 1 } }]);
+    const run = drain({ ...app, db: stack.newDb() }, { queue, remainingTimeMs: () => 60_000, linger: LINGER });
+    await waitFor(async () => started.has(1), 5_000, 'the first message to start');
+
+    // Enqueues from other processes (each its own Waker), spread over the handler's run, past the
+    // promise the run made when its claim landed.
+    const wakes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      const waker = new Waker({ db: stack.newDb(), clock: systemClock, queues: [queue], invoke: async (q) => void invoked.push(q) });
+      await enqueue({ ...app, waker: undefined }, queue, [{ type: 'work', payload: { n: 10 + i } }]);
+      wakes.push(await waker.wake(queue));
+    }
+    expect(invoked).toEqual([]);
+    expect(wakes).toEqual(['drain-active', 'drain-active', 'drain-active']);
+
+    expect(await run).toMatchObject({ claimed: 4, done: 4 });
+    const firstNext = Math.min(...[10, 11, 12].map((n) => started.get(n)!));
+    expect(firstNext - ended.get(1)!).toBeLessThan(1_000);
+    const rows = [...(await readRows(stack, queue)).values()];
+    expect(rows.every((row) => row.status === 'done')).toBe(true);
+  });
+});
