@@ -91,3 +91,21 @@ export function mayStart(input: StartCheckInput): boolean {
 export function leaseFitsOneMessage(leaseMs: number, timeoutMs: number, marginMs: number): boolean {
   return minimumLeaseMs(timeoutMs, marginMs) <= leaseMs;
 }
+
+export interface RunCheckInput {
+  /** Time left in the run when it starts. */
+  remainingMs: number;
+  /** The longest handler timeout. */
+  timeoutMs: number;
+  marginMs: number;
+  /** The queue's per-run rate; its spacing delays even the first start. */
+  ratePerSecond: number | undefined;
+}
+
+/**
+ * Whether a run can take even one message of a queue: the claim budget's own rule (claimLimit)
+ * for a lane that holds nothing, on the run's time alone. A run that cannot drains nothing.
+ */
+export function runFitsOneMessage(input: RunCheckInput): boolean {
+  return worstCaseMs(1, 1, input.timeoutMs, input.ratePerSecond) <= input.remainingMs - input.marginMs;
+}

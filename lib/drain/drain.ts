@@ -1,10 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import type { App } from '../app.js';
 import { QueueError } from '../errors.js';
-import { WAKE_INTERVAL_MS, type QueueConfig } from '../queues.js';
+import { CLAIM_ALLOWANCE_MS, WAKE_INTERVAL_MS, type QueueConfig } from '../queues.js';
 import { DrainActivity } from './activity.js';
 import { enqueueDueRecurring, type RecurringRunResult } from './recurring.js';
 import { listPausedQueues } from '../sql/queueState.js';
+import { leaseFitsOneMessage, runFitsOneMessage } from './budget.js';
 import { describeError } from './dispatch.js';
 import { MessageQuota, QueueLane, type LaneSummary, type StopReason } from './lane.js';
 import { deleteExpiredMessages } from './retention.js';
@@ -91,6 +92,8 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
     const selected = selectQueues(app, options.queue);
     const [paused, recurring] = await Promise.all([listPausedQueues(app.db), enqueueRecurring(app, log)]);
     const active = selected.filter((queue) => !paused.has(queue.name));
+    const tooShort = runTooShort(app, active, options.remainingTimeMs(), tuning);
+    for (const error of tooShort) log.error('queue not drained: the run is too short for its longest handler', { error });
 
     const quotas = MessageQuota.split(options.maxMessages ?? Number.POSITIVE_INFINITY, active.length);
     const lanes = await Promise.all(
@@ -122,7 +125,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       ),
     );
 
-    const errors = [...recurring.errors, ...lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`))];
+    const errors = [...recurring.errors, ...tooShort, ...lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`))];
     const deleted = await Promise.all(
       lanes.map(async (lane) => {
         const queue = app.queues.get(lane.queue)!;
@@ -162,6 +165,33 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
   } finally {
     release();
   }
+}
+
+/**
+ * Queues of which this run cannot take even one message for lack of time (a lease too short is
+ * its lane's own error). Their lanes stop at once for 'time', as at a run's normal end; but a run
+ * too short from its start drains nothing, ever (`aurora-queue drain --in-process --timeout 12`
+ * with 10 s handlers, a drainTimeoutSeconds below a type's timeout), so it is an error that fails
+ * the run and the CLI, not a quiet success.
+ */
+function runTooShort(app: App, queues: readonly QueueConfig[], remainingMs: number, tuning: DrainTuning): string[] {
+  const longest = app.jobs.longestTimeout(tuning.defaultTimeoutMs);
+  const marginMs = tuning.safetyMarginMs;
+  const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  return queues
+    .filter((queue) => leaseFitsOneMessage(queue.leaseSeconds * 1_000, longest.timeoutMs, marginMs))
+    .filter((queue) => !runFitsOneMessage({ remainingMs, timeoutMs: longest.timeoutMs, marginMs, ratePerSecond: queue.drainRatePerSecond }))
+    .map((queue) => {
+      const spacingMs = queue.drainRatePerSecond === undefined ? 0 : Math.ceil(1_000 / queue.drainRatePerSecond);
+      // The time named counts the claim's round trip as well, as the lease rule does: a run of
+      // exactly timeout + margin would still lose its one message to the claim's own time.
+      const neededMs = longest.timeoutMs + spacingMs + marginMs + CLAIM_ALLOWANCE_MS;
+      return (
+        `${queue.name}: not drained: the run has ${Math.round(remainingMs / 1_000)} s, too little for its longest handler ` +
+        `(${longest.type ?? 'default'}: timeout ${seconds(longest.timeoutMs)}${spacingMs > 0 ? ` + rate spacing ${seconds(spacingMs)}` : ''} + ` +
+        `margin ${seconds(marginMs)} + claim ${seconds(CLAIM_ALLOWANCE_MS)} = ${seconds(neededMs)})`
+      );
+    });
 }
 
 /** A recurring message that cannot be enqueued is the run's error, never its failure: the lanes drain regardless. */

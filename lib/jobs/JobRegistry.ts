@@ -41,4 +41,18 @@ export class JobRegistry {
   types(): string[] {
     return [...this.#types.keys()];
   }
+
+  /**
+   * The handler that may run longest: any type may go to any queue, so every lease and every run
+   * must fit it. A type without a timeout of its own counts as `defaultMs`; with no types, `type`
+   * is undefined.
+   */
+  longestTimeout(defaultMs: number): { type: string | undefined; timeoutMs: number } {
+    let longest: { type: string | undefined; timeoutMs: number } = { type: undefined, timeoutMs: defaultMs };
+    for (const jobType of this.#types.values()) {
+      const timeoutMs = jobType.timeoutMs ?? defaultMs;
+      if (longest.type === undefined || timeoutMs > longest.timeoutMs) longest = { type: jobType.type, timeoutMs };
+    }
+    return longest;
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
-import { claimLimit, leaseFitsOneMessage, mayStart, worstCaseMs, type ClaimBudgetInput } from '../../lib/drain/budget.js';
+import { claimLimit, leaseFitsOneMessage, mayStart, runFitsOneMessage, worstCaseMs, type ClaimBudgetInput } from '../../lib/drain/budget.js';
 
 // A Lambda's first minute with the default queue: 60 s lease, 10 s handler timeout, 50 at once.
 const base: ClaimBudgetInput = {
@@ -111,5 +111,22 @@ describe('leaseFitsOneMessage', () => {
     expect(leaseFitsOneMessage(17_000, 10_000, 5_000)).toBe(true);
     expect(leaseFitsOneMessage(16_999, 10_000, 5_000)).toBe(false);
     expect(leaseFitsOneMessage(15_000, 10_000, 5_000)).toBe(false);
+  });
+});
+
+describe('runFitsOneMessage', () => {
+  it("is the first claim's own rule on the run's time: the longest timeout, the rate's spacing and the margin", () => {
+    const run = { timeoutMs: 10_000, marginMs: 5_000, ratePerSecond: undefined };
+    expect(runFitsOneMessage({ ...run, remainingMs: 15_000 })).toBe(true);
+    expect(runFitsOneMessage({ ...run, remainingMs: 14_999 })).toBe(false);
+    expect(runFitsOneMessage({ ...run, remainingMs: 12_000 })).toBe(false);
+    // One start per 2 s: even the first token comes 2 s after an empty bucket's start.
+    expect(runFitsOneMessage({ ...run, ratePerSecond: 0.5, remainingMs: 16_000 })).toBe(false);
+    expect(runFitsOneMessage({ ...run, ratePerSecond: 0.5, remainingMs: 17_000 })).toBe(true);
+    // Exactly where claimLimit, holding nothing, with a lease long enough, starts to take nothing.
+    for (const remainingMs of [14_999, 15_000]) {
+      const claim = claimLimit({ ...run, remainingMs, leaseMs: 600_000, claimAllowanceMs: 2_000, concurrency: 10, held: 0, batchSize: 100 });
+      expect(claim > 0).toBe(runFitsOneMessage({ ...run, remainingMs }));
+    }
   });
 });

@@ -39,4 +39,11 @@ describe('JobRegistry', () => {
   it('accepts an empty list', () => {
     expect(new JobRegistry([]).types()).toEqual([]);
   });
+
+  it('names the handler that may run longest, a type without a timeout counting as the default', () => {
+    const registry = new JobRegistry([jobType('quick', { timeoutMs: 2_000 }), jobType('plain'), jobType('slow', { timeoutMs: 30_000 })]);
+    expect(registry.longestTimeout(10_000)).toEqual({ type: 'slow', timeoutMs: 30_000 });
+    expect(registry.longestTimeout(60_000)).toEqual({ type: 'plain', timeoutMs: 60_000 });
+    expect(new JobRegistry([]).longestTimeout(10_000)).toEqual({ type: undefined, timeoutMs: 10_000 });
+  });
 });

@@ -42,6 +42,21 @@ describe('--in-process', () => {
     expect(run.stderr).toContain('= 17 s');
   });
 
+  it('exits non-zero, draining nothing, when --timeout cannot fit one handler, and drains with the time it names', async () => {
+    await enqueueTexts(1);
+    const env = stackEnv(stack, { SMS_PROVIDER_URL: provider.url });
+    // The built-in types time out after 10 s: with the 5 s margin, a 12 s run can never start one.
+    const short = await runCaptured(['drain', '--in-process', '--queue', 'sms', '--timeout', '12'], env);
+    expect(short.code).toBe(1);
+    expect(short.stdout).toMatch(/^sms +0 +0 +0 +0 +0 +0 +0 +0 +time$/m);
+    expect(short.stderr).toContain('sms: not drained: the run has 12 s, too little for its longest handler (webhook: timeout 10 s + margin 5 s + claim 2 s = 17 s)');
+    expect(await countDone()).toBe(0);
+
+    const enough = await runCaptured(['drain', '--in-process', '--queue', 'sms', '--timeout', '17'], env);
+    expect(enough).toMatchObject({ code: 0, stderr: '' });
+    expect(await countDone()).toBe(1);
+  });
+
   it('drains with this environment and prints the run as a table', async () => {
     await enqueueTexts(5);
     const run = await runCaptured(['drain', '--in-process', '--queue', 'sms'], stackEnv(stack, { SMS_PROVIDER_URL: provider.url }));
