@@ -6,13 +6,17 @@
  * of enqueues costs one check). Across processes, claimWake lets one caller per interval win,
  * and none while a lingering drain promises to poll the queue at least an interval ahead (see
  * lib/drain/activity.ts): a message enqueued within the interval after a check is therefore
- * claimed by the drain that check relied on, or by the one it started. A wake that fails (the
- * check or the invoke) loses nothing: the next interval's enqueue or the schedule drains the queue.
+ * claimed by the drain that check relied on, or by the one it started. A check reads the queue's
+ * row first (one read, no lock, when a promise or a recent wake stands) and takes the wake only
+ * when it may; a row found missing is made again. A queue saturated by its queue-wide limits
+ * starts no drain that could take nothing: the run holding its permits promises to poll it while
+ * it waits on them (lib/drain/lane.ts). A wake that fails (the check or the invoke) loses
+ * nothing: the next interval's enqueue or the schedule drains the queue.
  */
 import type { Clock } from './clock.js';
 import type { Db } from './db/types.js';
 import { WAKE_INTERVAL_MS } from './queues.js';
-import { claimWake, ensureQueueStates } from './sql/drainActivity.js';
+import { claimWake, ensureQueueStates, readWakeState } from './sql/drainActivity.js';
 
 /** Starts a drain run for a queue without waiting for it (a Lambda `Event` invoke). */
 export type InvokeDrain = (queue: string) => Promise<void>;
@@ -46,18 +50,24 @@ export class Waker {
     const nowMs = clock.now().getTime();
     if (nowMs - (this.#checkedAtMs.get(queue) ?? Number.NEGATIVE_INFINITY) < this.#intervalMs) return 'checked-recently';
     this.#checkedAtMs.set(queue, nowMs);
+    const activeBefore = new Date(nowMs + this.#intervalMs);
+    const wokenBefore = new Date(nowMs - this.#intervalMs);
     try {
       this.#rows ??= ensureQueueStates(db, this.#options.queues, new Date(nowMs)).catch((error: unknown) => {
         this.#rows = undefined;
         throw error;
       });
       await this.#rows;
-      const won = await claimWake(db, {
-        queue,
-        now: new Date(nowMs),
-        activeBefore: new Date(nowMs + this.#intervalMs),
-        wokenBefore: new Date(nowMs - this.#intervalMs),
-      });
+      // Read first: a check that finds a promise or a recent wake costs one read and takes no lock.
+      const state = await readWakeState(db, queue);
+      if (state === undefined) {
+        // Its row is gone (a table reset under this process): made again, then taken as a new queue's.
+        this.#options.log?.warn('the queue had no queue_state row; made again', { queue });
+        await ensureQueueStates(db, [...new Set([...this.#options.queues, queue])], new Date(nowMs));
+      } else if ((state.drainActiveUntil?.getTime() ?? 0) >= activeBefore.getTime() || (state.wokenAt?.getTime() ?? 0) >= wokenBefore.getTime()) {
+        return 'drain-active';
+      }
+      const won = await claimWake(db, { queue, now: new Date(nowMs), activeBefore, wokenBefore });
       if (!won) return 'drain-active';
       await this.#options.invoke(queue);
       return 'woken';

@@ -56,6 +56,17 @@ describe('Waker', () => {
     expect(invoked).toEqual(['polled']);
   });
 
+  it('makes a missing queue_state row again (a table reset under a running process) instead of never waking', async () => {
+    const { waker: w, invoked, clock } = waker('reset');
+    expect(await w.wake('reset')).toBe('woken');
+    await stack.sql.query("DELETE FROM queue_state WHERE queue = 'reset'");
+    clock.advance(1_001);
+    expect(await w.wake('reset')).toBe('woken');
+    clock.advance(1_001);
+    expect(await w.wake('reset')).toBe('woken');
+    expect(invoked).toEqual(['reset', 'reset', 'reset']);
+  });
+
   it('a failed invoke delays the drain but loses nothing', async () => {
     const clock = new ManualClock('2026-03-01T12:00:00.000Z');
     const queue = 'flaky';

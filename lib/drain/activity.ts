@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
-import { extendDrainActivity } from '../sql/drainActivity.js';
+import { extendDrainActivity, withdrawDrainActivity } from '../sql/drainActivity.js';
 import { describeError } from './dispatch.js';
 import type { DrainLog } from './types.js';
 
@@ -13,6 +13,7 @@ import type { DrainLog } from './types.js';
 export class DrainActivity {
   #promisedUntilMs = 0;
   #writing: Promise<void> | undefined;
+  #withdrawn = false;
 
   constructor(
     private readonly db: Db,
@@ -36,21 +37,46 @@ export class DrainActivity {
   /** Keeps the promise at least one interval ahead: one write per interval while the lane is active. */
   touch(): void {
     const nowMs = this.clock.now().getTime();
-    if (this.#writing !== undefined || this.#promisedUntilMs - nowMs >= this.intervalMs) return;
+    if (this.#withdrawn || this.#writing !== undefined || this.#promisedUntilMs - nowMs >= this.intervalMs) return;
     const until = nowMs + 2 * this.intervalMs;
     // Counted as promised before the write: a write whose reply is lost may still have landed.
     this.#promisedUntilMs = until;
-    this.#writing = extendDrainActivity(this.db, { queue: this.queue, until: new Date(until), now: new Date(nowMs) })
-      .catch((error: unknown) => {
-        // Enqueues then wake another drain, which costs an invoke, not a message.
-        this.log.warn('could not record the drain as active', { queue: this.queue, error: describeError(error) });
-      })
-      .finally(() => {
-        this.#writing = undefined;
-      });
+    // On failure, enqueues wake another drain, which costs an invoke, not a message.
+    this.#write('could not record the drain as active', () =>
+      extendDrainActivity(this.db, { queue: this.queue, until: new Date(until), now: new Date(nowMs) }),
+    );
+  }
+
+  /**
+   * The lane will poll no more: its promise, if it still stands, is taken back (after any write of
+   * it in flight), unless another lane has since promised further. No more promises after this.
+   */
+  withdraw(): void {
+    if (this.#withdrawn) return;
+    this.#withdrawn = true;
+    const until = this.#promisedUntilMs;
+    if (until <= this.clock.now().getTime()) return;
+    // On failure, enqueues skip waking until the promise passes: the schedule drains them.
+    this.#write('could not withdraw the drain\'s promise to poll', () =>
+      withdrawDrainActivity(this.db, { queue: this.queue, until: new Date(until), now: this.clock.now() }),
+    );
   }
 
   async close(): Promise<void> {
-    await this.#writing;
+    while (this.#writing !== undefined) await this.#writing;
+  }
+
+  /** Writes one after another, never two at once; failures are logged, never thrown. */
+  #write(failure: string, write: () => Promise<unknown>): void {
+    const previous = this.#writing;
+    const writing: Promise<void> = (async () => {
+      await previous;
+      await write();
+    })()
+      .catch((error: unknown) => this.log.warn(failure, { queue: this.queue, error: describeError(error) }))
+      .finally(() => {
+        if (this.#writing === writing) this.#writing = undefined;
+      });
+    this.#writing = writing;
   }
 }

@@ -293,6 +293,7 @@ export class QueueLane {
         this.#changed = false;
         if (this.#o.signal.aborted) {
           this.#stoppedBecause = 'aborted';
+          this.#o.linger?.activity.withdraw();
           this.#releaseReady();
         }
         this.#startReady();
@@ -324,8 +325,15 @@ export class QueueLane {
     wake?.();
   }
 
+  /**
+   * The lane claims no more. One that stops before its promise to poll has passed (time, an error,
+   * max-messages, an abort) cannot keep it: it is withdrawn, so enqueues from now on wake another
+   * drain. (One that stops on a dry queue has polled past it.)
+   */
   #stop(reason: StopReason): void {
-    this.#stoppedBecause ??= reason;
+    if (this.#stoppedBecause !== undefined) return;
+    this.#stoppedBecause = reason;
+    this.#o.linger?.activity.withdraw();
   }
 
   #finished(): boolean {
@@ -383,8 +391,9 @@ export class QueueLane {
     if (this.#claimsInFlight > 0) return false;
     const nowMs = this.#o.clock.now().getTime();
     const idleEnough = nowMs - this.#idleSinceMs >= linger.idleMs;
-    // Done as soon as both hold, not at the next poll: idle long enough, and polled after the promise.
-    if (idleEnough && this.#lastPollAtMs >= linger.activity.promisedUntilMs) {
+    // Done as soon as both hold, not at the next poll: idle long enough, and polled after the
+    // promise. Not while a FIFO lane holds messages: each outcome may let its group's next lead.
+    if (idleEnough && this.#lastPollAtMs >= linger.activity.promisedUntilMs && !(this.#queue.fifo && this.#holdsAny())) {
       // Held back by other runs' permits: what comes due is theirs to take.
       if (!this.#lookedAhead && !this.#heldBackHoldingNone) {
         this.#lookAhead(nowMs);
@@ -570,6 +579,8 @@ export class QueueLane {
       // at once (the claim just took every head there was, or a full batch of them). Not dry.
       this.#headsWaitUntilMs = this.#o.clock.now().getTime() + FIFO_HEADS_POLL_MS;
       if (claim.claimed === limit) this.#idleSinceMs = undefined;
+      // Found work while idle: the idle spell starts again (as a dry claim that found some does).
+      else if (claim.claimed > 0 && this.#idleSinceMs !== undefined) this.#ranDry(true);
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
       this.#ranDry(claim.claimed > 0);
@@ -712,6 +723,7 @@ export class QueueLane {
       if (follower === undefined) {
         this.#headsWaitUntilMs = 0;
       } else {
+        this.#nextPollAtMs = 0;
         this.#followers.delete(headId);
         if (landed) this.#ready.push(follower);
         // Unwritable now; the lease ends for both, and the head comes first again.
@@ -764,7 +776,6 @@ export class QueueLane {
     this.#permitsWaitUntilMs = this.#o.clock.now().getTime() + waitMs;
   }
 
-  /**
   /** Whether this lane holds queue-wide permits: run permits of handlers not ended, rate permits within their window. */
   #holdsPermits(): boolean {
     return this.#runPermits.size > 0 || this.#ratePermitsUntilMs > this.#o.clock.now().getTime();
@@ -798,6 +809,7 @@ export class QueueLane {
   }
 
    * A claimed message's handler ended (or it will not run in this lease): under a queue-wide
+  /**
    * concurrency, its claim's run permits go back in a few writes per claim, not one per message,
    * and the last one always; a permit not given back frees itself when the claim's lease ends.
    */

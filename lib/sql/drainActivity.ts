@@ -17,6 +17,27 @@ export async function ensureQueueStates(db: Db, queues: readonly string[], now: 
 }
 
 /*
+ * The queue's wake state, read before trying to take the wake: most checks find a promise or a
+ * recent wake and end here, with one read and no row lock; a missing row shows as no row.
+ */
+const READ_WAKE_STATE = `
+SELECT drain_active_until, woken_at FROM queue_state WHERE queue = :queue`;
+
+export interface WakeState {
+  /** A drain run promises to poll the queue until then. */
+  drainActiveUntil: Date | null;
+  /** The last wake taken. */
+  wokenAt: Date | null;
+}
+
+/** The queue's row, or undefined when it has none (removed under a running process: a table reset). */
+export async function readWakeState(db: Db, queue: string): Promise<WakeState | undefined> {
+  const [row] = await db.query(READ_WAKE_STATE, { queue }, { idempotent: true });
+  if (row === undefined) return undefined;
+  return { drainActiveUntil: (row.drain_active_until as Date | null) ?? null, wokenAt: (row.woken_at as Date | null) ?? null };
+}
+
+/*
  * Takes the queue's wake when no drain run promises to poll it until at least :activeBefore and
  * no wake was taken since :wokenBefore. Concurrent callers race on the row lock; one wins.
  */
@@ -51,4 +72,16 @@ ON DUPLICATE KEY UPDATE
 
 export async function extendDrainActivity(db: Db, input: { queue: string; until: Date; now: Date }): Promise<void> {
   await db.execute(EXTEND_DRAIN_ACTIVITY, { ...input }, { idempotent: true });
+}
+
+/*
+ * Takes back a drain run's promise that it can no longer keep (it stopped claiming early): only
+ * while the row still holds exactly that promise, not one another run has since made further.
+ */
+const WITHDRAW_DRAIN_ACTIVITY = `
+UPDATE queue_state SET drain_active_until = :now, updated_at = :now
+WHERE queue = :queue AND drain_active_until = :until`;
+
+export async function withdrawDrainActivity(db: Db, input: { queue: string; until: Date; now: Date }): Promise<void> {
+  await db.execute(WITHDRAW_DRAIN_ACTIVITY, { ...input }, { idempotent: true });
 }
