@@ -4,16 +4,19 @@ import type { App } from './app.js';
 import { declaredQueue } from './enqueue.js';
 import { payloadOf, toMessageView } from './messages.js';
 import { hasQueueWideLimits, type QueueConfig } from './queues.js';
+import { parseSlotKey } from './recurring.js';
 import { permitsInUse } from './sql/permits.js';
 import {
   deadLetterIds,
   groupStats,
   listDeadLetters as readDeadLetters,
   listPausedQueues,
+  markPurgedSlots,
   purgeDeadLettersById,
   queueStats,
   queueThroughput,
   redriveDeadLettersById,
+  selectDeadLetters,
   setQueuePaused,
   type GroupStats,
   type QueueStats,
@@ -145,7 +148,7 @@ export async function listDeadLetters(app: App, queue: string, options: { limit?
 }
 
 export interface BulkResult {
-  /** Dead letters changed by this call. */
+  /** Dead letters changed by this call (after a lost reply, by its re-sent statement only: fewer). */
   count: number;
   /** The call stopped at its limit: call again for the rest. */
   more: boolean;
@@ -169,14 +172,20 @@ export async function redrive(app: App, queue: string, options: { ids?: readonly
 
 export type PurgeSelection = { ids: readonly string[]; all?: undefined } | { all: true; ids?: undefined };
 
-/** Deletes dead letters for good: the given ids, or (with `all: true`) the queue's, at most `limit` per call. */
+/**
+ * Deletes dead letters for good: the given ids, or (with `all: true`) the queue's, at most `limit`
+ * per call. Reads them first, then deletes those ids, so a call re-sent after a lost reply purges
+ * no more than asked; a recurring message's slot is marked before its message goes, so no drain
+ * enqueues that slot again (lib/sql/recurringPurges.ts).
+ */
 export async function purgeDeadLetters(app: App, queue: string, selection: PurgeSelection, options: { limit?: number } = {}): Promise<BulkResult> {
   declaredQueue(app, queue);
   const limit = bulkLimit(selection.ids, options.limit);
-  // Ids first, then the delete by id: a call re-sent after a lost reply purges no more than asked.
-  const ids = await deadLetterIds(app.db, { queue, ids: selection.ids, limit });
-  const count = await purgeDeadLettersById(app.db, { queue, ids });
-  return { count, more: selection.ids === undefined && ids.length === limit };
+  const chosen = await selectDeadLetters(app.db, { queue, ids: selection.ids, limit });
+  const slots = chosen.map((message) => parseSlotKey(message.dedupKey)).filter((slot) => slot !== undefined);
+  await markPurgedSlots(app.db, { queue, slots, now: app.clock.now() });
+  const count = await purgeDeadLettersById(app.db, { queue, ids: chosen.map((message) => message.id) });
+  return { count, more: selection.ids === undefined && chosen.length === limit };
 }
 
 function bulkLimit(ids: readonly string[] | undefined, limit: number | undefined): number {

@@ -2,7 +2,8 @@
  * Recurring messages: entries of queue.config.ts that enqueue a message on a rate or cron
  * schedule (lib/schedule.ts). Every drain run enqueues the slots that are due; a slot's message
  * carries the dedup key `recurring:<name>:<slot>`, so the queue's unique (queue, dedup_key) makes
- * it exactly once however many drains run at once, with no table of its own.
+ * it exactly once however many drains run at once. Only a purged slot needs a record of its own
+ * (queue_recurring_purges: one row per entry, its newest purged slot).
  */
 import * as z from 'zod';
 import type { JobRegistry } from './jobs/JobRegistry.js';
@@ -129,11 +130,22 @@ export function slotKey(name: string, slot: Date): string {
   return `recurring:${name}:${slot.toISOString()}`;
 }
 
+const SLOT_KEY = /^recurring:(.+):(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)$/;
+
+/** The entry and slot a dedup key was made for by `slotKey`; undefined for any other key. */
+export function parseSlotKey(key: string | null): { entry: string; slot: Date } | undefined {
+  const match = key === null ? null : SLOT_KEY.exec(key);
+  if (match === null) return undefined;
+  const slot = new Date(match[2]!);
+  return Number.isNaN(slot.getTime()) ? undefined : { entry: match[1]!, slot };
+}
+
 /*
  * A slot is only ever enqueued while its message, if one was stored, cannot have been deleted by
  * retention yet: otherwise its dedup key would be free again and the slot enqueued twice. A
  * message is finished no earlier than its slot, and retention keeps it that long after finishing;
- * the allowance covers clocks of different drains that disagree.
+ * the allowance covers clocks of different drains that disagree. A purge frees a key sooner: it
+ * leaves a mark per entry that the insert checks instead (lib/sql/recurringPurges.ts).
  */
 const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
 

@@ -5,7 +5,9 @@ import { ManualClock } from '../lib/clock.js';
 import { ConfigError, defineConfig } from '../lib/config.js';
 import type { Db } from '../lib/db/types.js';
 import { drain, type DrainSummary } from '../lib/drain/drain.js';
+import { PermanentError } from '../lib/errors.js';
 import { defineJobType, type JobType } from '../lib/jobs/types.js';
+import { purgeDeadLetters } from '../lib/operations.js';
 import type { QueueDeclaration } from '../lib/queues.js';
 import { dueSlots, lookBackMs, planRecurring, slotKey, type RecurringDeclaration } from '../lib/recurring.js';
 import { setQueuePaused } from '../lib/sql/queueState.js';
@@ -139,6 +141,49 @@ describe('recurring messages through drain runs', () => {
       { queue: 'other-recurring', status: 'waiting' },
       { queue: 'paused-recurring', status: 'waiting' },
     ]);
+  });
+
+  it('never enqueues again a slot whose dead letter was purged, in a process that did not store it', async () => {
+    const clock = new ManualClock('2026-06-06T09:00:30.000Z');
+    const options = {
+      queues: [{ name: 'purged-slots' }],
+      jobTypes: [jobType('fails', async () => Promise.reject(new PermanentError('no')))],
+      recurring: [
+        { name: 'hourly', schedule: 'rate(1 hour)', queue: 'purged-slots', type: 'fails', payload: {} },
+        { name: 'catching-up', schedule: 'rate(10 minutes)', queue: 'purged-slots', type: 'fails', payload: {}, catchUp: 3 },
+      ],
+      clock,
+    };
+    const first = await runOnce(appWith(options));
+    expect(first).toMatchObject({ recurringEnqueued: 1 + 3, dead: 1 + 3 });
+    const operator = appWith(options);
+    expect(await purgeDeadLetters(operator, 'purged-slots', { all: true })).toEqual({ count: 4, more: false });
+
+    // Before the next slot, processes with nothing in memory (a cold start, another instance).
+    clock.advance(5 * MINUTE);
+    const cold = await runOnce(appWith(options));
+    expect(cold).toMatchObject({ recurringEnqueued: 0, errors: [] });
+    expect(await dedupKeys('purged-slots')).toEqual([]);
+    // A new catch-up slot is enqueued; the purged ones within its reach are not.
+    clock.advance(5 * MINUTE);
+    expect(await runOnce(appWith(options))).toMatchObject({ recurringEnqueued: 1, errors: [] });
+    expect(await dedupKeys('purged-slots')).toEqual(keysFor('catching-up', [Date.parse('2026-06-06T09:10:00.000Z')]));
+    await purgeDeadLetters(operator, 'purged-slots', { all: true });
+
+    // The next slots are enqueued as ever; the purged ones still not, though in catch-up's reach.
+    clock.set('2026-06-06T10:00:30.000Z');
+    expect(await runOnce(appWith(options))).toMatchObject({ recurringEnqueued: 1 + 3, errors: [] });
+    const tenMinutes = (end: string, n: number) => Array.from({ length: n }, (_, i) => Date.parse(end) - i * 10 * MINUTE);
+    expect(await dedupKeys('purged-slots')).toEqual(
+      [...keysFor('hourly', [Date.parse('2026-06-06T10:00:00.000Z')]), ...keysFor('catching-up', tenMinutes('2026-06-06T10:00:00.000Z', 3))].sort(),
+    );
+
+    // A purge by ids marks its slots too.
+    const [dead] = (await stack.sql.query("SELECT id FROM queue_messages WHERE queue = 'purged-slots' AND dedup_key LIKE 'recurring:hourly:%'")) as any;
+    expect(await purgeDeadLetters(operator, 'purged-slots', { ids: [dead[0].id] })).toEqual({ count: 1, more: false });
+    clock.advance(MINUTE);
+    expect(await runOnce(appWith(options))).toMatchObject({ recurringEnqueued: 0, errors: [] });
+    expect(await dedupKeys('purged-slots')).toHaveLength(3);
   });
 
   it('reports a failed enqueue in the run, drains anyway, and enqueues the slot on the next run', async () => {

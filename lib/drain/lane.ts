@@ -606,21 +606,28 @@ export class QueueLane {
         this.#ended(message);
         continue;
       }
-      if (message.attempts > message.maxAttempts) {
-        // Claimed more often than it may be tried: every earlier lease ended without an outcome
-        // (its drainer crashed or ran out of time), so it must not run again.
-        this.#settler.dead({
-          id: message.id,
-          leaseToken: message.leaseToken,
-          leaseUntilMs: message.leaseUntilMs,
-          error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
-          written: this.#afterHead(message.id),
-        });
-        this.#ended(message);
-      } else {
-        this.#ready.push(message);
-      }
+      this.#makeReady(message);
     }
+  }
+
+  /**
+   * A claimed message may start, in its turn: unless it was claimed more often than it may be
+   * tried (every earlier lease ended without an outcome: its drainer crashed or ran out of time),
+   * so it must not run again. For a FIFO follower, checked when its head's outcome lets it start.
+   */
+  #makeReady(message: HeldClaimedMessage): void {
+    if (message.attempts <= message.maxAttempts) {
+      this.#ready.push(message);
+      return;
+    }
+    this.#settler.dead({
+      id: message.id,
+      leaseToken: message.leaseToken,
+      leaseUntilMs: message.leaseUntilMs,
+      error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
+      written: this.#afterHead(message.id),
+    });
+    this.#ended(message);
   }
 
   #startReady(): void {
@@ -722,10 +729,10 @@ export class QueueLane {
       const follower = this.#followers.get(headId);
       if (follower === undefined) {
         this.#headsWaitUntilMs = 0;
-      } else {
         this.#nextPollAtMs = 0;
+      } else {
         this.#followers.delete(headId);
-        if (landed) this.#ready.push(follower);
+        if (landed) this.#makeReady(follower);
         // Unwritable now; the lease ends for both, and the head comes first again.
         else this.#ended(follower);
       }
@@ -808,8 +815,8 @@ export class QueueLane {
     this.#wakeAfter('promise', Math.max(0, linger.activity.renewAtMs - this.#o.clock.now().getTime()));
   }
 
-   * A claimed message's handler ended (or it will not run in this lease): under a queue-wide
   /**
+   * A claimed message's handler ended (or it will not run in this lease): under a queue-wide
    * concurrency, its claim's run permits go back in a few writes per claim, not one per message,
    * and the last one always; a permit not given back frees itself when the claim's lease ends.
    */

@@ -4,13 +4,14 @@ import type { App } from '../app.js';
 import { prepareMessage, type PreparedMessage } from '../enqueue.js';
 import { ValidationError } from '../errors.js';
 import { dueSlots, lookBackMs, MAX_RECURRING_PAYLOAD_BYTES, slotKey, type RecurringPlan } from '../recurring.js';
-import { insertMessages } from '../sql/insertMessages.js';
+import { insertRecurringMessages } from '../sql/insertRecurringMessages.js';
+import { purgeMarks } from '../sql/recurringPurges.js';
 import { describeError } from './dispatch.js';
 
 export interface RecurringRunResult {
   /** Messages stored by this run (slots no other run had enqueued). */
   enqueued: number;
-  /** Due slots another run (or an earlier one) had already enqueued. */
+  /** Due slots another run (or an earlier one) had already enqueued, purged ones included. */
   duplicates: number;
   errors: string[];
 }
@@ -24,8 +25,8 @@ interface DueMessage {
 /**
  * Enqueues the due slots of an app's recurring entries. A run with no new slot since the last
  * this process stored makes no call; a run with new slots makes one insert per queue that has
- * any, and reads nothing back. Never throws: what fails is reported in `errors` and tried again
- * by the next run.
+ * any, and reads nothing back (unless the insert held a purged slot: see storeSlots). Never
+ * throws: what fails is reported in `errors` and tried again by the next run.
  */
 export async function enqueueDueRecurring(app: App, now: Date): Promise<RecurringRunResult> {
   const state = app.recurring;
@@ -54,8 +55,8 @@ export async function enqueueDueRecurring(app: App, now: Date): Promise<Recurrin
     [...byQueue].map(async ([queue, due]) => {
       for (const batch of batches(due)) {
         try {
-          const { duplicates } = await insertMessages(app.db, batch.map((item) => item.prepared.message), now);
-          result.enqueued += batch.length - duplicates;
+          const { enqueued, duplicates } = await storeSlots(app, queue, batch, now);
+          result.enqueued += enqueued;
           result.duplicates += duplicates;
           for (const { plan, slot } of batch) state.stored.set(plan.name, Math.max(slot, state.stored.get(plan.name) ?? slot));
         } catch (error) {
@@ -67,6 +68,29 @@ export async function enqueueDueRecurring(app: App, now: Date): Promise<Recurrin
     }),
   );
   return result;
+}
+
+/** How often a batch is sent again after purges removed some of its slots: only a purge landing meanwhile refuses it again. */
+const PURGED_RETRIES = 3;
+
+/**
+ * Stores a batch in one call, unless it holds a slot whose message was purged (lib/sql/recurringPurges.ts):
+ * the insert then stores nothing, and the rest is sent again without the slots the queue's marks
+ * cover, which count as duplicates (they were enqueued once). Two calls more, only after a purge.
+ */
+async function storeSlots(app: App, queue: string, batch: readonly DueMessage[], now: Date): Promise<{ enqueued: number; duplicates: number }> {
+  let pending = batch;
+  for (let attempt = 0; ; attempt++) {
+    const inserted = await insertRecurringMessages(app.db, pending.map((item) => ({ message: item.prepared.message, entry: item.plan.name, slot: new Date(item.slot) })), now);
+    if (inserted !== undefined) {
+      const enqueued = pending.length - inserted.duplicates;
+      return { enqueued, duplicates: batch.length - enqueued };
+    }
+    if (attempt >= PURGED_RETRIES) throw new Error(`slots kept being purged while they were enqueued; tried ${attempt + 1} times`);
+    const marks = await purgeMarks(app.db, queue);
+    pending = pending.filter((item) => item.slot > (marks.get(item.plan.name)?.getTime() ?? Number.NEGATIVE_INFINITY));
+    if (pending.length === 0) return { enqueued: 0, duplicates: batch.length };
+  }
 }
 
 /** Batches one insert can take: the enqueue's own limits on count and request size. */

@@ -60,7 +60,7 @@ export async function listDeadLetters(
  * first: one call more, on an operator's action.
  */
 const SELECT_DEAD_LETTER_IDS = `
-SELECT id FROM queue_messages
+SELECT id, dedup_key FROM queue_messages
 WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
 ORDER BY id
 LIMIT :limit`;
@@ -73,19 +73,24 @@ export interface DeadLetterSelection {
   limit: number;
 }
 
-/**
- * The ids a bulk call acts on: the given ones when they fit the limit (no call: acting on them is
- * safe to repeat), else the oldest `limit` dead letters of the queue (among the given ids, if any).
- */
-export async function deadLetterIds(db: Db, input: DeadLetterSelection): Promise<string[]> {
-  if (input.ids !== undefined && input.ids.length <= input.limit) return [...input.ids];
-  if (input.limit <= 0) return [];
-  const rows = await db.query<{ id: string }>(
+/** The oldest `limit` dead letters of the queue (among the given ids, if any), with their dedup keys. */
+export async function selectDeadLetters(db: Db, input: DeadLetterSelection): Promise<{ id: string; dedupKey: string | null }[]> {
+  if (input.limit <= 0 || input.ids?.length === 0) return [];
+  const rows = await db.query<{ id: string; dedup_key: string | null }>(
     SELECT_DEAD_LETTER_IDS,
     { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit },
     { idempotent: true },
   );
-  return rows.map((row) => row.id);
+  return rows.map((row) => ({ id: row.id, dedupKey: row.dedup_key }));
+}
+
+/**
+ * The ids a bulk call acts on: the given ones when they fit the limit (no call: acting on them is
+ * safe to repeat), else those selectDeadLetters finds.
+ */
+export async function deadLetterIds(db: Db, input: DeadLetterSelection): Promise<string[]> {
+  if (input.ids !== undefined && input.ids.length <= input.limit) return [...input.ids];
+  return (await selectDeadLetters(db, input)).map((row) => row.id);
 }
 
 /** The ids as a table, joined to messages by primary key. */
@@ -151,11 +156,6 @@ export async function purgeDeadLettersById(db: Db, input: { queue: string; ids: 
   if (input.ids.length === 0) return 0;
   const result = await db.execute(PURGE_DEAD_LETTERS, { queue: input.queue, ids: input.ids }, { idempotent: true });
   return result.numberOfRecordsUpdated;
-}
-
-/** Deletes the selected dead letters (see deadLetterIds) for good; returns how many. */
-export async function purgeDeadLetters(db: Db, input: DeadLetterSelection): Promise<number> {
-  return purgeDeadLettersById(db, { queue: input.queue, ids: await deadLetterIds(db, input) });
 }
 
 export { PURGE_DEAD_LETTERS, REDRIVE_DEAD_LETTERS, SELECT_DEAD_LETTER_IDS };

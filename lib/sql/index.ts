@@ -6,10 +6,10 @@ export { deadLetter, type HeldDeadLetter } from './deadLetter.js';
 export {
   deadLetterIds,
   listDeadLetters,
-  purgeDeadLetters,
   purgeDeadLettersById,
   redriveDeadLetters,
   redriveDeadLettersById,
+  selectDeadLetters,
   type DeadLetterSelection,
   type RedriveByIdInput,
   type RedriveInput,
@@ -20,8 +20,10 @@ export { getMessage } from './getMessage.js';
 export { groupStats, type GroupStats } from './groupStats.js';
 export type { HeldMessage } from './heldMessage.js';
 export { insertMessages, type InsertResult, type NewMessage } from './insertMessages.js';
+export { insertRecurringMessages, type RecurringMessage } from './insertRecurringMessages.js';
 export { clipError, MESSAGE_STATUSES, type Message, type MessageStatus } from './message.js';
 export { queueBacklog, type QueueBacklog } from './queueBacklog.js';
+export { markPurgedSlots, purgeMarks } from './recurringPurges.js';
 export { queueStats, type QueueStats } from './queueStats.js';
 export { queueThroughput, type QueueThroughputInput, type ThroughputMinute } from './queueThroughput.js';
 export { listPausedQueues, setQueuePaused } from './queueState.js';

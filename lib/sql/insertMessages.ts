@@ -20,22 +20,8 @@ export interface NewMessage {
   parts?: readonly string[];
 }
 
-/*
- * The whole batch travels as one JSON parameter and is inserted by one statement, so a batch of
- * any size is one Data API call, atomic (stored whole or not at all), and the SQL text stays
- * constant instead of growing a placeholder group per message.
- *
- * A repeated (queue, dedup_key) must not fail the batch: ON DUPLICATE KEY UPDATE counts the hit
- * instead. MySQL reports 1 affected row per insert and 2 per changed duplicate, whether or not the
- * connection counts found rows (the Data API's JDBC default), so duplicates = affected - batch size.
- */
-const INSERT_MESSAGES = `
-INSERT INTO queue_messages
-  (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
-   dedup_key, group_key, group_head, created_at, updated_at)
-SELECT j.id, j.queue, j.type, j.payload, j.payload_bytes, j.payload_parts, 'waiting', j.priority, 0, j.max_attempts,
-       j.available_at, j.dedup_key, j.group_key, j.group_key, :now, :now
-FROM JSON_TABLE(:messages, '$[*]' COLUMNS (
+/** A message of a batch as JSON_TABLE columns (`messageRow` makes the JSON); shared with insertRecurringMessages. */
+export const MESSAGE_ROW_COLUMNS = `
   id            CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
   queue         VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin PATH '$.queue',
   type          VARCHAR(128) CHARACTER SET ascii COLLATE ascii_bin PATH '$.type',
@@ -46,8 +32,27 @@ FROM JSON_TABLE(:messages, '$[*]' COLUMNS (
   max_attempts  INT                                                PATH '$.maxAttempts',
   available_at  DATETIME(3)                                        PATH '$.availableAt',
   dedup_key     VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.dedupKey',
-  group_key     VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.groupKey'
-)) AS j
+  group_key     VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.groupKey'`;
+
+/** The insert of the rows `MESSAGE_ROW_COLUMNS` reads, as JSON_TABLE `j`, up to its FROM. */
+export const INSERT_MESSAGE_ROWS = `
+INSERT INTO queue_messages
+  (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
+   dedup_key, group_key, group_head, created_at, updated_at)
+SELECT j.id, j.queue, j.type, j.payload, j.payload_bytes, j.payload_parts, 'waiting', j.priority, 0, j.max_attempts,
+       j.available_at, j.dedup_key, j.group_key, j.group_key, :now, :now`;
+
+/*
+ * The whole batch travels as one JSON parameter and is inserted by one statement, so a batch of
+ * any size is one Data API call, atomic (stored whole or not at all), and the SQL text stays
+ * constant instead of growing a placeholder group per message.
+ *
+ * A repeated (queue, dedup_key) must not fail the batch: ON DUPLICATE KEY UPDATE counts the hit
+ * instead. MySQL reports 1 affected row per insert and 2 per changed duplicate, whether or not the
+ * connection counts found rows (the Data API's JDBC default), so duplicates = affected - batch size.
+ */
+const INSERT_MESSAGES = `${INSERT_MESSAGE_ROWS}
+FROM JSON_TABLE(:messages, '$[*]' COLUMNS (${MESSAGE_ROW_COLUMNS})) AS j
 ON DUPLICATE KEY UPDATE queue_messages.dedup_hits = queue_messages.dedup_hits + 1`;
 
 /*
@@ -90,7 +95,13 @@ export async function insertMessages(db: Db, messages: readonly NewMessage[], no
     const result = await db.execute(INSERT_MESSAGE, { ...columns(m), availableAt: m.availableAt, dedupKey: m.dedupKey, groupKey: m.groupKey ?? null, now });
     return { duplicates: Math.max(0, result.numberOfRecordsUpdated - 1) };
   }
-  const rows = messages.map((m) => ({
+  const result = await db.execute(INSERT_MESSAGES, { messages: messages.map(messageRow), now });
+  return { duplicates: Math.max(0, result.numberOfRecordsUpdated - messages.length) };
+}
+
+/** A message as a JSON document row of MESSAGE_ROW_COLUMNS. */
+export function messageRow(m: NewMessage) {
+  return {
     ...columns(m),
     // Inside a JSON document, a date is text in the column's own format.
     availableAt: sqlTimestamp(m.availableAt),
@@ -98,7 +109,5 @@ export async function insertMessages(db: Db, messages: readonly NewMessage[], no
     // SQL NULL depends on a MySQL fix whose version is not pinned.
     ...(m.dedupKey === null ? {} : { dedupKey: m.dedupKey }),
     ...(m.groupKey == null ? {} : { groupKey: m.groupKey }),
-  }));
-  const result = await db.execute(INSERT_MESSAGES, { messages: rows, now });
-  return { duplicates: Math.max(0, result.numberOfRecordsUpdated - messages.length) };
+  };
 }

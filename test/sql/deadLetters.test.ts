@@ -1,6 +1,6 @@
 /** Dead letters: redrive and purge act on chosen ids, so a call re-sent after a lost reply does no more than asked. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { deadLetterIds, PURGE_DEAD_LETTERS, purgeDeadLetters, REDRIVE_DEAD_LETTERS, redriveDeadLetters } from '../../lib/sql/deadLetters.js';
+import { deadLetterIds, PURGE_DEAD_LETTERS, purgeDeadLettersById, REDRIVE_DEAD_LETTERS, redriveDeadLetters, selectDeadLetters } from '../../lib/sql/deadLetters.js';
 import { lostReplyDb } from '../support/lostReply.js';
 import { useStack } from '../support/stack.js';
 
@@ -35,7 +35,7 @@ describe('after a lost reply, the re-sent statement', () => {
   it('purges no more than the limit', async () => {
     await deadLetters('q', 10);
     const lost = lostReplyDb(stack, { when: (sql) => sql === PURGE_DEAD_LETTERS });
-    await purgeDeadLetters(lost.db, { queue: 'q', limit: 3 });
+    await purgeDeadLettersById(lost.db, { queue: 'q', ids: await deadLetterIds(lost.db, { queue: 'q', limit: 3 }) });
     expect([lost.lost(), lost.sent()]).toEqual([1, 2]);
     expect(await countByStatus('q')).toEqual({ dead: 7 });
   });
@@ -58,6 +58,11 @@ describe('deadLetterIds', () => {
     expect(db.stats.calls).toBe(0);
     expect(await deadLetterIds(db, { queue: 'q', ids: [ids[4]!, idOf(100), ids[2]!, ids[3]!], limit: 2 })).toEqual([ids[2], ids[3]]);
     expect(await deadLetterIds(db, { queue: 'q', limit: 3 })).toEqual(ids.slice(0, 3));
+    await stack.sql.query("UPDATE queue_messages SET dedup_key = 'k' WHERE id = ?", [ids[1]]);
+    expect(await selectDeadLetters(db, { queue: 'q', ids: [ids[1]!, ids[2]!], limit: 5 })).toEqual([
+      { id: ids[1], dedupKey: 'k' },
+      { id: ids[2], dedupKey: null },
+    ]);
   });
 
   it('purge and redrive by given ids leave other queues and other ids alone', async () => {
@@ -65,7 +70,7 @@ describe('deadLetterIds', () => {
     const [other] = await deadLetters('other', 1, 100);
     await stack.sql.query("INSERT INTO queue_payload_parts (message_id, part, bytes, data) VALUES (?, 0, 2, '{}')", [ids[1]]);
     expect(await redriveDeadLetters(stack.db, { queue: 'q', ids: [ids[0]!, other!], limit: 10, now: NOW, groupedAvailableAt: NOW })).toBe(1);
-    expect(await purgeDeadLetters(stack.db, { queue: 'q', ids: [ids[0]!, ids[1]!, other!], limit: 10 })).toBe(1);
+    expect(await purgeDeadLettersById(stack.db, { queue: 'q', ids: [ids[0]!, ids[1]!, other!] })).toBe(1);
     expect(await countByStatus('q')).toEqual({ dead: 2, waiting: 1 });
     expect(await countByStatus('other')).toEqual({ dead: 1 });
     // A purged message's payload slices go with it.
