@@ -606,21 +606,29 @@ export class QueueLane {
         this.#ended(message);
         continue;
       }
-      if (message.attempts > message.maxAttempts) {
-        // Claimed more often than it may be tried: every earlier lease ended without an outcome
-        // (its drainer crashed or ran out of time), so it must not run again.
-        this.#settler.dead({
-          id: message.id,
-          leaseToken: message.leaseToken,
-          leaseUntilMs: message.leaseUntilMs,
-          error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
-          written: this.#afterHead(message.id),
-        });
-        this.#ended(message);
-      } else {
-        this.#ready.push(message);
-      }
+      this.#makeReady(message);
     }
+  }
+
+  /**
+   * A claimed message may start, in its turn: unless it was claimed more often than it may be
+   * tried (every earlier lease ended without an outcome: its drainer crashed or ran out of time),
+   * so it must not run again. For a FIFO follower, checked when its head's outcome lets it start.
+   */
+  #makeReady(message: HeldClaimedMessage): void {
+    if (message.attempts <= message.maxAttempts) {
+      this.#ready.push(message);
+      return;
+    }
+    this.#settler.dead({
+      id: message.id,
+      leaseToken: message.leaseToken,
+      leaseUntilMs: message.leaseUntilMs,
+      attempts: message.attempts,
+      error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
+      written: this.#afterHead(message.id),
+    });
+    this.#ended(message);
   }
 
   #startReady(): void {
@@ -678,7 +686,7 @@ export class QueueLane {
 
   #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome): void {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
-    const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs };
+    const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts };
     if (final.kind === 'done') {
       this.#settler.done({ ...held, written: this.#afterHead(message.id) });
     } else if (final.kind === 'dead') {
@@ -725,7 +733,7 @@ export class QueueLane {
         this.#nextPollAtMs = 0;
       } else {
         this.#followers.delete(headId);
-        if (landed) this.#ready.push(follower);
+        if (landed) this.#makeReady(follower);
         // Unwritable now; the lease ends for both, and the head comes first again.
         else this.#ended(follower);
       }
