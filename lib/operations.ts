@@ -131,11 +131,11 @@ export interface DeadLetterList {
 }
 
 /*
- * Payload, error and key bytes one page may carry. The Data API ends a call whose response passes
- * 1 MiB; a row's JSON text can come back up to about twice its stored size (MySQL's separators,
- * then the response's own escaping), and the last row of a page may start just under the budget.
+ * The worst-case response bytes of one page's rows (lib/sql/deadLetters.ts counts each row's): the
+ * Data API's 1 MiB, less room for what a response carries once: its column metadata and envelope
+ * (about 5 KB for these 19 columns on the local server; 32 KiB left for them).
  */
-const DEAD_LETTER_PAGE_BYTES = 256 * 1_024;
+const DEAD_LETTER_PAGE_BYTES = 1_048_576 - 32 * 1_024;
 
 /** Dead letters of a queue, oldest first, with their payloads and last errors. */
 export async function listDeadLetters(app: App, queue: string, options: { limit?: number; after?: string } = {}): Promise<DeadLetterList> {

@@ -242,6 +242,31 @@ describe('listDeadLetters', () => {
     expect(seen).toEqual(ids);
     expect(pages).toBe(3);
   });
+  it('cuts a page of 500 small rows by their encoded size: quote-heavy keys and long escaped errors stay under 1 MiB', async () => {
+    const app = testApp(stack.db);
+    const answers = await enqueue(
+      app,
+      'default',
+      Array.from({ length: 500 }, (_, i) => ({ type: 'any', payload: '"'.repeat(20), dedupKey: `"quoted" \\key\\ ${i}` })),
+    );
+    const ids = answers.map((answer) => answer.id);
+    // 400 bytes, each encoded in the response as 2 (a quote, a backslash) or 6 (a control character).
+    const error = '"\u0001\\\u0001'.repeat(100);
+    await stack.sql.query(`UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 12:30:00', last_error = ? WHERE id IN (?)`, [error, ids]);
+    const seen: string[] = [];
+    let after: string | undefined;
+    let pages = 0;
+    do {
+      // The local Data API refuses a response over 1 MiB (dev/data-api/results.ts), as AWS does.
+      const page = await listDeadLetters(app, 'default', { limit: 500, ...(after ? { after } : {}) });
+      expect(page.messages[0]!.lastError).toBe(error);
+      seen.push(...page.messages.map((m) => m.id));
+      after = page.next;
+      pages++;
+    } while (after !== undefined);
+    expect(seen).toEqual(ids);
+    expect(pages).toBeGreaterThan(1);
+  });
 });
 
 describe('redrive', () => {
