@@ -77,14 +77,14 @@ describe('migrate on the real stack', () => {
   it('applies the repository migrations to an empty database, then does nothing', async () => {
     const lines: string[] = [];
     const first = await migrate(stack.newDb(), { log: (line) => lines.push(line) });
-    expect(first).toEqual({ applied: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases'], skipped: [] });
+    expect(first).toEqual({ applied: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'], skipped: [] });
     expect(await tables()).toEqual(expect.arrayContaining(['queue_messages', 'queue_state', 'schema_migrations']));
     expect(lines[0]).toMatch(/^applied 001_queue/);
 
     const db = stack.newDb();
-    expect(await migrate(db)).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases'] });
+    expect(await migrate(db)).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'] });
     // Only reads (the CREATE TABLE IF NOT EXISTS, then one per migration): nothing re-applied.
-    expect(db.stats.calls).toBe(1 + 6);
+    expect(db.stats.calls).toBe(1 + 8);
   });
 
   it('applies each migration exactly once when two runs race', async () => {
@@ -110,8 +110,8 @@ describe('migrate on the real stack', () => {
     const fresh = await startStack({ migrate: false });
     try {
       const runs = await Promise.all([migrate(fresh.newDb()), migrate(fresh.newDb())]);
-      expect(runs.map((run) => run.applied).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases']);
-      expect(runs.map((run) => run.skipped).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases']);
+      expect(runs.map((run) => run.applied).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges']);
+      expect(runs.map((run) => run.skipped).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges']);
       const [rows] = await fresh.sql.query('SELECT version, applied_at IS NOT NULL AS applied FROM schema_migrations ORDER BY version');
       expect(rows).toEqual([
         { version: 1, applied: 1 },
@@ -120,6 +120,8 @@ describe('migrate on the real stack', () => {
         { version: 4, applied: 1 },
         { version: 5, applied: 1 },
         { version: 6, applied: 1 },
+        { version: 7, applied: 1 },
+        { version: 8, applied: 1 },
       ]);
     } finally {
       await fresh.close();
@@ -185,7 +187,7 @@ describe('migrate on the real stack', () => {
 
       const lines: string[] = [];
       expect(await migrate(old.newDb(), { log: (line) => lines.push(line) })).toEqual({
-        applied: ['005_dead_letter_key', '006_groups_and_permits', '007_group_leases'],
+        applied: ['005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'],
         skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts'],
       });
       expect(lines).toContainEqual(expect.stringMatching(/^002_dead_letter_index was applied from an earlier text \(checksum 231d596cbd8e…\) that this one supersedes$/));
