@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/types.js';
 import { claimBatch } from '../sql/claimBatch.js';
-import { claimGroupHeads, findGroupHeads } from '../sql/claimGroupHeads.js';
+import { claimGroupHeads, findGroupHeads, type GroupHead } from '../sql/claimGroupHeads.js';
 import { ensureGroupSlotsOnce } from '../sql/groupSlots.js';
 import { ensurePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
 import { readPayloadText } from '../sql/payloadParts.js';
@@ -62,6 +62,8 @@ export interface ClaimInput {
   fifo?: boolean;
   /** Queue-wide limits: take permits first, claim no more than they allow. */
   permits?: PermitLimits;
+  /** A FIFO lane's unused head candidates, tried before reading the heads again. */
+  heads?: HeadCandidates;
 }
 
 /**
@@ -94,6 +96,12 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   let limit = input.limit;
   let permitted: number | undefined;
   const notBeforeMs = input.permits?.rate === undefined ? undefined : input.now.getTime() + RATE_START_DELAY_MS;
+  // A FIFO queue's heads first: permits are taken only for heads there are to claim.
+  const heads = input.fifo === true ? await dueHeads(db, input) : undefined;
+  if (heads !== undefined) {
+    if (heads.length === 0) return { leaseToken, leaseUntil, claimed: 0, messages: [] };
+    if (input.permits !== undefined) limit = Math.min(limit, heads.length);
+  }
   if (input.permits !== undefined) {
     await ensurePermitsOnce(db, input.queue, input.permits, input.now);
     permitted = await takePermits(db, { queue: input.queue, limits: input.permits, want: limit, leaseToken, now: input.now, leaseUntil });
@@ -104,15 +112,18 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   try {
     const claim = { queue: input.queue, limit, leaseToken, now: input.now, leaseUntil };
     // Followers only where no permits count messages: the permits allow `limit` messages, not heads.
-    claimed = input.fifo === true ? await claimHeads(db, { ...claim, followers: permitted === undefined }) : await claimBatch(db, claim);
+    claimed =
+      heads !== undefined
+        ? await claimGroupHeads(db, { ...claim, heads, followers: permitted === undefined })
+        : await claimBatch(db, claim);
   } catch (error) {
-    // The claim may or may not have run; unreturned permits free themselves (window, lease).
-    if (permitted !== undefined) await returnUnusedPermits(db, { queue: input.queue, leaseToken, count: permitted, now: input.now }).catch(() => {});
+    // The claim may or may not have run: it keeps none. Unreturned permits free themselves (window, lease).
+    if (permitted !== undefined) await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep: 0, now: input.now }).catch(() => {});
     throw error;
   }
   if (permitted !== undefined && claimed < permitted) {
     // Best effort: a permit not given back frees itself when its window or the lease ends.
-    await returnUnusedPermits(db, { queue: input.queue, leaseToken, count: permitted - claimed, now: input.now }).catch(() => {});
+    await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep: claimed, now: input.now }).catch(() => {});
   }
   const messages: HeldClaimedMessage[] = [];
   let afterId: string | undefined;
@@ -127,7 +138,10 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   for (const message of messages) {
     if (message.payloadParts > 0) message.payload = JSON.parse(await readPayloadText(db, message.id, maxBytes));
   }
-  if (input.fifo === true) countFollowerAttempts(messages);
+  if (input.fifo === true) {
+    countFollowerAttempts(messages);
+    input.heads?.taken(new Set(messages.map((message) => message.id)));
+  }
   return { leaseToken, leaseUntil, claimed, ...(permitted === undefined ? {} : { permitted }), messages };
 }
 
@@ -138,11 +152,51 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
  */
 const HEAD_CANDIDATES_PER_CLAIM = 3;
 
-/** A FIFO claim: the due heads (a plain read), then the lease of those still free (and their followers). */
-async function claimHeads(db: Db, input: { queue: string; limit: number; leaseToken: string; now: Date; leaseUntil: Date; followers: boolean }): Promise<number> {
+/**
+ * How long a lane's unused head candidates serve its next claims. Every claim re-checks each
+ * candidate on its locked row, so a stale one is only passed over; what the age bounds is how late
+ * a group that became due since the read is seen (one claim at most, while candidates remain).
+ */
+const HEAD_CANDIDATES_MAX_AGE_MS = 1_000;
+
+/**
+ * A lane's FIFO head candidates not yet taken: a read finds up to three claims' worth, every claim
+ * is offered all of them (it takes the first `limit` it can lock), and the claims that follow are
+ * offered what is left before the heads are read again: one read per several claims, not one each.
+ */
+export class HeadCandidates {
+  #heads: GroupHead[] = [];
+  #readAtMs = Number.NEGATIVE_INFINITY;
+
+  /** What is left of a fresh enough read, when it could fill a claim of `limit`; undefined to read again. */
+  left(limit: number, nowMs: number): GroupHead[] | undefined {
+    if (this.#heads.length < limit || nowMs - this.#readAtMs > HEAD_CANDIDATES_MAX_AGE_MS) return undefined;
+    return this.#heads;
+  }
+
+  read(heads: GroupHead[], nowMs: number): void {
+    this.#heads = heads;
+    this.#readAtMs = nowMs;
+  }
+
+  /** A claim took these messages: their heads are no longer candidates. */
+  taken(ids: ReadonlySet<string>): void {
+    this.#heads = this.#heads.filter((head) => !ids.has(head.id));
+  }
+}
+
+/**
+ * A FIFO claim's candidates (lib/sql/claimGroupHeads.ts): what is left of the lane's last read, or
+ * a plain read of the due heads (which also makes sure the queue's group slots exist).
+ */
+async function dueHeads(db: Db, input: ClaimInput): Promise<GroupHead[]> {
+  const nowMs = input.now.getTime();
+  const left = input.heads?.left(input.limit, nowMs);
+  if (left !== undefined) return left;
   await ensureGroupSlotsOnce(db, { queue: input.queue, now: input.now });
   const heads = await findGroupHeads(db, { queue: input.queue, now: input.now, limit: input.limit * HEAD_CANDIDATES_PER_CLAIM });
-  return claimGroupHeads(db, { ...input, heads });
+  input.heads?.read(heads, nowMs);
+  return heads;
 }
 
 /**
