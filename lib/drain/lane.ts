@@ -7,7 +7,7 @@ import { CLAIM_ALLOWANCE_MS, hasQueueWideLimits, minimumLeaseMs, runConcurrency,
 import { nextAvailableAt, resolveBackoff } from '../backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
-import { ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
+import { RATE_WINDOW_SLACK_MS, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
@@ -130,8 +130,11 @@ export interface LaneLinger {
  * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
  * rate-limit token is due, the run is aborted).
  */
-/** What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start time, FIFO heads, renewing the promise. */
-type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise';
+/**
+ * What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start
+ * time, FIFO heads, renewing the promise, a message late for its start time.
+ */
+type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' | 'late';
 
 /** How soon a FIFO lane that found fewer heads than it asked for looks again, at the latest. */
 const FIFO_HEADS_POLL_MS = 50;
@@ -205,6 +208,8 @@ export class QueueLane {
   #heldBackHoldingNone = false;
   /** Under a queue-wide rate: the rate permits this lane took are in use until then. */
   #ratePermitsUntilMs = 0;
+  /** Messages given back for being late for their rate permit's time, not yet written back. */
+  #lateReleases = 0;
   /** Run permits per claim (lease token): handlers not yet ended, and ended ones not yet released. */
   readonly #runPermits = new Map<string, { open: number; ended: number; total: number }>();
   /**
@@ -462,8 +467,9 @@ export class QueueLane {
       // One claim at a time until one comes back full (an idle queue costs one call per run), then
       // as deep as the claims' round trips show the database can take.
       // A FIFO queue's claims one at a time: a second claim in flight would find the heads the
-      // first is taking locked, and cost a call for nothing.
-      this.#claimsInFlight < (this.#queue.fifo ? 1 : this.#depth.limit) &&
+      // first is taking locked, and cost a call for nothing. So are a lane's held back by the
+      // queue-wide limits: the permits one claim cannot get, a second cannot either.
+      this.#claimsInFlight < (this.#queue.fifo || this.#heldBack ? 1 : this.#depth.limit) &&
       // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims);
       // messages waiting out their start delay (a queue-wide rate) are not held up by either.
       this.#readyCount() - this.#waitingToStart() < this.#queue.batchSize &&
@@ -489,13 +495,16 @@ export class QueueLane {
         return;
       }
       if (this.#permits !== undefined) {
-        // Run permits are taken for messages that start at once: one held while waiting for a
-        // handler would idle the queue's capacity. (Rate permits wait RATE_START_DELAY_MS anyway;
-        // the ready-queue bound above keeps them from piling up.)
-        if (this.#permits.run !== undefined) budget = Math.min(budget, this.#concurrency - held);
+        // Permits are taken for messages that have a run slot. A run permit held while its
+        // message waits for a handler would idle the queue's capacity. A rate permit vouches for
+        // a start at its own time (notBeforeMs), not whenever a slot frees: claims wait while
+        // due messages wait for slots, and one that cannot start in time goes back (#releaseLate).
+        const due = this.#readyCount() - this.#waitingToStart();
+        budget = Math.min(budget, this.#concurrency - (this.#permits.run !== undefined ? held : this.#running + due));
         if (budget <= 0) return;
-        // Our own run permits are on their way back: claim once they are, not to be held back by them.
-        if (this.#permits.run !== undefined && this.#releases.size > 0) return;
+        // Our own run permits, or messages late for their rate permits, are on their way back:
+        // claim once they are, not to be held back by them or to find the queue dry without them.
+        if ((this.#permits.run !== undefined && this.#releases.size > 0) || this.#lateReleases > 0) return;
         const waitMs = this.#permitsWaitUntilMs - this.#o.clock.now().getTime();
         if (waitMs > 0) {
           this.#wakeAfter('permits', waitMs);
@@ -564,7 +573,8 @@ export class QueueLane {
     const rate = this.#permits?.rate;
     if (rate !== undefined && claim.claimed > 0) this.#ratePermitsUntilMs = this.#o.clock.now().getTime() + rate.windowMs;
     this.#heldBack = heldBack;
-    this.#heldBackHoldingNone = heldBack && !this.#holdsPermits();
+    // (Another claim of ours still out may have taken the permits this one did not get.)
+    this.#heldBackHoldingNone = heldBack && !this.#holdsPermits() && this.#claimsInFlight === 1;
     // Held back holding none, the lane is idle: its lingering polls, not the permits' wait, pace it.
     if (this.#heldBackHoldingNone) this.#permitsWaitUntilMs = 0;
     else if (heldBack) this.#heldBackByLimits(limit);
@@ -597,6 +607,10 @@ export class QueueLane {
         read: claim.messages.length,
       });
     }
+    // A claim whose round trips took longer than the start delay: its messages start as they land,
+    // and only a wait in the run after that counts as late (#releaseLate).
+    const landedMs = this.#o.clock.now().getTime();
+    for (const message of claim.messages) if (message.notBeforeMs !== undefined && message.notBeforeMs < landedMs) message.notBeforeMs = landedMs;
     const followers = this.#queue.fifo ? this.#takeFollowers(claim.messages) : undefined;
     for (const message of claim.messages) {
       if (followers?.has(message.id)) continue;
@@ -632,6 +646,7 @@ export class QueueLane {
   }
 
   #startReady(): void {
+    this.#releaseLate();
     if (this.#readyCount() === 0 || this.#running >= this.#concurrency || this.#notYet()) return;
     let allowed = Math.min(this.#concurrency - this.#running, this.#readyCount());
     if (this.#bucket !== undefined) {
@@ -654,6 +669,42 @@ export class QueueLane {
       } else {
         this.#release(message);
       }
+    }
+  }
+
+  /**
+   * Under a queue-wide rate, a message starts at its permit's time (notBeforeMs), give or take the
+   * permits' slack. One that waited longer in the run (for a run slot, a per-run token) would start
+   * within a window of its permit's next use: it goes back (its attempt given back), to be claimed
+   * again with a permit of its own time, here or by another drain. A due message waiting for a
+   * slot is looked at again when it would be late.
+   */
+  #releaseLate(): void {
+    // Not while a claim is out: it would find the queue short of what goes back, and stop as if dry.
+    if (this.#permits?.rate === undefined || this.#claimsInFlight > 0) return;
+    const nowMs = this.#o.clock.now().getTime();
+    while (this.#readyCount() > 0) {
+      const notBeforeMs = this.#ready[this.#readyHead]!.notBeforeMs;
+      if (notBeforeMs === undefined) return;
+      const lateAtMs = notBeforeMs + RATE_WINDOW_SLACK_MS;
+      if (nowMs <= lateAtMs) {
+        if (notBeforeMs <= nowMs && this.#running >= this.#concurrency) this.#wakeAfter('late', lateAtMs + 1 - nowMs);
+        return;
+      }
+      const late = this.#takeReady();
+      // Claimed again once written (claims wait for it): a claim before would find it still held.
+      this.#lateReleases++;
+      this.#settler.release({
+        id: late.id,
+        leaseToken: late.leaseToken,
+        leaseUntilMs: late.leaseUntilMs,
+        attempts: late.attempts,
+        written: () => {
+          this.#lateReleases--;
+          this.#notify();
+        },
+      });
+      this.#ended(late);
     }
   }
 

@@ -102,3 +102,34 @@ describe('a queue saturated by its queue-wide concurrency', () => {
     expect(rows.every((row) => row.status === 'done')).toBe(true);
   });
 });
+
+/** The most starts in any window of `windowMs` (half-open), sliding over every start. */
+function busiestWindow(startsMs: readonly number[], windowMs: number): number {
+  const sorted = [...startsMs].sort((a, b) => a - b);
+  let busiest = 0;
+  let first = 0;
+  for (let last = 0; last < sorted.length; last++) {
+    while (sorted[last]! - sorted[first]! >= windowMs) first++;
+    busiest = Math.max(busiest, last - first + 1);
+  }
+  return busiest;
+}
+
+describe('a queue-wide rate', () => {
+  it('holds at the handlers\' start, also when handlers that held every run slot end together', async () => {
+    const queue = 'rate-at-start';
+    const RATE = 5;
+    const starts: number[] = [];
+    // The downstream stalls for the first wave, then recovers: both slots free at once.
+    const handle = async (payload: unknown) => {
+      starts.push(Date.now());
+      if ((payload as { n: number }).n <= 2) await new Promise((resolve) => setTimeout(resolve, 1_500));
+    };
+    const app = limitedApp({ name: queue, ratePerSecond: RATE, drainConcurrency: 2 }, handle);
+    await seed(app, Array.from({ length: 14 }, (_, i) => ({ queue, type: 'work', payload: { n: i + 1 } })));
+    const summary = await drain(app, { queue, remainingTimeMs: () => 60_000 });
+    expect(summary.done).toBe(14);
+    expect(starts).toHaveLength(14);
+    expect(busiestWindow(starts, 1_000)).toBeLessThanOrEqual(RATE);
+  });
+});
