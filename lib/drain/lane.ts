@@ -8,7 +8,7 @@ import { nextAvailableAt, resolveBackoff } from '../backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { RATE_WINDOW_SLACK_MS, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
-import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
+import { claimMessages, HeadCandidates, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { TokenBucket } from './rateLimiter.js';
@@ -217,6 +217,8 @@ export class QueueLane {
    * outcome is written done or dead, and is given back when the head is retried or not run.
    */
   readonly #followers = new Map<string, HeldClaimedMessage>();
+  /** A FIFO lane's head candidates left from its last read (lib/drain/claim.ts). */
+  readonly #heads = new HeadCandidates();
   /** Release writes in flight; the run ends only once they have. */
   readonly #releases = new Set<Promise<void>>();
   /** Whether this idle spell already looked for messages coming due within the run. */
@@ -542,6 +544,7 @@ export class QueueLane {
       maxPageBytes: this.#o.tuning.maxPageBytes,
       fifo: this.#queue.fifo,
       permits: this.#permits,
+      heads: this.#heads,
     })
       .then(
         (claim) => this.#landed(claim, limit, performance.now() - startedMs),
@@ -882,7 +885,8 @@ export class QueueLane {
     const count = permits.ended;
     permits.ended = 0;
     // Our own release makes room now: claim again without waiting out the poll.
-    const release = releaseRunPermits(this.#o.db, { queue: this.#queue.name, leaseToken: message.leaseToken, count, now: this.#o.clock.now() })
+    // By what the claim keeps (its handlers not yet ended), not by amount: safe to re-send.
+    const release = releaseRunPermits(this.#o.db, { queue: this.#queue.name, leaseToken: message.leaseToken, keep: permits.open, now: this.#o.clock.now() })
       .then(
         () => {
           if (this.#queue.ratePerSecond === undefined) this.#permitsWaitUntilMs = 0;
