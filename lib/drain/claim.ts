@@ -129,7 +129,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   let afterId: string | undefined;
   const maxBytes = input.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
   while (messages.length < claimed) {
-    const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes });
+    const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes, groupNext: input.heads !== undefined });
     if (page.length === 0) break;
     for (const message of page) messages.push({ ...message, leaseToken, leaseUntilMs: leaseUntil.getTime(), ...(notBeforeMs === undefined ? {} : { notBeforeMs }) });
     afterId = page[page.length - 1]!.id;
@@ -140,7 +140,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   }
   if (input.fifo === true) {
     countFollowerAttempts(messages);
-    input.heads?.taken(new Set(messages.map((message) => message.id)));
+    input.heads?.taken(messages);
   }
   return { leaseToken, leaseUntil, claimed, ...(permitted === undefined ? {} : { permitted }), messages };
 }
@@ -153,35 +153,48 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
 const HEAD_CANDIDATES_PER_CLAIM = 3;
 
 /**
- * How long a lane's unused head candidates serve its next claims. Every claim re-checks each
- * candidate on its locked row, so a stale one is only passed over; what the age bounds is how late
- * a group that became due since the read is seen (one claim at most, while candidates remain).
+ * How long a lane's head candidates serve its claims before the heads are read again. Every claim
+ * re-checks each candidate on its locked row, so a stale one is only passed over; what the age
+ * bounds is how late a group the lane knows nothing of (newly due, or run by another drain) is
+ * seen while the lane has candidates of its own.
  */
-const HEAD_CANDIDATES_MAX_AGE_MS = 1_000;
+const HEAD_CANDIDATES_MAX_AGE_MS = 500;
 
 /**
- * A lane's FIFO head candidates not yet taken: a read finds up to three claims' worth, every claim
- * is offered all of them (it takes the first `limit` it can lock), and the claims that follow are
- * offered what is left before the heads are read again: one read per several claims, not one each.
+ * A lane's FIFO head candidates, one per group: what is left of its last read of the heads, and,
+ * for each group whose last message the lane ran to done or dead, the message after it (the
+ * group's head now, read with the claim: lib/sql/readClaimedMessages.ts). Claims are offered these
+ * (each takes the first it can lock) until the read is HEAD_CANDIDATES_MAX_AGE_MS old or none are
+ * left: a busy FIFO lane reads the heads a few times a second, not once a claim.
  */
 export class HeadCandidates {
-  #heads: GroupHead[] = [];
+  #heads = new Map<string, GroupHead>();
   #readAtMs = Number.NEGATIVE_INFINITY;
 
-  /** What is left of a fresh enough read, when it could fill a claim of `limit`; undefined to read again. */
-  left(limit: number, nowMs: number): GroupHead[] | undefined {
-    if (this.#heads.length < limit || nowMs - this.#readAtMs > HEAD_CANDIDATES_MAX_AGE_MS) return undefined;
-    return this.#heads;
+  /** The candidates, if the last read is fresh enough and any are left; undefined to read again. */
+  left(nowMs: number): GroupHead[] | undefined {
+    if (this.#heads.size === 0 || nowMs - this.#readAtMs > HEAD_CANDIDATES_MAX_AGE_MS) return undefined;
+    return [...this.#heads.values()];
   }
 
-  read(heads: GroupHead[], nowMs: number): void {
-    this.#heads = heads;
+  read(heads: readonly GroupHead[], nowMs: number): void {
+    this.#heads = new Map(heads.map((head) => [head.groupKey, head]));
     this.#readAtMs = nowMs;
   }
 
-  /** A claim took these messages: their heads are no longer candidates. */
-  taken(ids: ReadonlySet<string>): void {
-    this.#heads = this.#heads.filter((head) => !ids.has(head.id));
+  /** A claim took these messages: their groups' candidates are used up. */
+  taken(messages: readonly ClaimedMessage[]): void {
+    for (const message of messages) if (message.groupKey !== null) this.#heads.delete(message.groupKey);
+  }
+
+  /**
+   * This message, the last of its group the lane held, is written done or dead, and so is every
+   * earlier one of its group: the message read after it leads its group now.
+   */
+  finished(message: ClaimedMessage): void {
+    const next = message.nextInGroup ?? null;
+    if (message.groupKey === null || next === null) return;
+    this.#heads.set(message.groupKey, { id: next, groupKey: message.groupKey });
   }
 }
 
@@ -191,8 +204,8 @@ export class HeadCandidates {
  */
 async function dueHeads(db: Db, input: ClaimInput): Promise<GroupHead[]> {
   const nowMs = input.now.getTime();
-  const left = input.heads?.left(input.limit, nowMs);
-  if (left !== undefined) return left;
+  const left = input.heads?.left(nowMs);
+  if (left !== undefined) return left.slice(0, input.limit * HEAD_CANDIDATES_PER_CLAIM);
   await ensureGroupSlotsOnce(db, { queue: input.queue, now: input.now });
   const heads = await findGroupHeads(db, { queue: input.queue, now: input.now, limit: input.limit * HEAD_CANDIDATES_PER_CLAIM });
   input.heads?.read(heads, nowMs);

@@ -643,7 +643,7 @@ export class QueueLane {
       leaseUntilMs: message.leaseUntilMs,
       attempts: message.attempts,
       error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
-      written: this.#afterHead(message.id),
+      written: this.#afterHead(message),
     });
     this.#ended(message);
   }
@@ -742,9 +742,9 @@ export class QueueLane {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
     const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts };
     if (final.kind === 'done') {
-      this.#settler.done({ ...held, written: this.#afterHead(message.id) });
+      this.#settler.done({ ...held, written: this.#afterHead(message) });
     } else if (final.kind === 'dead') {
-      this.#settler.dead({ ...held, error: final.error, written: this.#afterHead(message.id) });
+      this.#settler.dead({ ...held, error: final.error, written: this.#afterHead(message) });
     } else {
       // A retrying head holds its group: its follower goes back, to run after it.
       this.#releaseFollower(message.id);
@@ -778,15 +778,17 @@ export class QueueLane {
    * given up, since the head would then run again. Any other outcome written may have let its
    * group's next message lead: claim again now rather than at the next poll.
    */
-  #afterHead(headId: string): ((landed: boolean) => void) | undefined {
+  #afterHead(message: HeldClaimedMessage): ((landed: boolean) => void) | undefined {
     if (!this.#queue.fifo) return undefined;
     return (landed) => {
-      const follower = this.#followers.get(headId);
+      const follower = this.#followers.get(message.id);
       if (follower === undefined) {
+        // The last message of its group this run held is finished: the one after it leads now.
+        if (landed) this.#heads.finished(message);
         this.#headsWaitUntilMs = 0;
         this.#nextPollAtMs = 0;
       } else {
-        this.#followers.delete(headId);
+        this.#followers.delete(message.id);
         if (landed) this.#makeReady(follower);
         // Unwritable now; the lease ends for both, and the head comes first again.
         else this.#ended(follower);

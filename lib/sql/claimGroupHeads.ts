@@ -34,9 +34,9 @@ import { namedList } from './namedList.js';
  * head is chosen. A message that commits after a later message of its group was chosen runs after
  * that one, never beside it.
  *
- * Followers: each candidate head may come with its next message in the group (found by the same
- * read, one index dive past the head), leased with it when due, for the drain to start once the
- * head's outcome is written done or dead (lib/drain/lane.ts). Nothing else can hold a follower:
+ * Followers: with `:followers` 1, each head's next message in its group (one index dive past the
+ * head) is leased with it when due, for the drain to start once the head's outcome is written done
+ * or dead (lib/drain/lane.ts). Nothing else can hold a follower:
  * only a head is ever claimed on its own, and this statement holds the head. A follower's attempt
  * is not counted here but when it runs (its outcome's write sets it, lib/drain/claim.ts), so a
  * follower that never starts (its head retried, its drain crashed) loses no attempt.
@@ -47,43 +47,40 @@ import { namedList } from './namedList.js';
  * delays it by a lease, so a later message of its group already in flight ends first).
  */
 const FIND_GROUP_HEADS = `
-SELECT c.id, c.group_key,
-       (SELECT MIN(n.id) FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
-        WHERE n.queue = :queue AND n.group_head = c.group_key AND n.id > c.id) AS next_id
+SELECT h.id, h.group_key
 FROM (
-  SELECT h.id, h.group_key
-  FROM (
-    SELECT MIN(id) AS id FROM queue_messages FORCE INDEX (ix_queue_messages_group)
-    WHERE queue = :queue AND group_head IS NOT NULL
-    GROUP BY queue, group_head
-  ) AS heads
-  STRAIGHT_JOIN queue_messages AS h FORCE INDEX (PRIMARY) ON h.id = heads.id
-  WHERE h.finished_at IS NULL AND h.available_at <= :now
-  ORDER BY h.available_at, h.id
-  LIMIT :limit
-) AS c`;
+  SELECT MIN(id) AS id FROM queue_messages FORCE INDEX (ix_queue_messages_group)
+  WHERE queue = :queue AND group_head IS NOT NULL
+  GROUP BY queue, group_head
+) AS heads
+STRAIGHT_JOIN queue_messages AS h FORCE INDEX (PRIMARY) ON h.id = heads.id
+WHERE h.finished_at IS NULL AND h.available_at <= :now
+ORDER BY h.available_at, h.id
+LIMIT :limit`;
 
 export interface GroupHead {
   id: string;
   groupKey: string;
-  /** The group's next unfinished message, if any (it may not be due). */
-  nextId: string | null;
 }
 
 /** The due heads of up to `limit` groups of a FIFO queue, longest due first; locks nothing, waits on nothing. */
 export async function findGroupHeads(db: Db, input: { queue: string; now: Date; limit: number }): Promise<GroupHead[]> {
   const rows = await db.query(FIND_GROUP_HEADS, { queue: input.queue, now: input.now, limit: input.limit }, { idempotent: true });
-  return rows.map((row) => ({ id: row.id as string, groupKey: row.group_key as string, nextId: (row.next_id as string | null) ?? null }));
+  return rows.map((row) => ({ id: row.id as string, groupKey: row.group_key as string }));
 }
 
 /*
  * The candidate heads come as an IN list on the primary key, read in id order with no ORDER BY:
  * the scan stops after :limit heads, locking only those (a sort would lock every candidate first).
- * The picks pair each head with itself and with its follower, if any.
+ * A head's follower is looked up in the select list, so only for a head that passed every check,
+ * its slot included: that locking read never reaches a group whose producer has not committed.
+ * The pick (0: the head, 1: its follower) then leases each.
  */
 const claimGroupHeadsSql = (headList: string) => `
 UPDATE (
-  SELECT h.id AS head_id, h.group_key
+  SELECT h.id AS head_id, h.group_key,
+         (SELECT MIN(n.id) FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
+          WHERE n.queue = :queue AND n.group_head = h.group_key AND n.id > h.id AND :followers = 1) AS next_id
   FROM queue_messages AS h FORCE INDEX (PRIMARY)
   STRAIGHT_JOIN queue_group_slots AS s FORCE INDEX (PRIMARY) ON s.queue = :queue AND s.slot = ${groupSlotOf('h.group_key')}
   WHERE h.id IN (${headList}) AND h.queue = :queue AND h.finished_at IS NULL AND h.available_at <= :now
@@ -94,17 +91,14 @@ UPDATE (
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ) AS due
-STRAIGHT_JOIN JSON_TABLE(:picks, '$[*]' COLUMNS (
-  head_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$[0]',
-  id      CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$[1]'
-)) AS pick ON pick.head_id = due.head_id
-STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = pick.id
+STRAIGHT_JOIN (SELECT 0 AS k UNION ALL SELECT 1) AS pick ON pick.k <= :followers
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = IF(pick.k = 0, due.head_id, due.next_id)
 SET m.status = 'running',
-    m.attempts = m.attempts + IF(m.id = due.head_id, 1, 0),
+    m.attempts = m.attempts + IF(pick.k = 0, 1, 0),
     m.lease_token = :leaseToken,
     m.available_at = :leaseUntil,
     m.updated_at = :now
-WHERE m.id = due.head_id OR (m.group_head = due.group_key AND m.available_at <= :now)`;
+WHERE pick.k = 0 OR (m.finished_at IS NULL AND m.available_at <= :now)`;
 
 export interface ClaimGroupHeadsInput extends ClaimBatchInput {
   /** Candidates from findGroupHeads; up to `limit` of them are leased. */
@@ -121,14 +115,9 @@ export interface ClaimGroupHeadsInput extends ClaimBatchInput {
 export async function claimGroupHeads(db: Db, input: ClaimGroupHeadsInput): Promise<number> {
   if (input.heads.length === 0 || input.limit <= 0) return 0;
   const { placeholders, params } = namedList('head', input.heads.map((head) => head.id));
-  const picks: [string, string][] = [];
-  for (const head of input.heads) {
-    picks.push([head.id, head.id]);
-    if (input.followers && head.nextId !== null) picks.push([head.id, head.nextId]);
-  }
   const result = await db.execute(claimGroupHeadsSql(placeholders), {
     ...params,
-    picks,
+    followers: input.followers ? 1 : 0,
     queue: input.queue,
     limit: input.limit,
     leaseToken: input.leaseToken,
@@ -139,6 +128,6 @@ export async function claimGroupHeads(db: Db, input: ClaimGroupHeadsInput): Prom
 }
 
 /** The claim statement for `heads` candidates (for EXPLAIN in tests and doctor). */
-export const CLAIM_GROUP_HEADS = (heads: number) => claimGroupHeadsSql(namedList('head', Array.from({ length: heads }, String)).placeholders);
+export const CLAIM_GROUP_HEADS = (heads: number): string => claimGroupHeadsSql(namedList('head', Array.from({ length: heads }, String)).placeholders);
 
 export { FIND_GROUP_HEADS };

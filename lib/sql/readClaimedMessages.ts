@@ -13,6 +13,11 @@ export interface ClaimedMessage {
   payloadParts: number;
   /** A FIFO queue's group; null otherwise. */
   groupKey: string | null;
+  /**
+   * With `groupNext`: the group's next unfinished message after this one, as the read found it:
+   * the group's head once this one and every earlier one are finished (lib/drain/claim.ts).
+   */
+  nextInGroup?: string | null;
 }
 
 export interface ReadClaimedInput {
@@ -25,6 +30,8 @@ export interface ReadClaimedInput {
    * half of that. A page always holds at least one message.
    */
   maxBytes: number;
+  /** Also read each message's next in its group (nextInGroup): an index dive per message. */
+  groupNext?: boolean;
 }
 
 /*
@@ -37,8 +44,8 @@ export interface ReadClaimedInput {
  * returned. Each row also counts 512 bytes for its other columns and the response's per-field
  * wrapping, so a large batch of tiny payloads cannot pass the limit either.
  */
-const READ_CLAIMED_MESSAGES = `
-SELECT m.id, m.queue, m.type, m.payload, m.payload_parts, m.attempts, m.max_attempts, m.priority, m.group_key
+const readClaimedSql = (groupNext: boolean) => `
+SELECT m.id, m.queue, m.type, m.payload, m.payload_parts, m.attempts, m.max_attempts, m.priority, m.group_key${groupNext ? GROUP_NEXT : ''}
 FROM (
   SELECT id, payload_bytes, SUM(payload_bytes + 512) OVER (ORDER BY id) AS running_bytes
   FROM queue_messages
@@ -48,9 +55,16 @@ STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = claimed.id
 WHERE claimed.running_bytes - (claimed.payload_bytes + 512) < :maxBytes
 ORDER BY claimed.id`;
 
+const GROUP_NEXT = `,
+       (SELECT MIN(n.id) FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
+        WHERE n.queue = m.queue AND n.group_head = m.group_key AND n.id > m.id) AS next_id`;
+
+const READ_CLAIMED_MESSAGES = readClaimedSql(false);
+const READ_CLAIMED_WITH_GROUP_NEXT = readClaimedSql(true);
+
 export async function readClaimedMessages(db: Db, input: ReadClaimedInput): Promise<ClaimedMessage[]> {
   const rows = await db.query(
-    READ_CLAIMED_MESSAGES,
+    input.groupNext === true ? READ_CLAIMED_WITH_GROUP_NEXT : READ_CLAIMED_MESSAGES,
     { leaseToken: input.leaseToken, afterId: input.afterId ?? '', maxBytes: input.maxBytes },
     { idempotent: true },
   );
@@ -64,7 +78,8 @@ export async function readClaimedMessages(db: Db, input: ReadClaimedInput): Prom
     priority: Number(row.priority),
     payloadParts: Number(row.payload_parts ?? 0),
     groupKey: (row.group_key as string | null) ?? null,
+    ...(input.groupNext === true ? { nextInGroup: (row.next_id as string | null) ?? null } : {}),
   }));
 }
 
-export { READ_CLAIMED_MESSAGES };
+export { READ_CLAIMED_MESSAGES, READ_CLAIMED_WITH_GROUP_NEXT };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
-import { claimMessages } from '../../lib/drain/claim.js';
+import { claimMessages, HeadCandidates } from '../../lib/drain/claim.js';
+import { ack } from '../../lib/sql/ack.js';
 import { useStack } from '../support/stack.js';
 import { appOn, jobType, readRows, seed } from './helpers.js';
 
@@ -95,5 +96,58 @@ describe('claimMessages under queue-wide limits', () => {
     expect(await claimMessages(app.db, { queue: 'limited', limit: 10, now: clock.now(), leaseMs: 60_000, permits: limits })).toMatchObject({ claimed: 0, permitted: 0 });
     clock.advance(5 * 60_000);
     expect(await claimMessages(app.db, { queue: 'limited', limit: 10, now: clock.now(), leaseMs: 60_000, permits: limits })).toMatchObject({ claimed: 3, permitted: 3 });
+  });
+});
+
+describe('claimMessages on a FIFO queue', () => {
+  it('reads the heads once for several claims: what is left of the read, then the message after each finished group', async () => {
+    const clock = new ManualClock(T0);
+    const queue = 'ordered';
+    const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
+    // Groups a, b, c with three messages each, in that order.
+    const ids = await seed(app, ['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c'].map((groupKey) => ({ queue, type: 't', groupKey })));
+    const db = stack.newDb();
+    const heads = new HeadCandidates();
+    const claim = () => claimMessages(db, { queue, limit: 2, now: clock.now(), leaseMs: 60_000, fifo: true, heads });
+    const calls = async (work: () => Promise<unknown>) => {
+      const before = db.stats.calls;
+      await work();
+      return db.stats.calls - before;
+    };
+    let first: Awaited<ReturnType<typeof claim>> | undefined;
+    // Slots, the heads read, the claim, the read: the heads of a and b (the first two it could
+    // lock), each with its follower.
+    expect(await calls(async () => (first = await claim()))).toBe(4);
+    expect(first!.messages.map((m) => m.id)).toEqual([ids[0], ids[1], ids[3], ids[4]]);
+    // c's head is left from the read: no read of the heads for it.
+    let second: Awaited<ReturnType<typeof claim>> | undefined;
+    expect(await calls(async () => (second = await claim()))).toBe(2);
+    expect(second!.messages.map((m) => m.id)).toEqual([ids[2], ids[5]]);
+    // a's two are done: the message read after the last leads a now, claimed without a read.
+    const [a1, , a2] = first!.messages;
+    await ack(app.db, { held: [a1!, a2!], now: clock.now() });
+    expect(a2!.nextInGroup).toBe(ids[6]);
+    heads.finished(a2!);
+    let third: Awaited<ReturnType<typeof claim>> | undefined;
+    expect(await calls(async () => (third = await claim()))).toBe(2);
+    expect(third!.messages.map((m) => m.id)).toEqual([ids[6]]);
+    // Nothing left: the heads are read again, and every group is in flight.
+    expect(await calls(async () => expect((await claim()).claimed).toBe(0))).toBe(1);
+  });
+
+  it('reads the heads again once its last read is half a second old', async () => {
+    const clock = new ManualClock(T0);
+    const queue = 'stale';
+    const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
+    const ids = await seed(app, ['a', 'b'].map((groupKey) => ({ queue, type: 't', groupKey })));
+    const heads = new HeadCandidates();
+    const claim = () => claimMessages(app.db, { queue, limit: 1, now: clock.now(), leaseMs: 60_000, fifo: true, heads });
+    expect((await claim()).messages.map((m) => m.id)).toEqual([ids[0]]);
+    // A group that became due since the read is seen once the read is old, even while b is left.
+    const [late] = await seed(app, [{ queue, type: 't', groupKey: 'c' }]);
+    clock.advance(501);
+    const left = heads.left(clock.now().getTime());
+    expect(left).toBeUndefined();
+    expect((await claimMessages(app.db, { queue, limit: 2, now: clock.now(), leaseMs: 60_000, fifo: true, heads })).messages.map((m) => m.id)).toEqual([ids[1], late]);
   });
 });

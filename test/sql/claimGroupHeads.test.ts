@@ -167,11 +167,12 @@ describe('claimGroupHeads', () => {
     // The lease reads each candidate head and its slot by primary key, and a group's in-flight
     // rows through their own index: nothing scans the queue.
     const ids = Object.fromEntries(Array.from({ length: 100 }, (_, n) => [`head${n}`, rows[5_000 + n]![0]]));
-    const claim = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS(100)}`, { ...ids, queue: 'plan', now, limit: 100, leaseToken: 't', leaseUntil: now, picks: [] });
+    const claim = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS(100)}`, { ...ids, queue: 'plan', now, limit: 100, leaseToken: 't', leaseUntil: now, followers: 1 });
     const byTable = (alias: string) => claim.filter((row) => row.table === alias);
     expect(byTable('h').map((row) => row.key)).toEqual(['PRIMARY']);
     expect(byTable('s').map((row) => row.key)).toEqual(['PRIMARY']);
     expect(byTable('r').map((row) => row.key)).toEqual(['ix_queue_messages_group_lease']);
+    expect(byTable('n').map((row) => row.key)).toEqual(['ix_queue_messages_group']);
     expect(claim.filter((row) => row.type === 'ALL' && String(row.table).match(/^(h|m|r|s)$/))).toEqual([]);
   });
 });
