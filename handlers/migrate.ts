@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { lazyApp, type App } from '../lib/app.js';
+import { appUserFromEnv, ensureAppUser, type AppUserOptions, type AppUserResult } from '../lib/appUser.js';
 import { migrate, type MigrateOptions, type MigrateResult } from '../lib/migrate.js';
 import { createLogger } from '../lib/observability.js';
 import config from '../queue.config.js';
@@ -10,6 +11,8 @@ export interface MigrateHandlerDeps {
   log?: { info(message: string, attributes?: Record<string, unknown>): void };
   /** Where the migrations come from; by default the .sql files shipped beside the bundle. */
   migrations?: Pick<MigrateOptions, 'dir' | 'migrations'>;
+  /** The application user's secret; by default DB_APP_SECRET_ARN, read from Secrets Manager (lib/appUser.ts). */
+  appUser?: AppUserOptions;
 }
 
 /**
@@ -20,11 +23,13 @@ export interface MigrateHandlerDeps {
  */
 export function createMigrateHandler(getApp: () => App, deps: MigrateHandlerDeps = {}) {
   const log = deps.log ?? logger;
-  return async (): Promise<MigrateResult> => {
+  return async (): Promise<MigrateResult & { appUser?: AppUserResult }> => {
     const source = deps.migrations ?? offlineMigrations(process.env);
     const result = await migrate(getApp().db, { ...source, log: (line) => log.info(line) });
     log.info('migrations up to date', { applied: result.applied, skipped: result.skipped });
-    return result;
+    // After the migrations, so that the grants cover every table they made.
+    const appUser = await ensureAppUser(getApp().db, deps.appUser ?? appUserFromEnv(process.env), (line) => log.info(line));
+    return appUser === undefined ? result : { ...result, appUser };
   };
 }
 
