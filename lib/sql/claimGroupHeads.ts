@@ -75,6 +75,11 @@ export async function findGroupHeads(db: Db, input: { queue: string; now: Date; 
  * A head's follower is looked up in the select list, so only for a head that passed every check,
  * its slot included: that locking read never reaches a group whose producer has not committed.
  * The pick (0: the head, 1: its follower) then leases each.
+ *
+ * The in-flight check is a scalar subquery compared to 0, not NOT EXISTS: both engines may turn
+ * NOT EXISTS into an anti-join or a materialized IN over every running message of the queue, a
+ * locking read that waits on the rows a concurrent claim is leasing. A scalar subquery runs per
+ * head the scan returned, so only for heads this claim has locked (test/sql/claimGroupHeads).
  */
 const claimGroupHeadsSql = (headList: string) => `
 UPDATE (
@@ -84,10 +89,10 @@ UPDATE (
   FROM queue_messages AS h FORCE INDEX (PRIMARY)
   STRAIGHT_JOIN queue_group_slots AS s FORCE INDEX (PRIMARY) ON s.queue = :queue AND s.slot = ${groupSlotOf('h.group_key')}
   WHERE h.id IN (${headList}) AND h.queue = :queue AND h.finished_at IS NULL AND h.available_at <= :now
-    AND NOT EXISTS (
-      SELECT 1 FROM queue_messages AS r FORCE INDEX (ix_queue_messages_group_lease)
+    AND (
+      SELECT COUNT(*) FROM queue_messages AS r FORCE INDEX (ix_queue_messages_group_lease)
       WHERE r.queue = :queue AND r.group_lease = h.group_key AND r.available_at > :now
-    )
+    ) = 0
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ) AS due

@@ -131,6 +131,25 @@ describe('claimGroupHeads', () => {
     expect((await claim()).messages.map((m) => m.id)).toEqual([late]);
   });
 
+  it('lets concurrent claims take disjoint heads: a claim locks only the heads it takes, not every due head', async () => {
+    const groups = Array.from({ length: 400 }, (_, n) => `g${n}`);
+    const { clock } = await fifo('concurrent', groups);
+    const now = clock.now();
+    const leaseUntil = new Date(now.getTime() + LEASE_MS);
+    const dbs = [stack.newDb(), stack.newDb(), stack.newDb(), stack.newDb()];
+    // Four claims at once over the same candidates: each takes 50 heads no other took. (A claim
+    // that locked every due head before sorting them left the others nothing while it ran.)
+    for (let round = 0; round < 2; round++) {
+      const heads = await findGroupHeads(dbs[0]!, { queue: 'concurrent', now, limit: 600 });
+      const taken = await Promise.all(
+        dbs.map((db) => claimGroupHeads(db, { queue: 'concurrent', heads, limit: 50, leaseToken: randomUUID(), now, leaseUntil, followers: false })),
+      );
+      expect(taken).toEqual([50, 50, 50, 50]);
+    }
+    const [rows] = await stack.sql.query("SELECT COUNT(DISTINCT lease_token) AS claims, COUNT(*) AS n FROM queue_messages WHERE queue = 'concurrent' AND status = 'running'");
+    expect(rows).toEqual([{ claims: 8, n: 400 }]);
+  });
+
   it('counts no attempt for a follower until it runs: a crashed drain costs its follower nothing', async () => {
     const { clock, ids, claim } = await fifo('follower-crash', ['g', 'g']);
     const attempts = async () => {
