@@ -9,10 +9,18 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from './clock.js';
-import { DataApiUnavailableError, DatabaseError, DuplicateKeyError, StatementTimeoutError } from './db/errors.js';
+import { DataApiUnavailableError, DatabaseError, DuplicateKeyError, StatementTimeoutError, toDatabaseError } from './db/errors.js';
 import type { Db } from './db/types.js';
 import { sleep } from './sleep.js';
-import { claimMigration, createSchemaMigrations, isStatementRunning, markMigrationApplied, readMigration, releaseMigration, type MigrationRow } from './sql/schemaMigrations.js';
+import {
+  claimMigration,
+  createSchemaMigrations,
+  markMigrationApplied,
+  readMigration,
+  releaseMigration,
+  runningStatements,
+  type MigrationRow,
+} from './sql/schemaMigrations.js';
 
 export interface Migration {
   version: number;
@@ -126,6 +134,7 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
   const waitTimeoutMs = options.waitTimeoutMs ?? 10 * 60_000;
   const runId = randomUUID();
   const result: MigrateResult = { applied: [], skipped: [] };
+  const context: ApplyContext = { clock, log, wait, waitTimeoutMs };
 
   await createSchemaMigrations(db);
 
@@ -141,7 +150,7 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
         break;
       }
       if (row === undefined && (await claim(db, migration, runId, clock))) {
-        await apply(db, migration, runId, { clock, log, wait, waitTimeoutMs });
+        await apply(db, migration, runId, context);
         result.applied.push(migration.id);
         break;
       }
@@ -192,9 +201,10 @@ interface ApplyContext {
 async function apply(db: Db, migration: Migration, runId: string, context: ApplyContext): Promise<void> {
   const started = Date.now();
   for (const [index, statement] of migration.statements.entries()) {
+    const label = `${migration.id} statement ${index + 1}`;
     try {
-      const outcome = await runStatement(db, statement, context);
-      if (outcome !== 'ran') context.log(`${migration.id} statement ${index + 1}: already took effect (${outcome})`);
+      const outcome = await runStatement(db, { label, statement, marker: statementMarker(migration, index) }, context);
+      if (outcome !== 'ran') context.log(`${label}: already took effect (${outcome})`);
     } catch (error) {
       await releaseMigration(db, { version: migration.version, runId }).catch(() => {});
       throw new MigrationError(
@@ -210,37 +220,71 @@ async function apply(db: Db, migration: Migration, runId: string, context: Apply
 }
 
 /**
- * What MySQL (and MariaDB) answer when a statement's table, column or index is there already:
- * a DDL statement of an earlier run took effect after that run stopped waiting for it. Migrations
- * must therefore not reuse a name for something else.
+ * What MySQL (and MariaDB) answer when a statement's table, column or index is there already (or
+ * gone already): a DDL statement of an earlier run took effect after that run stopped waiting for
+ * it. Migrations must therefore not reuse a name for something else. Each is known by its code
+ * and, for a Data API message that carries no code, by its text: MySQL 8.0's (share/
+ * messages_to_clients.txt, the server error reference) and MariaDB 10.11's, which differ only for
+ * 1091 ("Can't DROP 'x'; check that column/key exists" against "Can't DROP INDEX `x`; check that
+ * it exists").
  */
-const ALREADY_DONE: ReadonlyMap<number, string> = new Map([
-  [1050, 'MySQL 1050, the table exists'],
-  [1060, 'MySQL 1060, the column exists'],
-  [1061, 'MySQL 1061, the index exists'],
-  [1091, 'MySQL 1091, the index or column is dropped already'],
-]);
+const ALREADY_DONE: readonly { code: number; reason: string; text: RegExp }[] = [
+  { code: 1050, reason: 'MySQL 1050, the table exists', text: /\bTable '[^']+' already exists/ },
+  { code: 1060, reason: 'MySQL 1060, the column exists', text: /\bDuplicate column name '[^']+'/ },
+  { code: 1061, reason: 'MySQL 1061, the index exists', text: /\bDuplicate key name '[^']+'/ },
+  { code: 1091, reason: 'MySQL 1091, the index or column is dropped already', text: /\bCan't DROP [^;]*; check that (?:column\/key|it) exists/ },
+];
+
+/**
+ * Why `error` means the statement had already taken effect (e.g. `MySQL 1061, the index exists`),
+ * or undefined. A MySQL code in the error decides alone; without one (a Data API message that is
+ * the bare MySQL text, or Serverless v1's `code: 0`) the message text does. Takes what
+ * `Db.execute` throws, or an SDK error as the client throws it. Exported for `doctor`, which
+ * provokes each of these errors on a real cluster and checks that they are recognised.
+ */
+export function alreadyDoneReason(error: unknown): string | undefined {
+  const databaseError = error instanceof DatabaseError ? error : isSdkError(error) ? toDatabaseError(error) : undefined;
+  // Not an answer from the database about this statement: the call's own failure.
+  if (databaseError === undefined || databaseError instanceof StatementTimeoutError || databaseError instanceof DataApiUnavailableError) return undefined;
+  const code = databaseError.mysqlCode;
+  if (code !== undefined && code !== 0) return ALREADY_DONE.find((known) => known.code === code)?.reason;
+  const known = ALREADY_DONE.find((candidate) => candidate.text.test(databaseError.message));
+  return known === undefined ? undefined : `${known.reason}, known by its message: it carried no code`;
+}
+
+/** As the SDK throws a Data API answer: lib/db maps it the way `Db` calls do. */
+const isSdkError = (error: unknown): boolean => error instanceof Error && typeof (error as { $metadata?: unknown }).$metadata === 'object';
 
 /** How many times one statement is sent after calls that ended without its outcome. */
 const MAX_SENDS = 4;
+
+interface StatementToRun {
+  /** For logs, e.g. `005_dead_letter_key statement 1`. */
+  label: string;
+  statement: string;
+  /** A comment sent ahead of the statement, so that the process list shows which one it is. */
+  marker: string;
+}
 
 /**
  * Runs one statement on its own (DDL commits implicitly) with continueAfterTimeout, so a long
  * ALTER keeps going past the Data API's 45 s call limit instead of being cancelled halfway. When
  * a call ends without the outcome (the call limit, or the connection dropped) the statement may
  * still be running: this waits until the server no longer runs it, then sends it again, and the
- * server answers either that it is done (`ALREADY_DONE`) or, if it was cancelled, runs it. Before
- * the first send it also waits for the same statement from an earlier run that gave up on it.
- * Two copies of an ALTER never run at once anyway: the second waits on the table's metadata lock.
+ * server answers either that it is done (`alreadyDoneReason`) or, if it was cancelled, runs it.
+ * Before the first send it also waits for the same statement from an earlier run that gave up on
+ * it. Two copies of an ALTER never run at once anyway: the second waits on the table's metadata
+ * lock.
  */
-async function runStatement(db: Db, statement: string, context: ApplyContext): Promise<'ran' | string> {
+async function runStatement(db: Db, toRun: StatementToRun, context: ApplyContext): Promise<'ran' | string> {
+  const sql = `${toRun.marker}\n${toRun.statement}`;
   for (let send = 1; ; send++) {
-    await waitWhileRunning(db, statement, context);
+    await waitWhileRunning(db, toRun, context);
     try {
-      await db.execute(statement, undefined, { continueAfterTimeout: true });
+      await db.execute(sql, undefined, { continueAfterTimeout: true });
       return 'ran';
     } catch (error) {
-      const done = error instanceof DatabaseError && error.mysqlCode !== undefined ? ALREADY_DONE.get(error.mysqlCode) : undefined;
+      const done = alreadyDoneReason(error);
       if (done !== undefined) return done;
       if (!mayStillBeRunning(error) || send >= MAX_SENDS) throw error;
       context.log(`the call ended while the statement may still run (${error instanceof Error ? error.name : 'error'}); waiting for it`);
@@ -252,13 +296,62 @@ function mayStillBeRunning(error: unknown): boolean {
   return error instanceof StatementTimeoutError || (error instanceof DataApiUnavailableError && error.requestMayHaveRun);
 }
 
-/** Polls until no other session runs exactly this statement (see isStatementRunning). */
-async function waitWhileRunning(db: Db, statement: string, context: ApplyContext): Promise<void> {
+/**
+ * The comment each statement is sent with, e.g. `/* aurora-queue 005_dead_letter_key statement 1 *\/`:
+ * MariaDB keeps a leading comment in the process list's INFO (tried on 10.11), and so does MySQL
+ * (the server keeps the text as received). It names a statement of one migration whatever the
+ * run; no colon (a Data API parameter) or `*\/` can occur in it.
+ */
+export function statementMarker(migration: Pick<Migration, 'id'>, index: number): string {
+  return `/* aurora-queue ${migration.id} statement ${index + 1} */`;
+}
+
+/**
+ * Whether a process-list INFO is this statement. By its marker when the comment survived; else by
+ * the text with comments and whitespace taken out (the Data API may not pass the SQL byte for
+ * byte, and earlier runs sent no marker), where INFO may be only a head of the statement (it is
+ * read cut short, and servers may truncate it) as long as that head is long enough to tell
+ * statements apart. Exported for `doctor`, which checks the match on a real cluster.
+ */
+export function isSameStatement(info: string, statement: string, marker?: string): boolean {
+  if (marker !== undefined && info.includes(marker)) return true;
+  const running = normalizeSql(info);
+  const ours = normalizeSql(statement);
+  if (running === '' || ours === '') return false;
+  if (running === ours) return true;
+  return running.length >= MIN_MATCHED_CHARS && running.length < ours.length && ours.startsWith(running);
+}
+
+/** Whitespace-free characters a cut-short INFO must keep: more than any two statements share (`ALTERTABLEqueue_messagesADD…`). */
+const MIN_MATCHED_CHARS = 64;
+
+/** Comments out (MySQL's three kinds), then all whitespace: what survives any re-spacing. */
+function normalizeSql(sql: string): string {
+  return sql
+    .replace(/\/\*[\s\S]*?(?:\*\/|$)/g, ' ')
+    .replace(/(?:#|--(?=\s|$))[^\n]*/g, ' ')
+    .replace(/\s+/g, '')
+    .replace(/;$/, '');
+}
+
+/** How much of each session's INFO is read, and how many sessions (longest running first). */
+const PROCESS_INFO_CHARS = 1_024;
+const PROCESS_LIST_LIMIT = 200;
+
+/** Another session running this statement (see `isSameStatement`), or undefined. */
+export async function findRunningStatement(db: Db, statement: string, marker?: string): Promise<{ id: number; seconds: number } | undefined> {
+  const running = await runningStatements(db, { infoChars: PROCESS_INFO_CHARS, limit: PROCESS_LIST_LIMIT });
+  const found = running.find((session) => isSameStatement(session.info, statement, marker));
+  return found === undefined ? undefined : { id: found.id, seconds: found.seconds };
+}
+
+/** Polls until no other session runs this statement. */
+async function waitWhileRunning(db: Db, toRun: StatementToRun, context: ApplyContext): Promise<void> {
   let waitedMs = 0;
   for (let poll = 0; ; poll++) {
-    if (!(await isStatementRunning(db, statement))) return;
+    if ((await findRunningStatement(db, toRun.statement, toRun.marker)) === undefined) return;
     if (waitedMs >= context.waitTimeoutMs) {
-      throw new MigrationError(`The statement is still running after ${waitedMs} ms; run migrate again once it has finished: ${statement.slice(0, 120)}`);
+      throw new MigrationError(`The statement is still running after ${waitedMs} ms; run migrate again once it has finished: ${toRun.statement.slice(0, 120)}`);
     }
     if (poll === 0) context.log('the statement is running in another session (an earlier call); waiting for it');
     const delay = Math.min(2_000, 100 * 2 ** poll);

@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalDataApi } from '../dev/data-api/server.js';
 import { createDb } from '../lib/db/index.js';
-import { StatementTimeoutError } from '../lib/db/errors.js';
-import { defaultMigrationsDir, loadMigrations, migrate, MigrationError, parseMigration } from '../lib/migrate.js';
+import { DataApiRequestError, StatementTimeoutError, toDatabaseError } from '../lib/db/errors.js';
+import { alreadyDoneReason, defaultMigrationsDir, isSameStatement, loadMigrations, migrate, MigrationError, parseMigration, statementMarker } from '../lib/migrate.js';
 import { DATABASE_URL } from './support/database.js';
 import { RESOURCE_ARN, SECRET_ARN, startStack, useStack } from './support/stack.js';
 
@@ -48,6 +50,135 @@ describe('parseMigration', () => {
     expect(migrations[0]!.statements.length).toBeGreaterThanOrEqual(2);
   });
 });
+
+/** An error as the SDK throws it for a Data API answer, before lib/db maps it. */
+function sdkError(name: string, message: string): Error {
+  return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
+}
+
+describe('alreadyDoneReason', () => {
+  const TABLE = 'MySQL 1050, the table exists';
+  const COLUMN = 'MySQL 1060, the column exists';
+  const INDEX = 'MySQL 1061, the index exists';
+  const DROPPED = 'MySQL 1091, the index or column is dropped already';
+  const byText = (reason: string) => `${reason}, known by its message: it carried no code`;
+
+  it('takes the MySQL code when the message has one (v2 and v1 formats)', () => {
+    expect(alreadyDoneReason(toDatabaseError(sdkError('DatabaseErrorException', "Table 'slow' already exists; Error code: 1050; SQLState: 42S01")))).toBe(TABLE);
+    expect(alreadyDoneReason(toDatabaseError(sdkError('BadRequestException', "Database error code: 1061. Message: Duplicate key name 'ix_a'")))).toBe(INDEX);
+  });
+
+  it.each([
+    ['BadRequestException', "Table 'queue_permits' already exists", TABLE],
+    ['BadRequestException', "Duplicate column name 'group_key'", COLUMN],
+    ['BadRequestException', "Duplicate key name 'ix_queue_messages_dead'", INDEX],
+    // MySQL 8.0's text, then MariaDB's for an index, a column and a foreign key.
+    ['BadRequestException', "Can't DROP 'ix_queue_messages_dead'; check that column/key exists", DROPPED],
+    ['BadRequestException', "Can't DROP INDEX `ix_queue_messages_dead`; check that it exists", DROPPED],
+    ['BadRequestException', "Can't DROP COLUMN `old`; check that it exists", DROPPED],
+    ['DatabaseErrorException', "Can't DROP FOREIGN KEY `fk_parts`; check that it exists", DROPPED],
+    // Prefixed: by a driver, or Serverless v1's code 0 (which says nothing).
+    ['DatabaseErrorException', "(conn=4711) Duplicate column name 'group_key'", COLUMN],
+    ['BadRequestException', "java.sql.SQLSyntaxErrorException: Duplicate key name 'ix_a'", INDEX],
+    ['BadRequestException', "Database error code: 0. Message: Table 'slow' already exists", TABLE],
+  ])('recognises %s "%s" by its text', (name, message, reason) => {
+    const error = toDatabaseError(sdkError(name, message));
+    expect(error.mysqlCode === undefined || error.mysqlCode === 0).toBe(true);
+    expect(alreadyDoneReason(error)).toBe(byText(reason));
+    // The same, handed over as the SDK threw it.
+    expect(alreadyDoneReason(sdkError(name, message))).toBe(byText(reason));
+  });
+
+  it('answers undefined for anything else', () => {
+    const none = [
+      sdkError('BadRequestException', "Duplicate entry 'a' for key 'PRIMARY'"),
+      sdkError('BadRequestException', "Table 'a.b' doesn't exist"),
+      sdkError('BadRequestException', 'already exists.'),
+      // A code decides alone, even when the text quotes one of the messages.
+      sdkError('DatabaseErrorException', "You have an error in your SQL syntax near 'Duplicate key name 'x''; Error code: 1064; SQLState: 42000"),
+      sdkError('StatementTimeoutException', "Table 'a' already exists"),
+      new MigrationError("Table 'a' already exists"),
+      "Table 'a' already exists",
+      undefined,
+    ];
+    for (const error of none) expect(alreadyDoneReason(error)).toBeUndefined();
+    expect(alreadyDoneReason(new StatementTimeoutError("Table 'a' already exists"))).toBeUndefined();
+  });
+});
+
+describe('isSameStatement', () => {
+  const statement = 'ALTER TABLE queue_messages\n  -- why\n  ADD KEY ix_queue_messages_group (queue, group_head, id), ALGORITHM=INPLACE, LOCK=NONE';
+  const marker = statementMarker({ id: '006_groups_and_permits' }, 4);
+
+  it('matches by the marker, wherever the comment ends up', () => {
+    expect(marker).toBe('/* aurora-queue 006_groups_and_permits statement 5 */');
+    expect(isSameStatement(`${marker}\n${statement}`, statement, marker)).toBe(true);
+    expect(isSameStatement(`/* from the driver */ ${marker} ALTER TABLE`, statement, marker)).toBe(true);
+    expect(isSameStatement(`${statementMarker({ id: '006_groups_and_permits' }, 5)}\nALTER TABLE x`, statement, marker)).toBe(false);
+  });
+
+  it('matches the text as sent, re-spaced, without its comments, or cut short', () => {
+    expect(isSameStatement(statement, statement)).toBe(true);
+    expect(isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group (queue, group_head, id), ALGORITHM=INPLACE, LOCK=NONE', statement, marker)).toBe(true);
+    expect(isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group(queue,group_head,id),ALGORITHM=INPLACE,LOCK=NONE;', statement)).toBe(true);
+    expect(isSameStatement(`${marker} ${statement}`.slice(0, 160), statement)).toBe(true);
+    expect(isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group (queue, group_head', statement)).toBe(true);
+  });
+
+  it('does not match another statement, nor a head too short to tell', () => {
+    expect(isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_dead (dead_queue, id), ALGORITHM=INPLACE, LOCK=NONE', statement)).toBe(false);
+    expect(isSameStatement('ALTER TABLE queue_messages ADD KEY', statement)).toBe(false);
+    expect(isSameStatement('SELECT ID, TIME, LEFT(INFO, 1024) FROM information_schema.PROCESSLIST', statement)).toBe(false);
+    expect(isSameStatement('/* only a comment */', statement)).toBe(false);
+    expect(isSameStatement(`${statement}, ADD COLUMN x INT`, statement)).toBe(false);
+  });
+});
+
+/**
+ * Between the SDK and the local Data API server: makes it answer as a Data API might that the
+ * project has not seen. `stripCodes`: an SQL error comes back as BadRequestException whose
+ * message is the bare MySQL text (no `Error code: N; SQLState: S`). `respace`: the SQL reaches
+ * MySQL without its comments and with its whitespace collapsed, so INFO in the process list
+ * differs from the text sent.
+ */
+async function startRewritingProxy(target: string, options: { stripCodes?: boolean; respace?: boolean }) {
+  const server = http.createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let body = Buffer.concat(chunks).toString('utf8');
+    if (options.respace && request.url === '/Execute') {
+      const input = JSON.parse(body) as { sql: string };
+      input.sql = input.sql
+        .replace(/\/\*[\s\S]*?\*\//g, ' ')
+        .replace(/--\s[^\n]*/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim();
+      body = JSON.stringify(input);
+    }
+    const headers = { ...request.headers } as Record<string, string>;
+    delete headers['content-length'];
+    delete headers.host;
+    const upstream = await fetch(`${target}${request.url}`, { method: request.method, headers, body: request.method === 'POST' ? body : undefined });
+    let text = await upstream.text();
+    let errorType = upstream.headers.get('x-amzn-errortype') ?? undefined;
+    if (options.stripCodes && errorType === 'DatabaseErrorException') {
+      const error = JSON.parse(text) as { message: string };
+      error.message = error.message.replace(/; Error code: \d+; SQLState: \w+$/, '');
+      text = JSON.stringify(error);
+      errorType = 'BadRequestException';
+    }
+    const out: Record<string, string> = { 'content-type': 'application/json' };
+    const requestId = upstream.headers.get('x-amzn-requestid');
+    if (requestId !== null) out['x-amzn-RequestId'] = requestId;
+    if (errorType !== undefined) out['x-amzn-ErrorType'] = errorType;
+    response.writeHead(upstream.status, out).end(text);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 describe('migrate on the real stack', () => {
   const stack = useStack({ migrate: false });
@@ -210,6 +341,39 @@ describe('migrate on the real stack', () => {
     await expect(migrate(stack.newDb(), { dir })).rejects.toThrow(/600_edit was applied with checksum/);
   });
 
+  it('takes a step that already took effect as done when its error comes back without a code', async () => {
+    const proxy = await startRewritingProxy(stack.endpoint, { stripCodes: true });
+    try {
+      const db = createDb({ endpoint: proxy.url, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: stack.database });
+      // An earlier run's statements took effect after it stopped waiting for them (or it died).
+      await stack.sql.query('CREATE TABLE nocode_900 (id INT, c INT, KEY ix_nocode_c (c))');
+      const dir = migrationDir({
+        '900_nocode.sql': [
+          'CREATE TABLE nocode_900 (id INT)',
+          'ALTER TABLE nocode_900 ADD COLUMN c INT',
+          'ALTER TABLE nocode_900 ADD KEY ix_nocode_c (c)',
+          'ALTER TABLE nocode_900 DROP INDEX ix_nocode_gone',
+        ].join('\n-- statement\n'),
+      });
+      // The proxy does what it says: the bare MySQL text, no code.
+      const bare = await db.execute('CREATE TABLE nocode_900 (id INT)').catch((e: unknown) => e);
+      expect(bare).toBeInstanceOf(DataApiRequestError);
+      expect(bare).toMatchObject({ mysqlCode: undefined, message: "Table 'nocode_900' already exists" });
+
+      const lines: string[] = [];
+      expect(await migrate(db, { dir, log: (line) => lines.push(line) })).toEqual({ applied: ['900_nocode'], skipped: [] });
+      const known = ', known by its message: it carried no code)';
+      expect(lines.slice(0, 4)).toEqual([
+        `900_nocode statement 1: already took effect (MySQL 1050, the table exists${known}`,
+        `900_nocode statement 2: already took effect (MySQL 1060, the column exists${known}`,
+        `900_nocode statement 3: already took effect (MySQL 1061, the index exists${known}`,
+        `900_nocode statement 4: already took effect (MySQL 1091, the index or column is dropped already${known}`,
+      ]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   describe('a DDL statement that outlasts its Data API call', () => {
     // 1.5 s of work against a 300 ms call limit: each call ends in StatementTimeoutException while
     // the statement runs on (continueAfterTimeout), as a long ALTER does against the real 45 s.
@@ -250,6 +414,26 @@ describe('migrate on the real stack', () => {
         expect(lines).toContain('800_slow statement 1: already took effect (MySQL 1050, the table exists)');
         expect((await migrate(newDb(), { dir })).skipped).toEqual(['800_slow']);
       } finally {
+        await server.close();
+      }
+    });
+
+    it('still running, its SQL re-spaced and its errors without codes on the way: a re-run notices, waits for it and carries on', async () => {
+      const { server } = await shortCallServer();
+      const proxy = await startRewritingProxy(server.url, { stripCodes: true, respace: true });
+      try {
+        const newDb = () => createDb({ endpoint: proxy.url, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: stack.database });
+        const statement = 'CREATE TABLE slow_810\n  -- kept apart from its SELECT\n  AS   SELECT SLEEP(1.5) AS slept';
+        const dir = migrationDir({ '810_slow.sql': statement });
+        const earlier = await newDb().execute(statement, undefined, { continueAfterTimeout: true }).catch((e: unknown) => e);
+        expect(earlier).toBeInstanceOf(StatementTimeoutError);
+
+        const lines: string[] = [];
+        expect(await migrate(newDb(), { dir, log: (line) => lines.push(line) })).toEqual({ applied: ['810_slow'], skipped: [] });
+        expect(lines).toContain('the statement is running in another session (an earlier call); waiting for it');
+        expect(lines).toContain('810_slow statement 1: already took effect (MySQL 1050, the table exists, known by its message: it carried no code)');
+      } finally {
+        await proxy.close();
         await server.close();
       }
     });

@@ -55,14 +55,28 @@ export async function markMigrationApplied(db: Db, input: { version: number; run
 }
 
 /*
- * Another session running exactly this text (the Data API passes the SQL through as sent; a user
- * sees its own sessions without the PROCESS privilege, and the migrations run as the queue's user).
- * information_schema.PROCESSLIST is in MariaDB and MySQL 8.0 (deprecated from 8.0.35, still
- * present); tried on MariaDB 10.11 only.
+ * What other sessions are running, longest first, for lib/migrate.ts to recognise a statement an
+ * earlier call left running. INFO is compared there, not here: the Data API may not pass the SQL
+ * through byte for byte (whitespace, comments), so the runner normalises both sides. Only the
+ * head of each INFO comes back: an enqueue's INFO can be megabytes, and the response must stay
+ * under 1 MiB. A user sees its own sessions without the PROCESS privilege, and the migrations run
+ * as the queue's user. information_schema.PROCESSLIST is in MariaDB and MySQL 8.0 (deprecated
+ * from 8.0.35, still present); tried on MariaDB 10.11 only.
  */
-const STATEMENT_RUNNING = 'SELECT COUNT(*) AS running FROM information_schema.PROCESSLIST WHERE INFO = :statement AND ID <> CONNECTION_ID()';
+const RUNNING_STATEMENTS = `
+SELECT ID AS id, TIME AS seconds, LEFT(INFO, :infoChars) AS info
+FROM information_schema.PROCESSLIST
+WHERE ID <> CONNECTION_ID() AND INFO IS NOT NULL
+ORDER BY TIME DESC
+LIMIT :limit`;
 
-export async function isStatementRunning(db: Db, statement: string): Promise<boolean> {
-  const [row] = await db.query<{ running: number }>(STATEMENT_RUNNING, { statement }, { idempotent: true });
-  return Number(row?.running ?? 0) > 0;
+export interface RunningStatement {
+  id: number;
+  seconds: number;
+  info: string;
+}
+
+export async function runningStatements(db: Db, input: { infoChars: number; limit: number }): Promise<RunningStatement[]> {
+  const rows = await db.query<{ id: number; seconds: number; info: string }>(RUNNING_STATEMENTS, { ...input }, { idempotent: true });
+  return rows.map((row) => ({ id: Number(row.id), seconds: Number(row.seconds), info: String(row.info) }));
 }
