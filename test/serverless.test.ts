@@ -1,7 +1,8 @@
 /**
  * Packages serverless.yml the way a deploy would (osls + serverless-esbuild, no AWS credentials,
- * no network) and checks the CloudFormation it would deploy: least-privilege IAM, the routes and
- * their IAM auth, the drain schedule, the alarms, and bundles small enough for fast cold starts.
+ * no network) and checks the CloudFormation it would deploy: AWS's resource schemas, one
+ * least-privilege role per function (evaluated by an IAM policy simulator), the routes and their
+ * IAM auth, the drain schedule, the alarms, and bundles small enough for fast cold starts.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
@@ -13,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import queueConfig from '../queue.config.js';
 import { packageOffline, type CloudFormationResource, type CloudFormationTemplate, type PackagedService } from '../dev/packageOffline.js';
 import { queueDefaults } from '../lib/queues.js';
+import { templateProblems } from './support/cloudFormationSchema.js';
+import { ACCOUNT, decide, REGION, resourceArn, rolePolicies } from './support/iamSimulation.js';
 
 const run = promisify(execFile);
 const projectDir = fileURLToPath(new URL('..', import.meta.url));
@@ -39,11 +42,15 @@ const ROUTES: Record<string, string> = {
 };
 
 const FUNCTIONS = ['enqueue', 'getMessage', 'cancelMessage', 'stats', 'deadLetters', 'queueControl', 'openapi', 'drain', 'migrate'];
+/** The functions that run SQL: all but openapi, which serves a document built from the code. */
+const DB_FUNCTIONS = FUNCTIONS.filter((name) => name !== 'openapi');
 const DB_RESOURCES = ['DbSecret', 'DbCluster', 'DbWriter', 'DbSecretAttachment'];
+const APP_SECRET_RESOURCES = ['DbAppSecret', 'DbAppSecretAttachment'];
 const MAX_ZIP_BYTES = 500 * 1024;
 
 const EXISTING_CLUSTER = 'arn:aws:rds:eu-west-1:111122223333:cluster:shared-queue';
 const EXISTING_SECRET = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared-queue-AbCdEf';
+const OWN_APP_SECRET = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared-queue-app-GhIjKl';
 
 type Resource = CloudFormationResource;
 type Template = CloudFormationTemplate;
@@ -69,6 +76,16 @@ function iamStatements(template: Template): any[] {
   return statements;
 }
 
+/** The logical id of a function's own role. */
+const roleOf = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}Role`;
+
+/** The statements of one function's role. */
+function roleStatements(template: Template, name: string): any[] {
+  const role = template.Resources[roleOf(name)];
+  if (role?.Type !== 'AWS::IAM::Role') throw new Error(`no role ${roleOf(name)}`);
+  return (role.Properties.Policies ?? []).flatMap((policy: any) => policy.PolicyDocument.Statement);
+}
+
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 /** Evaluates the literal-only conditions serverless.yml produces (Fn::Equals, Fn::Not). */
@@ -90,37 +107,47 @@ function functionResource(template: Template, name: string): Resource {
   return resource;
 }
 
-function expectLeastPrivilegeDataApi(template: Template, clusterArn: unknown, secretArn: unknown) {
-  const statements = iamStatements(template);
-  const dataApi = statements.filter((s) => asArray(s.Action).some((a: string) => a.startsWith('rds-data:')));
-  expect(dataApi).toHaveLength(1);
-  expect(dataApi[0].Effect).toBe('Allow');
-  expect([...asArray(dataApi[0].Action)].sort()).toEqual(DATA_API_ACTIONS);
-  expect(dataApi[0].Resource).toEqual(clusterArn);
+/**
+ * Each function's role: the five Data API actions on the cluster and GetSecretValue on the app
+ * secret where it runs SQL (migrate: on the master and app secrets), nothing through a wildcard.
+ */
+function expectLeastPrivilegeDataApi(template: Template, clusterArn: unknown, secrets: { master: unknown; app: unknown }) {
+  for (const name of FUNCTIONS) {
+    const statements = roleStatements(template, name);
+    const dataApi = statements.filter((s) => asArray(s.Action).some((a: string) => a.startsWith('rds-data:')));
+    const secretReads = statements.filter((s) => asArray(s.Action).some((a: string) => a.startsWith('secretsmanager:')));
+    if (!DB_FUNCTIONS.includes(name)) {
+      expect(dataApi, name).toEqual([]);
+      expect(secretReads, name).toEqual([]);
+      continue;
+    }
+    expect(dataApi, name).toHaveLength(1);
+    expect(dataApi[0].Effect).toBe('Allow');
+    expect([...asArray(dataApi[0].Action)].sort()).toEqual(DATA_API_ACTIONS);
+    expect(dataApi[0].Resource, name).toEqual(clusterArn);
 
-  const secrets = statements.filter((s) => asArray(s.Action).some((a: string) => a.startsWith('secretsmanager:')));
-  expect(secrets).toHaveLength(1);
-  expect(asArray(secrets[0].Action)).toEqual(['secretsmanager:GetSecretValue']);
-  expect(secrets[0].Resource).toEqual(secretArn);
+    expect(secretReads, name).toHaveLength(1);
+    expect(asArray(secretReads[0].Action)).toEqual(['secretsmanager:GetSecretValue']);
+    expect(asArray(secretReads[0].Resource), name).toEqual(name === 'migrate' ? [secrets.master, secrets.app] : [secrets.app]);
+  }
 
-  for (const statement of [...dataApi, ...secrets]) {
+  for (const statement of iamStatements(template)) {
+    expect(statement.Effect).toBe('Allow');
     expect(statement.Condition).toBeUndefined();
+    expect(statement.NotAction).toBeUndefined();
+    expect(statement.NotResource).toBeUndefined();
     for (const action of asArray(statement.Action) as string[]) expect(action).not.toContain('*');
     for (const resource of asArray(statement.Resource)) {
       expect(resource).not.toBe('*');
       if (typeof resource === 'string') expect(resource).not.toContain('*');
     }
   }
-  // Nothing else may reach the database or secrets through a wildcard action or NotAction.
-  for (const statement of statements) {
-    expect(statement.NotAction).toBeUndefined();
-    for (const action of asArray(statement.Action) as string[]) expect(action).not.toMatch(/^\*$|^(rds-data|secretsmanager):\*/);
-  }
 }
 
 describe('serverless package', () => {
   let created: PackagedService;
   let existing: PackagedService;
+  let ownAppSecret: PackagedService;
 
   beforeAll(async () => {
     // Sequential on purpose: each run bundles eight functions on a two-core machine.
@@ -139,10 +166,11 @@ describe('serverless package', () => {
       leaseSeconds: '45',
       maxAttempts: '9',
     });
-  }, 480_000);
+    ownAppSecret = await packageService({ dbClusterArn: EXISTING_CLUSTER, dbSecretArn: EXISTING_SECRET, dbAppSecretArn: OWN_APP_SECRET });
+  }, 720_000);
 
   afterAll(async () => {
-    for (const packaged of [created, existing]) if (packaged) await rm(packaged.dir, { recursive: true, force: true });
+    for (const packaged of [created, existing, ownAppSecret]) if (packaged) await rm(packaged.dir, { recursive: true, force: true });
     // serverless-esbuild removes its own work folder; drop the parent too unless someone else uses it.
     await rmdir(join(projectDir, '.esbuild')).catch(() => undefined);
   });
@@ -170,15 +198,34 @@ describe('serverless package', () => {
       });
     });
 
-    it('grants only the five Data API actions on that cluster and GetSecretValue on its secret', () => {
-      expectLeastPrivilegeDataApi(created.template, { 'Fn::GetAtt': ['DbCluster', 'DBClusterArn'] }, { Ref: 'DbSecret' });
+    it('grants only the five Data API actions on that cluster and GetSecretValue on the secret each function signs in with', () => {
+      expectLeastPrivilegeDataApi(created.template, { 'Fn::GetAtt': ['DbCluster', 'DBClusterArn'] }, { master: { Ref: 'DbSecret' }, app: { Ref: 'DbAppSecret' } });
     });
 
-    it('points every function at the created cluster and secret', () => {
+    it('generates the application user\'s secret, attached to the cluster', () => {
+      const { template } = created;
+      expect(evaluateCondition(template, 'CreateDbAppSecret')).toBe(true);
+      for (const id of APP_SECRET_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbAppSecret');
+      const generate = template.Resources.DbAppSecret!.Properties.GenerateSecretString;
+      expect(JSON.parse(generate.SecretStringTemplate)).toEqual({ username: 'aurora_queue_app' });
+      expect(generate).toMatchObject({ GenerateStringKey: 'password', PasswordLength: 32 });
+      // lib/sql/appUser.ts writes the password as a string literal, which takes no backslash.
+      expect(generate.ExcludeCharacters).toContain('\\');
+      expect(generate.ExcludeCharacters).toContain("'");
+      expect(template.Resources.DbAppSecretAttachment!.Properties).toEqual({
+        SecretId: { Ref: 'DbAppSecret' },
+        TargetId: { 'Fn::Select': [6, { 'Fn::Split': [':', { 'Fn::GetAtt': ['DbCluster', 'DBClusterArn'] }] }] },
+        TargetType: 'AWS::RDS::DBCluster',
+      });
+    });
+
+    it('points every function at the created cluster and the app secret, migrate at the master secret', () => {
       for (const name of FUNCTIONS) {
         const env = functionResource(created.template, name).Properties.Environment.Variables;
         expect(env.DB_CLUSTER_ARN).toEqual({ 'Fn::GetAtt': ['DbCluster', 'DBClusterArn'] });
-        expect(env.DB_SECRET_ARN).toEqual({ Ref: 'DbSecret' });
+        expect(env.DB_SECRET_ARN, name).toEqual(name === 'migrate' ? { Ref: 'DbSecret' } : { Ref: 'DbAppSecret' });
+        if (name === 'migrate') expect(env.DB_APP_SECRET_ARN).toEqual({ Ref: 'DbAppSecret' });
+        else expect(env, name).not.toHaveProperty('DB_APP_SECRET_ARN');
         expect(env.DB_NAME).toBe('aurora_queue');
         expect(env.DATA_API_ENDPOINT).toBe('');
         expect(env.POWERTOOLS_SERVICE_NAME).toBe('aurora-queue-test');
@@ -216,7 +263,10 @@ describe('serverless package', () => {
         if (name !== 'drain') for (const secret of secrets) expect(env).not.toHaveProperty(`${secret}_PARAMETER`);
       }
 
-      const ssm = iamStatements(existing.template).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('ssm:')));
+      for (const name of FUNCTIONS.filter((f) => f !== 'drain')) {
+        expect(roleStatements(existing.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('ssm:'))), name).toEqual([]);
+      }
+      const ssm = roleStatements(existing.template, 'drain').filter((s) => asArray(s.Action).some((a: string) => a.startsWith('ssm:')));
       expect(ssm).toHaveLength(1);
       expect(asArray(ssm[0].Action)).toEqual(['ssm:GetParameter']);
       const parameterOf = (resource: any) => {
@@ -258,11 +308,11 @@ describe('serverless package', () => {
       for (const name of FUNCTIONS.filter((f) => f !== 'enqueue')) {
         expect(functionResource(existing.template, name).Properties.Environment.Variables).not.toHaveProperty('DRAIN_FUNCTION_NAME');
       }
-      const invokes = iamStatements(existing.template).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('lambda:')));
-      expect(invokes).toHaveLength(1);
-      expect(asArray(invokes[0].Action)).toEqual(['lambda:InvokeFunction']);
-      const [arn] = asArray(invokes[0].Resource) as any[];
-      expect(arn['Fn::Join'][1]).toEqual(['arn:', { Ref: 'AWS::Partition' }, ':lambda:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':function:aurora-queue-test-drain']);
+      const invokes = (name: string) => roleStatements(existing.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('lambda:')));
+      for (const name of FUNCTIONS.filter((f) => f !== 'enqueue')) expect(invokes(name), name).toEqual([]);
+      expect(invokes('enqueue')).toHaveLength(1);
+      expect(asArray(invokes('enqueue')[0].Action)).toEqual(['lambda:InvokeFunction']);
+      expect(asArray(invokes('enqueue')[0].Resource)).toEqual([{ 'Fn::GetAtt': ['DrainLambdaFunction', 'Arn'] }]);
     });
 
     it('passes the linger setting to the drain', () => {
@@ -271,23 +321,42 @@ describe('serverless package', () => {
   });
 
   describe('with an existing cluster given', () => {
-    it('creates no database resources', () => {
+    it('creates no cluster, only the application user\'s secret, attached to the given cluster by its identifier', () => {
       const { template } = existing;
       expect(evaluateCondition(template, 'CreateDbCluster')).toBe(false);
       for (const id of DB_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbCluster');
       const unconditional = Object.values(template.Resources).filter((r) => r.Condition === undefined).map((r) => r.Type);
       expect(unconditional.filter((type) => type.startsWith('AWS::RDS::') || type.startsWith('AWS::SecretsManager::'))).toEqual([]);
+
+      expect(evaluateCondition(template, 'CreateDbAppSecret')).toBe(true);
+      expect(JSON.parse(template.Resources.DbAppSecret!.Properties.GenerateSecretString.SecretStringTemplate)).toEqual({ username: 'shared_queue_app' });
+      const { TargetId } = template.Resources.DbAppSecretAttachment!.Properties;
+      expect(TargetId).toEqual({ 'Fn::Select': [6, { 'Fn::Split': [':', EXISTING_CLUSTER] }] });
+      expect(EXISTING_CLUSTER.split(':')[TargetId['Fn::Select'][0]]).toBe('shared-queue');
     });
 
     it('scopes IAM to the given cluster and secret ARNs', () => {
-      expectLeastPrivilegeDataApi(existing.template, EXISTING_CLUSTER, EXISTING_SECRET);
+      expectLeastPrivilegeDataApi(existing.template, EXISTING_CLUSTER, { master: EXISTING_SECRET, app: { Ref: 'DbAppSecret' } });
     });
 
-    it('points every function at the given cluster, secret and database', () => {
+    it('points every function at the given cluster and database, and migrate at the given secret', () => {
       for (const name of FUNCTIONS) {
         const env = functionResource(existing.template, name).Properties.Environment.Variables;
-        expect(env).toMatchObject({ DB_CLUSTER_ARN: EXISTING_CLUSTER, DB_SECRET_ARN: EXISTING_SECRET, DB_NAME: 'shared_queue' });
+        expect(env).toMatchObject({ DB_CLUSTER_ARN: EXISTING_CLUSTER, DB_NAME: 'shared_queue' });
+        expect(env.DB_SECRET_ARN, name).toEqual(name === 'migrate' ? EXISTING_SECRET : { Ref: 'DbAppSecret' });
       }
+    });
+
+    it('with an application user secret given, creates none and every function but migrate signs in with it', () => {
+      const { template } = ownAppSecret;
+      expect(evaluateCondition(template, 'CreateDbAppSecret')).toBe(false);
+      for (const id of APP_SECRET_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbAppSecret');
+      expectLeastPrivilegeDataApi(template, EXISTING_CLUSTER, { master: EXISTING_SECRET, app: OWN_APP_SECRET });
+      for (const name of FUNCTIONS) {
+        const env = functionResource(template, name).Properties.Environment.Variables;
+        expect(env.DB_SECRET_ARN, name).toBe(name === 'migrate' ? EXISTING_SECRET : OWN_APP_SECRET);
+      }
+      expect(functionResource(template, 'migrate').Properties.Environment.Variables.DB_APP_SECRET_ARN).toBe(OWN_APP_SECRET);
     });
 
     it('takes the drain schedule, reservation and alarm settings from parameters', () => {
@@ -301,6 +370,108 @@ describe('serverless package', () => {
       expect(Number(oldest.Properties.Threshold)).toBe(900);
       expect(evaluateCondition(existing.template, 'HasAlarmTopic')).toBe(true);
       expect(evaluateCondition(created.template, 'HasAlarmTopic')).toBe(false);
+    });
+  });
+
+  describe('one IAM role per function', () => {
+    it('gives each function a role of its own, and makes no shared one', () => {
+      for (const packaged of [created, existing, ownAppSecret]) {
+        const { template } = packaged;
+        const roles = resourcesOfType(template, 'AWS::IAM::Role').map(([id]) => id);
+        expect(roles.sort()).toEqual(FUNCTIONS.map(roleOf).sort());
+        expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
+        expect(resourcesOfType(template, 'AWS::IAM::Policy')).toEqual([]);
+        expect(resourcesOfType(template, 'AWS::IAM::ManagedPolicy')).toEqual([]);
+        for (const name of FUNCTIONS) {
+          expect(functionResource(template, name).Properties.Role).toEqual({ 'Fn::GetAtt': [roleOf(name), 'Arn'] });
+          const role = template.Resources[roleOf(name)]!.Properties;
+          expect(role.ManagedPolicyArns).toBeUndefined();
+          expect(role.AssumeRolePolicyDocument.Statement).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+        }
+      }
+    });
+
+    it('lets each function write only to its own log group, and enables no tracing', () => {
+      for (const name of FUNCTIONS) {
+        const logs = roleStatements(created.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('logs:')));
+        expect(logs, name).toEqual([{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [`${roleOf(name).replace(/Role$/, '')}LogGroup`, 'Arn'] } }]);
+        expect(functionResource(created.template, name).Properties.TracingConfig).toBeUndefined();
+      }
+      expect(iamStatements(created.template).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('xray:')))).toEqual([]);
+    });
+  });
+
+  describe("AWS's resource schemas (@aws-cdk/aws-service-spec)", () => {
+    it.each([
+      ['a created cluster', () => created],
+      ['an existing cluster', () => existing],
+      ['an existing cluster and app user secret', () => ownAppSecret],
+    ])('the template for %s has only known types and properties, every required one, and references that resolve', async (_, packaged) => {
+      expect(await templateProblems(packaged().template)).toEqual([]);
+    });
+  });
+
+  describe('IAM simulation (@cloud-copilot/iam-simulate): each function is allowed what it calls and denied the rest', () => {
+    const SMS_TOKEN = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/aurora-queue/test/sms-provider-token`;
+    const SIGNING_SECRET = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/aurora-queue/test/webhook-signing-secret`;
+    const OTHER_PARAMETER = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/aurora-queue/test/other`;
+    const OTHER_CLUSTER = `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:another`;
+    const logStream = (template: Template, fn: string) => `${resourceArn(template, `${roleOf(fn).replace(/Role$/, '')}LogGroup`)}:log-stream:2026/03/01/[$LATEST]0123456789abcdef`;
+
+    type Target = (template: Template) => string;
+    const targets: Record<string, Target> = {
+      'the cluster': (t) => resourceArn(t, 'DbCluster'),
+      'another cluster': () => OTHER_CLUSTER,
+      'the app secret': (t) => resourceArn(t, 'DbAppSecret'),
+      'the master secret': (t) => resourceArn(t, 'DbSecret'),
+      'the drain': (t) => resourceArn(t, 'DrainLambdaFunction'),
+      'the migrate function': (t) => resourceArn(t, 'MigrateLambdaFunction'),
+      'the SMS provider token': () => SMS_TOKEN,
+      'the webhook signing secret': () => SIGNING_SECRET,
+      'another parameter': () => OTHER_PARAMETER,
+      'its own log stream': () => '',
+      "the drain's log stream": (t) => logStream(t, 'drain'),
+      "the enqueue function's log stream": (t) => logStream(t, 'enqueue'),
+    };
+
+    const cases: { fn: string; action: string; target: string; decision: 'allowed' | 'denied' }[] = [];
+    const allow = (fn: string, action: string, target: string) => cases.push({ fn, action, target, decision: 'allowed' });
+    const deny = (fn: string, action: string, target: string) => cases.push({ fn, action, target, decision: 'denied' });
+    for (const fn of FUNCTIONS) {
+      const sql = DB_FUNCTIONS.includes(fn);
+      for (const action of DATA_API_ACTIONS) (sql ? allow : deny)(fn, action, 'the cluster');
+      deny(fn, 'rds-data:ExecuteStatement', 'another cluster');
+      (sql ? allow : deny)(fn, 'secretsmanager:GetSecretValue', 'the app secret');
+      (fn === 'migrate' ? allow : deny)(fn, 'secretsmanager:GetSecretValue', 'the master secret');
+      (fn === 'enqueue' ? allow : deny)(fn, 'lambda:InvokeFunction', 'the drain');
+      deny(fn, 'lambda:InvokeFunction', 'the migrate function');
+      (fn === 'drain' ? allow : deny)(fn, 'ssm:GetParameter', 'the SMS provider token');
+      (fn === 'drain' ? allow : deny)(fn, 'ssm:GetParameter', 'the webhook signing secret');
+      deny(fn, 'ssm:GetParameter', 'another parameter');
+      deny(fn, 'ssm:PutParameter', 'the SMS provider token');
+      allow(fn, 'logs:CreateLogStream', 'its own log stream');
+      allow(fn, 'logs:PutLogEvents', 'its own log stream');
+      deny(fn, 'logs:PutLogEvents', fn === 'drain' ? "the enqueue function's log stream" : "the drain's log stream");
+      deny(fn, 'xray:PutTraceSegments', 'the cluster');
+    }
+
+    it.each(cases)('$fn function: $action on $target $decision', async ({ fn, action, target, decision: expected }) => {
+      const { template } = created;
+      const resource = target === 'its own log stream' ? logStream(template, fn) : targets[target]!(template);
+      // xray:PutTraceSegments takes no resource: any ARN stands for "*".
+      const decision = await decide(rolePolicies(template, roleOf(fn)), action, action.startsWith('xray:') ? '*' : resource);
+      expect(decision).toBe(expected === 'allowed' ? 'Allowed' : 'ImplicitlyDenied');
+    });
+
+    it('with an existing cluster and parameter names given: the given ARNs, the given parameter', async () => {
+      const { template } = existing;
+      const hookSecret = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/team/prod/hook-secret`;
+      expect(await decide(rolePolicies(template, 'StatsRole'), 'rds-data:ExecuteStatement', EXISTING_CLUSTER)).toBe('Allowed');
+      expect(await decide(rolePolicies(template, 'StatsRole'), 'secretsmanager:GetSecretValue', EXISTING_SECRET)).toBe('ImplicitlyDenied');
+      expect(await decide(rolePolicies(template, 'MigrateRole'), 'secretsmanager:GetSecretValue', EXISTING_SECRET)).toBe('Allowed');
+      expect(await decide(rolePolicies(template, 'DrainRole'), 'ssm:GetParameter', hookSecret)).toBe('Allowed');
+      expect(await decide(rolePolicies(template, 'DrainRole'), 'ssm:GetParameter', SIGNING_SECRET)).toBe('ImplicitlyDenied');
+      expect(await decide(rolePolicies(template, 'EnqueueRole'), 'ssm:GetParameter', hookSecret)).toBe('ImplicitlyDenied');
     });
   });
 
