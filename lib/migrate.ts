@@ -9,16 +9,19 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from './clock.js';
-import { DataApiUnavailableError, DatabaseError, DuplicateKeyError, StatementTimeoutError, toDatabaseError } from './db/errors.js';
+import { DataApiUnavailableError, DatabaseError, DeadlockError, DuplicateKeyError, StatementTimeoutError, toDatabaseError } from './db/errors.js';
 import type { Db } from './db/types.js';
 import { sleep } from './sleep.js';
 import {
   claimMigration,
   createSchemaMigrations,
+  executeWithLockWait,
+  longTransactions,
   markMigrationApplied,
   readMigration,
   releaseMigration,
   runningStatements,
+  type LongTransaction,
   type MigrationRow,
 } from './sql/schemaMigrations.js';
 
@@ -48,6 +51,22 @@ export interface MigrateOptions {
   /** How long to wait for another run to finish a migration it claimed (default 10 min). */
   waitTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * How long a DDL statement waits for its table's metadata lock before it gives up and is tried
+   * again (default 5 s). While it waits, every new statement on the table waits behind it, so
+   * this is the longest an enqueue stalls on a migration's account.
+   */
+  lockWaitSeconds?: number;
+  /**
+   * The waits between tries of a DDL statement that gave up on its lock, or was held back by a
+   * long transaction; their number bounds the tries (default 1, 2, 5, 10, 20 s: six tries).
+   */
+  lockRetryDelaysMs?: readonly number[];
+  /**
+   * A transaction open this long (default 10 s) in a session on this database may hold a queue
+   * table's metadata lock: a DDL statement waits for it to end before trying, except on its last try.
+   */
+  longTransactionSeconds?: number;
 }
 
 export interface MigrateResult {
@@ -134,7 +153,16 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
   const waitTimeoutMs = options.waitTimeoutMs ?? 10 * 60_000;
   const runId = randomUUID();
   const result: MigrateResult = { applied: [], skipped: [] };
-  const context: ApplyContext = { clock, log, wait, waitTimeoutMs };
+  const context: ApplyContext = {
+    clock,
+    log,
+    wait,
+    waitTimeoutMs,
+    lockWaitSeconds: options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS,
+    lockRetryDelaysMs: options.lockRetryDelaysMs ?? DEFAULT_LOCK_RETRY_DELAYS_MS,
+    longTransactionSeconds: options.longTransactionSeconds ?? DEFAULT_LONG_TRANSACTION_SECONDS,
+    longTransactionCheck: 'on',
+  };
 
   await createSchemaMigrations(db);
 
@@ -191,11 +219,20 @@ async function claim(db: Db, migration: Migration, runId: string, clock: Clock):
   }
 }
 
+export const DEFAULT_LOCK_WAIT_SECONDS = 5;
+export const DEFAULT_LOCK_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 20_000];
+export const DEFAULT_LONG_TRANSACTION_SECONDS = 10;
+
 interface ApplyContext {
   clock: Clock;
   log: (line: string) => void;
   wait: (ms: number) => Promise<void>;
   waitTimeoutMs: number;
+  lockWaitSeconds: number;
+  lockRetryDelaysMs: readonly number[];
+  longTransactionSeconds: number;
+  /** 'off' once the database refused the check (no PROCESS privilege): it is not asked again. */
+  longTransactionCheck: 'on' | 'off';
 }
 
 async function apply(db: Db, migration: Migration, runId: string, context: ApplyContext): Promise<void> {
@@ -274,14 +311,15 @@ interface StatementToRun {
  * server answers either that it is done (`alreadyDoneReason`) or, if it was cancelled, runs it.
  * Before the first send it also waits for the same statement from an earlier run that gave up on
  * it. Two copies of an ALTER never run at once anyway: the second waits on the table's metadata
- * lock.
+ * lock. DDL waits for that lock only briefly (see `runDdl`).
  */
 async function runStatement(db: Db, toRun: StatementToRun, context: ApplyContext): Promise<'ran' | string> {
   const sql = `${toRun.marker}\n${toRun.statement}`;
   for (let send = 1; ; send++) {
     await waitWhileRunning(db, toRun, context);
     try {
-      await db.execute(sql, undefined, { continueAfterTimeout: true });
+      if (isDdl(toRun.statement)) await runDdl(db, sql, toRun.label, context);
+      else await db.execute(sql, undefined, { continueAfterTimeout: true });
       return 'ran';
     } catch (error) {
       const done = alreadyDoneReason(error);
@@ -291,6 +329,78 @@ async function runStatement(db: Db, toRun: StatementToRun, context: ApplyContext
     }
   }
 }
+
+const DDL = /^(?:ALTER|CREATE|DROP|RENAME|TRUNCATE)\b/i;
+const isDdl = (statement: string) => DDL.test(statement.trimStart());
+
+/**
+ * A DDL statement needs its table's exclusive metadata lock, even an online one (briefly, at its
+ * start and end). A transaction that touched the table holds that lock out until it ends, and
+ * while the DDL waits every new statement on the table queues behind it: enqueues freeze. So the
+ * DDL waits at most `lockWaitSeconds` (MySQL 1205), and is tried again after a pause in which
+ * the queue works; and while a long transaction is open on this database it is not tried at all,
+ * except on its last try (the check cannot tell which tables a transaction touched, so it may
+ * hold nothing the DDL needs). Each try is logged; the last failure names what held the lock.
+ */
+async function runDdl(db: Db, sql: string, label: string, context: ApplyContext): Promise<void> {
+  const delays = context.lockRetryDelaysMs;
+  const tries = delays.length + 1;
+  let seen: LongTransaction[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt === tries;
+    const delay = delays[attempt - 1] ?? 0;
+    const blockers = await openLongTransactions(db, context);
+    if (blockers.length > 0) seen = blockers;
+    if (blockers.length > 0 && !last) {
+      context.log(`${label}: try ${attempt} of ${tries} held back by ${describeTransactions(blockers)}, which may hold its table's lock; waiting ${delay} ms`);
+      await context.wait(delay);
+      continue;
+    }
+    try {
+      await executeWithLockWait(db, sql, { seconds: context.lockWaitSeconds, mayStillRun: mayStillBeRunning });
+      return;
+    } catch (error) {
+      if (!isLockWait(error)) throw error;
+      if (last) {
+        throw new MigrationError(
+          `gave up after ${tries} tries: each time another session held the table's metadata lock for longer than ${context.lockWaitSeconds} s ` +
+            `(MySQL ${(error as DatabaseError).mysqlCode ?? 1205})` +
+            (seen.length > 0 ? `; long transactions seen on this database: ${describeTransactions(seen)}` : '') +
+            `. End the transaction that holds it (or wait for it to end) and run migrate again.`,
+          { cause: error },
+        );
+      }
+      context.log(`${label}: try ${attempt} of ${tries} waited ${context.lockWaitSeconds} s for its table's lock and gave up (MySQL ${(error as DatabaseError).mysqlCode ?? 1205}); trying again in ${delay} ms`);
+      await context.wait(delay);
+    }
+  }
+}
+
+/** A lock wait timeout, or a deadlock over the locks: the statement did not run, and may be tried again. */
+const isLockWait = (error: unknown) => error instanceof DeadlockError;
+
+/** Long transactions on this database, or none when the database will not tell (logged once). */
+async function openLongTransactions(db: Db, context: ApplyContext): Promise<LongTransaction[]> {
+  if (context.longTransactionCheck === 'off') return [];
+  try {
+    return await longTransactions(db, { seconds: context.longTransactionSeconds });
+  } catch (error) {
+    if (!isAccessDenied(error)) throw error;
+    context.longTransactionCheck = 'off';
+    context.log(
+      'cannot look for long transactions before DDL (information_schema.INNODB_TRX needs the PROCESS privilege); ' +
+        `skipping that check: each DDL statement still waits at most ${context.lockWaitSeconds} s for its lock`,
+    );
+    return [];
+  }
+}
+
+/** MySQL 1227 ("Access denied; you need (at least one of) the PROCESS privilege(s)"), or the same without a code. */
+const isAccessDenied = (error: unknown) =>
+  error instanceof DatabaseError && (error.mysqlCode === 1227 || error.mysqlCode === 1142 || /\bAccess denied\b/i.test(error.message));
+
+const describeTransactions = (transactions: readonly LongTransaction[]) =>
+  transactions.map((t) => `transaction ${t.trxId} (session ${t.sessionId}, open ${t.ageSeconds} s)`).join(', ');
 
 function mayStillBeRunning(error: unknown): boolean {
   return error instanceof StatementTimeoutError || (error instanceof DataApiUnavailableError && error.requestMayHaveRun);

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -438,4 +439,165 @@ describe('migrate on the real stack', () => {
       }
     });
   });
+});
+
+describe('DDL on a table a transaction holds (metadata lock)', () => {
+  const stack = useStack();
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function migrationDir(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'aq-migrations-'));
+    dirs.push(dir);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return dir;
+  }
+
+  /**
+   * Another session reads queue_messages in a transaction it keeps open: under REPEATABLE READ it
+   * holds the table's shared metadata lock until it ends, which an ALTER (even INSTANT) must wait for.
+   */
+  async function holdQueueTable() {
+    const connection = await stack.sql.getConnection();
+    await connection.query('BEGIN');
+    await connection.query('SELECT COUNT(*) FROM queue_messages');
+    let ended = false;
+    return {
+      sessionId: connection.threadId,
+      async end() {
+        if (ended) return;
+        ended = true;
+        await connection.query('COMMIT');
+        connection.release();
+      },
+    };
+  }
+
+  const INSERT = `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, created_at, updated_at)
+VALUES (:id, 'live', 'sms.send', '{"n": 1}', 8, 'waiting', 0, 0, 3, :now, :now, :now)`;
+
+  /** Enqueues one after another through the Data API until `work` settles; their latencies. */
+  async function enqueueDuring<T>(work: Promise<T>): Promise<{ outcome: PromiseSettledResult<T>; latencies: number[] }> {
+    const latencies: number[] = [];
+    let running = true;
+    const outcome = Promise.allSettled([work]).then(([result]) => {
+      running = false;
+      return result!;
+    });
+    const db = stack.newDb();
+    const enqueuer = async () => {
+      while (running) {
+        const started = performance.now();
+        await db.execute(INSERT, { id: randomUUID(), now: new Date() });
+        latencies.push(performance.now() - started);
+      }
+    };
+    await Promise.all([enqueuer(), enqueuer()]);
+    return { outcome: await outcome, latencies };
+  }
+
+  async function hasIndex(name: string): Promise<boolean> {
+    const [rows] = await stack.sql.query("SELECT DISTINCT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'queue_messages' AND index_name = ?", [name]);
+    return (rows as unknown[]).length === 1;
+  }
+
+  /** The short lock wait (1 s here) plus the Data API round trips: far below a blocked enqueue's wait. */
+  const MAX_ENQUEUE_MS = 1_800;
+
+  it('gives up after its tries with a clear message while the transaction stays open; enqueues wait at most the short lock wait meanwhile', async () => {
+    const holder = await holdQueueTable();
+    try {
+      const dir = migrationDir({ '910_blocked.sql': 'ALTER TABLE queue_messages ADD KEY ix_blocked_910 (created_at), ALGORITHM=INPLACE, LOCK=NONE' });
+      const lines: string[] = [];
+      // The holder is young (under longTransactionSeconds), so every try goes to the lock.
+      const run = migrate(stack.newDb(), { dir, log: (line) => lines.push(line), lockWaitSeconds: 1, lockRetryDelaysMs: [300, 300], longTransactionSeconds: 3_600 });
+      const { outcome, latencies } = await enqueueDuring(run);
+
+      expect(outcome.status).toBe('rejected');
+      const error = (outcome as PromiseRejectedResult).reason as Error;
+      expect(error).toBeInstanceOf(MigrationError);
+      expect(error.message).toMatch(
+        /^Migration 910_blocked failed at statement 1 of 1: gave up after 3 tries: each time another session held the table's metadata lock for longer than 1 s \(MySQL 1205\)\. End the transaction that holds it/,
+      );
+      expect(lines).toEqual([
+        "910_blocked statement 1: try 1 of 3 waited 1 s for its table's lock and gave up (MySQL 1205); trying again in 300 ms",
+        "910_blocked statement 1: try 2 of 3 waited 1 s for its table's lock and gave up (MySQL 1205); trying again in 300 ms",
+      ]);
+      expect(latencies.length).toBeGreaterThan(4);
+      // Some enqueues did queue behind a waiting ALTER (the lock is real), and none for longer than its wait.
+      expect(Math.max(...latencies)).toBeGreaterThan(500);
+      expect(Math.max(...latencies)).toBeLessThan(MAX_ENQUEUE_MS);
+      expect(await hasIndex('ix_blocked_910')).toBe(false);
+      const [claims] = await stack.sql.query('SELECT version FROM schema_migrations WHERE version = 910');
+      expect(claims).toEqual([]);
+    } finally {
+      await holder.end();
+    }
+  }, 30_000);
+
+  it('tries again until the transaction ends, then applies; enqueues go on throughout', async () => {
+    const holder = await holdQueueTable();
+    const ends = setTimeout(() => void holder.end(), 2_500);
+    try {
+      const dir = migrationDir({ '911_later.sql': 'ALTER TABLE queue_messages ADD KEY ix_later_911 (created_at), ALGORITHM=INPLACE, LOCK=NONE' });
+      const lines: string[] = [];
+      const run = migrate(stack.newDb(), { dir, log: (line) => lines.push(line), lockWaitSeconds: 1, lockRetryDelaysMs: [300, 300, 300, 300, 300], longTransactionSeconds: 3_600 });
+      const { outcome, latencies } = await enqueueDuring(run);
+
+      expect(outcome).toEqual({ status: 'fulfilled', value: { applied: ['911_later'], skipped: [] } });
+      expect(lines.filter((line) => line.includes('gave up (MySQL 1205); trying again in 300 ms')).length).toBeGreaterThanOrEqual(1);
+      expect(lines.at(-1)).toMatch(/^applied 911_later/);
+      expect(await hasIndex('ix_later_911')).toBe(true);
+      expect(Math.max(...latencies)).toBeLessThan(MAX_ENQUEUE_MS);
+    } finally {
+      clearTimeout(ends);
+      await holder.end();
+    }
+  }, 30_000);
+
+  it('holds back while a long transaction is open on the database, names it, and fails clearly when it does not end', async () => {
+    const holder = await holdQueueTable();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      const dir = migrationDir({ '912_long.sql': 'ALTER TABLE queue_messages ADD KEY ix_long_912 (created_at), ALGORITHM=INPLACE, LOCK=NONE' });
+      const lines: string[] = [];
+      const error = await migrate(stack.newDb(), { dir, log: (line) => lines.push(line), lockWaitSeconds: 1, lockRetryDelaysMs: [200, 200], longTransactionSeconds: 1 }).catch((e: unknown) => e);
+
+      const named = new RegExp(`transaction \\d+ \\(session ${holder.sessionId}, open \\d+ s\\)`);
+      // Held back without touching the table (no lock wait, so no stall), then one try at the end.
+      expect(lines).toHaveLength(2);
+      for (const [index, line] of lines.entries()) {
+        expect(line).toMatch(new RegExp(`^912_long statement 1: try ${index + 1} of 3 held back by ${named.source}, which may hold its table's lock; waiting 200 ms$`));
+      }
+      expect(error).toBeInstanceOf(MigrationError);
+      expect((error as Error).message).toMatch(/gave up after 3 tries: each time another session held the table's metadata lock for longer than 1 s \(MySQL 1205\); long transactions seen on this database: /);
+      expect((error as Error).message).toMatch(named);
+    } finally {
+      await holder.end();
+    }
+  }, 30_000);
+
+  it('without the PROCESS privilege: skips the long-transaction check once, saying so, and still applies', async () => {
+    const user = `aq_noproc_${randomUUID().slice(0, 8)}`;
+    await stack.sql.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw'`);
+    await stack.sql.query(`CREATE USER '${user}'@'localhost' IDENTIFIED BY 'pw'`);
+    for (const host of ['%', 'localhost']) await stack.sql.query(`GRANT ALL ON \`${stack.database}\`.* TO '${user}'@'${host}'`);
+    const server = await startLocalDataApi({ port: 0, databaseUrl: `mysql://${user}:pw@127.0.0.1:3306` });
+    try {
+      const db = createDb({ endpoint: server.url, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: stack.database });
+      const dir = migrationDir({
+        '913_noproc.sql': 'ALTER TABLE queue_messages ADD KEY ix_noproc_913 (created_at), ALGORITHM=INPLACE, LOCK=NONE\n-- statement\nALTER TABLE queue_messages DROP INDEX ix_noproc_913, ALGORITHM=INPLACE, LOCK=NONE',
+      });
+      const lines: string[] = [];
+      expect(await migrate(db, { dir, log: (line) => lines.push(line), lockWaitSeconds: 1 })).toEqual({ applied: ['913_noproc'], skipped: [] });
+      expect(lines.filter((line) => line.startsWith('cannot look for long transactions'))).toEqual([
+        'cannot look for long transactions before DDL (information_schema.INNODB_TRX needs the PROCESS privilege); skipping that check: each DDL statement still waits at most 1 s for its lock',
+      ]);
+    } finally {
+      await server.close();
+      await stack.sql.query(`DROP USER '${user}'@'%', '${user}'@'localhost'`);
+    }
+  }, 30_000);
 });
