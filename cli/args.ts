@@ -31,6 +31,8 @@ export const OPTIONS = {
   timeout: { type: 'string' },
   // dashboard
   port: { type: 'string' },
+  // doctor
+  full: { type: 'boolean' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

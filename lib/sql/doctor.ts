@@ -2,12 +2,33 @@
  * The statements `aurora-queue doctor` runs against a cluster: each answers one question about
  * how the engine and the Data API behave, so the product's assumptions are checked where it runs.
  */
-import type { Db } from '../db/types.js';
+import type { Db, SqlParams } from '../db/types.js';
+import { CLAIM_BATCH } from './claimBatch.js';
+import { CLAIM_GROUP_HEADS, FIND_GROUP_HEADS } from './claimGroupHeads.js';
 import { namedList } from './namedList.js';
 
-export async function serverSettings(db: Db): Promise<{ version: string; binlogFormat: string | null; timeZone: string }> {
-  const [row] = await db.query('SELECT VERSION() AS version, @@GLOBAL.binlog_format AS binlog_format, @@time_zone AS time_zone', {}, { idempotent: true });
-  return { version: String(row?.version), binlogFormat: (row?.binlog_format as string | null) ?? null, timeZone: String(row?.time_zone) };
+/*
+ * @@log_bin says whether the binary log is written; binlog_format always has a value on MySQL,
+ * logging or not, so it alone cannot tell.
+ */
+const SERVER_SETTINGS = 'SELECT VERSION() AS version, @@log_bin AS log_bin, @@GLOBAL.binlog_format AS binlog_format, @@time_zone AS time_zone';
+
+export interface ServerSettings {
+  version: string;
+  logBin: boolean;
+  binlogFormat: string | null;
+  timeZone: string;
+}
+
+export async function serverSettings(db: Db): Promise<ServerSettings> {
+  const [row] = await db.query(SERVER_SETTINGS, {}, { idempotent: true });
+  const logBin = row?.log_bin;
+  return {
+    version: String(row?.version),
+    logBin: logBin === true || Number(logBin) === 1 || String(logBin).toUpperCase() === 'ON',
+    binlogFormat: (row?.binlog_format as string | null) ?? null,
+    timeZone: String(row?.time_zone),
+  };
 }
 
 export async function appliedSchemaVersion(db: Db): Promise<number | undefined> {
@@ -71,4 +92,170 @@ export async function ungroupedLiveMessages(db: Db, queues: readonly string[]): 
     { idempotent: true },
   );
   return new Map(rows.map((row) => [String(row.queue), Number(row.n)]));
+}
+
+/** One row of EXPLAIN's table: how one table (or derived table) of the statement is read. */
+export interface PlanRow {
+  id: number | null;
+  selectType: string;
+  /** A base table's alias, `<derivedN>`/`<unionN,M>`/`<subqueryN>` for a temporary result, null for none. */
+  table: string | null;
+  /** The access type: ALL is a full scan. */
+  type: string | null;
+  key: string | null;
+  rows: number | null;
+  extra: string;
+}
+
+async function explain(db: Db, statement: string, params: SqlParams): Promise<PlanRow[]> {
+  const rows = await db.query(`EXPLAIN ${statement}`, params, { idempotent: true });
+  return rows.map((row) => ({
+    id: row.id === null || row.id === undefined ? null : Number(row.id),
+    selectType: String(row.select_type ?? ''),
+    table: (row.table as string | null | undefined) ?? null,
+    type: (row.type as string | null | undefined) ?? null,
+    key: (row.key as string | null | undefined) ?? null,
+    rows: row.rows === null || row.rows === undefined ? null : Number(row.rows),
+    extra: String(row.Extra ?? ''),
+  }));
+}
+
+/** A lease that ended long ago: EXPLAIN needs a value for every parameter, and runs nothing. */
+const EXPLAIN_TOKEN = '00000000-0000-0000-0000-000000000000';
+
+/** The unordered claim exactly as lib/drain/claim.ts runs it (CLAIM_BATCH). */
+export function explainClaimBatch(db: Db, input: { queue: string; limit: number; now: Date }): Promise<PlanRow[]> {
+  return explain(db, CLAIM_BATCH, { ...input, leaseToken: EXPLAIN_TOKEN, leaseUntil: input.now });
+}
+
+/** The FIFO claim's read of the due heads, as run (FIND_GROUP_HEADS). */
+export function explainFindGroupHeads(db: Db, input: { queue: string; limit: number; now: Date }): Promise<PlanRow[]> {
+  return explain(db, FIND_GROUP_HEADS, { ...input });
+}
+
+/**
+ * The FIFO claim's lease of `heads` candidate heads, with followers, as run (CLAIM_GROUP_HEADS):
+ * the candidates are ids no message has (the plan is the same for any ids; nothing is leased).
+ */
+export function explainClaimGroupHeads(db: Db, input: { queue: string; limit: number; heads: number; now: Date }): Promise<PlanRow[]> {
+  const { params } = namedList('head', Array.from({ length: input.heads }, (_, n) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`));
+  return explain(db, CLAIM_GROUP_HEADS(input.heads), { ...params, queue: input.queue, limit: input.limit, now: input.now, leaseToken: EXPLAIN_TOKEN, leaseUntil: input.now, followers: 1 });
+}
+
+/*
+ * DDL probes on a scratch table of doctor's own: each statement run twice provokes the MySQL
+ * error the migration runner must read as "already done" (1050, 1060, 1061; 1091 once). The name
+ * cannot be a parameter, so it is checked to be one doctor made.
+ */
+const PROBE_TABLE = /^doctor_probe_[0-9a-f]{12}$/;
+
+function probeTable(table: string): string {
+  if (!PROBE_TABLE.test(table)) throw new Error(`not a doctor probe table: ${table}`);
+  return table;
+}
+
+export const DDL_PROBES = {
+  createTable: (table: string) => `CREATE TABLE ${probeTable(table)} (id INT NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB`,
+  addColumn: (table: string) => `ALTER TABLE ${probeTable(table)} ADD COLUMN probe INT NULL`,
+  addKey: (table: string) => `ALTER TABLE ${probeTable(table)} ADD KEY ix_probe (probe)`,
+  dropMissingKey: (table: string) => `ALTER TABLE ${probeTable(table)} DROP KEY ix_missing`,
+  dropTable: (table: string) => `DROP TABLE IF EXISTS ${probeTable(table)}`,
+} as const;
+
+export type DdlProbe = keyof typeof DDL_PROBES;
+
+/** Runs one probe as the migration runner runs a statement: on its own, continued after a call timeout. */
+export async function runDdlProbe(db: Db, probe: DdlProbe, table: string): Promise<void> {
+  await db.execute(DDL_PROBES[probe](table), undefined, { continueAfterTimeout: true });
+}
+
+const PROBE_TABLE_EXISTS = 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table';
+
+export async function probeTableExists(db: Db, table: string): Promise<boolean> {
+  const [row] = await db.query(PROBE_TABLE_EXISTS, { table: probeTable(table) }, { idempotent: true });
+  return Number(row?.n ?? 0) > 0;
+}
+
+/*
+ * A statement sent as the migration runner sends one, left to run while another call reads the
+ * process list (lib/doctorFull.ts builds it: SLEEP, a marker comment, no parameters).
+ */
+export async function runSlowStatement(db: Db, statement: string): Promise<void> {
+  await db.query(statement, undefined, { idempotent: true });
+}
+
+const RUNNING_LIKE = 'SELECT INFO AS info FROM information_schema.PROCESSLIST WHERE INFO LIKE :pattern AND ID <> CONNECTION_ID()';
+
+/** The texts other sessions are running that contain `marker`, as the process list shows them. */
+export async function runningStatementsWith(db: Db, marker: string): Promise<string[]> {
+  const rows = await db.query(RUNNING_LIKE, { pattern: `%${marker}%` }, { idempotent: true });
+  return rows.map((row) => String(row.info));
+}
+
+/*
+ * Doctor's scratch queues: every table that holds rows per queue. Payload slices are found through
+ * their messages while those exist, and by the ids doctor made once they are gone (a slice without
+ * its message would be an orphan the foreign key should have removed).
+ */
+const scratchCounts = (queues: string, ids: string) => `
+SELECT
+  (SELECT COUNT(*) FROM queue_messages WHERE queue IN (${queues})) AS queue_messages,
+  (SELECT COUNT(*) FROM queue_payload_parts WHERE message_id IN (${ids})) AS queue_payload_parts,
+  (SELECT COUNT(*) FROM queue_permits WHERE queue IN (${queues})) AS queue_permits,
+  (SELECT COUNT(*) FROM queue_group_slots WHERE queue IN (${queues})) AS queue_group_slots,
+  (SELECT COUNT(*) FROM queue_state WHERE queue IN (${queues})) AS queue_state,
+  (SELECT COUNT(*) FROM queue_recurring_purges WHERE queue IN (${queues})) AS queue_recurring_purges`;
+
+export const SCRATCH_TABLES = ['queue_messages', 'queue_payload_parts', 'queue_permits', 'queue_group_slots', 'queue_state', 'queue_recurring_purges'] as const;
+
+export type ScratchCounts = Record<(typeof SCRATCH_TABLES)[number], number>;
+
+/** Rows of the scratch queues (and of the given message ids' payload slices) in every table. */
+export async function countScratchRows(db: Db, input: { queues: readonly string[]; messageIds: readonly string[] }): Promise<ScratchCounts> {
+  const queues = namedList('queue', input.queues);
+  // An id no message has keeps the IN list valid when doctor made none.
+  const ids = namedList('id', input.messageIds.length > 0 ? input.messageIds : [EXPLAIN_TOKEN]);
+  const [row] = await db.query(scratchCounts(queues.placeholders, ids.placeholders), { ...queues.params, ...ids.params }, { idempotent: true });
+  return Object.fromEntries(SCRATCH_TABLES.map((table) => [table, Number(row?.[table] ?? 0)])) as ScratchCounts;
+}
+
+/* Slices first: they go with their messages anyway (ON DELETE CASCADE), but not if the key were missing. */
+const DELETE_SCRATCH = {
+  queue_payload_parts: (queues: string) => `
+DELETE p FROM queue_messages AS m FORCE INDEX (ix_queue_messages_claim)
+STRAIGHT_JOIN queue_payload_parts AS p ON p.message_id = m.id
+WHERE m.queue IN (${queues})`,
+  queue_messages: (queues: string) => `DELETE FROM queue_messages WHERE queue IN (${queues})`,
+  queue_permits: (queues: string) => `DELETE FROM queue_permits WHERE queue IN (${queues})`,
+  queue_group_slots: (queues: string) => `DELETE FROM queue_group_slots WHERE queue IN (${queues})`,
+  queue_state: (queues: string) => `DELETE FROM queue_state WHERE queue IN (${queues})`,
+  queue_recurring_purges: (queues: string) => `DELETE FROM queue_recurring_purges WHERE queue IN (${queues})`,
+} as const;
+
+/**
+ * Deletes every row of the scratch queues, table by table, each table tried even when another
+ * failed; answers the rows deleted per table and the errors.
+ */
+export async function deleteScratchRows(db: Db, queues: readonly string[]): Promise<{ deleted: Partial<ScratchCounts>; errors: string[] }> {
+  const { placeholders, params } = namedList('queue', queues);
+  const deleted: Partial<ScratchCounts> = {};
+  const errors: string[] = [];
+  for (const table of SCRATCH_TABLES) {
+    try {
+      deleted[table] = (await db.execute(DELETE_SCRATCH[table](placeholders), params, { idempotent: true })).numberOfRecordsUpdated;
+    } catch (error) {
+      errors.push(`${table}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    }
+  }
+  return { deleted, errors };
+}
+
+/** How many messages of a queue are stored, and of those how many carry `dedupKey`. */
+const COUNT_QUEUE_MESSAGES = `
+SELECT COUNT(*) AS n, COALESCE(SUM(dedup_key = :dedupKey), 0) AS keyed
+FROM queue_messages FORCE INDEX (ix_queue_messages_claim) WHERE queue = :queue`;
+
+export async function countQueueMessages(db: Db, input: { queue: string; dedupKey: string }): Promise<{ stored: number; keyed: number }> {
+  const [row] = await db.query(COUNT_QUEUE_MESSAGES, { ...input }, { idempotent: true });
+  return { stored: Number(row?.n ?? 0), keyed: Number(row?.keyed ?? 0) };
 }

@@ -1,0 +1,33 @@
+/** How `aurora-queue doctor` runs and reports its checks (lib/doctor.ts, lib/doctorFull.ts). */
+
+export interface DoctorCheck {
+  name: string;
+  result: 'pass' | 'fail' | 'info';
+  detail: string;
+  ms: number;
+}
+
+export type CheckOutcome = Omit<DoctorCheck, 'name' | 'ms'>;
+
+/** Checks run one after another, each timed; a check that throws fails with what it threw. */
+export class DoctorChecks {
+  readonly checks: DoctorCheck[] = [];
+
+  async run(name: string, check: () => Promise<CheckOutcome>): Promise<DoctorCheck> {
+    const started = performance.now();
+    let outcome: CheckOutcome;
+    try {
+      outcome = await check();
+    } catch (error) {
+      outcome = { result: 'fail', detail: describeError(error) };
+    }
+    const done = { name, ...outcome, ms: Math.round(performance.now() - started) };
+    this.checks.push(done);
+    return done;
+  }
+}
+
+export function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
