@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/chaos/**', 'node_modules/**'],
+    // test/aurora needs a real cluster: npm run test:aurora.
+    exclude: ['test/chaos/**', 'test/aurora/**', 'node_modules/**'],
     // MariaDB answers before any file runs: started if installed but stopped, else what to install.
     globalSetup: ['test/support/globalSetup.ts'],
     // The AWS SDK's documented switch for its Node 20 end-of-support notice (aws/aws-sdk-js-v3#7983),
