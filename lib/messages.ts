@@ -5,6 +5,7 @@ import { declaredQueue } from './enqueue.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { isUuid } from './ids.js';
 import { cancelMessage as cancelStoredMessage, findByDedupKeys, getMessage, readPayloadText, type Message } from './sql/index.js';
+import { RESPONSE_PAGE_BYTES } from './sql/responseBytes.js';
 
 export type { MessageView } from '../schema/messages.js';
 
@@ -35,12 +36,9 @@ export async function getMessageStatus(app: App, id: string): Promise<MessageVie
   return toMessageView(message);
 }
 
-/** Page size of a large payload's slices: each read's response stays well under the Data API's 1 MiB. */
-const PAYLOAD_PAGE_BYTES = 384 * 1_024;
-
 /** A stored message's payload, read from its slices when it is too large for its row. */
 export async function payloadOf(app: Pick<App, 'db'>, message: Message): Promise<unknown> {
-  return message.payloadParts > 0 ? JSON.parse(await readPayloadText(app.db, message.id, PAYLOAD_PAGE_BYTES)) : message.payload;
+  return message.payloadParts > 0 ? JSON.parse(await readPayloadText(app.db, message.id, RESPONSE_PAGE_BYTES)) : message.payload;
 }
 
 /** A message with its payload, for an operator looking into it. */

@@ -6,6 +6,7 @@ import { payloadOf, toMessageView } from './messages.js';
 import { hasQueueWideLimits, type QueueConfig } from './queues.js';
 import { parseSlotKey } from './recurring.js';
 import { permitsInUse } from './sql/permits.js';
+import { RESPONSE_PAGE_BYTES } from './sql/responseBytes.js';
 import {
   deadLetterIds,
   groupStats,
@@ -130,18 +131,11 @@ export interface DeadLetterList {
   next?: string;
 }
 
-/*
- * The worst-case response bytes of one page's rows (lib/sql/deadLetters.ts counts each row's): the
- * Data API's 1 MiB, less room for what a response carries once: its column metadata and envelope
- * (about 5 KB for these 19 columns on the local server; 32 KiB left for them).
- */
-const DEAD_LETTER_PAGE_BYTES = 1_048_576 - 32 * 1_024;
-
 /** Dead letters of a queue, oldest first, with their payloads and last errors. */
 export async function listDeadLetters(app: App, queue: string, options: { limit?: number; after?: string } = {}): Promise<DeadLetterList> {
   declaredQueue(app, queue);
   const limit = Math.min(options.limit ?? DEAD_LETTER_LIMITS.defaultPage, DEAD_LETTER_LIMITS.maxPage);
-  const page = await readDeadLetters(app.db, { queue, limit, afterId: options.after, maxBytes: DEAD_LETTER_PAGE_BYTES });
+  const page = await readDeadLetters(app.db, { queue, limit, afterId: options.after, maxBytes: RESPONSE_PAGE_BYTES });
   const messages = await Promise.all(page.messages.map(async (message) => ({ ...toMessageView(message), payload: await payloadOf(app, message) })));
   const last = messages.at(-1);
   return { messages, ...(page.more && last ? { next: last.id } : {}) };
@@ -182,7 +176,7 @@ export async function purgeDeadLetters(app: App, queue: string, selection: Purge
   declaredQueue(app, queue);
   const limit = bulkLimit(selection.ids, options.limit);
   const chosen = await selectDeadLetters(app.db, { queue, ids: selection.ids, limit });
-  const slots = chosen.map((message) => parseSlotKey(message.dedupKey)).filter((slot) => slot !== undefined);
+  const slots = chosen.map((message) => parseSlotKey(message.slotKey)).filter((slot) => slot !== undefined);
   await markPurgedSlots(app.db, { queue, slots, now: app.clock.now() });
   const count = await purgeDeadLettersById(app.db, { queue, ids: chosen.map((message) => message.id) });
   return { count, more: selection.ids === undefined && chosen.length === limit };

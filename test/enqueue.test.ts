@@ -188,6 +188,18 @@ describe('dedupKey', () => {
     expect(await count()).toBe(3);
   });
 
+  it('a batch of 500 repeats of maximum-length keys is resolved in one read under the 1 MiB response', async () => {
+    // 255 emoji each: 1,020 bytes stored, 3,060 in a response that writes them as \\uXXXX. The
+    // read answers each key by its place in the batch, not by its text.
+    const app = testApp(stack.db);
+    const keys = Array.from({ length: 500 }, (_, i) => String(i).padStart(3, '0') + '😀'.repeat(ENQUEUE_LIMITS.maxDedupKeyChars - 3));
+    const first = await enqueue(app, 'default', keys.map((dedupKey) => ({ ...sms(), dedupKey })));
+    const again = testApp(stack.newDb());
+    const repeats = await enqueue(again, 'default', keys.map((dedupKey) => ({ ...sms(), dedupKey })));
+    expect(repeats).toEqual(first.map(({ id }) => ({ id, duplicate: true })));
+    expect(again.db.stats.calls).toBe(2);
+  });
+
   it('20 concurrent enqueues with the same dedupKey store one message and all answer its id', async () => {
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) => enqueue(testApp(stack.newDb()), 'default', [{ ...sms(undefined, `racer ${i}`), dedupKey: 'race' }])),

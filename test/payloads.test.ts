@@ -9,7 +9,10 @@ import { createEnqueueHandler } from '../handlers/enqueue.js';
 import { createApp } from '../lib/app.js';
 import { defineConfig } from '../lib/config.js';
 import { drain } from '../lib/drain/drain.js';
+import { enqueue } from '../lib/enqueue.js';
 import { webhook } from '../lib/jobs/webhook.js';
+import { getMessageDetail } from '../lib/messages.js';
+import { jobType } from './drain/helpers.js';
 import { httpEvent, lambdaContext, parseResponse, recordingLogger } from './http/fixtures.js';
 import { useStack } from './support/stack.js';
 
@@ -56,5 +59,24 @@ describe('1 MiB payloads', () => {
     const bodies = receiver.requests.map((r) => r.body);
     for (const b of big) expect(bodies).toContain(JSON.stringify(b));
     expect(bodies.filter((text) => text.startsWith('{"tiny"'))).toHaveLength(20);
+  });
+});
+
+describe('a 1 MiB payload of characters that grow the most in the response', () => {
+  it("is read back whole, slice pages and all, when every 'é' counts as \\u00e9 (3 bytes per stored byte)", async () => {
+    const app = createApp({
+      config: defineConfig({ queues: [{ name: 'wide' }], jobTypes: [jobType('wide', async (payload) => void received.push(payload))] }),
+      db: stack.db,
+      env: {},
+    });
+    const received: unknown[] = [];
+    const payload = { s: 'é'.repeat(524_000) };
+    expect(Buffer.byteLength(JSON.stringify(payload))).toBeGreaterThan(1_040_000);
+    const [stored] = await enqueue(app, 'wide', [{ type: 'wide', payload }]);
+    // Its status with the payload, then a drain: both read the slices in pages.
+    expect((await getMessageDetail(app, stored!.id)).payload).toEqual(payload);
+    const summary = await drain(app, { queue: 'wide', remainingTimeMs: () => 60_000 });
+    expect(summary).toMatchObject({ claimed: 1, done: 1, errors: [] });
+    expect(received).toEqual([payload]);
   });
 });

@@ -136,12 +136,18 @@ function checkRowSize(row: unknown[]): void {
   let upperBound = 0;
   for (const value of row) upperBound += typeof value === 'string' ? value.length * 3 : Buffer.isBuffer(value) ? value.length : 8;
   if (upperBound <= MAX_ROW_BYTES) return;
-  let bytes = 0;
-  for (const value of row) bytes += typeof value === 'string' ? Buffer.byteLength(value) : Buffer.isBuffer(value) ? value.length : 8;
+  const bytes = rowBytes(row);
   if (bytes > MAX_ROW_BYTES) {
     // The Data API documents this text ("Packet for query is too large") for oversized rows.
     throw badRequest(`Packet for query is too large (${bytes} > ${MAX_ROW_BYTES}).`);
   }
+}
+
+/** A result row's size as the row limit counts it: strings as UTF-8, blobs as their bytes, 8 for any other value. */
+export function rowBytes(row: unknown[]): number {
+  let bytes = 0;
+  for (const value of row) bytes += typeof value === 'string' ? Buffer.byteLength(value) : Buffer.isBuffer(value) ? value.length : 8;
+  return bytes;
 }
 
 /** The ExecuteStatement response body, as JSON text (it is measured against the size limit). */
@@ -180,11 +186,25 @@ export function executeResponse(result: QueryResult, options: ResultOptions): st
   // Which class AWS uses here is not documented: BadRequestException, with the text of the
   // current troubleshooting page. (UnsupportedResultException, "the size was too large", is
   // the other candidate.) Both are 400s that no SDK retries.
-  // A UTF-16 unit is at most 3 UTF-8 bytes, so short bodies skip the exact count.
-  if (body.length > MAX_RESPONSE_BYTES / 3 && Buffer.byteLength(body) > MAX_RESPONSE_BYTES) {
+  // A UTF-16 unit counts at most 6 bytes, so short bodies skip the count.
+  if (body.length > MAX_RESPONSE_BYTES / 6 && worstCaseResponseBytes(body) > MAX_RESPONSE_BYTES) {
     throw badRequest('Database response exceeded size limit');
   }
   return body;
+}
+
+/**
+ * A response body's size as AWS may count it. How the Data API encodes strings is not documented
+ * (../shared/reference/rds-data-api.md says nothing of it): JSON.stringify escapes only quotes,
+ * backslashes and control characters, but an encoder may also write every non-ASCII character as
+ * `\uXXXX`, 6 bytes per UTF-16 unit (3 for 'é' stored in 2, 12 for an emoji stored in 4). Counting
+ * that is the stricter reading, so a read that fits here fits either way. (The body is still sent
+ * as plain UTF-8.)
+ */
+export function worstCaseResponseBytes(body: string): number {
+  let nonAscii = 0;
+  for (let i = 0; i < body.length; i++) if (body.charCodeAt(i) > 0x7f) nonAscii++;
+  return body.length + 5 * nonAscii;
 }
 
 /**

@@ -6,13 +6,14 @@ import { ensureGroupSlotsOnce } from '../sql/groupSlots.js';
 import { ensurePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
 import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
+import { RESPONSE_PAGE_BYTES } from '../sql/responseBytes.js';
 
 /**
- * Payload bytes one read may carry. The Data API ends a call whose response passes 1 MiB, and a
- * payload's JSON text can double when sent back as an escaped string value (quotes, backslashes),
- * so a page holds at most ~384 KiB of stored payload: under 800 KiB on the wire with row overhead.
+ * What one read's rows may take in the response, counted at their worst case (payloads at 3 bytes
+ * per stored byte, text at 6, 1 KiB per row: lib/sql/responseBytes.ts): the Data API's 1 MiB less
+ * room for the response's envelope.
  */
-export const DEFAULT_MAX_PAGE_BYTES = 384 * 1024;
+export const DEFAULT_MAX_PAGE_BYTES = RESPONSE_PAGE_BYTES;
 
 /** A claimed message with the lease it is held under. */
 export interface HeldClaimedMessage extends ClaimedMessage {
@@ -85,10 +86,10 @@ async function ensurePermitsOnce(db: Db, queue: string, limits: PermitLimits, no
 }
 
 /**
- * Leases up to `limit` due messages (one call) and reads them back in pages bounded by payload
- * bytes (one call unless the payloads are large). No read is made when nothing was claimed. A
- * queue with queue-wide limits takes its permits first (one call more) and gives back what the
- * claim could not use (only when the queue had fewer due messages than permits).
+ * Leases up to `limit` due messages (one call) and reads them back in pages bounded by their
+ * worst-case size in the response (one call unless the payloads are large). No read is made when
+ * nothing was claimed. A queue with queue-wide limits takes its permits first (one call more) and
+ * gives back what the claim could not use (only when the queue had fewer due messages than permits).
  */
 export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const leaseToken = randomUUID();

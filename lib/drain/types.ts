@@ -27,7 +27,7 @@ export interface DrainTuning {
   settleFlushSize: number;
   /** How long an outcome waits for others to share its settle call. */
   settleLingerMs: number;
-  /** Payload bytes one read of claimed messages may carry. */
+  /** What one read of claimed messages may take in the response, at its worst case (lib/sql/responseBytes.ts). */
   maxPageBytes: number;
   /** Finished messages deleted per retention call. */
   retentionBatchSize: number;

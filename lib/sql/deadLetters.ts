@@ -1,5 +1,6 @@
 import type { Db } from '../db/types.js';
 import { MESSAGE_COLUMNS, toMessage, type Message } from './message.js';
+import { WORST_ROW_BYTES_PARAMS, worstRowBytesSql } from './responseBytes.js';
 
 /*
  * Every statement here finds dead letters through `dead_queue` (the queue's name while a message
@@ -7,40 +8,13 @@ import { MESSAGE_COLUMNS, toMessage, type Message } from './message.js';
  */
 
 /*
- * A listing page is cut by the size its rows can take in the response, not only by count: the
- * Data API ends a call whose response passes 1 MiB. Each row counts the worst case of every field
- * it returns (rowBytesSql), and the window sums them over the page's own rows (at most :pageRows,
- * one more than asked, which tells whether more follow). A row is kept when it ends within the
- * budget, or when it is the page's first: one row alone never nears the limit (a 60 KiB payload,
- * 2,000 bytes of error and both keys come to under 400 KiB). Count and sum travel back on every row.
+ * A listing page is cut by the size its rows can take in the response, not only by count: each
+ * row counts the worst case of every field it returns (lib/sql/responseBytes.ts), and the window
+ * sums them over the page's own rows (at most :pageRows, one more than asked, which tells whether
+ * more follow). A row is kept when it ends within the budget, or when it is the page's first.
+ * Count and sum travel back on every row.
  */
-
-/**
- * Worst-case encoding, in response bytes per stored byte, of free text (error, keys, names): 6,
- * JSON's longest escape of one byte (`\u00XX`, a control character). It also covers a quote or a
- * backslash (2) and a non-ASCII character written as `\uXXXX` (6 bytes for 2 stored, 12 for 4).
- */
-export const TEXT_BYTES_PER_BYTE = 6;
-
-/**
- * The same for a payload, which is JSON text: 3. JSON holds no raw control character, so the
- * worst is a non-ASCII character written as `\uXXXX` (3 per stored byte); a quote or a backslash
- * takes 2, and so does a `,` or `:` after which MySQL's re-serialized JSON adds a space.
- */
-export const PAYLOAD_BYTES_PER_BYTE = 3;
-
-/**
- * What every row takes besides the text counted above: 19 values (the message's 16 columns and the
- * window's 3), each wrapped as `{"stringValue":"…"},` or `{"longValue":…},`, holding an id, a
- * status, 4 numbers, 4 timestamps and 3 sums. About 500 bytes on the local server (measured with
- * every number at its widest); counted as 1 KiB, room for longer wrappers than ours.
- */
-export const ROW_OVERHEAD_BYTES = 1_024;
-
-const rowBytesSql = `
-  :rowOverhead
-  + :payloadFactor * IF(payload_parts > 0, 0, payload_bytes)
-  + :textFactor * (LENGTH(queue) + LENGTH(type) + COALESCE(LENGTH(last_error), 0) + COALESCE(LENGTH(dedup_key), 0) + COALESCE(LENGTH(group_key), 0))`;
+const rowBytesSql = worstRowBytesSql({ payloadBytes: 'payload_bytes', text: ['last_error', 'dedup_key', 'group_key'] });
 
 const LIST_DEAD_LETTERS = `
 SELECT * FROM (
@@ -67,8 +41,8 @@ export interface DeadLetterPage {
 
 /**
  * Dead letters of a queue in id (enqueue) order, a page at a time: at most `limit`, and only as
- * many as their rows' worst-case size in the response fits `maxBytes` (at least one). The response
- * adds its column metadata and envelope once per page: leave room for them below 1 MiB.
+ * many as their rows' worst-case size in the response fits `maxBytes` (at least one; normally
+ * RESPONSE_PAGE_BYTES, which leaves room for the response's column metadata and envelope).
  */
 export async function listDeadLetters(
   db: Db,
@@ -82,9 +56,7 @@ export async function listDeadLetters(
       pageRows: input.limit + 1,
       limit: input.limit,
       maxBytes: input.maxBytes,
-      rowOverhead: ROW_OVERHEAD_BYTES,
-      payloadFactor: PAYLOAD_BYTES_PER_BYTE,
-      textFactor: TEXT_BYTES_PER_BYTE,
+      ...WORST_ROW_BYTES_PARAMS,
     },
     { idempotent: true },
   );
@@ -99,8 +71,15 @@ export async function listDeadLetters(
  * them no longer dead letters of the queue), so a call for "the queue's oldest" reads their ids
  * first: one call more, on an operator's action.
  */
+/*
+ * A purge needs a dead letter's dedup key only when it names a recurring slot (lib/recurring.ts
+ * slotKey: 'recurring:', an entry name of at most 64 ASCII characters, ':' and a 24-character
+ * time: at most 99 bytes); others come back NULL. Any key, up to 1,020 bytes, on 1,000 rows would
+ * pass the Data API's 1 MiB; at most 99 bytes each, even escaped 6 per byte, they come to ~700 KB.
+ */
 const SELECT_DEAD_LETTER_IDS = `
-SELECT id, dedup_key FROM queue_messages
+SELECT id, IF(dedup_key LIKE 'recurring:%' AND LENGTH(dedup_key) <= 99, dedup_key, NULL) AS slot_key
+FROM queue_messages
 WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
 ORDER BY id
 LIMIT :limit`;
@@ -113,15 +92,18 @@ export interface DeadLetterSelection {
   limit: number;
 }
 
-/** The oldest `limit` dead letters of the queue (among the given ids, if any), with their dedup keys. */
-export async function selectDeadLetters(db: Db, input: DeadLetterSelection): Promise<{ id: string; dedupKey: string | null }[]> {
+/**
+ * The oldest `limit` dead letters of the queue (among the given ids, if any), with their dedup
+ * keys where those may name a recurring slot (null otherwise).
+ */
+export async function selectDeadLetters(db: Db, input: DeadLetterSelection): Promise<{ id: string; slotKey: string | null }[]> {
   if (input.limit <= 0 || input.ids?.length === 0) return [];
-  const rows = await db.query<{ id: string; dedup_key: string | null }>(
+  const rows = await db.query<{ id: string; slot_key: string | null }>(
     SELECT_DEAD_LETTER_IDS,
     { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit },
     { idempotent: true },
   );
-  return rows.map((row) => ({ id: row.id, dedupKey: row.dedup_key }));
+  return rows.map((row) => ({ id: row.id, slotKey: row.slot_key }));
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Db } from '../db/types.js';
+import { WORST_ROW_BYTES_PARAMS, worstRowBytesSql } from './responseBytes.js';
 
 /** A slice of a large payload's JSON text. */
 export interface PayloadPart {
@@ -25,26 +26,32 @@ export async function insertPayloadParts(db: Db, parts: readonly PayloadPart[]):
 }
 
 /*
- * One message's slices after :afterPart, as many as start within :maxBytes (at least one): a
- * running sum over the slices' sizes, then the text of those in the page by primary key.
+ * One message's slices after :afterPart, as many as their worst case in the response fits
+ * :maxBytes (at least one; lib/sql/responseBytes.ts): a running sum over the slices' sizes, then
+ * the text of those in the page by primary key. A slice is JSON text, counted as a payload.
  */
+const sliceBytesSql = worstRowBytesSql({ payloadBytes: 'bytes' });
+
 const READ_PAYLOAD_PARTS = `
 SELECT p.part, p.data
 FROM (
-  SELECT part, bytes, SUM(bytes) OVER (ORDER BY part) AS running_bytes
+  SELECT part, ${sliceBytesSql} AS row_bytes, SUM(${sliceBytesSql}) OVER (ORDER BY part) AS running_bytes
   FROM queue_payload_parts
   WHERE message_id = :messageId AND part > :afterPart
 ) AS page
 STRAIGHT_JOIN queue_payload_parts AS p FORCE INDEX (PRIMARY) ON p.message_id = :messageId AND p.part = page.part
-WHERE page.running_bytes - page.bytes < :maxBytes
+WHERE page.running_bytes <= :maxBytes OR page.running_bytes = page.row_bytes
 ORDER BY page.part`;
 
-/** A large payload's JSON text, reassembled from its slices in pages of at most `maxBytes`. */
+/**
+ * A large payload's JSON text, reassembled from its slices in pages whose worst case in the
+ * response fits `maxBytes` (normally RESPONSE_PAGE_BYTES).
+ */
 export async function readPayloadText(db: Db, messageId: string, maxBytes: number): Promise<string> {
   const slices: string[] = [];
   let afterPart = -1;
   for (;;) {
-    const rows = await db.query(READ_PAYLOAD_PARTS, { messageId, afterPart, maxBytes }, { idempotent: true });
+    const rows = await db.query(READ_PAYLOAD_PARTS, { messageId, afterPart, maxBytes, ...WORST_ROW_BYTES_PARAMS }, { idempotent: true });
     if (rows.length === 0) return slices.join('');
     for (const row of rows) slices.push(row.data as string);
     afterPart = Number(rows[rows.length - 1]!.part);

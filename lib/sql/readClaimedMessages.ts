@@ -1,4 +1,5 @@
 import type { Db } from '../db/types.js';
+import { WORST_ROW_BYTES_PARAMS, worstRowBytesSql } from './responseBytes.js';
 
 export interface ClaimedMessage {
   id: string;
@@ -25,9 +26,8 @@ export interface ReadClaimedInput {
   /** Page after this id (ids are read in id order). */
   afterId?: string;
   /**
-   * Payload bytes one page may carry. The Data API ends a call whose response passes 1 MiB, and
-   * JSON text can grow when encoded as a string value (quotes escaped), so keep this well under
-   * half of that. A page always holds at least one message.
+   * What one page's rows may take in the response at worst (lib/sql/responseBytes.ts): normally
+   * RESPONSE_PAGE_BYTES. A page always holds at least one message.
    */
   maxBytes: number;
   /** Also read each message's next in its group (nextInGroup): an index dive per message. */
@@ -35,24 +35,26 @@ export interface ReadClaimedInput {
 }
 
 /*
- * Reads a claim's messages in pages bounded by payload bytes, not only by count: a batch of
- * maximum-size payloads would not fit one response. The running sum is computed over the claim's
- * own rows (found through the lease index) on their ids and sizes only, and the payloads are then
- * fetched by primary key for the rows in the page: summing in a derived table that also carried the
- * payloads would copy every payload into a temporary table first (npm run bench: a third of the
- * read's cost). A row is in the page when it starts below the budget, so the first row is always
- * returned. Each row also counts 512 bytes for its other columns and the response's per-field
- * wrapping, so a large batch of tiny payloads cannot pass the limit either.
+ * Reads a claim's messages in pages bounded by their worst-case size in the response, not only by
+ * count: a batch of large payloads, or of non-ASCII text written as `\uXXXX`, would not fit one
+ * response (lib/sql/responseBytes.ts; the group key is the only free text returned). The running
+ * sum is computed over the claim's own rows (found through the lease index) on their ids and sizes
+ * only, and the payloads are then fetched by primary key for the rows in the page: summing in a
+ * derived table that also carried the payloads would copy every payload into a temporary table
+ * first (npm run bench: a third of the read's cost). A row is in the page when the sum ends within
+ * the budget, or when it is the first.
  */
+const claimedRowBytesSql = worstRowBytesSql({ payloadBytes: 'payload_bytes', text: ['group_key'] });
+
 const readClaimedSql = (groupNext: boolean) => `
 SELECT m.id, m.queue, m.type, m.payload, m.payload_parts, m.attempts, m.max_attempts, m.priority, m.group_key${groupNext ? GROUP_NEXT : ''}
 FROM (
-  SELECT id, payload_bytes, SUM(payload_bytes + 512) OVER (ORDER BY id) AS running_bytes
+  SELECT id, ${claimedRowBytesSql} AS row_bytes, SUM(${claimedRowBytesSql}) OVER (ORDER BY id) AS running_bytes
   FROM queue_messages
   WHERE lease_token = :leaseToken AND status = 'running' AND id > :afterId
 ) AS claimed
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = claimed.id
-WHERE claimed.running_bytes - (claimed.payload_bytes + 512) < :maxBytes
+WHERE claimed.running_bytes <= :maxBytes OR claimed.running_bytes = claimed.row_bytes
 ORDER BY claimed.id`;
 
 const GROUP_NEXT = `,
@@ -65,7 +67,7 @@ const READ_CLAIMED_WITH_GROUP_NEXT = readClaimedSql(true);
 export async function readClaimedMessages(db: Db, input: ReadClaimedInput): Promise<ClaimedMessage[]> {
   const rows = await db.query(
     input.groupNext === true ? READ_CLAIMED_WITH_GROUP_NEXT : READ_CLAIMED_MESSAGES,
-    { leaseToken: input.leaseToken, afterId: input.afterId ?? '', maxBytes: input.maxBytes },
+    { leaseToken: input.leaseToken, afterId: input.afterId ?? '', maxBytes: input.maxBytes, ...WORST_ROW_BYTES_PARAMS },
     { idempotent: true },
   );
   return rows.map((row) => ({

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { worstCaseResponseBytes } from '../../dev/data-api/results.js';
 import { ManualClock } from '../../lib/clock.js';
-import { claimMessages, HeadCandidates } from '../../lib/drain/claim.js';
+import { claimMessages, DEFAULT_MAX_PAGE_BYTES, HeadCandidates } from '../../lib/drain/claim.js';
 import { ack } from '../../lib/sql/ack.js';
+import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
+import { PAYLOAD_BYTES_PER_BYTE, ROW_OVERHEAD_BYTES } from '../../lib/sql/responseBytes.js';
 import { useStack } from '../support/stack.js';
 import { appOn, jobType, readRows, seed } from './helpers.js';
 
@@ -82,6 +85,85 @@ describe('claimMessages', () => {
     const claim = await claimMessages(db, { queue: 'pages', limit: 10, now: clock.now(), leaseMs: 60_000, maxPageBytes: 1 });
     expect(claim.messages).toHaveLength(5);
     expect(db.stats.calls).toBe(1 + 5);
+  });
+});
+
+describe("claim reads under the Data API's 1 MiB, whatever it escapes", () => {
+  /*
+   * The local server counts a response as AWS may encode it (every non-ASCII character as
+   * `\uXXXX`: test/dev/data-api/responseSize.test.ts), so a page it accepts fits either way. A
+   * claimed row without a group key counts 1 KiB and 3 bytes per stored payload byte.
+   */
+  const rowWorst = (payload: unknown) => ROW_OVERHEAD_BYTES + PAYLOAD_BYTES_PER_BYTE * Buffer.byteLength(JSON.stringify(payload));
+
+  /** A payload of `unit` repeated to about `bytes` of JSON text, then ASCII to exactly `bytes`. */
+  function payloadOf(unit: string, bytes: number): { s: string } {
+    const payload = { s: unit.repeat(Math.floor((bytes - 12) / Buffer.byteLength(JSON.stringify(unit).slice(1, -1)))) };
+    while (Buffer.byteLength(JSON.stringify(payload)) < bytes) payload.s += 'x';
+    return payload;
+  }
+
+  /**
+   * Mostly payloads that grow the most (3 bytes per stored byte: 'é', an emoji), so the response
+   * nears 1 MiB, with 3-byte, quote-heavy, control-character and mixed ones beside them.
+   */
+  const MIX: [string, number][] = [
+    ...['é', '😀', 'é', '😀', 'é', '😀'].map((unit): [string, number] => [unit, 40_000]),
+    ['中', 20_000],
+    ['"', 10_000],
+    ['\u0001', 10_000],
+    ['é"\\\n中😀\u001f', 10_000],
+  ];
+
+  it('reads every message of a page right at the budget in one call, and the next byte splits it', async () => {
+    for (const [queue, extra] of [['edge', 0], ['past', 1]] as const) {
+      const payloads = MIX.map(([unit, bytes]) => payloadOf(unit, bytes));
+      const used = payloads.reduce((sum, payload) => sum + rowWorst(payload), 0);
+      // The last message takes what is left of the budget (its payload in 'é', 3 per byte).
+      const left = DEFAULT_MAX_PAGE_BYTES - used - rowWorst({});
+      const last = payloadOf('é', Buffer.byteLength('{}') + Math.floor(left / PAYLOAD_BYTES_PER_BYTE) + extra);
+      payloads.push(last);
+      const total = payloads.reduce((sum, payload) => sum + rowWorst(payload), 0);
+      if (extra === 0) expect(DEFAULT_MAX_PAGE_BYTES - total).toBeOneOf([0, 1, 2]);
+      else expect(total).toBeGreaterThan(DEFAULT_MAX_PAGE_BYTES);
+      // The payloads alone, as the server counts them in the response: over 90% of its 1 MiB.
+      const escaped = payloads.reduce((sum, payload) => sum + worstCaseResponseBytes(JSON.stringify(JSON.stringify(payload))), 0);
+      expect(escaped).toBeGreaterThan(0.9 * 1_048_576);
+
+      const clock = new ManualClock(T0);
+      const app = appOn(stack, { queues: [{ name: queue }], jobTypes: [jobType('t', async () => {})], clock });
+      const ids = await seed(app, payloads.map((payload) => ({ queue, type: 't', payload })));
+      const db = stack.newDb();
+      const claim = await claimMessages(db, { queue, limit: 100, now: clock.now(), leaseMs: 60_000 });
+      expect(claim.messages.map((m) => m.id)).toEqual(ids);
+      expect(claim.messages.map((m) => JSON.stringify(m.payload))).toEqual(payloads.map((payload) => JSON.stringify(payload)));
+      // The claim, then one read at the edge; one byte more (three in the response) and the last message takes a read of its own.
+      expect(db.stats.calls).toBe(extra === 0 ? 2 : 3);
+    }
+  });
+
+  it('splits a page the old budget (384 KiB of payload, 2x growth) let through, which passes 1 MiB in one read', async () => {
+    const queue = 'oldbudget';
+    const payloads = Array.from({ length: 8 }, (_, i) => payloadOf(i % 2 === 0 ? 'é' : '😀', 50_000));
+    // The old budget: a row is in the page when its payload bytes and 512 start below 384 KiB.
+    let start = 0;
+    for (const payload of payloads) {
+      expect(start).toBeLessThan(384 * 1_024);
+      start += Buffer.byteLength(JSON.stringify(payload)) + 512;
+    }
+    const clock = new ManualClock(T0);
+    const app = appOn(stack, { queues: [{ name: queue }], jobTypes: [jobType('t', async () => {})], clock });
+    const ids = await seed(app, payloads.map((payload) => ({ queue, type: 't', payload })));
+    const db = stack.newDb();
+    const claim = await claimMessages(db, { queue, limit: 100, now: clock.now(), leaseMs: 60_000 });
+    expect(claim.messages.map((m) => m.id)).toEqual(ids);
+    expect(claim.messages.map((m) => JSON.stringify(m.payload))).toEqual(payloads.map((payload) => JSON.stringify(payload)));
+    // 151 KB each at worst: 6 fit a page, so two reads.
+    expect(db.stats.calls).toBe(1 + 2);
+    // All eight in one read, as the old budget read them: 1.2 MB with every character escaped.
+    const error = await readClaimedMessages(db, { leaseToken: claim.leaseToken, maxBytes: 10 * 1_048_576 }).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe('Database response exceeded size limit');
   });
 });
 

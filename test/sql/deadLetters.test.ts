@@ -58,10 +58,17 @@ describe('deadLetterIds', () => {
     expect(db.stats.calls).toBe(0);
     expect(await deadLetterIds(db, { queue: 'q', ids: [ids[4]!, idOf(100), ids[2]!, ids[3]!], limit: 2 })).toEqual([ids[2], ids[3]]);
     expect(await deadLetterIds(db, { queue: 'q', limit: 3 })).toEqual(ids.slice(0, 3));
-    await stack.sql.query("UPDATE queue_messages SET dedup_key = 'k' WHERE id = ?", [ids[1]]);
-    expect(await selectDeadLetters(db, { queue: 'q', ids: [ids[1]!, ids[2]!], limit: 5 })).toEqual([
-      { id: ids[1], dedupKey: 'k' },
-      { id: ids[2], dedupKey: null },
+    // Only keys that may name a recurring slot come back: any other, up to 1,020 bytes on each of
+    // 1,000 rows, could pass the Data API's 1 MiB.
+    const slot = `recurring:${'e'.repeat(64)}:2026-03-01T12:00:00.000Z`;
+    await stack.sql.query('UPDATE queue_messages SET dedup_key = ? WHERE id = ?', [slot, ids[1]]);
+    await stack.sql.query('UPDATE queue_messages SET dedup_key = ? WHERE id = ?', ['k', ids[2]]);
+    await stack.sql.query('UPDATE queue_messages SET dedup_key = ? WHERE id = ?', [`recurring:${'😀'.repeat(200)}`, ids[3]]);
+    expect(await selectDeadLetters(db, { queue: 'q', ids: [ids[1]!, ids[2]!, ids[3]!, ids[4]!], limit: 5 })).toEqual([
+      { id: ids[1], slotKey: slot },
+      { id: ids[2], slotKey: null },
+      { id: ids[3], slotKey: null },
+      { id: ids[4], slotKey: null },
     ]);
   });
 
