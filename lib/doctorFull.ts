@@ -16,7 +16,7 @@ import { deleteExpiredMessages } from './drain/retention.js';
 import { enqueue, type EnqueuedMessage } from './enqueue.js';
 import { defineJobType } from './jobs/types.js';
 import { getMessageStatus } from './messages.js';
-import { alreadyDoneReason, findRunningStatement } from './migrate.js';
+import { DEFAULT_LOCK_WAIT_SECONDS, alreadyDoneReason, findRunningStatement } from './migrate.js';
 import { listDeadLetters, purgeDeadLetters, redrive } from './operations.js';
 import type { QueueConfig } from './queues.js';
 import { sleep } from './sleep.js';
@@ -356,9 +356,9 @@ async function wakeRow(scratch: Scratch): Promise<CheckOutcome> {
  */
 async function migrationErrorChecks(scratch: Scratch, run: DoctorChecks): Promise<void> {
   const provoke = (code: number, first: DdlProbe | undefined, again: DdlProbe) => async (): Promise<CheckOutcome> => {
-    if (first !== undefined) await runDdlProbe(scratch.app.db, first, scratch.table);
+    if (first !== undefined) await ddl(scratch, first);
     try {
-      await runDdlProbe(scratch.app.db, again, scratch.table);
+      await ddl(scratch, again);
     } catch (error) {
       const reason = alreadyDoneReason(error);
       const seen = (error as { mysqlCode?: number }).mysqlCode;
@@ -371,6 +371,11 @@ async function migrationErrorChecks(scratch: Scratch, run: DoctorChecks): Promis
   await run.run('migration error 1060 (column exists)', provoke(1060, 'addColumn', 'addColumn'));
   await run.run('migration error 1061 (key exists)', provoke(1061, 'addKey', 'addKey'));
   await run.run('migration error 1091 (key dropped already)', provoke(1091, undefined, 'dropMissingKey'));
+}
+
+/** A DDL probe on the scratch table, sent as the migration runner sends its statements. */
+function ddl(scratch: Scratch, probe: DdlProbe): Promise<void> {
+  return runDdlProbe(scratch.app.db, { probe, table: scratch.table, marker: `/* aurora-queue doctor ${scratch.marker} */`, lockWaitSeconds: DEFAULT_LOCK_WAIT_SECONDS });
 }
 
 /** How long the slow statement runs, and how often the process list is read meanwhile. */
@@ -418,21 +423,26 @@ async function processListMatch(scratch: Scratch): Promise<CheckOutcome> {
 async function removeScratch(scratch: Scratch): Promise<CheckOutcome> {
   const { db } = scratch.app;
   const errors: string[] = [];
-  await runDdlProbe(db, 'dropTable', scratch.table).catch((error: unknown) => errors.push(`dropping ${scratch.table}: ${describeError(error)}`));
+  await ddl(scratch, 'dropTable').catch((error: unknown) => errors.push(`dropping ${scratch.table}: ${describeError(error)}`));
   const removal = await deleteScratchRows(db, scratch.names);
   errors.push(...removal.errors);
   const remaining: string[] = [];
+  let counted = false;
   try {
     const left = await countScratchRows(db, { queues: scratch.names, messageIds: [...scratch.messageIds] });
     remaining.push(...SCRATCH_TABLES.filter((table) => left[table] > 0).map((table) => `${left[table]} in ${table}`));
     if (await probeTableExists(db, scratch.table)) remaining.push(`table ${scratch.table}`);
+    counted = true;
   } catch (error) {
     errors.push(`counting what is left: ${describeError(error)}`);
   }
   const deleted = SCRATCH_TABLES.reduce((sum, table) => sum + (removal.deleted[table] ?? 0), 0);
-  if (remaining.length === 0 && errors.length === 0) return outcome(true, `${deleted} rows deleted from ${SCRATCH_TABLES.length} tables, the probe table dropped: nothing left`);
+  // An error matters only if something is left: a failed DROP of a table an earlier failure never made is no loss.
+  if (counted && remaining.length === 0) {
+    return outcome(true, `${deleted} rows deleted from ${SCRATCH_TABLES.length} tables, no probe table: nothing left${errors.length > 0 ? ` (errors on the way: ${errors.join('; ')})` : ''}`);
+  }
   return outcome(
     false,
-    `left behind: ${remaining.join(', ') || 'nothing counted'}${errors.length > 0 ? `; errors: ${errors.join('; ')}` : ''}; delete the rows of queues doctor-${scratch.marker}-* and DROP TABLE IF EXISTS ${scratch.table}`,
+    `left behind: ${counted ? remaining.join(', ') : 'unknown'}${errors.length > 0 ? `; errors: ${errors.join('; ')}` : ''}; delete the rows of queues doctor-${scratch.marker}-* from ${SCRATCH_TABLES.join(', ')} and DROP TABLE IF EXISTS ${scratch.table}`,
   );
 }

@@ -2,10 +2,12 @@
  * The statements `aurora-queue doctor` runs against a cluster: each answers one question about
  * how the engine and the Data API behave, so the product's assumptions are checked where it runs.
  */
+import { DataApiUnavailableError, StatementTimeoutError } from '../db/errors.js';
 import type { Db, SqlParams } from '../db/types.js';
 import { CLAIM_BATCH } from './claimBatch.js';
 import { CLAIM_GROUP_HEADS, FIND_GROUP_HEADS } from './claimGroupHeads.js';
 import { namedList } from './namedList.js';
+import { executeWithLockWait } from './schemaMigrations.js';
 
 /*
  * @@log_bin says whether the binary log is written; binlog_format always has a value on MySQL,
@@ -164,10 +166,18 @@ export const DDL_PROBES = {
 
 export type DdlProbe = keyof typeof DDL_PROBES;
 
-/** Runs one probe as the migration runner runs a statement: on its own, continued after a call timeout. */
-export async function runDdlProbe(db: Db, probe: DdlProbe, table: string): Promise<void> {
-  await db.execute(DDL_PROBES[probe](table), undefined, { continueAfterTimeout: true });
+/**
+ * Runs one probe as the migration runner runs a DDL statement (lib/migrate.ts): its marker comment
+ * first, in a transaction of its own that waits at most `lockWaitSeconds` for the table's lock,
+ * continued after a call timeout. The error, if any, is the statement's, as the runner sees it.
+ */
+export async function runDdlProbe(db: Db, input: { probe: DdlProbe; table: string; marker: string; lockWaitSeconds: number }): Promise<void> {
+  if (!/^\/\* [\w -]+ \*\/$/.test(input.marker)) throw new Error(`bad marker: ${input.marker}`);
+  await executeWithLockWait(db, `${input.marker}\n${DDL_PROBES[input.probe](input.table)}`, { seconds: input.lockWaitSeconds, mayStillRun: mayStillRun });
 }
+
+/** As the runner decides: a call that ended without the statement's outcome (it may still run). */
+const mayStillRun = (error: unknown) => error instanceof StatementTimeoutError || (error instanceof DataApiUnavailableError && error.requestMayHaveRun);
 
 const PROBE_TABLE_EXISTS = 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table';
 
