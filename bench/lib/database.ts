@@ -3,6 +3,7 @@
  * reset between repetitions, and dropped at the end (also when the run is interrupted).
  */
 import mysql from 'mysql2/promise';
+import { runAsMysql80 } from '../../dev/data-api/connections.js';
 import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../lib/db/index.js';
 import type { Db } from '../../lib/db/types.js';
 import { migrate } from '../../lib/migrate.js';
@@ -38,16 +39,19 @@ export async function migrateBenchDatabase(endpoint: string, database: string): 
 
 /**
  * A direct mysql2 pool on the database: for the raw baseline, setup and checks on the final table,
- * never for the code under test. Named placeholders, UTC, like the Data API server's own sessions.
+ * never for the code under test. Named placeholders, UTC, MySQL 8.0's sql_mode, like the Data API
+ * server's own sessions.
  */
 export function rawPool(database: string, connectionLimit = 8): mysql.Pool {
-  return mysql.createPool({
+  const pool = mysql.createPool({
     uri: `${DATABASE_URL}/${database}`,
     connectionLimit,
     namedPlaceholders: true,
     timezone: 'Z',
     charset: 'UTF8MB4_UNICODE_CI',
   });
+  runAsMysql80(pool.pool);
+  return pool;
 }
 
 /** Empties the queue tables (faster than DELETE, and leaves no purge work behind). */

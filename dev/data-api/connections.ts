@@ -1,7 +1,8 @@
 /**
- * MySQL connections for the server: a mysql2 pool whose connections all run in UTC with
- * utf8mb4, and a Session (one connection checked out for one call or one transaction) that
- * runs statements under the call timeout.
+ * MySQL connections for the server: a mysql2 pool whose connections all run as Aurora MySQL 3's
+ * do (UTC, MySQL 8.0's default sql_mode, REPEATABLE READ) with utf8mb4, and a Session (one
+ * connection checked out for one call or one transaction) that runs statements under the call
+ * timeout.
  */
 import mysql from 'mysql2';
 import type { ExecuteValues, FieldPacket, PoolConnection, ResultSetHeader } from 'mysql2';
@@ -21,6 +22,29 @@ export interface QueryResult {
  * product's hot statements.
  */
 const PREPARED_STATEMENTS_PER_CONNECTION = 64;
+
+/**
+ * MySQL 8.0's default sql_mode, which Aurora MySQL 3 keeps, so what Aurora refuses fails here too.
+ * MariaDB's own default lacks ONLY_FULL_GROUP_BY (a selected column neither grouped nor
+ * aggregated) and NO_ZERO_DATE / NO_ZERO_IN_DATE ('0000-00-00', '2024-00-10'). MariaDB's
+ * ONLY_FULL_GROUP_BY differs from MySQL's both ways: it refuses a column that depends on a
+ * grouped primary key, which MySQL accepts (write such queries to group or aggregate the
+ * column), and accepts a non-grouped column in ORDER BY or a window function of a grouped
+ * query, which MySQL refuses (only a review finds those).
+ */
+export const MYSQL_80_SQL_MODE = 'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION';
+
+/**
+ * Every new connection of `pool` runs as an Aurora MySQL 3 session does: MySQL 8.0's default
+ * sql_mode and REPEATABLE READ. For this server's pool, and for the direct pools that write test
+ * fixtures and bench data beside it, so what they write is what Aurora would take.
+ */
+export function runAsMysql80(pool: mysql.Pool): void {
+  pool.on('connection', (connection) => {
+    connection.query(`SET SESSION sql_mode = '${MYSQL_80_SQL_MODE}'`);
+    connection.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+  });
+}
 
 export function createPool(databaseUrl: string, connectionLimit: number): mysql.Pool {
   const pool = mysql.createPool({
@@ -46,6 +70,7 @@ export function createPool(databaseUrl: string, connectionLimit: number): mysql.
     flags: ['-IGNORE_SPACE'],
     maxPreparedStatements: PREPARED_STATEMENTS_PER_CONNECTION,
   });
+  runAsMysql80(pool);
   pool.on('connection', (connection) => {
     // Aurora's default time zone is UTC; values are rendered in the session zone.
     connection.query("SET time_zone = '+00:00'");

@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll } from 'vitest';
 import { createDb, LOCAL_RESOURCE_ARN, LOCAL_SECRET_ARN } from '../../lib/db/index.js';
 import type { Db } from '../../lib/db/types.js';
+import { runAsMysql80 } from '../../dev/data-api/connections.js';
 import { startLocalDataApi, type LocalDataApi } from '../../dev/data-api/server.js';
 import { migrate } from '../../lib/migrate.js';
 import { createTestDatabase, DATABASE_URL, dropTestDatabase } from './database.js';
@@ -45,6 +46,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.migrate !== false) await migrate(newDb());
 
   const sql = mysql.createPool({ uri: `${databaseUrl}/${database}`, connectionLimit: 4, timezone: 'Z', dateStrings: false });
+  // Fixtures written here are ones Aurora would take, as the server's own statements are.
+  runAsMysql80(sql.pool);
   return {
     db,
     newDb,
