@@ -6,6 +6,7 @@
  * (queue_recurring_purges: one row per entry, its newest purged slot).
  */
 import * as z from 'zod';
+import { ENQUEUE_LIMITS } from '../schema/messages.js';
 import type { JobRegistry } from './jobs/JobRegistry.js';
 import type { AnyJobType, PayloadInput } from './jobs/types.js';
 import type { QueueConfig } from './queues.js';
@@ -44,10 +45,10 @@ export interface RecurringPlan extends RecurringDeclaration {
 export const MAX_CATCH_UP = 100;
 
 /**
- * A recurring payload goes into its message's row with the slot's insert: half the row's 60 KiB
- * of JSON, since MySQL's re-serialization adds a space after every `,` and `:`.
+ * A recurring payload goes into its message's row with the slot's insert: half of what a row
+ * holds inline (27 KiB), since MySQL's re-serialization adds a space after every `,` and `:`.
  */
-export const MAX_RECURRING_PAYLOAD_BYTES = 30_720;
+export const MAX_RECURRING_PAYLOAD_BYTES = ENQUEUE_LIMITS.maxInlinePayloadBytes / 2;
 
 const ENTRY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -102,7 +103,7 @@ function payloadProblems(label: string, entry: RecurringDeclaration, jobs: JobRe
   if (entry.payload === undefined) return [`${label}: payload is required`];
   const json = JSON.stringify(entry.payload);
   if (json === undefined) return [`${label}: payload must be a JSON value`];
-  if (Buffer.byteLength(json, 'utf8') > MAX_RECURRING_PAYLOAD_BYTES) return [`${label}: payload is over ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON (30 KiB, what a recurring message's row always holds)`];
+  if (Buffer.byteLength(json, 'utf8') > MAX_RECURRING_PAYLOAD_BYTES) return [`${label}: payload is over ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON (27 KiB, what a recurring message's row always holds)`];
   let checked;
   try {
     checked = jobType.payload.safeParse(entry.payload);

@@ -21,18 +21,26 @@ import * as z from 'zod';
  *
  * Why these numbers: messages live in Aurora MySQL and every read goes through the RDS Data API,
  * which documents a limit of 64 KB per result row and 1 MiB per response, and refuses a request
- * over 4 MiB. A payload that fits its row (60 KiB as MySQL hands a JSON column back: re-serialized
+ * over 4 MiB. A payload that fits its row (54 KiB as MySQL hands a JSON column back: re-serialized
  * with a space after every `,` and `:`, up to about twice a compact document's length) stays in it;
  * a larger one, up to SQS's 1 MiB, is kept in slices of 48 KiB of its text (queue_payload_parts)
- * and read back slice by slice, so no row and no response passes the documented limits. A whole batch is one ExecuteStatement request, whose JSON encoding escapes
- * every quote and backslash of the batch again, so the body is capped at 3 MiB and a batch whose
- * encoded request would still pass the 4 MiB limit is refused with 413 as well.
+ * and read back slice by slice, so no row and no response passes the documented limits. A whole
+ * batch is one ExecuteStatement request, whose JSON encoding escapes every quote and backslash of
+ * the batch again, so the body is capped at 3 MiB and a batch whose encoded request would still
+ * pass the 4 MiB limit is refused with 413 as well.
  */
 export const ENQUEUE_LIMITS = {
   /** A payload's JSON text as the caller sends it. */
   maxPayloadBytes: 1_048_576,
-  /** Larger than this as stored (MySQL's re-serialized JSON), a payload goes to slices. */
-  maxInlinePayloadBytes: 61_440,
+  /**
+   * Larger than this as stored (MySQL's re-serialized JSON), a payload goes to slices. 54 KiB keeps
+   * the widest row the product reads under 60,000 bytes with every field at its maximum, a margin
+   * below the Data API's 64 KB. That row is a dead-letter listing's: payload 55,296 + last error
+   * 2,000 (LAST_ERROR_MAX_BYTES) + dedup key 1,020 (255 characters of 4 bytes) + group key 512
+   * (128 of 4) + type 128 + queue 64 + id 36 + status 9 + 4 timestamps of 23 + 7 numbers of 8
+   * = 59,213 (test/rowSize.test.ts). At 60 KiB it was 65,357.
+   */
+  maxInlinePayloadBytes: 55_296,
   /** One slice of a large payload's JSON text: a row well under the documented 64 KB. */
   payloadPartBytes: 48 * 1_024,
   maxBodyBytes: 3_145_728,

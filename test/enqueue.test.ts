@@ -258,8 +258,8 @@ describe('refusals (nothing is written)', () => {
   });
 
   it('keeps a payload too large for its row in slices, counting the separators MySQL adds to a JSON column', async () => {
-    // 20,480 zeros: 40,961 bytes compact, 61,440 as MySQL returns it ("[0, 0, …]"): still in the row.
-    const fits = Array.from({ length: 20_480 }, () => 0);
+    // 18,432 zeros: 36,865 bytes compact, 55,296 (the inline cap) as MySQL returns it ("[0, 0, …]"): still in the row.
+    const fits = Array.from({ length: ENQUEUE_LIMITS.maxInlinePayloadBytes / 3 }, () => 0);
     const [inRow] = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: fits }]);
     const [sliced] = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: [...fits, 0] }]);
     const [rows] = (await stack.sql.query('SELECT id, payload_parts FROM queue_messages ORDER BY id')) as any;

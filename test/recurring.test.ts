@@ -304,7 +304,7 @@ describe('defineConfig: recurring', () => {
       'recurring "rate-zone": timezone applies to cron expressions only: a rate counts from 1970-01-01T00:00Z whatever the zone',
       'recurring "catch-up": catchUp must be a whole number from 1 to 100',
       'recurring "typo": unknown setting every',
-      'recurring "huge": payload is over 30720 bytes of JSON (30 KiB, what a recurring message\'s row always holds)',
+      'recurring "huge": payload is over 27648 bytes of JSON (27 KiB, what a recurring message\'s row always holds)',
     ]);
   });
 

@@ -25,7 +25,11 @@ export interface Message {
   finishedAt: Date | null;
 }
 
-/** The columns every message read selects, in the shape `toMessage` expects. */
+/**
+ * The columns every message read selects, in the shape `toMessage` expects. One such row is under
+ * 60,000 bytes as stored and under 200 KB at its worst in a response (lib/sql/responseBytes.ts),
+ * so a read of one message needs no paging; reads of many are cut into pages.
+ */
 export const MESSAGE_COLUMNS = `id, queue, type, payload, payload_parts, status, priority, attempts, max_attempts, available_at,
   dedup_key, group_key, last_error, created_at, updated_at, finished_at`;
 
@@ -51,9 +55,9 @@ export function toMessage(row: Row): Message {
 }
 
 /**
- * How much of a handler's error text is kept, in UTF-8 bytes: the row must stay under the Data
- * API's 64 KB with a full 60 KiB payload (see schema/messages.ts), and 2,000 characters of
- * 4-byte text would take 8,000.
+ * How much of a handler's error text is kept, in UTF-8 bytes: the row must stay under 60,000 bytes
+ * with a full inline payload and every other field at its maximum (the arithmetic is at
+ * ENQUEUE_LIMITS.maxInlinePayloadBytes), and 2,000 characters of 4-byte text would take 8,000.
  */
 export const LAST_ERROR_MAX_BYTES = 2_000;
 

@@ -7,6 +7,7 @@ import { PermanentError, RetryableError } from '../../lib/errors.js';
 import type { JobContext } from '../../lib/jobs/types.js';
 import { redriveDeadLetters } from '../../lib/sql/deadLetters.js';
 import { setQueuePaused } from '../../lib/sql/queueState.js';
+import { ENQUEUE_LIMITS } from '../../schema/messages.js';
 import { useStack } from '../support/stack.js';
 import { appOn, clockSleep, jobType, plenty, readRows, seed } from './helpers.js';
 
@@ -485,9 +486,10 @@ describe('drain', () => {
       jobTypes: [jobType('big', async (payload) => void payloads.push((payload as { s: string }).s))],
       clock,
     });
-    // 61,440 bytes of stored JSON each, all quotes: the worst case for escaping on the wire.
-    const body = '"'.repeat((61_440 - '{"s":""}'.length) / 2);
-    expect(JSON.stringify({ s: body })).toHaveLength(61_440);
+    // The largest payload a row holds (55,296 bytes of stored JSON), all quotes: the worst case
+    // for escaping on the wire among ASCII.
+    const body = '"'.repeat((ENQUEUE_LIMITS.maxInlinePayloadBytes - '{"s":""}'.length) / 2);
+    expect(JSON.stringify({ s: body })).toHaveLength(ENQUEUE_LIMITS.maxInlinePayloadBytes);
     await seed(app, Array.from({ length: 100 }, () => ({ queue: 'big', type: 'big', payload: { s: body } })), 10);
 
     const before = app.db.stats.byOperation.Execute ?? 0;
@@ -496,9 +498,9 @@ describe('drain', () => {
     expect(summary).toMatchObject({ claimed: 100, done: 100, errors: [] });
     expect(payloads).toHaveLength(100);
     expect(payloads.every((p) => p === body)).toBe(true);
-    // 5 payloads a page (185 KB each at worst, lib/sql/responseBytes.ts; 123 KB as quotes escape):
-    // 20 pages, besides the pause list, the claim, the next (empty) claim, one ack and one
+    // 6 payloads a page (167 KB each at worst, lib/sql/responseBytes.ts; 111 KB as quotes escape):
+    // 17 pages, besides the pause list, the claim, the next (empty) claim, one ack and one
     // retention call.
-    expect((app.db.stats.byOperation.Execute ?? 0) - before).toBe(5 + 20);
+    expect((app.db.stats.byOperation.Execute ?? 0) - before).toBe(5 + 17);
   });
 });
