@@ -6,6 +6,7 @@
  * (lib/doctorFull.ts) and removes them.
  */
 import type { App } from './app.js';
+import { headCandidatesFor } from './drain/claim.js';
 import { DoctorChecks, type CheckOutcome, type DoctorCheck } from './doctorChecks.js';
 import { runFullChecks } from './doctorFull.js';
 import { loadMigrations } from './migrate.js';
@@ -33,11 +34,6 @@ export interface DoctorOptions {
 
 const ROW_PROBE_BYTES = 70_000;
 
-/**
- * Candidate heads a FIFO claim reads per head it wants (HEAD_CANDIDATES_PER_CLAIM in
- * lib/drain/claim.ts): the lease statement is explained with as many.
- */
-const HEAD_CANDIDATES_PER_CLAIM = 3;
 
 export async function runDoctor(app: App, options: DoctorOptions = {}): Promise<DoctorCheck[]> {
   const run = new DoctorChecks();
@@ -138,13 +134,13 @@ async function claimPlanChecks(app: App, run: DoctorChecks): Promise<void> {
   await run.run('plan: claim (CLAIM_BATCH)', async () => assessPlan(await explainClaimBatch(db, { queue: plain?.name ?? 'default', limit: plain?.batchSize ?? 10, now })));
   let headsPlan: PlanRow[] = [];
   await run.run('plan: FIFO heads read (FIND_GROUP_HEADS)', async () => {
-    headsPlan = await explainFindGroupHeads(db, { queue: fifo?.name ?? 'default', limit: (fifo?.batchSize ?? 10) * HEAD_CANDIDATES_PER_CLAIM, now });
+    headsPlan = await explainFindGroupHeads(db, { queue: fifo?.name ?? 'default', limit: headCandidatesFor(fifo?.batchSize ?? 10), now });
     return assessPlan(headsPlan);
   });
   await run.run('plan: FIFO heads by loose index scan', async () => looseIndexScan(headsPlan));
   await run.run('plan: FIFO claim (CLAIM_GROUP_HEADS)', async () => {
     const limit = fifo?.batchSize ?? 10;
-    return assessPlan(await explainClaimGroupHeads(db, { queue: fifo?.name ?? 'default', limit, heads: limit * HEAD_CANDIDATES_PER_CLAIM, now }));
+    return assessPlan(await explainClaimGroupHeads(db, { queue: fifo?.name ?? 'default', limit, heads: headCandidatesFor(limit), now }));
   });
 }
 

@@ -6,7 +6,8 @@ import { ensureGroupSlotsOnce } from '../sql/groupSlots.js';
 import { ensurePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
 import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
-import { RESPONSE_PAGE_BYTES } from '../sql/responseBytes.js';
+import { RESPONSE_PAGE_BYTES, ROW_OVERHEAD_BYTES, TEXT_BYTES_PER_BYTE } from '../sql/responseBytes.js';
+import { ENQUEUE_LIMITS } from '../../schema/messages.js';
 
 /**
  * What one read's rows may take in the response, counted at their worst case (payloads at 3 bytes
@@ -154,6 +155,17 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
 const HEAD_CANDIDATES_PER_CLAIM = 3;
 
 /**
+ * Most heads one read returns: each row carries a group key of up to 128 characters (512 bytes,
+ * 6 response bytes each at worst) within the response page budget (lib/sql/responseBytes.ts).
+ */
+const MAX_HEADS_PER_READ = Math.floor(RESPONSE_PAGE_BYTES / (ROW_OVERHEAD_BYTES + TEXT_BYTES_PER_BYTE * 4 * ENQUEUE_LIMITS.maxGroupKeyChars));
+
+/** The candidate heads a FIFO claim of `limit` heads reads (and offers): a few claims' worth, within one response. */
+export function headCandidatesFor(limit: number): number {
+  return Math.min(limit * HEAD_CANDIDATES_PER_CLAIM, MAX_HEADS_PER_READ);
+}
+
+/**
  * How long a lane's head candidates serve its claims before the heads are read again. Every claim
  * re-checks each candidate on its locked row, so a stale one is only passed over; what the age
  * bounds is how late a group the lane knows nothing of (newly due, or run by another drain) is
@@ -206,9 +218,9 @@ export class HeadCandidates {
 async function dueHeads(db: Db, input: ClaimInput): Promise<GroupHead[]> {
   const nowMs = input.now.getTime();
   const left = input.heads?.left(nowMs);
-  if (left !== undefined) return left.slice(0, input.limit * HEAD_CANDIDATES_PER_CLAIM);
+  if (left !== undefined) return left.slice(0, headCandidatesFor(input.limit));
   await ensureGroupSlotsOnce(db, { queue: input.queue, now: input.now });
-  const heads = await findGroupHeads(db, { queue: input.queue, now: input.now, limit: input.limit * HEAD_CANDIDATES_PER_CLAIM });
+  const heads = await findGroupHeads(db, { queue: input.queue, now: input.now, limit: headCandidatesFor(input.limit) });
   input.heads?.read(heads, nowMs);
   return heads;
 }
