@@ -6,7 +6,8 @@
  *
  * CHAOS_ENDPOINT, CHAOS_DATABASE, CHAOS_DATABASE_URL (mysql2, for the dispatch log), CHAOS_RUNNER,
  * CHAOS_STALL_MS (how long a `stall` step blocks), CHAOS_MAX_SLEEP_MS, CHAOS_MAX_MESSAGES (the run's
- * maxMessages), CHAOS_QUEUE_SETTINGS (JSON: the queue's settings changed, see chaosQueue). Prints
+ * maxMessages), CHAOS_QUEUE_SETTINGS (JSON: the queue's settings changed, see chaosQueue),
+ * CHAOS_LINGER_MS (a woken run that lingers this long on a dry queue; default: none). Prints
  * `SUMMARY <json>`.
  */
 import mysql from 'mysql2/promise';
@@ -38,7 +39,9 @@ const jobType = scriptedJobType({
 const settings = process.env.CHAOS_QUEUE_SETTINGS === undefined ? {} : JSON.parse(process.env.CHAOS_QUEUE_SETTINGS);
 const app = chaosApp(chaosDb(env('CHAOS_ENDPOINT'), env('CHAOS_DATABASE')), jobType, chaosQueue(settings));
 const maxMessages = process.env.CHAOS_MAX_MESSAGES === undefined ? undefined : Number(process.env.CHAOS_MAX_MESSAGES);
-const summary = await drain(app, { queue: CHAOS_QUEUE, maxMessages, remainingTimeMs: () => 30_000, tuning: CHAOS_TUNING });
+const lingerMs = process.env.CHAOS_LINGER_MS === undefined ? undefined : Number(process.env.CHAOS_LINGER_MS);
+const linger = lingerMs === undefined ? {} : { linger: { idleMs: lingerMs, woken: true } };
+const summary = await drain(app, { queue: CHAOS_QUEUE, maxMessages, remainingTimeMs: () => 30_000, tuning: CHAOS_TUNING, ...linger });
 console.log(`SUMMARY ${JSON.stringify(summary)}`);
 await log.end();
 // Handlers left hanging (the `hang` step) would keep the process alive.
