@@ -297,6 +297,7 @@ export async function runScenario(
     ...(d.endedMs === undefined ? {} : { endedMs: d.endedMs }),
   }));
   const trace: Trace = {
+    originMs: startedMs,
     queue: scenario.queue,
     leaseMs: LEASE_SECONDS * 1_000,
     handlerTimeoutMs: HANDLER_TIMEOUT_MS,

@@ -51,6 +51,7 @@ function trace(over: Partial<Trace> & { messages: TraceMessage[]; dispatches: Tr
         };
       });
   return {
+    originMs: 0,
     queue: { fifo: false },
     leaseMs: 4_000,
     handlerTimeoutMs: 1_000,
@@ -240,6 +241,11 @@ describe('checkTrace', () => {
     const slow = [message(0, { enqueuedAtMs: 0, insertedAtMs: 2_600, committedAtMs: 2_600, settledAtMs: 2_600, dueAtMs: 0 })];
     expect(kinds(trace({ messages: slow, dispatches: [run(0, 2_700, 2_710)] }))).toEqual(['enqueue-stalled']);
     expect(kinds(trace({ messages: slow, dispatches: [run(0, 2_700, 2_710)], delaysAtMs: [100] }))).toEqual([]);
+  });
+
+  it('says when, from the scenario’s start', () => {
+    const [violation] = checkTrace(trace({ originMs: 1_000, messages: [message(0, { dueAtMs: 1_000 })], dispatches: [run(0, 4_500, 4_510)] }));
+    expect(violation!.detail).toContain('was ready at +0.000 s and started at +3.500 s (schedule1)');
   });
 
   it('a transaction left open is a violation', () => {

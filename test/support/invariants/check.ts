@@ -72,6 +72,8 @@ export interface Interval {
 }
 
 export interface Trace {
+  /** When the scenario started: times in violations are given from it (`+1.234 s`). */
+  originMs: number;
   queue: ScenarioQueue;
   leaseMs: number;
   /** A handler's timeout: the longest a run can last. */
@@ -175,6 +177,8 @@ export function runOutcome(message: Pick<TraceMessage, 'steps' | 'maxAttempts'>,
 export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): Violation[] {
   const violations: Violation[] = [];
   const violate = (kind: ViolationKind, detail: string, n?: number) => violations.push({ kind, detail, ...(n === undefined ? {} : { n }) });
+  const at = (ms: number) => `+${((ms - trace.originMs) / 1_000).toFixed(3)} s`;
+  const describeRun = (d: TraceDispatch) => `${d.runner} ${at(d.startedMs)}–${d.endedMs === undefined ? '(no end)' : at(d.endedMs)}`;
 
   const messageByN = new Map(trace.messages.map((m) => [m.n, m]));
   const rowByN = new Map<number, TraceRow>();
@@ -220,7 +224,7 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
     const row = rowByN.get(message.n);
     const runs = runsOf.get(message.n) ?? [];
     if (row === undefined) {
-      if (message.committedAtMs !== undefined) violate('lost', `message ${message.n} was committed at ${message.committedAtMs} and has no row`, message.n);
+      if (message.committedAtMs !== undefined) violate('lost', `message ${message.n} was committed at ${at(message.committedAtMs)} and has no row`, message.n);
       continue;
     }
     if (message.rolledBack) violate('stored-after-rollback', `message ${message.n} was rolled back and is stored as ${row.id} (${row.status})`, message.n);
@@ -305,7 +309,7 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
   const { concurrency, ratePerSecond } = trace.queue;
   if (concurrency !== undefined) {
     const most = mostAtOnce(trace.dispatches.map((d) => ({ fromMs: d.startedMs, toMs: endOf(d) })));
-    if (most.count > concurrency) violate('concurrency', `${most.count} handlers ran at once at ${most.atMs} (concurrency ${concurrency})`);
+    if (most.count > concurrency) violate('concurrency', `${most.count} handlers ran at once at ${at(most.atMs)} (concurrency ${concurrency})`);
   }
   if (ratePerSecond !== undefined) {
     const starts = trace.dispatches.map((d) => d.startedMs);
@@ -314,7 +318,7 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
       [5_000, Math.floor(5 * tolerances.rateFiveSecondsFactor * ratePerSecond)],
     ] as const) {
       const busiest = busiestWindow(starts, windowMs);
-      if (busiest.count > allowed) violate('rate', `${busiest.count} starts in the ${windowMs / 1_000} s from ${busiest.fromMs} (rate ${ratePerSecond}/s: at most ${allowed})`);
+      if (busiest.count > allowed) violate('rate', `${busiest.count} starts in the ${windowMs / 1_000} s from ${at(busiest.fromMs)} (rate ${ratePerSecond}/s: at most ${allowed})`);
     }
   }
 
@@ -352,7 +356,7 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
       if (idleMs > allowanceMs) {
         violate(
           'stalled',
-          `message ${message.n}${message.groupKey === undefined ? '' : ` (group ${message.groupKey})`} attempt ${d.attempt} was ready at ${readyMs} and started at ${d.startedMs} (${d.runner}): ${idleMs} ms with room to start it (allowed ${allowanceMs})`,
+          `message ${message.n}${message.groupKey === undefined ? '' : ` (group ${message.groupKey})`} attempt ${d.attempt} was ready at ${at(readyMs)} and started at ${at(d.startedMs)} (${d.runner}): ${idleMs} ms with room to start it (allowed ${allowanceMs})`,
           message.n,
         );
       }
@@ -370,10 +374,6 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
 
   if (trace.openTransactions > 0) violate('open-transactions', `${trace.openTransactions} Data API transactions left open`);
   return violations;
-}
-
-function describeRun(d: TraceDispatch): string {
-  return `${d.runner} ${d.startedMs}–${d.endedMs ?? '(no end)'}`;
 }
 
 /** The most intervals open at once (an end at the same millisecond as a start comes first). */
