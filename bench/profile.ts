@@ -38,7 +38,10 @@ const count = Number(positionals[1] ?? (scenario === 'e1' ? 5_000 : scenario ===
 const profileDir = values['profile-server'];
 
 const database = await createBenchDatabase();
-const server = await startDataApiProcess({ databaseUrl: DATABASE_URL, nodeArgs: profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+const server = await startDataApiProcess({
+  databaseUrl: DATABASE_URL,
+  nodeArgs: profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+});
 const pool = rawPool(database);
 let receiver: Receiver | undefined;
 try {

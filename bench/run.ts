@@ -150,7 +150,11 @@ interface Repetition {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  log(`bench: ${reps} repetition(s), scale ${scale}, sections ${[...sections].join(', ')}; ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `bench: ${reps} repetition(s), scale ${scale}, sections ${[...sections].join(', ')}; ${cpus().length} CPUs, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 
   const database = await createBenchDatabase();
   const server = await startDataApiProcess({ databaseUrl: DATABASE_URL });
@@ -203,7 +207,9 @@ async function main(): Promise<void> {
           r.raw[key] = await measure(server, () => rawDrain(pool, BENCH_QUEUE, batch, loops));
           await seedDrain();
           r.plain[key] = await measure(server, () => plainDrain(pool, BENCH_QUEUE, batch, loops));
-          log(`rep ${rep} claim+read+finish ${batch}×${loops}: product SQL ${formatNumber(r.raw[key]!.result.perSecond)} msg/s, plain ${formatNumber(r.plain[key]!.result.perSecond)} msg/s`);
+          log(
+            `rep ${rep} claim+read+finish ${batch}×${loops}: product SQL ${formatNumber(r.raw[key]!.result.perSecond)} msg/s, plain ${formatNumber(r.plain[key]!.result.perSecond)} msg/s`,
+          );
         }
         await freshQueue();
         r.rawEnqueue.e1 = await measure(server, () => rawEnqueue(pool, BENCH_QUEUE, N.e1, 1, E1_IN_FLIGHT));
@@ -235,7 +241,13 @@ async function main(): Promise<void> {
         await freshQueue();
         r.client = await clientEnqueues({ db: dataApiDb(server.url, database), count: N.e2, callers: E1_IN_FLIGHT, lingerMs: CLIENT_LINGER_MS });
         await freshQueue();
-        r.clientPipelined = await clientEnqueues({ db: dataApiDb(server.url, database), count: N.e2, callers: E1_IN_FLIGHT, perCaller: 32, lingerMs: CLIENT_LINGER_MS });
+        r.clientPipelined = await clientEnqueues({
+          db: dataApiDb(server.url, database),
+          count: N.e2,
+          callers: E1_IN_FLIGHT,
+          perCaller: 32,
+          lingerMs: CLIENT_LINGER_MS,
+        });
         await freshQueue();
         await server.setLatency(LATENCY_MS);
         try {
@@ -243,8 +255,12 @@ async function main(): Promise<void> {
         } finally {
           await server.setLatency(0);
         }
-        log(`rep ${rep} client ×${E1_IN_FLIGHT}: ${formatNumber(r.client.perSecond)} msg/s, ${r.client.callsPerMessage.toFixed(3)} calls/msg; +${LATENCY_MS} ms: p50 ${r.clientLatency.latency.median.toFixed(0)} ms per enqueue`);
-        log(`rep ${rep} Data API SELECT 1 ×${E1_IN_FLIGHT}: ${formatNumber(r.floor.result.perSecond)} calls/s (no SDK: ${formatNumber(r.plainFloor.result.perSecond)}); E1 ${formatNumber(r.e1.result.perSecond)} msg/s; E2 ${formatNumber(r.e2.result.perSecond)} msg/s`);
+        log(
+          `rep ${rep} client ×${E1_IN_FLIGHT}: ${formatNumber(r.client.perSecond)} msg/s, ${r.client.callsPerMessage.toFixed(3)} calls/msg; +${LATENCY_MS} ms: p50 ${r.clientLatency.latency.median.toFixed(0)} ms per enqueue`,
+        );
+        log(
+          `rep ${rep} Data API SELECT 1 ×${E1_IN_FLIGHT}: ${formatNumber(r.floor.result.perSecond)} calls/s (no SDK: ${formatNumber(r.plainFloor.result.perSecond)}); E1 ${formatNumber(r.e1.result.perSecond)} msg/s; E2 ${formatNumber(r.e2.result.perSecond)} msg/s`,
+        );
       }
       if (sections.has('drain')) {
         let ids = await seedDrain();
@@ -286,9 +302,7 @@ async function main(): Promise<void> {
         } finally {
           await server.setLatency(0);
         }
-        log(
-          `rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls)`,
-        );
+        log(`rep ${rep} D1 at +${LATENCY_MS} ms/call: ${formatNumber(r.d1Latency.result.perSecond)} msg/s (${r.d1Latency.result.calls} calls)`);
       }
       if (sections.has('wake')) {
         await freshQueue();
@@ -307,7 +321,9 @@ async function main(): Promise<void> {
       }
       if (receiver !== undefined) {
         r.delivery = await measureDelivery({ newDb: () => dataApiDb(server.url, database), pool, receiver, count: N.delivery, inFlight: DELIVERY_IN_FLIGHT });
-        const plain = Object.entries(r.delivery.plain).map(([client, result]) => `${client} ${formatNumber(result.perSecond)}`).join(', ');
+        const plain = Object.entries(r.delivery.plain)
+          .map(([client, result]) => `${client} ${formatNumber(result.perSecond)}`)
+          .join(', ');
         log(
           `rep ${rep} delivery ×${DELIVERY_IN_FLIGHT}: plain ${plain} req/s; sendJson ${formatNumber(r.delivery.sendJson.perSecond)} req/s; ` +
             `webhook drain ${formatNumber(r.delivery.drain.perSecond)} msg/s (no network ${formatNumber(r.delivery.drainNoNetwork.perSecond)})`,
@@ -323,7 +339,16 @@ async function main(): Promise<void> {
       const historyPool = rawPool(historyDatabase);
       try {
         await freshQueue();
-        claimCost = await measureClaimCost({ emptyPool: pool, fullPool: historyPool, queue: BENCH_QUEUE, finishedRows: N.finished, claims: 100, batch: DRAIN_BATCH, reps, log });
+        claimCost = await measureClaimCost({
+          emptyPool: pool,
+          fullPool: historyPool,
+          queue: BENCH_QUEUE,
+          finishedRows: N.finished,
+          claims: 100,
+          batch: DRAIN_BATCH,
+          reps,
+          log,
+        });
       } finally {
         await historyPool.end();
         await dropBenchDatabase(historyDatabase);
@@ -340,13 +365,17 @@ async function main(): Promise<void> {
     probes.push(await probeMachine(pool));
     const rows = tableRows(repetitions, claimCost, bundles);
     console.log(`\n## aurora-queue bench, ${startedAt.toISOString()}\n`);
-    console.log(`${reps} repetition(s) · scale ${scale} · ${cpus().length} CPUs · Data API server in its own process (D1 also with it in-process) · MariaDB at ${new URL(DATABASE_URL).host}`);
+    console.log(
+      `${reps} repetition(s) · scale ${scale} · ${cpus().length} CPUs · Data API server in its own process (D1 also with it in-process) · MariaDB at ${new URL(DATABASE_URL).host}`,
+    );
     console.log(`machine at start: ${describeProbe(probes[0]!)}\nmachine at end:   ${describeProbe(probes[1]!)}\n`);
     console.log(markdownTable(rows));
     console.log(`\nCPU per message (µs), medians — where the time goes:\n\n${cpuBreakdown(repetitions)}`);
     console.log(`\nRound trips of the drain runs (medians over repetitions):\n\n${roundTripTable(repetitions)}`);
     if (claimCost !== undefined) {
-      console.log(`\nEXPLAIN of the claim's SELECT with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(claimCost.explain.claimSelect)}`);
+      console.log(
+        `\nEXPLAIN of the claim's SELECT with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(claimCost.explain.claimSelect)}`,
+      );
       console.log(`\nEXPLAIN of the claim (UPDATE):\n\n${explainTable(claimCost.explain.claimUpdate)}`);
     }
 
@@ -356,7 +385,20 @@ async function main(): Promise<void> {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, probes },
-      settings: { reps, scale, sections: [...sections], N, E1_IN_FLIGHT, E2_BATCH, E2_IN_FLIGHT, DRAIN_BATCH, D2_RUNS, LATENCY_MS, PIPELINED_LOOPS, DELIVERY_IN_FLIGHT },
+      settings: {
+        reps,
+        scale,
+        sections: [...sections],
+        N,
+        E1_IN_FLIGHT,
+        E2_BATCH,
+        E2_IN_FLIGHT,
+        DRAIN_BATCH,
+        D2_RUNS,
+        LATENCY_MS,
+        PIPELINED_LOOPS,
+        DELIVERY_IN_FLIGHT,
+      },
       rows: rows.map((row) => ({ ...row, pass: passes(row) })),
       repetitions: repetitions.map(stripSummaries),
       claimCost,
@@ -400,7 +442,11 @@ function collect<T>(repetitions: readonly Repetition[], pick: (rep: Repetition) 
 }
 
 /** Per-repetition ratios of two figures measured in the same repetition. */
-function ratioFigure(repetitions: readonly Repetition[], top: (rep: Repetition) => number | undefined, bottom: (rep: Repetition) => number | undefined): Figure | undefined {
+function ratioFigure(
+  repetitions: readonly Repetition[],
+  top: (rep: Repetition) => number | undefined,
+  bottom: (rep: Repetition) => number | undefined,
+): Figure | undefined {
   const ratios = collect(repetitions, (rep) => {
     const a = top(rep);
     const b = bottom(rep);
@@ -412,7 +458,9 @@ function ratioFigure(repetitions: readonly Repetition[], top: (rep: Repetition) 
 function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResult | undefined, bundles: BundlesResult | undefined): Row[] {
   const rows: Row[] = [];
   const raw = (key: string) => (rep: Repetition) => rep.raw[key]?.result.perSecond;
-  const add = (row: Omit<Row, 'ratio'> & { ratioTo?: { label: string; top: (rep: Repetition) => number | undefined; bottom: (rep: Repetition) => number | undefined } }) => {
+  const add = (
+    row: Omit<Row, 'ratio'> & { ratioTo?: { label: string; top: (rep: Repetition) => number | undefined; bottom: (rep: Repetition) => number | undefined } },
+  ) => {
     const { ratioTo, ...rest } = row;
     const ratio = ratioTo === undefined ? undefined : ratioFigure(repetitions, ratioTo.top, ratioTo.bottom);
     rows.push(ratio === undefined ? rest : { ...rest, ratio: { to: ratioTo!.label, figure: ratio } });
@@ -459,7 +507,9 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
   }
   /** The product's best shape at a batch size (the drainer keeps several claims in flight). */
   const bestSql = (batch: number) => (rep: Repetition) => {
-    const known = RAW_SHAPES.filter((shape) => shape.batch === batch).map((shape) => raw(`${shape.batch}x${shape.loops}`)(rep)).filter((v): v is number => v !== undefined);
+    const known = RAW_SHAPES.filter((shape) => shape.batch === batch)
+      .map((shape) => raw(`${shape.batch}x${shape.loops}`)(rep))
+      .filter((v): v is number => v !== undefined);
     return known.length === 0 ? undefined : Math.max(...known);
   };
   for (const batch of [...new Set(RAW_SHAPES.map((shape) => shape.batch))]) {
@@ -485,9 +535,11 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
     });
   }
   const plainE1 = collect(repetitions, (rep) => rep.plainInsert.e1?.result.perSecond);
-  if (plainE1.length > 0) rows.push({ id: 'plain E1', what: `plain single-row INSERT … VALUES, ${E1_IN_FLIGHT} in flight (the baseline)`, unit: 'msg/s', figure: figure(plainE1) });
+  if (plainE1.length > 0)
+    rows.push({ id: 'plain E1', what: `plain single-row INSERT … VALUES, ${E1_IN_FLIGHT} in flight (the baseline)`, unit: 'msg/s', figure: figure(plainE1) });
   const plainE2 = collect(repetitions, (rep) => rep.plainInsert.e2?.result.perSecond);
-  if (plainE2.length > 0) rows.push({ id: 'plain E2', what: `plain multi-row INSERT … VALUES, ${E2_BATCH}/statement (the baseline)`, unit: 'msg/s', figure: figure(plainE2) });
+  if (plainE2.length > 0)
+    rows.push({ id: 'plain E2', what: `plain multi-row INSERT … VALUES, ${E2_BATCH}/statement (the baseline)`, unit: 'msg/s', figure: figure(plainE2) });
   if (collect(repetitions, (rep) => rep.rawEnqueue.e1).length > 0) {
     add({
       id: 'SQL E1',
@@ -518,11 +570,22 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       if (i === undefined || d === undefined) return undefined;
       return ((i.cpu.mariadb ?? Number.NaN) / i.result.messages + (d.cpu.mariadb ?? Number.NaN) / d.result.messages) * 1_000;
     });
-  const productLife = lifeCpu((rep) => rep.rawEnqueue.e2, (rep) => rep.raw['100x1']);
-  const plainLife = lifeCpu((rep) => rep.plainInsert.e2, (rep) => rep.plain['100x1']);
+  const productLife = lifeCpu(
+    (rep) => rep.rawEnqueue.e2,
+    (rep) => rep.raw['100x1'],
+  );
+  const plainLife = lifeCpu(
+    (rep) => rep.plainInsert.e2,
+    (rep) => rep.plain['100x1'],
+  );
   if (productLife.length > 0 && plainLife.length > 0) {
     rows.push({ id: 'DB CPU, plain', what: `MariaDB CPU per 1,000 messages over a life: plain E2 + plain 100x1`, unit: 'ms', figure: figure(plainLife) });
-    rows.push({ id: 'DB CPU, product', what: `MariaDB CPU per 1,000 messages over a life: the product's E2 insert + its 100x1 claim, read, ack`, unit: 'ms', figure: figure(productLife) });
+    rows.push({
+      id: 'DB CPU, product',
+      what: `MariaDB CPU per 1,000 messages over a life: the product's E2 insert + its 100x1 claim, read, ack`,
+      unit: 'ms',
+      figure: figure(productLife),
+    });
   }
 
   const floor = collect(repetitions, (rep) => rep.floor);
@@ -623,7 +686,12 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       targetOnRatio: true,
       ratioTo: { label: 'best plain 100', top: (rep) => rep.d1?.result.perSecond, bottom: bestPlain(100) },
     });
-    rows.push({ id: 'D1 wait', what: 'wait of the last message (drain start → its finished_at)', unit: 'ms', figure: figure(d1.map((m) => m.result.lastWaitMs)) });
+    rows.push({
+      id: 'D1 wait',
+      what: 'wait of the last message (drain start → its finished_at)',
+      unit: 'ms',
+      figure: figure(d1.map((m) => m.result.lastWaitMs)),
+    });
     rows.push({
       id: 'D1 calls',
       what: 'Data API calls per message',
@@ -637,7 +705,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
   if (d1In.length > 0) {
     add({
       id: 'D1 in-process',
-      what: 'D1 with the Data API server in the client\'s process (one event loop)',
+      what: "D1 with the Data API server in the client's process (one event loop)",
       unit: 'msg/s',
       figure: figure(d1In.map((m) => m.result.perSecond)),
       ratioTo: { label: 'best plain 100', top: (rep) => rep.d1InProcess?.result.perSecond, bottom: bestPlain(100) },
@@ -656,11 +724,28 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       id: 'D2 / D1',
       what: 'D2 throughput over D1 (same repetition)',
       unit: '',
-      figure: ratioFigure(repetitions, (rep) => rep.d2?.result.perSecond, (rep) => rep.d1?.result.perSecond) ?? figure([]),
+      figure:
+        ratioFigure(
+          repetitions,
+          (rep) => rep.d2?.result.perSecond,
+          (rep) => rep.d1?.result.perSecond,
+        ) ?? figure([]),
       target: { op: '>=', value: 1, text: '≥ 1' },
     });
-    rows.push({ id: 'D2 dup', what: 'messages dispatched twice', unit: '', figure: figure(d2.map((m) => m.result.duplicates)), target: { op: '==', value: 0, text: '0' } });
-    rows.push({ id: 'D2 missing', what: 'seeded messages not done', unit: '', figure: figure(d2.map((m) => m.result.missing)), target: { op: '==', value: 0, text: '0' } });
+    rows.push({
+      id: 'D2 dup',
+      what: 'messages dispatched twice',
+      unit: '',
+      figure: figure(d2.map((m) => m.result.duplicates)),
+      target: { op: '==', value: 0, text: '0' },
+    });
+    rows.push({
+      id: 'D2 missing',
+      what: 'seeded messages not done',
+      unit: '',
+      figure: figure(d2.map((m) => m.result.missing)),
+      target: { op: '==', value: 0, text: '0' },
+    });
     rows.push({
       id: 'D2 calls',
       what: 'Data API calls per message',
@@ -679,7 +764,13 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       target: { op: '>=', value: 5_000, text: '≥ 5,000' },
       ratioTo: { label: 'best plain 100', top: (rep) => rep.d1Latency?.result.perSecond, bottom: bestPlain(100) },
     });
-    rows.push({ id: `D1 +${LATENCY_MS}ms calls`, what: 'Data API calls per message', unit: '', figure: figure(d1L.map((m) => m.result.calls / m.result.messages)), note: crossCheck(d1L) });
+    rows.push({
+      id: `D1 +${LATENCY_MS}ms calls`,
+      what: 'Data API calls per message',
+      unit: '',
+      figure: figure(d1L.map((m) => m.result.calls / m.result.messages)),
+      note: crossCheck(d1L),
+    });
   }
   const unordered = collect(repetitions, (rep) => rep.unordered);
   if (unordered.length > 0) {
@@ -691,8 +782,16 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
     });
     const semantics: [string, string, (rep: Repetition) => Measured<DrainRunsResult> | undefined][] = [
       ['FIFO', `the same over ${FIFO_GROUPS} FIFO groups (fifo: true), messages dealt round-robin`, (rep) => rep.fifo],
-      ['rate', `the same with a queue-wide rate of ${NON_BINDING_RATE.ratePerSecond.toLocaleString('en-US')}/s (permits taken, nothing bound; each message starts 150 ms after its permit)`, (rep) => rep.rateLimited],
-      ['concurrency', `the same with a queue-wide concurrency of ${NON_BINDING_CONCURRENCY.concurrency.toLocaleString('en-US')} (permits taken and released, nothing bound)`, (rep) => rep.concurrencyLimited],
+      [
+        'rate',
+        `the same with a queue-wide rate of ${NON_BINDING_RATE.ratePerSecond.toLocaleString('en-US')}/s (permits taken, nothing bound; each message starts 150 ms after its permit)`,
+        (rep) => rep.rateLimited,
+      ],
+      [
+        'concurrency',
+        `the same with a queue-wide concurrency of ${NON_BINDING_CONCURRENCY.concurrency.toLocaleString('en-US')} (permits taken and released, nothing bound)`,
+        (rep) => rep.concurrencyLimited,
+      ],
       ['FIFO + limits', 'FIFO with both limits: the calls a claim costs with everything on', (rep) => rep.fifoLimited],
     ];
     for (const [id, what, pick] of semantics) {
@@ -701,7 +800,15 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
         what,
         unit: 'msg/s',
         figure: figure(collect(repetitions, pick).map((m) => m.result.perSecond)),
-        ratio: { to: 'unordered', figure: ratioFigure(repetitions, (rep) => pick(rep)?.result.perSecond, (rep) => rep.unordered?.result.perSecond) ?? figure([]) },
+        ratio: {
+          to: 'unordered',
+          figure:
+            ratioFigure(
+              repetitions,
+              (rep) => pick(rep)?.result.perSecond,
+              (rep) => rep.unordered?.result.perSecond,
+            ) ?? figure([]),
+        },
         ...(id === 'FIFO' ? { target: { op: '>=', value: 0.5, text: '≥ 0.5 × unordered' }, targetOnRatio: true } : {}),
       });
       rows.push({
@@ -718,7 +825,15 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       what: `the FIFO drain with ${FIFO_DRAINS} runs at once over the same ${FIFO_GROUPS} groups (concurrent claims take disjoint groups)`,
       unit: 'msg/s',
       figure: figure(collect(repetitions, (rep) => rep.fifoConcurrent).map((m) => m.result.perSecond)),
-      ratio: { to: 'FIFO', figure: ratioFigure(repetitions, (rep) => rep.fifoConcurrent?.result.perSecond, (rep) => rep.fifo?.result.perSecond) ?? figure([]) },
+      ratio: {
+        to: 'FIFO',
+        figure:
+          ratioFigure(
+            repetitions,
+            (rep) => rep.fifoConcurrent?.result.perSecond,
+            (rep) => rep.fifo?.result.perSecond,
+          ) ?? figure([]),
+      },
       target: { op: '>=', value: 1, text: '≥ 1 × one FIFO drain' },
       targetOnRatio: true,
     });
@@ -752,7 +867,13 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       figure: figure(pickups.map((p) => p.latency.median)),
       target: { op: '<=', value: 200, text: '≤ 200 ms' },
     });
-    rows.push({ id: 'pickup p99', what: 'the same, 99th percentile', unit: 'ms', figure: figure(pickups.map((p) => p.p99Ms)), target: { op: '<=', value: 1_000, text: '≤ 1 s' } });
+    rows.push({
+      id: 'pickup p99',
+      what: 'the same, 99th percentile',
+      unit: 'ms',
+      figure: figure(pickups.map((p) => p.p99Ms)),
+      target: { op: '<=', value: 1_000, text: '≤ 1 s' },
+    });
   }
   const costs = collect(repetitions, (rep) => rep.wakeCost);
   if (costs.length > 0) {
@@ -763,12 +884,30 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       figure: figure(costs.map((c) => c.wakeCallsPerMessage)),
       target: { op: '<=', value: 0.01, text: '≤ 0.01' },
     });
-    rows.push({ id: 'wake invokes', what: 'the same: drain invokes per second', unit: '/s', figure: figure(costs.map((c) => c.invokesPerSecond)), target: { op: '<=', value: 1, text: '≤ 1' } });
+    rows.push({
+      id: 'wake invokes',
+      what: 'the same: drain invokes per second',
+      unit: '/s',
+      figure: figure(costs.map((c) => c.invokesPerSecond)),
+      target: { op: '<=', value: 1, text: '≤ 1' },
+    });
   }
-  rows.push(...deliveryRows(collect(repetitions, (rep) => rep.delivery), DELIVERY_IN_FLIGHT, N.delivery));
+  rows.push(
+    ...deliveryRows(
+      collect(repetitions, (rep) => rep.delivery),
+      DELIVERY_IN_FLIGHT,
+      N.delivery,
+    ),
+  );
   if (bundles !== undefined) {
     for (const bundle of bundles.bundles) {
-      rows.push({ id: `zip ${bundle.name}`, what: `${bundle.name} bundle, zipped`, unit: 'KB', figure: figure([bundle.zipBytes / 1024]), target: { op: '<=', value: 500, text: '≤ 500 KB' } });
+      rows.push({
+        id: `zip ${bundle.name}`,
+        what: `${bundle.name} bundle, zipped`,
+        unit: 'KB',
+        figure: figure([bundle.zipBytes / 1024]),
+        target: { op: '<=', value: 500, text: '≤ 500 KB' },
+      });
       rows.push({
         id: `init ${bundle.name}`,
         what: `${bundle.name} module init, fresh node less \`node -e ''\` (import alone: ${bundle.importMs.median.toFixed(0)} ms)`,
@@ -801,7 +940,9 @@ function cpuBreakdown(repetitions: readonly Repetition[]): string {
     const client = per('client');
     const server = name.startsWith('raw') ? 0 : per('server');
     const mariadb = per('mariadb');
-    lines.push(`| ${name} | ${formatNumber(client)} | ${name.startsWith('raw') ? '—' : formatNumber(server)} | ${formatNumber(mariadb)} | ${formatNumber(client + server + mariadb)} |`);
+    lines.push(
+      `| ${name} | ${formatNumber(client)} | ${name.startsWith('raw') ? '—' : formatNumber(server)} | ${formatNumber(mariadb)} | ${formatNumber(client + server + mariadb)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -840,7 +981,11 @@ function explainTable(rows: readonly unknown[]): string {
   const list = rows as Record<string, unknown>[];
   if (list.length === 0) return '(none)';
   const keys = Object.keys(list[0]!);
-  return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`, ...list.map((row) => `| ${keys.map((k) => String(row[k] ?? '')).join(' | ')} |`)].join('\n');
+  return [
+    `| ${keys.join(' | ')} |`,
+    `|${keys.map(() => '---').join('|')}|`,
+    ...list.map((row) => `| ${keys.map((k) => String(row[k] ?? '')).join(' | ')} |`),
+  ].join('\n');
 }
 
 await main().catch((error: unknown) => {

@@ -29,12 +29,17 @@ export async function invokeDrain(options: InvokeDrainOptions): Promise<unknown>
   const where = local ? `at ${options.endpoint}` : `in ${options.region}`;
   try {
     const response = await client.send(
-      new InvokeCommand({ FunctionName: options.functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(options.event)) }),
+      new InvokeCommand({
+        FunctionName: options.functionName,
+        InvocationType: 'RequestResponse',
+        Payload: new TextEncoder().encode(JSON.stringify(options.event)),
+      }),
     );
     const text = response.Payload === undefined ? '' : new TextDecoder().decode(response.Payload);
     const answer = parseJson(text);
     if (response.FunctionError !== undefined) {
-      const message = typeof answer === 'object' && answer !== null && 'errorMessage' in answer ? String((answer as { errorMessage: unknown }).errorMessage) : text;
+      const message =
+        typeof answer === 'object' && answer !== null && 'errorMessage' in answer ? String((answer as { errorMessage: unknown }).errorMessage) : text;
       throw new CliError(`drain function ${options.functionName} failed (${response.FunctionError}): ${message}`);
     }
     return answer;
@@ -49,7 +54,7 @@ export async function invokeDrain(options: InvokeDrainOptions): Promise<unknown>
 function describeInvokeError(error: unknown, functionName: string, where: string, local: boolean): string {
   const name = error instanceof Error ? error.name : '';
   const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: string } | undefined)?.code ?? ((error as { cause?: { code?: string } } | undefined)?.cause?.code);
+  const code = (error as { code?: string } | undefined)?.code ?? (error as { cause?: { code?: string } } | undefined)?.cause?.code;
   if (name === 'ResourceNotFoundException' || /not ?found/i.test(message)) {
     return `no function ${functionName} ${where} (set DRAIN_FUNCTION_NAME or --function, or --stage for aurora-queue-<stage>-drain)`;
   }

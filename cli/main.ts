@@ -75,7 +75,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof UsageError) {
       const usageOf = COMMANDS.find((c) => c.name === (error.command ?? command?.name));
-      io.stderr.write(`aurora-queue: ${error.message}\n${usageOf ? `usage: aurora-queue ${usageOf.name} ${usageOf.usage}\n` : 'run `aurora-queue --help` for the commands\n'}`);
+      io.stderr.write(
+        `aurora-queue: ${error.message}\n${usageOf ? `usage: aurora-queue ${usageOf.name} ${usageOf.usage}\n` : 'run `aurora-queue --help` for the commands\n'}`,
+      );
       return EXIT.usage;
     }
     io.stderr.write(`aurora-queue${command ? ` ${command.name}` : ''}: ${describeError(error, context)}\n`);
@@ -106,7 +108,9 @@ function describeError(error: unknown, context: CliContext | undefined): string 
   }
   const target = safeTarget(context);
   if (error instanceof DataApiUnavailableError) {
-    const hint = target?.local ? ' Is the local stack running? Start it with `npm start` (or `npm run data-api`).' : ' Check AWS credentials, AWS_REGION and the cluster ARN.';
+    const hint = target?.local
+      ? ' Is the local stack running? Start it with `npm start` (or `npm run data-api`).'
+      : ' Check AWS credentials, AWS_REGION and the cluster ARN.';
     return `cannot reach ${target?.description ?? 'the Data API'}: ${error.message}.${hint}`;
   }
   if (error instanceof DatabaseError) {
@@ -142,5 +146,13 @@ function overview(): string {
 }
 
 function commandHelp(command: Command): string {
-  return [`usage: aurora-queue ${command.name} ${command.usage}`.trimEnd(), '', `${command.summary}.`, ...(command.details ? ['', command.details] : []), '', '  --json   print JSON instead of a table', ''].join('\n');
+  return [
+    `usage: aurora-queue ${command.name} ${command.usage}`.trimEnd(),
+    '',
+    `${command.summary}.`,
+    ...(command.details ? ['', command.details] : []),
+    '',
+    '  --json   print JSON instead of a table',
+    '',
+  ].join('\n');
 }

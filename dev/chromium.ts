@@ -71,7 +71,10 @@ export async function ensureChromium(options: EnsureChromiumOptions): Promise<'p
   const run = options.run ?? runCaptured;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   options.log(`Chromium is missing at ${path}; installing Debian's chromium package: ${INSTALL_CHROMIUM}`);
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', 'chromium'],
+  ]) {
     const { code, output } = await run('apt-get', args, env);
     if (code !== 0) throw new ChromiumMissingError(path, ` \`apt-get ${args.join(' ')}\` failed (exit ${code}):\n${tail(output)}`);
   }
@@ -95,7 +98,12 @@ const runCaptured: CommandRunner = (command, args, env) =>
   });
 
 function tail(text: string, lines = 15): string {
-  return text.trimEnd().split('\n').slice(-lines).map((line) => `  ${line}`).join('\n');
+  return text
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((line) => `  ${line}`)
+    .join('\n');
 }
 
 export interface Chromium {

@@ -47,7 +47,13 @@ export async function startFakeSmsProvider(options: FakeSmsProviderOptions = {})
   const random = options.seed === undefined ? Math.random : mulberry32(options.seed);
   const acceptedKeys = new Set<string>();
   const stats: FakeSmsProviderStats = {
-    received: 0, accepted: 0, failed: 0, throttled: 0, rejected: 0, delivered: new Map(), duplicates: 0,
+    received: 0,
+    accepted: 0,
+    failed: 0,
+    throttled: 0,
+    rejected: 0,
+    delivered: new Map(),
+    duplicates: 0,
   };
 
   const server = createServer((request, response) => {

@@ -21,8 +21,10 @@ export async function probeMysql(databaseUrl: string, timeoutMs = 3_000): Promis
     return { ok: true, version: String((rows as { version: string }[])[0]?.version ?? 'unknown') };
   } catch (error) {
     const { code, message } = error as { code?: string; message?: string };
-    if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH') return { ok: false, reason: 'unreachable', message: message ?? String(code) };
-    if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR') return { ok: false, reason: 'access-denied', message: message ?? String(code) };
+    if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH')
+      return { ok: false, reason: 'unreachable', message: message ?? String(code) };
+    if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR')
+      return { ok: false, reason: 'access-denied', message: message ?? String(code) };
     return { ok: false, reason: 'other', message: message ?? String(error) };
   } finally {
     await connection?.end().catch(() => {});
@@ -158,5 +160,10 @@ export function howToStart(databaseUrl: string): string {
 }
 
 function tail(text: string, lines = 15): string {
-  return text.trimEnd().split('\n').slice(-lines).map((line) => `  ${line}`).join('\n');
+  return text
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((line) => `  ${line}`)
+    .join('\n');
 }

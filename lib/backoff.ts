@@ -19,11 +19,7 @@ export const MAX_RETRY_AFTER_MS = 12 * 60 * 60_000;
  * `random() * min(maxMs, baseMs * factor^(attempt-1))`, floored to whole ms. Full jitter spreads
  * the retries of a batch that failed together, so they do not hit the downstream together again.
  */
-export function backoffDelayMs(
-  attempt: number,
-  policy: BackoffPolicy,
-  random: () => number = Math.random,
-): number {
+export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
   const exponent = Math.max(0, Math.floor(attempt) - 1);
   const uncapped = policy.baseMs * policy.factor ** exponent;
   // A large attempt overflows to Infinity (or 0 * Infinity = NaN): both mean "the cap".
@@ -60,13 +56,7 @@ export function resolveBackoff(...partials: Array<Partial<BackoffPolicy> | undef
  * When a failed message may be claimed again. A `retryAfterMs` from the handler wins over the
  * policy, clamped to [0, MAX_RETRY_AFTER_MS].
  */
-export function nextAvailableAt(
-  now: Date,
-  attempt: number,
-  policy: BackoffPolicy,
-  retryAfterMs?: number,
-  random: () => number = Math.random,
-): Date {
+export function nextAvailableAt(now: Date, attempt: number, policy: BackoffPolicy, retryAfterMs?: number, random: () => number = Math.random): Date {
   const delayMs =
     retryAfterMs !== undefined && !Number.isNaN(retryAfterMs)
       ? Math.min(Math.max(Math.ceil(retryAfterMs), 0), MAX_RETRY_AFTER_MS)

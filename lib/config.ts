@@ -104,7 +104,8 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
   }
   const recurring = config.recurring ?? [];
   problems.push(...recurringProblems(recurring as readonly RecurringDeclaration[], { queues: seen, jobs }));
-  if (problems.length === 0) problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes, config.leaseMarginMs));
+  if (problems.length === 0)
+    problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes, config.leaseMarginMs));
   if (problems.length > 0) throw new ConfigError(problems);
   return { queues: config.queues, jobTypes: config.jobTypes, leaseMarginMs: config.leaseMarginMs, ...(recurring.length > 0 ? { recurring } : {}) };
 }

@@ -34,7 +34,6 @@ export interface DoctorOptions {
 
 const ROW_PROBE_BYTES = 70_000;
 
-
 export async function runDoctor(app: App, options: DoctorOptions = {}): Promise<DoctorCheck[]> {
   const run = new DoctorChecks();
   const check = run.run.bind(run);
@@ -80,14 +79,23 @@ export async function runDoctor(app: App, options: DoctorOptions = {}): Promise<
   await check('rows over 64 KB', async () => {
     try {
       const length = await bigRow(db, ROW_PROBE_BYTES);
-      return { result: 'info', detail: `a ${ROW_PROBE_BYTES}-byte row came back (${length} bytes): this cluster does not apply the documented 64 KB row limit; the product never relies on it` };
+      return {
+        result: 'info',
+        detail: `a ${ROW_PROBE_BYTES}-byte row came back (${length} bytes): this cluster does not apply the documented 64 KB row limit; the product never relies on it`,
+      };
     } catch (error) {
-      return { result: 'info', detail: `a ${ROW_PROBE_BYTES}-byte row was refused (${error instanceof Error ? error.name : 'error'}): the documented 64 KB row limit applies, as the product assumes` };
+      return {
+        result: 'info',
+        detail: `a ${ROW_PROBE_BYTES}-byte row was refused (${error instanceof Error ? error.name : 'error'}): the documented 64 KB row limit applies, as the product assumes`,
+      };
     }
   });
   await check('rows counted by an UPDATE', async () => {
     const counted = await unchangedUpdateCount(db, app.clock.now());
-    return { result: 'info', detail: counted === 1 ? 'matched rows (an UPDATE that changes nothing counts 1)' : `changed rows (an UPDATE that changes nothing counts ${counted})` };
+    return {
+      result: 'info',
+      detail: counted === 1 ? 'matched rows (an UPDATE that changes nothing counts 1)' : `changed rows (an UPDATE that changes nothing counts ${counted})`,
+    };
   });
   await claimPlanChecks(app, run);
 
@@ -131,7 +139,9 @@ async function claimPlanChecks(app: App, run: DoctorChecks): Promise<void> {
   const fifo = queues.find((queue) => queue.fifo) ?? plain;
   const now = app.clock.now();
   const { db } = app;
-  await run.run('plan: claim (CLAIM_BATCH)', async () => assessPlan(await explainClaimBatch(db, { queue: plain?.name ?? 'default', limit: plain?.batchSize ?? 10, now })));
+  await run.run('plan: claim (CLAIM_BATCH)', async () =>
+    assessPlan(await explainClaimBatch(db, { queue: plain?.name ?? 'default', limit: plain?.batchSize ?? 10, now })),
+  );
   let headsPlan: PlanRow[] = [];
   await run.run('plan: FIFO heads read (FIND_GROUP_HEADS)', async () => {
     headsPlan = await explainFindGroupHeads(db, { queue: fifo?.name ?? 'default', limit: headCandidatesFor(fifo?.batchSize ?? 10), now });
@@ -160,11 +170,11 @@ export function assessPlan(rows: readonly PlanRow[]): CheckOutcome {
   const fullScans = rows.filter((row) => isBaseTable(row) && row.type === 'ALL');
   const tableSorts = rows.filter((row) => isBaseTable(row) && /filesort/i.test(row.extra));
   const derivedSorts = rows.filter((row) => !isBaseTable(row) && row.table !== null && /filesort/i.test(row.extra));
-  const plan = rows.filter((row) => row.table !== null).map(describeRow).join('; ');
-  const problems = [
-    ...fullScans.map((row) => `full scan of ${row.table}`),
-    ...tableSorts.map((row) => `filesort over ${row.table}'s rows`),
-  ];
+  const plan = rows
+    .filter((row) => row.table !== null)
+    .map(describeRow)
+    .join('; ');
+  const problems = [...fullScans.map((row) => `full scan of ${row.table}`), ...tableSorts.map((row) => `filesort over ${row.table}'s rows`)];
   const notes = derivedSorts.map((row) => `the filesort on ${row.table} sorts that derived table's rows (the due heads, one per group), not queue_messages`);
   return {
     result: problems.length === 0 ? 'pass' : 'fail',
@@ -179,7 +189,11 @@ function describeRow(row: PlanRow): string {
 /** Whether the optimizer chose the loose index scan for the FIFO heads; its cost decides, so info only. */
 function looseIndexScan(rows: readonly PlanRow[]): Promise<CheckOutcome> {
   const group = rows.find((row) => row.key === 'ix_queue_messages_group');
-  if (group === undefined) return Promise.resolve({ result: 'info', detail: `the heads read does not use ix_queue_messages_group (plan: ${rows.map(describeRow).join('; ') || 'none'})` });
+  if (group === undefined)
+    return Promise.resolve({
+      result: 'info',
+      detail: `the heads read does not use ix_queue_messages_group (plan: ${rows.map(describeRow).join('; ') || 'none'})`,
+    });
   const chosen = /Using index for group-by/i.test(group.extra);
   return Promise.resolve({
     result: 'info',

@@ -106,14 +106,29 @@ function scratchFor(app: App): Scratch {
   return { marker, queues, names: Object.values(queues), table: `doctor_probe_${marker}`, app: scratchApp, messageIds: new Set() };
 }
 
-async function enqueueProbes(scratch: Scratch, queue: string, messages: readonly { payload: unknown; dedupKey?: string; groupKey?: string }[]): Promise<EnqueuedMessage[]> {
-  const answers = await enqueue(scratch.app, queue, messages.map((message) => ({ type: PROBE_TYPE, ...message })));
+async function enqueueProbes(
+  scratch: Scratch,
+  queue: string,
+  messages: readonly { payload: unknown; dedupKey?: string; groupKey?: string }[],
+): Promise<EnqueuedMessage[]> {
+  const answers = await enqueue(
+    scratch.app,
+    queue,
+    messages.map((message) => ({ type: PROBE_TYPE, ...message })),
+  );
   for (const answer of answers) scratch.messageIds.add(answer.id);
   return answers;
 }
 
 function claim(scratch: Scratch, queue: string, input: { limit: number; now?: Date; fifo?: boolean; permits?: PermitLimits }) {
-  return claimMessages(scratch.app.db, { queue, limit: input.limit, now: input.now ?? scratch.app.clock.now(), leaseMs: LEASE_MS, fifo: input.fifo, permits: input.permits });
+  return claimMessages(scratch.app.db, {
+    queue,
+    limit: input.limit,
+    now: input.now ?? scratch.app.clock.now(),
+    leaseMs: LEASE_MS,
+    fifo: input.fifo,
+    permits: input.permits,
+  });
 }
 
 const held = (messages: readonly HeldClaimedMessage[]) => messages.map((m) => ({ id: m.id, leaseToken: m.leaseToken, attempts: m.attempts }));
@@ -150,7 +165,11 @@ async function racingDedupKey(scratch: Scratch): Promise<CheckOutcome> {
 /** Two claims at once take disjoint messages (FOR UPDATE SKIP LOCKED in index order). */
 async function twoClaimsAtOnce(scratch: Scratch): Promise<CheckOutcome> {
   const queue = scratch.queues.claims;
-  const enqueued = await enqueueProbes(scratch, queue, Array.from({ length: 10 }, (_, n) => ({ payload: { n } })));
+  const enqueued = await enqueueProbes(
+    scratch,
+    queue,
+    Array.from({ length: 10 }, (_, n) => ({ payload: { n } })),
+  );
   const now = scratch.app.clock.now();
   const [x, y] = await Promise.all([claim(scratch, queue, { limit: 6, now }), claim(scratch, queue, { limit: 6, now })]);
   const xs = x.messages.map((m) => m.id);
@@ -167,7 +186,9 @@ async function twoClaimsAtOnce(scratch: Scratch): Promise<CheckOutcome> {
   ].filter((problem) => problem !== undefined);
   return outcome(
     problems.length === 0,
-    problems.length > 0 ? problems.join('; ') : `10 due, two claims of up to 6 at once took ${x.claimed} and ${y.claimed}, none twice${taken < 10 ? ` (${10 - taken} left for a later claim)` : ''}`,
+    problems.length > 0
+      ? problems.join('; ')
+      : `10 due, two claims of up to 6 at once took ${x.claimed} and ${y.claimed}, none twice${taken < 10 ? ` (${10 - taken} left for a later claim)` : ''}`,
   );
 }
 
@@ -215,7 +236,11 @@ async function permitsTakenAndFreed(scratch: Scratch): Promise<CheckOutcome> {
   const queue = scratch.queues.permits;
   const { db } = scratch.app;
   const limits: PermitLimits = { run: { slots: 2 }, rate: ratePermits(3) };
-  await enqueueProbes(scratch, queue, Array.from({ length: 4 }, (_, n) => ({ payload: { n } })));
+  await enqueueProbes(
+    scratch,
+    queue,
+    Array.from({ length: 4 }, (_, n) => ({ payload: { n } })),
+  );
   // One `now` throughout: the permits' windows are compared with it, so call latency cannot free a rate permit early.
   const now = scratch.app.clock.now();
   const first = await claim(scratch, queue, { limit: 4, now, permits: limits });
@@ -228,8 +253,12 @@ async function permitsTakenAndFreed(scratch: Scratch): Promise<CheckOutcome> {
     first.permitted !== 2 || first.claimed !== 2 ? `a claim of 4 got ${first.permitted} permits and took ${first.claimed}, expected 2 and 2` : undefined,
     taken.run !== 2 || taken.rate !== 2 ? `in use after it: ${taken.run} run, ${taken.rate} rate, expected 2 and 2` : undefined,
     freed !== 2 ? `freeing its run permits freed ${freed}, expected 2` : undefined,
-    afterRelease.run !== 0 || afterRelease.rate !== 2 ? `in use after the release: ${afterRelease.run} run, ${afterRelease.rate} rate, expected 0 and 2` : undefined,
-    second.permitted !== 1 || second.claimed !== 1 ? `the next claim got ${second.permitted} permits and took ${second.claimed}, expected 1 and 1 (the rate permit left)` : undefined,
+    afterRelease.run !== 0 || afterRelease.rate !== 2
+      ? `in use after the release: ${afterRelease.run} run, ${afterRelease.rate} rate, expected 0 and 2`
+      : undefined,
+    second.permitted !== 1 || second.claimed !== 1
+      ? `the next claim got ${second.permitted} permits and took ${second.claimed}, expected 1 and 1 (the rate permit left)`
+      : undefined,
   ].filter((problem) => problem !== undefined);
   return outcome(
     problems.length === 0,
@@ -279,7 +308,11 @@ async function bigPayloadRoundTrip(scratch: Scratch): Promise<CheckOutcome> {
 async function redriveAndPurge(scratch: Scratch): Promise<CheckOutcome> {
   const queue = scratch.queues.dead;
   const { app } = scratch;
-  await enqueueProbes(scratch, queue, Array.from({ length: 3 }, (_, n) => ({ payload: { n } })));
+  await enqueueProbes(
+    scratch,
+    queue,
+    Array.from({ length: 3 }, (_, n) => ({ payload: { n } })),
+  );
   const claimed = await claim(scratch, queue, { limit: 3 });
   const error = 'doctor: a dead letter\'s "quoted" error, é';
   const dead = await deadLetter(app.db, { dead: claimed.messages.map((m) => ({ id: m.id, leaseToken: m.leaseToken, error })), now: app.clock.now() });
@@ -293,18 +326,27 @@ async function redriveAndPurge(scratch: Scratch): Promise<CheckOutcome> {
     claimed.claimed !== 3 || dead !== 3 ? `claimed ${claimed.claimed} and dead-lettered ${dead}, expected 3 and 3` : undefined,
     listed.messages.length !== 3 ? `listed ${listed.messages.length} dead letters, expected 3` : undefined,
     listed.messages.some((m) => m.lastError !== error) ? 'a listed dead letter lost its error text' : undefined,
-    redriven.count !== 1 || status?.status !== 'waiting' || status.attempts !== 0 ? `redrive counted ${redriven.count}, the message is ${status?.status} with ${status?.attempts} attempts` : undefined,
+    redriven.count !== 1 || status?.status !== 'waiting' || status.attempts !== 0
+      ? `redrive counted ${redriven.count}, the message is ${status?.status} with ${status?.attempts} attempts`
+      : undefined,
     purged.count !== 2 ? `purge counted ${purged.count}, expected 2` : undefined,
     left.messages.length !== 0 ? `${left.messages.length} dead letters left` : undefined,
   ].filter((problem) => problem !== undefined);
-  return outcome(problems.length === 0, problems.length > 0 ? problems.join('; ') : '3 dead letters listed with their errors; 1 redriven (waiting, attempts 0); 2 purged; none left');
+  return outcome(
+    problems.length === 0,
+    problems.length > 0 ? problems.join('; ') : '3 dead letters listed with their errors; 1 redriven (waiting, attempts 0); 2 purged; none left',
+  );
 }
 
 /** Two done messages past their retention go; the dead letter stays (no dead-letter retention set). */
 async function retentionDelete(scratch: Scratch): Promise<CheckOutcome> {
   const queue = scratch.queues.retention;
   const { app } = scratch;
-  await enqueueProbes(scratch, queue, Array.from({ length: 3 }, (_, n) => ({ payload: { n } })));
+  await enqueueProbes(
+    scratch,
+    queue,
+    Array.from({ length: 3 }, (_, n) => ({ payload: { n } })),
+  );
   const now = app.clock.now();
   const claimed = await claim(scratch, queue, { limit: 3, now });
   const [deadOne, ...done] = claimed.messages;
@@ -338,14 +380,18 @@ async function wakeRow(scratch: Scratch): Promise<CheckOutcome> {
   await setQueuePaused(db, queue, false, clock.now());
   const resumed = !(await listPausedQueues(db)).has(queue);
   const problems = [
-    results.join(',') !== 'drain-active,woken' || invoked !== 1 ? `two wakes at once answered ${results.join(' and ')} and invoked ${invoked} drain(s), expected one woken, one invoke` : undefined,
+    results.join(',') !== 'drain-active,woken' || invoked !== 1
+      ? `two wakes at once answered ${results.join(' and ')} and invoked ${invoked} drain(s), expected one woken, one invoke`
+      : undefined,
     state?.wokenAt === null || state?.wokenAt === undefined ? 'the row holds no woken_at after the wake' : undefined,
     third !== 'drain-active' || invoked !== 1 ? `a third wake within the interval answered ${third}` : undefined,
     !paused || !resumed ? `pause read back ${paused}, resume ${resumed}` : undefined,
   ].filter((problem) => problem !== undefined);
   return outcome(
     problems.length === 0,
-    problems.length > 0 ? problems.join('; ') : 'two wakes at once: one invoked a drain, the other found the wake taken; a third within the interval invoked none; pause and resume read back',
+    problems.length > 0
+      ? problems.join('; ')
+      : 'two wakes at once: one invoked a drain, the other found the wake taken; a third within the interval invoked none; pause and resume read back',
   );
 }
 
@@ -362,7 +408,8 @@ async function migrationErrorChecks(scratch: Scratch, run: DoctorChecks): Promis
     } catch (error) {
       const reason = alreadyDoneReason(error);
       const seen = (error as { mysqlCode?: number }).mysqlCode;
-      if (reason === undefined) return outcome(false, `not recognised as already done: ${describeError(error)}; a migration re-run after its call timed out would fail here`);
+      if (reason === undefined)
+        return outcome(false, `not recognised as already done: ${describeError(error)}; a migration re-run after its call timed out would fail here`);
       return outcome(true, `${reason}${seen === code ? '' : ` (the error carried ${seen === undefined ? 'no code' : `code ${seen}`})`}`);
     }
     return outcome(false, `the statement ran a second time without error (expected MySQL ${code})`);
@@ -375,7 +422,12 @@ async function migrationErrorChecks(scratch: Scratch, run: DoctorChecks): Promis
 
 /** A DDL probe on the scratch table, sent as the migration runner sends its statements. */
 function ddl(scratch: Scratch, probe: DdlProbe): Promise<void> {
-  return runDdlProbe(scratch.app.db, { probe, table: scratch.table, marker: `/* aurora-queue doctor ${scratch.marker} */`, lockWaitSeconds: DEFAULT_LOCK_WAIT_SECONDS });
+  return runDdlProbe(scratch.app.db, {
+    probe,
+    table: scratch.table,
+    marker: `/* aurora-queue doctor ${scratch.marker} */`,
+    lockWaitSeconds: DEFAULT_LOCK_WAIT_SECONDS,
+  });
 }
 
 /** How long the slow statement runs, and how often the process list is read meanwhile. */
@@ -408,9 +460,16 @@ async function processListMatch(scratch: Scratch): Promise<CheckOutcome> {
   const after = Date.now() - started;
   const info = seen[0];
   if (info === undefined) {
-    return outcome(false, `not seen in information_schema.PROCESSLIST in ${after} ms of a ${SLOW_SECONDS} s statement: the migration runner could not wait for a DDL statement that outlasted its call`);
+    return outcome(
+      false,
+      `not seen in information_schema.PROCESSLIST in ${after} ms of a ${SLOW_SECONDS} s statement: the migration runner could not wait for a DDL statement that outlasted its call`,
+    );
   }
-  if (!found) return outcome(false, `INFO was ${JSON.stringify(info)}; sent ${JSON.stringify(sent)}: the migration runner's lookup does not recognise it, so a DDL that outlasted its call would be sent again while it runs`);
+  if (!found)
+    return outcome(
+      false,
+      `INFO was ${JSON.stringify(info)}; sent ${JSON.stringify(sent)}: the migration runner's lookup does not recognise it, so a DDL that outlasted its call would be sent again while it runs`,
+    );
   return outcome(
     true,
     info === sent
@@ -439,7 +498,10 @@ async function removeScratch(scratch: Scratch): Promise<CheckOutcome> {
   const deleted = SCRATCH_TABLES.reduce((sum, table) => sum + (removal.deleted[table] ?? 0), 0);
   // An error matters only if something is left: a failed DROP of a table an earlier failure never made is no loss.
   if (counted && remaining.length === 0) {
-    return outcome(true, `${deleted} rows deleted from ${SCRATCH_TABLES.length} tables, no probe table: nothing left${errors.length > 0 ? ` (errors on the way: ${errors.join('; ')})` : ''}`);
+    return outcome(
+      true,
+      `${deleted} rows deleted from ${SCRATCH_TABLES.length} tables, no probe table: nothing left${errors.length > 0 ? ` (errors on the way: ${errors.join('; ')})` : ''}`,
+    );
   }
   return outcome(
     false,

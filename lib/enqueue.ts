@@ -4,14 +4,7 @@
  * caller (the outbox, a script) is refused exactly as an HTTP caller is.
  */
 import type { z } from 'zod';
-import {
-  ENQUEUE_LIMITS,
-  LONE_SURROGATE,
-  enqueueBatch,
-  enqueueMessage,
-  type EnqueueMessage,
-  type EnqueuedMessage,
-} from '../schema/messages.js';
+import { ENQUEUE_LIMITS, LONE_SURROGATE, enqueueBatch, enqueueMessage, type EnqueueMessage, type EnqueuedMessage } from '../schema/messages.js';
 import type { App } from './app.js';
 import type { Db } from './db/types.js';
 import type { AnyJobType, PayloadInput } from './jobs/types.js';
@@ -55,7 +48,12 @@ export async function enqueue<J extends AnyJobType>(
   const queueConfig = declaredQueue(app, queue);
   const batch = enqueueBatch.safeParse({ messages });
   if (!batch.success) throw new ValidationError(issuesFromZod(batch.error));
-  return store(app, queueConfig, messages.map((value, index) => ({ value, path: ['messages', index] })), options);
+  return store(
+    app,
+    queueConfig,
+    messages.map((value, index) => ({ value, path: ['messages', index] })),
+    options,
+  );
 }
 
 /**
@@ -87,7 +85,12 @@ export async function enqueueRequest(
   if (isBatch(body)) {
     const batch = enqueueBatch.safeParse(body);
     if (!batch.success) throw new ValidationError(issuesFromZod(batch.error));
-    const messages = await store(app, queueConfig, batch.data.messages.map((value, index) => ({ value, path: ['messages', index] })), options);
+    const messages = await store(
+      app,
+      queueConfig,
+      batch.data.messages.map((value, index) => ({ value, path: ['messages', index] })),
+      options,
+    );
     return { batch: true, messages };
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -139,7 +142,12 @@ export async function prepareMessage(app: Checker, queue: string, message: unkno
  */
 export async function storePrepared(app: App, queue: string, prepared: readonly PreparedMessage[]): Promise<EnqueuedMessage[]> {
   const queueConfig = declaredQueue(app, queue);
-  const answers = await insertPrepared(app, queueConfig, prepared.map((p) => ({ ...p, sameAs: undefined })), app.db);
+  const answers = await insertPrepared(
+    app,
+    queueConfig,
+    prepared.map((p) => ({ ...p, sameAs: undefined })),
+    app.db,
+  );
   await wakeDrain(app, queueConfig.name);
   return answers;
 }
@@ -206,7 +214,10 @@ async function insertRows(app: App, queue: QueueConfig, prepared: Prepared[], db
   const inserted = prepared.filter((item) => item.sameAs === undefined).map((item) => item.message);
   const stored = await insertResolvingDuplicates(db, queue.name, inserted, now);
   // Slices only for messages this insert stored (a duplicate's payload is the stored message's).
-  await insertSlices(db, inserted.filter((message) => message.parts !== undefined && !stored.has(message.id)));
+  await insertSlices(
+    db,
+    inserted.filter((message) => message.parts !== undefined && !stored.has(message.id)),
+  );
   const answers: EnqueuedMessage[] = prepared.map((item) => {
     const id = stored.get(item.message.id) ?? item.message.id;
     return { id, duplicate: id !== item.message.id };
@@ -241,7 +252,7 @@ function sliceUtf8(text: string, maxBytes: number): string[] {
   const slices: string[] = [];
   let start = 0;
   let bytes = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const code = text.codePointAt(i)!;
     const width = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
     const units = code >= 0x10000 ? 2 : 1;
@@ -270,7 +281,11 @@ async function insertResolvingDuplicates(db: Db, queue: string, messages: readon
     const { duplicates } = await insertMessages(db, pending, now);
     if (duplicates === 0) return existingIdOf;
     const keyed = pending.filter((m) => m.dedupKey !== null);
-    const found = await findByDedupKeys(db, queue, keyed.map((m) => m.dedupKey!));
+    const found = await findByDedupKeys(
+      db,
+      queue,
+      keyed.map((m) => m.dedupKey!),
+    );
     const unresolved: NewMessage[] = [];
     for (const message of keyed) {
       const id = found.get(message.dedupKey!);
@@ -331,11 +346,19 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
     const parts = textBytes + json.separators > ENQUEUE_LIMITS.maxInlinePayloadBytes ? sliceUtf8(payloadJson, ENQUEUE_LIMITS.payloadPartBytes) : undefined;
 
     if (queue.fifo && message.groupKey === undefined) {
-      issues.push({ field: formatPath([...path, 'groupKey']), rule: 'required', message: `is required: queue "${queue.name}" is a FIFO queue, whose messages run in order within their group` });
+      issues.push({
+        field: formatPath([...path, 'groupKey']),
+        rule: 'required',
+        message: `is required: queue "${queue.name}" is a FIFO queue, whose messages run in order within their group`,
+      });
       continue;
     }
     if (!queue.fifo && message.groupKey !== undefined) {
-      issues.push({ field: formatPath([...path, 'groupKey']), rule: 'not_fifo', message: `is only accepted by FIFO queues; queue "${queue.name}" is not one (declare it with fifo: true in queue.config.ts)` });
+      issues.push({
+        field: formatPath([...path, 'groupKey']),
+        rule: 'not_fifo',
+        message: `is only accepted by FIFO queues; queue "${queue.name}" is not one (declare it with fifo: true in queue.config.ts)`,
+      });
       continue;
     }
     const availableAt = resolveAvailableAt(message, now, path, issues);
@@ -365,7 +388,11 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
   if (sizeIssues.length > 0) throw new TooLargeError(sizeIssues);
   if (requestBytes > ENQUEUE_LIMITS.maxRequestBytes) {
     throw new TooLargeError([
-      { field: inputs.length > 1 ? 'messages' : '', rule: 'max_request_bytes', message: `the batch would be ${requestBytes} bytes as one Data API request; the limit is 4 MiB (send fewer messages per request)` },
+      {
+        field: inputs.length > 1 ? 'messages' : '',
+        rule: 'max_request_bytes',
+        message: `the batch would be ${requestBytes} bytes as one Data API request; the limit is 4 MiB (send fewer messages per request)`,
+      },
     ]);
   }
   return prepared;
@@ -376,7 +403,11 @@ function resolveAvailableAt(message: z.output<typeof enqueueMessage>, now: Date,
   const at = new Date(message.availableAt);
   const latest = now.getTime() + ENQUEUE_LIMITS.maxDelaySeconds * 1_000;
   if (at.getTime() > latest) {
-    issues.push({ field: formatPath([...path, 'availableAt']), rule: 'too_big', message: `must be at most ${ENQUEUE_LIMITS.maxDelaySeconds} seconds (365 days) from now` });
+    issues.push({
+      field: formatPath([...path, 'availableAt']),
+      rule: 'too_big',
+      message: `must be at most ${ENQUEUE_LIMITS.maxDelaySeconds} seconds (365 days) from now`,
+    });
     return undefined;
   }
   // A time in the past means now: an older available_at would jump ahead of messages already waiting.
@@ -403,7 +434,11 @@ function checkJson(value: unknown, path: Path): { issues: FieldIssue[]; separato
       return;
     }
     if (typeof node !== 'object' || !(Array.isArray(node) || isPlainObject(node))) {
-      issues.push({ field: formatPath(at), rule: 'json', message: `must be a JSON value, got ${typeof node === 'object' ? 'a non-plain object' : typeof node}` });
+      issues.push({
+        field: formatPath(at),
+        rule: 'json',
+        message: `must be a JSON value, got ${typeof node === 'object' ? 'a non-plain object' : typeof node}`,
+      });
       return;
     }
     if (depth > ENQUEUE_LIMITS.maxPayloadDepth) {
@@ -418,7 +453,8 @@ function checkJson(value: unknown, path: Path): { issues: FieldIssue[]; separato
     const entries = Object.entries(node);
     separators += entries.length + Math.max(0, entries.length - 1);
     for (const [key, item] of entries) {
-      if (LONE_SURROGATE.test(key)) issues.push({ field: formatPath([...at, key]), rule: 'unicode', message: 'key must be valid Unicode (no lone surrogates)' });
+      if (LONE_SURROGATE.test(key))
+        issues.push({ field: formatPath([...at, key]), rule: 'unicode', message: 'key must be valid Unicode (no lone surrogates)' });
       else if (item !== undefined) visit(item, [...at, key], depth + 1);
     }
   };

@@ -140,7 +140,8 @@ export function loadMigrations(dir: string = defaultMigrationsDir()): Migration[
 function sortMigrations(migrations: readonly Migration[]): Migration[] {
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.version === sorted[i - 1]!.version) throw new MigrationError(`Two migrations have version ${sorted[i]!.version}: ${sorted[i - 1]!.id}, ${sorted[i]!.id}`);
+    if (sorted[i]!.version === sorted[i - 1]!.version)
+      throw new MigrationError(`Two migrations have version ${sorted[i]!.version}: ${sorted[i - 1]!.id}, ${sorted[i]!.id}`);
   }
   return sorted;
 }
@@ -173,7 +174,8 @@ export async function migrate(db: Db, options: MigrateOptions = {}): Promise<Mig
       const row = await readMigration(db, migration.version);
       if (row?.applied_at != null) {
         assertSameChecksum(migration, row);
-        if (row.checksum !== migration.checksum) log(`${migration.id} was applied from an earlier text (checksum ${row.checksum.slice(0, 12)}…) that this one supersedes`);
+        if (row.checksum !== migration.checksum)
+          log(`${migration.id} was applied from an earlier text (checksum ${row.checksum.slice(0, 12)}…) that this one supersedes`);
         result.skipped.push(migration.id);
         break;
       }
@@ -370,7 +372,9 @@ async function runDdl(db: Db, sql: string, label: string, context: ApplyContext)
           { cause: error },
         );
       }
-      context.log(`${label}: try ${attempt} of ${tries} waited ${context.lockWaitSeconds} s for its table's lock and gave up (MySQL ${(error as DatabaseError).mysqlCode ?? 1205}); trying again in ${delay} ms`);
+      context.log(
+        `${label}: try ${attempt} of ${tries} waited ${context.lockWaitSeconds} s for its table's lock and gave up (MySQL ${(error as DatabaseError).mysqlCode ?? 1205}); trying again in ${delay} ms`,
+      );
       await context.wait(delay);
     }
   }

@@ -57,7 +57,10 @@ async function statsOf(app: App, queues: readonly string[]): Promise<QueueStatsV
   const [stats, paused, groups, permits] = await Promise.all([
     queueStats(app.db, queues, now),
     listPausedQueues(app.db),
-    groupStats(app.db, configs.filter((q) => q.fifo).map((q) => q.name)),
+    groupStats(
+      app.db,
+      configs.filter((q) => q.fifo).map((q) => q.name),
+    ),
     permitsInUse(app.db, { queues: limited.map((q) => q.name), now }),
   ]);
   const groupsOf = new Map(groups.map(({ queue, ...counts }) => [queue, counts]));

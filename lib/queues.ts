@@ -110,10 +110,7 @@ export function hasQueueWideLimits(queue: Pick<QueueConfig, 'concurrency' | 'rat
 }
 
 /** The declared queues with defaults filled in, by name. */
-export function resolveQueues(
-  declarations: readonly QueueDeclaration[],
-  env: NodeJS.ProcessEnv = process.env,
-): Map<string, QueueConfig> {
+export function resolveQueues(declarations: readonly QueueDeclaration[], env: NodeJS.ProcessEnv = process.env): Map<string, QueueConfig> {
   const defaults = queueDefaults(env);
   return new Map(declarations.map((d) => [d.name, { ...defaults, ...d, backoff: { ...defaults.backoff, ...d.backoff } }]));
 }

@@ -59,7 +59,12 @@ const declaration = z.strictObject({
   type: z.string(),
   payload: z.unknown(),
   timezone: z.string().optional(),
-  catchUp: z.number().int(`must be a whole number from 1 to ${MAX_CATCH_UP}`).min(1, `must be a whole number from 1 to ${MAX_CATCH_UP}`).max(MAX_CATCH_UP, `must be a whole number from 1 to ${MAX_CATCH_UP}`).optional(),
+  catchUp: z
+    .number()
+    .int(`must be a whole number from 1 to ${MAX_CATCH_UP}`)
+    .min(1, `must be a whole number from 1 to ${MAX_CATCH_UP}`)
+    .max(MAX_CATCH_UP, `must be a whole number from 1 to ${MAX_CATCH_UP}`)
+    .optional(),
 });
 
 /**
@@ -88,8 +93,10 @@ export function recurringProblems(entries: readonly RecurringDeclaration[], cont
       problems.push(`${label}: schedule "${entry.schedule}": ${error.message}`);
     }
     if (entry.timezone !== undefined) {
-      if (!isTimeZone(entry.timezone)) problems.push(`${label}: timezone "${entry.timezone}" is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)`);
-      else if (schedule?.kind === 'rate') problems.push(`${label}: timezone applies to cron expressions only: a rate counts from 1970-01-01T00:00Z whatever the zone`);
+      if (!isTimeZone(entry.timezone))
+        problems.push(`${label}: timezone "${entry.timezone}" is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)`);
+      else if (schedule?.kind === 'rate')
+        problems.push(`${label}: timezone applies to cron expressions only: a rate counts from 1970-01-01T00:00Z whatever the zone`);
     }
     if (!context.queues.has(entry.queue)) problems.push(`${label}: queue "${entry.queue}" is not declared (declared: ${[...context.queues].join(', ')})`);
     if (context.jobs !== undefined) problems.push(...payloadProblems(label, entry, context.jobs));
@@ -103,7 +110,8 @@ function payloadProblems(label: string, entry: RecurringDeclaration, jobs: JobRe
   if (entry.payload === undefined) return [`${label}: payload is required`];
   const json = JSON.stringify(entry.payload);
   if (json === undefined) return [`${label}: payload must be a JSON value`];
-  if (Buffer.byteLength(json, 'utf8') > MAX_RECURRING_PAYLOAD_BYTES) return [`${label}: payload is over ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON (27 KiB, what a recurring message's row always holds)`];
+  if (Buffer.byteLength(json, 'utf8') > MAX_RECURRING_PAYLOAD_BYTES)
+    return [`${label}: payload is over ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON (27 KiB, what a recurring message's row always holds)`];
   let checked;
   try {
     checked = jobType.payload.safeParse(entry.payload);

@@ -99,7 +99,10 @@ export function parseSchedule(expression: string): Schedule {
   if (rate) return parseRate(expression, rate[1]!.trim());
   const cron = /^cron\((.*)\)$/s.exec(text);
   if (cron) return parseCron(expression, cron[1]!.trim());
-  throw new ScheduleError(expression, 'must be rate(value unit), e.g. rate(5 minutes), or cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 9 * * ? *)');
+  throw new ScheduleError(
+    expression,
+    'must be rate(value unit), e.g. rate(5 minutes), or cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 9 * * ? *)',
+  );
 }
 
 function parseRate(expression: string, inner: string): RateSchedule {
@@ -156,7 +159,8 @@ function parseDayOfMonth(text: string, fail: (reason: string) => never): DayRule
   if (text === 'LW') return { kind: 'lastWeekday' };
   const weekday = /^(\d+)W$/.exec(text);
   if (weekday) return { kind: 'nearestWeekday', day: value(weekday[1]!, FIELDS.dayOfMonth, fail) };
-  if (/[LW#?]/.test(text)) fail(`day-of-month: "${text}": L, LW and nW stand alone (not in a list or range), ? stands for the whole field and # belongs to day-of-week`);
+  if (/[LW#?]/.test(text))
+    fail(`day-of-month: "${text}": L, LW and nW stand alone (not in a list or range), ? stands for the whole field and # belongs to day-of-week`);
   return { kind: 'monthDays', days: new Set(parseList(text, FIELDS.dayOfMonth, fail)) };
 }
 
@@ -170,7 +174,8 @@ function parseDayOfWeek(text: string, fail: (reason: string) => never): DayRule 
     if (k < 1 || k > 5) fail(`day-of-week: "${text}": the week of the month after # must be 1-5`);
     return { kind: 'nthWeekday', weekday: value(nth[1]!, FIELDS.dayOfWeek, fail), nth: k };
   }
-  if (/[LW#?]/.test(text.replace(/[A-Z]{3}/gi, ''))) fail(`day-of-week: "${text}": L, nL and n#k stand alone (EventBridge allows one # expression, not a list), and W belongs to day-of-month`);
+  if (/[LW#?]/.test(text.replace(/[A-Z]{3}/gi, '')))
+    fail(`day-of-week: "${text}": L, nL and n#k stand alone (EventBridge allows one # expression, not a list), and W belongs to day-of-month`);
   return { kind: 'weekdays', weekdays: new Set(parseList(text, FIELDS.dayOfWeek, fail)) };
 }
 
@@ -255,7 +260,8 @@ export function slotsAtOrBefore(schedule: Schedule, at: Date, options: SlotOptio
   const floor = options.after?.getTime() ?? Number.NEGATIVE_INFINITY;
   const slots: number[] = [];
   if (schedule.kind === 'rate') {
-    for (let slot = Math.floor(t / schedule.everyMs) * schedule.everyMs; slots.length < options.count && slot > floor; slot -= schedule.everyMs) slots.push(slot);
+    for (let slot = Math.floor(t / schedule.everyMs) * schedule.everyMs; slots.length < options.count && slot > floor; slot -= schedule.everyMs)
+      slots.push(slot);
     return slots.reverse().map((slot) => new Date(slot));
   }
   const zone = zoneOf(options.timeZone);

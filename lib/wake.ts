@@ -107,6 +107,9 @@ export function lambdaInvoker(options: LambdaInvokeOptions): InvokeDrain {
   return async (queue) => {
     const { send, InvokeCommand } = await load();
     const payload = new TextEncoder().encode(JSON.stringify({ queue, wake: true }));
-    await send(new InvokeCommand({ FunctionName: options.functionName, InvocationType: 'Event', Payload: payload }), AbortSignal.timeout(options.timeoutMs ?? 2_000));
+    await send(
+      new InvokeCommand({ FunctionName: options.functionName, InvocationType: 'Event', Payload: payload }),
+      AbortSignal.timeout(options.timeoutMs ?? 2_000),
+    );
   };
 }

@@ -125,10 +125,7 @@ export const enqueueMessage = z
 export type EnqueueMessage = z.input<typeof enqueueMessage>;
 
 export const enqueueBatch = z.strictObject({
-  messages: z
-    .array(z.unknown())
-    .min(1, 'must hold at least one message')
-    .max(L.maxBatchSize, `must hold at most ${L.maxBatchSize} messages per request`),
+  messages: z.array(z.unknown()).min(1, 'must hold at least one message').max(L.maxBatchSize, `must hold at most ${L.maxBatchSize} messages per request`),
 });
 
 /** The answer for one enqueued message, in the order given. */
@@ -226,7 +223,12 @@ export const purgeSelection = z
   .strictObject({ ids: ids.optional(), all: z.literal(true, 'must be true (to purge every dead letter)').optional(), limit: bulkLimit.optional() })
   .superRefine((selection, context) => {
     if (selection.ids === undefined && selection.all === undefined) {
-      context.addIssue({ code: 'custom', path: ['ids'], message: 'give ids, or all: true to purge every dead letter of the queue', params: { rule: 'required' } });
+      context.addIssue({
+        code: 'custom',
+        path: ['ids'],
+        message: 'give ids, or all: true to purge every dead letter of the queue',
+        params: { rule: 'required' },
+      });
     }
     if (selection.ids !== undefined && selection.all !== undefined) {
       context.addIssue({ code: 'custom', path: ['all'], message: 'give ids or all, not both', params: { rule: 'exclusive' } });
@@ -234,7 +236,13 @@ export const purgeSelection = z
   });
 
 export const purgeQuery = z.strictObject({
-  ids: z.string().transform((text) => text.split(',').filter((id) => id !== '')).optional(),
-  all: z.enum(['true'], 'must be true (to purge every dead letter)').transform(() => true as const).optional(),
+  ids: z
+    .string()
+    .transform((text) => text.split(',').filter((id) => id !== ''))
+    .optional(),
+  all: z
+    .enum(['true'], 'must be true (to purge every dead letter)')
+    .transform(() => true as const)
+    .optional(),
   limit: intFromText(1, DEAD_LETTER_LIMITS.maxBulk).optional(),
 });

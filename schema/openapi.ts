@@ -40,14 +40,22 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       summary: route.summary,
       operationId: `${route.function}:${route.method.toLowerCase()}:${route.path}`,
       parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
-      ...(route.body === undefined ? {} : { requestBody: { required: route.method === 'POST' && route.function === 'enqueue', content: { 'application/json': { schema: input(route.body) } } } }),
+      ...(route.body === undefined
+        ? {}
+        : {
+            requestBody: { required: route.method === 'POST' && route.function === 'enqueue', content: { 'application/json': { schema: input(route.body) } } },
+          }),
       responses,
       security: [{ sigv4: [] }],
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'aurora-queue', version, description: 'A message queue on Aurora MySQL through the RDS Data API. Every route needs a SigV4-signed request (API Gateway aws_iam).' },
+    info: {
+      title: 'aurora-queue',
+      version,
+      description: 'A message queue on Aurora MySQL through the RDS Data API. Every route needs a SigV4-signed request (API Gateway aws_iam).',
+    },
     paths,
     components: {
       schemas: { Error: output(errorResponse) },

@@ -104,7 +104,8 @@ function parseOptions(argv: string[]): DemoOptions | undefined {
     keep: values.keep === true,
     timeoutMs: number('timeout', 600, 1, 86_400) * 1_000,
   };
-  if (options.failureRate + options.throttleRate >= 1) throw new CliError('--failure-rate plus --throttle-rate must stay below 1, or no text could ever be sent');
+  if (options.failureRate + options.throttleRate >= 1)
+    throw new CliError('--failure-rate plus --throttle-rate must stay below 1, or no text could ever be sent');
   return options;
 }
 
@@ -150,10 +151,7 @@ async function main(options: DemoOptions): Promise<boolean> {
   const { default: queueConfig } = await import('../queue.config.js');
   const config = defineConfig({
     ...queueConfig,
-    queues: [
-      ...queueConfig.queues.filter((queue) => queue.name !== QUEUE),
-      { name: QUEUE, maxAttempts: options.maxAttempts, backoff: DEMO_BACKOFF },
-    ],
+    queues: [...queueConfig.queues.filter((queue) => queue.name !== QUEUE), { name: QUEUE, maxAttempts: options.maxAttempts, backoff: DEMO_BACKOFF }],
   });
   const app = createApp({ db: newDb(options.database), config });
   log(
@@ -168,7 +166,11 @@ async function main(options: DemoOptions): Promise<boolean> {
   for (let offset = 0; offset < options.messages; offset += options.batch) {
     interrupt.signal.throwIfAborted();
     const count = Math.min(options.batch, options.messages - offset);
-    await enqueue(app, QUEUE, Array.from({ length: count }, (_, i) => text(offset + i)));
+    await enqueue(
+      app,
+      QUEUE,
+      Array.from({ length: count }, (_, i) => text(offset + i)),
+    );
     enqueued += count;
     if (process.stdout.isTTY) process.stdout.write(`\r\x1b[2Kenqueued ${formatCount(enqueued)}/${formatCount(options.messages)}`);
   }
@@ -176,7 +178,9 @@ async function main(options: DemoOptions): Promise<boolean> {
   const enqueueCalls = app.db.stats.calls;
   if (process.stdout.isTTY) process.stdout.write('\r\x1b[2K');
   const batches = Math.ceil(options.messages / options.batch);
-  log(`enqueued ${formatCount(enqueued)} texts in ${batches} batch${batches === 1 ? '' : 'es'} of up to ${options.batch} (${formatDuration(enqueueMs)}, ${formatCount(enqueued / (enqueueMs / 1_000))} msg/s)`);
+  log(
+    `enqueued ${formatCount(enqueued)} texts in ${batches} batch${batches === 1 ? '' : 'es'} of up to ${options.batch} (${formatDuration(enqueueMs)}, ${formatCount(enqueued / (enqueueMs / 1_000))} msg/s)`,
+  );
 
   // Drain: run after run, as a schedule would, only without the minute between them.
   const statsDb = newDb(options.database);
@@ -238,14 +242,25 @@ async function main(options: DemoOptions): Promise<boolean> {
         ['dead', formatCount(last.dead), `gave up after ${options.maxAttempts} attempt${options.maxAttempts === 1 ? '' : 's'}`],
         ...(finished ? [] : [['unfinished', formatCount(options.messages - last.done - last.dead), `timed out after ${formatDuration(options.timeoutMs)}`]]),
         ['retries', formatCount(total('retried')), `backoff 50 ms doubling to 1 s; Retry-After ${options.retryAfterSeconds} s when throttled`],
-        ['provider calls', formatCount(provider.received), `accepted ${formatCount(provider.accepted)}, 500 ${formatCount(provider.failed)}, 429 ${formatCount(provider.throttled)}, sent twice ${formatCount(provider.duplicates)}`],
+        [
+          'provider calls',
+          formatCount(provider.received),
+          `accepted ${formatCount(provider.accepted)}, 500 ${formatCount(provider.failed)}, 429 ${formatCount(provider.throttled)}, sent twice ${formatCount(provider.duplicates)}`,
+        ],
         ['drain runs', formatCount(runs.length), `${formatDuration(drainMs)}, ${formatCount((last.done + last.dead) / (drainMs / 1_000))} msg/s`],
-        ['Data API calls', formatCount(enqueueCalls + total('dataApiCalls')), `enqueue ${formatCount(enqueueCalls)}, drain ${formatCount(total('dataApiCalls'))}`],
+        [
+          'Data API calls',
+          formatCount(enqueueCalls + total('dataApiCalls')),
+          `enqueue ${formatCount(enqueueCalls)}, drain ${formatCount(total('dataApiCalls'))}`,
+        ],
       ],
     ).trimEnd(),
   );
   if (drainErrors.length > 0) log(`\ndrain errors (${drainErrors.length}):\n  ${drainErrors.slice(0, 10).join('\n  ')}`);
-  if (!finished) process.stderr.write(`demo: ${formatCount(options.messages - last.done - last.dead)} texts were neither done nor dead after ${formatDuration(options.timeoutMs)}\n`);
+  if (!finished)
+    process.stderr.write(
+      `demo: ${formatCount(options.messages - last.done - last.dead)} texts were neither done nor dead after ${formatDuration(options.timeoutMs)}\n`,
+    );
   return finished;
 }
 
@@ -310,7 +325,9 @@ try {
   if (interrupt.signal.aborted) exitCode = 130;
   else {
     exitCode = 1;
-    process.stderr.write(`demo: ${error instanceof CliError || isParseArgsError(error) ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `demo: ${error instanceof CliError || isParseArgsError(error) ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   }
 } finally {
   await cleanUp();

@@ -22,7 +22,11 @@ async function main(): Promise<void> {
       await createDatabase(createDb({ ...config, database: undefined, client }), config.database);
     }
     const result = await migrate(createDb({ ...config, client }), { log: (line) => console.log(line) });
-    console.log(result.applied.length === 0 ? `up to date (${result.skipped.length} already applied)` : `applied ${result.applied.join(', ')}; ${result.skipped.length} already applied`);
+    console.log(
+      result.applied.length === 0
+        ? `up to date (${result.skipped.length} already applied)`
+        : `applied ${result.applied.join(', ')}; ${result.skipped.length} already applied`,
+    );
   } finally {
     client.destroy();
   }
@@ -30,6 +34,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(`migrate failed: ${error instanceof Error ? error.message : String(error)}`);
-  if (error instanceof DataApiUnavailableError && !process.env.DB_CLUSTER_ARN) console.error('Is the local Data API running? Start it with `npm run data-api`.');
+  if (error instanceof DataApiUnavailableError && !process.env.DB_CLUSTER_ARN)
+    console.error('Is the local Data API running? Start it with `npm run data-api`.');
   process.exitCode = 1;
 });

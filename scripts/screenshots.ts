@@ -75,9 +75,15 @@ function messagesFor(queue: string, minute: number, i: number) {
   const wave = 1 + Math.sin(minute / 7);
   switch (queue) {
     case 'sms':
-      return Array.from({ length: Math.round(8 + 10 * wave) }, (_, k) => ({ type: 'sms.send', payload: { to: `+1555${String(100_0000 + i * 97 + k).slice(-7)}`, body: 'Your code is 4821' } }));
+      return Array.from({ length: Math.round(8 + 10 * wave) }, (_, k) => ({
+        type: 'sms.send',
+        payload: { to: `+1555${String(100_0000 + i * 97 + k).slice(-7)}`, body: 'Your code is 4821' },
+      }));
     case 'webhooks':
-      return Array.from({ length: Math.round(3 + 4 * wave) }, (_, k) => ({ type: 'webhook', payload: { url: 'https://hooks.partner.example/orders', body: { order: 4000 + i * 11 + k } } }));
+      return Array.from({ length: Math.round(3 + 4 * wave) }, (_, k) => ({
+        type: 'webhook',
+        payload: { url: 'https://hooks.partner.example/orders', body: { order: 4000 + i * 11 + k } },
+      }));
     case 'orders':
       return Array.from({ length: minute > 44 ? 60 : Math.round(4 + 3 * wave) }, (_, k) => ({
         type: 'order.confirm',
@@ -94,7 +100,8 @@ async function main(): Promise<void> {
   const dataApi = await startLocalDataApi({ host: '127.0.0.1', port: 0, databaseUrl });
   const client = createDataApiClient({ endpoint: dataApi.url });
   const database = `aq_screens_${randomBytes(4).toString('hex')}`;
-  const db = (name: string | undefined) => createDb({ endpoint: dataApi.url, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: name, client });
+  const db = (name: string | undefined) =>
+    createDb({ endpoint: dataApi.url, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: name, client });
   let closeBrowser: (() => Promise<void>) | undefined;
   let closeDashboard: (() => Promise<void>) | undefined;
   try {
@@ -160,6 +167,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`npm run screenshots: ${error instanceof CliError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `npm run screenshots: ${error instanceof CliError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

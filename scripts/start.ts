@@ -68,10 +68,13 @@ async function main(): Promise<void> {
 
   const client = createDataApiClient({ endpoint: dataApiUrl });
   try {
-    const db = (name: string | undefined) => createDb({ endpoint: dataApiUrl, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: name, client });
+    const db = (name: string | undefined) =>
+      createDb({ endpoint: dataApiUrl, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: name, client });
     await createDatabase(db(undefined), database);
     const result = await migrate(db(database), { log: (line) => log(`migrate: ${line}`) });
-    log(`database ${database}: ${result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : `up to date (${result.skipped.length} migration${result.skipped.length === 1 ? '' : 's'})`}`);
+    log(
+      `database ${database}: ${result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : `up to date (${result.skipped.length} migration${result.skipped.length === 1 ? '' : 's'})`}`,
+    );
   } finally {
     client.destroy();
   }
@@ -198,7 +201,10 @@ function waitUntilReady(offline: ProcessGroup): Promise<void> {
   const lines: string[] = [];
   let ready = false;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new CliError(`serverless offline was not ready after ${READY_TIMEOUT_MS / 1000} s:\n${lines.slice(-30).join('\n')}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new CliError(`serverless offline was not ready after ${READY_TIMEOUT_MS / 1000} s:\n${lines.slice(-30).join('\n')}`)),
+      READY_TIMEOUT_MS,
+    );
     const onLine = (line: string) => {
       if (ready) {
         if (line.trim() !== '') log(`offline | ${line}`);

@@ -35,10 +35,12 @@ const username = `aq_app_${randomBytes(4).toString('hex')}`;
 const firstPassword = `pa'ss"w;rd -- ${randomBytes(6).toString('hex')}`;
 const secondPassword = `second'${randomBytes(6).toString('hex')}`;
 
-const secretOf = (password: string, name = username): ReadSecretString => async (arn) => {
-  expect(arn).toBe(SECRET_ARN);
-  return JSON.stringify({ username: name, password, engine: 'mysql', host: 'cluster.example' });
-};
+const secretOf =
+  (password: string, name = username): ReadSecretString =>
+  async (arn) => {
+    expect(arn).toBe(SECRET_ARN);
+    return JSON.stringify({ username: name, password, engine: 'mysql', host: 'cluster.example' });
+  };
 
 function connectAs(password: string): Promise<mysql.Connection> {
   const url = new URL(DATABASE_URL);
@@ -203,7 +205,9 @@ describe('ensureAppUser', () => {
     } as unknown as Db;
     const error = await ensureAppUser(failing, { secretArn: SECRET_ARN, readSecret: secretOf(password) }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(AppUserError);
-    expect((error as Error).message).toBe('could not create or update the application user: Access denied (<password>); You have an error in your SQL syntax; check the manual');
+    expect((error as Error).message).toBe(
+      'could not create or update the application user: Access denied (<password>); You have an error in your SQL syntax; check the manual',
+    );
     // A message quoting part of it is withheld whole.
     const partial = { ...failing, execute: async () => Promise.reject(new Error(`bad value ${password.slice(2, 12)}`)) } as unknown as Db;
     const withheld = await ensureAppUser(partial, { secretArn: SECRET_ARN, readSecret: secretOf(password) }).catch((thrown: unknown) => thrown);

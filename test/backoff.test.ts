@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_BACKOFF,
-  MAX_RETRY_AFTER_MS,
-  backoffDelayMs,
-  nextAvailableAt,
-  resolveBackoff,
-} from '../lib/backoff.js';
+import { DEFAULT_BACKOFF, MAX_RETRY_AFTER_MS, backoffDelayMs, nextAvailableAt, resolveBackoff } from '../lib/backoff.js';
 
 const policy = { baseMs: 1_000, factor: 2, maxMs: 10_000 };
 const always = (value: number) => () => value;

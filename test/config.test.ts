@@ -69,7 +69,9 @@ describe('defineConfig', () => {
 
   it('checks leases against a lowered margin when the config says so (tests with tiny leases)', () => {
     expect(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 3.5 }], jobTypes: [quick], leaseMarginMs: 500 })).not.toThrow();
-    expect(problemsOf(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 3.4 }], jobTypes: [quick], leaseMarginMs: 500 }))[0]).toMatch(/the settle margin \(0.5 s\)/);
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'q', leaseSeconds: 3.4 }], jobTypes: [quick], leaseMarginMs: 500 }))[0]).toMatch(
+      /the settle margin \(0.5 s\)/,
+    );
   });
 
   it('refuses an empty queue list', () => {

@@ -4,7 +4,15 @@ import { assessPlan, binlogOutcome, engineOutcome } from '../lib/doctor.js';
 import { bigPayload } from '../lib/doctorFull.js';
 import type { PlanRow } from '../lib/sql/doctor.js';
 
-const row = (table: string | null, type: string | null, key: string | null, extra = ''): PlanRow => ({ id: 1, selectType: 'SIMPLE', table, type, key, rows: 1, extra });
+const row = (table: string | null, type: string | null, key: string | null, extra = ''): PlanRow => ({
+  id: 1,
+  selectType: 'SIMPLE',
+  table,
+  type,
+  key,
+  rows: 1,
+  extra,
+});
 
 it('accepts MySQL 8.0 and 8.4 engines and the local MariaDB, nothing else', () => {
   expect(engineOutcome('8.0.39')).toMatchObject({ result: 'pass', detail: '8.0.39 (MySQL 8.0: Aurora MySQL 3)' });
@@ -22,10 +30,18 @@ it('reads whether the binary log is written from log_bin, and fails statement-ba
 });
 
 it('fails a claim plan on a full scan or a filesort over a table, not on a derived table scanned or sorted', () => {
-  const claim = [row('<derived2>', 'ALL', null), row('m', 'eq_ref', 'PRIMARY'), row('queue_messages', 'ref', 'ix_queue_messages_claim', 'Using where; Using index')];
+  const claim = [
+    row('<derived2>', 'ALL', null),
+    row('m', 'eq_ref', 'PRIMARY'),
+    row('queue_messages', 'ref', 'ix_queue_messages_claim', 'Using where; Using index'),
+  ];
   expect(assessPlan(claim)).toMatchObject({ result: 'pass' });
 
-  const heads = [row('<derived2>', 'ALL', null, 'Using where; Using temporary; Using filesort'), row('h', 'eq_ref', 'PRIMARY'), row('queue_messages', 'range', 'ix_queue_messages_group', 'Using index for group-by')];
+  const heads = [
+    row('<derived2>', 'ALL', null, 'Using where; Using temporary; Using filesort'),
+    row('h', 'eq_ref', 'PRIMARY'),
+    row('queue_messages', 'range', 'ix_queue_messages_group', 'Using index for group-by'),
+  ];
   const derivedSort = assessPlan(heads);
   expect(derivedSort.result).toBe('pass');
   expect(derivedSort.detail).toMatch(/the filesort on <derived2> sorts that derived table's rows \(the due heads, one per group\), not queue_messages/);

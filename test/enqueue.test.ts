@@ -97,7 +97,11 @@ describe('enqueue', () => {
 
   it('answers ids in the order given, and they sort in that order', async () => {
     const app = testApp(stack.db);
-    const answers = await enqueue(app, 'default', Array.from({ length: 50 }, (_, i) => sms(undefined, `m${i}`)));
+    const answers = await enqueue(
+      app,
+      'default',
+      Array.from({ length: 50 }, (_, i) => sms(undefined, `m${i}`)),
+    );
     const ids = answers.map((a) => a.id);
     expect([...ids].sort()).toEqual(ids);
     const stored = await rows();
@@ -143,11 +147,25 @@ describe('Data API calls', () => {
 
   it('duplicates found in the table cost one more call to read their ids', async () => {
     await enqueue(testApp(stack.db), 'default', [{ ...sms(), dedupKey: 'a' }]);
-    expect(await callsOf((app) => enqueue(app, 'default', [{ ...sms(), dedupKey: 'a' }, { ...sms(), dedupKey: 'b' }]))).toBe(2);
+    expect(
+      await callsOf((app) =>
+        enqueue(app, 'default', [
+          { ...sms(), dedupKey: 'a' },
+          { ...sms(), dedupKey: 'b' },
+        ]),
+      ),
+    ).toBe(2);
   });
 
   it('duplicates within one batch are settled without a second call', async () => {
-    expect(await callsOf((app) => enqueue(app, 'default', [{ ...sms(), dedupKey: 'x' }, { ...sms(), dedupKey: 'x' }]))).toBe(1);
+    expect(
+      await callsOf((app) =>
+        enqueue(app, 'default', [
+          { ...sms(), dedupKey: 'x' },
+          { ...sms(), dedupKey: 'x' },
+        ]),
+      ),
+    ).toBe(1);
   });
 });
 
@@ -193,9 +211,17 @@ describe('dedupKey', () => {
     // read answers each key by its place in the batch, not by its text.
     const app = testApp(stack.db);
     const keys = Array.from({ length: 500 }, (_, i) => String(i).padStart(3, '0') + '😀'.repeat(ENQUEUE_LIMITS.maxDedupKeyChars - 3));
-    const first = await enqueue(app, 'default', keys.map((dedupKey) => ({ ...sms(), dedupKey })));
+    const first = await enqueue(
+      app,
+      'default',
+      keys.map((dedupKey) => ({ ...sms(), dedupKey })),
+    );
     const again = testApp(stack.newDb());
-    const repeats = await enqueue(again, 'default', keys.map((dedupKey) => ({ ...sms(), dedupKey })));
+    const repeats = await enqueue(
+      again,
+      'default',
+      keys.map((dedupKey) => ({ ...sms(), dedupKey })),
+    );
     expect(repeats).toEqual(first.map(({ id }) => ({ id, duplicate: true })));
     expect(again.db.stats.calls).toBe(2);
   });
@@ -275,8 +301,13 @@ describe('refusals (nothing is written)', () => {
     // Multi-byte characters at every slice boundary would break a byte-wise split.
     const text = 'é€😀"\\x'.repeat(60_000).slice(0, 150_000);
     const payload = { text, n: 1 };
-    const [answer] = await enqueue(app, 'default', [{ type: 'any', payload }, { type: 'any', payload: { small: true } }]);
-    const [parts] = (await stack.sql.query('SELECT part, bytes, LENGTH(data) AS stored FROM queue_payload_parts WHERE message_id = ? ORDER BY part', [answer!.id])) as any;
+    const [answer] = await enqueue(app, 'default', [
+      { type: 'any', payload },
+      { type: 'any', payload: { small: true } },
+    ]);
+    const [parts] = (await stack.sql.query('SELECT part, bytes, LENGTH(data) AS stored FROM queue_payload_parts WHERE message_id = ? ORDER BY part', [
+      answer!.id,
+    ])) as any;
     expect(parts.length).toBeGreaterThan(1);
     for (const part of parts) expect(part.bytes).toBeLessThanOrEqual(ENQUEUE_LIMITS.payloadPartBytes);
     expect(await getMessageDetail(app, answer!.id)).toMatchObject({ payload });
@@ -399,9 +430,9 @@ describe('examples/outbox.ts (a caller holding its own transaction through the S
 
   it('rolls back the order and the SMS when the stock is short', async () => {
     const client = createDataApiClient({ endpoint: stack.endpoint });
-    await expect(
-      placeOrder(client, shippedApp(), database(), { id: 'o-11', sku: 'tee', quantity: 2, phone: '+15550001111' }),
-    ).rejects.toBeInstanceOf(OutOfStockError);
+    await expect(placeOrder(client, shippedApp(), database(), { id: 'o-11', sku: 'tee', quantity: 2, phone: '+15550001111' })).rejects.toBeInstanceOf(
+      OutOfStockError,
+    );
     const [orders] = (await stack.sql.query('SELECT * FROM orders')) as any;
     expect(orders).toHaveLength(0);
     expect(await count()).toBe(0);

@@ -53,9 +53,19 @@ it(`migrates a queue holding ${MESSAGES.toLocaleString('en')} messages while enq
   }
   const migrationMs = performance.now() - started;
   const max = Math.max(...latencies);
-  console.log(`migration ${migrationMs.toFixed(0)} ms on ${MESSAGES} messages; ${latencies.length} enqueues meanwhile, slowest ${max.toFixed(0)} ms\n${lines.join('\n')}`);
+  console.log(
+    `migration ${migrationMs.toFixed(0)} ms on ${MESSAGES} messages; ${latencies.length} enqueues meanwhile, slowest ${max.toFixed(0)} ms\n${lines.join('\n')}`,
+  );
 
-  expect(result.applied).toEqual(['002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges']);
+  expect(result.applied).toEqual([
+    '002_dead_letter_index',
+    '003_drain_activity',
+    '004_payload_parts',
+    '005_dead_letter_key',
+    '006_groups_and_permits',
+    '007_group_leases',
+    '008_recurring_purges',
+  ]);
   expect(latencies.length).toBeGreaterThan(10);
   expect(max).toBeLessThan(MAX_ENQUEUE_MS);
   // Not blocked for the migration's duration: 002's first text (STORED, a table copy) made an
@@ -63,10 +73,24 @@ it(`migrates a queue holding ${MESSAGES.toLocaleString('en')} messages while enq
   expect(max).toBeLessThan(migrationMs / 2);
 
   // The schema the product expects, on every row: the index built, the new column defaulted.
-  const [[dead]] = (await stack.sql.query("SELECT COUNT(*) AS n FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = 'ix_queue_messages_dead'")) as any;
+  const [[dead]] = (await stack.sql.query(
+    "SELECT COUNT(*) AS n FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = 'ix_queue_messages_dead'",
+  )) as any;
   expect(Number(dead.n)).toBe(2);
   const [[parts]] = (await stack.sql.query('SELECT COUNT(*) AS n, SUM(payload_parts) AS parts FROM queue_messages')) as any;
   expect({ n: Number(parts.n), parts: Number(parts.parts) }).toEqual({ n: MESSAGES + latencies.length, parts: 0 });
 
-  expect(await migrate(stack.newDb())).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'] });
+  expect(await migrate(stack.newDb())).toEqual({
+    applied: [],
+    skipped: [
+      '001_queue',
+      '002_dead_letter_index',
+      '003_drain_activity',
+      '004_payload_parts',
+      '005_dead_letter_key',
+      '006_groups_and_permits',
+      '007_group_leases',
+      '008_recurring_purges',
+    ],
+  });
 }, 120_000);

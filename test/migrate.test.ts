@@ -9,7 +9,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalDataApi } from '../dev/data-api/server.js';
 import { createDb } from '../lib/db/index.js';
 import { DataApiRequestError, StatementTimeoutError, toDatabaseError } from '../lib/db/errors.js';
-import { alreadyDoneReason, defaultMigrationsDir, isSameStatement, loadMigrations, migrate, MigrationError, parseMigration, statementMarker } from '../lib/migrate.js';
+import {
+  alreadyDoneReason,
+  defaultMigrationsDir,
+  isSameStatement,
+  loadMigrations,
+  migrate,
+  MigrationError,
+  parseMigration,
+  statementMarker,
+} from '../lib/migrate.js';
 import { DATABASE_URL } from './support/database.js';
 import { RESOURCE_ARN, SECRET_ARN, startStack, useStack } from './support/stack.js';
 
@@ -65,7 +74,9 @@ describe('alreadyDoneReason', () => {
   const byText = (reason: string) => `${reason}, known by its message: it carried no code`;
 
   it('takes the MySQL code when the message has one (v2 and v1 formats)', () => {
-    expect(alreadyDoneReason(toDatabaseError(sdkError('DatabaseErrorException', "Table 'slow' already exists; Error code: 1050; SQLState: 42S01")))).toBe(TABLE);
+    expect(alreadyDoneReason(toDatabaseError(sdkError('DatabaseErrorException', "Table 'slow' already exists; Error code: 1050; SQLState: 42S01")))).toBe(
+      TABLE,
+    );
     expect(alreadyDoneReason(toDatabaseError(sdkError('BadRequestException', "Database error code: 1061. Message: Duplicate key name 'ix_a'")))).toBe(INDEX);
   });
 
@@ -120,8 +131,12 @@ describe('isSameStatement', () => {
 
   it('matches the text as sent, re-spaced, without its comments, or cut short', () => {
     expect(isSameStatement(statement, statement)).toBe(true);
-    expect(isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group (queue, group_head, id), ALGORITHM=INPLACE, LOCK=NONE', statement, marker)).toBe(true);
-    expect(isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group(queue,group_head,id),ALGORITHM=INPLACE,LOCK=NONE;', statement)).toBe(true);
+    expect(
+      isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group (queue, group_head, id), ALGORITHM=INPLACE, LOCK=NONE', statement, marker),
+    ).toBe(true);
+    expect(isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group(queue,group_head,id),ALGORITHM=INPLACE,LOCK=NONE;', statement)).toBe(
+      true,
+    );
     expect(isSameStatement(`${marker} ${statement}`.slice(0, 160), statement)).toBe(true);
     expect(isSameStatement('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group (queue, group_head', statement)).toBe(true);
   });
@@ -209,12 +224,36 @@ describe('migrate on the real stack', () => {
   it('applies the repository migrations to an empty database, then does nothing', async () => {
     const lines: string[] = [];
     const first = await migrate(stack.newDb(), { log: (line) => lines.push(line) });
-    expect(first).toEqual({ applied: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'], skipped: [] });
+    expect(first).toEqual({
+      applied: [
+        '001_queue',
+        '002_dead_letter_index',
+        '003_drain_activity',
+        '004_payload_parts',
+        '005_dead_letter_key',
+        '006_groups_and_permits',
+        '007_group_leases',
+        '008_recurring_purges',
+      ],
+      skipped: [],
+    });
     expect(await tables()).toEqual(expect.arrayContaining(['queue_messages', 'queue_state', 'schema_migrations']));
     expect(lines[0]).toMatch(/^applied 001_queue/);
 
     const db = stack.newDb();
-    expect(await migrate(db)).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'] });
+    expect(await migrate(db)).toEqual({
+      applied: [],
+      skipped: [
+        '001_queue',
+        '002_dead_letter_index',
+        '003_drain_activity',
+        '004_payload_parts',
+        '005_dead_letter_key',
+        '006_groups_and_permits',
+        '007_group_leases',
+        '008_recurring_purges',
+      ],
+    });
     // Only reads (the CREATE TABLE IF NOT EXISTS, then one per migration): nothing re-applied.
     expect(db.stats.calls).toBe(1 + 8);
   });
@@ -242,8 +281,36 @@ describe('migrate on the real stack', () => {
     const fresh = await startStack({ migrate: false });
     try {
       const runs = await Promise.all([migrate(fresh.newDb()), migrate(fresh.newDb())]);
-      expect(runs.map((run) => run.applied).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges']);
-      expect(runs.map((run) => run.skipped).flat().sort()).toEqual(['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges']);
+      expect(
+        runs
+          .map((run) => run.applied)
+          .flat()
+          .sort(),
+      ).toEqual([
+        '001_queue',
+        '002_dead_letter_index',
+        '003_drain_activity',
+        '004_payload_parts',
+        '005_dead_letter_key',
+        '006_groups_and_permits',
+        '007_group_leases',
+        '008_recurring_purges',
+      ]);
+      expect(
+        runs
+          .map((run) => run.skipped)
+          .flat()
+          .sort(),
+      ).toEqual([
+        '001_queue',
+        '002_dead_letter_index',
+        '003_drain_activity',
+        '004_payload_parts',
+        '005_dead_letter_key',
+        '006_groups_and_permits',
+        '007_group_leases',
+        '008_recurring_purges',
+      ]);
       const [rows] = await fresh.sql.query('SELECT version, applied_at IS NOT NULL AS applied FROM schema_migrations ORDER BY version');
       expect(rows).toEqual([
         { version: 1, applied: 1 },
@@ -282,7 +349,10 @@ describe('migrate on the real stack', () => {
     const dir = migrationDir({ '400_slow.sql': 'CREATE TABLE slow (id INT)' });
     const [migration] = loadMigrations(dir);
     // Another run's claim, as it looks while that run is applying the migration.
-    await stack.sql.query("INSERT INTO schema_migrations (version, name, checksum, claimed_by, claimed_at, applied_at) VALUES (400, 'slow', ?, 'other-run', UTC_TIMESTAMP(3), NULL)", [migration!.checksum]);
+    await stack.sql.query(
+      "INSERT INTO schema_migrations (version, name, checksum, claimed_by, claimed_at, applied_at) VALUES (400, 'slow', ?, 'other-run', UTC_TIMESTAMP(3), NULL)",
+      [migration!.checksum],
+    );
     let polls = 0;
     const lines: string[] = [];
     const result = await migrate(stack.newDb(), {
@@ -302,7 +372,9 @@ describe('migrate on the real stack', () => {
 
   it('gives up on a claim nobody finishes, saying how to clear it', async () => {
     const dir = migrationDir({ '500_stuck.sql': 'CREATE TABLE stuck (id INT)' });
-    await stack.sql.query("INSERT INTO schema_migrations (version, name, checksum, claimed_by, claimed_at, applied_at) VALUES (500, 'stuck', 'x', 'dead-run', UTC_TIMESTAMP(3), NULL)");
+    await stack.sql.query(
+      "INSERT INTO schema_migrations (version, name, checksum, claimed_by, claimed_at, applied_at) VALUES (500, 'stuck', 'x', 'dead-run', UTC_TIMESTAMP(3), NULL)",
+    );
     const error = await migrate(stack.newDb(), { dir, waitTimeoutMs: 3_000, sleep: async () => {} }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationError);
     expect((error as Error).message).toMatch(/DELETE FROM schema_migrations WHERE version = 500 AND applied_at IS NULL/);
@@ -313,8 +385,12 @@ describe('migrate on the real stack', () => {
     try {
       // The migrations as they were before 002 was made online.
       const dir = migrationDir({});
-      for (const file of ['001_queue.sql', '003_drain_activity.sql', '004_payload_parts.sql']) copyFileSync(join(defaultMigrationsDir(), file), join(dir, file));
-      writeFileSync(join(dir, '002_dead_letter_index.sql'), execFileSync('git', ['show', '65f1be3:schema/migrations/002_dead_letter_index.sql'], { encoding: 'utf8' }));
+      for (const file of ['001_queue.sql', '003_drain_activity.sql', '004_payload_parts.sql'])
+        copyFileSync(join(defaultMigrationsDir(), file), join(dir, file));
+      writeFileSync(
+        join(dir, '002_dead_letter_index.sql'),
+        execFileSync('git', ['show', '65f1be3:schema/migrations/002_dead_letter_index.sql'], { encoding: 'utf8' }),
+      );
       expect((await migrate(old.newDb(), { dir })).applied).toHaveLength(4);
 
       const lines: string[] = [];
@@ -322,9 +398,13 @@ describe('migrate on the real stack', () => {
         applied: ['005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'],
         skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts'],
       });
-      expect(lines).toContainEqual(expect.stringMatching(/^002_dead_letter_index was applied from an earlier text \(checksum 231d596cbd8e…\) that this one supersedes$/));
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^002_dead_letter_index was applied from an earlier text \(checksum 231d596cbd8e…\) that this one supersedes$/),
+      );
       expect(lines).toContain('005_dead_letter_key statement 1: already took effect (MySQL 1061, the index exists)');
-      const [columns] = await old.sql.query("SELECT extra FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'queue_messages' AND column_name = 'dead_queue'");
+      const [columns] = await old.sql.query(
+        "SELECT extra FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'queue_messages' AND column_name = 'dead_queue'",
+      );
       expect(columns).toEqual([{ extra: 'STORED GENERATED' }]);
       expect((await migrate(old.newDb())).applied).toEqual([]);
     } finally {
@@ -406,7 +486,9 @@ describe('migrate on the real stack', () => {
       try {
         const dir = migrationDir({ '800_slow.sql': slowStatement('slow_800') });
         // The earlier run: its call timed out and it stopped (its claim row was released).
-        const earlier = await newDb().execute(slowStatement('slow_800'), undefined, { continueAfterTimeout: true }).catch((e: unknown) => e);
+        const earlier = await newDb()
+          .execute(slowStatement('slow_800'), undefined, { continueAfterTimeout: true })
+          .catch((e: unknown) => e);
         expect(earlier).toBeInstanceOf(StatementTimeoutError);
 
         const lines: string[] = [];
@@ -426,7 +508,9 @@ describe('migrate on the real stack', () => {
         const newDb = () => createDb({ endpoint: proxy.url, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: stack.database });
         const statement = 'CREATE TABLE slow_810\n  -- kept apart from its SELECT\n  AS   SELECT SLEEP(1.5) AS slept';
         const dir = migrationDir({ '810_slow.sql': statement });
-        const earlier = await newDb().execute(statement, undefined, { continueAfterTimeout: true }).catch((e: unknown) => e);
+        const earlier = await newDb()
+          .execute(statement, undefined, { continueAfterTimeout: true })
+          .catch((e: unknown) => e);
         expect(earlier).toBeInstanceOf(StatementTimeoutError);
 
         const lines: string[] = [];
@@ -499,7 +583,10 @@ VALUES (:id, 'live', 'sms.send', '{"n": 1}', 8, 'waiting', 0, 0, 3, :now, :now, 
   }
 
   async function hasIndex(name: string): Promise<boolean> {
-    const [rows] = await stack.sql.query("SELECT DISTINCT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'queue_messages' AND index_name = ?", [name]);
+    const [rows] = await stack.sql.query(
+      "SELECT DISTINCT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'queue_messages' AND index_name = ?",
+      [name],
+    );
     return (rows as unknown[]).length === 1;
   }
 
@@ -512,7 +599,13 @@ VALUES (:id, 'live', 'sms.send', '{"n": 1}', 8, 'waiting', 0, 0, 3, :now, :now, 
       const dir = migrationDir({ '910_blocked.sql': 'ALTER TABLE queue_messages ADD KEY ix_blocked_910 (created_at), ALGORITHM=INPLACE, LOCK=NONE' });
       const lines: string[] = [];
       // The holder is young (under longTransactionSeconds), so every try goes to the lock.
-      const run = migrate(stack.newDb(), { dir, log: (line) => lines.push(line), lockWaitSeconds: 1, lockRetryDelaysMs: [300, 300], longTransactionSeconds: 3_600 });
+      const run = migrate(stack.newDb(), {
+        dir,
+        log: (line) => lines.push(line),
+        lockWaitSeconds: 1,
+        lockRetryDelaysMs: [300, 300],
+        longTransactionSeconds: 3_600,
+      });
       const { outcome, latencies } = await enqueueDuring(run);
 
       expect(outcome.status).toBe('rejected');
@@ -543,7 +636,13 @@ VALUES (:id, 'live', 'sms.send', '{"n": 1}', 8, 'waiting', 0, 0, 3, :now, :now, 
     try {
       const dir = migrationDir({ '911_later.sql': 'ALTER TABLE queue_messages ADD KEY ix_later_911 (created_at), ALGORITHM=INPLACE, LOCK=NONE' });
       const lines: string[] = [];
-      const run = migrate(stack.newDb(), { dir, log: (line) => lines.push(line), lockWaitSeconds: 1, lockRetryDelaysMs: [300, 300, 300, 300, 300], longTransactionSeconds: 3_600 });
+      const run = migrate(stack.newDb(), {
+        dir,
+        log: (line) => lines.push(line),
+        lockWaitSeconds: 1,
+        lockRetryDelaysMs: [300, 300, 300, 300, 300],
+        longTransactionSeconds: 3_600,
+      });
       const { outcome, latencies } = await enqueueDuring(run);
 
       expect(outcome).toEqual({ status: 'fulfilled', value: { applied: ['911_later'], skipped: [] } });
@@ -563,16 +662,26 @@ VALUES (:id, 'live', 'sms.send', '{"n": 1}', 8, 'waiting', 0, 0, 3, :now, :now, 
       await new Promise((resolve) => setTimeout(resolve, 1_300));
       const dir = migrationDir({ '912_long.sql': 'ALTER TABLE queue_messages ADD KEY ix_long_912 (created_at), ALGORITHM=INPLACE, LOCK=NONE' });
       const lines: string[] = [];
-      const error = await migrate(stack.newDb(), { dir, log: (line) => lines.push(line), lockWaitSeconds: 1, lockRetryDelaysMs: [200, 200], longTransactionSeconds: 1 }).catch((e: unknown) => e);
+      const error = await migrate(stack.newDb(), {
+        dir,
+        log: (line) => lines.push(line),
+        lockWaitSeconds: 1,
+        lockRetryDelaysMs: [200, 200],
+        longTransactionSeconds: 1,
+      }).catch((e: unknown) => e);
 
       const named = new RegExp(`transaction \\d+ \\(session ${holder.sessionId}, open \\d+ s\\)`);
       // Held back without touching the table (no lock wait, so no stall), then one try at the end.
       expect(lines).toHaveLength(2);
       for (const [index, line] of lines.entries()) {
-        expect(line).toMatch(new RegExp(`^912_long statement 1: try ${index + 1} of 3 held back by ${named.source}, which may hold its table's lock; waiting 200 ms$`));
+        expect(line).toMatch(
+          new RegExp(`^912_long statement 1: try ${index + 1} of 3 held back by ${named.source}, which may hold its table's lock; waiting 200 ms$`),
+        );
       }
       expect(error).toBeInstanceOf(MigrationError);
-      expect((error as Error).message).toMatch(/gave up after 3 tries: each time another session held the table's metadata lock for longer than 1 s \(MySQL 1205\); long transactions seen on this database: /);
+      expect((error as Error).message).toMatch(
+        /gave up after 3 tries: each time another session held the table's metadata lock for longer than 1 s \(MySQL 1205\); long transactions seen on this database: /,
+      );
       expect((error as Error).message).toMatch(named);
     } finally {
       await holder.end();
@@ -588,7 +697,8 @@ VALUES (:id, 'live', 'sms.send', '{"n": 1}', 8, 'waiting', 0, 0, 3, :now, :now, 
     try {
       const db = createDb({ endpoint: server.url, resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: stack.database });
       const dir = migrationDir({
-        '913_noproc.sql': 'ALTER TABLE queue_messages ADD KEY ix_noproc_913 (created_at), ALGORITHM=INPLACE, LOCK=NONE\n-- statement\nALTER TABLE queue_messages DROP INDEX ix_noproc_913, ALGORITHM=INPLACE, LOCK=NONE',
+        '913_noproc.sql':
+          'ALTER TABLE queue_messages ADD KEY ix_noproc_913 (created_at), ALGORITHM=INPLACE, LOCK=NONE\n-- statement\nALTER TABLE queue_messages DROP INDEX ix_noproc_913, ALGORITHM=INPLACE, LOCK=NONE',
       });
       const lines: string[] = [];
       expect(await migrate(db, { dir, log: (line) => lines.push(line), lockWaitSeconds: 1 })).toEqual({ applied: ['913_noproc'], skipped: [] });

@@ -1,11 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  createLogger,
-  messageLogKeys,
-  publishQueueMetrics,
-  QUEUE_METRIC_UNITS,
-  REDACTED,
-} from '../lib/observability.js';
+import { createLogger, messageLogKeys, publishQueueMetrics, QUEUE_METRIC_UNITS, REDACTED } from '../lib/observability.js';
 
 /**
  * Powertools writes through its own Console on process.stdout/stderr (not the global console
@@ -46,7 +40,11 @@ afterEach(() => {
   }
 });
 
-const lines = (chunks: string[]) => chunks.join('').split('\n').filter((line) => line.trim() !== '');
+const lines = (chunks: string[]) =>
+  chunks
+    .join('')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
 const records = () => lines(output).map((line) => JSON.parse(line) as Record<string, any>);
 
 describe('publishQueueMetrics', () => {
@@ -120,9 +118,16 @@ describe('publishQueueMetrics', () => {
   });
 
   it('covers exactly the product metrics', () => {
-    expect(Object.keys(QUEUE_METRIC_UNITS).sort()).toEqual(
-      ['DeadLettered', 'Dispatched', 'DrainDurationMs', 'Enqueued', 'OldestDueAgeSeconds', 'QueueDepth', 'Retried', 'Succeeded'],
-    );
+    expect(Object.keys(QUEUE_METRIC_UNITS).sort()).toEqual([
+      'DeadLettered',
+      'Dispatched',
+      'DrainDurationMs',
+      'Enqueued',
+      'OldestDueAgeSeconds',
+      'QueueDepth',
+      'Retried',
+      'Succeeded',
+    ]);
   });
 });
 
@@ -149,7 +154,11 @@ describe('createLogger', () => {
   it('never writes a payload, even when a whole message or API event is logged', () => {
     const logger = createLogger();
     const row = { id: 'm-1', queue: 'sms', payload: secretPayload };
-    const apiEvent = { rawPath: '/queues/sms/messages', body: JSON.stringify({ payload: secretPayload }), headers: { Authorization: 'AWS4-HMAC-SHA256 Credential=AKIA...' } };
+    const apiEvent = {
+      rawPath: '/queues/sms/messages',
+      body: JSON.stringify({ payload: secretPayload }),
+      headers: { Authorization: 'AWS4-HMAC-SHA256 Credential=AKIA...' },
+    };
 
     logger.info('claimed', { job: row });
     logger.warn('bad request', { event: apiEvent });

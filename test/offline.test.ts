@@ -141,7 +141,11 @@ it("enqueues and redrives with the deployment's max attempts and lease, not the 
   // redrive delays any message with a group key by the lease (lib/operations.ts redrive).
   const { id: dead } = await post({ type: 'sms.send', payload: { to: '+15550003333', body: 'grouped' }, delaySeconds: 3_600 });
   await stack.sql.query(`UPDATE queue_messages SET status = 'dead', group_key = 'acct-1', finished_at = created_at, last_error = 'boom' WHERE id = ?`, [dead]);
-  const redriven = await fetch(`${baseUrl}/queues/sms/redrive`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ids: [dead] }) });
+  const redriven = await fetch(`${baseUrl}/queues/sms/redrive`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ids: [dead] }),
+  });
   expect(await redriven.json()).toMatchObject({ redriven: 1 });
   const [[row]] = (await stack.sql.query('SELECT TIMESTAMPDIFF(SECOND, updated_at, available_at) AS delay FROM queue_messages WHERE id = ?', [dead])) as any;
   expect(Number(row.delay)).toBe(45);

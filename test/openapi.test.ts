@@ -49,7 +49,9 @@ describe('the HTTP API description', () => {
   });
 
   it('documents what each handler validates, with the very same schemas', () => {
-    const handled = Object.values(HANDLERS).flatMap((routes) => Object.keys(routes)).sort();
+    const handled = Object.values(HANDLERS)
+      .flatMap((routes) => Object.keys(routes))
+      .sort();
     expect(handled).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     for (const route of ROUTES) {
       const schemas = HANDLERS[route.function]![`${route.method} ${route.path}`]!;

@@ -26,12 +26,15 @@ beforeEach(async () => {
 /** Enqueues `n` messages on `queue` and dead-letters them; answers their ids in order. */
 async function deadLetters(n: number, queue = 'default', payload: (i: number) => unknown = (i) => ({ i })): Promise<string[]> {
   const app = testApp(stack.db);
-  const answers = await enqueue(app, queue, Array.from({ length: n }, (_, i) => ({ type: 'any', payload: payload(i) })));
-  const ids = answers.map((a) => a.id);
-  await stack.sql.query(
-    `UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 12:30:00', last_error = 'boom' WHERE id IN (?)`,
-    [ids],
+  const answers = await enqueue(
+    app,
+    queue,
+    Array.from({ length: n }, (_, i) => ({ type: 'any', payload: payload(i) })),
   );
+  const ids = answers.map((a) => a.id);
+  await stack.sql.query(`UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 12:30:00', last_error = 'boom' WHERE id IN (?)`, [
+    ids,
+  ]);
   return ids;
 }
 
@@ -97,20 +100,38 @@ describe('stats of FIFO queues and queue-wide limits', () => {
 
   it('shows groups in flight and blocked, and the permits the claims hold, until they end', async () => {
     const app = limitedApp();
-    await enqueue(app, 'ledger', ['acct-1', 'acct-1', 'acct-2', 'acct-3', 'acct-4'].map((groupKey, i) => ({ type: 'any', payload: i, groupKey })));
+    await enqueue(
+      app,
+      'ledger',
+      ['acct-1', 'acct-1', 'acct-2', 'acct-3', 'acct-4'].map((groupKey, i) => ({ type: 'any', payload: i, groupKey })),
+    );
     await enqueue(app, 'paced', [{ type: 'any', payload: 1 }]);
     expect(await getQueueStats(app, 'ledger')).toMatchObject({ groups: { live: 4, inFlight: 0, blocked: 0 }, permitsInUse: { run: 0, rate: 0 } });
 
     // A drain's claim, as the lane makes it: permits first (3 run, 3 of the 10 rate), then the heads.
     const now = app.clock.now();
-    const claim = await claimMessages(app.db, { queue: 'ledger', limit: 3, now, leaseMs: 60_000, fifo: true, permits: { rate: ratePermits(10), run: { slots: 3 } } });
+    const claim = await claimMessages(app.db, {
+      queue: 'ledger',
+      limit: 3,
+      now,
+      leaseMs: 60_000,
+      fifo: true,
+      permits: { rate: ratePermits(10), run: { slots: 3 } },
+    });
     expect(claim.claimed).toBe(3);
     const [first, second] = claim.messages;
-    await reschedule(app.db, { retries: [{ id: first!.id, leaseToken: first!.leaseToken, availableAt: new Date(now.getTime() + 30_000), error: 'boom' }], now });
+    await reschedule(app.db, {
+      retries: [{ id: first!.id, leaseToken: first!.leaseToken, availableAt: new Date(now.getTime() + 30_000), error: 'boom' }],
+      now,
+    });
     await ack(app.db, { held: [second!], now });
 
     const stats = await getQueueStats(app, 'ledger');
-    expect(stats).toMatchObject({ counts: { waiting: 2, running: 1, retrying: 1, done: 1 }, groups: { live: 3, inFlight: 1, blocked: 1 }, permitsInUse: { run: 3, rate: 3 } });
+    expect(stats).toMatchObject({
+      counts: { waiting: 2, running: 1, retrying: 1, done: 1 },
+      groups: { live: 3, inFlight: 1, blocked: 1 },
+      permitsInUse: { run: 3, rate: 3 },
+    });
     // Only the kinds a queue is limited by; nothing for a queue without groups or limits.
     expect((await getQueueStats(app, 'paced')).permitsInUse).toEqual({ rate: 0 });
     const plain = await getQueueStats(app, 'plain');
@@ -197,7 +218,13 @@ describe('getThroughput', () => {
   });
 
   it('reads one range of the claim index per queue, never the whole table', async () => {
-    const plan = await stack.db.query(`EXPLAIN ${queueThroughputSql(':queue0, :queue1')}`, { queue0: 'default', queue1: 'sms', since, finishedSince: since, until });
+    const plan = await stack.db.query(`EXPLAIN ${queueThroughputSql(':queue0, :queue1')}`, {
+      queue0: 'default',
+      queue1: 'sms',
+      since,
+      finishedSince: since,
+      until,
+    });
     const reads = plan.filter((row) => row.table === 'm');
     expect(reads).toHaveLength(2);
     // 74 bytes: queue and finished_at, both parts of the key bound, in each half of the UNION.
@@ -255,7 +282,10 @@ describe('listDeadLetters', () => {
     const ids = answers.map((answer) => answer.id);
     // 400 bytes, each encoded in the response as 2 (a quote, a backslash) or 6 (a control character).
     const error = '"\u0001\\\u0001'.repeat(100);
-    await stack.sql.query(`UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 12:30:00', last_error = ? WHERE id IN (?)`, [error, ids]);
+    await stack.sql.query(`UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 12:30:00', last_error = ? WHERE id IN (?)`, [
+      error,
+      ids,
+    ]);
     const seen: string[] = [];
     let after: string | undefined;
     let pages = 0;

@@ -50,7 +50,16 @@ describe('1 MiB payloads', () => {
 
     const handler = createEnqueueHandler(() => app, { logger: recordingLogger(), publishMetrics: () => {} });
     const response = parseResponse(
-      await handler(httpEvent({ method: 'POST', path: '/queues/hooks/messages', routeKey: 'POST /queues/{queue}/messages', pathParameters: { queue: 'hooks' }, body: { messages } }), lambdaContext),
+      await handler(
+        httpEvent({
+          method: 'POST',
+          path: '/queues/hooks/messages',
+          routeKey: 'POST /queues/{queue}/messages',
+          pathParameters: { queue: 'hooks' },
+          body: { messages },
+        }),
+        lambdaContext,
+      ),
     );
     expect(response.statusCode).toBe(202);
 

@@ -57,10 +57,9 @@ describe('jobs/orderConfirm.ts', () => {
   it('types an enqueue by the job type named, at compile time', async () => {
     const typed = app();
     await enqueue(typed, 'orders', [{ type: 'order.confirm', payload: { orderId: 'A-1003', email: 'b@example.com', totalCents: 10 } }]);
+    const wrongTotal = { orderId: 'A-1004', email: 'b@example.com', totalCents: '10' };
     // @ts-expect-error: totalCents is a number in the order.confirm schema
-    await expect(enqueue(typed, 'orders', [{ type: 'order.confirm', payload: { orderId: 'A-1004', email: 'b@example.com', totalCents: '10' } }])).rejects.toThrow(
-      /payload.totalCents/,
-    );
+    await expect(enqueue(typed, 'orders', [{ type: 'order.confirm', payload: wrongTotal }])).rejects.toThrow(/payload.totalCents/);
     // @ts-expect-error: no job type of that name in queue.config.ts
     await expect(enqueue(typed, 'orders', [{ type: 'order.confrim', payload: {} }])).rejects.toThrow(/order.confrim/);
   });

@@ -11,7 +11,10 @@ describe('README: Add a job type', () => {
     const section = readme.slice(readme.indexOf('## Add a job type'));
     const snippet = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
     const file = await read('jobs/orderConfirm.ts');
-    const lines = snippet.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('async handle('));
+    const lines = snippet
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('async handle('));
     for (const line of lines) expect(file, line).toContain(line);
   });
 

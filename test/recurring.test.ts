@@ -41,7 +41,12 @@ describe('recurring messages through drain runs', () => {
     const delivered: string[] = [];
     const tick = jobType('tick', async (_payload, context) => void delivered.push(context.id));
     const apps = [1, 2, 3].map(() =>
-      appWith({ queues: [{ name: 'ticks' }], jobTypes: [tick], recurring: [{ name: 'tick', schedule: 'rate(1 minute)', queue: 'ticks', type: 'tick', payload: {} }], clock }),
+      appWith({
+        queues: [{ name: 'ticks' }],
+        jobTypes: [tick],
+        recurring: [{ name: 'tick', schedule: 'rate(1 minute)', queue: 'ticks', type: 'tick', payload: {} }],
+        clock,
+      }),
     );
 
     let enqueued = 0;
@@ -58,7 +63,10 @@ describe('recurring messages through drain runs', () => {
 
     expect(errors).toEqual([]);
     expect(enqueued).toBe(1_440);
-    const expected = keysFor('tick', Array.from({ length: 1_440 }, (_, i) => start + (i + 1) * MINUTE));
+    const expected = keysFor(
+      'tick',
+      Array.from({ length: 1_440 }, (_, i) => start + (i + 1) * MINUTE),
+    );
     expect(await dedupKeys('ticks')).toEqual(expected);
     expect(delivered).toHaveLength(1_440);
     expect(new Set(delivered).size).toBe(1_440);
@@ -193,7 +201,8 @@ describe('recurring messages through drain runs', () => {
     // The insert fails (a Data API outage), every other statement goes through.
     const failing: Db = {
       query: (sql, params, options) => db.query(sql, params, options),
-      execute: (sql, params, options) => (failInserts && sql.includes('INSERT INTO queue_messages') ? Promise.reject(new Error('Communications link failure')) : db.execute(sql, params, options)),
+      execute: (sql, params, options) =>
+        failInserts && sql.includes('INSERT INTO queue_messages') ? Promise.reject(new Error('Communications link failure')) : db.execute(sql, params, options),
       batch: (sql, sets, options) => db.batch(sql, sets, options),
       transaction: (work) => db.transaction(work),
       withTransactionId: (id) => db.withTransactionId(id),
@@ -226,7 +235,8 @@ describe('recurring messages through drain runs', () => {
 });
 
 describe('due slots', () => {
-  const plan = (declaration: Omit<RecurringDeclaration, 'queue' | 'type' | 'payload'>) => planRecurring([{ queue: 'q', type: 't', payload: {}, ...declaration }])[0]!;
+  const plan = (declaration: Omit<RecurringDeclaration, 'queue' | 'type' | 'payload'>) =>
+    planRecurring([{ queue: 'q', type: 't', payload: {}, ...declaration }])[0]!;
   const iso = (dates: Date[]) => dates.map((date) => date.toISOString());
 
   it('are the latest slot, or the latest catchUp slots, at or before now', () => {
@@ -266,7 +276,11 @@ describe('defineConfig: recurring', () => {
   }
 
   it('keeps valid entries', () => {
-    const config = defineConfig({ queues: [{ name: 'reports' }], jobTypes: [report], recurring: [entry, { ...entry, name: 'paris', timezone: 'Europe/Paris', catchUp: 3 }] });
+    const config = defineConfig({
+      queues: [{ name: 'reports' }],
+      jobTypes: [report],
+      recurring: [entry, { ...entry, name: 'paris', timezone: 'Europe/Paris', catchUp: 3 }],
+    });
     expect(config.recurring?.map((r) => r.name)).toEqual(['daily-report', 'paris']);
   });
 

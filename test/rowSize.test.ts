@@ -72,7 +72,14 @@ it('keeps every row the product reads under 60,000 bytes with every field at its
     'SELECT status, payload_parts, LENGTH(payload) AS payload, LENGTH(last_error) AS error, LENGTH(dedup_key) AS dedup, LENGTH(group_key) AS grp FROM queue_messages WHERE id = ?',
     [id],
   )) as any;
-  expect(stored).toEqual({ status: 'dead', payload_parts: 0, payload: ENQUEUE_LIMITS.maxInlinePayloadBytes, error: LAST_ERROR_MAX_BYTES, dedup: 1_020, grp: 512 });
+  expect(stored).toEqual({
+    status: 'dead',
+    payload_parts: 0,
+    payload: ENQUEUE_LIMITS.maxInlinePayloadBytes,
+    error: LAST_ERROR_MAX_BYTES,
+    dedup: 1_020,
+    grp: 512,
+  });
   // The claim's read carries the payload, the keys and the names.
   expect(Math.max(...drained)).toBeGreaterThan(ENQUEUE_LIMITS.maxInlinePayloadBytes + 512);
   expect(Math.max(...drained)).toBeLessThan(ROW_BUDGET);

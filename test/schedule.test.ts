@@ -3,7 +3,8 @@ import { isTimeZone, nextSlotAfter, parseSchedule, ScheduleError, slotsAtOrBefor
 
 const iso = (dates: readonly Date[]) => dates.map((date) => date.toISOString());
 const next = (expression: string, after: string, timeZone?: string) => nextSlotAfter(parseSchedule(expression), new Date(after), { timeZone })?.toISOString();
-const latest = (expression: string, at: string, count: number, timeZone?: string) => iso(slotsAtOrBefore(parseSchedule(expression), new Date(at), { count, timeZone }));
+const latest = (expression: string, at: string, count: number, timeZone?: string) =>
+  iso(slotsAtOrBefore(parseSchedule(expression), new Date(at), { count, timeZone }));
 
 /** The next `count` slots after `from`, by repeated nextSlotAfter. */
 function upcoming(schedule: Schedule, from: string, count: number, timeZone?: string): string[] {
@@ -51,7 +52,11 @@ describe('rate expressions', () => {
 describe('cron expressions', () => {
   it('read six fields: minutes hours day-of-month month day-of-week year', () => {
     expect(upcoming(parseSchedule('cron(0 9 * * ? *)'), '2026-01-01T10:00:00Z', 2)).toEqual(['2026-01-02T09:00:00.000Z', '2026-01-03T09:00:00.000Z']);
-    expect(upcoming(parseSchedule('cron(0/15 * * * ? *)'), '2026-01-01T10:50:00Z', 3)).toEqual(['2026-01-01T11:00:00.000Z', '2026-01-01T11:15:00.000Z', '2026-01-01T11:30:00.000Z']);
+    expect(upcoming(parseSchedule('cron(0/15 * * * ? *)'), '2026-01-01T10:50:00Z', 3)).toEqual([
+      '2026-01-01T11:00:00.000Z',
+      '2026-01-01T11:15:00.000Z',
+      '2026-01-01T11:30:00.000Z',
+    ]);
     expect(upcoming(parseSchedule('cron(5,35 8-9 * * ? *)'), '2026-01-01T00:00:00Z', 5)).toEqual([
       '2026-01-01T08:05:00.000Z',
       '2026-01-01T08:35:00.000Z',
@@ -61,14 +66,26 @@ describe('cron expressions', () => {
     ]);
     // 2026-01-03 is a Saturday.
     expect(upcoming(parseSchedule('cron(0 18 ? * MON-FRI *)'), '2026-01-02T19:00:00Z', 2)).toEqual(['2026-01-05T18:00:00.000Z', '2026-01-06T18:00:00.000Z']);
-    expect(upcoming(parseSchedule('cron(0 0 1 JAN/3 ? *)'), '2026-01-01T00:00:00Z', 3)).toEqual(['2026-04-01T00:00:00.000Z', '2026-07-01T00:00:00.000Z', '2026-10-01T00:00:00.000Z']);
-    expect(upcoming(parseSchedule('cron(10-50/20 3 1 * ? *)'), '2026-01-01T00:00:00Z', 3)).toEqual(['2026-01-01T03:10:00.000Z', '2026-01-01T03:30:00.000Z', '2026-01-01T03:50:00.000Z']);
+    expect(upcoming(parseSchedule('cron(0 0 1 JAN/3 ? *)'), '2026-01-01T00:00:00Z', 3)).toEqual([
+      '2026-04-01T00:00:00.000Z',
+      '2026-07-01T00:00:00.000Z',
+      '2026-10-01T00:00:00.000Z',
+    ]);
+    expect(upcoming(parseSchedule('cron(10-50/20 3 1 * ? *)'), '2026-01-01T00:00:00Z', 3)).toEqual([
+      '2026-01-01T03:10:00.000Z',
+      '2026-01-01T03:30:00.000Z',
+      '2026-01-01T03:50:00.000Z',
+    ]);
     expect(upcoming(parseSchedule('cron(0 12 ? * 1,7 *)'), '2026-01-01T00:00:00Z', 2)).toEqual(['2026-01-03T12:00:00.000Z', '2026-01-04T12:00:00.000Z']);
   });
 
   it('take L, W and # where EventBridge does', () => {
     // Last day of the month; the last weekday (2026-01-31 is a Saturday); the weekday nearest the 1st (2026-02-01 is a Sunday, 2025-11-01 a Saturday).
-    expect(upcoming(parseSchedule('cron(0 10 L * ? *)'), '2026-01-15T00:00:00Z', 3)).toEqual(['2026-01-31T10:00:00.000Z', '2026-02-28T10:00:00.000Z', '2026-03-31T10:00:00.000Z']);
+    expect(upcoming(parseSchedule('cron(0 10 L * ? *)'), '2026-01-15T00:00:00Z', 3)).toEqual([
+      '2026-01-31T10:00:00.000Z',
+      '2026-02-28T10:00:00.000Z',
+      '2026-03-31T10:00:00.000Z',
+    ]);
     expect(next('cron(0 10 LW * ? *)', '2026-01-15T00:00:00Z')).toBe('2026-01-30T10:00:00.000Z');
     expect(next('cron(0 10 1W * ? *)', '2026-01-15T00:00:00Z')).toBe('2026-02-02T10:00:00.000Z');
     expect(next('cron(0 10 1W * ? *)', '2025-10-15T00:00:00Z')).toBe('2025-11-03T10:00:00.000Z');
@@ -152,7 +169,11 @@ describe('slots in a time zone', () => {
       '2026-11-01T07:00:00.000Z', // 02:00 EST: the repeated hour has no slots
       '2026-11-01T07:30:00.000Z',
     ]);
-    expect(latest('cron(0/30 * * * ? *)', '2026-11-01T07:00:00Z', 3, 'America/New_York')).toEqual(['2026-11-01T05:00:00.000Z', '2026-11-01T05:30:00.000Z', '2026-11-01T07:00:00.000Z']);
+    expect(latest('cron(0/30 * * * ? *)', '2026-11-01T07:00:00Z', 3, 'America/New_York')).toEqual([
+      '2026-11-01T05:00:00.000Z',
+      '2026-11-01T05:30:00.000Z',
+      '2026-11-01T07:00:00.000Z',
+    ]);
   });
 
   it('count a day of 23 or 25 hours by its slots, not by 24 hours', () => {
@@ -161,7 +182,11 @@ describe('slots in a time zone', () => {
     expect(upcoming(daily, '2026-10-24T12:00:00Z', 2, 'Europe/London')).toEqual(['2026-10-25T09:00:00.000Z', '2026-10-26T09:00:00.000Z']);
     // Every minute of London's 25-hour day, 00:00 BST to 23:59 GMT: the repeated hour once, 24 hours of slots.
     const everyMinute = parseSchedule('cron(* * * * ? *)');
-    const slots = slotsAtOrBefore(everyMinute, new Date('2026-10-25T23:59:00Z'), { count: 10_000, after: new Date('2026-10-24T22:59:00Z'), timeZone: 'Europe/London' });
+    const slots = slotsAtOrBefore(everyMinute, new Date('2026-10-25T23:59:00Z'), {
+      count: 10_000,
+      after: new Date('2026-10-24T22:59:00Z'),
+      timeZone: 'Europe/London',
+    });
     expect(slots).toHaveLength(24 * 60);
     expect(new Set(slots.map((slot) => slot.getTime())).size).toBe(24 * 60);
   });
@@ -173,9 +198,15 @@ describe('slotsAtOrBefore', () => {
     const at = new Date('2026-01-01T03:00:30Z');
     expect(iso(slotsAtOrBefore(everyMinute, at, { count: 1 }))).toEqual(['2026-01-01T03:00:00.000Z']);
     expect(iso(slotsAtOrBefore(everyMinute, at, { count: 3 }))).toEqual(['2026-01-01T02:58:00.000Z', '2026-01-01T02:59:00.000Z', '2026-01-01T03:00:00.000Z']);
-    expect(iso(slotsAtOrBefore(everyMinute, at, { count: 3, after: new Date('2026-01-01T02:58:00Z') }))).toEqual(['2026-01-01T02:59:00.000Z', '2026-01-01T03:00:00.000Z']);
+    expect(iso(slotsAtOrBefore(everyMinute, at, { count: 3, after: new Date('2026-01-01T02:58:00Z') }))).toEqual([
+      '2026-01-01T02:59:00.000Z',
+      '2026-01-01T03:00:00.000Z',
+    ]);
     const cron = parseSchedule('cron(* * * * ? *)');
-    expect(iso(slotsAtOrBefore(cron, at, { count: 3, after: new Date('2026-01-01T02:58:00Z') }))).toEqual(['2026-01-01T02:59:00.000Z', '2026-01-01T03:00:00.000Z']);
+    expect(iso(slotsAtOrBefore(cron, at, { count: 3, after: new Date('2026-01-01T02:58:00Z') }))).toEqual([
+      '2026-01-01T02:59:00.000Z',
+      '2026-01-01T03:00:00.000Z',
+    ]);
   });
 
   it('stops looking back at `after`, so a rare schedule costs no long search', () => {

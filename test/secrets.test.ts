@@ -44,9 +44,7 @@ describe('secret', () => {
     const signing = secret('WEBHOOK_SIGNING_SECRET', { env, provider: provider() });
     expect(await signing.value()).toBe('from-ssm');
     expect(await signing.value()).toBe('from-ssm');
-    expect(requests).toEqual([
-      { target: 'AmazonSSM.GetParameter', body: { Name: '/aurora-queue/test/webhook-signing-secret', WithDecryption: true } },
-    ]);
+    expect(requests).toEqual([{ target: 'AmazonSSM.GetParameter', body: { Name: '/aurora-queue/test/webhook-signing-secret', WithDecryption: true } }]);
   });
 
   it('reads again once the cache has expired', async () => {

@@ -199,10 +199,14 @@ describe('serverless package', () => {
     });
 
     it('grants only the five Data API actions on that cluster and GetSecretValue on the secret each function signs in with', () => {
-      expectLeastPrivilegeDataApi(created.template, { 'Fn::GetAtt': ['DbCluster', 'DBClusterArn'] }, { master: { Ref: 'DbSecret' }, app: { Ref: 'DbAppSecret' } });
+      expectLeastPrivilegeDataApi(
+        created.template,
+        { 'Fn::GetAtt': ['DbCluster', 'DBClusterArn'] },
+        { master: { Ref: 'DbSecret' }, app: { Ref: 'DbAppSecret' } },
+      );
     });
 
-    it('generates the application user\'s secret, attached to the cluster', () => {
+    it("generates the application user's secret, attached to the cluster", () => {
       const { template } = created;
       expect(evaluateCondition(template, 'CreateDbAppSecret')).toBe(true);
       for (const id of APP_SECRET_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbAppSecret');
@@ -264,7 +268,10 @@ describe('serverless package', () => {
       }
 
       for (const name of FUNCTIONS.filter((f) => f !== 'drain')) {
-        expect(roleStatements(existing.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('ssm:'))), name).toEqual([]);
+        expect(
+          roleStatements(existing.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('ssm:'))),
+          name,
+        ).toEqual([]);
       }
       const ssm = roleStatements(existing.template, 'drain').filter((s) => asArray(s.Action).some((a: string) => a.startsWith('ssm:')));
       expect(ssm).toHaveLength(1);
@@ -282,12 +289,15 @@ describe('serverless package', () => {
     // The names queueDefaults reads, taken from the function itself, so a new one cannot be left out.
     const read = new Set<string>();
     queueDefaults(
-      new Proxy({}, {
-        get: (_, name) => {
-          read.add(String(name));
-          return undefined;
+      new Proxy(
+        {},
+        {
+          get: (_, name) => {
+            read.add(String(name));
+            return undefined;
+          },
         },
-      }),
+      ),
     );
 
     it('passes every one to every function: the API enqueues and redrives with them too', () => {
@@ -321,11 +331,13 @@ describe('serverless package', () => {
   });
 
   describe('with an existing cluster given', () => {
-    it('creates no cluster, only the application user\'s secret, attached to the given cluster by its identifier', () => {
+    it("creates no cluster, only the application user's secret, attached to the given cluster by its identifier", () => {
       const { template } = existing;
       expect(evaluateCondition(template, 'CreateDbCluster')).toBe(false);
       for (const id of DB_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbCluster');
-      const unconditional = Object.values(template.Resources).filter((r) => r.Condition === undefined).map((r) => r.Type);
+      const unconditional = Object.values(template.Resources)
+        .filter((r) => r.Condition === undefined)
+        .map((r) => r.Type);
       expect(unconditional.filter((type) => type.startsWith('AWS::RDS::') || type.startsWith('AWS::SecretsManager::'))).toEqual([]);
 
       expect(evaluateCondition(template, 'CreateDbAppSecret')).toBe(true);
@@ -386,7 +398,9 @@ describe('serverless package', () => {
           expect(functionResource(template, name).Properties.Role).toEqual({ 'Fn::GetAtt': [roleOf(name), 'Arn'] });
           const role = template.Resources[roleOf(name)]!.Properties;
           expect(role.ManagedPolicyArns).toBeUndefined();
-          expect(role.AssumeRolePolicyDocument.Statement).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+          expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ]);
         }
       }
     });
@@ -394,7 +408,13 @@ describe('serverless package', () => {
     it('lets each function write only to its own log group, and enables no tracing', () => {
       for (const name of FUNCTIONS) {
         const logs = roleStatements(created.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('logs:')));
-        expect(logs, name).toEqual([{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': [`${roleOf(name).replace(/Role$/, '')}LogGroup`, 'Arn'] } }]);
+        expect(logs, name).toEqual([
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: { 'Fn::GetAtt': [`${roleOf(name).replace(/Role$/, '')}LogGroup`, 'Arn'] },
+          },
+        ]);
         expect(functionResource(created.template, name).Properties.TracingConfig).toBeUndefined();
       }
       expect(iamStatements(created.template).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('xray:')))).toEqual([]);
@@ -416,7 +436,8 @@ describe('serverless package', () => {
     const SIGNING_SECRET = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/aurora-queue/test/webhook-signing-secret`;
     const OTHER_PARAMETER = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/aurora-queue/test/other`;
     const OTHER_CLUSTER = `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:another`;
-    const logStream = (template: Template, fn: string) => `${resourceArn(template, `${roleOf(fn).replace(/Role$/, '')}LogGroup`)}:log-stream:2026/03/01/[$LATEST]0123456789abcdef`;
+    const logStream = (template: Template, fn: string) =>
+      `${resourceArn(template, `${roleOf(fn).replace(/Role$/, '')}LogGroup`)}:log-stream:2026/03/01/[$LATEST]0123456789abcdef`;
 
     type Target = (template: Template) => string;
     const targets: Record<string, Target> = {
@@ -569,7 +590,10 @@ describe('serverless package', () => {
       const files = listing.trim().split('\n');
       expect(files[0]).toBe(handlerFile);
       // Only migrate carries more: the migrations it applies, read from disk at run time.
-      const expectedExtras = name === 'migrate' ? (await readdir(join(projectDir, 'schema', 'migrations'))).filter((f) => f.endsWith('.sql')).map((f) => `schema/migrations/${f}`) : [];
+      const expectedExtras =
+        name === 'migrate'
+          ? (await readdir(join(projectDir, 'schema', 'migrations'))).filter((f) => f.endsWith('.sql')).map((f) => `schema/migrations/${f}`)
+          : [];
       expect(files.slice(1).sort()).toEqual(expectedExtras.sort());
 
       // Import the bundle in a fresh Node process, as the Lambda runtime would: catches missing

@@ -26,7 +26,10 @@ describe('issuesFromZod', () => {
 
   it('names a bad record key as the field, with the words and rule of its own schema', () => {
     const headers = z.object({
-      headers: z.record(z.string().refine((k) => !k.includes(' '), { message: 'not a valid header name', params: { rule: 'header_name' } }), z.string()),
+      headers: z.record(
+        z.string().refine((k) => !k.includes(' '), { message: 'not a valid header name', params: { rule: 'header_name' } }),
+        z.string(),
+      ),
     });
     const found = issues(headers, { headers: { 'X Foo': 'a', ok: 'b' } });
     expect(found).toEqual([{ field: 'headers.X Foo', rule: 'header_name', message: 'not a valid header name' }]);

@@ -94,7 +94,13 @@ describe('a lingering drain', () => {
       started.push(Date.now());
       runs.push(drain({ ...app, db: stack.newDb() }, { queue: q, remainingTimeMs: () => 60_000, linger: { idleMs: 150, woken: true } }));
     };
-    app = createApp({ db: stack.newDb(), env: {}, config: defineConfig({ queues: [{ name: queue }], jobTypes: [noop] }), clock: systemClock, invokeDrain: invoke });
+    app = createApp({
+      db: stack.newDb(),
+      env: {},
+      config: defineConfig({ queues: [{ name: queue }], jobTypes: [noop] }),
+      clock: systemClock,
+      invokeDrain: invoke,
+    });
     // Several "containers", each its own Waker, enqueueing at irregular moments for ~3 s, so
     // enqueues land before, during and right after runs' exits.
     const containers = Array.from({ length: 3 }, () => new Waker({ db: stack.newDb(), clock: systemClock, queues: [queue], invoke }));
@@ -109,7 +115,7 @@ describe('a lingering drain', () => {
       }),
     );
     // Let the last runs finish their linger; no schedule runs here, so nothing else drains.
-    for (let settled = 0; settled < runs.length; ) {
+    for (let settled = 0; settled < runs.length;) {
       const batch = runs.slice(settled);
       await Promise.all(batch);
       settled += batch.length;

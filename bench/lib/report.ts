@@ -51,10 +51,7 @@ function formatFigure(figure: Figure, unit: string): string {
 }
 
 export function markdownTable(rows: readonly Row[]): string {
-  const lines = [
-    '| id | measure | target | measured: median (min–max) | ratio to the baseline named | result |',
-    '|---|---|---|---|---|---|',
-  ];
+  const lines = ['| id | measure | target | measured: median (min–max) | ratio to the baseline named | result |', '|---|---|---|---|---|---|'];
   for (const row of rows) {
     const pass = passes(row);
     const ratio = row.ratio === undefined ? '' : `${formatFigure(row.ratio.figure, '')} × ${row.ratio.to}`;

@@ -71,7 +71,10 @@ export async function measureBundles(reps: number, log: (line: string) => void):
             'const t = performance.now(); const m = await import(process.argv[1]); ' +
             'if (typeof m.handler !== "function") process.exit(3); console.log(performance.now() - t);';
           const started = performance.now();
-          const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe, file], { env: { PATH: process.env.PATH ?? '', ...LAMBDA_ENV }, timeout: 30_000 });
+          const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe, file], {
+            env: { PATH: process.env.PATH ?? '', ...LAMBDA_ENV },
+            timeout: 30_000,
+          });
           init.push(performance.now() - started);
           imports.push(Number(stdout.trim()));
         }

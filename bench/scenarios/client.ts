@@ -36,5 +36,10 @@ export async function clientEnqueues(options: { db: Db; count: number; callers: 
   );
   const ms = performance.now() - started;
   await client.close();
-  return { messages: options.count, perSecond: ratePerSecond(options.count, ms), callsPerMessage: options.db.stats.calls / options.count, latency: figure(latencies) };
+  return {
+    messages: options.count,
+    perSecond: ratePerSecond(options.count, ms),
+    callsPerMessage: options.db.stats.calls / options.count,
+    latency: figure(latencies),
+  };
 }

@@ -215,7 +215,13 @@ export async function webhookDrain(options: {
 }
 
 /** One repetition: every plain client, sendJson alone, the drain, the drain with no network. */
-export async function measureDelivery(options: { newDb: () => Db; pool: mysql.Pool; receiver: Receiver; count: number; inFlight: number }): Promise<DeliveryRepetition> {
+export async function measureDelivery(options: {
+  newDb: () => Db;
+  pool: mysql.Pool;
+  receiver: Receiver;
+  count: number;
+  inFlight: number;
+}): Promise<DeliveryRepetition> {
   const { receiver, count, inFlight } = options;
   const plain: Record<string, DeliveryResult> = {};
   for (const client of PLAIN_CLIENT_NAMES) plain[client] = await plainClientLoop(client, receiver, count, inFlight);
@@ -234,7 +240,8 @@ function bestPlain(rep: DeliveryRepetition): { client: string; perSecond: number
 /** The section's table rows; ratios are per repetition, against that repetition's best plain client. */
 export function deliveryRows(repetitions: readonly DeliveryRepetition[], inFlight: number, count: number): Row[] {
   if (repetitions.length === 0) return [];
-  const cpu = (pick: (rep: DeliveryRepetition) => DeliveryResult) => `client CPU ${formatNumber(figure(repetitions.map((rep) => pick(rep).clientCpuUs)).median)} µs/msg`;
+  const cpu = (pick: (rep: DeliveryRepetition) => DeliveryResult) =>
+    `client CPU ${formatNumber(figure(repetitions.map((rep) => pick(rep).clientCpuUs)).median)} µs/msg`;
   const ratio = (pick: (rep: DeliveryRepetition) => DeliveryResult) => ({
     to: 'best plain',
     figure: figure(repetitions.map((rep) => pick(rep).perSecond / bestPlain(rep).perSecond)),

@@ -56,10 +56,9 @@ export async function drainRuns(options: {
 
   let duplicates = 0;
   for (const count of dispatches.values()) duplicates += count - 1;
-  const [[row]] = (await options.pool.query(
-    `SELECT COUNT(*) AS done, MAX(finished_at) AS last FROM queue_messages WHERE queue = :queue AND status = 'done'`,
-    { queue: BENCH_QUEUE },
-  )) as unknown as [[{ done: number; last: Date | null }]];
+  const [[row]] = (await options.pool.query(`SELECT COUNT(*) AS done, MAX(finished_at) AS last FROM queue_messages WHERE queue = :queue AND status = 'done'`, {
+    queue: BENCH_QUEUE,
+  })) as unknown as [[{ done: number; last: Date | null }]];
   const done = Number(row.done);
   for (const summary of summaries) {
     if (summary.errors.length > 0) throw new Error(`drain reported errors: ${summary.errors.join('; ')}`);

@@ -46,7 +46,14 @@ export async function plainHttpFloor(endpoint: string, database: string, count: 
   const call = () =>
     new Promise<void>((resolve, reject) => {
       const request = http.request(
-        { host: url.hostname, port: url.port, path: '/Execute', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/Execute',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -51,7 +51,7 @@ function harness(newDb: () => Db): Harness {
     runs: [],
     startedAt: new Map(),
     async settle() {
-      for (let done = 0; done < h.runs.length; ) {
+      for (let done = 0; done < h.runs.length;) {
         const batch = h.runs.slice(done);
         await Promise.all(batch);
         done += batch.length;
@@ -89,7 +89,14 @@ export async function pickupLatency(options: { newDb: () => Db; count: number; p
 }
 
 /** `containers` processes enqueue `perSecond` messages in total for `seconds`, in batches of `batch`; what the wakes cost. */
-export async function wakeCost(options: { newDb: () => Db; pool: mysql.Pool; perSecond: number; seconds: number; containers: number; batch: number }): Promise<WakeCostResult> {
+export async function wakeCost(options: {
+  newDb: () => Db;
+  pool: mysql.Pool;
+  perSecond: number;
+  seconds: number;
+  containers: number;
+  batch: number;
+}): Promise<WakeCostResult> {
   const h = harness(options.newDb);
   const invoke = invokeFor(h, options.newDb);
   const wakeDbs = Array.from({ length: options.containers }, () => options.newDb());
@@ -105,7 +112,7 @@ export async function wakeCost(options: { newDb: () => Db; pool: mysql.Pool; per
     };
     return { ...h.app, db: options.newDb(), waker };
   });
-  const callsPerContainer = (options.perSecond / options.containers) / options.batch;
+  const callsPerContainer = options.perSecond / options.containers / options.batch;
   const start = Date.now();
   let messages = 0;
   await Promise.all(
@@ -114,7 +121,11 @@ export async function wakeCost(options: { newDb: () => Db; pool: mysql.Pool; per
         const due = start + (n * 1_000) / callsPerContainer + (c * 1_000) / callsPerContainer / options.containers;
         if (due >= start + options.seconds * 1_000) return;
         if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
-        await enqueue(app, BENCH_QUEUE, Array.from({ length: options.batch }, (_, i) => ({ type: BENCH_TYPE, payload: benchPayload(n * options.batch + i) })));
+        await enqueue(
+          app,
+          BENCH_QUEUE,
+          Array.from({ length: options.batch }, (_, i) => ({ type: BENCH_TYPE, payload: benchPayload(n * options.batch + i) })),
+        );
         messages += options.batch;
       }
     }),

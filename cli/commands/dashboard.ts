@@ -21,9 +21,11 @@ export const dashboardCommand: Command = {
     // One read before serving: a target that cannot be reached, or has no schema, is said here.
     await listQueueStats(app);
     const { target } = context;
-    const dashboard = await startDashboard({ app, port, target: target.description, log: (line) => context.warn(line) }).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === 'EADDRINUSE' ? new CliError(`port ${port} is in use on 127.0.0.1; choose another with --port <n>`) : error;
-    });
+    const dashboard = await startDashboard({ app, port, target: target.description, log: (line) => context.warn(line) }).catch(
+      (error: NodeJS.ErrnoException) => {
+        throw error.code === 'EADDRINUSE' ? new CliError(`port ${port} is in use on 127.0.0.1; choose another with --port <n>`) : error;
+      },
+    );
     if (context.json) context.printJson({ url: dashboard.url, target: target.description });
     else context.print(`dashboard on ${dashboard.url} (${target.description}); Ctrl-C stops it`);
     try {

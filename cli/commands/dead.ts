@@ -18,7 +18,10 @@ export const deadListCommand: Command = {
     const limit = intOption(context.options, 'limit', { min: 1, max: DEAD_LETTER_LIMITS.maxPage }, 'dead list');
     const after = context.options.after;
     if (after !== undefined && !isUuid(after.toLowerCase())) throw new UsageError(`--after must be a message id (a UUID), got "${after}"`, 'dead list');
-    const page = await listDeadLetters(context.app(), queue!, { ...(limit !== undefined ? { limit } : {}), ...(after !== undefined ? { after: after.toLowerCase() } : {}) });
+    const page = await listDeadLetters(context.app(), queue!, {
+      ...(limit !== undefined ? { limit } : {}),
+      ...(after !== undefined ? { after: after.toLowerCase() } : {}),
+    });
     if (context.json) return context.printJson(page);
     if (page.messages.length === 0) return context.print(after === undefined ? `no dead letters on ${queue}` : `no more dead letters on ${queue}`);
     context.print(
@@ -42,7 +45,9 @@ export const deadRedriveCommand: Command = {
     const selection = bulkSelection(context, ids, 'dead redrive');
     const result = await repeatBulk(selection, (limit) => redrive(context.app(), queue!, { ...selection.call, ...(limit !== undefined ? { limit } : {}) }));
     if (context.json) return context.printJson(result);
-    context.print(`redrove ${formatCount(result.count)} dead letter${result.count === 1 ? '' : 's'} of ${queue}${result.more ? ' (more remain: run again)' : ''}`);
+    context.print(
+      `redrove ${formatCount(result.count)} dead letter${result.count === 1 ? '' : 's'} of ${queue}${result.more ? ' (more remain: run again)' : ''}`,
+    );
   },
 };
 
@@ -55,12 +60,15 @@ export const deadPurgeCommand: Command = {
   arity: { min: 1, max: 1 + DEAD_LETTER_LIMITS.maxBulk },
   async run(context, [queue, ...ids]) {
     const selection = bulkSelection(context, ids, 'dead purge');
-    if (selection.call.ids === undefined && context.options.all !== true) throw new UsageError('purging is for good: name the dead letters by id, or say --all', 'dead purge');
+    if (selection.call.ids === undefined && context.options.all !== true)
+      throw new UsageError('purging is for good: name the dead letters by id, or say --all', 'dead purge');
     if (selection.call.ids !== undefined && context.options.all === true) throw new UsageError('give ids or --all, not both', 'dead purge');
     const which = selection.call.ids !== undefined ? { ids: selection.call.ids } : { all: true as const };
     const result = await repeatBulk(selection, (limit) => purgeDeadLetters(context.app(), queue!, which, limit !== undefined ? { limit } : {}));
     if (context.json) return context.printJson(result);
-    context.print(`purged ${formatCount(result.count)} dead letter${result.count === 1 ? '' : 's'} of ${queue}${result.more ? ' (more remain: run again)' : ''}`);
+    context.print(
+      `purged ${formatCount(result.count)} dead letter${result.count === 1 ? '' : 's'} of ${queue}${result.more ? ' (more remain: run again)' : ''}`,
+    );
   },
 };
 

@@ -6,7 +6,8 @@ import { formatTable } from '../format.js';
 export const doctorCommand: Command = {
   name: 'doctor',
   usage: '[--full]',
-  summary: "check the cluster the product runs on: engine, schema, the claims' plans, JSON parameters, row and count behaviour; --full runs every kind of statement on scratch queues",
+  summary:
+    "check the cluster the product runs on: engine, schema, the claims' plans, JSON parameters, row and count behaviour; --full runs every kind of statement on scratch queues",
   details:
     'Runs a handful of read-mostly probes through the Data API (one queue_state row of its own is written and removed) and prints pass, fail or info for each, with the time each call took. Exits 1 when a check fails.\n' +
     '  --full   also runs every kind of statement the product runs, through its own code, on scratch queues no config declares (doctor-<random>-*):\n' +

@@ -25,7 +25,8 @@ export const drainCommand: Command = {
   async run(context) {
     const queue = context.options.queue;
     const maxMessages = intOption(context.options, 'max-messages', { min: 1, max: 1_000_000 }, 'drain');
-    const summary = context.options['in-process'] === true ? await drainInProcess(context, queue, maxMessages) : await drainThroughLambda(context, queue, maxMessages);
+    const summary =
+      context.options['in-process'] === true ? await drainInProcess(context, queue, maxMessages) : await drainThroughLambda(context, queue, maxMessages);
     if (context.json) context.printJson(summary);
     else context.print(isDrainSummary(summary) ? drainSummaryText(summary) : `drain answered: ${JSON.stringify(summary)}`);
     if (isDrainSummary(summary) && summary.errors.length > 0) {
@@ -35,7 +36,8 @@ export const drainCommand: Command = {
 };
 
 async function drainInProcess(context: CliContext, queue: string | undefined, maxMessages: number | undefined): Promise<DrainSummary> {
-  if (context.options.function !== undefined || context.options.stage !== undefined) throw new CliError('--in-process runs no function: drop --function / --stage');
+  if (context.options.function !== undefined || context.options.stage !== undefined)
+    throw new CliError('--in-process runs no function: drop --function / --stage');
   const seconds = intOption(context.options, 'timeout', { min: 1, max: 3_600 }, 'drain') ?? DEFAULT_IN_PROCESS_SECONDS;
   const deadline = Date.now() + seconds * 1_000;
   return drain(context.app(), {
@@ -71,9 +73,31 @@ function isDrainSummary(value: unknown): value is DrainSummary {
 
 export function drainSummaryText(summary: DrainSummary): string {
   const count = (n: number) => formatCount(n);
-  const rows = summary.queues.map((q) => [q.queue, count(q.claimed), count(q.done), count(q.retried), count(q.dead), count(q.released), count(q.lostLeases), count(q.unsettled), count(q.deleted), q.stoppedBecause]);
+  const rows = summary.queues.map((q) => [
+    q.queue,
+    count(q.claimed),
+    count(q.done),
+    count(q.retried),
+    count(q.dead),
+    count(q.released),
+    count(q.lostLeases),
+    count(q.unsettled),
+    count(q.deleted),
+    q.stoppedBecause,
+  ]);
   if (summary.queues.length > 1) {
-    rows.push(['total', count(summary.claimed), count(summary.done), count(summary.retried), count(summary.dead), count(summary.released), count(summary.lostLeases), count(summary.unsettled), count(summary.deleted), '']);
+    rows.push([
+      'total',
+      count(summary.claimed),
+      count(summary.done),
+      count(summary.retried),
+      count(summary.dead),
+      count(summary.released),
+      count(summary.lostLeases),
+      count(summary.unsettled),
+      count(summary.deleted),
+      '',
+    ]);
   }
   const lines = [
     formatTable(

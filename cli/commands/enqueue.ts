@@ -19,8 +19,8 @@ export const enqueueCommand: Command = {
     '  <type> <payload>    the message type (e.g. sms.send, webhook) and its payload as JSON',
     '                      (also as --type <type> --payload <json>)',
     '  --delay <s>         deliver no sooner than this many seconds from now',
-    '  --group-key <key>   the message\'s group on a FIFO queue (required there, refused elsewhere):',
-    '                      a group\'s messages run one at a time, in enqueue order',
+    "  --group-key <key>   the message's group on a FIFO queue (required there, refused elsewhere):",
+    "                      a group's messages run one at a time, in enqueue order",
     '  --file <path|->     messages as a JSON array, {"messages": [...]}, or JSON Lines (one message',
     '                      object per line); "-" reads standard input. Sent in batches of up to 500,',
     '                      each stored whole or not at all.',
@@ -30,7 +30,9 @@ export const enqueueCommand: Command = {
   async run(context, [queue, ...message]) {
     if (context.options.file === undefined) {
       // As one HTTP message, so errors name `payload.to` rather than `messages[0].payload.to`.
-      const { messages: [result] } = await enqueueRequest(context.app(), queue!, messageFromArgs(context, message));
+      const {
+        messages: [result],
+      } = await enqueueRequest(context.app(), queue!, messageFromArgs(context, message));
       if (context.json) return context.printJson(result);
       context.print(result!.duplicate ? `duplicate: the dedupKey already names message ${result!.id}` : `enqueued ${result!.id} on ${queue}`);
       return;
@@ -73,14 +75,18 @@ function numberedFromFileStart(error: ValidationError, offset: number): Validati
 }
 
 function describeRefusal(error: unknown): string {
-  if (error instanceof ValidationError) return [error.message, ...(error.issues.length > 1 ? error.issues.slice(0, 20).map((i) => `  ${i.field ? `${i.field}: ` : ''}${i.message}`) : [])].join('\n');
+  if (error instanceof ValidationError)
+    return [error.message, ...(error.issues.length > 1 ? error.issues.slice(0, 20).map((i) => `  ${i.field ? `${i.field}: ` : ''}${i.message}`) : [])].join(
+      '\n',
+    );
   return error instanceof Error ? error.message : String(error);
 }
 
 function messageFromArgs(context: CliContext, [positionalType, positionalPayload]: readonly string[]): EnqueueMessage {
   const { options } = context;
   if (positionalType !== undefined && options.type !== undefined) throw new UsageError('give the type once: as an argument or with --type', 'enqueue');
-  if (positionalPayload !== undefined && options.payload !== undefined) throw new UsageError('give the payload once: as an argument or with --payload', 'enqueue');
+  if (positionalPayload !== undefined && options.payload !== undefined)
+    throw new UsageError('give the payload once: as an argument or with --payload', 'enqueue');
   const type = positionalType ?? options.type;
   const payloadText = positionalPayload ?? options.payload;
   if (type === undefined || payloadText === undefined) throw new UsageError('give a type and a payload, or --file', 'enqueue');
@@ -107,11 +113,15 @@ function messageFromArgs(context: CliContext, [positionalType, positionalPayload
 async function messagesFromFile(context: CliContext): Promise<EnqueueMessage[]> {
   const { options } = context;
   const mixed = (['type', 'payload', 'delay', 'priority', 'max-attempts', 'dedup-key', 'group-key'] as const).filter((name) => options[name] !== undefined);
-  if (mixed.length > 0) throw new UsageError(`--file takes whole messages; ${mixed.map((name) => `--${name}`).join(', ')} cannot be combined with it`, 'enqueue');
+  if (mixed.length > 0)
+    throw new UsageError(`--file takes whole messages; ${mixed.map((name) => `--${name}`).join(', ')} cannot be combined with it`, 'enqueue');
   const path = options.file!;
-  const text = path === '-' ? await readAll(context.io.stdin) : await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot read ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
-  });
+  const text =
+    path === '-'
+      ? await readAll(context.io.stdin)
+      : await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+          throw new CliError(`cannot read ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+        });
   const messages = parseMessages(text, path === '-' ? 'standard input' : path);
   if (messages.length === 0) throw new CliError(`${path === '-' ? 'standard input' : path} holds no messages`);
   return messages;
@@ -124,7 +134,8 @@ export function parseMessages(text: string, source: string): EnqueueMessage[] {
   try {
     const value: unknown = JSON.parse(trimmed);
     if (Array.isArray(value)) return value as EnqueueMessage[];
-    if (typeof value === 'object' && value !== null && Array.isArray((value as { messages?: unknown }).messages)) return (value as { messages: EnqueueMessage[] }).messages;
+    if (typeof value === 'object' && value !== null && Array.isArray((value as { messages?: unknown }).messages))
+      return (value as { messages: EnqueueMessage[] }).messages;
     if (typeof value === 'object' && value !== null) return [value as EnqueueMessage];
     throw new CliError(`${source}: expected a JSON array of messages, {"messages": [...]}, or one message object per line`);
   } catch (error) {

@@ -47,7 +47,15 @@ export function recurringViews(plans: readonly RecurringPlan[], now: Date): Recu
 
 function recurringTable(views: readonly RecurringView[], now: Date): string {
   return formatTable(
-    [{ header: 'name' }, { header: 'schedule' }, { header: 'timezone' }, { header: 'queue' }, { header: 'type' }, { header: 'catch-up', align: 'right' }, { header: 'next slot' }],
+    [
+      { header: 'name' },
+      { header: 'schedule' },
+      { header: 'timezone' },
+      { header: 'queue' },
+      { header: 'type' },
+      { header: 'catch-up', align: 'right' },
+      { header: 'next slot' },
+    ],
     views.map((view) => [
       view.name,
       view.schedule,

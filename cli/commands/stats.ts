@@ -64,6 +64,7 @@ function permitsText(stats: QueueStatsView, queue: QueueConfig | undefined): str
   if (taken === undefined || queue === undefined) return '–';
   const parts: string[] = [];
   if (taken.run !== undefined && queue.concurrency !== undefined) parts.push(`run ${formatCount(taken.run)}/${formatCount(queue.concurrency)}`);
-  if (taken.rate !== undefined && queue.ratePerSecond !== undefined) parts.push(`rate ${formatCount(taken.rate)}/${formatCount(Math.ceil(queue.ratePerSecond))}`);
+  if (taken.rate !== undefined && queue.ratePerSecond !== undefined)
+    parts.push(`rate ${formatCount(taken.rate)}/${formatCount(Math.ceil(queue.ratePerSecond))}`);
   return parts.join(', ');
 }

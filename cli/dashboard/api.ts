@@ -91,11 +91,7 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
         return ok(await (params.action === 'pause' ? pauseQueue(app, queue) : resumeQueue(app, queue)));
       },
     ],
-    [
-      'GET',
-      /^\/api\/messages\/(?<id>[^/]+)$/,
-      async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id)),
-    ],
+    ['GET', /^\/api\/messages\/(?<id>[^/]+)$/, async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id))],
     [
       'GET',
       /^\/api\/queues\/(?<queue>[^/]+)\/messages$/,

@@ -60,7 +60,9 @@ const SECURITY_HEADERS = {
 
 /** Resolves once the server listens; rejects with the listen error (EADDRINUSE) otherwise. */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
-  const files = new Map(Object.entries(STATIC_FILES).map(([path, { file, type }]) => [path, { type, body: readFileSync(new URL(`./static/${file}`, import.meta.url)) }]));
+  const files = new Map(
+    Object.entries(STATIC_FILES).map(([path, { file, type }]) => [path, { type, body: readFileSync(new URL(`./static/${file}`, import.meta.url)) }]),
+  );
   const api = createApi({ app: options.app, target: options.target, refreshSeconds: options.refreshSeconds ?? 5 });
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let port = options.port;

@@ -155,13 +155,16 @@ export class Session {
     let timer: NodeJS.Timeout | undefined;
     let kill: Promise<void> = Promise.resolve();
     const outcome = new Promise<QueryResult>((resolve, reject) => {
-      timer = setTimeout(() => {
-        if (!continueAfterTimeout) {
-          this.killed = true;
-          kill = killQuery(this.databaseUrl, this.threadId);
-        }
-        reject(statementTimeout(this.threadId));
-      }, Math.max(0, timeoutMs));
+      timer = setTimeout(
+        () => {
+          if (!continueAfterTimeout) {
+            this.killed = true;
+            kill = killQuery(this.databaseUrl, this.threadId);
+          }
+          reject(statementTimeout(this.threadId));
+        },
+        Math.max(0, timeoutMs),
+      );
       query.then(resolve, reject);
     });
     this.track(

@@ -25,9 +25,34 @@ export interface ColumnMetadata {
 
 /** MySQL protocol column types (mysql2's Types). */
 export const T = {
-  DECIMAL: 0, TINY: 1, SHORT: 2, LONG: 3, FLOAT: 4, DOUBLE: 5, NULL: 6, TIMESTAMP: 7, LONGLONG: 8, INT24: 9,
-  DATE: 10, TIME: 11, DATETIME: 12, YEAR: 13, NEWDATE: 14, VARCHAR: 15, BIT: 16, JSON: 245, NEWDECIMAL: 246,
-  ENUM: 247, SET: 248, TINY_BLOB: 249, MEDIUM_BLOB: 250, LONG_BLOB: 251, BLOB: 252, VAR_STRING: 253, STRING: 254, GEOMETRY: 255,
+  DECIMAL: 0,
+  TINY: 1,
+  SHORT: 2,
+  LONG: 3,
+  FLOAT: 4,
+  DOUBLE: 5,
+  NULL: 6,
+  TIMESTAMP: 7,
+  LONGLONG: 8,
+  INT24: 9,
+  DATE: 10,
+  TIME: 11,
+  DATETIME: 12,
+  YEAR: 13,
+  NEWDATE: 14,
+  VARCHAR: 15,
+  BIT: 16,
+  JSON: 245,
+  NEWDECIMAL: 246,
+  ENUM: 247,
+  SET: 248,
+  TINY_BLOB: 249,
+  MEDIUM_BLOB: 250,
+  LONG_BLOB: 251,
+  BLOB: 252,
+  VAR_STRING: 253,
+  STRING: 254,
+  GEOMETRY: 255,
 } as const;
 
 const FLAG = { NOT_NULL: 1, UNSIGNED: 32, AUTO_INCREMENT: 512, ENUM: 256, SET: 2048 } as const;
@@ -35,8 +60,25 @@ export const BINARY_CHARSET = 63;
 
 /** java.sql.Types codes. */
 const J = {
-  BIT: -7, TINYINT: -6, SMALLINT: 5, INTEGER: 4, BIGINT: -5, REAL: 7, DOUBLE: 8, DECIMAL: 3, CHAR: 1, VARCHAR: 12,
-  LONGVARCHAR: -1, BINARY: -2, VARBINARY: -3, LONGVARBINARY: -4, DATE: 91, TIME: 92, TIMESTAMP: 93, NULL: 0, OTHER: 1111,
+  BIT: -7,
+  TINYINT: -6,
+  SMALLINT: 5,
+  INTEGER: 4,
+  BIGINT: -5,
+  REAL: 7,
+  DOUBLE: 8,
+  DECIMAL: 3,
+  CHAR: 1,
+  VARCHAR: 12,
+  LONGVARCHAR: -1,
+  BINARY: -2,
+  VARBINARY: -3,
+  LONGVARBINARY: -4,
+  DATE: 91,
+  TIME: 92,
+  TIMESTAMP: 93,
+  NULL: 0,
+  OTHER: 1111,
 } as const;
 
 const flagsOf = (field: FieldPacket) => (typeof field.flags === 'number' ? field.flags : 0);
@@ -48,8 +90,7 @@ const flagsOf = (field: FieldPacket) => (typeof field.flags === 'number' ? field
 export const isJsonColumn = (field: FieldPacket) => field.columnType === T.JSON || field.extendedFormat === 'json';
 
 /** TINYINT(1) and BIT come back as booleans (BIT(N>1) too; see results.ts). */
-export const isBooleanColumn = (field: FieldPacket) =>
-  (field.columnType === T.TINY && field.columnLength === 1) || field.columnType === T.BIT;
+export const isBooleanColumn = (field: FieldPacket) => (field.columnType === T.TINY && field.columnLength === 1) || field.columnType === T.BIT;
 
 export function columnMetadata(field: FieldPacket): ColumnMetadata {
   const flags = flagsOf(field);
@@ -145,8 +186,20 @@ function typeOf(field: FieldPacket, flags: number, unsigned: boolean): [string, 
  */
 function blobType(length: number, binary: boolean): [string, number] {
   const tier = binary
-    ? length <= 255 ? 0 : length <= 65_535 ? 1 : length <= 16_777_215 ? 2 : 3
-    : length <= 1_020 ? 0 : length <= 262_140 ? 1 : length <= 67_108_860 ? 2 : 3;
+    ? length <= 255
+      ? 0
+      : length <= 65_535
+        ? 1
+        : length <= 16_777_215
+          ? 2
+          : 3
+    : length <= 1_020
+      ? 0
+      : length <= 262_140
+        ? 1
+        : length <= 67_108_860
+          ? 2
+          : 3;
   if (binary) return [['TINYBLOB', 'BLOB', 'MEDIUMBLOB', 'LONGBLOB'][tier]!, tier === 0 ? J.VARBINARY : J.LONGVARBINARY];
   return [['TINYTEXT', 'TEXT', 'MEDIUMTEXT', 'LONGTEXT'][tier]!, tier === 0 ? J.VARCHAR : J.LONGVARCHAR];
 }

@@ -133,7 +133,10 @@ export async function startLocalDataApi(options: LocalDataApiOptions = {}): Prom
     const template = parseSql(request.sql);
     const values = bindParameters(template, request.parameters);
     return withSession(request.transactionId, request.database, async (session) =>
-      executeResponse(await session.run(template.sql, values, callTimeoutMs, request.continueAfterTimeout), { ...request, rowLimit: options.rowLimit !== false }),
+      executeResponse(await session.run(template.sql, values, callTimeoutMs, request.continueAfterTimeout), {
+        ...request,
+        rowLimit: options.rowLimit !== false,
+      }),
     );
   }
 
@@ -205,7 +208,7 @@ export async function startLocalDataApi(options: LocalDataApiOptions = {}): Prom
   }
 
   async function executeSql(): Promise<string> {
-    throw notFound('ExecuteSql is not implemented: it isn\'t supported for Aurora Serverless v2 and provisioned DB clusters. Use ExecuteStatement.');
+    throw notFound("ExecuteSql is not implemented: it isn't supported for Aurora Serverless v2 and provisioned DB clusters. Use ExecuteStatement.");
   }
 
   const handlers: Record<string, (body: unknown) => Promise<string>> = {

@@ -73,7 +73,11 @@ export class AutoBatcher {
     if (batch.timer !== undefined) clearTimeout(batch.timer);
     if (batch.items.length === 0) return;
     const items = batch.items;
-    const insert = storePrepared(this.app, queue, items.map((item) => item.prepared)).then(
+    const insert = storePrepared(
+      this.app,
+      queue,
+      items.map((item) => item.prepared),
+    ).then(
       (answers) => items.forEach((item, i) => item.resolve(answers[i]!)),
       (error: unknown) => items.forEach((item) => item.reject(error)),
     );

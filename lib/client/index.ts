@@ -124,7 +124,9 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
     const url = new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base : new URL(`${base.href}/`));
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { host: url.host, ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
-    const signed = await (await sign()).sign({
+    const signed = await (
+      await sign()
+    ).sign({
       method,
       protocol: url.protocol,
       hostname: url.hostname,

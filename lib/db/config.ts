@@ -27,7 +27,9 @@ export function dbConfigFromEnv(env: Record<string, string | undefined> = proces
   }
   const missing = ['DB_CLUSTER_ARN', 'DB_SECRET_ARN', 'DB_NAME'].filter((name) => nonEmpty(env[name]) === undefined);
   if (missing.length > 0) {
-    throw new Error(`Missing environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (set DATA_API_ENDPOINT to use a local Data API server instead)`);
+    throw new Error(
+      `Missing environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (set DATA_API_ENDPOINT to use a local Data API server instead)`,
+    );
   }
   return { resourceArn: env.DB_CLUSTER_ARN!, secretArn: env.DB_SECRET_ARN!, database: env.DB_NAME! };
 }

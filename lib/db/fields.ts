@@ -65,7 +65,13 @@ export function decodeField(field: Field): unknown {
   if (field.blobValue !== undefined) return field.blobValue;
   if (field.arrayValue !== undefined) {
     const array = field.arrayValue;
-    return array.stringValues ?? array.longValues ?? array.doubleValues ?? array.booleanValues ?? array.arrayValues?.map((inner) => (inner === null ? null : decodeField({ arrayValue: inner })));
+    return (
+      array.stringValues ??
+      array.longValues ??
+      array.doubleValues ??
+      array.booleanValues ??
+      array.arrayValues?.map((inner) => (inner === null ? null : decodeField({ arrayValue: inner })))
+    );
   }
   return null;
 }

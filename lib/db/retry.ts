@@ -4,14 +4,7 @@
  * whose first attempt may already have committed.
  */
 import { sleep } from '../sleep.js';
-import {
-  DataApiUnavailableError,
-  DatabaseResumingError,
-  DeadlockError,
-  TransactionBusyError,
-  toDatabaseError,
-  type DatabaseError,
-} from './errors.js';
+import { DataApiUnavailableError, DatabaseResumingError, DeadlockError, TransactionBusyError, toDatabaseError, type DatabaseError } from './errors.js';
 
 export interface RetryPolicy {
   /** Waits between attempts while the cluster resumes from auto-pause; the last entry repeats. */
@@ -34,7 +27,6 @@ export const DEFAULT_RESUME_MAX_WAIT_MS = 45_000;
 export const DEFAULT_UNAVAILABLE_DELAYS_MS: readonly number[] = [100, 500, 2_000];
 export const DEFAULT_BUSY_DELAYS_MS: readonly number[] = [10, 50, 200, 500];
 export const DEFAULT_DEADLOCK_RETRIES = 3;
-
 
 export function defaultRetryPolicy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
   return {

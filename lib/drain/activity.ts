@@ -57,7 +57,7 @@ export class DrainActivity {
     const until = this.#promisedUntilMs;
     if (until <= this.clock.now().getTime()) return;
     // On failure, enqueues skip waking until the promise passes: the schedule drains them.
-    this.#write('could not withdraw the drain\'s promise to poll', () =>
+    this.#write("could not withdraw the drain's promise to poll", () =>
       withdrawDrainActivity(this.db, { queue: this.queue, until: new Date(until), now: this.clock.now() }),
     );
   }

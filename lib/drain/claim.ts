@@ -114,10 +114,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   try {
     const claim = { queue: input.queue, limit, leaseToken, now: input.now, leaseUntil };
     // Followers only where no permits count messages: the permits allow `limit` messages, not heads.
-    claimed =
-      heads !== undefined
-        ? await claimGroupHeads(db, { ...claim, heads, followers: permitted === undefined })
-        : await claimBatch(db, claim);
+    claimed = heads !== undefined ? await claimGroupHeads(db, { ...claim, heads, followers: permitted === undefined }) : await claimBatch(db, claim);
   } catch (error) {
     // The claim may or may not have run: it keeps none. Unreturned permits free themselves (window, lease).
     if (permitted !== undefined) await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep: 0, now: input.now }).catch(() => {});
@@ -133,7 +130,8 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   while (messages.length < claimed) {
     const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes, groupNext: input.heads !== undefined });
     if (page.length === 0) break;
-    for (const message of page) messages.push({ ...message, leaseToken, leaseUntilMs: leaseUntil.getTime(), ...(notBeforeMs === undefined ? {} : { notBeforeMs }) });
+    for (const message of page)
+      messages.push({ ...message, leaseToken, leaseUntilMs: leaseUntil.getTime(), ...(notBeforeMs === undefined ? {} : { notBeforeMs }) });
     afterId = page[page.length - 1]!.id;
   }
   // Payloads too large for their rows, slice by slice (a few calls per MiB, only for those).

@@ -4,10 +4,7 @@ import { PermanentError, RetryableError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
 import { ruleOf } from '../validation.js';
 
-export type Outcome =
-  | { kind: 'done' }
-  | { kind: 'retry'; error: string; retryAfterMs?: number }
-  | { kind: 'dead'; error: string };
+export type Outcome = { kind: 'done' } | { kind: 'retry'; error: string; retryAfterMs?: number } | { kind: 'dead'; error: string };
 
 export interface DispatchMessage {
   id: string;
@@ -38,11 +35,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * programming error) throws a RangeError. Whether a retry is really a death because attempts
  * ran out is the settler's call (see finalOutcome).
  */
-export async function dispatch(
-  message: DispatchMessage,
-  jobType: JobType | undefined,
-  options: DispatchOptions,
-): Promise<Outcome> {
+export async function dispatch(message: DispatchMessage, jobType: JobType | undefined, options: DispatchOptions): Promise<Outcome> {
   const timeoutMs = jobType?.timeoutMs ?? options.timeoutMs;
   if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
 
@@ -89,10 +82,13 @@ export async function dispatch(
         controller?.abort(reason);
         resolve(outcome);
       };
-      timer = setTimeout(() => {
-        const error = `timed out after ${timeoutMs} ms`;
-        abandon(new RetryableError(error), { kind: 'retry', error });
-      }, Math.min(timeoutMs, MAX_TIMER_MS));
+      timer = setTimeout(
+        () => {
+          const error = `timed out after ${timeoutMs} ms`;
+          abandon(new RetryableError(error), { kind: 'retry', error });
+        },
+        Math.min(timeoutMs, MAX_TIMER_MS),
+      );
       if (options.signal !== undefined) {
         const runSignal = options.signal;
         stopListening = onAbort(runSignal, () => {
@@ -168,10 +164,7 @@ export function describePayloadIssues(issues: readonly z.core.$ZodIssue[]): stri
     .join('; ');
 }
 
-async function parsePayload(
-  jobType: JobType,
-  payload: unknown,
-): Promise<{ success: true; data: unknown } | { success: false; error: string }> {
+async function parsePayload(jobType: JobType, payload: unknown): Promise<{ success: true; data: unknown } | { success: false; error: string }> {
   try {
     const result = await jobType.payload.safeParseAsync(payload);
     if (result.success) return { success: true, data: result.data };

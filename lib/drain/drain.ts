@@ -74,7 +74,6 @@ export class UnknownQueueError extends QueueError {
 const LINGER_POLL_MIN_MS = 50;
 const LINGER_POLL_MAX_MS = 500;
 
-
 /**
  * One drain run: the due recurring messages of every entry are enqueued first (whatever queues
  * the run selects: the slot's message then exists as soon as any run sees it), then every

@@ -444,7 +444,8 @@ export class QueueLane {
           this.#pollDelayMs = this.#o.linger!.pollMinMs;
           this.#lookedAhead = false;
         },
-        (error: unknown) => this.#o.log.warn('could not look for messages coming due; they wait for the next run', { queue: this.#queue.name, error: describeError(error) }),
+        (error: unknown) =>
+          this.#o.log.warn('could not look for messages coming due; they wait for the next run', { queue: this.#queue.name, error: describeError(error) }),
       )
       .finally(() => {
         this.#claimsInFlight--;
@@ -460,7 +461,6 @@ export class QueueLane {
       this.#notify();
     });
   }
-
 
   #claimMore(): void {
     const { tuning } = this.#o;

@@ -42,7 +42,8 @@ export async function enqueueDueRecurring(app: App, now: Date): Promise<Recurrin
         if (slot.getTime() <= stored) continue;
         const prepared = await prepareMessage(app, plan.queue, { type: plan.type, payload: plan.payload, dedupKey: slotKey(plan.name, slot) });
         // A config made without defineConfig skips its size check; slices would need their own writes.
-        if (prepared.message.parts !== undefined) throw new Error(`payload is too large for a recurring message (at most ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON)`);
+        if (prepared.message.parts !== undefined)
+          throw new Error(`payload is too large for a recurring message (at most ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON)`);
         const due = byQueue.get(plan.queue) ?? [];
         due.push({ plan, slot: slot.getTime(), prepared });
         byQueue.set(plan.queue, due);
@@ -61,7 +62,9 @@ export async function enqueueDueRecurring(app: App, now: Date): Promise<Recurrin
           for (const { plan, slot } of batch) state.stored.set(plan.name, Math.max(slot, state.stored.get(plan.name) ?? slot));
         } catch (error) {
           // The later batches wait too: what this process remembers as stored must have no gap.
-          result.errors.push(`recurring: enqueue on queue "${queue}" failed (${[...new Set(batch.map((item) => item.plan.name))].join(', ')}): ${describeError(error)}`);
+          result.errors.push(
+            `recurring: enqueue on queue "${queue}" failed (${[...new Set(batch.map((item) => item.plan.name))].join(', ')}): ${describeError(error)}`,
+          );
           return;
         }
       }
@@ -81,7 +84,11 @@ const PURGED_RETRIES = 3;
 async function storeSlots(app: App, queue: string, batch: readonly DueMessage[], now: Date): Promise<{ enqueued: number; duplicates: number }> {
   let pending = batch;
   for (let attempt = 0; ; attempt++) {
-    const inserted = await insertRecurringMessages(app.db, pending.map((item) => ({ message: item.prepared.message, entry: item.plan.name, slot: new Date(item.slot) })), now);
+    const inserted = await insertRecurringMessages(
+      app.db,
+      pending.map((item) => ({ message: item.prepared.message, entry: item.plan.name, slot: new Date(item.slot) })),
+      now,
+    );
     if (inserted !== undefined) {
       const enqueued = pending.length - inserted.duplicates;
       return { enqueued, duplicates: batch.length - enqueued };

@@ -86,24 +86,53 @@ export class Settler {
 
   constructor(db: Db, clock: Clock, options: SettlerOptions) {
     const channel = <T extends HeldMessage>(what: string, write: Write<T>, counted: (changed: number) => void) =>
-      new Channel<T>(db, clock, options, what, write, (sent, changed) => {
-        counted(changed);
-        if (changed < sent) {
-          this.counts.lostLeases += sent - changed;
-          options.onLostLeases?.(what, sent - changed);
-        }
-      }, (rows) => {
-        this.counts.unsettled += rows.length;
-        for (const row of rows) this.#givenUp.set(row.id, { channel: channels.get(what)!, row });
-        options.onGiveUp?.(what, rows.length);
-      });
+      new Channel<T>(
+        db,
+        clock,
+        options,
+        what,
+        write,
+        (sent, changed) => {
+          counted(changed);
+          if (changed < sent) {
+            this.counts.lostLeases += sent - changed;
+            options.onLostLeases?.(what, sent - changed);
+          }
+        },
+        (rows) => {
+          this.counts.unsettled += rows.length;
+          for (const row of rows) this.#givenUp.set(row.id, { channel: channels.get(what)!, row });
+          options.onGiveUp?.(what, rows.length);
+        },
+      );
     const channels = new Map<string, Channel<any>>();
-    this.#acks = channel('ack', (d, held, now) => ack(d, { held, now }), (n) => (this.counts.done += n));
-    this.#retries = channel('reschedule', (d, retries, now) => reschedule(d, { retries, now }), (n) => (this.counts.retried += n));
-    this.#deadLetters = channel('dead-letter', (d, dead, now) => deadLetter(d, { dead, now }), (n) => (this.counts.dead += n));
-    this.#releases = channel('release', (d, held, now) => releaseClaims(d, { held, now }), (n) => (this.counts.released += n));
+    this.#acks = channel(
+      'ack',
+      (d, held, now) => ack(d, { held, now }),
+      (n) => (this.counts.done += n),
+    );
+    this.#retries = channel(
+      'reschedule',
+      (d, retries, now) => reschedule(d, { retries, now }),
+      (n) => (this.counts.retried += n),
+    );
+    this.#deadLetters = channel(
+      'dead-letter',
+      (d, dead, now) => deadLetter(d, { dead, now }),
+      (n) => (this.counts.dead += n),
+    );
+    this.#releases = channel(
+      'release',
+      (d, held, now) => releaseClaims(d, { held, now }),
+      (n) => (this.counts.released += n),
+    );
     this.#channels = [this.#acks, this.#retries, this.#deadLetters, this.#releases];
-    for (const [what, ch] of [['ack', this.#acks], ['reschedule', this.#retries], ['dead-letter', this.#deadLetters], ['release', this.#releases]] as const) {
+    for (const [what, ch] of [
+      ['ack', this.#acks],
+      ['reschedule', this.#retries],
+      ['dead-letter', this.#deadLetters],
+      ['release', this.#releases],
+    ] as const) {
       channels.set(what, ch);
     }
   }
@@ -220,27 +249,29 @@ class Channel<T extends HeldMessage> {
     if (this.#pending.length === 0) return this.#checkIdle();
     const rows = this.#pending.splice(0, this.#callSize());
     this.#inFlightRows = rows.length;
-    this.#inFlight = this.write(this.db, rows, this.clock.now()).then(
-      (changed) => {
-        this.#failures = 0;
-        this.#retryAtMs = 0;
-        this.onWritten(rows.length, changed);
-        for (const row of rows) row.written?.(true);
-      },
-      (error: unknown) => {
-        // Back to the front, to go in the next call of this kind once the backoff has passed.
-        for (const row of rows) this.#failed.add(row);
-        this.#pending.unshift(...rows);
-        this.#failures++;
-        this.#retryAtMs = Date.now() + backoffDelayMs(this.#failures, this.options.retryBackoff ?? DEFAULT_SETTLE_RETRY_BACKOFF, this.options.random);
-        this.options.onError?.(this.what, rows.length, error);
-      },
-    ).finally(() => {
-      this.#inFlight = undefined;
-      this.#inFlightRows = 0;
-      this.options.onWrite?.();
-      this.#schedule();
-    });
+    this.#inFlight = this.write(this.db, rows, this.clock.now())
+      .then(
+        (changed) => {
+          this.#failures = 0;
+          this.#retryAtMs = 0;
+          this.onWritten(rows.length, changed);
+          for (const row of rows) row.written?.(true);
+        },
+        (error: unknown) => {
+          // Back to the front, to go in the next call of this kind once the backoff has passed.
+          for (const row of rows) this.#failed.add(row);
+          this.#pending.unshift(...rows);
+          this.#failures++;
+          this.#retryAtMs = Date.now() + backoffDelayMs(this.#failures, this.options.retryBackoff ?? DEFAULT_SETTLE_RETRY_BACKOFF, this.options.random);
+          this.options.onError?.(this.what, rows.length, error);
+        },
+      )
+      .finally(() => {
+        this.#inFlight = undefined;
+        this.#inFlightRows = 0;
+        this.options.onWrite?.();
+        this.#schedule();
+      });
   }
 
   /**

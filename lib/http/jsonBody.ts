@@ -43,16 +43,22 @@ export function jsonBody(options: JsonBodyOptions): MiddlewareObj<APIGatewayProx
       // if it were the JSON text. RFC 7694: answer 415 and say which codings are accepted.
       const encoding = header(event, 'content-encoding')?.trim();
       if (encoding !== undefined && encoding !== '' && encoding.toLowerCase() !== 'identity') {
-        throw new UnsupportedMediaTypeError(`content-encoding "${encoding}" is not supported; send the body uncompressed (content-encoding: identity, or no content-encoding header)`, {
-          field: 'content-encoding',
-          rule: 'identity',
-          headers: { 'accept-encoding': 'identity' },
-        });
+        throw new UnsupportedMediaTypeError(
+          `content-encoding "${encoding}" is not supported; send the body uncompressed (content-encoding: identity, or no content-encoding header)`,
+          {
+            field: 'content-encoding',
+            rule: 'identity',
+            headers: { 'accept-encoding': 'identity' },
+          },
+        );
       }
 
       const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
       if (bytes.length > options.maxBytes) {
-        throw new PayloadTooLargeError(`the body is ${bytes.length} bytes; the limit is ${options.maxBytes} bytes${inMiB(options.maxBytes)} per request`, 'body');
+        throw new PayloadTooLargeError(
+          `the body is ${bytes.length} bytes; the limit is ${options.maxBytes} bytes${inMiB(options.maxBytes)} per request`,
+          'body',
+        );
       }
       const text = event.isBase64Encoded ? decodeUtf8(bytes) : raw;
       if (!event.isBase64Encoded && /\p{Surrogate}/u.test(text)) {

@@ -25,7 +25,8 @@ export function routes<K extends string>(handlers: Record<K, RouteHandler>): Rou
   const keys = Object.keys(handlers) as K[];
   return async (event, context) => {
     const key = matchRoute(event, keys);
-    if (key === undefined) return jsonResponse(404, { error: { code: 'unknown_route', message: `no route for ${event.requestContext?.http?.method} ${event.rawPath}` } });
+    if (key === undefined)
+      return jsonResponse(404, { error: { code: 'unknown_route', message: `no route for ${event.requestContext?.http?.method} ${event.rawPath}` } });
     return handlers[key](event, context);
   };
 }

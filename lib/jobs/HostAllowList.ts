@@ -29,7 +29,10 @@ export class HostAllowList {
   static parse(value: string | readonly string[] | undefined): HostAllowList {
     const entries = typeof value === 'string' ? value.split(',') : (value ?? []);
     return new HostAllowList(
-      entries.map((entry) => entry.trim()).filter((entry) => entry !== '').map(parsePattern),
+      entries
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== '')
+        .map(parsePattern),
     );
   }
 

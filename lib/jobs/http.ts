@@ -95,7 +95,9 @@ export function undiciTransport(): HttpTransport {
       agents.set(lookup, agent);
     }
     const { origin, path } = targetOf(request.url);
-    const response = await (await agent).request({
+    const response = await (
+      await agent
+    ).request({
       origin,
       path,
       method: request.method,

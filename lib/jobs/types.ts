@@ -3,7 +3,6 @@ import type { BackoffPolicy } from '../backoff.js';
 
 export type { BackoffPolicy } from '../backoff.js';
 
-
 /** What a job handler is given besides its payload. */
 export interface JobContext {
   id: string;

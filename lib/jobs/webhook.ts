@@ -42,8 +42,17 @@ const USER_AGENT = 'aurora-queue-webhook/1';
 
 // Headers the transport or this product owns: letting a payload set them would break framing or forge signatures.
 const RESERVED_HEADERS = new Set([
-  'host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive',
-  'upgrade', 'te', 'trailer', 'expect', 'user-agent',
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'user-agent',
 ]);
 const RESERVED_PREFIXES = ['proxy-', 'x-aurora-queue-'];
 
@@ -153,8 +162,7 @@ function booleanSetting(name: string, value: string | undefined): boolean {
 export function webhook(options: WebhookJobTypeOptions = {}) {
   const env = options.env ?? process.env;
   const allowList = HostAllowList.parse('allowedHosts' in options ? options.allowedHosts : env.WEBHOOK_ALLOWED_HOSTS);
-  const allowPrivateAddresses =
-    options.allowPrivateAddresses ?? booleanSetting('WEBHOOK_ALLOW_PRIVATE_ADDRESSES', env.WEBHOOK_ALLOW_PRIVATE_ADDRESSES);
+  const allowPrivateAddresses = options.allowPrivateAddresses ?? booleanSetting('WEBHOOK_ALLOW_PRIVATE_ADDRESSES', env.WEBHOOK_ALLOW_PRIVATE_ADDRESSES);
   const publicOnlyLookup = connectLookup({ resolve: options.resolve, publicOnly: true });
   // Undefined leaves resolution to net.connect itself.
   const trustedLookup = options.resolve === undefined ? undefined : connectLookup({ resolve: options.resolve, publicOnly: false });

@@ -102,5 +102,7 @@ export async function readTables(db: Db): Promise<SchemaTables> {
  */
 export async function grantOnTable(db: Db, grant: { username: string; database: string; table: string; privileges: readonly string[] }): Promise<void> {
   const privileges = grant.privileges.join(', ');
-  await db.execute(`GRANT ${privileges} ON ${identifier(grant.database)}.${identifier(grant.table)} TO ${accountName(grant.username)}`, undefined, { idempotent: true });
+  await db.execute(`GRANT ${privileges} ON ${identifier(grant.database)}.${identifier(grant.table)} TO ${accountName(grant.username)}`, undefined, {
+    idempotent: true,
+  });
 }

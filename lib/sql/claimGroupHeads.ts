@@ -119,7 +119,10 @@ export interface ClaimGroupHeadsInput extends ClaimBatchInput {
 /** Leases up to `limit` of the candidate heads still free (and their followers); returns how many rows it took. */
 export async function claimGroupHeads(db: Db, input: ClaimGroupHeadsInput): Promise<number> {
   if (input.heads.length === 0 || input.limit <= 0) return 0;
-  const { placeholders, params } = namedList('head', input.heads.map((head) => head.id));
+  const { placeholders, params } = namedList(
+    'head',
+    input.heads.map((head) => head.id),
+  );
   const result = await db.execute(claimGroupHeadsSql(placeholders), {
     ...params,
     followers: input.followers ? 1 : 0,

@@ -44,10 +44,7 @@ export interface DeadLetterPage {
  * many as their rows' worst-case size in the response fits `maxBytes` (at least one; normally
  * RESPONSE_PAGE_BYTES, which leaves room for the response's column metadata and envelope).
  */
-export async function listDeadLetters(
-  db: Db,
-  input: { queue: string; limit: number; afterId?: string; maxBytes: number },
-): Promise<DeadLetterPage> {
+export async function listDeadLetters(db: Db, input: { queue: string; limit: number; afterId?: string; maxBytes: number }): Promise<DeadLetterPage> {
   const rows = await db.query(
     LIST_DEAD_LETTERS,
     {

@@ -52,7 +52,11 @@ export async function explainClaimScan(db: Db, queue: string, now: Date): Promis
 
 /** A JSON document sent as a plain string parameter, read back by JSON functions. */
 export async function jsonRoundTrip(db: Db, document: object): Promise<{ number: unknown; text: unknown }> {
-  const [row] = await db.query(`SELECT JSON_EXTRACT(:doc, '$.n') + 0 AS n, JSON_UNQUOTE(JSON_EXTRACT(:doc, '$.s')) AS s`, { doc: JSON.stringify(document) }, { idempotent: true });
+  const [row] = await db.query(
+    `SELECT JSON_EXTRACT(:doc, '$.n') + 0 AS n, JSON_UNQUOTE(JSON_EXTRACT(:doc, '$.s')) AS s`,
+    { doc: JSON.stringify(document) },
+    { idempotent: true },
+  );
   return { number: row?.n, text: row?.s };
 }
 
@@ -69,7 +73,11 @@ const PROBE_QUEUE = '__aurora_queue_doctor';
  * 0 changed rows. Uses a queue_state row of its own and removes it.
  */
 export async function unchangedUpdateCount(db: Db, now: Date): Promise<number> {
-  await db.execute('INSERT INTO queue_state (queue, updated_at) VALUES (:queue, :now) ON DUPLICATE KEY UPDATE updated_at = :now', { queue: PROBE_QUEUE, now }, { idempotent: true });
+  await db.execute(
+    'INSERT INTO queue_state (queue, updated_at) VALUES (:queue, :now) ON DUPLICATE KEY UPDATE updated_at = :now',
+    { queue: PROBE_QUEUE, now },
+    { idempotent: true },
+  );
   try {
     const result = await db.execute('UPDATE queue_state SET updated_at = :now WHERE queue = :queue', { queue: PROBE_QUEUE, now }, { idempotent: true });
     return result.numberOfRecordsUpdated;
@@ -140,8 +148,19 @@ export function explainFindGroupHeads(db: Db, input: { queue: string; limit: num
  * the candidates are ids no message has (the plan is the same for any ids; nothing is leased).
  */
 export function explainClaimGroupHeads(db: Db, input: { queue: string; limit: number; heads: number; now: Date }): Promise<PlanRow[]> {
-  const { params } = namedList('head', Array.from({ length: input.heads }, (_, n) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`));
-  return explain(db, CLAIM_GROUP_HEADS(input.heads), { ...params, queue: input.queue, limit: input.limit, now: input.now, leaseToken: EXPLAIN_TOKEN, leaseUntil: input.now, followers: 1 });
+  const { params } = namedList(
+    'head',
+    Array.from({ length: input.heads }, (_, n) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`),
+  );
+  return explain(db, CLAIM_GROUP_HEADS(input.heads), {
+    ...params,
+    queue: input.queue,
+    limit: input.limit,
+    now: input.now,
+    leaseToken: EXPLAIN_TOKEN,
+    leaseUntil: input.now,
+    followers: 1,
+  });
 }
 
 /*

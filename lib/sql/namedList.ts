@@ -5,5 +5,10 @@
  */
 export function namedList(prefix: string, values: readonly string[]): { placeholders: string; params: Record<string, string> } {
   const params = Object.fromEntries(values.map((value, i) => [`${prefix}${i}`, value]));
-  return { placeholders: Object.keys(params).map((name) => `:${name}`).join(', '), params };
+  return {
+    placeholders: Object.keys(params)
+      .map((name) => `:${name}`)
+      .join(', '),
+    params,
+  };
 }

@@ -41,7 +41,10 @@ export async function queueStats(db: Db, queues: readonly string[], now: Date): 
     db.query(oldestDueSql(placeholders), { ...params, now }, { idempotent: true }),
   ]);
   const stats = new Map<string, QueueStats>(
-    queues.map((queue) => [queue, { queue, counts: Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>, oldestDueAgeSeconds: 0, delayed: 0 }]),
+    queues.map((queue) => [
+      queue,
+      { queue, counts: Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>, oldestDueAgeSeconds: 0, delayed: 0 },
+    ]),
   );
   for (const row of countRows) {
     const queue = stats.get(row.queue as string);

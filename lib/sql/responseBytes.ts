@@ -54,6 +54,7 @@ export const WORST_ROW_BYTES_PARAMS = {
  */
 export function worstRowBytesSql(input: { payloadBytes?: string; text?: readonly string[] }): string {
   const payload = input.payloadBytes === undefined ? '' : ` + :payloadFactor * ${input.payloadBytes}`;
-  const text = input.text === undefined || input.text.length === 0 ? '' : ` + :textFactor * (${input.text.map((column) => `COALESCE(LENGTH(${column}), 0)`).join(' + ')})`;
+  const text =
+    input.text === undefined || input.text.length === 0 ? '' : ` + :textFactor * (${input.text.map((column) => `COALESCE(LENGTH(${column}), 0)`).join(' + ')})`;
   return `(:rowOverhead${payload}${text})`;
 }

@@ -131,11 +131,7 @@ const RESET_LOCK_WAIT = 'SET SESSION lock_wait_timeout = @@GLOBAL.lock_wait_time
  * transaction stays busy until the statement ends; the Data API rolls it back after 3 idle
  * minutes). A connection left with the short wait only gives up sooner on a metadata lock.
  */
-export async function executeWithLockWait(
-  db: Db,
-  statement: string,
-  input: { seconds: number; mayStillRun: (error: unknown) => boolean },
-): Promise<void> {
+export async function executeWithLockWait(db: Db, statement: string, input: { seconds: number; mayStillRun: (error: unknown) => boolean }): Promise<void> {
   try {
     await db.transaction(async (tx) => {
       await tx.execute(SET_LOCK_WAIT, { seconds: input.seconds });

@@ -59,7 +59,11 @@ describe.skipIf(skipped !== undefined)(`the cluster in DB_CLUSTER_ARN${skipped =
       { n: 3, text: 'x'.repeat(70_000) },
     ];
     try {
-      const answers = await enqueue(app, queue, payloads.map((payload) => ({ type: 'aurora.test' as const, payload })));
+      const answers = await enqueue(
+        app,
+        queue,
+        payloads.map((payload) => ({ type: 'aurora.test' as const, payload })),
+      );
       const summary = await drain(app, { queue, maxMessages: payloads.length, remainingTimeMs: () => 60_000 });
       expect(summary.errors).toEqual([]);
       expect(summary.claimed).toBe(payloads.length);

@@ -27,7 +27,10 @@ it('enqueue bursts concurrent with draining: every accepted message delivered on
     ...(i % 25 === 0 ? { delaySeconds: 1 } : {}),
   });
   const post = async (body: unknown): Promise<EnqueuedMessage[]> => {
-    const response = await handler(httpEvent({ method: 'POST', path: `/queues/${CHAOS_QUEUE}/messages`, pathParameters: { queue: CHAOS_QUEUE }, body }), lambdaContext);
+    const response = await handler(
+      httpEvent({ method: 'POST', path: `/queues/${CHAOS_QUEUE}/messages`, pathParameters: { queue: CHAOS_QUEUE }, body }),
+      lambdaContext,
+    );
     if (response.statusCode !== 202) throw new Error(`enqueue answered ${response.statusCode}: ${response.body}`);
     const answer = JSON.parse(response.body as string) as EnqueuedMessage | { messages: EnqueuedMessage[] };
     return 'messages' in answer ? answer.messages : [answer];

@@ -29,10 +29,20 @@ const jobType = scriptedJobType({
   stallMs: Number(process.env.CHAOS_STALL_MS ?? 6_000),
   maxSleepMs: Number(process.env.CHAOS_MAX_SLEEP_MS ?? 10),
   record: async (d) => {
-    await log.query('INSERT INTO chaos_dispatches (message_id, attempt, runner, started_ms) VALUES (?, ?, ?, ?)', [d.messageId, d.attempt, d.runner, d.startedMs ?? null]);
+    await log.query('INSERT INTO chaos_dispatches (message_id, attempt, runner, started_ms) VALUES (?, ?, ?, ?)', [
+      d.messageId,
+      d.attempt,
+      d.runner,
+      d.startedMs ?? null,
+    ]);
   },
   recordEnd: async (d) => {
-    await log.query('UPDATE chaos_dispatches SET ended_ms = ? WHERE message_id = ? AND attempt = ? AND runner = ?', [d.endedMs ?? null, d.messageId, d.attempt, d.runner]);
+    await log.query('UPDATE chaos_dispatches SET ended_ms = ? WHERE message_id = ? AND attempt = ? AND runner = ?', [
+      d.endedMs ?? null,
+      d.messageId,
+      d.attempt,
+      d.runner,
+    ]);
   },
 });
 

@@ -93,7 +93,9 @@ it('8 drains at once under injected faults lose nothing and finish every message
   const messages: ChaosMessage[] = [...seeded];
   const outboxCounts = { committed: 0, rolledBack: 0, failedStored: 0, failedNotStored: 0 };
   for (const batch of batches) {
-    const [[row]] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_messages WHERE id IN (?)', [batch.ids.length > 0 ? batch.ids : ['-']])) as unknown as [[{ n: number }]];
+    const [[row]] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_messages WHERE id IN (?)', [
+      batch.ids.length > 0 ? batch.ids : ['-'],
+    ])) as unknown as [[{ n: number }]];
     const stored = Number(row.n);
     if (batch.outcome === 'committed') {
       outboxCounts.committed++;

@@ -62,7 +62,10 @@ it('8 drain processes on a FIFO queue under injected faults and SIGKILLs: no ord
     [['throw'], 3, 3],
   ]);
   // Interleaved across groups, as messages would arrive.
-  const messages = await seedScripted(stack.db, mix.map((m, i) => ({ ...m, groupKey: `g${i % GROUPS}` })));
+  const messages = await seedScripted(
+    stack.db,
+    mix.map((m, i) => ({ ...m, groupKey: `g${i % GROUPS}` })),
+  );
 
   const faults = stack.server.faults;
   faults.inject({ kind: 'resuming', probability: 0.03 });

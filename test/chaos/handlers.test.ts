@@ -70,7 +70,12 @@ it('a drainer frozen past its lease: another runs its messages once more, its la
 
   const { counts, violations } = await checkInvariants(stack, messages, log);
   const frozenSummary = exit.summary!;
-  report('frozen past its lease', counts, { stallMs, rounds: rounds.rounds, frozenLostLeases: frozenSummary.lostLeases, ...summaryTotals([frozenSummary, ...rounds.summaries]) });
+  report('frozen past its lease', counts, {
+    stallMs,
+    rounds: rounds.rounds,
+    frozenLostLeases: frozenSummary.lostLeases,
+    ...summaryTotals([frozenSummary, ...rounds.summaries]),
+  });
   expect(violations).toEqual([]);
   // Both stalled messages ran again elsewhere; the frozen drainer's late writes found their leases gone.
   expect(counts.redelivered).toBeGreaterThanOrEqual(2);

@@ -60,7 +60,12 @@ export function chaosQueue(settings: Partial<Omit<QueueDeclaration, 'name'>>): Q
 
 /** `queue` replaces the chaos queue's declaration (same name), e.g. with a longer lease. */
 export function chaosApp(db: Db, jobType: JobType, queue: QueueDeclaration = CHAOS_QUEUE_DECLARATION): App {
-  return createApp({ db, env: {}, config: defineConfig({ queues: [queue], jobTypes: [jobType], leaseMarginMs: CHAOS_TUNING.safetyMarginMs }), clock: systemClock });
+  return createApp({
+    db,
+    env: {},
+    config: defineConfig({ queues: [queue], jobTypes: [jobType], leaseMarginMs: CHAOS_TUNING.safetyMarginMs }),
+    clock: systemClock,
+  });
 }
 
 export interface ChaosMessage {
@@ -155,16 +160,18 @@ export class DispatchLog {
   }
 
   async count(runner?: string): Promise<number> {
-    const [[row]] = (await this.sql.query(`SELECT COUNT(*) AS n FROM chaos_dispatches ${runner === undefined ? '' : 'WHERE runner = ?'}`, runner === undefined ? [] : [runner])) as unknown as [[{ n: number }]];
+    const [[row]] = (await this.sql.query(
+      `SELECT COUNT(*) AS n FROM chaos_dispatches ${runner === undefined ? '' : 'WHERE runner = ?'}`,
+      runner === undefined ? [] : [runner],
+    )) as unknown as [[{ n: number }]];
     return Number(row.n) + (runner === undefined ? this.#pending.length : this.#pending.filter((d) => d.runner === runner).length);
   }
 }
 
 export async function liveMessages(sql: mysql.Pool): Promise<{ live: number; nextDue: Date | null }> {
-  const [[row]] = (await sql.query(
-    `SELECT COUNT(*) AS live, MIN(available_at) AS nextDue FROM queue_messages WHERE queue = ? AND finished_at IS NULL`,
-    [CHAOS_QUEUE],
-  )) as unknown as [[{ live: number; nextDue: Date | null }]];
+  const [[row]] = (await sql.query(`SELECT COUNT(*) AS live, MIN(available_at) AS nextDue FROM queue_messages WHERE queue = ? AND finished_at IS NULL`, [
+    CHAOS_QUEUE,
+  ])) as unknown as [[{ live: number; nextDue: Date | null }]];
   return { live: Number(row.live), nextDue: row.nextDue };
 }
 
@@ -202,7 +209,11 @@ export async function drainRounds(options: {
     }
     rounds++;
     const runs = Array.from({ length: options.runs }, (_, i) => {
-      const app = chaosApp(chaosDb(stack.endpoint, stack.database), scriptedJobType({ record: log.record, runner: `round${rounds}.${i}`, timeoutMs: HANDLER_TIMEOUT_MS }), options.queue);
+      const app = chaosApp(
+        chaosDb(stack.endpoint, stack.database),
+        scriptedJobType({ record: log.record, runner: `round${rounds}.${i}`, timeoutMs: HANDLER_TIMEOUT_MS }),
+        options.queue,
+      );
       return drain(app, { queue: CHAOS_QUEUE, remainingTimeMs: () => 30_000, tuning: CHAOS_TUNING });
     });
     summaries.push(...(await Promise.all(runs)));
@@ -226,9 +237,19 @@ export interface ChaosCounts {
  * The invariants, on the final table and the dispatch log. Answers the counts and every
  * violation found (empty when all hold).
  */
-export async function checkInvariants(stack: Stack, messages: readonly ChaosMessage[], log: DispatchLog): Promise<{ counts: ChaosCounts; violations: string[] }> {
-  const [rowList] = await stack.sql.query('SELECT id, status, attempts, last_error, lease_token, finished_at FROM queue_messages WHERE queue = ?', [CHAOS_QUEUE]);
-  const rows = new Map((rowList as { id: string; status: string; attempts: number; last_error: string | null; lease_token: string | null; finished_at: Date | null }[]).map((r) => [r.id, r]));
+export async function checkInvariants(
+  stack: Stack,
+  messages: readonly ChaosMessage[],
+  log: DispatchLog,
+): Promise<{ counts: ChaosCounts; violations: string[] }> {
+  const [rowList] = await stack.sql.query('SELECT id, status, attempts, last_error, lease_token, finished_at FROM queue_messages WHERE queue = ?', [
+    CHAOS_QUEUE,
+  ]);
+  const rows = new Map(
+    (rowList as { id: string; status: string; attempts: number; last_error: string | null; lease_token: string | null; finished_at: Date | null }[]).map(
+      (r) => [r.id, r],
+    ),
+  );
   const byMessage = new Map<string, number[]>();
   for (const d of await log.all()) {
     const attempts = byMessage.get(d.messageId) ?? [];
@@ -254,7 +275,8 @@ export async function checkInvariants(stack: Stack, messages: readonly ChaosMess
     if (row.status === 'done') counts.done++;
     if (row.status === 'dead') counts.dead++;
     if (row.status !== 'done' && row.status !== 'dead') violate(message.id, `stuck in ${row.status}`);
-    else if (row.status !== expected.status) violate(message.id, `ended ${row.status}, its script [${message.script.steps}] says ${expected.status} (last error: ${row.last_error})`);
+    else if (row.status !== expected.status)
+      violate(message.id, `ended ${row.status}, its script [${message.script.steps}] says ${expected.status} (last error: ${row.last_error})`);
     if (row.finished_at === null) violate(message.id, 'finished without finished_at');
     if (row.status === 'dead') {
       const lastError = row.last_error ?? '';
@@ -272,7 +294,8 @@ export async function checkInvariants(stack: Stack, messages: readonly ChaosMess
     if (expiredClaims > 0) counts.leaseExpired++;
     if (extra > 0) {
       counts.redelivered += extra;
-      if (extra > expiredClaims) violate(message.id, `dispatched ${extra} more times than its script needs with only ${Math.max(0, expiredClaims)} extra claims`);
+      if (extra > expiredClaims)
+        violate(message.id, `dispatched ${extra} more times than its script needs with only ${Math.max(0, expiredClaims)} extra claims`);
     }
   }
   if (rows.size !== messages.length) violations.push(`${rows.size} rows for ${messages.length} messages`);

@@ -146,7 +146,11 @@ export async function runScenario(
   const producerApp = createApp({
     db: chaosDb(stack.endpoint, stack.database),
     env: {},
-    config: defineConfig({ queues: [queue], jobTypes: [scriptedJobType({ record: () => {}, runner: 'producer', timeoutMs: HANDLER_TIMEOUT_MS })], leaseMarginMs: CHAOS_TUNING.safetyMarginMs }),
+    config: defineConfig({
+      queues: [queue],
+      jobTypes: [scriptedJobType({ record: () => {}, runner: 'producer', timeoutMs: HANDLER_TIMEOUT_MS })],
+      leaseMarginMs: CHAOS_TUNING.safetyMarginMs,
+    }),
     clock: systemClock,
   });
   // A wake starts a lingering run here, as the async invoke of the drain function would; a wake
@@ -278,10 +282,9 @@ export async function runScenario(
   faults.stop();
   pauses.stop();
 
-  const [rowList] = await stack.sql.query(
-    `SELECT id, status, attempts, last_error, JSON_EXTRACT(payload, '$.n') AS n FROM queue_messages WHERE queue = ?`,
-    [CHAOS_QUEUE],
-  );
+  const [rowList] = await stack.sql.query(`SELECT id, status, attempts, last_error, JSON_EXTRACT(payload, '$.n') AS n FROM queue_messages WHERE queue = ?`, [
+    CHAOS_QUEUE,
+  ]);
   const rows = (rowList as { id: string; status: string; attempts: number; last_error: string | null; n: string | number }[]).map((r) => ({
     id: r.id,
     n: Number(r.n),
@@ -330,7 +333,10 @@ export async function runScenario(
     delays: faults.delayedAtMs.length,
     pausedMs: merge(pauses.pauses).reduce((sum, p) => sum + p.toMs - p.fromMs, 0),
     mostAtOnce: mostAtOnce(dispatches.map((d) => ({ fromMs: d.startedMs, toMs: d.endedMs ?? d.startedMs }))).count,
-    busiestSecond: busiestWindow(dispatches.map((d) => d.startedMs), 1_000).count,
+    busiestSecond: busiestWindow(
+      dispatches.map((d) => d.startedMs),
+      1_000,
+    ).count,
     unsettled: total((s) => s.unsettled),
     lostLeases: total((s) => s.lostLeases),
     drainErrors: total((s) => s.errors.length) + drains.failures.length,
@@ -447,7 +453,8 @@ class FaultSchedule {
     const take = injector.take.bind(injector);
     injector.take = (operation: string) => {
       const rule = take(operation);
-      if (rule !== undefined) (rule.kind === 'delay' ? this.delayedAtMs : rule.kind === 'unavailable-after' ? this.lostRepliesAtMs : this.refusedAtMs).push(Date.now());
+      if (rule !== undefined)
+        (rule.kind === 'delay' ? this.delayedAtMs : rule.kind === 'unavailable-after' ? this.lostRepliesAtMs : this.refusedAtMs).push(Date.now());
       return rule;
     };
     this.#restore = () => {

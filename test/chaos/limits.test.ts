@@ -42,7 +42,10 @@ async function drainWith(options: { messages: number; processes: number; setting
   // Each test starts from an empty queue (the stack's database is the file's).
   await stack.sql.query('DELETE FROM queue_messages');
   await stack.sql.query('DELETE FROM queue_permits');
-  const seeded = await seedScripted(stack.db, Array.from({ length: options.messages }, () => ({ script: { steps: ['sleep' as const] }, maxAttempts: 3 })));
+  const seeded = await seedScripted(
+    stack.db,
+    Array.from({ length: options.messages }, () => ({ script: { steps: ['sleep' as const] }, maxAttempts: 3 })),
+  );
   const env = { CHAOS_QUEUE_SETTINGS: JSON.stringify(options.settings), CHAOS_MAX_SLEEP_MS: String(options.sleepMs) };
   const children = Array.from({ length: options.processes }, (_, i) => spawnDrain(stack, `limited.${i}`, env));
   const exits = await Promise.all(children.map((child) => child.exited));
@@ -54,13 +57,25 @@ async function drainWith(options: { messages: number; processes: number; setting
 
 it('4 drain processes on a queue limited to 40 messages/s: at most 48 in any second, 42/s over any 5 s, each message once', async () => {
   const log = await createDispatchLog(stack.sql);
-  const { counts, violations, dispatches, summaries } = await drainWith({ messages: 400, processes: 4, settings: { ratePerSecond: 40, concurrency: 8 }, sleepMs: 30, log });
+  const { counts, violations, dispatches, summaries } = await drainWith({
+    messages: 400,
+    processes: 4,
+    settings: { ratePerSecond: 40, concurrency: 8 },
+    sleepMs: 30,
+    log,
+  });
   const starts = dispatches.map((d) => d.startedMs!);
   const perSecond = busiestWindow(starts, 1_000);
   const perFiveSeconds = busiestWindow(starts, 5_000);
   const atOnce = mostAtOnce(dispatches);
   const spanMs = Math.max(...starts) - Math.min(...starts);
-  report('4 drains, 40/s and 8 at once queue-wide', counts, { busiestSecond: perSecond, busiestFiveSeconds: perFiveSeconds, mostAtOnce: atOnce, spanMs, ...summaryTotals(summaries) });
+  report('4 drains, 40/s and 8 at once queue-wide', counts, {
+    busiestSecond: perSecond,
+    busiestFiveSeconds: perFiveSeconds,
+    mostAtOnce: atOnce,
+    spanMs,
+    ...summaryTotals(summaries),
+  });
   expect(violations).toEqual([]);
   expect(counts.dispatches).toBe(400);
   expect(perSecond).toBeLessThanOrEqual(48);

@@ -262,7 +262,9 @@ it('the Data API endpoint gone for 8 s mid-drain: nothing lost or stuck, redeliv
   }
 });
 
-const MARIADBD = ['/usr/sbin/mariadbd', '/usr/local/sbin/mariadbd', '/opt/homebrew/opt/mariadb/bin/mariadbd', '/usr/local/opt/mariadb/bin/mariadbd'].find((path) => existsSync(path));
+const MARIADBD = ['/usr/sbin/mariadbd', '/usr/local/sbin/mariadbd', '/opt/homebrew/opt/mariadb/bin/mariadbd', '/usr/local/opt/mariadb/bin/mariadbd'].find(
+  (path) => existsSync(path),
+);
 
 /** A MariaDB of the test's own: a private data directory and port, root allowed in over TCP without a password. */
 class PrivateMariaDb {
@@ -275,7 +277,11 @@ class PrivateMariaDb {
 
   static async start(): Promise<PrivateMariaDb> {
     const dir = await mkdtemp(join(tmpdir(), 'aq-chaos-mariadbd-'));
-    await run('mariadb-install-db', ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', `--user=${process.env.USER ?? 'root'}`, '--skip-test-db'], { timeout: 60_000 });
+    await run(
+      'mariadb-install-db',
+      ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', `--user=${process.env.USER ?? 'root'}`, '--skip-test-db'],
+      { timeout: 60_000 },
+    );
     const db = new PrivateMariaDb(dir, await freePort());
     await db.start();
     return db;
@@ -287,7 +293,15 @@ class PrivateMariaDb {
 
   /** Starts mariadbd on the data directory (recovering it after a kill); resolves once it serves. */
   async start(): Promise<void> {
-    const args = ['--no-defaults', `--datadir=${this.dir}/data`, `--socket=${this.dir}/sock`, `--pid-file=${this.dir}/pid`, `--port=${this.port}`, '--bind-address=127.0.0.1', ...(process.getuid?.() === 0 ? ['--user=root'] : [])];
+    const args = [
+      '--no-defaults',
+      `--datadir=${this.dir}/data`,
+      `--socket=${this.dir}/sock`,
+      `--pid-file=${this.dir}/pid`,
+      `--port=${this.port}`,
+      '--bind-address=127.0.0.1',
+      ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+    ];
     const running = await ensureMariaDb({ databaseUrl: this.url, log: () => {}, server: { binary: MARIADBD!, args } });
     if (running.started === undefined) throw new Error(`something else already serves on port ${this.port}`);
     this.#server = running.started;
@@ -310,14 +324,17 @@ afterAll(async () => {
   await mariadb?.remove();
 });
 
-it.skipIf(MARIADBD === undefined)('the database SIGKILLed and restarted mid-drain: nothing lost or stuck, redeliveries ≤ 1 % of the messages in flight', async () => {
-  mariadb = await PrivateMariaDb.start();
-  const stack = await startStack({ databaseUrl: mariadb.url });
-  try {
-    await outageCase('database restarted', stack, stack.endpoint, { begin: () => mariadb!.kill(), downMs: 5_000, end: () => mariadb!.start() });
-  } finally {
-    await stack.close();
-  }
-});
+it.skipIf(MARIADBD === undefined)(
+  'the database SIGKILLed and restarted mid-drain: nothing lost or stuck, redeliveries ≤ 1 % of the messages in flight',
+  async () => {
+    mariadb = await PrivateMariaDb.start();
+    const stack = await startStack({ databaseUrl: mariadb.url });
+    try {
+      await outageCase('database restarted', stack, stack.endpoint, { begin: () => mariadb!.kill(), downMs: 5_000, end: () => mariadb!.start() });
+    } finally {
+      await stack.close();
+    }
+  },
+);
 
 if (MARIADBD === undefined) console.log('[chaos] database restarted: skipped, no mariadbd binary found (install mariadb-server)');

@@ -51,7 +51,12 @@ it('drain processes SIGKILLed mid-batch: later runs finish their work, redeliver
   const rounds = await drainRounds({ stack, log, runs: 2, deadline: Date.now() + 90_000 });
   const { counts, violations } = await checkInvariants(stack, messages, log);
   const survivors = exits.flatMap((exit) => (exit.summary === undefined ? [] : [exit.summary]));
-  report('SIGKILL mid-batch', counts, { processes: children.length, killed: killed.filter(Boolean).length, rounds: rounds.rounds, ...summaryTotals([...survivors, ...rounds.summaries]) });
+  report('SIGKILL mid-batch', counts, {
+    processes: children.length,
+    killed: killed.filter(Boolean).length,
+    rounds: rounds.rounds,
+    ...summaryTotals([...survivors, ...rounds.summaries]),
+  });
   expect(violations).toEqual([]);
   expect(killed.filter(Boolean).length).toBeGreaterThanOrEqual(3);
   // The kills left claimed messages behind: their leases expired and they were claimed again.

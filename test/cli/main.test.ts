@@ -35,12 +35,24 @@ describe('usage', () => {
   });
 
   it('exits 2 with the usage for wrong arguments', async () => {
-    expect(await runCaptured(['frobnicate'], {})).toMatchObject({ code: 2, stderr: 'aurora-queue: unknown command "frobnicate"\nrun `aurora-queue --help` for the commands\n' });
+    expect(await runCaptured(['frobnicate'], {})).toMatchObject({
+      code: 2,
+      stderr: 'aurora-queue: unknown command "frobnicate"\nrun `aurora-queue --help` for the commands\n',
+    });
     expect(await runCaptured(['stats', '--bogus'], {})).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
-    expect(await runCaptured(['stats', '--limit', '3'], {})).toMatchObject({ code: 2, stderr: 'aurora-queue: --limit is not an option of stats\nusage: aurora-queue stats [queue]\n' });
+    expect(await runCaptured(['stats', '--limit', '3'], {})).toMatchObject({
+      code: 2,
+      stderr: 'aurora-queue: --limit is not an option of stats\nusage: aurora-queue stats [queue]\n',
+    });
     expect(await runCaptured(['stats', 'a', 'b'], {})).toMatchObject({ code: 2, stderr: expect.stringContaining('unexpected argument "b"') });
-    expect(await runCaptured(['enqueue', 'sms', 'sms.send'], {})).toMatchObject({ code: 2, stderr: expect.stringContaining('give a type and a payload, or --file') });
-    expect(await runCaptured(['drain', '--max-messages', 'many'], { LAMBDA_ENDPOINT: 'http://127.0.0.1:1' })).toMatchObject({ code: 2, stderr: expect.stringContaining('--max-messages must be a whole number') });
+    expect(await runCaptured(['enqueue', 'sms', 'sms.send'], {})).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('give a type and a payload, or --file'),
+    });
+    expect(await runCaptured(['drain', '--max-messages', 'many'], { LAMBDA_ENDPOINT: 'http://127.0.0.1:1' })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--max-messages must be a whole number'),
+    });
   });
 });
 

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { progressLine, ProgressReporter, type ProgressSnapshot } from '../../cli/progress.js';
 
-const snapshot = (over: Partial<ProgressSnapshot> = {}): ProgressSnapshot => ({ total: 10_000, done: 4_900, dead: 100, retrying: 250, running: 50, ratePerSecond: 712.4, ...over });
+const snapshot = (over: Partial<ProgressSnapshot> = {}): ProgressSnapshot => ({
+  total: 10_000,
+  done: 4_900,
+  dead: 100,
+  retrying: 250,
+  running: 50,
+  ratePerSecond: 712.4,
+  ...over,
+});
 
 describe('progressLine', () => {
   it('draws a bar with the counts and rate', () => {

@@ -22,7 +22,11 @@ const stack = useStack();
 const config = defineConfig({
   queues: [{ name: 'default' }, { name: 'orders' }, { name: 'ledger', fifo: true }],
   jobTypes: [
-    defineJobType({ type: 'order.confirm', payload: z.strictObject({ orderId: z.string().min(1), totalCents: z.number().int().min(0, 'must not be negative') }), handle: async () => {} }),
+    defineJobType({
+      type: 'order.confirm',
+      payload: z.strictObject({ orderId: z.string().min(1), totalCents: z.number().int().min(0, 'must not be negative') }),
+      handle: async () => {},
+    }),
     defineJobType({ type: 'ping', payload: z.object({}), handle: async () => {} }),
   ],
 });
@@ -47,7 +51,9 @@ describe('direct client', () => {
   it('gathers concurrent single enqueues into one insert, each caller getting its own id', async () => {
     const db = stack.newDb();
     const client = createQueueClient({ transport: 'direct', config, database: db, lingerMs: 20, env: {} });
-    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => client.enqueue('order.confirm', { orderId: `o-${i}`, totalCents: i }, { queue: 'orders' })));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => client.enqueue('order.confirm', { orderId: `o-${i}`, totalCents: i }, { queue: 'orders' })),
+    );
     expect(new Set(answers.map((a) => a.id)).size).toBe(50);
     expect(db.stats.calls).toBe(1);
     expect(await stored()).toBe(50);
@@ -97,7 +103,9 @@ describe('direct client', () => {
   it('carries a group key to a FIFO queue, in call order within one shared insert, and refuses a message without one', async () => {
     const db = stack.newDb();
     const client = createQueueClient({ transport: 'direct', config, database: db, lingerMs: 20, env: {} });
-    const answers = await Promise.all(['acct-1', 'acct-2', 'acct-1'].map((groupKey, i) => client.enqueue('order.confirm', { orderId: `g-${i}`, totalCents: i }, { queue: 'ledger', groupKey })));
+    const answers = await Promise.all(
+      ['acct-1', 'acct-2', 'acct-1'].map((groupKey, i) => client.enqueue('order.confirm', { orderId: `g-${i}`, totalCents: i }, { queue: 'ledger', groupKey })),
+    );
     expect(db.stats.calls).toBe(1);
     expect(await groupKeys('ledger')).toEqual(answers.map((answer, i) => [answer.id, ['acct-1', 'acct-2', 'acct-1'][i]]));
     expect(await client.get(answers[0]!.id)).toMatchObject({ groupKey: 'acct-1' });
@@ -159,13 +167,18 @@ describe('HTTP client', () => {
     const c = client();
     const answer = await c.enqueue('order.confirm', { orderId: 'h-1', totalCents: 5 }, { queue: 'orders', delaySeconds: 60 });
     expect(answer).toMatchObject({ duplicate: false });
-    const many = await c.enqueueMany([{ type: 'ping', payload: {} }, { type: 'ping', payload: {} }]);
+    const many = await c.enqueueMany([
+      { type: 'ping', payload: {} },
+      { type: 'ping', payload: {} },
+    ]);
     expect(many).toHaveLength(2);
     expect(await c.get(answer.id)).toMatchObject({ id: answer.id, queue: 'orders', status: 'waiting' });
     expect(await c.cancel(answer.id)).toMatchObject({ status: 'cancelled' });
     expect(seen).toHaveLength(4);
     for (const request of seen) {
-      expect(request.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/);
+      expect(request.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
+      );
     }
   });
 
@@ -173,8 +186,18 @@ describe('HTTP client', () => {
     seen.length = 0;
     const c = client();
     const one = await c.enqueue('ping', {}, { queue: 'ledger', groupKey: 'acct-9' });
-    const many = await c.enqueueMany([{ type: 'ping', payload: {}, groupKey: 'acct-9' }, { type: 'ping', payload: {}, groupKey: 'acct-8' }], { queue: 'ledger' });
-    expect(await groupKeys('ledger')).toEqual([[one.id, 'acct-9'], [many[0]!.id, 'acct-9'], [many[1]!.id, 'acct-8']]);
+    const many = await c.enqueueMany(
+      [
+        { type: 'ping', payload: {}, groupKey: 'acct-9' },
+        { type: 'ping', payload: {}, groupKey: 'acct-8' },
+      ],
+      { queue: 'ledger' },
+    );
+    expect(await groupKeys('ledger')).toEqual([
+      [one.id, 'acct-9'],
+      [many[0]!.id, 'acct-9'],
+      [many[1]!.id, 'acct-8'],
+    ]);
     expect(await c.get(one.id)).toMatchObject({ queue: 'ledger', groupKey: 'acct-9' });
     // A group key on a queue that is not FIFO is refused before any request, as the API would refuse it.
     seen.length = 0;
@@ -192,7 +215,7 @@ describe('HTTP client', () => {
     expect(seen).toEqual([]);
   });
 
-  it('answers the API\'s refusals as typed errors', async () => {
+  it("answers the API's refusals as typed errors", async () => {
     const error = await client()
       .get('00000000-0000-7000-8000-000000000000')
       .catch((e: unknown) => e);

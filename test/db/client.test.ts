@@ -10,7 +10,13 @@ describe('createDataApiClient', () => {
       expect(await client.config.maxAttempts()).toBe(1);
       // The handler resolves its configuration on its first request.
       const refused = (await client
-        .send(new ExecuteStatementCommand({ resourceArn: 'arn:aws:rds:us-east-1:1:cluster:x', secretArn: 'arn:aws:secretsmanager:us-east-1:1:secret:x', sql: 'SELECT 1' }))
+        .send(
+          new ExecuteStatementCommand({
+            resourceArn: 'arn:aws:rds:us-east-1:1:cluster:x',
+            secretArn: 'arn:aws:secretsmanager:us-east-1:1:secret:x',
+            sql: 'SELECT 1',
+          }),
+        )
         .catch((e: unknown) => e)) as { code?: string; $metadata?: { attempts?: number } };
       expect(refused.code).toBe('ECONNREFUSED');
       expect(refused.$metadata?.attempts ?? 1).toBe(1);

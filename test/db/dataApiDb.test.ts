@@ -63,7 +63,9 @@ describe('values', () => {
     );
     expect(insertId).toBeGreaterThan(0);
 
-    const [row] = await stack.db.query('SELECT id, at, doc, txt, data, CAST(big AS CHAR) AS big, price, flag, ratio FROM kinds WHERE id = :id', { id: insertId });
+    const [row] = await stack.db.query('SELECT id, at, doc, txt, data, CAST(big AS CHAR) AS big, price, flag, ratio FROM kinds WHERE id = :id', {
+      id: insertId,
+    });
     expect(row).toEqual({ id: insertId, at, doc, txt: 'Grüße 👋🏽 日本', data, big: '9007199254740993', price: '123456.7890', flag: true, ratio: 0.1 });
     expect(row!.data).toBeInstanceOf(Uint8Array);
   });

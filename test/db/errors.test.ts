@@ -34,7 +34,10 @@ describe('parseMysqlError', () => {
   });
 
   it('reads the v2 DatabaseErrorException format with its SQLSTATE', () => {
-    expect(parseMysqlError('Deadlock found when trying to get lock; try restarting transaction. Error code: 1213; SQLState: 40001')).toEqual({ code: 1213, sqlState: '40001' });
+    expect(parseMysqlError('Deadlock found when trying to get lock; try restarting transaction. Error code: 1213; SQLState: 40001')).toEqual({
+      code: 1213,
+      sqlState: '40001',
+    });
     expect(parseMysqlError("Table 'x.y' doesn't exist; Error code: 1146; SQLState: 42S02")).toEqual({ code: 1146, sqlState: '42S02' });
   });
 
@@ -50,14 +53,20 @@ describe('parseMysqlError', () => {
 describe('describeDatabaseError', () => {
   it('names the class, its meaning and the codes, and quotes nothing of the message', () => {
     const cases: [DatabaseError, string][] = [
-      [new DatabaseError("near 'DROP TABLE x'", { mysqlCode: 1064, sqlState: '42000' }), 'DatabaseError: the database refused the statement (MySQL 1064, SQLSTATE 42000)'],
+      [
+        new DatabaseError("near 'DROP TABLE x'", { mysqlCode: 1064, sqlState: '42000' }),
+        'DatabaseError: the database refused the statement (MySQL 1064, SQLSTATE 42000)',
+      ],
       [new DuplicateKeyError("Duplicate entry 'secret' for key 'PRIMARY'"), 'DuplicateKeyError: a unique key already holds this value (MySQL 1062)'],
       [new DeadlockError('Deadlock found; UPDATE queue_messages SET …', { mysqlCode: 1213 }), 'DeadlockError: deadlock or lock wait timeout (MySQL 1213)'],
       [new StatementTimeoutError('SELECT …'), "StatementTimeoutError: the statement passed the Data API's call time limit and may have run"],
       [new TransactionNotFoundError('Transaction abc is not found'), 'TransactionNotFoundError: the transaction is unknown (expired, ended or aborted)'],
       [new TransactionBusyError('still running a query'), 'TransactionBusyError: another call on the same transaction was still running'],
       [new DatabaseResumingError('resuming'), 'DatabaseResumingError: the cluster is resuming from auto-pause'],
-      [new DataApiUnavailableError('connect ECONNREFUSED 10.0.0.1:443'), 'DataApiUnavailableError: the Data API did not answer (5xx, network failure or timeout)'],
+      [
+        new DataApiUnavailableError('connect ECONNREFUSED 10.0.0.1:443'),
+        'DataApiUnavailableError: the Data API did not answer (5xx, network failure or timeout)',
+      ],
       [new DataApiRequestError('arn:aws:rds:… is not authorized', { httpStatusCode: 403 }), 'DataApiRequestError: the Data API refused the request (HTTP 403)'],
       [new DatabaseError('Database error code: 0. Message: x', { mysqlCode: 0 }), 'DatabaseError: the database refused the statement'],
     ];
@@ -75,10 +84,14 @@ describe('toDatabaseError', () => {
     expect(duplicate).toBeInstanceOf(DatabaseError);
     expect(duplicate).toBeInstanceOf(QueueError);
 
-    const v1 = toDatabaseError(new BadRequestException({ message: 'Database error code: 1213. Message: Deadlock found when trying to get lock', ...meta(400) }));
+    const v1 = toDatabaseError(
+      new BadRequestException({ message: 'Database error code: 1213. Message: Deadlock found when trying to get lock', ...meta(400) }),
+    );
     expect(v1).toBeInstanceOf(DeadlockError);
     expect(v1).toMatchObject({ mysqlCode: 1213, retryable: true });
-    expect(toDatabaseError(new BadRequestException({ message: 'Database error code: 1205. Message: Lock wait timeout exceeded', ...meta(400) }))).toBeInstanceOf(DeadlockError);
+    expect(
+      toDatabaseError(new BadRequestException({ message: 'Database error code: 1205. Message: Lock wait timeout exceeded', ...meta(400) })),
+    ).toBeInstanceOf(DeadlockError);
 
     const other = toDatabaseError(new DatabaseErrorException({ message: 'Unknown column; Error code: 1054; SQLState: 42S22', ...meta(400) }));
     expect(other.constructor).toBe(DatabaseError);
@@ -89,7 +102,9 @@ describe('toDatabaseError', () => {
     expect(toDatabaseError(new DatabaseResumingException({ message: 'resuming', ...meta(400) }))).toBeInstanceOf(DatabaseResumingError);
     expect(toDatabaseError(new StatementTimeoutException({ message: 'timeout', ...meta(400) }))).toMatchObject({ retryable: false });
     expect(toDatabaseError(new StatementTimeoutException({ message: 'timeout', ...meta(400) }))).toBeInstanceOf(StatementTimeoutError);
-    expect(toDatabaseError(new TransactionNotFoundException({ message: 'Transaction abc is not found', ...meta(404) }))).toBeInstanceOf(TransactionNotFoundError);
+    expect(toDatabaseError(new TransactionNotFoundException({ message: 'Transaction abc is not found', ...meta(404) }))).toBeInstanceOf(
+      TransactionNotFoundError,
+    );
     expect(toDatabaseError(new InternalServerErrorException({ message: 'boom', ...meta(500) }))).toMatchObject({ retryable: true, requestMayHaveRun: true });
     expect(toDatabaseError(new DatabaseUnavailableException({ message: 'no writer', ...meta(504) }))).toBeInstanceOf(DataApiUnavailableError);
     const denied = toDatabaseError(new AccessDeniedException({ message: 'no', ...meta(403) }));
@@ -118,12 +133,17 @@ describe('toDatabaseError', () => {
     expect(toDatabaseError(reset)).toMatchObject({ requestMayHaveRun: true });
     const timeout = Object.assign(new Error('a request has exceeded the configured 60000 ms requestTimeout'), { name: 'TimeoutError' });
     expect(toDatabaseError(timeout)).toBeInstanceOf(DataApiUnavailableError);
-    const connectTimeout = Object.assign(new Error('the request socket did not establish a connection with the server within the configured timeout of 5000 ms.'), { name: 'TimeoutError' });
+    const connectTimeout = Object.assign(
+      new Error('the request socket did not establish a connection with the server within the configured timeout of 5000 ms.'),
+      { name: 'TimeoutError' },
+    );
     expect(toDatabaseError(connectTimeout)).toMatchObject({ requestMayHaveRun: false });
   });
 
   it('does not add SQL or anything else to the service message', () => {
-    expect(toDatabaseError(new BadRequestException({ message: 'Database error code: 1064. Message: syntax', ...meta(400) })).message).toBe('Database error code: 1064. Message: syntax');
+    expect(toDatabaseError(new BadRequestException({ message: 'Database error code: 1064. Message: syntax', ...meta(400) })).message).toBe(
+      'Database error code: 1064. Message: syntax',
+    );
   });
 
   it('returns errors of its own classes unchanged', () => {

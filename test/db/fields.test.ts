@@ -107,7 +107,10 @@ describe('decodeRows', () => {
   });
 
   it('treats typeName case-insensitively and a long in a BIT(1)/BOOLEAN column as a boolean', () => {
-    const rows = decodeRows([[{ stringValue: '2026-01-02 03:04:05' }, { longValue: 0 }, { longValue: 1 }]], [column('t', 'timestamp'), column('b', 'BOOLEAN'), column('bit', 'bit')]);
+    const rows = decodeRows(
+      [[{ stringValue: '2026-01-02 03:04:05' }, { longValue: 0 }, { longValue: 1 }]],
+      [column('t', 'timestamp'), column('b', 'BOOLEAN'), column('bit', 'bit')],
+    );
     expect(rows).toEqual([{ t: new Date('2026-01-02T03:04:05Z'), b: false, bit: true }]);
   });
 

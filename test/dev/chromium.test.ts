@@ -24,15 +24,19 @@ describe('ensureChromium', () => {
   it('does nothing when Chromium is there', async () => {
     const machine = fakeMachine({ present: true });
     const lines: string[] = [];
-    expect(await ensureChromium({ log: (line) => lines.push(line), path: PATH, exists: machine.exists, isRoot: false, hasAptGet: false, run: machine.run })).toBe('present');
+    expect(
+      await ensureChromium({ log: (line) => lines.push(line), path: PATH, exists: machine.exists, isRoot: false, hasAptGet: false, run: machine.run }),
+    ).toBe('present');
     expect(machine.calls).toEqual([]);
     expect(lines).toEqual([]);
   });
 
-  it('installs Debian\'s chromium with apt as root, saying so', async () => {
+  it("installs Debian's chromium with apt as root, saying so", async () => {
     const machine = fakeMachine();
     const lines: string[] = [];
-    expect(await ensureChromium({ log: (line) => lines.push(line), path: PATH, exists: machine.exists, isRoot: true, hasAptGet: true, run: machine.run })).toBe('installed');
+    expect(await ensureChromium({ log: (line) => lines.push(line), path: PATH, exists: machine.exists, isRoot: true, hasAptGet: true, run: machine.run })).toBe(
+      'installed',
+    );
     expect(machine.calls).toEqual([
       { command: 'apt-get', args: ['update', '-qq'], frontend: 'noninteractive' },
       { command: 'apt-get', args: ['install', '-y', '-qq', 'chromium'], frontend: 'noninteractive' },
@@ -44,7 +48,9 @@ describe('ensureChromium', () => {
 
   it('fails at once with the command to run when not root', async () => {
     const machine = fakeMachine();
-    const error = await ensureChromium({ log: () => {}, path: PATH, exists: machine.exists, isRoot: false, hasAptGet: true, run: machine.run }).catch((thrown: unknown) => thrown);
+    const error = await ensureChromium({ log: () => {}, path: PATH, exists: machine.exists, isRoot: false, hasAptGet: true, run: machine.run }).catch(
+      (thrown: unknown) => thrown,
+    );
     expect(error).toBeInstanceOf(ChromiumMissingError);
     expect((error as Error).message).toContain('Chromium is not installed at /usr/bin/chromium. Installing it needs root.');
     expect((error as Error).message).toContain('sudo apt-get update && sudo apt-get install -y chromium');
@@ -53,7 +59,9 @@ describe('ensureChromium', () => {
 
   it('fails at once with the command to run where there is no apt-get', async () => {
     const machine = fakeMachine();
-    const error = await ensureChromium({ log: () => {}, path: PATH, exists: machine.exists, isRoot: true, hasAptGet: false, run: machine.run }).catch((thrown: unknown) => thrown);
+    const error = await ensureChromium({ log: () => {}, path: PATH, exists: machine.exists, isRoot: true, hasAptGet: false, run: machine.run }).catch(
+      (thrown: unknown) => thrown,
+    );
     expect(error).toBeInstanceOf(ChromiumMissingError);
     expect((error as Error).message).toContain('This machine has no apt-get');
     expect((error as Error).message).toContain('sudo apt-get update && sudo apt-get install -y chromium');
@@ -62,7 +70,9 @@ describe('ensureChromium', () => {
 
   it('reports a failed install with what apt-get said', async () => {
     const machine = fakeMachine({ installs: false });
-    const error = await ensureChromium({ log: () => {}, path: PATH, exists: machine.exists, isRoot: true, hasAptGet: true, run: machine.run }).catch((thrown: unknown) => thrown);
+    const error = await ensureChromium({ log: () => {}, path: PATH, exists: machine.exists, isRoot: true, hasAptGet: true, run: machine.run }).catch(
+      (thrown: unknown) => thrown,
+    );
     expect(error).toBeInstanceOf(ChromiumMissingError);
     expect((error as Error).message).toContain('`apt-get update -qq` failed (exit 100):\n  E: Unable to locate package chromium');
   });
@@ -83,7 +93,9 @@ describe("npm test's globalSetup", () => {
 
   it('asks for Chromium only when the run includes a test that launches it', async () => {
     const seen: (string[] | undefined)[] = [];
-    expect(await runsBrowserTests(projectWith(['test/dev/processGroup.test.ts', 'test/cli/dashboard/server.test.ts', 'test/dev/chromium.test.ts'], seen))).toBe(false);
+    expect(await runsBrowserTests(projectWith(['test/dev/processGroup.test.ts', 'test/cli/dashboard/server.test.ts', 'test/dev/chromium.test.ts'], seen))).toBe(
+      false,
+    );
     expect(await runsBrowserTests(projectWith(['test/dev/processGroup.test.ts', 'test/cli/dashboard/browser.test.ts'], seen))).toBe(true);
     expect(seen).toEqual([['some/filter'], ['some/filter']]);
   });

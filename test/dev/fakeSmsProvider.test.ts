@@ -32,7 +32,10 @@ describe('startFakeSmsProvider', () => {
     expect((await post(provider.url, { to: '+15550002222', body: 'c' }, { 'idempotency-key': 'k1' })).status).toBe(200);
     const stats = provider.stats();
     expect(stats).toMatchObject({ received: 3, accepted: 3, failed: 0, throttled: 0, rejected: 0, duplicates: 1 });
-    expect([...stats.delivered]).toEqual([['+15550001111', 2], ['+15550002222', 1]]);
+    expect([...stats.delivered]).toEqual([
+      ['+15550001111', 2],
+      ['+15550002222', 1],
+    ]);
   });
 
   it('rejects malformed texts with 400', async () => {

@@ -19,13 +19,26 @@ const MARIADBD = ['/usr/sbin/mariadbd', '/usr/local/sbin/mariadbd'].find((path) 
 /** A data directory of its own, with root allowed in over TCP without a password. */
 async function privateDataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'aq-mariadbd-'));
-  await run('mariadb-install-db', ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', `--user=${process.env.USER ?? 'root'}`, '--skip-test-db'], { timeout: 60_000 });
+  await run(
+    'mariadb-install-db',
+    ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', `--user=${process.env.USER ?? 'root'}`, '--skip-test-db'],
+    { timeout: 60_000 },
+  );
   return dir;
 }
 
 /** `mariadbd` arguments for a server on `dir` and `port` only, leaving the machine's own alone. */
 function privateServerArgs(dir: string, port: number): string[] {
-  return ['--no-defaults', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--pid-file=${dir}/pid`, `--port=${port}`, '--bind-address=127.0.0.1', '--skip-log-error', ...(process.getuid?.() === 0 ? ['--user=root'] : [])];
+  return [
+    '--no-defaults',
+    `--datadir=${dir}/data`,
+    `--socket=${dir}/sock`,
+    `--pid-file=${dir}/pid`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    '--skip-log-error',
+    ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+  ];
 }
 
 describe('probeMysql', () => {
@@ -92,10 +105,17 @@ describe.skipIf(MARIADBD === undefined)('starting mariadbd', () => {
       const port = await freePort();
       const url = `mysql://root@127.0.0.1:${port}`;
       const lines: string[] = [];
-      const server = await ensureTestDatabase({ databaseUrl: url, log: (line) => lines.push(line), server: { binary: MARIADBD!, args: privateServerArgs(dir, port) } });
+      const server = await ensureTestDatabase({
+        databaseUrl: url,
+        log: (line) => lines.push(line),
+        server: { binary: MARIADBD!, args: privateServerArgs(dir, port) },
+      });
       try {
         expect(server).toMatchObject({ version: expect.stringMatching(/^\d+\.\d+/), startedHere: true });
-        expect(lines).toEqual([`MariaDB is not running at 127.0.0.1:${port}; starting ${MARIADBD}`, expect.stringMatching(/^MariaDB \S+ started \(it stops with this command\)$/)]);
+        expect(lines).toEqual([
+          `MariaDB is not running at 127.0.0.1:${port}; starting ${MARIADBD}`,
+          expect.stringMatching(/^MariaDB \S+ started \(it stops with this command\)$/),
+        ]);
         expect(await probeMysql(url)).toMatchObject({ ok: true });
       } finally {
         await server.teardown();
@@ -128,7 +148,9 @@ describe("npm test's globalSetup", () => {
     const port = await freePort();
     const error = await ensureTestDatabase({ databaseUrl: `mysql://root@127.0.0.1:${port}`, log: () => {} }).catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(TestDatabaseUnavailable);
-    expect((error as Error).message).toMatch(/^The tests need MariaDB \(DATABASE_URL, default mysql:\/\/root@127\.0\.0\.1:3306\)\.\nMariaDB is not running at 127\.0\.0\.1:\d+/);
+    expect((error as Error).message).toMatch(
+      /^The tests need MariaDB \(DATABASE_URL, default mysql:\/\/root@127\.0\.0\.1:3306\)\.\nMariaDB is not running at 127\.0\.0\.1:\d+/,
+    );
     expect((error as Error).message).toContain('sudo apt-get install -y mariadb-server && sudo service mariadb start');
   });
 });
@@ -137,8 +159,11 @@ describe("npm test's globalSetup", () => {
 async function runVitest(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
   const { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _inherited, ...rest } = process.env;
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', ...args], { cwd: ROOT, env: { ...rest, CI: 'true', NO_COLOR: '1', ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+    execFile(
+      process.execPath,
+      [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', ...args],
+      { cwd: ROOT, env: { ...rest, CI: 'true', NO_COLOR: '1', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
     );
   });
 }

@@ -89,8 +89,7 @@ describe('mayStart', () => {
     const clock = new ManualClock('2026-01-01T00:00:00.000Z');
     const claimedAt = clock.now().getTime();
     const leaseUntilMs = claimedAt + 60_000;
-    const check = (remainingMs: number) =>
-      mayStart({ nowMs: clock.now().getTime(), timeoutMs: 10_000, leaseUntilMs, remainingMs, marginMs: 5_000 });
+    const check = (remainingMs: number) => mayStart({ nowMs: clock.now().getTime(), timeoutMs: 10_000, leaseUntilMs, remainingMs, marginMs: 5_000 });
 
     expect(check(60_000)).toBe(true);
     clock.advance(45_000); // 45 s + 10 s + 5 s = the lease exactly

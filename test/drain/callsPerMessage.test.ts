@@ -17,7 +17,11 @@ it('drains 10,000 messages in batches of 100 with at most 0.03 Data API calls pe
     jobTypes: [jobType('noop', async () => {}, { timeoutMs: 1_000 })],
     clock: new ManualClock('2026-01-01T00:00:00.000Z'),
   });
-  await seed(app, Array.from({ length: 10_000 }, () => ({ queue: 'bulk', type: 'noop' })), 2_000);
+  await seed(
+    app,
+    Array.from({ length: 10_000 }, () => ({ queue: 'bulk', type: 'noop' })),
+    2_000,
+  );
 
   const summary = await drain(app, { remainingTimeMs: plenty });
   expect(summary).toMatchObject({ claimed: 10_000, done: 10_000, retried: 0, dead: 0, lostLeases: 0, errors: [] });

@@ -15,7 +15,10 @@ const T0 = '2026-01-01T00:00:00.000Z';
 async function seeded(queue: string, count: number, payload: unknown = {}) {
   const clock = new ManualClock(T0);
   const app = appOn(stack, { queues: [{ name: queue }], jobTypes: [jobType('t', async () => {})], clock });
-  const ids = await seed(app, Array.from({ length: count }, () => ({ queue, type: 't', payload })));
+  const ids = await seed(
+    app,
+    Array.from({ length: count }, () => ({ queue, type: 't', payload })),
+  );
   return { app, clock, ids };
 }
 
@@ -116,7 +119,10 @@ describe("claim reads under the Data API's 1 MiB, whatever it escapes", () => {
   ];
 
   it('reads every message of a page right at the budget in one call, and the next byte splits it', async () => {
-    for (const [queue, extra] of [['edge', 0], ['past', 1]] as const) {
+    for (const [queue, extra] of [
+      ['edge', 0],
+      ['past', 1],
+    ] as const) {
       const payloads = MIX.map(([unit, bytes]) => payloadOf(unit, bytes));
       const used = payloads.reduce((sum, payload) => sum + rowWorst(payload), 0);
       // The last message takes what is left of the budget (its payload in 'é', 3 per byte).
@@ -132,7 +138,10 @@ describe("claim reads under the Data API's 1 MiB, whatever it escapes", () => {
 
       const clock = new ManualClock(T0);
       const app = appOn(stack, { queues: [{ name: queue }], jobTypes: [jobType('t', async () => {})], clock });
-      const ids = await seed(app, payloads.map((payload) => ({ queue, type: 't', payload })));
+      const ids = await seed(
+        app,
+        payloads.map((payload) => ({ queue, type: 't', payload })),
+      );
       const db = stack.newDb();
       const claim = await claimMessages(db, { queue, limit: 100, now: clock.now(), leaseMs: 60_000 });
       expect(claim.messages.map((m) => m.id)).toEqual(ids);
@@ -153,7 +162,10 @@ describe("claim reads under the Data API's 1 MiB, whatever it escapes", () => {
     }
     const clock = new ManualClock(T0);
     const app = appOn(stack, { queues: [{ name: queue }], jobTypes: [jobType('t', async () => {})], clock });
-    const ids = await seed(app, payloads.map((payload) => ({ queue, type: 't', payload })));
+    const ids = await seed(
+      app,
+      payloads.map((payload) => ({ queue, type: 't', payload })),
+    );
     const db = stack.newDb();
     const claim = await claimMessages(db, { queue, limit: 100, now: clock.now(), leaseMs: 60_000 });
     expect(claim.messages.map((m) => m.id)).toEqual(ids);
@@ -175,9 +187,15 @@ describe('claimMessages under queue-wide limits', () => {
     expect(first).toMatchObject({ claimed: 3, permitted: 3 });
     await stack.sql.query("DELETE FROM queue_permits WHERE queue = 'limited'");
     // Known to exist in this process: not looked for again at once, so none to take.
-    expect(await claimMessages(app.db, { queue: 'limited', limit: 10, now: clock.now(), leaseMs: 60_000, permits: limits })).toMatchObject({ claimed: 0, permitted: 0 });
+    expect(await claimMessages(app.db, { queue: 'limited', limit: 10, now: clock.now(), leaseMs: 60_000, permits: limits })).toMatchObject({
+      claimed: 0,
+      permitted: 0,
+    });
     clock.advance(5 * 60_000);
-    expect(await claimMessages(app.db, { queue: 'limited', limit: 10, now: clock.now(), leaseMs: 60_000, permits: limits })).toMatchObject({ claimed: 3, permitted: 3 });
+    expect(await claimMessages(app.db, { queue: 'limited', limit: 10, now: clock.now(), leaseMs: 60_000, permits: limits })).toMatchObject({
+      claimed: 3,
+      permitted: 3,
+    });
   });
 });
 
@@ -187,7 +205,10 @@ describe('claimMessages on a FIFO queue', () => {
     const queue = 'ordered';
     const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
     // Groups a, b, c with three messages each, in that order.
-    const ids = await seed(app, ['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c'].map((groupKey) => ({ queue, type: 't', groupKey })));
+    const ids = await seed(
+      app,
+      ['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c'].map((groupKey) => ({ queue, type: 't', groupKey })),
+    );
     const db = stack.newDb();
     const heads = new HeadCandidates();
     const claim = () => claimMessages(db, { queue, limit: 2, now: clock.now(), leaseMs: 60_000, fifo: true, heads });
@@ -221,7 +242,10 @@ describe('claimMessages on a FIFO queue', () => {
     const clock = new ManualClock(T0);
     const queue = 'stale';
     const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
-    const ids = await seed(app, ['a', 'b'].map((groupKey) => ({ queue, type: 't', groupKey })));
+    const ids = await seed(
+      app,
+      ['a', 'b'].map((groupKey) => ({ queue, type: 't', groupKey })),
+    );
     const heads = new HeadCandidates();
     const claim = () => claimMessages(app.db, { queue, limit: 1, now: clock.now(), leaseMs: 60_000, fifo: true, heads });
     expect((await claim()).messages.map((m) => m.id)).toEqual([ids[0]]);
@@ -230,6 +254,9 @@ describe('claimMessages on a FIFO queue', () => {
     clock.advance(501);
     const left = heads.left(clock.now().getTime());
     expect(left).toBeUndefined();
-    expect((await claimMessages(app.db, { queue, limit: 2, now: clock.now(), leaseMs: 60_000, fifo: true, heads })).messages.map((m) => m.id)).toEqual([ids[1], late]);
+    expect((await claimMessages(app.db, { queue, limit: 2, now: clock.now(), leaseMs: 60_000, fifo: true, heads })).messages.map((m) => m.id)).toEqual([
+      ids[1],
+      late,
+    ]);
   });
 });

@@ -102,7 +102,10 @@ it(`${DRAINERS} drain runs at once over ${MESSAGES} messages with failures and a
   const random = mulberry32(20260601);
   const seeder = appFor('seeder');
   const payloads = Array.from({ length: MESSAGES }, () => ({ script: scriptFor(random) }));
-  const ids = await seed(seeder, payloads.map((payload) => ({ queue: 'storm', type: 'scripted', payload, maxAttempts: MAX_ATTEMPTS })));
+  const ids = await seed(
+    seeder,
+    payloads.map((payload) => ({ queue: 'storm', type: 'scripted', payload, maxAttempts: MAX_ATTEMPTS })),
+  );
   ids.forEach((id, i) => scripts.set(id, payloads[i]!.script));
 
   // The crashed run: pause list, claim, read, then silence (its writes and later claims never reach the database).
@@ -116,9 +119,7 @@ it(`${DRAINERS} drain runs at once over ${MESSAGES} messages with failures and a
   for (let round = 0; round < 8; round++) {
     const live = await liveCount();
     if (live === 0) break;
-    const runs = await Promise.all(
-      Array.from({ length: DRAINERS }, (_, k) => drain(appFor(`drainer-${k}`), { remainingTimeMs: plenty })),
-    );
+    const runs = await Promise.all(Array.from({ length: DRAINERS }, (_, k) => drain(appFor(`drainer-${k}`), { remainingTimeMs: plenty })));
     summaries.push(...runs);
     // Past every backoff and the crashed lease, so the next round finds them due.
     clock.advance(LEASE_SECONDS * 1_000 + 1);
@@ -152,8 +153,7 @@ it(`${DRAINERS} drain runs at once over ${MESSAGES} messages with failures and a
   expect(duplicateAttempts).toBe(0);
   expect(rerunAfterExpiry).toBe(100);
 
-  const total = (key: 'claimed' | 'done' | 'retried' | 'dead' | 'lostLeases' | 'released' | 'unsettled') =>
-    summaries.reduce((sum, s) => sum + s[key], 0);
+  const total = (key: 'claimed' | 'done' | 'retried' | 'dead' | 'lostLeases' | 'released' | 'unsettled') => summaries.reduce((sum, s) => sum + s[key], 0);
   expect(total('done')).toBe(tally.done);
   expect(total('dead')).toBe(tally.dead);
   expect(total('lostLeases')).toBe(0);

@@ -1,14 +1,7 @@
 import { BadRequestException, DatabaseErrorException } from '@aws-sdk/client-rds-data';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import {
-  MAX_ERROR_LENGTH,
-  describeError,
-  dispatch,
-  finalOutcome,
-  type DispatchMessage,
-  type Outcome,
-} from '../../lib/drain/dispatch.js';
+import { MAX_ERROR_LENGTH, describeError, dispatch, finalOutcome, type DispatchMessage, type Outcome } from '../../lib/drain/dispatch.js';
 import { DatabaseError, StatementTimeoutError, toDatabaseError, TransactionNotFoundError } from '../../lib/db/errors.js';
 import { PermanentError, QueueError, RetryableError } from '../../lib/errors.js';
 import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
@@ -83,7 +76,11 @@ describe('dispatch', () => {
   });
 
   it('is dead when the payload is not even an object', async () => {
-    const outcome = await dispatch(message({ payload: null }), jobType(async () => {}), options);
+    const outcome = await dispatch(
+      message({ payload: null }),
+      jobType(async () => {}),
+      options,
+    );
     expect(outcome).toEqual({ kind: 'dead', error: 'payload does not match the "test.job" schema: (root): invalid_type' });
   });
 
@@ -145,9 +142,21 @@ describe('dispatch', () => {
   });
 
   it('retries a RetryableError without retryAfterMs, or with a nonsense one, without retryAfterMs', async () => {
-    const plain = await dispatch(message(), jobType(async () => { throw new RetryableError('503'); }), options);
+    const plain = await dispatch(
+      message(),
+      jobType(async () => {
+        throw new RetryableError('503');
+      }),
+      options,
+    );
     expect(plain).toEqual({ kind: 'retry', error: 'RetryableError: 503' });
-    const negative = await dispatch(message(), jobType(async () => { throw new RetryableError('x', { retryAfterMs: -1 }); }), options);
+    const negative = await dispatch(
+      message(),
+      jobType(async () => {
+        throw new RetryableError('x', { retryAfterMs: -1 });
+      }),
+      options,
+    );
     expect(negative).toEqual({ kind: 'retry', error: 'RetryableError: x' });
   });
 
@@ -283,16 +292,38 @@ describe('dispatch', () => {
     const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
     const before = timers();
     for (let n = 0; n < 20; n++) {
-      await dispatch(message(), jobType(async () => {}), { timeoutMs: 600_000, signal: run.signal });
-      await dispatch(message(), jobType(async () => { throw new Error('x'); }), { timeoutMs: 600_000, signal: run.signal });
+      await dispatch(
+        message(),
+        jobType(async () => {}),
+        { timeoutMs: 600_000, signal: run.signal },
+      );
+      await dispatch(
+        message(),
+        jobType(async () => {
+          throw new Error('x');
+        }),
+        { timeoutMs: 600_000, signal: run.signal },
+      );
     }
     expect(timers()).toBe(before);
     expect(listeners).toBe(1);
   });
 
   it('refuses a timeout that is not a positive number', async () => {
-    await expect(dispatch(message(), jobType(async () => {}), { timeoutMs: 0 })).rejects.toThrow(RangeError);
-    await expect(dispatch(message(), jobType(async () => {}), { timeoutMs: Number.NaN })).rejects.toThrow(RangeError);
+    await expect(
+      dispatch(
+        message(),
+        jobType(async () => {}),
+        { timeoutMs: 0 },
+      ),
+    ).rejects.toThrow(RangeError);
+    await expect(
+      dispatch(
+        message(),
+        jobType(async () => {}),
+        { timeoutMs: Number.NaN },
+      ),
+    ).rejects.toThrow(RangeError);
   });
 
   it('truncates long error text', async () => {
@@ -320,11 +351,22 @@ describe('describeError', () => {
 
   // What the Data API says can quote the statement and its values.
   const syntaxError = () =>
-    toDatabaseError(new BadRequestException({ message: "Database error code: 1064. Message: You have an error in your SQL syntax near 'SELECT token FROM users WHERE email = 'ann@example.com'' at line 1", $metadata: { httpStatusCode: 400 } }));
+    toDatabaseError(
+      new BadRequestException({
+        message:
+          "Database error code: 1064. Message: You have an error in your SQL syntax near 'SELECT token FROM users WHERE email = 'ann@example.com'' at line 1",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
 
   it('describes a DatabaseError by its class and codes, never its SQL text or values', () => {
     expect(describeError(syntaxError())).toBe('DatabaseError: the database refused the statement (MySQL 1064)');
-    const duplicate = toDatabaseError(new DatabaseErrorException({ message: "Duplicate entry 'ann@example.com' for key 'ux_email'; Error code: 1062; SQLState: 23000", $metadata: { httpStatusCode: 400 } }));
+    const duplicate = toDatabaseError(
+      new DatabaseErrorException({
+        message: "Duplicate entry 'ann@example.com' for key 'ux_email'; Error code: 1062; SQLState: 23000",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     expect(describeError(duplicate)).toBe('DuplicateKeyError: a unique key already holds this value (MySQL 1062, SQLSTATE 23000)');
     expect(describeError(new RetryableError('could not save the order', { cause: syntaxError() }))).toBe(
       'RetryableError: could not save the order (cause: DatabaseError: the database refused the statement (MySQL 1064))',
@@ -332,7 +374,13 @@ describe('describeError', () => {
   });
 
   it('stores no SQL when a handler throws a DatabaseError', async () => {
-    const outcome = await dispatch(message(), jobType(async () => { throw syntaxError(); }), options);
+    const outcome = await dispatch(
+      message(),
+      jobType(async () => {
+        throw syntaxError();
+      }),
+      options,
+    );
     expect(outcome).toEqual({ kind: 'retry', error: 'DatabaseError: the database refused the statement (MySQL 1064)' });
   });
 });

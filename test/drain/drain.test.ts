@@ -205,10 +205,7 @@ describe('drain', () => {
       jobTypes: [jobType('count', async () => void handled++)],
       clock,
     });
-    await seed(app, [
-      ...Array.from({ length: 5 }, () => ({ queue: 'paused', type: 'count' })),
-      { queue: 'running-alongside', type: 'count' },
-    ]);
+    await seed(app, [...Array.from({ length: 5 }, () => ({ queue: 'paused', type: 'count' })), { queue: 'running-alongside', type: 'count' }]);
     await setQueuePaused(app.db, 'paused', true, clock.now());
     const before = await readRows(stack, 'paused');
 
@@ -317,7 +314,10 @@ describe('drain', () => {
       jobTypes: [jobType('takes-2s', async () => void clock.advance(2_000), { timeoutMs: 1_000 })],
       clock,
     });
-    await seed(app, Array.from({ length: 8 }, () => ({ queue: 'out-of-time', type: 'takes-2s' })));
+    await seed(
+      app,
+      Array.from({ length: 8 }, () => ({ queue: 'out-of-time', type: 'takes-2s' })),
+    );
     const summary = await drain(app, {
       remainingTimeMs: () => endMs - clock.now().getTime(),
       tuning: { defaultTimeoutMs: 1_000 },
@@ -347,7 +347,10 @@ describe('drain', () => {
       ],
       clock,
     });
-    await seed(app, Array.from({ length: 6 }, () => ({ queue: 'abort', type: 'blocks' })));
+    await seed(
+      app,
+      Array.from({ length: 6 }, () => ({ queue: 'abort', type: 'blocks' })),
+    );
     const summary = await drain(app, { remainingTimeMs: plenty, signal: controller.signal });
     expect(summary).toMatchObject({ claimed: 6, retried: 2, released: 4, done: 0 });
     expect(summary.queues[0]!.stoppedBecause).toBe('aborted');
@@ -357,15 +360,17 @@ describe('drain', () => {
   });
 
   it('reports a queue whose lease cannot fit its longest handler as an error, claiming nothing', async () => {
-    const app = appOn(stack, { queues: [{ name: 'tight', leaseSeconds: 17 }], jobTypes: [jobType('ten-seconds', async () => {}, { timeoutMs: 10_000 })], clock: new ManualClock(T0) });
+    const app = appOn(stack, {
+      queues: [{ name: 'tight', leaseSeconds: 17 }],
+      jobTypes: [jobType('ten-seconds', async () => {}, { timeoutMs: 10_000 })],
+      clock: new ManualClock(T0),
+    });
     await seed(app, [{ queue: 'tight', type: 'ten-seconds' }]);
     // The config accepts 17 s with the default 5 s margin; a drain tuned to keep 6 s cannot use it.
     const summary = await drain(app, { remainingTimeMs: plenty, tuning: { safetyMarginMs: 6_000 } });
     expect(summary).toMatchObject({ claimed: 0 });
     expect(summary.queues[0]!.stoppedBecause).toBe('lease-too-short');
-    expect(summary.errors).toEqual([
-      'tight: not drained: its lease (17 s) cannot fit the longest handler (timeout 10 s + margin 6 s + claim 2 s = 18 s)',
-    ]);
+    expect(summary.errors).toEqual(['tight: not drained: its lease (17 s) cannot fit the longest handler (timeout 10 s + margin 6 s + claim 2 s = 18 s)']);
   });
 
   it('leaves no listener on a caller signal that outlives the run', async () => {
@@ -376,14 +381,17 @@ describe('drain', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
-  it('budgets by the job types\' own timeouts: the default applies only to types without one', async () => {
+  it("budgets by the job types' own timeouts: the default applies only to types without one", async () => {
     // Lease 8 s, margin 5 s: the 10 s default timeout would not fit, a type's 1 s timeout does.
     const app = appOn(stack, {
       queues: [{ name: 'fast-types', leaseSeconds: 8 }],
       jobTypes: [jobType('quick', async () => {}, { timeoutMs: 1_000 })],
       clock: new ManualClock(T0),
     });
-    await seed(app, Array.from({ length: 3 }, () => ({ queue: 'fast-types', type: 'quick' })));
+    await seed(
+      app,
+      Array.from({ length: 3 }, () => ({ queue: 'fast-types', type: 'quick' })),
+    );
     const summary = await drain(app, { remainingTimeMs: plenty, tuning: { defaultTimeoutMs: 10_000, safetyMarginMs: 5_000 } });
     expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
   });
@@ -403,7 +411,10 @@ describe('drain', () => {
       ],
       clock,
     });
-    await seed(app, Array.from({ length: 40 }, () => ({ queue: 'narrow', type: 'overlap' })));
+    await seed(
+      app,
+      Array.from({ length: 40 }, () => ({ queue: 'narrow', type: 'overlap' })),
+    );
     expect((await drain(app, { remainingTimeMs: plenty })).done).toBe(40);
     expect(peak).toBe(3);
   });
@@ -416,7 +427,10 @@ describe('drain', () => {
       jobTypes: [jobType('stamp', async () => void startedAt.push(clock.now().getTime()), { timeoutMs: 1_000 })],
       clock,
     });
-    await seed(app, Array.from({ length: 60 }, () => ({ queue: 'rated', type: 'stamp' })));
+    await seed(
+      app,
+      Array.from({ length: 60 }, () => ({ queue: 'rated', type: 'stamp' })),
+    );
     const endMs = clock.now().getTime() + 8_000;
     const summary = await drain(app, {
       remainingTimeMs: () => endMs - clock.now().getTime(),
@@ -453,7 +467,14 @@ describe('drain', () => {
 
   it('claims no more than maxMessages over all queues, and drains every declared queue in one run', async () => {
     const clock = new ManualClock(T0);
-    const app = appOn(stack, { queues: [{ name: 'fair-a', batchSize: 10 }, { name: 'fair-b', batchSize: 10 }], jobTypes: [noop], clock });
+    const app = appOn(stack, {
+      queues: [
+        { name: 'fair-a', batchSize: 10 },
+        { name: 'fair-b', batchSize: 10 },
+      ],
+      jobTypes: [noop],
+      clock,
+    });
     await seed(app, [
       ...Array.from({ length: 30 }, () => ({ queue: 'fair-a', type: 'noop' })),
       ...Array.from({ length: 30 }, () => ({ queue: 'fair-b', type: 'noop' })),
@@ -490,7 +511,11 @@ describe('drain', () => {
     // for escaping on the wire among ASCII.
     const body = '"'.repeat((ENQUEUE_LIMITS.maxInlinePayloadBytes - '{"s":""}'.length) / 2);
     expect(JSON.stringify({ s: body })).toHaveLength(ENQUEUE_LIMITS.maxInlinePayloadBytes);
-    await seed(app, Array.from({ length: 100 }, () => ({ queue: 'big', type: 'big', payload: { s: body } })), 10);
+    await seed(
+      app,
+      Array.from({ length: 100 }, () => ({ queue: 'big', type: 'big', payload: { s: body } })),
+      10,
+    );
 
     const before = app.db.stats.byOperation.Execute ?? 0;
     // One claim in flight, so the count of calls below is exact.

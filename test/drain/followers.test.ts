@@ -15,7 +15,10 @@ it('a follower claimed more often than it may be tried is dead-lettered when its
     jobTypes: [jobType('work', async (payload) => void ran.push((payload as { n: number }).n))],
     clock: new ManualClock('2026-03-01T12:00:00.000Z'),
   });
-  const [head, follower, last] = await seed(app, [1, 2, 3].map((n) => ({ queue, type: 'work', groupKey: 'g', payload: { n }, maxAttempts: 2 })));
+  const [head, follower, last] = await seed(
+    app,
+    [1, 2, 3].map((n) => ({ queue, type: 'work', groupKey: 'g', payload: { n }, maxAttempts: 2 })),
+  );
   // Both of the follower's attempts were leases that ended without an outcome (their drains crashed).
   await stack.sql.query('UPDATE queue_messages SET attempts = 2 WHERE id = ?', [follower]);
 

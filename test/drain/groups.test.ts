@@ -16,23 +16,20 @@ it(`3 drain runs at once over ${GROUPS} groups: each group in enqueue order, one
   const running = new Map<string, number>();
   const overlaps: string[] = [];
   let groupsAtOnce = 0;
-  const handler = jobType(
-    'step',
-    async (payload, context) => {
-      const { group, n } = payload as { group: string; n: number };
-      started.push({ group, n, attempt: context.attempt });
-      if ((running.get(group) ?? 0) > 0) overlaps.push(`${group}#${n}`);
-      running.set(group, (running.get(group) ?? 0) + 1);
-      groupsAtOnce = Math.max(groupsAtOnce, [...running.values()].filter((count) => count > 0).length);
-      try {
-        await new Promise((resolve) => setTimeout(resolve, 1 + (n % 3)));
-        // Every fifth message fails its first attempt: its group waits for its retry.
-        if (n % 5 === 2 && context.attempt === 1) throw new Error('first attempt fails');
-      } finally {
-        running.set(group, running.get(group)! - 1);
-      }
-    },
-  );
+  const handler = jobType('step', async (payload, context) => {
+    const { group, n } = payload as { group: string; n: number };
+    started.push({ group, n, attempt: context.attempt });
+    if ((running.get(group) ?? 0) > 0) overlaps.push(`${group}#${n}`);
+    running.set(group, (running.get(group) ?? 0) + 1);
+    groupsAtOnce = Math.max(groupsAtOnce, [...running.values()].filter((count) => count > 0).length);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1 + (n % 3)));
+      // Every fifth message fails its first attempt: its group waits for its retry.
+      if (n % 5 === 2 && context.attempt === 1) throw new Error('first attempt fails');
+    } finally {
+      running.set(group, running.get(group)! - 1);
+    }
+  });
   const queue = { name: 'fifo', fifo: true, backoff: { baseMs: 20, maxMs: 20 } };
   const apps = [0, 1, 2].map(() => appOn(stack, { queues: [queue], jobTypes: [handler], clock: systemClock }));
   // Enqueued interleaved across groups, as they would arrive.

@@ -63,7 +63,9 @@ describe('a queue saturated by its queue-wide concurrency', () => {
     expect(summaryA).toMatchObject({ claimed: 2, done: 2 });
     // Picked up by the run that held the permit, as soon as it was free.
     expect(started.get(2)! - ended.get(1)!).toBeLessThan(1_000);
-    console.log(`drain held back: ${bRanMs} ms, ${summaryB.dataApiCalls} calls; next message started ${started.get(2)! - ended.get(1)!} ms after the permit freed`);
+    console.log(
+      `drain held back: ${bRanMs} ms, ${summaryB.dataApiCalls} calls; next message started ${started.get(2)! - ended.get(1)!} ms after the permit freed`,
+    );
   });
 
   it('an enqueue while the queue is saturated wakes no drain: the run holding the permits takes the message when they free', async () => {
@@ -116,7 +118,7 @@ function busiestWindow(startsMs: readonly number[], windowMs: number): number {
 }
 
 describe('a queue-wide rate', () => {
-  it('holds at the handlers\' start, also when handlers that held every run slot end together', async () => {
+  it("holds at the handlers' start, also when handlers that held every run slot end together", async () => {
     const queue = 'rate-at-start';
     const RATE = 5;
     const starts: number[] = [];
@@ -126,7 +128,10 @@ describe('a queue-wide rate', () => {
       if ((payload as { n: number }).n <= 2) await new Promise((resolve) => setTimeout(resolve, 1_500));
     };
     const app = limitedApp({ name: queue, ratePerSecond: RATE, drainConcurrency: 2 }, handle);
-    await seed(app, Array.from({ length: 14 }, (_, i) => ({ queue, type: 'work', payload: { n: i + 1 } })));
+    await seed(
+      app,
+      Array.from({ length: 14 }, (_, i) => ({ queue, type: 'work', payload: { n: i + 1 } })),
+    );
     const summary = await drain(app, { queue, remainingTimeMs: () => 60_000 });
     expect(summary.done).toBe(14);
     expect(starts).toHaveLength(14);

@@ -38,7 +38,10 @@ describe('a lingering FIFO lane', () => {
     // The run starts on an empty queue (idle from its first claim), and a group arrives while it lingers.
     const run = drain(app, { queue, remainingTimeMs: () => 60_000, linger: { idleMs: 300, woken: true } });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const ids = await seed(app, [1, 2, 3, 4].map((n) => ({ queue, type: 'work', groupKey: 'g', payload: { n } })));
+    const ids = await seed(
+      app,
+      [1, 2, 3, 4].map((n) => ({ queue, type: 'work', groupKey: 'g', payload: { n } })),
+    );
     // The head and its follower run one after the other, longer than the linger and the run's promise.
     const summary = await run;
     expect(started).toEqual([1, 2, 3, 4]);
@@ -52,7 +55,10 @@ describe('a lane that stops before its queue runs dry withdraws its promise', ()
   it('stopping for max-messages: the next enqueue wakes a drain at once', async () => {
     const queue = 'promise-max';
     const app = lingeringApp({ name: queue });
-    await seed(app, [{ queue, type: 'work' }, { queue, type: 'work' }]);
+    await seed(app, [
+      { queue, type: 'work' },
+      { queue, type: 'work' },
+    ]);
     const summary = await drain(app, { queue, maxMessages: 1, remainingTimeMs: () => 60_000, linger: { idleMs: 2_000, woken: true } });
     expect(summary.queues[0]).toMatchObject({ stoppedBecause: 'max-messages', done: 1 });
     expect(await wakeNow(queue)).toBe('woken');
@@ -94,7 +100,10 @@ describe('a lane that stops before its queue runs dry withdraws its promise', ()
     // Another run's promise, as its lane writes it (lib/drain/activity.ts).
     await extendDrainActivity(stack.newDb(), { queue, until: new Date(Date.now() + 5_000), now: new Date() });
     const app = lingeringApp({ name: queue });
-    await seed(app, [{ queue, type: 'work' }, { queue, type: 'work' }]);
+    await seed(app, [
+      { queue, type: 'work' },
+      { queue, type: 'work' },
+    ]);
     const summary = await drain(app, { queue, maxMessages: 1, remainingTimeMs: () => 60_000, linger: { idleMs: 2_000, woken: true } });
     expect(summary.queues[0]!.stoppedBecause).toBe('max-messages');
     expect(await wakeNow(queue)).toBe('drain-active');

@@ -45,7 +45,10 @@ describe('retention', () => {
       jobTypes: [ok, bad],
       clock,
     });
-    await seed(app, [{ queue: 'dead-too', type: 'ok' }, { queue: 'dead-too', type: 'bad' }]);
+    await seed(app, [
+      { queue: 'dead-too', type: 'ok' },
+      { queue: 'dead-too', type: 'bad' },
+    ]);
     await drain(app, { remainingTimeMs: plenty });
     clock.advance(61_000);
     expect((await drain(app, { remainingTimeMs: plenty })).deleted).toBe(1);
@@ -61,7 +64,10 @@ describe('retention', () => {
       jobTypes: [ok, bad],
       clock,
     });
-    await seed(app, [{ queue: 'dead-first', type: 'ok' }, { queue: 'dead-first', type: 'bad' }]);
+    await seed(app, [
+      { queue: 'dead-first', type: 'ok' },
+      { queue: 'dead-first', type: 'bad' },
+    ]);
     await drain(app, { remainingTimeMs: plenty });
     clock.advance(61_000);
     expect((await drain(app, { remainingTimeMs: plenty })).deleted).toBe(1);

@@ -22,7 +22,10 @@ function singleShotDb() {
 
 async function claimed(queue: string, count: number, clock: ManualClock): Promise<Claim[]> {
   const app = appOn(stack, { queues: [{ name: queue }], jobTypes: [jobType('t', async () => {})], clock });
-  await seed(app, Array.from({ length: count }, () => ({ queue, type: 't', maxAttempts: 3 })));
+  await seed(
+    app,
+    Array.from({ length: count }, () => ({ queue, type: 't', maxAttempts: 3 })),
+  );
   // Two claims: the settler must write outcomes of both leases in the same calls.
   const half = Math.ceil(count / 2);
   return [
@@ -74,9 +77,7 @@ describe('Settler', () => {
       // Another drainer's claim, still in its statement: its rows are locked. Locked by primary
       // key: a lookup by lease_token could be planned as a table scan, which locks every row.
       await holder.query('BEGIN');
-      await holder.query('SELECT id FROM queue_messages FORCE INDEX (PRIMARY) WHERE id IN (?) FOR UPDATE', [
-        b!.messages.map((m) => m.id),
-      ]);
+      await holder.query('SELECT id FROM queue_messages FORCE INDEX (PRIMARY) WHERE id IN (?) FOR UPDATE', [b!.messages.map((m) => m.id)]);
       const settler = new Settler(stack.newDb(), clock, options({ flushSize: 100, lingerMs: 0 }));
       settler.done(a!.messages[0]!);
       settler.retry({ ...a!.messages[1]!, availableAt: clock.now(), error: 'e' });

@@ -11,7 +11,11 @@ beforeEach(async () => {
 });
 
 async function deadLetters(n: number): Promise<string[]> {
-  const answers = await enqueue(testApp(stack.db), 'default', Array.from({ length: n }, (_, i) => ({ type: 'any', payload: { i } })));
+  const answers = await enqueue(
+    testApp(stack.db),
+    'default',
+    Array.from({ length: n }, (_, i) => ({ type: 'any', payload: { i } })),
+  );
   const ids = answers.map((a) => a.id);
   await stack.sql.query(`UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = created_at, last_error = 'boom' WHERE id IN (?)`, [ids]);
   return ids;

@@ -99,7 +99,11 @@ describe('drain handler', () => {
     expect(summary.queues.map((q) => q.stoppedBecause)).toEqual(['time', 'time', 'time']);
     // A run this short can never drain anything (a drainTimeoutSeconds below a handler's timeout): an error, logged
     // as one. noop sets no timeout, so it has the default 10 s, as long as hang's, and comes first.
-    expect(summary.errors).toEqual(['late-a', 'late-b', 'late-paused'].map((queue) => `${queue}: not drained: the run has 2 s, too little for its longest handler (noop: timeout 10 s + margin 5 s + claim 2 s = 17 s)`));
+    expect(summary.errors).toEqual(
+      ['late-a', 'late-b', 'late-paused'].map(
+        (queue) => `${queue}: not drained: the run has 2 s, too little for its longest handler (noop: timeout 10 s + margin 5 s + claim 2 s = 17 s)`,
+      ),
+    );
     // No time for backlog metrics either.
     expect(metrics.every(([, values]) => values.QueueDepth === undefined)).toBe(true);
   });

@@ -16,18 +16,52 @@ const app = () => createApp({ db: stack.db, env: {}, config: testConfig });
 
 it('applies the shipped migrations through the Data API, then finds them applied', async () => {
   const handler = createMigrateHandler(app, { log });
-  expect(await handler()).toEqual({ applied: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'], skipped: [] });
+  expect(await handler()).toEqual({
+    applied: [
+      '001_queue',
+      '002_dead_letter_index',
+      '003_drain_activity',
+      '004_payload_parts',
+      '005_dead_letter_key',
+      '006_groups_and_permits',
+      '007_group_leases',
+      '008_recurring_purges',
+    ],
+    skipped: [],
+  });
   const [tables] = (await stack.sql.query("SHOW TABLES LIKE 'queue\\_%'")) as any[];
-  expect(tables.map((row: Record<string, string>) => Object.values(row)[0]).sort()).toEqual(['queue_group_slots', 'queue_messages', 'queue_payload_parts', 'queue_permits', 'queue_recurring_purges', 'queue_state']);
+  expect(tables.map((row: Record<string, string>) => Object.values(row)[0]).sort()).toEqual([
+    'queue_group_slots',
+    'queue_messages',
+    'queue_payload_parts',
+    'queue_permits',
+    'queue_recurring_purges',
+    'queue_state',
+  ]);
   expect(lines).toContain('migrations up to date');
 
-  expect(await handler()).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'] });
+  expect(await handler()).toEqual({
+    applied: [],
+    skipped: [
+      '001_queue',
+      '002_dead_letter_index',
+      '003_drain_activity',
+      '004_payload_parts',
+      '005_dead_letter_key',
+      '006_groups_and_permits',
+      '007_group_leases',
+      '008_recurring_purges',
+    ],
+  });
 });
 
 it('throws, so the invoke reports a function error, when a migration fails', async () => {
   const broken = parseMigration('900_broken.sql', 'CREATE TABLE broken_one (id INT)\n-- statement\nTHIS IS NOT SQL\n');
   const handler = createMigrateHandler(app, { log, migrations: { migrations: [broken] } });
-  const error = await handler().then(() => undefined, (thrown: unknown) => thrown);
+  const error = await handler().then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
   expect(error).toBeInstanceOf(MigrationError);
   expect((error as Error).message).toMatch(/900_broken failed at statement 2 of 2 \(statements 1–1 took effect/);
   await stack.sql.query('DROP TABLE IF EXISTS broken_one');

@@ -8,7 +8,12 @@ const stack = useStack();
 
 async function call(queue: string, action: string, routeKey?: string) {
   const app = testApp(stack.db);
-  const event = httpEvent({ method: 'POST', path: `/queues/${queue}/${action}`, routeKey: routeKey ?? `POST /queues/{queue}/${action}`, pathParameters: { queue } });
+  const event = httpEvent({
+    method: 'POST',
+    path: `/queues/${queue}/${action}`,
+    routeKey: routeKey ?? `POST /queues/{queue}/${action}`,
+    pathParameters: { queue },
+  });
   return parseResponse(await createQueueControlHandler(() => app, { logger: recordingLogger() })(event, lambdaContext));
 }
 

@@ -16,7 +16,10 @@ async function call(queue: string, app: App = testApp(stack.db)) {
 }
 
 it('answers counts by status', async () => {
-  await enqueue(testApp(stack.db), 'orders', [{ type: 'any', payload: 1 }, { type: 'any', payload: 2, delaySeconds: 60 }]);
+  await enqueue(testApp(stack.db), 'orders', [
+    { type: 'any', payload: 1 },
+    { type: 'any', payload: 2, delaySeconds: 60 },
+  ]);
   const response = await call('orders');
   expect(response.statusCode).toBe(200);
   expect(response.body).toEqual({
@@ -35,7 +38,11 @@ it('404 for an undeclared queue', async () => {
 it("answers a FIFO queue's groups and its queue-wide permits in use, as the API document describes them", async () => {
   const config = defineConfig({ queues: [{ name: 'ledger', fifo: true, concurrency: 4 }], jobTypes: [anyType] });
   const app = createApp({ db: stack.db, clock: new ManualClock('2026-03-01T12:00:00.000Z'), config, env: {} });
-  await enqueue(app, 'ledger', [{ type: 'any', payload: 1, groupKey: 'acct-1' }, { type: 'any', payload: 2, groupKey: 'acct-1' }, { type: 'any', payload: 3, groupKey: 'acct-2' }]);
+  await enqueue(app, 'ledger', [
+    { type: 'any', payload: 1, groupKey: 'acct-1' },
+    { type: 'any', payload: 2, groupKey: 'acct-1' },
+    { type: 'any', payload: 3, groupKey: 'acct-2' },
+  ]);
   const response = await call('ledger', app);
   expect(response.statusCode).toBe(200);
   expect(response.body).toMatchObject({ counts: { waiting: 3 }, groups: { live: 2, inFlight: 0, blocked: 0 }, permitsInUse: { run: 0 } });

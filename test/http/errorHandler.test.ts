@@ -37,8 +37,14 @@ describe('errorResponse', () => {
   });
 
   it('answers an HttpError as it says, headers included, unlogged', () => {
-    expect(respond(new HttpError(404, { code: 'unknown_route', message: 'no route for PUT /x' }))).toMatchObject({ status: 404, body: { error: { code: 'unknown_route' } }, logged: [] });
-    expect(respond(new UnsupportedMediaTypeError('gzip', { field: 'content-encoding', rule: 'identity', headers: { 'accept-encoding': 'identity' } }))).toMatchObject({
+    expect(respond(new HttpError(404, { code: 'unknown_route', message: 'no route for PUT /x' }))).toMatchObject({
+      status: 404,
+      body: { error: { code: 'unknown_route' } },
+      logged: [],
+    });
+    expect(
+      respond(new UnsupportedMediaTypeError('gzip', { field: 'content-encoding', rule: 'identity', headers: { 'accept-encoding': 'identity' } })),
+    ).toMatchObject({
       status: 415,
       headers: { 'accept-encoding': 'identity' },
       body: { error: { code: 'unsupported_media_type', field: 'content-encoding', rule: 'identity' } },

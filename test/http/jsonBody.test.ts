@@ -57,11 +57,23 @@ describe('jsonBody', () => {
 
   it.each(['gzip', 'GZIP', 'br', 'deflate', 'gzip, identity'])('refuses a body with content-encoding %j (415, naming the header)', async (encoding) => {
     const body = encoding.startsWith('gzip') ? gzipSync('{"a":1}').toString('base64') : '{"a":1}';
-    const response = await echo()({ ...post, body, isBase64Encoded: encoding.startsWith('gzip'), headers: { 'content-type': 'application/json', 'Content-Encoding': encoding } });
+    const response = await echo()({
+      ...post,
+      body,
+      isBase64Encoded: encoding.startsWith('gzip'),
+      headers: { 'content-type': 'application/json', 'Content-Encoding': encoding },
+    });
     expect(response).toMatchObject({
       statusCode: 415,
       headers: { 'accept-encoding': 'identity' },
-      body: { error: { code: 'unsupported_media_type', field: 'content-encoding', rule: 'identity', message: expect.stringContaining(`content-encoding "${encoding}"`) } },
+      body: {
+        error: {
+          code: 'unsupported_media_type',
+          field: 'content-encoding',
+          rule: 'identity',
+          message: expect.stringContaining(`content-encoding "${encoding}"`),
+        },
+      },
     });
   });
 

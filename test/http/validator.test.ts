@@ -21,7 +21,9 @@ const handler = middy<APIGatewayProxyEventV2, HttpResponse>()
   .handler(async (event) => ok(validInput(event, schemas)));
 
 const call = async (pathId: string, body: unknown, query?: Record<string, string>) =>
-  parseResponse(await handler(httpEvent({ method: 'POST', path: `/things/${pathId}`, pathParameters: { id: pathId }, body, ...(query ? { query } : {}) }), lambdaContext));
+  parseResponse(
+    await handler(httpEvent({ method: 'POST', path: `/things/${pathId}`, pathParameters: { id: pathId }, body, ...(query ? { query } : {}) }), lambdaContext),
+  );
 
 it('hands the parsed (transformed) input to the handler', async () => {
   expect((await call('42', { name: 'a', tags: ['x'] }, { verbose: 'yes' })).body).toEqual({
@@ -36,13 +38,15 @@ it('names every bad field of every part, with its rule', async () => {
   expect(response.statusCode).toBe(400);
   expect(response.body.error).toMatchObject({ code: 'invalid_input', field: 'id', rule: 'invalid_format:regex', message: 'id: must be digits (and 4 more)' });
   expect(response.body.error.issues).toHaveLength(5);
-  expect(response.body.error.issues).toEqual(expect.arrayContaining([
-    { field: 'id', rule: 'invalid_format:regex', message: 'must be digits' },
-    { field: 'verbose', rule: 'invalid_value', message: expect.any(String) },
-    { field: 'extra', rule: 'unrecognized_key', message: 'unknown field "extra"' },
-    { field: 'name', rule: 'too_small', message: expect.any(String) },
-    { field: 'tags', rule: 'too_big', message: expect.any(String) },
-  ]));
+  expect(response.body.error.issues).toEqual(
+    expect.arrayContaining([
+      { field: 'id', rule: 'invalid_format:regex', message: 'must be digits' },
+      { field: 'verbose', rule: 'invalid_value', message: expect.any(String) },
+      { field: 'extra', rule: 'unrecognized_key', message: 'unknown field "extra"' },
+      { field: 'name', rule: 'too_small', message: expect.any(String) },
+      { field: 'tags', rule: 'too_big', message: expect.any(String) },
+    ]),
+  );
 });
 
 it('names the part when the part itself is wrong', async () => {
@@ -51,7 +55,10 @@ it('names the part when the part itself is wrong', async () => {
 
 it.each([
   ['left out (API Gateway)', (event: APIGatewayProxyEventV2) => event],
-  ['null (serverless offline)', (event: APIGatewayProxyEventV2) => ({ ...event, queryStringParameters: null, pathParameters: null }) as unknown as APIGatewayProxyEventV2],
+  [
+    'null (serverless offline)',
+    (event: APIGatewayProxyEventV2) => ({ ...event, queryStringParameters: null, pathParameters: null }) as unknown as APIGatewayProxyEventV2,
+  ],
 ])('reads a query string and path parameters %s as empty', async (_name, shape) => {
   const emptyParts = { path: z.strictObject({}), query: z.strictObject({ verbose: z.string().optional() }) };
   const echo = middy<APIGatewayProxyEventV2, HttpResponse>()

@@ -41,9 +41,7 @@ describe('errorForResponse', () => {
   });
 
   it('says why in the message', () => {
-    expect(errorForResponse('webhook http://a', { status: 400, detail: 'bad field' }).message).toBe(
-      'webhook http://a answered 400: bad field',
-    );
+    expect(errorForResponse('webhook http://a', { status: 400, detail: 'bad field' }).message).toBe('webhook http://a answered 400: bad field');
     expect(errorForResponse('webhook http://a', { status: 302 }).message).toContain('redirects are not followed');
   });
 });

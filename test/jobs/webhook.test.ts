@@ -85,8 +85,20 @@ describe('webhook payload (checked at enqueue)', () => {
     let deep: unknown = 1;
     for (let n = 0; n < 100; n++) deep = { n: deep };
     const bodies: unknown[] = [
-      { a: [1, 'two', null, true, -0, 1e300], b: { c: {} } }, Object.create(null), JSON.parse('{"__proto__":{"a":1},"b":2}'), deep,
-      undefined, () => 1, { a: [1, undefined] }, [1, , 2], NaN, Infinity, new Date(0), 10n, { [Symbol('s')]: 1 }, new Map(),
+      { a: [1, 'two', null, true, -0, 1e300], b: { c: {} } },
+      Object.create(null),
+      JSON.parse('{"__proto__":{"a":1},"b":2}'),
+      deep,
+      undefined,
+      () => 1,
+      { a: [1, undefined] },
+      [1, , 2],
+      NaN,
+      Infinity,
+      new Date(0),
+      10n,
+      { [Symbol('s')]: 1 },
+      new Map(),
     ];
     for (const body of bodies) {
       const ours = payload.safeParse({ url: 'https://a.hooks.test/', body });
@@ -105,11 +117,27 @@ describe('webhook payload (checked at enqueue)', () => {
   });
 
   it.each([
-    ['a refused URL', { url: 'http://localhost:8080/' }, { field: 'url', rule: 'allowed_url', message: expect.stringMatching(/^URL refused: .*not in the allow-list/) }],
+    [
+      'a refused URL',
+      { url: 'http://localhost:8080/' },
+      { field: 'url', rule: 'allowed_url', message: expect.stringMatching(/^URL refused: .*not in the allow-list/) },
+    ],
     ['an invalid header name', { headers: { 'X Foo': 'x' } }, { field: 'headers.X Foo', rule: 'header_name', message: 'not a valid header name' }],
-    ['a reserved header', { headers: { 'Content-Length': '1' } }, { field: 'headers.Content-Length', rule: 'reserved_header', message: 'header is set by the queue and cannot be overridden' }],
-    ['a header value with a line break', { headers: { 'x-a': 'a\r\nx-b: b' } }, { field: 'headers.x-a', rule: 'header_value', message: 'header values cannot contain line breaks' }],
-    ['more than 20 headers', { headers: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-h${i}`, 'v'])) }, { field: 'headers', rule: 'too_big', message: 'at most 20 headers' }],
+    [
+      'a reserved header',
+      { headers: { 'Content-Length': '1' } },
+      { field: 'headers.Content-Length', rule: 'reserved_header', message: 'header is set by the queue and cannot be overridden' },
+    ],
+    [
+      'a header value with a line break',
+      { headers: { 'x-a': 'a\r\nx-b: b' } },
+      { field: 'headers.x-a', rule: 'header_value', message: 'header values cannot contain line breaks' },
+    ],
+    [
+      'more than 20 headers',
+      { headers: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`x-h${i}`, 'v'])) },
+      { field: 'headers', rule: 'too_big', message: 'at most 20 headers' },
+    ],
   ])('names the field and the rule of %s in words', (_label, overrides, issue) => {
     const result = payload.safeParse({ url: 'https://a.hooks.test/', body: {}, ...overrides });
     expect(issuesFromZod(result.error!)).toEqual([issue]);
@@ -221,7 +249,8 @@ describe('webhook delivery', () => {
 function resolveTo(...addresses: string[]): HostResolver & { calls: string[] } {
   const calls: string[] = [];
   const resolve = async (hostname: string): Promise<LookupAddress[]> => (
-    calls.push(hostname), addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))
+    calls.push(hostname),
+    addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))
   );
   return Object.assign(resolve, { calls });
 }
@@ -292,7 +321,9 @@ describe('webhook addresses (DNS rebinding)', () => {
   });
 
   it('refuses a WEBHOOK_ALLOW_PRIVATE_ADDRESSES that is neither true nor false', () => {
-    expect(() => webhookJobType({ env: { WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'yes' } })).toThrow('WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be true or false, not "yes"');
+    expect(() => webhookJobType({ env: { WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'yes' } })).toThrow(
+      'WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be true or false, not "yes"',
+    );
   });
 });
 

@@ -39,7 +39,10 @@ function summaryCount(output: string, label: string): number {
 it('delivers every text or dead-letters it, and reports the run', async () => {
   const marker = randomUUID();
   const database = demoDatabase();
-  const script = runNpmScript(['demo', '--', '--messages', '300', '--batch', '100', '--seed', '7', '--database', database], { ...process.env, AQ_TEST_MARKER: marker });
+  const script = runNpmScript(['demo', '--', '--messages', '300', '--batch', '100', '--seed', '7', '--database', database], {
+    ...process.env,
+    AQ_TEST_MARKER: marker,
+  });
   try {
     expect(await script.exited, script.output()).toBe(0);
   } finally {

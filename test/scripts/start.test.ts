@@ -101,10 +101,14 @@ describe('the whole stack', () => {
   /** Polls the message's status over the HTTP API until it is done (the schedule is a day away). */
   async function doneViaWake(id: string): Promise<unknown> {
     let view: { status?: string } = {};
-    await waitFor(async () => {
-      view = (await (await fetch(`http://127.0.0.1:${ports.http}/messages/${id}`)).json()) as { status?: string };
-      return view.status === 'done';
-    }, 30_000, `message ${id} done`);
+    await waitFor(
+      async () => {
+        view = (await (await fetch(`http://127.0.0.1:${ports.http}/messages/${id}`)).json()) as { status?: string };
+        return view.status === 'done';
+      },
+      30_000,
+      `message ${id} done`,
+    );
     return view;
   }
 
@@ -142,8 +146,23 @@ describe('the whole stack', () => {
   });
 
   it('serves the migrate function, which finds the schema applied', async () => {
-    const response = await fetch(`http://127.0.0.1:${ports.lambda}/2015-03-31/functions/aurora-queue-local-migrate/invocations`, { method: 'POST', body: '{}' });
-    expect(await response.json()).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'] });
+    const response = await fetch(`http://127.0.0.1:${ports.lambda}/2015-03-31/functions/aurora-queue-local-migrate/invocations`, {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(await response.json()).toEqual({
+      applied: [],
+      skipped: [
+        '001_queue',
+        '002_dead_letter_index',
+        '003_drain_activity',
+        '004_payload_parts',
+        '005_dead_letter_key',
+        '006_groups_and_permits',
+        '007_group_leases',
+        '008_recurring_purges',
+      ],
+    });
   });
 
   it('stops everything it started on Ctrl-C', async () => {

@@ -21,14 +21,25 @@ const LEASE_MS = 30_000;
 async function fifo(queue: string, groups: readonly string[]) {
   const clock = new ManualClock(T0);
   const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
-  const ids = await seed(app, groups.map((groupKey) => ({ queue, type: 't', groupKey })));
+  const ids = await seed(
+    app,
+    groups.map((groupKey) => ({ queue, type: 't', groupKey })),
+  );
   await ensureGroupSlots(app.db, { queue });
   /** One claim of heads (and followers when asked), read back in id order with their lease token. */
   const claim = async (options: { followers?: boolean } = {}) => {
     const leaseToken = randomUUID();
     const now = clock.now();
     const heads = await findGroupHeads(app.db, { queue, now, limit: 300 });
-    const claimed = await claimGroupHeads(app.db, { queue, heads, limit: 100, leaseToken, now, leaseUntil: new Date(now.getTime() + LEASE_MS), followers: options.followers ?? false });
+    const claimed = await claimGroupHeads(app.db, {
+      queue,
+      heads,
+      limit: 100,
+      leaseToken,
+      now,
+      leaseUntil: new Date(now.getTime() + LEASE_MS),
+      followers: options.followers ?? false,
+    });
     const messages = (await readClaimedMessages(app.db, { leaseToken, maxBytes: 1_000_000 })).map((m) => ({ ...m, leaseToken }));
     return { claimed, messages };
   };
@@ -49,7 +60,10 @@ describe('claimGroupHeads', () => {
   it('holds a group behind a retrying head until it is due, and releases it when the head is dead', async () => {
     const { app, clock, ids, claim } = await fifo('retry', ['g', 'g', 'g']);
     const [head] = (await claim()).messages;
-    await reschedule(app.db, { retries: [{ id: head!.id, leaseToken: head!.leaseToken, availableAt: new Date(clock.now().getTime() + 5_000), error: 'boom' }], now: clock.now() });
+    await reschedule(app.db, {
+      retries: [{ id: head!.id, leaseToken: head!.leaseToken, availableAt: new Date(clock.now().getTime() + 5_000), error: 'boom' }],
+      now: clock.now(),
+    });
     expect((await claim()).claimed).toBe(0);
     clock.advance(5_000);
     const again = (await claim()).messages;
@@ -83,7 +97,7 @@ describe('claimGroupHeads', () => {
     expect((await claim()).messages.map((m) => m.id)).toEqual([ids[0]]);
   });
 
-  it('leases each head\'s next message with it when asked, only when due, and nothing of a group whose head is held', async () => {
+  it("leases each head's next message with it when asked, only when due, and nothing of a group whose head is held", async () => {
     const { app, clock, ids, claim } = await fifo('followers', ['a', 'b', 'a', 'c', 'a', 'b']);
     // The follower of b (ids[5]) is not due yet: b's head comes alone.
     await stack.sql.query('UPDATE queue_messages SET available_at = ? WHERE id = ?', [new Date(clock.now().getTime() + 60_000), ids[5]]);
@@ -105,7 +119,10 @@ describe('claimGroupHeads', () => {
       [later, other] = (await enqueue(app, 'outbox', [message('g', 2), message('h', 1)])).map((answer) => answer.id) as [string, string];
       // Were the claim to wait on the uncommitted row, it would wait for the lock wait timeout.
       const startedMs = performance.now();
-      const first = await Promise.race([claim(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the claim waited on the open transaction')), 10_000))]);
+      const first = await Promise.race([
+        claim(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the claim waited on the open transaction')), 10_000)),
+      ]);
       expect(performance.now() - startedMs).toBeLessThan(5_000);
       expect(first.messages.map((m) => m.id)).toEqual([other]);
     });
@@ -146,7 +163,9 @@ describe('claimGroupHeads', () => {
       );
       expect(taken).toEqual([50, 50, 50, 50]);
     }
-    const [rows] = await stack.sql.query("SELECT COUNT(DISTINCT lease_token) AS claims, COUNT(*) AS n FROM queue_messages WHERE queue = 'concurrent' AND status = 'running'");
+    const [rows] = await stack.sql.query(
+      "SELECT COUNT(DISTINCT lease_token) AS claims, COUNT(*) AS n FROM queue_messages WHERE queue = 'concurrent' AND status = 'running'",
+    );
     expect(rows).toEqual([{ claims: 8, n: 400 }]);
   });
 
@@ -157,11 +176,17 @@ describe('claimGroupHeads', () => {
       return (rows as { id: string; attempts: number }[]).map((row) => [row.id, row.attempts]);
     };
     expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual(ids);
-    expect(await attempts()).toEqual([[ids[0], 1], [ids[1], 0]]);
+    expect(await attempts()).toEqual([
+      [ids[0], 1],
+      [ids[1], 0],
+    ]);
     // The drain dies; both leases end; the head is claimed again with its follower.
     clock.advance(LEASE_MS);
     expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual(ids);
-    expect(await attempts()).toEqual([[ids[0], 2], [ids[1], 0]]);
+    expect(await attempts()).toEqual([
+      [ids[0], 2],
+      [ids[1], 0],
+    ]);
   });
 
   it('finds the heads with one index dive per group (a loose index scan), whatever the backlog and history', async () => {
@@ -186,7 +211,15 @@ describe('claimGroupHeads', () => {
     // The lease reads each candidate head and its slot by primary key, and a group's in-flight
     // rows through their own index: nothing scans the queue.
     const ids = Object.fromEntries(Array.from({ length: 100 }, (_, n) => [`head${n}`, rows[5_000 + n]![0]]));
-    const claim = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS(100)}`, { ...ids, queue: 'plan', now, limit: 100, leaseToken: 't', leaseUntil: now, followers: 1 });
+    const claim = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS(100)}`, {
+      ...ids,
+      queue: 'plan',
+      now,
+      limit: 100,
+      leaseToken: 't',
+      leaseUntil: now,
+      followers: 1,
+    });
     const byTable = (alias: string) => claim.filter((row) => row.table === alias);
     expect(byTable('h').map((row) => row.key)).toEqual(['PRIMARY']);
     expect(byTable('s').map((row) => row.key)).toEqual(['PRIMARY']);

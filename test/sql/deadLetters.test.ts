@@ -1,6 +1,13 @@
 /** Dead letters: redrive and purge act on chosen ids, so a call re-sent after a lost reply does no more than asked. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { deadLetterIds, PURGE_DEAD_LETTERS, purgeDeadLettersById, REDRIVE_DEAD_LETTERS, redriveDeadLetters, selectDeadLetters } from '../../lib/sql/deadLetters.js';
+import {
+  deadLetterIds,
+  PURGE_DEAD_LETTERS,
+  purgeDeadLettersById,
+  REDRIVE_DEAD_LETTERS,
+  redriveDeadLetters,
+  selectDeadLetters,
+} from '../../lib/sql/deadLetters.js';
 import { lostReplyDb } from '../support/lostReply.js';
 import { useStack } from '../support/stack.js';
 

@@ -16,15 +16,28 @@ const T0 = '2026-01-01T00:00:00.000Z';
 describe('groupStats', () => {
   it('counts live groups, heads in flight and heads retrying, per queue in the order given', async () => {
     const clock = new ManualClock(T0);
-    const app = appOn(stack, { queues: [{ name: 'ledger', fifo: true }, { name: 'other', fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
-    const ids = await seed(app, ['a', 'a', 'b', 'c', 'c', 'd', 'e'].map((groupKey) => ({ queue: 'ledger', type: 't', groupKey })));
+    const app = appOn(stack, {
+      queues: [
+        { name: 'ledger', fifo: true },
+        { name: 'other', fifo: true },
+      ],
+      jobTypes: [jobType('t', async () => {})],
+      clock,
+    });
+    const ids = await seed(
+      app,
+      ['a', 'a', 'b', 'c', 'c', 'd', 'e'].map((groupKey) => ({ queue: 'ledger', type: 't', groupKey })),
+    );
     await seed(app, [{ queue: 'other', type: 't', groupKey: 'x' }]);
     expect(await groupStats(stack.db, ['ledger'])).toEqual([{ queue: 'ledger', live: 5, inFlight: 0, blocked: 0 }]);
 
     const { messages } = await claimMessages(app.db, { queue: 'ledger', limit: 100, now: clock.now(), leaseMs: 30_000, fifo: true });
     const head = (id: string) => messages.find((m) => m.id === id)!;
     // a: its head fails and waits for its retry, holding the group (its second message waits too).
-    await reschedule(app.db, { retries: [{ id: ids[0]!, leaseToken: head(ids[0]!).leaseToken, availableAt: new Date(clock.now().getTime() + 60_000), error: 'boom' }], now: clock.now() });
+    await reschedule(app.db, {
+      retries: [{ id: ids[0]!, leaseToken: head(ids[0]!).leaseToken, availableAt: new Date(clock.now().getTime() + 60_000), error: 'boom' }],
+      now: clock.now(),
+    });
     // b: its only message is done, so the group is gone. c: its head is dead, and the next one
     // (claimed with it as its follower) leads, in flight.
     await ack(app.db, { held: [head(ids[2]!)], now: clock.now() });
@@ -60,7 +73,14 @@ describe('groupStats', () => {
     await stack.sql.query('ANALYZE TABLE queue_messages');
     for (const queues of [['plan'], ['plan', 'ledger']]) {
       const params = Object.fromEntries(queues.map((queue, i) => [`queue${i}`, queue]));
-      const plan = await stack.db.query(`EXPLAIN ${groupStatsSql(Object.keys(params).map((name) => `:${name}`).join(', '))}`, params);
+      const plan = await stack.db.query(
+        `EXPLAIN ${groupStatsSql(
+          Object.keys(params)
+            .map((name) => `:${name}`)
+            .join(', '),
+        )}`,
+        params,
+      );
       const heads = plan.find((row) => row.key === 'ix_queue_messages_group')!;
       expect(String(heads.Extra), queues.join(',')).toMatch(/Using index for group-by/);
     }

@@ -1,7 +1,20 @@
 /** Queue-wide limits as permit rows: what one take grants, when permits come back, and races. */
 import { describe, expect, it } from 'vitest';
 import { DataApiUnavailableError } from '../../lib/db/errors.js';
-import { RATE_WINDOW_SLACK_MS, RELEASE_RUN_PERMITS, RELEASE_RUN_PERMITS_BY_COUNT, RETURN_UNUSED, RETURN_UNUSED_BY_COUNT, ensurePermits, permitsInUse, ratePermits, releaseRunPermits, returnUnusedPermits, takePermits, type PermitLimits } from '../../lib/sql/permits.js';
+import {
+  RATE_WINDOW_SLACK_MS,
+  RELEASE_RUN_PERMITS,
+  RELEASE_RUN_PERMITS_BY_COUNT,
+  RETURN_UNUSED,
+  RETURN_UNUSED_BY_COUNT,
+  ensurePermits,
+  permitsInUse,
+  ratePermits,
+  releaseRunPermits,
+  returnUnusedPermits,
+  takePermits,
+  type PermitLimits,
+} from '../../lib/sql/permits.js';
 import { lostReplyDb } from '../support/lostReply.js';
 import { useStack } from '../support/stack.js';
 
@@ -70,9 +83,13 @@ describe('permits', () => {
     const limits = { rate: ratePermits(50), run: { slots: 30 } };
     await ensurePermits(stack.db, { queue: 'race', limits, now: T0 });
     const takers = Array.from({ length: 12 }, (_, n) => stack.newDb());
-    const grants = await Promise.all(takers.map((db, n) => takePermits(db, { queue: 'race', limits, want: 7, leaseToken: `t${n}`, now: T0, leaseUntil: LEASE })));
+    const grants = await Promise.all(
+      takers.map((db, n) => takePermits(db, { queue: 'race', limits, want: 7, leaseToken: `t${n}`, now: T0, leaseUntil: LEASE })),
+    );
     expect(grants.reduce((sum, n) => sum + n, 0)).toBe(30);
-    const [rows] = (await stack.sql.query("SELECT held_by, COUNT(*) AS n FROM queue_permits WHERE queue = 'race' AND kind = 'run' AND held_by IS NOT NULL GROUP BY held_by")) as any[];
+    const [rows] = (await stack.sql.query(
+      "SELECT held_by, COUNT(*) AS n FROM queue_permits WHERE queue = 'race' AND kind = 'run' AND held_by IS NOT NULL GROUP BY held_by",
+    )) as any[];
     const held = Object.fromEntries((rows as { held_by: string; n: number }[]).map((row) => [row.held_by, Number(row.n)]));
     grants.forEach((grant, n) => expect(held[`t${n}`] ?? 0).toBe(grant));
   });
@@ -118,7 +135,7 @@ describe('permits given back after a lost reply', () => {
     expect(await inUse('lost-keep', at(2))).toEqual({ rate: 0, run: 0 });
   });
 
-  it('releases by keep that overlap or arrive out of order leave the smallest keep held, and only the claim\'s own', async () => {
+  it("releases by keep that overlap or arrive out of order leave the smallest keep held, and only the claim's own", async () => {
     const take = await limited('keep-order', { run: { slots: 6 } });
     expect(await take(4, 'a')).toBe(4);
     expect(await take(2, 'b')).toBe(2);
@@ -151,7 +168,9 @@ describe('permits given back after a lost reply', () => {
     const take = await limited('lost-unused-count', { rate: ratePermits(10), run: { slots: 10 } });
     expect(await take(8, 'a')).toBe(8);
     const lost = loseReply(RETURN_UNUSED_BY_COUNT);
-    await expect(returnUnusedPermits(lost.db, { queue: 'lost-unused-count', leaseToken: 'a', count: 5, now: at(1) })).rejects.toBeInstanceOf(DataApiUnavailableError);
+    await expect(returnUnusedPermits(lost.db, { queue: 'lost-unused-count', leaseToken: 'a', count: 5, now: at(1) })).rejects.toBeInstanceOf(
+      DataApiUnavailableError,
+    );
     expect(await inUse('lost-unused-count', at(1))).toEqual({ rate: 3, run: 3 });
   });
 });

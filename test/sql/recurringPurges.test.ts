@@ -27,10 +27,23 @@ async function keys(queue: string): Promise<string[]> {
 
 describe('purge marks', () => {
   it('keep the newest slot per entry and queue, whatever order they are written in', async () => {
-    await markPurgedSlots(stack.db, { queue: 'q', slots: [{ entry: 'a', slot: slot(9) }, { entry: 'a', slot: slot(7) }, { entry: 'b', slot: slot(3) }], now: NOW });
+    await markPurgedSlots(stack.db, {
+      queue: 'q',
+      slots: [
+        { entry: 'a', slot: slot(9) },
+        { entry: 'a', slot: slot(7) },
+        { entry: 'b', slot: slot(3) },
+      ],
+      now: NOW,
+    });
     await markPurgedSlots(stack.db, { queue: 'q', slots: [{ entry: 'a', slot: slot(8) }], now: NOW });
     await markPurgedSlots(stack.db, { queue: 'other', slots: [{ entry: 'a', slot: slot(1) }], now: NOW });
-    expect(await purgeMarks(stack.db, 'q')).toEqual(new Map([['a', slot(9)], ['b', slot(3)]]));
+    expect(await purgeMarks(stack.db, 'q')).toEqual(
+      new Map([
+        ['a', slot(9)],
+        ['b', slot(3)],
+      ]),
+    );
   });
 });
 

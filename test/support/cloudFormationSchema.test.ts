@@ -22,7 +22,10 @@ function valid(): Template {
       Role: {
         Type: 'AWS::IAM::Role',
         Properties: {
-          AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+          },
           Policies: [
             {
               PolicyName: 'fn',
@@ -31,7 +34,13 @@ function valid(): Template {
                 Statement: [
                   { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: 'Secret' } },
                   { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': ['Logs', 'Arn'] } },
-                  { Effect: 'Allow', Action: 'ssm:GetParameter', Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/p']] } },
+                  {
+                    Effect: 'Allow',
+                    Action: 'ssm:GetParameter',
+                    Resource: {
+                      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/p']],
+                    },
+                  },
                 ],
               },
             },
@@ -73,26 +82,73 @@ describe('templateProblems', () => {
   });
 
   it.each([
-    ['an unknown resource type', (t: Template) => void (t.Resources.Fn!.Type = 'AWS::Lambda::Functon'), 'Resources.Fn: unknown resource type AWS::Lambda::Functon'],
+    [
+      'an unknown resource type',
+      (t: Template) => void (t.Resources.Fn!.Type = 'AWS::Lambda::Functon'),
+      'Resources.Fn: unknown resource type AWS::Lambda::Functon',
+    ],
     ['an unknown resource key', (t: Template) => void ((t.Resources.Fn as any).Propertes = {}), 'Resources.Fn: unknown resource key Propertes'],
     ['an unknown property', (t: Template) => void (fn(t).Handlr = 'x'), 'Resources.Fn.Properties: unknown property Handlr'],
-    ['an unknown nested property', (t: Template) => void (fn(t).Environment = { Varibles: {} }), 'Resources.Fn.Properties.Environment: unknown property Varibles'],
+    [
+      'an unknown nested property',
+      (t: Template) => void (fn(t).Environment = { Varibles: {} }),
+      'Resources.Fn.Properties.Environment: unknown property Varibles',
+    ],
     ['a missing required property', (t: Template) => void delete fn(t).Code, 'Resources.Fn.Properties: missing required property Code'],
-    ['a missing required nested property', (t: Template) => void delete t.Resources.Role!.Properties!.Policies[0].PolicyName, 'Resources.Role.Properties.Policies[0]: missing required property PolicyName'],
+    [
+      'a missing required nested property',
+      (t: Template) => void delete t.Resources.Role!.Properties!.Policies[0].PolicyName,
+      'Resources.Role.Properties.Policies[0]: missing required property PolicyName',
+    ],
     ['a string for a list', (t: Template) => void (fn(t).Architectures = 'arm64'), 'Resources.Fn.Properties.Architectures: expected a list'],
     ['text for an integer', (t: Template) => void (fn(t).Timeout = 'half a minute'), 'Resources.Fn.Properties.Timeout: expected an integer'],
     ['a value outside the allowed ones', (t: Template) => void (fn(t).PackageType = 'Jar'), 'Resources.Fn.Properties.PackageType: expected one of Image, Zip'],
-    ['a wrong type in a branch of Fn::If', (t: Template) => void (fn(t).ReservedConcurrentExecutions = { 'Fn::If': ['UseExisting', 'two', { Ref: 'AWS::NoValue' }] }), 'ReservedConcurrentExecutions[Fn::If true]: expected an integer'],
-    ['a Ref to nothing', (t: Template) => void (fn(t).Environment.Variables.SECRET = { Ref: 'Secrte' }), 'Ref Secrte, which is neither a resource nor a parameter'],
-    ['a GetAtt of a missing attribute', (t: Template) => void (fn(t).Role = { 'Fn::GetAtt': ['Role', 'RoleArn'] }), 'Fn::GetAtt Role.RoleArn: AWS::IAM::Role has no attribute RoleArn'],
-    ['a GetAtt of a missing resource', (t: Template) => void (fn(t).Role = { 'Fn::GetAtt': ['FnRole', 'Arn'] }), 'Fn::GetAtt FnRole.Arn, and FnRole is not a resource'],
-    ['a Fn::Sub reference to nothing', (t: Template) => void (fn(t).Environment.Variables.NAME = { 'Fn::Sub': '${Nothing}' }), 'Ref Nothing, which is neither a resource nor a parameter'],
-    ['a DependsOn on nothing', (t: Template) => void (t.Resources.Fn!.DependsOn = ['Logs', 'FnRole']), 'Resources.Fn: DependsOn FnRole, which is not a resource'],
-    ['an undefined condition', (t: Template) => void (t.Resources.Secret!.Condition = 'CreateDatabase'), 'Resources.Secret: condition CreateDatabase is not defined'],
-    ['a reference to a resource whose condition is false', (t: Template) => void (t.Conditions!.CreateDb = { 'Fn::Equals': ['arn:aws:rds:::cluster:given', ''] }), 'Resources.Role: refers to Secret, which is not created here (condition CreateDb is false)'],
+    [
+      'a wrong type in a branch of Fn::If',
+      (t: Template) => void (fn(t).ReservedConcurrentExecutions = { 'Fn::If': ['UseExisting', 'two', { Ref: 'AWS::NoValue' }] }),
+      'ReservedConcurrentExecutions[Fn::If true]: expected an integer',
+    ],
+    [
+      'a Ref to nothing',
+      (t: Template) => void (fn(t).Environment.Variables.SECRET = { Ref: 'Secrte' }),
+      'Ref Secrte, which is neither a resource nor a parameter',
+    ],
+    [
+      'a GetAtt of a missing attribute',
+      (t: Template) => void (fn(t).Role = { 'Fn::GetAtt': ['Role', 'RoleArn'] }),
+      'Fn::GetAtt Role.RoleArn: AWS::IAM::Role has no attribute RoleArn',
+    ],
+    [
+      'a GetAtt of a missing resource',
+      (t: Template) => void (fn(t).Role = { 'Fn::GetAtt': ['FnRole', 'Arn'] }),
+      'Fn::GetAtt FnRole.Arn, and FnRole is not a resource',
+    ],
+    [
+      'a Fn::Sub reference to nothing',
+      (t: Template) => void (fn(t).Environment.Variables.NAME = { 'Fn::Sub': '${Nothing}' }),
+      'Ref Nothing, which is neither a resource nor a parameter',
+    ],
+    [
+      'a DependsOn on nothing',
+      (t: Template) => void (t.Resources.Fn!.DependsOn = ['Logs', 'FnRole']),
+      'Resources.Fn: DependsOn FnRole, which is not a resource',
+    ],
+    [
+      'an undefined condition',
+      (t: Template) => void (t.Resources.Secret!.Condition = 'CreateDatabase'),
+      'Resources.Secret: condition CreateDatabase is not defined',
+    ],
+    [
+      'a reference to a resource whose condition is false',
+      (t: Template) => void (t.Conditions!.CreateDb = { 'Fn::Equals': ['arn:aws:rds:::cluster:given', ''] }),
+      'Resources.Role: refers to Secret, which is not created here (condition CreateDb is false)',
+    ],
   ])('reports %s', async (_, change, problem) => {
     const problems = await templateProblems(broken(change));
-    expect(problems.some((line) => line.includes(problem)), `${problem}\nin ${problems.join('\n')}`).toBe(true);
+    expect(
+      problems.some((line) => line.includes(problem)),
+      `${problem}\nin ${problems.join('\n')}`,
+    ).toBe(true);
   });
 });
 

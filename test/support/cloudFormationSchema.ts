@@ -20,11 +20,48 @@ export interface Template {
   Outputs?: Record<string, { Value?: unknown; Condition?: string }>;
 }
 
-const RESOURCE_KEYS = new Set(['Type', 'Properties', 'DependsOn', 'Condition', 'DeletionPolicy', 'UpdateReplacePolicy', 'Metadata', 'UpdatePolicy', 'CreationPolicy']);
-const PSEUDO_PARAMETERS = new Set(['AWS::AccountId', 'AWS::NotificationARNs', 'AWS::NoValue', 'AWS::Partition', 'AWS::Region', 'AWS::StackId', 'AWS::StackName', 'AWS::URLSuffix']);
+const RESOURCE_KEYS = new Set([
+  'Type',
+  'Properties',
+  'DependsOn',
+  'Condition',
+  'DeletionPolicy',
+  'UpdateReplacePolicy',
+  'Metadata',
+  'UpdatePolicy',
+  'CreationPolicy',
+]);
+const PSEUDO_PARAMETERS = new Set([
+  'AWS::AccountId',
+  'AWS::NotificationARNs',
+  'AWS::NoValue',
+  'AWS::Partition',
+  'AWS::Region',
+  'AWS::StackId',
+  'AWS::StackName',
+  'AWS::URLSuffix',
+]);
 const INTRINSICS = new Set([
-  'Ref', 'Condition', 'Fn::GetAtt', 'Fn::Join', 'Fn::Sub', 'Fn::If', 'Fn::Select', 'Fn::Split', 'Fn::ImportValue', 'Fn::Base64',
-  'Fn::FindInMap', 'Fn::GetAZs', 'Fn::Cidr', 'Fn::Equals', 'Fn::Not', 'Fn::And', 'Fn::Or', 'Fn::Length', 'Fn::ToJsonString', 'Fn::Transform',
+  'Ref',
+  'Condition',
+  'Fn::GetAtt',
+  'Fn::Join',
+  'Fn::Sub',
+  'Fn::If',
+  'Fn::Select',
+  'Fn::Split',
+  'Fn::ImportValue',
+  'Fn::Base64',
+  'Fn::FindInMap',
+  'Fn::GetAZs',
+  'Fn::Cidr',
+  'Fn::Equals',
+  'Fn::Not',
+  'Fn::And',
+  'Fn::Or',
+  'Fn::Length',
+  'Fn::ToJsonString',
+  'Fn::Transform',
 ]);
 
 let specDb: Promise<SpecDatabase> | undefined;
@@ -115,7 +152,9 @@ class TemplateCheck {
       // A branch of Fn::If is a value of this type too (AWS::NoValue drops the property).
       if ('Fn::If' in value && Array.isArray(value['Fn::If'])) {
         const [, whenTrue, whenFalse] = value['Fn::If'] as unknown[];
-        return [whenTrue, whenFalse].every((branch, i) => isNoValue(branch) || this.#value(`${where}[Fn::If ${i === 0 ? 'true' : 'false'}]`, branch, type, record));
+        return [whenTrue, whenFalse].every(
+          (branch, i) => isNoValue(branch) || this.#value(`${where}[Fn::If ${i === 0 ? 'true' : 'false'}]`, branch, type, record),
+        );
       }
       return true;
     }
@@ -149,7 +188,9 @@ class TemplateCheck {
         return value.map((element, i) => this.#value(`${where}[${i}]`, element, type.element, record)).every(Boolean);
       case 'map':
         if (!isObject(value)) return fail('a map');
-        return Object.entries(value).map(([key, element]) => this.#value(`${where}.${key}`, element, type.element, record)).every(Boolean);
+        return Object.entries(value)
+          .map(([key, element]) => this.#value(`${where}.${key}`, element, type.element, record))
+          .every(Boolean);
       case 'ref': {
         const definition = this.db.get('typeDefinition', type.reference) as TypeDefinition;
         if (!record) return this.#matchesDefinition(value, definition);
@@ -171,7 +212,9 @@ class TemplateCheck {
     if (isIntrinsic(value)) return true;
     if (!isObject(value)) return false;
     if (Object.entries(definition.properties).some(([name, p]) => p.required && value[name] === undefined)) return false;
-    return Object.entries(value).every(([name, child]) => definition.properties[name] !== undefined && this.#value('', child, definition.properties[name]!.type, false));
+    return Object.entries(value).every(
+      ([name, child]) => definition.properties[name] !== undefined && this.#value('', child, definition.properties[name]!.type, false),
+    );
   }
 
   /** Every Ref, Fn::GetAtt, Fn::Sub reference and condition name under `node`. */
@@ -211,12 +254,15 @@ class TemplateCheck {
     this.#reachable(where, id, condition);
     const spec = this.#spec(target.Type);
     if (spec !== undefined && !(attribute in spec.attributes)) {
-      this.#problems.push(`${where}: Fn::GetAtt ${id}.${attribute}: ${target.Type} has no attribute ${attribute} (it has ${Object.keys(spec.attributes).join(', ')})`);
+      this.#problems.push(
+        `${where}: Fn::GetAtt ${id}.${attribute}: ${target.Type} has no attribute ${attribute} (it has ${Object.keys(spec.attributes).join(', ')})`,
+      );
     }
   }
 
   #sub(where: string, value: unknown, condition: string | undefined): void {
-    const [text, variables] = typeof value === 'string' ? [value, {}] : Array.isArray(value) ? [String(value[0]), (value[1] ?? {}) as Record<string, unknown>] : ['', {}];
+    const [text, variables] =
+      typeof value === 'string' ? [value, {}] : Array.isArray(value) ? [String(value[0]), (value[1] ?? {}) as Record<string, unknown>] : ['', {}];
     for (const [, name] of text.matchAll(/\$\{(?!!)([^}]+)\}/g)) {
       if (name! in variables) continue;
       if (name!.includes('.')) this.#getAtt(where, name, condition);
@@ -236,7 +282,8 @@ class TemplateCheck {
   #reachable(where: string, id: string, fromCondition: string | undefined): void {
     const condition = this.template.Resources[id]!.Condition;
     if (condition === undefined || condition === fromCondition) return;
-    if (this.#evaluate({ Condition: condition }) === false) this.#problems.push(`${where}: refers to ${id}, which is not created here (condition ${condition} is false)`);
+    if (this.#evaluate({ Condition: condition }) === false)
+      this.#problems.push(`${where}: refers to ${id}, which is not created here (condition ${condition} is false)`);
   }
 
   #evaluate(node: unknown): unknown {

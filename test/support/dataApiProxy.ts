@@ -43,7 +43,11 @@ export async function startDataApiProxy(target: string, rules: ProxyRules): Prom
     });
     const forward = async (operation: string, body: string): Promise<ProxiedAnswer> => {
       const sent = rules.request?.(operation, body) ?? body;
-      const upstream = await fetch(`${target}${request.url ?? '/'}`, { method: request.method, headers: { 'content-type': 'application/json' }, body: request.method === 'GET' ? undefined : sent });
+      const upstream = await fetch(`${target}${request.url ?? '/'}`, {
+        method: request.method,
+        headers: { 'content-type': 'application/json' },
+        body: request.method === 'GET' ? undefined : sent,
+      });
       const answer = { status: upstream.status, errorType: upstream.headers.get('x-amzn-errortype') ?? undefined, body: await upstream.text() };
       return rules.answer?.(operation, answer) ?? answer;
     };

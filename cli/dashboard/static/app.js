@@ -80,7 +80,9 @@ function duration(seconds) {
 /** Queue-wide limits hold across every drain run together; per-run ones bound each run on its own. */
 function limitsText(limits, permitsInUse) {
   const inUse = (kind) => (permitsInUse?.[kind] === undefined ? '' : ` (${count(permitsInUse[kind])} in use)`);
-  const perRun = [`${limits.drainConcurrency} at once`, limits.drainRatePerSecond === null ? undefined : `${limits.drainRatePerSecond}/s`].filter(Boolean).join(', ');
+  const perRun = [`${limits.drainConcurrency} at once`, limits.drainRatePerSecond === null ? undefined : `${limits.drainRatePerSecond}/s`]
+    .filter(Boolean)
+    .join(', ');
   return [
     limits.fifo ? 'FIFO' : undefined,
     `batch ${limits.batchSize}`,
@@ -160,7 +162,9 @@ function throughputChart(t, sinceIso) {
       if (series[i] === 0) continue;
       const h = Math.max(1, (series[i] / peak) * (height - 1));
       top -= h;
-      chart.append(svg('rect', { x: (i * step).toFixed(2), y: top.toFixed(2), width: Math.max(0.5, step - 0.6).toFixed(2), height: h.toFixed(2), class: kind }));
+      chart.append(
+        svg('rect', { x: (i * step).toFixed(2), y: top.toFixed(2), width: Math.max(0.5, step - 0.6).toFixed(2), height: h.toFixed(2), class: kind }),
+      );
     }
   }
   chart.append(svg('line', { x1: 0, x2: width, y1: height - 0.5, y2: height - 0.5, class: 'axis' }));
@@ -175,7 +179,19 @@ function renderOverview() {
     return el(
       'tr',
       { dataset: { queue: q.queue }, class: q.queue === state.queue ? 'selected' : undefined },
-      el('th', { scope: 'row' }, el('button', { type: 'button', class: 'link', onclick: () => selectQueue(q.queue).catch((error) => showProblem(`Could not load the dead letters of ${q.queue}: ${error.message}`)) }, q.queue)),
+      el(
+        'th',
+        { scope: 'row' },
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            onclick: () => selectQueue(q.queue).catch((error) => showProblem(`Could not load the dead letters of ${q.queue}: ${error.message}`)),
+          },
+          q.queue,
+        ),
+      ),
       el('td', { class: 'num waiting' }, count(q.counts.waiting)),
       el('td', { class: 'num running' }, count(q.counts.running)),
       el('td', { class: 'num retrying' }, count(q.counts.retrying)),
@@ -183,7 +199,16 @@ function renderOverview() {
       el('td', { class: `num dead${q.counts.dead > 0 ? ' alert' : ''}` }, count(q.counts.dead)),
       el('td', { class: 'num oldest' }, q.oldestDueAgeSeconds > 0 ? duration(q.oldestDueAgeSeconds) : '–'),
       groupsCell(q.groups),
-      el('td', { class: 'throughput' }, el('span', { class: 'chart-cell' }, throughputChart(q.throughput, overview.throughputSince), el('span', { class: 'muted small' }, `${count(sum(q.throughput.done))} done`))),
+      el(
+        'td',
+        { class: 'throughput' },
+        el(
+          'span',
+          { class: 'chart-cell' },
+          throughputChart(q.throughput, overview.throughputSince),
+          el('span', { class: 'muted small' }, `${count(sum(q.throughput.done))} done`),
+        ),
+      ),
       el('td', { class: 'limits muted small' }, limitsText(q.limits, q.permitsInUse)),
       el(
         'td',
@@ -225,7 +250,15 @@ function renderRecurring() {
             ? '–'
             : el(
                 'button',
-                { type: 'button', class: 'link', title: `look up ${r.lastSlotDedupKey} in ${r.queue}`, onclick: () => showMessage({ queue: r.queue, dedupKey: r.lastSlotDedupKey }).catch((error) => showProblem(`Could not look the message up: ${error.message}`)) },
+                {
+                  type: 'button',
+                  class: 'link',
+                  title: `look up ${r.lastSlotDedupKey} in ${r.queue}`,
+                  onclick: () =>
+                    showMessage({ queue: r.queue, dedupKey: r.lastSlotDedupKey }).catch((error) =>
+                      showProblem(`Could not look the message up: ${error.message}`),
+                    ),
+                },
                 `${r.lastSlot} (${duration((now - Date.parse(r.lastSlot)) / 1000)} ago)`,
               ),
         ),
@@ -291,7 +324,16 @@ function renderDead() {
       el(
         'tr',
         { dataset: { id: m.id } },
-        el('td', {}, el('input', { type: 'checkbox', checked: state.selected.has(m.id), 'aria-label': `select ${m.id}`, onchange: (event) => toggle(m.id, event.target.checked) })),
+        el(
+          'td',
+          {},
+          el('input', {
+            type: 'checkbox',
+            checked: state.selected.has(m.id),
+            'aria-label': `select ${m.id}`,
+            onchange: (event) => toggle(m.id, event.target.checked),
+          }),
+        ),
         el('td', { class: 'id' }, el('button', { type: 'button', class: 'link mono', onclick: () => showMessage({ id: m.id }) }, m.id)),
         el('td', { class: 'type' }, m.type),
         el('td', { class: 'num' }, `${m.attempts}/${m.maxAttempts}`),
@@ -332,10 +374,7 @@ async function bulk(action, scope) {
   const ids = scope === 'selected' ? [...state.selected] : undefined;
   const n = ids ? ids.length : deadCount(queue);
   const what = `${scope === 'all' ? 'all ' : ''}${count(n)} dead ${plural(n, 'letter')} of ${queue}`;
-  const question =
-    action === 'redrive'
-      ? `Redrive ${what}? They go back to waiting with their attempts reset.`
-      : `Purge ${what}? They are deleted for good.`;
+  const question = action === 'redrive' ? `Redrive ${what}? They go back to waiting with their attempts reset.` : `Purge ${what}? They are deleted for good.`;
   if (!(await confirmDialog(question, `${action === 'redrive' ? 'Redrive' : 'Purge'} ${count(n)}`))) return;
 
   const call = (body) =>

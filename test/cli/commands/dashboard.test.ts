@@ -28,7 +28,9 @@ function startCommand(args: readonly string[], env: NodeJS.ProcessEnv) {
 it('serves the dashboard on 127.0.0.1 against the target, until interrupted', async () => {
   const port = await freePort();
   const command = startCommand(['--port', String(port)], stackEnv(stack));
-  expect(await command.started).toBe(`dashboard on http://127.0.0.1:${port}/ (database ${stack.database} via the local Data API at ${stack.endpoint}); Ctrl-C stops it\n`);
+  expect(await command.started).toBe(
+    `dashboard on http://127.0.0.1:${port}/ (database ${stack.database} via the local Data API at ${stack.endpoint}); Ctrl-C stops it\n`,
+  );
   const overview = (await (await fetch(`http://127.0.0.1:${port}/api/overview`)).json()) as any;
   expect(overview.target).toBe(`database ${stack.database} via the local Data API at ${stack.endpoint}`);
   expect(overview.queues.map((q: { queue: string }) => q.queue)).toEqual(['default', 'sms', 'webhooks', 'orders']);
@@ -57,7 +59,10 @@ it('refuses a port in use, a bad port and an unreachable target, before serving'
   } finally {
     busy.close();
   }
-  expect(await runCaptured(['dashboard', '--port', '70000'], stackEnv(stack))).toMatchObject({ code: 2, stderr: expect.stringContaining('--port must be a whole number from 0 to 65535') });
+  expect(await runCaptured(['dashboard', '--port', '70000'], stackEnv(stack))).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining('--port must be a whole number from 0 to 65535'),
+  });
   const down = await runCaptured(['dashboard', '--port', '0'], { DATA_API_ENDPOINT: `http://127.0.0.1:${await freePort()}` });
   expect(down).toMatchObject({ code: 1, stderr: expect.stringContaining('cannot reach database aurora_queue via the local Data API') });
 });

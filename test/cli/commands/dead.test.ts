@@ -24,7 +24,11 @@ afterAll(async () => {
 
 async function killTexts(count: number): Promise<string[]> {
   const app = createApp({ db: stack.db, env: {}, config: testConfig });
-  const answers = await enqueue(app, 'sms', Array.from({ length: count }, (_, i) => ({ type: 'sms.send', payload: { to: `+1555000${1000 + i}`, body: 'x' }, maxAttempts: 1 })));
+  const answers = await enqueue(
+    app,
+    'sms',
+    Array.from({ length: count }, (_, i) => ({ type: 'sms.send', payload: { to: `+1555000${1000 + i}`, body: 'x' }, maxAttempts: 1 })),
+  );
   const drained = json(await runCaptured(['drain', '--in-process', '--queue', 'sms', '--json'], env));
   expect(drained).toMatchObject({ claimed: count, dead: count });
   return answers.map((answer) => answer.id);
@@ -78,13 +82,26 @@ it('purges only when told which, or --all', async () => {
 });
 
 it('refuses bad ids, both selections at once, and a missing action', async () => {
-  expect(await runCaptured(['dead', 'redrive', 'sms', '--ids', 'nope'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('"nope" is not a message id') });
-  expect(await runCaptured(['dead', 'purge', 'sms', '0190a5b4-0000-7000-8000-000000000000', '--all'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('not both') });
-  expect(await runCaptured(['dead', 'redrive', 'sms', '0190a5b4-0000-7000-8000-000000000000', '--ids', '0190a5b4-0000-7000-8000-000000000001'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('as arguments or with --ids, not both') });
+  expect(await runCaptured(['dead', 'redrive', 'sms', '--ids', 'nope'], env)).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining('"nope" is not a message id'),
+  });
+  expect(await runCaptured(['dead', 'purge', 'sms', '0190a5b4-0000-7000-8000-000000000000', '--all'], env)).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining('not both'),
+  });
+  expect(
+    await runCaptured(['dead', 'redrive', 'sms', '0190a5b4-0000-7000-8000-000000000000', '--ids', '0190a5b4-0000-7000-8000-000000000001'], env),
+  ).toMatchObject({ code: 2, stderr: expect.stringContaining('as arguments or with --ids, not both') });
   // --ids still works, comma-separated.
-  expect(await runCaptured(['dead', 'purge', 'sms', '--ids', '0190a5b4-0000-7000-8000-000000000000, 0190a5b4-0000-7000-8000-000000000001'], env)).toMatchObject({ code: 0, stdout: 'purged 0 dead letters of sms\n' });
+  expect(await runCaptured(['dead', 'purge', 'sms', '--ids', '0190a5b4-0000-7000-8000-000000000000, 0190a5b4-0000-7000-8000-000000000001'], env)).toMatchObject(
+    { code: 0, stdout: 'purged 0 dead letters of sms\n' },
+  );
   expect(await runCaptured(['dead', 'list', 'sms', '--after', 'x'], env)).toMatchObject({ code: 2 });
-  expect(await runCaptured(['dead', 'list', 'sms', '--limit', '0'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('--limit must be a whole number from 1 to 500') });
+  expect(await runCaptured(['dead', 'list', 'sms', '--limit', '0'], env)).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining('--limit must be a whole number from 1 to 500'),
+  });
   expect(await runCaptured(['dead'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('dead needs an action: list, redrive or purge') });
   expect(await runCaptured(['dead', 'bury', 'sms'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "dead bury"') });
   expect(await runCaptured(['dead', 'list', 'nope'], env)).toMatchObject({ code: 1, stderr: expect.stringContaining('queue "nope" is not declared') });

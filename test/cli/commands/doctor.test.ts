@@ -35,11 +35,14 @@ it('passes on the local stack and reports what it found, with the time of each c
   expect(Number(left.n)).toBe(0);
 });
 
-it('explains both claims as the drain runs them, telling the derived heads\' sort from a sort of the queue', async () => {
+it("explains both claims as the drain runs them, telling the derived heads' sort from a sort of the queue", async () => {
   const checks = json<{ name: string; result: string; detail: string }[]>(await runCaptured(['doctor', '--json'], stackEnv(stack)));
   const plan = (name: string) => checks.find((c) => c.name === name)!;
   expect(plan('plan: claim (CLAIM_BATCH)')).toMatchObject({ result: 'pass', detail: expect.stringMatching(/queue_messages ref ix_queue_messages_claim/) });
-  expect(plan('plan: FIFO heads read (FIND_GROUP_HEADS)')).toMatchObject({ result: 'pass', detail: expect.stringMatching(/filesort on <derived2> sorts that derived table's rows/) });
+  expect(plan('plan: FIFO heads read (FIND_GROUP_HEADS)')).toMatchObject({
+    result: 'pass',
+    detail: expect.stringMatching(/filesort on <derived2> sorts that derived table's rows/),
+  });
   expect(plan('plan: FIFO claim (CLAIM_GROUP_HEADS)')).toMatchObject({ result: 'pass', detail: expect.stringMatching(/h range PRIMARY/) });
   // Chosen by cost, so only reported: MariaDB does not choose it on a table this small.
   expect(plan('plan: FIFO heads by loose index scan')).toMatchObject({ result: 'info', detail: expect.stringMatching(/^(chosen|not chosen)/) });

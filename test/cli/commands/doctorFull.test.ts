@@ -39,7 +39,9 @@ describe('doctor --full', () => {
     const full = checks.slice(checks.findIndex((c) => c.name === 'scratch queues'));
     expect(full.map((c) => c.name)).toEqual(FULL_CHECKS);
     expect(full.filter((c) => c.result !== 'pass').map((c) => c.name)).toEqual(['scratch queues']);
-    expect(full.find((c) => c.name === '1 MiB payload round trip')!.detail).toMatch(/^1,048,576 bytes of JSON text .* in \d+ slices; claimed and read back equal/);
+    expect(full.find((c) => c.name === '1 MiB payload round trip')!.detail).toMatch(
+      /^1,048,576 bytes of JSON text .* in \d+ slices; claimed and read back equal/,
+    );
     expect(full.find((c) => c.name === 'process list shows the SQL as sent')!.detail).toMatch(/^INFO equals the SQL as sent/);
     expect(await scratchRowsLeft(stack)).toEqual(NOTHING_LEFT);
   });

@@ -26,7 +26,11 @@ afterAll(async () => {
 });
 
 async function enqueueTexts(count: number): Promise<void> {
-  await enqueue(app, 'sms', Array.from({ length: count }, (_, i) => ({ type: 'sms.send', payload: { to: `+1555000${1000 + i}`, body: 'x' } })));
+  await enqueue(
+    app,
+    'sms',
+    Array.from({ length: count }, (_, i) => ({ type: 'sms.send', payload: { to: `+1555000${1000 + i}`, body: 'x' } })),
+  );
 }
 
 async function countDone(): Promise<number> {
@@ -49,7 +53,9 @@ describe('--in-process', () => {
     const short = await runCaptured(['drain', '--in-process', '--queue', 'sms', '--timeout', '12'], env);
     expect(short.code).toBe(1);
     expect(short.stdout).toMatch(/^sms +0 +0 +0 +0 +0 +0 +0 +0 +time$/m);
-    expect(short.stderr).toContain('sms: not drained: the run has 12 s, too little for its longest handler (webhook: timeout 10 s + margin 5 s + claim 2 s = 17 s)');
+    expect(short.stderr).toContain(
+      'sms: not drained: the run has 12 s, too little for its longest handler (webhook: timeout 10 s + margin 5 s + claim 2 s = 17 s)',
+    );
     expect(await countDone()).toBe(0);
 
     const enough = await runCaptured(['drain', '--in-process', '--queue', 'sms', '--timeout', '17'], env);
@@ -76,8 +82,14 @@ describe('--in-process', () => {
   });
 
   it('refuses Lambda options and an unknown queue', async () => {
-    expect(await runCaptured(['drain', '--in-process', '--function', 'x'], stackEnv(stack))).toMatchObject({ code: 1, stderr: expect.stringContaining('--in-process runs no function') });
-    expect(await runCaptured(['drain', '--in-process', '--queue', 'nope'], stackEnv(stack))).toMatchObject({ code: 1, stderr: expect.stringContaining('queue "nope" is not declared') });
+    expect(await runCaptured(['drain', '--in-process', '--function', 'x'], stackEnv(stack))).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('--in-process runs no function'),
+    });
+    expect(await runCaptured(['drain', '--in-process', '--queue', 'nope'], stackEnv(stack))).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('queue "nope" is not declared'),
+    });
   });
 });
 
@@ -154,7 +166,13 @@ describe('through the Lambda Invoke API', () => {
   it('says when serverless offline is not running', async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     const run = await runCaptured(['drain'], { LAMBDA_ENDPOINT: closed });
-    expect(run).toMatchObject({ code: 1, stderr: `aurora-queue drain: cannot reach serverless offline's Lambda endpoint ${closed}: is \`npm start\` running? (or drain with --in-process)\n` });
-    expect(await runCaptured(['drain', '--timeout', '5'], { LAMBDA_ENDPOINT: closed })).toMatchObject({ code: 1, stderr: expect.stringContaining('--timeout is for --in-process') });
+    expect(run).toMatchObject({
+      code: 1,
+      stderr: `aurora-queue drain: cannot reach serverless offline's Lambda endpoint ${closed}: is \`npm start\` running? (or drain with --in-process)\n`,
+    });
+    expect(await runCaptured(['drain', '--timeout', '5'], { LAMBDA_ENDPOINT: closed })).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('--timeout is for --in-process'),
+    });
   });
 });

@@ -22,7 +22,10 @@ afterAll(async () => {
 const sms = (n: number) => ({ type: 'sms.send', payload: { to: `+1555000${String(n).padStart(4, '0')}`, body: `text ${n}` } });
 
 async function row(id: string) {
-  const [rows] = (await stack.sql.query('SELECT queue, type, status, priority, max_attempts, dedup_key, available_at > created_at AS is_delayed FROM queue_messages WHERE id = ?', [id])) as any[];
+  const [rows] = (await stack.sql.query(
+    'SELECT queue, type, status, priority, max_attempts, dedup_key, available_at > created_at AS is_delayed FROM queue_messages WHERE id = ?',
+    [id],
+  )) as any[];
   return rows[0];
 }
 
@@ -36,7 +39,23 @@ it('enqueues one message: queue, type, payload', async () => {
 
 it('passes delay, priority, max attempts and dedup key; a repeated key answers the first id', async () => {
   // The type and payload as options, the way a script that builds arguments may prefer.
-  const args = ['enqueue', 'orders', '--type', 'sms.send', '--payload', '{"to":"+15551234567","body":"hi"}', '--delay', '60', '--priority', '5', '--max-attempts', '2', '--dedup-key', 'order-1', '--json'];
+  const args = [
+    'enqueue',
+    'orders',
+    '--type',
+    'sms.send',
+    '--payload',
+    '{"to":"+15551234567","body":"hi"}',
+    '--delay',
+    '60',
+    '--priority',
+    '5',
+    '--max-attempts',
+    '2',
+    '--dedup-key',
+    'order-1',
+    '--json',
+  ];
   const first = json(await runCaptured(args, stackEnv(stack)));
   expect(first).toEqual({ id: expect.any(String), duplicate: false });
   expect(await row(first.id)).toMatchObject({ queue: 'orders', priority: 5, max_attempts: 2, dedup_key: 'order-1', is_delayed: 1 });
@@ -52,15 +71,22 @@ it.each([[['--priority', '-5']], [['--priority=-5']]])('takes a negative priorit
 
 it('passes a group key to a FIFO queue, requires one there and refuses one elsewhere, naming the field', async () => {
   const config = defineConfig({ queues: [{ name: 'ledger', fifo: true }, { name: 'plain' }], jobTypes: [smsType({ env: {} })] });
-  const enqueueTo = (queue: string, ...extra: string[]) => runCaptured(['enqueue', queue, 'sms.send', '{"to":"+15551234567","body":"hi"}', ...extra], stackEnv(stack), { config });
+  const enqueueTo = (queue: string, ...extra: string[]) =>
+    runCaptured(['enqueue', queue, 'sms.send', '{"to":"+15551234567","body":"hi"}', ...extra], stackEnv(stack), { config });
 
   const first = json(await enqueueTo('ledger', '--group-key', 'acct-7', '--json'));
   const [[stored]] = (await stack.sql.query('SELECT group_key, group_head FROM queue_messages WHERE id = ?', [first.id])) as any[];
   expect(stored).toEqual({ group_key: 'acct-7', group_head: 'acct-7' });
 
   expect(await enqueueTo('ledger')).toMatchObject({ code: 1, stderr: expect.stringContaining('groupKey: is required: queue "ledger" is a FIFO queue') });
-  expect(await enqueueTo('plain', '--group-key', 'acct-7')).toMatchObject({ code: 1, stderr: expect.stringContaining('groupKey: is only accepted by FIFO queues') });
-  expect(await enqueueTo('ledger', '--group-key', 'trailing ')).toMatchObject({ code: 1, stderr: expect.stringContaining('groupKey: must not end with a space') });
+  expect(await enqueueTo('plain', '--group-key', 'acct-7')).toMatchObject({
+    code: 1,
+    stderr: expect.stringContaining('groupKey: is only accepted by FIFO queues'),
+  });
+  expect(await enqueueTo('ledger', '--group-key', 'trailing ')).toMatchObject({
+    code: 1,
+    stderr: expect.stringContaining('groupKey: must not end with a space'),
+  });
   const mixed = await runCaptured(['enqueue', 'ledger', '--file', 'x.json', '--group-key', 'acct-7'], stackEnv(stack), { config });
   expect(mixed).toMatchObject({ code: 2, stderr: expect.stringContaining('--group-key cannot be combined with it') });
 });
@@ -89,7 +115,10 @@ it('reports invalid messages by field and stores nothing', async () => {
 
 it('says which batch of a file was refused and how many were stored before it', async () => {
   const path = join(dir, 'partly-bad.json');
-  await writeFile(path, JSON.stringify({ messages: [...Array.from({ length: 500 }, (_, i) => sms(i)), { type: 'sms.send', payload: { to: 'nope', body: 'x' } }] }));
+  await writeFile(
+    path,
+    JSON.stringify({ messages: [...Array.from({ length: 500 }, (_, i) => sms(i)), { type: 'sms.send', payload: { to: 'nope', body: 'x' } }] }),
+  );
   const run = await runCaptured(['enqueue', 'orders', '--file', path], stackEnv(stack));
   expect(run.code).toBe(1);
   expect(run.stderr).toContain('batch 2 of 2 was refused');

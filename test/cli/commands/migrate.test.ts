@@ -14,20 +14,46 @@ it('applies the migrations, then reports the schema up to date', async () => {
   const first = await runCaptured(['migrate'], stackEnv(stack));
   expect(first).toMatchObject({ code: 0, stderr: '' });
   expect(first.stdout).toMatch(/applied 001_queue \(\d+ statements?/);
-  expect(first.stdout).toContain(`database ${stack.database} via the local Data API at ${stack.endpoint}: applied 001_queue, 002_dead_letter_index, 003_drain_activity, 004_payload_parts, 005_dead_letter_key, 006_groups_and_permits, 007_group_leases, 008_recurring_purges; 0 already applied`);
+  expect(first.stdout).toContain(
+    `database ${stack.database} via the local Data API at ${stack.endpoint}: applied 001_queue, 002_dead_letter_index, 003_drain_activity, 004_payload_parts, 005_dead_letter_key, 006_groups_and_permits, 007_group_leases, 008_recurring_purges; 0 already applied`,
+  );
   const [tables] = (await stack.sql.query("SHOW TABLES LIKE 'queue_messages'")) as any[];
   expect(tables).toHaveLength(1);
 
   const again = await runCaptured(['migrate'], stackEnv(stack));
   expect(again.stdout).toContain('up to date (8 already applied)');
-  expect(json(await runCaptured(['migrate', '--json'], stackEnv(stack)))).toEqual({ applied: [], skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'] });
+  expect(json(await runCaptured(['migrate', '--json'], stackEnv(stack)))).toEqual({
+    applied: [],
+    skipped: [
+      '001_queue',
+      '002_dead_letter_index',
+      '003_drain_activity',
+      '004_payload_parts',
+      '005_dead_letter_key',
+      '006_groups_and_permits',
+      '007_group_leases',
+      '008_recurring_purges',
+    ],
+  });
 });
 
 it('creates a local database that does not exist yet', async () => {
   const database = `aq_test_cli_${Date.now().toString(36)}`;
   created.push(database);
   const run = await runCaptured(['migrate', '--json'], stackEnv(stack, { DB_NAME: database }));
-  expect(json(run)).toEqual({ applied: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts', '005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'], skipped: [] });
+  expect(json(run)).toEqual({
+    applied: [
+      '001_queue',
+      '002_dead_letter_index',
+      '003_drain_activity',
+      '004_payload_parts',
+      '005_dead_letter_key',
+      '006_groups_and_permits',
+      '007_group_leases',
+      '008_recurring_purges',
+    ],
+    skipped: [],
+  });
   const [rows] = (await stack.sql.query('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ?', [database])) as any[];
   expect(Number(rows[0].n)).toBeGreaterThanOrEqual(2);
 });

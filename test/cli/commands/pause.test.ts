@@ -5,7 +5,10 @@ import { json, runCaptured, stackEnv } from '../helpers.js';
 const stack = useStack();
 
 it('pauses and resumes a queue, which stats and the drain both see', async () => {
-  expect(await runCaptured(['pause', 'orders'], stackEnv(stack))).toMatchObject({ code: 0, stdout: 'queue orders paused: drain runs skip it until `resume orders`\n' });
+  expect(await runCaptured(['pause', 'orders'], stackEnv(stack))).toMatchObject({
+    code: 0,
+    stdout: 'queue orders paused: drain runs skip it until `resume orders`\n',
+  });
   expect(json(await runCaptured(['stats', 'orders', '--json'], stackEnv(stack))).paused).toBe(true);
   const drained = json(await runCaptured(['drain', '--in-process', '--queue', 'orders', '--json'], stackEnv(stack)));
   expect(drained.pausedQueues).toEqual(['orders']);

@@ -20,7 +20,15 @@ describe('aurora-queue recurring', () => {
     const before = Date.now();
     const listed = json(await runCaptured(['recurring', '--json'], {}, { config }));
     expect(listed).toEqual([
-      { name: 'new-year-2099', schedule: 'cron(0 9 1 1 ? 2099)', timezone: 'Europe/Paris', queue: 'reports', type: 'report', catchUp: 1, nextSlot: '2099-01-01T08:00:00.000Z' },
+      {
+        name: 'new-year-2099',
+        schedule: 'cron(0 9 1 1 ? 2099)',
+        timezone: 'Europe/Paris',
+        queue: 'reports',
+        type: 'report',
+        catchUp: 1,
+        nextSlot: '2099-01-01T08:00:00.000Z',
+      },
       { name: 'every-5', schedule: 'rate(5 minutes)', timezone: 'UTC', queue: 'reports', type: 'report', catchUp: 3, nextSlot: expect.any(String) },
       { name: 'past', schedule: 'cron(0 9 1 1 ? 2020)', timezone: 'UTC', queue: 'reports', type: 'report', catchUp: 1, nextSlot: null },
     ]);
@@ -40,11 +48,17 @@ describe('aurora-queue recurring', () => {
   });
 
   it('says where to declare them when there are none', async () => {
-    expect(await runCaptured(['recurring'], {})).toMatchObject({ code: 0, stdout: 'no recurring messages: declare them under `recurring` in queue.config.ts\n' });
+    expect(await runCaptured(['recurring'], {})).toMatchObject({
+      code: 0,
+      stdout: 'no recurring messages: declare them under `recurring` in queue.config.ts\n',
+    });
     expect(json(await runCaptured(['recurring', '--json'], {}))).toEqual([]);
   });
 
   it('takes no arguments', async () => {
-    expect(await runCaptured(['recurring', 'reports'], {}, { config })).toMatchObject({ code: 2, stderr: expect.stringContaining('unexpected argument "reports"') });
+    expect(await runCaptured(['recurring', 'reports'], {}, { config })).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unexpected argument "reports"'),
+    });
   });
 });

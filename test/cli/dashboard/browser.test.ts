@@ -52,12 +52,23 @@ let deadIds: string[];
 
 beforeAll(async () => {
   app = createApp({ db: stack.newDb(), env: {}, config });
-  const dead = await enqueue(app, 'partners', [1, 2, 3].map((order) => ({ type: 'partner.call', payload: { order, note: MARKUP } })));
+  const dead = await enqueue(
+    app,
+    'partners',
+    [1, 2, 3].map((order) => ({ type: 'partner.call', payload: { order, note: MARKUP } })),
+  );
   deadIds = dead.map((answer) => answer.id);
   const summary = await drain(app, { queue: 'partners', remainingTimeMs: () => 30_000 });
   expect(summary).toMatchObject({ dead: 3 });
-  await enqueue(app, 'emails', [{ type: 'noop', payload: 1 }, { type: 'noop', payload: 2 }]);
-  await enqueue(app, 'ledger', ['acct-1', 'acct-1', 'acct-2'].map((account) => ({ type: 'ledger.post', payload: { account }, groupKey: account })));
+  await enqueue(app, 'emails', [
+    { type: 'noop', payload: 1 },
+    { type: 'noop', payload: 2 },
+  ]);
+  await enqueue(
+    app,
+    'ledger',
+    ['acct-1', 'acct-1', 'acct-2'].map((account) => ({ type: 'ledger.post', payload: { account }, groupKey: account })),
+  );
   expect(await drain(app, { queue: 'ledger', remainingTimeMs: () => 30_000 })).toMatchObject({ retried: 1, done: 1 });
 
   dashboard = await startDashboard({ app, port: 0, target: `database ${stack.database} (test)`, refreshSeconds: 1, log: () => {} });
@@ -91,7 +102,9 @@ describe('the dashboard page', () => {
     // The FIFO queue: acct-1 is blocked behind its retrying first entry, acct-2 is done and gone.
     expect(await row('ledger').locator('td.groups').textContent()).toBe('1 · 0 running · 1 blocked');
     expect(await row('ledger').locator('td.groups .blocked').getAttribute('class')).toContain('alert');
-    expect(await row('ledger').locator('td.limits').textContent()).toMatch(/^FIFO · batch 100 · 4 at once queue-wide \(0 in use\) · no rate limit · per run 50 at once · /);
+    expect(await row('ledger').locator('td.limits').textContent()).toMatch(
+      /^FIFO · batch 100 · 4 at once queue-wide \(0 in use\) · no rate limit · per run 50 at once · /,
+    );
     expect(await row('partners').locator('svg.chart rect.dead').count()).toBeGreaterThan(0);
     expect(await page.locator('#target').textContent()).toContain(stack.database);
 
@@ -171,7 +184,7 @@ describe('the dashboard page', () => {
 });
 
 describe('the recurring messages', () => {
-  it('lists the config\'s entries with their next slot, and looks up the last slot\'s message', async () => {
+  it("lists the config's entries with their next slot, and looks up the last slot's message", async () => {
     const clock = new ManualClock('2026-03-01T12:00:00.000Z');
     const withRecurring = createApp({
       db: stack.newDb(),
@@ -180,7 +193,17 @@ describe('the recurring messages', () => {
       config: defineConfig({
         queues: [{ name: 'reports' }],
         jobTypes: [noop],
-        recurring: [{ name: 'nightly-report', schedule: 'cron(30 2 * * ? *)', timezone: 'Europe/Paris', queue: 'reports', type: 'noop', payload: { report: MARKUP }, catchUp: 2 }],
+        recurring: [
+          {
+            name: 'nightly-report',
+            schedule: 'cron(30 2 * * ? *)',
+            timezone: 'Europe/Paris',
+            queue: 'reports',
+            type: 'noop',
+            payload: { report: MARKUP },
+            catchUp: 2,
+          },
+        ],
       }),
     });
     // The last slot's message, as a drain run stores it: with the slot's dedup key.

@@ -35,7 +35,12 @@ let browser: Chromium;
 beforeAll(async () => {
   app = createApp({ db: stack.newDb(), env: {}, config: defineConfig({ queues, jobTypes: [rejected] }) });
   const perQueue = DEAD_LETTERS / QUEUES;
-  for (const { name } of queues) await enqueue(app, name, Array.from({ length: perQueue }, (_, i) => ({ type: 'partner.call', payload: { order: i } })));
+  for (const { name } of queues)
+    await enqueue(
+      app,
+      name,
+      Array.from({ length: perQueue }, (_, i) => ({ type: 'partner.call', payload: { order: i } })),
+    );
   const summary = await drain(app, { remainingTimeMs: () => 120_000 });
   expect(summary.dead).toBe(DEAD_LETTERS);
   dashboard = await startDashboard({ app, port: 0, target: 'page load timing', log: () => {} });
@@ -61,7 +66,10 @@ it(`prints the page load time with ${QUEUES} queues and ${DEAD_LETTERS.toLocaleS
     const loadStarted = performance.now();
     await page.goto(`${dashboard.url}#queue=queue-00`);
     // Loaded: every queue's row and the selected queue's first page of dead letters are on the page.
-    await page.locator(`#queues tbody tr`).nth(QUEUES - 1).waitFor();
+    await page
+      .locator(`#queues tbody tr`)
+      .nth(QUEUES - 1)
+      .waitFor();
     await page.locator('#dead-letters tbody tr').nth(49).waitFor();
     times.push({ overview, page: performance.now() - loadStarted });
   }

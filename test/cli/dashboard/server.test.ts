@@ -63,8 +63,16 @@ const jsonCall = (method: string, path: string, body?: unknown, headers: Record<
   call(dashboard, method, path, { headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
 
 async function deadLetters(n: number, queue = 'default'): Promise<string[]> {
-  const ids = (await enqueue(app, queue, Array.from({ length: n }, (_, i) => ({ type: 'any', payload: { i } })))).map((a) => a.id);
-  await stack.sql.query(`UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 11:59:30', last_error = 'boom' WHERE id IN (?)`, [ids]);
+  const ids = (
+    await enqueue(
+      app,
+      queue,
+      Array.from({ length: n }, (_, i) => ({ type: 'any', payload: { i } })),
+    )
+  ).map((a) => a.id);
+  await stack.sql.query(`UPDATE queue_messages SET status = 'dead', attempts = 5, finished_at = '2026-03-01 11:59:30', last_error = 'boom' WHERE id IN (?)`, [
+    ids,
+  ]);
   return ids;
 }
 
@@ -106,13 +114,27 @@ describe('GET /api/overview', () => {
     await enqueue(app, 'orders', [{ type: 'any', payload: 1 }]);
     await jsonCall('POST', '/api/queues/sms/pause', {});
     const overview = (await call(dashboard, 'GET', '/api/overview')).json;
-    expect(overview).toMatchObject({ target: 'the test stack', refreshSeconds: 5, at: '2026-03-01T12:00:00.000Z', throughputSince: '2026-03-01T11:01:00.000Z' });
+    expect(overview).toMatchObject({
+      target: 'the test stack',
+      refreshSeconds: 5,
+      at: '2026-03-01T12:00:00.000Z',
+      throughputSince: '2026-03-01T11:01:00.000Z',
+    });
     expect(overview.queues.map((q: any) => q.queue)).toEqual(testQueues.map((q) => q.name));
     const [defaults, sms, orders] = overview.queues;
     expect(defaults).toMatchObject({ counts: { dead: 2, waiting: 0 }, paused: false });
     expect(sms).toMatchObject({
       paused: true,
-      limits: { maxAttempts: 3, batchSize: 100, concurrency: null, ratePerSecond: null, drainConcurrency: 50, drainRatePerSecond: null, fifo: false, leaseSeconds: 60 },
+      limits: {
+        maxAttempts: 3,
+        batchSize: 100,
+        concurrency: null,
+        ratePerSecond: null,
+        drainConcurrency: 50,
+        drainRatePerSecond: null,
+        fifo: false,
+        leaseSeconds: 60,
+      },
     });
     expect(sms).not.toHaveProperty('groups');
     expect(sms).not.toHaveProperty('permitsInUse');
@@ -130,7 +152,11 @@ describe('FIFO queues and queue-wide limits in /api/overview', () => {
       jobTypes: [anyType],
     });
     const fifoApp = createApp({ config, clock: new ManualClock('2026-03-01T12:00:00.000Z'), env: {}, db: stack.newDb() });
-    await enqueue(fifoApp, 'ledger', ['acct-1', 'acct-1', 'acct-2'].map((groupKey, i) => ({ type: 'any', payload: i, groupKey })));
+    await enqueue(
+      fifoApp,
+      'ledger',
+      ['acct-1', 'acct-1', 'acct-2'].map((groupKey, i) => ({ type: 'any', payload: i, groupKey })),
+    );
     await stack.sql.query("UPDATE queue_messages SET status = 'retrying', attempts = 1 WHERE queue = 'ledger' ORDER BY id LIMIT 1");
     const other = await startDashboard({ app: fifoApp, port: 0, target: 'fifo', log: () => {} });
     try {
@@ -148,13 +174,21 @@ describe('FIFO queues and queue-wide limits in /api/overview', () => {
 });
 
 describe('recurring entries in /api/overview', () => {
-  it('lists the config\'s entries with their last and next slot, as `aurora-queue recurring` computes them', async () => {
+  it("lists the config's entries with their last and next slot, as `aurora-queue recurring` computes them", async () => {
     const clock = new ManualClock('2026-03-01T12:00:00.000Z');
     const config = defineConfig({
       queues: testQueues,
       jobTypes: [anyType],
       recurring: [
-        { name: 'nightly-report', schedule: 'cron(30 2 * * ? *)', timezone: 'Europe/Paris', queue: 'orders', type: 'any', payload: { report: 'daily' }, catchUp: 3 },
+        {
+          name: 'nightly-report',
+          schedule: 'cron(30 2 * * ? *)',
+          timezone: 'Europe/Paris',
+          queue: 'orders',
+          type: 'any',
+          payload: { report: 'daily' },
+          catchUp: 3,
+        },
         { name: 'heartbeat', schedule: 'rate(5 minutes)', queue: 'default', type: 'any', payload: 1 },
         { name: 'new-year-2025', schedule: 'cron(0 0 1 1 ? 2025)', queue: 'default', type: 'any', payload: 2 },
       ],
@@ -177,8 +211,28 @@ describe('recurring entries in /api/overview', () => {
           nextSlot: '2026-03-02T01:30:00.000Z',
         },
         // A slot at the very instant is the last one, not the next.
-        { name: 'heartbeat', schedule: 'rate(5 minutes)', timezone: 'UTC', queue: 'default', type: 'any', catchUp: 1, lastSlot: '2026-03-01T12:00:00.000Z', lastSlotDedupKey: 'recurring:heartbeat:2026-03-01T12:00:00.000Z', nextSlot: '2026-03-01T12:05:00.000Z' },
-        { name: 'new-year-2025', schedule: 'cron(0 0 1 1 ? 2025)', timezone: 'UTC', queue: 'default', type: 'any', catchUp: 1, lastSlot: '2025-01-01T00:00:00.000Z', lastSlotDedupKey: 'recurring:new-year-2025:2025-01-01T00:00:00.000Z', nextSlot: null },
+        {
+          name: 'heartbeat',
+          schedule: 'rate(5 minutes)',
+          timezone: 'UTC',
+          queue: 'default',
+          type: 'any',
+          catchUp: 1,
+          lastSlot: '2026-03-01T12:00:00.000Z',
+          lastSlotDedupKey: 'recurring:heartbeat:2026-03-01T12:00:00.000Z',
+          nextSlot: '2026-03-01T12:05:00.000Z',
+        },
+        {
+          name: 'new-year-2025',
+          schedule: 'cron(0 0 1 1 ? 2025)',
+          timezone: 'UTC',
+          queue: 'default',
+          type: 'any',
+          catchUp: 1,
+          lastSlot: '2025-01-01T00:00:00.000Z',
+          lastSlotDedupKey: 'recurring:new-year-2025:2025-01-01T00:00:00.000Z',
+          nextSlot: null,
+        },
       ]);
       // The next slot is the CLI's own.
       expect(overview.recurring.map((r: any) => ({ name: r.name, nextSlot: r.nextSlot }))).toEqual(
@@ -236,8 +290,16 @@ describe('refusals', () => {
       [jsonCall('POST', '/api/queues/nope/pause', {}), 404, { code: 'unknown_queue' }],
       [call(dashboard, 'GET', '/api/messages/0190a5b4-0000-7000-8000-000000000000'), 404, { code: 'unknown_message' }],
       [jsonCall('PUT', '/api/overview', {}), 405, { code: 'method_not_allowed' }],
-      [call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json' }, body: '{"ids": [' }), 400, { field: 'body', rule: 'json' }],
-      [call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70_000) }), 413, { code: 'too_large' }],
+      [
+        call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json' }, body: '{"ids": [' }),
+        400,
+        { field: 'body', rule: 'json' },
+      ],
+      [
+        call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json' }, body: 'x'.repeat(70_000) }),
+        413,
+        { code: 'too_large' },
+      ],
     ];
     for (const [answer, status, error] of cases) {
       const { status: got, json } = await answer;
@@ -253,7 +315,10 @@ describe('refusals', () => {
     expect(form).toMatchObject({ status: 415, json: { error: { code: 'unsupported_media_type' } } });
     const pause = await call(dashboard, 'POST', '/api/queues/default/pause');
     expect(pause.status).toBe(415);
-    const foreign = await call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json', origin: 'https://evil.example' }, body });
+    const foreign = await call(dashboard, 'POST', '/api/queues/default/redrive', {
+      headers: { 'content-type': 'application/json', origin: 'https://evil.example' },
+      body,
+    });
     expect(foreign).toMatchObject({ status: 403, json: { error: { code: 'forbidden' } } });
     // DNS rebinding: a name that resolves here, but is not this server's.
     const rebound = await call(dashboard, 'GET', '/api/overview', { headers: { host: `evil.example:${dashboard.port}` } });
@@ -262,16 +327,33 @@ describe('refusals', () => {
     const [[row]] = (await stack.sql.query('SELECT status FROM queue_messages WHERE id = ?', [id])) as any;
     expect(row.status).toBe('dead');
     expect((await call(dashboard, 'GET', '/api/overview', { headers: { host: `localhost:${dashboard.port}` } })).status).toBe(200);
-    const own = await call(dashboard, 'POST', '/api/queues/default/redrive', { headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${dashboard.port}` }, body });
+    const own = await call(dashboard, 'POST', '/api/queues/default/redrive', {
+      headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${dashboard.port}` },
+      body,
+    });
     expect(own.json).toEqual({ redriven: 1, more: false });
   });
 
   it('never show SQL, driver text or a stack: faults are 500 or 503, the details go to the log', async () => {
     const config = defineConfig({ queues: testQueues, jobTypes: [anyType] });
     // A database without the schema: the statement fails with the table's name in the driver's text.
-    const noSchema = createApp({ config, env: {}, db: createDb({ endpoint: stack.endpoint, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: 'mysql' }) });
+    const noSchema = createApp({
+      config,
+      env: {},
+      db: createDb({ endpoint: stack.endpoint, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: 'mysql' }),
+    });
     // No Data API at all.
-    const down = createApp({ config, env: {}, db: createDb({ endpoint: `http://127.0.0.1:${await freePort()}`, resourceArn: LOCAL_RESOURCE_ARN, secretArn: LOCAL_SECRET_ARN, database: 'x', unavailableRetry: { delaysMs: [] } }) });
+    const down = createApp({
+      config,
+      env: {},
+      db: createDb({
+        endpoint: `http://127.0.0.1:${await freePort()}`,
+        resourceArn: LOCAL_RESOURCE_ARN,
+        secretArn: LOCAL_SECRET_ARN,
+        database: 'x',
+        unavailableRetry: { delaysMs: [] },
+      }),
+    });
     for (const [faulty, status] of [
       [noSchema, 500],
       [down, 503],

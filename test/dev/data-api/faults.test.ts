@@ -2,11 +2,7 @@
  * Fault injection, seen through the SDK as the product would see AWS failing, and its HTTP
  * control endpoints.
  */
-import {
-  DatabaseResumingException,
-  InternalServerErrorException,
-  ServiceUnavailableError,
-} from '@aws-sdk/client-rds-data';
+import { DatabaseResumingException, InternalServerErrorException, ServiceUnavailableError } from '@aws-sdk/client-rds-data';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { failure, startConformance, type Conformance } from './support.js';
 
@@ -115,7 +111,8 @@ describe('fault selection', () => {
 describe('control over HTTP and stats', () => {
   it('injects and clears faults, sets latency and reports stats', async () => {
     const url = api.server.url;
-    const post = (path: string, body: unknown) => fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) =>
+      fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
     expect((await post('/_local/faults', { kind: 'resuming', count: 5 })).status).toBe(200);
     expect(await failure(api.execute('SELECT 1'))).toBeInstanceOf(DatabaseResumingException);
@@ -130,7 +127,12 @@ describe('control over HTTP and stats', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(110);
     api.server.setLatency(0);
 
-    const stats = (await (await fetch(url + '/_local/stats')).json()) as { calls: number; byOperation: Record<string, number>; openTransactions: number; faultsInjected: number };
+    const stats = (await (await fetch(url + '/_local/stats')).json()) as {
+      calls: number;
+      byOperation: Record<string, number>;
+      openTransactions: number;
+      faultsInjected: number;
+    };
     expect(stats).toEqual({ ...api.server.stats(), faultsInjected: api.server.faults.injected() });
     expect(stats.byOperation.Execute).toBeGreaterThan(10);
     expect(stats.byOperation.BeginTransaction).toBeGreaterThanOrEqual(3);

@@ -10,7 +10,14 @@ import { failure, startConformance, type Conformance } from './support.js';
 let api: Conformance;
 
 /** https://dev.mysql.com/doc/refman/8.0/en/sql-mode.html#sql-mode-setting */
-const MYSQL_80_DEFAULT_SQL_MODE = ['ONLY_FULL_GROUP_BY', 'STRICT_TRANS_TABLES', 'NO_ZERO_IN_DATE', 'NO_ZERO_DATE', 'ERROR_FOR_DIVISION_BY_ZERO', 'NO_ENGINE_SUBSTITUTION'];
+const MYSQL_80_DEFAULT_SQL_MODE = [
+  'ONLY_FULL_GROUP_BY',
+  'STRICT_TRANS_TABLES',
+  'NO_ZERO_IN_DATE',
+  'NO_ZERO_DATE',
+  'ERROR_FOR_DIVISION_BY_ZERO',
+  'NO_ENGINE_SUBSTITUTION',
+];
 
 beforeAll(async () => {
   api = await startConformance();
@@ -40,9 +47,7 @@ describe('session settings', () => {
   it("runs with MySQL 8.0's default sql_mode", async () => {
     const modes = String(await scalar('SELECT @@SESSION.sql_mode')).split(',');
     // With MariaDB's rounding of excess fractional seconds, which MySQL does without a mode.
-    expect(modes.sort()).toEqual(
-      [...MYSQL_80_DEFAULT_SQL_MODE, 'TIME_ROUND_FRACTIONAL'].sort(),
-    );
+    expect(modes.sort()).toEqual([...MYSQL_80_DEFAULT_SQL_MODE, 'TIME_ROUND_FRACTIONAL'].sort());
   });
 
   it('runs at REPEATABLE READ, inside a transaction too', async () => {
@@ -92,7 +97,7 @@ describe('ONLY_FULL_GROUP_BY', () => {
 });
 
 describe('strict mode: an error, not a warning and a changed value', () => {
-  it('refuses a number out of its column\'s range (1264)', async () => {
+  it("refuses a number out of its column's range (1264)", async () => {
     await refused(api.execute('INSERT INTO t (id, grp, tiny) VALUES (10, 1, 300)'), 1264);
     await refused(api.execute('INSERT INTO t (id, grp, tiny) VALUES (10, 1, :tiny)', { tiny: { longValue: 300 } }), 1264);
   });

@@ -52,7 +52,10 @@ describe('bindParameters', () => {
   });
 
   it('binds a name used twice and ignores unused parameters', () => {
-    const values = bind('select :a + :a', [{ name: 'a', value: { stringValue: '2' } }, { name: 'unused', value: { longValue: 3 } }]);
+    const values = bind('select :a + :a', [
+      { name: 'a', value: { stringValue: '2' } },
+      { name: 'unused', value: { longValue: 3 } },
+    ]);
     expect(values).toEqual(['2', '2']);
   });
 

@@ -2,12 +2,7 @@
  * Conformance of the local Data API server, driven only through @aws-sdk/client-rds-data.
  * Headings follow /work/shared/reference/rds-data-api.md.
  */
-import {
-  BadRequestException,
-  DatabaseErrorException,
-  ExecuteStatementCommand,
-  RDSDataServiceException,
-} from '@aws-sdk/client-rds-data';
+import { BadRequestException, DatabaseErrorException, ExecuteStatementCommand, RDSDataServiceException } from '@aws-sdk/client-rds-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, dropTestDatabase } from '../../support/database.js';
 import { failure, RESOURCE_ARN, SECRET_ARN, startConformance, type Conformance } from './support.js';
@@ -52,12 +47,19 @@ describe('wire protocol', () => {
     expect(result.records).toBeUndefined();
   });
 
-  it('runs in the request\'s database and in UTC', async () => {
+  it("runs in the request's database and in UTC", async () => {
     const other = await createTestDatabase('aq_lda_other');
     try {
-      await api.client.send(new ExecuteStatementCommand({ resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: other, sql: 'CREATE TABLE only_here (x INT)' }));
+      await api.client.send(
+        new ExecuteStatementCommand({ resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: other, sql: 'CREATE TABLE only_here (x INT)' }),
+      );
       const here = await api.client.send(
-        new ExecuteStatementCommand({ resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: other, sql: 'SELECT DATABASE(), @@session.time_zone, COUNT(*) FROM only_here' }),
+        new ExecuteStatementCommand({
+          resourceArn: RESOURCE_ARN,
+          secretArn: SECRET_ARN,
+          database: other,
+          sql: 'SELECT DATABASE(), @@session.time_zone, COUNT(*) FROM only_here',
+        }),
       );
       expect(here.records).toEqual([[{ stringValue: other }, { stringValue: '+00:00' }, { longValue: 0 }]]);
       const back = await api.execute('SELECT DATABASE()');
@@ -79,7 +81,9 @@ describe('wire protocol', () => {
       await inDatabase(single.database, "INSERT INTO here VALUES ('first')");
       await inDatabase(other, "INSERT INTO here VALUES ('other')");
       for (let round = 0; round < 2; round++) {
-        expect((await inDatabase(single.database, 'SELECT v, DATABASE() FROM here')).records).toEqual([[{ stringValue: 'first' }, { stringValue: single.database }]]);
+        expect((await inDatabase(single.database, 'SELECT v, DATABASE() FROM here')).records).toEqual([
+          [{ stringValue: 'first' }, { stringValue: single.database }],
+        ]);
         expect((await inDatabase(other, 'SELECT v, DATABASE() FROM here')).records).toEqual([[{ stringValue: 'other' }, { stringValue: other }]]);
       }
     } finally {
@@ -132,7 +136,15 @@ describe('MySQL types, both ways', () => {
     fixed: { blobValue: new Uint8Array([1, 2, 3, 4]) },
     data: { blobValue: new Uint8Array(Buffer.from('binary \u0000 data')) },
   } as const;
-  const hints: Record<string, string> = { amount: 'DECIMAL', doc: 'JSON', day: 'DATE', clock: 'TIME', moment: 'TIMESTAMP', stamp: 'TIMESTAMP', seconds: 'TIMESTAMP' };
+  const hints: Record<string, string> = {
+    amount: 'DECIMAL',
+    doc: 'JSON',
+    day: 'DATE',
+    clock: 'TIME',
+    moment: 'TIMESTAMP',
+    stamp: 'TIMESTAMP',
+    seconds: 'TIMESTAMP',
+  };
   const columns = Object.keys(values);
   let id: number;
 
@@ -156,19 +168,29 @@ describe('MySQL types, both ways', () => {
   });
 
   it('returns BIGINT beyond 2^53 exactly with longReturnType STRING', async () => {
-    const { records } = await api.execute('SELECT big, tiny FROM types WHERE id = :id', { id: { longValue: id } }, { resultSetOptions: { longReturnType: 'STRING' } });
+    const { records } = await api.execute(
+      'SELECT big, tiny FROM types WHERE id = :id',
+      { id: { longValue: id } },
+      { resultSetOptions: { longReturnType: 'STRING' } },
+    );
     expect(records).toEqual([[{ stringValue: '9007199254740993' }, { stringValue: '-128' }]]);
   });
 
   it('returns DECIMAL as long or double with DOUBLE_OR_LONG', async () => {
-    const { records } = await api.execute('SELECT amount, whole FROM types WHERE id = :id', { id: { longValue: id } }, { resultSetOptions: { decimalReturnType: 'DOUBLE_OR_LONG' } });
+    const { records } = await api.execute(
+      'SELECT amount, whole FROM types WHERE id = :id',
+      { id: { longValue: id } },
+      { resultSetOptions: { decimalReturnType: 'DOUBLE_OR_LONG' } },
+    );
     expect(records).toEqual([[{ doubleValue: 123456.789 }, { longValue: 42 }]]);
   });
 
   it('stores and returns NULL for every type', async () => {
     const parameters = columns.map((name) => ({ name, value: { isNull: true } }));
     const insert = await api.execute(`INSERT INTO types (${columns.join(', ')}) VALUES (${columns.map((c) => ':' + c).join(', ')})`, parameters);
-    const { records } = await api.execute(`SELECT ${columns.join(', ')} FROM types WHERE id = :id`, { id: { longValue: insert.generatedFields![0]!.longValue! } });
+    const { records } = await api.execute(`SELECT ${columns.join(', ')} FROM types WHERE id = :id`, {
+      id: { longValue: insert.generatedFields![0]!.longValue! },
+    });
     expect(records![0]).toEqual(columns.map(() => ({ isNull: true })));
   });
 
@@ -180,16 +202,21 @@ describe('MySQL types, both ways', () => {
   it('treats false booleans and zero bits as false', async () => {
     const { records } = await api.execute('SELECT flag, bit1 FROM types WHERE id = :id', { id: { longValue: id } });
     expect(records).toEqual([[{ booleanValue: true }, { booleanValue: true }]]);
-    await api.execute('UPDATE types SET flag = :f, bit1 = b\'0\' WHERE id = :id', { f: { booleanValue: false }, id: { longValue: id } });
+    await api.execute("UPDATE types SET flag = :f, bit1 = b'0' WHERE id = :id", { f: { booleanValue: false }, id: { longValue: id } });
     const after = await api.execute('SELECT flag, bit1 FROM types WHERE id = :id', { id: { longValue: id } });
     expect(after.records).toEqual([[{ booleanValue: false }, { booleanValue: false }]]);
-    await api.execute('UPDATE types SET flag = TRUE, bit1 = b\'1\' WHERE id = :id', { id: { longValue: id } });
+    await api.execute("UPDATE types SET flag = TRUE, bit1 = b'1' WHERE id = :id", { id: { longValue: id } });
   });
 });
 
 describe('named parameters', () => {
   it('accepts names of digits, underscores and letters, as AWS does (:0, :1 from query builders)', async () => {
-    const result = await api.execute('SELECT :0, :1, :_a, :2nd', { 0: { longValue: 10 }, 1: { stringValue: 'one' }, _a: { longValue: 2 }, '2nd': { booleanValue: true } });
+    const result = await api.execute('SELECT :0, :1, :_a, :2nd', {
+      0: { longValue: 10 },
+      1: { stringValue: 'one' },
+      _a: { longValue: 2 },
+      '2nd': { booleanValue: true },
+    });
     expect(result.records![0]!.slice(0, 3)).toEqual([{ longValue: 10 }, { stringValue: 'one' }, { longValue: 2 }]);
     const batch = await api.batch('INSERT INTO types (tiny, name) VALUES (:0, :1)', [{ 0: { longValue: 1 }, 1: { stringValue: 'numbered' } }]);
     expect(batch.updateResults).toHaveLength(1);
@@ -235,11 +262,20 @@ describe('parameters are bound values, not SQL text', () => {
   });
 
   it('binds a JSON document into JSON_TABLE', async () => {
-    const doc = JSON.stringify([{ id: 1, key: 'a' }, { id: 2, key: "it's" }]);
-    const { records } = await api.execute("SELECT j.id, j.k FROM JSON_TABLE(:doc, '$[*]' COLUMNS (id INT PATH '$.id', k VARCHAR(10) PATH '$.key')) AS j ORDER BY j.id", {
-      doc: { stringValue: doc },
-    });
-    expect(records).toEqual([[{ longValue: 1 }, { stringValue: 'a' }], [{ longValue: 2 }, { stringValue: "it's" }]]);
+    const doc = JSON.stringify([
+      { id: 1, key: 'a' },
+      { id: 2, key: "it's" },
+    ]);
+    const { records } = await api.execute(
+      "SELECT j.id, j.k FROM JSON_TABLE(:doc, '$[*]' COLUMNS (id INT PATH '$.id', k VARCHAR(10) PATH '$.key')) AS j ORDER BY j.id",
+      {
+        doc: { stringValue: doc },
+      },
+    );
+    expect(records).toEqual([
+      [{ longValue: 1 }, { stringValue: 'a' }],
+      [{ longValue: 2 }, { stringValue: "it's" }],
+    ]);
   });
 
   it('reads FLOAT back as MySQL prints it', async () => {
@@ -321,8 +357,20 @@ describe('includeResultMetadata', () => {
     });
     const pick = (i: number) => columnMetadata![i]!;
     expect(pick(0)).toEqual({
-      name: 'id', label: 'id', type: -5, typeName: 'BIGINT', schemaName: '', tableName: 'types',
-      isAutoIncrement: true, isSigned: true, isCurrency: false, isCaseSensitive: false, nullable: 0, precision: 20, scale: 0, arrayBaseColumnType: 0,
+      name: 'id',
+      label: 'id',
+      type: -5,
+      typeName: 'BIGINT',
+      schemaName: '',
+      tableName: 'types',
+      isAutoIncrement: true,
+      isSigned: true,
+      isCurrency: false,
+      isCaseSensitive: false,
+      nullable: 0,
+      precision: 20,
+      scale: 0,
+      arrayBaseColumnType: 0,
     });
     expect(pick(1)).toMatchObject({ name: 'name', label: 'label', type: 12, typeName: 'VARCHAR', precision: 100, nullable: 1, isSigned: false });
     expect(pick(2)).toMatchObject({ typeName: 'BIT', type: -7 });
@@ -357,8 +405,16 @@ describe('generated ids and update counts', () => {
 describe('BatchExecuteStatement', () => {
   it('returns one updateResult per parameter set', async () => {
     await api.execute('CREATE TABLE batch (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(10) NOT NULL UNIQUE)');
-    const result = await api.batch('INSERT INTO batch (name) VALUES (:name)', [{ name: { stringValue: 'a' } }, { name: { stringValue: 'b' } }, { name: { stringValue: 'c' } }]);
-    expect(result.updateResults).toEqual([{ generatedFields: [{ longValue: 1 }] }, { generatedFields: [{ longValue: 2 }] }, { generatedFields: [{ longValue: 3 }] }]);
+    const result = await api.batch('INSERT INTO batch (name) VALUES (:name)', [
+      { name: { stringValue: 'a' } },
+      { name: { stringValue: 'b' } },
+      { name: { stringValue: 'c' } },
+    ]);
+    expect(result.updateResults).toEqual([
+      { generatedFields: [{ longValue: 1 }] },
+      { generatedFields: [{ longValue: 2 }] },
+      { generatedFields: [{ longValue: 3 }] },
+    ]);
     const update = await api.batch('UPDATE batch SET name = :to WHERE name = :from', [{ from: { stringValue: 'a' }, to: { stringValue: 'z' } }]);
     expect(update.updateResults).toEqual([{ generatedFields: [] }]);
   });
@@ -412,7 +468,9 @@ describe('errors', () => {
   });
 
   it('refuses an unknown database as a SQL error', async () => {
-    const error = await failure(api.client.send(new ExecuteStatementCommand({ resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: 'no_such_db_here', sql: 'SELECT 1' })));
+    const error = await failure(
+      api.client.send(new ExecuteStatementCommand({ resourceArn: RESOURCE_ARN, secretArn: SECRET_ARN, database: 'no_such_db_here', sql: 'SELECT 1' })),
+    );
     expect(error).toBeInstanceOf(DatabaseErrorException);
     expect(error.message).toContain('Error code: 1049');
   });

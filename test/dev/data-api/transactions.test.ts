@@ -26,7 +26,8 @@ afterAll(async () => {
   await api?.close();
 });
 
-const insert = (name: string, transactionId?: string, on = api) => on.execute('INSERT INTO items (name) VALUES (:name)', { name: { stringValue: name } }, { transactionId });
+const insert = (name: string, transactionId?: string, on = api) =>
+  on.execute('INSERT INTO items (name) VALUES (:name)', { name: { stringValue: name } }, { transactionId });
 
 describe('BeginTransaction / CommitTransaction / RollbackTransaction', () => {
   it('returns a long random id and pins one connection to it', async () => {
@@ -180,18 +181,30 @@ describe('MySQL errors inside a transaction', () => {
 
 describe('call timeout', () => {
   const running = async (marker: string) =>
-    (await api.execute('SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE :pattern AND ID <> CONNECTION_ID()', { pattern: { stringValue: `%${marker}%` } }, {}))
-      .records![0]![0]!.longValue!;
+    (
+      await api.execute(
+        'SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE :pattern AND ID <> CONNECTION_ID()',
+        { pattern: { stringValue: `%${marker}%` } },
+        {},
+      )
+    ).records![0]![0]!.longValue!;
 
   it('answers StatementTimeoutException with the connection id and kills the statement', async () => {
     const error = await failure(quick.execute("SELECT SLEEP(5), 'kill-me'"));
     expect(error).toBeInstanceOf(StatementTimeoutException);
     expect(typeof (error as unknown as StatementTimeoutException).dbConnectionId).toBe('number');
-    expect(await eventually(() => running('kill-me'), (n) => n === 0)).toBe(0);
+    expect(
+      await eventually(
+        () => running('kill-me'),
+        (n) => n === 0,
+      ),
+    ).toBe(0);
   });
 
   it('lets the statement finish with continueAfterTimeout', async () => {
-    const error = await failure(quick.execute("INSERT INTO items (name) SELECT 'slow-insert' FROM (SELECT SLEEP(0.8)) AS pause", undefined, { continueAfterTimeout: true }));
+    const error = await failure(
+      quick.execute("INSERT INTO items (name) SELECT 'slow-insert' FROM (SELECT SLEEP(0.8)) AS pause", undefined, { continueAfterTimeout: true }),
+    );
     expect(error).toBeInstanceOf(StatementTimeoutException);
     const inserted = () => quick.execute("SELECT COUNT(*) FROM items WHERE name = 'slow-insert'").then((r) => r.records![0]![0]!.longValue);
     expect(await eventually(inserted, (n) => n === 1)).toBe(1);
@@ -199,9 +212,13 @@ describe('call timeout', () => {
 
   it('keeps a transaction busy until a continued statement finishes, and open after a killed one', async () => {
     const id = await quick.begin();
-    expect(await failure(quick.execute('SELECT SLEEP(0.8)', undefined, { transactionId: id, continueAfterTimeout: true }))).toBeInstanceOf(StatementTimeoutException);
+    expect(await failure(quick.execute('SELECT SLEEP(0.8)', undefined, { transactionId: id, continueAfterTimeout: true }))).toBeInstanceOf(
+      StatementTimeoutException,
+    );
     expect((await failure(quick.execute('SELECT 1', undefined, { transactionId: id }))).message).toBe('Transaction is still running a query');
-    expect(await whenNotBusy(() => quick.execute('SELECT SLEEP(5)', undefined, { transactionId: id })).catch((e: unknown) => e)).toBeInstanceOf(StatementTimeoutException);
+    expect(await whenNotBusy(() => quick.execute('SELECT SLEEP(5)', undefined, { transactionId: id })).catch((e: unknown) => e)).toBeInstanceOf(
+      StatementTimeoutException,
+    );
     expect((await whenNotBusy(() => quick.execute('SELECT 2', undefined, { transactionId: id }))).records).toEqual([[{ longValue: 2 }]]);
     expect(await quick.commit(id)).toBe('Transaction Committed');
   });

@@ -5,7 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../../chaos/scripts.js';
-import { busiestWindow, capacityFull, checkTrace, longestGap, mostAtOnce, runOutcome, type Trace, type TraceDispatch, type TraceMessage, type ViolationKind } from './check.js';
+import {
+  busiestWindow,
+  capacityFull,
+  checkTrace,
+  longestGap,
+  mostAtOnce,
+  runOutcome,
+  type Trace,
+  type TraceDispatch,
+  type TraceMessage,
+  type ViolationKind,
+} from './check.js';
 
 /** A message committed at 0 by its own enqueue, due at once, `sleep` unless told. */
 function message(n: number, over: Partial<TraceMessage> = {}): TraceMessage {
@@ -47,7 +58,12 @@ function trace(over: Partial<Trace> & { messages: TraceMessage[]; dispatches: Tr
           n: m.n,
           status: outcome === 'retry' ? 'retrying' : outcome,
           attempts: Math.max(0, ...runs.map((r) => r.attempt)),
-          lastError: outcome === 'dead' ? (m.steps.includes('permanent') ? 'PermanentError: scripted permanent failure on attempt 1' : 'Error: scripted failure on attempt 2') : null,
+          lastError:
+            outcome === 'dead'
+              ? m.steps.includes('permanent')
+                ? 'PermanentError: scripted permanent failure on attempt 1'
+                : 'Error: scripted failure on attempt 2'
+              : null,
         };
       });
   return {
@@ -155,7 +171,10 @@ describe('checkTrace', () => {
       expect(kinds(trace({ queue: fifo, messages, dispatches: [run(0, 100, 2_500), run(1, 2_400, 2_410)] })).sort()).toEqual(['group-order', 'group-overlap']);
       const killed = [run(0, 100, undefined, { runner: 'killed1' }), run(1, 2_400, 2_410)];
       expect(kinds(trace({ queue: fifo, messages, dispatches: killed, kills: [{ runner: 'killed1', atMs: 2_300 }] }))).toEqual([]);
-      expect(kinds(trace({ queue: fifo, messages, dispatches: killed, kills: [{ runner: 'killed1', atMs: 2_450 }] })).sort()).toEqual(['group-order', 'group-overlap']);
+      expect(kinds(trace({ queue: fifo, messages, dispatches: killed, kills: [{ runner: 'killed1', atMs: 2_450 }] })).sort()).toEqual([
+        'group-order',
+        'group-overlap',
+      ]);
       // Committed late, 0 is in no order with 1, but still may not run beside it.
       const late = [message(0, { groupKey: 'g', kind: 'transaction', committedAtMs: 2_500, settledAtMs: 2_500 }), messages[1]!];
       expect(kinds(trace({ queue: fifo, messages: late, dispatches: [run(1, 2_400, 2_600), run(0, 2_550, 2_560)] }))).toEqual(['group-overlap']);
@@ -167,7 +186,10 @@ describe('checkTrace', () => {
       expect(kinds(trace({ queue: fifo, messages: inOrder, dispatches: [run(1, 100, 110), run(0, 120, 130)] }))).toEqual(['group-order']);
       expect(kinds(trace({ queue: fifo, messages: inOrder, dispatches: [run(0, 100, 110), run(1, 120, 130)] }))).toEqual([]);
       // 0 enqueued first but committed after 1 was enqueued (an open transaction): either order.
-      const late = [message(0, { groupKey: 'g', kind: 'transaction', committedAtMs: 3_000, settledAtMs: 3_000 }), message(1, { groupKey: 'g', enqueuedAtMs: 10, insertedAtMs: 15, committedAtMs: 15, settledAtMs: 15 })];
+      const late = [
+        message(0, { groupKey: 'g', kind: 'transaction', committedAtMs: 3_000, settledAtMs: 3_000 }),
+        message(1, { groupKey: 'g', enqueuedAtMs: 10, insertedAtMs: 15, committedAtMs: 15, settledAtMs: 15 }),
+      ];
       expect(kinds(trace({ queue: fifo, messages: late, dispatches: [run(1, 100, 110), run(0, 3_010, 3_020)] }))).toEqual([]);
       // The same batch commits at once: its order is its positions.
       const batch = [message(0, { groupKey: 'g' }), message(1, { groupKey: 'g', producer: 0, position: 1 })];
@@ -230,7 +252,9 @@ describe('checkTrace', () => {
 
     it('counts from the later of its due time and its commit, and from its retry backoff', () => {
       expect(kinds(trace({ messages: [message(0, { dueAtMs: 1_500 })], dispatches: [run(0, 3_000, 3_010)] }))).toEqual([]);
-      expect(kinds(trace({ messages: [message(0, { kind: 'transaction', committedAtMs: 2_000, settledAtMs: 2_000 })], dispatches: [run(0, 3_000, 3_010)] }))).toEqual([]);
+      expect(
+        kinds(trace({ messages: [message(0, { kind: 'transaction', committedAtMs: 2_000, settledAtMs: 2_000 })], dispatches: [run(0, 3_000, 3_010)] })),
+      ).toEqual([]);
       const retried = { messages: [message(0, { steps: ['throw', 'sleep'] as Step[] })], dispatches: [run(0, 10, 20), run(0, 2_100, 2_110, { attempt: 2 })] };
       expect(kinds(trace(retried))).toEqual([]);
       expect(kinds(trace({ ...retried, dispatches: [run(0, 10, 20), run(0, 2_300, 2_310, { attempt: 2 })] }))).toEqual(['stalled']);
@@ -253,14 +277,29 @@ describe('checkTrace', () => {
   });
 
   it('a dispatch without an end in a process that was not killed is a fault of the harness', () => {
-    expect(kinds(trace({ messages: [message(0)], dispatches: [run(0, 10, undefined)], rows: [{ id: idOf(0), n: 0, status: 'done', attempts: 1, lastError: null }] }))).toEqual(['harness']);
+    expect(
+      kinds(
+        trace({ messages: [message(0)], dispatches: [run(0, 10, undefined)], rows: [{ id: idOf(0), n: 0, status: 'done', attempts: 1, lastError: null }] }),
+      ),
+    ).toEqual(['harness']);
   });
 });
 
 describe('window helpers', () => {
   it('mostAtOnce counts an end before a start at the same millisecond', () => {
-    expect(mostAtOnce([{ fromMs: 0, toMs: 10 }, { fromMs: 10, toMs: 20 }]).count).toBe(1);
-    expect(mostAtOnce([{ fromMs: 0, toMs: 10 }, { fromMs: 5, toMs: 20 }, { fromMs: 6, toMs: 7 }])).toEqual({ count: 3, atMs: 6 });
+    expect(
+      mostAtOnce([
+        { fromMs: 0, toMs: 10 },
+        { fromMs: 10, toMs: 20 },
+      ]).count,
+    ).toBe(1);
+    expect(
+      mostAtOnce([
+        { fromMs: 0, toMs: 10 },
+        { fromMs: 5, toMs: 20 },
+        { fromMs: 6, toMs: 7 },
+      ]),
+    ).toEqual({ count: 3, atMs: 6 });
   });
 
   it('busiestWindow slides over every start, half-open', () => {
@@ -270,7 +309,12 @@ describe('window helpers', () => {
 
   it('longestGap finds the longest stretch outside the busy intervals', () => {
     expect(longestGap(0, 1_000, [])).toBe(1_000);
-    expect(longestGap(0, 1_000, [{ fromMs: -100, toMs: 200 }, { fromMs: 300, toMs: 900 }])).toBe(100);
+    expect(
+      longestGap(0, 1_000, [
+        { fromMs: -100, toMs: 200 },
+        { fromMs: 300, toMs: 900 },
+      ]),
+    ).toBe(100);
     expect(longestGap(0, 1_000, [{ fromMs: 100, toMs: 200 }])).toBe(800);
   });
 

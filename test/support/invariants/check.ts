@@ -202,7 +202,8 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
       violate('ran-uncommitted', `${d.runner} ran ${d.messageId} (attempt ${d.attempt}), which has no row: never committed`);
       continue;
     }
-    if (d.endedMs === undefined && !killAt.has(d.runner)) violate('harness', `${d.runner} recorded no end for message ${n}'s attempt ${d.attempt} and was not killed`, n);
+    if (d.endedMs === undefined && !killAt.has(d.runner))
+      violate('harness', `${d.runner} recorded no end for message ${n}'s attempt ${d.attempt} and was not killed`, n);
     runsOf.set(n, [...(runsOf.get(n) ?? []), d]);
   }
   for (const runs of runsOf.values()) runs.sort((a, b) => a.startedMs - b.startedMs || a.attempt - b.attempt);
@@ -239,7 +240,8 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
       // A run whose outcome was never written may leave its attempt uncounted (a FIFO follower's
       // attempt is counted by its outcome's write): its number may come again after an interruption.
       const same = attempts.get(d.attempt);
-      if (same !== undefined && !interrupted(same)) violate('claim-ran-twice', `message ${message.n}'s attempt ${d.attempt} ran twice: ${describeRun(same)} and ${describeRun(d)}`, message.n);
+      if (same !== undefined && !interrupted(same))
+        violate('claim-ran-twice', `message ${message.n}'s attempt ${d.attempt} ran twice: ${describeRun(same)} and ${describeRun(d)}`, message.n);
       attempts.set(d.attempt, d);
       if (d.startedMs < message.dueAtMs) violate('ran-early', `message ${message.n} started ${message.dueAtMs - d.startedMs} ms before it was due`, message.n);
       const before = runs[i - 1];
@@ -252,7 +254,8 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
       }
     }
     const counted = runs.filter((d) => !interrupted(d)).length;
-    if (counted > row.attempts) violate('attempts-uncounted', `message ${message.n} ran ${counted} times uninterrupted and counts ${row.attempts} attempts`, message.n);
+    if (counted > row.attempts)
+      violate('attempts-uncounted', `message ${message.n} ran ${counted} times uninterrupted and counts ${row.attempts} attempts`, message.n);
   }
 
   function checkOutcome(message: TraceMessage, row: TraceRow, runs: readonly TraceDispatch[]): void {
@@ -260,11 +263,13 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
     const expected = last === undefined ? undefined : runOutcome(message, last.attempt);
     const expired = row.status === 'dead' && /expired without an outcome/.test(row.lastError ?? '');
     if (expired) {
-      if (!troubled) violate('wrong-outcome', `message ${message.n} was dead-lettered for leases that expired, with no kill, outage or fault: ${row.lastError}`, message.n);
+      if (!troubled)
+        violate('wrong-outcome', `message ${message.n} was dead-lettered for leases that expired, with no kill, outage or fault: ${row.lastError}`, message.n);
       return;
     }
     if (expected !== row.status) {
-      const said = last === undefined ? 'it never ran' : `its last run (attempt ${last.attempt}, step ${stepOf({ steps: message.steps }, last.attempt)}) says ${expected}`;
+      const said =
+        last === undefined ? 'it never ran' : `its last run (attempt ${last.attempt}, step ${stepOf({ steps: message.steps }, last.attempt)}) says ${expected}`;
       violate('wrong-outcome', `message ${message.n} ended ${row.status} (${row.lastError ?? 'no error'}); ${said}`, message.n);
     } else if (row.status === 'dead') {
       const wanted = stepOf({ steps: message.steps }, last!.attempt) === 'permanent' ? /PermanentError: scripted permanent failure/ : /scripted failure/;
@@ -298,7 +303,11 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
           const precedes = a.producer === b.producer ? a.position < b.position : a.committedAtMs !== undefined && a.committedAtMs <= b.enqueuedAtMs;
           const bFirst = runsOf.get(b.n)?.[0];
           if (precedes && bFirst !== undefined && bFirst.startedMs < aEnd) {
-            violate('group-order', `group ${group}: message ${b.n} started ${aEnd - bFirst.startedMs} ms before message ${a.n}, committed before it was enqueued, had ended`, b.n);
+            violate(
+              'group-order',
+              `group ${group}: message ${b.n} started ${aEnd - bFirst.startedMs} ms before message ${a.n}, committed before it was enqueued, had ended`,
+              b.n,
+            );
           }
         }
       }
@@ -318,7 +327,8 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
       [5_000, Math.floor(5 * tolerances.rateFiveSecondsFactor * ratePerSecond)],
     ] as const) {
       const busiest = busiestWindow(starts, windowMs);
-      if (busiest.count > allowed) violate('rate', `${busiest.count} starts in the ${windowMs / 1_000} s from ${at(busiest.fromMs)} (rate ${ratePerSecond}/s: at most ${allowed})`);
+      if (busiest.count > allowed)
+        violate('rate', `${busiest.count} starts in the ${windowMs / 1_000} s from ${at(busiest.fromMs)} (rate ${ratePerSecond}/s: at most ${allowed})`);
     }
   }
 
@@ -367,9 +377,13 @@ export function checkTrace(trace: Trace, tolerances: Tolerances = TOLERANCES): V
   for (const message of trace.messages) {
     if (message.position !== 0) continue;
     const tookMs = message.insertedAtMs - message.enqueuedAtMs;
-    const troubledThen = overlaps(trace.outages, message.enqueuedAtMs, message.insertedAtMs) || anyAt([...trace.lostRepliesAtMs, ...trace.refusedAtMs, ...trace.delaysAtMs], message.enqueuedAtMs, message.insertedAtMs);
-    const allowanceMs = tolerances.stallMs + (troubledThen ? tolerances.faultRetryAllowanceMs : 0) + overlapMs(pauses, message.enqueuedAtMs, message.insertedAtMs);
-    if (tookMs > allowanceMs) violate('enqueue-stalled', `producer ${message.producer}'s enqueue (${message.kind}) took ${tookMs} ms to answer (allowed ${allowanceMs})`, message.n);
+    const troubledThen =
+      overlaps(trace.outages, message.enqueuedAtMs, message.insertedAtMs) ||
+      anyAt([...trace.lostRepliesAtMs, ...trace.refusedAtMs, ...trace.delaysAtMs], message.enqueuedAtMs, message.insertedAtMs);
+    const allowanceMs =
+      tolerances.stallMs + (troubledThen ? tolerances.faultRetryAllowanceMs : 0) + overlapMs(pauses, message.enqueuedAtMs, message.insertedAtMs);
+    if (tookMs > allowanceMs)
+      violate('enqueue-stalled', `producer ${message.producer}'s enqueue (${message.kind}) took ${tookMs} ms to answer (allowed ${allowanceMs})`, message.n);
   }
 
   if (trace.openTransactions > 0) violate('open-transactions', `${trace.openTransactions} Data API transactions left open`);
@@ -409,7 +423,11 @@ export function busiestWindow(startsMs: readonly number[], windowMs: number): { 
  * `concurrency` handlers running (a killed drain's permit held to its lease's end), or the rate's
  * permits all used within their window; each with TOLERANCES.permitSlackMs more.
  */
-export function capacityFull(trace: Pick<Trace, 'queue' | 'dispatches' | 'kills' | 'leaseMs'>, endOf: (d: TraceDispatch) => number, permitSlackMs = TOLERANCES.permitSlackMs): Interval[] {
+export function capacityFull(
+  trace: Pick<Trace, 'queue' | 'dispatches' | 'kills' | 'leaseMs'>,
+  endOf: (d: TraceDispatch) => number,
+  permitSlackMs = TOLERANCES.permitSlackMs,
+): Interval[] {
   const full: Interval[] = [];
   const { concurrency, ratePerSecond } = trace.queue;
   const killed = new Set(trace.kills.map((k) => k.runner));

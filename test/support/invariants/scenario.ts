@@ -77,8 +77,28 @@ export interface Scenario {
 export type Feature = 'fifo' | 'rate' | 'concurrency' | 'delays' | 'late-commits' | 'rollbacks' | 'retries' | 'faults' | 'outage' | 'kills';
 
 const SIZES = {
-  small: { messages: [24, 48], groups: [2, 5], producers: [4, 8], spreadMs: 2_500, outages: 1, outageMs: [400, 1_000], kills: 1, maxSleepMs: [10, 60], concurrency: [2, 6] },
-  full: { messages: [40, 140], groups: [2, 12], producers: [6, 16], spreadMs: 5_000, outages: 2, outageMs: [500, 2_000], kills: 2, maxSleepMs: [10, 120], concurrency: [2, 8] },
+  small: {
+    messages: [24, 48],
+    groups: [2, 5],
+    producers: [4, 8],
+    spreadMs: 2_500,
+    outages: 1,
+    outageMs: [400, 1_000],
+    kills: 1,
+    maxSleepMs: [10, 60],
+    concurrency: [2, 6],
+  },
+  full: {
+    messages: [40, 140],
+    groups: [2, 12],
+    producers: [6, 16],
+    spreadMs: 5_000,
+    outages: 2,
+    outageMs: [500, 2_000],
+    kills: 2,
+    maxSleepMs: [10, 120],
+    concurrency: [2, 8],
+  },
 } as const;
 
 /**
