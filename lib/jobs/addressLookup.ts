@@ -5,7 +5,8 @@
  * a DNS answer that changes between a check and the connection (DNS rebinding) cannot slip in.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { PermanentError } from '../errors.js';
 
 /** Every address a host name resolves to. */
@@ -17,63 +18,66 @@ export const systemResolver: HostResolver = (hostname) =>
     dnsLookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses)));
   });
 
-/** Checked in order: the first range that holds an address names why it is refused. */
-const NON_PUBLIC: readonly (readonly [reason: string, cidrs: readonly string[]])[] = [
-  // AWS (IMDS, IPv6 IMDS, ECS task metadata), GCP and Azure (169.254.169.254), Alibaba Cloud.
-  ['cloud metadata', ['169.254.169.254/32', '169.254.170.2/32', 'fd00:ec2::254/128', '100.100.100.200/32']],
-  ['loopback', ['127.0.0.0/8', '::1/128']],
-  ['unspecified', ['0.0.0.0/8', '::/128']],
-  ['private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fec0::/10', '64:ff9b:1::/48']],
-  ['link-local', ['169.254.0.0/16', 'fe80::/10']],
-  ['multicast', ['224.0.0.0/4', 'ff00::/8']],
-  [
-    'reserved',
-    ['192.0.0.0/24', '192.0.2.0/24', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '240.0.0.0/4', '::/96', '100::/64', '2001::/32', '2001:db8::/32'],
-  ],
-];
+/**
+ * Cloud metadata services, named apart so that an error says what the request was after. AWS
+ * (IMDS, IPv6 IMDS, ECS task metadata), GCP and Azure (169.254.169.254), Alibaba Cloud. ipaddr.js
+ * refuses them too (link-local, unique local, carrier-grade NAT), under a vaguer name.
+ */
+const CLOUD_METADATA = {
+  'cloud metadata': ['169.254.169.254/32', '169.254.170.2/32', 'fd00:ec2::254/128', '100.100.100.200/32'].map((cidr) => ipaddr.parseCIDR(cidr)),
+};
 
-const BLOCKS = NON_PUBLIC.map(([reason, cidrs]) => {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [network, prefix] = cidr.split('/') as [string, string];
-    list.addSubnet(network, Number(prefix), isIP(network) === 6 ? 'ipv6' : 'ipv4');
-  }
-  return [reason, list] as const;
-});
+/** RFC 6052's well-known NAT64 prefix: DNS64 (AWS's on IPv6-only subnets) writes an IPv4-only host's address in it. */
+const NAT64_WELL_KNOWN = ipaddr.IPv6.parseCIDR('64:ff9b::/96');
+
+/**
+ * IANA allocates IPv6 global unicast from 2000::/3 only. ipaddr.js calls the rest of the space
+ * 'unicast' too where it names no range (the deprecated IPv4-compatible `::a.b.c.d`, unassigned space).
+ */
+const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR('2000::/3');
+
+/** ipaddr.js's range names, where a plainer word says it better (the rest are its own). */
+const REASONS: Readonly<Record<string, string>> = {
+  linkLocal: 'link-local',
+  uniqueLocal: 'private', // RFC 4193: IPv6's private addresses
+  deprecatedSiteLocal: 'private',
+  carrierGradeNat: 'carrier-grade NAT',
+  rfc6052: 'NAT64 local-use', // the well-known /96 is judged by its IPv4 address; what is left is 64:ff9b:1::/48
+  rfc6145: 'IPv4-translated',
+};
 
 /**
  * Why `address` (an IP literal) is not a public address, e.g. 'loopback' or 'private'; undefined
- * when it is public. IPv6 addresses that carry an IPv4 address (mapped `::ffff:a.b.c.d`, NAT64
- * `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that IPv4 address.
+ * when it is public. Public means what ipaddr.js calls 'unicast': every special-purpose range it
+ * knows (IANA's registries: private, loopback, link-local, benchmarking, documentation, 6to4,
+ * Teredo, ...) is refused, so a range the registries add comes with an upgrade of the package,
+ * not an edit here. IPv6 addresses that carry an IPv4 address to be reached as that IPv4 address
+ * (mapped `::ffff:a.b.c.d`, NAT64's `64:ff9b::/96`) are judged by that IPv4 address: NAT64 of a
+ * public address is how an IPv6-only network reaches an IPv4-only host.
  */
 export function nonPublicReason(address: string): string | undefined {
   const ip = address.split('%')[0]!; // a zone (fe80::1%eth0) does not change the address
-  const version = isIP(ip);
-  if (version === 0) return 'not an IP address';
-  const embedded = version === 6 ? embeddedIpv4(ip) : undefined;
-  if (embedded !== undefined) return nonPublicReason(embedded);
-  const type = version === 6 ? 'ipv6' : 'ipv4';
-  return BLOCKS.find(([, list]) => list.check(ip, type))?.[0];
-}
-
-function embeddedIpv4(ipv6: string): string | undefined {
-  const g = ipv6Groups(ipv6);
-  const dotted = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) return dotted(g[6]!, g[7]!);
-  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0) return dotted(g[6]!, g[7]!);
-  if (g[0] === 0x2002) return dotted(g[1]!, g[2]!);
+  if (isIP(ip) === 0) return 'not an IP address'; // ipaddr.js would also take '127.1' or '0x7f.0.0.1'
+  // Node's canonical form first: ipaddr.js reads a dotted tail after `::` as IPv4-mapped, where
+  // the connection would go to the IPv4-compatible address (`::127.0.0.1` is `::7f00:1`).
+  const parsed = ipaddr.parse(isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip);
+  if (parsed.kind() === 'ipv6') {
+    const ipv6 = parsed as ipaddr.IPv6;
+    if (ipv6.isIPv4MappedAddress()) return nonPublicReason(ipv6.toIPv4Address().toString());
+    if (ipv6.match(NAT64_WELL_KNOWN)) return nonPublicReason(embeddedIpv4(ipv6));
+  }
+  const metadata = ipaddr.subnetMatch(parsed, CLOUD_METADATA, 'none');
+  if (metadata !== 'none') return metadata;
+  const range = parsed.range();
+  if (range !== 'unicast') return REASONS[range] ?? range;
+  if (parsed.kind() === 'ipv6' && !(parsed as ipaddr.IPv6).match(GLOBAL_UNICAST_V6)) return 'reserved';
   return undefined;
 }
 
-/** The eight 16-bit groups of an IPv6 address (URL parsing writes a dotted tail as hex first). */
-function ipv6Groups(ipv6: string): number[] {
-  const canonical = new URL(`http://[${ipv6}]/`).hostname.slice(1, -1);
-  const [head, tail] = canonical.split('::') as [string, string | undefined];
-  const groups = (part: string | undefined) => (part ? part.split(':').map((group) => parseInt(group, 16)) : []);
-  const left = groups(head);
-  if (tail === undefined) return left;
-  const right = groups(tail);
-  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+/** The IPv4 address in an IPv6 address's last 32 bits. */
+function embeddedIpv4(ipv6: ipaddr.IPv6): string {
+  const [high, low] = ipv6.parts.slice(6) as [number, number];
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 export interface ConnectLookupOptions {

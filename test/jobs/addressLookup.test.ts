@@ -34,9 +34,9 @@ describe('nonPublicReason', () => {
     ['172.16.0.1', 'private'],
     ['172.31.255.255', 'private'],
     ['192.168.1.1', 'private'],
-    ['100.64.0.1', 'private'],
     ['fc00::', 'private'],
     ['fd12:3456::1', 'private'],
+    ['fec0::1', 'private'],
     ['169.254.169.254', 'cloud metadata'],
     ['169.254.170.2', 'cloud metadata'],
     ['fd00:ec2::254', 'cloud metadata'],
@@ -48,23 +48,84 @@ describe('nonPublicReason', () => {
     ['::', 'unspecified'],
     ['224.0.0.1', 'multicast'],
     ['ff02::1', 'multicast'],
-    ['255.255.255.255', 'reserved'],
     ['192.0.2.10', 'reserved'],
     // IPv6 forms of IPv4 addresses are judged by the IPv4 address.
     ['::ffff:127.0.0.1', 'loopback'],
     ['::ffff:a00:1', 'private'],
     ['64:ff9b::169.254.169.254', 'cloud metadata'],
-    ['2002:7f00:1::', 'loopback'],
   ])('refuses %s (%s)', (address, reason) => {
     expect(nonPublicReason(address)).toBe(reason);
   });
 
-  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '2a00:1450:4001::200e', '::ffff:8.8.8.8', '64:ff9b::808:808'])(
-    'passes the public address %s',
-    (address) => {
-      expect(nonPublicReason(address)).toBeUndefined();
-    },
-  );
+  // Special-purpose ranges that ipaddr.js names (IANA's registries), each refused under its name.
+  it.each([
+    ['2001:2::1', 'benchmarking'], // RFC 5180
+    ['2001:2:0:ffff::1', 'benchmarking'],
+    ['2001:2:1::1', 'reserved'], // past benchmarking, still IETF protocol assignments (2001::/23)
+    ['2001:1ff:ffff::1', 'reserved'],
+    ['198.18.0.1', 'reserved'], // RFC 2544 benchmarking
+    ['198.19.255.254', 'reserved'],
+    ['100.64.0.1', 'carrier-grade NAT'], // RFC 6598
+    ['100.127.255.254', 'carrier-grade NAT'],
+    ['255.255.255.255', 'broadcast'],
+    ['240.0.0.1', 'reserved'],
+    ['192.0.0.8', 'reserved'],
+    ['192.88.99.1', 'reserved'], // the 6to4 relay anycast, deprecated
+    ['198.51.100.7', 'reserved'],
+    ['203.0.113.7', 'reserved'],
+    ['192.31.196.1', 'as112'],
+    ['192.52.193.1', 'amt'],
+    ['2001:db8::1', 'reserved'], // documentation
+    ['3fff::1', 'reserved'], // documentation, RFC 9637
+    ['2001::1', 'teredo'],
+    ['2001:3::1', 'amt'],
+    ['2001:4:112::1', 'as112v6'],
+    ['2001:10::1', 'deprecatedOrchid'],
+    ['2001:20::1', 'orchid2'],
+    ['2001:30::1', 'droneRemoteIdProtocolEntityTags'],
+    ['5f00::1', 'segmentRouting'],
+    ['100::1', 'discard'],
+    ['2002:7f00:1::', '6to4'],
+    ['2002:808:808::', '6to4'], // 6to4 is deprecated (RFC 7526): refused whatever it carries
+    ['64:ff9b:1::a00:1', 'NAT64 local-use'], // RFC 8215
+    ['::ffff:0:a00:1', 'IPv4-translated'], // RFC 6145
+    // Outside 2000::/3, where IANA allocates IPv6 global unicast: the deprecated IPv4-compatible
+    // form (which is not the IPv4 address: `::127.0.0.1` is `::7f00:1`), unassigned space.
+    ['::127.0.0.1', 'reserved'],
+    ['::a00:1', 'reserved'],
+    ['::8.8.8.8', 'reserved'],
+    ['4000::1', 'reserved'],
+    // IPv4-mapped and NAT64 (RFC 6052's /96) addresses, as their IPv4 address.
+    ['::ffff:7f00:1', 'loopback'],
+    ['::ffff:100.64.0.1', 'carrier-grade NAT'],
+    ['::ffff:198.18.0.1', 'reserved'],
+    ['0:0:0:0:0:ffff:c0a8:101', 'private'],
+    ['64:ff9b::127.0.0.1', 'loopback'],
+    ['64:ff9b::a00:1', 'private'],
+    ['64:ff9b::192.168.0.1', 'private'],
+    ['64:ff9b::100.64.0.1', 'carrier-grade NAT'],
+    ['64:ff9b::198.18.0.1', 'reserved'],
+    ['not-an-ip', 'not an IP address'],
+    ['127.1', 'not an IP address'],
+  ])('refuses the special-purpose %s (%s)', (address, reason) => {
+    expect(nonPublicReason(address)).toBe(reason);
+  });
+
+  it.each([
+    '93.184.216.34',
+    '8.8.8.8',
+    '172.32.0.1',
+    '100.128.0.1',
+    '198.20.0.1',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001::200e',
+    '2001:4860:4860::8888',
+    '2001:200::1', // the first global unicast after IETF protocol assignments (2001::/23, with benchmarking in it)
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808', // NAT64 of a public address: how an IPv6-only subnet reaches an IPv4-only host
+  ])('passes the public address %s', (address) => {
+    expect(nonPublicReason(address)).toBeUndefined();
+  });
 });
 
 describe('connectLookup', () => {
@@ -75,6 +136,9 @@ describe('connectLookup', () => {
     'v6-loopback.test': ['::1'],
     'ula.test': ['fc00::1'],
     'mixed.test': ['93.184.216.34', '10.0.0.5'],
+    'benchmarking.test': ['2606:4700:4700::1111', '2001:2::1'],
+    'mapped.test': ['::ffff:127.0.0.1'],
+    'nat64.test': ['64:ff9b::c0a8:1'],
     'public.test': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'],
   });
   const publicOnly = connectLookup({ resolve, publicOnly: true });
@@ -86,6 +150,9 @@ describe('connectLookup', () => {
     ['v6-loopback.test', '::1', 'loopback'],
     ['ula.test', 'fc00::1', 'private'],
     ['mixed.test', '10.0.0.5', 'private'],
+    ['benchmarking.test', '2001:2::1', 'benchmarking'],
+    ['mapped.test', '::ffff:127.0.0.1', 'loopback'],
+    ['nat64.test', '64:ff9b::c0a8:1', 'private'],
   ])('refuses %s, which resolves to %s, with a PermanentError saying why', async (hostname, address, reason) => {
     const { error } = await look(publicOnly, hostname);
     expect(error).toBeInstanceOf(PermanentError);
