@@ -3,6 +3,7 @@ import type { Db } from '../db/types.js';
 import { claimBatch } from '../sql/claimBatch.js';
 import { claimGroupHeads, findGroupHeads, type GroupHead } from '../sql/claimGroupHeads.js';
 import { ensureGroupSlotsOnce } from '../sql/groupSlots.js';
+import { ensureOnce } from '../sql/ensureOnce.js';
 import { ensurePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
 import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
@@ -68,22 +69,10 @@ export interface ClaimInput {
   heads?: HeadCandidates;
 }
 
-/**
- * Permit rows known to exist, per database and queue and limits, with when that was checked:
- * ensurePermits runs once per process and limit, and again after PERMITS_RECHECK_MS, so rows
- * removed meanwhile (a table reset) come back without a restart.
- */
-const ensured = new WeakMap<Db, Map<string, number>>();
-const PERMITS_RECHECK_MS = 5 * 60_000;
-
+/** Permit rows are added once per process and limits, and looked for again every 5 minutes. */
 async function ensurePermitsOnce(db: Db, queue: string, limits: PermitLimits, now: Date): Promise<void> {
-  const key = `${queue}\u0000${limits.rate?.slots ?? 0}\u0000${limits.run?.slots ?? 0}`;
-  let known = ensured.get(db);
-  if (known === undefined) ensured.set(db, (known = new Map()));
-  const checkedMs = known.get(key);
-  if (checkedMs !== undefined && now.getTime() - checkedMs < PERMITS_RECHECK_MS) return;
-  await ensurePermits(db, { queue, limits, now });
-  known.set(key, now.getTime());
+  const key = `permits\u0000${queue}\u0000${limits.rate?.slots ?? 0}\u0000${limits.run?.slots ?? 0}`;
+  await ensureOnce(db, { key, now, recheckMs: 5 * 60_000 }, () => ensurePermits(db, { queue, limits, now }));
 }
 
 /**
@@ -203,9 +192,9 @@ export class HeadCandidates {
    * earlier one of its group: the message read after it leads its group now.
    */
   finished(message: ClaimedMessage): void {
-    const next = message.nextInGroup ?? null;
+    const [next, nextNext] = message.nextInGroup ?? [null, null];
     if (message.groupKey === null || next === null) return;
-    this.#heads.set(message.groupKey, { id: next, groupKey: message.groupKey });
+    this.#heads.set(message.groupKey, { id: next, groupKey: message.groupKey, nextId: nextNext });
   }
 }
 

@@ -34,9 +34,9 @@ import { namedList } from './namedList.js';
  * head is chosen. A message that commits after a later message of its group was chosen runs after
  * that one, never beside it.
  *
- * Followers: with `:followers` 1, each head's next message in its group (one index dive past the
- * head) is leased with it when due, for the drain to start once the head's outcome is written done
- * or dead (lib/drain/lane.ts). Nothing else can hold a follower:
+ * Followers: with `:followers` 1, each head's next message in its group (as read with the head)
+ * is leased with it when still due and unfinished, for the drain to start once the head's outcome
+ * is written done or dead (lib/drain/lane.ts). Nothing else can hold a follower:
  * only a head is ever claimed on its own, and this statement holds the head. A follower's attempt
  * is not counted here but when it runs (its outcome's write sets it, lib/drain/claim.ts), so a
  * follower that never starts (its head retried, its drain crashed) loses no attempt.
@@ -47,45 +47,54 @@ import { namedList } from './namedList.js';
  * delays it by a lease, so a later message of its group already in flight ends first).
  */
 const FIND_GROUP_HEADS = `
-SELECT h.id, h.group_key
+SELECT c.id, c.group_key,
+       (SELECT MIN(n.id) FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
+        WHERE n.queue = :queue AND n.group_head = c.group_key AND n.id > c.id) AS next_id
 FROM (
-  SELECT MIN(id) AS id FROM queue_messages FORCE INDEX (ix_queue_messages_group)
-  WHERE queue = :queue AND group_head IS NOT NULL
-  GROUP BY queue, group_head
-) AS heads
-STRAIGHT_JOIN queue_messages AS h FORCE INDEX (PRIMARY) ON h.id = heads.id
-WHERE h.finished_at IS NULL AND h.available_at <= :now
-ORDER BY h.available_at, h.id
-LIMIT :limit`;
+  SELECT h.id, h.group_key
+  FROM (
+    SELECT MIN(id) AS id FROM queue_messages FORCE INDEX (ix_queue_messages_group)
+    WHERE queue = :queue AND group_head IS NOT NULL
+    GROUP BY queue, group_head
+  ) AS heads
+  STRAIGHT_JOIN queue_messages AS h FORCE INDEX (PRIMARY) ON h.id = heads.id
+  WHERE h.finished_at IS NULL AND h.available_at <= :now
+  ORDER BY h.available_at, h.id
+  LIMIT :limit
+) AS c`;
 
 export interface GroupHead {
   id: string;
   groupKey: string;
+  /** The group's next unfinished message, as read with the head (it may not be due): its follower. */
+  nextId: string | null;
 }
 
 /** The due heads of up to `limit` groups of a FIFO queue, longest due first; locks nothing, waits on nothing. */
 export async function findGroupHeads(db: Db, input: { queue: string; now: Date; limit: number }): Promise<GroupHead[]> {
   const rows = await db.query(FIND_GROUP_HEADS, { queue: input.queue, now: input.now, limit: input.limit }, { idempotent: true });
-  return rows.map((row) => ({ id: row.id as string, groupKey: row.group_key as string }));
+  return rows.map((row) => ({ id: row.id as string, groupKey: row.group_key as string, nextId: (row.next_id as string | null) ?? null }));
 }
 
 /*
  * The candidate heads come as an IN list on the primary key, read in id order with no ORDER BY:
  * the scan stops after :limit heads, locking only those (a sort would lock every candidate first).
- * A head's follower is looked up in the select list, so only for a head that passed every check,
- * its slot included: that locking read never reaches a group whose producer has not committed.
- * The pick (0: the head, 1: its follower) then leases each.
+ * Each head's follower comes with it, as read by findGroupHeads (or with the claim that ran its
+ * group's last message): ELT(FIELD(...)) picks it from the parameters, with no read here. A locking
+ * read past the head in the group index would lock the index record after the group's last
+ * message, which can be another group's uncommitted message (an open outbox transaction), and wait
+ * for that transaction.
  *
  * The in-flight check is a scalar subquery compared to 0, not NOT EXISTS: both engines may turn
  * NOT EXISTS into an anti-join or a materialized IN over every running message of the queue, a
  * locking read that waits on the rows a concurrent claim is leasing. A scalar subquery runs per
- * head the scan returned, so only for heads this claim has locked (test/sql/claimGroupHeads).
+ * head the scan returned, so only for heads this claim has locked (test/sql/claimGroupHeads). Its
+ * lookup is an equality on (queue, group_lease): the record after the range gets a gap lock only,
+ * which waits on nothing.
  */
-const claimGroupHeadsSql = (headList: string) => `
+const claimGroupHeadsSql = (headList: string, nextList: string) => `
 UPDATE (
-  SELECT h.id AS head_id, h.group_key,
-         (SELECT MIN(n.id) FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
-          WHERE n.queue = :queue AND n.group_head = h.group_key AND n.id > h.id AND :followers = 1) AS next_id
+  SELECT h.id AS head_id, h.group_key, IF(:followers = 1, ELT(FIELD(h.id, ${headList}), ${nextList}), NULL) AS next_id
   FROM queue_messages AS h FORCE INDEX (PRIMARY)
   STRAIGHT_JOIN queue_group_slots AS s FORCE INDEX (PRIMARY) ON s.queue = :queue AND s.slot = ${groupSlotOf('h.group_key')}
   WHERE h.id IN (${headList}) AND h.queue = :queue AND h.finished_at IS NULL AND h.available_at <= :now
@@ -103,7 +112,7 @@ SET m.status = 'running',
     m.lease_token = :leaseToken,
     m.available_at = :leaseUntil,
     m.updated_at = :now
-WHERE pick.k = 0 OR (m.finished_at IS NULL AND m.available_at <= :now)`;
+WHERE pick.k = 0 OR (m.group_head = due.group_key AND m.finished_at IS NULL AND m.available_at <= :now)`;
 
 export interface ClaimGroupHeadsInput extends ClaimBatchInput {
   /** Candidates from findGroupHeads; up to `limit` of them are leased. */
@@ -119,12 +128,19 @@ export interface ClaimGroupHeadsInput extends ClaimBatchInput {
 /** Leases up to `limit` of the candidate heads still free (and their followers); returns how many rows it took. */
 export async function claimGroupHeads(db: Db, input: ClaimGroupHeadsInput): Promise<number> {
   if (input.heads.length === 0 || input.limit <= 0) return 0;
-  const { placeholders, params } = namedList(
+  const heads = namedList(
     'head',
     input.heads.map((head) => head.id),
   );
-  const result = await db.execute(claimGroupHeadsSql(placeholders), {
-    ...params,
+  // namedList takes strings; a head without a follower gets its own id, which the pick's checks
+  // (unfinished and due, after the head is leased) refuse: no second row.
+  const nexts = namedList(
+    'next',
+    input.heads.map((head) => head.nextId ?? head.id),
+  );
+  const result = await db.execute(claimGroupHeadsSql(heads.placeholders, nexts.placeholders), {
+    ...heads.params,
+    ...nexts.params,
     followers: input.followers ? 1 : 0,
     queue: input.queue,
     limit: input.limit,
@@ -136,6 +152,9 @@ export async function claimGroupHeads(db: Db, input: ClaimGroupHeadsInput): Prom
 }
 
 /** The claim statement for `heads` candidates (for EXPLAIN in tests and doctor). */
-export const CLAIM_GROUP_HEADS = (heads: number): string => claimGroupHeadsSql(namedList('head', Array.from({ length: heads }, String)).placeholders);
+export const CLAIM_GROUP_HEADS = (heads: number): string => {
+  const ids = Array.from({ length: heads }, String);
+  return claimGroupHeadsSql(namedList('head', ids).placeholders, namedList('next', ids).placeholders);
+};
 
 export { FIND_GROUP_HEADS };

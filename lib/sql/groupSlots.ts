@@ -1,4 +1,5 @@
 import type { Db } from '../db/types.js';
+import { ensureOnce } from './ensureOnce.js';
 
 /*
  * FIFO group slots (schema/migrations/007): a producer transaction that enqueues grouped messages
@@ -28,21 +29,9 @@ export async function ensureGroupSlots(db: Db, input: { queue: string }): Promis
   await db.execute(ENSURE_GROUP_SLOTS, { queue: input.queue, slots }, { idempotent: true });
 }
 
-/**
- * Slot rows known to exist, per database and queue, with when that was checked: ensured once per
- * process and again after ENSURE_RECHECK_MS, so rows removed meanwhile (a table reset) come back.
- * A slot row must exist, committed, before a producer can hold it or a claim can take its groups.
- */
-const ensured = new WeakMap<Db, Map<string, number>>();
-const ENSURE_RECHECK_MS = 5 * 60_000;
-
+/** Slot rows must exist, committed, before a producer can hold them or a claim can take their groups. */
 export async function ensureGroupSlotsOnce(db: Db, input: { queue: string; now: Date }): Promise<void> {
-  let known = ensured.get(db);
-  if (known === undefined) ensured.set(db, (known = new Map()));
-  const checkedMs = known.get(input.queue);
-  if (checkedMs !== undefined && input.now.getTime() - checkedMs < ENSURE_RECHECK_MS) return;
-  await ensureGroupSlots(db, input);
-  known.set(input.queue, input.now.getTime());
+  await ensureOnce(db, { key: `slots\u0000${input.queue}`, now: input.now, recheckMs: 5 * 60_000 }, () => ensureGroupSlots(db, input));
 }
 
 /*

@@ -15,10 +15,11 @@ export interface ClaimedMessage {
   /** A FIFO queue's group; null otherwise. */
   groupKey: string | null;
   /**
-   * With `groupNext`: the group's next unfinished message after this one, as the read found it:
-   * the group's head once this one and every earlier one are finished (lib/drain/claim.ts).
+   * With `groupNext`: the group's next two unfinished messages after this one, as the read found
+   * them: the group's head and its follower once this one and every earlier one are finished
+   * (lib/drain/claim.ts).
    */
-  nextInGroup?: string | null;
+  nextInGroup?: [string | null, string | null];
 }
 
 export interface ReadClaimedInput {
@@ -30,7 +31,7 @@ export interface ReadClaimedInput {
    * RESPONSE_PAGE_BYTES. A page always holds at least one message.
    */
   maxBytes: number;
-  /** Also read each message's next in its group (nextInGroup): an index dive per message. */
+  /** Also read each message's next two in its group (nextInGroup): two index dives per message. */
   groupNext?: boolean;
 }
 
@@ -57,9 +58,11 @@ STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = claimed.id
 WHERE claimed.running_bytes <= :maxBytes OR claimed.running_bytes = claimed.row_bytes
 ORDER BY claimed.id`;
 
-const GROUP_NEXT = `,
-       (SELECT MIN(n.id) FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
-        WHERE n.queue = m.queue AND n.group_head = m.group_key AND n.id > m.id) AS next_id`;
+const nextInGroup = (offset: number) => `
+       (SELECT n.id FROM queue_messages AS n FORCE INDEX (ix_queue_messages_group)
+        WHERE n.queue = m.queue AND n.group_head = m.group_key AND n.id > m.id
+        ORDER BY n.id LIMIT 1 OFFSET ${offset})`;
+const GROUP_NEXT = `,${nextInGroup(0)} AS next_id,${nextInGroup(1)} AS next_next_id`;
 
 const READ_CLAIMED_MESSAGES = readClaimedSql(false);
 const READ_CLAIMED_WITH_GROUP_NEXT = readClaimedSql(true);
@@ -80,7 +83,9 @@ export async function readClaimedMessages(db: Db, input: ReadClaimedInput): Prom
     priority: Number(row.priority),
     payloadParts: Number(row.payload_parts ?? 0),
     groupKey: (row.group_key as string | null) ?? null,
-    ...(input.groupNext === true ? { nextInGroup: (row.next_id as string | null) ?? null } : {}),
+    ...(input.groupNext === true
+      ? { nextInGroup: [(row.next_id as string | null) ?? null, (row.next_next_id as string | null) ?? null] as [string | null, string | null] }
+      : {}),
   }));
 }
 

@@ -131,6 +131,20 @@ describe('claimGroupHeads', () => {
     expect(inTransaction < later).toBe(true);
   });
 
+  it("does not wait on the next group's uncommitted message when it looks for a head's follower", async () => {
+    // a's only message is the last entry of its group in the index; b's uncommitted message comes
+    // right after it. A locking read for a's follower would stop on it and wait for its transaction.
+    const { app, ids, claim } = await fifo('neighbours', ['a']);
+    await stack.db.transaction(async (tx) => {
+      await enqueueInTransaction(app, tx.transactionId!, 'neighbours', [{ type: 't', payload: {}, groupKey: 'b' }]);
+      const first = await Promise.race([
+        claim({ followers: true }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the claim waited on the open transaction')), 10_000)),
+      ]);
+      expect(first.messages.map((m) => m.id)).toEqual([ids[0]]);
+    });
+  });
+
   it('holds one in flight per group when a message commits after a later one of its group started', async () => {
     const { app, clock, ids, claim } = await fifo('late', ['g', 'h']);
     const [running] = (await claim()).messages.filter((m) => m.id === ids[0]);
@@ -210,7 +224,12 @@ describe('claimGroupHeads', () => {
     expect(String(heads.Extra)).toMatch(/Using index for group-by/);
     // The lease reads each candidate head and its slot by primary key, and a group's in-flight
     // rows through their own index: nothing scans the queue.
-    const ids = Object.fromEntries(Array.from({ length: 100 }, (_, n) => [`head${n}`, rows[5_000 + n]![0]]));
+    const ids = Object.fromEntries(
+      Array.from({ length: 100 }, (_, n) => [
+        [`head${n}`, rows[5_000 + n]![0]],
+        [`next${n}`, rows[5_100 + n]![0]],
+      ]).flat(),
+    );
     const claim = await stack.db.query(`EXPLAIN ${CLAIM_GROUP_HEADS(100)}`, {
       ...ids,
       queue: 'plan',
@@ -224,7 +243,9 @@ describe('claimGroupHeads', () => {
     expect(byTable('h').map((row) => row.key)).toEqual(['PRIMARY']);
     expect(byTable('s').map((row) => row.key)).toEqual(['PRIMARY']);
     expect(byTable('r').map((row) => row.key)).toEqual(['ix_queue_messages_group_lease']);
-    expect(byTable('n').map((row) => row.key)).toEqual(['ix_queue_messages_group']);
+    // The followers come with the candidates: the lease reads no group index past a head.
+    expect(byTable('n')).toEqual([]);
+    expect(plan.filter((row) => row.table === 'n').map((row) => row.key)).toEqual(['ix_queue_messages_group']);
     expect(claim.filter((row) => row.type === 'ALL' && String(row.table).match(/^(h|m|r|s)$/))).toEqual([]);
   });
 });
