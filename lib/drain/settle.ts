@@ -223,7 +223,7 @@ class Channel<T extends HeldMessage> {
   #schedule(): void {
     // The call in flight schedules the next when it ends, with what gathered meanwhile.
     if (this.#inFlight || this.#pending.length === 0) return this.#checkIdle();
-    const waitMs = this.#retryAtMs - Date.now();
+    const waitMs = this.#retryAtMs - this.clock.now().getTime();
     if (waitMs > 0) {
       this.#timer ??= setTimeout(() => {
         this.#timer = undefined;
@@ -262,7 +262,7 @@ class Channel<T extends HeldMessage> {
           for (const row of rows) this.#failed.add(row);
           this.#pending.unshift(...rows);
           this.#failures++;
-          this.#retryAtMs = Date.now() + backoffDelayMs(this.#failures, this.options.retryBackoff ?? DEFAULT_SETTLE_RETRY_BACKOFF, this.options.random);
+          this.#retryAtMs = this.clock.now().getTime() + backoffDelayMs(this.#failures, this.options.retryBackoff ?? DEFAULT_SETTLE_RETRY_BACKOFF, this.options.random);
           this.options.onError?.(this.what, rows.length, error);
         },
       )
