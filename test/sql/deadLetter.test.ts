@@ -1,0 +1,25 @@
+/** deadLetter: held messages to the dead letters; the settle suite's subtests (test/support/statements.ts). */
+import { describe } from 'vitest';
+import { deadLetter, DEAD_LETTER } from '../../lib/sql/deadLetter.js';
+import { settleConformance } from '../support/statements.js';
+import { useStack } from '../support/stack.js';
+
+const stack = useStack();
+
+describe('deadLetter', () => {
+  settleConformance(stack, 'dead', {
+    settle: (db, held, now) => deadLetter(db, { dead: held.map((h) => ({ ...h, error: `gave up on ${h.id}` })), now }),
+    is: (sql) => sql === DEAD_LETTER,
+    settled: (before, now) => ({
+      status: 'dead',
+      dead_queue: before.queue,
+      attempts: before.attempts,
+      available_at: before.available_at,
+      last_error: `gave up on ${String(before.id)}`,
+      lease_token: before.lease_token,
+      finished_at: now,
+      group_head: null,
+      updated_at: now,
+    }),
+  });
+});
