@@ -208,7 +208,7 @@ async function main(): Promise<void> {
           await seedDrain();
           r.plain[key] = await measure(server, () => plainDrain(pool, BENCH_QUEUE, batch, loops));
           log(
-            `rep ${rep} claim+read+finish ${batch}×${loops}: product SQL ${formatNumber(r.raw[key]!.result.perSecond)} msg/s, plain ${formatNumber(r.plain[key]!.result.perSecond)} msg/s`,
+            `rep ${rep} claim+read+finish ${batch}×${loops}: product SQL ${formatNumber(r.raw[key].result.perSecond)} msg/s, plain ${formatNumber(r.plain[key].result.perSecond)} msg/s`,
           );
         }
         await freshQueue();
@@ -977,15 +977,16 @@ function roundTripTable(repetitions: readonly Repetition[]): string {
   return lines.join('\n');
 }
 
+/** An EXPLAIN cell: text as it is, NULL empty, numbers (and anything else) as JSON. */
+const cellText = (value: unknown): string => (value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value));
+
 function explainTable(rows: readonly unknown[]): string {
   const list = rows as Record<string, unknown>[];
   if (list.length === 0) return '(none)';
   const keys = Object.keys(list[0]!);
-  return [
-    `| ${keys.join(' | ')} |`,
-    `|${keys.map(() => '---').join('|')}|`,
-    ...list.map((row) => `| ${keys.map((k) => String(row[k] ?? '')).join(' | ')} |`),
-  ].join('\n');
+  return [`| ${keys.join(' | ')} |`, `|${keys.map(() => '---').join('|')}|`, ...list.map((row) => `| ${keys.map((k) => cellText(row[k])).join(' | ')} |`)].join(
+    '\n',
+  );
 }
 
 await main().catch((error: unknown) => {

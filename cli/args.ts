@@ -55,8 +55,8 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     // parseArgs's messages name the option and suggest `--` for values that start with a dash.
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  const given = [...new Set(parsed.tokens.flatMap((token) => (token.kind === 'option' ? [token.name as OptionName] : [])))];
-  return { positionals: parsed.positionals, options: parsed.values as Options, given };
+  const given = [...new Set(parsed.tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : [])))];
+  return { positionals: parsed.positionals, options: parsed.values, given };
 }
 
 const NEGATIVE_NUMBER = /^-\d+(\.\d+)?$/;

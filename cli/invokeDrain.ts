@@ -38,8 +38,7 @@ export async function invokeDrain(options: InvokeDrainOptions): Promise<unknown>
     const text = response.Payload === undefined ? '' : new TextDecoder().decode(response.Payload);
     const answer = parseJson(text);
     if (response.FunctionError !== undefined) {
-      const message =
-        typeof answer === 'object' && answer !== null && 'errorMessage' in answer ? String((answer as { errorMessage: unknown }).errorMessage) : text;
+      const message = typeof answer === 'object' && answer !== null && 'errorMessage' in answer ? String(answer.errorMessage) : text;
       throw new CliError(`drain function ${options.functionName} failed (${response.FunctionError}): ${message}`);
     }
     return answer;

@@ -18,6 +18,7 @@ const serverlessBin = join(projectDir, 'node_modules', 'serverless', 'bin', 'ser
 export interface CloudFormationResource {
   Type: string;
   Condition?: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed template JSON: tests and the bench read each resource type's own properties deep
   Properties: Record<string, any>;
 }
 

@@ -10,7 +10,7 @@ import { queueName } from '../schema/messages.js';
 import { resolveBackoff } from './backoff.js';
 import { JobRegistry } from './jobs/JobRegistry.js';
 import type { AnyJobType } from './jobs/types.js';
-import { recurringProblems, type RecurringDeclaration, type RecurringEntry } from './recurring.js';
+import { recurringProblems, type RecurringEntry } from './recurring.js';
 import { CLAIM_ALLOWANCE_MS, DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS, minimumLeaseMs, type QueueConfig, type QueueDeclaration } from './queues.js';
 import { configProblems } from './validation.js';
 
@@ -103,7 +103,7 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
     problems.push((error as Error).message);
   }
   const recurring = config.recurring ?? [];
-  problems.push(...recurringProblems(recurring as readonly RecurringDeclaration[], { queues: seen, jobs }));
+  problems.push(...recurringProblems(recurring, { queues: seen, jobs }));
   if (problems.length === 0)
     problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes, config.leaseMarginMs));
   if (problems.length > 0) throw new ConfigError(problems);

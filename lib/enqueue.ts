@@ -329,7 +329,7 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
     }
     const checked = await jobType.payload.safeParseAsync(message.payload);
     if (!checked.success) {
-      issues.push(...issuesFromZod(checked.error as z.ZodError, payloadPath));
+      issues.push(...issuesFromZod(checked.error, payloadPath));
       continue;
     }
     const payloadJson = JSON.stringify(message.payload);
@@ -463,7 +463,7 @@ function checkJson(value: unknown, path: Path): { issues: FieldIssue[]; separato
 }
 
 function isPlainObject(value: object): boolean {
-  const prototype = Object.getPrototypeOf(value);
+  const prototype: unknown = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;
 }
 

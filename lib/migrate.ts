@@ -243,7 +243,7 @@ async function apply(db: Db, migration: Migration, runId: string, context: Apply
     const label = `${migration.id} statement ${index + 1}`;
     try {
       const outcome = await runStatement(db, { label, statement, marker: statementMarker(migration, index) }, context);
-      if (outcome !== 'ran') context.log(`${label}: already took effect (${outcome})`);
+      if (outcome.alreadyDone !== undefined) context.log(`${label}: already took effect (${outcome.alreadyDone})`);
     } catch (error) {
       await releaseMigration(db, { version: migration.version, runId }).catch(() => {});
       throw new MigrationError(
@@ -297,6 +297,11 @@ const isSdkError = (error: unknown): boolean => error instanceof Error && typeof
 /** How many times one statement is sent after calls that ended without its outcome. */
 const MAX_SENDS = 4;
 
+/** A statement sent: it ran (`alreadyDone` undefined), or the server answered that it had already taken effect, and why. */
+interface StatementOutcome {
+  alreadyDone: string | undefined;
+}
+
 interface StatementToRun {
   /** For logs, e.g. `005_dead_letter_key statement 1`. */
   label: string;
@@ -315,17 +320,17 @@ interface StatementToRun {
  * it. Two copies of an ALTER never run at once anyway: the second waits on the table's metadata
  * lock. DDL waits for that lock only briefly (see `runDdl`).
  */
-async function runStatement(db: Db, toRun: StatementToRun, context: ApplyContext): Promise<'ran' | string> {
+async function runStatement(db: Db, toRun: StatementToRun, context: ApplyContext): Promise<StatementOutcome> {
   const sql = `${toRun.marker}\n${toRun.statement}`;
   for (let send = 1; ; send++) {
     await waitWhileRunning(db, toRun, context);
     try {
       if (isDdl(toRun.statement)) await runDdl(db, sql, toRun.label, context);
       else await db.execute(sql, undefined, { continueAfterTimeout: true });
-      return 'ran';
+      return { alreadyDone: undefined };
     } catch (error) {
       const done = alreadyDoneReason(error);
-      if (done !== undefined) return done;
+      if (done !== undefined) return { alreadyDone: done };
       if (!mayStillBeRunning(error) || send >= MAX_SENDS) throw error;
       context.log(`the call ended while the statement may still run (${error instanceof Error ? error.name : 'error'}); waiting for it`);
     }
@@ -366,14 +371,14 @@ async function runDdl(db: Db, sql: string, label: string, context: ApplyContext)
       if (last) {
         throw new MigrationError(
           `gave up after ${tries} tries: each time another session held the table's metadata lock for longer than ${context.lockWaitSeconds} s ` +
-            `(MySQL ${(error as DatabaseError).mysqlCode ?? 1205})` +
+            `(MySQL ${error.mysqlCode ?? 1205})` +
             (seen.length > 0 ? `; long transactions seen on this database: ${describeTransactions(seen)}` : '') +
             `. End the transaction that holds it (or wait for it to end) and run migrate again.`,
           { cause: error },
         );
       }
       context.log(
-        `${label}: try ${attempt} of ${tries} waited ${context.lockWaitSeconds} s for its table's lock and gave up (MySQL ${(error as DatabaseError).mysqlCode ?? 1205}); trying again in ${delay} ms`,
+        `${label}: try ${attempt} of ${tries} waited ${context.lockWaitSeconds} s for its table's lock and gave up (MySQL ${error.mysqlCode ?? 1205}); trying again in ${delay} ms`,
       );
       await context.wait(delay);
     }

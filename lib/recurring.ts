@@ -119,7 +119,7 @@ function payloadProblems(label: string, entry: RecurringDeclaration, jobs: JobRe
     return []; // an asynchronous schema: checked when the message is enqueued, as every message is
   }
   if (checked.success) return [];
-  return issuesFromZod(checked.error as z.ZodError, ['payload']).map((issue) => `${label}: ${issue.field}: ${issue.message}`);
+  return issuesFromZod(checked.error, ['payload']).map((issue) => `${label}: ${issue.field}: ${issue.message}`);
 }
 
 /** Parses the entries' schedules; throws a ScheduleError naming the entry (defineConfig reports it earlier, with the rest). */

@@ -92,7 +92,7 @@ export interface LambdaInvokeOptions {
 /** Invokes the drain function asynchronously with `{ queue, wake: true }`. */
 export function lambdaInvoker(options: LambdaInvokeOptions): InvokeDrain {
   // Loaded on first use: only enqueues that win a wake need the Lambda client.
-  let client: Promise<{ send(command: unknown, signal: AbortSignal): Promise<unknown>; InvokeCommand: new (input: object) => unknown }> | undefined;
+  let client: Promise<{ send: (command: unknown, signal: AbortSignal) => Promise<unknown>; InvokeCommand: new (input: object) => unknown }> | undefined;
   const load = () =>
     (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => {
       const local = options.endpoint !== undefined && options.endpoint !== '';

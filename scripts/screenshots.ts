@@ -138,7 +138,8 @@ async function main(): Promise<void> {
     await page.goto(`${dashboard.url}#queue=sms`);
     await page.locator('#dead-letters tbody tr').first().waitFor();
     // The refresh time is the machine's own; hide it, so screenshots differ only when the page does.
-    await page.locator('#refreshed').evaluate((node) => (node.style.visibility = 'hidden'));
+    // (No DOM types here: the parameter says what the page function uses of the element.)
+    await page.locator('#refreshed').evaluate((node: { style: { visibility: string } }) => (node.style.visibility = 'hidden'));
 
     await mkdir(DOCS, { recursive: true });
     await page.screenshot({ path: `${DOCS}dashboard-overview.png`, clip: { x: 0, y: 0, width: 1280, height: 560 } });

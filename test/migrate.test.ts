@@ -158,7 +158,7 @@ describe('isSameStatement', () => {
  * differs from the text sent.
  */
 async function startRewritingProxy(target: string, options: { stripCodes?: boolean; respace?: boolean }) {
-  const server = http.createServer(async (request, response) => {
+  const handle = async (request: http.IncomingMessage, response: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     let body = Buffer.concat(chunks).toString('utf8');
@@ -188,7 +188,9 @@ async function startRewritingProxy(target: string, options: { stripCodes?: boole
     if (requestId !== null) out['x-amzn-RequestId'] = requestId;
     if (errorType !== undefined) out['x-amzn-ErrorType'] = errorType;
     response.writeHead(upstream.status, out).end(text);
-  });
+  };
+  // A failure is an unhandled rejection: it fails the run.
+  const server = http.createServer((request, response) => void handle(request, response));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -568,7 +570,7 @@ VALUES (:id, 'live', 'sms.send', '{"n": 1}', 8, 'waiting', 0, 0, 3, :now, :now, 
     let running = true;
     const outcome = Promise.allSettled([work]).then(([result]) => {
       running = false;
-      return result!;
+      return result;
     });
     const db = stack.newDb();
     const enqueuer = async () => {

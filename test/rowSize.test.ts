@@ -26,7 +26,7 @@ vi.mock('../dev/data-api/results.js', async (importOriginal) => {
   return {
     ...results,
     executeResponse: (result: Parameters<typeof results.executeResponse>[0], options: Parameters<typeof results.executeResponse>[1]) => {
-      for (const row of result.rows ?? []) sent.rows.push(results.rowBytes(row as unknown[]));
+      for (const row of result.rows ?? []) sent.rows.push(results.rowBytes(row));
       return results.executeResponse(result, options);
     },
   };

@@ -88,13 +88,13 @@ describe('a lingering drain', () => {
     const queue = 'race';
     const runs: Promise<unknown>[] = [];
     const started: number[] = [];
-    let app!: App;
     // Each wake starts a run in this process, as a Lambda Event invoke would start one in AWS.
     const invoke = async (q: string) => {
       started.push(Date.now());
       runs.push(drain({ ...app, db: stack.newDb() }, { queue: q, remainingTimeMs: () => 60_000, linger: { idleMs: 150, woken: true } }));
     };
-    app = createApp({
+    // Declared after `invoke`, which reads it only once a wake starts a run.
+    const app = createApp({
       db: stack.newDb(),
       env: {},
       config: defineConfig({ queues: [{ name: queue }], jobTypes: [noop] }),

@@ -23,7 +23,7 @@ export function noopJobType(onDispatch?: (id: string) => void): JobType {
     handle: async (_payload, context) => {
       onDispatch?.(context.id);
     },
-  }) as JobType;
+  });
 }
 
 export function benchApp(db: Db, options: { queue?: Partial<QueueDeclaration>; onDispatch?: (id: string) => void } = {}): App {

@@ -17,7 +17,7 @@ export interface Receiver {
 export async function startReceiverProcess(): Promise<Receiver> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/receiver.ts'], { cwd: projectDir, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.once('line', (line) => {
       lines.close();
       resolve(line.trim());

@@ -50,7 +50,7 @@ export async function measureBundles(reps: number, log: (line: string) => void):
     for (const resource of Object.values(template.Resources)) {
       if (resource.Type !== 'AWS::Lambda::Function') continue;
       const key = resource.Properties.Code?.S3Key;
-      if (key !== undefined && resource.Properties.Handler !== undefined) handlers.set(key.split('/').pop()!, resource.Properties.Handler as string);
+      if (key !== undefined && resource.Properties.Handler !== undefined) handlers.set(key.split('/').pop(), resource.Properties.Handler as string);
     }
 
     const baseline: number[] = [];

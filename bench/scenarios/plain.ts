@@ -21,7 +21,7 @@ export async function plainDrain(pool: mysql.Pool, queue: string, batch: number,
   const loop = async () => {
     for (;;) {
       const connection = await pool.getConnection();
-      let ids: string[] = [];
+      let ids: string[];
       try {
         await connection.query('BEGIN');
         const [rows] = await connection.query(

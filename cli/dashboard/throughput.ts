@@ -44,7 +44,7 @@ export class ThroughputHistory {
     const settledUntil = currentMinute - MINUTE_MS;
     for (const series of queues) {
       let kept = this.#finished.get(series.queue);
-      if (kept === undefined) this.#finished.set(series.queue, (kept = new Map()));
+      if (kept === undefined) this.#finished.set(series.queue, (kept = new Map<number, FinishedCounts>()));
       for (let minute = 0; minute < THROUGHPUT_MINUTES; minute++) {
         const start = since + minute * MINUTE_MS;
         if (start < finishedSince) {

@@ -61,7 +61,9 @@ function boolean(body: Body, member: string): boolean {
 function oneOf<T extends string>(value: unknown, member: string, allowed: readonly T[], fallback: T): T {
   if (value === undefined || value === null) return fallback;
   if (!allowed.includes(value as T)) {
-    throw badRequest(`Value '${String(value)}' at '${member}' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(', ')}]`);
+    throw badRequest(
+      `Value '${typeof value === 'string' ? value : JSON.stringify(value)}' at '${member}' failed to satisfy constraint: Member must satisfy enum value set: [${allowed.join(', ')}]`,
+    );
   }
   return value as T;
 }

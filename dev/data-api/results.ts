@@ -70,6 +70,17 @@ function shortestFloat(value: number): number {
   return value;
 }
 
+/**
+ * A value the driver returned as text or a number (connections.ts asks for dates, big numbers and
+ * JSON as strings), as text. Bytes are read as UTF-8; anything else is a bug here, not data.
+ */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  throw new TypeError(`the driver returned a ${typeof value} where text or a number was expected`);
+}
+
 /** `2024-01-02 03:04:05.120000` → `2024-01-02 03:04:05.12`; `…05.000` → `…05`. */
 const trimFraction = (text: string) => (text.includes('.') ? text.replace(/\.?0+$/, '') : text);
 
@@ -84,7 +95,7 @@ function toField(value: unknown, kind: Kind, options: ResultOptions, scale: numb
       // BIGINT arrives as text: JSON.parse in the SDK loses digits beyond 2^53 exactly as with AWS.
       // longReturnType STRING applies to records too (unverified; the documentation only says
       // it controls how LONG fields are "represented", and the product relies on it).
-      return options.longReturnType === 'STRING' ? { stringValue: String(value) } : { longValue: Number(value) };
+      return options.longReturnType === 'STRING' ? { stringValue: text(value) } : { longValue: Number(value) };
     case 'float':
       return { doubleValue: shortestFloat(Number(value)) };
     case 'double':
@@ -99,7 +110,7 @@ function toField(value: unknown, kind: Kind, options: ResultOptions, scale: numb
     case 'null':
       return { isNull: true };
     default:
-      return { stringValue: String(value) };
+      return { stringValue: text(value) };
   }
 }
 
@@ -115,7 +126,7 @@ function toJson(value: unknown, kind: Kind, options: ResultOptions, scale: numbe
       return JSON.stringify(field.booleanValue ?? field.doubleValue ?? field.longValue ?? field.stringValue);
     }
     case 'long':
-      return options.longReturnType === 'STRING' ? `"${value}"` : String(value);
+      return options.longReturnType === 'STRING' ? `"${text(value)}"` : text(value);
     case 'temporal':
       return JSON.stringify(trimFraction(value as string));
     case 'blob':
@@ -123,7 +134,7 @@ function toJson(value: unknown, kind: Kind, options: ResultOptions, scale: numbe
     case 'null':
       return 'null';
     default:
-      return JSON.stringify(String(value));
+      return JSON.stringify(text(value));
   }
 }
 

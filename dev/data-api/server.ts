@@ -240,6 +240,9 @@ export async function startLocalDataApi(options: LocalDataApiOptions = {}): Prom
         // The call runs to completion, then its answer is lost.
         await handlers[operation]!(body).catch(() => {});
         throw serviceUnavailable();
+      case undefined:
+        // No fault for this call.
+        break;
     }
     return handlers[operation]!(body);
   }

@@ -16,7 +16,7 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
  * - `Uint8Array` (and Buffer) → `blobValue`
  * - plain objects and arrays → JSON text, typeHint JSON
  */
-export type SqlValue = null | undefined | boolean | number | bigint | string | Date | Uint8Array | Json | readonly Json[] | { readonly [key: string]: unknown };
+export type SqlValue = null | undefined | boolean | number | bigint | string | Date | Uint8Array | readonly Json[] | { readonly [key: string]: unknown };
 
 export type SqlParams = Readonly<Record<string, SqlValue>>;
 

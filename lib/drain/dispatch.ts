@@ -145,8 +145,12 @@ export function describeError(error: unknown): string {
     }
     if (typeof error === 'string') return truncate(error === '' ? 'non-Error thrown: empty string' : error);
     if (error === undefined || error === null) return `non-Error thrown: ${String(error)}`;
-    if (typeof error === 'object') return truncate(`non-Error thrown: ${JSON.stringify(error) ?? String(error)}`);
-    return truncate(`non-Error thrown: ${String(error)}`);
+    if (typeof error === 'object') return truncate(`non-Error thrown: ${JSON.stringify(error) ?? Object.prototype.toString.call(error)}`);
+    if (typeof error === 'number' || typeof error === 'bigint' || typeof error === 'boolean' || typeof error === 'symbol') {
+      return truncate(`non-Error thrown: ${String(error)}`);
+    }
+    // A function: its name, not its source.
+    return truncate(`non-Error thrown: function ${typeof error === 'function' && error.name !== '' ? error.name : '(anonymous)'}`);
   } catch {
     // A throwing getter or a circular object: say what we can.
     return 'non-Error thrown: (not describable)';

@@ -80,9 +80,12 @@ export class Settler {
   readonly #retries: Channel<HeldRetry>;
   readonly #deadLetters: Channel<HeldDeadLetter>;
   readonly #releases: Channel<HeldRelease>;
-  readonly #channels: Channel<any>[];
-  /** Outcomes given up, by message id: a claim of the same run that gets one back writes it instead of running the message again. */
-  readonly #givenUp = new Map<string, { channel: Channel<any>; row: Settled<HeldMessage> }>();
+  readonly #channels: readonly { readonly unwritten: number; close(): Promise<void> }[];
+  /**
+   * Outcomes given up, by message id: a claim of the same run that gets one back writes it, under
+   * its own lease, instead of running the message again. Each entry adds the row to its channel.
+   */
+  readonly #givenUp = new Map<string, (lease: { leaseToken: string; leaseUntilMs: number }) => void>();
 
   constructor(db: Db, clock: Clock, options: SettlerOptions) {
     const channel = <T extends HeldMessage>(what: string, write: Write<T>, counted: (changed: number) => void) =>
@@ -99,13 +102,12 @@ export class Settler {
             options.onLostLeases?.(what, sent - changed);
           }
         },
-        (rows) => {
+        (rows, ch) => {
           this.counts.unsettled += rows.length;
-          for (const row of rows) this.#givenUp.set(row.id, { channel: channels.get(what)!, row });
+          for (const row of rows) this.#givenUp.set(row.id, (lease) => ch.add({ ...row, ...lease }));
           options.onGiveUp?.(what, rows.length);
         },
       );
-    const channels = new Map<string, Channel<any>>();
     this.#acks = channel(
       'ack',
       (d, held, now) => ack(d, { held, now }),
@@ -127,14 +129,6 @@ export class Settler {
       (n) => (this.counts.released += n),
     );
     this.#channels = [this.#acks, this.#retries, this.#deadLetters, this.#releases];
-    for (const [what, ch] of [
-      ['ack', this.#acks],
-      ['reschedule', this.#retries],
-      ['dead-letter', this.#deadLetters],
-      ['release', this.#releases],
-    ] as const) {
-      channels.set(what, ch);
-    }
   }
 
   done(message: Settled<HeldMessage>): void {
@@ -163,7 +157,7 @@ export class Settler {
     if (given === undefined) return false;
     this.#givenUp.delete(message.id);
     this.counts.unsettled--;
-    given.channel.add({ ...given.row, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs });
+    given({ leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs });
     return true;
   }
 
@@ -200,7 +194,7 @@ class Channel<T extends HeldMessage> {
     private readonly what: string,
     private readonly write: Write<T>,
     private readonly onWritten: (sent: number, changed: number) => void,
-    private readonly onGivenUp: (rows: Settled<T>[]) => void,
+    private readonly onGivenUp: (rows: Settled<T>[], channel: Channel<T>) => void,
   ) {}
 
   get unwritten(): number {
@@ -262,7 +256,8 @@ class Channel<T extends HeldMessage> {
           for (const row of rows) this.#failed.add(row);
           this.#pending.unshift(...rows);
           this.#failures++;
-          this.#retryAtMs = this.clock.now().getTime() + backoffDelayMs(this.#failures, this.options.retryBackoff ?? DEFAULT_SETTLE_RETRY_BACKOFF, this.options.random);
+          this.#retryAtMs =
+            this.clock.now().getTime() + backoffDelayMs(this.#failures, this.options.retryBackoff ?? DEFAULT_SETTLE_RETRY_BACKOFF, this.options.random);
           this.options.onError?.(this.what, rows.length, error);
         },
       )
@@ -288,7 +283,7 @@ class Channel<T extends HeldMessage> {
     const kept = this.#pending.filter((row) => !isLate(row));
     this.#pending.length = 0;
     this.#pending.push(...kept);
-    this.onGivenUp(late);
+    this.onGivenUp(late, this);
     for (const row of late) row.written?.(false);
   }
 

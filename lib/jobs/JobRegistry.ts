@@ -23,7 +23,7 @@ export class JobRegistry {
       try {
         resolveBackoff(jobType.backoff);
       } catch (error) {
-        throw new RangeError(`job type "${jobType.type}": ${(error as Error).message}`);
+        throw new RangeError(`job type "${jobType.type}": ${(error as Error).message}`, { cause: error });
       }
       this.#types.set(jobType.type, jobType);
     }

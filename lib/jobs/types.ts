@@ -48,7 +48,7 @@ export interface JobType<P = unknown, T extends string = string, I = unknown> {
 export type AnyJobType = JobType<any, string, any>;
 
 /** The payload a producer sends for a job type (its schema's input). */
-export type PayloadInput<J> = J extends JobType<any, string, infer I> ? I : never;
+export type PayloadInput<J> = J extends JobType<unknown, string, infer I> ? I : never;
 
 /**
  * Keeps a job type's name a literal type and its handler's payload tied to its schema:

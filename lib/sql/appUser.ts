@@ -36,6 +36,7 @@ export class AppUserNameError extends Error {
  */
 export function mysqlStringLiteral(value: string): string {
   if (value.includes('\\')) throw new RangeError('a backslash cannot be written as a MySQL string literal independently of sql_mode');
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new RangeError('control characters are not allowed in a MySQL string literal here');
   return `'${value.replace(/'/g, "''")}'`;
 }

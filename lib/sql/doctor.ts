@@ -40,14 +40,14 @@ export async function appliedSchemaVersion(db: Db): Promise<number | undefined> 
 
 /** The claim's row source, as the optimizer plans it for this queue. */
 export async function explainClaimScan(db: Db, queue: string, now: Date): Promise<{ key: string | null; type: string; extra: string }> {
-  const [row] = await db.query(
+  const [row] = await db.query<{ key: string | null; type: string | null; Extra: string | null }>(
     `EXPLAIN SELECT id FROM queue_messages FORCE INDEX (ix_queue_messages_claim)
      WHERE queue = :queue AND finished_at IS NULL AND available_at <= :now
      ORDER BY priority DESC, available_at LIMIT 100 FOR UPDATE SKIP LOCKED`,
     { queue, now },
     { idempotent: true },
   );
-  return { key: (row?.key as string | null) ?? null, type: String(row?.type), extra: String(row?.Extra ?? '') };
+  return { key: row?.key ?? null, type: String(row?.type), extra: row?.Extra ?? '' };
 }
 
 /** A JSON document sent as a plain string parameter, read back by JSON functions. */
@@ -62,8 +62,8 @@ export async function jsonRoundTrip(db: Db, document: object): Promise<{ number:
 
 /** A row of `bytes` bytes: whether it comes back says which reading of the 64 KB row limit applies. */
 export async function bigRow(db: Db, bytes: number): Promise<number> {
-  const [row] = await db.query('SELECT REPEAT(:c, :n) AS big', { c: 'x', n: bytes }, { idempotent: true });
-  return String(row?.big ?? '').length;
+  const [row] = await db.query<{ big: string | null }>('SELECT REPEAT(:c, :n) AS big', { c: 'x', n: bytes }, { idempotent: true });
+  return (row?.big ?? '').length;
 }
 
 const PROBE_QUEUE = '__aurora_queue_doctor';
@@ -117,16 +117,27 @@ export interface PlanRow {
   extra: string;
 }
 
+/** EXPLAIN's columns as the Data API returns them (a column can be missing); numbers may come as text. */
+type ExplainRow = {
+  id?: number | string | null;
+  select_type?: string | null;
+  table?: string | null;
+  type?: string | null;
+  key?: string | null;
+  rows?: number | string | null;
+  Extra?: string | null;
+};
+
 async function explain(db: Db, statement: string, params: SqlParams): Promise<PlanRow[]> {
-  const rows = await db.query(`EXPLAIN ${statement}`, params, { idempotent: true });
+  const rows = await db.query<ExplainRow>(`EXPLAIN ${statement}`, params, { idempotent: true });
   return rows.map((row) => ({
     id: row.id === null || row.id === undefined ? null : Number(row.id),
-    selectType: String(row.select_type ?? ''),
-    table: (row.table as string | null | undefined) ?? null,
-    type: (row.type as string | null | undefined) ?? null,
-    key: (row.key as string | null | undefined) ?? null,
+    selectType: row.select_type ?? '',
+    table: row.table ?? null,
+    type: row.type ?? null,
+    key: row.key ?? null,
     rows: row.rows === null || row.rows === undefined ? null : Number(row.rows),
-    extra: String(row.Extra ?? ''),
+    extra: row.Extra ?? '',
   }));
 }
 

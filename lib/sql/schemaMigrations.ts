@@ -148,7 +148,13 @@ export async function executeWithLockWait(db: Db, statement: string, input: { se
   }
 }
 
-/** Not an Error, and without a `cause`: `transaction()` must not take it for a deadlock to retry. */
-class StatementFailed {
-  constructor(readonly error: unknown) {}
+/**
+ * Carries the statement's failure out of the transaction, to be thrown as it was. Without a
+ * `cause` (the failure rides in `error`): `transaction()` must not take it for a deadlock to retry.
+ */
+class StatementFailed extends Error {
+  constructor(readonly error: unknown) {
+    super('the statement failed');
+    this.name = 'StatementFailed';
+  }
 }

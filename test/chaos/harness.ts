@@ -276,7 +276,7 @@ export async function checkInvariants(
     if (row.status === 'dead') counts.dead++;
     if (row.status !== 'done' && row.status !== 'dead') violate(message.id, `stuck in ${row.status}`);
     else if (row.status !== expected.status)
-      violate(message.id, `ended ${row.status}, its script [${message.script.steps}] says ${expected.status} (last error: ${row.last_error})`);
+      violate(message.id, `ended ${row.status}, its script [${message.script.steps.join(',')}] says ${expected.status} (last error: ${row.last_error})`);
     if (row.finished_at === null) violate(message.id, 'finished without finished_at');
     if (row.status === 'dead') {
       const lastError = row.last_error ?? '';
@@ -353,8 +353,8 @@ export function spawnDrain(stack: Stack, runner: string, env: Record<string, str
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; summary: DrainSummary | undefined; output: string }>((resolve) => {
     child.once('exit', (code, signal) => {
       const line = output.split('\n').find((l) => l.startsWith('SUMMARY '));

@@ -77,7 +77,7 @@ class CollectingLog implements DrainLog {
   readonly error = (message: string, attributes: Record<string, unknown>) => this.#add('error', message, attributes);
 
   #add(level: string, message: string, attributes: Record<string, unknown>): void {
-    const key = `${level}: ${message}${attributes.write === undefined ? '' : ` (${String(attributes.write)})`}`;
+    const key = `${level}: ${message}${attributes.write === undefined ? '' : ` (${typeof attributes.write === 'string' ? attributes.write : JSON.stringify(attributes.write)})`}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
 

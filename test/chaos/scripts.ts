@@ -61,7 +61,7 @@ export function scriptedJobType(options: ScriptedTypeOptions): JobType {
         await options.recordEnd?.(dispatch);
       }
     },
-  }) as JobType;
+  });
 }
 
 async function runStep(step: Step, attempt: number, options: ScriptedTypeOptions): Promise<void> {

@@ -40,7 +40,7 @@ it('drain processes SIGKILLed mid-batch: later runs finish their work, redeliver
     const spawned = [0, 1, 2].map((i) => spawnDrain(stack, `wave${wave}.${i}`, wave === 2 && i === 2 ? { ...env, CHAOS_MAX_MESSAGES: '500' } : env));
     children.push(...spawned);
     const targets = wave === 1 ? [60, 120, 200] : [60, 150, undefined];
-    killed.push(...(await Promise.all(spawned.map((child, i) => (targets[i] === undefined ? Promise.resolve(false) : killAfter(child, log, targets[i]!))))));
+    killed.push(...(await Promise.all(spawned.map((child, i) => (targets[i] === undefined ? Promise.resolve(false) : killAfter(child, log, targets[i]))))));
   }
   const exits = await Promise.all(children.map((child) => child.exited));
   for (const [i, exit] of exits.entries()) {

@@ -2,7 +2,7 @@
  * The typed client on the real stack: direct (auto-batching, per-caller errors, the outbox) and
  * HTTP (SigV4-signed, against the real handlers behind a local server standing in for API Gateway).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -135,7 +135,7 @@ describe('HTTP client', () => {
     const enqueue = createEnqueueHandler(app, { logger, publishMetrics: () => {} });
     const get = createGetMessageHandler(app, { logger });
     const cancel = createCancelMessageHandler(app, { logger });
-    server = createServer(async (req: IncomingMessage, res) => {
+    const handle = async (req: IncomingMessage, res: ServerResponse) => {
       let body = '';
       for await (const chunk of req) body += chunk;
       seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization });
@@ -153,7 +153,9 @@ describe('HTTP client', () => {
               ? await cancel(event('DELETE /messages/{id}', { id }), lambdaContext)
               : { statusCode: 404, body: '{}' };
       res.writeHead(response.statusCode, { 'content-type': 'application/json' }).end(response.body);
-    });
+    };
+    // A failure is an unhandled rejection: it fails the run.
+    server = createServer((req, res) => void handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

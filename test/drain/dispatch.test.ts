@@ -21,7 +21,7 @@ function message(overrides: Partial<DispatchMessage> = {}): DispatchMessage {
 }
 
 function jobType(handle: (payload: z.output<typeof schema>, context: JobContext) => Promise<void>, extra: Partial<JobType> = {}): JobType {
-  return defineJobType({ type: 'test.job', payload: schema, handle, ...extra }) as JobType;
+  return defineJobType({ type: 'test.job', payload: schema, handle, ...extra });
 }
 
 const options = { timeoutMs: 1_000 };
@@ -187,6 +187,7 @@ describe('dispatch', () => {
   });
 
   it('retries when the handler returns a promise rejected with null', async () => {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a rejection with null is the case under test
     const type = jobType(() => Promise.reject(null));
     expect(await dispatch(message(), type, options)).toEqual({ kind: 'retry', error: 'non-Error thrown: null' });
   });
@@ -280,14 +281,14 @@ describe('dispatch', () => {
     let listeners = 0;
     const add = run.signal.addEventListener.bind(run.signal);
     const remove = run.signal.removeEventListener.bind(run.signal);
-    run.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+    run.signal.addEventListener = (...args: Parameters<AbortSignal['addEventListener']>) => {
       listeners++;
       add(...args);
-    }) as AbortSignal['addEventListener'];
-    run.signal.removeEventListener = ((...args: Parameters<AbortSignal['removeEventListener']>) => {
+    };
+    run.signal.removeEventListener = (...args: Parameters<AbortSignal['removeEventListener']>) => {
       listeners--;
       remove(...args);
-    }) as AbortSignal['removeEventListener'];
+    };
 
     const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
     const before = timers();

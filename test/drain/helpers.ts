@@ -21,7 +21,7 @@ export function jobType(
   handle: (payload: unknown, context: JobContext) => Promise<void>,
   extra: Partial<Omit<JobType, 'type' | 'handle' | 'payload'>> = {},
 ): JobType {
-  return defineJobType({ type, payload: anyPayload, handle, ...extra }) as JobType;
+  return defineJobType({ type, payload: anyPayload, handle, ...extra });
 }
 
 export interface Seed {

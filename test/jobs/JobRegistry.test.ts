@@ -4,7 +4,7 @@ import { JobRegistry } from '../../lib/jobs/JobRegistry.js';
 import { defineJobType, type JobType } from '../../lib/jobs/types.js';
 
 function jobType(type: string, extra: Partial<JobType> = {}): JobType {
-  return { ...defineJobType({ type, payload: z.object({}), handle: async () => {} }), ...extra } as JobType;
+  return { ...defineJobType({ type, payload: z.object({}), handle: async () => {} }), ...extra };
 }
 
 describe('JobRegistry', () => {

@@ -93,7 +93,7 @@ describe('sms.send delivery', () => {
   });
 
   it('retries, without sending, while no provider is configured', async () => {
-    const outcome = await dispatch(message(), sms({ providerUrl: '' }) as JobType, { timeoutMs: 2_000 });
+    const outcome = await dispatch(message(), sms({ providerUrl: '' }), { timeoutMs: 2_000 });
     expect(outcome).toEqual({ kind: 'retry', error: 'RetryableError: SMS provider is not configured (SMS_PROVIDER_URL)' });
   });
 

@@ -192,7 +192,7 @@ class TemplateCheck {
           .map(([key, element]) => this.#value(`${where}.${key}`, element, type.element, record))
           .every(Boolean);
       case 'ref': {
-        const definition = this.db.get('typeDefinition', type.reference) as TypeDefinition;
+        const definition = this.db.get('typeDefinition', type.reference);
         if (!record) return this.#matchesDefinition(value, definition);
         this.#properties(where, value, definition.properties);
         return true;
@@ -213,7 +213,7 @@ class TemplateCheck {
     if (!isObject(value)) return false;
     if (Object.entries(definition.properties).some(([name, p]) => p.required && value[name] === undefined)) return false;
     return Object.entries(value).every(
-      ([name, child]) => definition.properties[name] !== undefined && this.#value('', child, definition.properties[name]!.type, false),
+      ([name, child]) => definition.properties[name] !== undefined && this.#value('', child, definition.properties[name].type, false),
     );
   }
 

@@ -107,5 +107,5 @@ export async function decide(policies: { name: string; policy: any }[], action: 
   };
   const result = await runSimulation(simulation, {});
   if (result.resultType === 'error') throw new Error(`the simulator refused ${action} on ${resource}: ${JSON.stringify(result.errors)}`);
-  return result.overallResult as Decision;
+  return result.overallResult;
 }

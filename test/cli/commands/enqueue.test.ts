@@ -110,7 +110,7 @@ it('enqueues a JSON array from standard input and answers every id with --json',
 it('reports invalid messages by field and stores nothing', async () => {
   const run = await runCaptured(['enqueue', 'sms', 'sms.send', '{"to":"5551234567","body":""}'], stackEnv(stack));
   expect(run.code).toBe(1);
-  expect(run.stderr).toMatch(/^aurora-queue enqueue: payload\.to: must be an E\.164 number.*\(and 1 more\)\n  payload\.to: .*\n  payload\.body: /s);
+  expect(run.stderr).toMatch(/^aurora-queue enqueue: payload\.to: must be an E\.164 number.*\(and 1 more\)\n {2}payload\.to: .*\n {2}payload\.body: /s);
 });
 
 it('says which batch of a file was refused and how many were stored before it', async () => {
