@@ -372,7 +372,7 @@ function localMs(zone: Zone, instant: number): number {
   const parts: Record<string, number> = {};
   for (const part of zone.formatToParts(instant)) if (part.type !== 'literal') parts[part.type] = Number(part.value);
   const ms = ((instant % 1_000) + 1_000) % 1_000;
-  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) + ms;
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour, parts.minute, parts.second) + ms;
 }
 
 function offsetMs(zone: Zone, instant: number): number {

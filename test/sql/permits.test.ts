@@ -82,7 +82,7 @@ describe('permits', () => {
   it('never grants more than the limit to drains taking at once, and each permit to one of them', async () => {
     const limits = { rate: ratePermits(50), run: { slots: 30 } };
     await ensurePermits(stack.db, { queue: 'race', limits, now: T0 });
-    const takers = Array.from({ length: 12 }, (_, n) => stack.newDb());
+    const takers = Array.from({ length: 12 }, () => stack.newDb());
     const grants = await Promise.all(
       takers.map((db, n) => takePermits(db, { queue: 'race', limits, want: 7, leaseToken: `t${n}`, now: T0, leaseUntil: LEASE })),
     );
