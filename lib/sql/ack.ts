@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import type { HeldMessage } from './heldMessage.js';
+import { settleHeldSql, type HeldMessage } from './heldMessage.js';
 
 /*
  * Settles successes of any number of claims in one statement: each row carries its own lease
@@ -17,20 +17,14 @@ import type { HeldMessage } from './heldMessage.js';
  * doctor` reports which way a cluster counts. A claim replaces the token, so once another drainer
  * holds the message, nothing of this lease matches it any more.
  *
- * The join order is pinned (the JSON rows first, then each message by primary key): on a small
- * or freshly analysed table the optimizer may otherwise scan queue_messages and probe the JSON
- * rows, and an UPDATE locks every row it reads, so it would wait on rows other drainers hold.
- * The other settle statements (reschedule, deadLetter, releaseClaims) do the same.
+ * The join, its pinned order and the lease guard are settleHeldSql's (heldMessage.ts), shared by
+ * every settle statement (reschedule, deadLetter, releaseClaims).
  */
-const ACK = `
-UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
-  id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
-  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
-  attempts    INT                                          PATH '$.attempts'
-)) AS h
-STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
-SET m.status = 'done', m.attempts = COALESCE(h.attempts, m.attempts), m.finished_at = :now, m.group_head = NULL, m.updated_at = :now
-WHERE m.lease_token = h.lease_token AND m.status IN ('running', 'done')`;
+const ACK = settleHeldSql({
+  rows: 'held',
+  set: `m.status = 'done', m.attempts = COALESCE(h.attempts, m.attempts), m.finished_at = :now, m.group_head = NULL, m.updated_at = :now`,
+  statuses: ['running', 'done'],
+});
 
 /** Marks messages done; returns how many were still held under their lease and changed. */
 export async function ack(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {

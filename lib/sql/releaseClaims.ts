@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import type { HeldMessage } from './heldMessage.js';
+import { settleHeldSql, type HeldMessage } from './heldMessage.js';
 
 export interface HeldRelease extends HeldMessage {
   /** The attempts the claim counted (as read after the claim). */
@@ -13,16 +13,12 @@ export interface HeldRelease extends HeldMessage {
  * the order of assignments in a multiple-table UPDATE, so one SET must not read a column another
  * SET changes. The lease check makes the caller's count the row's.
  */
-const RELEASE_CLAIMS = `
-UPDATE JSON_TABLE(:held, '$[*]' COLUMNS (
-  id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
-  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
-  attempts    INT                                          PATH '$.attempts'
-)) AS h
-STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
-SET m.status = IF(h.attempts <= 1, 'waiting', 'retrying'),
-    m.attempts = GREATEST(h.attempts - 1, 0), m.available_at = :now, m.updated_at = :now
-WHERE m.lease_token = h.lease_token AND m.status IN ('running', 'waiting', 'retrying')`;
+const RELEASE_CLAIMS = settleHeldSql({
+  rows: 'held',
+  set: `m.status = IF(h.attempts <= 1, 'waiting', 'retrying'),
+    m.attempts = GREATEST(h.attempts - 1, 0), m.available_at = :now, m.updated_at = :now`,
+  statuses: ['running', 'waiting', 'retrying'],
+});
 
 /** Returns how many messages were still held under their lease and went back. */
 export async function releaseClaims(db: Db, input: { held: readonly HeldRelease[]; now: Date }): Promise<number> {

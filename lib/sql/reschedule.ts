@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import type { HeldMessage } from './heldMessage.js';
+import { AVAILABLE_AT_COLUMN, ERROR_COLUMN, settleHeldSql, type HeldMessage } from './heldMessage.js';
 import { clipError, sqlTimestamp } from './message.js';
 
 export interface HeldRetry extends HeldMessage {
@@ -9,17 +9,12 @@ export interface HeldRetry extends HeldMessage {
 }
 
 /* Retries of any number of claims in one statement, each with its own next available_at; see ack. */
-const RESCHEDULE = `
-UPDATE JSON_TABLE(:retries, '$[*]' COLUMNS (
-  id           CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
-  lease_token  CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
-  attempts    INT                                          PATH '$.attempts',
-  available_at DATETIME(3)                                  PATH '$.availableAt',
-  error        TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'
-)) AS r
-STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = r.id
-SET m.status = 'retrying', m.attempts = COALESCE(r.attempts, m.attempts), m.available_at = r.available_at, m.last_error = r.error, m.updated_at = :now
-WHERE m.lease_token = r.lease_token AND m.status IN ('running', 'retrying')`;
+const RESCHEDULE = settleHeldSql({
+  rows: 'retries',
+  columns: [AVAILABLE_AT_COLUMN, ERROR_COLUMN],
+  set: `m.status = 'retrying', m.attempts = COALESCE(h.attempts, m.attempts), m.available_at = h.available_at, m.last_error = h.error, m.updated_at = :now`,
+  statuses: ['running', 'retrying'],
+});
 
 /** Returns how many messages were still held under their lease and changed. */
 export async function reschedule(db: Db, input: { retries: readonly HeldRetry[]; now: Date }): Promise<number> {
