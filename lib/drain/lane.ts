@@ -7,7 +7,7 @@ import { CLAIM_ALLOWANCE_MS, hasQueueWideLimits, minimumLeaseMs, runConcurrency,
 import { nextAvailableAt, resolveBackoff } from '../backoff.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
-import { RATE_WINDOW_SLACK_MS, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
+import { extendRatePermits, RATE_WINDOW_SLACK_MS, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
 import { claimMessages, HeadCandidates, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
@@ -148,6 +148,13 @@ const PERMIT_POLL_MAX_MS = 800;
 
 /** Run permits go back in up to this many writes per claim, as its handlers end. */
 const RUN_PERMIT_RELEASES_PER_CLAIM = 2;
+
+/**
+ * A claim late for its messages' start time keeps its rate permits taken a window from their
+ * start (#vouchForStart), plus this much for that write's own round trip: half the claim's round
+ * trips (one call where the claim made two or more), and at least this.
+ */
+const RATE_VOUCH_MARGIN_MIN_MS = 100;
 
 /** An outcome whose writes keep failing is given up this long before its lease ends. */
 const SETTLE_GIVE_UP_BEFORE_LEASE_END_MS = 1_000;
@@ -506,7 +513,8 @@ export class QueueLane {
         if (budget <= 0) return;
         // Our own run permits, or messages late for their rate permits, are on their way back:
         // claim once they are, not to be held back by them or to find the queue dry without them.
-        if ((this.#permits.run !== undefined && this.#releases.size > 0) || this.#lateReleases > 0) return;
+        // Nor while a late message waits to go back: it does once no claim is out (#releaseLate).
+        if ((this.#permits.run !== undefined && this.#releases.size > 0) || this.#lateReleases > 0 || this.#lateHead()) return;
         const waitMs = this.#permitsWaitUntilMs - this.#o.clock.now().getTime();
         if (waitMs > 0) {
           this.#wakeAfter('permits', waitMs);
@@ -547,7 +555,11 @@ export class QueueLane {
       heads: this.#heads,
     })
       .then(
-        (claim) => this.#landed(claim, limit, performance.now() - startedMs),
+        async (claim) => {
+          const roundTripMs = performance.now() - startedMs;
+          await this.#vouchForStart(claim, roundTripMs);
+          this.#landed(claim, limit, roundTripMs);
+        },
         (error: unknown) => {
           this.#o.quota.giveBack(limit);
           this.#stop('error');
@@ -565,6 +577,44 @@ export class QueueLane {
       });
   }
 
+  /**
+   * Under a queue-wide rate, a claim whose round trips outlasted its messages' start delay (a slow
+   * or retried call) would start them late for their permits: a permit is free again a window after
+   * it was taken, and its next use could start less than a window after these. Before they start,
+   * one write keeps the claim's rate permits taken a window from now plus a margin for the write's
+   * own round trip, and the messages start once it lands, by then. Should it fail, land too late, or
+   * find some permits gone to another drain, they stay late and go back (#releaseLate), attempts
+   * returned. A claim in time costs nothing more; the claim counts as in flight until this is done.
+   */
+  async #vouchForStart(claim: Claim, roundTripMs: number): Promise<void> {
+    const rate = this.#permits?.rate;
+    const notBeforeMs = claim.messages[0]?.notBeforeMs;
+    if (rate === undefined || notBeforeMs === undefined) return;
+    const sentMs = this.#o.clock.now().getTime();
+    if (sentMs <= notBeforeMs + RATE_WINDOW_SLACK_MS) return;
+    const marginMs = Math.max(RATE_VOUCH_MARGIN_MIN_MS, Math.ceil(roundTripMs / 2));
+    const freeAt = new Date(sentMs + marginMs + rate.windowMs);
+    try {
+      const held = await extendRatePermits(this.#o.db, { queue: this.#queue.name, leaseToken: claim.leaseToken, freeAt });
+      if (held < claim.messages.length) {
+        this.#o.log.warn('a late claim no longer held its rate permits; its messages go back', {
+          queue: this.#queue.name,
+          held,
+          messages: claim.messages.length,
+        });
+        return;
+      }
+    } catch (error) {
+      this.#o.log.warn('could not keep a late claim its rate permits; its messages go back', { queue: this.#queue.name, error: describeError(error) });
+      return;
+    }
+    // Their start time now: the permits are taken a window from it (and its slack) on. A write that
+    // landed after that leaves them late.
+    const startMs = Math.min(this.#o.clock.now().getTime(), sentMs + marginMs);
+    for (const message of claim.messages) message.notBeforeMs = startMs;
+    this.#ratePermitsUntilMs = Math.max(this.#ratePermitsUntilMs, freeAt.getTime());
+  }
+
   #landed(claim: Claim, limit: number, roundTripMs: number): void {
     this.#claimed += claim.claimed;
     this.#o.quota.giveBack(limit - claim.claimed);
@@ -574,7 +624,8 @@ export class QueueLane {
       this.#runPermits.set(claim.leaseToken, { open: claim.claimed, ended: 0, total: claim.claimed });
     }
     const rate = this.#permits?.rate;
-    if (rate !== undefined && claim.claimed > 0) this.#ratePermitsUntilMs = this.#o.clock.now().getTime() + rate.windowMs;
+    // (Or later: a late claim's kept a window from their start, #vouchForStart.)
+    if (rate !== undefined && claim.claimed > 0) this.#ratePermitsUntilMs = Math.max(this.#ratePermitsUntilMs, this.#o.clock.now().getTime() + rate.windowMs);
     this.#heldBack = heldBack;
     // (Another claim of ours still out may have taken the permits this one did not get.)
     this.#heldBackHoldingNone = heldBack && !this.#holdsPermits() && this.#claimsInFlight === 1;
@@ -610,10 +661,6 @@ export class QueueLane {
         read: claim.messages.length,
       });
     }
-    // A claim whose round trips took longer than the start delay: its messages start as they land,
-    // and only a wait in the run after that counts as late (#releaseLate).
-    const landedMs = this.#o.clock.now().getTime();
-    for (const message of claim.messages) if (message.notBeforeMs !== undefined && message.notBeforeMs < landedMs) message.notBeforeMs = landedMs;
     const followers = this.#queue.fifo ? this.#takeFollowers(claim.messages) : undefined;
     for (const message of claim.messages) {
       if (followers?.has(message.id)) continue;
@@ -662,7 +709,8 @@ export class QueueLane {
     const nowMs = this.#o.clock.now().getTime();
     const remainingMs = this.#o.remainingTimeMs();
     let started = 0;
-    while (started < allowed && this.#readyCount() > 0 && !this.#notYet()) {
+    // A late one waits for #releaseLate, which gives it back once no claim is out.
+    while (started < allowed && this.#readyCount() > 0 && !this.#notYet() && !this.#isLate(this.#ready[this.#readyHead]!, nowMs)) {
       const message = this.#takeReady();
       const jobType = this.#o.jobs.get(message.type);
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
@@ -680,18 +728,20 @@ export class QueueLane {
    * permits' slack. One that waited longer in the run (for a run slot, a per-run token) would start
    * within a window of its permit's next use: it goes back (its attempt given back), to be claimed
    * again with a permit of its own time, here or by another drain. A due message waiting for a
-   * slot is looked at again when it would be late.
+   * slot is looked at again when it would be late. So is one whose claim landed too late for its
+   * permits and could not keep them (#vouchForStart).
    */
   #releaseLate(): void {
     // Not while a claim is out: it would find the queue short of what goes back, and stop as if dry.
     if (this.#permits?.rate === undefined || this.#claimsInFlight > 0) return;
     const nowMs = this.#o.clock.now().getTime();
     while (this.#readyCount() > 0) {
-      const notBeforeMs = this.#ready[this.#readyHead]!.notBeforeMs;
-      if (notBeforeMs === undefined) return;
-      const lateAtMs = notBeforeMs + RATE_WINDOW_SLACK_MS;
-      if (nowMs <= lateAtMs) {
-        if (notBeforeMs <= nowMs && this.#running >= this.#concurrency) this.#wakeAfter('late', lateAtMs + 1 - nowMs);
+      const next = this.#ready[this.#readyHead]!;
+      if (!this.#isLate(next, nowMs)) {
+        const notBeforeMs = next.notBeforeMs;
+        if (notBeforeMs !== undefined && notBeforeMs <= nowMs && this.#running >= this.#concurrency) {
+          this.#wakeAfter('late', notBeforeMs + RATE_WINDOW_SLACK_MS + 1 - nowMs);
+        }
         return;
       }
       const late = this.#takeReady();
@@ -711,6 +761,15 @@ export class QueueLane {
     }
   }
 
+  #lateHead(): boolean {
+    return this.#readyCount() > 0 && this.#isLate(this.#ready[this.#readyHead]!, this.#o.clock.now().getTime());
+  }
+
+  /** Whether a message would start too late for its rate permits: past its start time and the slack. */
+  #isLate(message: HeldClaimedMessage, nowMs: number): boolean {
+    return this.#permits?.rate !== undefined && message.notBeforeMs !== undefined && nowMs > message.notBeforeMs + RATE_WINDOW_SLACK_MS;
+  }
+
   /**
    * Whether the next ready message must wait for its start time (a queue-wide rate: claim.ts
    * RATE_START_DELAY_MS); a timer then wakes the loop. Claims land in permit order, so nothing
@@ -728,7 +787,9 @@ export class QueueLane {
   #start(message: HeldClaimedMessage, jobType: JobType | undefined): void {
     this.#running++;
     this.#dispatched++;
-    dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal })
+    // Not awaited: handlers run side by side. No rejection is left unhandled: dispatch's own
+    // failure becomes an outcome (catch), and the bookkeeping after it does not throw.
+    void dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal })
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
       .then((outcome) => {
         this.#running--;

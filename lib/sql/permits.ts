@@ -213,6 +213,29 @@ async function giveBack(db: Db, input: GiveBackInput, keepSql: string, countSql:
   return numberOfRecordsUpdated;
 }
 
+/*
+ * A rate permit vouches for starts a window apart from its free_at back: a message started later
+ * than its start time (a claim whose round trips outlasted the start delay, lib/drain/claim.ts)
+ * needs its permit taken for a window from its actual start, or the permit's next use comes less
+ * than a window after it. This moves the claim's rate permits' free_at to :freeAt (never earlier):
+ * a time, not an amount, so a re-send after a lost reply finds them set and matches them again.
+ * Only the claim's own permits (held_by): one another drain took meanwhile (its window had passed)
+ * is not matched, and the count falls short.
+ */
+const EXTEND_RATE_PERMITS = `
+UPDATE queue_permits FORCE INDEX (ix_queue_permits_holder) SET free_at = GREATEST(free_at, :freeAt)
+WHERE queue = :queue AND held_by = :leaseToken AND kind = 'rate'`;
+
+/**
+ * Keeps a claim's rate permits taken until `freeAt`, before its late messages start. Returns how
+ * many the claim still held (rows matched: the Data API counts found rows, not only changed ones);
+ * fewer than its messages means some were another drain's by then, and the messages must not start.
+ */
+export async function extendRatePermits(db: Db, input: { queue: string; leaseToken: string; freeAt: Date }): Promise<number> {
+  const { numberOfRecordsUpdated } = await db.execute(EXTEND_RATE_PERMITS, input, { idempotent: true });
+  return numberOfRecordsUpdated;
+}
+
 /** Permits taken at `now`, by queue and kind: what the dashboard and stats show as in use. */
 const permitsInUseSql = (queueParams: string) => `
 SELECT queue, kind, COUNT(*) AS taken FROM queue_permits FORCE INDEX (ix_queue_permits_free)
@@ -229,4 +252,14 @@ export async function permitsInUse(db: Db, input: { queues: readonly string[]; n
   return taken;
 }
 
-export { ENSURE_PERMITS, RELEASE_RUN_PERMITS, RELEASE_RUN_PERMITS_BY_COUNT, RETURN_UNUSED, RETURN_UNUSED_BY_COUNT, TAKE_BOTH, TAKE_RATE, TAKE_RUN };
+export {
+  ENSURE_PERMITS,
+  EXTEND_RATE_PERMITS,
+  RELEASE_RUN_PERMITS,
+  RELEASE_RUN_PERMITS_BY_COUNT,
+  RETURN_UNUSED,
+  RETURN_UNUSED_BY_COUNT,
+  TAKE_BOTH,
+  TAKE_RATE,
+  TAKE_RUN,
+};
