@@ -48,7 +48,7 @@ export async function enqueue<J extends AnyJobType>(
   const queueConfig = declaredQueue(app, queue);
   const batch = enqueueBatch.safeParse({ messages });
   if (!batch.success) throw new ValidationError(issuesFromZod(batch.error));
-  return store(
+  return checkInsertAndWake(
     app,
     queueConfig,
     messages.map((value, index) => ({ value, path: ['messages', index] })),
@@ -85,7 +85,7 @@ export async function enqueueRequest(
   if (isBatch(body)) {
     const batch = enqueueBatch.safeParse(body);
     if (!batch.success) throw new ValidationError(issuesFromZod(batch.error));
-    const messages = await store(
+    const messages = await checkInsertAndWake(
       app,
       queueConfig,
       batch.data.messages.map((value, index) => ({ value, path: ['messages', index] })),
@@ -96,7 +96,7 @@ export async function enqueueRequest(
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ValidationError([{ field: 'body', rule: 'invalid_type', message: 'must be a message object, or { "messages": [...] } for a batch' }]);
   }
-  return { batch: false, messages: await store(app, queueConfig, [{ value: body, path: [] }], options) };
+  return { batch: false, messages: await checkInsertAndWake(app, queueConfig, [{ value: body, path: [] }], options) };
 }
 
 function isBatch(body: unknown): body is { messages: unknown } {
@@ -114,38 +114,39 @@ export function declaredQueue(app: Pick<App, 'queues'>, queue: string): QueueCon
 /** What checking a message needs: the configured queues and types, and the time. No database. */
 export type Checker = Pick<App, 'queues' | 'jobs' | 'clock'>;
 
-/** A message checked against its queue and type, ready to insert. */
-export interface PreparedMessage {
+/** A message checked against its queue and type (checkMessage), ready to insert. */
+export interface CheckedMessage {
   message: NewMessage;
   /** What it adds to the ExecuteStatement request that inserts it (its batch must stay under 4 MiB). */
   requestBytes: number;
 }
 
-interface Prepared extends PreparedMessage {
+/** A checked message in the batch being inserted. */
+interface CheckedInBatch extends CheckedMessage {
   /** Set on a repeat of an earlier message's dedupKey in the same batch: that message's index. */
   sameAs: number | undefined;
 }
 
 /**
- * Checks one message (`{ type, payload, ... }`) for a declared queue and prepares it to be stored,
+ * Checks one message (`{ type, payload, ... }`) for a declared queue and makes its row to insert,
  * without writing anything; throws the same refusals as an enqueue, with fields named from the
  * message (`payload.to`). For callers that gather messages of many callers into one insert.
  */
-export async function prepareMessage(app: Checker, queue: string, message: unknown): Promise<PreparedMessage> {
-  const [prepared] = await prepare(app, declaredQueue(app, queue), [{ value: message, path: [] }], app.clock.now());
-  return prepared!;
+export async function checkMessage(app: Checker, queue: string, message: unknown): Promise<CheckedMessage> {
+  const [checked] = await checkMessages(app, declaredQueue(app, queue), [{ value: message, path: [] }], app.clock.now());
+  return checked!;
 }
 
 /**
- * Stores prepared messages of one queue with one insert (plus one read when dedup keys hit stored
+ * Stores checked messages of one queue with one insert (plus one read when dedup keys hit stored
  * messages), whole or not at all, then wakes a drain. Answers in the order given.
  */
-export async function storePrepared(app: App, queue: string, prepared: readonly PreparedMessage[]): Promise<EnqueuedMessage[]> {
+export async function insertCheckedAndWake(app: App, queue: string, checked: readonly CheckedMessage[]): Promise<EnqueuedMessage[]> {
   const queueConfig = declaredQueue(app, queue);
-  const answers = await insertPrepared(
+  const answers = await insertChecked(
     app,
     queueConfig,
-    prepared.map((p) => ({ ...p, sameAs: undefined })),
+    checked.map((p) => ({ ...p, sameAs: undefined })),
     app.db,
   );
   await wakeDrain(app, queueConfig.name);
@@ -161,17 +162,29 @@ export async function wakeDrain(app: App, queue: string): Promise<void> {
   await app.waker?.wake(queue);
 }
 
-async function store(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], options: EnqueueOptions): Promise<EnqueuedMessage[]> {
-  const answers = await insertAll(app, queue, inputs, options);
+/** Checks the messages, inserts them whole or not at all, then wakes a drain unless in a caller's transaction. */
+async function checkInsertAndWake(
+  app: App,
+  queue: QueueConfig,
+  inputs: readonly { value: unknown; path: Path }[],
+  options: EnqueueOptions,
+): Promise<EnqueuedMessage[]> {
+  const answers = await checkAndInsert(app, queue, inputs, options);
   // In a caller's transaction nothing is committed yet: the caller wakes after its commit.
   if (options.db === undefined) await wakeDrain(app, queue.name);
   return answers;
 }
 
-async function insertAll(app: App, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], options: EnqueueOptions): Promise<EnqueuedMessage[]> {
+/** Checks the messages and inserts them (a FIFO enqueue in a caller's transaction holds its groups first). */
+async function checkAndInsert(
+  app: App,
+  queue: QueueConfig,
+  inputs: readonly { value: unknown; path: Path }[],
+  options: EnqueueOptions,
+): Promise<EnqueuedMessage[]> {
   if (queue.fifo && options.db?.transactionId !== undefined) await holdGroupsUntilCommit(app, queue, inputs, options.db);
-  const prepared = await prepare(app, queue, inputs, app.clock.now());
-  return insertPrepared(app, queue, prepared, options.db ?? app.db);
+  const checked = await checkMessages(app, queue, inputs, app.clock.now());
+  return insertChecked(app, queue, checked, options.db ?? app.db);
 }
 
 /**
@@ -189,21 +202,23 @@ async function holdGroupsUntilCommit(app: App, queue: QueueConfig, inputs: reado
   await holdGroupSlots(tx, { queue: queue.name, groups });
 }
 
-async function insertPrepared(app: App, queue: QueueConfig, prepared: Prepared[], db: Db): Promise<EnqueuedMessage[]> {
+/** Inserts checked messages whole or not at all: with their slices, in one transaction. */
+async function insertChecked(app: App, queue: QueueConfig, checked: CheckedInBatch[], db: Db): Promise<EnqueuedMessage[]> {
   // Messages with slices are written with them in one transaction (or the caller's), so a
   // message is never visible without its whole payload.
-  const sliced = prepared.some((item) => item.message.parts !== undefined);
-  if (sliced && db.transactionId === undefined) return db.transaction((tx) => insertRows(app, queue, prepared, tx));
-  return insertRows(app, queue, prepared, db);
+  const sliced = checked.some((item) => item.message.parts !== undefined);
+  if (sliced && db.transactionId === undefined) return db.transaction((tx) => insertRowsAndSlices(app, queue, checked, tx));
+  return insertRowsAndSlices(app, queue, checked, db);
 }
 
-async function insertRows(app: App, queue: QueueConfig, prepared: Prepared[], db: Db): Promise<EnqueuedMessage[]> {
+/** Inserts the rows (a dedupKey repeated in the batch or already stored answers the first id), then their slices. */
+async function insertRowsAndSlices(app: App, queue: QueueConfig, checked: CheckedInBatch[], db: Db): Promise<EnqueuedMessage[]> {
   const now = app.clock.now();
 
   // A dedupKey repeated within the batch is a duplicate of its first occurrence, decided here:
   // the insert would only count it, not say which message it repeated.
   const firstByKey = new Map<string, number>();
-  for (const [index, item] of prepared.entries()) {
+  for (const [index, item] of checked.entries()) {
     const key = item.message.dedupKey;
     if (key === null) continue;
     const first = firstByKey.get(key);
@@ -211,18 +226,18 @@ async function insertRows(app: App, queue: QueueConfig, prepared: Prepared[], db
     else item.sameAs = first;
   }
 
-  const inserted = prepared.filter((item) => item.sameAs === undefined).map((item) => item.message);
+  const inserted = checked.filter((item) => item.sameAs === undefined).map((item) => item.message);
   const stored = await insertResolvingDuplicates(db, queue.name, inserted, now);
   // Slices only for messages this insert stored (a duplicate's payload is the stored message's).
   await insertSlices(
     db,
     inserted.filter((message) => message.parts !== undefined && !stored.has(message.id)),
   );
-  const answers: EnqueuedMessage[] = prepared.map((item) => {
+  const answers: EnqueuedMessage[] = checked.map((item) => {
     const id = stored.get(item.message.id) ?? item.message.id;
     return { id, duplicate: id !== item.message.id };
   });
-  for (const [index, item] of prepared.entries()) {
+  for (const [index, item] of checked.entries()) {
     if (item.sameAs !== undefined) answers[index] = { id: answers[item.sameAs]!.id, duplicate: true };
   }
   return answers;
@@ -298,10 +313,14 @@ async function insertResolvingDuplicates(db: Db, queue: string, messages: readon
   return existingIdOf;
 }
 
-async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], now: Date): Promise<Prepared[]> {
+/**
+ * Checks messages against their queue and type and makes their rows, ids included; throws every
+ * refusal found (ValidationError, or TooLargeError when only sizes are wrong). Writes nothing.
+ */
+async function checkMessages(app: Checker, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], now: Date): Promise<CheckedInBatch[]> {
   const issues: FieldIssue[] = [];
   const sizeIssues: FieldIssue[] = [];
-  const prepared: Prepared[] = [];
+  const checked: CheckedInBatch[] = [];
   let requestBytes = 0;
 
   for (const { value, path } of inputs) {
@@ -327,9 +346,9 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
       issues.push(...json.issues);
       continue;
     }
-    const checked = await jobType.payload.safeParseAsync(message.payload);
-    if (!checked.success) {
-      issues.push(...issuesFromZod(checked.error, payloadPath));
+    const payloadCheck = await jobType.payload.safeParseAsync(message.payload);
+    if (!payloadCheck.success) {
+      issues.push(...issuesFromZod(payloadCheck.error, payloadPath));
       continue;
     }
     const payloadJson = JSON.stringify(message.payload);
@@ -366,7 +385,7 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
     // The slices go in calls of their own; the message's insert carries only its row.
     const messageBytes = encodedRequestBytes(parts === undefined ? payloadJson : 'null', (message.dedupKey ?? '') + (message.groupKey ?? ''));
     requestBytes += messageBytes;
-    prepared.push({
+    checked.push({
       requestBytes: messageBytes,
       message: {
         id: uuidv7(now.getTime()),
@@ -395,7 +414,7 @@ async function prepare(app: Checker, queue: QueueConfig, inputs: readonly { valu
       },
     ]);
   }
-  return prepared;
+  return checked;
 }
 
 function resolveAvailableAt(message: z.output<typeof enqueueMessage>, now: Date, path: Path, issues: FieldIssue[]): Date | undefined {

@@ -1,6 +1,6 @@
 /** OpenAPI 3.1 for the HTTP API, generated from the routes' zod schemas (zod 4's JSON Schema output). */
 import * as z from 'zod';
-import { errorResponse, ROUTES } from './routes.js';
+import { errorResponseBody, ROUTES } from './routes.js';
 
 const REFUSALS: Record<number, string> = {
   400: 'a field breaks a rule: error names the field and the rule',
@@ -58,7 +58,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     },
     paths,
     components: {
-      schemas: { Error: output(errorResponse) },
+      schemas: { Error: output(errorResponseBody) },
       securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', description: 'AWS Signature Version 4 (service execute-api)' } },
     },
   };

@@ -18,7 +18,7 @@ import {
 } from './messages.js';
 
 /** The body every refusal carries. */
-export const errorResponse = z.object({
+export const errorResponseBody = z.object({
   error: z.object({
     code: z.string(),
     message: z.string(),
@@ -68,7 +68,7 @@ export interface Route {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
-  /** Status → answer; every route may also answer the refusals in errorResponse. */
+  /** Status → answer; every route may also answer the refusals in errorResponseBody. */
   responses: Record<number, z.ZodType>;
 }
 

@@ -2,7 +2,7 @@
  * The dashboard page's own JSON endpoints. Each one is thin, as the Lambda handlers are: parse
  * with the API's zod schemas (schema/messages.ts), call the same operations (lib/operations.ts,
  * lib/messages.ts), shape the answer. Refusals are thrown and answered by the server through
- * lib/http's errorResponse, so they read as the HTTP API's do and never carry SQL or a stack.
+ * lib/http's responseForError, so they read as the HTTP API's do and never carry SQL or a stack.
  *
  *   GET    /api/overview                         every queue: depth, oldest due, paused, limits (queue-wide and per
  *                                                 run), a FIFO queue's groups, permits in use, last hour;

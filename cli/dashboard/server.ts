@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { App } from '../../lib/app.js';
 import { ValidationError } from '../../lib/errors.js';
-import { errorResponse, HttpError, PayloadTooLargeError, UnsupportedMediaTypeError, type HttpResponse } from '../../lib/http/index.js';
+import { responseForError, HttpError, PayloadTooLargeError, UnsupportedMediaTypeError, type HttpResponse } from '../../lib/http/index.js';
 import { createApi } from './api.js';
 
 export interface DashboardOptions {
@@ -91,7 +91,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const body = changes ? await readJsonBody(request) : undefined;
       answer = await api({ method, path: url.pathname, query: url.searchParams, body });
     } catch (error) {
-      answer = errorResponse(error, (level, message, fault) => {
+      answer = responseForError(error, (level, message, fault) => {
         const detail = fault instanceof Error ? (level === 'error' ? fault.stack : `${fault.name}: ${fault.message}`) : String(fault);
         log(`dashboard: ${method} ${url.pathname}: ${message}: ${detail}`);
       });

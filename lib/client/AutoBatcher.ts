@@ -1,9 +1,9 @@
 import { ENQUEUE_LIMITS } from '../../schema/messages.js';
 import type { App } from '../app.js';
-import { prepareMessage, storePrepared, type EnqueuedMessage, type PreparedMessage } from '../enqueue.js';
+import { checkMessage, insertCheckedAndWake, type EnqueuedMessage, type CheckedMessage } from '../enqueue.js';
 
 interface Waiting {
-  prepared: PreparedMessage;
+  checked: CheckedMessage;
   resolve(answer: EnqueuedMessage): void;
   reject(error: unknown): void;
 }
@@ -36,8 +36,8 @@ export class AutoBatcher {
     let answer!: Promise<EnqueuedMessage>;
     // Checked, then joined to its batch in the same callback, so a flush that waited for the
     // check finds the message in the batch.
-    const joined = prepareMessage(this.app, queue, message).then((prepared) => {
-      answer = this.#join(queue, prepared);
+    const joined = checkMessage(this.app, queue, message).then((checked) => {
+      answer = this.#join(queue, checked);
     });
     this.#checking.add(joined);
     void joined.catch(() => {}).finally(() => this.#checking.delete(joined));
@@ -45,15 +45,15 @@ export class AutoBatcher {
     return answer;
   }
 
-  #join(queue: string, prepared: PreparedMessage): Promise<EnqueuedMessage> {
+  #join(queue: string, checked: CheckedMessage): Promise<EnqueuedMessage> {
     return new Promise<EnqueuedMessage>((resolve, reject) => {
       // A message that would push the batch past the request limit starts the next one.
       const open = this.#pending.get(queue);
-      if (open !== undefined && open.bytes + prepared.requestBytes > ENQUEUE_LIMITS.maxRequestBytes) this.#flush(queue);
+      if (open !== undefined && open.bytes + checked.requestBytes > ENQUEUE_LIMITS.maxRequestBytes) this.#flush(queue);
       const batch = this.#pending.get(queue) ?? { items: [], bytes: 0 };
       this.#pending.set(queue, batch);
-      batch.items.push({ prepared, resolve, reject });
-      batch.bytes += prepared.requestBytes;
+      batch.items.push({ checked, resolve, reject });
+      batch.bytes += checked.requestBytes;
       if (this.options.lingerMs <= 0 || batch.items.length >= this.options.maxBatch) this.#flush(queue);
       else batch.timer ??= setTimeout(() => this.#flush(queue), this.options.lingerMs);
     });
@@ -73,10 +73,10 @@ export class AutoBatcher {
     if (batch.timer !== undefined) clearTimeout(batch.timer);
     if (batch.items.length === 0) return;
     const items = batch.items;
-    const insert = storePrepared(
+    const insert = insertCheckedAndWake(
       this.app,
       queue,
-      items.map((item) => item.prepared),
+      items.map((item) => item.checked),
     ).then(
       (answers) => items.forEach((item, i) => item.resolve(answers[i]!)),
       (error: unknown) => items.forEach((item) => item.reject(error)),

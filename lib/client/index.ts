@@ -13,7 +13,7 @@ import { createApp, type App } from '../app.js';
 import type { QueueAppConfig } from '../config.js';
 import type { Db } from '../db/types.js';
 import { createDb } from '../db/index.js';
-import { enqueue as enqueueMessages, enqueueInTransaction, prepareMessage, wakeDrain, type EnqueuedMessage, type MessageFor } from '../enqueue.js';
+import { enqueue as enqueueMessages, enqueueInTransaction, checkMessage, wakeDrain, type EnqueuedMessage, type MessageFor } from '../enqueue.js';
 import { ConflictError, NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from '../errors.js';
 import { JobRegistry } from '../jobs/JobRegistry.js';
 import type { AnyJobType, PayloadInput } from '../jobs/types.js';
@@ -146,12 +146,12 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
     async enqueue(type, payload, send) {
       const queue = send?.queue ?? DEFAULT_QUEUE;
       const body = message(type, payload, send);
-      await prepareMessage(checker, queue, body);
+      await checkMessage(checker, queue, body);
       return (await call('POST', `/queues/${encodeURIComponent(queue)}/messages`, body)) as EnqueuedMessage;
     },
     async enqueueMany(messages, send) {
       const queue = send?.queue ?? DEFAULT_QUEUE;
-      for (const m of messages) await prepareMessage(checker, queue, m);
+      for (const m of messages) await checkMessage(checker, queue, m);
       const answer = (await call('POST', `/queues/${encodeURIComponent(queue)}/messages`, { messages })) as { messages: EnqueuedMessage[] };
       return answer.messages;
     },

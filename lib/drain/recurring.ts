@@ -1,7 +1,7 @@
 /** Recurring messages written by a drain run: the due slots of the config's entries (lib/recurring.ts). */
 import { ENQUEUE_LIMITS } from '../../schema/messages.js';
 import type { App } from '../app.js';
-import { prepareMessage, type PreparedMessage } from '../enqueue.js';
+import { checkMessage, type CheckedMessage } from '../enqueue.js';
 import { ValidationError } from '../errors.js';
 import { dueSlots, lookBackMs, MAX_RECURRING_PAYLOAD_BYTES, slotKey, type RecurringPlan } from '../recurring.js';
 import { insertRecurringMessages } from '../sql/insertRecurringMessages.js';
@@ -19,7 +19,7 @@ export interface RecurringRunResult {
 interface DueMessage {
   plan: RecurringPlan;
   slot: number;
-  prepared: PreparedMessage;
+  checked: CheckedMessage;
 }
 
 /**
@@ -40,12 +40,12 @@ export async function enqueueDueRecurring(app: App, now: Date): Promise<Recurrin
       const stored = state.stored.get(plan.name) ?? Number.NEGATIVE_INFINITY;
       for (const slot of dueSlots(plan, now, lookBackMs(queue))) {
         if (slot.getTime() <= stored) continue;
-        const prepared = await prepareMessage(app, plan.queue, { type: plan.type, payload: plan.payload, dedupKey: slotKey(plan.name, slot) });
+        const checked = await checkMessage(app, plan.queue, { type: plan.type, payload: plan.payload, dedupKey: slotKey(plan.name, slot) });
         // A config made without defineConfig skips its size check; slices would need their own writes.
-        if (prepared.message.parts !== undefined)
+        if (checked.message.parts !== undefined)
           throw new Error(`payload is too large for a recurring message (at most ${MAX_RECURRING_PAYLOAD_BYTES} bytes of JSON)`);
         const due = byQueue.get(plan.queue) ?? [];
-        due.push({ plan, slot: slot.getTime(), prepared });
+        due.push({ plan, slot: slot.getTime(), checked });
         byQueue.set(plan.queue, due);
       }
     } catch (error) {
@@ -86,7 +86,7 @@ async function storeSlots(app: App, queue: string, batch: readonly DueMessage[],
   for (let attempt = 0; ; attempt++) {
     const inserted = await insertRecurringMessages(
       app.db,
-      pending.map((item) => ({ message: item.prepared.message, entry: item.plan.name, slot: new Date(item.slot) })),
+      pending.map((item) => ({ message: item.checked.message, entry: item.plan.name, slot: new Date(item.slot) })),
       now,
     );
     if (inserted !== undefined) {
@@ -106,13 +106,13 @@ function batches(due: readonly DueMessage[]): DueMessage[][] {
   let current: DueMessage[] = [];
   let bytes = 0;
   for (const item of due) {
-    if (current.length > 0 && (current.length >= ENQUEUE_LIMITS.maxBatchSize || bytes + item.prepared.requestBytes > ENQUEUE_LIMITS.maxRequestBytes)) {
+    if (current.length > 0 && (current.length >= ENQUEUE_LIMITS.maxBatchSize || bytes + item.checked.requestBytes > ENQUEUE_LIMITS.maxRequestBytes)) {
       out.push(current);
       current = [];
       bytes = 0;
     }
     current.push(item);
-    bytes += item.prepared.requestBytes;
+    bytes += item.checked.requestBytes;
   }
   if (current.length > 0) out.push(current);
   return out;

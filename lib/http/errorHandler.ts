@@ -35,14 +35,14 @@ export function httpErrorHandler(options: { logger: ErrorLogger }): MiddlewareOb
     onError: (request) => {
       const { error, event } = request;
       const route = `${event.requestContext?.http?.method ?? '?'} ${event.rawPath ?? '?'}`;
-      request.response = errorResponse(error, (level, message, fault) => options.logger[level](message, { route, error: fault }));
+      request.response = responseForError(error, (level, message, fault) => options.logger[level](message, { route, error: fault }));
     },
   };
 }
 
 type Log = (level: 'error' | 'warn', message: string, fault: unknown) => void;
 
-export function errorResponse(error: unknown, log: Log): HttpResponse {
+export function responseForError(error: unknown, log: Log): HttpResponse {
   const refusal = refusalResponse(error instanceof ZodError ? new ValidationError(issuesFromZod(error)) : error);
   if (refusal !== undefined) return jsonResponse(refusal.status, { error: refusal.body });
   if (error instanceof HttpError) return jsonResponse(error.status, { error: error.body }, error.headers);

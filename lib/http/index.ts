@@ -1,5 +1,5 @@
 /** The HTTP layer's public face: middlewares, errors and responses shared by the handlers. */
-export { httpErrorHandler, errorResponse, type ErrorLogger } from './errorHandler.js';
+export { httpErrorHandler, responseForError, type ErrorLogger } from './errorHandler.js';
 export { HttpError, PayloadTooLargeError, refusalResponse, UnsupportedMediaTypeError, type ErrorBody } from './errors.js';
 export { header, jsonBody, type JsonBodyOptions } from './jsonBody.js';
 export { accepted, jsonResponse, ok, type HttpResponse } from './responses.js';

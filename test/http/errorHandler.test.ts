@@ -3,16 +3,16 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { DataApiUnavailableError, DatabaseError, DatabaseResumingError, DeadlockError, DuplicateKeyError } from '../../lib/db/index.js';
 import { ConflictError, NotFoundError, PermanentError, RetryableError, TooLargeError, ValidationError } from '../../lib/errors.js';
-import { errorResponse } from '../../lib/http/errorHandler.js';
+import { responseForError } from '../../lib/http/errorHandler.js';
 import { HttpError, UnsupportedMediaTypeError } from '../../lib/http/errors.js';
 
 function respond(error: unknown) {
   const logged: { level: string; fault: unknown }[] = [];
-  const response = errorResponse(error, (level, _message, fault) => void logged.push({ level, fault }));
+  const response = responseForError(error, (level, _message, fault) => void logged.push({ level, fault }));
   return { status: response.statusCode, headers: response.headers ?? {}, body: JSON.parse(response.body as string), logged };
 }
 
-describe('errorResponse', () => {
+describe('responseForError', () => {
   it('answers a refusal of the domain with its status, unlogged', () => {
     expect(respond(new NotFoundError('unknown_queue', 'queue "x" is not declared', 'queue'))).toEqual({
       status: 404,
