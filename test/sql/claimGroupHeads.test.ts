@@ -11,6 +11,9 @@ import { ensureGroupSlots } from '../../lib/sql/groupSlots.js';
 import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
 import { enqueue, enqueueInTransaction } from '../../lib/enqueue.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
+import { DataApiUnavailableError } from '../../lib/db/errors.js';
+import { lostReplyDb } from '../support/lostReply.js';
+import { onceAndResent } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
@@ -247,5 +250,45 @@ describe('claimGroupHeads', () => {
     expect(byTable('n')).toEqual([]);
     expect(plan.filter((row) => row.table === 'n').map((row) => row.key)).toEqual(['ix_queue_messages_group']);
     expect(claim.filter((row) => row.type === 'ALL' && String(row.table).match(/^(h|m|r|s)$/))).toEqual([]);
+  });
+});
+
+describe('claimGroupHeads: the conformance subtests', () => {
+  it('counts the rows it leased, each head and the follower leased with it', async () => {
+    const { clock, ids } = await fifo('count', ['a', 'a', 'b', 'b', 'c']);
+    const now = clock.now();
+    const heads = await findGroupHeads(stack.db, { queue: 'count', now, limit: 10 });
+    expect(heads.map((head) => [head.id, head.nextId])).toEqual([
+      [ids[0], ids[1]],
+      [ids[2], ids[3]],
+      [ids[4], null],
+    ]);
+    const leaseUntil = new Date(now.getTime() + LEASE_MS);
+    expect(await claimGroupHeads(stack.db, { queue: 'count', heads, limit: 2, leaseToken: 'x', now, leaseUntil, followers: true })).toBe(4);
+    expect(await claimGroupHeads(stack.db, { queue: 'count', heads, limit: 10, leaseToken: 'y', now, leaseUntil, followers: true })).toBe(1);
+    expect(await claimGroupHeads(stack.db, { queue: 'count', heads, limit: 10, leaseToken: 'z', now, leaseUntil, followers: true })).toBe(0);
+  });
+
+  it('finds the same heads when the read is re-sent after a lost reply, and does not re-send the lease: the caller sees the failure', async () => {
+    const { clock } = await fifo('lost', ['a', 'b', 'a']);
+    const now = clock.now();
+    const { once, resent } = await onceAndResent(stack, {
+      seed: async () => {},
+      reset: async () => {},
+      run: (db) => findGroupHeads(db, { queue: 'lost', now, limit: 10 }),
+      lost: (sql) => sql === FIND_GROUP_HEADS,
+      state: async () => {},
+    });
+    expect([resent.lost, resent.sent]).toEqual([1, 2]);
+    expect(resent.result).toEqual(once.result);
+    const lost = lostReplyDb(stack, { when: (sql) => sql.includes('FOR UPDATE SKIP LOCKED') });
+    const leaseUntil = new Date(now.getTime() + LEASE_MS);
+    const error = await claimGroupHeads(lost.db, { queue: 'lost', heads: once.result, limit: 10, leaseToken: 'l', now, leaseUntil, followers: false }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DataApiUnavailableError);
+    expect([lost.lost(), lost.sent()]).toEqual([1, 1]);
+    // It ran: both heads wait out the lease it took.
+    expect(await claimGroupHeads(stack.db, { queue: 'lost', heads: once.result, limit: 10, leaseToken: 'm', now, leaseUntil, followers: false })).toBe(0);
   });
 });

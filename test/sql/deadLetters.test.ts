@@ -2,12 +2,17 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   deadLetterIds,
+  listDeadLetters,
   PURGE_DEAD_LETTERS,
   purgeDeadLettersById,
   REDRIVE_DEAD_LETTERS,
   redriveDeadLetters,
+  redriveDeadLettersById,
+  SELECT_DEAD_LETTER_IDS,
   selectDeadLetters,
 } from '../../lib/sql/deadLetters.js';
+import { RESPONSE_PAGE_BYTES } from '../../lib/sql/responseBytes.js';
+import { explain, expectAccess, insertBackground, insertFixtures, messages, onceAndResent, statementsOf } from '../support/statements.js';
 import { lostReplyDb } from '../support/lostReply.js';
 import { useStack } from '../support/stack.js';
 
@@ -90,5 +95,68 @@ describe('deadLetterIds', () => {
     // A purged message's payload slices go with it.
     const [parts] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_payload_parts')) as any;
     expect(Number(parts[0].n)).toBe(0);
+  });
+});
+
+describe('dead letters: the conformance subtests', () => {
+  it('lists a page in id order, says whether more follow, and pages on after an id', async () => {
+    const ids = await deadLetters('list', 5);
+    await deadLetters('list-other', 1, 100);
+    const page = (limit: number, afterId?: string) => listDeadLetters(stack.db, { queue: 'list', limit, afterId, maxBytes: RESPONSE_PAGE_BYTES });
+    const first = await page(2);
+    expect([first.messages.map((m) => m.id), first.more]).toEqual([ids.slice(0, 2), true]);
+    const last = await page(3, ids[1]);
+    expect([last.messages.map((m) => m.id), last.more]).toEqual([ids.slice(2), false]);
+    expect(first.messages[0]).toMatchObject({ queue: 'list', status: 'dead', attempts: 3, payload: {} });
+  });
+
+  it('redrives a message to the head of its group, due a lease later, with its attempts and lease cleared, and counts what it changed', async () => {
+    await insertFixtures(stack, [
+      { id: idOf(200), queue: 'redrive', status: 'dead', attempts: 3, leaseToken: 'old', groupKey: 'g', lastError: 'gave up' },
+      { id: idOf(201), queue: 'redrive', status: 'dead', attempts: 3, leaseToken: 'old' },
+      { id: idOf(202), queue: 'redrive', status: 'done' },
+    ]);
+    const later = new Date(NOW.getTime() + 30_000);
+    expect(await redriveDeadLettersById(stack.db, { queue: 'redrive', ids: [idOf(200), idOf(201), idOf(202)], now: NOW, groupedAvailableAt: later })).toBe(2);
+    expect(
+      (await messages(stack, { queue: 'redrive' })).map((row) => [
+        row.status,
+        row.attempts,
+        row.available_at,
+        row.lease_token,
+        row.finished_at,
+        row.group_head,
+        row.last_error,
+      ]),
+    ).toEqual([
+      ['waiting', 0, later, null, null, 'g', 'gave up'],
+      ['waiting', 0, NOW, null, null, null, null],
+      ['done', 0, NOW, null, NOW, null, null],
+    ]);
+    // Re-sent after a lost reply: the second run finds no dead letters left to change.
+    const { once, resent } = await onceAndResent(stack, {
+      seed: () => deadLetters('redrive-again', 3, 300),
+      reset: () => stack.sql.query("DELETE FROM queue_messages WHERE queue = 'redrive-again'"),
+      run: (db) => redriveDeadLettersById(db, { queue: 'redrive-again', ids: [idOf(300), idOf(302)], now: NOW, groupedAvailableAt: later }),
+      lost: (sql) => sql === REDRIVE_DEAD_LETTERS,
+      state: () => messages(stack, { queue: 'redrive-again' }),
+    });
+    expect(resent.state).toEqual(once.state);
+    expect([once.result, resent.result]).toEqual([2, 0]);
+  });
+
+  it('finds dead letters through the dead-letter index, and changes chosen ones by primary key', async () => {
+    await insertBackground(stack);
+    const calls = await statementsOf(stack.db, async (db) => {
+      await listDeadLetters(db, { queue: 'bg1', limit: 50, maxBytes: RESPONSE_PAGE_BYTES });
+      const ids = await deadLetterIds(db, { queue: 'bg1', limit: 10 });
+      await redriveDeadLettersById(db, { queue: 'bg1', ids, now: NOW, groupedAvailableAt: NOW });
+      await purgeDeadLettersById(db, { queue: 'bg1', ids });
+    });
+    expect(calls.map((call) => call.sql).slice(1)).toEqual([SELECT_DEAD_LETTER_IDS, REDRIVE_DEAD_LETTERS, PURGE_DEAD_LETTERS]);
+    expectAccess(await explain(stack.db, calls[0]!), { queue_messages: 'ix_queue_messages_dead' });
+    expectAccess(await explain(stack.db, calls[1]!), { queue_messages: 'ix_queue_messages_dead' });
+    expectAccess(await explain(stack.db, calls[2]!), { m: 'PRIMARY' });
+    expectAccess(await explain(stack.db, calls[3]!), { m: 'PRIMARY' });
   });
 });

@@ -7,7 +7,11 @@ import {
   RELEASE_RUN_PERMITS_BY_COUNT,
   RETURN_UNUSED,
   RETURN_UNUSED_BY_COUNT,
+  TAKE_BOTH,
+  TAKE_RATE,
+  TAKE_RUN,
   ensurePermits,
+  extendRatePermits,
   permitsInUse,
   ratePermits,
   releaseRunPermits,
@@ -16,6 +20,7 @@ import {
   type PermitLimits,
 } from '../../lib/sql/permits.js';
 import { lostReplyDb } from '../support/lostReply.js';
+import { explain, expectAccess, onceAndResent, statementsOf, tableRows } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
@@ -172,5 +177,83 @@ describe('permits given back after a lost reply', () => {
       DataApiUnavailableError,
     );
     expect(await inUse('lost-unused-count', at(1))).toEqual({ rate: 3, run: 3 });
+  });
+});
+
+describe('permits: the conformance subtests', () => {
+  const permitRows = async (queue: string) => (await tableRows(stack, 'queue_permits', 'queue, kind, slot')).filter((row) => row.queue === queue);
+
+  it('a take is not re-sent after a lost reply: the caller sees the failure, and what it took frees itself when its window or lease ends', async () => {
+    const limits = { rate: ratePermits(4), run: { slots: 4 } };
+    await ensurePermits(stack.db, { queue: 'lost-take', limits, now: T0 });
+    const lost = lostReplyDb(stack, { when: (sql) => sql === TAKE_BOTH });
+    await expect(takePermits(lost.db, { queue: 'lost-take', limits, want: 3, leaseToken: 'a', now: T0, leaseUntil: LEASE })).rejects.toBeInstanceOf(
+      DataApiUnavailableError,
+    );
+    expect([lost.lost(), lost.sent()]).toEqual([1, 1]);
+    expect(await inUse('lost-take', T0)).toEqual({ rate: 3, run: 3 });
+    expect(await inUse('lost-take', LEASE)).toEqual({ rate: 0, run: 0 });
+  });
+
+  it("extends a claim's own rate permits, never earlier, counting those it still holds (found rows), alike when re-sent", async () => {
+    const take = await limited('extend', { rate: ratePermits(3) });
+    expect(await take(2, 'a')).toBe(2);
+    const window = T0.getTime() + ratePermits(3).windowMs;
+    // Earlier than they are taken until: nothing changes, but both are still the claim's.
+    expect(await extendRatePermits(stack.db, { queue: 'extend', leaseToken: 'a', freeAt: at(1) })).toBe(2);
+    expect((await permitRows('extend')).map((row) => (row.free_at as Date).getTime())).toEqual([window, window, T0.getTime()]);
+    const { once, resent } = await onceAndResent(stack, {
+      seed: async () => {},
+      reset: async () => {},
+      run: (db) => extendRatePermits(db, { queue: 'extend', leaseToken: 'a', freeAt: at(5_000) }),
+      lost: (sql) => sql.includes('SET free_at = GREATEST'),
+      state: () => permitRows('extend'),
+    });
+    expect([resent.lost, resent.sent]).toEqual([1, 2]);
+    expect([once.result, resent.result]).toEqual([2, 2]);
+    expect(resent.state).toEqual(once.state);
+    expect(await extendRatePermits(stack.db, { queue: 'extend', leaseToken: 'b', freeAt: at(5_000) })).toBe(0);
+  });
+
+  it('adds missing permit rows alike when re-sent after a lost reply', async () => {
+    const limits = { rate: ratePermits(3), run: { slots: 2 } };
+    const { once, resent } = await onceAndResent(stack, {
+      seed: async () => {},
+      reset: () => stack.sql.query("DELETE FROM queue_permits WHERE queue = 'ensure'"),
+      run: (db) => ensurePermits(db, { queue: 'ensure', limits, now: T0 }),
+      lost: (sql) => sql.includes('INSERT INTO queue_permits'),
+      state: () => permitRows('ensure'),
+    });
+    expect([resent.lost, resent.sent]).toEqual([1, 2]);
+    expect(resent.state).toEqual(once.state);
+    expect(once.state).toHaveLength(5);
+  });
+
+  it('takes free permits through the free index and gives them back through the holder index, each by primary key, scanning no other queue', async () => {
+    const limits = { rate: ratePermits(50), run: { slots: 50 } };
+    for (const queue of ['p0', 'p1', 'p2', 'plan']) await ensurePermits(stack.db, { queue, limits, now: T0 });
+    await stack.sql.query('ANALYZE TABLE queue_permits');
+    const calls = await statementsOf(stack.db, async (db) => {
+      for (const only of [{ rate: limits.rate }, { run: limits.run }, limits]) {
+        await takePermits(db, { queue: 'plan', limits: only, want: 5, leaseToken: 'x', now: T0, leaseUntil: LEASE });
+      }
+      await returnUnusedPermits(db, { queue: 'plan', leaseToken: 'x', keep: 2, now: at(1) });
+      await releaseRunPermits(db, { queue: 'plan', leaseToken: 'x', keep: 1, now: at(2) });
+      await extendRatePermits(db, { queue: 'plan', leaseToken: 'x', freeAt: at(3_000) });
+      await permitsInUse(db, { queues: ['plan', 'p0'], now: at(3) });
+    });
+    const planOf = async (sql: string) =>
+      explain(
+        stack.db,
+        calls.find((call) => call.sql === sql)!,
+      );
+    expect(calls.map((call) => call.sql).slice(0, 3)).toEqual([TAKE_RATE, TAKE_RUN, TAKE_BOTH]);
+    expectAccess(await planOf(TAKE_RATE), { queue_permits: 'ix_queue_permits_free', p: 'PRIMARY' });
+    expectAccess(await planOf(TAKE_RUN), { queue_permits: 'ix_queue_permits_free', p: 'PRIMARY' });
+    expectAccess(await planOf(TAKE_BOTH), { queue_permits: ['ix_queue_permits_free', 'ix_queue_permits_free'], pr: 'PRIMARY', pc: 'PRIMARY' });
+    expectAccess(await planOf(RETURN_UNUSED), { queue_permits: 'ix_queue_permits_holder', p: 'PRIMARY' });
+    expectAccess(await planOf(RELEASE_RUN_PERMITS), { queue_permits: 'ix_queue_permits_holder', p: 'PRIMARY' });
+    expectAccess(await explain(stack.db, calls[5]!), { queue_permits: 'ix_queue_permits_holder' });
+    expectAccess(await explain(stack.db, calls[6]!), { queue_permits: 'ix_queue_permits_free' });
   });
 });

@@ -1,7 +1,8 @@
 /** Purged recurring slots: the marks a purge leaves, and the recurring insert that honours them. */
 import { describe, expect, it } from 'vitest';
 import { insertRecurringMessages, type RecurringMessage } from '../../lib/sql/insertRecurringMessages.js';
-import { markPurgedSlots, purgeMarks } from '../../lib/sql/recurringPurges.js';
+import { MARK_PURGED_SLOTS, markPurgedSlots, purgeMarks } from '../../lib/sql/recurringPurges.js';
+import { explain, expectAccess, onceAndResent, statementsOf, tableRows } from '../support/statements.js';
 import { slotKey } from '../../lib/recurring.js';
 import { useStack } from '../support/stack.js';
 
@@ -55,5 +56,45 @@ describe('insertRecurringMessages', () => {
     // Slot 9 of `a` was purged: the batch is refused whole, so its counts stay exact once resent.
     expect(await insertRecurringMessages(stack.db, [due('ins', 'a', slot(9)), due('ins', 'b', slot(10))], NOW)).toBeUndefined();
     expect(await keys('ins')).toEqual([slotKey('a', slot(10)), slotKey('a', slot(11)), slotKey('b', slot(9))]);
+  });
+});
+
+describe('purge marks: the conformance subtests', () => {
+  it('leave the same marks when re-sent after a lost reply, and make no call for no slots', async () => {
+    const { once, resent } = await onceAndResent(stack, {
+      seed: () => markPurgedSlots(stack.db, { queue: 'resend', slots: [{ entry: 'a', slot: slot(5) }], now: NOW }),
+      reset: () => stack.sql.query("DELETE FROM queue_recurring_purges WHERE queue = 'resend'"),
+      run: (db) =>
+        markPurgedSlots(db, {
+          queue: 'resend',
+          slots: [
+            { entry: 'a', slot: slot(4) },
+            { entry: 'b', slot: slot(6) },
+          ],
+          now: NOW,
+        }),
+      lost: (sql) => sql === MARK_PURGED_SLOTS,
+      state: async () => (await tableRows(stack, 'queue_recurring_purges', 'queue, entry')).filter((row) => row.queue === 'resend'),
+    });
+    expect([resent.lost, resent.sent]).toEqual([1, 2]);
+    expect(resent.state).toEqual(once.state);
+    expect(await purgeMarks(stack.db, 'resend')).toEqual(
+      new Map([
+        ['a', slot(5)],
+        ['b', slot(6)],
+      ]),
+    );
+    const db = stack.newDb();
+    await markPurgedSlots(db, { queue: 'resend', slots: [], now: NOW });
+    expect(db.stats.calls).toBe(0);
+  });
+
+  it("read a queue's marks by primary key", async () => {
+    for (const queue of ['m0', 'm1', 'm2']) {
+      await markPurgedSlots(stack.db, { queue, slots: Array.from({ length: 50 }, (_, n) => ({ entry: `e${n}`, slot: slot(1) })), now: NOW });
+    }
+    await stack.sql.query('ANALYZE TABLE queue_recurring_purges');
+    const [call] = await statementsOf(stack.db, (db) => purgeMarks(db, 'm1'));
+    expectAccess(await explain(stack.db, call!), { queue_recurring_purges: 'PRIMARY' });
   });
 });
