@@ -17,7 +17,7 @@
 import * as z from 'zod';
 import type { App } from '../../lib/app.js';
 import { ValidationError, type FieldIssue } from '../../lib/errors.js';
-import { HttpError, ok, type HttpResponse } from '../../lib/http/index.js';
+import { findRoute, HttpError, ok, type HttpResponse } from '../../lib/http/index.js';
 import { findMessageByDedupKey, getMessageDetail } from '../../lib/messages.js';
 import { listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../../lib/operations.js';
 import { slotKey, type RecurringPlan } from '../../lib/recurring.js';
@@ -53,64 +53,44 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
   const { app } = options;
   const throughput = new ThroughputHistory(app);
 
-  const routes: [method: string, pattern: RegExp, route: Route][] = [
-    ['GET', /^\/api\/overview$/, async () => ok(await overview(app, options, throughput))],
-    [
-      'GET',
-      /^\/api\/queues\/(?<queue>[^/]+)\/dead$/,
-      async (params, request) => {
-        const { queue } = parse(queueParams, params, 'path');
-        return ok(await listDeadLetters(app, queue, parse(deadLetterPageQuery, queryObject(request), 'query')));
-      },
-    ],
-    [
-      'POST',
-      /^\/api\/queues\/(?<queue>[^/]+)\/redrive$/,
-      async (params, request) => {
-        const { queue } = parse(queueParams, params, 'path');
-        const result = await redrive(app, queue, parse(redriveBody, request.body, 'body'));
-        return ok({ redriven: result.count, more: result.more });
-      },
-    ],
-    [
-      'DELETE',
-      /^\/api\/queues\/(?<queue>[^/]+)\/dead$/,
-      async (params, request) => {
-        const { queue } = parse(queueParams, params, 'path');
-        const { limit, ...selection } = parse(purgeSelection, request.body ?? {}, 'body');
-        const result = await purgeDeadLetters(app, queue, selection.all ? { all: true } : { ids: selection.ids! }, { limit });
-        return ok({ purged: result.count, more: result.more });
-      },
-    ],
-    [
-      'POST',
-      /^\/api\/queues\/(?<queue>[^/]+)\/(?<action>pause|resume)$/,
-      async (params, request) => {
-        const { queue } = parse(queueParams, { queue: params.queue }, 'path');
-        parse(emptyBody, request.body, 'body');
-        return ok(await (params.action === 'pause' ? pauseQueue(app, queue) : resumeQueue(app, queue)));
-      },
-    ],
-    ['GET', /^\/api\/messages\/(?<id>[^/]+)$/, async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id))],
-    [
-      'GET',
-      /^\/api\/queues\/(?<queue>[^/]+)\/messages$/,
-      async (params, request) => {
-        const { queue } = parse(queueParams, params, 'path');
-        return ok(await findMessageByDedupKey(app, queue, parse(dedupKeyQuery, queryObject(request), 'query').dedupKey));
-      },
-    ],
-  ];
+  const pauseOrResume =
+    (action: 'pause' | 'resume'): Route =>
+    async (params, request) => {
+      const { queue } = parse(queueParams, params, 'path');
+      parse(emptyBody, request.body, 'body');
+      return ok(await (action === 'pause' ? pauseQueue(app, queue) : resumeQueue(app, queue)));
+    };
+  const routes: Record<string, Route> = {
+    'GET /api/overview': async () => ok(await overview(app, options, throughput)),
+    'GET /api/queues/{queue}/dead': async (params, request) => {
+      const { queue } = parse(queueParams, params, 'path');
+      return ok(await listDeadLetters(app, queue, parse(deadLetterPageQuery, queryObject(request), 'query')));
+    },
+    'POST /api/queues/{queue}/redrive': async (params, request) => {
+      const { queue } = parse(queueParams, params, 'path');
+      const result = await redrive(app, queue, parse(redriveBody, request.body, 'body'));
+      return ok({ redriven: result.count, more: result.more });
+    },
+    'DELETE /api/queues/{queue}/dead': async (params, request) => {
+      const { queue } = parse(queueParams, params, 'path');
+      const { limit, ...selection } = parse(purgeSelection, request.body ?? {}, 'body');
+      const result = await purgeDeadLetters(app, queue, selection.all ? { all: true } : { ids: selection.ids! }, { limit });
+      return ok({ purged: result.count, more: result.more });
+    },
+    'POST /api/queues/{queue}/pause': pauseOrResume('pause'),
+    'POST /api/queues/{queue}/resume': pauseOrResume('resume'),
+    'GET /api/messages/{id}': async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id)),
+    'GET /api/queues/{queue}/messages': async (params, request) => {
+      const { queue } = parse(queueParams, params, 'path');
+      return ok(await findMessageByDedupKey(app, queue, parse(dedupKeyQuery, queryObject(request), 'query').dedupKey));
+    },
+  };
+  const routeKeys = Object.keys(routes);
 
   return async (request) => {
-    let pathMatched = false;
-    for (const [method, pattern, route] of routes) {
-      const match = pattern.exec(request.path);
-      if (match === null) continue;
-      pathMatched = true;
-      if (method === request.method) return route(decodeParams(match.groups ?? {}), request);
-    }
-    if (pathMatched) throw new HttpError(405, { code: 'method_not_allowed', message: `${request.method} is not allowed on ${request.path}` });
+    const { route, methods } = findRoute(routeKeys, request.method, request.path);
+    if (route !== undefined) return routes[route.key]!(decodeParams(route.params), request);
+    if (methods.length > 0) throw new HttpError(405, { code: 'method_not_allowed', message: `${request.method} is not allowed on ${request.path}` });
     throw new HttpError(404, { code: 'unknown_route', message: `no route for ${request.method} ${request.path}` });
   };
 }

@@ -15,8 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { App } from '../../lib/app.js';
-import { ValidationError } from '../../lib/errors.js';
-import { responseForError, HttpError, PayloadTooLargeError, UnsupportedMediaTypeError, type HttpResponse } from '../../lib/http/index.js';
+import { checkJsonContentType, HttpError, parseJsonBody, PayloadTooLargeError, responseForError, type HttpResponse } from '../../lib/http/index.js';
 import { createApi } from './api.js';
 
 export interface DashboardOptions {
@@ -136,14 +135,13 @@ function checkOrigin(request: IncomingMessage, port: number): void {
 }
 
 /**
- * The body of a change, parsed. It must be JSON (application/json), which a page of another site
- * cannot send here without asking first; an empty body is undefined.
+ * The body of a change, parsed as the HTTP API parses one (lib/http's parseJsonBody). It must be
+ * JSON (application/json) even when empty, since a page of another site cannot send that here
+ * without asking first; an empty body is undefined. Reading stops past the limit.
  */
 async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   const contentType = request.headers['content-type'];
-  if (contentType === undefined || !/^application\/json\s*(;\s*charset=utf-?8\s*)?$/i.test(contentType)) {
-    throw new UnsupportedMediaTypeError(`content-type must be application/json, got ${contentType === undefined ? 'none' : `"${contentType}"`}`);
-  }
+  checkJsonContentType(contentType);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
@@ -151,16 +149,7 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw new PayloadTooLargeError(`the body is over ${MAX_BODY_BYTES} bytes`, 'body');
     chunks.push(chunk);
   }
-  if (size === 0) return undefined;
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new ValidationError([{ field: 'body', rule: 'utf8', message: 'the body is not valid UTF-8' }]);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError([{ field: 'body', rule: 'json', message: `the body is not valid JSON (${(error as Error).message})` }]);
-  }
+  // As base64, as API Gateway passes a binary body: its bytes are then decoded as strict UTF-8.
+  const headers = { 'content-type': contentType, 'content-encoding': request.headers['content-encoding'] };
+  return parseJsonBody({ body: Buffer.concat(chunks).toString('base64'), isBase64Encoded: true, headers }, { maxBytes: MAX_BODY_BYTES, required: false });
 }
