@@ -38,8 +38,7 @@ export function formatDuration(ms: number): string {
   return `${minutes} min ${Math.round((ms - minutes * 60_000) / 1_000)} s`;
 }
 
-/** Cuts long text (error messages in a table) to `max` characters. */
-export function truncate(text: string, max: number): string {
-  const oneLine = text.replace(/\s+/g, ' ');
-  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`;
+/** Text (an error message in a table) on one line: each run of whitespace becomes one space. */
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ');
 }

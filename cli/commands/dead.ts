@@ -1,11 +1,12 @@
 import { DEAD_LETTER_LIMITS } from '../../schema/messages.js';
+import { clip } from '../../lib/clip.js';
 import { isUuid } from '../../lib/ids.js';
 import { listDeadLetters, purgeDeadLetters, redrive, type BulkResult } from '../../lib/operations.js';
 import { intOption, listOption } from '../args.js';
 import type { Command } from '../command.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import { formatCount, formatTable, truncate } from '../format.js';
+import { formatCount, formatTable, oneLine } from '../format.js';
 
 export const deadListCommand: Command = {
   name: 'dead list',
@@ -27,7 +28,7 @@ export const deadListCommand: Command = {
     context.print(
       formatTable(
         [{ header: 'id' }, { header: 'type' }, { header: 'attempts', align: 'right' }, { header: 'dead since' }, { header: 'last error' }],
-        page.messages.map((m) => [m.id, m.type, String(m.attempts), m.finishedAt ?? '', truncate(m.lastError ?? '', 100)]),
+        page.messages.map((m) => [m.id, m.type, String(m.attempts), m.finishedAt ?? '', clip(oneLine(m.lastError ?? ''), { chars: 100 })]),
       ),
     );
     if (page.next !== undefined) context.print(`more: dead list ${queue} --after ${page.next}`);

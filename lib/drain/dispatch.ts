@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { clip } from '../clip.js';
 import { DatabaseError, describeDatabaseError } from '../db/errors.js';
 import { PermanentError, RetryableError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
@@ -25,6 +26,7 @@ export interface DispatchOptions {
 
 /** Error text stored on a message; long enough to diagnose, short enough for a row and a log line. */
 export const MAX_ERROR_LENGTH = 2_000;
+const ERROR_LIMIT = { chars: MAX_ERROR_LENGTH };
 
 // setTimeout fires at once for delays beyond a signed 32-bit int (~24.8 days).
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -40,14 +42,14 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
   if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
 
   if (jobType === undefined) {
-    return { kind: 'dead', error: truncate(`unknown job type "${message.type}"`) };
+    return { kind: 'dead', error: clip(`unknown job type "${message.type}"`, ERROR_LIMIT) };
   }
 
   const parsed = await parsePayload(jobType, message.payload);
   if (!parsed.success) return { kind: 'dead', error: parsed.error };
 
   if (options.signal?.aborted) {
-    return { kind: 'retry', error: truncate(`not started: drain run aborted (${describeError(options.signal.reason)})`) };
+    return { kind: 'retry', error: clip(`not started: drain run aborted (${describeError(options.signal.reason)})`, ERROR_LIMIT) };
   }
 
   // Made on first use: an AbortController costs about as much as the rest of a dispatch's own
@@ -93,7 +95,7 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
         const runSignal = options.signal;
         stopListening = onAbort(runSignal, () => {
           const reason: unknown = runSignal.reason;
-          abandon(reason, { kind: 'retry', error: truncate(`abandoned: drain run aborted (${describeError(reason)})`) });
+          abandon(reason, { kind: 'retry', error: clip(`abandoned: drain run aborted (${describeError(reason)})`, ERROR_LIMIT) });
         });
       }
       // runHandler never rejects.
@@ -125,7 +127,7 @@ function listenForAbort(signal: AbortSignal): Set<() => void> {
 /** The settler's verdict: a retry with no attempts left is a death. */
 export function finalOutcome(outcome: Outcome, attempts: number, maxAttempts: number): Outcome {
   if (outcome.kind !== 'retry' || attempts < maxAttempts) return outcome;
-  return { kind: 'dead', error: truncate(`attempts exhausted (${attempts}/${maxAttempts}); last error: ${outcome.error}`) };
+  return { kind: 'dead', error: clip(`attempts exhausted (${attempts}/${maxAttempts}); last error: ${outcome.error}`, ERROR_LIMIT) };
 }
 
 /**
@@ -135,22 +137,22 @@ export function finalOutcome(outcome: Outcome, attempts: number, maxAttempts: nu
  */
 export function describeError(error: unknown): string {
   try {
-    if (error instanceof DatabaseError) return truncate(describeDatabaseError(error));
+    if (error instanceof DatabaseError) return clip(describeDatabaseError(error), ERROR_LIMIT);
     if (error instanceof Error) {
       const own = nameAndMessage(error);
       const cause = error.cause instanceof Error ? describeCause(error.cause) : undefined;
       // Wrappers often repeat their cause's message already.
       const repeated = cause === undefined || (error.cause as Error).message === '' || own.includes((error.cause as Error).message);
-      return truncate(repeated ? own : `${own} (cause: ${cause})`);
+      return clip(repeated ? own : `${own} (cause: ${cause})`, ERROR_LIMIT);
     }
-    if (typeof error === 'string') return truncate(error === '' ? 'non-Error thrown: empty string' : error);
+    if (typeof error === 'string') return clip(error === '' ? 'non-Error thrown: empty string' : error, ERROR_LIMIT);
     if (error === undefined || error === null) return `non-Error thrown: ${String(error)}`;
-    if (typeof error === 'object') return truncate(`non-Error thrown: ${JSON.stringify(error) ?? Object.prototype.toString.call(error)}`);
+    if (typeof error === 'object') return clip(`non-Error thrown: ${JSON.stringify(error) ?? Object.prototype.toString.call(error)}`, ERROR_LIMIT);
     if (typeof error === 'number' || typeof error === 'bigint' || typeof error === 'boolean' || typeof error === 'symbol') {
-      return truncate(`non-Error thrown: ${String(error)}`);
+      return clip(`non-Error thrown: ${String(error)}`, ERROR_LIMIT);
     }
     // A function: its name, not its source.
-    return truncate(`non-Error thrown: function ${typeof error === 'function' && error.name !== '' ? error.name : '(anonymous)'}`);
+    return clip(`non-Error thrown: function ${typeof error === 'function' && error.name !== '' ? error.name : '(anonymous)'}`, ERROR_LIMIT);
   } catch {
     // A throwing getter or a circular object: say what we can.
     return 'non-Error thrown: (not describable)';
@@ -174,10 +176,10 @@ async function parsePayload(jobType: JobType, payload: unknown): Promise<{ succe
     if (result.success) return { success: true, data: result.data };
     return {
       success: false,
-      error: truncate(`payload does not match the "${jobType.type}" schema: ${describePayloadIssues(result.error.issues)}`),
+      error: clip(`payload does not match the "${jobType.type}" schema: ${describePayloadIssues(result.error.issues)}`, ERROR_LIMIT),
     };
   } catch (error) {
-    return { success: false, error: truncate(`payload schema of "${jobType.type}" threw: ${describeError(error)}`) };
+    return { success: false, error: clip(`payload schema of "${jobType.type}" threw: ${describeError(error)}`, ERROR_LIMIT) };
   }
 }
 
@@ -213,8 +215,4 @@ function describeCause(cause: Error): string {
 function nameAndMessage(error: Error): string {
   const name = error.name || 'Error';
   return error.message ? `${name}: ${error.message}` : name;
-}
-
-function truncate(text: string): string {
-  return text.length <= MAX_ERROR_LENGTH ? text : `${text.slice(0, MAX_ERROR_LENGTH - 1)}…`;
 }

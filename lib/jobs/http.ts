@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import type { Agent } from 'undici';
+import { clip } from '../clip.js';
 import { PermanentError, RetryableError, type QueueError } from '../errors.js';
 
 /** Statuses that can get better by waiting: timeout, too early, throttled, and any server error. */
@@ -197,7 +198,7 @@ async function readSnippet(body: AsyncIterable<Uint8Array>): Promise<string> {
     // The body is only a hint; the status already decided the outcome.
   }
   const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine.length > SNIPPET_CHARS ? `${oneLine.slice(0, SNIPPET_CHARS)}…` : oneLine;
+  return clip(oneLine, { chars: SNIPPET_CHARS });
 }
 
 /** Name and message, and the cause's when there is one (fetch-style errors say only "fetch failed"). */

@@ -1,6 +1,7 @@
 import type { Db } from '../db/types.js';
 import { ERROR_COLUMN, settleHeldSql, type HeldMessage } from './heldMessage.js';
-import { clipError } from './message.js';
+import { clip } from '../clip.js';
+import { LAST_ERROR_MAX_BYTES } from './message.js';
 
 export interface HeldDeadLetter extends HeldMessage {
   error: string;
@@ -17,7 +18,12 @@ const DEAD_LETTER = settleHeldSql({
 /** Returns how many messages were still held under their lease and changed. */
 export async function deadLetter(db: Db, input: { dead: readonly HeldDeadLetter[]; now: Date }): Promise<number> {
   if (input.dead.length === 0) return 0;
-  const dead = input.dead.map((d) => ({ id: d.id, leaseToken: d.leaseToken, attempts: d.attempts ?? null, error: clipError(d.error) }));
+  const dead = input.dead.map((d) => ({
+    id: d.id,
+    leaseToken: d.leaseToken,
+    attempts: d.attempts ?? null,
+    error: clip(d.error, { bytes: LAST_ERROR_MAX_BYTES }),
+  }));
   const result = await db.execute(DEAD_LETTER, { dead, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }

@@ -21,7 +21,7 @@ export { groupStats, type GroupStats } from './groupStats.js';
 export type { HeldMessage } from './heldMessage.js';
 export { insertMessages, type InsertResult, type NewMessage } from './insertMessages.js';
 export { insertRecurringMessages, type RecurringMessage } from './insertRecurringMessages.js';
-export { clipError, MESSAGE_STATUSES, type Message, type MessageStatus } from './message.js';
+export { MESSAGE_STATUSES, type Message, type MessageStatus } from './message.js';
 export { queueBacklog, type QueueBacklog } from './queueBacklog.js';
 export { markPurgedSlots, purgeMarks } from './recurringPurges.js';
 export { queueStats, type QueueStats } from './queueStats.js';

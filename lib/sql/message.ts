@@ -61,20 +61,6 @@ export function toMessage(row: Row): Message {
  */
 export const LAST_ERROR_MAX_BYTES = 2_000;
 
-export function clipError(error: string): string {
-  if (Buffer.byteLength(error, 'utf8') <= LAST_ERROR_MAX_BYTES) return error;
-  const room = LAST_ERROR_MAX_BYTES - 3; // the ellipsis takes 3 bytes
-  let bytes = 0;
-  let end = 0;
-  for (const char of error) {
-    const size = Buffer.byteLength(char, 'utf8');
-    if (bytes + size > room) break;
-    bytes += size;
-    end += char.length;
-  }
-  return `${error.slice(0, end)}…`;
-}
-
 /** MySQL DATETIME(3) text in UTC, for values travelling inside a JSON parameter. */
 export function sqlTimestamp(date: Date): string {
   return date.toISOString().slice(0, 23).replace('T', ' ');

@@ -1,6 +1,7 @@
 import type { Db } from '../db/types.js';
 import { AVAILABLE_AT_COLUMN, ERROR_COLUMN, settleHeldSql, type HeldMessage } from './heldMessage.js';
-import { clipError, sqlTimestamp } from './message.js';
+import { clip } from '../clip.js';
+import { LAST_ERROR_MAX_BYTES, sqlTimestamp } from './message.js';
 
 export interface HeldRetry extends HeldMessage {
   /** When the next attempt may start (backoff, or the handler's retryAfter). */
@@ -24,7 +25,7 @@ export async function reschedule(db: Db, input: { retries: readonly HeldRetry[];
     leaseToken: r.leaseToken,
     attempts: r.attempts ?? null,
     availableAt: sqlTimestamp(r.availableAt),
-    error: clipError(r.error),
+    error: clip(r.error, { bytes: LAST_ERROR_MAX_BYTES }),
   }));
   const result = await db.execute(RESCHEDULE, { retries, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
