@@ -128,7 +128,6 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     if (message.payloadParts > 0) message.payload = JSON.parse(await readPayloadText(db, message.id, maxBytes));
   }
   if (input.fifo === true) {
-    countFollowerAttempts(messages);
     input.heads?.taken(messages);
   }
   return { leaseToken, leaseUntil, claimed, ...(permitted === undefined ? {} : { permitted }), messages };
@@ -210,18 +209,4 @@ async function dueHeads(db: Db, input: ClaimInput): Promise<GroupHead[]> {
   const heads = await findGroupHeads(db, { queue: input.queue, now: input.now, limit: headCandidatesFor(input.limit) });
   input.heads?.read(heads, nowMs);
   return heads;
-}
-
-/**
- * A FIFO claim leases a follower without counting its attempt (lib/sql/claimGroupHeads.ts): the
- * attempt it would run is one more than stored, and its outcome's write stores it. Within each
- * group the claim holds, the lowest id is the head and the other its follower.
- */
-function countFollowerAttempts(messages: HeldClaimedMessage[]): void {
-  const heads = new Set<string>();
-  for (const message of [...messages].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-    if (message.groupKey === null) continue;
-    if (heads.has(message.groupKey)) message.attempts++;
-    else heads.add(message.groupKey);
-  }
 }

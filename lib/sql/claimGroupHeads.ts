@@ -37,9 +37,11 @@ import { namedList } from './namedList.js';
  * Followers: with `:followers` 1, each head's next message in its group (as read with the head)
  * is leased with it when still due and unfinished, for the drain to start once the head's outcome
  * is written done or dead (lib/drain/lane.ts). Nothing else can hold a follower:
- * only a head is ever claimed on its own, and this statement holds the head. A follower's attempt
- * is not counted here but when it runs (its outcome's write sets it, lib/drain/claim.ts), so a
- * follower that never starts (its head retried, its drain crashed) loses no attempt.
+ * only a head is ever claimed on its own, and this statement holds the head. A follower's attempt is counted when it is leased, as
+ * every claimed message's is, except once: a follower still 'running' under its head's last lease
+ * (both leased together, the head's drain gone before the head finished) never started, since a
+ * follower starts only after its head's outcome is written; leased again with its head, it is
+ * not counted twice.
  *
  * A running head's available_at is its lease deadline, so it is not due: a group whose head is
  * in flight offers nothing until it is settled or its lease ends (a crashed drain). A redriven
@@ -92,9 +94,19 @@ export async function findGroupHeads(db: Db, input: { queue: string; now: Date; 
  * lookup is an equality on (queue, group_lease): the record after the range gets a gap lock only,
  * which waits on nothing.
  */
+/** A head's follower, picked from the parameters by the head's id. */
+const followerOf = (headList: string, nextList: string) => `IF(:followers = 1, ELT(FIELD(h.id, ${headList}), ${nextList}), NULL)`;
+
+/*
+ * A follower's state is read in the derived table, before the UPDATE changes it: MySQL does not
+ * promise the order of a multiple-table UPDATE's assignments, so the attempts SET must not read
+ * the status or lease token another SET changes.
+ */
 const claimGroupHeadsSql = (headList: string, nextList: string) => `
 UPDATE (
-  SELECT h.id AS head_id, h.group_key, IF(:followers = 1, ELT(FIELD(h.id, ${headList}), ${nextList}), NULL) AS next_id
+  SELECT h.id AS head_id, h.group_key, ${followerOf(headList, nextList)} AS next_id,
+         (SELECT f.status = 'running' AND f.lease_token <=> h.lease_token FROM queue_messages AS f FORCE INDEX (PRIMARY)
+          WHERE f.id = ${followerOf(headList, nextList)}) AS follower_unstarted
   FROM queue_messages AS h FORCE INDEX (PRIMARY)
   STRAIGHT_JOIN queue_group_slots AS s FORCE INDEX (PRIMARY) ON s.queue = :queue AND s.slot = ${groupSlotOf('h.group_key')}
   WHERE h.id IN (${headList}) AND h.queue = :queue AND h.finished_at IS NULL AND h.available_at <= :now
@@ -108,7 +120,7 @@ UPDATE (
 STRAIGHT_JOIN (SELECT 0 AS k UNION ALL SELECT 1) AS pick ON pick.k <= :followers
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = IF(pick.k = 0, due.head_id, due.next_id)
 SET m.status = 'running',
-    m.attempts = m.attempts + IF(pick.k = 0, 1, 0),
+    m.attempts = m.attempts + IF(pick.k = 1 AND due.follower_unstarted, 0, 1),
     m.lease_token = :leaseToken,
     m.available_at = :leaseUntil,
     m.updated_at = :now

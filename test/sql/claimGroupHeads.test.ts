@@ -186,24 +186,26 @@ describe('claimGroupHeads', () => {
     expect(rows).toEqual([{ claims: 8, n: 400 }]);
   });
 
-  it('counts no attempt for a follower until it runs: a crashed drain costs its follower nothing', async () => {
-    const { clock, ids, claim } = await fifo('follower-crash', ['g', 'g']);
+  it("counts a follower's attempt when leased, and not again when its head's drain died before the head finished", async () => {
+    const { app, clock, ids, claim } = await fifo('follower-crash', ['g', 'g', 'g']);
     const attempts = async () => {
       const [rows] = await stack.sql.query('SELECT id, attempts FROM queue_messages WHERE queue = ? ORDER BY id', ['follower-crash']);
-      return (rows as { id: string; attempts: number }[]).map((row) => [row.id, row.attempts]);
+      return (rows as { id: string; attempts: number }[]).map((row) => row.attempts);
     };
-    expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual(ids);
-    expect(await attempts()).toEqual([
-      [ids[0], 1],
-      [ids[1], 0],
-    ]);
-    // The drain dies; both leases end; the head is claimed again with its follower.
+    expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual([ids[0], ids[1]]);
+    expect(await attempts()).toEqual([1, 1, 0]);
+    // The drain dies before the head's outcome: the follower never started. Leased again with its
+    // head, its attempt is not counted twice; the head's is (it may have run).
     clock.advance(LEASE_MS);
-    expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual(ids);
-    expect(await attempts()).toEqual([
-      [ids[0], 2],
-      [ids[1], 0],
-    ]);
+    const again = await claim({ followers: true });
+    expect(again.messages.map((m) => m.id)).toEqual([ids[0], ids[1]]);
+    expect(await attempts()).toEqual([2, 1, 0]);
+    // The head is done and the follower runs; its drain dies too: the follower may have run, so
+    // when it leads and is claimed again, that counts.
+    await ack(app.db, { held: again.messages.filter((m) => m.id === ids[0]), now: clock.now() });
+    clock.advance(LEASE_MS);
+    expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual([ids[1], ids[2]]);
+    expect(await attempts()).toEqual([2, 2, 1]);
   });
 
   it('finds the heads with one index dive per group (a loose index scan), whatever the backlog and history', async () => {
