@@ -4,7 +4,7 @@
  * caller (the outbox, a script) is refused exactly as an HTTP caller is.
  */
 import type { z } from 'zod';
-import { ENQUEUE_LIMITS, LONE_SURROGATE, enqueueBatch, enqueueMessage, type EnqueueMessage, type EnqueuedMessage } from '../schema/messages.js';
+import { ENQUEUE_LIMITS, enqueueBatch, enqueueMessage, type EnqueueMessage, type EnqueuedMessage } from '../schema/messages.js';
 import type { App } from './app.js';
 import type { Db } from './db/types.js';
 import type { AnyJobType, PayloadInput } from './jobs/types.js';
@@ -13,6 +13,7 @@ import { uuidv7 } from './ids.js';
 import type { QueueConfig } from './queues.js';
 import { findByDedupKeys, insertMessages, insertPayloadParts, type NewMessage, type PayloadPart } from './sql/index.js';
 import { ensureGroupSlotsOnce, holdGroupSlots } from './sql/groupSlots.js';
+import { walkPlainJson, type PlainJsonFault } from './plainJson.js';
 import { formatPath, issuesFromZod } from './validation.js';
 
 export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
@@ -441,49 +442,38 @@ function resolveAvailableAt(message: z.output<typeof enqueueMessage>, now: Date,
 function checkJson(value: unknown, path: Path): { issues: FieldIssue[]; separators: number } {
   const issues: FieldIssue[] = [];
   let separators = 0;
-  const visit = (node: unknown, at: PropertyKey[], depth: number): void => {
-    if (issues.length >= 5) return;
-    if (node === null || typeof node === 'boolean') return;
-    if (typeof node === 'number') {
-      if (!Number.isFinite(node)) issues.push({ field: formatPath(at), rule: 'finite_number', message: 'must be a finite number' });
-      return;
-    }
-    if (typeof node === 'string') {
-      if (LONE_SURROGATE.test(node)) issues.push({ field: formatPath(at), rule: 'unicode', message: 'must be valid Unicode (no lone surrogates)' });
-      return;
-    }
-    if (typeof node !== 'object' || !(Array.isArray(node) || isPlainObject(node))) {
-      issues.push({
-        field: formatPath(at),
-        rule: 'json',
-        message: `must be a JSON value, got ${typeof node === 'object' ? 'a non-plain object' : typeof node}`,
-      });
-      return;
-    }
-    if (depth > ENQUEUE_LIMITS.maxPayloadDepth) {
-      issues.push({ field: formatPath(path), rule: 'max_depth', message: `nests arrays and objects more than ${ENQUEUE_LIMITS.maxPayloadDepth} levels deep` });
-      return;
-    }
-    if (Array.isArray(node)) {
-      separators += Math.max(0, node.length - 1);
-      node.forEach((item, index) => visit(item, [...at, index], depth + 1));
-      return;
-    }
-    const entries = Object.entries(node);
-    separators += entries.length + Math.max(0, entries.length - 1);
-    for (const [key, item] of entries) {
-      if (LONE_SURROGATE.test(key))
-        issues.push({ field: formatPath([...at, key]), rule: 'unicode', message: 'key must be valid Unicode (no lone surrogates)' });
-      else if (item !== undefined) visit(item, [...at, key], depth + 1);
-    }
-  };
-  visit(value, [...path], 1);
+  walkPlainJson(value, {
+    maxDepth: ENQUEUE_LIMITS.maxPayloadDepth,
+    onContainer: (kind, size) => {
+      separators += (kind === 'object' ? size : 0) + Math.max(0, size - 1);
+    },
+    onFault: (fault, at, node) => {
+      // Too deep is said of the whole payload.
+      const issue = jsonIssue(fault, fault === 'max_depth' ? path : [...path, ...at], node);
+      if (issue !== undefined) issues.push(issue);
+      return issues.length < 5;
+    },
+  });
   return { issues, separators };
 }
 
-function isPlainObject(value: object): boolean {
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
+/** The issue a payload's fault makes; undefined for entries JSON.stringify drops or keeps as given. */
+function jsonIssue(fault: PlainJsonFault, at: Path, node: unknown): FieldIssue | undefined {
+  const field = formatPath(at);
+  switch (fault) {
+    case 'finite_number':
+      return { field, rule: 'finite_number', message: 'must be a finite number' };
+    case 'lone_surrogate':
+      return { field, rule: 'unicode', message: 'must be valid Unicode (no lone surrogates)' };
+    case 'lone_surrogate_key':
+      return { field, rule: 'unicode', message: 'key must be valid Unicode (no lone surrogates)' };
+    case 'not_json':
+      return { field, rule: 'json', message: `must be a JSON value, got ${typeof node === 'object' ? 'a non-plain object' : typeof node}` };
+    case 'max_depth':
+      return { field, rule: 'max_depth', message: `nests arrays and objects more than ${ENQUEUE_LIMITS.maxPayloadDepth} levels deep` };
+    default:
+      return undefined;
+  }
 }
 
 /*

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { PermanentError, RetryableError } from '../errors.js';
+import { walkPlainJson } from '../plainJson.js';
 import { connectLookup, type HostResolver } from './addressLookup.js';
 import { HostAllowList } from './HostAllowList.js';
 import { rememberedByUrl, sendJson, undiciTransport, type HttpTransport } from './http.js';
@@ -77,24 +78,11 @@ const headerValue = z
  * z.json()'s verdict without its cost where a walk can tell: z.json() tries each of its six kinds
  * in turn at every level, allocating an issue for each miss, which made it most of a webhook's
  * parse. True only for values z.json() accepts and passes on as they are; anything else (nesting
- * deeper than 64, a symbol or `__proto__` key, a class instance) is left to z.json(), so the
+ * deeper than 64, a symbol or `__proto__` key, a class instance, a lone surrogate) is left to z.json(), so the
  * verdict and the issue are z.json()'s.
  */
-function isPlainJson(value: unknown, depth = 0): boolean {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (typeof value !== 'object' || depth > 64) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
-    return true;
-  }
-  const prototype = Object.getPrototypeOf(value) as unknown;
-  if (prototype !== Object.prototype && prototype !== null) return false;
-  if (Object.getOwnPropertySymbols(value).length > 0) return false;
-  for (const key of Object.keys(value)) {
-    if (key === '__proto__' || !isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
-  }
-  return true;
+function isPlainJson(value: unknown): boolean {
+  return walkPlainJson(value, { maxDepth: 64, onFault: () => false });
 }
 
 // `abort` makes a miss of the fast path not an issue of its own: a body neither accepts is z.json()'s invalid_union.
