@@ -21,6 +21,7 @@ import {
 } from '../lib/migrate.js';
 import { DATABASE_URL } from './support/database.js';
 import { RESOURCE_ARN, SECRET_ARN, startStack, useStack } from './support/stack.js';
+import { MIGRATIONS } from './support/migrations.js';
 
 describe('parseMigration', () => {
   it('splits on lines that are exactly `-- statement` and drops header comments', () => {
@@ -227,16 +228,7 @@ describe('migrate on the real stack', () => {
     const lines: string[] = [];
     const first = await migrate(stack.newDb(), { log: (line) => lines.push(line) });
     expect(first).toEqual({
-      applied: [
-        '001_queue',
-        '002_dead_letter_index',
-        '003_drain_activity',
-        '004_payload_parts',
-        '005_dead_letter_key',
-        '006_groups_and_permits',
-        '007_group_leases',
-        '008_recurring_purges',
-      ],
+      applied: [...MIGRATIONS],
       skipped: [],
     });
     expect(await tables()).toEqual(expect.arrayContaining(['queue_messages', 'queue_state', 'schema_migrations']));
@@ -245,16 +237,7 @@ describe('migrate on the real stack', () => {
     const db = stack.newDb();
     expect(await migrate(db)).toEqual({
       applied: [],
-      skipped: [
-        '001_queue',
-        '002_dead_letter_index',
-        '003_drain_activity',
-        '004_payload_parts',
-        '005_dead_letter_key',
-        '006_groups_and_permits',
-        '007_group_leases',
-        '008_recurring_purges',
-      ],
+      skipped: [...MIGRATIONS],
     });
     // Only reads (the CREATE TABLE IF NOT EXISTS, then one per migration): nothing re-applied.
     expect(db.stats.calls).toBe(1 + 8);
@@ -288,31 +271,13 @@ describe('migrate on the real stack', () => {
           .map((run) => run.applied)
           .flat()
           .sort(),
-      ).toEqual([
-        '001_queue',
-        '002_dead_letter_index',
-        '003_drain_activity',
-        '004_payload_parts',
-        '005_dead_letter_key',
-        '006_groups_and_permits',
-        '007_group_leases',
-        '008_recurring_purges',
-      ]);
+      ).toEqual([...MIGRATIONS]);
       expect(
         runs
           .map((run) => run.skipped)
           .flat()
           .sort(),
-      ).toEqual([
-        '001_queue',
-        '002_dead_letter_index',
-        '003_drain_activity',
-        '004_payload_parts',
-        '005_dead_letter_key',
-        '006_groups_and_permits',
-        '007_group_leases',
-        '008_recurring_purges',
-      ]);
+      ).toEqual([...MIGRATIONS]);
       const [rows] = await fresh.sql.query('SELECT version, applied_at IS NOT NULL AS applied FROM schema_migrations ORDER BY version');
       expect(rows).toEqual([
         { version: 1, applied: 1 },

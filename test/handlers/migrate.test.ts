@@ -7,6 +7,7 @@ import { createApp } from '../../lib/app.js';
 import { MigrationError, parseMigration } from '../../lib/migrate.js';
 import { useStack } from '../support/stack.js';
 import { testConfig } from '../support/config.js';
+import { MIGRATIONS } from '../support/migrations.js';
 
 const stack = useStack({ migrate: false });
 const lines: string[] = [];
@@ -17,16 +18,7 @@ const app = () => createApp({ db: stack.db, env: {}, config: testConfig });
 it('applies the shipped migrations through the Data API, then finds them applied', async () => {
   const handler = createMigrateHandler(app, { log });
   expect(await handler()).toEqual({
-    applied: [
-      '001_queue',
-      '002_dead_letter_index',
-      '003_drain_activity',
-      '004_payload_parts',
-      '005_dead_letter_key',
-      '006_groups_and_permits',
-      '007_group_leases',
-      '008_recurring_purges',
-    ],
+    applied: [...MIGRATIONS],
     skipped: [],
   });
   const [tables] = (await stack.sql.query("SHOW TABLES LIKE 'queue\\_%'")) as any[];
@@ -42,16 +34,7 @@ it('applies the shipped migrations through the Data API, then finds them applied
 
   expect(await handler()).toEqual({
     applied: [],
-    skipped: [
-      '001_queue',
-      '002_dead_letter_index',
-      '003_drain_activity',
-      '004_payload_parts',
-      '005_dead_letter_key',
-      '006_groups_and_permits',
-      '007_group_leases',
-      '008_recurring_purges',
-    ],
+    skipped: [...MIGRATIONS],
   });
 });
 

@@ -15,6 +15,7 @@ import { dropTestDatabase } from '../support/database.js';
 import { runCaptured } from '../cli/helpers.js';
 import { waitFor } from '../support/waitFor.js';
 import { killGroup, processesWithMarker, ROOT, runNpmScript, type Script } from './helpers.js';
+import { MIGRATIONS } from '../support/migrations.js';
 
 const run = promisify(execFile);
 const READY_TIMEOUT_MS = 180_000;
@@ -152,16 +153,7 @@ describe('the whole stack', () => {
     });
     expect(await response.json()).toEqual({
       applied: [],
-      skipped: [
-        '001_queue',
-        '002_dead_letter_index',
-        '003_drain_activity',
-        '004_payload_parts',
-        '005_dead_letter_key',
-        '006_groups_and_permits',
-        '007_group_leases',
-        '008_recurring_purges',
-      ],
+      skipped: [...MIGRATIONS],
     });
   });
 

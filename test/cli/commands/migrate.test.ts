@@ -2,6 +2,7 @@ import { afterAll, expect, it } from 'vitest';
 import { dropTestDatabase } from '../../support/database.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
+import { MIGRATIONS } from '../../support/migrations.js';
 
 const stack = useStack({ migrate: false });
 const created: string[] = [];
@@ -24,16 +25,7 @@ it('applies the migrations, then reports the schema up to date', async () => {
   expect(again.stdout).toContain('up to date (8 already applied)');
   expect(json(await runCaptured(['migrate', '--json'], stackEnv(stack)))).toEqual({
     applied: [],
-    skipped: [
-      '001_queue',
-      '002_dead_letter_index',
-      '003_drain_activity',
-      '004_payload_parts',
-      '005_dead_letter_key',
-      '006_groups_and_permits',
-      '007_group_leases',
-      '008_recurring_purges',
-    ],
+    skipped: [...MIGRATIONS],
   });
 });
 
@@ -42,16 +34,7 @@ it('creates a local database that does not exist yet', async () => {
   created.push(database);
   const run = await runCaptured(['migrate', '--json'], stackEnv(stack, { DB_NAME: database }));
   expect(json(run)).toEqual({
-    applied: [
-      '001_queue',
-      '002_dead_letter_index',
-      '003_drain_activity',
-      '004_payload_parts',
-      '005_dead_letter_key',
-      '006_groups_and_permits',
-      '007_group_leases',
-      '008_recurring_purges',
-    ],
+    applied: [...MIGRATIONS],
     skipped: [],
   });
   const [rows] = (await stack.sql.query('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ?', [database])) as any[];
