@@ -50,7 +50,7 @@ describe('cancelMessage', () => {
   // own first run and changes 0 rows, so the call that cancelled it answers false, and
   // lib/messages.ts answers 409 "already cancelled". Matching its own result, as the settle
   // statements do (status 'cancelled' with this call's finished_at), would answer true.
-  it.fails('answers true when re-sent after a lost reply (fails today: it answers false)', async () => {
+  it('answers true when re-sent after a lost reply', async () => {
     const { once, resent } = await onceAndResent(stack, {
       seed: () => seed('resend-answer', 200),
       reset: async () => {},
