@@ -12,7 +12,10 @@ import { claimMessages, HeadCandidates, type Claim, type HeldClaimedMessage } fr
 import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { TokenBucket } from './rateLimiter.js';
+import { ReadyQueue } from './readyQueue.js';
+import { RunPermits } from './runPermits.js';
 import { Settler, type SettleCounts } from './settle.js';
+import type { QuotaShare } from './quota.js';
 import type { DrainActivity } from './activity.js';
 import type { DrainLog, DrainTuning } from './types.js';
 
@@ -36,57 +39,6 @@ export interface LaneSummary extends SettleCounts {
   dispatched: number;
   stoppedBecause: StopReason;
   errors: string[];
-}
-
-/**
- * A run's maxMessages, split evenly among its lanes so a busy queue cannot take all of it before
- * the others claim. A lane that stops hands its unused part to a pool the others draw on.
- */
-export class MessageQuota {
-  #pool = 0;
-
-  static split(max: number, lanes: number): QuotaShare[] {
-    const quota = new MessageQuota();
-    if (!Number.isFinite(max)) return Array.from({ length: lanes }, () => new QuotaShare(quota, Number.POSITIVE_INFINITY));
-    const even = Math.floor(max / lanes);
-    return Array.from({ length: lanes }, (_, i) => new QuotaShare(quota, even + (i < max - even * lanes ? 1 : 0)));
-  }
-
-  /** @internal */
-  draw(wanted: number): number {
-    const granted = Math.max(0, Math.min(wanted, this.#pool));
-    this.#pool -= granted;
-    return granted;
-  }
-
-  /** @internal */
-  add(unused: number): void {
-    this.#pool += unused;
-  }
-}
-
-export class QuotaShare {
-  constructor(
-    private readonly quota: MessageQuota,
-    private own: number,
-  ) {}
-
-  /** Reserves up to `wanted` from this lane's part, then from what stopped lanes left; returns how many. */
-  reserve(wanted: number): number {
-    const fromOwn = Math.max(0, Math.min(wanted, this.own));
-    this.own -= fromOwn;
-    return fromOwn + this.quota.draw(wanted - fromOwn);
-  }
-
-  giveBack(unused: number): void {
-    this.own += unused;
-  }
-
-  /** The lane is done: its unused part goes to the others. */
-  close(): void {
-    if (Number.isFinite(this.own)) this.quota.add(this.own);
-    this.own = 0;
-  }
 }
 
 export interface LaneOptions {
@@ -146,9 +98,6 @@ const FIFO_HEADS_POLL_MS = 50;
 const PERMIT_POLL_MIN_MS = 100;
 const PERMIT_POLL_MAX_MS = 800;
 
-/** Run permits go back in up to this many writes per claim, as its handlers end. */
-const RUN_PERMIT_RELEASES_PER_CLAIM = 2;
-
 /**
  * A claim late for its messages' start time keeps its rate permits taken a window from their
  * start (#vouchForStart), plus this much for that write's own round trip: half the claim's round
@@ -170,9 +119,8 @@ export class QueueLane {
   readonly #errors: string[] = [];
   #settleFailures = 0;
 
-  /** Claimed, read, not started; a FIFO with a moving head, so taking is O(1). */
-  #ready: HeldClaimedMessage[] = [];
-  #readyHead = 0;
+  /** Claimed, read, not started. */
+  readonly #ready = new ReadyQueue<HeldClaimedMessage>();
   #running = 0;
   #claimsInFlight = 0;
   /** Messages the claims in flight may bring. */
@@ -217,8 +165,8 @@ export class QueueLane {
   #ratePermitsUntilMs = 0;
   /** Messages given back for being late for their rate permit's time, not yet written back. */
   #lateReleases = 0;
-  /** Run permits per claim (lease token): handlers not yet ended, and ended ones not yet released. */
-  readonly #runPermits = new Map<string, { open: number; ended: number; total: number }>();
+  /** Run permits per claim (lease token), and when to give them back. */
+  readonly #runPermits = new RunPermits();
   /**
    * FIFO followers (lib/sql/claimGroupHeads.ts) by their head's id: each starts once its head's
    * outcome is written done or dead, and is given back when the head is retried or not run.
@@ -351,34 +299,17 @@ export class QueueLane {
   }
 
   #finished(): boolean {
-    return this.#stoppedBecause !== undefined && this.#claimsInFlight === 0 && this.#running === 0 && this.#readyCount() === 0 && this.#followers.size === 0;
+    return this.#stoppedBecause !== undefined && this.#claimsInFlight === 0 && this.#running === 0 && this.#ready.size === 0 && this.#followers.size === 0;
   }
 
   /** Messages of this run not yet written back: waiting, running, following their head, or settling. */
   #holdsAny(): boolean {
-    return this.#running > 0 || this.#readyCount() > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
+    return this.#running > 0 || this.#ready.size > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
   }
 
   /** Ready messages whose start time (a queue-wide rate's) has not come: the newest, at the tail. */
   #waitingToStart(): number {
-    const nowMs = this.#o.clock.now().getTime();
-    let waiting = 0;
-    for (let i = this.#ready.length - 1; i >= this.#readyHead && (this.#ready[i]!.notBeforeMs ?? 0) > nowMs; i--) waiting++;
-    return waiting;
-  }
-
-  #readyCount(): number {
-    return this.#ready.length - this.#readyHead;
-  }
-
-  #takeReady(): HeldClaimedMessage {
-    const message = this.#ready[this.#readyHead]!;
-    this.#readyHead++;
-    if (this.#readyHead === this.#ready.length) {
-      this.#ready = [];
-      this.#readyHead = 0;
-    }
-    return message;
+    return this.#ready.waitingToStart(this.#o.clock.now().getTime());
   }
 
   #ranDry(foundSome: boolean): void {
@@ -481,11 +412,11 @@ export class QueueLane {
       this.#claimsInFlight < (this.#queue.fifo || this.#heldBack ? 1 : this.#depth.limit) &&
       // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims);
       // messages waiting out their start delay (a queue-wide rate) are not held up by either.
-      this.#readyCount() - this.#waitingToStart() < this.#queue.batchSize &&
+      this.#ready.size - this.#waitingToStart() < this.#queue.batchSize &&
       // Writes are behind: let them catch up before taking on more.
       this.#settler.unsettled < tuning.maxUnsettled
     ) {
-      const held = this.#claiming + this.#readyCount() + this.#running;
+      const held = this.#claiming + this.#ready.size + this.#running;
       let budget = claimLimit({
         remainingMs: this.#o.remainingTimeMs(),
         leaseMs: this.#queue.leaseSeconds * 1_000,
@@ -508,7 +439,7 @@ export class QueueLane {
         // message waits for a handler would idle the queue's capacity. A rate permit vouches for
         // a start at its own time (notBeforeMs), not whenever a slot frees: claims wait while
         // due messages wait for slots, and one that cannot start in time goes back (#releaseLate).
-        const due = this.#readyCount() - this.#waitingToStart();
+        const due = this.#ready.size - this.#waitingToStart();
         budget = Math.min(budget, this.#concurrency - (this.#permits.run !== undefined ? held : this.#running + due));
         if (budget <= 0) return;
         // Our own run permits, or messages late for their rate permits, are on their way back:
@@ -620,9 +551,7 @@ export class QueueLane {
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
     const heldBack = claim.permitted !== undefined && claim.permitted < limit;
-    if (this.#queue.concurrency !== undefined && claim.claimed > 0) {
-      this.#runPermits.set(claim.leaseToken, { open: claim.claimed, ended: 0, total: claim.claimed });
-    }
+    if (this.#queue.concurrency !== undefined) this.#runPermits.took(claim.leaseToken, claim.claimed);
     const rate = this.#permits?.rate;
     // (Or later: a late claim's kept a window from their start, #vouchForStart.)
     if (rate !== undefined && claim.claimed > 0) this.#ratePermitsUntilMs = Math.max(this.#ratePermitsUntilMs, this.#o.clock.now().getTime() + rate.windowMs);
@@ -697,8 +626,8 @@ export class QueueLane {
 
   #startReady(): void {
     this.#releaseLate();
-    if (this.#readyCount() === 0 || this.#running >= this.#concurrency || this.#notYet()) return;
-    let allowed = Math.min(this.#concurrency - this.#running, this.#readyCount());
+    if (this.#ready.size === 0 || this.#running >= this.#concurrency || this.#notYet()) return;
+    let allowed = Math.min(this.#concurrency - this.#running, this.#ready.size);
     if (this.#bucket !== undefined) {
       allowed = this.#bucket.take(allowed);
       if (allowed === 0) {
@@ -710,8 +639,8 @@ export class QueueLane {
     const remainingMs = this.#o.remainingTimeMs();
     let started = 0;
     // A late one waits for #releaseLate, which gives it back once no claim is out.
-    while (started < allowed && this.#readyCount() > 0 && !this.#notYet() && !this.#isLate(this.#ready[this.#readyHead]!, nowMs)) {
-      const message = this.#takeReady();
+    while (started < allowed && this.#ready.size > 0 && !this.#notYet() && !this.#isLate(this.#ready.peek()!, nowMs)) {
+      const message = this.#ready.take();
       const jobType = this.#o.jobs.get(message.type);
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
       if (mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs })) {
@@ -735,8 +664,8 @@ export class QueueLane {
     // Not while a claim is out: it would find the queue short of what goes back, and stop as if dry.
     if (this.#permits?.rate === undefined || this.#claimsInFlight > 0) return;
     const nowMs = this.#o.clock.now().getTime();
-    while (this.#readyCount() > 0) {
-      const next = this.#ready[this.#readyHead]!;
+    while (this.#ready.size > 0) {
+      const next = this.#ready.peek()!;
       if (!this.#isLate(next, nowMs)) {
         const notBeforeMs = next.notBeforeMs;
         if (notBeforeMs !== undefined && notBeforeMs <= nowMs && this.#running >= this.#concurrency) {
@@ -744,7 +673,7 @@ export class QueueLane {
         }
         return;
       }
-      const late = this.#takeReady();
+      const late = this.#ready.take();
       // Claimed again once written (claims wait for it): a claim before would find it still held.
       this.#lateReleases++;
       this.#settler.release({
@@ -762,7 +691,7 @@ export class QueueLane {
   }
 
   #lateHead(): boolean {
-    return this.#readyCount() > 0 && this.#isLate(this.#ready[this.#readyHead]!, this.#o.clock.now().getTime());
+    return this.#ready.size > 0 && this.#isLate(this.#ready.peek()!, this.#o.clock.now().getTime());
   }
 
   /** Whether a message would start too late for its rate permits: past its start time and the slack. */
@@ -776,7 +705,7 @@ export class QueueLane {
    * behind the head is due sooner.
    */
   #notYet(): boolean {
-    const notBeforeMs = this.#ready[this.#readyHead]?.notBeforeMs;
+    const notBeforeMs = this.#ready.peek()?.notBeforeMs;
     if (notBeforeMs === undefined) return false;
     const waitMs = notBeforeMs - this.#o.clock.now().getTime();
     if (waitMs <= 0) return false;
@@ -903,7 +832,7 @@ export class QueueLane {
 
   /** Whether this lane holds queue-wide permits: run permits of handlers not ended, rate permits within their window. */
   #holdsPermits(): boolean {
-    return this.#runPermits.size > 0 || this.#ratePermitsUntilMs > this.#o.clock.now().getTime();
+    return this.#runPermits.holdsAny || this.#ratePermitsUntilMs > this.#o.clock.now().getTime();
   }
 
   /**
@@ -914,7 +843,7 @@ export class QueueLane {
     if (this.#permits === undefined || !this.#holdsPermits()) return false;
     if (this.#heldBack) return true;
     // Its own fan-out is the queue's whole concurrency, and it is all in use.
-    const held = this.#claiming + this.#readyCount() + this.#running;
+    const held = this.#claiming + this.#ready.size + this.#running;
     return this.#permits.run !== undefined && this.#concurrency === this.#queue.concurrency && held >= this.#concurrency;
   }
 
@@ -935,21 +864,14 @@ export class QueueLane {
 
   /**
    * A claimed message's handler ended (or it will not run in this lease): under a queue-wide
-   * concurrency, its claim's run permits go back in a few writes per claim, not one per message,
-   * and the last one always; a permit not given back frees itself when the claim's lease ends.
+   * concurrency, its claim's run permits go back when RunPermits says so.
    */
   #ended(message: HeldClaimedMessage): void {
-    const permits = this.#runPermits.get(message.leaseToken);
-    if (permits === undefined) return;
-    permits.open--;
-    permits.ended++;
-    if (permits.open > 0 && permits.ended < Math.ceil(permits.total / RUN_PERMIT_RELEASES_PER_CLAIM)) return;
-    if (permits.open === 0) this.#runPermits.delete(message.leaseToken);
-    const count = permits.ended;
-    permits.ended = 0;
+    const due = this.#runPermits.ended(message.leaseToken);
+    if (due === undefined) return;
+    const { count, keep } = due;
     // Our own release makes room now: claim again without waiting out the poll.
-    // By what the claim keeps (its handlers not yet ended), not by amount: safe to re-send.
-    const release = releaseRunPermits(this.#o.db, { queue: this.#queue.name, leaseToken: message.leaseToken, keep: permits.open, now: this.#o.clock.now() })
+    const release = releaseRunPermits(this.#o.db, { queue: this.#queue.name, leaseToken: message.leaseToken, keep, now: this.#o.clock.now() })
       .then(
         () => {
           if (this.#queue.ratePerSecond === undefined) this.#permitsWaitUntilMs = 0;
@@ -969,6 +891,6 @@ export class QueueLane {
   }
 
   #releaseReady(): void {
-    while (this.#readyCount() > 0) this.#release(this.#takeReady());
+    while (this.#ready.size > 0) this.#release(this.#ready.take());
   }
 }
