@@ -13,6 +13,7 @@ import { ClaimDepth } from './claimDepth.js';
 import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { TokenBucket } from './rateLimiter.js';
 import { ReadyQueue } from './readyQueue.js';
+import { FifoFollowers } from './followers.js';
 import { RunPermits } from './runPermits.js';
 import { Settler, type SettleCounts } from './settle.js';
 import type { QuotaShare } from './quota.js';
@@ -167,11 +168,8 @@ export class QueueLane {
   #lateReleases = 0;
   /** Run permits per claim (lease token), and when to give them back. */
   readonly #runPermits = new RunPermits();
-  /**
-   * FIFO followers (lib/sql/claimGroupHeads.ts) by their head's id: each starts once its head's
-   * outcome is written done or dead, and is given back when the head is retried or not run.
-   */
-  readonly #followers = new Map<string, HeldClaimedMessage>();
+  /** FIFO followers, waiting for their head's outcome. */
+  readonly #followers = new FifoFollowers<HeldClaimedMessage>();
   /** A FIFO lane's head candidates left from its last read (lib/drain/claim.ts). */
   readonly #heads = new HeadCandidates();
   /** Release writes in flight; the run ends only once they have. */
@@ -590,7 +588,7 @@ export class QueueLane {
         read: claim.messages.length,
       });
     }
-    const followers = this.#queue.fifo ? this.#takeFollowers(claim.messages) : undefined;
+    const followers = this.#queue.fifo ? this.#followers.take(claim.messages) : undefined;
     for (const message of claim.messages) {
       if (followers?.has(message.id)) continue;
       // Run already, its outcome's write given up: that outcome is written now, not a second run.
@@ -744,25 +742,6 @@ export class QueueLane {
   }
 
   /**
-   * A FIFO claim's followers, by their head's id: within each group the claim holds, the message
-   * with the lowest id is the head, the other (if any) its follower.
-   */
-  #takeFollowers(messages: readonly HeldClaimedMessage[]): Set<string> {
-    const heads = new Map<string, HeldClaimedMessage>();
-    const taken = new Set<string>();
-    for (const message of [...messages].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      if (message.groupKey === null) continue;
-      const head = heads.get(message.groupKey);
-      if (head === undefined) heads.set(message.groupKey, message);
-      else {
-        this.#followers.set(head.id, message);
-        taken.add(message.id);
-      }
-    }
-    return taken;
-  }
-
-  /**
    * What a FIFO message's outcome write calls (Settled.written). A head's follower starts once the
    * head's outcome is in the database, and goes back (to come at its lease's end) if the write was
    * given up, since the head would then run again. Any other outcome written may have let its
@@ -771,14 +750,13 @@ export class QueueLane {
   #afterHead(message: HeldClaimedMessage): ((landed: boolean) => void) | undefined {
     if (!this.#queue.fifo) return undefined;
     return (landed) => {
-      const follower = this.#followers.get(message.id);
+      const follower = this.#followers.detach(message.id);
       if (follower === undefined) {
         // The last message of its group this run held is finished: the one after it leads now.
         if (landed) this.#heads.finished(message);
         this.#headsWaitUntilMs = 0;
         this.#nextPollAtMs = 0;
       } else {
-        this.#followers.delete(message.id);
         if (landed) this.#makeReady(follower);
         // Unwritable now; the lease ends for both, and the head comes first again.
         else this.#ended(follower);
@@ -789,10 +767,8 @@ export class QueueLane {
 
   /** Gives back a head's follower without running it (the head will run again, or not at all here). */
   #releaseFollower(headId: string): void {
-    const follower = this.#followers.get(headId);
-    if (follower === undefined) return;
-    this.#followers.delete(headId);
-    this.#release(follower);
+    const follower = this.#followers.detach(headId);
+    if (follower !== undefined) this.#release(follower);
   }
 
   /** The type's policy over the queue's over the default, resolved once per type. */
