@@ -73,21 +73,23 @@ export interface LaneLinger {
 }
 
 /**
- * Drains one queue within a run, as a pipeline: up to `maxClaimsInFlight` claims run while the
- * messages of earlier ones are dispatched, and outcomes are written by a Settler in the
- * background, so Data API latency overlaps with handler work instead of adding to it. Every
- * claim is sized by the time budget (see budget.ts), starts are gated by the queue's concurrency
- * and rate limit, and nothing in the per-message path awaits a timer or makes a call of its own.
- *
- * The lane is a small state machine driven by one loop: start what may start, claim what may be
- * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
- * rate-limit token is due, the run is aborted).
- */
-/**
  * What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start
  * time, FIFO heads, renewing the promise, a message late for its start time.
  */
 type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' | 'late';
+
+/**
+ * What the lane is doing, changed only through #setMode:
+ * - `claiming`: claims as the time budget, the queue's limits and (FIFO) its heads allow.
+ * - `lingering`: a claim found the queue dry (with a LaneLinger): polls with a backing-off
+ *   interval until idle for `idleMs` and past its promise, looks ahead for messages coming due,
+ *   then stops. A claim that finds a full batch returns it to `claiming`.
+ * - `stopping`: claims no more (#stopReason says why), finishes what it holds, and the run ends
+ *   once every claim, handler and follower is done. It never leaves this mode.
+ * Being held back by the queue-wide limits is not a mode: a lane may be held back while claiming
+ * or while lingering (held back holding no permits, it is as good as idle), see #heldBack.
+ */
+type LaneMode = 'claiming' | 'lingering' | 'stopping';
 
 /** How soon a FIFO lane that found fewer heads than it asked for looks again, at the latest. */
 const FIFO_HEADS_POLL_MS = 50;
@@ -109,6 +111,17 @@ const RATE_VOUCH_MARGIN_MIN_MS = 100;
 /** An outcome whose writes keep failing is given up this long before its lease ends. */
 const SETTLE_GIVE_UP_BEFORE_LEASE_END_MS = 1_000;
 
+/**
+ * Drains one queue within a run, as a pipeline: up to `maxClaimsInFlight` claims run while the
+ * messages of earlier ones are dispatched, and outcomes are written by a Settler in the
+ * background, so Data API latency overlaps with handler work instead of adding to it. Every
+ * claim is sized by the time budget (see budget.ts), starts are gated by the queue's concurrency
+ * and rate limit, and nothing in the per-message path awaits a timer or makes a call of its own.
+ *
+ * The lane is a small state machine driven by one loop: start what may start, claim what may be
+ * claimed, then sleep until something changes (a claim lands, a handler ends, a write ends, a
+ * rate-limit token is due, the run is aborted).
+ */
 export class QueueLane {
   readonly #o: LaneOptions;
   readonly #queue: QueueConfig;
@@ -128,7 +141,9 @@ export class QueueLane {
   #claiming = 0;
   #claimed = 0;
   #dispatched = 0;
-  #stoppedBecause: StopReason | undefined;
+  #mode: LaneMode = 'claiming';
+  /** Why the lane is stopping (set with the mode). */
+  #stopReason: StopReason | undefined;
   readonly #depth: ClaimDepth;
 
   #changed = false;
@@ -136,7 +151,7 @@ export class QueueLane {
 
   /** Lingering: when the queue ran dry, the backoff of the next poll, and when the last poll began. */
   #sawWork = false;
-  #idleSinceMs: number | undefined;
+  #idleSinceMs = 0;
   #pollDelayMs = 0;
   #nextPollAtMs = 0;
   #lastPollAtMs = 0;
@@ -252,8 +267,8 @@ export class QueueLane {
       for (;;) {
         this.#changed = false;
         if (this.#o.signal.aborted) {
-          this.#stoppedBecause = 'aborted';
-          this.#o.linger?.activity.withdraw();
+          // Whatever stopped the lane before, an abort is why it ends now.
+          this.#setMode('stopping', 'aborted');
           this.#releaseReady();
         }
         this.#startReady();
@@ -272,7 +287,7 @@ export class QueueLane {
       queue: this.#queue.name,
       claimed: this.#claimed,
       dispatched: this.#dispatched,
-      stoppedBecause: this.#stoppedBecause ?? 'empty',
+      stoppedBecause: this.#stopReason ?? 'empty',
       errors: this.#errors,
       ...this.#settler.counts,
     };
@@ -286,18 +301,28 @@ export class QueueLane {
   }
 
   /**
-   * The lane claims no more. One that stops before its promise to poll has passed (time, an error,
-   * max-messages, an abort) cannot keep it: it is withdrawn, so enqueues from now on wake another
-   * drain. (One that stops on a dry queue has polled past it.)
+   * The one place the lane's mode changes. Stopping is final: a later change is ignored, but a
+   * later reason replaces the first (an abort). A lane that stops before its promise to poll has
+   * passed (time, an error, max-messages, an abort) cannot keep it: it is withdrawn, so enqueues
+   * from now on wake another drain. (One that stops on a dry queue has polled past it.)
    */
+  #setMode(mode: 'claiming' | 'lingering'): void;
+  #setMode(mode: 'stopping', reason: StopReason): void;
+  #setMode(mode: LaneMode, reason?: StopReason): void {
+    if (mode === 'stopping') {
+      this.#stopReason = reason;
+      this.#o.linger?.activity.withdraw();
+    } else if (this.#mode === 'stopping') return;
+    this.#mode = mode;
+  }
+
+  /** Stops the lane for this reason, unless it is stopping already. */
   #stop(reason: StopReason): void {
-    if (this.#stoppedBecause !== undefined) return;
-    this.#stoppedBecause = reason;
-    this.#o.linger?.activity.withdraw();
+    if (this.#mode !== 'stopping') this.#setMode('stopping', reason);
   }
 
   #finished(): boolean {
-    return this.#stoppedBecause !== undefined && this.#claimsInFlight === 0 && this.#running === 0 && this.#ready.size === 0 && this.#followers.size === 0;
+    return this.#mode === 'stopping' && this.#claimsInFlight === 0 && this.#running === 0 && this.#ready.size === 0 && this.#followers.size === 0;
   }
 
   /** Messages of this run not yet written back: waiting, running, following their head, or settling. */
@@ -317,7 +342,8 @@ export class QueueLane {
       return;
     }
     const nowMs = this.#o.clock.now().getTime();
-    if (this.#idleSinceMs === undefined || foundSome) {
+    if (this.#mode !== 'lingering' || foundSome) {
+      this.#setMode('lingering');
       this.#idleSinceMs = nowMs;
       this.#pollDelayMs = linger.pollMinMs;
       this.#lookedAhead = false;
@@ -325,12 +351,14 @@ export class QueueLane {
   }
 
   /**
-   * While lingering on a dry queue: false until the next poll is due (a timer wakes the loop), and
-   * stops the lane once it has been idle for `idleMs` and a poll began after its promise ended.
+   * While lingering on a dry queue, the poll's turn: true when the next poll is due now (it is
+   * counted as begun); otherwise arms the poll timer, or once the lane has been idle for `idleMs`
+   * and a poll began after its promise ended looks ahead or stops the lane, and returns false.
+   * Always true while claiming.
    */
-  #mayPoll(): boolean {
+  #schedulePollOrStop(): boolean {
     const linger = this.#o.linger;
-    if (linger === undefined || this.#idleSinceMs === undefined) return true;
+    if (linger === undefined || this.#mode !== 'lingering') return true;
     if (this.#claimsInFlight > 0) return false;
     const nowMs = this.#o.clock.now().getTime();
     const idleEnough = nowMs - this.#idleSinceMs >= linger.idleMs;
@@ -401,7 +429,7 @@ export class QueueLane {
   #claimMore(): void {
     const { tuning } = this.#o;
     while (
-      this.#stoppedBecause === undefined &&
+      this.#mode !== 'stopping' &&
       // One claim at a time until one comes back full (an idle queue costs one call per run), then
       // as deep as the claims' round trips show the database can take.
       // A FIFO queue's claims one at a time: a second claim in flight would find the heads the
@@ -457,7 +485,7 @@ export class QueueLane {
           return;
         }
       }
-      if (!this.#mayPoll()) return;
+      if (!this.#schedulePollOrStop()) return;
       const limit = this.#o.quota.reserve(budget);
       if (limit === 0) {
         this.#stop('max-messages');
@@ -558,7 +586,7 @@ export class QueueLane {
     this.#heldBackHoldingNone = heldBack && !this.#holdsPermits() && this.#claimsInFlight === 1;
     // Held back holding none, the lane is idle: its lingering polls, not the permits' wait, pace it.
     if (this.#heldBackHoldingNone) this.#permitsWaitUntilMs = 0;
-    else if (heldBack) this.#heldBackByLimits(limit);
+    else if (heldBack) this.#backOffForPermits(limit);
     else this.#permitPollMs = PERMIT_POLL_MIN_MS;
     if (this.#heldBackHoldingNone && claim.claimed === 0) {
       // Every permit is another run's: that run claims again as its handlers end (and promises
@@ -569,15 +597,15 @@ export class QueueLane {
       // their outcomes are written: look again then, or shortly (other groups, other drains), not
       // at once (the claim just took every head there was, or a full batch of them). Not dry.
       this.#headsWaitUntilMs = this.#o.clock.now().getTime() + FIFO_HEADS_POLL_MS;
-      if (claim.claimed === limit) this.#idleSinceMs = undefined;
+      if (claim.claimed === limit) this.#setMode('claiming');
       // Found work while idle: the idle spell starts again (as a dry claim that found some does).
-      else if (claim.claimed > 0 && this.#idleSinceMs !== undefined) this.#ranDry(true);
+      else if (claim.claimed > 0 && this.#mode === 'lingering') this.#ranDry(true);
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
       this.#ranDry(claim.claimed > 0);
     } else if (!heldBack) {
       // A full claim. (One held back by the limits is not dry either: it waits for permits.)
-      this.#idleSinceMs = undefined;
+      this.#setMode('claiming');
       this.#depth.observe(roundTripMs);
     }
     if (claim.claimed > 0) this.#o.linger?.activity.touch();
@@ -624,7 +652,7 @@ export class QueueLane {
 
   #startReady(): void {
     this.#releaseLate();
-    if (this.#ready.size === 0 || this.#running >= this.#concurrency || this.#notYet()) return;
+    if (this.#ready.size === 0 || this.#running >= this.#concurrency || this.#waitForStartTime()) return;
     let allowed = Math.min(this.#concurrency - this.#running, this.#ready.size);
     if (this.#bucket !== undefined) {
       allowed = this.#bucket.take(allowed);
@@ -637,7 +665,7 @@ export class QueueLane {
     const remainingMs = this.#o.remainingTimeMs();
     let started = 0;
     // A late one waits for #releaseLate, which gives it back once no claim is out.
-    while (started < allowed && this.#ready.size > 0 && !this.#notYet() && !this.#isLate(this.#ready.peek()!, nowMs)) {
+    while (started < allowed && this.#ready.size > 0 && !this.#waitForStartTime() && !this.#isLate(this.#ready.peek()!, nowMs)) {
       const message = this.#ready.take();
       const jobType = this.#o.jobs.get(message.type);
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
@@ -698,11 +726,11 @@ export class QueueLane {
   }
 
   /**
-   * Whether the next ready message must wait for its start time (a queue-wide rate: claim.ts
-   * RATE_START_DELAY_MS); a timer then wakes the loop. Claims land in permit order, so nothing
+   * Arms a timer and returns true when the next ready message must wait for its start time (a
+   * queue-wide rate: claim.ts RATE_START_DELAY_MS). Claims land in permit order, so nothing
    * behind the head is due sooner.
    */
-  #notYet(): boolean {
+  #waitForStartTime(): boolean {
     const notBeforeMs = this.#ready.peek()?.notBeforeMs;
     if (notBeforeMs === undefined) return false;
     const waitMs = notBeforeMs - this.#o.clock.now().getTime();
@@ -794,7 +822,7 @@ export class QueueLane {
    * so wait for a share of the window; run permits free as handlers end (ours wake the loop
    * through #ended; other drains' are polled for).
    */
-  #heldBackByLimits(wanted: number): void {
+  #backOffForPermits(wanted: number): void {
     const rate = this.#permits?.rate;
     let waitMs = this.#permitPollMs;
     this.#permitPollMs = Math.min(PERMIT_POLL_MAX_MS, this.#permitPollMs * 2);
@@ -831,7 +859,7 @@ export class QueueLane {
    */
   #keepPromise(): void {
     const linger = this.#o.linger;
-    if (linger === undefined || this.#stoppedBecause !== undefined || !this.#waitsOnOwnPermits()) return;
+    if (linger === undefined || this.#mode === 'stopping' || !this.#waitsOnOwnPermits()) return;
     const afterPromiseMs = this.#o.remainingTimeMs() - 2 * linger.activity.intervalMs;
     if (!leaseFitsOneMessage(Math.min(afterPromiseMs, this.#queue.leaseSeconds * 1_000), this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) return;
     linger.activity.touch();
