@@ -14,6 +14,7 @@ import { describeError, dispatch, finalOutcome, type Outcome } from './dispatch.
 import { TokenBucket } from './rateLimiter.js';
 import { ReadyQueue } from './readyQueue.js';
 import { FifoFollowers } from './followers.js';
+import { LingerSchedule } from './lingerSchedule.js';
 import { RunPermits } from './runPermits.js';
 import { Settler, type SettleCounts } from './settle.js';
 import type { QuotaShare } from './quota.js';
@@ -149,12 +150,10 @@ export class QueueLane {
   #changed = false;
   #wake: (() => void) | undefined;
 
-  /** Lingering: when the queue ran dry, the backoff of the next poll, and when the last poll began. */
+  /** Whether a claim of this run found work (a lane that lingers only after work needs one). */
   #sawWork = false;
-  #idleSinceMs = 0;
-  #pollDelayMs = 0;
-  #nextPollAtMs = 0;
-  #lastPollAtMs = 0;
+  /** Lingering: when to poll a dry queue and when to give up (with a LaneLinger). */
+  readonly #pollSchedule: LingerSchedule | undefined;
   /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll, permits, a start time. */
   readonly #timers = new Set<TimerReason>();
   /** Handlers this run may run at once: its own fan-out within the queue-wide concurrency. */
@@ -189,8 +188,6 @@ export class QueueLane {
   readonly #heads = new HeadCandidates();
   /** Release writes in flight; the run ends only once they have. */
   readonly #releases = new Set<Promise<void>>();
-  /** Whether this idle spell already looked for messages coming due within the run. */
-  #lookedAhead = false;
 
   constructor(options: LaneOptions) {
     this.#o = options;
@@ -226,6 +223,7 @@ export class QueueLane {
         }),
     });
     this.#depth = new ClaimDepth(options.tuning.maxClaimsInFlight);
+    this.#pollSchedule = options.linger === undefined ? undefined : new LingerSchedule(options.linger);
     this.#bucket =
       this.#queue.drainRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: this.#queue.drainRatePerSecond, clock: options.clock });
     this.#concurrency = runConcurrency(this.#queue);
@@ -344,9 +342,7 @@ export class QueueLane {
     const nowMs = this.#o.clock.now().getTime();
     if (this.#mode !== 'lingering' || foundSome) {
       this.#setMode('lingering');
-      this.#idleSinceMs = nowMs;
-      this.#pollDelayMs = linger.pollMinMs;
-      this.#lookedAhead = false;
+      this.#pollSchedule?.startIdle(nowMs);
     }
   }
 
@@ -357,32 +353,29 @@ export class QueueLane {
    * Always true while claiming.
    */
   #schedulePollOrStop(): boolean {
+    const schedule = this.#pollSchedule;
     const linger = this.#o.linger;
-    if (linger === undefined || this.#mode !== 'lingering') return true;
+    if (schedule === undefined || linger === undefined || this.#mode !== 'lingering') return true;
     if (this.#claimsInFlight > 0) return false;
     const nowMs = this.#o.clock.now().getTime();
-    const idleEnough = nowMs - this.#idleSinceMs >= linger.idleMs;
-    // Done as soon as both hold, not at the next poll: idle long enough, and polled after the
-    // promise. Not while a FIFO lane holds messages: each outcome may let its group's next lead.
-    if (idleEnough && this.#lastPollAtMs >= linger.activity.promisedUntilMs && !(this.#queue.fifo && this.#holdsAny())) {
-      // Held back by other runs' permits: what comes due is theirs to take.
-      if (!this.#lookedAhead && !this.#heldBackHoldingNone) {
+    // Not while a FIFO lane holds messages: each outcome may let its group's next lead.
+    const mayEnd = !(this.#queue.fifo && this.#holdsAny());
+    switch (schedule.turn(nowMs, linger.activity.promisedUntilMs, mayEnd, this.#heldBackHoldingNone)) {
+      case 'look-ahead':
         this.#lookAhead(nowMs);
         return false;
-      }
-      this.#stop('empty');
-      return false;
+      case 'stop':
+        this.#stop('empty');
+        return false;
+      case 'wait':
+        this.#wakeAfter('poll', schedule.msUntilPoll(nowMs));
+        return false;
+      case 'poll-and-promise':
+        linger.activity.touch();
+        return true;
+      case 'poll':
+        return true;
     }
-    if (nowMs < this.#nextPollAtMs) {
-      this.#wakeAfter('poll', this.#nextPollAtMs - nowMs);
-      return false;
-    }
-    // A poll that other runs' permits hold back cannot take what an enqueue brings: no promise.
-    if (!idleEnough && !this.#heldBackHoldingNone) linger.activity.touch();
-    this.#lastPollAtMs = nowMs;
-    this.#nextPollAtMs = nowMs + this.#pollDelayMs;
-    this.#pollDelayMs = Math.min(linger.pollMaxMs, this.#pollDelayMs * 2);
-    return true;
   }
 
   /**
@@ -390,7 +383,6 @@ export class QueueLane {
    * still finish it is waited for and dispatched at its due time, not at the next schedule.
    */
   #lookAhead(nowMs: number): void {
-    this.#lookedAhead = true;
     // Due early enough that its handler, at worst, ends with the margin to spare before the run must.
     const horizonMs = nowMs + this.#o.remainingTimeMs() - this.#o.tuning.safetyMarginMs - CLAIM_ALLOWANCE_MS - this.#longestTimeoutMs;
     if (horizonMs <= nowMs) {
@@ -403,10 +395,7 @@ export class QueueLane {
         (dueAt) => {
           if (dueAt === undefined) return;
           // Idle again from the due time on: the poll at that moment claims it.
-          this.#nextPollAtMs = dueAt.getTime();
-          this.#idleSinceMs = dueAt.getTime();
-          this.#pollDelayMs = this.#o.linger!.pollMinMs;
-          this.#lookedAhead = false;
+          this.#pollSchedule?.idleFrom(dueAt.getTime());
         },
         (error: unknown) =>
           this.#o.log.warn('could not look for messages coming due; they wait for the next run', { queue: this.#queue.name, error: describeError(error) }),
@@ -783,7 +772,7 @@ export class QueueLane {
         // The last message of its group this run held is finished: the one after it leads now.
         if (landed) this.#heads.finished(message);
         this.#headsWaitUntilMs = 0;
-        this.#nextPollAtMs = 0;
+        this.#pollSchedule?.pollNow();
       } else {
         if (landed) this.#makeReady(follower);
         // Unwritable now; the lease ends for both, and the head comes first again.
