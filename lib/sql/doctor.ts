@@ -159,12 +159,10 @@ export function explainFindGroupHeads(db: Db, input: { queue: string; limit: num
  * the candidates are ids no message has (the plan is the same for any ids; nothing is leased).
  */
 export function explainClaimGroupHeads(db: Db, input: { queue: string; limit: number; heads: number; now: Date }): Promise<PlanRow[]> {
-  const { params } = namedList(
-    'head',
-    Array.from({ length: input.heads }, (_, n) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`),
-  );
+  const ids = Array.from({ length: input.heads }, (_, n) => `00000000-0000-7000-8000-${String(n).padStart(12, '0')}`);
   return explain(db, CLAIM_GROUP_HEADS(input.heads), {
-    ...params,
+    ...namedList('head', ids).params,
+    ...namedList('next', ids).params,
     queue: input.queue,
     limit: input.limit,
     now: input.now,
