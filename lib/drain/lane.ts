@@ -15,6 +15,7 @@ import { TokenBucket } from './rateLimiter.js';
 import { ReadyQueue } from './readyQueue.js';
 import { FifoFollowers } from './followers.js';
 import { LingerSchedule } from './lingerSchedule.js';
+import { PermitWait } from './permitWait.js';
 import { RunPermits } from './runPermits.js';
 import { Settler, type SettleCounts } from './settle.js';
 import type { QuotaShare } from './quota.js';
@@ -96,13 +97,6 @@ type LaneMode = 'claiming' | 'lingering' | 'stopping';
 const FIFO_HEADS_POLL_MS = 50;
 
 /**
- * How soon a lane held back by other drains' run permits asks again: after 100 ms, doubling to
- * every 800 ms while it stays held back. (Its own permits wake it as they are given back.)
- */
-const PERMIT_POLL_MIN_MS = 100;
-const PERMIT_POLL_MAX_MS = 800;
-
-/**
  * A claim late for its messages' start time keeps its rate permits taken a window from their
  * start (#vouchForStart), plus this much for that write's own round trip: half the claim's round
  * trips (one call where the claim made two or more), and at least this.
@@ -165,10 +159,8 @@ export class QueueLane {
    * unless one of this run's outcomes is written first (a group may then have a new head).
    */
   #headsWaitUntilMs = 0;
-  /** Held back by the queue-wide limits: no claim before this time (the limits' permits are taken). */
-  #permitsWaitUntilMs = 0;
-  /** The next wait for other drains' run permits (backing off while held back). */
-  #permitPollMs = PERMIT_POLL_MIN_MS;
+  /** Held back by the queue-wide limits: when a claim may ask for permits again. */
+  readonly #permitWait: PermitWait;
   /**
    * Whether the last claim was held back by the limits, and whether it was held back holding no
    * permits of its own: then the queue's capacity is other drains', which take what is due as
@@ -234,6 +226,7 @@ export class QueueLane {
           ...(ratePerSecond === undefined ? {} : { rate: ratePermits(ratePerSecond) }),
           ...(concurrency === undefined ? {} : { run: { slots: concurrency } }),
         };
+    this.#permitWait = new PermitWait(this.#permits?.rate);
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     const timeouts = options.jobs.types().map((type) => options.jobs.get(type)?.timeoutMs ?? options.tuning.defaultTimeoutMs);
@@ -461,7 +454,7 @@ export class QueueLane {
         // claim once they are, not to be held back by them or to find the queue dry without them.
         // Nor while a late message waits to go back: it does once no claim is out (#releaseLate).
         if ((this.#permits.run !== undefined && this.#releases.size > 0) || this.#lateReleases > 0 || this.#lateHead()) return;
-        const waitMs = this.#permitsWaitUntilMs - this.#o.clock.now().getTime();
+        const waitMs = this.#permitWait.msLeft(this.#o.clock.now().getTime());
         if (waitMs > 0) {
           this.#wakeAfter('permits', waitMs);
           return;
@@ -574,9 +567,9 @@ export class QueueLane {
     // (Another claim of ours still out may have taken the permits this one did not get.)
     this.#heldBackHoldingNone = heldBack && !this.#holdsPermits() && this.#claimsInFlight === 1;
     // Held back holding none, the lane is idle: its lingering polls, not the permits' wait, pace it.
-    if (this.#heldBackHoldingNone) this.#permitsWaitUntilMs = 0;
-    else if (heldBack) this.#backOffForPermits(limit);
-    else this.#permitPollMs = PERMIT_POLL_MIN_MS;
+    if (this.#heldBackHoldingNone) this.#permitWait.clear();
+    else if (heldBack) this.#permitWait.heldBack(this.#o.clock.now().getTime(), limit);
+    else this.#permitWait.notHeldBack();
     if (this.#heldBackHoldingNone && claim.claimed === 0) {
       // Every permit is another run's: that run claims again as its handlers end (and promises
       // to, #keepPromise). Idle: a lingering lane polls backing off, then stops; any other stops.
@@ -805,24 +798,6 @@ export class QueueLane {
     this.#releaseFollower(message.id);
   }
 
-  /**
-   * A claim got fewer permits than it asked for: the queue-wide limits are taken (by this run or
-   * others). Try again once some could be free: rate permits free a window after they were taken,
-   * so wait for a share of the window; run permits free as handlers end (ours wake the loop
-   * through #ended; other drains' are polled for).
-   */
-  #backOffForPermits(wanted: number): void {
-    const rate = this.#permits?.rate;
-    let waitMs = this.#permitPollMs;
-    this.#permitPollMs = Math.min(PERMIT_POLL_MAX_MS, this.#permitPollMs * 2);
-    if (rate !== undefined) {
-      // Half the time the window takes to free as many permits as this claim wanted.
-      const windowShare = (rate.windowMs * Math.min(wanted, rate.slots)) / rate.slots / 2;
-      waitMs = Math.max(PERMIT_POLL_MIN_MS / 4, windowShare);
-    }
-    this.#permitsWaitUntilMs = this.#o.clock.now().getTime() + waitMs;
-  }
-
   /** Whether this lane holds queue-wide permits: run permits of handlers not ended, rate permits within their window. */
   #holdsPermits(): boolean {
     return this.#runPermits.holdsAny || this.#ratePermitsUntilMs > this.#o.clock.now().getTime();
@@ -867,7 +842,7 @@ export class QueueLane {
     const release = releaseRunPermits(this.#o.db, { queue: this.#queue.name, leaseToken: message.leaseToken, keep, now: this.#o.clock.now() })
       .then(
         () => {
-          if (this.#queue.ratePerSecond === undefined) this.#permitsWaitUntilMs = 0;
+          if (this.#queue.ratePerSecond === undefined) this.#permitWait.clear();
         },
         (error: unknown) =>
           this.#o.log.warn('could not give back run permits; they free themselves when the lease ends', {
