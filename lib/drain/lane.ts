@@ -408,22 +408,25 @@ export class QueueLane {
     });
   }
 
+  /** Whether another claim may go out, before it is sized: the lane claims, and claims are what holds it up. */
+  #roomForAnotherClaim(): boolean {
+    if (this.#mode === 'stopping') return false;
+    // One claim at a time until one comes back full (an idle queue costs one call per run), then
+    // as deep as the claims' round trips show the database can take. A FIFO queue's claims one at
+    // a time: a second claim in flight would find the heads the first is taking locked, and cost a
+    // call for nothing. So are a lane's held back by the queue-wide limits: the permits one claim
+    // cannot get, a second cannot either.
+    if (this.#claimsInFlight >= (this.#queue.fifo || this.#heldBack ? 1 : this.#depth.limit)) return false;
+    // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims);
+    // messages waiting out their start delay (a queue-wide rate) are not held up by either.
+    if (this.#ready.size - this.#waitingToStart() >= this.#queue.batchSize) return false;
+    // Writes are behind: let them catch up before taking on more.
+    return this.#settler.unsettled < this.#o.tuning.maxUnsettled;
+  }
+
   #claimMore(): void {
     const { tuning } = this.#o;
-    while (
-      this.#mode !== 'stopping' &&
-      // One claim at a time until one comes back full (an idle queue costs one call per run), then
-      // as deep as the claims' round trips show the database can take.
-      // A FIFO queue's claims one at a time: a second claim in flight would find the heads the
-      // first is taking locked, and cost a call for nothing. So are a lane's held back by the
-      // queue-wide limits: the permits one claim cannot get, a second cannot either.
-      this.#claimsInFlight < (this.#queue.fifo || this.#heldBack ? 1 : this.#depth.limit) &&
-      // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims);
-      // messages waiting out their start delay (a queue-wide rate) are not held up by either.
-      this.#ready.size - this.#waitingToStart() < this.#queue.batchSize &&
-      // Writes are behind: let them catch up before taking on more.
-      this.#settler.unsettled < tuning.maxUnsettled
-    ) {
+    while (this.#roomForAnotherClaim()) {
       const held = this.#claiming + this.#ready.size + this.#running;
       let budget = claimLimit({
         remainingMs: this.#o.remainingTimeMs(),
