@@ -19,7 +19,7 @@ export class DoctorChecks {
     try {
       outcome = await check();
     } catch (error) {
-      outcome = { result: 'fail', detail: describeError(error) };
+      outcome = { result: 'fail', detail: failureDetail(error) };
     }
     const done = { name, ...outcome, ms: Math.round(performance.now() - started) };
     this.checks.push(done);
@@ -27,7 +27,11 @@ export class DoctorChecks {
   }
 }
 
-export function describeError(error: unknown): string {
+/**
+ * A failed check's detail: the error's whole message (a cluster's own error text is what an
+ * operator diagnoses with), cut at 500 characters. Stored errors use lib/errors.ts describeError.
+ */
+export function failureDetail(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }

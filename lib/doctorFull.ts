@@ -10,7 +10,7 @@ import * as z from 'zod';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
 import { createApp, type App } from './app.js';
 import { defineConfig } from './config.js';
-import { DoctorChecks, describeError, type CheckOutcome } from './doctorChecks.js';
+import { DoctorChecks, failureDetail, type CheckOutcome } from './doctorChecks.js';
 import { claimMessages, type HeldClaimedMessage } from './drain/claim.js';
 import { deleteExpiredMessages } from './drain/retention.js';
 import { enqueue, type EnqueuedMessage } from './enqueue.js';
@@ -409,7 +409,7 @@ async function migrationErrorChecks(scratch: Scratch, run: DoctorChecks): Promis
       const reason = alreadyDoneReason(error);
       const seen = (error as { mysqlCode?: number }).mysqlCode;
       if (reason === undefined)
-        return outcome(false, `not recognised as already done: ${describeError(error)}; a migration re-run after its call timed out would fail here`);
+        return outcome(false, `not recognised as already done: ${failureDetail(error)}; a migration re-run after its call timed out would fail here`);
       return outcome(true, `${reason}${seen === code ? '' : ` (the error carried ${seen === undefined ? 'no code' : `code ${seen}`})`}`);
     }
     return outcome(false, `the statement ran a second time without error (expected MySQL ${code})`);
@@ -482,7 +482,7 @@ async function processListMatch(scratch: Scratch): Promise<CheckOutcome> {
 async function removeScratch(scratch: Scratch): Promise<CheckOutcome> {
   const { db } = scratch.app;
   const errors: string[] = [];
-  await ddl(scratch, 'dropTable').catch((error: unknown) => errors.push(`dropping ${scratch.table}: ${describeError(error)}`));
+  await ddl(scratch, 'dropTable').catch((error: unknown) => errors.push(`dropping ${scratch.table}: ${failureDetail(error)}`));
   const removal = await deleteScratchRows(db, scratch.names);
   errors.push(...removal.errors);
   const remaining: string[] = [];
@@ -493,7 +493,7 @@ async function removeScratch(scratch: Scratch): Promise<CheckOutcome> {
     if (await probeTableExists(db, scratch.table)) remaining.push(`table ${scratch.table}`);
     counted = true;
   } catch (error) {
-    errors.push(`counting what is left: ${describeError(error)}`);
+    errors.push(`counting what is left: ${failureDetail(error)}`);
   }
   const deleted = SCRATCH_TABLES.reduce((sum, table) => sum + (removal.deleted[table] ?? 0), 0);
   // An error matters only if something is left: a failed DROP of a table an earlier failure never made is no loss.

@@ -1,3 +1,5 @@
+import { clip } from './clip.js';
+
 /**
  * Errors a job handler throws to steer what happens to its message, and the base class every
  * error of this product extends. `retryable` says whether the call that failed may be made again
@@ -14,6 +16,57 @@ export class QueueError extends Error {
     this.name = new.target.name;
     this.retryable = options.retryable;
   }
+
+  /**
+   * What may be stored and shown of this error, when it is not its name, message and cause
+   * (describeError): an error whose message can quote SQL or its values (lib/db's) says less.
+   */
+  describe(): string | undefined {
+    return undefined;
+  }
+}
+
+/** The longest description describeError gives: what a stored error holds at most. */
+export const MAX_ERROR_LENGTH = 2_000;
+const ERROR_LIMIT = { chars: MAX_ERROR_LENGTH };
+
+/**
+ * `Name: message` of anything thrown, one level of cause, no stack; at most MAX_ERROR_LENGTH
+ * characters. A QueueError describes itself (a database error without its message, which can
+ * quote SQL and its values, and without the SDK error it wraps).
+ */
+export function describeError(error: unknown): string {
+  try {
+    const described = error instanceof QueueError ? error.describe() : undefined;
+    if (described !== undefined) return clip(described, ERROR_LIMIT);
+    if (error instanceof Error) {
+      const own = nameAndMessage(error);
+      const cause = error.cause instanceof Error ? describeCause(error.cause) : undefined;
+      // Wrappers often repeat their cause's message already.
+      const repeated = cause === undefined || (error.cause as Error).message === '' || own.includes((error.cause as Error).message);
+      return clip(repeated ? own : `${own} (cause: ${cause})`, ERROR_LIMIT);
+    }
+    if (typeof error === 'string') return clip(error === '' ? 'non-Error thrown: empty string' : error, ERROR_LIMIT);
+    if (error === undefined || error === null) return `non-Error thrown: ${String(error)}`;
+    if (typeof error === 'object') return clip(`non-Error thrown: ${JSON.stringify(error) ?? Object.prototype.toString.call(error)}`, ERROR_LIMIT);
+    if (typeof error === 'number' || typeof error === 'bigint' || typeof error === 'boolean' || typeof error === 'symbol') {
+      return clip(`non-Error thrown: ${String(error)}`, ERROR_LIMIT);
+    }
+    // A function: its name, not its source.
+    return clip(`non-Error thrown: function ${typeof error === 'function' && error.name !== '' ? error.name : '(anonymous)'}`, ERROR_LIMIT);
+  } catch {
+    // A throwing getter or a circular object: say what we can.
+    return 'non-Error thrown: (not describable)';
+  }
+}
+
+function describeCause(cause: Error): string {
+  return (cause instanceof QueueError ? cause.describe() : undefined) ?? nameAndMessage(cause);
+}
+
+function nameAndMessage(error: Error): string {
+  const name = error.name || 'Error';
+  return error.message ? `${name}: ${error.message}` : name;
 }
 
 /** The message can never succeed (a 4xx from the downstream, a bad address): dead-letter it now. */

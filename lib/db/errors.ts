@@ -24,6 +24,11 @@ export class DatabaseError extends QueueError {
     this.sqlState = options.sqlState;
     this.errorName = options.errorName;
   }
+
+  /** Without the message, which can quote SQL and its values, and without the SDK error it wraps. */
+  override describe(): string {
+    return describeDatabaseError(this);
+  }
 }
 
 /** MySQL 1062: a unique key already holds this value. */

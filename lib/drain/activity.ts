@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
 import { extendDrainActivity, withdrawDrainActivity } from '../sql/drainActivity.js';
-import { describeError } from './dispatch.js';
+import { describeError } from '../errors.js';
 import type { DrainLog } from './types.js';
 
 /**

@@ -1,7 +1,6 @@
 import type { z } from 'zod';
 import { clip } from '../clip.js';
-import { DatabaseError, describeDatabaseError } from '../db/errors.js';
-import { PermanentError, RetryableError } from '../errors.js';
+import { MAX_ERROR_LENGTH, PermanentError, RetryableError, describeError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
 import { ruleOf } from '../validation.js';
 
@@ -25,7 +24,6 @@ export interface DispatchOptions {
 }
 
 /** Error text stored on a message; long enough to diagnose, short enough for a row and a log line. */
-export const MAX_ERROR_LENGTH = 2_000;
 const ERROR_LIMIT = { chars: MAX_ERROR_LENGTH };
 
 // setTimeout fires at once for delays beyond a signed 32-bit int (~24.8 days).
@@ -130,35 +128,6 @@ export function finalOutcome(outcome: Outcome, attempts: number, maxAttempts: nu
   return { kind: 'dead', error: clip(`attempts exhausted (${attempts}/${maxAttempts}); last error: ${outcome.error}`, ERROR_LIMIT) };
 }
 
-/**
- * `Name: message` of anything thrown, one level of cause, no stack; at most MAX_ERROR_LENGTH chars.
- * A DatabaseError is described without its message, which can quote SQL and its values, and
- * without its cause (the SDK's error, with the same text).
- */
-export function describeError(error: unknown): string {
-  try {
-    if (error instanceof DatabaseError) return clip(describeDatabaseError(error), ERROR_LIMIT);
-    if (error instanceof Error) {
-      const own = nameAndMessage(error);
-      const cause = error.cause instanceof Error ? describeCause(error.cause) : undefined;
-      // Wrappers often repeat their cause's message already.
-      const repeated = cause === undefined || (error.cause as Error).message === '' || own.includes((error.cause as Error).message);
-      return clip(repeated ? own : `${own} (cause: ${cause})`, ERROR_LIMIT);
-    }
-    if (typeof error === 'string') return clip(error === '' ? 'non-Error thrown: empty string' : error, ERROR_LIMIT);
-    if (error === undefined || error === null) return `non-Error thrown: ${String(error)}`;
-    if (typeof error === 'object') return clip(`non-Error thrown: ${JSON.stringify(error) ?? Object.prototype.toString.call(error)}`, ERROR_LIMIT);
-    if (typeof error === 'number' || typeof error === 'bigint' || typeof error === 'boolean' || typeof error === 'symbol') {
-      return clip(`non-Error thrown: ${String(error)}`, ERROR_LIMIT);
-    }
-    // A function: its name, not its source.
-    return clip(`non-Error thrown: function ${typeof error === 'function' && error.name !== '' ? error.name : '(anonymous)'}`, ERROR_LIMIT);
-  } catch {
-    // A throwing getter or a circular object: say what we can.
-    return 'non-Error thrown: (not describable)';
-  }
-}
-
 /** Field paths and rules of a failed parse, never the values: payloads may hold personal data. */
 export function describePayloadIssues(issues: readonly z.core.$ZodIssue[]): string {
   return issues
@@ -206,13 +175,4 @@ function outcomeOfError(error: unknown): Outcome {
     return { kind: 'retry', error: description, retryAfterMs };
   }
   return { kind: 'retry', error: description };
-}
-
-function describeCause(cause: Error): string {
-  return cause instanceof DatabaseError ? describeDatabaseError(cause) : nameAndMessage(cause);
-}
-
-function nameAndMessage(error: Error): string {
-  const name = error.name || 'Error';
-  return error.message ? `${name}: ${error.message}` : name;
 }

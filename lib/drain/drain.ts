@@ -6,7 +6,7 @@ import { DrainActivity } from './activity.js';
 import { enqueueDueRecurring, type RecurringRunResult } from './recurring.js';
 import { listPausedQueues } from '../sql/queueState.js';
 import { leaseFitsOneMessage, runFitsOneMessage } from './budget.js';
-import { describeError } from './dispatch.js';
+import { describeError } from '../errors.js';
 import { QueueLane, type LaneSummary, type StopReason } from './lane.js';
 import { MessageQuota } from './quota.js';
 import { deleteExpiredMessages } from './retention.js';

@@ -6,7 +6,7 @@ import { ValidationError } from '../errors.js';
 import { dueSlots, lookBackMs, MAX_RECURRING_PAYLOAD_BYTES, slotKey, type RecurringPlan } from '../recurring.js';
 import { insertRecurringMessages } from '../sql/insertRecurringMessages.js';
 import { purgeMarks } from '../sql/recurringPurges.js';
-import { describeError } from './dispatch.js';
+import { describeError } from '../errors.js';
 
 export interface RecurringRunResult {
   /** Messages stored by this run (slots no other run had enqueued). */

@@ -1,7 +1,8 @@
 import { BadRequestException, DatabaseErrorException } from '@aws-sdk/client-rds-data';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { MAX_ERROR_LENGTH, describeError, dispatch, finalOutcome, type DispatchMessage, type Outcome } from '../../lib/drain/dispatch.js';
+import { MAX_ERROR_LENGTH, describeError } from '../../lib/errors.js';
+import { dispatch, finalOutcome, type DispatchMessage, type Outcome } from '../../lib/drain/dispatch.js';
 import { DatabaseError, StatementTimeoutError, toDatabaseError, TransactionNotFoundError } from '../../lib/db/errors.js';
 import { PermanentError, QueueError, RetryableError } from '../../lib/errors.js';
 import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
