@@ -21,7 +21,7 @@ import { listDeadLetters, purgeDeadLetters, redrive } from './operations.js';
 import type { QueueConfig } from './queues.js';
 import { sleep } from './sleep.js';
 import { ack } from './sql/ack.js';
-import { deadLetter } from './sql/deadLetter.js';
+import { deadLetterHeld } from './sql/deadLetterHeld.js';
 import {
   SCRATCH_TABLES,
   countQueueMessages,
@@ -315,7 +315,7 @@ async function redriveAndPurge(scratch: Scratch): Promise<CheckOutcome> {
   );
   const claimed = await claim(scratch, queue, { limit: 3 });
   const error = 'doctor: a dead letter\'s "quoted" error, é';
-  const dead = await deadLetter(app.db, { dead: claimed.messages.map((m) => ({ id: m.id, leaseToken: m.leaseToken, error })), now: app.clock.now() });
+  const dead = await deadLetterHeld(app.db, { dead: claimed.messages.map((m) => ({ id: m.id, leaseToken: m.leaseToken, error })), now: app.clock.now() });
   const listed = await listDeadLetters(app, queue);
   const chosen = listed.messages[0]?.id;
   const redriven = chosen === undefined ? { count: 0 } : await redrive(app, queue, { ids: [chosen] });
@@ -351,7 +351,7 @@ async function retentionDelete(scratch: Scratch): Promise<CheckOutcome> {
   const claimed = await claim(scratch, queue, { limit: 3, now });
   const [deadOne, ...done] = claimed.messages;
   await ack(app.db, { held: held(done), now });
-  if (deadOne !== undefined) await deadLetter(app.db, { dead: [{ id: deadOne.id, leaseToken: deadOne.leaseToken, error: 'doctor' }], now });
+  if (deadOne !== undefined) await deadLetterHeld(app.db, { dead: [{ id: deadOne.id, leaseToken: deadOne.leaseToken, error: 'doctor' }], now });
   const config = app.queues.get(queue) as QueueConfig;
   const later = new Date(now.getTime() + (config.retentionSeconds + 1) * 1_000);
   const deleted = await deleteExpiredMessages(app.db, config, { now: later, batchSize: 100, maxCalls: 2, hasTime: () => true });

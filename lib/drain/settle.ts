@@ -2,7 +2,7 @@ import { backoffDelayMs, type BackoffPolicy } from '../backoff.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
 import { ack } from '../sql/ack.js';
-import { deadLetter, type HeldDeadLetter } from '../sql/deadLetter.js';
+import { deadLetterHeld, type HeldDeadLetter } from '../sql/deadLetterHeld.js';
 import type { HeldMessage } from '../sql/heldMessage.js';
 import { releaseClaims, type HeldRelease } from '../sql/releaseClaims.js';
 import { reschedule, type HeldRetry } from '../sql/reschedule.js';
@@ -120,7 +120,7 @@ export class Settler {
     );
     this.#deadLetters = channel(
       'dead-letter',
-      (d, dead, now) => deadLetter(d, { dead, now }),
+      (d, dead, now) => deadLetterHeld(d, { dead, now }),
       (n) => (this.counts.dead += n),
     );
     this.#releases = channel(

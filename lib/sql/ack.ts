@@ -18,7 +18,7 @@ import { settleHeldSql, type HeldMessage } from './heldMessage.js';
  * holds the message, nothing of this lease matches it any more.
  *
  * The join, its pinned order and the lease guard are settleHeldSql's (heldMessage.ts), shared by
- * every settle statement (reschedule, deadLetter, releaseClaims).
+ * every settle statement (reschedule, deadLetterHeld, releaseClaims).
  */
 const ACK = settleHeldSql({
   rows: 'held',

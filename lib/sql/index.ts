@@ -2,7 +2,7 @@
 export { ack } from './ack.js';
 export { cancelMessage } from './cancelMessage.js';
 export { claimBatch, type ClaimBatchInput } from './claimBatch.js';
-export { deadLetter, type HeldDeadLetter } from './deadLetter.js';
+export { deadLetterHeld, type HeldDeadLetter } from './deadLetterHeld.js';
 export {
   deadLetterIds,
   listDeadLetters,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../lib/clock.js';
 import { ack } from '../../lib/sql/ack.js';
-import { deadLetter } from '../../lib/sql/deadLetter.js';
+import { deadLetterHeld } from '../../lib/sql/deadLetterHeld.js';
 import { redriveDeadLetters } from '../../lib/sql/deadLetters.js';
 import { reschedule } from '../../lib/sql/reschedule.js';
 import { CLAIM_GROUP_HEADS, FIND_GROUP_HEADS, claimGroupHeads, findGroupHeads } from '../../lib/sql/claimGroupHeads.js';
@@ -71,7 +71,7 @@ describe('claimGroupHeads', () => {
     clock.advance(5_000);
     const again = (await claim()).messages;
     expect(again.map((m) => [m.id, m.attempts])).toEqual([[ids[0], 2]]);
-    await deadLetter(app.db, { dead: [{ id: again[0]!.id, leaseToken: again[0]!.leaseToken, error: 'gave up' }], now: clock.now() });
+    await deadLetterHeld(app.db, { dead: [{ id: again[0]!.id, leaseToken: again[0]!.leaseToken, error: 'gave up' }], now: clock.now() });
     expect((await claim()).messages.map((m) => m.id)).toEqual([ids[1]]);
   });
 
@@ -87,7 +87,7 @@ describe('claimGroupHeads', () => {
   it('puts a redriven dead letter back at the head of its group, due a lease later', async () => {
     const { app, clock, ids, claim } = await fifo('redrive', ['g', 'g', 'g']);
     const [head] = (await claim()).messages;
-    await deadLetter(app.db, { dead: [{ id: head!.id, leaseToken: head!.leaseToken, error: 'bad' }], now: clock.now() });
+    await deadLetterHeld(app.db, { dead: [{ id: head!.id, leaseToken: head!.leaseToken, error: 'bad' }], now: clock.now() });
     // The next message is in flight when the dead letter comes back.
     const [second] = (await claim()).messages;
     expect(second!.id).toBe(ids[1]);

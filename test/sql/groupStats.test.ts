@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
 import { claimMessages } from '../../lib/drain/claim.js';
 import { ack } from '../../lib/sql/ack.js';
-import { deadLetter } from '../../lib/sql/deadLetter.js';
+import { deadLetterHeld } from '../../lib/sql/deadLetterHeld.js';
 import { groupStats, groupStatsSql } from '../../lib/sql/groupStats.js';
 import { reschedule } from '../../lib/sql/reschedule.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
@@ -41,7 +41,7 @@ describe('groupStats', () => {
     // b: its only message is done, so the group is gone. c: its head is dead, and the next one
     // (claimed with it as its follower) leads, in flight.
     await ack(app.db, { held: [head(ids[2]!)], now: clock.now() });
-    await deadLetter(app.db, { dead: [{ id: ids[3]!, leaseToken: head(ids[3]!).leaseToken, error: 'bad' }], now: clock.now() });
+    await deadLetterHeld(app.db, { dead: [{ id: ids[3]!, leaseToken: head(ids[3]!).leaseToken, error: 'bad' }], now: clock.now() });
     // d and e: still running.
 
     expect(await groupStats(stack.db, ['other', 'ledger', 'nothing'])).toEqual([

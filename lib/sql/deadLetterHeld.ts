@@ -7,7 +7,10 @@ export interface HeldDeadLetter extends HeldMessage {
   error: string;
 }
 
-/* Dead letters of any number of claims in one statement; see ack and deadLetter. */
+/*
+ * Dead-letters messages still held under their claims' leases, any number of claims in one
+ * statement (see ack). Listing, purging and redriving dead letters is lib/sql/deadLetters.ts.
+ */
 const DEAD_LETTER = settleHeldSql({
   rows: 'dead',
   columns: [ERROR_COLUMN],
@@ -16,7 +19,7 @@ const DEAD_LETTER = settleHeldSql({
 });
 
 /** Returns how many messages were still held under their lease and changed. */
-export async function deadLetter(db: Db, input: { dead: readonly HeldDeadLetter[]; now: Date }): Promise<number> {
+export async function deadLetterHeld(db: Db, input: { dead: readonly HeldDeadLetter[]; now: Date }): Promise<number> {
   if (input.dead.length === 0) return 0;
   const dead = input.dead.map((d) => ({
     id: d.id,
