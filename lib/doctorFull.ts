@@ -30,6 +30,7 @@ import {
   probeTableExists,
   runDdlProbe,
   runSlowStatement,
+  slowProbeStatement,
   runningStatementsWith,
   type DdlProbe,
 } from './sql/doctor.js';
@@ -442,7 +443,7 @@ const POLL_MS = 100;
 async function processListMatch(scratch: Scratch): Promise<CheckOutcome> {
   const { db } = scratch.app;
   const marker = `/* aurora-queue doctor ${scratch.marker} */`;
-  const statement = `SELECT SLEEP(${SLOW_SECONDS}) AS doctor_probe_${scratch.marker}\n-- a comment inside, as migrations have\nFROM DUAL`;
+  const statement = slowProbeStatement(scratch.table, SLOW_SECONDS);
   const sent = `${marker}\n${statement}`;
   let finished = false;
   const slow = runSlowStatement(db, sent).finally(() => (finished = true));
@@ -452,7 +453,7 @@ async function processListMatch(scratch: Scratch): Promise<CheckOutcome> {
   let found = false;
   while (!finished && !found && Date.now() - started < SLOW_SECONDS * 1_000) {
     await sleep(POLL_MS);
-    const infos = await runningStatementsWith(db, `doctor_probe_${scratch.marker}`);
+    const infos = await runningStatementsWith(db, scratch.table);
     if (infos.length > 0) seen = infos;
     found = infos.length > 0 && (await findRunningStatement(db, statement, marker)) !== undefined;
   }

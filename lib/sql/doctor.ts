@@ -214,10 +214,17 @@ export async function probeTableExists(db: Db, table: string): Promise<boolean> 
   return Number(row?.n ?? 0) > 0;
 }
 
-/*
- * A statement sent as the migration runner sends one, left to run while another call reads the
- * process list (lib/doctorFull.ts builds it: SLEEP, a marker comment, no parameters).
+/**
+ * A slow statement shaped like a migration's (several lines, a comment inside), named by doctor's
+ * own probe marker (`doctor_probe_<hex>`, never input): it runs `seconds` while another call reads
+ * the process list. The SQL the process list should show; send it with runSlowStatement.
  */
+export function slowProbeStatement(probe: string, seconds: number): string {
+  if (!/^doctor_probe_[0-9a-f]+$/.test(probe) || !Number.isInteger(seconds)) throw new RangeError(`not a doctor probe: ${probe}, ${seconds} s`);
+  return `SELECT SLEEP(${seconds}) AS ${probe}\n-- a comment inside, as migrations have\nFROM DUAL`;
+}
+
+/** Sends a slowProbeStatement (behind the marker comment the migration runner puts first). */
 export async function runSlowStatement(db: Db, statement: string): Promise<void> {
   await db.query(statement, undefined, { idempotent: true });
 }
