@@ -39,4 +39,4 @@ export async function purgeMarks(db: Db, queue: string): Promise<Map<string, Dat
   return new Map(rows.map((row) => [row.entry, row.purged_through]));
 }
 
-export { MARK_PURGED_SLOTS, PURGE_MARKS };
+export { MARK_PURGED_SLOTS };
