@@ -230,8 +230,7 @@ export class QueueLane {
     this.#permitWait = new PermitWait(this.#permits?.rate);
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
-    const timeouts = options.jobs.types().map((type) => options.jobs.get(type)?.timeoutMs ?? options.tuning.defaultTimeoutMs);
-    this.#longestTimeoutMs = timeouts.length > 0 ? Math.max(...timeouts) : options.tuning.defaultTimeoutMs;
+    this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
   }
 
   async run(): Promise<LaneSummary> {
