@@ -103,18 +103,18 @@ function redactPassword(message: string, password: string): string {
   return text.trimEnd();
 }
 
-/** GetSecretValue in the secret's own region; the SDK is loaded only when a secret is configured. */
+/**
+ * The secret's string through Powertools' SecretsProvider (as lib/secrets.ts reads SSM through its
+ * SSMProvider), in the secret's own region, never cached: a changed password takes effect on the
+ * next migrate. The SDK is loaded only when a secret is configured.
+ */
 export function secretsManagerReader(): ReadSecretString {
   return async (secretArn) => {
-    const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const { SecretsProvider } = await import('@aws-lambda-powertools/parameters/secrets');
     const region = secretArn.split(':')[3] || undefined;
-    const client = new SecretsManagerClient(region ? { region } : {});
-    try {
-      const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-      if (SecretString === undefined) throw new AppUserError(`secret ${secretArn} has no SecretString`);
-      return SecretString;
-    } finally {
-      client.destroy();
-    }
+    const provider = new SecretsProvider(region ? { clientConfig: { region } } : {});
+    const value = await provider.get(secretArn, { maxAge: 0 });
+    if (typeof value !== 'string') throw new AppUserError(`secret ${secretArn} has no SecretString`);
+    return value;
   };
 }
