@@ -159,39 +159,12 @@ const RETURN_UNUSED = keepHeld("'rate', 'run'");
 /** Run permits only: rate permits stay taken until their window passes, for the messages did start. */
 const RELEASE_RUN_PERMITS = keepHeld("'run'");
 
-/*
- * The earlier form, by amount: the first `count` of each kind (or `count` run permits) are freed.
- * Not idempotent, so never re-sent: a lost reply surfaces as an error, and a permit not given
- * back frees itself when its window or the claim's lease ends.
- */
-const RETURN_UNUSED_BY_COUNT = `
-UPDATE (
-  SELECT kind, slot FROM (
-    SELECT kind, slot, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY slot) AS n
-    FROM queue_permits FORCE INDEX (ix_queue_permits_holder)
-    WHERE queue = :queue AND held_by = :leaseToken AND free_at > :now
-  ) AS held
-  WHERE n <= :count
-) AS unused
-STRAIGHT_JOIN queue_permits AS p FORCE INDEX (PRIMARY) ON p.queue = :queue AND p.kind = unused.kind AND p.slot = unused.slot
-SET p.free_at = :now, p.held_by = NULL`;
-
-const RELEASE_RUN_PERMITS_BY_COUNT = `
-UPDATE queue_permits FORCE INDEX (ix_queue_permits_holder) SET free_at = :now, held_by = NULL
-WHERE queue = :queue AND held_by = :leaseToken AND kind = 'run' AND free_at > :now
-LIMIT :count`;
-
-/**
- * Which of a claim's permits to give back: `keep`, how many of each kind it still needs (safe to
- * re-send); or `count`, how many to free (deprecated: a lost reply then throws instead).
- */
-export type GiveBack = { keep: number; count?: undefined } | { count: number; keep?: undefined };
-
-export type GiveBackInput = { queue: string; leaseToken: string; now: Date } & GiveBack;
+/** Which of a claim's permits to give back: `keep`, how many of each kind it still needs (safe to re-send). */
+export type GiveBackInput = { queue: string; leaseToken: string; keep: number; now: Date };
 
 /** Gives back the permits a claim took and could not use (the queue had fewer due messages). */
 export async function returnUnusedPermits(db: Db, input: GiveBackInput): Promise<void> {
-  await giveBack(db, input, RETURN_UNUSED, RETURN_UNUSED_BY_COUNT);
+  await giveBack(db, input, RETURN_UNUSED);
 }
 
 /**
@@ -199,17 +172,12 @@ export async function returnUnusedPermits(db: Db, input: GiveBackInput): Promise
  * many this call freed (0 when a re-send found them freed by its first run).
  */
 export async function releaseRunPermits(db: Db, input: GiveBackInput): Promise<number> {
-  return giveBack(db, input, RELEASE_RUN_PERMITS, RELEASE_RUN_PERMITS_BY_COUNT);
+  return giveBack(db, input, RELEASE_RUN_PERMITS);
 }
 
-async function giveBack(db: Db, input: GiveBackInput, keepSql: string, countSql: string): Promise<number> {
-  const base = { queue: input.queue, leaseToken: input.leaseToken, now: input.now };
-  if (input.keep !== undefined) {
-    const { numberOfRecordsUpdated } = await db.execute(keepSql, { ...base, keep: Math.max(0, input.keep) }, { idempotent: true });
-    return numberOfRecordsUpdated;
-  }
-  if (input.count <= 0) return 0;
-  const { numberOfRecordsUpdated } = await db.execute(countSql, { ...base, count: input.count });
+async function giveBack(db: Db, input: GiveBackInput, sql: string): Promise<number> {
+  const params = { queue: input.queue, leaseToken: input.leaseToken, now: input.now, keep: Math.max(0, input.keep) };
+  const { numberOfRecordsUpdated } = await db.execute(sql, params, { idempotent: true });
   return numberOfRecordsUpdated;
 }
 
@@ -252,14 +220,4 @@ export async function permitsInUse(db: Db, input: { queues: readonly string[]; n
   return taken;
 }
 
-export {
-  ENSURE_PERMITS,
-  EXTEND_RATE_PERMITS,
-  RELEASE_RUN_PERMITS,
-  RELEASE_RUN_PERMITS_BY_COUNT,
-  RETURN_UNUSED,
-  RETURN_UNUSED_BY_COUNT,
-  TAKE_BOTH,
-  TAKE_RATE,
-  TAKE_RUN,
-};
+export { ENSURE_PERMITS, EXTEND_RATE_PERMITS, RELEASE_RUN_PERMITS, RETURN_UNUSED, TAKE_BOTH, TAKE_RATE, TAKE_RUN };

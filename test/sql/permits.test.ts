@@ -4,9 +4,7 @@ import { DataApiUnavailableError } from '../../lib/db/errors.js';
 import {
   RATE_WINDOW_SLACK_MS,
   RELEASE_RUN_PERMITS,
-  RELEASE_RUN_PERMITS_BY_COUNT,
   RETURN_UNUSED,
-  RETURN_UNUSED_BY_COUNT,
   TAKE_BOTH,
   TAKE_RATE,
   TAKE_RUN,
@@ -57,7 +55,7 @@ describe('permits', () => {
     const take = await limited('run', { run: { slots: 3 } });
     expect(await take(5, 'a', T0, at(10_000))).toBe(3);
     expect(await take(1, 'b', at(1_000))).toBe(0);
-    expect(await releaseRunPermits(stack.db, { queue: 'run', leaseToken: 'a', count: 2, now: at(2_000) })).toBe(2);
+    expect(await releaseRunPermits(stack.db, { queue: 'run', leaseToken: 'a', keep: 1, now: at(2_000) })).toBe(2);
     expect(await inUse('run', at(2_000))).toEqual({ rate: 0, run: 1 });
     expect(await take(5, 'c', at(2_000), at(20_000))).toBe(2);
     // The last of claim a's permits: a crashed drain never released it, its lease frees it.
@@ -69,9 +67,9 @@ describe('permits', () => {
     const take = await limited('both', { rate: ratePermits(5), run: { slots: 2 } });
     expect(await take(10, 'a')).toBe(2);
     expect(await inUse('both', T0)).toEqual({ rate: 2, run: 2 });
-    await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'a', count: 2, now: at(10) });
+    await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'a', keep: 0, now: at(10) });
     expect(await take(10, 'b', at(10))).toBe(2);
-    await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'b', count: 2, now: at(20) });
+    await releaseRunPermits(stack.db, { queue: 'both', leaseToken: 'b', keep: 0, now: at(20) });
     // Four rate permits used in this window: one left, though both run permits are free.
     expect(await take(10, 'c', at(20))).toBe(1);
   });
@@ -79,7 +77,7 @@ describe('permits', () => {
   it('gives back what a claim could not use', async () => {
     const take = await limited('unused', { rate: ratePermits(10), run: { slots: 10 } });
     expect(await take(8, 'a')).toBe(8);
-    await returnUnusedPermits(stack.db, { queue: 'unused', leaseToken: 'a', count: 5, now: at(1) });
+    await returnUnusedPermits(stack.db, { queue: 'unused', leaseToken: 'a', keep: 3, now: at(1) });
     expect(await inUse('unused', at(1))).toEqual({ rate: 3, run: 3 });
     expect(await take(100, 'b', at(1))).toBe(7);
   });
@@ -116,7 +114,7 @@ describe('permits', () => {
     const take = await limited('resize', { run: { slots: 4 } });
     expect(await take(10, 'a')).toBe(4);
     const lowered = { run: { slots: 1 } };
-    await releaseRunPermits(stack.db, { queue: 'resize', leaseToken: 'a', count: 4, now: at(1) });
+    await releaseRunPermits(stack.db, { queue: 'resize', leaseToken: 'a', keep: 0, now: at(1) });
     expect(await takePermits(stack.db, { queue: 'resize', limits: lowered, want: 10, leaseToken: 'b', now: at(1), leaseUntil: LEASE })).toBe(1);
   });
 });
@@ -150,15 +148,6 @@ describe('permits given back after a lost reply', () => {
     expect(await inUse('keep-order', at(2))).toEqual({ rate: 0, run: 1 + 2 });
   });
 
-  it('a release by count is not re-sent: the lost reply surfaces, and one permit went back', async () => {
-    const take = await limited('lost-count', { run: { slots: 4 } });
-    expect(await take(4, 'a')).toBe(4);
-    const lost = loseReply(RELEASE_RUN_PERMITS_BY_COUNT);
-    await expect(releaseRunPermits(lost.db, { queue: 'lost-count', leaseToken: 'a', count: 1, now: at(1) })).rejects.toBeInstanceOf(DataApiUnavailableError);
-    expect(lost.sent()).toBe(1);
-    expect(await inUse('lost-count', at(1))).toEqual({ rate: 0, run: 3 });
-  });
-
   it('unused permits given back by what the claim keeps are re-sent and give back nothing more', async () => {
     const take = await limited('lost-unused', { rate: ratePermits(10), run: { slots: 10 } });
     expect(await take(8, 'a')).toBe(8);
@@ -167,16 +156,6 @@ describe('permits given back after a lost reply', () => {
     await returnUnusedPermits(lost.db, { queue: 'lost-unused', leaseToken: 'a', keep: 3, now: at(1) });
     expect([lost.lost(), lost.sent()]).toEqual([1, 2]);
     expect(await inUse('lost-unused', at(1))).toEqual({ rate: 3, run: 3 });
-  });
-
-  it('unused permits given back by count are not re-sent', async () => {
-    const take = await limited('lost-unused-count', { rate: ratePermits(10), run: { slots: 10 } });
-    expect(await take(8, 'a')).toBe(8);
-    const lost = loseReply(RETURN_UNUSED_BY_COUNT);
-    await expect(returnUnusedPermits(lost.db, { queue: 'lost-unused-count', leaseToken: 'a', count: 5, now: at(1) })).rejects.toBeInstanceOf(
-      DataApiUnavailableError,
-    );
-    expect(await inUse('lost-unused-count', at(1))).toEqual({ rate: 3, run: 3 });
   });
 });
 
