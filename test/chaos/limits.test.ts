@@ -4,22 +4,11 @@
  */
 import { expect, it } from 'vitest';
 import { useStack } from '../support/stack.js';
+import { busiestWindow } from '../support/invariants/check.js';
 import { checkInvariants, createDispatchLog, report, seedScripted, spawnDrain, summaryTotals, type DispatchLog } from './harness.js';
 import type { DispatchRecord } from './scripts.js';
 
 const stack = useStack();
-
-/** The most starts in any window of `windowMs` (half-open), sliding over every start. */
-function busiestWindow(startsMs: readonly number[], windowMs: number): number {
-  const sorted = [...startsMs].sort((a, b) => a - b);
-  let busiest = 0;
-  let first = 0;
-  for (let last = 0; last < sorted.length; last++) {
-    while (sorted[last]! - sorted[first]! >= windowMs) first++;
-    busiest = Math.max(busiest, last - first + 1);
-  }
-  return busiest;
-}
 
 /** The most handlers running at once, from their start and end times. */
 function mostAtOnce(dispatches: readonly DispatchRecord[]): number {
@@ -65,8 +54,8 @@ it('4 drain processes on a queue limited to 40 messages/s: at most 48 in any sec
     log,
   });
   const starts = dispatches.map((d) => d.startedMs!);
-  const perSecond = busiestWindow(starts, 1_000);
-  const perFiveSeconds = busiestWindow(starts, 5_000);
+  const perSecond = busiestWindow(starts, 1_000).count;
+  const perFiveSeconds = busiestWindow(starts, 5_000).count;
   const atOnce = mostAtOnce(dispatches);
   const spanMs = Math.max(...starts) - Math.min(...starts);
   report('4 drains, 40/s and 8 at once queue-wide', counts, {

@@ -12,6 +12,7 @@ import type { Db } from '../../lib/db/types.js';
 import type { QueueDeclaration } from '../../lib/queues.js';
 import { Waker } from '../../lib/wake.js';
 import { waitFor } from '../support/waitFor.js';
+import { busiestWindow } from '../support/invariants/check.js';
 import { useStack } from '../support/stack.js';
 import { jobType, readRows, seed } from './helpers.js';
 
@@ -30,18 +31,27 @@ function limitedApp(queue: QueueDeclaration, handle: (payload: unknown) => Promi
   });
 }
 
+/** A handler that records when each message `{ n }` starts and ends; message 1 runs `holdMs`, the others at once. */
+function timedHandler(holdMs: number): {
+  started: Map<number, number>;
+  ended: Map<number, number>;
+  handle: (payload: unknown) => Promise<void>;
+} {
+  const started = new Map<number, number>();
+  const ended = new Map<number, number>();
+  const handle = async (payload: unknown) => {
+    const n = (payload as { n: number }).n;
+    started.set(n, Date.now());
+    if (n === 1) await new Promise((resolve) => setTimeout(resolve, holdMs));
+    ended.set(n, Date.now());
+  };
+  return { started, ended, handle };
+}
+
 describe('a queue saturated by its queue-wide concurrency', () => {
   it('a second drain that gets no permit stops within 3 s at a few calls; the holder takes the next message as its handler ends', async () => {
     const queue = 'saturated';
-    const HANDLER_MS = 7_000;
-    const started = new Map<number, number>();
-    const ended = new Map<number, number>();
-    const handle = async (payload: unknown) => {
-      const n = (payload as { n: number }).n;
-      started.set(n, Date.now());
-      if (n === 1) await new Promise((resolve) => setTimeout(resolve, HANDLER_MS));
-      ended.set(n, Date.now());
-    };
+    const { started, ended, handle } = timedHandler(7_000);
     const declaration = { name: queue, concurrency: 1 };
     const appA = limitedApp(declaration, handle);
     await seed(appA, [{ queue, type: 'work', payload: { n: 1 } }]);
@@ -71,15 +81,7 @@ describe('a queue saturated by its queue-wide concurrency', () => {
 
   it('an enqueue while the queue is saturated wakes no drain: the run holding the permits takes the message when they free', async () => {
     const queue = 'saturated-wake';
-    const HANDLER_MS = 5_000;
-    const started = new Map<number, number>();
-    const ended = new Map<number, number>();
-    const handle = async (payload: unknown) => {
-      const n = (payload as { n: number }).n;
-      started.set(n, Date.now());
-      if (n === 1) await new Promise((resolve) => setTimeout(resolve, HANDLER_MS));
-      ended.set(n, Date.now());
-    };
+    const { started, ended, handle } = timedHandler(5_000);
     const invoked: string[] = [];
     const app = limitedApp({ name: queue, concurrency: 1 }, handle, async (q) => void invoked.push(q));
     await seed(app, [{ queue, type: 'work', payload: { n: 1 } }]);
@@ -106,18 +108,6 @@ describe('a queue saturated by its queue-wide concurrency', () => {
   });
 });
 
-/** The most starts in any window of `windowMs` (half-open), sliding over every start. */
-function busiestWindow(startsMs: readonly number[], windowMs: number): number {
-  const sorted = [...startsMs].sort((a, b) => a - b);
-  let busiest = 0;
-  let first = 0;
-  for (let last = 0; last < sorted.length; last++) {
-    while (sorted[last]! - sorted[first]! >= windowMs) first++;
-    busiest = Math.max(busiest, last - first + 1);
-  }
-  return busiest;
-}
-
 describe('a queue-wide rate', () => {
   it("holds at the handlers' start, also when handlers that held every run slot end together", async () => {
     const queue = 'rate-at-start';
@@ -136,7 +126,7 @@ describe('a queue-wide rate', () => {
     const summary = await drain(app, { queue, remainingTimeMs: () => 60_000 });
     expect(summary.done).toBe(14);
     expect(starts).toHaveLength(14);
-    expect(busiestWindow(starts, 1_000)).toBeLessThanOrEqual(RATE);
+    expect(busiestWindow(starts, 1_000).count).toBeLessThanOrEqual(RATE);
   });
 });
 
@@ -198,7 +188,7 @@ describe('a queue-wide rate under a slow Data API', () => {
     expect(starts).toHaveLength(50);
     expect(db.delayed()).toBeGreaterThanOrEqual(3);
     // limits.test.ts (chaos) allows 1.2 times the rate in any second.
-    const busiest = busiestWindow(starts, 1_000);
+    const busiest = busiestWindow(starts, 1_000).count;
     console.log(`slow claim reads (${db.delayed()} of them): busiest second ${busiest} starts at ${RATE}/s, ${summary.dataApiCalls} calls`);
     expect(busiest).toBeLessThanOrEqual(RATE * 1.2);
   });
