@@ -321,6 +321,11 @@ export class QueueLane {
     return this.#running > 0 || this.#ready.size > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
   }
 
+  /** Messages the lane has taken on and not finished: claims in flight, waiting and running (the claim budget's `held`). */
+  #unfinished(): number {
+    return this.#claiming + this.#ready.size + this.#running;
+  }
+
   /** Ready messages whose start time (a queue-wide rate's) has not come: the newest, at the tail. */
   #waitingToStart(): number {
     return this.#ready.waitingToStart(this.#o.clock.now().getTime());
@@ -427,7 +432,7 @@ export class QueueLane {
   #claimMore(): void {
     const { tuning } = this.#o;
     while (this.#roomForAnotherClaim()) {
-      const held = this.#claiming + this.#ready.size + this.#running;
+      const held = this.#unfinished();
       let budget = claimLimit({
         remainingMs: this.#o.remainingTimeMs(),
         leaseMs: this.#queue.leaseSeconds * 1_000,
@@ -814,7 +819,7 @@ export class QueueLane {
     if (this.#permits === undefined || !this.#holdsPermits()) return false;
     if (this.#heldBack) return true;
     // Its own fan-out is the queue's whole concurrency, and it is all in use.
-    const held = this.#claiming + this.#ready.size + this.#running;
+    const held = this.#unfinished();
     return this.#permits.run !== undefined && this.#concurrency === this.#queue.concurrency && held >= this.#concurrency;
   }
 
