@@ -199,21 +199,21 @@ async function startRewritingProxy(target: string, options: { stripCodes?: boole
   };
 }
 
+const migrationDirs: string[] = [];
+afterAll(() => {
+  for (const dir of migrationDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary migrations directory holding `files` (name to SQL), removed after the file's tests. */
+function migrationDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'aq-migrations-'));
+  migrationDirs.push(dir);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
 describe('migrate on the real stack', () => {
   const stack = useStack({ migrate: false });
-  const dirs: string[] = [];
-
-  afterAll(async () => {
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
-
-  function migrationDir(files: Record<string, string>): string {
-    const dir = mkdtempSync(join(tmpdir(), 'aq-migrations-'));
-    dirs.push(dir);
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-    return dir;
-  }
-
   async function tables(): Promise<string[]> {
     const [rows] = await stack.sql.query('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name');
     return (rows as { name: string }[]).map((row) => row.name);
@@ -494,18 +494,6 @@ describe('migrate on the real stack', () => {
 
 describe('DDL on a table a transaction holds (metadata lock)', () => {
   const stack = useStack();
-  const dirs: string[] = [];
-  afterAll(() => {
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
-
-  function migrationDir(files: Record<string, string>): string {
-    const dir = mkdtempSync(join(tmpdir(), 'aq-migrations-'));
-    dirs.push(dir);
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-    return dir;
-  }
-
   /**
    * Another session reads queue_messages in a transaction it keeps open: under REPEATABLE READ it
    * holds the table's shared metadata lock until it ends, which an ALTER (even INSTANT) must wait for.
