@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { tail } from './outputTail.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -96,15 +97,6 @@ const runCaptured: CommandRunner = (command, args, env) =>
     child.once('error', (error) => resolve({ code: 127, output: `${output}${error.message}` }));
     child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
   });
-
-function tail(text: string, lines = 15): string {
-  return text
-    .trimEnd()
-    .split('\n')
-    .slice(-lines)
-    .map((line) => `  ${line}`)
-    .join('\n');
-}
 
 export interface Chromium {
   context: BrowserContext;

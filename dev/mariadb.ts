@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { CliError } from '../cli/errors.js';
+import { tail } from './outputTail.js';
 import { spawnProcessGroup, type ProcessGroup } from './processGroup.js';
 
 export const DEFAULT_DATABASE_URL = 'mysql://root@127.0.0.1:3306';
@@ -157,13 +158,4 @@ export function howToStart(databaseUrl: string): string {
     '  Docker:         docker run -d --name aurora-queue-mariadb -p 3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 mariadb:10.11',
     'or set DATABASE_URL=mysql://user:password@host:port to use another server.',
   ].join('\n');
-}
-
-function tail(text: string, lines = 15): string {
-  return text
-    .trimEnd()
-    .split('\n')
-    .slice(-lines)
-    .map((line) => `  ${line}`)
-    .join('\n');
 }
