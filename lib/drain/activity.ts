@@ -37,7 +37,7 @@ export class DrainActivity {
   /** Keeps the promise at least one interval ahead: one write per interval while the lane is active. */
   touch(): void {
     const nowMs = this.clock.now().getTime();
-    if (this.#withdrawn || this.#writing !== undefined || this.#promisedUntilMs - nowMs >= this.intervalMs) return;
+    if (this.#withdrawn || this.#writing !== undefined || this.renewAtMs >= nowMs) return;
     const until = nowMs + 2 * this.intervalMs;
     // Counted as promised before the write: a write whose reply is lost may still have landed.
     this.#promisedUntilMs = until;
