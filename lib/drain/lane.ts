@@ -381,8 +381,9 @@ export class QueueLane {
    * still finish it is waited for and dispatched at its due time, not at the next schedule.
    */
   #lookAhead(nowMs: number): void {
-    // Due early enough that its handler, at worst, ends with the margin to spare before the run must.
-    const horizonMs = nowMs + this.#o.remainingTimeMs() - this.#o.tuning.safetyMarginMs - CLAIM_ALLOWANCE_MS - this.#longestTimeoutMs;
+    // Due early enough that its handler, at worst, ends with the margin to spare before the run must:
+    // the time a claimed message needs, as a lease needs it (minimumLeaseMs).
+    const horizonMs = nowMs + this.#o.remainingTimeMs() - minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
     if (horizonMs <= nowMs) {
       this.#notify();
       return;
