@@ -20,7 +20,7 @@ import { DEFAULT_LOCK_WAIT_SECONDS, alreadyDoneReason, findRunningStatement } fr
 import { listDeadLetters, purgeDeadLetters, redrive } from './operations.js';
 import type { QueueConfig } from './queues.js';
 import { sleep } from './sleep.js';
-import { ack } from './sql/ack.js';
+import { markHeldDone } from './sql/markHeldDone.js';
 import { deadLetterHeld } from './sql/deadLetterHeld.js';
 import {
   SCRATCH_TABLES,
@@ -219,7 +219,7 @@ async function fifoHeadsAndFollowers(scratch: Scratch): Promise<CheckOutcome> {
   }
   const inFlight = await claim(scratch, queue, { limit: 10, now, fifo: true });
   if (inFlight.claimed !== 0) problems.push(`a claim while both groups were in flight took ${inFlight.claimed}`);
-  const acked = await ack(scratch.app.db, { held: held([...x.messages, ...y.messages]), now });
+  const acked = await markHeldDone(scratch.app.db, { held: held([...x.messages, ...y.messages]), now });
   if (acked !== 3) problems.push(`ack of the 3 claimed counted ${acked}`);
   const next = await claim(scratch, queue, { limit: 10, now: scratch.app.clock.now(), fifo: true });
   const nextIds = next.messages.map((m) => m.id);
@@ -351,7 +351,7 @@ async function retentionDelete(scratch: Scratch): Promise<CheckOutcome> {
   const now = app.clock.now();
   const claimed = await claim(scratch, queue, { limit: 3, now });
   const [deadOne, ...done] = claimed.messages;
-  await ack(app.db, { held: held(done), now });
+  await markHeldDone(app.db, { held: held(done), now });
   if (deadOne !== undefined) await deadLetterHeld(app.db, { dead: [{ id: deadOne.id, leaseToken: deadOne.leaseToken, error: 'doctor' }], now });
   const config = app.queues.get(queue) as QueueConfig;
   const later = new Date(now.getTime() + (config.retentionSeconds + 1) * 1_000);

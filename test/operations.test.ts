@@ -9,10 +9,10 @@ import { findMessageByDedupKey } from '../lib/messages.js';
 import { getQueueStats, getThroughput, listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../lib/operations.js';
 import { listPausedQueues } from '../lib/sql/index.js';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
-import { ack } from '../lib/sql/ack.js';
+import { markHeldDone } from '../lib/sql/markHeldDone.js';
 import { ratePermits } from '../lib/sql/permits.js';
 import { queueThroughputSql } from '../lib/sql/queueThroughput.js';
-import { reschedule } from '../lib/sql/reschedule.js';
+import { rescheduleHeld } from '../lib/sql/rescheduleHeld.js';
 import { useStack } from './support/stack.js';
 import { anyType, testApp } from './http/fixtures.js';
 
@@ -120,11 +120,11 @@ describe('stats of FIFO queues and queue-wide limits', () => {
     });
     expect(claim.claimed).toBe(3);
     const [first, second] = claim.messages;
-    await reschedule(app.db, {
+    await rescheduleHeld(app.db, {
       retries: [{ id: first!.id, leaseToken: first!.leaseToken, availableAt: new Date(now.getTime() + 30_000), error: 'boom' }],
       now,
     });
-    await ack(app.db, { held: [second!], now });
+    await markHeldDone(app.db, { held: [second!], now });
 
     const stats = await getQueueStats(app, 'ledger');
     expect(stats).toMatchObject({

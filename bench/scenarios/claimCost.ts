@@ -5,7 +5,7 @@
  */
 import type mysql from 'mysql2/promise';
 import { claimMessages } from '../../lib/drain/claim.js';
-import { ack } from '../../lib/sql/ack.js';
+import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { CLAIM_BATCH } from '../../lib/sql/claimBatch.js';
 import { rawDb } from '../lib/rawDb.js';
 import { seedDueMessages, seedFinishedMessages } from '../lib/seed.js';
@@ -42,7 +42,7 @@ async function timeClaims(pool: mysql.Pool, queue: string, claims: number, batch
     times.push(performance.now() - started);
     if (claim.claimed < batch) throw new Error(`claim ${i} took ${claim.claimed} of ${batch}: seed more due messages`);
     // The groups' next messages lead once these are done.
-    if (fifo) await ack(db, { held: claim.messages, now: new Date() });
+    if (fifo) await markHeldDone(db, { held: claim.messages, now: new Date() });
   }
   return times;
 }

@@ -1,6 +1,6 @@
 /**
  * The physical limit: the drain's own claim, read and settle functions (lib/drain/claim.ts,
- * lib/sql/ack.ts, so the very same SQL text) and the enqueue's insert, run directly over
+ * lib/sql/markHeldDone.ts, so the very same SQL text) and the enqueue's insert, run directly over
  * mysql2 with no Data API, SDK or HTTP in between. Every Data API figure is reported as a ratio
  * to its raw counterpart.
  */
@@ -8,7 +8,7 @@ import { inBatches } from '../lib/batches.js';
 import type mysql from 'mysql2/promise';
 import { claimMessages } from '../../lib/drain/claim.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { ack } from '../../lib/sql/ack.js';
+import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
 import { rawDb } from '../lib/rawDb.js';
 import { BENCH_TYPE, benchPayload } from '../lib/seed.js';
@@ -36,7 +36,7 @@ export async function rawDrain(pool: mysql.Pool, queue: string, batch: number, l
       const claim = await claimMessages(db, { queue, limit: batch, now: new Date(), leaseMs: 60_000 });
       if (claim.claimed === 0) return;
       // Not `messages += await …`: that reads `messages` before the await and loses the other loops' counts.
-      const acked = await ack(db, { held: claim.messages, now: new Date() });
+      const acked = await markHeldDone(db, { held: claim.messages, now: new Date() });
       messages += acked;
       if (claim.claimed < batch) return;
     }

@@ -1,11 +1,11 @@
 import { backoffDelayMs, type BackoffPolicy } from '../backoff.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
-import { ack } from '../sql/ack.js';
+import { markHeldDone } from '../sql/markHeldDone.js';
 import { deadLetterHeld, type HeldDeadLetter } from '../sql/deadLetterHeld.js';
 import type { HeldMessage } from '../sql/heldMessage.js';
-import { releaseClaims, type HeldRelease } from '../sql/releaseClaims.js';
-import { reschedule, type HeldRetry } from '../sql/reschedule.js';
+import { releaseHeld, type HeldRelease } from '../sql/releaseHeld.js';
+import { rescheduleHeld, type HeldRetry } from '../sql/rescheduleHeld.js';
 
 /** Rows the settle writes changed, by outcome. */
 export interface SettleCounts {
@@ -110,12 +110,12 @@ export class Settler {
       );
     this.#acks = channel(
       'ack',
-      (d, held, now) => ack(d, { held, now }),
+      (d, held, now) => markHeldDone(d, { held, now }),
       (n) => (this.counts.done += n),
     );
     this.#retries = channel(
       'reschedule',
-      (d, retries, now) => reschedule(d, { retries, now }),
+      (d, retries, now) => rescheduleHeld(d, { retries, now }),
       (n) => (this.counts.retried += n),
     );
     this.#deadLetters = channel(
@@ -125,7 +125,7 @@ export class Settler {
     );
     this.#releases = channel(
       'release',
-      (d, held, now) => releaseClaims(d, { held, now }),
+      (d, held, now) => releaseHeld(d, { held, now }),
       (n) => (this.counts.released += n),
     );
     this.#channels = [this.#acks, this.#retries, this.#deadLetters, this.#releases];

@@ -6,7 +6,7 @@ import type { Db } from '../db/types.js';
  * call marks the row with a token of its own (in lease_token, which no lease uses once a message
  * is finished), and the row also matches in the state this call put it in, so a call re-sent
  * after a lost reply (lib/db re-sends idempotent statements) answers as the first did, as the
- * settle statements do (lib/sql/ack.ts), while another cancel still finds it cancelled already.
+ * settle statements do (lib/sql/markHeldDone.ts), while another cancel still finds it cancelled already.
  */
 const CANCEL_MESSAGE = `
 UPDATE queue_messages

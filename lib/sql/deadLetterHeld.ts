@@ -9,9 +9,9 @@ export interface HeldDeadLetter extends HeldMessage {
 
 /*
  * Dead-letters messages still held under their claims' leases, any number of claims in one
- * statement (see ack). Listing, purging and redriving dead letters is lib/sql/deadLetters.ts.
+ * statement (see markHeldDone). Listing, purging and redriving dead letters is lib/sql/deadLetters.ts.
  */
-const DEAD_LETTER = settleHeldSql({
+const DEAD_LETTER_HELD = settleHeldSql({
   rows: 'dead',
   columns: [ERROR_COLUMN],
   set: `m.status = 'dead', m.attempts = COALESCE(h.attempts, m.attempts), m.last_error = h.error, m.finished_at = :now, m.group_head = NULL, m.updated_at = :now`,
@@ -27,8 +27,8 @@ export async function deadLetterHeld(db: Db, input: { dead: readonly HeldDeadLet
     attempts: d.attempts ?? null,
     error: clip(d.error, { bytes: LAST_ERROR_MAX_BYTES }),
   }));
-  const result = await db.execute(DEAD_LETTER, { dead, now: input.now }, { idempotent: true });
+  const result = await db.execute(DEAD_LETTER_HELD, { dead, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 
-export { DEAD_LETTER };
+export { DEAD_LETTER_HELD };

@@ -15,7 +15,7 @@ export const ERROR_COLUMN = `error       TEXT     CHARACTER SET utf8mb4 COLLATE 
 export const AVAILABLE_AT_COLUMN = `available_at DATETIME(3) PATH '$.availableAt'`;
 
 /**
- * The statement that settles held messages (ack, reschedule, deadLetterHeld, releaseClaims): the JSON
+ * The statement that settles held messages (markHeldDone, rescheduleHeld, deadLetterHeld, releaseHeld): the JSON
  * rows of parameter `:<rows>` as `h` (each a HeldMessage, plus `columns`), each message reached by
  * primary key as `m`, and set as `set` says only where it is still held under its lease and its
  * status is one of `statuses` (the status it is taken from, and the one it is put in, so a re-sent

@@ -1,5 +1,5 @@
 /** Every statement the queue runs, one function per operation. */
-export { ack } from './ack.js';
+export { markHeldDone } from './markHeldDone.js';
 export { cancelMessage } from './cancelMessage.js';
 export { claimBatch, type ClaimBatchInput } from './claimBatch.js';
 export { deadLetterHeld, type HeldDeadLetter } from './deadLetterHeld.js';
@@ -28,8 +28,8 @@ export { queueStats, type QueueStats } from './queueStats.js';
 export { queueThroughput, type QueueThroughputInput, type ThroughputMinute } from './queueThroughput.js';
 export { listPausedQueues, setQueuePaused } from './queueState.js';
 export { readClaimedMessages, type ClaimedMessage, type ReadClaimedInput } from './readClaimedMessages.js';
-export { releaseClaims, type HeldRelease } from './releaseClaims.js';
-export { reschedule, type HeldRetry } from './reschedule.js';
+export { releaseHeld, type HeldRelease } from './releaseHeld.js';
+export { rescheduleHeld, type HeldRetry } from './rescheduleHeld.js';
 export { claimWake, ensureQueueStates, extendDrainActivity, type ClaimWakeInput } from './drainActivity.js';
 export { nextDueAt } from './nextDueAt.js';
 export { insertPayloadParts, readPayloadText, type PayloadPart } from './payloadParts.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { worstCaseResponseBytes } from '../../dev/data-api/results.js';
 import { ManualClock } from '../../lib/clock.js';
 import { claimMessages, DEFAULT_MAX_PAGE_BYTES, HeadCandidates } from '../../lib/drain/claim.js';
-import { ack } from '../../lib/sql/ack.js';
+import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
 import { PAYLOAD_BYTES_PER_BYTE, ROW_OVERHEAD_BYTES } from '../../lib/sql/responseBytes.js';
 import { useStack } from '../support/stack.js';
@@ -228,7 +228,7 @@ describe('claimMessages on a FIFO queue', () => {
     expect(second!.messages.map((m) => m.id)).toEqual([ids[2], ids[5]]);
     // a's two are done: the message read after the last leads a now, claimed without a read.
     const [a1, , a2] = first!.messages;
-    await ack(app.db, { held: [a1!, a2!], now: clock.now() });
+    await markHeldDone(app.db, { held: [a1!, a2!], now: clock.now() });
     expect(a2!.nextInGroup).toEqual([ids[6], null]);
     heads.finished(a2!);
     let third: Awaited<ReturnType<typeof claim>> | undefined;

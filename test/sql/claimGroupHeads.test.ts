@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../lib/clock.js';
-import { ack } from '../../lib/sql/ack.js';
+import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { deadLetterHeld } from '../../lib/sql/deadLetterHeld.js';
 import { redriveDeadLetters } from '../../lib/sql/deadLetters.js';
-import { reschedule } from '../../lib/sql/reschedule.js';
+import { rescheduleHeld } from '../../lib/sql/rescheduleHeld.js';
 import { CLAIM_GROUP_HEADS, FIND_GROUP_HEADS, claimGroupHeads, findGroupHeads } from '../../lib/sql/claimGroupHeads.js';
 import { ensureGroupSlots } from '../../lib/sql/groupSlots.js';
 import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
@@ -56,14 +56,14 @@ describe('claimGroupHeads', () => {
     expect(first.messages.map((m) => m.id).sort()).toEqual([ids[0], ids[1], ids[3]].sort());
     // Every group has its head in flight: nothing more.
     expect((await claim()).claimed).toBe(0);
-    await ack(app.db, { held: first.messages.filter((m) => m.id === ids[0]), now: clock.now() });
+    await markHeldDone(app.db, { held: first.messages.filter((m) => m.id === ids[0]), now: clock.now() });
     expect((await claim()).messages.map((m) => m.id)).toEqual([ids[2]]);
   });
 
   it('holds a group behind a retrying head until it is due, and releases it when the head is dead', async () => {
     const { app, clock, ids, claim } = await fifo('retry', ['g', 'g', 'g']);
     const [head] = (await claim()).messages;
-    await reschedule(app.db, {
+    await rescheduleHeld(app.db, {
       retries: [{ id: head!.id, leaseToken: head!.leaseToken, availableAt: new Date(clock.now().getTime() + 5_000), error: 'boom' }],
       now: clock.now(),
     });
@@ -93,7 +93,7 @@ describe('claimGroupHeads', () => {
     expect(second!.id).toBe(ids[1]);
     const now = clock.now();
     expect(await redriveDeadLetters(app.db, { queue: 'redrive', limit: 10, now, groupedAvailableAt: new Date(now.getTime() + LEASE_MS) })).toBe(1);
-    await ack(app.db, { held: [second!], now: clock.now() });
+    await markHeldDone(app.db, { held: [second!], now: clock.now() });
     // The redriven one leads again: the third waits behind it, and it waits out the lease.
     expect((await claim()).claimed).toBe(0);
     clock.advance(LEASE_MS);
@@ -107,7 +107,7 @@ describe('claimGroupHeads', () => {
     const first = await claim({ followers: true });
     expect(first.messages.map((m) => m.id)).toEqual([ids[0], ids[1], ids[2], ids[3]]);
     expect((await claim({ followers: true })).claimed).toBe(0);
-    await ack(app.db, { held: first.messages, now: clock.now() });
+    await markHeldDone(app.db, { held: first.messages, now: clock.now() });
     expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual([ids[4]]);
   });
 
@@ -161,7 +161,7 @@ describe('claimGroupHeads', () => {
       [late, clock.now(), clock.now(), clock.now()],
     );
     expect((await claim()).claimed).toBe(0);
-    await ack(app.db, { held: [running!], now: clock.now() });
+    await markHeldDone(app.db, { held: [running!], now: clock.now() });
     expect((await claim()).messages.map((m) => m.id)).toEqual([late]);
   });
 
@@ -202,7 +202,7 @@ describe('claimGroupHeads', () => {
     expect(await attempts()).toEqual([2, 1, 0]);
     // The head is done and the follower runs; its drain dies too: the follower may have run, so
     // when it leads and is claimed again, that counts.
-    await ack(app.db, { held: again.messages.filter((m) => m.id === ids[0]), now: clock.now() });
+    await markHeldDone(app.db, { held: again.messages.filter((m) => m.id === ids[0]), now: clock.now() });
     clock.advance(LEASE_MS);
     expect((await claim({ followers: true })).messages.map((m) => m.id)).toEqual([ids[1], ids[2]]);
     expect(await attempts()).toEqual([2, 2, 1]);

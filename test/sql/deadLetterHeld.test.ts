@@ -1,6 +1,6 @@
 /** deadLetter: held messages to the dead letters; the settle suite's subtests (test/support/statements.ts). */
 import { describe } from 'vitest';
-import { deadLetterHeld, DEAD_LETTER } from '../../lib/sql/deadLetterHeld.js';
+import { deadLetterHeld, DEAD_LETTER_HELD } from '../../lib/sql/deadLetterHeld.js';
 import { settleConformance } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
@@ -9,7 +9,7 @@ const stack = useStack();
 describe('deadLetter', () => {
   settleConformance(stack, 'dead', {
     settle: (db, held, now) => deadLetterHeld(db, { dead: held.map((h) => ({ ...h, error: `gave up on ${h.id}` })), now }),
-    is: (sql) => sql === DEAD_LETTER,
+    is: (sql) => sql === DEAD_LETTER_HELD,
     settled: (before, now) => ({
       status: 'dead',
       dead_queue: before.queue,

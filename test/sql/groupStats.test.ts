@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
 import { claimMessages } from '../../lib/drain/claim.js';
-import { ack } from '../../lib/sql/ack.js';
+import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { deadLetterHeld } from '../../lib/sql/deadLetterHeld.js';
 import { groupStats, groupStatsSql } from '../../lib/sql/groupStats.js';
-import { reschedule } from '../../lib/sql/reschedule.js';
+import { rescheduleHeld } from '../../lib/sql/rescheduleHeld.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
 import { useStack } from '../support/stack.js';
 
@@ -34,13 +34,13 @@ describe('groupStats', () => {
     const { messages } = await claimMessages(app.db, { queue: 'ledger', limit: 100, now: clock.now(), leaseMs: 30_000, fifo: true });
     const head = (id: string) => messages.find((m) => m.id === id)!;
     // a: its head fails and waits for its retry, holding the group (its second message waits too).
-    await reschedule(app.db, {
+    await rescheduleHeld(app.db, {
       retries: [{ id: ids[0]!, leaseToken: head(ids[0]!).leaseToken, availableAt: new Date(clock.now().getTime() + 60_000), error: 'boom' }],
       now: clock.now(),
     });
     // b: its only message is done, so the group is gone. c: its head is dead, and the next one
     // (claimed with it as its follower) leads, in flight.
-    await ack(app.db, { held: [head(ids[2]!)], now: clock.now() });
+    await markHeldDone(app.db, { held: [head(ids[2]!)], now: clock.now() });
     await deadLetterHeld(app.db, { dead: [{ id: ids[3]!, leaseToken: head(ids[3]!).leaseToken, error: 'bad' }], now: clock.now() });
     // d and e: still running.
 

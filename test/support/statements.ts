@@ -220,7 +220,7 @@ const SETTLE_COLUMNS = ['status', 'attempts', 'available_at', 'lease_token', 'la
 const pick = (row: Row, columns: readonly string[]) => Object.fromEntries(columns.map((column) => [column, row[column]]));
 
 /**
- * The subtests every settle statement passes (ack, reschedule, deadLetterHeld, releaseClaims), as
+ * The subtests every settle statement passes (markHeldDone, rescheduleHeld, deadLetterHeld, releaseHeld), as
  * River's driver suite holds each driver to the same ones: settles what is held and counts it,
  * changes nothing under a stale lease, leaves the state of one run when re-sent after a lost reply
  * (and counts the same: the local server counts matched rows, as Aurora does with the Data API's

@@ -18,20 +18,20 @@ import { settleHeldSql, type HeldMessage } from './heldMessage.js';
  * holds the message, nothing of this lease matches it any more.
  *
  * The join, its pinned order and the lease guard are settleHeldSql's (heldMessage.ts), shared by
- * every settle statement (reschedule, deadLetterHeld, releaseClaims).
+ * every settle statement (rescheduleHeld, deadLetterHeld, releaseHeld).
  */
-const ACK = settleHeldSql({
+const MARK_HELD_DONE = settleHeldSql({
   rows: 'held',
   set: `m.status = 'done', m.attempts = COALESCE(h.attempts, m.attempts), m.finished_at = :now, m.group_head = NULL, m.updated_at = :now`,
   statuses: ['running', 'done'],
 });
 
 /** Marks messages done; returns how many were still held under their lease and changed. */
-export async function ack(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {
+export async function markHeldDone(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
   const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken, attempts: h.attempts ?? null }));
-  const result = await db.execute(ACK, { held, now: input.now }, { idempotent: true });
+  const result = await db.execute(MARK_HELD_DONE, { held, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 
-export { ACK };
+export { MARK_HELD_DONE };

@@ -1,6 +1,6 @@
-/** releaseClaims: claimed messages never dispatched go back, due now, their attempt returned; the settle suite's subtests. */
+/** releaseHeld: claimed messages never dispatched go back, due now, their attempt returned; the settle suite's subtests. */
 import { describe } from 'vitest';
-import { releaseClaims, RELEASE_CLAIMS } from '../../lib/sql/releaseClaims.js';
+import { releaseHeld, RELEASE_HELD } from '../../lib/sql/releaseHeld.js';
 import { idOf, settleConformance } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
@@ -9,10 +9,10 @@ const stack = useStack();
 /** The attempts each claim counted, as the caller read them after the claim (see the suite's fixtures). */
 const CLAIMED: Record<string, number> = { [idOf(1)]: 1, [idOf(2)]: 2, [idOf(3)]: 0, [idOf(4)]: 2 };
 
-describe('releaseClaims', () => {
+describe('releaseHeld', () => {
   settleConformance(stack, 'release', {
-    settle: (db, held, now) => releaseClaims(db, { held: held.map((h) => ({ ...h, attempts: h.attempts ?? CLAIMED[h.id]! })), now }),
-    is: (sql) => sql === RELEASE_CLAIMS,
+    settle: (db, held, now) => releaseHeld(db, { held: held.map((h) => ({ ...h, attempts: h.attempts ?? CLAIMED[h.id]! })), now }),
+    is: (sql) => sql === RELEASE_HELD,
     // An attempt counted at claim is returned: the first goes back to waiting, a later one to retrying.
     settled: (before, now) => ({
       status: Number(before.attempts) <= 1 ? 'waiting' : 'retrying',

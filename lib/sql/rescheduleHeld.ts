@@ -9,8 +9,8 @@ export interface HeldRetry extends HeldMessage {
   error: string;
 }
 
-/* Retries of any number of claims in one statement, each with its own next available_at; see ack. */
-const RESCHEDULE = settleHeldSql({
+/* Retries of any number of claims in one statement, each with its own next available_at; see markHeldDone. */
+const RESCHEDULE_HELD = settleHeldSql({
   rows: 'retries',
   columns: [AVAILABLE_AT_COLUMN, ERROR_COLUMN],
   set: `m.status = 'retrying', m.attempts = COALESCE(h.attempts, m.attempts), m.available_at = h.available_at, m.last_error = h.error, m.updated_at = :now`,
@@ -18,7 +18,7 @@ const RESCHEDULE = settleHeldSql({
 });
 
 /** Returns how many messages were still held under their lease and changed. */
-export async function reschedule(db: Db, input: { retries: readonly HeldRetry[]; now: Date }): Promise<number> {
+export async function rescheduleHeld(db: Db, input: { retries: readonly HeldRetry[]; now: Date }): Promise<number> {
   if (input.retries.length === 0) return 0;
   const retries = input.retries.map((r) => ({
     id: r.id,
@@ -27,8 +27,8 @@ export async function reschedule(db: Db, input: { retries: readonly HeldRetry[];
     availableAt: sqlTimestamp(r.availableAt),
     error: clip(r.error, { bytes: LAST_ERROR_MAX_BYTES }),
   }));
-  const result = await db.execute(RESCHEDULE, { retries, now: input.now }, { idempotent: true });
+  const result = await db.execute(RESCHEDULE_HELD, { retries, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 
-export { RESCHEDULE };
+export { RESCHEDULE_HELD };

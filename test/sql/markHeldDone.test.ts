@@ -1,15 +1,15 @@
-/** ack: marks held messages done; the settle suite's subtests (test/support/statements.ts). */
+/** markHeldDone: marks held messages done; the settle suite's subtests (test/support/statements.ts). */
 import { describe } from 'vitest';
-import { ack, ACK } from '../../lib/sql/ack.js';
+import { markHeldDone, MARK_HELD_DONE } from '../../lib/sql/markHeldDone.js';
 import { settleConformance } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
 
-describe('ack', () => {
-  settleConformance(stack, 'ack', {
-    settle: (db, held, now) => ack(db, { held, now }),
-    is: (sql) => sql === ACK,
+describe('markHeldDone', () => {
+  settleConformance(stack, 'markHeldDone', {
+    settle: (db, held, now) => markHeldDone(db, { held, now }),
+    is: (sql) => sql === MARK_HELD_DONE,
     settled: (before, now) => ({
       status: 'done',
       attempts: before.attempts,

@@ -7,13 +7,13 @@ export interface HeldRelease extends HeldMessage {
 }
 
 /*
- * Gives back messages of any number of claims that were never dispatched (see releaseClaims):
+ * Gives back messages of any number of claims that were never dispatched (see markHeldDone):
  * due now, the attempt counted at claim returned, back to waiting or retrying. The new status and
  * attempts come from the claimed count the caller read, not from the row: MySQL does not promise
  * the order of assignments in a multiple-table UPDATE, so one SET must not read a column another
  * SET changes. The lease check makes the caller's count the row's.
  */
-const RELEASE_CLAIMS = settleHeldSql({
+const RELEASE_HELD = settleHeldSql({
   rows: 'held',
   set: `m.status = IF(h.attempts <= 1, 'waiting', 'retrying'),
     m.attempts = GREATEST(h.attempts - 1, 0), m.available_at = :now, m.updated_at = :now`,
@@ -21,11 +21,11 @@ const RELEASE_CLAIMS = settleHeldSql({
 });
 
 /** Returns how many messages were still held under their lease and went back. */
-export async function releaseClaims(db: Db, input: { held: readonly HeldRelease[]; now: Date }): Promise<number> {
+export async function releaseHeld(db: Db, input: { held: readonly HeldRelease[]; now: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
   const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken, attempts: h.attempts }));
-  const result = await db.execute(RELEASE_CLAIMS, { held, now: input.now }, { idempotent: true });
+  const result = await db.execute(RELEASE_HELD, { held, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 
-export { RELEASE_CLAIMS };
+export { RELEASE_HELD };

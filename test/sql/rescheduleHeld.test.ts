@@ -1,7 +1,7 @@
-/** reschedule: held messages back to retrying at their own next time; the settle suite's subtests (test/support/statements.ts). */
+/** rescheduleHeld: held messages back to retrying at their own next time; the settle suite's subtests (test/support/statements.ts). */
 import { describe, expect, it } from 'vitest';
 import { LAST_ERROR_MAX_BYTES } from '../../lib/sql/message.js';
-import { reschedule, RESCHEDULE } from '../../lib/sql/reschedule.js';
+import { rescheduleHeld, RESCHEDULE_HELD } from '../../lib/sql/rescheduleHeld.js';
 import { at, idOf, insertFixtures, messages, settleConformance } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
@@ -9,10 +9,10 @@ const stack = useStack();
 
 const retryAt = (id: string) => at(60_000 + Number(id.slice(-2)) * 1_000);
 
-describe('reschedule', () => {
-  settleConformance(stack, 'reschedule', {
-    settle: (db, held, now) => reschedule(db, { retries: held.map((h) => ({ ...h, availableAt: retryAt(h.id), error: `failed ${h.id}` })), now }),
-    is: (sql) => sql === RESCHEDULE,
+describe('rescheduleHeld', () => {
+  settleConformance(stack, 'rescheduleHeld', {
+    settle: (db, held, now) => rescheduleHeld(db, { retries: held.map((h) => ({ ...h, availableAt: retryAt(h.id), error: `failed ${h.id}` })), now }),
+    is: (sql) => sql === RESCHEDULE_HELD,
     settled: (before, now) => ({
       status: 'retrying',
       attempts: before.attempts,
@@ -27,7 +27,7 @@ describe('reschedule', () => {
 
   it('stores the error clipped to its byte limit, whole characters only', async () => {
     const [id] = await insertFixtures(stack, [{ id: idOf(50), queue: 'clip', status: 'running', attempts: 1, leaseToken: 'l' }]);
-    expect(await reschedule(stack.db, { retries: [{ id: id!, leaseToken: 'l', availableAt: at(1_000), error: '😀'.repeat(5_000) }], now: at(0) })).toBe(1);
+    expect(await rescheduleHeld(stack.db, { retries: [{ id: id!, leaseToken: 'l', availableAt: at(1_000), error: '😀'.repeat(5_000) }], now: at(0) })).toBe(1);
     const [row] = await messages(stack, { ids: [id!] });
     // 499 emoji (4 bytes each) and the ellipsis (3): no emoji cut in half.
     expect(row!.last_error).toBe(`${'😀'.repeat(499)}…`);
