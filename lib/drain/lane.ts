@@ -18,7 +18,8 @@ import { FifoFollowers } from './followers.js';
 import { LingerSchedule } from './lingerSchedule.js';
 import { PermitWait } from './permitWait.js';
 import { RunPermits } from './runPermits.js';
-import { Settler, type SettleCounts } from './settle.js';
+import type { Settler, SettleCounts } from './settle.js';
+import { laneSettler } from './laneSettler.js';
 import type { QuotaShare } from './quota.js';
 import type { DrainActivity } from './activity.js';
 import type { DrainLog, DrainTuning } from './types.js';
@@ -104,9 +105,6 @@ const FIFO_HEADS_POLL_MS = 50;
  */
 const RATE_VOUCH_MARGIN_MIN_MS = 100;
 
-/** An outcome whose writes keep failing is given up this long before its lease ends. */
-const SETTLE_GIVE_UP_BEFORE_LEASE_END_MS = 1_000;
-
 /**
  * Drains one queue within a run, as a pipeline: up to `maxClaimsInFlight` claims run while the
  * messages of earlier ones are dispatched, and outcomes are written by a Settler in the
@@ -127,7 +125,6 @@ export class QueueLane {
   readonly #longestTimeoutMs: number;
   readonly #backoffs = new Map<string, BackoffPolicy>();
   readonly #errors: string[] = [];
-  #settleFailures = 0;
 
   /** Claimed, read, not started. */
   readonly #ready = new ReadyQueue<HeldClaimedMessage>();
@@ -185,36 +182,7 @@ export class QueueLane {
   constructor(options: LaneOptions) {
     this.#o = options;
     this.#queue = options.queue;
-    this.#settler = new Settler(options.db, options.clock, {
-      flushSize: options.tuning.settleFlushSize,
-      // A FIFO group's next message waits for this one's outcome: write it at once, not in a while.
-      lingerMs: options.queue.fifo ? 0 : options.tuning.settleLingerMs,
-      giveUpBeforeLeaseEndMs: SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
-      // The handler's hard stop comes 1 s before the Lambda's end; a write needs a moment before it.
-      hasTime: () => options.remainingTimeMs() > SETTLE_GIVE_UP_BEFORE_LEASE_END_MS,
-      random: options.random,
-      onWrite: () => this.#notify(),
-      onError: (what, rows, error) => {
-        if (this.#settleFailures++ === 0) {
-          options.log.warn('settle write failed; retrying until shortly before the leases end', {
-            queue: this.#queue.name,
-            write: what,
-            rows,
-            error: describeError(error),
-          });
-        }
-      },
-      onGiveUp: (what, rows) => {
-        this.#errors.push(`${what} of ${rows} messages given up after failed writes; they come back when their lease ends`);
-        options.log.error('settle writes given up; the messages come back when their lease ends', { queue: this.#queue.name, write: what, rows });
-      },
-      onLostLeases: (what, lost) =>
-        options.log.warn('lease lost before settling: another drainer may have run these messages', {
-          queue: this.#queue.name,
-          write: what,
-          lost,
-        }),
-    });
+    this.#settler = laneSettler(options, { onWrite: () => this.#notify(), onGiveUp: (error) => this.#errors.push(error) });
     this.#depth = new ClaimDepth(options.tuning.maxClaimsInFlight);
     this.#pollSchedule = options.linger === undefined ? undefined : new LingerSchedule(options.linger);
     this.#bucket =
