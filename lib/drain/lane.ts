@@ -1,10 +1,10 @@
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
 import type { JobRegistry } from '../jobs/JobRegistry.js';
-import type { BackoffPolicy } from '../backoff.js';
 import type { JobType } from '../jobs/types.js';
 import { CLAIM_ALLOWANCE_MS, hasQueueWideLimits, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
-import { nextAvailableAt, resolveBackoff } from '../backoff.js';
+import { nextAvailableAt } from '../backoff.js';
+import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { extendRatePermits, RATE_WINDOW_SLACK_MS, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
@@ -123,7 +123,8 @@ export class QueueLane {
   readonly #bucket: TokenBucket | undefined;
   /** The longest any registered handler may run: what the claim budget must plan for. */
   readonly #longestTimeoutMs: number;
-  readonly #backoffs = new Map<string, BackoffPolicy>();
+  /** Retry backoff by job type. */
+  readonly #backoffs: BackoffPolicies;
   readonly #errors: string[] = [];
 
   /** Claimed, read, not started. */
@@ -183,6 +184,7 @@ export class QueueLane {
     this.#o = options;
     this.#queue = options.queue;
     this.#settler = laneSettler(options, { onWrite: () => this.#notify(), onGiveUp: (error) => this.#errors.push(error) });
+    this.#backoffs = new BackoffPolicies(this.#queue.backoff);
     this.#depth = new ClaimDepth(options.tuning.maxClaimsInFlight);
     this.#pollSchedule = options.linger === undefined ? undefined : new LingerSchedule(options.linger);
     this.#bucket =
@@ -723,7 +725,7 @@ export class QueueLane {
     } else {
       // A retrying head holds its group: its follower goes back, to run after it.
       this.#releaseFollower(message.id);
-      const availableAt = nextAvailableAt(this.#o.clock.now(), message.attempts, this.#backoff(jobType), final.retryAfterMs, this.#o.random);
+      const availableAt = nextAvailableAt(this.#o.clock.now(), message.attempts, this.#backoffs.policyFor(jobType), final.retryAfterMs, this.#o.random);
       this.#settler.retry({ ...held, availableAt, error: final.error });
     }
   }
@@ -756,17 +758,6 @@ export class QueueLane {
   #releaseFollower(headId: string): void {
     const follower = this.#followers.detach(headId);
     if (follower !== undefined) this.#release(follower);
-  }
-
-  /** The type's policy over the queue's over the default, resolved once per type. */
-  #backoff(jobType: JobType | undefined): BackoffPolicy {
-    const key = jobType?.type ?? '';
-    let policy = this.#backoffs.get(key);
-    if (policy === undefined) {
-      policy = resolveBackoff(this.#queue.backoff, jobType?.backoff);
-      this.#backoffs.set(key, policy);
-    }
-    return policy;
   }
 
   #release(message: HeldClaimedMessage): void {
