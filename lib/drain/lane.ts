@@ -7,7 +7,7 @@ import { nextAvailableAt } from '../backoff.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
-import { extendRatePermits, RATE_WINDOW_SLACK_MS, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
+import { extendRatePermits, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
 import { claimMessages, HeadCandidates, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
 import { describeError } from '../errors.js';
@@ -17,6 +17,7 @@ import { ReadyQueue } from './readyQueue.js';
 import { FifoFollowers } from './followers.js';
 import { LingerSchedule } from './lingerSchedule.js';
 import { PermitWait } from './permitWait.js';
+import { RateStarts } from './rateStarts.js';
 import { RunPermits } from './runPermits.js';
 import type { Settler, SettleCounts } from './settle.js';
 import { laneSettler } from './laneSettler.js';
@@ -99,13 +100,6 @@ type LaneMode = 'claiming' | 'lingering' | 'stopping';
 const FIFO_HEADS_POLL_MS = 50;
 
 /**
- * A claim late for its messages' start time keeps its rate permits taken a window from their
- * start (#vouchForStart), plus this much for that write's own round trip: half the claim's round
- * trips (one call where the claim made two or more), and at least this.
- */
-const RATE_VOUCH_MARGIN_MIN_MS = 100;
-
-/**
  * Drains one queue within a run, as a pipeline: up to `maxClaimsInFlight` claims run while the
  * messages of earlier ones are dispatched, and outcomes are written by a Settler in the
  * background, so Data API latency overlaps with handler work instead of adding to it. Every
@@ -167,10 +161,8 @@ export class QueueLane {
    */
   #heldBack = false;
   #heldBackHoldingNone = false;
-  /** Under a queue-wide rate: the rate permits this lane took are in use until then. */
-  #ratePermitsUntilMs = 0;
-  /** Messages given back for being late for their rate permit's time, not yet written back. */
-  #lateReleases = 0;
+  /** Under a queue-wide rate: when messages start, which are late, until when its rate permits are in use. */
+  readonly #rateStarts: RateStarts;
   /** Run permits per claim (lease token), and when to give them back. */
   readonly #runPermits = new RunPermits();
   /** FIFO followers, waiting for their head's outcome. */
@@ -198,6 +190,7 @@ export class QueueLane {
           ...(concurrency === undefined ? {} : { run: { slots: concurrency } }),
         };
     this.#permitWait = new PermitWait(this.#permits?.rate);
+    this.#rateStarts = new RateStarts(this.#permits?.rate);
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
@@ -432,7 +425,8 @@ export class QueueLane {
         // Our own run permits, or messages late for their rate permits, are on their way back:
         // claim once they are, not to be held back by them or to find the queue dry without them.
         // Nor while a late message waits to go back: it does once no claim is out (#releaseLate).
-        if ((this.#permits.run !== undefined && this.#releases.size > 0) || this.#lateReleases > 0 || this.#lateHead()) return;
+        if ((this.#permits.run !== undefined && this.#releases.size > 0) || this.#rateStarts.lateGoingBack(this.#ready.peek(), this.#o.clock.now().getTime()))
+          return;
         const waitMs = this.#permitWait.msLeft(this.#o.clock.now().getTime());
         if (waitMs > 0) {
           this.#wakeAfter('permits', waitMs);
@@ -496,24 +490,16 @@ export class QueueLane {
   }
 
   /**
-   * Under a queue-wide rate, a claim whose round trips outlasted its messages' start delay (a slow
-   * or retried call) would start them late for their permits: a permit is free again a window after
-   * it was taken, and its next use could start less than a window after these. Before they start,
-   * one write keeps the claim's rate permits taken a window from now plus a margin for the write's
-   * own round trip, and the messages start once it lands, by then. Should it fail, land too late, or
-   * find some permits gone to another drain, they stay late and go back (#releaseLate), attempts
-   * returned. A claim in time costs nothing more; the claim counts as in flight until this is done.
+   * Under a queue-wide rate, a claim late for its messages' start time keeps its rate permits with
+   * one write (RateStarts.lateClaim). Should it fail, land too late, or find some permits gone to
+   * another drain, they stay late and go back (#releaseLate), attempts returned. The claim counts
+   * as in flight until this is done.
    */
   async #vouchForStart(claim: Claim, roundTripMs: number): Promise<void> {
-    const rate = this.#permits?.rate;
-    const notBeforeMs = claim.messages[0]?.notBeforeMs;
-    if (rate === undefined || notBeforeMs === undefined) return;
-    const sentMs = this.#o.clock.now().getTime();
-    if (sentMs <= notBeforeMs + RATE_WINDOW_SLACK_MS) return;
-    const marginMs = Math.max(RATE_VOUCH_MARGIN_MIN_MS, Math.ceil(roundTripMs / 2));
-    const freeAt = new Date(sentMs + marginMs + rate.windowMs);
+    const vouch = this.#rateStarts.lateClaim(claim.messages, this.#o.clock.now().getTime(), roundTripMs);
+    if (vouch === undefined) return;
     try {
-      const held = await extendRatePermits(this.#o.db, { queue: this.#queue.name, leaseToken: claim.leaseToken, freeAt });
+      const held = await extendRatePermits(this.#o.db, { queue: this.#queue.name, leaseToken: claim.leaseToken, freeAt: vouch.freeAt });
       if (held < claim.messages.length) {
         this.#o.log.warn('a late claim no longer held its rate permits; its messages go back', {
           queue: this.#queue.name,
@@ -526,11 +512,7 @@ export class QueueLane {
       this.#o.log.warn('could not keep a late claim its rate permits; its messages go back', { queue: this.#queue.name, error: describeError(error) });
       return;
     }
-    // Their start time now: the permits are taken a window from it (and its slack) on. A write that
-    // landed after that leaves them late.
-    const startMs = Math.min(this.#o.clock.now().getTime(), sentMs + marginMs);
-    for (const message of claim.messages) message.notBeforeMs = startMs;
-    this.#ratePermitsUntilMs = Math.max(this.#ratePermitsUntilMs, freeAt.getTime());
+    this.#rateStarts.vouched(claim.messages, vouch, this.#o.clock.now().getTime());
   }
 
   #landed(claim: Claim, limit: number, roundTripMs: number): void {
@@ -539,9 +521,7 @@ export class QueueLane {
     if (claim.claimed > 0) this.#sawWork = true;
     const heldBack = claim.permitted !== undefined && claim.permitted < limit;
     if (this.#queue.concurrency !== undefined) this.#runPermits.took(claim.leaseToken, claim.claimed);
-    const rate = this.#permits?.rate;
-    // (Or later: a late claim's kept a window from their start, #vouchForStart.)
-    if (rate !== undefined && claim.claimed > 0) this.#ratePermitsUntilMs = Math.max(this.#ratePermitsUntilMs, this.#o.clock.now().getTime() + rate.windowMs);
+    this.#rateStarts.took(claim.claimed, this.#o.clock.now().getTime());
     this.#heldBack = heldBack;
     // (Another claim of ours still out may have taken the permits this one did not get.)
     this.#heldBackHoldingNone = heldBack && !this.#holdsPermits() && this.#claimsInFlight === 1;
@@ -626,7 +606,7 @@ export class QueueLane {
     const remainingMs = this.#o.remainingTimeMs();
     let started = 0;
     // A late one waits for #releaseLate, which gives it back once no claim is out.
-    while (started < allowed && this.#ready.size > 0 && !this.#waitForStartTime() && !this.#isLate(this.#ready.peek()!, nowMs)) {
+    while (started < allowed && this.#ready.size > 0 && !this.#waitForStartTime() && !this.#rateStarts.isLate(this.#ready.peek(), nowMs)) {
       const message = this.#ready.take();
       const jobType = this.#o.jobs.get(message.type);
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
@@ -639,51 +619,28 @@ export class QueueLane {
     }
   }
 
-  /**
-   * Under a queue-wide rate, a message starts at its permit's time (notBeforeMs), give or take the
-   * permits' slack. One that waited longer in the run (for a run slot, a per-run token) would start
-   * within a window of its permit's next use: it goes back (its attempt given back), to be claimed
-   * again with a permit of its own time, here or by another drain. A due message waiting for a
-   * slot is looked at again when it would be late. So is one whose claim landed too late for its
-   * permits and could not keep them (#vouchForStart).
-   */
+  /** Under a queue-wide rate, gives back the ready messages too late for their permits (RateStarts). */
   #releaseLate(): void {
     // Not while a claim is out: it would find the queue short of what goes back, and stop as if dry.
-    if (this.#permits?.rate === undefined || this.#claimsInFlight > 0) return;
+    if (!this.#rateStarts.applies || this.#claimsInFlight > 0) return;
     const nowMs = this.#o.clock.now().getTime();
-    while (this.#ready.size > 0) {
-      const next = this.#ready.peek()!;
-      if (!this.#isLate(next, nowMs)) {
-        const notBeforeMs = next.notBeforeMs;
-        if (notBeforeMs !== undefined && notBeforeMs <= nowMs && this.#running >= this.#concurrency) {
-          this.#wakeAfter('late', notBeforeMs + RATE_WINDOW_SLACK_MS + 1 - nowMs);
-        }
-        return;
-      }
+    while (this.#rateStarts.isLate(this.#ready.peek(), nowMs)) {
       const late = this.#ready.take();
-      // Claimed again once written (claims wait for it): a claim before would find it still held.
-      this.#lateReleases++;
+      this.#rateStarts.lateReleaseSent();
       this.#settler.release({
         id: late.id,
         leaseToken: late.leaseToken,
         leaseUntilMs: late.leaseUntilMs,
         attempts: late.attempts,
         written: () => {
-          this.#lateReleases--;
+          this.#rateStarts.lateReleaseWritten();
           this.#notify();
         },
       });
       this.#ended(late);
     }
-  }
-
-  #lateHead(): boolean {
-    return this.#ready.size > 0 && this.#isLate(this.#ready.peek()!, this.#o.clock.now().getTime());
-  }
-
-  /** Whether a message would start too late for its rate permits: past its start time and the slack. */
-  #isLate(message: HeldClaimedMessage, nowMs: number): boolean {
-    return this.#permits?.rate !== undefined && message.notBeforeMs !== undefined && nowMs > message.notBeforeMs + RATE_WINDOW_SLACK_MS;
+    const lateInMs = this.#rateStarts.msUntilLate(this.#ready.peek(), nowMs);
+    if (lateInMs !== undefined && this.#running >= this.#concurrency) this.#wakeAfter('late', lateInMs);
   }
 
   /**
@@ -692,9 +649,7 @@ export class QueueLane {
    * behind the head is due sooner.
    */
   #waitForStartTime(): boolean {
-    const notBeforeMs = this.#ready.peek()?.notBeforeMs;
-    if (notBeforeMs === undefined) return false;
-    const waitMs = notBeforeMs - this.#o.clock.now().getTime();
+    const waitMs = this.#rateStarts.msUntilStart(this.#ready.peek(), this.#o.clock.now().getTime());
     if (waitMs <= 0) return false;
     this.#wakeAfter('start', waitMs);
     return true;
@@ -768,7 +723,7 @@ export class QueueLane {
 
   /** Whether this lane holds queue-wide permits: run permits of handlers not ended, rate permits within their window. */
   #holdsPermits(): boolean {
-    return this.#runPermits.holdsAny || this.#ratePermitsUntilMs > this.#o.clock.now().getTime();
+    return this.#runPermits.holdsAny || this.#rateStarts.holdsPermits(this.#o.clock.now().getTime());
   }
 
   /**
