@@ -8,7 +8,8 @@ import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { extendRatePermits, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
-import { claimMessages, HeadCandidates, type Claim, type HeldClaimedMessage } from './claim.js';
+import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
+import { FifoHeads } from './fifoHeads.js';
 import { ClaimDepth } from './claimDepth.js';
 import { describeError } from '../errors.js';
 import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
@@ -96,9 +97,6 @@ type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' 
  */
 type LaneMode = 'claiming' | 'lingering' | 'stopping';
 
-/** How soon a FIFO lane that found fewer heads than it asked for looks again, at the latest. */
-const FIFO_HEADS_POLL_MS = 50;
-
 /**
  * Drains one queue within a run, as a pipeline: up to `maxClaimsInFlight` claims run while the
  * messages of earlier ones are dispatched, and outcomes are written by a Settler in the
@@ -147,11 +145,6 @@ export class QueueLane {
   readonly #concurrency: number;
   /** Queue-wide limits, when the queue has any: each claim takes permits first. */
   readonly #permits: PermitLimits | undefined;
-  /**
-   * A FIFO queue whose last claim found fewer heads than it asked for: no claim before this time,
-   * unless one of this run's outcomes is written first (a group may then have a new head).
-   */
-  #headsWaitUntilMs = 0;
   /** Held back by the queue-wide limits: when a claim may ask for permits again. */
   readonly #permitWait: PermitWait;
   /**
@@ -167,8 +160,8 @@ export class QueueLane {
   readonly #runPermits = new RunPermits();
   /** FIFO followers, waiting for their head's outcome. */
   readonly #followers = new FifoFollowers<HeldClaimedMessage>();
-  /** A FIFO lane's head candidates left from its last read (lib/drain/claim.ts). */
-  readonly #heads = new HeadCandidates();
+  /** A FIFO lane's head candidates, and when it claims heads again. */
+  readonly #fifoHeads = new FifoHeads();
   /** Release writes in flight; the run ends only once they have. */
   readonly #releases = new Set<Promise<void>>();
 
@@ -434,7 +427,7 @@ export class QueueLane {
         }
       }
       if (this.#queue.fifo) {
-        const waitMs = this.#headsWaitUntilMs - this.#o.clock.now().getTime();
+        const waitMs = this.#fifoHeads.msUntilClaim(this.#o.clock.now().getTime());
         if (waitMs > 0) {
           this.#wakeAfter('heads', waitMs);
           return;
@@ -464,7 +457,7 @@ export class QueueLane {
       maxPageBytes: this.#o.tuning.maxPageBytes,
       fifo: this.#queue.fifo,
       permits: this.#permits,
-      heads: this.#heads,
+      heads: this.#fifoHeads.candidates,
     })
       .then(
         async (claim) => {
@@ -534,10 +527,8 @@ export class QueueLane {
       // to, #keepPromise). Idle: a lingering lane polls backing off, then stops; any other stops.
       this.#ranDry(false);
     } else if (this.#queue.fifo && (claim.claimed > 0 || this.#holdsAny())) {
-      // While this run holds messages of a FIFO queue, their groups' next messages lead only once
-      // their outcomes are written: look again then, or shortly (other groups, other drains), not
-      // at once (the claim just took every head there was, or a full batch of them). Not dry.
-      this.#headsWaitUntilMs = this.#o.clock.now().getTime() + FIFO_HEADS_POLL_MS;
+      // Their groups' next messages lead once their outcomes are written (FifoHeads). Not dry.
+      this.#fifoHeads.claimedWhileHolding(this.#o.clock.now().getTime());
       if (claim.claimed === limit) this.#setMode('claiming');
       // Found work while idle: the idle spell starts again (as a dry claim that found some does).
       else if (claim.claimed > 0 && this.#mode === 'lingering') this.#ranDry(true);
@@ -685,25 +676,21 @@ export class QueueLane {
     }
   }
 
-  /**
-   * What a FIFO message's outcome write calls (Settled.written). A head's follower starts once the
-   * head's outcome is in the database, and goes back (to come at its lease's end) if the write was
-   * given up, since the head would then run again. Any other outcome written may have let its
-   * group's next message lead: claim again now rather than at the next poll.
-   */
+  /** What a FIFO message's outcome write calls (Settled.written): its follower, or its group's next, may start. */
   #afterHead(message: HeldClaimedMessage): ((landed: boolean) => void) | undefined {
     if (!this.#queue.fifo) return undefined;
     return (landed) => {
       const follower = this.#followers.detach(message.id);
-      if (follower === undefined) {
-        // The last message of its group this run held is finished: the one after it leads now.
-        if (landed) this.#heads.finished(message);
-        this.#headsWaitUntilMs = 0;
-        this.#pollSchedule?.pollNow();
-      } else {
-        if (landed) this.#makeReady(follower);
-        // Unwritable now; the lease ends for both, and the head comes first again.
-        else this.#ended(follower);
+      switch (this.#fifoHeads.written(message, landed, follower !== undefined)) {
+        case 'start-follower':
+          this.#makeReady(follower!);
+          break;
+        case 'drop-follower':
+          this.#ended(follower!);
+          break;
+        case 'claim-now':
+          this.#pollSchedule?.pollNow();
+          break;
       }
       this.#notify();
     };
