@@ -18,6 +18,7 @@ import { ReadyQueue } from './readyQueue.js';
 import { FifoFollowers } from './followers.js';
 import { LingerSchedule } from './lingerSchedule.js';
 import { PermitWait } from './permitWait.js';
+import { claimBatchSize, permittedClaim } from './permitBudget.js';
 import { RateStarts } from './rateStarts.js';
 import { RunPermits } from './runPermits.js';
 import type { Settler, SettleCounts } from './settle.js';
@@ -399,8 +400,7 @@ export class QueueLane {
         concurrency: this.#concurrency,
         ratePerSecond: this.#queue.drainRatePerSecond,
         held,
-        // Under queue-wide limits a claim takes only what can start at once (below): smaller claims.
-        batchSize: this.#permits === undefined ? this.#queue.batchSize : Math.min(this.#queue.batchSize, this.#concurrency),
+        batchSize: claimBatchSize(this.#queue.batchSize, this.#concurrency, this.#permits !== undefined),
       });
       if (budget === 0) {
         // With nothing held, waiting will not make room: the run is out of time for this queue.
@@ -408,18 +408,18 @@ export class QueueLane {
         return;
       }
       if (this.#permits !== undefined) {
-        // Permits are taken for messages that have a run slot. A run permit held while its
-        // message waits for a handler would idle the queue's capacity. A rate permit vouches for
-        // a start at its own time (notBeforeMs), not whenever a slot frees: claims wait while
-        // due messages wait for slots, and one that cannot start in time goes back (#releaseLate).
-        const due = this.#ready.size - this.#waitingToStart();
-        budget = Math.min(budget, this.#concurrency - (this.#permits.run !== undefined ? held : this.#running + due));
-        if (budget <= 0) return;
-        // Our own run permits, or messages late for their rate permits, are on their way back:
-        // claim once they are, not to be held back by them or to find the queue dry without them.
-        // Nor while a late message waits to go back: it does once no claim is out (#releaseLate).
-        if ((this.#permits.run !== undefined && this.#releases.size > 0) || this.#rateStarts.lateGoingBack(this.#ready.peek(), this.#o.clock.now().getTime()))
-          return;
+        budget = permittedClaim({
+          budget,
+          concurrency: this.#concurrency,
+          hasRunPermits: this.#permits.run !== undefined,
+          held,
+          running: this.#running,
+          due: this.#ready.size - this.#waitingToStart(),
+          ownRunPermitsGoingBack: this.#releases.size > 0,
+          // A late message goes back once no claim is out (#releaseLate).
+          lateGoingBack: this.#rateStarts.lateGoingBack(this.#ready.peek(), this.#o.clock.now().getTime()),
+        });
+        if (budget === 0) return;
         const waitMs = this.#permitWait.msLeft(this.#o.clock.now().getTime());
         if (waitMs > 0) {
           this.#wakeAfter('permits', waitMs);
