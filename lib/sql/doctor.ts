@@ -285,7 +285,8 @@ export async function deleteScratchRows(db: Db, queues: readonly string[]): Prom
   const { placeholders, params } = namedList('queue', queues);
   const deleted: Partial<ScratchCounts> = {};
   const errors: string[] = [];
-  for (const table of SCRATCH_TABLES) {
+  // In DELETE_SCRATCH's order (slices before their messages), not SCRATCH_TABLES'.
+  for (const table of Object.keys(DELETE_SCRATCH) as (keyof typeof DELETE_SCRATCH)[]) {
     try {
       deleted[table] = (await db.execute(DELETE_SCRATCH[table](placeholders), params, { idempotent: true })).numberOfRecordsUpdated;
     } catch (error) {
