@@ -20,6 +20,7 @@ import { LingerSchedule } from './lingerSchedule.js';
 import { PermitWait } from './permitWait.js';
 import { claimBatchSize, permittedClaim } from './permitBudget.js';
 import { RateStarts } from './rateStarts.js';
+import { canRunAfterPromise, waitsOnOwnPermits } from './promiseKeeping.js';
 import { RunPermits } from './runPermits.js';
 import type { Settler, SettleCounts } from './settle.js';
 import { laneSettler } from './laneSettler.js';
@@ -713,29 +714,31 @@ export class QueueLane {
     return this.#runPermits.holdsAny || this.#rateStarts.holdsPermits(this.#o.clock.now().getTime());
   }
 
-  /**
-   * Whether the queue's capacity is taken and this lane holds some of it: it claims again as its
-   * own permits free (its releases wake it), so an enqueue meanwhile needs no other drain.
-   */
+  /** Whether the queue's capacity is taken and this lane holds some of it (promiseKeeping.ts). */
   #waitsOnOwnPermits(): boolean {
-    if (this.#permits === undefined || !this.#holdsPermits()) return false;
-    if (this.#heldBack) return true;
-    // Its own fan-out is the queue's whole concurrency, and it is all in use.
-    const held = this.#unfinished();
-    return this.#permits.run !== undefined && this.#concurrency === this.#queue.concurrency && held >= this.#concurrency;
+    return waitsOnOwnPermits({
+      hasQueueWideLimits: this.#permits !== undefined,
+      hasRunPermits: this.#permits?.run !== undefined,
+      holdsPermits: this.#permits !== undefined && this.#holdsPermits(),
+      heldBack: this.#heldBack,
+      concurrency: this.#concurrency,
+      queueConcurrency: this.#queue.concurrency,
+      held: this.#unfinished(),
+    });
   }
 
   /**
-   * While the lane waits on its own permits, its promise to poll the queue is kept (renewed each
-   * interval, a timer waking the loop for it): enqueues into the saturated queue then wake no
-   * drain, which could take nothing, and this lane claims their messages as its permits free.
-   * Kept only while the lane could still claim and run a message after the promise's end.
+   * While the lane waits on its own permits, its promise to poll the queue is kept, renewed each
+   * interval (a timer wakes the loop for it), as long as it could still run a message after the promise's end.
    */
   #keepPromise(): void {
     const linger = this.#o.linger;
     if (linger === undefined || this.#mode === 'stopping' || !this.#waitsOnOwnPermits()) return;
-    const afterPromiseMs = this.#o.remainingTimeMs() - 2 * linger.activity.intervalMs;
-    if (!leaseFitsOneMessage(Math.min(afterPromiseMs, this.#queue.leaseSeconds * 1_000), this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) return;
+    const { intervalMs } = linger.activity;
+    const { safetyMarginMs } = this.#o.tuning;
+    const leaseMs = this.#queue.leaseSeconds * 1_000;
+    if (!canRunAfterPromise({ remainingMs: this.#o.remainingTimeMs(), intervalMs, leaseMs, timeoutMs: this.#longestTimeoutMs, marginMs: safetyMarginMs }))
+      return;
     linger.activity.touch();
     this.#wakeAfter('promise', Math.max(0, linger.activity.renewAtMs - this.#o.clock.now().getTime()));
   }
