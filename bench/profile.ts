@@ -68,8 +68,16 @@ try {
     const ids = await seedDueMessages(pool, BENCH_QUEUE, count);
     if (values.latency !== undefined) await server.setLatency(Number(values.latency));
     const tuning = values.timeout === undefined ? undefined : { defaultTimeoutMs: Number(values.timeout) };
+    const cpu = process.cpuUsage();
+    const from = process.hrtime.bigint() / 1_000n;
     const { summaries, ...result } = await drainRuns({ newDb: () => dataApiDb(server.url, database), pool, ids, runs: Number(values.runs ?? 1), tuning });
-    console.log(result);
+    const { user, system } = process.cpuUsage(cpu);
+    console.log({
+      ...result,
+      clientCpuUsPerMessage: (user + system) / result.messages,
+      clientSystemUsPerMessage: system / result.messages,
+      window: `${from}-${process.hrtime.bigint() / 1_000n}`,
+    });
     console.log(summaries.map(({ queues: _queues, ...rest }) => rest));
   }
 } finally {

@@ -8,16 +8,17 @@
  */
 import type mysql from 'mysql2/promise';
 import { DEFAULT_DEADLOCK_RETRIES, deadlockBackoffMs } from '../../lib/db/retry.js';
-import type { CallStats, Db, ExecuteResult, Row, SqlParams } from '../../lib/db/types.js';
+import type { CallStats, Db, ExecuteResult, Row, SqlParams, StatementOptions } from '../../lib/db/types.js';
 
 export function rawDb(pool: mysql.Pool): Db {
   const stats: CallStats = { calls: 0, byOperation: {} };
-  const run = async <T>(sql: string, params: SqlParams | undefined): Promise<T> => {
+  const run = async <T>(sql: string, params: SqlParams | undefined, options?: StatementOptions): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       stats.calls++;
       stats.byOperation.Execute = (stats.byOperation.Execute ?? 0) + 1;
       try {
-        const [result] = await pool.query(sql, bind(params));
+        // JSON records (as the Data API's formatRecordsAs JSON gives them) hold a JSON column's text.
+        const [result] = await pool.query({ sql, ...(options?.jsonRecords === true ? { typeCast: jsonColumnsAsText } : {}) }, bind(params));
         return result as T;
       } catch (error) {
         if ((error as { errno?: number }).errno !== 1213 || attempt >= DEFAULT_DEADLOCK_RETRIES) throw error;
@@ -27,7 +28,7 @@ export function rawDb(pool: mysql.Pool): Db {
     }
   };
   const db: Db = {
-    query: <T extends Row = Row>(sql: string, params?: SqlParams) => run<T[]>(sql, params),
+    query: <T extends Row = Row>(sql: string, params?: SqlParams, options?: StatementOptions) => run<T[]>(sql, params, options),
     async execute(sql: string, params?: SqlParams): Promise<ExecuteResult> {
       const header = await run<mysql.ResultSetHeader>(sql, params);
       return { numberOfRecordsUpdated: header.affectedRows };
@@ -42,6 +43,8 @@ export function rawDb(pool: mysql.Pool): Db {
   };
   return db;
 }
+
+const jsonColumnsAsText: mysql.TypeCast = (field, next) => (field.type === 'JSON' ? field.string() : next());
 
 /** What mysql2's `query` accepts as values (its QueryValues type is not exported). */
 type Values = Parameters<mysql.Pool['query']>[1];

@@ -10,7 +10,7 @@ import {
   type RDSDataClient,
 } from '@aws-sdk/client-rds-data';
 import { DeadlockError, TransactionNotFoundError } from './errors.js';
-import { decodeRows, insertIdOf, toSqlParameters } from './fields.js';
+import { decodeRows, insertIdOf, parseFormattedRecords, toSqlParameters } from './fields.js';
 import { deadlockBackoffMs, withRetry, type CallKind, type RetryPolicy } from './retry.js';
 import type { BatchResult, CallStats, Db, ExecuteResult, Row, SqlParams, StatementOptions } from './types.js';
 
@@ -65,6 +65,10 @@ export class DataApiDb implements Db {
   }
 
   async query<T extends Row = Row>(sql: string, params?: SqlParams, options?: StatementOptions): Promise<T[]> {
+    if (options?.jsonRecords === true) {
+      const output = await this.#executeStatement(sql, params, options, false, 'JSON');
+      return parseFormattedRecords(output.formattedRecords) as T[];
+    }
     const output = await this.#executeStatement(sql, params, options, true);
     return decodeRows(output.records, output.columnMetadata) as T[];
   }
@@ -77,7 +81,13 @@ export class DataApiDb implements Db {
   }
 
   /** Column metadata only when rows are decoded: it costs bytes on every response. */
-  #executeStatement(sql: string, params: SqlParams | undefined, options: StatementOptions | undefined, includeResultMetadata: boolean) {
+  #executeStatement(
+    sql: string,
+    params: SqlParams | undefined,
+    options: StatementOptions | undefined,
+    includeResultMetadata: boolean,
+    formatRecordsAs?: 'JSON',
+  ) {
     const core = this.#core;
     const command = new ExecuteStatementCommand({
       resourceArn: core.resourceArn,
@@ -88,6 +98,7 @@ export class DataApiDb implements Db {
       transactionId: this.#tx?.id,
       includeResultMetadata: includeResultMetadata || undefined,
       continueAfterTimeout: options?.continueAfterTimeout,
+      formatRecordsAs,
     });
     return this.#call<ExecuteStatementCommandOutput>('Execute', command, options?.idempotent === true);
   }

@@ -158,6 +158,17 @@ export function decodeRows(records: readonly Field[][] | undefined, columns: rea
   return rows;
 }
 
+/**
+ * `formattedRecords` (formatRecordsAs JSON) → rows: a JSON array of objects keyed by column label.
+ * What AWS sends for no rows is not documented: a missing or empty field is no rows.
+ */
+export function parseFormattedRecords(formattedRecords: string | undefined): Row[] {
+  if (formattedRecords === undefined || formattedRecords === '') return [];
+  const rows: unknown = JSON.parse(formattedRecords);
+  if (!Array.isArray(rows)) throw new TypeError('formattedRecords is not a JSON array of rows');
+  return rows as Row[];
+}
+
 /** The AUTO_INCREMENT id from `generatedFields`; MySQL's 0 means "none". */
 export function insertIdOf(generatedFields: readonly Field[] | undefined): number | undefined {
   const id = generatedFields?.[0]?.longValue;

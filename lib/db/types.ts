@@ -47,6 +47,14 @@ export interface StatementOptions {
    * gets StatementTimeoutError). For DDL, which would otherwise be cancelled halfway.
    */
   continueAfterTimeout?: boolean;
+  /**
+   * `query` only: rows as the Data API formats them as JSON (`formatRecordsAs: 'JSON'`), one string
+   * parsed natively instead of a typed Field per value: several times cheaper to decode, for hot
+   * reads of many rows. No column metadata comes back, so values keep JSON's types: integers as
+   * numbers (exact to 2^53), TINYINT(1) as booleans, and DATETIME, DECIMAL and JSON columns as
+   * their text, which the statement's own code converts.
+   */
+  jsonRecords?: boolean;
 }
 
 export interface BatchResult {

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { core, type z } from 'zod';
 import { clip } from '../clip.js';
 import { MAX_ERROR_LENGTH, PermanentError, RetryableError, describeError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
@@ -141,7 +141,7 @@ export function describePayloadIssues(issues: readonly z.core.$ZodIssue[]): stri
 
 async function parsePayload(jobType: JobType, payload: unknown): Promise<{ success: true; data: unknown } | { success: false; error: string }> {
   try {
-    const result = await jobType.payload.safeParseAsync(payload);
+    const result = await safeParse(jobType.payload, payload);
     if (result.success) return { success: true, data: result.data };
     return {
       success: false,
@@ -149,6 +149,20 @@ async function parsePayload(jobType: JobType, payload: unknown): Promise<{ succe
     };
   } catch (error) {
     return { success: false, error: clip(`payload schema of "${jobType.type}" threw: ${describeError(error)}`, ERROR_LIMIT) };
+  }
+}
+
+/**
+ * Parses synchronously, as most schemas allow (an async parse costs a promise per step, per
+ * message); a schema with async refinements or transforms makes zod throw $ZodAsyncError, and is
+ * parsed asynchronously instead.
+ */
+function safeParse(schema: z.ZodType, payload: unknown): z.ZodSafeParseResult<unknown> | Promise<z.ZodSafeParseResult<unknown>> {
+  try {
+    return schema.safeParse(payload);
+  } catch (error) {
+    if (error instanceof core.$ZodAsyncError) return schema.safeParseAsync(payload);
+    throw error;
   }
 }
 

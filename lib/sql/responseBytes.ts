@@ -47,6 +47,19 @@ export const WORST_ROW_BYTES_PARAMS = {
 } as const;
 
 /**
+ * The same for a read whose rows come as `formattedRecords` (formatRecordsAs JSON): each value is
+ * JSON text inside a JSON string, escaped once more in the response. The API model caps that field
+ * at 10 MB, which a page budgeted as above never nears; should the 1 MiB response limit count the
+ * twice-escaped text instead, a quote costs 4 bytes (payload: 4 per stored byte) and a control
+ * character 7 (`\\u00XX`), and these factors keep a page within it either way.
+ */
+export const JSON_RECORDS_ROW_BYTES_PARAMS = {
+  rowOverhead: ROW_OVERHEAD_BYTES,
+  payloadFactor: PAYLOAD_BYTES_PER_BYTE + 1,
+  textFactor: TEXT_BYTES_PER_BYTE + 1,
+} as const;
+
+/**
  * SQL for one row's worst-case bytes in the response, from what is stored: `payloadBytes`, an
  * expression for the bytes of JSON text the row returns (queue_messages.payload_bytes counts the
  * row's own text: 4, `null`, when the payload is in slices), and `text`, the free-text columns it

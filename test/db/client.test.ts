@@ -30,6 +30,16 @@ describe('createDataApiClient', () => {
     }
   });
 
+  it('resolves each command’s middleware once and builds no log copies of inputs and outputs for a logger that does nothing', () => {
+    const client = createDataApiClient({ endpoint: 'http://127.0.0.1:1' });
+    try {
+      expect(client.config.cacheMiddleware).toBe(true);
+      expect(client.middlewareStack.identify().some((entry) => entry.startsWith('loggerMiddleware'))).toBe(false);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('signs requests to a local endpoint with dummy credentials when the env has none', async () => {
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY, profile: process.env.AWS_PROFILE };
     delete process.env.AWS_ACCESS_KEY_ID;

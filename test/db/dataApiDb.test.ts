@@ -76,6 +76,34 @@ describe('values', () => {
     expect(row).toEqual({ at: null, doc: null, txt: null, data: null, big: null });
   });
 
+  it('read as JSON records: JSON types, DATETIME, DECIMAL and JSON columns as their text, and no rows as none', async () => {
+    const { insertId } = await stack.db.execute(
+      'INSERT INTO kinds (at, doc, txt, big, price, flag, ratio) VALUES (:at, :doc, :txt, :big, :price, :flag, :ratio)',
+      { at: new Date('2026-03-04T05:06:07.089Z'), doc: { a: [1, 'ü'] }, txt: 'Grüße "👋🏽"\n', big: 9007199254740991, price: '1.5000', flag: true, ratio: 0.25 },
+    );
+    const rows = await stack.db.query(
+      'SELECT id, at, doc, txt, big, price, flag, ratio, data FROM kinds WHERE id = :id',
+      { id: insertId },
+      { jsonRecords: true },
+    );
+    // The JSON column's text as the server keeps it (MySQL reformats it, MariaDB does not).
+    expect(JSON.parse(rows[0]!.doc as string)).toEqual({ a: [1, 'ü'] });
+    expect(rows).toEqual([
+      {
+        id: insertId,
+        at: '2026-03-04 05:06:07.089',
+        doc: expect.any(String),
+        txt: 'Grüße "👋🏽"\n',
+        big: 9007199254740991,
+        price: '1.5000',
+        flag: true,
+        ratio: 0.25,
+        data: null,
+      },
+    ]);
+    expect(await stack.db.query('SELECT id FROM kinds WHERE id = -1', {}, { jsonRecords: true })).toEqual([]);
+  });
+
   it('reports affected rows and reads back nothing for no match', async () => {
     await stack.db.batch('INSERT INTO items (name) VALUES (:name)', [{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
     expect(await stack.db.execute('UPDATE items SET n = n + 1 WHERE name IN (:x, :y)', { x: 'a', y: 'b' })).toMatchObject({ numberOfRecordsUpdated: 2 });

@@ -523,9 +523,9 @@ describe('drain', () => {
     expect(summary).toMatchObject({ claimed: 100, done: 100, errors: [] });
     expect(payloads).toHaveLength(100);
     expect(payloads.every((p) => p === body)).toBe(true);
-    // 6 payloads a page (167 KB each at worst, lib/sql/responseBytes.ts; 111 KB as quotes escape):
-    // 17 pages, besides the pause list, the claim, the next (empty) claim, one ack and one
-    // retention call.
-    expect((app.db.stats.byOperation.Execute ?? 0) - before).toBe(5 + 17);
+    // 4 payloads a page (222 KB each at worst as JSON records, lib/sql/responseBytes.ts; 221 KB as
+    // quotes escape twice): 25 pages, besides the pause list, the claim, the next (empty) claim,
+    // one ack and one retention call.
+    expect((app.db.stats.byOperation.Execute ?? 0) - before).toBe(5 + 25);
   });
 });

@@ -1,7 +1,7 @@
 /** readClaimedMessages: a claim's messages, by its lease token, in id order and pages cut by their worst-case size. */
 import { describe, expect, it } from 'vitest';
 import { readClaimedMessages, READ_CLAIMED_MESSAGES, READ_CLAIMED_WITH_GROUP_NEXT } from '../../lib/sql/readClaimedMessages.js';
-import { PAYLOAD_BYTES_PER_BYTE, RESPONSE_PAGE_BYTES, ROW_OVERHEAD_BYTES } from '../../lib/sql/responseBytes.js';
+import { JSON_RECORDS_ROW_BYTES_PARAMS, RESPONSE_PAGE_BYTES, ROW_OVERHEAD_BYTES } from '../../lib/sql/responseBytes.js';
 import { explain, expectAccess, idOf, insertBackground, insertFixtures, onceAndResent, statementsOf } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
@@ -24,8 +24,8 @@ describe('readClaimedMessages', () => {
   });
 
   it("cuts pages by the rows' worst case in the response (at least one a page), and pages on after an id", async () => {
-    const payload = `"${'x'.repeat(998)}"`; // 1,000 bytes: 3,000 at worst, and 1 KiB for the row
-    const rowBytes = payload.length * PAYLOAD_BYTES_PER_BYTE + ROW_OVERHEAD_BYTES;
+    const payload = `"${'x'.repeat(998)}"`; // 1,000 bytes: 4,000 at worst as JSON records, and 1 KiB for the row
+    const rowBytes = payload.length * JSON_RECORDS_ROW_BYTES_PARAMS.payloadFactor + ROW_OVERHEAD_BYTES;
     await insertFixtures(
       stack,
       Array.from({ length: 5 }, (_, n) => ({ id: idOf(10 + n), queue: 'pages', status: 'running' as const, leaseToken: 'p', payload })),
