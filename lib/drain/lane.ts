@@ -2,12 +2,12 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
 import type { JobRegistry } from '../jobs/JobRegistry.js';
 import type { JobType } from '../jobs/types.js';
-import { CLAIM_ALLOWANCE_MS, hasQueueWideLimits, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
+import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { nextAvailableAt } from '../backoff.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
-import { extendRatePermits, ratePermits, releaseRunPermits, type PermitLimits } from '../sql/permits.js';
+import { extendRatePermits, releaseRunPermits } from '../sql/permits.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { FifoHeads } from './fifoHeads.js';
 import { ClaimDepth } from './claimDepth.js';
@@ -17,11 +17,10 @@ import { TokenBucket } from './rateLimiter.js';
 import { ReadyQueue } from './readyQueue.js';
 import { FifoFollowers } from './followers.js';
 import { LingerSchedule } from './lingerSchedule.js';
-import { PermitWait } from './permitWait.js';
+import { LanePermits } from './lanePermits.js';
 import { claimBatchSize, permittedClaim } from './permitBudget.js';
-import { RateStarts } from './rateStarts.js';
+import type { RateStarts } from './rateStarts.js';
 import { canRunAfterPromise, waitsOnOwnPermits } from './promiseKeeping.js';
-import { RunPermits } from './runPermits.js';
 import type { Settler, SettleCounts } from './settle.js';
 import { laneSettler } from './laneSettler.js';
 import type { QuotaShare } from './quota.js';
@@ -95,7 +94,7 @@ type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' 
  * - `stopping`: claims no more (#stopReason says why), finishes what it holds, and the run ends
  *   once every claim, handler and follower is done. It never leaves this mode.
  * Being held back by the queue-wide limits is not a mode: a lane may be held back while claiming
- * or while lingering (held back holding no permits, it is as good as idle), see #heldBack.
+ * or while lingering (held back holding no permits, it is as good as idle), see LanePermits.
  */
 type LaneMode = 'claiming' | 'lingering' | 'stopping';
 
@@ -145,21 +144,10 @@ export class QueueLane {
   readonly #timers = new Set<TimerReason>();
   /** Handlers this run may run at once: its own fan-out within the queue-wide concurrency. */
   readonly #concurrency: number;
-  /** Queue-wide limits, when the queue has any: each claim takes permits first. */
-  readonly #permits: PermitLimits | undefined;
-  /** Held back by the queue-wide limits: when a claim may ask for permits again. */
-  readonly #permitWait: PermitWait;
-  /**
-   * Whether the last claim was held back by the limits, and whether it was held back holding no
-   * permits of its own: then the queue's capacity is other drains', which take what is due as
-   * theirs free, and this lane is as good as idle (it neither promises to poll nor looks ahead).
-   */
-  #heldBack = false;
-  #heldBackHoldingNone = false;
-  /** Under a queue-wide rate: when messages start, which are late, until when its rate permits are in use. */
+  /** The queue-wide permits this lane holds and waits for. */
+  readonly #permits: LanePermits;
+  /** Under a queue-wide rate: when messages start, and which are late (the permits' own). */
   readonly #rateStarts: RateStarts;
-  /** Run permits per claim (lease token), and when to give them back. */
-  readonly #runPermits = new RunPermits();
   /** FIFO followers, waiting for their head's outcome. */
   readonly #followers = new FifoFollowers<HeldClaimedMessage>();
   /** A FIFO lane's head candidates, and when it claims heads again. */
@@ -177,15 +165,8 @@ export class QueueLane {
     this.#bucket =
       this.#queue.drainRatePerSecond === undefined ? undefined : new TokenBucket({ ratePerSecond: this.#queue.drainRatePerSecond, clock: options.clock });
     this.#concurrency = runConcurrency(this.#queue);
-    const { ratePerSecond, concurrency } = this.#queue;
-    this.#permits = !hasQueueWideLimits(this.#queue)
-      ? undefined
-      : {
-          ...(ratePerSecond === undefined ? {} : { rate: ratePermits(ratePerSecond) }),
-          ...(concurrency === undefined ? {} : { run: { slots: concurrency } }),
-        };
-    this.#permitWait = new PermitWait(this.#permits?.rate);
-    this.#rateStarts = new RateStarts(this.#permits?.rate);
+    this.#permits = new LanePermits(this.#queue);
+    this.#rateStarts = this.#permits.rateStarts;
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
@@ -316,7 +297,7 @@ export class QueueLane {
     const nowMs = this.#o.clock.now().getTime();
     // Not while a FIFO lane holds messages: each outcome may let its group's next lead.
     const mayEnd = !(this.#queue.fifo && this.#holdsAny());
-    switch (schedule.turn(nowMs, linger.activity.promisedUntilMs, mayEnd, this.#heldBackHoldingNone)) {
+    switch (schedule.turn(nowMs, linger.activity.promisedUntilMs, mayEnd, this.#permits.heldBackHoldingNone)) {
       case 'look-ahead':
         this.#lookAhead(nowMs);
         return false;
@@ -380,7 +361,7 @@ export class QueueLane {
     // a time: a second claim in flight would find the heads the first is taking locked, and cost a
     // call for nothing. So are a lane's held back by the queue-wide limits: the permits one claim
     // cannot get, a second cannot either.
-    if (this.#claimsInFlight >= (this.#queue.fifo || this.#heldBack ? 1 : this.#depth.limit)) return false;
+    if (this.#claimsInFlight >= (this.#queue.fifo || this.#permits.heldBack ? 1 : this.#depth.limit)) return false;
     // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims);
     // messages waiting out their start delay (a queue-wide rate) are not held up by either.
     if (this.#ready.size - this.#waitingToStart() >= this.#queue.batchSize) return false;
@@ -401,18 +382,18 @@ export class QueueLane {
         concurrency: this.#concurrency,
         ratePerSecond: this.#queue.drainRatePerSecond,
         held,
-        batchSize: claimBatchSize(this.#queue.batchSize, this.#concurrency, this.#permits !== undefined),
+        batchSize: claimBatchSize(this.#queue.batchSize, this.#concurrency, this.#permits.limits !== undefined),
       });
       if (budget === 0) {
         // With nothing held, waiting will not make room: the run is out of time for this queue.
         if (held === 0) this.#stop('time');
         return;
       }
-      if (this.#permits !== undefined) {
+      if (this.#permits.limits !== undefined) {
         budget = permittedClaim({
           budget,
           concurrency: this.#concurrency,
-          hasRunPermits: this.#permits.run !== undefined,
+          hasRunPermits: this.#permits.limits.run !== undefined,
           held,
           running: this.#running,
           due: this.#ready.size - this.#waitingToStart(),
@@ -421,7 +402,7 @@ export class QueueLane {
           lateGoingBack: this.#rateStarts.lateGoingBack(this.#ready.peek(), this.#o.clock.now().getTime()),
         });
         if (budget === 0) return;
-        const waitMs = this.#permitWait.msLeft(this.#o.clock.now().getTime());
+        const waitMs = this.#permits.msUntilClaim(this.#o.clock.now().getTime());
         if (waitMs > 0) {
           this.#wakeAfter('permits', waitMs);
           return;
@@ -457,7 +438,7 @@ export class QueueLane {
       leaseMs: this.#queue.leaseSeconds * 1_000,
       maxPageBytes: this.#o.tuning.maxPageBytes,
       fifo: this.#queue.fifo,
-      permits: this.#permits,
+      permits: this.#permits.limits,
       heads: this.#fifoHeads.candidates,
     })
       .then(
@@ -513,17 +494,8 @@ export class QueueLane {
     this.#claimed += claim.claimed;
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
-    const heldBack = claim.permitted !== undefined && claim.permitted < limit;
-    if (this.#queue.concurrency !== undefined) this.#runPermits.took(claim.leaseToken, claim.claimed);
-    this.#rateStarts.took(claim.claimed, this.#o.clock.now().getTime());
-    this.#heldBack = heldBack;
-    // (Another claim of ours still out may have taken the permits this one did not get.)
-    this.#heldBackHoldingNone = heldBack && !this.#holdsPermits() && this.#claimsInFlight === 1;
-    // Held back holding none, the lane is idle: its lingering polls, not the permits' wait, pace it.
-    if (this.#heldBackHoldingNone) this.#permitWait.clear();
-    else if (heldBack) this.#permitWait.heldBack(this.#o.clock.now().getTime(), limit);
-    else this.#permitWait.notHeldBack();
-    if (this.#heldBackHoldingNone && claim.claimed === 0) {
+    this.#permits.claimLanded(claim, limit, this.#o.clock.now().getTime(), this.#claimsInFlight === 1);
+    if (this.#permits.heldBackHoldingNone && claim.claimed === 0) {
       // Every permit is another run's: that run claims again as its handlers end (and promises
       // to, #keepPromise). Idle: a lingering lane polls backing off, then stops; any other stops.
       this.#ranDry(false);
@@ -536,7 +508,7 @@ export class QueueLane {
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
       this.#ranDry(claim.claimed > 0);
-    } else if (!heldBack) {
+    } else if (!this.#permits.heldBack) {
       // A full claim. (One held back by the limits is not dry either: it waits for permits.)
       this.#setMode('claiming');
       this.#depth.observe(roundTripMs);
@@ -709,18 +681,13 @@ export class QueueLane {
     this.#releaseFollower(message.id);
   }
 
-  /** Whether this lane holds queue-wide permits: run permits of handlers not ended, rate permits within their window. */
-  #holdsPermits(): boolean {
-    return this.#runPermits.holdsAny || this.#rateStarts.holdsPermits(this.#o.clock.now().getTime());
-  }
-
   /** Whether the queue's capacity is taken and this lane holds some of it (promiseKeeping.ts). */
   #waitsOnOwnPermits(): boolean {
     return waitsOnOwnPermits({
-      hasQueueWideLimits: this.#permits !== undefined,
-      hasRunPermits: this.#permits?.run !== undefined,
-      holdsPermits: this.#permits !== undefined && this.#holdsPermits(),
-      heldBack: this.#heldBack,
+      hasQueueWideLimits: this.#permits.limits !== undefined,
+      hasRunPermits: this.#permits.limits?.run !== undefined,
+      holdsPermits: this.#permits.holdsAny(this.#o.clock.now().getTime()),
+      heldBack: this.#permits.heldBack,
       concurrency: this.#concurrency,
       queueConcurrency: this.#queue.concurrency,
       held: this.#unfinished(),
@@ -748,14 +715,14 @@ export class QueueLane {
    * concurrency, its claim's run permits go back when RunPermits says so.
    */
   #ended(message: HeldClaimedMessage): void {
-    const due = this.#runPermits.ended(message.leaseToken);
+    const due = this.#permits.messageEnded(message.leaseToken);
     if (due === undefined) return;
     const { count, keep } = due;
     // Our own release makes room now: claim again without waiting out the poll.
     const release = releaseRunPermits(this.#o.db, { queue: this.#queue.name, leaseToken: message.leaseToken, keep, now: this.#o.clock.now() })
       .then(
         () => {
-          if (this.#queue.ratePerSecond === undefined) this.#permitWait.clear();
+          this.#permits.runPermitsReturned();
         },
         (error: unknown) =>
           this.#o.log.warn('could not give back run permits; they free themselves when the lease ends', {
