@@ -178,33 +178,14 @@ export class QueueLane {
     // A woken lane promises at once to poll its queue: enqueues meanwhile need not wake another.
     if (this.#o.linger !== undefined && !this.#o.linger.onlyAfterWork) this.#o.linger.activity.touch();
     try {
-      if (!leaseFitsOneMessage(this.#queue.leaseSeconds * 1_000, this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) {
-        this.#stop('lease-too-short');
-        const neededMs = minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
-        // An error, not a quiet stop: a queue that can never be drained must fail the run (and the CLI).
-        this.#errors.push(
-          `not drained: its lease (${this.#queue.leaseSeconds} s) cannot fit the longest handler ` +
-            `(timeout ${this.#longestTimeoutMs / 1_000} s + margin ${this.#o.tuning.safetyMarginMs / 1_000} s + claim ${CLAIM_ALLOWANCE_MS / 1_000} s = ${neededMs / 1_000} s)`,
-        );
-        this.#o.log.error('queue not drained: its lease cannot fit the longest handler', {
-          queue: this.#queue.name,
-          leaseSeconds: this.#queue.leaseSeconds,
-          longestTimeoutMs: this.#longestTimeoutMs,
-          safetyMarginMs: this.#o.tuning.safetyMarginMs,
-          claimAllowanceMs: CLAIM_ALLOWANCE_MS,
-        });
-      }
+      if (!leaseFitsOneMessage(this.#queue.leaseSeconds * 1_000, this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) this.#refuseShortLease();
       for (;;) {
         this.#changed = false;
-        if (this.#o.signal.aborted) {
-          // Whatever stopped the lane before, an abort is why it ends now.
-          this.#setMode('stopping', 'aborted');
-          this.#releaseReady();
-        }
+        this.#stopIfAborted();
         this.#startReady();
         this.#claimMore();
         this.#keepPromise();
-        if (this.#finished()) break;
+        if (this.#isFinished()) break;
         if (!this.#changed) await new Promise<void>((resolve) => (this.#wake = resolve));
       }
     } finally {
@@ -221,6 +202,31 @@ export class QueueLane {
       errors: this.#errors,
       ...this.#settler.counts,
     };
+  }
+
+  /** The queue's lease cannot fit its longest handler: the lane stops at once, and fails the run. */
+  #refuseShortLease(): void {
+    this.#stop('lease-too-short');
+    const neededMs = minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
+    // An error, not a quiet stop: a queue that can never be drained must fail the run (and the CLI).
+    this.#errors.push(
+      `not drained: its lease (${this.#queue.leaseSeconds} s) cannot fit the longest handler ` +
+        `(timeout ${this.#longestTimeoutMs / 1_000} s + margin ${this.#o.tuning.safetyMarginMs / 1_000} s + claim ${CLAIM_ALLOWANCE_MS / 1_000} s = ${neededMs / 1_000} s)`,
+    );
+    this.#o.log.error('queue not drained: its lease cannot fit the longest handler', {
+      queue: this.#queue.name,
+      leaseSeconds: this.#queue.leaseSeconds,
+      longestTimeoutMs: this.#longestTimeoutMs,
+      safetyMarginMs: this.#o.tuning.safetyMarginMs,
+      claimAllowanceMs: CLAIM_ALLOWANCE_MS,
+    });
+  }
+
+  /** Whatever stopped the lane before, an abort is why it ends now; what waits to start goes back. */
+  #stopIfAborted(): void {
+    if (!this.#o.signal.aborted) return;
+    this.#setMode('stopping', 'aborted');
+    this.#releaseReady();
   }
 
   #notify(): void {
@@ -251,12 +257,13 @@ export class QueueLane {
     if (this.#mode !== 'stopping') this.#setMode('stopping', reason);
   }
 
-  #finished(): boolean {
+  /** Whether the run of this lane is over: stopping, and every claim, handler and follower done. */
+  #isFinished(): boolean {
     return this.#mode === 'stopping' && this.#claimsInFlight === 0 && this.#running === 0 && this.#ready.size === 0 && this.#followers.size === 0;
   }
 
   /** Messages of this run not yet written back: waiting, running, following their head, or settling. */
-  #holdsAny(): boolean {
+  #holdsMessages(): boolean {
     return this.#running > 0 || this.#ready.size > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
   }
 
@@ -270,7 +277,11 @@ export class QueueLane {
     return this.#ready.waitingToStart(this.#o.clock.now().getTime());
   }
 
-  #ranDry(foundSome: boolean): void {
+  /**
+   * A claim found the queue dry (fewer than it asked for; `foundSome`: it found some): a lane that
+   * lingers starts (or, having found some, restarts) its idle spell; any other stops.
+   */
+  #lingerOrStop(foundSome: boolean): void {
     const linger = this.#o.linger;
     if (linger === undefined || (linger.onlyAfterWork && !this.#sawWork)) {
       this.#stop('empty');
@@ -296,7 +307,7 @@ export class QueueLane {
     if (this.#claimsInFlight > 0) return false;
     const nowMs = this.#o.clock.now().getTime();
     // Not while a FIFO lane holds messages: each outcome may let its group's next lead.
-    const mayEnd = !(this.#queue.fifo && this.#holdsAny());
+    const mayEnd = !(this.#queue.fifo && this.#holdsMessages());
     switch (schedule.turn(nowMs, linger.activity.promisedUntilMs, mayEnd, this.#permits.heldBackHoldingNone)) {
       case 'look-ahead':
         this.#lookAhead(nowMs);
@@ -354,7 +365,7 @@ export class QueueLane {
   }
 
   /** Whether another claim may go out, before it is sized: the lane claims, and claims are what holds it up. */
-  #roomForAnotherClaim(): boolean {
+  #hasRoomForAnotherClaim(): boolean {
     if (this.#mode === 'stopping') return false;
     // One claim at a time until one comes back full (an idle queue costs one call per run), then
     // as deep as the claims' round trips show the database can take. A FIFO queue's claims one at
@@ -371,7 +382,7 @@ export class QueueLane {
 
   #claimMore(): void {
     const { tuning } = this.#o;
-    while (this.#roomForAnotherClaim()) {
+    while (this.#hasRoomForAnotherClaim()) {
       const held = this.#unfinished();
       let budget = claimLimit({
         remainingMs: this.#o.remainingTimeMs(),
@@ -445,7 +456,7 @@ export class QueueLane {
         async (claim) => {
           const roundTripMs = performance.now() - startedMs;
           await this.#vouchForStart(claim, roundTripMs);
-          this.#landed(claim, limit, roundTripMs);
+          this.#receiveClaim(claim, limit, roundTripMs);
         },
         (error: unknown) => {
           this.#o.quota.giveBack(limit);
@@ -490,7 +501,8 @@ export class QueueLane {
     this.#rateStarts.vouched(claim.messages, vouch, this.#o.clock.now().getTime());
   }
 
-  #landed(claim: Claim, limit: number, roundTripMs: number): void {
+  /** A claim landed: counts it, updates the permits and the mode, and makes its messages ready. */
+  #receiveClaim(claim: Claim, limit: number, roundTripMs: number): void {
     this.#claimed += claim.claimed;
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
@@ -498,16 +510,16 @@ export class QueueLane {
     if (this.#permits.heldBackHoldingNone && claim.claimed === 0) {
       // Every permit is another run's: that run claims again as its handlers end (and promises
       // to, #keepPromise). Idle: a lingering lane polls backing off, then stops; any other stops.
-      this.#ranDry(false);
-    } else if (this.#queue.fifo && (claim.claimed > 0 || this.#holdsAny())) {
+      this.#lingerOrStop(false);
+    } else if (this.#queue.fifo && (claim.claimed > 0 || this.#holdsMessages())) {
       // Their groups' next messages lead once their outcomes are written (FifoHeads). Not dry.
       this.#fifoHeads.claimedWhileHolding(this.#o.clock.now().getTime());
       if (claim.claimed === limit) this.#setMode('claiming');
       // Found work while idle: the idle spell starts again (as a dry claim that found some does).
-      else if (claim.claimed > 0 && this.#mode === 'lingering') this.#ranDry(true);
+      else if (claim.claimed > 0 && this.#mode === 'lingering') this.#lingerOrStop(true);
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
-      this.#ranDry(claim.claimed > 0);
+      this.#lingerOrStop(claim.claimed > 0);
     } else if (!this.#permits.heldBack) {
       // A full claim. (One held back by the limits is not dry either: it waits for permits.)
       this.#setMode('claiming');
@@ -527,7 +539,7 @@ export class QueueLane {
       // Run already, its outcome's write given up: that outcome is written now, not a second run.
       if (this.#settler.resettle(message)) {
         this.#releaseFollower(message.id);
-        this.#ended(message);
+        this.#markEnded(message);
         continue;
       }
       this.#makeReady(message);
@@ -550,9 +562,9 @@ export class QueueLane {
       leaseUntilMs: message.leaseUntilMs,
       attempts: message.attempts,
       error: `attempts exhausted (${message.maxAttempts}): the lease of attempt ${message.attempts - 1} expired without an outcome`,
-      written: this.#afterHead(message),
+      written: this.#afterOutcomeWritten(message),
     });
-    this.#ended(message);
+    this.#markEnded(message);
   }
 
   #startReady(): void {
@@ -601,7 +613,7 @@ export class QueueLane {
           this.#notify();
         },
       });
-      this.#ended(late);
+      this.#markEnded(late);
     }
     const lateInMs = this.#rateStarts.msUntilLate(this.#ready.peek(), nowMs);
     if (lateInMs !== undefined && this.#running >= this.#concurrency) this.#wakeAfter('late', lateInMs);
@@ -629,7 +641,7 @@ export class QueueLane {
       .then((outcome) => {
         this.#running--;
         this.#settle(message, jobType, outcome);
-        this.#ended(message);
+        this.#markEnded(message);
         this.#notify();
       });
   }
@@ -638,9 +650,9 @@ export class QueueLane {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
     const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts };
     if (final.kind === 'done') {
-      this.#settler.done({ ...held, written: this.#afterHead(message) });
+      this.#settler.done({ ...held, written: this.#afterOutcomeWritten(message) });
     } else if (final.kind === 'dead') {
-      this.#settler.dead({ ...held, error: final.error, written: this.#afterHead(message) });
+      this.#settler.dead({ ...held, error: final.error, written: this.#afterOutcomeWritten(message) });
     } else {
       // A retrying head holds its group: its follower goes back, to run after it.
       this.#releaseFollower(message.id);
@@ -650,7 +662,7 @@ export class QueueLane {
   }
 
   /** What a FIFO message's outcome write calls (Settled.written): its follower, or its group's next, may start. */
-  #afterHead(message: HeldClaimedMessage): ((landed: boolean) => void) | undefined {
+  #afterOutcomeWritten(message: HeldClaimedMessage): ((landed: boolean) => void) | undefined {
     if (!this.#queue.fifo) return undefined;
     return (landed) => {
       const follower = this.#followers.detach(message.id);
@@ -659,7 +671,7 @@ export class QueueLane {
           this.#makeReady(follower!);
           break;
         case 'drop-follower':
-          this.#ended(follower!);
+          this.#markEnded(follower!);
           break;
         case 'claim-now':
           this.#pollSchedule?.pollNow();
@@ -677,7 +689,7 @@ export class QueueLane {
 
   #release(message: HeldClaimedMessage): void {
     this.#settler.release({ id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts });
-    this.#ended(message);
+    this.#markEnded(message);
     this.#releaseFollower(message.id);
   }
 
@@ -714,7 +726,7 @@ export class QueueLane {
    * A claimed message's handler ended (or it will not run in this lease): under a queue-wide
    * concurrency, its claim's run permits go back when RunPermits says so.
    */
-  #ended(message: HeldClaimedMessage): void {
+  #markEnded(message: HeldClaimedMessage): void {
     const due = this.#permits.messageEnded(message.leaseToken);
     if (due === undefined) return;
     const { count, keep } = due;
