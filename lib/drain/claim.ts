@@ -119,8 +119,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   while (messages.length < claimed) {
     const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes, groupNext: input.heads !== undefined });
     if (page.length === 0) break;
-    for (const message of page)
-      messages.push({ ...message, leaseToken, leaseUntilMs: leaseUntil.getTime(), ...(notBeforeMs === undefined ? {} : { notBeforeMs }) });
+    for (const message of page) messages.push(held(message, leaseToken, leaseUntil.getTime(), notBeforeMs));
     afterId = page[page.length - 1]!.id;
   }
   // Payloads too large for their rows, slice by slice (a few calls per MiB, only for those).
@@ -131,6 +130,15 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     input.heads?.taken(messages);
   }
   return { leaseToken, leaseUntil, claimed, ...(permitted === undefined ? {} : { permitted }), messages };
+}
+
+/** A message read back with its lease: every field named, one object shape for every message (no spread). */
+function held(message: ClaimedMessage, leaseToken: string, leaseUntilMs: number, notBeforeMs: number | undefined): HeldClaimedMessage {
+  const { id, queue, type, payload, attempts, maxAttempts, priority, payloadParts, groupKey, nextInGroup } = message;
+  const result: HeldClaimedMessage = { id, queue, type, payload, attempts, maxAttempts, priority, payloadParts, groupKey, leaseToken, leaseUntilMs };
+  if (nextInGroup !== undefined) result.nextInGroup = nextInGroup;
+  if (notBeforeMs !== undefined) result.notBeforeMs = notBeforeMs;
+  return result;
 }
 
 /**

@@ -78,20 +78,25 @@ export async function readClaimedMessages(db: Db, input: ReadClaimedInput): Prom
     { leaseToken: input.leaseToken, afterId: input.afterId ?? '', maxBytes: input.maxBytes, ...JSON_RECORDS_ROW_BYTES_PARAMS },
     { idempotent: true, jsonRecords: true },
   );
-  return rows.map((row) => ({
-    id: row.id as string,
-    queue: row.queue as string,
-    type: row.type as string,
-    payload: row.payload === null ? null : (JSON.parse(row.payload as string) as unknown),
-    attempts: Number(row.attempts),
-    maxAttempts: Number(row.max_attempts),
-    priority: Number(row.priority),
-    payloadParts: Number(row.payload_parts ?? 0),
-    groupKey: (row.group_key as string | null) ?? null,
-    ...(input.groupNext === true
-      ? { nextInGroup: [(row.next_id as string | null) ?? null, (row.next_next_id as string | null) ?? null] as [string | null, string | null] }
-      : {}),
-  }));
+  const messages = new Array<ClaimedMessage>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    // JSON records carry integers as numbers and text as strings: no conversion but the payload's.
+    const message: ClaimedMessage = {
+      id: row.id as string,
+      queue: row.queue as string,
+      type: row.type as string,
+      payload: row.payload === null ? null : (JSON.parse(row.payload as string) as unknown),
+      attempts: row.attempts as number,
+      maxAttempts: row.max_attempts as number,
+      priority: row.priority as number,
+      payloadParts: (row.payload_parts as number | null) ?? 0,
+      groupKey: (row.group_key as string | null) ?? null,
+    };
+    if (input.groupNext === true) message.nextInGroup = [(row.next_id as string | null) ?? null, (row.next_next_id as string | null) ?? null];
+    messages[i] = message;
+  }
+  return messages;
 }
 
 export { READ_CLAIMED_MESSAGES, READ_CLAIMED_WITH_GROUP_NEXT };
