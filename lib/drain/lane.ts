@@ -17,6 +17,7 @@ import { TokenBucket } from './rateLimiter.js';
 import { ReadyQueue } from './readyQueue.js';
 import { FifoFollowers } from './followers.js';
 import { LingerSchedule } from './lingerSchedule.js';
+import { LoopWakeups } from './loopWakeups.js';
 import { LanePermits } from './lanePermits.js';
 import { claimBatchSize, permittedClaim } from './permitBudget.js';
 import type { RateStarts } from './rateStarts.js';
@@ -133,15 +134,12 @@ export class QueueLane {
   #stopReason: StopReason | undefined;
   readonly #depth: ClaimDepth;
 
-  #changed = false;
-  #wake: (() => void) | undefined;
-
   /** Whether a claim of this run found work (a lane that lingers only after work needs one). */
   #sawWork = false;
   /** Lingering: when to poll a dry queue and when to give up (with a LaneLinger). */
   readonly #pollSchedule: LingerSchedule | undefined;
-  /** Timers that will wake the loop, at most one per reason: a rate-limit token, a lingering poll, permits, a start time. */
-  readonly #timers = new Set<TimerReason>();
+  /** What wakes the loop: a change notified, or a timer (at most one per reason). */
+  readonly #wakeups: LoopWakeups<TimerReason>;
   /** Handlers this run may run at once: its own fan-out within the queue-wide concurrency. */
   readonly #concurrency: number;
   /** The queue-wide permits this lane holds and waits for. */
@@ -158,7 +156,8 @@ export class QueueLane {
   constructor(options: LaneOptions) {
     this.#o = options;
     this.#queue = options.queue;
-    this.#settler = laneSettler(options, { onWrite: () => this.#notify(), onGiveUp: (error) => this.#errors.push(error) });
+    this.#wakeups = new LoopWakeups(options.sleep);
+    this.#settler = laneSettler(options, { onWrite: () => this.#wakeups.notify(), onGiveUp: (error) => this.#errors.push(error) });
     this.#backoffs = new BackoffPolicies(this.#queue.backoff);
     this.#depth = new ClaimDepth(options.tuning.maxClaimsInFlight);
     this.#pollSchedule = options.linger === undefined ? undefined : new LingerSchedule(options.linger);
@@ -173,20 +172,20 @@ export class QueueLane {
   }
 
   async run(): Promise<LaneSummary> {
-    const onAbort = () => this.#notify();
+    const onAbort = () => this.#wakeups.notify();
     this.#o.signal.addEventListener('abort', onAbort);
     // A woken lane promises at once to poll its queue: enqueues meanwhile need not wake another.
     if (this.#o.linger !== undefined && !this.#o.linger.onlyAfterWork) this.#o.linger.activity.touch();
     try {
       if (!leaseFitsOneMessage(this.#queue.leaseSeconds * 1_000, this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs)) this.#refuseShortLease();
       for (;;) {
-        this.#changed = false;
+        this.#wakeups.beginTurn();
         this.#stopIfAborted();
         this.#startReady();
         this.#claimMore();
         this.#keepPromise();
         if (this.#isFinished()) break;
-        if (!this.#changed) await new Promise<void>((resolve) => (this.#wake = resolve));
+        if (!this.#wakeups.changed) await this.#wakeups.nextChange();
       }
     } finally {
       this.#o.signal.removeEventListener('abort', onAbort);
@@ -227,13 +226,6 @@ export class QueueLane {
     if (!this.#o.signal.aborted) return;
     this.#setMode('stopping', 'aborted');
     this.#releaseReady();
-  }
-
-  #notify(): void {
-    this.#changed = true;
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
   }
 
   /**
@@ -316,7 +308,7 @@ export class QueueLane {
         this.#stop('empty');
         return false;
       case 'wait':
-        this.#wakeAfter('poll', schedule.msUntilPoll(nowMs));
+        this.#wakeups.after('poll', schedule.msUntilPoll(nowMs));
         return false;
       case 'poll-and-promise':
         linger.activity.touch();
@@ -335,7 +327,7 @@ export class QueueLane {
     // the time a claimed message needs, as a lease needs it (minimumLeaseMs).
     const horizonMs = nowMs + this.#o.remainingTimeMs() - minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
     if (horizonMs <= nowMs) {
-      this.#notify();
+      this.#wakeups.notify();
       return;
     }
     this.#claimsInFlight++;
@@ -351,17 +343,8 @@ export class QueueLane {
       )
       .finally(() => {
         this.#claimsInFlight--;
-        this.#notify();
+        this.#wakeups.notify();
       });
-  }
-
-  #wakeAfter(reason: TimerReason, ms: number): void {
-    if (this.#timers.has(reason)) return;
-    this.#timers.add(reason);
-    void this.#o.sleep(ms).finally(() => {
-      this.#timers.delete(reason);
-      this.#notify();
-    });
   }
 
   /** Whether another claim may go out, before it is sized: the lane claims, and claims are what holds it up. */
@@ -415,14 +398,14 @@ export class QueueLane {
         if (budget === 0) return;
         const waitMs = this.#permits.msUntilClaim(this.#o.clock.now().getTime());
         if (waitMs > 0) {
-          this.#wakeAfter('permits', waitMs);
+          this.#wakeups.after('permits', waitMs);
           return;
         }
       }
       if (this.#queue.fifo) {
         const waitMs = this.#fifoHeads.msUntilClaim(this.#o.clock.now().getTime());
         if (waitMs > 0) {
-          this.#wakeAfter('heads', waitMs);
+          this.#wakeups.after('heads', waitMs);
           return;
         }
       }
@@ -471,7 +454,7 @@ export class QueueLane {
       .finally(() => {
         this.#claimsInFlight--;
         this.#claiming -= limit;
-        this.#notify();
+        this.#wakeups.notify();
       });
   }
 
@@ -574,7 +557,7 @@ export class QueueLane {
     if (this.#bucket !== undefined) {
       allowed = this.#bucket.take(allowed);
       if (allowed === 0) {
-        this.#wakeAfter('token', this.#bucket.msUntilNext());
+        this.#wakeups.after('token', this.#bucket.msUntilNext());
         return;
       }
     }
@@ -610,13 +593,13 @@ export class QueueLane {
         attempts: late.attempts,
         written: () => {
           this.#rateStarts.lateReleaseWritten();
-          this.#notify();
+          this.#wakeups.notify();
         },
       });
       this.#markEnded(late);
     }
     const lateInMs = this.#rateStarts.msUntilLate(this.#ready.peek(), nowMs);
-    if (lateInMs !== undefined && this.#running >= this.#concurrency) this.#wakeAfter('late', lateInMs);
+    if (lateInMs !== undefined && this.#running >= this.#concurrency) this.#wakeups.after('late', lateInMs);
   }
 
   /**
@@ -627,7 +610,7 @@ export class QueueLane {
   #waitForStartTime(): boolean {
     const waitMs = this.#rateStarts.msUntilStart(this.#ready.peek(), this.#o.clock.now().getTime());
     if (waitMs <= 0) return false;
-    this.#wakeAfter('start', waitMs);
+    this.#wakeups.after('start', waitMs);
     return true;
   }
 
@@ -642,7 +625,7 @@ export class QueueLane {
         this.#running--;
         this.#settle(message, jobType, outcome);
         this.#markEnded(message);
-        this.#notify();
+        this.#wakeups.notify();
       });
   }
 
@@ -677,7 +660,7 @@ export class QueueLane {
           this.#pollSchedule?.pollNow();
           break;
       }
-      this.#notify();
+      this.#wakeups.notify();
     };
   }
 
@@ -719,7 +702,7 @@ export class QueueLane {
     if (!canRunAfterPromise({ remainingMs: this.#o.remainingTimeMs(), intervalMs, leaseMs, timeoutMs: this.#longestTimeoutMs, marginMs: safetyMarginMs }))
       return;
     linger.activity.touch();
-    this.#wakeAfter('promise', Math.max(0, linger.activity.renewAtMs - this.#o.clock.now().getTime()));
+    this.#wakeups.after('promise', Math.max(0, linger.activity.renewAtMs - this.#o.clock.now().getTime()));
   }
 
   /**
@@ -745,7 +728,7 @@ export class QueueLane {
       )
       .finally(() => {
         this.#releases.delete(release);
-        this.#notify();
+        this.#wakeups.notify();
       });
     this.#releases.add(release);
   }
