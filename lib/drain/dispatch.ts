@@ -43,7 +43,9 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
     return { kind: 'dead', error: clip(`unknown job type "${message.type}"`, ERROR_LIMIT) };
   }
 
-  const parsed = await parsePayload(jobType, message.payload);
+  // Awaited only when the schema is async: an await costs a turn of the microtask queue per message.
+  const parsing = parsePayload(jobType, message.payload);
+  const parsed = parsing instanceof Promise ? await parsing : parsing;
   if (!parsed.success) return { kind: 'dead', error: parsed.error };
 
   if (options.signal?.aborted) {
@@ -96,8 +98,7 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
           abandon(reason, { kind: 'retry', error: clip(`abandoned: drain run aborted (${describeError(reason)})`, ERROR_LIMIT) });
         });
       }
-      // runHandler never rejects.
-      void runHandler(jobType, parsed.data, context).then(resolve);
+      runHandler(jobType, parsed.data, context, resolve);
     });
   } finally {
     clearTimeout(timer);
@@ -139,16 +140,22 @@ export function describePayloadIssues(issues: readonly z.core.$ZodIssue[]): stri
     .join('; ');
 }
 
-async function parsePayload(jobType: JobType, payload: unknown): Promise<{ success: true; data: unknown } | { success: false; error: string }> {
+type Parsed = { success: true; data: unknown } | { success: false; error: string };
+
+function parsePayload(jobType: JobType, payload: unknown): Parsed | Promise<Parsed> {
+  const described = (result: z.ZodSafeParseResult<unknown>): Parsed =>
+    result.success
+      ? { success: true, data: result.data }
+      : { success: false, error: clip(`payload does not match the "${jobType.type}" schema: ${describePayloadIssues(result.error.issues)}`, ERROR_LIMIT) };
+  const threw = (error: unknown): Parsed => ({
+    success: false,
+    error: clip(`payload schema of "${jobType.type}" threw: ${describeError(error)}`, ERROR_LIMIT),
+  });
   try {
-    const result = await safeParse(jobType.payload, payload);
-    if (result.success) return { success: true, data: result.data };
-    return {
-      success: false,
-      error: clip(`payload does not match the "${jobType.type}" schema: ${describePayloadIssues(result.error.issues)}`, ERROR_LIMIT),
-    };
+    const result = safeParse(jobType.payload, payload);
+    return result instanceof Promise ? result.then(described, threw) : described(result);
   } catch (error) {
-    return { success: false, error: clip(`payload schema of "${jobType.type}" threw: ${describeError(error)}`, ERROR_LIMIT) };
+    return threw(error);
   }
 }
 
@@ -166,14 +173,24 @@ function safeParse(schema: z.ZodType, payload: unknown): z.ZodSafeParseResult<un
   }
 }
 
-async function runHandler(jobType: JobType, payload: unknown, context: JobContext): Promise<Outcome> {
+const DONE: Outcome = Object.freeze({ kind: 'done' });
+
+/** Runs the handler and reports its outcome; never throws, and reports exactly once. */
+function runHandler(jobType: JobType, payload: unknown, context: JobContext, report: (outcome: Outcome) => void): void {
+  let running: unknown;
   try {
-    // Inside the try, so a handler that throws before returning a promise is caught too.
-    await jobType.handle(payload, context);
-    return { kind: 'done' };
+    running = jobType.handle(payload, context);
   } catch (error) {
-    return outcomeOfError(error);
+    // A handler that throws before returning a promise.
+    report(outcomeOfError(error));
+    return;
   }
+  // A native promise passes through Promise.resolve as it is; a handler written in plain
+  // JavaScript may return anything.
+  void Promise.resolve(running).then(
+    () => report(DONE),
+    (error: unknown) => report(outcomeOfError(error)),
+  );
 }
 
 /**
