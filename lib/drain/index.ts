@@ -4,7 +4,7 @@ export { claimLimit, mayStart, worstCaseMs, type ClaimBudgetInput, type StartChe
 export { claimMessages, DEFAULT_MAX_PAGE_BYTES, type Claim, type HeldClaimedMessage } from './claim.js';
 export { dispatch, finalOutcome, type Outcome } from './dispatch.js';
 export { drain, UnknownQueueError, type DrainOptions, type DrainSummary, type QueueDrainSummary } from './drain.js';
-export type { StopReason } from './lane.js';
+export type { StopReason } from './laneTypes.js';
 export { TokenBucket } from './rateLimiter.js';
 export { drainMetrics, readBacklogs } from './report.js';
 export { deleteExpiredMessages } from './retention.js';

@@ -1,84 +1,27 @@
-import type { Clock } from '../clock.js';
-import type { Db } from '../db/types.js';
-import type { JobRegistry } from '../jobs/JobRegistry.js';
 import type { JobType } from '../jobs/types.js';
-import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { nextAvailableAt } from '../backoff.js';
-import { BackoffPolicies } from './backoffPolicies.js';
-import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
+import { describeError } from '../errors.js';
+import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { extendRatePermits, releaseRunPermits } from '../sql/permits.js';
+import { BackoffPolicies } from './backoffPolicies.js';
+import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
-import { FifoHeads } from './fifoHeads.js';
 import { ClaimDepth } from './claimDepth.js';
-import { describeError } from '../errors.js';
 import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
-import { TokenBucket } from './rateLimiter.js';
-import { ReadyQueue } from './readyQueue.js';
+import { FifoHeads } from './fifoHeads.js';
 import { FifoFollowers } from './followers.js';
+import { LanePermits } from './lanePermits.js';
+import { laneSettler } from './laneSettler.js';
+import type { LaneOptions, LaneSummary, StopReason } from './laneTypes.js';
 import { LingerSchedule } from './lingerSchedule.js';
 import { LoopWakeups } from './loopWakeups.js';
-import { LanePermits } from './lanePermits.js';
 import { claimBatchSize, permittedClaim } from './permitBudget.js';
-import type { RateStarts } from './rateStarts.js';
 import { canRunAfterPromise, waitsOnOwnPermits } from './promiseKeeping.js';
-import type { Settler, SettleCounts } from './settle.js';
-import { laneSettler } from './laneSettler.js';
-import type { QuotaShare } from './quota.js';
-import type { DrainActivity } from './activity.js';
-import type { DrainLog, DrainTuning } from './types.js';
-
-/** Why a lane stopped claiming. */
-export type StopReason =
-  /** A claim found fewer due messages than it asked for: the queue is drained for now. */
-  | 'empty'
-  /** The run's maxMessages were claimed. */
-  | 'max-messages'
-  /** Not even one more message could finish before the run must stop. */
-  | 'time'
-  /** The queue's lease is shorter than the longest handler timeout plus the margin. */
-  | 'lease-too-short'
-  | 'aborted'
-  /** A claim failed (after the Db layer's own retries). */
-  | 'error';
-
-export interface LaneSummary extends SettleCounts {
-  queue: string;
-  claimed: number;
-  dispatched: number;
-  stoppedBecause: StopReason;
-  errors: string[];
-}
-
-export interface LaneOptions {
-  db: Db;
-  clock: Clock;
-  queue: QueueConfig;
-  jobs: JobRegistry;
-  quota: QuotaShare;
-  /** Time left in the run, as the Lambda sees it. */
-  remainingTimeMs: () => number;
-  signal: AbortSignal;
-  sleep: (ms: number) => Promise<void>;
-  random: () => number;
-  tuning: DrainTuning;
-  log: DrainLog;
-  /** Keep polling a queue that runs dry, briefly, instead of stopping (see LaneLinger). */
-  linger?: LaneLinger;
-}
-
-/**
- * A lane that lingers keeps claiming while work arrives; when its queue runs dry it polls with a
- * backing-off interval for `idleMs`, and until its activity promise has passed, before it stops.
- */
-export interface LaneLinger {
-  idleMs: number;
-  pollMinMs: number;
-  pollMaxMs: number;
-  /** Linger only once a claim has found work (a scheduled run on an idle queue stays one call). */
-  onlyAfterWork: boolean;
-  activity: DrainActivity;
-}
+import { TokenBucket } from './rateLimiter.js';
+import type { RateStarts } from './rateStarts.js';
+import { ReadyQueue } from './readyQueue.js';
+import type { Settler } from './settle.js';
 
 /**
  * What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start
