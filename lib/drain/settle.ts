@@ -217,7 +217,8 @@ class Channel<T extends HeldMessage> {
   #schedule(): void {
     // The call in flight schedules the next when it ends, with what gathered meanwhile.
     if (this.#inFlight || this.#pending.length === 0) return this.#checkIdle();
-    const waitMs = this.#retryAtMs - this.clock.now().getTime();
+    // No failed write to back off from (the common case): no clock read per outcome.
+    const waitMs = this.#retryAtMs === 0 ? 0 : this.#retryAtMs - this.clock.now().getTime();
     if (waitMs > 0) {
       this.#timer ??= setTimeout(() => {
         this.#timer = undefined;
