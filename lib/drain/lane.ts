@@ -93,8 +93,8 @@ export class QueueLane {
   readonly #followers = new FifoFollowers<HeldClaimedMessage>();
   /** A FIFO lane's head candidates, and when it claims heads again. */
   readonly #fifoHeads = new FifoHeads();
-  /** Release writes in flight; the run ends only once they have. */
-  readonly #releases = new Set<Promise<void>>();
+  /** Run permits' give-back writes in flight; the run ends only once they have. */
+  readonly #permitReturns = new Set<Promise<void>>();
 
   constructor(options: LaneOptions) {
     this.#o = options;
@@ -134,7 +134,7 @@ export class QueueLane {
       this.#o.signal.removeEventListener('abort', onAbort);
       this.#o.quota.close();
       await Promise.all([this.#settler.close(), this.#o.linger?.activity.close()]);
-      while (this.#releases.size > 0) await Promise.all(this.#releases);
+      while (this.#permitReturns.size > 0) await Promise.all(this.#permitReturns);
     }
     return {
       queue: this.#queue.name,
@@ -334,7 +334,7 @@ export class QueueLane {
           held,
           running: this.#running,
           due: this.#ready.size - this.#waitingToStart(),
-          ownRunPermitsGoingBack: this.#releases.size > 0,
+          ownRunPermitsGoingBack: this.#permitReturns.size > 0,
           // A late message goes back once no claim is out (#releaseLate).
           lateGoingBack: this.#rateStarts.lateGoingBack(this.#ready.peek(), this.#o.clock.now().getTime()),
         });
@@ -639,11 +639,14 @@ export class QueueLane {
   #keepPromise(): void {
     const linger = this.#o.linger;
     if (linger === undefined || this.#mode === 'stopping' || !this.#waitsOnOwnPermits()) return;
-    const { intervalMs } = linger.activity;
-    const { safetyMarginMs } = this.#o.tuning;
-    const leaseMs = this.#queue.leaseSeconds * 1_000;
-    if (!canRunAfterPromise({ remainingMs: this.#o.remainingTimeMs(), intervalMs, leaseMs, timeoutMs: this.#longestTimeoutMs, marginMs: safetyMarginMs }))
-      return;
+    const canRun = canRunAfterPromise({
+      remainingMs: this.#o.remainingTimeMs(),
+      intervalMs: linger.activity.intervalMs,
+      leaseMs: this.#queue.leaseSeconds * 1_000,
+      timeoutMs: this.#longestTimeoutMs,
+      marginMs: this.#o.tuning.safetyMarginMs,
+    });
+    if (!canRun) return;
     linger.activity.touch();
     this.#wakeups.after('promise', Math.max(0, linger.activity.renewAtMs - this.#o.clock.now().getTime()));
   }
@@ -670,10 +673,10 @@ export class QueueLane {
           }),
       )
       .finally(() => {
-        this.#releases.delete(release);
+        this.#permitReturns.delete(release);
         this.#wakeups.notify();
       });
-    this.#releases.add(release);
+    this.#permitReturns.add(release);
   }
 
   #releaseReady(): void {
