@@ -44,7 +44,8 @@ export function rawDb(pool: mysql.Pool): Db {
   return db;
 }
 
-const jsonColumnsAsText: mysql.TypeCast = (field, next) => (field.type === 'JSON' ? field.string() : next());
+// MariaDB sends a JSON column as a BLOB that mysql2 then parses: its text, as the JSON records hold it.
+const jsonColumnsAsText: mysql.TypeCast = (field, next) => (field.type === 'JSON' || field.type === 'BLOB' ? field.string() : next());
 
 /** What mysql2's `query` accepts as values (its QueryValues type is not exported). */
 type Values = Parameters<mysql.Pool['query']>[1];
