@@ -7,7 +7,9 @@ import { createLogger } from './observability.js';
 import type { AnyJobType } from './jobs/types.js';
 import { resolveQueues, type QueueConfig } from './queues.js';
 import { recurringState, type RecurringState } from './recurring.js';
+import { TimedWakes } from './timedWakes.js';
 import { lambdaInvoker, Waker, type InvokeDrain } from './wake.js';
+import { wakeSchedulerFromEnv, type WakeScheduler } from './wakeScheduler.js';
 
 /** What handlers and the CLI work with: the database, the configured queues and job types, a clock. */
 export interface App<J extends AnyJobType = AnyJobType> {
@@ -20,6 +22,8 @@ export interface App<J extends AnyJobType = AnyJobType> {
   waker: Waker | undefined;
   /** Enqueues the config's recurring messages that are due; every drain run calls it first. */
   recurring: RecurringState;
+  /** Starts a drain when messages come due later (lib/timedWakes.ts); undefined where no scheduler is known. */
+  timedWakes: TimedWakes | undefined;
 }
 
 export interface AppOptions<J extends AnyJobType = AnyJobType> {
@@ -34,6 +38,12 @@ export interface AppOptions<J extends AnyJobType = AnyJobType> {
    * (at LAMBDA_ENDPOINT locally) when the environment names one; otherwise no wakes.
    */
   invokeDrain?: InvokeDrain;
+  /**
+   * How a drain run or a delayed enqueue arranges a later drain (lib/wakeScheduler.ts). Default:
+   * EventBridge Scheduler when the environment names the schedule group (WAKE_SCHEDULE_GROUP, …);
+   * otherwise no timed wakes.
+   */
+  wakeScheduler?: WakeScheduler;
 }
 
 /** Throws a ConfigError when the environment's defaults break the config (a lease too short). */
@@ -47,14 +57,17 @@ export function createApp<J extends AnyJobType>(options: AppOptions<J>): App<J> 
   const invoke =
     options.invokeDrain ??
     (env.DRAIN_FUNCTION_NAME ? lambdaInvoker({ functionName: env.DRAIN_FUNCTION_NAME, endpoint: env.LAMBDA_ENDPOINT, region: env.AWS_REGION }) : undefined);
+  const scheduler = options.wakeScheduler ?? wakeSchedulerFromEnv(env);
+  const log = createLogger();
   return {
     db,
     config: options.config,
     queues,
     jobs: new JobRegistry(options.config.jobTypes),
     clock,
-    waker: invoke === undefined ? undefined : new Waker({ db, clock, invoke, queues: [...queues.keys()], log: createLogger() }),
+    waker: invoke === undefined ? undefined : new Waker({ db, clock, invoke, queues: [...queues.keys()], log }),
     recurring: recurringState(options.config.recurring ?? []),
+    timedWakes: scheduler === undefined ? undefined : new TimedWakes({ db, clock, scheduler, log }),
   };
 }
 

@@ -150,17 +150,35 @@ export async function insertCheckedAndWake(app: App, queue: string, checked: rea
     checked.map((p) => ({ ...p, sameAs: undefined })),
     app.db,
   );
-  await wakeDrain(app, queueConfig.name);
+  await wakeDrain(app, queueConfig.name, earliestDue(checked));
   return answers;
 }
 
 /**
  * Starts a drain for the queue unless one is polling it (lib/wake.ts); never throws. An enqueue
  * does this itself once it has committed; a caller of enqueueInTransaction calls it after its own
- * commit, since before then no drain could see the messages.
+ * commit, since before then no drain could see the messages. Messages that all come due later
+ * (`dueAt`, the earliest) set the queue's timed wake instead, where the deployment has one
+ * (lib/timedWakes.ts): a drain started now would find nothing to do.
  */
-export async function wakeDrain(app: App, queue: string): Promise<void> {
+export async function wakeDrain(app: App, queue: string, dueAt?: Date): Promise<void> {
+  if (dueAt !== undefined && app.timedWakes !== undefined && dueAt.getTime() - app.clock.now().getTime() > WAKE_NOW_WITHIN_MS) {
+    await app.timedWakes.ensure(queue, dueAt);
+    return;
+  }
   await app.waker?.wake(queue);
+}
+
+/**
+ * Messages due within this are woken for at once: the started drain lingers and looks ahead for
+ * them (lib/drain/lane.ts). Later ones get a timed wake.
+ */
+const WAKE_NOW_WITHIN_MS = 30_000;
+
+function earliestDue(checked: readonly CheckedMessage[]): Date | undefined {
+  let earliest: Date | undefined;
+  for (const { message } of checked) if (earliest === undefined || message.availableAt < earliest) earliest = message.availableAt;
+  return earliest;
 }
 
 /** Checks the messages, inserts them whole or not at all, then wakes a drain unless in a caller's transaction. */
@@ -170,9 +188,9 @@ async function checkInsertAndWake(
   inputs: readonly { value: unknown; path: Path }[],
   options: EnqueueOptions,
 ): Promise<EnqueuedMessage[]> {
-  const answers = await checkAndInsert(app, queue, inputs, options);
+  const { answers, dueAt } = await checkAndInsert(app, queue, inputs, options);
   // In a caller's transaction nothing is committed yet: the caller wakes after its commit.
-  if (options.db === undefined) await wakeDrain(app, queue.name);
+  if (options.db === undefined) await wakeDrain(app, queue.name, dueAt);
   return answers;
 }
 
@@ -182,10 +200,10 @@ async function checkAndInsert(
   queue: QueueConfig,
   inputs: readonly { value: unknown; path: Path }[],
   options: EnqueueOptions,
-): Promise<EnqueuedMessage[]> {
+): Promise<{ answers: EnqueuedMessage[]; dueAt: Date | undefined }> {
   if (queue.fifo && options.db?.transactionId !== undefined) await holdGroupsUntilCommit(app, queue, inputs, options.db);
   const checked = await checkMessages(app, queue, inputs, app.clock.now());
-  return insertChecked(app, queue, checked, options.db ?? app.db);
+  return { answers: await insertChecked(app, queue, checked, options.db ?? app.db), dueAt: earliestDue(checked) };
 }
 
 /**

@@ -66,6 +66,7 @@ it(`migrates a queue holding ${MESSAGES.toLocaleString('en')} messages while enq
     '006_groups_and_permits',
     '007_group_leases',
     '008_recurring_purges',
+    '009_wake_at',
   ]);
   expect(latencies.length).toBeGreaterThan(10);
   expect(max).toBeLessThan(MAX_ENQUEUE_MS);

@@ -240,7 +240,7 @@ describe('migrate on the real stack', () => {
       skipped: [...MIGRATIONS],
     });
     // Only reads (the CREATE TABLE IF NOT EXISTS, then one per migration): nothing re-applied.
-    expect(db.stats.calls).toBe(1 + 8);
+    expect(db.stats.calls).toBe(1 + 9);
   });
 
   it('applies each migration exactly once when two runs race', async () => {
@@ -288,6 +288,7 @@ describe('migrate on the real stack', () => {
         { version: 6, applied: 1 },
         { version: 7, applied: 1 },
         { version: 8, applied: 1 },
+        { version: 9, applied: 1 },
       ]);
     } finally {
       await fresh.close();
@@ -362,7 +363,7 @@ describe('migrate on the real stack', () => {
 
       const lines: string[] = [];
       expect(await migrate(old.newDb(), { log: (line) => lines.push(line) })).toEqual({
-        applied: ['005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges'],
+        applied: ['005_dead_letter_key', '006_groups_and_permits', '007_group_leases', '008_recurring_purges', '009_wake_at'],
         skipped: ['001_queue', '002_dead_letter_index', '003_drain_activity', '004_payload_parts'],
       });
       expect(lines).toContainEqual(

@@ -10,6 +10,7 @@ import { describeError } from '../errors.js';
 import { QueueLane } from './lane.js';
 import type { LaneSummary, StopReason } from './laneTypes.js';
 import { MessageQuota } from './quota.js';
+import { setNextWakes, type WakeCounts } from './nextWakes.js';
 import { deleteExpiredMessages } from './retention.js';
 import type { SettleCounts } from './settle.js';
 import { DEFAULT_DRAIN_TUNING, silentLog, type DrainLog, type DrainTuning } from './types.js';
@@ -59,6 +60,8 @@ export interface DrainSummary extends DrainCounts {
   dataApiCalls: number;
   /** Selected queues left alone because they are paused. */
   pausedQueues: string[];
+  /** The timed wakes the run set as it ended (lib/drain/nextWakes.ts), where the deployment has a scheduler. */
+  wakes?: WakeCounts;
   queues: QueueDrainSummary[];
   errors: string[];
 }
@@ -145,6 +148,12 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       }),
     );
 
+    // After retention: a wake set is the run's last call, so the run that ends idle stays so.
+    const wakes = await setNextWakes(
+      app,
+      active.map((queue) => queue.name),
+      log,
+    );
     const queues = lanes.map((lane, i) => queueSummary(lane, deleted[i]!));
     const total = (key: keyof DrainCounts) => queues.reduce((sum, queue) => sum + queue[key], 0);
     return {
@@ -162,6 +171,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       pausedQueues: selected.filter((queue) => paused.has(queue.name)).map((queue) => queue.name),
       queues,
       errors,
+      ...(wakes === undefined ? {} : { wakes }),
     };
   } finally {
     release();

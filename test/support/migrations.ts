@@ -8,4 +8,5 @@ export const MIGRATIONS = [
   '006_groups_and_permits',
   '007_group_leases',
   '008_recurring_purges',
+  '009_wake_at',
 ] as const;
