@@ -84,6 +84,8 @@ export const QUEUE_METRIC_UNITS = {
   DrainDurationMs: MetricUnit.Milliseconds,
   QueueDepth: MetricUnit.Count,
   OldestDueAgeSeconds: MetricUnit.Seconds,
+  /** Timed wakes a run could not set (lib/timedWakes.ts): the safety-net schedule drains those queues. */
+  WakeFailures: MetricUnit.Count,
 } as const;
 
 export type QueueMetricName = keyof typeof QUEUE_METRIC_UNITS;

@@ -127,6 +127,7 @@ describe('publishQueueMetrics', () => {
       'QueueDepth',
       'Retried',
       'Succeeded',
+      'WakeFailures',
     ]);
   });
 });

@@ -83,7 +83,7 @@ describe('timed wakes', () => {
 
     // A scheduled run meanwhile finds nothing due and sets nothing new (the wake is pending).
     const idle = await run(false);
-    expect(idle).toMatchObject({ claimed: 0, wakes: { set: 0, pending: 1, failed: 0 } });
+    expect(idle).toMatchObject({ claimed: 0, wakes: { set: 0, pending: 1, failed: 0, failedQueues: [] } });
     expect(scheduler.wakes).toHaveLength(1);
 
     // The Scheduler fires somewhere in the wake's minute: at its latest second here.
@@ -109,7 +109,7 @@ describe('timed wakes', () => {
     await enqueue(app, 'retry90', [{ type: 't', payload: {} }]);
     // A run too short to wait 90 s for it (a woken run that could would retry it itself).
     const first = await run(false, 60_000);
-    expect(first).toMatchObject({ claimed: 1, retried: 1, wakes: { set: 1, pending: 0, failed: 0 } });
+    expect(first).toMatchObject({ claimed: 1, retried: 1, wakes: { set: 1, pending: 0, failed: 0, failedQueues: [] } });
     const dueMs = started[0]! + 90_000;
     expect(scheduler.wakes).toEqual([{ queue: 'retry90', at: wakeTimeFor(new Date(dueMs), clock.now()).toISOString() }]);
 
@@ -140,7 +140,7 @@ describe('timed wakes', () => {
     expect(app.timedWakes?.failures).toBe(1);
     expect(await wakeAt(app, 'nowake')).toBeNull();
     const ended = await run(false);
-    expect(ended.wakes).toEqual({ set: 0, pending: 0, failed: 1 });
+    expect(ended.wakes).toEqual({ set: 0, pending: 0, failed: 1, failedQueues: ['nowake'] });
     expect(await wakeAt(app, 'nowake')).toBeNull();
 
     // The safety-net schedule's next run after the due time.
@@ -158,7 +158,7 @@ describe('timed wakes', () => {
       remainingTimeMs: () => 180_000,
     });
     expect(scheduler.wakes).toEqual([]);
-    expect(withWakes.wakes).toEqual({ set: 0, pending: 0, failed: 0 });
+    expect(withWakes.wakes).toEqual({ set: 0, pending: 0, failed: 0, failedQueues: [] });
     // One read of when messages come due is all a run with a scheduler adds.
     expect(withWakes.dataApiCalls).toBe(without.dataApiCalls + 1);
   });

@@ -9,6 +9,8 @@ export interface WakeCounts {
   set: number;
   pending: number;
   failed: number;
+  /** The queues whose wake failed (a metric each). */
+  failedQueues: string[];
 }
 
 /**
@@ -21,12 +23,13 @@ export interface WakeCounts {
 export async function setNextWakes(app: App, queues: readonly string[], log: DrainLog): Promise<WakeCounts | undefined> {
   const wakes = app.timedWakes;
   if (wakes === undefined || queues.length === 0) return undefined;
-  const counts: WakeCounts = { set: 0, pending: 0, failed: 0 };
+  const counts: WakeCounts = { set: 0, pending: 0, failed: 0, failedQueues: [] };
   let due: Map<string, Date>;
   try {
     due = await nextDueAtByQueue(app.db, queues);
   } catch (error) {
     counts.failed += queues.length;
+    counts.failedQueues.push(...queues);
     log.warn('could not read when messages come due; the safety-net schedule drains them', { error: describeError(error) });
     return counts;
   }
@@ -37,7 +40,12 @@ export async function setNextWakes(app: App, queues: readonly string[], log: Dra
     const known = due.get(plan.queue);
     if (slot !== undefined && (known === undefined || slot < known)) due.set(plan.queue, slot);
   }
-  const results = await Promise.all([...due].map(([queue, at]) => wakes.ensure(queue, at)));
-  for (const result of results) counts[result === 'set' ? 'set' : result === 'pending' ? 'pending' : 'failed']++;
+  await Promise.all(
+    [...due].map(async ([queue, at]) => {
+      const result = await wakes.ensure(queue, at);
+      counts[result]++;
+      if (result === 'failed') counts.failedQueues.push(queue);
+    }),
+  );
   return counts;
 }

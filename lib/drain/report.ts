@@ -24,6 +24,7 @@ export function drainMetrics(summary: DrainSummary, backlogs: ReadonlyMap<string
       Retried: queue.retried,
       DeadLettered: queue.dead,
       DrainDurationMs: summary.durationMs,
+      ...(summary.wakes === undefined ? {} : { WakeFailures: summary.wakes.failedQueues.includes(queue.queue) ? 1 : 0 }),
     });
   }
   for (const [queue, backlog] of backlogs) {
