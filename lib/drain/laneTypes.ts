@@ -56,6 +56,8 @@ export interface LaneLinger {
   idleMs: number;
   pollMinMs: number;
   pollMaxMs: number;
+  /** The longest poll interval while held back by other runs' permits (LingerSchedule). */
+  heldBackPollMaxMs?: number;
   /** Linger only once a claim has found work (a scheduled run on an idle queue stays one call). */
   onlyAfterWork: boolean;
   activity: DrainActivity;

@@ -20,6 +20,7 @@ export class LingerSchedule {
   readonly #idleMs: number;
   readonly #pollMinMs: number;
   readonly #pollMaxMs: number;
+  readonly #heldBackPollMaxMs: number;
   #idleSinceMs = 0;
   #pollDelayMs = 0;
   #nextPollAtMs = 0;
@@ -27,10 +28,15 @@ export class LingerSchedule {
   /** Whether this idle spell already looked for messages coming due within the run. */
   #lookedAhead = false;
 
-  constructor(linger: { idleMs: number; pollMinMs: number; pollMaxMs: number }) {
+  /**
+   * `heldBackPollMaxMs`: the longest interval while the queue's capacity is other runs' (they take
+   * what comes due, so a quick poll would only cost calls); `pollMaxMs` otherwise.
+   */
+  constructor(linger: { idleMs: number; pollMinMs: number; pollMaxMs: number; heldBackPollMaxMs?: number }) {
     this.#idleMs = linger.idleMs;
     this.#pollMinMs = linger.pollMinMs;
     this.#pollMaxMs = linger.pollMaxMs;
+    this.#heldBackPollMaxMs = linger.heldBackPollMaxMs ?? linger.pollMaxMs;
   }
 
   /** An idle spell starts (again): the queue ran dry at `nowMs`; polls start at the shortest interval. */
@@ -75,7 +81,7 @@ export class LingerSchedule {
     if (nowMs < this.#nextPollAtMs) return 'wait';
     this.#lastPollAtMs = nowMs;
     this.#nextPollAtMs = nowMs + this.#pollDelayMs;
-    this.#pollDelayMs = Math.min(this.#pollMaxMs, this.#pollDelayMs * 2);
+    this.#pollDelayMs = Math.min(capacityIsOthers ? this.#heldBackPollMaxMs : this.#pollMaxMs, this.#pollDelayMs * 2);
     return !idleEnough && !capacityIsOthers ? 'poll-and-promise' : 'poll';
   }
 }

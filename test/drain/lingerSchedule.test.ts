@@ -76,4 +76,23 @@ describe('LingerSchedule', () => {
     schedule.pollNow();
     expect(schedule.turn(10, 0, true, false)).toBe('poll-and-promise');
   });
+
+  it("backs off further while the queue's capacity is other runs' (heldBackPollMaxMs)", () => {
+    const schedule = new LingerSchedule({ idleMs: 10_000, pollMinMs: 50, pollMaxMs: 100, heldBackPollMaxMs: 400 });
+    schedule.startIdle(0);
+    const intervals = (capacityIsOthers: boolean, from: number, count: number) => {
+      const seen: number[] = [];
+      let now = from;
+      for (let i = 0; i < count; i++) {
+        schedule.turn(now, 0, true, capacityIsOthers);
+        seen.push(schedule.msUntilPoll(now));
+        now += schedule.msUntilPoll(now);
+      }
+      return { seen, now };
+    };
+    const fast = intervals(false, 0, 4);
+    expect(fast.seen).toEqual([50, 100, 100, 100]);
+    schedule.startIdle(fast.now);
+    expect(intervals(true, fast.now, 5).seen).toEqual([50, 100, 200, 400, 400]);
+  });
 });
