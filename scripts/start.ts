@@ -1,15 +1,16 @@
 /**
  * `npm start`: the whole product on this machine. MariaDB (started if it can be) → the local Data
- * API server → migrations → a fake SMS provider → `serverless offline` (the HTTP API, the Lambda
- * invoke endpoint, the drain on its one-minute schedule). Ctrl-C stops everything it started.
+ * API server → migrations → a fake SMS provider → the local EventBridge Scheduler (timed wakes:
+ * its one-time schedules invoke the drain at their time) → `serverless offline` (the HTTP API, the
+ * Lambda invoke endpoint, the drain on its schedule). Ctrl-C stops everything it started.
  *
  * Environment (all optional): DATABASE_URL (mysql://root@127.0.0.1:3306), DB_NAME (aurora_queue),
  * LOCAL_DATA_API_PORT (8087), HTTP_PORT (3000), LAMBDA_PORT (3002), WEBSOCKET_PORT / ALB_PORT
  * (serverless offline's own defaults, 3001 / 3003), SMS_PROVIDER_URL (a real or other provider;
  * default: a fake one on FAKE_SMS_PORT, failing FAKE_SMS_FAILURE_RATE and throttling
- * FAKE_SMS_THROTTLE_RATE of calls, both 0 by default), DRAIN_SCHEDULE (serverless.yml's
- * drainSchedule, e.g. "rate(5 minutes)"), DASHBOARD_PORT (4000: the dashboard, as
- * `aurora-queue dashboard` serves it).
+ * FAKE_SMS_THROTTLE_RATE of calls, both 0 by default), LOCAL_SCHEDULER_PORT (the local Scheduler;
+ * default any free port), DRAIN_SCHEDULE (serverless.yml's drainSchedule, e.g. "rate(5 minutes)"),
+ * DASHBOARD_PORT (4000: the dashboard, as `aurora-queue dashboard` serves it).
  */
 import type { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { createInterface } from 'node:readline';
@@ -26,12 +27,16 @@ import { DEFAULT_DATABASE_URL, ensureMariaDb, type RunningMariaDb } from '../dev
 import { checkPortFree, portFromEnv } from '../dev/ports.js';
 import { spawnProcessGroup, type ProcessGroup } from '../dev/processGroup.js';
 import { startLocalDataApi, type LocalDataApi } from '../dev/data-api/server.js';
+import { lambdaTargetInvoker } from '../dev/scheduler/lambdaTarget.js';
+import { startLocalScheduler, type LocalScheduler } from '../dev/scheduler/server.js';
 import { migrate } from '../lib/migrate.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
 const READY_TIMEOUT_MS = 180_000;
 const STAGE = 'local';
+/** The local stack's account in the ARNs it makes up (the functions never call AWS). */
+const LOCAL_ACCOUNT = '000000000000';
 
 // The SDK's note about Node 20 support ending in 2027 would open every start; engines says what is needed.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -40,6 +45,7 @@ interface Running {
   mariadb?: RunningMariaDb;
   dataApi?: LocalDataApi;
   sms?: FakeSmsProvider;
+  scheduler?: LocalScheduler;
   offline?: ProcessGroup;
   dashboard?: Dashboard & { client: RDSDataClient };
 }
@@ -57,6 +63,8 @@ async function main(): Promise<void> {
   const httpPort = portFromEnv(env, 'HTTP_PORT', 3000);
   const lambdaPort = portFromEnv(env, 'LAMBDA_PORT', 3002);
   const dashboardPort = portFromEnv(env, 'DASHBOARD_PORT', DEFAULT_DASHBOARD_PORT);
+  const schedulerPort = portFromEnv(env, 'LOCAL_SCHEDULER_PORT', 0);
+  const region = env.AWS_REGION?.trim() || 'us-east-1';
 
   running.mariadb = await ensureMariaDb({ databaseUrl, log });
   log(`MariaDB ${running.mariadb.version} at ${new URL(databaseUrl).host}`);
@@ -88,6 +96,20 @@ async function main(): Promise<void> {
     });
     smsProviderUrl = running.sms.url;
   }
+
+  // EventBridge Scheduler's part (serverless offline has none): the functions set timed wakes on it
+  // through the same code as in AWS, and each wake invokes the drain on serverless offline's endpoint.
+  running.scheduler = await startLocalScheduler({
+    port: schedulerPort,
+    region,
+    accountId: LOCAL_ACCOUNT,
+    invoke: lambdaTargetInvoker({ endpoint: `http://127.0.0.1:${lambdaPort}`, region }),
+    log: (line) => log(`scheduler | ${line}`),
+  }).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EADDRINUSE' ? portInUse(schedulerPort, 'LOCAL_SCHEDULER_PORT', 'the local Scheduler') : error;
+  });
+  const schedulerUrl = running.scheduler.url;
+  const drainArn = `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:aurora-queue-${STAGE}-drain`;
 
   for (const [port, name, what] of [
     [httpPort, 'HTTP_PORT', 'the HTTP API'],
@@ -144,12 +166,18 @@ async function main(): Promise<void> {
     // The local stack never talks to AWS: dummy credentials, no profile, no instance metadata.
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_REGION: env.AWS_REGION?.trim() || 'us-east-1',
+    AWS_REGION: region,
     AWS_EC2_METADATA_DISABLED: 'true',
     SLS_TELEMETRY_DISABLED: '1',
     SLS_NOTIFICATIONS_MODE: 'off',
     SMS_PROVIDER_URL: smsProviderUrl,
     WEBHOOK_ALLOW_PRIVATE_ADDRESSES: env.WEBHOOK_ALLOW_PRIVATE_ADDRESSES || 'true',
+    // Timed wakes (lib/wakeScheduler.ts) on the local Scheduler: serverless.yml's local stage reads these.
+    WAKE_SCHEDULER_ENDPOINT: schedulerUrl,
+    WAKE_SCHEDULE_GROUP: `aurora-queue-${STAGE}`,
+    WAKE_SCHEDULE_PREFIX: '',
+    WAKE_TARGET_ARN: drainArn,
+    WAKE_ROLE_ARN: `arn:aws:iam::${LOCAL_ACCOUNT}:role/aurora-queue-${STAGE}-wake-scheduler`,
     FORCE_COLOR: '0',
   };
   for (const name of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_ARN']) delete offlineEnv[name];
@@ -174,7 +202,8 @@ async function main(): Promise<void> {
       `  Lambda invoke       ${lambda}  (functions aurora-queue-${STAGE}-<name>)`,
       `  local Data API      ${dataApiUrl}  (MariaDB ${new URL(databaseUrl).host}, database ${database})`,
       `  SMS provider        ${smsProviderUrl}${running.sms ? '  (fake)' : ''}`,
-      `  drain               on its schedule (${env.DRAIN_SCHEDULE || 'every minute'})`,
+      `  Scheduler           ${schedulerUrl}  (timed wakes: one-time schedules that invoke the drain)`,
+      `  drain               on enqueue, on timed wakes, and on its schedule (${env.DRAIN_SCHEDULE || "serverless.yml's drainSchedule"})`,
       `  dashboard           ${running.dashboard.url}`,
       '',
       'Enqueue a message:',
@@ -253,6 +282,7 @@ function shutdown(): Promise<void> {
     };
     await step('dashboard', running.dashboard && (() => running.dashboard!.close().finally(() => running.dashboard!.client.destroy())));
     await step('serverless offline', running.offline && (() => running.offline!.stop({ signal: 'SIGINT', graceMs: 5_000 })));
+    await step('local Scheduler', running.scheduler && (() => running.scheduler!.close()));
     await step('fake SMS provider', running.sms && (() => running.sms!.close()));
     await step('local Data API', running.dataApi && (() => running.dataApi!.close()));
     await step('MariaDB', running.mariadb?.started && (() => running.mariadb!.started!.stop({ signal: 'SIGTERM', graceMs: 30_000 })));

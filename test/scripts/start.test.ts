@@ -49,14 +49,22 @@ describe('the whole stack', () => {
   const marker = randomUUID();
   const workFolder = join('.esbuild', `start-test-${process.pid}-${Date.now()}`);
   let database: string;
-  let ports: { dataApi: number; http: number; lambda: number; websocket: number; alb: number; dashboard: number };
+  let ports: { dataApi: number; http: number; lambda: number; websocket: number; alb: number; dashboard: number; scheduler: number };
   let script: Script;
 
   beforeAll(async () => {
     // aq_test_*: CI's cleanup of leftover test databases covers it. The script creates it.
     database = `aq_test_start_${randomUUID().slice(0, 8)}`;
-    const [dataApi, http, lambda, websocket, alb, dashboard] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-    ports = { dataApi, http, lambda, websocket, alb, dashboard };
+    const [dataApi, http, lambda, websocket, alb, dashboard, scheduler] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    ports = { dataApi, http, lambda, websocket, alb, dashboard, scheduler };
     script = runNpmScript(['start'], {
       ...baseEnv(marker),
       DB_NAME: database,
@@ -66,6 +74,9 @@ describe('the whole stack', () => {
       WEBSOCKET_PORT: String(websocket),
       ALB_PORT: String(alb),
       DASHBOARD_PORT: String(dashboard),
+      LOCAL_SCHEDULER_PORT: String(scheduler),
+      // The drain's ARN in the local Scheduler's log names it.
+      AWS_REGION: 'us-east-1',
       // Only the drain this test invokes runs (the schedule's first tick is a day away).
       DRAIN_SCHEDULE: 'rate(1 day)',
       ESBUILD_WORK_FOLDER: workFolder,
@@ -89,6 +100,7 @@ describe('the whole stack', () => {
     expect(output).toContain(`export DATA_API_ENDPOINT=http://127.0.0.1:${ports.dataApi} DB_NAME=${database} LAMBDA_ENDPOINT=http://127.0.0.1:${ports.lambda}`);
     expect(output).toContain(`database ${database}: applied 001_queue, 002_dead_letter_index, 003_drain_activity, 004_payload_parts`);
     expect(output).toContain(`dashboard           http://127.0.0.1:${ports.dashboard}/`);
+    expect(output).toContain(`Scheduler           http://127.0.0.1:${ports.scheduler}  (timed wakes: one-time schedules that invoke the drain)`);
   });
 
   it("serves the dashboard on DASHBOARD_PORT, on this stack's database", async () => {
@@ -146,6 +158,46 @@ describe('the whole stack', () => {
     expect(await doneViaWake(id)).toMatchObject({ id, queue: 'orders', type: 'order.confirm', status: 'done' });
   });
 
+  it('delivers a delayed message through a timed wake: the local Scheduler invokes the drain at its time, and the schedule is gone', async () => {
+    const response = await fetch(`http://127.0.0.1:${ports.http}/queues/sms/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      // Due past the wake-now window (30 s): the enqueue sets a timed wake instead of starting a drain.
+      body: JSON.stringify({ type: 'sms.send', payload: { to: '+15551234567', body: 'later' }, delaySeconds: 35 }),
+    });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+
+    let view: { status?: string } = {};
+    await waitFor(
+      async () => {
+        view = (await (await fetch(`http://127.0.0.1:${ports.http}/messages/${id}`)).json()) as { status?: string };
+        return view.status === 'done';
+      },
+      90_000,
+      `delayed message ${id} done`,
+    );
+    expect(script.output()).toContain(
+      'scheduler | aurora-queue-local/sms invoked arn:aws:lambda:us-east-1:000000000000:function:aurora-queue-local-drain with {"queue":"sms","wake":true}',
+    );
+    const { SchedulerClient, ListSchedulesCommand } = await import('@aws-sdk/client-scheduler');
+    const scheduler = new SchedulerClient({
+      endpoint: `http://127.0.0.1:${ports.scheduler}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    try {
+      // A fired wake deletes itself; the run that delivered the message had nothing later to wake for.
+      await waitFor(
+        async () => ((await scheduler.send(new ListSchedulesCommand({ GroupName: 'aurora-queue-local' }))).Schedules ?? []).length === 0,
+        10_000,
+        'no schedule pending',
+      );
+    } finally {
+      scheduler.destroy();
+    }
+  }, 120_000);
+
   it('serves the migrate function, which finds the schema applied', async () => {
     const response = await fetch(`http://127.0.0.1:${ports.lambda}/2015-03-31/functions/aurora-queue-local-migrate/invocations`, {
       method: 'POST',
@@ -162,7 +214,7 @@ describe('the whole stack', () => {
     await script.exited;
     const left = await leftovers(marker, 30_000);
     expect(left, script.output()).toEqual([]);
-    expect(script.output()).toMatch(/stopped dashboard, serverless offline, fake SMS provider, local Data API/);
+    expect(script.output()).toMatch(/stopped dashboard, serverless offline, local Scheduler, fake SMS provider, local Data API/);
     for (const port of Object.values(ports)) expect(await refused(port)).toBe(true);
   }, 60_000);
 });
