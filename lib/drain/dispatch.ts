@@ -52,75 +52,125 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
     return { kind: 'retry', error: clip(`not started: drain run aborted (${describeError(options.signal.reason)})`, ERROR_LIMIT) };
   }
 
+  return new Attempt(jobType, message, timeoutMs, options.signal).run(parsed.data);
+}
+
+/**
+ * One handler run, raced against its timeout and the drain run's abort: settles with the
+ * handler's outcome, or earlier when the handler must be abandoned; the handler's own promise is
+ * then left behind (it cannot be cancelled), its signal aborted so it can stop its I/O. A class
+ * rather than closures: it runs per message, and one object costs less than the closures would.
+ */
+class Attempt {
   // Made on first use: an AbortController costs about as much as the rest of a dispatch's own
   // work, and many handlers never read their signal. One read after the handler was abandoned is
   // already aborted.
-  let controller: AbortController | undefined;
-  let abandonedBecause: { reason: unknown } | undefined;
-  const context: JobContext = {
-    id: message.id,
-    queue: message.queue,
-    type: message.type,
-    attempt: message.attempts,
-    maxAttempts: message.maxAttempts,
-    get signal() {
-      if (controller === undefined) {
-        controller = new AbortController();
-        if (abandonedBecause !== undefined) controller.abort(abandonedBecause.reason);
-      }
-      return controller.signal;
-    },
-  };
+  #controller: AbortController | undefined;
+  #abandonedBecause: { reason: unknown } | undefined;
+  #resolve: ((outcome: Outcome) => void) | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #jobType: JobType;
+  readonly #context: JobContext;
+  readonly #timeoutMs: number;
+  readonly #runSignal: AbortSignal | undefined;
 
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopListening: (() => void) | undefined;
-  try {
-    // Settles with the handler's outcome, or earlier when the handler must be abandoned; the
-    // handler's own promise is then left behind (it cannot be cancelled), its signal aborted so it
-    // can stop its I/O.
-    return await new Promise<Outcome>((resolve) => {
-      const abandon = (reason: unknown, outcome: Outcome) => {
-        abandonedBecause ??= { reason };
-        controller?.abort(reason);
-        resolve(outcome);
-      };
-      timer = setTimeout(
-        () => {
-          const error = `timed out after ${timeoutMs} ms`;
-          abandon(new RetryableError(error), { kind: 'retry', error });
-        },
-        Math.min(timeoutMs, MAX_TIMER_MS),
-      );
-      if (options.signal !== undefined) {
-        const runSignal = options.signal;
-        stopListening = onAbort(runSignal, () => {
-          const reason: unknown = runSignal.reason;
-          abandon(reason, { kind: 'retry', error: clip(`abandoned: drain run aborted (${describeError(reason)})`, ERROR_LIMIT) });
-        });
-      }
-      runHandler(jobType, parsed.data, context, resolve);
-    });
-  } finally {
-    clearTimeout(timer);
-    stopListening?.();
+  constructor(jobType: JobType, message: DispatchMessage, timeoutMs: number, runSignal: AbortSignal | undefined) {
+    this.#jobType = jobType;
+    this.#context = new MessageContext(message, this);
+    this.#timeoutMs = timeoutMs;
+    this.#runSignal = runSignal;
+  }
+
+  /** The handler's signal (MessageContext.signal). */
+  signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abandonedBecause !== undefined) this.#controller.abort(this.#abandonedBecause.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  run(payload: unknown): Promise<Outcome> {
+    const outcome = new Promise<Outcome>((resolve) => (this.#resolve = resolve));
+    this.#timer = setTimeout(onTimeout, Math.min(this.#timeoutMs, MAX_TIMER_MS), this);
+    if (this.#runSignal !== undefined) runAborts(this.#runSignal).add(this);
+    runHandler(this.#jobType, payload, this.#context, this);
+    return outcome;
+  }
+
+  /** The handler's outcome, or the reason it was abandoned: the first one counts. */
+  report(outcome: Outcome): void {
+    const resolve = this.#resolve;
+    if (resolve === undefined) return;
+    this.#resolve = undefined;
+    clearTimeout(this.#timer);
+    if (this.#runSignal !== undefined) runAborts(this.#runSignal).delete(this);
+    resolve(outcome);
+  }
+
+  abandon(reason: unknown, outcome: Outcome): void {
+    this.#abandonedBecause ??= { reason };
+    this.#controller?.abort(reason);
+    this.report(outcome);
+  }
+
+  timedOut(): void {
+    const error = `timed out after ${this.#timeoutMs} ms`;
+    this.abandon(new RetryableError(error), { kind: 'retry', error });
+  }
+
+  runAborted(reason: unknown): void {
+    this.abandon(reason, { kind: 'retry', error: clip(`abandoned: drain run aborted (${describeError(reason)})`, ERROR_LIMIT) });
   }
 }
 
-// One 'abort' listener per drain run's signal, rather than one added and removed per message.
-const abortCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+/** What a handler gets: the message's identity and the attempt's signal, nothing of the attempt's state. */
+class MessageContext implements JobContext {
+  readonly id: string;
+  readonly queue: string;
+  readonly type: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly #of: Attempt;
 
-/** Calls `callback` once when `signal` aborts; answers how to stop listening. */
-function onAbort(signal: AbortSignal, callback: () => void): () => void {
-  const callbacks = abortCallbacks.get(signal) ?? listenForAbort(signal);
-  callbacks.add(callback);
-  return () => callbacks.delete(callback);
+  constructor(message: DispatchMessage, of: Attempt) {
+    this.id = message.id;
+    this.queue = message.queue;
+    this.type = message.type;
+    this.attempt = message.attempts;
+    this.maxAttempts = message.maxAttempts;
+    this.#of = of;
+  }
+
+  get signal(): AbortSignal {
+    return this.#of.signal();
+  }
 }
 
-function listenForAbort(signal: AbortSignal): Set<() => void> {
-  const callbacks = new Set<() => void>();
-  abortCallbacks.set(signal, callbacks);
-  signal.addEventListener('abort', () => callbacks.forEach((callback) => callback()), { once: true });
-  return callbacks;
+function onTimeout(attempt: Attempt): void {
+  attempt.timedOut();
+}
+
+// One 'abort' listener per drain run's signal, rather than one added and removed per message.
+const abortListeners = new WeakMap<AbortSignal, Set<Attempt>>();
+
+/** The attempts running under a drain run's signal; each is abandoned when it aborts. */
+function runAborts(signal: AbortSignal): Set<Attempt> {
+  let attempts = abortListeners.get(signal);
+  if (attempts === undefined) {
+    const running = new Set<Attempt>();
+    attempts = running;
+    abortListeners.set(signal, running);
+    signal.addEventListener(
+      'abort',
+      () => {
+        const reason: unknown = signal.reason;
+        for (const attempt of [...running]) attempt.runAborted(reason);
+      },
+      { once: true },
+    );
+  }
+  return attempts;
 }
 
 /** The settler's verdict: a retry with no attempts left is a death. */
@@ -176,20 +226,20 @@ function safeParse(schema: z.ZodType, payload: unknown): z.ZodSafeParseResult<un
 const DONE: Outcome = Object.freeze({ kind: 'done' });
 
 /** Runs the handler and reports its outcome; never throws, and reports exactly once. */
-function runHandler(jobType: JobType, payload: unknown, context: JobContext, report: (outcome: Outcome) => void): void {
+function runHandler(jobType: JobType, payload: unknown, context: JobContext, attempt: Attempt): void {
   let running: unknown;
   try {
     running = jobType.handle(payload, context);
   } catch (error) {
     // A handler that throws before returning a promise.
-    report(outcomeOfError(error));
+    attempt.report(outcomeOfError(error));
     return;
   }
   // A native promise passes through Promise.resolve as it is; a handler written in plain
   // JavaScript may return anything.
   void Promise.resolve(running).then(
-    () => report(DONE),
-    (error: unknown) => report(outcomeOfError(error)),
+    () => attempt.report(DONE),
+    (error: unknown) => attempt.report(outcomeOfError(error)),
   );
 }
 
