@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import queueConfig from '../queue.config.js';
 import { packageOffline, type CloudFormationResource, type CloudFormationTemplate, type PackagedService } from '../dev/packageOffline.js';
 import { queueDefaults } from '../lib/queues.js';
+import { wakeSchedulerFromEnv } from '../lib/wakeScheduler.js';
 import { templateProblems } from './support/cloudFormationSchema.js';
-import { ACCOUNT, decide, REGION, resourceArn, rolePolicies } from './support/iamSimulation.js';
+import { ACCOUNT, decide, REGION, resolveIntrinsics, resourceArn, rolePolicies } from './support/iamSimulation.js';
 
 const run = promisify(execFile);
 const projectDir = fileURLToPath(new URL('..', import.meta.url));
@@ -47,6 +48,13 @@ const DB_FUNCTIONS = FUNCTIONS.filter((name) => name !== 'openapi');
 const DB_RESOURCES = ['DbSecret', 'DbCluster', 'DbWriter', 'DbSecretAttachment'];
 const APP_SECRET_RESOURCES = ['DbAppSecret', 'DbAppSecretAttachment'];
 const MAX_ZIP_BYTES = 500 * 1024;
+/** The functions that set timed wakes (lib/timedWakes.ts): the drain as a run ends, enqueue for a delayed message. */
+const WAKE_FUNCTIONS = ['enqueue', 'drain'];
+const WAKE_ENV = ['WAKE_SCHEDULE_GROUP', 'WAKE_SCHEDULE_PREFIX', 'WAKE_TARGET_ARN', 'WAKE_ROLE_ARN', 'WAKE_SCHEDULER_ENDPOINT'];
+/** The test stage's schedule group, and the only statement resource with a wildcard: a schedule's name in it. */
+const WAKE_GROUP = 'aurora-queue-test';
+const WAKE_SCHEDULES = `arn:\${AWS::Partition}:scheduler:\${AWS::Region}:\${AWS::AccountId}:schedule/${WAKE_GROUP}/*`;
+const PASS_TO_SCHEDULER = { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } };
 
 const EXISTING_CLUSTER = 'arn:aws:rds:eu-west-1:111122223333:cluster:shared-queue';
 const EXISTING_SECRET = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared-queue-AbCdEf';
@@ -133,15 +141,68 @@ function expectLeastPrivilegeDataApi(template: Template, clusterArn: unknown, se
 
   for (const statement of iamStatements(template)) {
     expect(statement.Effect).toBe('Allow');
-    expect(statement.Condition).toBeUndefined();
+    // The one condition: the Scheduler's role is passed to the Scheduler alone.
+    if (asArray(statement.Action).includes('iam:PassRole')) {
+      expect(statement).toEqual({
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: { 'Fn::GetAtt': ['WakeSchedulerRole', 'Arn'] },
+        Condition: PASS_TO_SCHEDULER,
+      });
+    } else expect(statement.Condition).toBeUndefined();
     expect(statement.NotAction).toBeUndefined();
     expect(statement.NotResource).toBeUndefined();
     for (const action of asArray(statement.Action) as string[]) expect(action).not.toContain('*');
     for (const resource of asArray(statement.Resource)) {
       expect(resource).not.toBe('*');
-      if (typeof resource === 'string') expect(resource).not.toContain('*');
+      const text = typeof resource === 'string' ? resource : (resource as { 'Fn::Sub'?: unknown })['Fn::Sub'];
+      if (typeof text === 'string' && text.includes('*')) {
+        expect(text).toBe(WAKE_SCHEDULES);
+        expect([...asArray(statement.Action)].sort()).toEqual(['scheduler:CreateSchedule', 'scheduler:UpdateSchedule']);
+      }
     }
   }
+}
+
+/** A cycle of resources that depend on each other (Ref, Fn::GetAtt, Fn::Sub, DependsOn), which CloudFormation refuses; or none. */
+function dependencyCycle(template: Template): string[] | undefined {
+  const dependsOn = (node: unknown, found: Set<string>): Set<string> => {
+    if (Array.isArray(node)) for (const item of node) dependsOn(item, found);
+    else if (typeof node === 'object' && node !== null) {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'Ref' && typeof value === 'string') found.add(value);
+        else if (key === 'Fn::GetAtt') found.add(String(asArray(value)[0]).split('.')[0]!);
+        else if (key === 'Fn::Sub') {
+          const text = Array.isArray(value) ? value[0] : value;
+          for (const [, name] of String(text).matchAll(/\$\{([^}!.]+)[^}]*\}/g)) found.add(name!);
+          if (Array.isArray(value)) dependsOn(value[1], found);
+        } else dependsOn(value, found);
+      }
+    }
+    return found;
+  };
+  const edges = new Map(
+    Object.entries(template.Resources).map(([id, resource]) => {
+      const found = dependsOn(resource.Properties, new Set(asArray((resource as { DependsOn?: string | string[] }).DependsOn ?? [])));
+      return [id, [...found].filter((name) => name in template.Resources)];
+    }),
+  );
+  const done = new Set<string>();
+  const visit = (id: string, path: string[]): string[] | undefined => {
+    if (path.includes(id)) return [...path.slice(path.indexOf(id)), id];
+    if (done.has(id)) return undefined;
+    for (const next of edges.get(id) ?? []) {
+      const cycle = visit(next, [...path, id]);
+      if (cycle) return cycle;
+    }
+    done.add(id);
+    return undefined;
+  };
+  for (const id of edges.keys()) {
+    const cycle = visit(id, []);
+    if (cycle) return cycle;
+  }
+  return undefined;
 }
 
 describe('serverless package', () => {
@@ -330,6 +391,60 @@ describe('serverless package', () => {
     });
   });
 
+  describe('timed wakes (EventBridge Scheduler)', () => {
+    it("creates the stage's schedule group", () => {
+      const groups = resourcesOfType(created.template, 'AWS::Scheduler::ScheduleGroup');
+      expect(groups).toEqual([['WakeScheduleGroup', { Type: 'AWS::Scheduler::ScheduleGroup', Properties: { Name: WAKE_GROUP } }]]);
+      expect(resourcesOfType(created.template, 'AWS::Scheduler::Schedule')).toEqual([]);
+    });
+
+    it('lets only the Scheduler assume its role, for a schedule of this account and group, and lets it invoke only the drain', () => {
+      const role = created.template.Resources.WakeSchedulerRole!.Properties;
+      expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'scheduler.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['WakeScheduleGroup', 'Arn'] } },
+          },
+        },
+      ]);
+      expect(role.ManagedPolicyArns).toBeUndefined();
+      const statements = role.Policies.flatMap((policy: any) => policy.PolicyDocument.Statement);
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatchObject({ Effect: 'Allow', Action: 'lambda:InvokeFunction' });
+      expect(resolveIntrinsics(created.template, statements[0].Resource)).toBe(resourceArn(created.template, 'DrainLambdaFunction'));
+    });
+
+    it('names the group, the drain and the role in the drain and enqueue environments, and in no other', () => {
+      for (const packaged of [created, existing]) {
+        const { template } = packaged;
+        for (const name of FUNCTIONS) {
+          const env = functionResource(template, name).Properties.Environment.Variables;
+          if (!WAKE_FUNCTIONS.includes(name)) {
+            for (const key of WAKE_ENV) expect(env, `${name}: ${key}`).not.toHaveProperty(key);
+            continue;
+          }
+          expect(env).toMatchObject({ WAKE_SCHEDULE_GROUP: WAKE_GROUP, WAKE_SCHEDULE_PREFIX: '', WAKE_SCHEDULER_ENDPOINT: '' });
+          expect(env.WAKE_ROLE_ARN).toEqual({ 'Fn::GetAtt': ['WakeSchedulerRole', 'Arn'] });
+          // Built from the function's name: a Fn::GetAtt of the drain in its own environment is a cycle.
+          expect(JSON.stringify(env.WAKE_TARGET_ARN)).not.toContain('DrainLambdaFunction');
+          const resolved = resolveIntrinsics(template, env) as NodeJS.ProcessEnv;
+          expect(resolved.WAKE_TARGET_ARN).toBe(resourceArn(template, 'DrainLambdaFunction'));
+          expect(resolved.WAKE_ROLE_ARN).toBe(resourceArn(template, 'WakeSchedulerRole'));
+          // The names lib/wakeScheduler.ts reads: the deployed functions do set timed wakes.
+          expect(wakeSchedulerFromEnv(resolved), name).toBeDefined();
+        }
+      }
+    });
+
+    it('leaves no dependency cycle between the drain, its role and the Scheduler role', () => {
+      for (const packaged of [created, existing, ownAppSecret]) expect(dependencyCycle(packaged.template)).toBeUndefined();
+    });
+  });
+
   describe('with an existing cluster given', () => {
     it("creates no cluster, only the application user's secret, attached to the given cluster by its identifier", () => {
       const { template } = existing;
@@ -390,7 +505,8 @@ describe('serverless package', () => {
       for (const packaged of [created, existing, ownAppSecret]) {
         const { template } = packaged;
         const roles = resourcesOfType(template, 'AWS::IAM::Role').map(([id]) => id);
-        expect(roles.sort()).toEqual(FUNCTIONS.map(roleOf).sort());
+        // Besides the functions' roles, only the one the Scheduler invokes the drain with (timed wakes).
+        expect(roles.sort()).toEqual([...FUNCTIONS.map(roleOf), 'WakeSchedulerRole'].sort());
         expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
         expect(resourcesOfType(template, 'AWS::IAM::Policy')).toEqual([]);
         expect(resourcesOfType(template, 'AWS::IAM::ManagedPolicy')).toEqual([]);
@@ -436,6 +552,7 @@ describe('serverless package', () => {
     const SIGNING_SECRET = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/aurora-queue/test/webhook-signing-secret`;
     const OTHER_PARAMETER = `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/aurora-queue/test/other`;
     const OTHER_CLUSTER = `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:another`;
+    const schedule = (group: string) => `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${group}/orders`;
     const logStream = (template: Template, fn: string) =>
       `${resourceArn(template, `${roleOf(fn).replace(/Role$/, '')}LogGroup`)}:log-stream:2026/03/01/[$LATEST]0123456789abcdef`;
 
@@ -453,11 +570,20 @@ describe('serverless package', () => {
       'its own log stream': () => '',
       "the drain's log stream": (t) => logStream(t, 'drain'),
       "the enqueue function's log stream": (t) => logStream(t, 'enqueue'),
+      "a wake schedule in its stage's group": () => schedule(WAKE_GROUP),
+      "a schedule in another stage's group": () => schedule('aurora-queue-prod'),
+      'a schedule in the default group': () => schedule('default'),
+      "the Scheduler's role": (t) => resourceArn(t, 'WakeSchedulerRole'),
+      "the drain's role": (t) => resourceArn(t, 'DrainRole'),
     };
 
-    const cases: { fn: string; action: string; target: string; decision: 'allowed' | 'denied' }[] = [];
-    const allow = (fn: string, action: string, target: string) => cases.push({ fn, action, target, decision: 'allowed' });
-    const deny = (fn: string, action: string, target: string) => cases.push({ fn, action, target, decision: 'denied' });
+    type Case = { fn: string; action: string; target: string; decision: 'allowed' | 'denied'; context?: Record<string, string> };
+    const cases: Case[] = [];
+    const allow = (fn: string, action: string, target: string, context?: Record<string, string>) =>
+      cases.push({ fn, action, target, decision: 'allowed', ...(context ? { context } : {}) });
+    const deny = (fn: string, action: string, target: string, context?: Record<string, string>) =>
+      cases.push({ fn, action, target, decision: 'denied', ...(context ? { context } : {}) });
+    const toScheduler = { 'iam:PassedToService': 'scheduler.amazonaws.com' };
     for (const fn of FUNCTIONS) {
       const sql = DB_FUNCTIONS.includes(fn);
       for (const action of DATA_API_ACTIONS) (sql ? allow : deny)(fn, action, 'the cluster');
@@ -474,14 +600,38 @@ describe('serverless package', () => {
       allow(fn, 'logs:PutLogEvents', 'its own log stream');
       deny(fn, 'logs:PutLogEvents', fn === 'drain' ? "the enqueue function's log stream" : "the drain's log stream");
       deny(fn, 'xray:PutTraceSegments', 'the cluster');
+      // Timed wakes: create or replace a schedule of its own stage's group, nothing else.
+      const wakes = WAKE_FUNCTIONS.includes(fn);
+      (wakes ? allow : deny)(fn, 'scheduler:CreateSchedule', "a wake schedule in its stage's group");
+      (wakes ? allow : deny)(fn, 'scheduler:UpdateSchedule', "a wake schedule in its stage's group");
+      deny(fn, 'scheduler:CreateSchedule', "a schedule in another stage's group");
+      deny(fn, 'scheduler:UpdateSchedule', 'a schedule in the default group');
+      deny(fn, 'scheduler:DeleteSchedule', "a wake schedule in its stage's group");
+      deny(fn, 'scheduler:DeleteSchedule', "a schedule in another stage's group");
+      deny(fn, 'scheduler:GetSchedule', "a wake schedule in its stage's group");
+      (wakes ? allow : deny)(fn, 'iam:PassRole', "the Scheduler's role", toScheduler);
+      deny(fn, 'iam:PassRole', "the Scheduler's role", { 'iam:PassedToService': 'lambda.amazonaws.com' });
+      deny(fn, 'iam:PassRole', "the drain's role", toScheduler);
     }
 
-    it.each(cases)('$fn function: $action on $target $decision', async ({ fn, action, target, decision: expected }) => {
+    it.each(cases)('$fn function: $action on $target $decision', async ({ fn, action, target, decision: expected, context }) => {
       const { template } = created;
       const resource = target === 'its own log stream' ? logStream(template, fn) : targets[target]!(template);
       // xray:PutTraceSegments takes no resource: any ARN stands for "*".
-      const decision = await decide(rolePolicies(template, roleOf(fn)), action, action.startsWith('xray:') ? '*' : resource);
+      const decision = await decide(rolePolicies(template, roleOf(fn)), action, action.startsWith('xray:') ? '*' : resource, context);
       expect(decision).toBe(expected === 'allowed' ? 'Allowed' : 'ImplicitlyDenied');
+    });
+
+    it.each([
+      ['lambda:InvokeFunction', 'the drain', 'Allowed'],
+      ['lambda:InvokeFunction', 'the enqueue function', 'ImplicitlyDenied'],
+      ['lambda:InvokeFunction', 'the migrate function', 'ImplicitlyDenied'],
+      ['scheduler:CreateSchedule', "a wake schedule in its stage's group", 'ImplicitlyDenied'],
+      ['iam:PassRole', "the drain's role", 'ImplicitlyDenied'],
+    ])("the Scheduler's role: %s on %s is %s", async (action, target, expected) => {
+      const { template } = created;
+      const resource = target === 'the enqueue function' ? resourceArn(template, 'EnqueueLambdaFunction') : targets[target]!(template);
+      expect(await decide(rolePolicies(template, 'WakeSchedulerRole'), action, resource, action === 'iam:PassRole' ? toScheduler : {})).toBe(expected);
     });
 
     it('with an existing cluster and parameter names given: the given ARNs, the given parameter', async () => {
@@ -523,19 +673,22 @@ describe('serverless package', () => {
       expect(resourcesOfType(template, 'AWS::ApiGatewayV2::Authorizer')).toEqual([]);
     });
 
-    it('runs the drain on an EventBridge schedule, one minute by default, with bounded overlap', () => {
+    it('runs the drain on a safety-net EventBridge schedule, every 15 minutes by default, for up to 180 s', () => {
       const { template } = created;
       const rules = resourcesOfType(template, 'AWS::Events::Rule');
       expect(rules).toHaveLength(1);
       const [, rule] = rules[0]!;
-      expect(rule.Properties.ScheduleExpression).toBe('rate(1 minute)');
+      // Slower than the cluster's auto-pause delay (300 s), so an idle cluster sleeps between runs.
+      expect(rule.Properties.ScheduleExpression).toBe('rate(15 minutes)');
+      expect(15 * 60).toBeGreaterThan(created.template.Resources.DbCluster!.Properties.ServerlessV2ScalingConfiguration.SecondsUntilAutoPause);
       expect(rule.Properties.State).toBe('ENABLED');
       expect(rule.Properties.Targets[0].Arn).toEqual({ 'Fn::GetAtt': ['DrainLambdaFunction', 'Arn'] });
 
       const drain = functionResource(template, 'drain').Properties;
       expect(drain.Handler).toBe('handlers/drain.handler');
-      expect(drain.Timeout).toBeGreaterThanOrEqual(60);
-      expect(drain.Timeout).toBeLessThanOrEqual(900);
+      // A woken run may wait up to two minutes for its message (the Scheduler's minute, set a minute
+      // early), and keeps the minute of work a run had before.
+      expect(drain.Timeout).toBe(180);
       // No reservation by default: a fresh account's quota leaves none to reserve.
       expect(drain.ReservedConcurrentExecutions).toBeUndefined();
       expect(Object.keys(drain.Environment.Variables)).toEqual(

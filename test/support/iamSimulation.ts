@@ -28,6 +28,11 @@ export function resourceArn(template: Template, id: string): string {
       return `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${properties.FunctionName as string}`;
     case 'AWS::Logs::LogGroup':
       return `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${properties.LogGroupName as string}`;
+    // CloudFormation names a role without RoleName <stack>-<logical id>-<suffix>.
+    case 'AWS::IAM::Role':
+      return `arn:${PARTITION}:iam::${ACCOUNT}:role/${(properties.RoleName as string | undefined) ?? `stack-${id}-AbCdEf`}`;
+    case 'AWS::Scheduler::ScheduleGroup':
+      return `arn:${PARTITION}:scheduler:${REGION}:${ACCOUNT}:schedule-group/${properties.Name as string}`;
     default:
       throw new Error(`no ARN known for ${resource.Type} (${id})`);
   }
@@ -68,13 +73,16 @@ function refValue(template: Template, name: string): string {
   const resource = template.Resources[name];
   if (resource?.Type === 'AWS::SecretsManager::Secret') return resourceArn(template, name);
   if (resource?.Type === 'AWS::RDS::DBCluster') return name.toLowerCase();
+  if (resource?.Type === 'AWS::Scheduler::ScheduleGroup') return resource.Properties?.Name as string;
   throw new Error(`no value known for Ref ${name}`);
 }
 
 function getAttValue(template: Template, id: string, attribute: string): string {
   const type = template.Resources[id]?.Type;
   if (type === 'AWS::RDS::DBCluster' && attribute === 'DBClusterArn') return resourceArn(template, id);
-  if (type === 'AWS::Lambda::Function' && attribute === 'Arn') return resourceArn(template, id);
+  if ((type === 'AWS::Lambda::Function' || type === 'AWS::IAM::Role' || type === 'AWS::Scheduler::ScheduleGroup') && attribute === 'Arn') {
+    return resourceArn(template, id);
+  }
   // A log group's Arn attribute ends in ':*' (CloudFormation's documented form).
   if (type === 'AWS::Logs::LogGroup' && attribute === 'Arn') return `${resourceArn(template, id)}:*`;
   throw new Error(`no value known for Fn::GetAtt ${id}.${attribute}`);
@@ -91,15 +99,21 @@ export function rolePolicies(template: Template, roleId: string): { name: string
 /**
  * What AWS would decide for the role's session calling `action` on `resource`. Throws when the
  * simulator refuses the request itself (an action that does not exist, an ARN not of a resource
- * type the action takes, a malformed policy), so a typo cannot pass as a denial.
+ * type the action takes, a malformed policy), so a typo cannot pass as a denial. `context` holds the
+ * request's condition keys (iam:PassedToService for iam:PassRole).
  */
-export async function decide(policies: { name: string; policy: any }[], action: string, resource: string): Promise<Decision> {
+export async function decide(
+  policies: { name: string; policy: any }[],
+  action: string,
+  resource: string,
+  context: Record<string, string> = {},
+): Promise<Decision> {
   const simulation: Simulation = {
     request: {
       principal: `arn:${PARTITION}:sts::${ACCOUNT}:assumed-role/function-role/session`,
       action,
       resource: { resource, accountId: ACCOUNT },
-      contextVariables: {},
+      contextVariables: context,
     },
     identityPolicies: policies,
     serviceControlPolicies: [],
