@@ -1,4 +1,5 @@
-import { core, type z } from 'zod';
+import type { z } from 'zod';
+import { $ZodAsyncError } from 'zod/v4/core';
 import { clip } from '../clip.js';
 import { MAX_ERROR_LENGTH, PermanentError, RetryableError, describeError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
@@ -218,7 +219,7 @@ function safeParse(schema: z.ZodType, payload: unknown): z.ZodSafeParseResult<un
   try {
     return schema.safeParse(payload);
   } catch (error) {
-    if (error instanceof core.$ZodAsyncError) return schema.safeParseAsync(payload);
+    if (error instanceof $ZodAsyncError) return schema.safeParseAsync(payload);
     throw error;
   }
 }

@@ -28,6 +28,27 @@ function jobType(handle: (payload: z.output<typeof schema>, context: JobContext)
 const options = { timeoutMs: 1_000 };
 
 describe('dispatch', () => {
+  it('parses with an async schema too (async refinements): done when it passes, dead naming the field when it fails', async () => {
+    const asyncSchema = z.object({ to: z.string() }).refine(async (value) => value.to.startsWith('+'), { message: 'must be a phone number', path: ['to'] });
+    const seen: unknown[] = [];
+    const type = defineJobType({ type: 'test.job', payload: asyncSchema, handle: async (payload) => void seen.push(payload) });
+    expect(await dispatch(message(), type, options)).toEqual({ kind: 'done' });
+    expect(seen).toEqual([{ to: '+15550001111' }]);
+    const refused = await dispatch(message({ payload: { to: '15550001111' } }), type, options);
+    expect(refused).toMatchObject({ kind: 'dead', error: expect.stringContaining('schema: to: ') as unknown });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('gives the handler only the message and its signal, nothing of the attempt', async () => {
+    let context: JobContext | undefined;
+    await dispatch(
+      message(),
+      jobType(async (_payload, c) => void (context = c)),
+      options,
+    );
+    expect(Object.keys(context!).sort()).toEqual(['attempt', 'id', 'maxAttempts', 'queue', 'type']);
+  });
+
   it('is done when the handler resolves, and hands it the parsed payload and context', async () => {
     let seen: { payload: unknown; context: JobContext } | undefined;
     const type = jobType(async (payload, context) => {
