@@ -2,8 +2,8 @@ import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { lazyApp, type App } from '../lib/app.js';
 import { drain, type DrainSummary } from '../lib/drain/drain.js';
-import { drainMetrics, readBacklogs } from '../lib/drain/report.js';
-import { DEFAULT_DRAIN_TUNING, type DrainLog } from '../lib/drain/types.js';
+import { drainMetrics } from '../lib/drain/report.js';
+import type { DrainLog } from '../lib/drain/types.js';
 import { QueueError } from '../lib/errors.js';
 import { createLogger, publishQueueMetrics, type QueueMetricValues } from '../lib/observability.js';
 import config from '../queue.config.js';
@@ -73,10 +73,9 @@ export function createDrainHandler(getApp: () => App, deps: DrainHandlerDeps = {
 
     const { wake, ...selection } = input;
     const linger = lingerMs > 0 ? { idleMs: lingerMs, woken: wake === true } : undefined;
-    const summary = await drain(app, { ...selection, remainingTimeMs, signal, log, ...(linger ? { linger } : {}) });
-    // Backlog metrics only with time to spare: they are the last thing the run needs.
-    const backlogs = remainingTimeMs() > DEFAULT_DRAIN_TUNING.safetyMarginMs / 2 ? await readBacklogs(app, summary) : new Map();
-    for (const [queue, values] of drainMetrics(summary, backlogs)) publish(queue, values);
+    // The run reads every queue's backlog as it ends (time allowing): the metrics below.
+    const { overview, ...summary } = await drain(app, { ...selection, remainingTimeMs, signal, log, overview: true, ...(linger ? { linger } : {}) });
+    for (const [queue, values] of drainMetrics(summary, overview ?? new Map())) publish(queue, values);
 
     const result = { ...summary, dataApiCalls: app.db.stats.calls - callsBefore };
     if (result.errors.length > 0) log.error('drain run finished with errors', { ...result });

@@ -40,12 +40,14 @@ async function drainInProcess(context: CliContext, queue: string | undefined, ma
     throw new CliError('--in-process runs no function: drop --function / --stage');
   const seconds = intOption(context.options, 'timeout', { min: 1, max: 3_600 }, 'drain') ?? DEFAULT_IN_PROCESS_SECONDS;
   const deadline = Date.now() + seconds * 1_000;
-  return drain(context.app(), {
+  // The queues' overview (a Map) is for the run's wakes and metrics, not the printed summary.
+  const { overview: _overview, ...summary } = await drain(context.app(), {
     ...(queue !== undefined ? { queue } : {}),
     ...(maxMessages !== undefined ? { maxMessages } : {}),
     remainingTimeMs: () => deadline - Date.now(),
     ...(context.io.interruptSignal !== undefined ? { signal: context.io.interruptSignal() } : {}),
   });
+  return summary;
 }
 
 async function drainThroughLambda(context: CliContext, queue: string | undefined, maxMessages: number | undefined): Promise<unknown> {

@@ -11,7 +11,8 @@ import { QueueLane } from './lane.js';
 import type { LaneSummary, StopReason } from './laneTypes.js';
 import { MessageQuota } from './quota.js';
 import { setNextWakes, type WakeCounts } from './nextWakes.js';
-import { deleteExpiredMessages } from './retention.js';
+import { deleteExpiredMessages, retentionCutoffs } from './retention.js';
+import { queueOverview, type QueueOverview } from '../sql/queueBacklog.js';
 import type { SettleCounts } from './settle.js';
 import { DEFAULT_DRAIN_TUNING, silentLog, type DrainLog, type DrainTuning } from './types.js';
 import { sleep } from '../sleep.js';
@@ -37,6 +38,8 @@ export interface DrainOptions {
    * a scheduled run over an idle queue stays one call.
    */
   linger?: { idleMs: number; woken: boolean };
+  /** Read every selected queue's backlog as the run ends (DrainSummary.overview), for its metrics. */
+  overview?: boolean;
 }
 
 /** What a run did to messages, for one queue or all. Outcome counts are rows the writes changed. */
@@ -62,6 +65,8 @@ export interface DrainSummary extends DrainCounts {
   pausedQueues: string[];
   /** The timed wakes the run set as it ended (lib/drain/nextWakes.ts), where the deployment has a scheduler. */
   wakes?: WakeCounts;
+  /** Every selected queue as the run ended (its metrics), with `overview` or timed wakes; absent when out of time. */
+  overview?: Map<string, QueueOverview>;
   queues: QueueDrainSummary[];
   errors: string[];
 }
@@ -106,9 +111,15 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
     const tooShort = runTooShort(app, active, options.remainingTimeMs(), tuning);
     for (const error of tooShort) log.error('queue not drained: the run is too short for its longest handler', { error });
 
-    const quotas = MessageQuota.split(options.maxMessages ?? Number.POSITIVE_INFINITY, active.length);
-    const lanes = await Promise.all(
-      active.map((queue, i) =>
+    // A run nobody woke (the safety-net schedule, a manual invoke) first reads every queue in one
+    // call and drains only those with a message due, deleting history only where some expired:
+    // over an idle deployment that one read replaces a claim and a delete per queue. A woken run
+    // drains its queues (and lingers) whatever they hold.
+    const plan = options.linger?.woken === true ? undefined : await readOverview(app, selected, log);
+    const lanesFor = plan === undefined ? active : active.filter((queue) => needsLane(app, queue, plan.get(queue.name), tuning));
+    const quotas = MessageQuota.split(options.maxMessages ?? Number.POSITIVE_INFINITY, lanesFor.length);
+    const drained = await Promise.all(
+      lanesFor.map((queue, i) =>
         new QueueLane({
           db: app.db,
           clock: app.clock,
@@ -137,10 +148,12 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       ),
     );
 
+    const lanes = active.map((queue) => drained.find((lane) => lane.queue === queue.name) ?? idleLane(queue.name));
     const errors = [...recurring.errors, ...tooShort, ...lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`))];
     const deleted = await Promise.all(
       lanes.map(async (lane) => {
         const queue = app.queues.get(lane.queue)!;
+        if (plan !== undefined && plan.get(queue.name)?.hasExpired === false) return 0;
         try {
           return await deleteExpiredMessages(app.db, queue, {
             now: app.clock.now(),
@@ -156,14 +169,25 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       }),
     );
 
-    // After retention: a wake set is the run's last call, so the run that ends idle stays so.
-    const wakes = await setNextWakes(
-      app,
-      active.map((queue) => queue.name),
-      log,
-    );
     const queues = lanes.map((lane, i) => queueSummary(lane, deleted[i]!));
     const total = (key: keyof DrainCounts) => queues.reduce((sum, queue) => sum + queue[key], 0);
+    // As the run ends, every queue's state for the metrics and the next wake: the plan read at the
+    // start still holds when the run changed nothing; otherwise one more read, time allowing.
+    let overview: Map<string, QueueOverview> | undefined;
+    if (options.overview === true || app.timedWakes !== undefined) {
+      const unchanged = plan !== undefined && total('claimed') === 0 && total('deleted') === 0 && recurring.enqueued === 0;
+      if (unchanged) overview = plan;
+      else if (!signal.aborted && options.remainingTimeMs() > tuning.safetyMarginMs / 2) overview = await readOverview(app, selected, log);
+    }
+    // After retention: a wake set is the run's last call, so the run that ends idle stays so.
+    const wakes =
+      overview === undefined
+        ? undefined
+        : await setNextWakes(
+            app,
+            overview,
+            active.map((queue) => queue.name),
+          );
     return {
       claimed: total('claimed'),
       done: total('done'),
@@ -180,10 +204,40 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       queues,
       errors,
       ...(wakes === undefined ? {} : { wakes }),
+      ...(overview === undefined ? {} : { overview }),
     };
   } finally {
     release();
   }
+}
+
+/** Every selected queue in one read (lib/sql/queueBacklog.ts); undefined when it fails, and the run goes on without it. */
+async function readOverview(app: App, queues: readonly QueueConfig[], log: DrainLog): Promise<Map<string, QueueOverview> | undefined> {
+  const now = app.clock.now();
+  try {
+    return await queueOverview(
+      app.db,
+      queues.map((queue) => ({ queue: queue.name, expiredBefore: retentionCutoffs(queue, now).rangeEnd })),
+      now,
+    );
+  } catch (error) {
+    log.warn('could not read the queues’ backlogs; draining every queue', { error: describeError(error) });
+    return undefined;
+  }
+}
+
+/**
+ * Whether a run nobody woke drains the queue: a message is due now, or its lease cannot fit the
+ * longest handler (the lane reports that error, and makes no call).
+ */
+function needsLane(app: App, queue: QueueConfig, overview: QueueOverview | undefined, tuning: DrainTuning): boolean {
+  if (overview === undefined || overview.dueNow) return true;
+  return !leaseFitsOneMessage(queue.leaseSeconds * 1_000, app.jobs.longestTimeout(tuning.defaultTimeoutMs).timeoutMs, tuning.safetyMarginMs);
+}
+
+/** A queue the run did not drain: nothing was due. */
+function idleLane(queue: string): LaneSummary {
+  return { queue, claimed: 0, dispatched: 0, stoppedBecause: 'empty', errors: [], done: 0, retried: 0, dead: 0, released: 0, lostLeases: 0, unsettled: 0 };
 }
 
 /**

@@ -6,7 +6,7 @@ export { dispatch, finalOutcome, type Outcome } from './dispatch.js';
 export { drain, UnknownQueueError, type DrainOptions, type DrainSummary, type QueueDrainSummary } from './drain.js';
 export type { StopReason } from './laneTypes.js';
 export { TokenBucket } from './rateLimiter.js';
-export { drainMetrics, readBacklogs } from './report.js';
+export { drainMetrics } from './report.js';
 export { deleteExpiredMessages } from './retention.js';
 export { Settler, type SettleCounts } from './settle.js';
 export { DEFAULT_DRAIN_TUNING, type DrainLog, type DrainTuning } from './types.js';

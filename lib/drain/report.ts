@@ -1,21 +1,9 @@
-import type { App } from '../app.js';
 import type { QueueMetricValues } from '../observability.js';
-import { queueBacklog, type QueueBacklog } from '../sql/queueBacklog.js';
+import type { QueueBacklog } from '../sql/queueBacklog.js';
 import type { DrainSummary } from './drain.js';
 
-/**
- * The live backlog of every queue the run looked at, paused ones included: a paused queue's
- * oldest due age keeps growing, which is what its alarm is for. One index-only call per queue.
- */
-export async function readBacklogs(app: App, summary: DrainSummary): Promise<Map<string, QueueBacklog>> {
-  const queues = [...summary.queues.map((queue) => queue.queue), ...summary.pausedQueues];
-  const now = app.clock.now();
-  const backlogs = await Promise.all(queues.map((queue) => queueBacklog(app.db, queue, now)));
-  return new Map(queues.map((queue, i) => [queue, backlogs[i]!]));
-}
-
 /** The per-queue metrics of a run (see lib/observability.ts), by queue. */
-export function drainMetrics(summary: DrainSummary, backlogs: ReadonlyMap<string, QueueBacklog>): Map<string, QueueMetricValues> {
+export function drainMetrics(summary: Omit<DrainSummary, 'overview'>, backlogs: ReadonlyMap<string, QueueBacklog>): Map<string, QueueMetricValues> {
   const metrics = new Map<string, QueueMetricValues>();
   for (const queue of summary.queues) {
     metrics.set(queue.queue, {

@@ -10,15 +10,21 @@ export interface RetentionInput {
   hasTime: () => boolean;
 }
 
+/** Finished before `before` (done, cancelled) or `deadBefore` (dead letters, when they expire) goes; `rangeEnd` is the later. */
+export function retentionCutoffs(queue: QueueConfig, now: Date): { before: Date; deadBefore: Date | undefined; rangeEnd: Date } {
+  const nowMs = now.getTime();
+  const before = new Date(nowMs - queue.retentionSeconds * 1_000);
+  const deadBefore = queue.deadRetentionSeconds === undefined ? undefined : new Date(nowMs - queue.deadRetentionSeconds * 1_000);
+  return { before, deadBefore, rangeEnd: deadBefore === undefined || deadBefore < before ? before : deadBefore };
+}
+
 /**
  * Deletes a queue's finished messages past their retention, `batchSize` at a time and at most
  * `maxCalls` calls, so one run never holds locks for long and a backlog of history is worked off
  * over several runs. Dead letters go only when the queue sets `deadRetentionSeconds`.
  */
 export async function deleteExpiredMessages(db: Db, queue: QueueConfig, input: RetentionInput): Promise<number> {
-  const nowMs = input.now.getTime();
-  const before = new Date(nowMs - queue.retentionSeconds * 1_000);
-  const deadBefore = queue.deadRetentionSeconds === undefined ? undefined : new Date(nowMs - queue.deadRetentionSeconds * 1_000);
+  const { before, deadBefore } = retentionCutoffs(queue, input.now);
   let deleted = 0;
   for (let call = 0; call < input.maxCalls && input.hasTime(); call++) {
     const n = await deleteFinished(db, { queue: queue.name, before, deadBefore, limit: input.batchSize });

@@ -108,8 +108,9 @@ it(`${DRAINERS} drain runs at once over ${MESSAGES} messages with failures and a
   );
   ids.forEach((id, i) => scripts.set(id, payloads[i]!.script));
 
-  // The crashed run: pause list, claim, read, then silence (its writes and later claims never reach the database).
-  const crashedRun = drain(appFor('crashed', crashingAfter(stack.newDb(), 3)), { remainingTimeMs: plenty });
+  // The crashed run: pause list, the queues' overview, claim, read, then silence (its writes and
+  // later claims never reach the database).
+  const crashedRun = drain(appFor('crashed', crashingAfter(stack.newDb(), 4)), { remainingTimeMs: plenty });
   void crashedRun;
   await crashedBatch;
   const crashedIds = new Set([...dispatches.keys()]);
