@@ -16,6 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { drain } from '../lib/drain/drain.js';
 import { DEFAULT_DRAIN_TUNING } from '../lib/drain/types.js';
 import { startLocalDataApi } from '../dev/data-api/server.js';
 import { BENCH_QUEUE, benchApp } from './lib/benchApp.js';
@@ -49,6 +50,9 @@ import { rawDrain, rawEnqueue, type RawResult } from './scenarios/raw.js';
 
 // The SDK's Node-version notice would land in the middle of the report (its documented switch).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** serverless.yml's drainMemorySize, in GB: what a drain run is billed for per second. */
+const DRAIN_MEMORY_GB = 0.5;
 
 const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'claim', 'delivery', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -144,6 +148,8 @@ interface Repetition {
   pickup?: PickupResult;
   /** The same at a trickle of 1 msg/s (issue 23's target). */
   trickle?: PickupResult;
+  /** A safety-net run (scheduled, not woken) over idle queues: its Data API calls and duration. */
+  idleRun?: { calls: number; ms: number };
   client?: ClientResult;
   clientPipelined?: ClientResult;
   clientLatency?: ClientResult;
@@ -317,6 +323,9 @@ async function main(): Promise<void> {
           await server.setLatency(0);
         }
         await freshQueue();
+        const idle = benchApp(dataApiDb(server.url, database));
+        const idleSummary = await drain(idle, { remainingTimeMs: () => 180_000, linger: { idleMs: 2_000, woken: false }, overview: true });
+        r.idleRun = { calls: idleSummary.dataApiCalls, ms: idleSummary.durationMs };
         r.wakeCost = await wakeCost({ newDb: () => dataApiDb(server.url, database), pool, perSecond: 2_000, seconds: 5, containers: 8, batch: 10 });
         log(
           `rep ${rep} pickup at 10/s, +${LATENCY_MS} ms/call: p50 ${r.pickup.latency.median.toFixed(0)} ms, p99 ${r.pickup.p99Ms.toFixed(0)} ms (${r.pickup.invokes} runs); ` +
@@ -776,6 +785,12 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       figure: figure(d1L.map((m) => m.result.calls / m.result.messages)),
       note: crossCheck(d1L),
     });
+    rows.push({
+      id: 'drain GB-s/M',
+      what: `drain Lambda GB-seconds per million messages at ${DRAIN_MEMORY_GB * 1_024} MB (drainMemorySize), from D1 +${LATENCY_MS}ms, no-op handler (cost input g)`,
+      unit: 'GB-s',
+      figure: figure(d1L.map((m) => (DRAIN_MEMORY_GB * 1_000_000) / m.result.perSecond)),
+    });
   }
   const unordered = collect(repetitions, (rep) => rep.unordered);
   if (unordered.length > 0) {
@@ -896,6 +911,17 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       figure: figure(trickles.map((p) => p.p99Ms)),
       target: { op: '<=', value: 500, text: '≤ 500 ms' },
     });
+  }
+  const idleRuns = collect(repetitions, (rep) => rep.idleRun);
+  if (idleRuns.length > 0) {
+    rows.push({
+      id: 'idle run calls',
+      what: 'a safety-net run (scheduled, not woken) over idle queues: Data API calls, whatever the number of queues (cost input c_s)',
+      unit: '',
+      figure: figure(idleRuns.map((r) => r.calls)),
+      target: { op: '<=', value: 2, text: '≤ 2' },
+    });
+    rows.push({ id: 'idle run ms', what: 'its duration (cost input t_s)', unit: 'ms', figure: figure(idleRuns.map((r) => r.ms)) });
   }
   const costs = collect(repetitions, (rep) => rep.wakeCost);
   if (costs.length > 0) {
