@@ -148,6 +148,8 @@ interface Repetition {
   pickup?: PickupResult;
   /** The same at a trickle of 1 msg/s (issue 23's target). */
   trickle?: PickupResult;
+  /** Single enqueues at a steady 100 msg/s: what the drain costs per message at that rate. */
+  steady100?: PickupResult;
   /** A safety-net run (scheduled, not woken) over idle queues: its Data API calls and duration. */
   idleRun?: { calls: number; ms: number };
   client?: ClientResult;
@@ -319,6 +321,8 @@ async function main(): Promise<void> {
           r.pickup = await pickupLatency({ newDb: () => dataApiDb(server.url, database), count: Math.max(20, Math.round(100 * scale)), perSecond: 10 });
           await freshQueue();
           r.trickle = await pickupLatency({ newDb: () => dataApiDb(server.url, database), count: Math.max(10, Math.round(30 * scale)), perSecond: 1 });
+          await freshQueue();
+          r.steady100 = await pickupLatency({ newDb: () => dataApiDb(server.url, database), count: Math.max(100, Math.round(1_000 * scale)), perSecond: 100 });
         } finally {
           await server.setLatency(0);
         }
@@ -910,6 +914,21 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       unit: 'ms',
       figure: figure(trickles.map((p) => p.p99Ms)),
       target: { op: '<=', value: 500, text: '≤ 500 ms' },
+    });
+  }
+  for (const [label, pick] of [
+    ['1 msg/s', (rep: Repetition) => rep.trickle],
+    ['10 msg/s', (rep: Repetition) => rep.pickup],
+    ['100 msg/s', (rep: Repetition) => rep.steady100],
+  ] as const) {
+    const runs = collect(repetitions, pick);
+    if (runs.length === 0) continue;
+    rows.push({
+      id: `cost ${label}`,
+      what: `single enqueues at ${label}, +${LATENCY_MS} ms per call: the drain's Data API calls per message (cost input d), the enqueue's (insert and wake checks, e), drain seconds per message`,
+      unit: '',
+      figure: figure(runs.map((r) => r.drainCallsPerMessage)),
+      note: `e ${figure(runs.map((r) => r.enqueueCallsPerMessage)).median.toFixed(3)}, drain ${figure(runs.map((r) => r.drainSecondsPerMessage)).median.toFixed(3)} s/msg`,
     });
   }
   const idleRuns = collect(repetitions, (rep) => rep.idleRun);

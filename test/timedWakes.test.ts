@@ -7,11 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createApp, type App } from '../lib/app.js';
+import type { Db } from '../lib/db/types.js';
 import { ManualClock } from '../lib/clock.js';
 import { defineConfig } from '../lib/config.js';
 import { drain, type DrainSummary } from '../lib/drain/drain.js';
 import { enqueue } from '../lib/enqueue.js';
 import { RetryableError } from '../lib/errors.js';
+import { WAKE_INTERVAL_MS } from '../lib/queues.js';
 import { wakeTimeFor, type WakeScheduler } from '../lib/wakeScheduler.js';
 import { clockSleep, jobType } from './drain/helpers.js';
 import { useStack } from './support/stack.js';
@@ -148,6 +150,46 @@ describe('timed wakes', () => {
     const net = await run(false);
     expect(net).toMatchObject({ claimed: 1, done: 1 });
     expect(started).toHaveLength(1);
+  });
+
+  it('a burst, then silence: the run stops calling within its linger of the last message, and no call follows', async () => {
+    const clock = new ManualClock(T0);
+    const scheduler = new RecordingScheduler();
+    const at: number[] = [];
+    const inner = stack.newDb();
+    const timed: Db = {
+      query: (sql, params, options) => (at.push(clock.now().getTime()), inner.query(sql, params, options)),
+      execute: (sql, params, options) => (at.push(clock.now().getTime()), inner.execute(sql, params, options)),
+      batch: (sql, sets, options) => (at.push(clock.now().getTime()), inner.batch(sql, sets, options)),
+      transaction: (work) => inner.transaction(work),
+      withTransactionId: (id) => inner.withTransactionId(id),
+      transactionId: undefined,
+      stats: inner.stats,
+    };
+    let lastStartMs = 0;
+    const app = createApp({
+      db: timed,
+      env: {},
+      config: defineConfig({ queues: [{ name: 'burst' }], jobTypes: [jobType('t', async () => void (lastStartMs = clock.now().getTime()))] }),
+      clock,
+      wakeScheduler: scheduler,
+    });
+    await enqueue(
+      app,
+      'burst',
+      Array.from({ length: 300 }, (_, n) => ({ type: 't', payload: { n } })),
+    );
+    const run = await drain(app, {
+      remainingTimeMs: () => 180_000,
+      sleep: clockSleep(clock),
+      linger: { idleMs: 2_000, woken: true },
+      tuning: { settleLingerMs: 0 },
+    });
+    expect(run).toMatchObject({ claimed: 300, done: 300 });
+    // The linger (2 s of polls) and the promise to poll it made enqueues rely on (an interval more),
+    // then the run's last read: nothing after, and no wake (nothing left).
+    expect(Math.max(...at) - lastStartMs).toBeLessThanOrEqual(2_000 + WAKE_INTERVAL_MS + 100);
+    expect(scheduler.wakes).toEqual([]);
   });
 
   it('an idle deployment: a safety-net run reads every queue once, drains nothing, sets no wake: 2 calls, whatever the number of queues', async () => {

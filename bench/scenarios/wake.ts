@@ -8,7 +8,7 @@ import type mysql from 'mysql2/promise';
 import type { App } from '../../lib/app.js';
 import { systemClock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/types.js';
-import { drain } from '../../lib/drain/drain.js';
+import { drain, type DrainSummary } from '../../lib/drain/drain.js';
 import { enqueue } from '../../lib/enqueue.js';
 import { Waker, type WakeResult } from '../../lib/wake.js';
 import { BENCH_QUEUE, benchApp } from '../lib/benchApp.js';
@@ -24,6 +24,12 @@ export interface PickupResult {
   latency: Figure;
   p99Ms: number;
   invokes: number;
+  /** Data API calls per message: the drain runs' (claims, reads, settles, polls while lingering). */
+  drainCallsPerMessage: number;
+  /** The enqueues' own (the insert, the wake checks). */
+  enqueueCallsPerMessage: number;
+  /** Seconds the drain runs lasted, per message (the drain Lambda's billed time). */
+  drainSecondsPerMessage: number;
 }
 
 export interface WakeCostResult {
@@ -39,7 +45,7 @@ export interface WakeCostResult {
 interface Harness {
   app: App;
   invokes: number;
-  runs: Promise<unknown>[];
+  runs: Promise<DrainSummary>[];
   startedAt: Map<string, number>;
   settle(): Promise<void>;
 }
@@ -72,8 +78,10 @@ function invokeFor(h: Harness, newDb: () => Db) {
 /** `count` single-message enqueues at `perSecond`, each answered before the next is due; latency to the handler's start. */
 export async function pickupLatency(options: { newDb: () => Db; count: number; perSecond: number }): Promise<PickupResult> {
   const h = harness(options.newDb);
-  const waker = new Waker({ db: options.newDb(), clock: systemClock, queues: [BENCH_QUEUE], invoke: invokeFor(h, options.newDb) });
+  const wakerDb = options.newDb();
+  const waker = new Waker({ db: wakerDb, clock: systemClock, queues: [BENCH_QUEUE], invoke: invokeFor(h, options.newDb) });
   const app = { ...h.app, waker };
+  const enqueueCallsBefore = app.db.stats.calls;
   const answeredAt = new Map<string, number>();
   const start = Date.now();
   for (let n = 0; n < options.count; n++) {
@@ -82,10 +90,21 @@ export async function pickupLatency(options: { newDb: () => Db; count: number; p
     const [answer] = await enqueue(app, BENCH_QUEUE, [{ type: BENCH_TYPE, payload: benchPayload(n) }]);
     answeredAt.set(answer!.id, Date.now());
   }
+  const enqueueCalls = app.db.stats.calls - enqueueCallsBefore + wakerDb.stats.calls;
   await h.settle();
+  const summaries = await Promise.all(h.runs);
   const latencies = [...answeredAt].map(([id, at]) => (h.startedAt.get(id) ?? Number.NaN) - at);
   const sorted = [...latencies].sort((a, b) => a - b);
-  return { messages: latencies.length, latency: figure(latencies), p99Ms: sorted[Math.ceil(sorted.length * 0.99) - 1]!, invokes: h.invokes };
+  const messages = latencies.length;
+  return {
+    messages,
+    latency: figure(latencies),
+    p99Ms: sorted[Math.ceil(sorted.length * 0.99) - 1]!,
+    invokes: h.invokes,
+    drainCallsPerMessage: summaries.reduce((sum, run) => sum + run.dataApiCalls, 0) / messages,
+    enqueueCallsPerMessage: enqueueCalls / messages,
+    drainSecondsPerMessage: summaries.reduce((sum, run) => sum + run.durationMs, 0) / 1_000 / messages,
+  };
 }
 
 /** `containers` processes enqueue `perSecond` messages in total for `seconds`, in batches of `batch`; what the wakes cost. */
