@@ -21,6 +21,8 @@ const manualInvoke = z.strictObject({
   queue: z.string().min(1).max(64).optional(),
   maxMessages: z.number().int().positive().optional(),
   wake: z.boolean().optional(),
+  /** A timed wake's own time (lib/wakeScheduler.ts): the run takes that wake off its queue. */
+  wakeAt: z.iso.datetime().optional(),
 });
 
 export type DrainInput = z.output<typeof manualInvoke>;
@@ -71,10 +73,18 @@ export function createDrainHandler(getApp: () => App, deps: DrainHandlerDeps = {
     const remainingTimeMs = () => context.getRemainingTimeInMillis();
     const signal = AbortSignal.timeout(Math.max(0, remainingTimeMs() - hardStopMs));
 
-    const { wake, ...selection } = input;
+    const { wake, wakeAt, ...selection } = input;
     const linger = lingerMs > 0 ? { idleMs: lingerMs, woken: wake === true } : undefined;
     // The run reads every queue's backlog as it ends (time allowing): the metrics below.
-    const { overview, ...summary } = await drain(app, { ...selection, remainingTimeMs, signal, log, overview: true, ...(linger ? { linger } : {}) });
+    const { overview, ...summary } = await drain(app, {
+      ...selection,
+      remainingTimeMs,
+      signal,
+      log,
+      overview: true,
+      ...(linger ? { linger } : {}),
+      ...(wakeAt === undefined ? {} : { wakeAt: new Date(wakeAt) }),
+    });
     for (const [queue, values] of drainMetrics(summary, overview ?? new Map())) publish(queue, values);
 
     const result = { ...summary, dataApiCalls: app.db.stats.calls - callsBefore };

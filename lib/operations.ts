@@ -1,7 +1,7 @@
 /** What an operator does to a queue: look at it, deal with its dead letters, pause and resume it. */
 import { DEAD_LETTER_LIMITS, type MessageView } from '../schema/messages.js';
 import type { App } from './app.js';
-import { declaredQueue } from './enqueue.js';
+import { declaredQueue, wakeDrain } from './enqueue.js';
 import { payloadOf, toMessageView } from './messages.js';
 import { hasQueueWideLimits, type QueueConfig } from './queues.js';
 import { parseSlotKey } from './recurring.js';
@@ -164,6 +164,8 @@ export async function redrive(app: App, queue: string, options: { ids?: readonly
   // Ids first, then the change by id: a call re-sent after a lost reply redrives no more than asked.
   const ids = await deadLetterIds(app.db, { queue, ids: options.ids, limit });
   const count = await redriveDeadLettersById(app.db, { queue, ids, now, groupedAvailableAt });
+  // Their drain now, not at the safety net: a FIFO queue's come due a lease from now.
+  if (count > 0) await wakeDrain(app, queue, config.fifo ? groupedAvailableAt : undefined);
   return { count, more: options.ids === undefined && ids.length === limit };
 }
 
@@ -199,5 +201,7 @@ export async function pauseQueue(app: App, queue: string): Promise<{ queue: stri
 export async function resumeQueue(app: App, queue: string): Promise<{ queue: string; paused: boolean }> {
   declaredQueue(app, queue);
   await setQueuePaused(app.db, queue, false, app.clock.now());
+  // Runs skipped the paused queue and set it no wake: what waited during the pause drains now.
+  await wakeDrain(app, queue);
   return { queue, paused: false };
 }

@@ -23,13 +23,19 @@ export interface WakeScheduler {
 /** EventBridge Scheduler fires a schedule within the minute of its time. */
 export const SCHEDULER_PRECISION_MS = 60_000;
 
+/** A wake is never asked for sooner than this from now: the call itself takes a moment, and a time past may be refused. */
+const MIN_LEAD_MS = 2_000;
+
 /**
  * The time to ask the Scheduler for so that a drain runs before `dueAt`: the start of the minute
- * a full minute before it (the invoke then lands within [that minute, dueAt)), never before `now`.
+ * a full minute before it (the invoke then lands within [that minute, dueAt)); with `lead: false`,
+ * `dueAt` itself (a recurring slot, whose message exists only from then on). Never sooner than
+ * a moment from `now`, in whole seconds.
  */
-export function wakeTimeFor(dueAt: Date, now: Date): Date {
-  const early = Math.floor((dueAt.getTime() - SCHEDULER_PRECISION_MS) / SCHEDULER_PRECISION_MS) * SCHEDULER_PRECISION_MS;
-  return new Date(Math.max(early, Math.ceil(now.getTime() / 1_000) * 1_000));
+export function wakeTimeFor(dueAt: Date, now: Date, options: { lead?: boolean } = {}): Date {
+  const wanted =
+    options.lead === false ? dueAt.getTime() : Math.floor((dueAt.getTime() - SCHEDULER_PRECISION_MS) / SCHEDULER_PRECISION_MS) * SCHEDULER_PRECISION_MS;
+  return new Date(Math.ceil(Math.max(wanted, now.getTime() + MIN_LEAD_MS) / 1_000) * 1_000);
 }
 
 /** `at(yyyy-mm-ddThh:mm:ss)` in UTC, the Scheduler's one-time expression (seconds rounded up). */
@@ -70,8 +76,8 @@ type SchedulerModule = typeof import('@aws-sdk/client-scheduler');
 
 /**
  * A WakeScheduler on EventBridge Scheduler: UpdateSchedule, or CreateSchedule when the queue has
- * no pending schedule (the last one ran and deleted itself). The target gets `{ queue, wake: true }`,
- * as a wake on enqueue sends it.
+ * no pending schedule (the last one ran and deleted itself). The target gets `{ queue, wake: true,
+ * wakeAt }`: a wake on enqueue's event, and the wake's own time.
  */
 export function eventBridgeWakeScheduler(options: EventBridgeWakeOptions): WakeScheduler {
   // Loaded on first use: most runs set no wake.
@@ -96,7 +102,8 @@ export function eventBridgeWakeScheduler(options: EventBridgeWakeOptions): WakeS
         ScheduleExpressionTimezone: 'UTC',
         FlexibleTimeWindow: { Mode: 'OFF' as const },
         ActionAfterCompletion: 'DELETE' as const,
-        Target: { Arn: options.targetArn, RoleArn: options.roleArn, Input: JSON.stringify({ queue, wake: true }) },
+        // The woken run takes this wake off the queue (queue_state.wake_at) by its time.
+        Target: { Arn: options.targetArn, RoleArn: options.roleArn, Input: JSON.stringify({ queue, wake: true, wakeAt: at.toISOString() }) },
       };
       const abortSignal = AbortSignal.timeout(options.timeoutMs ?? 3_000);
       try {

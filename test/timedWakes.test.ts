@@ -14,12 +14,15 @@ import { drain, type DrainSummary } from '../lib/drain/drain.js';
 import { enqueue } from '../lib/enqueue.js';
 import { RetryableError } from '../lib/errors.js';
 import { WAKE_INTERVAL_MS } from '../lib/queues.js';
+import type { QueueDeclaration } from '../lib/queues.js';
+import type { RecurringEntry } from '../lib/recurring.js';
 import { wakeTimeFor, type WakeScheduler } from '../lib/wakeScheduler.js';
 import { clockSleep, jobType } from './drain/helpers.js';
 import { useStack } from './support/stack.js';
 
 const stack = useStack();
 const T0 = '2026-05-01T10:00:07.250Z';
+const T0_MS = new Date(T0).getTime();
 
 class RecordingScheduler implements WakeScheduler {
   readonly wakes: { queue: string; at: string }[] = [];
@@ -31,7 +34,11 @@ class RecordingScheduler implements WakeScheduler {
   }
 }
 
-function setup(queue: string, handle: (payload: unknown) => Promise<void> = async () => {}) {
+function setup(
+  queue: string,
+  handle: (payload: unknown) => Promise<void> = async () => {},
+  extra: { queue?: Partial<QueueDeclaration>; recurring?: RecurringEntry[] } = {},
+) {
   const clock = new ManualClock(T0);
   const scheduler = new RecordingScheduler();
   const started: number[] = [];
@@ -39,13 +46,14 @@ function setup(queue: string, handle: (payload: unknown) => Promise<void> = asyn
     db: stack.newDb(),
     env: {},
     config: defineConfig({
-      queues: [{ name: queue, leaseSeconds: 60 }],
+      queues: [{ name: queue, leaseSeconds: 60, ...extra.queue }],
       jobTypes: [
         jobType('t', async (payload) => {
           started.push(clock.now().getTime());
           await handle(payload);
         }),
       ],
+      ...(extra.recurring === undefined ? {} : { recurring: extra.recurring }),
     }),
     clock,
     wakeScheduler: scheduler,
@@ -66,12 +74,14 @@ async function wakeAt(app: App, queue: string): Promise<Date | null> {
 }
 
 describe('wakeTimeFor', () => {
-  it('asks for the start of the minute a full minute before the due time (the Scheduler fires within its minute), never the past', () => {
+  it('asks for the start of the minute a full minute before the due time (the Scheduler fires within its minute), never sooner than 2 s from now', () => {
     const now = new Date('2026-05-01T10:00:07.250Z');
-    expect(wakeTimeFor(new Date('2026-05-01T10:01:47.250Z'), now).toISOString()).toBe('2026-05-01T10:00:08.000Z');
+    expect(wakeTimeFor(new Date('2026-05-01T10:01:47.250Z'), now).toISOString()).toBe('2026-05-01T10:00:10.000Z');
     expect(wakeTimeFor(new Date('2026-05-01T10:05:30.000Z'), now).toISOString()).toBe('2026-05-01T10:04:00.000Z');
     expect(wakeTimeFor(new Date('2026-05-01T10:05:00.000Z'), now).toISOString()).toBe('2026-05-01T10:04:00.000Z');
-    expect(wakeTimeFor(new Date('2026-05-01T09:00:00.000Z'), now).toISOString()).toBe('2026-05-01T10:00:08.000Z');
+    expect(wakeTimeFor(new Date('2026-05-01T09:00:00.000Z'), now).toISOString()).toBe('2026-05-01T10:00:10.000Z');
+    // A recurring slot: at the slot itself, whose message exists only from then on.
+    expect(wakeTimeFor(new Date('2026-05-01T10:15:00.000Z'), now, { lead: false }).toISOString()).toBe('2026-05-01T10:15:00.000Z');
   });
 });
 
@@ -133,6 +143,79 @@ describe('timed wakes', () => {
       wakeTimeFor(new Date(now + 600_000), clock.now()).toISOString(),
     ]);
     expect((await wakeAt(app, 'earlier'))?.toISOString()).toBe(scheduler.wakes[1]!.at);
+  });
+
+  it('a FIFO head retrying for 10 minutes: its group waits, and the wake is for the head, not now (no loop over the blocked followers)', async () => {
+    let failed = false;
+    const { app, clock, scheduler, run } = setup(
+      'fifo-wait',
+      async () => {
+        if (!failed) {
+          failed = true;
+          throw new RetryableError('provider busy', { retryAfterMs: 600_000 });
+        }
+      },
+      { queue: { fifo: true } },
+    );
+    await enqueue(
+      app,
+      'fifo-wait',
+      [0, 1, 2].map((n) => ({ type: 't', payload: { n }, groupKey: 'g' })),
+    );
+    const ended = await run(false, 60_000);
+    expect(ended).toMatchObject({ retried: 1, done: 0 });
+    // The followers are due but held by their head: no wake for them, one for the head's retry.
+    expect(scheduler.wakes.map((wake) => wake.at)).toEqual([wakeTimeFor(new Date(T0_MS + 600_000), clock.now()).toISOString()]);
+    const again = await run(false, 60_000);
+    expect(again.claimed).toBe(0);
+    expect(scheduler.wakes).toHaveLength(1);
+  });
+
+  it('a recurring entry: the wake is at the slot itself (its message exists from then on)', async () => {
+    const { scheduler, run } = setup('slots', undefined, {
+      recurring: [{ name: 'quarter-past', schedule: 'cron(15 10 * * ? *)', queue: 'slots', type: 't', payload: {} }],
+    });
+    await run(false, 60_000);
+    expect(scheduler.wakes.map((wake) => wake.at)).toEqual(['2026-05-01T10:15:00.000Z']);
+  });
+
+  it('a run that stops with due messages left (max messages here) wakes a drain at once', async () => {
+    const { app, clock, scheduler } = setup('left');
+    await enqueue(
+      app,
+      'left',
+      [0, 1, 2].map((n) => ({ type: 't', payload: { n } })),
+    );
+    const ended = await drain(app, { remainingTimeMs: () => 60_000, maxMessages: 1, tuning: { settleLingerMs: 0 } });
+    expect(ended).toMatchObject({ claimed: 1, wakes: { set: 1 } });
+    expect(scheduler.wakes.map((wake) => wake.at)).toEqual([wakeTimeFor(clock.now(), clock.now()).toISOString()]);
+  });
+
+  it('a wake whose time has come but has not fired yet still stands; the run it starts takes it off', async () => {
+    const { app, clock, scheduler } = setup('firing');
+    await enqueue(app, 'firing', [{ type: 't', payload: {}, delaySeconds: 300 }]);
+    const wake = new Date(scheduler.wakes[0]!.at);
+    // 10 s into the wake's minute, not fired yet: a message due in an hour does not replace it.
+    clock.set(new Date(wake.getTime() + 10_000));
+    await enqueue(app, 'firing', [{ type: 't', payload: {}, delaySeconds: 3_600 }]);
+    expect(scheduler.wakes).toHaveLength(1);
+    // A second process, which knows nothing of the first's wake, is told the same by the database.
+    const other = createApp({ db: stack.newDb(), env: {}, config: app.config, clock, wakeScheduler: scheduler });
+    await enqueue(other, 'firing', [{ type: 't', payload: {}, delaySeconds: 3_600 }]);
+    expect(scheduler.wakes).toHaveLength(1);
+    // The wake fires: its run takes it off, drains the message at its due time, and sets the next.
+    clock.set(new Date(wake.getTime() + 40_000));
+    const woken = await drain(app, {
+      queue: 'firing',
+      wakeAt: wake,
+      remainingTimeMs: () => 180_000,
+      sleep: clockSleep(clock),
+      linger: { idleMs: 2_000, woken: true },
+      tuning: { settleLingerMs: 0 },
+    });
+    expect(woken).toMatchObject({ claimed: 1, done: 1, wakes: { set: 1 } });
+    expect(scheduler.wakes).toHaveLength(2);
+    expect(await wakeAt(app, 'firing')).toEqual(new Date(scheduler.wakes[1]!.at));
   });
 
   it('a wake that cannot be set is counted and given back; the safety-net run still drains the message', async () => {

@@ -12,7 +12,7 @@ import type { LaneSummary, StopReason } from './laneTypes.js';
 import { MessageQuota } from './quota.js';
 import { setNextWakes, type WakeCounts } from './nextWakes.js';
 import { deleteExpiredMessages, retentionCutoffs } from './retention.js';
-import { queueOverview, type QueueOverview } from '../sql/queueBacklog.js';
+import { queueOverview, type QueueOverview } from '../sql/queueOverview.js';
 import type { SettleCounts } from './settle.js';
 import { DEFAULT_DRAIN_TUNING, silentLog, type DrainLog, type DrainTuning } from './types.js';
 import { sleep } from '../sleep.js';
@@ -40,6 +40,8 @@ export interface DrainOptions {
   linger?: { idleMs: number; woken: boolean };
   /** Read every selected queue's backlog as the run ends (DrainSummary.overview), for its metrics. */
   overview?: boolean;
+  /** The time of the timed wake that started this run (with `queue`): the run takes it off the queue first. */
+  wakeAt?: Date;
 }
 
 /** What a run did to messages, for one queue or all. Outcome counts are rows the writes changed. */
@@ -106,6 +108,8 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
   const { signal, release } = runSignal(options.signal);
   try {
     const selected = selectQueues(app, options.queue);
+    // A run a timed wake started takes that wake off the queue: from now on a new one may be set.
+    if (options.wakeAt !== undefined && options.queue !== undefined) await app.timedWakes?.woken(options.queue, options.wakeAt);
     const [paused, recurring] = await Promise.all([listPausedQueues(app.db), enqueueRecurring(app, log)]);
     const active = selected.filter((queue) => !paused.has(queue.name));
     const tooShort = runTooShort(app, active, options.remainingTimeMs(), tuning);
@@ -150,6 +154,26 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
 
     const lanes = active.map((queue) => drained.find((lane) => lane.queue === queue.name) ?? idleLane(queue.name));
     const errors = [...recurring.errors, ...tooShort, ...lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`))];
+    const claimed = lanes.reduce((sum, lane) => sum + lane.claimed, 0);
+
+    // As the lanes end, every queue's state for the metrics and the next wakes: the plan read at
+    // the start still holds when the run changed nothing; otherwise one more read, time allowing.
+    // Before retention, so the wakes never wait on (or lose their time to) history deletes.
+    let overview: Map<string, QueueOverview> | undefined;
+    if (options.overview === true || app.timedWakes !== undefined) {
+      if (plan !== undefined && claimed === 0 && recurring.enqueued === 0) overview = plan;
+      else if (!signal.aborted && options.remainingTimeMs() > tuning.safetyMarginMs / 2) overview = await readOverview(app, selected, log);
+    }
+    const wakes =
+      overview === undefined
+        ? undefined
+        : await setNextWakes(app, {
+            overview,
+            lanes,
+            // A queue the run is too short for would be woken again at once, to the same end.
+            queues: active.map((queue) => queue.name).filter((queue) => !tooShort.some((error) => error.startsWith(`${queue}: `))),
+          });
+
     const deleted = await Promise.all(
       lanes.map(async (lane) => {
         const queue = app.queues.get(lane.queue)!;
@@ -171,23 +195,6 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
 
     const queues = lanes.map((lane, i) => queueSummary(lane, deleted[i]!));
     const total = (key: keyof DrainCounts) => queues.reduce((sum, queue) => sum + queue[key], 0);
-    // As the run ends, every queue's state for the metrics and the next wake: the plan read at the
-    // start still holds when the run changed nothing; otherwise one more read, time allowing.
-    let overview: Map<string, QueueOverview> | undefined;
-    if (options.overview === true || app.timedWakes !== undefined) {
-      const unchanged = plan !== undefined && total('claimed') === 0 && total('deleted') === 0 && recurring.enqueued === 0;
-      if (unchanged) overview = plan;
-      else if (!signal.aborted && options.remainingTimeMs() > tuning.safetyMarginMs / 2) overview = await readOverview(app, selected, log);
-    }
-    // After retention: a wake set is the run's last call, so the run that ends idle stays so.
-    const wakes =
-      overview === undefined
-        ? undefined
-        : await setNextWakes(
-            app,
-            overview,
-            active.map((queue) => queue.name),
-          );
     return {
       claimed: total('claimed'),
       done: total('done'),
@@ -211,13 +218,13 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
   }
 }
 
-/** Every selected queue in one read (lib/sql/queueBacklog.ts); undefined when it fails, and the run goes on without it. */
+/** Every selected queue in one read (lib/sql/queueOverview.ts); undefined when it fails, and the run goes on without it. */
 async function readOverview(app: App, queues: readonly QueueConfig[], log: DrainLog): Promise<Map<string, QueueOverview> | undefined> {
   const now = app.clock.now();
   try {
     return await queueOverview(
       app.db,
-      queues.map((queue) => ({ queue: queue.name, expiredBefore: retentionCutoffs(queue, now).rangeEnd })),
+      queues.map((queue) => ({ queue: queue.name, ...retentionCutoffs(queue, now) })),
       now,
     );
   } catch (error) {

@@ -1,6 +1,7 @@
 import type { App } from '../app.js';
 import { nextSlot } from '../recurring.js';
-import type { QueueOverview } from '../sql/queueBacklog.js';
+import type { QueueOverview } from '../sql/queueOverview.js';
+import type { LaneSummary, StopReason } from './laneTypes.js';
 
 /** What a run's timed wakes did: set (a Scheduler call), already pending, or failed. */
 export interface WakeCounts {
@@ -11,32 +12,45 @@ export interface WakeCounts {
   failedQueues: string[];
 }
 
+/** Lanes that stopped with work left: a drain is needed again at once (within the Scheduler's minute). */
+const STOPPED_WITH_WORK_LEFT: ReadonlySet<StopReason> = new Set(['time', 'max-messages', 'error', 'aborted']);
+
 /**
- * As a run ends: for each queue it drained, the earliest time a drain is needed again (its
- * earliest live message, a retry, a delayed message, a lease that ends, from the run's last read
- * of the queues; or its next recurring slot), and the queue's timed wake set for then
- * (lib/timedWakes.ts): a call per queue that has something coming, and only then. A queue with
- * nothing live and no recurring slot costs nothing, so an idle deployment ends its run and stays idle.
+ * As a run ends, each queue's timed wake (lib/timedWakes.ts) for the earliest time a drain is needed
+ * again: at once when its lane stopped with due messages left; else the minute before its next
+ * live message comes due (a delay, a retry, a lease's end; lib/sql/queueOverview.ts counts only
+ * those still to come, so a due message nobody may claim yet wakes nothing) or its next recurring
+ * slot, at the slot itself (the woken run enqueues the slot's message, which exists only from the
+ * slot on). A call per queue that has something coming, and only then: an idle deployment ends
+ * its run and stays idle.
  */
-export async function setNextWakes(app: App, overview: ReadonlyMap<string, QueueOverview>, queues: readonly string[]): Promise<WakeCounts | undefined> {
+export async function setNextWakes(
+  app: App,
+  input: { overview: ReadonlyMap<string, QueueOverview>; lanes: readonly LaneSummary[]; queues: readonly string[] },
+): Promise<WakeCounts | undefined> {
   const wakes = app.timedWakes;
-  if (wakes === undefined || queues.length === 0) return undefined;
+  if (wakes === undefined || input.queues.length === 0) return undefined;
   const counts: WakeCounts = { set: 0, pending: 0, failed: 0, failedQueues: [] };
-  const due = new Map<string, Date>();
-  for (const queue of queues) {
-    const at = overview.get(queue)?.nextDueAt;
-    if (at !== undefined) due.set(queue, at);
-  }
   const now = app.clock.now();
+  const due = new Map<string, { at: Date; lead: boolean }>();
+  const earlier = (queue: string, at: Date, lead: boolean) => {
+    const known = due.get(queue);
+    if (known === undefined || at < known.at) due.set(queue, { at, lead });
+  };
+  for (const queue of input.queues) {
+    const overview = input.overview.get(queue);
+    const lane = input.lanes.find((candidate) => candidate.queue === queue);
+    if (overview?.dueNow === true && lane !== undefined && STOPPED_WITH_WORK_LEFT.has(lane.stoppedBecause)) earlier(queue, now, false);
+    else if (overview?.nextDueAt !== undefined) earlier(queue, overview.nextDueAt, true);
+  }
   for (const plan of app.recurring.plans) {
-    if (!queues.includes(plan.queue)) continue;
+    if (!input.queues.includes(plan.queue)) continue;
     const slot = nextSlot(plan, now);
-    const known = due.get(plan.queue);
-    if (slot !== undefined && (known === undefined || slot < known)) due.set(plan.queue, slot);
+    if (slot !== undefined) earlier(plan.queue, slot, false);
   }
   await Promise.all(
-    [...due].map(async ([queue, at]) => {
-      const result = await wakes.ensure(queue, at);
+    [...due].map(async ([queue, { at, lead }]) => {
+      const result = await wakes.ensure(queue, at, { lead });
       counts[result]++;
       if (result === 'failed') counts.failedQueues.push(queue);
     }),

@@ -1,5 +1,5 @@
 import type { QueueMetricValues } from '../observability.js';
-import type { QueueBacklog } from '../sql/queueBacklog.js';
+import type { QueueBacklog } from '../sql/queueOverview.js';
 import type { DrainSummary } from './drain.js';
 
 /** The per-queue metrics of a run (see lib/observability.ts), by queue. */

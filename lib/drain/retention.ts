@@ -10,12 +10,12 @@ export interface RetentionInput {
   hasTime: () => boolean;
 }
 
-/** Finished before `before` (done, cancelled) or `deadBefore` (dead letters, when they expire) goes; `rangeEnd` is the later. */
-export function retentionCutoffs(queue: QueueConfig, now: Date): { before: Date; deadBefore: Date | undefined; rangeEnd: Date } {
+/** Finished before `before` (done, cancelled) or `deadBefore` (dead letters, when they expire) goes. */
+export function retentionCutoffs(queue: QueueConfig, now: Date): { before: Date; deadBefore: Date | undefined } {
   const nowMs = now.getTime();
   const before = new Date(nowMs - queue.retentionSeconds * 1_000);
   const deadBefore = queue.deadRetentionSeconds === undefined ? undefined : new Date(nowMs - queue.deadRetentionSeconds * 1_000);
-  return { before, deadBefore, rangeEnd: deadBefore === undefined || deadBefore < before ? before : deadBefore };
+  return { before, deadBefore };
 }
 
 /**

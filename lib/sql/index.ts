@@ -22,7 +22,7 @@ export type { HeldMessage } from './heldMessage.js';
 export { insertMessages, type InsertResult, type NewMessage } from './insertMessages.js';
 export { insertRecurringMessages, type RecurringMessage } from './insertRecurringMessages.js';
 export { MESSAGE_STATUSES, type Message, type MessageStatus } from './message.js';
-export { queueBacklog, type QueueBacklog } from './queueBacklog.js';
+export { queueOverview, type QueueBacklog, type QueueOverview } from './queueOverview.js';
 export { markPurgedSlots, purgeMarks } from './recurringPurges.js';
 export { queueStats, type QueueStats } from './queueStats.js';
 export { queueThroughput, type QueueThroughputInput, type ThroughputMinute } from './queueThroughput.js';

@@ -311,7 +311,7 @@ describe('lib/wakeScheduler.ts against the local Scheduler', () => {
     return { ...harness, wake };
   }
 
-  it('creates the queue’s schedule, which wakes the drain with { queue, wake: true } at its time and is then gone', async () => {
+  it('creates the queue’s schedule, which wakes the drain with { queue, wake: true, wakeAt } at its time and is then gone', async () => {
     const { client, scheduler, timers, invoked, wake } = await wakes();
     await wake.setWake('sms', new Date('2026-05-01T10:05:00.000Z'));
     const got = await client.send(new GetScheduleCommand({ Name: 'local-sms', GroupName: 'aurora-queue-local' }));
@@ -319,7 +319,7 @@ describe('lib/wakeScheduler.ts against the local Scheduler', () => {
 
     timers.advanceTo('2026-05-01T10:05:00.000Z');
     await scheduler.idle();
-    expect(invoked).toEqual([{ arn: DRAIN_ARN, input: '{"queue":"sms","wake":true}', at: '2026-05-01T10:05:00.000Z' }]);
+    expect(invoked).toEqual([{ arn: DRAIN_ARN, input: '{"queue":"sms","wake":true,"wakeAt":"2026-05-01T10:05:00.000Z"}', at: '2026-05-01T10:05:00.000Z' }]);
     expect(await names(client)).toEqual([]);
 
     // The next wake finds no schedule (it deleted itself) and creates one again.
@@ -340,9 +340,10 @@ describe('lib/wakeScheduler.ts against the local Scheduler', () => {
     );
 
     timers.advanceTo('2026-05-01T10:08:59.000Z');
-    expect(invoked.map((i) => i.input)).toEqual(['{"queue":"sms:eu","wake":true}']);
+    const eu = '{"queue":"sms:eu","wake":true,"wakeAt":"2026-05-01T10:06:00.000Z"}';
+    expect(invoked.map((i) => i.input)).toEqual([eu]);
     timers.advanceTo('2026-05-01T10:09:00.000Z');
-    expect(invoked.map((i) => i.input)).toEqual(['{"queue":"sms:eu","wake":true}', '{"queue":"orders","wake":true}']);
+    expect(invoked.map((i) => i.input)).toEqual([eu, '{"queue":"orders","wake":true,"wakeAt":"2026-05-01T10:09:00.000Z"}']);
   });
 });
 
