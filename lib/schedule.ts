@@ -367,6 +367,17 @@ function zoneOf(timeZone: string | undefined): Zone {
   return formatter;
 }
 
+/**
+ * The instant a wall-clock time (milliseconds as if UTC) names in `timeZone`: the zone's offset is
+ * looked up twice, as the first guess may sit on the other side of a daylight-saving change.
+ */
+export function wallClockToInstant(wallClockMs: number, timeZone: string | undefined): number {
+  const zone = zoneOf(timeZone);
+  if (zone === undefined) return wallClockMs;
+  const guess = wallClockMs - offsetMs(zone, wallClockMs);
+  return wallClockMs - offsetMs(zone, guess);
+}
+
 function localMs(zone: Zone, instant: number): number {
   if (zone === undefined) return instant;
   const parts: Record<string, number> = {};

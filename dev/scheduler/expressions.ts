@@ -34,34 +34,6 @@ export function parseExpression(expression: string): ParsedExpression | undefine
   return undefined;
 }
 
-/** Whether the runtime knows the IANA time zone (what the Scheduler accepts, e.g. `Europe/Berlin`). */
-export function isTimeZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The instant a wall-clock time (given as if in UTC) names in `timeZone`. */
-export function zonedTimeToUtc(wallClockMs: number, timeZone: string): number {
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
-  // The zone's offset at an instant: its wall clock then, read as UTC, minus the instant.
-  const offsetAt = (instantMs: number) => {
-    const part = Object.fromEntries(format.formatToParts(instantMs).map(({ type, value }) => [type, Number(value)]));
-    return Date.UTC(part.year!, part.month! - 1, part.day, part.hour, part.minute, part.second) - instantMs;
-  };
-  // Twice: the first guess may sit on the other side of a daylight-saving change.
-  const guess = wallClockMs - offsetAt(wallClockMs);
-  return wallClockMs - offsetAt(guess);
-}
+// The Scheduler's time zones are EventBridge's: the same IANA names and wall-clock rules as a
+// recurring entry's (lib/schedule.ts).
+export { isTimeZone, wallClockToInstant as zonedTimeToUtc } from '../../lib/schedule.js';
