@@ -104,6 +104,8 @@ async function main(): Promise<void> {
     region,
     accountId: LOCAL_ACCOUNT,
     invoke: lambdaTargetInvoker({ endpoint: `http://127.0.0.1:${lambdaPort}`, region }),
+    // As AWS does: anywhere within the minute of a schedule's time (LOCAL_SCHEDULER_EXACT=1: on the second).
+    firingDelayMs: env.LOCAL_SCHEDULER_EXACT === '1' ? () => 0 : () => Math.floor(Math.random() * 60_000),
     log: (line) => log(`scheduler | ${line}`),
   }).catch((error: NodeJS.ErrnoException) => {
     throw error.code === 'EADDRINUSE' ? portInUse(schedulerPort, 'LOCAL_SCHEDULER_PORT', 'the local Scheduler') : error;

@@ -31,6 +31,12 @@ export interface LocalSchedulerOptions {
   port?: number;
   clock?: Clock;
   setTimer?: SetTimer;
+  /**
+   * How late after its time a schedule fires. AWS fires within the minute of its time (60 s
+   * precision); 0 (the default) fires on the second. `npm start` passes a random delay within the
+   * minute, so local runs meet what deployed ones do.
+   */
+  firingDelayMs?: () => number;
   /** For the schedules' ARNs. */
   region?: string;
   accountId?: string;
@@ -145,7 +151,16 @@ export async function startLocalScheduler(options: LocalSchedulerOptions): Promi
     }
     if (!create && existing === undefined) throw notFound(name);
     if (existing !== undefined) remove(existing);
-    const schedule: Schedule = { group, name, definition, clientToken: body.ClientToken, createdAt: existing?.createdAt ?? now, modifiedAt: now, fireAtMs };
+    const firesAtMs = fireAtMs === undefined ? undefined : fireAtMs + (options.firingDelayMs?.() ?? 0);
+    const schedule: Schedule = {
+      group,
+      name,
+      definition,
+      clientToken: body.ClientToken,
+      createdAt: existing?.createdAt ?? now,
+      modifiedAt: now,
+      fireAtMs: firesAtMs,
+    };
     inGroup(group).set(name, schedule);
     arm(schedule);
     return arnOf(schedule);

@@ -71,13 +71,14 @@ afterEach(async () => {
   for (const resource of open.splice(0).reverse()) await resource.close();
 });
 
-async function start(invoke?: (arn: string, input: string | undefined) => Promise<void>): Promise<Harness> {
+async function start(invoke?: (arn: string, input: string | undefined) => Promise<void>, firingDelayMs?: () => number): Promise<Harness> {
   const timers = new FakeTimers();
   const invoked: Harness['invoked'] = [];
   const lines: string[] = [];
   const scheduler = await startLocalScheduler({
     clock: timers.clock,
     setTimer: timers.setTimer,
+    ...(firingDelayMs === undefined ? {} : { firingDelayMs }),
     log: (line) => lines.push(line),
     invoke:
       invoke ??
@@ -217,6 +218,18 @@ describe('the Scheduler API, through the SDK', () => {
 });
 
 describe('firing', () => {
+  it('fires within the minute of its time when told to, as AWS does (npm start: a random second of it)', async () => {
+    const { client, timers, invoked } = await start(undefined, () => 59_000);
+    await client.send(new CreateScheduleCommand(schedule('late')));
+    timers.advanceTo('2026-05-01T10:05:58.999Z');
+    expect(invoked).toEqual([]);
+    timers.advanceTo('2026-05-01T10:05:59.000Z');
+    expect(invoked.map((call) => call.at)).toEqual(['2026-05-01T10:05:59.000Z']);
+    // What it answers of the schedule is what was asked for.
+    await client.send(new CreateScheduleCommand(schedule('asked')));
+    expect((await client.send(new GetScheduleCommand({ Name: 'asked', GroupName: 'aurora-queue-local' }))).ScheduleExpression).toBe('at(2026-05-01T10:05:00)');
+  });
+
   it('invokes an at() schedule once at its time with its Input, then deletes it', async () => {
     const { client, scheduler, timers, invoked, lines } = await start();
     await client.send(new CreateScheduleCommand(schedule('sms')));
