@@ -30,6 +30,7 @@ import { startLocalDataApi, type LocalDataApi } from '../dev/data-api/server.js'
 import { lambdaTargetInvoker } from '../dev/scheduler/lambdaTarget.js';
 import { startLocalScheduler, type LocalScheduler } from '../dev/scheduler/server.js';
 import { migrate } from '../lib/migrate.js';
+import { clearAllWakes } from '../lib/sql/wakeAt.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SERVERLESS_BIN = fileURLToPath(new URL('../node_modules/serverless/bin/serverless.js', import.meta.url));
@@ -83,6 +84,8 @@ async function main(): Promise<void> {
     log(
       `database ${database}: ${result.applied.length > 0 ? `applied ${result.applied.join(', ')}` : `up to date (${result.skipped.length} migration${result.skipped.length === 1 ? '' : 's'})`}`,
     );
+    // The local Scheduler starts empty: wakes an earlier run left pending have no schedule now.
+    await clearAllWakes(db(database));
   } finally {
     client.destroy();
   }

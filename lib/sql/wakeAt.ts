@@ -39,3 +39,14 @@ UPDATE queue_state SET wake_at = NULL, updated_at = :now WHERE queue = :queue AN
 export async function releaseWakeAt(db: Db, input: { queue: string; at: Date; now: Date }): Promise<void> {
   await db.execute(RELEASE_WAKE_AT, { ...input }, { idempotent: true });
 }
+
+/*
+ * Forgets every pending wake: for a Scheduler that lost its schedules (the local one keeps them in
+ * memory, so `npm start` clears these as it starts); a wake left pending with no schedule behind
+ * it would keep later ones from being set until it went stale.
+ */
+const CLEAR_ALL_WAKES = `UPDATE queue_state SET wake_at = NULL WHERE wake_at IS NOT NULL`;
+
+export async function clearAllWakes(db: Db): Promise<number> {
+  return (await db.execute(CLEAR_ALL_WAKES, {}, { idempotent: true })).numberOfRecordsUpdated;
+}
