@@ -58,16 +58,7 @@ it(`migrates a queue holding ${MESSAGES.toLocaleString('en')} messages while enq
     `migration ${migrationMs.toFixed(0)} ms on ${MESSAGES} messages; ${latencies.length} enqueues meanwhile, slowest ${max.toFixed(0)} ms\n${lines.join('\n')}`,
   );
 
-  expect(result.applied).toEqual([
-    '002_dead_letter_index',
-    '003_drain_activity',
-    '004_payload_parts',
-    '005_dead_letter_key',
-    '006_groups_and_permits',
-    '007_group_leases',
-    '008_recurring_purges',
-    '009_wake_at',
-  ]);
+  expect(result.applied).toEqual(MIGRATIONS.slice(1));
   expect(latencies.length).toBeGreaterThan(10);
   expect(max).toBeLessThan(MAX_ENQUEUE_MS);
   // Not blocked for the migration's duration: 002's first text (STORED, a table copy) made an
