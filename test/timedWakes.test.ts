@@ -7,7 +7,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createApp, type App } from '../lib/app.js';
-import type { Db } from '../lib/db/types.js';
 import { ManualClock } from '../lib/clock.js';
 import { defineConfig } from '../lib/config.js';
 import { drain, type DrainSummary } from '../lib/drain/drain.js';
@@ -18,6 +17,7 @@ import type { QueueDeclaration } from '../lib/queues.js';
 import type { RecurringEntry } from '../lib/recurring.js';
 import { wakeTimeFor, type WakeScheduler } from '../lib/wakeScheduler.js';
 import { clockSleep, jobType } from './drain/helpers.js';
+import { recordingDb } from './support/statements.js';
 import { useStack } from './support/stack.js';
 
 const stack = useStack();
@@ -238,17 +238,8 @@ describe('timed wakes', () => {
   it('a burst, then silence: the run stops calling within its linger of the last message, and no call follows', async () => {
     const clock = new ManualClock(T0);
     const scheduler = new RecordingScheduler();
-    const at: number[] = [];
-    const inner = stack.newDb();
-    const timed: Db = {
-      query: (sql, params, options) => (at.push(clock.now().getTime()), inner.query(sql, params, options)),
-      execute: (sql, params, options) => (at.push(clock.now().getTime()), inner.execute(sql, params, options)),
-      batch: (sql, sets, options) => (at.push(clock.now().getTime()), inner.batch(sql, sets, options)),
-      transaction: (work) => inner.transaction(work),
-      withTransactionId: (id) => inner.withTransactionId(id),
-      transactionId: undefined,
-      stats: inner.stats,
-    };
+    // Every call with the time it was sent.
+    const timed = recordingDb(stack.newDb(), [], clock);
     let lastStartMs = 0;
     const app = createApp({
       db: timed,
@@ -271,7 +262,7 @@ describe('timed wakes', () => {
     expect(run).toMatchObject({ claimed: 300, done: 300 });
     // The linger (2 s of polls) and the promise to poll it made enqueues rely on (an interval more),
     // then the run's last read: nothing after, and no wake (nothing left).
-    expect(Math.max(...at) - lastStartMs).toBeLessThanOrEqual(2_000 + WAKE_INTERVAL_MS + 100);
+    expect(Math.max(...timed.calls.map((call) => call.atMs!)) - lastStartMs).toBeLessThanOrEqual(2_000 + WAKE_INTERVAL_MS + 100);
     expect(scheduler.wakes).toEqual([]);
   });
 

@@ -10,6 +10,7 @@
  *     index the statement is written for.
  */
 import { expect, it } from 'vitest';
+import type { Clock } from '../../lib/clock.js';
 import type { Db, Row, SqlParams } from '../../lib/db/types.js';
 import { lostReplyDb } from './lostReply.js';
 import type { Stack } from './stack.js';
@@ -130,17 +131,21 @@ export interface Call {
   kind: 'query' | 'execute' | 'batch';
   sql: string;
   params: SqlParams;
+  /** When it was sent, by the clock given to recordingDb. */
+  atMs?: number;
 }
 
-/** A Db that records every statement sent through it (and through its transactions). */
-export function recordingDb(inner: Db, calls: Call[] = []): Db & { calls: Call[] } {
+/** A Db that records every statement sent through it (and through its transactions), and when by `clock` if given. */
+export function recordingDb(inner: Db, calls: Call[] = [], clock?: Clock): Db & { calls: Call[] } {
+  const record = (kind: Call['kind'], sql: string, params: SqlParams) =>
+    calls.push({ kind, sql, params, ...(clock === undefined ? {} : { atMs: clock.now().getTime() }) });
   const db: Db & { calls: Call[] } = {
     calls,
-    query: (sql, params, options) => (calls.push({ kind: 'query', sql, params: params ?? {} }), inner.query(sql, params, options)),
-    execute: (sql, params, options) => (calls.push({ kind: 'execute', sql, params: params ?? {} }), inner.execute(sql, params, options)),
-    batch: (sql, sets, options) => (calls.push({ kind: 'batch', sql, params: sets[0] ?? {} }), inner.batch(sql, sets, options)),
-    transaction: (work) => inner.transaction((tx) => work(recordingDb(tx, calls))),
-    withTransactionId: (id) => recordingDb(inner.withTransactionId(id), calls),
+    query: (sql, params, options) => (record('query', sql, params ?? {}), inner.query(sql, params, options)),
+    execute: (sql, params, options) => (record('execute', sql, params ?? {}), inner.execute(sql, params, options)),
+    batch: (sql, sets, options) => (record('batch', sql, sets[0] ?? {}), inner.batch(sql, sets, options)),
+    transaction: (work) => inner.transaction((tx) => work(recordingDb(tx, calls, clock))),
+    withTransactionId: (id) => recordingDb(inner.withTransactionId(id), calls, clock),
     get transactionId() {
       return inner.transactionId;
     },
