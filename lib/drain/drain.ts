@@ -113,7 +113,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
     const [paused, recurring] = await Promise.all([listPausedQueues(app.db), enqueueRecurring(app, log)]);
     const active = selected.filter((queue) => !paused.has(queue.name));
     const tooShort = runTooShort(app, active, options.remainingTimeMs(), tuning);
-    for (const error of tooShort) log.error('queue not drained: the run is too short for its longest handler', { error });
+    for (const error of tooShort.values()) log.error('queue not drained: the run is too short for its longest handler', { error });
 
     // A run nobody woke (the safety-net schedule, a manual invoke) first reads every queue in one
     // call and drains only those with a message due, deleting history only where some expired:
@@ -153,7 +153,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
     );
 
     const lanes = active.map((queue) => drained.find((lane) => lane.queue === queue.name) ?? idleLane(queue.name));
-    const errors = [...recurring.errors, ...tooShort, ...lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`))];
+    const errors = [...recurring.errors, ...tooShort.values(), ...lanes.flatMap((lane) => lane.errors.map((error) => `${lane.queue}: ${error}`))];
     const claimed = lanes.reduce((sum, lane) => sum + lane.claimed, 0);
 
     // As the lanes end, every queue's state for the metrics and the next wakes: the plan read at
@@ -171,7 +171,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
             overview,
             lanes,
             // A queue the run is too short for would be woken again at once, to the same end.
-            queues: active.map((queue) => queue.name).filter((queue) => !tooShort.some((error) => error.startsWith(`${queue}: `))),
+            queues: active.map((queue) => queue.name).filter((queue) => !tooShort.has(queue)),
           });
 
     const deleted = await Promise.all(
@@ -248,30 +248,32 @@ function idleLane(queue: string): LaneSummary {
 }
 
 /**
- * Queues of which this run cannot take even one message for lack of time (a lease too short is
+ * Queues of which this run cannot take even one message for lack of time, with the error to report (a lease too short is
  * its lane's own error). Their lanes stop at once for 'time', as at a run's normal end; but a run
  * too short from its start drains nothing, ever (`aurora-queue drain --in-process --timeout 12`
  * with 10 s handlers, a drainTimeoutSeconds below a type's timeout), so it is an error that fails
  * the run and the CLI, not a quiet success.
  */
-function runTooShort(app: App, queues: readonly QueueConfig[], remainingMs: number, tuning: DrainTuning): string[] {
+function runTooShort(app: App, queues: readonly QueueConfig[], remainingMs: number, tuning: DrainTuning): Map<string, string> {
   const longest = app.jobs.longestTimeout(tuning.defaultTimeoutMs);
   const marginMs = tuning.safetyMarginMs;
   const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
-  return queues
+  const tooShort = queues
     .filter((queue) => leaseFitsOneMessage(queue.leaseSeconds * 1_000, longest.timeoutMs, marginMs))
     .filter((queue) => !runFitsOneMessage({ remainingMs, timeoutMs: longest.timeoutMs, marginMs, ratePerSecond: queue.drainRatePerSecond }))
-    .map((queue) => {
+    .map((queue): [string, string] => {
       const spacingMs = queue.drainRatePerSecond === undefined ? 0 : Math.ceil(1_000 / queue.drainRatePerSecond);
       // The time named counts the claim's round trip as well, as the lease rule does: a run of
       // exactly timeout + margin would still lose its one message to the claim's own time.
       const neededMs = longest.timeoutMs + spacingMs + marginMs + CLAIM_ALLOWANCE_MS;
-      return (
+      return [
+        queue.name,
         `${queue.name}: not drained: the run has ${Math.round(remainingMs / 1_000)} s, too little for its longest handler ` +
-        `(${longest.type ?? 'default'}: timeout ${seconds(longest.timeoutMs)}${spacingMs > 0 ? ` + rate spacing ${seconds(spacingMs)}` : ''} + ` +
-        `margin ${seconds(marginMs)} + claim ${seconds(CLAIM_ALLOWANCE_MS)} = ${seconds(neededMs)})`
-      );
+          `(${longest.type ?? 'default'}: timeout ${seconds(longest.timeoutMs)}${spacingMs > 0 ? ` + rate spacing ${seconds(spacingMs)}` : ''} + ` +
+          `margin ${seconds(marginMs)} + claim ${seconds(CLAIM_ALLOWANCE_MS)} = ${seconds(neededMs)})`,
+      ];
     });
+  return new Map(tooShort);
 }
 
 /** A recurring message that cannot be enqueued is the run's error, never its failure: the lanes drain regardless. */
