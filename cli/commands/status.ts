@@ -27,8 +27,14 @@ export function messageFields(message: MessageView): [string, string][] {
     ['available at', message.availableAt],
     ['created at', message.createdAt],
     ['updated at', message.updatedAt],
-    ...(message.finishedAt !== undefined ? [['finished at', message.finishedAt] as [string, string]] : []),
-    ...(message.dedupKey !== undefined ? [['dedup key', message.dedupKey] as [string, string]] : []),
-    ...(message.lastError !== undefined ? [['last error', message.lastError] as [string, string]] : []),
+    ...optionalField('finished at', message.finishedAt),
+    ...optionalField('dedup key', message.dedupKey),
+    ...optionalField('trace', message.traceId),
+    ...optionalField('last error', message.lastError),
   ];
+}
+
+/** A field the message may not have: a row when it does, none (not an empty one) when it does not. */
+function optionalField(label: string, value: string | undefined): [string, string][] {
+  return value === undefined ? [] : [[label, value]];
 }

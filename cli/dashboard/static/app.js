@@ -441,7 +441,9 @@ async function lookUp() {
     ['updated at', message.updatedAt],
     ['finished at', message.finishedAt ?? '–'],
     ['dedup key', message.dedupKey ?? '–'],
-  ];
+    // Only when the producer sent a trace context: the id to look the producer's trace up by.
+    message.traceId === undefined ? undefined : ['trace', el('span', { class: 'mono', id: 'message-trace' }, message.traceId)],
+  ].filter(Boolean);
   $('message').hidden = false;
   $('message-fields').replaceChildren(...fields.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
   $('message-error').textContent = message.lastError ?? '–';

@@ -1,17 +1,24 @@
 import { beforeAll, expect, it } from 'vitest';
 import { enqueue } from '../../../lib/enqueue.js';
 import { createApp } from '../../../lib/app.js';
+import { parseTraceparent } from '../../../lib/tracing.js';
 import { useStack } from '../../support/stack.js';
 import { json, runCaptured, stackEnv } from '../helpers.js';
 import { testConfig } from '../../support/config.js';
 
 const stack = useStack();
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 let id: string;
+let tracedId: string;
 
 beforeAll(async () => {
   const app = createApp({ db: stack.db, env: {}, config: testConfig });
   const [answer] = await enqueue(app, 'sms', [{ type: 'sms.send', payload: { to: '+15551234567', body: 'hi' }, dedupKey: 'k-1', priority: 3 }]);
   id = answer!.id;
+  const [traced] = await enqueue(app, 'sms', [{ type: 'sms.send', payload: { to: '+15551234567', body: 'traced' } }], {
+    traceContext: parseTraceparent(`00-${TRACE_ID}-00f067aa0ba902b7-01`),
+  });
+  tracedId = traced!.id;
 });
 it("prints a message's fields as a table", async () => {
   const run = await runCaptured(['status', id], stackEnv(stack));
@@ -23,11 +30,21 @@ it("prints a message's fields as a table", async () => {
   expect(lines).toContain('attempts      0 of 5');
   expect(lines).toContain('dedup key     k-1');
   expect(run.stdout).not.toContain('finished at');
+  // Enqueued without a trace context: no trace row, not an empty one.
+  expect(run.stdout).not.toMatch(/^trace/m);
+});
+
+it('prints the trace id of a message enqueued with a trace context, as text and with --json', async () => {
+  const run = await runCaptured(['status', tracedId], stackEnv(stack));
+  expect(run).toMatchObject({ code: 0, stderr: '' });
+  expect(run.stdout.trimEnd().split('\n')).toContain(`trace         ${TRACE_ID}`);
+  expect(json(await runCaptured(['status', tracedId, '--json'], stackEnv(stack)))).toMatchObject({ id: tracedId, traceId: TRACE_ID });
 });
 
 it('prints the API view with --json, and accepts an upper-case id', async () => {
   const view = json(await runCaptured(['status', id.toUpperCase(), '--json'], stackEnv(stack)));
   expect(view).toMatchObject({ id, queue: 'sms', type: 'sms.send', status: 'waiting', priority: 3, attempts: 0, maxAttempts: 5, dedupKey: 'k-1' });
+  expect(view).not.toHaveProperty('traceId');
 });
 
 it('exits 1 for an unknown id and 2 without one', async () => {

@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser (Debian's Chromium through playwright-core) on the real stack:
  * the page loads, shows depths and a dead letter made by a real drain, redrives it after a
- * confirmation, and the message's status changes.
+ * confirmation, and the message's status changes. A message shows its producer's trace id when it
+ * was enqueued with a trace context.
  */
 import * as z from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { drain } from '../../../lib/drain/index.js';
 import { enqueue } from '../../../lib/enqueue.js';
 import { PermanentError, RetryableError } from '../../../lib/errors.js';
 import { defineJobType } from '../../../lib/jobs/types.js';
+import { parseTraceparent } from '../../../lib/tracing.js';
 import { startDashboard, type Dashboard } from '../../../cli/dashboard/server.js';
 import { useStack } from '../../support/stack.js';
 
@@ -21,6 +23,7 @@ const stack = useStack();
 
 /** Markup in a payload and an error, to prove the page shows it as text. */
 const MARKUP = '<img src=x onerror="document.title=\'pwned\'">';
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 const partnerCall = defineJobType({
   type: 'partner.call',
@@ -52,12 +55,11 @@ let deadIds: string[];
 
 beforeAll(async () => {
   app = createApp({ db: stack.newDb(), env: {}, config });
-  const dead = await enqueue(
-    app,
-    'partners',
-    [1, 2, 3].map((order) => ({ type: 'partner.call', payload: { order, note: MARKUP } })),
-  );
-  deadIds = dead.map((answer) => answer.id);
+  const partnerCalls = (orders: number[]) => orders.map((order) => ({ type: 'partner.call' as const, payload: { order, note: MARKUP } }));
+  // The first without a trace context, the others enqueued in a trace.
+  const untraced = await enqueue(app, 'partners', partnerCalls([1]));
+  const traced = await enqueue(app, 'partners', partnerCalls([2, 3]), { traceContext: parseTraceparent(`00-${TRACE_ID}-00f067aa0ba902b7-01`) });
+  deadIds = [...untraced, ...traced].map((answer) => answer.id);
   const summary = await drain(app, { queue: 'partners', remainingTimeMs: () => 30_000 });
   expect(summary).toMatchObject({ dead: 3 });
   await enqueue(app, 'emails', [
@@ -117,9 +119,23 @@ describe('the dashboard page', () => {
     expect(errors).toEqual([]);
   });
 
+  it('shows the trace id of a dead letter enqueued with a trace context', async () => {
+    await deadRow(deadIds[1]!).locator('td.id button').click();
+    await expect.poll(() => page.locator('#message-trace').textContent()).toBe(TRACE_ID);
+    const fields = await page
+      .locator('#message-fields')
+      .evaluate((dl) => [...dl.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
+    expect(fields).toContainEqual(['trace', TRACE_ID]);
+  });
+
   it('shows payloads and errors as text, never as markup', async () => {
     await deadRow(deadIds[0]!).locator('td.id button').click();
+    // The page showed another dead letter, with the same markup: wait for this one.
+    await expect.poll(() => page.locator('#message-fields').textContent()).toContain(deadIds[0]!);
     await expect.poll(() => page.locator('#message-payload').textContent()).toContain(MARKUP.replace(/"/g, '\\"'));
+    // Enqueued without a trace context: no trace row, not an empty one.
+    expect(await page.locator('#message-fields dt').allTextContents()).not.toContain('trace');
+    expect(await page.locator('#message-trace').count()).toBe(0);
     expect(await page.locator('#message-error').textContent()).toContain(MARKUP);
     expect(await page.locator('#message-status').textContent()).toBe('dead');
     expect(await page.locator('img').count()).toBe(0);
