@@ -2,7 +2,8 @@
  * Packages serverless.yml the way a deploy would (osls + serverless-esbuild, no AWS credentials,
  * no network) and checks the CloudFormation it would deploy: AWS's resource schemas, one
  * least-privilege role per function (evaluated by an IAM policy simulator), the routes and their
- * IAM auth, the drain schedule, the alarms, and bundles small enough for fast cold starts.
+ * IAM auth, the drain schedule, the alarms and the dashboard, active tracing as a parameter, and
+ * bundles small enough for fast cold starts.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
@@ -10,13 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import queueConfig from '../queue.config.js';
 import { packageOffline, type CloudFormationResource, type CloudFormationTemplate, type PackagedService } from '../dev/packageOffline.js';
+import { publishQueueMetrics, QUEUE_METRIC_UNITS, type QueueMetricName } from '../lib/observability.js';
 import { queueDefaults } from '../lib/queues.js';
 import { wakeSchedulerFromEnv } from '../lib/wakeScheduler.js';
 import { templateProblems } from './support/cloudFormationSchema.js';
-import { ACCOUNT, decide, REGION, resolveIntrinsics, resourceArn, rolePolicies } from './support/iamSimulation.js';
+import { ACCOUNT, applyConditions, conditionHolds, decide, REGION, resolveIntrinsics, resourceArn, rolePolicies } from './support/iamSimulation.js';
 
 const run = promisify(execFile);
 const projectDir = fileURLToPath(new URL('..', import.meta.url));
@@ -55,6 +57,11 @@ const WAKE_ENV = ['WAKE_SCHEDULE_GROUP', 'WAKE_SCHEDULE_PREFIX', 'WAKE_TARGET_AR
 const WAKE_GROUP = 'aurora-queue-test';
 const WAKE_SCHEDULES = `arn:\${AWS::Partition}:scheduler:\${AWS::Region}:\${AWS::AccountId}:schedule/${WAKE_GROUP}/*`;
 const PASS_TO_SCHEDULER = { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } };
+/**
+ * What every function's role gains with tracing on, and the one statement whose resource is "*":
+ * X-Ray's actions take no resource type (Service Authorization Reference).
+ */
+const XRAY_STATEMENT = { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' };
 
 const EXISTING_CLUSTER = 'arn:aws:rds:eu-west-1:111122223333:cluster:shared-queue';
 const EXISTING_SECRET = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared-queue-AbCdEf';
@@ -72,14 +79,17 @@ function resourcesOfType(template: Template, type: string): [string, Resource][]
   return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
 }
 
-/** Every IAM statement in the template, wherever it is attached. */
+/** `node` as deployed: the template's Fn::If replaced by the branch its condition picks (test/support/iamSimulation.ts). */
+const deployed = (template: Template, node: unknown): any => applyConditions(template, node);
+
+/** Every IAM statement in the template, wherever it is attached, after the template's conditions. */
 function iamStatements(template: Template): any[] {
   const statements: any[] = [];
   for (const [, role] of resourcesOfType(template, 'AWS::IAM::Role')) {
-    for (const policy of role.Properties.Policies ?? []) statements.push(...policy.PolicyDocument.Statement);
+    for (const policy of role.Properties.Policies ?? []) statements.push(...deployed(template, policy.PolicyDocument.Statement));
   }
   for (const [, policy] of resourcesOfType(template, 'AWS::IAM::Policy')) {
-    statements.push(...policy.Properties.PolicyDocument.Statement);
+    statements.push(...deployed(template, policy.Properties.PolicyDocument.Statement));
   }
   return statements;
 }
@@ -87,26 +97,14 @@ function iamStatements(template: Template): any[] {
 /** The logical id of a function's own role. */
 const roleOf = (name: string) => `${name[0]!.toUpperCase()}${name.slice(1)}Role`;
 
-/** The statements of one function's role. */
+/** The statements of one function's role, after the template's conditions. */
 function roleStatements(template: Template, name: string): any[] {
   const role = template.Resources[roleOf(name)];
   if (role?.Type !== 'AWS::IAM::Role') throw new Error(`no role ${roleOf(name)}`);
-  return (role.Properties.Policies ?? []).flatMap((policy: any) => policy.PolicyDocument.Statement);
+  return (role.Properties.Policies ?? []).flatMap((policy: any) => deployed(template, policy.PolicyDocument.Statement));
 }
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
-
-/** Evaluates the literal-only conditions serverless.yml produces (Fn::Equals, Fn::Not). */
-function evaluateCondition(template: Template, name: string): boolean {
-  const evaluate = (node: any): any => {
-    if (typeof node !== 'object' || node === null) return node;
-    if ('Fn::Equals' in node) return evaluate(node['Fn::Equals'][0]) === evaluate(node['Fn::Equals'][1]);
-    if ('Fn::Not' in node) return !evaluate(node['Fn::Not'][0]);
-    if ('Condition' in node) return evaluateCondition(template, node.Condition);
-    throw new Error(`unsupported condition ${JSON.stringify(node)}`);
-  };
-  return evaluate(template.Conditions?.[name]);
-}
 
 function functionResource(template: Template, name: string): Resource {
   const logicalId = `${name[0]!.toUpperCase()}${name.slice(1)}LambdaFunction`;
@@ -141,6 +139,10 @@ function expectLeastPrivilegeDataApi(template: Template, clusterArn: unknown, se
 
   for (const statement of iamStatements(template)) {
     expect(statement.Effect).toBe('Allow');
+    if (asArray(statement.Action).some((action: string) => action.startsWith('xray:'))) {
+      expect(statement).toEqual(XRAY_STATEMENT);
+      continue;
+    }
     // The one condition: the Scheduler's role is passed to the Scheduler alone.
     if (asArray(statement.Action).includes('iam:PassRole')) {
       expect(statement).toEqual({
@@ -162,6 +164,33 @@ function expectLeastPrivilegeDataApi(template: Template, clusterArn: unknown, se
       }
     }
   }
+}
+
+/**
+ * A packaged template with what tracing may change taken out, and packaging's own noise: the
+ * TracingActive condition's value, each function's TracingConfig, each bundle's upload key, and each
+ * Lambda version's code hash and logical id (which hashes the function's properties). Two templates
+ * packaged with the same parameters but tracing are equal after it, or tracing changed something else.
+ */
+function withoutTracing(template: Template): unknown {
+  const copy = structuredClone(template) as Template & { Outputs?: unknown };
+  delete copy.Conditions?.TracingActive;
+  const versionIds = new Map<string, string>();
+  for (const [id, resource] of Object.entries(copy.Resources)) {
+    if (resource.Type === 'AWS::Lambda::Function') {
+      delete resource.Properties.TracingConfig;
+      delete resource.Properties.Code;
+    }
+    if (resource.Type === 'AWS::Lambda::Version') {
+      delete resource.Properties.CodeSha256;
+      const stableId = id.replace(/LambdaVersion\w+$/, 'LambdaVersion');
+      versionIds.set(id, stableId);
+      delete copy.Resources[id];
+      copy.Resources[stableId] = resource;
+    }
+  }
+  expect(versionIds.size).toBe(FUNCTIONS.length);
+  return JSON.parse(JSON.stringify(copy, (key, value) => (key === 'Ref' && versionIds.has(value) ? versionIds.get(value) : value)));
 }
 
 /** A cycle of resources that depend on each other (Ref, Fn::GetAtt, Fn::Sub, DependsOn), which CloudFormation refuses; or none. */
@@ -209,10 +238,13 @@ describe('serverless package', () => {
   let created: PackagedService;
   let existing: PackagedService;
   let ownAppSecret: PackagedService;
+  /** As `created`, with tracing on. */
+  let traced: PackagedService;
 
   beforeAll(async () => {
     // Sequential on purpose: each run bundles eight functions on a two-core machine.
     created = await packageService({});
+    traced = await packageService({ tracing: 'true' });
     existing = await packageService({
       dbClusterArn: EXISTING_CLUSTER,
       dbSecretArn: EXISTING_SECRET,
@@ -226,12 +258,14 @@ describe('serverless package', () => {
       webhookSigningSecretParameter: '/team/prod/hook-secret',
       leaseSeconds: '45',
       maxAttempts: '9',
+      // A slash needs quoting in a SEARCH schema (the dashboard) and is allowed in a namespace.
+      metricsNamespace: 'Team/Queues',
     });
     ownAppSecret = await packageService({ dbClusterArn: EXISTING_CLUSTER, dbSecretArn: EXISTING_SECRET, dbAppSecretArn: OWN_APP_SECRET });
-  }, 720_000);
+  }, 960_000);
 
   afterAll(async () => {
-    for (const packaged of [created, existing, ownAppSecret]) if (packaged) await rm(packaged.dir, { recursive: true, force: true });
+    for (const packaged of [created, traced, existing, ownAppSecret]) if (packaged) await rm(packaged.dir, { recursive: true, force: true });
     // serverless-esbuild removes its own work folder; drop the parent too unless someone else uses it.
     await rmdir(join(projectDir, '.esbuild')).catch(() => undefined);
   });
@@ -239,7 +273,7 @@ describe('serverless package', () => {
   describe('with no cluster given (the stack creates one)', () => {
     it('creates an Aurora MySQL Serverless v2 cluster with the Data API, its secret and a writer', () => {
       const { template } = created;
-      expect(evaluateCondition(template, 'CreateDbCluster')).toBe(true);
+      expect(conditionHolds(template, 'CreateDbCluster')).toBe(true);
       for (const id of DB_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbCluster');
 
       const cluster = template.Resources.DbCluster!.Properties;
@@ -269,7 +303,7 @@ describe('serverless package', () => {
 
     it("generates the application user's secret, attached to the cluster", () => {
       const { template } = created;
-      expect(evaluateCondition(template, 'CreateDbAppSecret')).toBe(true);
+      expect(conditionHolds(template, 'CreateDbAppSecret')).toBe(true);
       for (const id of APP_SECRET_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbAppSecret');
       const generate = template.Resources.DbAppSecret!.Properties.GenerateSecretString;
       expect(JSON.parse(generate.SecretStringTemplate)).toEqual({ username: 'aurora_queue_app' });
@@ -441,21 +475,21 @@ describe('serverless package', () => {
     });
 
     it('leaves no dependency cycle between the drain, its role and the Scheduler role', () => {
-      for (const packaged of [created, existing, ownAppSecret]) expect(dependencyCycle(packaged.template)).toBeUndefined();
+      for (const packaged of [created, traced, existing, ownAppSecret]) expect(dependencyCycle(packaged.template)).toBeUndefined();
     });
   });
 
   describe('with an existing cluster given', () => {
     it("creates no cluster, only the application user's secret, attached to the given cluster by its identifier", () => {
       const { template } = existing;
-      expect(evaluateCondition(template, 'CreateDbCluster')).toBe(false);
+      expect(conditionHolds(template, 'CreateDbCluster')).toBe(false);
       for (const id of DB_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbCluster');
       const unconditional = Object.values(template.Resources)
         .filter((r) => r.Condition === undefined)
         .map((r) => r.Type);
       expect(unconditional.filter((type) => type.startsWith('AWS::RDS::') || type.startsWith('AWS::SecretsManager::'))).toEqual([]);
 
-      expect(evaluateCondition(template, 'CreateDbAppSecret')).toBe(true);
+      expect(conditionHolds(template, 'CreateDbAppSecret')).toBe(true);
       expect(JSON.parse(template.Resources.DbAppSecret!.Properties.GenerateSecretString.SecretStringTemplate)).toEqual({ username: 'shared_queue_app' });
       const { TargetId } = template.Resources.DbAppSecretAttachment!.Properties;
       expect(TargetId).toEqual({ 'Fn::Select': [6, { 'Fn::Split': [':', EXISTING_CLUSTER] }] });
@@ -476,7 +510,7 @@ describe('serverless package', () => {
 
     it('with an application user secret given, creates none and every function but migrate signs in with it', () => {
       const { template } = ownAppSecret;
-      expect(evaluateCondition(template, 'CreateDbAppSecret')).toBe(false);
+      expect(conditionHolds(template, 'CreateDbAppSecret')).toBe(false);
       for (const id of APP_SECRET_RESOURCES) expect(template.Resources[id]?.Condition).toBe('CreateDbAppSecret');
       expectLeastPrivilegeDataApi(template, EXISTING_CLUSTER, { master: EXISTING_SECRET, app: OWN_APP_SECRET });
       for (const name of FUNCTIONS) {
@@ -495,14 +529,14 @@ describe('serverless package', () => {
       )!;
       // CLI parameters arrive as strings; CloudFormation accepts "900" for a Double.
       expect(Number(oldest.Properties.Threshold)).toBe(900);
-      expect(evaluateCondition(existing.template, 'HasAlarmTopic')).toBe(true);
-      expect(evaluateCondition(created.template, 'HasAlarmTopic')).toBe(false);
+      expect(conditionHolds(existing.template, 'HasAlarmTopic')).toBe(true);
+      expect(conditionHolds(created.template, 'HasAlarmTopic')).toBe(false);
     });
   });
 
   describe('one IAM role per function', () => {
     it('gives each function a role of its own, and makes no shared one', () => {
-      for (const packaged of [created, existing, ownAppSecret]) {
+      for (const packaged of [created, traced, existing, ownAppSecret]) {
         const { template } = packaged;
         const roles = resourcesOfType(template, 'AWS::IAM::Role').map(([id]) => id);
         // Besides the functions' roles, only the one the Scheduler invokes the drain with (timed wakes).
@@ -521,7 +555,7 @@ describe('serverless package', () => {
       }
     });
 
-    it('lets each function write only to its own log group, and enables no tracing', () => {
+    it('lets each function write only to its own log group', () => {
       for (const name of FUNCTIONS) {
         const logs = roleStatements(created.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('logs:')));
         expect(logs, name).toEqual([
@@ -531,9 +565,47 @@ describe('serverless package', () => {
             Resource: { 'Fn::GetAtt': [`${roleOf(name).replace(/Role$/, '')}LogGroup`, 'Arn'] },
           },
         ]);
-        expect(functionResource(created.template, name).Properties.TracingConfig).toBeUndefined();
       }
-      expect(iamStatements(created.template).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('xray:')))).toEqual([]);
+    });
+  });
+
+  describe('active tracing (param tracing)', () => {
+    const xrayStatements = (template: Template, name: string) =>
+      roleStatements(template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('xray:')));
+
+    it('is off by default: no function traces, and no role may send anything to X-Ray', () => {
+      for (const packaged of [created, existing, ownAppSecret]) {
+        const { template } = packaged;
+        expect(conditionHolds(template, 'TracingActive')).toBe(false);
+        for (const name of FUNCTIONS) {
+          expect(functionResource(template, name).Properties.TracingConfig, name).toBeUndefined();
+          expect(xrayStatements(template, name), name).toEqual([]);
+        }
+        expect(iamStatements(template).filter((s) => JSON.stringify(s).includes('xray:'))).toEqual([]);
+      }
+    });
+
+    it('with tracing=true, traces every function actively and lets each role send segments and telemetry, on "*" only', () => {
+      const { template } = traced;
+      expect(conditionHolds(template, 'TracingActive')).toBe(true);
+      for (const name of FUNCTIONS) {
+        expect(functionResource(template, name).Properties.TracingConfig, name).toEqual({ Mode: 'Active' });
+        expect(xrayStatements(template, name), name).toEqual([XRAY_STATEMENT]);
+      }
+      // The rest of every role as without tracing, and the one "*" is X-Ray's.
+      expectLeastPrivilegeDataApi(template, { 'Fn::GetAtt': ['DbCluster', 'DBClusterArn'] }, { master: { Ref: 'DbSecret' }, app: { Ref: 'DbAppSecret' } });
+    });
+
+    it('with tracing=true, changes nothing else in the template', () => {
+      expect(withoutTracing(traced.template)).toEqual(withoutTracing(created.template));
+    });
+
+    it('has no API Gateway tracing to turn on: the API is an HTTP API, which X-Ray does not trace (REST APIs only)', () => {
+      for (const packaged of [created, traced]) {
+        expect(resourcesOfType(packaged.template, 'AWS::ApiGatewayV2::Api')).toHaveLength(1);
+        expect(resourcesOfType(packaged.template, 'AWS::ApiGateway::RestApi')).toEqual([]);
+        expect(JSON.stringify(packaged.template)).not.toContain('TracingEnabled');
+      }
     });
   });
 
@@ -542,6 +614,7 @@ describe('serverless package', () => {
       ['a created cluster', () => created],
       ['an existing cluster', () => existing],
       ['an existing cluster and app user secret', () => ownAppSecret],
+      ['tracing on', () => traced],
     ])('the template for %s has only known types and properties, every required one, and references that resolve', async (_, packaged) => {
       expect(await templateProblems(packaged().template)).toEqual([]);
     });
@@ -575,14 +648,16 @@ describe('serverless package', () => {
       'a schedule in the default group': () => schedule('default'),
       "the Scheduler's role": (t) => resourceArn(t, 'WakeSchedulerRole'),
       "the drain's role": (t) => resourceArn(t, 'DrainRole'),
+      // X-Ray's actions take no resource type: a request names none, which the simulator takes as "*".
+      'no resource ("*")': () => '*',
     };
 
     type Case = { fn: string; action: string; target: string; decision: 'allowed' | 'denied'; context?: Record<string, string> };
-    const cases: Case[] = [];
+    const untraced: Case[] = [];
     const allow = (fn: string, action: string, target: string, context?: Record<string, string>) =>
-      cases.push({ fn, action, target, decision: 'allowed', ...(context ? { context } : {}) });
+      untraced.push({ fn, action, target, decision: 'allowed', ...(context ? { context } : {}) });
     const deny = (fn: string, action: string, target: string, context?: Record<string, string>) =>
-      cases.push({ fn, action, target, decision: 'denied', ...(context ? { context } : {}) });
+      untraced.push({ fn, action, target, decision: 'denied', ...(context ? { context } : {}) });
     const toScheduler = { 'iam:PassedToService': 'scheduler.amazonaws.com' };
     for (const fn of FUNCTIONS) {
       const sql = DB_FUNCTIONS.includes(fn);
@@ -599,7 +674,6 @@ describe('serverless package', () => {
       allow(fn, 'logs:CreateLogStream', 'its own log stream');
       allow(fn, 'logs:PutLogEvents', 'its own log stream');
       deny(fn, 'logs:PutLogEvents', fn === 'drain' ? "the enqueue function's log stream" : "the drain's log stream");
-      deny(fn, 'xray:PutTraceSegments', 'the cluster');
       // Timed wakes: create or replace a schedule of its own stage's group, nothing else.
       const wakes = WAKE_FUNCTIONS.includes(fn);
       (wakes ? allow : deny)(fn, 'scheduler:CreateSchedule', "a wake schedule in its stage's group");
@@ -613,12 +687,19 @@ describe('serverless package', () => {
       deny(fn, 'iam:PassRole', "the Scheduler's role", { 'iam:PassedToService': 'lambda.amazonaws.com' });
       deny(fn, 'iam:PassRole', "the drain's role", toScheduler);
     }
+    // Each case with tracing off (created) and on (traced): on allows the two X-Ray actions to every
+    // function, and decides nothing else differently.
+    const xray = (decision: Case['decision']): Case[] =>
+      FUNCTIONS.flatMap((fn) => XRAY_STATEMENT.Action.map((action) => ({ fn, action, target: 'no resource ("*")', decision })));
+    const cases = [
+      ...[...untraced, ...xray('denied')].map((c) => ({ ...c, tracing: 'off' as const })),
+      ...[...untraced, ...xray('allowed')].map((c) => ({ ...c, tracing: 'on' as const })),
+    ];
 
-    it.each(cases)('$fn function: $action on $target $decision', async ({ fn, action, target, decision: expected, context }) => {
-      const { template } = created;
+    it.each(cases)('$fn function, tracing $tracing: $action on $target $decision', async ({ fn, action, target, decision: expected, tracing, context }) => {
+      const { template } = tracing === 'on' ? traced : created;
       const resource = target === 'its own log stream' ? logStream(template, fn) : targets[target]!(template);
-      // xray:PutTraceSegments takes no resource: any ARN stands for "*".
-      const decision = await decide(rolePolicies(template, roleOf(fn)), action, action.startsWith('xray:') ? '*' : resource, context);
+      const decision = await decide(rolePolicies(template, roleOf(fn)), action, resource, context);
       expect(decision).toBe(expected === 'allowed' ? 'Allowed' : 'ImplicitlyDenied');
     });
 
@@ -730,6 +811,140 @@ describe('serverless package', () => {
       const alarm = alarmOn(created.template, 'OldestDueAgeSeconds');
       expect(alarm).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 300 });
       expect(alarm.Metrics[0].Expression).toMatch(/^SELECT MAX\(OldestDueAgeSeconds\) FROM SCHEMA\("AuroraQueue", queue, service\)/);
+    });
+  });
+
+  describe('dashboard (CloudWatch)', () => {
+    /** The queue metrics it graphs, one widget each, with the statistic each is drawn with. */
+    const GRAPHED: [QueueMetricName, 'Maximum' | 'Sum'][] = [
+      ['QueueDepth', 'Maximum'],
+      ['OldestDueAgeSeconds', 'Maximum'],
+      ['Succeeded', 'Sum'],
+      ['Retried', 'Sum'],
+      ['DeadLettered', 'Sum'],
+    ];
+    const ALARMS = ['DeadLetterAlarm', 'OldestDueAgeAlarm'];
+
+    type Widget = { type: string; x: number; y: number; width: number; height: number; properties: Record<string, any> };
+
+    /** The stack's one dashboard, its body as CloudFormation would substitute it (test/support/iamSimulation.ts). */
+    function dashboardOf(template: Template) {
+      const dashboards = resourcesOfType(template, 'AWS::CloudWatch::Dashboard');
+      expect(dashboards).toHaveLength(1);
+      const [, dashboard] = dashboards[0]!;
+      const text = resolveIntrinsics(template, dashboard.Properties.DashboardBody);
+      expect(typeof text).toBe('string');
+      return { properties: dashboard.Properties, body: JSON.parse(text as string) as { periodOverride?: string; widgets: Widget[] } };
+    }
+
+    /** The graph widgets of queue metrics, by the one SEARCH expression each holds. */
+    function searchWidgets(widgets: Widget[]) {
+      return widgets
+        .filter((w) => w.type === 'metric' && w.properties.metrics !== undefined)
+        .map((widget) => {
+          expect(widget.properties.metrics).toHaveLength(1);
+          const [[query, ...rest]] = widget.properties.metrics;
+          expect(rest).toEqual([]);
+          return { widget, query };
+        });
+    }
+
+    /**
+     * What publishQueueMetrics writes (lib/observability.ts) with a function's environment: one EMF
+     * record, whose namespace, dimension names and service the dashboard must search by.
+     */
+    function publishedRecord(env: Record<string, string>): { namespace: string; dimensions: string[]; service: string; metrics: string[] } {
+      const writes: string[] = [];
+      vi.stubEnv('POWERTOOLS_DEV', 'false');
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+      const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        writes.push(String(chunk));
+        return true;
+      });
+      try {
+        const everyMetric = Object.fromEntries(Object.keys(QUEUE_METRIC_UNITS).map((name) => [name, 1]));
+        publishQueueMetrics('orders', everyMetric, { namespace: env.POWERTOOLS_METRICS_NAMESPACE!, serviceName: env.POWERTOOLS_SERVICE_NAME! });
+      } finally {
+        stdout.mockRestore();
+        vi.unstubAllEnvs();
+      }
+      const [record, ...rest] = writes
+        .join('')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(rest).toEqual([]);
+      const [metrics] = record._aws.CloudWatchMetrics;
+      return {
+        namespace: metrics.Namespace,
+        dimensions: metrics.Dimensions[0],
+        service: record.service,
+        metrics: metrics.Metrics.map((m: { Name: string }) => m.Name),
+      };
+    }
+
+    it("is the stage's own, with every widget in the region the stack deploys to, none hard-coded", () => {
+      const { properties, body } = dashboardOf(created.template);
+      expect(properties.DashboardName).toBe('aurora-queue-test');
+      const text: string = properties.DashboardBody['Fn::Sub'];
+      expect(text).not.toContain(REGION);
+      for (const widget of body.widgets.filter((w) => w.type === 'metric')) expect(widget.properties.region).toBe(REGION);
+      // Every graph keeps its own period, so "per minute" holds over any time range.
+      expect(body.periodOverride).toBe('inherit');
+    });
+
+    it.each(GRAPHED)(
+      'graphs %s (%s) for every queue of the stage: a SEARCH over the dimensions the code publishes, one line per queue',
+      (metric, statistic) => {
+        for (const packaged of [created, existing]) {
+          const { template } = packaged;
+          const published = publishedRecord(functionResource(template, 'drain').Properties.Environment.Variables);
+          expect(published.metrics).toContain(metric);
+          const found = searchWidgets(dashboardOf(template).body.widgets).filter(({ query }) => query.expression.includes(`"${metric}"`));
+          expect(found).toHaveLength(1);
+          const [{ widget, query }] = found as [{ widget: Widget; query: any }];
+          const schema = `{"${published.namespace}",${[...published.dimensions].sort().join(',')}}`;
+          expect(query.expression).toBe(`SEARCH('${schema} service="${published.service}" MetricName="${metric}"', '${statistic}')`);
+          expect(query.label).toBe("${PROP('Dim.queue')}");
+          expect(widget.properties.period).toBe(60);
+        }
+        // The namespace is the stage's parameter (existing sets another), quoted for its slash.
+        expect(functionResource(existing.template, 'drain').Properties.Environment.Variables.POWERTOOLS_METRICS_NAMESPACE).toBe('Team/Queues');
+      },
+    );
+
+    it('graphs nothing else, and shows the two alarms: their state, and each one graphed, by their ARNs', () => {
+      const { template } = created;
+      const { widgets } = dashboardOf(template).body;
+      expect(searchWidgets(widgets)).toHaveLength(GRAPHED.length);
+      const arns = ALARMS.map((id) => resourceArn(template, id));
+      expect(
+        resourcesOfType(template, 'AWS::CloudWatch::Alarm')
+          .map(([id]) => id)
+          .sort(),
+      ).toEqual(ALARMS);
+
+      const status = widgets.filter((w) => w.type === 'alarm');
+      expect(status).toHaveLength(1);
+      expect([...status[0]!.properties.alarms].sort()).toEqual([...arns].sort());
+
+      const graphs = widgets.filter((w) => w.type === 'metric' && w.properties.annotations?.alarms !== undefined);
+      expect(graphs.map((w) => w.properties.annotations.alarms).sort()).toEqual(arns.map((arn) => [arn]).sort());
+      expect(widgets).toHaveLength(GRAPHED.length + 1 + ALARMS.length);
+    });
+
+    it('lays its widgets out on the 24-column grid without overlap', () => {
+      const { widgets } = dashboardOf(created.template).body;
+      const cells = new Set<string>();
+      for (const { x, y, width, height } of widgets) {
+        expect(x + width).toBeLessThanOrEqual(24);
+        for (let column = x; column < x + width; column++) {
+          for (let row = y; row < y + height; row++) {
+            expect(cells.has(`${column},${row}`), `${column},${row}`).toBe(false);
+            cells.add(`${column},${row}`);
+          }
+        }
+      }
     });
   });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { templateProblems, type Template } from './cloudFormationSchema.js';
-import { decide, resolveIntrinsics, rolePolicies } from './iamSimulation.js';
+import { applyConditions, conditionHolds, decide, resolveIntrinsics, resourceArn, rolePolicies } from './iamSimulation.js';
 
 function valid(): Template {
   return {
@@ -161,6 +161,38 @@ describe('the IAM simulation helpers', () => {
       'arn:aws:ssm:us-east-1:123456789012:parameter/p',
     ]);
     expect(resolveIntrinsics(valid(), { 'Fn::Select': [6, { 'Fn::Split': [':', 'arn:aws:rds:eu-west-1:1:cluster:name'] }] })).toBe('name');
+  });
+
+  it('applies the conditions first: a statement under a false condition is gone, under a true one it is there', async () => {
+    const xray = { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' };
+    const withXray = (condition: string) =>
+      broken((t) => {
+        t.Conditions!.Tracing = { 'Fn::Equals': [condition, 'tracing=true'] };
+        t.Resources.Role!.Properties!.Policies[0].PolicyDocument.Statement.push({ 'Fn::If': ['Tracing', xray, { Ref: 'AWS::NoValue' }] });
+      });
+    const off = withXray('tracing=false');
+    const on = withXray('tracing=true');
+    expect(conditionHolds(off, 'Tracing')).toBe(false);
+    expect(conditionHolds(on, 'Tracing')).toBe(true);
+    expect(conditionHolds(on, 'UseExisting')).toBe(false);
+    expect(rolePolicies(off, 'Role')[0]!.policy.Statement).toHaveLength(3);
+    expect(rolePolicies(on, 'Role')[0]!.policy.Statement[3]).toEqual(xray);
+    expect(await decide(rolePolicies(off, 'Role'), 'xray:PutTraceSegments', '*')).toBe('ImplicitlyDenied');
+    expect(await decide(rolePolicies(on, 'Role'), 'xray:PutTraceSegments', '*')).toBe('Allowed');
+    // A property whose Fn::If picks AWS::NoValue is dropped; other intrinsic functions stay as they are.
+    expect(applyConditions(valid(), fn(valid()))).not.toHaveProperty('ReservedConcurrentExecutions');
+    expect(applyConditions(valid(), fn(valid()))).toMatchObject({ Role: { 'Fn::GetAtt': ['Role', 'Arn'] } });
+    expect(() => conditionHolds(valid(), 'Nothing')).toThrow(/no condition Nothing/);
+  });
+
+  it("substitutes an alarm's ARN and keeps Fn::Sub's ${!Literal} as the literal ${Literal}", () => {
+    const template = broken((t) => {
+      t.Resources.Alarm = { Type: 'AWS::CloudWatch::Alarm', Properties: {} };
+    });
+    expect(resourceArn(template, 'Alarm')).toBe('arn:aws:cloudwatch:us-east-1:123456789012:alarm:stack-Alarm-AbCdEf');
+    expect(resolveIntrinsics(template, { 'Fn::Sub': "${Alarm.Arn} ${AWS::Region} ${!PROP('Dim.queue')}" })).toBe(
+      "arn:aws:cloudwatch:us-east-1:123456789012:alarm:stack-Alarm-AbCdEf us-east-1 ${PROP('Dim.queue')}",
+    );
   });
 
   it('decides as AWS does, and refuses a request that could not exist rather than deny it', async () => {

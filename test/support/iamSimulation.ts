@@ -2,8 +2,8 @@
  * Evaluates the IAM roles of a packaged template with an IAM policy simulator
  * (@cloud-copilot/iam-simulate: AWS's evaluation logic, and its action and ARN catalogue, which
  * refuses a request whose action or resource type does not exist), offline. The template's
- * intrinsic functions are resolved first, in a made-up account and region, to the ARNs
- * CloudFormation would give each resource.
+ * conditions are evaluated and its intrinsic functions resolved first, in a made-up account and
+ * region, to the ARNs CloudFormation would give each resource.
  */
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import type { Template } from './cloudFormationSchema.js';
@@ -33,14 +33,63 @@ export function resourceArn(template: Template, id: string): string {
       return `arn:${PARTITION}:iam::${ACCOUNT}:role/${(properties.RoleName as string | undefined) ?? `stack-${id}-AbCdEf`}`;
     case 'AWS::Scheduler::ScheduleGroup':
       return `arn:${PARTITION}:scheduler:${REGION}:${ACCOUNT}:schedule-group/${properties.Name as string}`;
+    // CloudFormation names an alarm without AlarmName <stack>-<logical id>-<suffix>.
+    case 'AWS::CloudWatch::Alarm':
+      return `arn:${PARTITION}:cloudwatch:${REGION}:${ACCOUNT}:alarm:${(properties.AlarmName as string | undefined) ?? `stack-${id}-AbCdEf`}`;
     default:
       throw new Error(`no ARN known for ${resource.Type} (${id})`);
   }
 }
 
-/** Resolves Ref, Fn::GetAtt, Fn::Join, Fn::Select, Fn::Split and Fn::Sub to strings. */
+/**
+ * Whether a template's condition holds. The conditions serverless.yml makes compare literals only
+ * (parameters are resolved when packaging), so each one has a value here; one that does not throws.
+ */
+export function conditionHolds(template: Template, name: string): boolean {
+  const evaluate = (node: any): unknown => {
+    if (typeof node !== 'object' || node === null) return node;
+    if ('Condition' in node) return conditionHolds(template, node.Condition);
+    if ('Fn::Equals' in node) return evaluate(node['Fn::Equals'][0]) === evaluate(node['Fn::Equals'][1]);
+    if ('Fn::Not' in node) return !evaluate(node['Fn::Not'][0]);
+    if ('Fn::And' in node) return (node['Fn::And'] as unknown[]).every((part) => evaluate(part) === true);
+    if ('Fn::Or' in node) return (node['Fn::Or'] as unknown[]).some((part) => evaluate(part) === true);
+    throw new Error(`condition ${name}: cannot evaluate ${JSON.stringify(node)}`);
+  };
+  if (!(name in (template.Conditions ?? {}))) throw new Error(`no condition ${name}`);
+  const value = evaluate(template.Conditions![name]);
+  if (typeof value !== 'boolean') throw new Error(`condition ${name} is not a boolean: ${JSON.stringify(value)}`);
+  return value;
+}
+
+const isNoValue = (node: unknown) => typeof node === 'object' && node !== null && (node as { Ref?: unknown }).Ref === 'AWS::NoValue';
+
+/**
+ * `node` as CloudFormation would see it after its conditions: each Fn::If replaced by the branch its
+ * condition picks, and an AWS::NoValue that results dropped from its list or object. Every other
+ * intrinsic function is left as it is.
+ */
+export function applyConditions(template: Template, node: unknown): unknown {
+  const apply = (value: unknown): unknown => applyConditions(template, value);
+  if (Array.isArray(node)) return node.map(apply).filter((value) => !isNoValue(value));
+  if (typeof node !== 'object' || node === null) return node;
+  const entries = Object.entries(node);
+  if (entries.length === 1 && entries[0]![0] === 'Fn::If') {
+    const [condition, whenTrue, whenFalse] = entries[0]![1] as [string, unknown, unknown];
+    return apply(conditionHolds(template, condition) ? whenTrue : whenFalse);
+  }
+  return Object.fromEntries(entries.map(([key, value]) => [key, apply(value)]).filter(([, value]) => !isNoValue(value)));
+}
+
+/**
+ * Resolves `node` to strings after its conditions (applyConditions): Ref, Fn::GetAtt, Fn::Join,
+ * Fn::Select, Fn::Split and Fn::Sub, whose `${!Name}` stays the literal `${Name}`.
+ */
 export function resolveIntrinsics(template: Template, node: unknown): unknown {
-  const resolve = (value: unknown): unknown => resolveIntrinsics(template, value);
+  return resolveUnconditional(template, applyConditions(template, node));
+}
+
+function resolveUnconditional(template: Template, node: unknown): unknown {
+  const resolve = (value: unknown): unknown => resolveUnconditional(template, value);
   if (Array.isArray(node)) return node.map(resolve);
   if (typeof node !== 'object' || node === null) return node;
   const entries = Object.entries(node);
@@ -58,7 +107,8 @@ export function resolveIntrinsics(template: Template, node: unknown): unknown {
       case 'Fn::Split':
         return (resolve(value[1]) as string).split(value[0]);
       case 'Fn::Sub':
-        return (value as string).replace(/\$\{([^}!]+)\}/g, (_, name: string) => {
+        return (value as string).replace(/\$\{(!?)([^}]+)\}/g, (_, literal: string, name: string) => {
+          if (literal) return `\${${name}}`;
           const [id, attribute] = name.split('.');
           return String(attribute === undefined ? refValue(template, id!) : getAttValue(template, id!, attribute));
         });
@@ -80,7 +130,8 @@ function refValue(template: Template, name: string): string {
 function getAttValue(template: Template, id: string, attribute: string): string {
   const type = template.Resources[id]?.Type;
   if (type === 'AWS::RDS::DBCluster' && attribute === 'DBClusterArn') return resourceArn(template, id);
-  if ((type === 'AWS::Lambda::Function' || type === 'AWS::IAM::Role' || type === 'AWS::Scheduler::ScheduleGroup') && attribute === 'Arn') {
+  const arnTypes = ['AWS::Lambda::Function', 'AWS::IAM::Role', 'AWS::Scheduler::ScheduleGroup', 'AWS::CloudWatch::Alarm'];
+  if (type !== undefined && arnTypes.includes(type) && attribute === 'Arn') {
     return resourceArn(template, id);
   }
   // A log group's Arn attribute ends in ':*' (CloudFormation's documented form).
@@ -88,7 +139,7 @@ function getAttValue(template: Template, id: string, attribute: string): string 
   throw new Error(`no value known for Fn::GetAtt ${id}.${attribute}`);
 }
 
-/** A role's inline policies, resolved, as the simulator takes identity policies. */
+/** A role's inline policies, after the template's conditions and resolved, as the simulator takes identity policies. */
 export function rolePolicies(template: Template, roleId: string): { name: string; policy: any }[] {
   const role = template.Resources[roleId];
   if (role?.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is not an IAM role`);
