@@ -15,6 +15,7 @@ import { findByDedupKeys, insertMessages, insertPayloadParts, type NewMessage, t
 import { ensureGroupSlotsOnce, holdGroupSlots } from './sql/groupSlots.js';
 import { walkPlainJson, type PlainJsonFault } from './plainJson.js';
 import { formatPath, issuesFromZod } from './validation.js';
+import { traceContextToStore, type SpanContext } from './tracing.js';
 
 export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
 
@@ -31,6 +32,11 @@ export type MessageFor<J extends AnyJobType> = string extends J['type']
 export interface EnqueueOptions {
   /** Where to write; default `app.db`. A Db bound to a caller's transaction makes an outbox write. */
   db?: Db;
+  /**
+   * The trace context the request carried (lib/tracing.ts traceContextFromHeaders), stored with
+   * each message; default: the caller's active span, if an OpenTelemetry SDK is registered.
+   */
+  traceContext?: SpanContext;
 }
 
 type Path = readonly PropertyKey[];
@@ -134,7 +140,8 @@ interface CheckedInBatch extends CheckedMessage {
  * message (`payload.to`). For callers that gather messages of many callers into one insert.
  */
 export async function checkMessage(app: Checker, queue: string, message: unknown): Promise<CheckedMessage> {
-  const [checked] = await checkMessages(app, declaredQueue(app, queue), [{ value: message, path: [] }], app.clock.now());
+  // The context is the caller's, taken now: the batch it joins may be inserted by another caller.
+  const [checked] = await checkMessages(app, declaredQueue(app, queue), [{ value: message, path: [] }], app.clock.now(), traceContextToStore(undefined));
   return checked!;
 }
 
@@ -202,7 +209,7 @@ async function checkAndInsert(
   options: EnqueueOptions,
 ): Promise<{ answers: EnqueuedMessage[]; dueAt: Date | undefined }> {
   if (queue.fifo && options.db?.transactionId !== undefined) await holdGroupsUntilCommit(app, queue, inputs, options.db);
-  const checked = await checkMessages(app, queue, inputs, app.clock.now());
+  const checked = await checkMessages(app, queue, inputs, app.clock.now(), traceContextToStore(options.traceContext));
   return { answers: await insertChecked(app, queue, checked, options.db ?? app.db), dueAt: earliestDue(checked) };
 }
 
@@ -336,7 +343,13 @@ async function insertResolvingDuplicates(db: Db, queue: string, messages: readon
  * Checks messages against their queue and type and makes their rows, ids included; throws every
  * refusal found (ValidationError, or TooLargeError when only sizes are wrong). Writes nothing.
  */
-async function checkMessages(app: Checker, queue: QueueConfig, inputs: readonly { value: unknown; path: Path }[], now: Date): Promise<CheckedInBatch[]> {
+async function checkMessages(
+  app: Checker,
+  queue: QueueConfig,
+  inputs: readonly { value: unknown; path: Path }[],
+  now: Date,
+  traceContext: string | null,
+): Promise<CheckedInBatch[]> {
   const issues: FieldIssue[] = [];
   const sizeIssues: FieldIssue[] = [];
   const checked: CheckedInBatch[] = [];
@@ -402,7 +415,10 @@ async function checkMessages(app: Checker, queue: QueueConfig, inputs: readonly 
     const availableAt = resolveAvailableAt(message, now, path, issues);
     if (availableAt === undefined) continue;
     // The slices go in calls of their own; the message's insert carries only its row.
-    const messageBytes = encodedRequestBytes(parts === undefined ? payloadJson : 'null', (message.dedupKey ?? '') + (message.groupKey ?? ''));
+    const messageBytes = encodedRequestBytes(
+      parts === undefined ? payloadJson : 'null',
+      (message.dedupKey ?? '') + (message.groupKey ?? '') + (traceContext ?? ''),
+    );
     requestBytes += messageBytes;
     checked.push({
       requestBytes: messageBytes,
@@ -417,6 +433,7 @@ async function checkMessages(app: Checker, queue: QueueConfig, inputs: readonly 
         availableAt,
         dedupKey: message.dedupKey ?? null,
         groupKey: message.groupKey ?? null,
+        traceContext,
       },
       sameAs: undefined,
     });

@@ -6,11 +6,13 @@ import { ConflictError, NotFoundError } from './errors.js';
 import { isUuid } from './ids.js';
 import { cancelMessage as cancelStoredMessage, findByDedupKeys, getMessage, readPayloadText, type Message } from './sql/index.js';
 import { RESPONSE_PAGE_BYTES } from './sql/responseBytes.js';
+import { traceIdOf } from './tracing.js';
 
 export type { MessageView } from '../schema/messages.js';
 
 /** A message as the API shows it; absent optional fields are left out rather than null. */
 export function toMessageView(message: Message): MessageView {
+  const traceId = traceIdOf(message.traceContext);
   return {
     id: message.id,
     queue: message.queue,
@@ -26,6 +28,7 @@ export function toMessageView(message: Message): MessageView {
     ...(message.lastError !== null ? { lastError: message.lastError } : {}),
     ...(message.dedupKey !== null ? { dedupKey: message.dedupKey } : {}),
     ...(message.groupKey !== null ? { groupKey: message.groupKey } : {}),
+    ...(traceId === null ? {} : { traceId }),
   };
 }
 

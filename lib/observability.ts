@@ -20,6 +20,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { traceIdOf } from './tracing.js';
 
 export const SERVICE_NAME = 'aurora-queue';
 export const METRICS_NAMESPACE = 'AuroraQueue';
@@ -116,15 +117,19 @@ export type MessageLogKeys = {
   queue: string;
   jobType?: string;
   attempt?: number;
+  /** The trace the message was enqueued in (lib/tracing.ts), when it has one. */
+  traceId?: string;
 };
 
 /** The fields of a message that are safe to log: identity and progress, never the payload. */
-export function messageLogKeys(message: { id: string; queue: string; type?: string; attempts?: number }): MessageLogKeys {
+export function messageLogKeys(message: { id: string; queue: string; type?: string; attempts?: number; traceContext?: string | null }): MessageLogKeys {
+  const traceId = traceIdOf(message.traceContext);
   return {
     messageId: message.id,
     queue: message.queue,
     ...(message.type !== undefined ? { jobType: message.type } : {}),
     ...(message.attempts !== undefined ? { attempt: message.attempts } : {}),
+    ...(traceId === null ? {} : { traceId }),
   };
 }
 

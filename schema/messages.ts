@@ -157,6 +157,10 @@ export const messageView = z.object({
   lastError: z.string().optional(),
   dedupKey: z.string().optional(),
   groupKey: z.string().optional(),
+  traceId: z
+    .string()
+    .optional()
+    .describe('The trace the message was enqueued in (a W3C trace id: 32 hex digits), when its producer sent one (traceparent or X-Amzn-Trace-Id)'),
 });
 export type MessageView = z.infer<typeof messageView>;
 

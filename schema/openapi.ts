@@ -15,7 +15,7 @@ const REFUSALS: Record<number, string> = {
 const input = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
 const output = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any', target: 'draft-2020-12' });
 
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): object[] {
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query' | 'header'): object[] {
   if (schema === undefined) return [];
   const json = input(schema) as { properties?: Record<string, object>; required?: string[] };
   return Object.entries(json.properties ?? {}).map(([name, property]) => ({
@@ -23,6 +23,7 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): obj
     in: where,
     required: where === 'path' || (json.required ?? []).includes(name),
     schema: property,
+    ...('description' in property ? { description: property.description } : {}),
   }));
 }
 
@@ -39,7 +40,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       summary: route.summary,
       operationId: `${route.function}:${route.method.toLowerCase()}:${route.path}`,
-      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query'), ...parameters(route.headers, 'header')],
       ...(route.body === undefined
         ? {}
         : {

@@ -59,6 +59,20 @@ const deadLetterList = z.object({
 
 const queueState = z.object({ queue: z.string(), paused: z.boolean() });
 
+/**
+ * The trace context an enqueue stores with its messages (lib/tracing.ts). The W3C Trace Context
+ * specification has a receiver ignore a malformed traceparent, so one is not refused: the messages
+ * are stored untraced.
+ */
+const traceHeaders = z.object({
+  traceparent: z
+    .string()
+    .optional()
+    .describe("W3C Trace Context: the producer's span (00-<trace id>-<span id>-<flags>); the drain runs the message in a span of this trace"),
+  tracestate: z.string().optional().describe('W3C Trace Context: vendor state carried with traceparent (up to 512 characters are kept)'),
+  'X-Amzn-Trace-Id': z.string().optional().describe('X-Ray trace header (Root=1-…;Parent=…;Sampled=…), used when there is no valid traceparent'),
+});
+
 export interface Route {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
@@ -67,6 +81,8 @@ export interface Route {
   summary: string;
   params?: z.ZodType;
   query?: z.ZodType;
+  /** Request headers the route reads (documented; a bad value is ignored, not refused). */
+  headers?: z.ZodType;
   body?: z.ZodType;
   /** Status → answer; every route may also answer the refusals in errorResponseBody. */
   responses: Record<number, z.ZodType>;
@@ -79,6 +95,7 @@ export const ROUTES: readonly Route[] = [
     function: 'enqueue',
     summary: 'Enqueue one message, or { messages: [...] } with up to 500, stored whole or not at all',
     params: queueParams,
+    headers: traceHeaders,
     body: z.union([enqueueMessage, enqueueBatch.extend({ messages: z.array(enqueueMessage).min(1).max(500) })]),
     responses: { 202: z.union([enqueuedMessage, z.object({ messages: z.array(enqueuedMessage) })]) },
   },

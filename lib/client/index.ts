@@ -20,6 +20,7 @@ import type { AnyJobType, PayloadInput } from '../jobs/types.js';
 import { cancelMessage, getMessageStatus } from '../messages.js';
 import { resolveQueues } from '../queues.js';
 import { systemClock } from '../clock.js';
+import { activeSpanContext, traceHeaders } from '../tracing.js';
 import { AutoBatcher } from './AutoBatcher.js';
 import { apiGatewaySigner } from './sigv4.js';
 
@@ -136,7 +137,11 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
       headers,
       body: text,
     });
-    const response = await fetchFn(url, { method, headers: signed.headers as Record<string, string>, body: text });
+    // The caller's trace goes with the request (lib/tracing.ts), outside the signature: a proxy
+    // that rewrites trace headers must not break the request.
+    const spanContext = activeSpanContext();
+    const sent = spanContext === undefined ? signed.headers : { ...signed.headers, ...traceHeaders(spanContext) };
+    const response = await fetchFn(url, { method, headers: sent as Record<string, string>, body: text });
     const answer = response.status === 204 ? undefined : await response.json().catch(() => undefined);
     if (!response.ok) throw errorFromResponse(response.status, answer);
     return answer;

@@ -9,6 +9,7 @@ import {
   type ExecuteStatementCommandOutput,
   type RDSDataClient,
 } from '@aws-sdk/client-rds-data';
+import { activeTracer, inSpan, SpanKind } from '../tracing.js';
 import { DeadlockError, TransactionNotFoundError } from './errors.js';
 import { decodeRows, insertIdOf, parseFormattedRecords, toSqlParameters } from './fields.js';
 import { deadlockBackoffMs, withRetry, type CallKind, type RetryPolicy } from './retry.js';
@@ -200,13 +201,41 @@ export class DataApiDb implements Db {
     });
   }
 
-  /** The one place that talks HTTP: every call, retries included, is counted here. */
+  /**
+   * The one place that talks HTTP: every call, retries included, is counted here, and is a client
+   * span of its own when an OpenTelemetry SDK is registered (lib/tracing.ts).
+   */
   #send<O>(operation: Operation, command: object): Promise<O> {
     const stats = this.#core.stats;
     stats.calls++;
     stats.byOperation[operation] = (stats.byOperation[operation] ?? 0) + 1;
-    return this.#core.client.send(command as ExecuteStatementCommand) as Promise<O>;
+    const send = () => this.#core.client.send(command as ExecuteStatementCommand) as Promise<O>;
+    if (activeTracer() === undefined) return send();
+    return inSpan(`RDSData.${API_OPERATIONS[operation]}`, callAttributes(operation, command), send, SpanKind.CLIENT);
   }
+}
+
+const API_OPERATIONS: Record<Operation, string> = {
+  Execute: 'ExecuteStatement',
+  BatchExecute: 'BatchExecuteStatement',
+  BeginTransaction: 'BeginTransaction',
+  CommitTransaction: 'CommitTransaction',
+  RollbackTransaction: 'RollbackTransaction',
+};
+
+/**
+ * A Data API call's span attributes (the AWS SDK and database conventions). The statement's text is
+ * recorded as it is: every value travels as a named parameter, never in the text (lib/sql).
+ */
+function callAttributes(operation: Operation, command: object): Record<string, string> {
+  const sql = (command as { input?: { sql?: string } }).input?.sql;
+  return {
+    'rpc.system': 'aws-api',
+    'rpc.service': 'RDSData',
+    'rpc.method': API_OPERATIONS[operation],
+    'db.system.name': 'mysql',
+    ...(sql === undefined ? {} : { 'db.query.text': sql.trim(), 'db.operation.name': /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '' }),
+  };
 }
 
 const REPLAYABLE: CallKind = { replayable: true, inTransaction: false };

@@ -134,8 +134,21 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
 
 /** A message read back with its lease: every field named, one object shape for every message (no spread). */
 function held(message: ClaimedMessage, leaseToken: string, leaseUntilMs: number, notBeforeMs: number | undefined): HeldClaimedMessage {
-  const { id, queue, type, payload, attempts, maxAttempts, priority, payloadParts, groupKey, nextInGroup } = message;
-  const result: HeldClaimedMessage = { id, queue, type, payload, attempts, maxAttempts, priority, payloadParts, groupKey, leaseToken, leaseUntilMs };
+  const { id, queue, type, payload, attempts, maxAttempts, priority, payloadParts, groupKey, traceContext, nextInGroup } = message;
+  const result: HeldClaimedMessage = {
+    id,
+    queue,
+    type,
+    payload,
+    attempts,
+    maxAttempts,
+    priority,
+    payloadParts,
+    groupKey,
+    traceContext,
+    leaseToken,
+    leaseUntilMs,
+  };
   if (nextInGroup !== undefined) result.nextInGroup = nextInGroup;
   if (notBeforeMs !== undefined) result.notBeforeMs = notBeforeMs;
   return result;

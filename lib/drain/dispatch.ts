@@ -3,6 +3,7 @@ import { $ZodAsyncError } from 'zod/v4/core';
 import { clip } from '../clip.js';
 import { MAX_ERROR_LENGTH, PermanentError, RetryableError, describeError } from '../errors.js';
 import type { JobContext, JobType } from '../jobs/types.js';
+import { traceIdOf } from '../tracing.js';
 import { ruleOf } from '../validation.js';
 
 export type Outcome = { kind: 'done' } | { kind: 'retry'; error: string; retryAfterMs?: number } | { kind: 'dead'; error: string };
@@ -15,6 +16,8 @@ export interface DispatchMessage {
   /** Already counted at claim: 1 on the first attempt. */
   attempts: number;
   maxAttempts: number;
+  /** The producer's trace context as stored (lib/tracing.ts), or null. */
+  traceContext?: string | null;
 }
 
 export interface DispatchOptions {
@@ -133,6 +136,7 @@ class MessageContext implements JobContext {
   readonly attempt: number;
   readonly maxAttempts: number;
   readonly #of: Attempt;
+  readonly #traceContext: string | null;
 
   constructor(message: DispatchMessage, of: Attempt) {
     this.id = message.id;
@@ -141,10 +145,16 @@ class MessageContext implements JobContext {
     this.attempt = message.attempts;
     this.maxAttempts = message.maxAttempts;
     this.#of = of;
+    this.#traceContext = message.traceContext ?? null;
   }
 
   get signal(): AbortSignal {
     return this.#of.signal();
+  }
+
+  // Parsed on read: most handlers never ask.
+  get traceId(): string | undefined {
+    return traceIdOf(this.#traceContext) ?? undefined;
   }
 }
 

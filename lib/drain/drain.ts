@@ -16,6 +16,7 @@ import { queueOverview, type QueueOverview } from '../sql/queueOverview.js';
 import type { SettleCounts } from './settle.js';
 import { DEFAULT_DRAIN_TUNING, silentLog, type DrainLog, type DrainTuning } from './types.js';
 import { sleep } from '../sleep.js';
+import { inSpan } from '../tracing.js';
 
 export interface DrainOptions {
   /** Drain only this declared queue; all declared queues when omitted. */
@@ -123,8 +124,8 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
     const lanesFor = plan === undefined ? active : active.filter((queue) => needsLane(app, queue, plan.get(queue.name), tuning));
     const quotas = MessageQuota.split(options.maxMessages ?? Number.POSITIVE_INFINITY, lanesFor.length);
     const drained = await Promise.all(
-      lanesFor.map((queue, i) =>
-        new QueueLane({
+      lanesFor.map((queue, i) => {
+        const lane = new QueueLane({
           db: app.db,
           clock: app.clock,
           queue,
@@ -148,8 +149,18 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
                   activity: new DrainActivity(app.db, app.clock, queue.name, WAKE_INTERVAL_MS, log),
                 },
               }),
-        }).run(),
-      ),
+        });
+        // One span per queue's lane (with an OpenTelemetry SDK): its claims and settles are its children.
+        return inSpan(`drain ${queue.name}`, { 'messaging.destination.name': queue.name }, async (span) => {
+          const summary = await lane.run();
+          span?.setAttributes({
+            'aurora_queue.claimed': summary.claimed,
+            'aurora_queue.dispatched': summary.dispatched,
+            'aurora_queue.stopped_because': summary.stoppedBecause,
+          });
+          return summary;
+        });
+      }),
     );
 
     const lanes = active.map((queue) => drained.find((lane) => lane.queue === queue.name) ?? idleLane(queue.name));

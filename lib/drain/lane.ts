@@ -2,7 +2,9 @@ import type { JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
 import { describeError } from '../errors.js';
 import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
+import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
+import { endAttemptSpan, inSpan, startAttemptSpan, withSpan, type Span } from '../tracing.js';
 import { extendRatePermits, releaseRunPermits } from '../sql/permits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
@@ -368,15 +370,19 @@ export class QueueLane {
     const now = this.#o.clock.now();
     // Real elapsed time, not the run's clock: this measures the database, not the queue's schedule.
     const startedMs = performance.now();
-    claimMessages(this.#o.db, {
-      queue: this.#queue.name,
-      limit,
-      now,
-      leaseMs: this.#queue.leaseSeconds * 1_000,
-      maxPageBytes: this.#o.tuning.maxPageBytes,
-      fifo: this.#queue.fifo,
-      permits: this.#permits.limits,
-      heads: this.#fifoHeads.candidates,
+    inSpan(`claim ${this.#queue.name}`, { 'messaging.destination.name': this.#queue.name }, async (span) => {
+      const claim = await claimMessages(this.#o.db, {
+        queue: this.#queue.name,
+        limit,
+        now,
+        leaseMs: this.#queue.leaseSeconds * 1_000,
+        maxPageBytes: this.#o.tuning.maxPageBytes,
+        fifo: this.#queue.fifo,
+        permits: this.#permits.limits,
+        heads: this.#fifoHeads.candidates,
+      });
+      span?.setAttribute('messaging.batch.message_count', claim.claimed);
+      return claim;
     })
       .then(
         async (claim) => {
@@ -562,18 +568,23 @@ export class QueueLane {
     this.#dispatched++;
     // Not awaited: handlers run side by side. No rejection is left unhandled: dispatch's own
     // failure becomes an outcome (catch), and the bookkeeping after it does not throw.
-    void dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal })
+    // The attempt's span (none without an OpenTelemetry SDK) is active while the handler runs.
+    const span = startAttemptSpan(message);
+    void withSpan(span, () => dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal }))
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
       .then((outcome) => {
         this.#running--;
-        this.#settle(message, jobType, outcome);
+        this.#settle(message, jobType, outcome, span);
         this.#markEnded(message);
         this.#wakeups.notify();
       });
   }
 
-  #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome): void {
+  #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome, span: Span | undefined): void {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
+    endAttemptSpan(span, final);
+    if (final.kind === 'dead') this.#o.log.error('message dead-lettered', { ...messageLogKeys(message), error: final.error });
+    else if (final.kind === 'retry') this.#o.log.warn('message attempt failed; it will be retried', { ...messageLogKeys(message), error: final.error });
     const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts };
     if (final.kind === 'done') {
       this.#settler.done({ ...held, written: this.#afterOutcomeWritten(message) });

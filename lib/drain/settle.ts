@@ -6,6 +6,7 @@ import { deadLetterHeld, type HeldDeadLetter } from '../sql/deadLetterHeld.js';
 import type { HeldMessage } from '../sql/heldMessage.js';
 import { releaseHeld, type HeldRelease } from '../sql/releaseHeld.js';
 import { rescheduleHeld, type HeldRetry } from '../sql/rescheduleHeld.js';
+import { inSpan } from '../tracing.js';
 
 /** Rows the settle writes changed, by outcome. */
 export interface SettleCounts {
@@ -244,7 +245,7 @@ class Channel<T extends HeldMessage> {
     if (this.#pending.length === 0) return this.#checkIdle();
     const rows = this.#pending.splice(0, this.#callSize());
     this.#inFlightRows = rows.length;
-    this.#inFlight = this.write(this.db, rows, this.clock.now())
+    this.#inFlight = inSpan(`settle ${this.what}`, { 'messaging.batch.message_count': rows.length }, () => this.write(this.db, rows, this.clock.now()))
       .then(
         (changed) => {
           this.#failures = 0;

@@ -13,6 +13,12 @@ export interface JobContext {
   maxAttempts: number;
   /** Aborted when the per-message timeout passes (or the drain run must stop); pass it to fetch. */
   signal: AbortSignal;
+  /**
+   * The trace the message was enqueued in (a W3C trace id), for the handler's own log lines;
+   * undefined when its producer sent none. With an OpenTelemetry SDK registered, the handler also
+   * runs inside the attempt's span, so its own spans join the trace by themselves.
+   */
+  traceId?: string | undefined;
 }
 
 /**

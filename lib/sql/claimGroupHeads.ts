@@ -92,7 +92,8 @@ export async function findGroupHeads(db: Db, input: { queue: string; now: Date; 
  * locking read that waits on the rows a concurrent claim is leasing. A scalar subquery runs per
  * head the scan returned, so only for heads this claim has locked (test/sql/claimGroupHeads). Its
  * lookup is an equality on (queue, group_lease): the record after the range gets a gap lock only,
- * which waits on nothing.
+ * which waits on nothing. No index hint names it: the optimizer picks it by itself (the plan is
+ * tested), and a hint would fail the claim while a migration rebuilds the index (010).
  */
 /** A head's follower, picked from the parameters by the head's id. */
 const followerOf = (headList: string, nextList: string) => `IF(:followers = 1, ELT(FIELD(h.id, ${headList}), ${nextList}), NULL)`;
@@ -111,7 +112,7 @@ UPDATE (
   STRAIGHT_JOIN queue_group_slots AS s FORCE INDEX (PRIMARY) ON s.queue = :queue AND s.slot = ${groupSlotOf('h.group_key')}
   WHERE h.id IN (${headList}) AND h.queue = :queue AND h.finished_at IS NULL AND h.available_at <= :now
     AND (
-      SELECT COUNT(*) FROM queue_messages AS r FORCE INDEX (ix_queue_messages_group_lease)
+      SELECT COUNT(*) FROM queue_messages AS r
       WHERE r.queue = :queue AND r.group_lease = h.group_key AND r.available_at > :now
     ) = 0
   LIMIT :limit

@@ -14,7 +14,7 @@ import { WORST_ROW_BYTES_PARAMS, worstRowBytesSql } from './responseBytes.js';
  * more follow). A row is kept when it ends within the budget, or when it is the page's first.
  * Count and sum travel back on every row.
  */
-const rowBytesSql = worstRowBytesSql({ payloadBytes: 'payload_bytes', text: ['last_error', 'dedup_key', 'group_key'] });
+const rowBytesSql = worstRowBytesSql({ payloadBytes: 'payload_bytes', text: ['last_error', 'dedup_key', 'group_key', 'trace_context'] });
 
 const LIST_DEAD_LETTERS = `
 SELECT * FROM (

@@ -19,6 +19,8 @@ export interface Message {
   availableAt: Date;
   dedupKey: string | null;
   groupKey: string | null;
+  /** The producer's trace context as stored (lib/tracing.ts), or null. */
+  traceContext: string | null;
   lastError: string | null;
   createdAt: Date;
   updatedAt: Date;
@@ -31,7 +33,7 @@ export interface Message {
  * so a read of one message needs no paging; reads of many are cut into pages.
  */
 export const MESSAGE_COLUMNS = `id, queue, type, payload, payload_parts, status, priority, attempts, max_attempts, available_at,
-  dedup_key, group_key, last_error, created_at, updated_at, finished_at`;
+  dedup_key, group_key, trace_context, last_error, created_at, updated_at, finished_at`;
 
 export function toMessage(row: Row): Message {
   return {
@@ -47,6 +49,7 @@ export function toMessage(row: Row): Message {
     availableAt: row.available_at as Date,
     dedupKey: (row.dedup_key as string | null) ?? null,
     groupKey: (row.group_key as string | null) ?? null,
+    traceContext: (row.trace_context as string | null) ?? null,
     lastError: (row.last_error as string | null) ?? null,
     createdAt: row.created_at as Date,
     updatedAt: row.updated_at as Date,

@@ -14,6 +14,8 @@ export interface ClaimedMessage {
   payloadParts: number;
   /** A FIFO queue's group; null otherwise. */
   groupKey: string | null;
+  /** The producer's trace context as stored (lib/tracing.ts), or null. */
+  traceContext: string | null;
   /**
    * With `groupNext`: the group's next two unfinished messages after this one, as the read found
    * them: the group's head and its follower once this one and every earlier one are finished
@@ -38,7 +40,7 @@ export interface ReadClaimedInput {
 /*
  * Reads a claim's messages in pages bounded by their worst-case size in the response, not only by
  * count: a batch of large payloads, or of non-ASCII text written as `\uXXXX`, would not fit one
- * response (lib/sql/responseBytes.ts; the group key is the only free text returned). The running
+ * response (lib/sql/responseBytes.ts; the group key and trace context are the only free text returned). The running
  * sum is computed over the claim's own rows (found through the lease index) on their ids and sizes
  * only, and the payloads are then fetched by primary key for the rows in the page: summing in a
  * derived table that also carried the payloads would copy every payload into a temporary table
@@ -50,10 +52,10 @@ export interface ReadClaimedInput {
  * value. Every column is text or a small integer, so nothing is lost; the payload, a JSON column,
  * comes as its text and is parsed here.
  */
-const claimedRowBytesSql = worstRowBytesSql({ payloadBytes: 'payload_bytes', text: ['group_key'] });
+const claimedRowBytesSql = worstRowBytesSql({ payloadBytes: 'payload_bytes', text: ['group_key', 'trace_context'] });
 
 const readClaimedSql = (groupNext: boolean) => `
-SELECT m.id, m.queue, m.type, m.payload, m.payload_parts, m.attempts, m.max_attempts, m.priority, m.group_key${groupNext ? GROUP_NEXT : ''}
+SELECT m.id, m.queue, m.type, m.payload, m.payload_parts, m.attempts, m.max_attempts, m.priority, m.group_key, m.trace_context${groupNext ? GROUP_NEXT : ''}
 FROM (
   SELECT id, ${claimedRowBytesSql} AS row_bytes, SUM(${claimedRowBytesSql}) OVER (ORDER BY id) AS running_bytes
   FROM queue_messages
@@ -92,6 +94,7 @@ export async function readClaimedMessages(db: Db, input: ReadClaimedInput): Prom
       priority: row.priority as number,
       payloadParts: (row.payload_parts as number | null) ?? 0,
       groupKey: (row.group_key as string | null) ?? null,
+      traceContext: (row.trace_context as string | null) ?? null,
     };
     if (input.groupNext === true) message.nextInGroup = [(row.next_id as string | null) ?? null, (row.next_next_id as string | null) ?? null];
     messages[i] = message;

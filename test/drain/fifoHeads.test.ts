@@ -13,6 +13,7 @@ function message(id: string, groupKey: string | null, nextInGroup?: [string | nu
     maxAttempts: 3,
     priority: 0,
     payloadParts: 0,
+    traceContext: null,
     groupKey,
     ...(nextInGroup ? { nextInGroup } : {}),
   };

@@ -35,6 +35,25 @@ const stored = async (queue: string) =>
   ]);
 
 describe('insertMessages', () => {
+  it("stores each message's trace context as given, alone or in a batch, and none when it has none", async () => {
+    const traced = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 rojo=1';
+    await insertMessages(stack.db, [message(60, 'traced-one', { traceContext: traced })], T0);
+    await insertMessages(
+      stack.db,
+      [message(61, 'traced-many', { traceContext: traced }), message(62, 'traced-many'), message(63, 'traced-many', { traceContext: null })],
+      T0,
+    );
+    const [rows] = (await stack.sql.query("SELECT id, trace_context FROM queue_messages WHERE queue LIKE 'traced-%' ORDER BY id")) as unknown as [
+      { id: string; trace_context: string | null }[],
+    ];
+    expect(rows.map((row) => [row.id, row.trace_context])).toEqual([
+      [idOf(60), traced],
+      [idOf(61), traced],
+      [idOf(62), null],
+      [idOf(63), null],
+    ]);
+  });
+
   it('stores one message, or a batch, as given: waiting, no attempt, a grouped one heading its group', async () => {
     expect(await insertMessages(stack.db, [message(1, 'one', { groupKey: 'g', dedupKey: 'k', priority: 7 })], T0)).toEqual({ duplicates: 0 });
     expect(await insertMessages(stack.db, [message(2, 'many'), message(3, 'many', { groupKey: 'g' }), message(4, 'many', { dedupKey: '😀' })], T0)).toEqual({

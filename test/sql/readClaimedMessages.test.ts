@@ -11,14 +11,45 @@ describe('readClaimedMessages', () => {
   it("reads the claim's running messages only, in id order, with their fields", async () => {
     await insertFixtures(stack, [
       { id: idOf(3), queue: 'read', status: 'running', leaseToken: 'a', attempts: 2, maxAttempts: 5, priority: 4, payload: '{"n":3}' },
-      { id: idOf(1), queue: 'read', status: 'running', leaseToken: 'a', attempts: 1, groupKey: 'g', payload: '[1,"é"]' },
+      {
+        id: idOf(1),
+        queue: 'read',
+        status: 'running',
+        leaseToken: 'a',
+        attempts: 1,
+        groupKey: 'g',
+        payload: '[1,"é"]',
+        traceContext: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 rojo=1',
+      },
       { id: idOf(2), queue: 'read', status: 'running', leaseToken: 'b' },
       { id: idOf(4), queue: 'read', status: 'done', leaseToken: 'a' }, // settled since
       { id: idOf(5), queue: 'read', status: 'retrying', leaseToken: 'a' },
     ]);
     expect(await readClaimedMessages(stack.db, { leaseToken: 'a', maxBytes: RESPONSE_PAGE_BYTES })).toEqual([
-      { id: idOf(1), queue: 'read', type: 't', payload: [1, 'é'], attempts: 1, maxAttempts: 3, priority: 0, payloadParts: 0, groupKey: 'g' },
-      { id: idOf(3), queue: 'read', type: 't', payload: { n: 3 }, attempts: 2, maxAttempts: 5, priority: 4, payloadParts: 0, groupKey: null },
+      {
+        id: idOf(1),
+        queue: 'read',
+        type: 't',
+        payload: [1, 'é'],
+        attempts: 1,
+        maxAttempts: 3,
+        priority: 0,
+        payloadParts: 0,
+        groupKey: 'g',
+        traceContext: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 rojo=1',
+      },
+      {
+        id: idOf(3),
+        queue: 'read',
+        type: 't',
+        payload: { n: 3 },
+        attempts: 2,
+        maxAttempts: 5,
+        priority: 4,
+        payloadParts: 0,
+        groupKey: null,
+        traceContext: null,
+      },
     ]);
     expect(await readClaimedMessages(stack.db, { leaseToken: 'nobody', maxBytes: RESPONSE_PAGE_BYTES })).toEqual([]);
   });

@@ -9,4 +9,5 @@ export const MIGRATIONS = [
   '007_group_leases',
   '008_recurring_purges',
   '009_wake_at',
+  '010_trace_context',
 ] as const;

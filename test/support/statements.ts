@@ -33,6 +33,8 @@ export interface Fixture {
   leaseToken: string | null;
   dedupKey: string | null;
   groupKey: string | null;
+  /** The stored trace context (lib/tracing.ts). */
+  traceContext: string | null;
   lastError: string | null;
   payloadParts: number;
   createdAt: Date;
@@ -66,6 +68,7 @@ export async function insertFixtures(stack: Stack, fixtures: readonly (Partial<F
       f.dedupKey ?? null,
       groupKey,
       finishedAt === null ? groupKey : null,
+      f.traceContext ?? null,
       f.lastError ?? null,
       f.createdAt ?? T0,
       f.updatedAt ?? T0,
@@ -75,7 +78,7 @@ export async function insertFixtures(stack: Stack, fixtures: readonly (Partial<F
   for (let i = 0; i < rows.length; i += 500) {
     await stack.sql.query(
       `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
-         lease_token, dedup_key, group_key, group_head, last_error, created_at, updated_at, finished_at) VALUES ?`,
+         lease_token, dedup_key, group_key, group_head, trace_context, last_error, created_at, updated_at, finished_at) VALUES ?`,
       [rows.slice(i, i + 500)],
     );
   }
