@@ -15,7 +15,7 @@ import { findByDedupKeys, insertMessages, insertPayloadParts, type NewMessage, t
 import { ensureGroupSlotsOnce, holdGroupSlots } from './sql/groupSlots.js';
 import { walkPlainJson, type PlainJsonFault } from './plainJson.js';
 import { formatPath, issuesFromZod } from './validation.js';
-import { traceContextToStore, type SpanContext } from './tracing.js';
+import { inSendSpan, traceContextToStore, type SpanContext } from './tracing.js';
 
 export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
 
@@ -208,9 +208,11 @@ async function checkAndInsert(
   inputs: readonly { value: unknown; path: Path }[],
   options: EnqueueOptions,
 ): Promise<{ answers: EnqueuedMessage[]; dueAt: Date | undefined }> {
-  if (queue.fifo && options.db?.transactionId !== undefined) await holdGroupsUntilCommit(app, queue, inputs, options.db);
-  const checked = await checkMessages(app, queue, inputs, app.clock.now(), traceContextToStore(options.traceContext));
-  return { answers: await insertChecked(app, queue, checked, options.db ?? app.db), dueAt: earliestDue(checked) };
+  return inSendSpan(queue.name, inputs.length, options.traceContext, async (traceContext) => {
+    if (queue.fifo && options.db?.transactionId !== undefined) await holdGroupsUntilCommit(app, queue, inputs, options.db);
+    const checked = await checkMessages(app, queue, inputs, app.clock.now(), traceContext);
+    return { answers: await insertChecked(app, queue, checked, options.db ?? app.db), dueAt: earliestDue(checked) };
+  });
 }
 
 /**

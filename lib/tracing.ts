@@ -170,6 +170,36 @@ export function traceContextToStore(given: SpanContext | undefined): string | nu
   return spanContext === undefined ? null : formatTraceContext(spanContext);
 }
 
+/**
+ * Runs an enqueue of `count` messages on `queue`, giving `fn` the context to store with them. With
+ * an SDK registered that is the context of a producer span, `send <queue>` (the messaging
+ * conventions' send span), a child of the request's context (`given`) or of the caller's active
+ * span, so the enqueue's own calls and each message's consumer spans hang under it; without one,
+ * the request's context or nothing (traceContextToStore).
+ */
+export function inSendSpan<T>(queue: string, count: number, given: SpanContext | undefined, fn: (stored: string | null) => Promise<T>): Promise<T> {
+  const tracer = activeTracer();
+  if (tracer === undefined) return fn(traceContextToStore(given));
+  const parent = given === undefined ? otelContext.active() : trace.setSpanContext(otelContext.active(), given);
+  const attributes: Attributes = {
+    'messaging.system': MESSAGING_SYSTEM,
+    'messaging.operation.type': 'send',
+    'messaging.operation.name': 'send',
+    'messaging.destination.name': queue,
+    'messaging.batch.message_count': count,
+  };
+  return tracer.startActiveSpan(`send ${queue}`, { kind: SpanKind.PRODUCER, attributes }, parent, async (span) => {
+    try {
+      return await fn(formatTraceContext(span.spanContext()));
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
 /** A message as its attempt span describes it. */
 export interface TracedMessage {
   id: string;

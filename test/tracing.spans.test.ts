@@ -98,16 +98,23 @@ describe('an HTTP enqueue with a traceparent, a retry, then success', () => {
     );
     expect(attemptSpans()).toHaveLength(2);
 
+    // The enqueue is a producer span under the request's traceparent, with its tracestate.
+    const [send] = named('send traced');
+    expect(send!.kind).toBe(3); // SpanKind.PRODUCER
+    expect(send!.spanContext().traceId).toBe(TRACE);
+    expect(send!.parentSpanContext?.spanId).toBe(PRODUCER_SPAN);
+    expect(send!.spanContext().traceState?.get('rojo')).toBe('00f067aa0ba902b7');
+    expect(send!.attributes).toMatchObject({ 'messaging.operation.type': 'send', 'messaging.destination.name': 'traced', 'messaging.batch.message_count': 1 });
     // The first attempt is the producer's child, in its trace, with its tracestate.
     expect(first!.spanContext().traceId).toBe(TRACE);
-    expect(first!.parentSpanContext?.spanId).toBe(PRODUCER_SPAN);
+    expect(first!.parentSpanContext?.spanId).toBe(send!.spanContext().spanId);
     expect(first!.parentSpanContext?.traceState?.get('rojo')).toBe('00f067aa0ba902b7');
     expect(first!.links).toEqual([]);
     // The retry starts under the drain run's span for its queue and links to the producer.
     const lanes = named('drain traced').map((lane) => lane.spanContext().spanId);
     expect(lanes).toContain(second!.parentSpanContext?.spanId);
     expect(second!.spanContext().traceId).not.toBe(TRACE);
-    expect(second!.links.map((link) => [link.context.traceId, link.context.spanId])).toEqual([[TRACE, PRODUCER_SPAN]]);
+    expect(second!.links.map((link) => [link.context.traceId, link.context.spanId])).toEqual([[TRACE, send!.spanContext().spanId]]);
 
     for (const [span, attempt, outcome] of [
       [first!, 1, 'retry'],
@@ -193,7 +200,7 @@ describe('log lines about a message', () => {
 });
 
 describe("the caller's active span", () => {
-  it('is what the outbox stores: the consumer is its child', async () => {
+  it("is the outbox's: its enqueue is a send span under it, and the consumer that span's child", async () => {
     const { app, clock } = flakyApp();
     const checkout = await tracer.startActiveSpan('checkout', async (span: Span) => {
       await app.db.transaction((tx) => enqueue(app, 'traced', [{ type: 'flaky', payload: {} }], { db: tx }));
@@ -202,8 +209,10 @@ describe("the caller's active span", () => {
     });
     await drainTwice(app, clock);
     const [first] = attemptSpans().filter((span) => span.attributes['aurora_queue.message.attempt'] === 1);
+    const [send] = named('send traced');
+    expect(send!.parentSpanContext?.spanId).toBe(checkout.spanId);
     expect(first!.spanContext().traceId).toBe(checkout.traceId);
-    expect(first!.parentSpanContext?.spanId).toBe(checkout.spanId);
+    expect(first!.parentSpanContext?.spanId).toBe(send!.spanContext().spanId);
   });
 
   it('is what the direct typed client stores, per caller, though callers share one insert', async () => {
