@@ -13,7 +13,7 @@ import { enqueue } from '../lib/enqueue.js';
 import { webhook } from '../lib/jobs/webhook.js';
 import { getMessageDetail } from '../lib/messages.js';
 import { jobType } from './drain/helpers.js';
-import { httpEvent, lambdaContext, parseResponse, recordingLogger } from './http/fixtures.js';
+import { enqueueEvent, lambdaContext, parseResponse, recordingLogger } from './http/fixtures.js';
 import { useStack } from './support/stack.js';
 
 const stack = useStack();
@@ -49,18 +49,7 @@ describe('1 MiB payloads', () => {
     expect(Buffer.byteLength(JSON.stringify(messages[0]!.payload))).toBeGreaterThan(900_000);
 
     const handler = createEnqueueHandler(() => app, { logger: recordingLogger(), publishMetrics: () => {} });
-    const response = parseResponse(
-      await handler(
-        httpEvent({
-          method: 'POST',
-          path: '/queues/hooks/messages',
-          routeKey: 'POST /queues/{queue}/messages',
-          pathParameters: { queue: 'hooks' },
-          body: { messages },
-        }),
-        lambdaContext,
-      ),
-    );
+    const response = parseResponse(await handler(enqueueEvent('hooks', { messages }), lambdaContext));
     expect(response.statusCode).toBe(202);
 
     const summary = await drain(app, { queue: 'hooks', remainingTimeMs: () => 60_000 });

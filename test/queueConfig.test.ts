@@ -9,14 +9,14 @@ import { createApp } from '../lib/app.js';
 import { drain } from '../lib/drain/drain.js';
 import { enqueue } from '../lib/index.js';
 import config from '../queue.config.js';
-import { httpEvent, lambdaContext, parseResponse, recordingLogger } from './http/fixtures.js';
+import { enqueueEvent, lambdaContext, parseResponse, recordingLogger } from './http/fixtures.js';
 import { useStack } from './support/stack.js';
 
 const stack = useStack();
 const app = () => createApp({ config, db: stack.db, env: {} });
 
 function post(queue: string, body: unknown) {
-  return httpEvent({ method: 'POST', path: `/queues/${queue}/messages`, routeKey: 'POST /queues/{queue}/messages', pathParameters: { queue }, body });
+  return enqueueEvent(queue, body);
 }
 
 describe('queue.config.ts', () => {

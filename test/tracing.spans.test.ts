@@ -17,7 +17,7 @@ import { defineJobType, type JobContext } from '../lib/jobs/types.js';
 import { getMessageStatus } from '../lib/messages.js';
 import { parseTraceparent } from '../lib/tracing.js';
 import { createEnqueueHandler } from '../handlers/enqueue.js';
-import { httpEvent, lambdaContext, parseResponse } from './http/fixtures.js';
+import { enqueueEvent, lambdaContext, parseResponse } from './http/fixtures.js';
 import { appOn, jobType, plenty } from './drain/helpers.js';
 import { useStack } from './support/stack.js';
 
@@ -75,14 +75,7 @@ describe('an HTTP enqueue with a traceparent, a retry, then success', () => {
     const handler = createEnqueueHandler(() => app, { publishMetrics: () => {} });
     const response = parseResponse(
       await handler(
-        httpEvent({
-          method: 'POST',
-          path: '/queues/traced/messages',
-          routeKey: 'POST /queues/{queue}/messages',
-          pathParameters: { queue: 'traced' },
-          headers: { traceparent: `00-${TRACE}-${PRODUCER_SPAN}-01`, tracestate: 'rojo=00f067aa0ba902b7' },
-          body: { type: 'flaky', payload: {} },
-        }),
+        enqueueEvent('traced', { type: 'flaky', payload: {} }, { traceparent: `00-${TRACE}-${PRODUCER_SPAN}-01`, tracestate: 'rojo=00f067aa0ba902b7' }),
         lambdaContext,
       ),
     );
@@ -249,15 +242,8 @@ describe("the caller's active span", () => {
       fetch: async (url, init) => {
         const headers = init?.headers as Record<string, string>;
         sentHeaders.push(headers);
-        const path = new URL(url).pathname;
-        const event = httpEvent({
-          method: init!.method!,
-          path,
-          routeKey: 'POST /queues/{queue}/messages',
-          pathParameters: { queue: 'traced' },
-          headers,
-          body: init!.body as string,
-        });
+        expect(new URL(url).pathname).toBe('/queues/traced/messages');
+        const event = enqueueEvent('traced', init!.body as string, headers);
         const answer = (await handler(event, lambdaContext)) as { statusCode: number; body: string };
         return new Response(answer.body, { status: answer.statusCode, headers: { 'content-type': 'application/json' } });
       },

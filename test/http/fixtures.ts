@@ -37,6 +37,18 @@ export interface EventInput {
   isBase64Encoded?: boolean;
 }
 
+/** POST /queues/{queue}/messages with `body` (one message or `{ messages }`), as API Gateway hands it over. */
+export function enqueueEvent(queue: string, body: unknown, headers?: Record<string, string>): APIGatewayProxyEventV2 {
+  return httpEvent({
+    method: 'POST',
+    path: `/queues/${queue}/messages`,
+    routeKey: 'POST /queues/{queue}/messages',
+    pathParameters: { queue },
+    body,
+    ...(headers === undefined ? {} : { headers }),
+  });
+}
+
 export function httpEvent(input: EventInput): APIGatewayProxyEventV2 {
   const body = input.body === undefined ? undefined : typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
   const headers = { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...input.headers };
