@@ -75,7 +75,13 @@ describe('an HTTP enqueue with a traceparent, a retry, then success', () => {
     const handler = createEnqueueHandler(() => app, { publishMetrics: () => {} });
     const response = parseResponse(
       await handler(
-        enqueueEvent('traced', { type: 'flaky', payload: {} }, { traceparent: `00-${TRACE}-${PRODUCER_SPAN}-01`, tracestate: 'rojo=00f067aa0ba902b7' }),
+        enqueueEvent(
+          'traced',
+          { type: 'flaky', payload: {} },
+          {
+            headers: { traceparent: `00-${TRACE}-${PRODUCER_SPAN}-01`, tracestate: 'rojo=00f067aa0ba902b7' },
+          },
+        ),
         lambdaContext,
       ),
     );
@@ -243,7 +249,7 @@ describe("the caller's active span", () => {
         const headers = init?.headers as Record<string, string>;
         sentHeaders.push(headers);
         expect(new URL(url).pathname).toBe('/queues/traced/messages');
-        const event = enqueueEvent('traced', init!.body as string, headers);
+        const event = enqueueEvent('traced', init!.body as string, { headers });
         const answer = (await handler(event, lambdaContext)) as { statusCode: number; body: string };
         return new Response(answer.body, { status: answer.statusCode, headers: { 'content-type': 'application/json' } });
       },

@@ -3,7 +3,7 @@ import { createDb } from '../../lib/db/index.js';
 import { ENQUEUE_LIMITS } from '../../schema/messages.js';
 import { createEnqueueHandler } from '../../handlers/enqueue.js';
 import { RESOURCE_ARN, SECRET_ARN, useStack } from '../support/stack.js';
-import { httpEvent, lambdaContext, parseResponse, recordingLogger, testApp, type EventInput } from '../http/fixtures.js';
+import { enqueueEvent, lambdaContext, parseResponse, recordingLogger, testApp, type EventInput } from '../http/fixtures.js';
 
 const stack = useStack();
 
@@ -15,15 +15,7 @@ beforeEach(async () => {
 const sms = { type: 'sms.send', payload: { to: '+15550001111', text: 'hello' } };
 
 function post(body: unknown, overrides: Partial<EventInput> = {}) {
-  const queue = overrides.pathParameters?.queue ?? 'default';
-  return httpEvent({
-    method: 'POST',
-    path: `/queues/${queue}/messages`,
-    routeKey: 'POST /queues/{queue}/messages',
-    pathParameters: { queue },
-    body,
-    ...overrides,
-  });
+  return enqueueEvent(overrides.pathParameters?.queue ?? 'default', body, overrides);
 }
 
 function handlerFor(app = testApp(stack.db)) {

@@ -38,14 +38,14 @@ export interface EventInput {
 }
 
 /** POST /queues/{queue}/messages with `body` (one message or `{ messages }`), as API Gateway hands it over. */
-export function enqueueEvent(queue: string, body: unknown, headers?: Record<string, string>): APIGatewayProxyEventV2 {
+export function enqueueEvent(queue: string, body: unknown, overrides: Partial<EventInput> = {}): APIGatewayProxyEventV2 {
   return httpEvent({
     method: 'POST',
     path: `/queues/${queue}/messages`,
     routeKey: 'POST /queues/{queue}/messages',
     pathParameters: { queue },
     body,
-    ...(headers === undefined ? {} : { headers }),
+    ...overrides,
   });
 }
 
