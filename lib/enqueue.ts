@@ -4,14 +4,24 @@
  * caller (the outbox, a script) is refused exactly as an HTTP caller is.
  */
 import type { z } from 'zod';
-import { ENQUEUE_LIMITS, enqueueBatch, enqueueMessage, type EnqueueMessage, type EnqueuedMessage } from '../schema/messages.js';
+import { ENQUEUE_LIMITS, enqueueBatch, enqueueMessage, type DedupRule, type EnqueueMessage, type EnqueuedMessage } from '../schema/messages.js';
 import type { App } from './app.js';
 import type { Db } from './db/types.js';
 import type { AnyJobType, PayloadInput } from './jobs/types.js';
 import { NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from './errors.js';
 import { uuidv7 } from './ids.js';
 import type { QueueConfig } from './queues.js';
-import { findByDedupKeys, insertMessages, insertPayloadParts, type NewMessage, type PayloadPart } from './sql/index.js';
+import {
+  debounceWaiting,
+  deletePayloadParts,
+  findByDedupKeys,
+  insertMessages,
+  insertPayloadParts,
+  releaseExpiredDedupKey,
+  releaseStartedDedupKey,
+  type NewMessage,
+  type PayloadPart,
+} from './sql/index.js';
 import { ensureGroupSlotsOnce, holdGroupSlots } from './sql/groupSlots.js';
 import { walkPlainJson, type PlainJsonFault } from './plainJson.js';
 import { formatPath, issuesFromZod } from './validation.js';
@@ -126,6 +136,8 @@ export interface CheckedMessage {
   message: NewMessage;
   /** What it adds to the ExecuteStatement request that inserts it (its batch must stay under 4 MiB). */
   requestBytes: number;
+  /** Debounce or throttle on its dedupKey; absent: a stored key answers a plain duplicate. */
+  dedup?: DedupRule;
 }
 
 /** A checked message in the batch being inserted. */
@@ -244,23 +256,31 @@ async function insertRowsAndSlices(app: App, queue: QueueConfig, checked: Checke
   const now = app.clock.now();
 
   // A dedupKey repeated within the batch is a duplicate of its first occurrence, decided here:
-  // the insert would only count it, not say which message it repeated.
+  // the insert would only count it, not say which message it repeated. A debounced repeat gives
+  // that first occurrence its payload, due time and mode, as if enqueued after it: the last wins.
   const firstByKey = new Map<string, number>();
   for (const [index, item] of checked.entries()) {
     const key = item.message.dedupKey;
     if (key === null) continue;
     const first = firstByKey.get(key);
-    if (first === undefined) firstByKey.set(key, index);
-    else item.sameAs = first;
+    if (first === undefined) {
+      firstByKey.set(key, index);
+      continue;
+    }
+    item.sameAs = first;
+    if (item.dedup?.mode === 'debounce') {
+      const head = checked[first]!;
+      head.message = { ...item.message, id: head.message.id };
+      head.dedup = item.dedup;
+    }
   }
 
-  const inserted = checked.filter((item) => item.sameAs === undefined).map((item) => item.message);
-  const stored = await insertResolvingDuplicates(db, queue.name, inserted, now);
-  // Slices only for messages this insert stored (a duplicate's payload is the stored message's).
-  await insertSlices(
-    db,
-    inserted.filter((message) => message.parts !== undefined && !stored.has(message.id)),
-  );
+  const inserted = checked.filter((item) => item.sameAs === undefined);
+  const { existingIdOf: stored, debounced } = await insertResolvingDuplicates(db, queue.name, inserted, now);
+  // Slices for messages this insert stored (a duplicate's payload is the stored message's), and
+  // new slices for waiting messages a debounce gave a large payload, in place of their old ones.
+  for (const message of debounced) await deletePayloadParts(db, message.id);
+  await insertSlices(db, [...inserted.map((item) => item.message).filter((message) => message.parts !== undefined && !stored.has(message.id)), ...debounced]);
   const answers: EnqueuedMessage[] = checked.map((item) => {
     const id = stored.get(item.message.id) ?? item.message.id;
     return { id, duplicate: id !== item.message.id };
@@ -311,34 +331,80 @@ function sliceUtf8(text: string, maxBytes: number): string[] {
   return slices;
 }
 
+/** What inserting a batch with its dedup keys resolved did, beyond inserting messages as given. */
+interface Resolved {
+  /** For each message that hit a stored dedupKey, the id it is answered by (a duplicate). */
+  existingIdOf: Map<string, string>;
+  /** Large payloads a debounce gave waiting messages, under those messages' ids: their slices are to be replaced. */
+  debounced: NewMessage[];
+}
+
 /**
  * Inserts in one call; answers, for each message that hit a stored dedupKey, the id it hit. Only
  * when the insert reports duplicates does a second call read those ids: the unique key decided
  * any race, so every racer reads back the same winner. A key whose message vanished between the
  * two calls (retention deleted it) is free again, so that message is inserted once more.
+ *
+ * A debounced or throttled hit goes on (resolveHit): it updates the waiting message it hit, or
+ * frees the key for a new message, which is then inserted in the next round. Freeing and
+ * inserting are two statements, and the unique key still lets only one racer's insert in; the
+ * others hit it in their next round. Each round settles at least the messages it inserted or
+ * updated, so a few rounds settle any race.
  */
-async function insertResolvingDuplicates(db: Db, queue: string, messages: readonly NewMessage[], now: Date): Promise<Map<string, string>> {
-  const existingIdOf = new Map<string, string>();
-  let pending = messages;
-  for (let round = 0; round < 3 && pending.length > 0; round++) {
-    const { duplicates } = await insertMessages(db, pending, now);
-    if (duplicates === 0) return existingIdOf;
-    const keyed = pending.filter((m) => m.dedupKey !== null);
+async function insertResolvingDuplicates(db: Db, queue: string, items: readonly CheckedInBatch[], now: Date): Promise<Resolved> {
+  const resolved: Resolved = { existingIdOf: new Map(), debounced: [] };
+  let pending = items;
+  for (let round = 0; round < MAX_INSERT_ROUNDS && pending.length > 0; round++) {
+    const { duplicates } = await insertMessages(
+      db,
+      pending.map((item) => item.message),
+      now,
+    );
+    if (duplicates === 0) return resolved;
+    const keyed = pending.filter((item) => item.message.dedupKey !== null);
     const found = await findByDedupKeys(
       db,
       queue,
-      keyed.map((m) => m.dedupKey!),
+      keyed.map((item) => item.message.dedupKey!),
     );
-    const unresolved: NewMessage[] = [];
-    for (const message of keyed) {
-      const id = found.get(message.dedupKey!);
-      if (id === undefined) unresolved.push(message);
-      else if (id !== message.id) existingIdOf.set(message.id, id);
+    const unresolved: CheckedInBatch[] = [];
+    for (const item of keyed) {
+      const id = found.get(item.message.dedupKey!);
+      if (id === undefined) unresolved.push(item);
+      else if (id !== item.message.id && !(await resolveHit(db, item, id, now, resolved))) unresolved.push(item);
     }
     pending = unresolved;
   }
-  if (pending.length > 0) throw new QueueError('dedupKey could not be resolved: its message kept disappearing', { retryable: false });
-  return existingIdOf;
+  if (pending.length > 0) throw new QueueError('dedupKey could not be resolved: its message kept changing under concurrent enqueues', { retryable: true });
+  return resolved;
+}
+
+const MAX_INSERT_ROUNDS = 8;
+
+/**
+ * A message whose key is held by the stored message `id`: true when it is answered by `id` (a
+ * duplicate, or a debounce that updated it), false when the key was freed for it to be inserted.
+ */
+async function resolveHit(db: Db, item: CheckedInBatch, id: string, now: Date, resolved: Resolved): Promise<boolean> {
+  const { message, dedup } = item;
+  const key = { id, queue: message.queue, dedupKey: message.dedupKey! };
+  if (dedup?.mode === 'debounce') {
+    if (await debounceWaiting(db, id, message, now)) {
+      resolved.existingIdOf.set(message.id, id);
+      if (message.parts !== undefined) resolved.debounced.push({ ...message, id });
+      return true;
+    }
+    // Claimed, retrying or finished: whether this call or a racer freed the key, it is free now
+    // unless a racer's new message took it, which the next round debounces into.
+    await releaseStartedDedupKey(db, key);
+    return false;
+  }
+  if (dedup?.mode === 'throttle') {
+    const windowStart = new Date(now.getTime() - dedup.seconds * 1_000);
+    if (await releaseExpiredDedupKey(db, { ...key, windowStart })) return false;
+  }
+  resolved.existingIdOf.set(message.id, id);
+  return true;
 }
 
 /**
@@ -414,7 +480,8 @@ async function checkMessages(
       });
       continue;
     }
-    const availableAt = resolveAvailableAt(message, now, path, issues);
+    const availableAt =
+      message.dedup?.mode === 'debounce' ? new Date(now.getTime() + message.dedup.seconds * 1_000) : resolveAvailableAt(message, now, path, issues);
     if (availableAt === undefined) continue;
     // The slices go in calls of their own; the message's insert carries only its row.
     const messageBytes = encodedRequestBytes(
@@ -437,6 +504,7 @@ async function checkMessages(
         groupKey: message.groupKey ?? null,
         traceContext,
       },
+      ...(message.dedup === undefined ? {} : { dedup: message.dedup }),
       sameAs: undefined,
     });
   }
