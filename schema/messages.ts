@@ -174,7 +174,7 @@ export const enqueueBatch = z.strictObject({
 /** The answer for one enqueued message, in the order given. */
 export const enqueuedMessage = z.object({
   id: z.uuid(),
-  /** True when the dedupKey already named a stored message: `id` is that message's. */
+  /** True when the dedupKey already named a stored message (a waiting one a debounce updated, too): `id` is that message's. */
   duplicate: z.boolean(),
 });
 export type EnqueuedMessage = z.infer<typeof enqueuedMessage>;
