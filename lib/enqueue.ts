@@ -15,10 +15,12 @@ import {
   debounceWaiting,
   deletePayloadParts,
   findByDedupKeys,
+  findDedupHolders,
   insertMessages,
   insertPayloadParts,
   releaseExpiredDedupKey,
   releaseStartedDedupKey,
+  type DedupHolder,
   type NewMessage,
   type PayloadPart,
 } from './sql/index.js';
@@ -276,10 +278,11 @@ async function insertRowsAndSlices(app: App, queue: QueueConfig, checked: Checke
   }
 
   const inserted = checked.filter((item) => item.sameAs === undefined);
-  const { existingIdOf: stored, debounced } = await insertResolvingDuplicates(db, queue.name, inserted, now);
+  const { existingIdOf: stored, debounced, unsliced } = await insertResolvingDuplicates(db, queue.name, inserted, now);
   // Slices for messages this insert stored (a duplicate's payload is the stored message's), and
   // new slices for waiting messages a debounce gave a large payload, in place of their old ones.
-  for (const message of debounced) await deletePayloadParts(db, message.id);
+  // Old slices of a payload now in its row go too (nothing reads them once payload_parts is 0).
+  for (const id of [...debounced.map((message) => message.id), ...unsliced]) await deletePayloadParts(db, id);
   await insertSlices(db, [...inserted.map((item) => item.message).filter((message) => message.parts !== undefined && !stored.has(message.id)), ...debounced]);
   const answers: EnqueuedMessage[] = checked.map((item) => {
     const id = stored.get(item.message.id) ?? item.message.id;
@@ -337,6 +340,8 @@ interface Resolved {
   existingIdOf: Map<string, string>;
   /** Large payloads a debounce gave waiting messages, under those messages' ids: their slices are to be replaced. */
   debounced: NewMessage[];
+  /** Messages a debounce gave a payload in the row in place of one in slices: their old slices are to go. */
+  unsliced: string[];
 }
 
 /**
@@ -348,11 +353,11 @@ interface Resolved {
  * A debounced or throttled hit goes on (resolveHit): it updates the waiting message it hit, or
  * frees the key for a new message, which is then inserted in the next round. Freeing and
  * inserting are two statements, and the unique key still lets only one racer's insert in; the
- * others hit it in their next round. Each round settles at least the messages it inserted or
- * updated, so a few rounds settle any race.
+ * others hit it in their next round. Each round settles the messages it inserted or updated, or
+ * sees a racer's new message, so a few rounds settle any race.
  */
 async function insertResolvingDuplicates(db: Db, queue: string, items: readonly CheckedInBatch[], now: Date): Promise<Resolved> {
-  const resolved: Resolved = { existingIdOf: new Map(), debounced: [] };
+  const resolved: Resolved = { existingIdOf: new Map(), debounced: [], unsliced: [] };
   let pending = items;
   for (let round = 0; round < MAX_INSERT_ROUNDS && pending.length > 0; round++) {
     const { duplicates } = await insertMessages(
@@ -362,16 +367,18 @@ async function insertResolvingDuplicates(db: Db, queue: string, items: readonly 
     );
     if (duplicates === 0) return resolved;
     const keyed = pending.filter((item) => item.message.dedupKey !== null);
-    const found = await findByDedupKeys(
-      db,
-      queue,
-      keyed.map((item) => item.message.dedupKey!),
-    );
+    const keys = keyed.map((item) => item.message.dedupKey!);
+    // The plain read (a covering index) unless a debounce or throttle needs the holder's state.
+    const found: Map<string, DedupHolder | { id: string }> = keyed.some((item) => item.dedup !== undefined)
+      ? await findDedupHolders(db, queue, keys)
+      : new Map([...(await findByDedupKeys(db, queue, keys))].map(([key, id]) => [key, { id }]));
     const unresolved: CheckedInBatch[] = [];
     for (const item of keyed) {
-      const id = found.get(item.message.dedupKey!);
-      if (id === undefined) unresolved.push(item);
-      else if (id !== item.message.id && !(await resolveHit(db, item, id, now, resolved))) unresolved.push(item);
+      const holder = found.get(item.message.dedupKey!);
+      if (holder === undefined) unresolved.push(item);
+      else if (holder.id === item.message.id) continue;
+      else if (!('status' in holder) || item.dedup === undefined) resolved.existingIdOf.set(item.message.id, holder.id);
+      else if (!(await resolveHit(db, item, holder, now, resolved))) unresolved.push(item);
     }
     pending = unresolved;
   }
@@ -382,29 +389,33 @@ async function insertResolvingDuplicates(db: Db, queue: string, items: readonly 
 const MAX_INSERT_ROUNDS = 8;
 
 /**
- * A message whose key is held by the stored message `id`: true when it is answered by `id` (a
- * duplicate, or a debounce that updated it), false when the key was freed for it to be inserted.
+ * A debounced or throttled message whose key `holder` holds: true when it is answered by the
+ * holder (a duplicate, or a debounce that updated it), false when it is to be inserted in the
+ * next round (the key was freed for it, or a racer changed the holder).
  */
-async function resolveHit(db: Db, item: CheckedInBatch, id: string, now: Date, resolved: Resolved): Promise<boolean> {
+async function resolveHit(db: Db, item: CheckedInBatch, holder: DedupHolder, now: Date, resolved: Resolved): Promise<boolean> {
   const { message, dedup } = item;
-  const key = { id, queue: message.queue, dedupKey: message.dedupKey! };
+  const key = { id: holder.id, queue: message.queue, dedupKey: message.dedupKey! };
   if (dedup?.mode === 'debounce') {
-    if (await debounceWaiting(db, id, message, now)) {
-      resolved.existingIdOf.set(message.id, id);
-      if (message.parts !== undefined) resolved.debounced.push({ ...message, id });
+    if (holder.status === 'waiting' && (await debounceWaiting(db, holder.id, message, now))) {
+      resolved.existingIdOf.set(message.id, holder.id);
+      if (message.parts !== undefined) resolved.debounced.push({ ...message, id: holder.id });
+      else if (holder.payloadParts > 0) resolved.unsliced.push(holder.id);
       return true;
     }
-    // Claimed, retrying or finished: whether this call or a racer freed the key, it is free now
+    // Claimed, retrying or finished: whether this call or a racer frees the key, it is free now
     // unless a racer's new message took it, which the next round debounces into.
     await releaseStartedDedupKey(db, key);
     return false;
   }
-  if (dedup?.mode === 'throttle') {
-    const windowStart = new Date(now.getTime() - dedup.seconds * 1_000);
-    if (await releaseExpiredDedupKey(db, { ...key, windowStart })) return false;
+  const windowStart = new Date(now.getTime() - dedup!.seconds * 1_000);
+  if (holder.createdAt > windowStart) {
+    resolved.existingIdOf.set(message.id, holder.id);
+    return true;
   }
-  resolved.existingIdOf.set(message.id, id);
-  return true;
+  // Past its window: freed by this call or a racer; the next round inserts, or finds the racer's.
+  await releaseExpiredDedupKey(db, { ...key, windowStart });
+  return false;
 }
 
 /**

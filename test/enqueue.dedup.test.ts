@@ -83,6 +83,8 @@ describe('dedup: debounce', () => {
     const later = app.clock.advance(500);
     const [second] = await enqueue(app, 'default', [{ ...sms('two'), priority: 9, maxAttempts: 2, dedupKey: 'k', dedup: debounce(3) }]);
     expect(second).toEqual({ id: first!.id, duplicate: true });
+    // A hit: the insert, the holder's read, the update.
+    expect(app.db.stats.calls).toBe(1 + 3);
     const [row] = await rows();
     expect([row.id, textOf(row), row.priority, row.max_attempts, row.status]).toEqual([first!.id, 'two', 9, 2, 'waiting']);
     expect(row.available_at).toEqual(new Date(later.getTime() + 3_000));
@@ -114,8 +116,15 @@ describe('dedup: debounce', () => {
     const [second] = await enqueue(app, 'default', [{ ...big('b'), dedupKey: 'big', dedup: debounce(1) }]);
     expect(second).toEqual({ id: first!.id, duplicate: true });
     expect(((await getMessageDetail(app, first!.id)).payload as { fill: string }).fill).toBe('b'.repeat(70_000));
+    const slices = async () => {
+      const [[row]] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_payload_parts WHERE message_id = ?', [first!.id])) as any;
+      return Number(row.n);
+    };
+    expect(await slices()).toBe(2);
     await enqueue(app, 'default', [{ type: 'any', payload: { small: true }, dedupKey: 'big', dedup: debounce(1) }]);
     expect((await getMessageDetail(app, first!.id)).payload).toEqual({ small: true });
+    // The old slices went with the payload they held.
+    expect(await slices()).toBe(0);
   });
 
   it('follows the same rule within a batch: the last debounced payload wins, every repeat answers the one message; new keys stay one call', async () => {
@@ -192,11 +201,14 @@ describe('dedup: debounce', () => {
 
 describe('dedup: throttle', () => {
   it('answers duplicates for the window after the first enqueue, then makes a new message', async () => {
-    const app = testApp(stack.db);
+    const app = testApp(stack.newDb());
     const [first] = await enqueue(app, 'default', [{ ...sms('first'), dedupKey: 't', dedup: throttle(10) }]);
     app.clock.advance(9_999);
+    const callsBefore = app.db.stats.calls;
     const [within] = await enqueue(app, 'default', [{ ...sms('second'), dedupKey: 't', dedup: throttle(10) }]);
     expect(within).toEqual({ id: first!.id, duplicate: true });
+    // Within the window: the insert and the holder's read, as for a plain duplicate.
+    expect(app.db.stats.calls - callsBefore).toBe(2);
     expect((await rows()).map(textOf)).toEqual(['first']);
 
     app.clock.advance(1);

@@ -37,3 +37,4 @@ export { debounceWaiting } from './debounceWaiting.js';
 export { deletePayloadParts } from './deletePayloadParts.js';
 export { releaseExpiredDedupKey } from './releaseExpiredDedupKey.js';
 export { releaseStartedDedupKey } from './releaseStartedDedupKey.js';
+export { findDedupHolders, type DedupHolder } from './findDedupHolders.js';
