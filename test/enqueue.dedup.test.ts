@@ -12,6 +12,8 @@ import { getMessageDetail } from '../lib/messages.js';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
 import { appOn, jobType, plenty } from './drain/helpers.js';
 import { testApp } from './http/fixtures.js';
+import { DataApiUnavailableError } from '../lib/db/index.js';
+import { lostReplyDb } from './support/lostReply.js';
 import { useStack } from './support/stack.js';
 
 const stack = useStack();
@@ -185,6 +187,25 @@ describe('dedup: debounce', () => {
     ]);
     expect(next.every((a) => a.id === stored[1].id)).toBe(true);
     expect(next.filter((a) => !a.duplicate)).toHaveLength(1);
+  });
+
+  it('fails on a lost reply, and the enqueue sent again ends as one would have', async () => {
+    const app = testApp(stack.db);
+    const [old] = await enqueue(app, 'default', [{ ...sms('old'), dedupKey: 'lost', dedup: debounce(1) }]);
+    await stack.sql.query(`UPDATE queue_messages SET status = 'done', finished_at = created_at`);
+    for (const statement of ['SET dedup_key = NULL', 'dedup_hits = dedup_hits + 1']) {
+      const lost = lostReplyDb(stack, { when: (sql) => sql.includes(statement) });
+      const [{ id: holder }] = await rows("dedup_key = 'lost'");
+      await expect(enqueue({ ...app, db: lost.db }, 'default', [{ ...sms(statement), dedupKey: 'lost', dedup: debounce(1) }])).rejects.toBeInstanceOf(
+        DataApiUnavailableError,
+      );
+      const [again] = await enqueue(app, 'default', [{ ...sms(statement), dedupKey: 'lost', dedup: debounce(1) }]);
+      // Freed, then lost: the enqueue sent again inserts. Debounced, then lost: sent again, it debounces into the same message.
+      expect(again!.id === holder).toBe(statement !== 'SET dedup_key = NULL');
+      const waiting = await rows("dedup_key = 'lost'");
+      expect(waiting.map((row) => [row.id, row.status, textOf(row)])).toEqual([[again!.id, 'waiting', statement]]);
+    }
+    expect((await rows()).map((row) => row.id)).toContain(old!.id);
   });
 
   it('works the same in a caller’s transaction (the outbox)', async () => {

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { debounceWaiting } from '../../lib/sql/debounceWaiting.js';
 import type { NewMessage } from '../../lib/sql/insertMessages.js';
 import { at, explain, expectAccess, idOf, insertBackground, insertFixtures, messages, statementsOf, T0 } from '../support/statements.js';
+import { DataApiUnavailableError } from '../../lib/db/index.js';
+import { lostReplyDb } from '../support/lostReply.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
@@ -72,6 +74,16 @@ describe('debounceWaiting', () => {
     expect(await debounceWaiting(stack.db, idOf(30), newer('deb3', 'k', { payloadJson: 'null', parts: ['a', 'b', 'c'] }), T0)).toBe(true);
     const [row] = await messages(stack, { queue: 'deb3' });
     expect(row!.payload_parts).toBe(3);
+  });
+
+  // A re-send could find the message claimed meanwhile and answer "not waiting" for an update that
+  // ran: the caller sees the failure and sends its enqueue again, which ends the same way.
+  it('is not re-sent after a lost reply: the caller sees the failure, and the update stands', async () => {
+    await insertFixtures(stack, [{ id: idOf(40), queue: 'deb4', dedupKey: 'k' }]);
+    const lost = lostReplyDb(stack, { when: (sql) => sql.includes('dedup_hits = dedup_hits + 1') });
+    await expect(debounceWaiting(lost.db, idOf(40), newer('deb4', 'k'), at(1_000))).rejects.toBeInstanceOf(DataApiUnavailableError);
+    expect([lost.lost(), lost.sent()]).toEqual([1, 1]);
+    expect((await stored('deb4')).map((row) => [row.payload, row.dedup_hits])).toEqual([['{"n": 2}', 1]]);
   });
 
   it('reaches the message by primary key', async () => {

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { releaseStartedDedupKey } from '../../lib/sql/releaseStartedDedupKey.js';
 import { explain, expectAccess, idOf, insertBackground, insertFixtures, messages, statementsOf } from '../support/statements.js';
+import { DataApiUnavailableError } from '../../lib/db/index.js';
+import { lostReplyDb } from '../support/lostReply.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
@@ -31,6 +33,15 @@ describe('releaseStartedDedupKey', () => {
     expect(await releaseStartedDedupKey(stack.db, { id: idOf(11), queue: 'rel2', dedupKey: 'a' })).toBe(false);
     expect(await releaseStartedDedupKey(stack.db, { id: idOf(10), queue: 'other', dedupKey: 'a' })).toBe(false);
     expect((await messages(stack, { queue: 'rel2' }))[0]!.dedup_key).toBe('a');
+  });
+
+  // A re-send would find the key already freed and answer false: the caller sees the failure instead.
+  it('is not re-sent after a lost reply: the caller sees the failure, and the key is free', async () => {
+    await insertFixtures(stack, [{ id: idOf(50), queue: 'lost', status: 'done', dedupKey: 'k' }]);
+    const lost = lostReplyDb(stack, { when: (sql) => sql.includes('SET dedup_key = NULL') });
+    await expect(releaseStartedDedupKey(lost.db, { id: idOf(50), queue: 'lost', dedupKey: 'k' })).rejects.toBeInstanceOf(DataApiUnavailableError);
+    expect([lost.lost(), lost.sent()]).toEqual([1, 1]);
+    expect((await messages(stack, { queue: 'lost' }))[0]!.dedup_key).toBeNull();
   });
 
   it('reaches the message by primary key', async () => {
