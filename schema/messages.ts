@@ -17,7 +17,8 @@ import * as z from 'zod';
  *   delay                 0 s to 365 days (delaySeconds, or an      0 to 15 min (DelaySeconds)
  *                         ISO 8601 availableAt)
  *   deduplication         per queue, as long as the message is      5 min window (FIFO queues only)
- *                         kept (retention), also across races
+ *                         kept (retention), also across races; or
+ *                         debounced / throttled over 1 s to 1 day
  *
  * Why these numbers: messages live in Aurora MySQL and every read goes through the RDS Data API,
  * which documents a limit of 64 KB per result row and 1 MiB per response, and refuses a request
