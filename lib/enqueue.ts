@@ -29,7 +29,7 @@ import { walkPlainJson, type PlainJsonFault } from './plainJson.js';
 import { formatPath, issuesFromZod } from './validation.js';
 import { inSendSpan, traceContextToStore, type SpanContext } from './tracing.js';
 
-export type { EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
+export type { DedupRule, EnqueueMessage, EnqueuedMessage } from '../schema/messages.js';
 
 /**
  * A message of one of the app's job types: its `type` names the type and its `payload` is checked
