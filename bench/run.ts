@@ -5,7 +5,7 @@
  *
  *   npm run bench                      the full run (about 5–10 minutes on 2 cores)
  *   npm run bench -- --quick           a tenth of the messages, 1 repetition, no bundles: for iterating
- *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, claim, delivery, bundles
+ *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, debounce, claim, delivery, bundles
  *   npm run bench -- --reps=5 --scale=0.5 --finished=200000
  *
  * Prints a markdown table and writes bench/results/latest.json. Not a test: nothing here fails a
@@ -42,6 +42,7 @@ import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js
 import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenarios/delivery.js';
 import { pickupLatency, wakeCost, type PickupResult, type WakeCostResult } from './scenarios/wake.js';
 import { clientEnqueues, type ClientResult } from './scenarios/client.js';
+import { debounceThroughHandler, type DebounceResult } from './scenarios/debounce.js';
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
 import { enqueueThroughHandler, type EnqueueResult } from './scenarios/enqueue.js';
 import { dataApiFloor, plainHttpFloor, type FloorResult } from './scenarios/floor.js';
@@ -54,7 +55,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** serverless.yml's drainMemorySize, in GB: what a drain run is billed for per second. */
 const DRAIN_MEMORY_GB = 0.5;
 
-const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'claim', 'delivery', 'bundles'] as const;
+const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'debounce', 'claim', 'delivery', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -156,6 +157,7 @@ interface Repetition {
   clientPipelined?: ClientResult;
   clientLatency?: ClientResult;
   wakeCost?: WakeCostResult;
+  debounce?: DebounceResult;
 }
 
 async function main(): Promise<void> {
@@ -335,6 +337,14 @@ async function main(): Promise<void> {
           `rep ${rep} pickup at 10/s, +${LATENCY_MS} ms/call: p50 ${r.pickup.latency.median.toFixed(0)} ms, p99 ${r.pickup.p99Ms.toFixed(0)} ms (${r.pickup.invokes} runs); ` +
             `at 1/s: p50 ${r.trickle.latency.median.toFixed(0)} ms, p99 ${r.trickle.p99Ms.toFixed(0)} ms (${r.trickle.invokes} runs); ` +
             `2,000/s: ${r.wakeCost.wakeCallsPerMessage.toFixed(4)} wake calls/msg, ${r.wakeCost.invokesPerSecond.toFixed(2)} invokes/s (${JSON.stringify(r.wakeCost.results)})`,
+        );
+      }
+      if (sections.has('debounce')) {
+        await freshQueue();
+        r.debounce = await debounceThroughHandler({ newDb: () => dataApiDb(server.url, database), pool });
+        log(
+          `rep ${rep} debounce: ${r.debounce.enqueues} enqueues of one key → ${r.debounce.runs} run(s)${r.debounce.lastPayloadRan ? ' with the last payload' : ''}, ` +
+            `${r.debounce.delayMs.toFixed(0)} ms after the last enqueue; ${r.debounce.enqueueCallsPerMessage.toFixed(2)} calls per enqueue`,
         );
       }
       if (receiver !== undefined) {
@@ -955,6 +965,24 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       unit: '/s',
       figure: figure(costs.map((c) => c.invokesPerSecond)),
       target: { op: '<=', value: 1, text: '≤ 1' },
+    });
+  }
+  const debounces = collect(repetitions, (rep) => rep.debounce);
+  if (debounces.length > 0) {
+    rows.push({
+      id: 'debounce runs',
+      what: '100 enqueues of one key through the handler, 20 ms apart, debounce 1 s, then a woken drain: handler runs (1 with the last payload)',
+      unit: '',
+      figure: figure(debounces.map((d) => (d.lastPayloadRan ? d.runs : Number.NaN))),
+      target: { op: '<=', value: 1, text: '1, last payload' },
+      note: `${figure(debounces.map((d) => d.enqueueCallsPerMessage)).median.toFixed(2)} Data API calls per enqueue`,
+    });
+    rows.push({
+      id: 'debounce delay',
+      what: 'the same: last enqueue answered → handler started',
+      unit: 'ms',
+      figure: figure(debounces.map((d) => d.delayMs)),
+      target: { op: '<=', value: 1_500, text: '≈ 1 s (≤ 1.5 s)' },
     });
   }
   rows.push(

@@ -17,6 +17,8 @@ export const OPTIONS = {
   'max-attempts': { type: 'string' },
   'dedup-key': { type: 'string' },
   'group-key': { type: 'string' },
+  debounce: { type: 'string' },
+  throttle: { type: 'string' },
   // dead
   limit: { type: 'string' },
   after: { type: 'string' },

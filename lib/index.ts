@@ -13,7 +13,7 @@ export { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from './jobs/webhook
 export { ConflictError, NotFoundError, PermanentError, QueueError, RetryableError, TooLargeError, ValidationError, type FieldIssue } from './errors.js';
 export { secret, type Secret, type SecretInput } from './secrets.js';
 export { createApp, type App, type AppOptions } from './app.js';
-export { enqueue, enqueueInTransaction, wakeDrain, type MessageFor, type EnqueueMessage, type EnqueuedMessage } from './enqueue.js';
+export { enqueue, enqueueInTransaction, wakeDrain, type MessageFor, type EnqueueMessage, type EnqueuedMessage, type DedupRule } from './enqueue.js';
 export { getMessageStatus, cancelMessage, type MessageView } from './messages.js';
 export { createLogger } from './observability.js';
 export { createQueueClient, type DirectQueueClient, type QueueClient, type SendOptions } from './client/index.js';

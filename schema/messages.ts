@@ -17,7 +17,8 @@ import * as z from 'zod';
  *   delay                 0 s to 365 days (delaySeconds, or an      0 to 15 min (DelaySeconds)
  *                         ISO 8601 availableAt)
  *   deduplication         per queue, as long as the message is      5 min window (FIFO queues only)
- *                         kept (retention), also across races
+ *                         kept (retention), also across races; or
+ *                         debounced / throttled over 1 s to 1 day
  *
  * Why these numbers: messages live in Aurora MySQL and every read goes through the RDS Data API,
  * which documents a limit of 64 KB per result row and 1 MiB per response, and refuses a request
@@ -54,6 +55,8 @@ export const ENQUEUE_LIMITS = {
   maxMaxAttempts: 100,
   maxDedupKeyChars: 255,
   maxGroupKeyChars: 128,
+  /** A debounce or throttle window: up to a day. */
+  maxDedupSeconds: 86_400,
   /** Arrays/objects nested in a payload. MariaDB (the local stand-in) refuses 32; MySQL refuses 101. */
   maxPayloadDepth: 31,
 } as const;
@@ -85,6 +88,28 @@ export const dedupKey = keyText(L.maxDedupKeyChars);
 /** A FIFO group's key: the same text rules as a dedupKey, shorter (it is indexed with the queue). */
 export const groupKey = keyText(L.maxGroupKeyChars);
 
+export const DEDUP_MODES = ['debounce', 'throttle'] as const;
+
+/** How a repeat of a stored dedupKey is answered, when not as a plain duplicate. */
+export const dedupRule = z
+  .strictObject({
+    mode: z
+      .enum(DEDUP_MODES)
+      .describe(
+        'debounce: a waiting message with this dedupKey takes this payload (and priority, maxAttempts) and comes due `seconds` from now, the last one wins; ' +
+          'a keyed message no longer waiting leaves a new message, due `seconds` from now. ' +
+          'throttle: later messages with the key are duplicates for `seconds` after the first was enqueued; after that the key makes a new message',
+      ),
+    seconds: z
+      .number()
+      .int(`must be a whole number of seconds from 1 to ${L.maxDedupSeconds} (1 day)`)
+      .min(1, `must be from 1 to ${L.maxDedupSeconds} seconds (1 day)`)
+      .max(L.maxDedupSeconds, `must be from 1 to ${L.maxDedupSeconds} seconds (1 day)`)
+      .describe('the debounce delay, or the throttle window, in seconds'),
+  })
+  .describe('with a dedupKey: debounce or throttle repeats of the key instead of answering them as duplicates for as long as the message is kept');
+export type DedupRule = z.output<typeof dedupRule>;
+
 /** One message as a caller sends it. `payload` is checked against its type's schema by lib/enqueue. */
 export const enqueueMessage = z
   .strictObject({
@@ -110,6 +135,7 @@ export const enqueueMessage = z
       .max(L.maxMaxAttempts, `must be an integer from ${L.minMaxAttempts} to ${L.maxMaxAttempts}`)
       .optional(),
     dedupKey: dedupKey.optional(),
+    dedup: dedupRule.optional(),
     /** FIFO queues only, and required there: messages of one group run one at a time, in enqueue order. */
     groupKey: groupKey.optional().describe('FIFO queues only, and required there: the messages of one group run one at a time, in enqueue order'),
   })
@@ -119,6 +145,24 @@ export const enqueueMessage = z
     }
     if (message.delaySeconds !== undefined && message.availableAt !== undefined) {
       context.addIssue({ code: 'custom', path: ['availableAt'], message: 'give delaySeconds or availableAt, not both', params: { rule: 'exclusive' } });
+    }
+    if (message.dedup !== undefined && message.dedupKey === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['dedupKey'],
+        message: `is required with dedup (${message.dedup.mode} needs a key)`,
+        params: { rule: 'required' },
+      });
+    }
+    // A debounced message is due `seconds` after its last enqueue; another delay would contradict it.
+    if (message.dedup?.mode === 'debounce' && (message.delaySeconds !== undefined || message.availableAt !== undefined)) {
+      const field = message.delaySeconds !== undefined ? 'delaySeconds' : 'availableAt';
+      context.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `cannot be given with dedup mode debounce, which sets the due time to dedup.seconds after the last enqueue`,
+        params: { rule: 'exclusive' },
+      });
     }
   });
 
@@ -131,7 +175,7 @@ export const enqueueBatch = z.strictObject({
 /** The answer for one enqueued message, in the order given. */
 export const enqueuedMessage = z.object({
   id: z.uuid(),
-  /** True when the dedupKey already named a stored message: `id` is that message's. */
+  /** True when the dedupKey already named a stored message (a waiting one a debounce updated, too): `id` is that message's. */
   duplicate: z.boolean(),
 });
 export type EnqueuedMessage = z.infer<typeof enqueuedMessage>;

@@ -13,19 +13,24 @@ const MAX_CHUNK_CHARS = 1_000_000;
 
 export const enqueueCommand: Command = {
   name: 'enqueue',
-  usage: "<queue> (<type> '<payload json>' [--delay <s>] [--priority <n>] [--max-attempts <n>] [--dedup-key <key>] [--group-key <key>] | --file <path|->)",
+  usage:
+    "<queue> (<type> '<payload json>' [--delay <s>] [--priority <n>] [--max-attempts <n>] [--dedup-key <key> [--debounce <s> | --throttle <s>]] [--group-key <key>] | --file <path|->)",
   summary: 'enqueue one message, or many from a file',
   details: [
     '  <type> <payload>    the message type (e.g. sms.send, webhook) and its payload as JSON',
     '                      (also as --type <type> --payload <json>)',
     '  --delay <s>         deliver no sooner than this many seconds from now',
+    '  --debounce <s>      with --dedup-key: a waiting message with the key takes this payload and',
+    '                      comes due <s> seconds from now (the last one wins); else a new message, due then',
+    '  --throttle <s>      with --dedup-key: a repeat of the key within <s> seconds of the first is a',
+    '                      duplicate; after that it makes a new message',
     "  --group-key <key>   the message's group on a FIFO queue (required there, refused elsewhere):",
     "                      a group's messages run one at a time, in enqueue order",
     '  --file <path|->     messages as a JSON array, {"messages": [...]}, or JSON Lines (one message',
     '                      object per line); "-" reads standard input. Sent in batches of up to 500,',
     '                      each stored whole or not at all.',
   ].join('\n'),
-  options: ['type', 'payload', 'file', 'delay', 'priority', 'max-attempts', 'dedup-key', 'group-key'],
+  options: ['type', 'payload', 'file', 'delay', 'priority', 'max-attempts', 'dedup-key', 'debounce', 'throttle', 'group-key'],
   arity: { min: 1, max: 3 },
   async run(context, [queue, ...message]) {
     if (context.options.file === undefined) {
@@ -34,7 +39,7 @@ export const enqueueCommand: Command = {
         messages: [result],
       } = await enqueueRequest(context.app(), queue!, messageFromArgs(context, message));
       if (context.json) return context.printJson(result);
-      context.print(result!.duplicate ? `duplicate: the dedupKey already names message ${result!.id}` : `enqueued ${result!.id} on ${queue}`);
+      context.print(describeSingle(context, queue!, result!));
       return;
     }
 
@@ -65,6 +70,13 @@ export const enqueueCommand: Command = {
     );
   },
 };
+
+function describeSingle(context: CliContext, queue: string, result: EnqueuedMessage): string {
+  if (!result.duplicate) return `enqueued ${result.id} on ${queue}`;
+  if (context.options.debounce !== undefined) return `debounced: waiting message ${result.id} takes this payload, due in ${context.options.debounce} s`;
+  if (context.options.throttle !== undefined) return `throttled: the dedupKey names message ${result.id}, enqueued less than ${context.options.throttle} s ago`;
+  return `duplicate: the dedupKey already names message ${result.id}`;
+}
 
 /** A batch's `messages[i]` as the message's place in the whole file: `messages[offset + i]`. */
 function numberedFromFileStart(error: ValidationError, offset: number): ValidationError {
@@ -99,6 +111,7 @@ function messageFromArgs(context: CliContext, [positionalType, positionalPayload
   const delaySeconds = intOption(options, 'delay', { min: 0, max: ENQUEUE_LIMITS.maxDelaySeconds }, 'enqueue');
   const priority = intOption(options, 'priority', { min: ENQUEUE_LIMITS.minPriority, max: ENQUEUE_LIMITS.maxPriority }, 'enqueue');
   const maxAttempts = intOption(options, 'max-attempts', { min: ENQUEUE_LIMITS.minMaxAttempts, max: ENQUEUE_LIMITS.maxMaxAttempts }, 'enqueue');
+  const dedup = dedupFromArgs(context);
   return {
     type,
     payload,
@@ -106,13 +119,25 @@ function messageFromArgs(context: CliContext, [positionalType, positionalPayload
     ...(priority !== undefined ? { priority } : {}),
     ...(maxAttempts !== undefined ? { maxAttempts } : {}),
     ...(options['dedup-key'] !== undefined ? { dedupKey: options['dedup-key'] } : {}),
+    ...(dedup !== undefined ? { dedup } : {}),
     ...(options['group-key'] !== undefined ? { groupKey: options['group-key'] } : {}),
   };
 }
 
+function dedupFromArgs({ options }: CliContext): EnqueueMessage['dedup'] {
+  if (options.debounce !== undefined && options.throttle !== undefined) throw new UsageError('give --debounce or --throttle, not both', 'enqueue');
+  const bounds = { min: 1, max: ENQUEUE_LIMITS.maxDedupSeconds };
+  const debounce = intOption(options, 'debounce', bounds, 'enqueue');
+  if (debounce !== undefined) return { mode: 'debounce', seconds: debounce };
+  const throttle = intOption(options, 'throttle', bounds, 'enqueue');
+  return throttle === undefined ? undefined : { mode: 'throttle', seconds: throttle };
+}
+
 async function messagesFromFile(context: CliContext): Promise<EnqueueMessage[]> {
   const { options } = context;
-  const mixed = (['type', 'payload', 'delay', 'priority', 'max-attempts', 'dedup-key', 'group-key'] as const).filter((name) => options[name] !== undefined);
+  const mixed = (['type', 'payload', 'delay', 'priority', 'max-attempts', 'dedup-key', 'debounce', 'throttle', 'group-key'] as const).filter(
+    (name) => options[name] !== undefined,
+  );
   if (mixed.length > 0)
     throw new UsageError(`--file takes whole messages; ${mixed.map((name) => `--${name}`).join(', ')} cannot be combined with it`, 'enqueue');
   const path = options.file!;

@@ -8,7 +8,7 @@
  * fails with the field and rule the API would name, without a network call.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { MessageView } from '../../schema/messages.js';
+import type { DedupRule, MessageView } from '../../schema/messages.js';
 import { createApp, type App } from '../app.js';
 import type { QueueAppConfig } from '../config.js';
 import type { Db } from '../db/types.js';
@@ -32,6 +32,12 @@ export interface SendOptions {
   priority?: number;
   maxAttempts?: number;
   dedupKey?: string;
+  /**
+   * With a dedupKey: `debounce` gives a waiting message with the key this payload and moves it to
+   * `seconds` from now (the last one wins); `throttle` answers repeats as duplicates for `seconds`
+   * after the first. Without it, a stored key answers a duplicate while the message is kept.
+   */
+  dedup?: DedupRule;
   /** A FIFO queue's group (required there, refused elsewhere): its messages run one at a time, in the order this client enqueued them. */
   groupKey?: string;
 }

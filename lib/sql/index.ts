@@ -33,3 +33,8 @@ export { rescheduleHeld, type HeldRetry } from './rescheduleHeld.js';
 export { claimWake, ensureQueueStates, extendDrainActivity, type ClaimWakeInput } from './drainActivity.js';
 export { nextDueAt } from './nextDueAt.js';
 export { insertPayloadParts, readPayloadText, type PayloadPart } from './payloadParts.js';
+export { debounceWaiting } from './debounceWaiting.js';
+export { deletePayloadParts } from './deletePayloadParts.js';
+export { releaseExpiredDedupKey } from './releaseExpiredDedupKey.js';
+export { releaseStartedDedupKey } from './releaseStartedDedupKey.js';
+export { findDedupHolders, type DedupHolder } from './findDedupHolders.js';

@@ -42,6 +42,12 @@ async function groupKeys(queue: string): Promise<[string, string | null][]> {
   return rows.map((row: any) => [row.id, row.group_key]);
 }
 
+/** The stored totalCents of a queue's messages, in id order. */
+async function payloadTotals(queue: string): Promise<number[]> {
+  const [rows] = (await stack.sql.query('SELECT CAST(payload AS CHAR) AS payload FROM queue_messages WHERE queue = ? ORDER BY id', [queue])) as any;
+  return rows.map((row: any) => JSON.parse(row.payload).totalCents);
+}
+
 async function stored(): Promise<number> {
   const [[row]] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_messages')) as any;
   return Number(row.n);
@@ -112,6 +118,20 @@ describe('direct client', () => {
     const many = await client.enqueueMany([{ type: 'ping', payload: {}, groupKey: 'acct-3' }], { queue: 'ledger' });
     expect((await groupKeys('ledger')).at(-1)).toEqual([many[0]!.id, 'acct-3']);
     await expect(client.enqueue('ping', {}, { queue: 'ledger' })).rejects.toMatchObject({ issues: [{ field: 'groupKey', rule: 'required' }] });
+    await client.close();
+  });
+
+  it("debounces concurrent single enqueues of one key within their shared insert: the last caller's payload wins", async () => {
+    const db = stack.newDb();
+    const client = createQueueClient({ transport: 'direct', config, database: db, lingerMs: 20, env: {} });
+    const dedup = { mode: 'debounce', seconds: 1 } as const;
+    const answers = await Promise.all(
+      [1, 2, 3].map((totalCents) => client.enqueue('order.confirm', { orderId: 'o-deb', totalCents }, { queue: 'orders', dedupKey: 'order-deb', dedup })),
+    );
+    expect(db.stats.calls).toBe(1);
+    expect(answers.map((a) => a.duplicate)).toEqual([false, true, true]);
+    expect(new Set(answers.map((a) => a.id)).size).toBe(1);
+    expect(await payloadTotals('orders')).toEqual([3]);
     await client.close();
   });
 
@@ -204,6 +224,25 @@ describe('HTTP client', () => {
     // A group key on a queue that is not FIFO is refused before any request, as the API would refuse it.
     seen.length = 0;
     await expect(c.enqueue('ping', {}, { queue: 'orders', groupKey: 'acct-9' })).rejects.toMatchObject({ issues: [{ field: 'groupKey', rule: 'not_fifo' }] });
+    expect(seen).toEqual([]);
+  });
+
+  it('carries debounce and throttle through the API', async () => {
+    const c = client();
+    const debounced = { queue: 'orders', dedupKey: 'h-deb', dedup: { mode: 'debounce', seconds: 1 } } as const;
+    const first = await c.enqueue('order.confirm', { orderId: 'h-deb', totalCents: 1 }, debounced);
+    const second = await c.enqueue('order.confirm', { orderId: 'h-deb', totalCents: 2 }, debounced);
+    expect(second).toEqual({ id: first.id, duplicate: true });
+    expect(await payloadTotals('orders')).toEqual([2]);
+    const throttled = { queue: 'orders', dedupKey: 'h-thr', dedup: { mode: 'throttle', seconds: 60 } } as const;
+    const kept = await c.enqueue('order.confirm', { orderId: 'h-thr', totalCents: 10 }, throttled);
+    expect(await c.enqueue('order.confirm', { orderId: 'h-thr', totalCents: 20 }, throttled)).toEqual({ id: kept.id, duplicate: true });
+    expect(await payloadTotals('orders')).toEqual([2, 10]);
+    // No key to debounce on: refused before any request.
+    seen.length = 0;
+    await expect(c.enqueue('ping', {}, { dedup: { mode: 'debounce', seconds: 1 } })).rejects.toMatchObject({
+      issues: [{ field: 'dedupKey', rule: 'required' }],
+    });
     expect(seen).toEqual([]);
   });
 

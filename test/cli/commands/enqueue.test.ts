@@ -64,6 +64,45 @@ it('passes delay, priority, max attempts and dedup key; a repeated key answers t
   expect(second.stdout).toBe(`duplicate: the dedupKey already names message ${first.id}\n`);
 });
 
+it('debounces with --debounce and throttles with --throttle on a --dedup-key', async () => {
+  const enqueueText = (body: string, ...extra: string[]) =>
+    runCaptured(['enqueue', 'orders', 'sms.send', JSON.stringify({ to: '+15551234567', body }), ...extra], stackEnv(stack));
+  const payloadOf = async (id: string) => {
+    const [[stored]] = (await stack.sql.query(
+      'SELECT CAST(payload AS CHAR) AS payload, available_at > created_at AS is_delayed FROM queue_messages WHERE id = ?',
+      [id],
+    )) as any[];
+    return [JSON.parse(stored.payload).body, stored.is_delayed];
+  };
+
+  const first = json(await enqueueText('one', '--dedup-key', 'cli-deb', '--debounce', '30', '--json'));
+  expect(first).toEqual({ id: expect.any(String), duplicate: false });
+  const second = await enqueueText('two', '--dedup-key', 'cli-deb', '--debounce', '30');
+  expect(second).toMatchObject({ code: 0, stdout: `debounced: waiting message ${first.id} takes this payload, due in 30 s\n` });
+  expect(await payloadOf(first.id)).toEqual(['two', 1]);
+
+  const kept = json(await enqueueText('first', '--dedup-key', 'cli-thr', '--throttle', '60', '--json'));
+  expect(await enqueueText('again', '--dedup-key', 'cli-thr', '--throttle', '60')).toMatchObject({
+    code: 0,
+    stdout: `throttled: the dedupKey names message ${kept.id}, enqueued less than 60 s ago\n`,
+  });
+  expect((await payloadOf(kept.id))[0]).toBe('first');
+
+  expect(await enqueueText('x', '--dedup-key', 'k', '--debounce', '1', '--throttle', '1')).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining('not both'),
+  });
+  expect(await enqueueText('x', '--dedup-key', 'k', '--debounce', '0')).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining('--debounce must be a whole number from 1 to 86400'),
+  });
+  expect(await enqueueText('x', '--debounce', '5')).toMatchObject({ code: 1, stderr: expect.stringContaining('dedupKey: is required with dedup') });
+  expect(await enqueueText('x', '--dedup-key', 'k', '--debounce', '5', '--delay', '3')).toMatchObject({
+    code: 1,
+    stderr: expect.stringContaining('delaySeconds: cannot be given with dedup mode debounce'),
+  });
+});
+
 it.each([[['--priority', '-5']], [['--priority=-5']]])('takes a negative priority: %j', async (priority) => {
   const run = json(await runCaptured(['enqueue', 'sms', 'sms.send', '{"to":"+15551234567","body":"hi"}', ...priority, '--json'], stackEnv(stack)));
   expect(await row(run.id)).toMatchObject({ priority: -5 });
