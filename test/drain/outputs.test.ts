@@ -1,0 +1,83 @@
+/** Results and progress through a real drain: stored with the message, shown by its status, a bad result only logged. */
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../lib/clock.js';
+import { drain } from '../../lib/drain/drain.js';
+import type { DrainLog } from '../../lib/drain/types.js';
+import { defineJobType } from '../../lib/jobs/types.js';
+import { getMessageStatus } from '../../lib/messages.js';
+import { useStack } from '../support/stack.js';
+import { anyPayload, appOn, plenty, seed } from './helpers.js';
+
+const stack = useStack();
+
+function recordingLog() {
+  const warnings: { message: string; attributes: Record<string, unknown> }[] = [];
+  const log: DrainLog = { warn: (message, attributes) => warnings.push({ message, attributes }), error: () => {} };
+  return { log, warnings };
+}
+
+describe('drain: results and progress', () => {
+  it("stores what handle returns and its last progress, shown by the message's status; nothing for a handler that returns nothing", async () => {
+    const app = appOn(stack, {
+      queues: [{ name: 'outputs' }],
+      jobTypes: [
+        defineJobType({
+          type: 'sms.send',
+          payload: anyPayload,
+          handle: async (_payload, context) => {
+            context.progress(0.5);
+            context.progress({ step: 'sent', parts: 2 });
+            return { sid: `SM-${context.id.slice(-4)}`, segments: 2 };
+          },
+        }),
+        defineJobType({ type: 'noop', payload: anyPayload, handle: async () => {} }),
+      ],
+      clock: systemClock,
+    });
+    const [sms, noop] = await seed(app, [
+      { queue: 'outputs', type: 'sms.send' },
+      { queue: 'outputs', type: 'noop' },
+    ]);
+    const summary = await drain(app, { queue: 'outputs', remainingTimeMs: plenty });
+    expect(summary.done).toBe(2);
+    const view = await getMessageStatus(app, sms!);
+    expect(view).toMatchObject({ status: 'done', result: { sid: `SM-${sms!.slice(-4)}`, segments: 2 } });
+    // The first value went at once; the last one, pending, when the attempt ended (fire and forget: polled for).
+    await expect.poll(async () => (await getMessageStatus(app, sms!)).progress).toEqual({ step: 'sent', parts: 2 });
+    expect((await getMessageStatus(app, sms!)).progressAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const plain = await getMessageStatus(app, noop!);
+    expect(plain.status).toBe('done');
+    expect(plain).not.toHaveProperty('result');
+    expect(plain).not.toHaveProperty('progress');
+  });
+
+  it('marks a message whose result is too large or not JSON done without it, and warns naming the message and the rule', async () => {
+    const { log, warnings } = recordingLog();
+    const app = appOn(stack, {
+      queues: [{ name: 'outputs-bad' }],
+      jobTypes: [
+        defineJobType({ type: 'big', payload: anyPayload, handle: async () => 'x'.repeat(50_000) }),
+        defineJobType({ type: 'fn', payload: anyPayload, handle: async () => () => 1 }),
+      ],
+      clock: systemClock,
+    });
+    const [big, fn] = await seed(app, [
+      { queue: 'outputs-bad', type: 'big' },
+      { queue: 'outputs-bad', type: 'fn' },
+    ]);
+    const summary = await drain(app, { queue: 'outputs-bad', remainingTimeMs: plenty, log });
+    expect(summary.done).toBe(2);
+    for (const id of [big!, fn!]) {
+      const view = await getMessageStatus(app, id);
+      expect(view.status).toBe('done');
+      expect(view).not.toHaveProperty('result');
+    }
+    const notStored = warnings.filter((w) => w.message === 'handler result not stored; the message is done');
+    expect(notStored.map((w) => [w.attributes.messageId, w.attributes.rule])).toEqual(
+      expect.arrayContaining([
+        [big, 'the result must be at most 49152 bytes of JSON text, got 50002'],
+        [fn, 'the result must be JSON, not a function'],
+      ]),
+    );
+  });
+});
