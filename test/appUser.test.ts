@@ -29,8 +29,8 @@ const stack = useStack();
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-queue-test-app-AbCdEf';
 const QUEUE_TABLES = [
   'queue_group_slots',
-  'queue_message_outputs',
   'queue_messages',
+  'queue_message_outputs',
   'queue_payload_parts',
   'queue_permits',
   'queue_recurring_purges',

@@ -153,8 +153,8 @@ describe('readTables', () => {
         database: stack.database,
         tables: [
           'queue_group_slots',
-          'queue_message_outputs',
           'queue_messages',
+          'queue_message_outputs',
           'queue_payload_parts',
           'queue_permits',
           'queue_recurring_purges',
