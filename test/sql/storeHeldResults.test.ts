@@ -90,6 +90,14 @@ describe('storeHeldResults', () => {
     expect([once.result, resent.result]).toEqual([2, 2]);
   });
 
+  it('goes with its message: deleting a message (retention, a purge) deletes its outputs', async () => {
+    await reset();
+    await seed();
+    await storeHeldResults(stack.db, { held, now });
+    await stack.sql.query('DELETE FROM queue_messages WHERE id = ?', [idOf(1)]);
+    expect((await outputs()).map((row) => row.id)).toEqual([idOf(2)]);
+  });
+
   it('reads the JSON rows, then each message by primary key: no scan of queue_messages', async () => {
     await insertBackground(stack, { from: 700_000 });
     await reset();
