@@ -75,16 +75,18 @@ export type PayloadInput<J> = J extends JobType<unknown, string, infer I> ? I : 
  */
 export type ResultOf<J> = J extends JobType<any, string, any, infer R> ? Exclude<Jsonified<R>, undefined | null> : never; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** A value after JSON.stringify and JSON.parse, as far as types can say. */
-export type Jsonified<V> = V extends { toJSON(): infer J }
-  ? J
-  : V extends string | number | boolean | null | undefined
-    ? V
-    : V extends readonly (infer E)[]
-      ? Jsonified<E>[]
-      : V extends object
-        ? { [K in keyof V as V[K] extends (...args: never[]) => unknown ? never : K]: Jsonified<V[K]> }
-        : never;
+/** A value after JSON.stringify and JSON.parse, as far as types can say (unknown stays unknown: a type declared without one). */
+export type Jsonified<V> = unknown extends V
+  ? unknown
+  : V extends { toJSON(): infer J }
+    ? J
+    : V extends string | number | boolean | null | undefined
+      ? V
+      : V extends readonly (infer E)[]
+        ? Jsonified<E>[]
+        : V extends object
+          ? { [K in keyof V as V[K] extends (...args: never[]) => unknown ? never : K]: Jsonified<V[K]> }
+          : never;
 
 /**
  * Keeps a job type's name a literal type, its handler's payload tied to its schema, and its result
