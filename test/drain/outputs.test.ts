@@ -5,6 +5,10 @@ import { drain } from '../../lib/drain/drain.js';
 import type { DrainLog } from '../../lib/drain/types.js';
 import { defineJobType } from '../../lib/jobs/types.js';
 import { getMessageStatus } from '../../lib/messages.js';
+import { createApp } from '../../lib/app.js';
+import { defineConfig } from '../../lib/config.js';
+import { STORE_HELD_PROGRESS } from '../../lib/sql/storeHeldProgress.js';
+import { recordingDb } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 import { anyPayload, appOn, plenty, seed } from './helpers.js';
 
@@ -79,5 +83,31 @@ describe('drain: results and progress', () => {
         [fn, 'the result must be JSON, not a function'],
       ]),
     );
+  });
+
+  it('writes a burst of progress as two writes, the first value and the last, without holding the outcome back', async () => {
+    const db = recordingDb(stack.newDb());
+    const app = createApp({
+      db,
+      env: {},
+      clock: systemClock,
+      config: defineConfig({
+        queues: [{ name: 'outputs-burst' }],
+        jobTypes: [
+          defineJobType({
+            type: 'burst',
+            payload: anyPayload,
+            handle: async (_payload, context) => {
+              for (let i = 1; i <= 100; i++) context.progress({ done: i, of: 100 });
+            },
+          }),
+        ],
+      }),
+    });
+    const [id] = await seed(app, [{ queue: 'outputs-burst', type: 'burst' }]);
+    expect((await drain(app, { queue: 'outputs-burst', remainingTimeMs: plenty })).done).toBe(1);
+    await expect.poll(async () => (await getMessageStatus(app, id!)).progress).toEqual({ done: 100, of: 100 });
+    const writes = db.calls.filter((call) => call.sql === STORE_HELD_PROGRESS).map((call) => call.params.progress);
+    expect(writes).toEqual(['{"done":1,"of":100}', '{"done":100,"of":100}']);
   });
 });
