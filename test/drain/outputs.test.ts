@@ -8,6 +8,7 @@ import { getMessageStatus } from '../../lib/messages.js';
 import { createApp } from '../../lib/app.js';
 import { defineConfig } from '../../lib/config.js';
 import { STORE_HELD_PROGRESS } from '../../lib/sql/storeHeldProgress.js';
+import { STORE_HELD_RESULTS } from '../../lib/sql/storeHeldResults.js';
 import { recordingDb } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 import { anyPayload, appOn, plenty, seed } from './helpers.js';
@@ -109,5 +110,56 @@ describe('drain: results and progress', () => {
     await expect.poll(async () => (await getMessageStatus(app, id!)).progress).toEqual({ done: 100, of: 100 });
     const writes = db.calls.filter((call) => call.sql === STORE_HELD_PROGRESS).map((call) => call.params.progress);
     expect(writes).toEqual(['{"done":1,"of":100}', '{"done":100,"of":100}']);
+  });
+
+  it('shows only the result of the run that completed a message: a run that lost its lease leaves its result hidden, then replaced or not', async () => {
+    // Between the first run's results write and its mark done, the leases are taken over (as if
+    // they had run out and another drain had claimed the messages): the results land, the mark not.
+    const db = recordingDb(stack.newDb());
+    const execute = db.execute;
+    let takeOver = true;
+    db.execute = async (sql, params, options) => {
+      const answer = await execute(sql, params, options);
+      if (sql === STORE_HELD_RESULTS && takeOver) {
+        takeOver = false;
+        const ids = (params!.held as { id: string }[]).map((h) => h.id);
+        await stack.sql.query("UPDATE queue_messages SET lease_token = 'another-drain', available_at = ? WHERE id IN (?)", [new Date(0), ids]);
+      }
+      return answer;
+    };
+    const app = createApp({
+      db,
+      env: {},
+      clock: systemClock,
+      config: defineConfig({
+        queues: [{ name: 'outputs-lost', maxAttempts: 3 }],
+        jobTypes: [
+          defineJobType({
+            type: 'lost',
+            payload: anyPayload,
+            handle: async (payload: unknown, context) => (context.attempt === 1 ? { run: 1 } : (payload as { second: unknown }).second),
+          }),
+        ],
+      }),
+    });
+    const [replaced, hidden] = await seed(app, [
+      { queue: 'outputs-lost', type: 'lost', payload: { second: { run: 2 } } },
+      { queue: 'outputs-lost', type: 'lost', payload: { second: null } },
+    ]);
+    const first = await drain(app, { queue: 'outputs-lost', remainingTimeMs: plenty });
+    expect(first).toMatchObject({ done: 0, lostLeases: 2 });
+    const [stored] = (await stack.sql.query('SELECT result FROM queue_message_outputs WHERE message_id IN (?, ?)', [replaced, hidden])) as any;
+    expect(stored.map((row: { result: string }) => row.result)).toEqual(['{"run":1}', '{"run":1}']);
+    for (const id of [replaced!, hidden!]) {
+      const view = await getMessageStatus(app, id);
+      expect([view.status, view.result]).toEqual(['running', undefined]);
+    }
+    // The taken-over leases ran out: a drain claims both again and completes them.
+    const second = await drain(app, { queue: 'outputs-lost', remainingTimeMs: plenty });
+    expect(second).toMatchObject({ done: 2, lostLeases: 0 });
+    expect(await getMessageStatus(app, replaced!)).toMatchObject({ status: 'done', attempts: 2, result: { run: 2 } });
+    const completedWithout = await getMessageStatus(app, hidden!);
+    expect(completedWithout).toMatchObject({ status: 'done', attempts: 2 });
+    expect(completedWithout).not.toHaveProperty('result');
   });
 });
