@@ -13,7 +13,8 @@ INSERT INTO queue_message_outputs (message_id, progress, progress_at, updated_at
 SELECT m.id, :progress, :now, :now
 FROM queue_messages AS m
 WHERE m.id = :id AND m.lease_token = :leaseToken
-ON DUPLICATE KEY UPDATE progress = :progress, progress_at = :now, updated_at = :now`;
+ON DUPLICATE KEY UPDATE
+  queue_message_outputs.progress = :progress, queue_message_outputs.progress_at = :now, queue_message_outputs.updated_at = :now`;
 
 /** Stores one message's progress (JSON text); false when its lease is no longer held. */
 export async function storeHeldProgress(db: Db, input: { held: HeldMessage; progress: string; now: Date }): Promise<boolean> {

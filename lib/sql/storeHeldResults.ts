@@ -17,7 +17,8 @@ export interface HeldResult extends HeldMessage {
  * the result stays, but it is shown only while the message's lease token is the one stored with
  * it (lib/sql/getMessage.ts): the run that finally completes the message holds another token,
  * and either writes its own result over this one or leaves it hidden. An upsert, as a retry of a
- * message whose earlier run left a result must replace it.
+ * message whose earlier run left a result must replace it. The columns it sets are named with their
+ * table: the SELECT's tables have a lease_token too.
  */
 const STORE_HELD_RESULTS = `
 INSERT INTO queue_message_outputs (message_id, lease_token, result, result_bytes, updated_at)
@@ -30,7 +31,10 @@ FROM JSON_TABLE(:held, '$[*]' COLUMNS (
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
 WHERE m.lease_token = h.lease_token AND m.status IN ('running', 'done')
 ON DUPLICATE KEY UPDATE
-  lease_token = m.lease_token, result = h.result, result_bytes = LENGTH(h.result), updated_at = :now`;
+  queue_message_outputs.lease_token = m.lease_token,
+  queue_message_outputs.result = h.result,
+  queue_message_outputs.result_bytes = LENGTH(h.result),
+  queue_message_outputs.updated_at = :now`;
 
 /**
  * Stores results; answers the affected rows as MySQL counts an upsert (1 a new row, 2 a replaced
