@@ -28,3 +28,14 @@ export async function textCustomerHttp(baseUrl: string, to: string, body: string
   const { id } = await queue.enqueue('sms.send', { to, body }, { queue: 'sms' });
   return (await queue.get(id)).status;
 }
+
+/**
+ * Waiting for the outcome: waitFor polls with backoff until the message is done, dead or cancelled
+ * (a WaitTimeoutError after timeoutMs); `result` is typed by the job type's handler.
+ */
+export async function textCustomerAndWait(baseUrl: string, to: string, body: string): Promise<string> {
+  const queue = createQueueClient({ transport: 'http', config, baseUrl, region: process.env.AWS_REGION ?? 'us-east-1' });
+  const { id } = await queue.enqueue('sms.send', { to, body }, { queue: 'sms' });
+  const message = await queue.waitFor<'sms.send'>(id, { timeoutMs: 30_000 });
+  return message.status === 'done' ? 'sent' : `${message.status}: ${message.lastError ?? ''}`;
+}

@@ -13,6 +13,7 @@ import { defineConfig } from './config.js';
 import { DoctorChecks, failureDetail, type CheckOutcome } from './doctorChecks.js';
 import { claimMessages, type HeldClaimedMessage } from './drain/claim.js';
 import { deleteExpiredMessages } from './drain/retention.js';
+import { markDoneWithResults } from './drain/settle.js';
 import { enqueue, type EnqueuedMessage } from './enqueue.js';
 import { defineJobType } from './jobs/types.js';
 import { getMessageStatus } from './messages.js';
@@ -38,10 +39,12 @@ import { readWakeState } from './sql/drainActivity.js';
 import { findByDedupKeys } from './sql/findByDedupKeys.js';
 import { permitsInUse, ratePermits, releaseRunPermits, type PermitLimits } from './sql/permits.js';
 import { listPausedQueues, setQueuePaused } from './sql/queueState.js';
+import { storeHeldProgress } from './sql/storeHeldProgress.js';
+import { storeHeldResults } from './sql/storeHeldResults.js';
 import { Waker } from './wake.js';
 
 /** The scratch queues, one per check, so that no check claims another's messages. */
-const SCRATCH_QUEUES = ['dedup', 'claims', 'fifo', 'permits', 'payload', 'dead', 'retention', 'wake'] as const;
+const SCRATCH_QUEUES = ['dedup', 'claims', 'fifo', 'permits', 'payload', 'dead', 'retention', 'outputs', 'wake'] as const;
 type ScratchQueue = (typeof SCRATCH_QUEUES)[number];
 
 const PROBE_TYPE = 'doctor.probe';
@@ -75,6 +78,7 @@ export async function runFullChecks(app: App, run: DoctorChecks): Promise<void> 
     await check('1 MiB payload round trip', () => bigPayloadRoundTrip(scratch));
     await check('redrive and purge', () => redriveAndPurge(scratch));
     await check('retention delete', () => retentionDelete(scratch));
+    await check('result and progress', () => resultAndProgress(scratch));
     await check('wake row', () => wakeRow(scratch));
     await migrationErrorChecks(scratch, run);
     await check('process list shows the SQL as sent', () => processListMatch(scratch));
@@ -98,6 +102,7 @@ function scratchFor(app: App): Scratch {
       { name: queues.payload },
       { name: queues.dead },
       { name: queues.retention, retentionSeconds: 1 },
+      { name: queues.outputs },
       { name: queues.wake },
     ],
     jobTypes: [probe],
@@ -360,6 +365,41 @@ async function retentionDelete(scratch: Scratch): Promise<CheckOutcome> {
   return outcome(
     claimed.claimed === 3 && deleted === 2 && stored === 1,
     `of 2 done messages and 1 dead letter past a ${config.retentionSeconds} s retention, ${deleted} deleted, ${stored} kept${deleted === 2 && stored === 1 ? ' (dead letters go only with deadRetentionSeconds)' : ', expected 2 and 1'}`,
+  );
+}
+
+/**
+ * A claimed message's progress and result (queue_message_outputs, upserts whose SELECT joins the
+ * message under its lease), read back with the message: a stale lease writes neither, the held
+ * one both, and the message shows them once done.
+ */
+async function resultAndProgress(scratch: Scratch): Promise<CheckOutcome> {
+  const queue = scratch.queues.outputs;
+  const { app } = scratch;
+  await enqueueProbes(scratch, queue, [{ payload: { n: 1 } }]);
+  const now = app.clock.now();
+  const [message] = (await claim(scratch, queue, { limit: 1, now })).messages;
+  if (message === undefined) return outcome(false, 'the claim took nothing');
+  const stale = { id: message.id, leaseToken: `doctor-stale-${scratch.marker}` };
+  const problems = [
+    (await storeHeldProgress(app.db, { held: stale, progress: '0', now })) ? 'a progress write under a stale lease matched' : undefined,
+    (await storeHeldResults(app.db, { held: [{ ...stale, result: '"stale"' }], now })) !== 0 ? 'a result write under a stale lease matched' : undefined,
+    (await storeHeldProgress(app.db, { held: message, progress: '{"doctor":0.5}', now }))
+      ? undefined
+      : 'the progress write under the held lease matched nothing',
+  ];
+  const done = await markDoneWithResults(app.db, [{ id: message.id, leaseToken: message.leaseToken, result: '{"doctor":true}' }], now);
+  const view = await getMessageStatus(app, message.id);
+  problems.push(
+    done !== 1 ? `the mark done counted ${done}` : undefined,
+    JSON.stringify([view.status, view.result, view.progress]) !== '["done",{"doctor":true},{"doctor":0.5}]'
+      ? `read back ${JSON.stringify({ status: view.status, result: view.result, progress: view.progress })}`
+      : undefined,
+  );
+  const found = problems.filter((problem) => problem !== undefined);
+  return outcome(
+    found.length === 0,
+    found.length > 0 ? found.join('; ') : 'a stale lease wrote neither; progress and result written under the held lease, read back with the done message',
   );
 }
 

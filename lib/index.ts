@@ -6,7 +6,7 @@ export { defineConfig, ConfigError, type JobTypesOf, type QueueAppConfig } from 
 export type { QueueDeclaration } from './queues.js';
 export type { RecurringDeclaration, RecurringEntry } from './recurring.js';
 export { ScheduleError } from './schedule.js';
-export { defineJobType, type AnyJobType, type BackoffPolicy, type JobContext, type JobType, type PayloadInput } from './jobs/types.js';
+export { defineJobType, type AnyJobType, type BackoffPolicy, type JobContext, type JobType, type PayloadInput, type ResultOf } from './jobs/types.js';
 export { webhook, type WebhookJobTypeOptions, type WebhookPayload } from './jobs/webhook.js';
 export { sms, type SmsJobTypeOptions, type SmsPayload } from './jobs/sms.js';
 export { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from './jobs/webhookSignature.js';
@@ -16,4 +16,12 @@ export { createApp, type App, type AppOptions } from './app.js';
 export { enqueue, enqueueInTransaction, wakeDrain, type MessageFor, type EnqueueMessage, type EnqueuedMessage, type DedupRule } from './enqueue.js';
 export { getMessageStatus, cancelMessage, type MessageView } from './messages.js';
 export { createLogger } from './observability.js';
-export { createQueueClient, type DirectQueueClient, type QueueClient, type SendOptions } from './client/index.js';
+export {
+  createQueueClient,
+  type DirectQueueClient,
+  type QueueClient,
+  type MessageViewOf,
+  type SendOptions,
+  type WaitForOptions,
+  WaitTimeoutError,
+} from './client/index.js';

@@ -4,14 +4,14 @@ import type { App } from './app.js';
 import { declaredQueue } from './enqueue.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { isUuid } from './ids.js';
-import { cancelMessage as cancelStoredMessage, findByDedupKeys, getMessage, readPayloadText, type Message } from './sql/index.js';
+import { cancelMessage as cancelStoredMessage, findByDedupKeys, getMessage, readPayloadText, type Message, type MessageOutputs } from './sql/index.js';
 import { RESPONSE_PAGE_BYTES } from './sql/responseBytes.js';
 import { traceIdOf } from './tracing.js';
 
 export type { MessageView } from '../schema/messages.js';
 
-/** A message as the API shows it; absent optional fields are left out rather than null. */
-export function toMessageView(message: Message): MessageView {
+/** A message as the API shows it; absent optional fields are left out rather than null. Outputs show when they were read. */
+export function toMessageView(message: Message & { outputs?: MessageOutputs }): MessageView {
   const traceId = traceIdOf(message.traceContext);
   return {
     id: message.id,
@@ -29,6 +29,16 @@ export function toMessageView(message: Message): MessageView {
     ...(message.dedupKey !== null ? { dedupKey: message.dedupKey } : {}),
     ...(message.groupKey !== null ? { groupKey: message.groupKey } : {}),
     ...(traceId === null ? {} : { traceId }),
+    ...(message.outputs === undefined ? {} : outputsView(message.outputs)),
+  };
+}
+
+/** The stored JSON texts (written by the drain from JSON.stringify) as values. */
+function outputsView(outputs: MessageOutputs): Pick<MessageView, 'result' | 'progress' | 'progressAt'> {
+  return {
+    ...(outputs.result === undefined ? {} : { result: JSON.parse(outputs.result) as unknown }),
+    ...(outputs.progress === null ? {} : { progress: JSON.parse(outputs.progress) as unknown }),
+    ...(outputs.progressAt === null ? {} : { progressAt: outputs.progressAt.toISOString() }),
   };
 }
 

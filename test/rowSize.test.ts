@@ -14,7 +14,7 @@ import { defineConfig } from '../lib/config.js';
 import { drain } from '../lib/drain/drain.js';
 import { enqueue } from '../lib/enqueue.js';
 import { LAST_ERROR_MAX_BYTES } from '../lib/sql/message.js';
-import { ENQUEUE_LIMITS } from '../schema/messages.js';
+import { ENQUEUE_LIMITS, OUTPUT_LIMITS } from '../schema/messages.js';
 import { jobType, plenty } from './drain/helpers.js';
 import { httpEvent, lambdaContext, parseResponse, recordingLogger } from './http/fixtures.js';
 import { useStack } from './support/stack.js';
@@ -50,7 +50,9 @@ it('keeps every row the product reads under 60,000 bytes with every field at its
     config: defineConfig({
       queues: [{ name: QUEUE, fifo: true, maxAttempts: 2, backoff: { baseMs: 1, maxMs: 1 } }],
       jobTypes: [
-        jobType(TYPE, async () => {
+        jobType(TYPE, async (_payload, context) => {
+          // The largest progress (512 bytes of JSON text), read with the message by GET /messages/{id}.
+          context.progress({ p: 'x'.repeat(OUTPUT_LIMITS.maxProgressBytes - 8) });
           throw new Error('x'.repeat(10_000));
         }),
       ],
@@ -80,6 +82,10 @@ it('keeps every row the product reads under 60,000 bytes with every field at its
     dedup: 1_020,
     grp: 512,
   });
+  // Written without the drain waiting for it.
+  await expect
+    .poll(async () => ((await stack.sql.query('SELECT LENGTH(progress) AS n FROM queue_message_outputs WHERE message_id = ?', [id])) as any)[0][0]?.n)
+    .toBe(OUTPUT_LIMITS.maxProgressBytes);
   // The claim's read carries the payload, the keys and the names.
   expect(Math.max(...drained)).toBeGreaterThan(ENQUEUE_LIMITS.maxInlinePayloadBytes + 512);
   expect(Math.max(...drained)).toBeLessThan(ROW_BUDGET);

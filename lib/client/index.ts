@@ -16,13 +16,16 @@ import { createDb } from '../db/index.js';
 import { enqueue as enqueueMessages, enqueueInTransaction, checkMessage, wakeDrain, type EnqueuedMessage, type MessageFor } from '../enqueue.js';
 import { ConflictError, NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from '../errors.js';
 import { JobRegistry } from '../jobs/JobRegistry.js';
-import type { AnyJobType, PayloadInput } from '../jobs/types.js';
+import type { AnyJobType, PayloadInput, ResultOf } from '../jobs/types.js';
 import { cancelMessage, getMessageStatus } from '../messages.js';
 import { resolveQueues } from '../queues.js';
 import { systemClock } from '../clock.js';
 import { activeSpanContext, traceHeaders } from '../tracing.js';
 import { AutoBatcher } from './AutoBatcher.js';
 import { apiGatewaySigner } from './sigv4.js';
+import { systemWaitTime, waitForMessage, type WaitForOptions, type WaitTime } from './waitFor.js';
+
+export { WaitTimeoutError, type WaitForOptions, type WaitTime } from './waitFor.js';
 
 /** Everything of a message but its type and payload; `queue` defaults to `default`. */
 export interface SendOptions {
@@ -44,12 +47,28 @@ export interface SendOptions {
 
 export type PayloadOf<J extends AnyJobType, T extends string> = PayloadInput<Extract<J, { type: T }>>;
 
+/**
+ * A message as `get` and `waitFor` show it, its `result` typed by its job type's handler: one member
+ * per type of the config, told apart by `type` (`if (view.type === 'sms.send') view.result`), or
+ * the one type named, as in `client.waitFor<'sms.send'>(id, ...)`. Naming a type is the caller's
+ * word for what the id is: nothing checks it at run time, so narrowing by `type` is the safe way.
+ */
+export type MessageViewOf<J extends AnyJobType, T extends string = J['type']> = T extends J['type']
+  ? Omit<MessageView, 'type' | 'result'> & { type: T; result?: ResultOf<Extract<J, { type: T }>> }
+  : never;
+
 export interface QueueClient<J extends AnyJobType> {
   /** One message; its payload is checked against its type at compile time and before sending. */
   enqueue<T extends J['type']>(type: T, payload: PayloadOf<J, T>, options?: SendOptions): Promise<EnqueuedMessage>;
   /** Up to 500 messages to one queue, stored whole or not at all. */
   enqueueMany(messages: readonly MessageFor<J>[], options?: { queue?: string }): Promise<EnqueuedMessage[]>;
-  get(id: string): Promise<MessageView>;
+  get<T extends J['type'] = J['type']>(id: string): Promise<MessageViewOf<J, T>>;
+  /**
+   * Polls the message (about 50 ms, doubling to 1 s, jittered) until it is done, dead or
+   * cancelled, and answers it then; rejects with a WaitTimeoutError once `timeoutMs` has passed,
+   * or with the signal's reason when it aborts. A dead message resolves too: look at `status`.
+   */
+  waitFor<T extends J['type'] = J['type']>(id: string, options: WaitForOptions): Promise<MessageViewOf<J, T>>;
   cancel(id: string): Promise<MessageView>;
   /** Sends what auto-batching still holds and releases the client. */
   close(): Promise<void>;
@@ -73,6 +92,8 @@ export interface DirectOptions<J extends AnyJobType> {
   lingerMs?: number;
   /** Drain-wide defaults and the drain function to wake, as the handlers read them; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** waitFor's clock, sleep and jitter; for tests. */
+  time?: WaitTime;
 }
 
 export interface HttpOptions<J extends AnyJobType> {
@@ -84,6 +105,8 @@ export interface HttpOptions<J extends AnyJobType> {
   /** Default: the AWS SDK's credential chain (environment, profile, SSO, instance role). */
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   fetch?: typeof fetch;
+  /** waitFor's clock, sleep and jitter; for tests. */
+  time?: WaitTime;
 }
 
 export function createQueueClient<J extends AnyJobType>(options: DirectOptions<J>): DirectQueueClient<J>;
@@ -104,12 +127,14 @@ function directClient<J extends AnyJobType>(options: DirectOptions<J>): DirectQu
   const db = 'query' in options.database ? options.database : createDb(options.database);
   const app = createApp({ config: options.config, db, env: options.env ?? process.env });
   const batcher = new AutoBatcher(app as App, { lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS, maxBatch: 500 });
+  const get = async <T extends J['type']>(id: string) => (await getMessageStatus(app, id)) as MessageViewOf<J, T>;
   return {
     enqueue: (type, payload, send) => batcher.enqueue(send?.queue ?? DEFAULT_QUEUE, message(type, payload, send)),
     enqueueMany: (messages, send) => enqueueMessages(app, send?.queue ?? DEFAULT_QUEUE, messages),
     enqueueInTransaction: (transactionId, messages, send) => enqueueInTransaction(app, transactionId, send?.queue ?? DEFAULT_QUEUE, messages),
     afterCommit: (queue) => wakeDrain(app, queue ?? DEFAULT_QUEUE),
-    get: (id) => getMessageStatus(app, id),
+    get,
+    waitFor: (id, wait) => waitForMessage(() => get(id), id, wait, options.time ?? systemWaitTime),
     cancel: (id) => cancelMessage(app, id),
     close: () => batcher.flush(),
   };
@@ -153,6 +178,8 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
     return answer;
   };
 
+  const get = async <T extends J['type']>(id: string) => (await call('GET', `/messages/${encodeURIComponent(id)}`)) as MessageViewOf<J, T>;
+
   return {
     async enqueue(type, payload, send) {
       const queue = send?.queue ?? DEFAULT_QUEUE;
@@ -166,7 +193,8 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
       const answer = (await call('POST', `/queues/${encodeURIComponent(queue)}/messages`, { messages })) as { messages: EnqueuedMessage[] };
       return answer.messages;
     },
-    get: async (id) => (await call('GET', `/messages/${encodeURIComponent(id)}`)) as MessageView,
+    get,
+    waitFor: (id, wait) => waitForMessage(() => get(id), id, wait, options.time ?? systemWaitTime),
     cancel: async (id) => (await call('DELETE', `/messages/${encodeURIComponent(id)}`)) as MessageView,
     close: async () => {},
   };

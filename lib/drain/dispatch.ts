@@ -5,8 +5,15 @@ import { MAX_ERROR_LENGTH, PermanentError, RetryableError, describeError } from 
 import type { JobContext, JobType } from '../jobs/types.js';
 import { traceIdOf } from '../tracing.js';
 import { ruleOf } from '../validation.js';
+import { progressText } from './progress.js';
+import { encodeResult } from './result.js';
 
-export type Outcome = { kind: 'done' } | { kind: 'retry'; error: string; retryAfterMs?: number } | { kind: 'dead'; error: string };
+/**
+ * `done` carries what the handler returned as JSON text (`result`), or why that was not stored
+ * (`resultRefused`: the message is done all the same; see encodeResult).
+ */
+export type Outcome =
+  { kind: 'done'; result?: string; resultRefused?: string } | { kind: 'retry'; error: string; retryAfterMs?: number } | { kind: 'dead'; error: string };
 
 export interface DispatchMessage {
   id: string;
@@ -18,6 +25,13 @@ export interface DispatchMessage {
   maxAttempts: number;
   /** The producer's trace context as stored (lib/tracing.ts), or null. */
   traceContext?: string | null;
+  /** The claim's lease, which progress writes present; without one, progress is checked and dropped. */
+  leaseToken?: string;
+}
+
+/** Where context.progress values go (lib/drain/progress.ts ProgressWriter), already checked. */
+export interface ProgressSink {
+  report(held: { id: string; leaseToken: string }, progress: string): void;
 }
 
 export interface DispatchOptions {
@@ -25,6 +39,8 @@ export interface DispatchOptions {
   timeoutMs: number;
   /** The drain run's own abort: aborting it abandons the handler (outcome: retry). */
   signal?: AbortSignal;
+  /** Receives the handler's progress while its attempt runs. */
+  progress?: ProgressSink;
 }
 
 /** Error text stored on a message; long enough to diagnose, short enough for a row and a log line. */
@@ -56,7 +72,7 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
     return { kind: 'retry', error: clip(`not started: drain run aborted (${describeError(options.signal.reason)})`, ERROR_LIMIT) };
   }
 
-  return new Attempt(jobType, message, timeoutMs, options.signal).run(parsed.data);
+  return new Attempt(jobType, message, timeoutMs, options.signal, options.progress).run(parsed.data);
 }
 
 /**
@@ -77,12 +93,23 @@ class Attempt {
   readonly #context: JobContext;
   readonly #timeoutMs: number;
   readonly #runSignal: AbortSignal | undefined;
+  readonly #progress: ProgressSink | undefined;
+  readonly #message: DispatchMessage;
 
-  constructor(jobType: JobType, message: DispatchMessage, timeoutMs: number, runSignal: AbortSignal | undefined) {
+  constructor(jobType: JobType, message: DispatchMessage, timeoutMs: number, runSignal: AbortSignal | undefined, progress: ProgressSink | undefined) {
     this.#jobType = jobType;
+    this.#message = message;
     this.#context = new MessageContext(message, this);
     this.#timeoutMs = timeoutMs;
     this.#runSignal = runSignal;
+    this.#progress = progress;
+  }
+
+  /** A checked progress value (MessageContext.progress): passed on while the attempt runs, dropped after. */
+  progress(text: string): void {
+    const leaseToken = this.#message.leaseToken;
+    if (this.#resolve === undefined || this.#progress === undefined || leaseToken === undefined) return;
+    this.#progress.report({ id: this.#message.id, leaseToken }, text);
   }
 
   /** The handler's signal (MessageContext.signal). */
@@ -155,6 +182,11 @@ class MessageContext implements JobContext {
   // Parsed on read: most handlers never ask.
   get traceId(): string | undefined {
     return traceIdOf(this.#traceContext) ?? undefined;
+  }
+
+  /** Checked here, so a bad value throws in the handler; written later, never awaited (lib/drain/progress.ts). */
+  progress(value: number | Record<string, unknown>): void {
+    this.#of.progress(progressText(value));
   }
 }
 
@@ -236,6 +268,15 @@ function safeParse(schema: z.ZodType, payload: unknown): z.ZodSafeParseResult<un
 
 const DONE: Outcome = Object.freeze({ kind: 'done' });
 
+/** done, with the handler's return value as JSON text when it gave one (shared DONE when not: no object per message). */
+function doneWith(value: unknown): Outcome {
+  if (value === undefined) return DONE;
+  const encoded = encodeResult(value);
+  if (encoded.kind === 'stored') return { kind: 'done', result: encoded.text };
+  if (encoded.kind === 'refused') return { kind: 'done', resultRefused: encoded.rule };
+  return DONE;
+}
+
 /** Runs the handler and reports its outcome; never throws, and reports exactly once. */
 function runHandler(jobType: JobType, payload: unknown, context: JobContext, attempt: Attempt): void {
   let running: unknown;
@@ -249,7 +290,7 @@ function runHandler(jobType: JobType, payload: unknown, context: JobContext, att
   // A native promise passes through Promise.resolve as it is; a handler written in plain
   // JavaScript may return anything.
   void Promise.resolve(running).then(
-    () => attempt.report(DONE),
+    (value: unknown) => attempt.report(doneWith(value)),
     (error: unknown) => attempt.report(outcomeOfError(error)),
   );
 }

@@ -11,6 +11,7 @@ import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
 import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
+import { laneProgressWriter, type ProgressWriter } from './progress.js';
 import { FifoHeads } from './fifoHeads.js';
 import { FifoFollowers } from './followers.js';
 import { LanePermits } from './lanePermits.js';
@@ -59,6 +60,8 @@ export class QueueLane {
   readonly #o: LaneOptions;
   readonly #queue: QueueConfig;
   readonly #settler: Settler;
+  /** Running handlers' context.progress, written at most once a second per message. */
+  readonly #progress: ProgressWriter;
   readonly #bucket: TokenBucket | undefined;
   /** The longest any registered handler may run: what the claim budget must plan for. */
   readonly #longestTimeoutMs: number;
@@ -103,6 +106,7 @@ export class QueueLane {
     this.#queue = options.queue;
     this.#wakeups = new LoopWakeups(options.sleep);
     this.#settler = laneSettler(options, { onWrite: () => this.#wakeups.notify(), onGiveUp: (error) => this.#errors.push(error) });
+    this.#progress = laneProgressWriter(options);
     this.#backoffs = new BackoffPolicies(this.#queue.backoff);
     this.#depth = new ClaimDepth(options.tuning.maxClaimsInFlight);
     this.#pollSchedule = options.linger === undefined ? undefined : new LingerSchedule(options.linger);
@@ -570,7 +574,7 @@ export class QueueLane {
     // failure becomes an outcome (catch), and the bookkeeping after it does not throw.
     // The attempt's span (none without an OpenTelemetry SDK) is active while the handler runs.
     const span = startAttemptSpan(message);
-    void withSpan(span, () => dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal }))
+    void withSpan(span, () => dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal, progress: this.#progress }))
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
       .then((outcome) => {
         this.#running--;
@@ -583,11 +587,14 @@ export class QueueLane {
   #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome, span: Span | undefined): void {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
     endAttemptSpan(span, final);
+    this.#progress.end(message.id);
     if (final.kind === 'dead') this.#o.log.error('message dead-lettered', { ...messageLogKeys(message), error: final.error });
     else if (final.kind === 'retry') this.#o.log.warn('message attempt failed; it will be retried', { ...messageLogKeys(message), error: final.error });
     const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts };
     if (final.kind === 'done') {
-      this.#settler.done({ ...held, written: this.#afterOutcomeWritten(message) });
+      if (final.resultRefused !== undefined)
+        this.#o.log.warn('handler result not stored; the message is done', { ...messageLogKeys(message), rule: final.resultRefused });
+      this.#settler.done({ ...held, ...(final.result === undefined ? {} : { result: final.result }), written: this.#afterOutcomeWritten(message) });
     } else if (final.kind === 'dead') {
       this.#settler.dead({ ...held, error: final.error, written: this.#afterOutcomeWritten(message) });
     } else {

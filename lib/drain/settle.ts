@@ -6,6 +6,7 @@ import { deadLetterHeld, type HeldDeadLetter } from '../sql/deadLetterHeld.js';
 import type { HeldMessage } from '../sql/heldMessage.js';
 import { releaseHeld, type HeldRelease } from '../sql/releaseHeld.js';
 import { rescheduleHeld, type HeldRetry } from '../sql/rescheduleHeld.js';
+import { storeHeldResults, type HeldResult } from '../sql/storeHeldResults.js';
 import { inSpan } from '../tracing.js';
 
 /** Rows the settle writes changed, by outcome. */
@@ -62,10 +63,25 @@ export const DEFAULT_SETTLE_RETRY_BACKOFF: BackoffPolicy = { baseMs: 250, factor
 export const DEFAULT_SETTLE_FLUSH_SIZE = 500;
 export const DEFAULT_SETTLE_LINGER_MS = 100;
 
-/* Bytes of error text one call may carry: the request limit is 4 MiB, and a call this big is slow anyway. */
+/* Bytes of error and result text one call may carry: the request limit is 4 MiB, and a call this big is slow anyway. */
 const MAX_ERROR_BYTES_PER_CALL = 1024 * 1024;
 
 type Write<T> = (db: Db, rows: T[], now: Date) => Promise<number>;
+
+/** A success, with what its handler returned as JSON text when it returned something. */
+export type HeldDone = HeldMessage & { result?: string };
+
+/**
+ * The successes of one call: their results first, in one more statement only when some message
+ * has one, then the mark done. In that order, a message is never seen done without its result;
+ * a result whose mark then loses its lease stays hidden (storeHeldResults), and a retry of the
+ * pair after a failure matches its own rows again. Counts what the mark changed.
+ */
+export async function markDoneWithResults(db: Db, held: readonly HeldDone[], now: Date): Promise<number> {
+  const results = held.filter((h): h is HeldResult => h.result !== undefined);
+  if (results.length > 0) await storeHeldResults(db, { held: results, now });
+  return markHeldDone(db, { held, now });
+}
 
 /**
  * Gathers the outcomes of a lane's batches and writes each kind in one call for many messages
@@ -77,7 +93,7 @@ type Write<T> = (db: Db, rows: T[], now: Date) => Promise<number>;
  */
 export class Settler {
   readonly counts: SettleCounts = { done: 0, retried: 0, dead: 0, released: 0, lostLeases: 0, unsettled: 0 };
-  readonly #acks: Channel<HeldMessage>;
+  readonly #acks: Channel<HeldDone>;
   readonly #retries: Channel<HeldRetry>;
   readonly #deadLetters: Channel<HeldDeadLetter>;
   readonly #releases: Channel<HeldRelease>;
@@ -111,7 +127,7 @@ export class Settler {
       );
     this.#acks = channel(
       'ack',
-      (d, held, now) => markHeldDone(d, { held, now }),
+      (d, held, now) => markDoneWithResults(d, held, now),
       (n) => (this.counts.done += n),
     );
     this.#retries = channel(
@@ -132,7 +148,7 @@ export class Settler {
     this.#channels = [this.#acks, this.#retries, this.#deadLetters, this.#releases];
   }
 
-  done(message: Settled<HeldMessage>): void {
+  done(message: Settled<HeldDone>): void {
     this.#acks.add(message);
   }
 
@@ -297,13 +313,13 @@ class Channel<T extends HeldMessage> {
     }
   }
 
-  /** As many rows as fit one call: `flushSize`, fewer when their error texts are long. */
+  /** As many rows as fit one call: `flushSize`, fewer when their error or result texts are long. */
   #callSize(): number {
     const limit = Math.min(this.options.flushSize, this.#pending.length);
     let bytes = 0;
     for (let i = 0; i < limit; i++) {
-      const error = (this.#pending[i] as { error?: string }).error;
-      bytes += error === undefined ? 0 : error.length * 3;
+      const { error, result } = this.#pending[i] as { error?: string; result?: string };
+      bytes += ((error?.length ?? 0) + (result?.length ?? 0)) * 3;
       if (bytes > MAX_ERROR_BYTES_PER_CALL) return Math.max(1, i);
     }
     return limit;

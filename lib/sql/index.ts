@@ -16,7 +16,9 @@ export {
 } from './deadLetters.js';
 export { deleteFinished, type DeleteFinishedInput } from './deleteFinished.js';
 export { findByDedupKeys } from './findByDedupKeys.js';
-export { getMessage } from './getMessage.js';
+export { getMessage, readMessageResult, type MessageOutputs, type MessageWithOutputs } from './getMessage.js';
+export { storeHeldProgress } from './storeHeldProgress.js';
+export { storeHeldResults, type HeldResult } from './storeHeldResults.js';
 export { groupStats, type GroupStats } from './groupStats.js';
 export type { HeldMessage } from './heldMessage.js';
 export { insertMessages, type InsertResult, type NewMessage } from './insertMessages.js';

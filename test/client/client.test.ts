@@ -10,7 +10,8 @@ import { createCancelMessageHandler } from '../../handlers/cancelMessage.js';
 import { createEnqueueHandler } from '../../handlers/enqueue.js';
 import { createGetMessageHandler } from '../../handlers/getMessage.js';
 import { createApp } from '../../lib/app.js';
-import { createQueueClient } from '../../lib/client/index.js';
+import { createQueueClient, WaitTimeoutError, type QueueClient } from '../../lib/client/index.js';
+import { drain } from '../../lib/drain/drain.js';
 import { defineConfig } from '../../lib/config.js';
 import { ValidationError } from '../../lib/errors.js';
 import { defineJobType } from '../../lib/jobs/types.js';
@@ -20,8 +21,17 @@ import { useStack } from '../support/stack.js';
 const stack = useStack();
 
 const config = defineConfig({
-  queues: [{ name: 'default' }, { name: 'orders' }, { name: 'ledger', fifo: true }],
+  queues: [{ name: 'default' }, { name: 'orders' }, { name: 'ledger', fifo: true }, { name: 'reports' }],
   jobTypes: [
+    // A result type inferred from handle: { rows: number; url: string; at: Date } read back as JSON.
+    defineJobType({
+      type: 'report.build',
+      payload: z.object({ rows: z.number().int() }),
+      handle: async (payload, context) => {
+        context.progress({ rows: payload.rows });
+        return { rows: payload.rows, url: `s3://reports/${context.id}`, at: new Date('2026-01-01T00:00:00Z') };
+      },
+    }),
     defineJobType({
       type: 'order.confirm',
       payload: z.strictObject({ orderId: z.string().min(1), totalCents: z.number().int().min(0, 'must not be negative') }),
@@ -53,7 +63,42 @@ async function stored(): Promise<number> {
   return Number(row.n);
 }
 
+/**
+ * A report built by a real drain while the client waits for it: the result comes typed by its job
+ * type; a message left waiting times out.
+ */
+async function waitsForResult(client: QueueClient<(typeof config.jobTypes)[number]>): Promise<void> {
+  const { id } = await client.enqueue('report.build', { rows: 3 }, { queue: 'reports' });
+  const before = await client.get(id);
+  expect(before.status).toBe('waiting');
+  expect(before).not.toHaveProperty('result');
+  const waiting = client.waitFor<'report.build'>(id, { timeoutMs: 30_000 });
+  const summary = await drain(createApp({ config, db: stack.newDb(), env: {} }), { queue: 'reports', remainingTimeMs: () => 600_000 });
+  expect(summary.done).toBe(1);
+  const view = await waiting;
+  expect(view).toMatchObject({ id, type: 'report.build', status: 'done', result: { rows: 3, url: `s3://reports/${id}`, at: '2026-01-01T00:00:00.000Z' } });
+  // Typed by the job type, through JSON: the Date is its text.
+  const rows: number = view.result!.rows;
+  const at: string = view.result!.at;
+  expect([rows, at]).toEqual([3, '2026-01-01T00:00:00.000Z']);
+  // @ts-expect-error: no such field in the report's result
+  expect(view.result!.pages).toBeUndefined();
+  // Without a type named, the view narrows by its type.
+  const any = await client.get(id);
+  if (any.type === 'report.build') expect(any.result?.url).toBe(`s3://reports/${id}`);
+  else expect.unreachable();
+  await expect.poll(async () => (await client.get(id)).progress).toEqual({ rows: 3 });
+
+  const { id: idle } = await client.enqueue('ping', {}, { queue: 'orders', delaySeconds: 3_600 });
+  await expect(client.waitFor(idle, { timeoutMs: 120 })).rejects.toBeInstanceOf(WaitTimeoutError);
+}
+
 describe('direct client', () => {
+  it('waits for a message a drain runs, and gets its result typed by its job type', async () => {
+    const client = createQueueClient({ transport: 'direct', config, database: stack.newDb(), lingerMs: 0, env: {} });
+    await waitsForResult(client);
+  });
+
   it('gathers concurrent single enqueues into one insert, each caller getting its own id', async () => {
     const db = stack.newDb();
     const client = createQueueClient({ transport: 'direct', config, database: db, lingerMs: 20, env: {} });
@@ -254,6 +299,10 @@ describe('HTTP client', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).issues[0]).toMatchObject({ field: 'payload.orderId', rule: 'too_small' });
     expect(seen).toEqual([]);
+  });
+
+  it('waits for a message a drain runs, and gets its result typed by its job type', async () => {
+    await waitsForResult(client());
   });
 
   it("answers the API's refusals as typed errors", async () => {

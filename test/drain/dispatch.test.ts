@@ -408,6 +408,52 @@ describe('describeError', () => {
   });
 });
 
+describe('dispatch: results and progress', () => {
+  it("is done with the handler's return value as JSON text; none for undefined", async () => {
+    const returning = (value: unknown) => defineJobType({ type: 'test.job', payload: schema, handle: async () => value });
+    expect(await dispatch(message(), returning({ sid: 'SM1', segments: 2 }), options)).toEqual({ kind: 'done', result: '{"sid":"SM1","segments":2}' });
+    expect(await dispatch(message(), returning(undefined), options)).toEqual({ kind: 'done' });
+    expect(await dispatch(message(), returning(null), options)).toEqual({ kind: 'done' });
+  });
+
+  it('is done without a result, and says why, when the handler returns what cannot be stored', async () => {
+    const returning = (value: unknown) => defineJobType({ type: 'test.job', payload: schema, handle: async () => value });
+    expect(await dispatch(message(), returning('x'.repeat(60_000)), options)).toEqual({
+      kind: 'done',
+      resultRefused: 'the result must be at most 49152 bytes of JSON text, got 60002',
+    });
+    expect(await dispatch(message(), returning({ n: 1n }), options)).toMatchObject({
+      kind: 'done',
+      resultRefused: expect.stringContaining('must be JSON') as unknown,
+    });
+  });
+
+  it('passes checked progress to the sink under the message lease while the attempt runs, and nothing after', async () => {
+    const reported: [string, string, string][] = [];
+    const progress = { report: (held: { id: string; leaseToken: string }, text: string) => void reported.push([held.id, held.leaseToken, text]) };
+    let late: JobContext | undefined;
+    const type = jobType(async (_payload, context) => {
+      context.progress(0.5);
+      context.progress({ step: 'sent' });
+      late = context;
+    });
+    expect(await dispatch(message({ leaseToken: 'lease-1' }), type, { ...options, progress })).toEqual({ kind: 'done' });
+    late!.progress(1);
+    expect(reported).toEqual([
+      [message().id, 'lease-1', '0.5'],
+      [message().id, 'lease-1', '{"step":"sent"}'],
+    ]);
+  });
+
+  it('throws a bad progress value in the handler: uncaught, the attempt is retried with the rule', async () => {
+    const type = jobType(async (_payload, context) => context.progress(Number.POSITIVE_INFINITY));
+    expect(await dispatch(message({ leaseToken: 'lease-1' }), type, options)).toEqual({
+      kind: 'retry',
+      error: 'TypeError: progress must be a finite number or a JSON object, got Infinity',
+    });
+  });
+});
+
 describe('finalOutcome', () => {
   const retry: Outcome = { kind: 'retry', error: 'RetryableError: 503', retryAfterMs: 1_000 };
 

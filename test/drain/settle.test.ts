@@ -191,4 +191,30 @@ describe('Settler', () => {
     expect(settler.counts).toMatchObject({ done: 1, unsettled: 0 });
     expect((await readRows(stack, 'again')).get(message.id)).toMatchObject({ status: 'done', lease_token: again!.leaseToken });
   });
+
+  it("stores a group's results in one more call only when some message has one, and only under a lease still held", async () => {
+    const clock = new ManualClock(T0);
+    const [a, b] = await claimed('results', 4, clock);
+    const [m0, m1] = a!.messages;
+    const [m2, m3] = b!.messages;
+    // No result in the group: one call, the mark.
+    const plain = stack.newDb();
+    const first = new Settler(plain, clock, options({ flushSize: 100, lingerMs: 60_000 }));
+    first.done(m0!);
+    await first.close();
+    expect(plain.stats.calls).toBe(1);
+    // m3 was claimed again by another drain (its lease ran out): its result and its mark land nowhere.
+    await stack.sql.query("UPDATE queue_messages SET lease_token = 'another-drain' WHERE id = ?", [m3!.id]);
+    const db = stack.newDb();
+    const settler = new Settler(db, clock, options({ flushSize: 100, lingerMs: 60_000 }));
+    settler.done({ ...m1!, result: '{"sid":"SM1"}' });
+    settler.done(m2!);
+    settler.done({ ...m3!, result: '"lost"' });
+    await settler.close();
+    expect(db.stats.calls).toBe(2);
+    expect(settler.counts).toMatchObject({ done: 2, lostLeases: 1 });
+    const [rows] = (await stack.sql.query('SELECT message_id, lease_token, result FROM queue_message_outputs ORDER BY message_id')) as any;
+    expect(rows).toEqual([{ message_id: m1!.id, lease_token: a!.leaseToken, result: '{"sid":"SM1"}' }]);
+    expect(b!.leaseToken).not.toBe(a!.leaseToken);
+  });
 });

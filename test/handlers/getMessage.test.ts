@@ -45,3 +45,49 @@ it('400 for something that is not an id', async () => {
   const response = await call('12345');
   expect(response).toMatchObject({ statusCode: 400, body: { error: { field: 'id', message: expect.stringContaining('UUID') } } });
 });
+
+/** Marks a message done under a lease and stores its outputs as the drain does. */
+async function finished(id: string, outputs: { result?: string; progress?: string }): Promise<void> {
+  await stack.sql.query("UPDATE queue_messages SET status = 'done', lease_token = 'lease-1', finished_at = updated_at WHERE id = ?", [id]);
+  await stack.sql.query(
+    'INSERT INTO queue_message_outputs (message_id, lease_token, result, result_bytes, progress, progress_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    [
+      id,
+      'lease-1',
+      outputs.result ?? null,
+      outputs.result === undefined ? null : Buffer.byteLength(outputs.result),
+      outputs.progress ?? null,
+      outputs.progress === undefined ? null : new Date('2026-03-01T12:00:05.000Z'),
+      new Date(),
+    ],
+  );
+}
+
+async function callCounting(id: string) {
+  const db = stack.newDb();
+  const app = testApp(db);
+  const response = parseResponse(await createGetMessageHandler(() => app, { logger: recordingLogger() })(get(id), lambdaContext));
+  return { response, calls: db.stats.calls };
+}
+
+it("answers a done message's result and progress in one call", async () => {
+  const [answer] = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: { n: 1 } }]);
+  await finished(answer!.id, { result: '{"sid":"SM1","parts":[1,2]}', progress: '{"step":"sent"}' });
+  const { response, calls } = await callCounting(answer!.id);
+  expect(messageView.strict().parse(response.body)).toMatchObject({
+    status: 'done',
+    result: { sid: 'SM1', parts: [1, 2] },
+    progress: { step: 'sent' },
+    progressAt: '2026-03-01T12:00:05.000Z',
+  });
+  expect(calls).toBe(1);
+});
+
+it('reads a result too large to come beside its payload in a second call', async () => {
+  const [answer] = await enqueue(testApp(stack.db), 'default', [{ type: 'any', payload: 'p'.repeat(40_000) }]);
+  const result = JSON.stringify({ text: 'r'.repeat(30_000) });
+  await finished(answer!.id, { result });
+  const { response, calls } = await callCounting(answer!.id);
+  expect(response.body.result).toEqual({ text: 'r'.repeat(30_000) });
+  expect(calls).toBe(2);
+});

@@ -1,10 +1,25 @@
 /** getMessage: one message by id, every field decoded. */
 import { describe, expect, it } from 'vitest';
-import { getMessage } from '../../lib/sql/getMessage.js';
+import { getMessage, readMessageResult } from '../../lib/sql/getMessage.js';
 import { at, explain, expectAccess, idOf, insertBackground, insertFixtures, statementsOf } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
+
+/** Outputs rows: message id, lease token, result text, progress text, progress time. */
+async function outputs(rows: [string, string, string | null, string | null, Date | null][]): Promise<void> {
+  await stack.sql.query('INSERT INTO queue_message_outputs (message_id, lease_token, result, result_bytes, progress, progress_at, updated_at) VALUES ?', [
+    rows.map(([id, lease, result, progress, progressAt]) => [
+      id,
+      lease,
+      result,
+      result === null ? null : Buffer.byteLength(result),
+      progress,
+      progressAt,
+      at(0),
+    ]),
+  ]);
+}
 
 describe('getMessage', () => {
   it('reads a message with its fields decoded, and nothing for an unknown id', async () => {
@@ -44,15 +59,62 @@ describe('getMessage', () => {
       createdAt: at(0),
       updatedAt: at(1_000),
       finishedAt: null,
+      outputs: { result: undefined, resultBytes: null, progress: null, progressAt: null },
     });
     expect(await getMessage(stack.db, idOf(2))).toBeUndefined();
   });
 
-  it('reads one row by primary key', async () => {
+  it('reads the outputs in the same call: progress always, the result when it fits beside the payload, else in a second call', async () => {
+    const payload = JSON.stringify('x'.repeat(40_000));
+    const result = JSON.stringify({ sent: 'y'.repeat(20_000) });
+    await insertFixtures(stack, [
+      { id: idOf(10), queue: 'get', status: 'done', leaseToken: 'lease-10' },
+      { id: idOf(11), queue: 'get', status: 'done', leaseToken: 'lease-11', payload },
+      { id: idOf(12), queue: 'get', status: 'running', leaseToken: 'lease-12' },
+    ]);
+    await outputs([
+      [idOf(10), 'lease-10', '{"n":1}', '0.5', at(2_000)],
+      [idOf(11), 'lease-11', result, null, null],
+      [idOf(12), 'lease-12', null, '{"step":"b"}', at(3_000)],
+    ]);
+    const small = stack.newDb();
+    expect((await getMessage(small, idOf(10)))!.outputs).toEqual({ result: '{"n":1}', resultBytes: 7, progress: '0.5', progressAt: at(2_000) });
+    expect(small.stats.calls).toBe(1);
+    // 40,000 + 20,000 bytes pass the row's budget: the result comes alone, in a second call.
+    const large = stack.newDb();
+    expect((await getMessage(large, idOf(11)))!.outputs).toEqual({ result, resultBytes: result.length, progress: null, progressAt: null });
+    expect(large.stats.calls).toBe(2);
+    const running = stack.newDb();
+    expect((await getMessage(running, idOf(12)))!.outputs).toEqual({ result: undefined, resultBytes: null, progress: '{"step":"b"}', progressAt: at(3_000) });
+    expect(running.stats.calls).toBe(1);
+  });
+
+  it("hides a result written under another lease than the message's own, or while the message is not done", async () => {
+    await insertFixtures(stack, [
+      { id: idOf(20), queue: 'get', status: 'done', leaseToken: 'lease-b' },
+      { id: idOf(21), queue: 'get', status: 'retrying', leaseToken: 'lease-21' },
+    ]);
+    await outputs([
+      [idOf(20), 'lease-a', '"stale"', null, null],
+      [idOf(21), 'lease-21', '"early"', null, null],
+    ]);
+    for (const id of [idOf(20), idOf(21)]) {
+      const db = stack.newDb();
+      expect((await getMessage(db, id))!.outputs).toMatchObject({ result: undefined, resultBytes: null });
+      expect(db.stats.calls).toBe(1);
+      expect(await readMessageResult(stack.db, id)).toBeUndefined();
+    }
+  });
+
+  it('reads one row by primary key, and its outputs by theirs', async () => {
     await insertBackground(stack);
-    const [call] = await statementsOf(stack.db, (db) => getMessage(db, idOf(900_001)));
+    await insertFixtures(stack, [{ id: idOf(30), queue: 'get', status: 'done', leaseToken: 'lease-30' }]);
+    await outputs([[idOf(30), 'lease-30', '[1]', '1', at(0)]]);
+    const [call] = await statementsOf(stack.db, (db) => getMessage(db, idOf(30)));
     const plan = await explain(stack.db, call!);
-    expectAccess(plan, { queue_messages: 'PRIMARY' });
-    expect(plan[0]!.type).toBe('const');
+    expectAccess(plan, { m: 'PRIMARY', o: 'PRIMARY' });
+    expect(plan.map((row) => row.type)).toEqual(['const', 'const']);
+    const [read] = await statementsOf(stack.db, (db) => readMessageResult(db, idOf(30)));
+    expectAccess(await explain(stack.db, read!), { m: 'PRIMARY', o: 'PRIMARY' });
   });
 });

@@ -425,6 +425,7 @@ async function lookUp() {
     $('message').hidden = false;
     $('message-fields').replaceChildren(el('dt', {}, 'not found'), el('dd', {}, error.message));
     $('message-error').textContent = '';
+    $('message-result').textContent = '';
     $('message-payload').textContent = '';
     return;
   }
@@ -443,10 +444,15 @@ async function lookUp() {
     ['dedup key', message.dedupKey ?? '–'],
     // Only when the producer sent a trace context: the id to look the producer's trace up by.
     message.traceId === undefined ? undefined : ['trace', el('span', { class: 'mono', id: 'message-trace' }, message.traceId)],
+    // The handler's latest context.progress, and when it was written.
+    message.progressAt === undefined
+      ? undefined
+      : ['progress', el('span', { class: 'mono', id: 'message-progress' }, `${JSON.stringify(message.progress)} at ${message.progressAt}`)],
   ].filter(Boolean);
   $('message').hidden = false;
   $('message-fields').replaceChildren(...fields.flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
   $('message-error').textContent = message.lastError ?? '–';
+  $('message-result').textContent = message.result === undefined ? '–' : JSON.stringify(message.result, null, 2);
   $('message-payload').textContent = JSON.stringify(message.payload, null, 2);
 }
 

@@ -20,6 +20,7 @@ describe('doctor --full', () => {
     '1 MiB payload round trip',
     'redrive and purge',
     'retention delete',
+    'result and progress',
     'wake row',
     'migration error 1050 (table exists)',
     'migration error 1060 (column exists)',

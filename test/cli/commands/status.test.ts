@@ -53,3 +53,30 @@ it('exits 1 for an unknown id and 2 without one', async () => {
   const missing = await runCaptured(['status'], stackEnv(stack));
   expect(missing).toMatchObject({ code: 2, stderr: 'aurora-queue: missing argument\nusage: aurora-queue status <id>\n' });
 });
+
+it('prints the progress and result of a message that has them, a long result clipped (whole with --json)', async () => {
+  const app = createApp({ db: stack.db, env: {}, config: testConfig });
+  const [short, long] = await enqueue(app, 'sms', [
+    { type: 'sms.send', payload: { to: '+15551234567', body: 'short' } },
+    { type: 'sms.send', payload: { to: '+15551234567', body: 'long' } },
+  ]);
+  const result = { sid: 'SM1', log: 'x'.repeat(300) };
+  for (const [message, text] of [
+    [short!, '{"sid":"SM1"}'],
+    [long!, JSON.stringify(result)],
+  ] as const) {
+    await stack.sql.query("UPDATE queue_messages SET status = 'done', lease_token = 'lease-1', finished_at = updated_at WHERE id = ?", [message.id]);
+    await stack.sql.query(
+      'INSERT INTO queue_message_outputs (message_id, lease_token, result, result_bytes, progress, progress_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [message.id, 'lease-1', text, text.length, '{"sent":1}', new Date('2026-03-01T12:00:05.000Z'), new Date()],
+    );
+  }
+  const run = await runCaptured(['status', short!.id], stackEnv(stack));
+  expect(run).toMatchObject({ code: 0, stderr: '' });
+  const lines = run.stdout.trimEnd().split('\n');
+  expect(lines).toContain('progress      {"sent":1} (at 2026-03-01T12:00:05.000Z)');
+  expect(lines).toContain('result        {"sid":"SM1"}');
+  const clipped = (await runCaptured(['status', long!.id], stackEnv(stack))).stdout.trimEnd().split('\n');
+  expect(clipped).toContain(`result        ${JSON.stringify(result).slice(0, 200)}… (${JSON.stringify(result).length} characters; --json shows it whole)`);
+  expect(json(await runCaptured(['status', long!.id, '--json'], stackEnv(stack)))).toMatchObject({ result, progress: { sent: 1 } });
+});

@@ -33,6 +33,15 @@ const partnerCall = defineJobType({
   },
 });
 const noop = defineJobType({ type: 'noop', payload: z.unknown(), handle: async () => {} });
+/** A handler with a result and progress, both holding markup. */
+const receipt = defineJobType({
+  type: 'receipt.send',
+  payload: z.object({ to: z.string() }),
+  async handle(payload, context) {
+    context.progress({ step: MARKUP });
+    return { sentTo: payload.to, note: MARKUP };
+  },
+});
 /** acct-1's entries fail for an hour: its first one retries, holding the group back. */
 const ledgerPost = defineJobType({
   type: 'ledger.post',
@@ -44,7 +53,7 @@ const ledgerPost = defineJobType({
 
 const config = defineConfig({
   queues: [{ name: 'partners', ratePerSecond: 20 }, { name: 'emails' }, { name: 'ledger', fifo: true, concurrency: 4 }],
-  jobTypes: [partnerCall, noop, ledgerPost],
+  jobTypes: [partnerCall, noop, ledgerPost, receipt],
 });
 
 let app: App;
@@ -250,5 +259,26 @@ describe('the recurring messages', () => {
     }
     // Without entries, the section stays hidden.
     expect(await page.locator('#recurring-section').isVisible()).toBe(false);
+  });
+
+  it("shows a done message's result and progress, as text", async () => {
+    const [answer, plain] = await enqueue(app, 'emails', [
+      { type: 'receipt.send', payload: { to: 'ada@example.com' }, dedupKey: 'receipt ada' },
+      { type: 'noop', payload: 3 },
+    ]);
+    await drain(app, { queue: 'emails', remainingTimeMs: () => 30_000 });
+    await expect.poll(async () => (await stack.sql.query('SELECT progress FROM queue_message_outputs WHERE message_id = ?', [answer!.id]))[0]).toHaveLength(1);
+    await page.locator('#lookup-key').fill(answer!.id);
+    await page.locator('#lookup button[type=submit]').click();
+    await expect.poll(() => page.locator('#message-status').textContent()).toBe('done');
+    expect(JSON.parse((await page.locator('#message-result').textContent())!)).toEqual({ sentTo: 'ada@example.com', note: MARKUP });
+    expect(await page.locator('#message-progress').textContent()).toMatch(/^\{"step":".*"\} at \d{4}-\d\d-\d\dT/);
+    expect(await page.locator('#message-fields dt').allTextContents()).toContain('progress');
+    expect(await page.locator('img').count()).toBe(0);
+    // A message with no result shows none.
+    await page.locator('#lookup-key').fill(plain!.id);
+    await page.locator('#lookup button[type=submit]').click();
+    await expect.poll(() => page.locator('#message-result').textContent()).toBe('–');
+    expect(await page.locator('#message-progress').count()).toBe(0);
   });
 });
