@@ -1,4 +1,4 @@
-import type { JobType } from '../jobs/types.js';
+import { isBatchType, type BatchJobType, type JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
 import { describeError } from '../errors.js';
 import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
@@ -9,6 +9,8 @@ import { extendRatePermits, releaseRunPermits } from '../sql/permits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
+import { BatchGathering } from './batchGathering.js';
+import { dispatchBatch, type BatchOutcomes } from './batchDispatch.js';
 import { ClaimDepth } from './claimDepth.js';
 import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { FifoHeads } from './fifoHeads.js';
@@ -27,9 +29,9 @@ import type { Settler } from './settle.js';
 
 /**
  * What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start
- * time, FIFO heads, renewing the promise, a message late for its start time.
+ * time, FIFO heads, renewing the promise, a message late for its start time, a partial batch due.
  */
-type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' | 'late';
+type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' | 'late' | 'batch';
 
 /**
  * What the lane is doing, changed only through #setMode:
@@ -68,6 +70,8 @@ export class QueueLane {
 
   /** Claimed, read, not started. */
   readonly #ready = new ReadyQueue<HeldClaimedMessage>();
+  /** Ready messages of batch types, gathered into batches (a running batch counts once in #running). */
+  readonly #batches = new BatchGathering<HeldClaimedMessage>();
   #running = 0;
   #claimsInFlight = 0;
   /** Messages the claims in flight may bring. */
@@ -128,6 +132,7 @@ export class QueueLane {
         this.#stopIfAborted();
         this.#startReady();
         this.#claimMore();
+        this.#startBatches();
         this.#keepPromise();
         if (this.#isFinished()) break;
         if (!this.#wakeups.changed) await this.#wakeups.nextChange();
@@ -196,17 +201,27 @@ export class QueueLane {
 
   /** Whether the run of this lane is over: stopping, and every claim, handler and follower done. */
   #isFinished(): boolean {
-    return this.#mode === 'stopping' && this.#claimsInFlight === 0 && this.#running === 0 && this.#ready.size === 0 && this.#followers.size === 0;
+    return (
+      this.#mode === 'stopping' &&
+      this.#claimsInFlight === 0 &&
+      this.#running === 0 &&
+      this.#ready.size === 0 &&
+      this.#batches.size === 0 &&
+      this.#followers.size === 0
+    );
   }
 
   /** Messages of this run not yet written back: waiting, running, following their head, or settling. */
   #holdsMessages(): boolean {
-    return this.#running > 0 || this.#ready.size > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
+    return this.#running > 0 || this.#ready.size > 0 || this.#batches.size > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
   }
 
-  /** Messages the lane has taken on and not finished: claims in flight, waiting and running (the claim budget's `held`). */
+  /**
+   * Messages the lane has taken on and not finished: claims in flight, waiting and running (the
+   * claim budget's `held`), a batch counted as the one handler it is (gathered or running).
+   */
   #unfinished(): number {
-    return this.#claiming + this.#ready.size + this.#running;
+    return this.#claiming + this.#ready.size + this.#batches.handlers + this.#running;
   }
 
   /** Ready messages whose start time (a queue-wide rate's) has not come: the newest, at the tail. */
@@ -517,6 +532,11 @@ export class QueueLane {
     while (started < allowed && this.#ready.size > 0 && !this.#waitForStartTime() && !this.#rateStarts.isLate(this.#ready.peek(), nowMs)) {
       const message = this.#ready.take();
       const jobType = this.#o.jobs.get(message.type);
+      if (jobType !== undefined && isBatchType(jobType)) {
+        // Started with its batch (#startBatches), in one of the slots counted there.
+        this.#batches.add(message, jobType, nowMs);
+        continue;
+      }
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
       if (mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs })) {
         this.#start(message, jobType);
@@ -576,6 +596,50 @@ export class QueueLane {
         this.#running--;
         this.#settle(message, jobType, outcome, span);
         this.#markEnded(message);
+        this.#wakeups.notify();
+      });
+  }
+
+  /** Starts the gathered batches that are due, as handler slots allow (BatchGathering). */
+  #startBatches(): void {
+    if (this.#batches.size === 0) return;
+    const nowMs = this.#o.clock.now().getTime();
+    const remainingMs = this.#o.remainingTimeMs();
+    const { batches, nextInMs } = this.#batches.due({
+      nowMs,
+      remainingMs,
+      marginMs: this.#o.tuning.safetyMarginMs,
+      defaultTimeoutMs: this.#o.tuning.defaultTimeoutMs,
+      slots: this.#concurrency - this.#running,
+      flush: this.#mode === 'stopping',
+    });
+    for (const batch of batches) this.#startBatch(batch.messages, batch.jobType, nowMs, remainingMs);
+    if (nextInMs !== undefined) this.#wakeups.after('batch', nextInMs);
+  }
+
+  /** One handler for a batch: each message that may still start (mayStart) goes in, the others go back. */
+  #startBatch(messages: HeldClaimedMessage[], jobType: BatchJobType, nowMs: number, remainingMs: number): void {
+    const timeoutMs = jobType.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
+    const starting = messages.filter((message) => {
+      if (mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs })) return true;
+      this.#release(message);
+      return false;
+    });
+    if (starting.length === 0) return;
+    this.#running++;
+    this.#dispatched += starting.length;
+    const spans = starting.map((message) => startAttemptSpan(message));
+    void dispatchBatch(starting, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal })
+      .catch(
+        (error: unknown): BatchOutcomes =>
+          new Map(starting.map((message) => [message.id, { kind: 'retry', error: `dispatch failed: ${describeError(error)}` }])),
+      )
+      .then((outcomes) => {
+        this.#running--;
+        starting.forEach((message, i) => {
+          this.#settle(message, jobType, outcomes.get(message.id) ?? { kind: 'retry', error: 'the batch gave it no outcome' }, spans[i]);
+          this.#markEnded(message);
+        });
         this.#wakeups.notify();
       });
   }
@@ -692,5 +756,6 @@ export class QueueLane {
 
   #releaseReady(): void {
     while (this.#ready.size > 0) this.#release(this.#ready.take());
+    for (const message of this.#batches.takeAll()) this.#release(message);
   }
 }
