@@ -64,6 +64,8 @@ export class QueueLane {
   readonly #bucket: TokenBucket | undefined;
   /** The longest any registered handler may run: what the claim budget must plan for. */
   readonly #longestTimeoutMs: number;
+  /** Messages a handler call takes at fewest (batch types): what a claim's budget counts per handler. */
+  readonly #messagesPerHandler: number;
   /** Retry backoff by job type. */
   readonly #backoffs: BackoffPolicies;
   readonly #errors: string[] = [];
@@ -118,6 +120,7 @@ export class QueueLane {
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
+    this.#messagesPerHandler = options.jobs.messagesPerHandler();
   }
 
   async run(): Promise<LaneSummary> {
@@ -337,6 +340,7 @@ export class QueueLane {
         ratePerSecond: this.#queue.drainRatePerSecond,
         held,
         batchSize: claimBatchSize(this.#queue.batchSize, this.#concurrency, this.#permits.limits !== undefined),
+        messagesPerHandler: this.#messagesPerHandler,
       });
       if (budget === 0) {
         // With nothing held, waiting will not make room: the run is out of time for this queue.

@@ -71,6 +71,17 @@ export class JobRegistry {
   }
 
   /**
+   * The fewest messages one handler call takes, whatever the type: 1 with any single-message type
+   * (or none), else the smallest batch maxSize. Any type may go to any queue, so a claim's budget
+   * can count on no more (budget.ts).
+   */
+  messagesPerHandler(): number {
+    let fewest: number | undefined;
+    for (const jobType of this.#types.values()) fewest = Math.min(fewest ?? Number.POSITIVE_INFINITY, jobType.batch?.maxSize ?? 1);
+    return fewest ?? 1;
+  }
+
+  /**
    * The handler that may run longest: any type may go to any queue, so every lease and every run
    * must fit it. A type without a timeout of its own counts as `defaultMs`; with no types, `type`
    * is undefined.

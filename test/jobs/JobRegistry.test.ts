@@ -56,6 +56,13 @@ describe('JobRegistry: batch types', () => {
     expect(new JobRegistry([type]).get('bulk')).toBe(type);
   });
 
+  it('counts the fewest messages a handler call takes: 1 with any single type, else the smallest maxSize', () => {
+    const bulk = (type: string, maxSize: number) => defineJobType({ type, payload: z.object({}), batch: { maxSize }, handleBatch });
+    expect(new JobRegistry([]).messagesPerHandler()).toBe(1);
+    expect(new JobRegistry([bulk('a', 100), bulk('b', 50)]).messagesPerHandler()).toBe(50);
+    expect(new JobRegistry([bulk('a', 100), jobType('single')]).messagesPerHandler()).toBe(1);
+  });
+
   it.each<[string, Record<string, unknown>, string]>([
     ['maxSize 0', { batch: { maxSize: 0 }, handleBatch }, 'batch.maxSize: '],
     ['maxSize 1001', { batch: { maxSize: 1_001 }, handleBatch }, 'batch.maxSize: '],
