@@ -1,10 +1,12 @@
 /** Batch types through the drain (lane.ts, batchGathering.ts, batchDispatch.ts) on the real database. */
 import { expect, it } from 'vitest';
+import { startFakeSmsProvider } from '../../dev/fakeSmsProvider.js';
 import * as z from 'zod';
 import type { App } from '../../lib/app.js';
 import { ManualClock } from '../../lib/clock.js';
 import type { Db } from '../../lib/db/types.js';
 import { drain } from '../../lib/drain/drain.js';
+import { sms } from '../../lib/jobs/sms.js';
 import { defineJobType, type BatchItemFailure, type BatchJobType, type BatchMessage } from '../../lib/jobs/types.js';
 import { useStack } from '../support/stack.js';
 import { appOn, jobType, plenty, readRows, seed } from './helpers.js';
@@ -163,4 +165,30 @@ it('loses nothing when its drain is killed mid-batch: the messages come back aft
   const rows = await readRows(stack, 'killed');
   expect(ids.every((id) => rows.get(id)!.status === 'done' && rows.get(id)!.attempts === 2)).toBe(true);
   expect(ids.every((id) => runs.get(id)!.join() === 'crashed,after')).toBe(true);
+});
+
+it('sends 1,000 SMS through the bulk mode (maxSize 100) in at most 11 provider requests, refused numbers dead, the rest done', async () => {
+  const clock = new ManualClock('2026-06-01T00:00:00.000Z');
+  const refused = ['+15550001007', '+15550001500'];
+  const provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0, refusedNumbers: refused });
+  try {
+    const app = appOn(stack, {
+      queues: [{ name: 'texts', batchSize: 100, drainConcurrency: 10, leaseSeconds: 60 }],
+      jobTypes: [sms({ providerUrl: provider.url, token: undefined, bulk: { maxSize: 100 } })],
+      clock,
+    });
+    const ids = await seed(
+      app,
+      Array.from({ length: 1_000 }, (_, n) => ({ queue: 'texts', type: 'sms.send', payload: { to: `+1555000${1000 + n}`, body: `code ${n}` } })),
+    );
+    const summary = await drain(app, { remainingTimeMs: plenty });
+    expect(provider.stats().received).toBeLessThanOrEqual(11);
+    expect(provider.stats()).toMatchObject({ accepted: 998, refused: 2, duplicates: 0 });
+    expect(summary).toMatchObject({ done: 998, dead: 2, retried: 0, lostLeases: 0 });
+    const rows = await readRows(stack, 'texts');
+    expect([7, 500].map((n) => rows.get(ids[n]!)!.status)).toEqual(['dead', 'dead']);
+    console.log(`1,000 SMS, bulk maxSize 100: ${provider.stats().received} provider requests, ${summary.dataApiCalls} Data API calls`);
+  } finally {
+    await provider.close();
+  }
 });
