@@ -520,6 +520,7 @@ export class QueueLane {
 
   #startReady(): void {
     this.#releaseLate();
+    this.#gatherBatchHeads();
     if (this.#ready.size === 0 || this.#running >= this.#concurrency || this.#waitForStartTime()) return;
     let allowed = Math.min(this.#concurrency - this.#running, this.#ready.size);
     if (this.#bucket !== undefined) {
@@ -548,6 +549,19 @@ export class QueueLane {
       } else {
         this.#release(message);
       }
+    }
+  }
+
+  /**
+   * Ready messages of batch types at the head go to their batches before the single ones are
+   * counted out: they take no handler slot and no rate-limit token of their own (#startBatches).
+   */
+  #gatherBatchHeads(): void {
+    const nowMs = this.#o.clock.now().getTime();
+    for (let head = this.#ready.peek(); head !== undefined; head = this.#ready.peek()) {
+      const jobType = this.#o.jobs.get(head.type);
+      if (jobType === undefined || !isBatchType(jobType) || this.#waitForStartTime() || this.#rateStarts.isLate(head, nowMs)) return;
+      this.#batches.add(this.#ready.take(), jobType, nowMs);
     }
   }
 
