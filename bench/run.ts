@@ -40,7 +40,7 @@ import { figure, type Figure } from './lib/stats.js';
 import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
 import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
 import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenarios/delivery.js';
-import { measureSmsBulk, smsBulkRows, type SmsBulkRepetition } from './scenarios/smsBulk.js';
+import { measureSmsBulk, PROVIDER_LATENCY_MS, smsBulkRows, type SmsBulkRepetition } from './scenarios/smsBulk.js';
 import { pickupLatency, wakeCost, type PickupResult, type WakeCostResult } from './scenarios/wake.js';
 import { clientEnqueues, type ClientResult } from './scenarios/client.js';
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
@@ -354,7 +354,8 @@ async function main(): Promise<void> {
         r.sms = await measureSmsBulk({ newDb: () => dataApiDb(server.url, database), pool, count: N.sms, inFlight: DELIVERY_IN_FLIGHT });
         log(
           `rep ${rep} sms ×${DELIVERY_IN_FLIGHT}: single ${formatNumber(r.sms.single.perSecond)} msg/s (${r.sms.single.providerRequests} requests); ` +
-            `bulk ${formatNumber(r.sms.bulk.perSecond)} msg/s (${r.sms.bulk.providerRequests} requests), ${(r.sms.bulk.perSecond / r.sms.single.perSecond).toFixed(1)}×`,
+            `bulk ${formatNumber(r.sms.bulk.perSecond)} msg/s (${r.sms.bulk.providerRequests} requests), ${(r.sms.bulk.perSecond / r.sms.single.perSecond).toFixed(1)}×; ` +
+            `provider at ${PROVIDER_LATENCY_MS} ms: single ${formatNumber(r.sms.singleSlow.perSecond)}, bulk ${formatNumber(r.sms.bulkSlow.perSecond)} msg/s, ${(r.sms.bulkSlow.perSecond / r.sms.singleSlow.perSecond).toFixed(1)}×`,
         );
       }
     }

@@ -19,6 +19,8 @@ export interface FakeSmsProviderOptions {
   bulkFailureRate?: number;
   /** Bulk endpoint: share of whole requests answered 429 with Retry-After. Default 0. */
   bulkThrottleRate?: number;
+  /** How long each answer takes, as an API across the internet does. Default 0 (at once). */
+  latencyMs?: number;
 }
 
 export interface FakeSmsProviderStats {
@@ -62,6 +64,7 @@ export async function startFakeSmsProvider(options: FakeSmsProviderOptions = {})
   const failureRate = options.failureRate ?? 0.1;
   const throttleRate = options.throttleRate ?? 0.05;
   const retryAfterSeconds = options.retryAfterSeconds ?? 1;
+  const latencyMs = options.latencyMs ?? 0;
   const random = options.seed === undefined ? Math.random : mulberry32(options.seed);
   const acceptedKeys = new Set<string>();
   const refusedNumbers = new Set(options.refusedNumbers ?? []);
@@ -78,9 +81,13 @@ export async function startFakeSmsProvider(options: FakeSmsProviderOptions = {})
   };
 
   const server = createServer((request, response) => {
-    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const send = (status: number, body: unknown, headers: Record<string, string>) => {
       response.writeHead(status, { 'content-type': 'application/json', ...headers });
       response.end(JSON.stringify(body));
+    };
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (latencyMs > 0) setTimeout(send, latencyMs, status, body, headers);
+      else send(status, body, headers);
     };
     void readBody(request)
       .then((text) => {
