@@ -81,6 +81,7 @@ type SmsInput = z.input<typeof smsPayload>;
  */
 export function sms(options: SmsJobTypeOptions & { bulk: SmsBulkOptions }): BatchJobType<SmsPayload, 'sms.send', SmsInput>;
 export function sms(options?: SmsJobTypeOptions & { bulk?: undefined }): SingleJobType<SmsPayload, 'sms.send', SmsInput>;
+export function sms(options: SmsJobTypeOptions): SingleJobType<SmsPayload, 'sms.send', SmsInput> | BatchJobType<SmsPayload, 'sms.send', SmsInput>;
 export function sms(options: SmsJobTypeOptions = {}): SingleJobType<SmsPayload, 'sms.send', SmsInput> | BatchJobType<SmsPayload, 'sms.send', SmsInput> {
   const env = options.env ?? process.env;
   const providerUrl = ('providerUrl' in options ? options.providerUrl : env.SMS_PROVIDER_URL) || undefined;
