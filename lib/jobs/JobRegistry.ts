@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { resolveBackoff } from '../backoff.js';
-import { describePayloadIssues } from '../drain/dispatch.js';
+import { formatPath, ruleOf } from '../validation.js';
 import type { AnyJobType, JobType } from './types.js';
 
 /** Most messages one batch handler call may get: what one claim and one settle call carry well. */
@@ -13,7 +13,7 @@ const aFunction = z.custom<(...args: never[]) => unknown>((value) => typeof valu
 const handlerDeclaration = z.union([
   z.object({ handle: aFunction, batch: z.undefined().optional(), handleBatch: z.undefined().optional() }),
   z.object({
-    handle: z.undefined().optional(),
+    handle: z.undefined({ error: 'must be left out: a batch type declares handleBatch instead' }).optional(),
     batch: z.strictObject({
       maxSize: z.int().min(1).max(MAX_BATCH_SIZE),
       // A minute: holding messages longer only shortens what the lease leaves for the handler.
@@ -96,11 +96,13 @@ export class JobRegistry {
   }
 }
 
-/** A union's issues name the branch closest to the declaration: its field paths and rules. */
+/** A union's issues name the branch closest to the declaration: its fields, rules and zod's words. */
 function describeDeclaration(issues: readonly z.core.$ZodIssue[]): string {
   const union = issues.find((issue) => issue.code === 'invalid_union');
-  if (union === undefined || union.code !== 'invalid_union' || union.errors.length === 0) return describePayloadIssues(issues);
   // The branch with the fewest issues is the one the declaration meant.
-  const closest = union.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
-  return describePayloadIssues(closest);
+  const closest =
+    union === undefined || union.code !== 'invalid_union' || union.errors.length === 0
+      ? issues
+      : union.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+  return closest.map((issue) => `${formatPath(issue.path) || '(type)'}: ${ruleOf(issue)} (${issue.message})`).join('; ');
 }
