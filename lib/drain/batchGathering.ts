@@ -22,7 +22,7 @@ export interface DueInput {
   defaultTimeoutMs: number;
   /** Most batches that may start now (free handler slots). */
   slots: number;
-  /** The lane is stopping: nothing more will come, every partial batch goes now. */
+  /** Nothing more will come soon (the lane stops, or no claim is out): every partial batch goes now. */
   flush: boolean;
 }
 
@@ -36,8 +36,8 @@ interface Group<T> {
 /**
  * A lane's claimed messages of batch types, waiting to be handed over together: a full batch
  * (maxSize) goes at once; a smaller one once it has waited its type's maxWaitMs (default 0: at
- * once), once the lane stops, or once its first lease or the run would no longer fit the
- * handler's timeout if it waited longer. Pure bookkeeping: the lane asks what is due and when to
+ * once), once nothing more is coming soon (`flush`), or once its first lease or the run would no
+ * longer fit the handler's timeout if it waited longer. Pure bookkeeping: the lane asks what is due and when to
  * look again, and starts what it is given (the start check, mayStart, is still the lane's).
  */
 export class BatchGathering<T extends Gatherable> {

@@ -629,7 +629,10 @@ export class QueueLane {
       marginMs: this.#o.tuning.safetyMarginMs,
       defaultTimeoutMs: this.#o.tuning.defaultTimeoutMs,
       slots: this.#concurrency - this.#running,
-      flush: this.#mode === 'stopping',
+      // Nothing more is coming soon: no claim is out, and the lane stops or could not send one
+      // (the budget, the limits or the writes hold it back). Only a claim in flight, or a
+      // lingering lane's polls, are worth a partial batch's wait.
+      flush: this.#claimsInFlight === 0 && this.#mode !== 'lingering',
     });
     for (const batch of batches) this.#startBatch(batch.messages, batch.jobType, nowMs, remainingMs);
     if (nextInMs !== undefined) this.#wakeups.after('batch', nextInMs);

@@ -117,6 +117,42 @@ it('waits up to maxWaitMs to fill a batch, then hands over what it has', async (
   expect(sizes).toEqual([7]);
 });
 
+it('gathers a batch across claims while maxWaitMs allows: full batches go at once, the rest when the lane stops', async () => {
+  const clock = new ManualClock('2026-06-01T00:00:00.000Z');
+  const sizes: number[] = [];
+  // A single-message type beside it: claims are sized one message per handler, and the queue's
+  // batchSize keeps them at 2, so a batch of 10 can only be gathered from several claims.
+  const app = appOn(stack, {
+    queues: [{ name: 'gather', batchSize: 2, drainConcurrency: 1, leaseSeconds: 30 }],
+    jobTypes: [
+      bulkType(async (messages) => void sizes.push(messages.length), { maxSize: 10, maxWaitMs: 60_000 }),
+      jobType('single', async () => {}, { timeoutMs: 1_000 }),
+    ],
+    clock,
+  });
+  await seed(
+    app,
+    Array.from({ length: 25 }, (_, n) => ({ queue: 'gather', type: 'bulk', payload: { n } })),
+  );
+  expect(await drain(app, { remainingTimeMs: plenty })).toMatchObject({ done: 25 });
+  expect(sizes).toEqual([10, 10, 5]);
+
+  // When the budget lets no more claims out (the single type's timeout is the default, so only
+  // two handlers fit the lease), a partial batch goes at once rather than wait out maxWaitMs.
+  sizes.length = 0;
+  const held = appOn(stack, {
+    queues: [{ name: 'held', batchSize: 2, drainConcurrency: 1, leaseSeconds: 30 }],
+    jobTypes: [bulkType(async (messages) => void sizes.push(messages.length), { maxSize: 10, maxWaitMs: 60_000 }), jobType('single', async () => {})],
+    clock,
+  });
+  await seed(
+    held,
+    Array.from({ length: 4 }, (_, n) => ({ queue: 'held', type: 'bulk', payload: { n } })),
+  );
+  expect(await drain(held, { remainingTimeMs: plenty })).toMatchObject({ done: 4 });
+  expect(sizes.every((size) => size < 10)).toBe(true);
+});
+
 /** A Db that answers its first `calls` calls and then never again: a drainer frozen mid-run. */
 function crashingAfter(db: Db, calls: number): Db {
   let made = 0;
