@@ -5,7 +5,7 @@
  *
  *   npm run bench                      the full run (about 5–10 minutes on 2 cores)
  *   npm run bench -- --quick           a tenth of the messages, 1 repetition, no bundles: for iterating
- *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, debounce, claim, delivery, bundles
+ *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, debounce, claim, delivery, sms, bundles
  *   npm run bench -- --reps=5 --scale=0.5 --finished=200000
  *
  * Prints a markdown table and writes bench/results/latest.json. Not a test: nothing here fails a
@@ -40,6 +40,7 @@ import { figure, type Figure } from './lib/stats.js';
 import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
 import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
 import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenarios/delivery.js';
+import { measureSmsBulk, PROVIDER_LATENCY_MS, smsBulkRows, type SmsBulkRepetition } from './scenarios/smsBulk.js';
 import { pickupLatency, wakeCost, type PickupResult, type WakeCostResult } from './scenarios/wake.js';
 import { clientEnqueues, type ClientResult } from './scenarios/client.js';
 import { debounceThroughHandler, type DebounceResult } from './scenarios/debounce.js';
@@ -55,7 +56,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** serverless.yml's drainMemorySize, in GB: what a drain run is billed for per second. */
 const DRAIN_MEMORY_GB = 0.5;
 
-const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'debounce', 'claim', 'delivery', 'bundles'] as const;
+const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'debounce', 'claim', 'delivery', 'sms', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -79,6 +80,7 @@ const N = {
   drain: Math.round(20_000 * scale),
   finished: Number(args.finished ?? (quick ? 100_000 : 1_000_000)),
   delivery: Math.round(10_000 * scale),
+  sms: Math.round(10_000 * scale),
 };
 const E1_IN_FLIGHT = 16;
 const E2_BATCH = 500;
@@ -146,6 +148,7 @@ interface Repetition {
   /** The FIFO drain with FIFO_DRAINS runs at once over the same groups. */
   fifoConcurrent?: Measured<DrainRunsResult>;
   delivery?: DeliveryRepetition;
+  sms?: SmsBulkRepetition;
   pickup?: PickupResult;
   /** The same at a trickle of 1 msg/s (issue 23's target). */
   trickle?: PickupResult;
@@ -355,6 +358,14 @@ async function main(): Promise<void> {
         log(
           `rep ${rep} delivery ×${DELIVERY_IN_FLIGHT}: plain ${plain} req/s; sendJson ${formatNumber(r.delivery.sendJson.perSecond)} req/s; ` +
             `webhook drain ${formatNumber(r.delivery.drain.perSecond)} msg/s (no network ${formatNumber(r.delivery.drainNoNetwork.perSecond)})`,
+        );
+      }
+      if (sections.has('sms')) {
+        r.sms = await measureSmsBulk({ newDb: () => dataApiDb(server.url, database), pool, count: N.sms, inFlight: DELIVERY_IN_FLIGHT });
+        log(
+          `rep ${rep} sms ×${DELIVERY_IN_FLIGHT}: single ${formatNumber(r.sms.single.perSecond)} msg/s (${r.sms.single.providerRequests} requests); ` +
+            `bulk ${formatNumber(r.sms.bulk.perSecond)} msg/s (${r.sms.bulk.providerRequests} requests), ${(r.sms.bulk.perSecond / r.sms.single.perSecond).toFixed(1)}×; ` +
+            `provider at ${PROVIDER_LATENCY_MS} ms: single ${formatNumber(r.sms.singleSlow.perSecond)}, bulk ${formatNumber(r.sms.bulkSlow.perSecond)} msg/s, ${(r.sms.bulkSlow.perSecond / r.sms.singleSlow.perSecond).toFixed(1)}×`,
         );
       }
     }
@@ -990,6 +1001,13 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       collect(repetitions, (rep) => rep.delivery),
       DELIVERY_IN_FLIGHT,
       N.delivery,
+    ),
+  );
+  rows.push(
+    ...smsBulkRows(
+      collect(repetitions, (rep) => rep.sms),
+      DELIVERY_IN_FLIGHT,
+      N.sms,
     ),
   );
   if (bundles !== undefined) {

@@ -6,9 +6,24 @@ export { defineConfig, ConfigError, type JobTypesOf, type QueueAppConfig } from 
 export type { QueueDeclaration } from './queues.js';
 export type { RecurringDeclaration, RecurringEntry } from './recurring.js';
 export { ScheduleError } from './schedule.js';
-export { defineJobType, type AnyJobType, type BackoffPolicy, type JobContext, type JobType, type PayloadInput, type ResultOf } from './jobs/types.js';
+export {
+  defineJobType,
+  isBatchType,
+  type AnyJobType,
+  type BackoffPolicy,
+  type BatchContext,
+  type BatchItemFailure,
+  type BatchJobType,
+  type BatchMessage,
+  type BatchOptions,
+  type JobContext,
+  type JobType,
+  type PayloadInput,
+  type ResultOf,
+  type SingleJobType,
+} from './jobs/types.js';
 export { webhook, type WebhookJobTypeOptions, type WebhookPayload } from './jobs/webhook.js';
-export { sms, type SmsJobTypeOptions, type SmsPayload } from './jobs/sms.js';
+export { sms, type SmsBulkOptions, type SmsJobTypeOptions, type SmsPayload } from './jobs/sms.js';
 export { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from './jobs/webhookSignature.js';
 export { ConflictError, NotFoundError, PermanentError, QueueError, RetryableError, TooLargeError, ValidationError, type FieldIssue } from './errors.js';
 export { secret, type Secret, type SecretInput } from './secrets.js';

@@ -242,6 +242,40 @@ export function startAttemptSpan(message: TracedMessage): Span | undefined {
   return tracer.startSpan(`process ${message.queue}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
 }
 
+/**
+ * Starts the consumer span of one batch handler call: `process <queue>` under whatever is active
+ * (the drain run), linked to every message's producer (a batch has many causes, so it parents to
+ * none of them), with the batch's size. Undefined without an SDK.
+ */
+export function startBatchSpan(queue: string, type: string, messages: readonly Omit<TracedMessage, 'queue' | 'type'>[]): Span | undefined {
+  const tracer = activeTracer();
+  if (tracer === undefined) return undefined;
+  const links: Link[] = [];
+  for (const message of messages) {
+    const producer = parseStoredTraceContext(message.traceContext);
+    if (producer !== undefined) links.push({ context: producer, attributes: { 'messaging.message.id': message.id } });
+  }
+  const attributes: Attributes = {
+    'messaging.system': MESSAGING_SYSTEM,
+    'messaging.operation.type': 'process',
+    'messaging.operation.name': 'process',
+    'messaging.destination.name': queue,
+    'messaging.batch.message_count': messages.length,
+    'aurora_queue.message.type': type,
+  };
+  return tracer.startSpan(`process ${queue}`, { kind: SpanKind.CONSUMER, attributes, links });
+}
+
+/** Ends a batch's span with how many of its messages ended each way; an error when any did not end done. */
+export function endBatchSpan(span: Span | undefined, outcomes: Iterable<TracedOutcome>): void {
+  if (span === undefined) return;
+  const counts = { done: 0, retry: 0, dead: 0 };
+  for (const outcome of outcomes) counts[outcome.kind]++;
+  span.setAttributes({ 'aurora_queue.batch.done': counts.done, 'aurora_queue.batch.retry': counts.retry, 'aurora_queue.batch.dead': counts.dead });
+  if (counts.retry + counts.dead > 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `${counts.retry} to retry, ${counts.dead} dead` });
+  span.end();
+}
+
 /** Runs `fn` with `span` as the active span (its handler's own spans become its children). */
 export function withSpan<T>(span: Span | undefined, fn: () => T): T {
   if (span === undefined) return fn();

@@ -30,3 +30,13 @@ describe('README: Add a job type', () => {
     expect(pkg.exports).toEqual({ '.': './lib/index.ts' });
   });
 });
+
+describe('README: Batch handlers', () => {
+  it('shows examples/pushNotify.ts as it is', async () => {
+    const readme = await read('README.md');
+    const section = readme.slice(readme.indexOf('### Batch handlers'));
+    const snippet = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
+    const file = await read('examples/pushNotify.ts');
+    expect(file).toContain(snippet);
+  });
+});

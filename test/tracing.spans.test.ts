@@ -168,6 +168,41 @@ describe('an HTTP enqueue with a traceparent, a retry, then success', () => {
   });
 });
 
+describe('a batch handler', () => {
+  it("runs in one consumer span linked to every message's producer", async () => {
+    const clock = new ManualClock(T0);
+    const batchType = defineJobType({
+      type: 'bulk',
+      payload: z.object({}),
+      batch: { maxSize: 10 },
+      handleBatch: async (messages) => (messages[0] === undefined ? [] : [{ id: messages[0].id, outcome: 'retry' as const, error: 'busy' }]),
+    });
+    const app = appOn(stack, { queues: [{ name: 'batched' }], jobTypes: [batchType], clock });
+    const producers = await Promise.all(
+      ['a', 'b', 'c'].map((name) =>
+        tracer.startActiveSpan(name, async (span: Span) => {
+          await enqueue(app, 'batched', [{ type: 'bulk', payload: {} }]);
+          span.end();
+          return span.spanContext().traceId;
+        }),
+      ),
+    );
+    await drain(app, { remainingTimeMs: plenty });
+
+    const [batch, ...others] = named('process batched');
+    expect(others).toEqual([]);
+    expect(batch!.attributes).toMatchObject({
+      'messaging.batch.message_count': 3,
+      'aurora_queue.message.type': 'bulk',
+      'aurora_queue.batch.done': 2,
+      'aurora_queue.batch.retry': 1,
+    });
+    expect(batch!.status.code).toBe(2);
+    expect(batch!.links.map((link) => link.context.traceId).sort()).toEqual([...producers].sort());
+    expect(batch!.links.every((link) => typeof link.attributes?.['messaging.message.id'] === 'string')).toBe(true);
+  });
+});
+
 describe('log lines about a message', () => {
   it('carry its id and trace id: a failed attempt, then its death', async () => {
     const { app } = flakyApp();

@@ -28,6 +28,13 @@ export interface ClaimBudgetInput {
   held: number;
   /** Most messages one claim takes. */
   batchSize: number;
+  /**
+   * Messages one handler call takes at fewest, whatever their type: 1 unless every registered
+   * type is a batch type (then the smallest maxSize). A batch is one handler of its timeout, so a
+   * claim of n such messages costs ceil(n / messagesPerHandler) handlers, not n. `held` is
+   * counted in handlers already. Default 1.
+   */
+  messagesPerHandler?: number;
 }
 
 /** How long `messages` take at worst from now: whole waves of timeouts, plus the rate limit's spacing. */
@@ -52,7 +59,8 @@ export function claimLimit(input: ClaimBudgetInput): number {
 
 function largestFitting(input: ClaimBudgetInput): number {
   const availableMs = Math.min(input.leaseMs - input.claimAllowanceMs, input.remainingMs) - input.marginMs;
-  const fits = (n: number) => worstCaseMs(input.held + n, input.concurrency, input.timeoutMs, input.ratePerSecond) <= availableMs;
+  const perHandler = Math.max(1, Math.floor(input.messagesPerHandler ?? 1));
+  const fits = (n: number) => worstCaseMs(input.held + Math.ceil(n / perHandler), input.concurrency, input.timeoutMs, input.ratePerSecond) <= availableMs;
   // worstCaseMs grows with n: binary search for the largest n that fits.
   let low = 0;
   let high = Math.max(0, Math.floor(input.batchSize));

@@ -1,12 +1,13 @@
 import type { z } from 'zod';
 import { $ZodAsyncError } from 'zod/v4/core';
 import { clip } from '../clip.js';
-import { MAX_ERROR_LENGTH, PermanentError, RetryableError, describeError } from '../errors.js';
-import type { JobContext, JobType } from '../jobs/types.js';
+import { PermanentError, RetryableError, describeError } from '../errors.js';
+import { isBatchType, type JobContext, type JobType, type SingleJobType } from '../jobs/types.js';
 import { traceIdOf } from '../tracing.js';
 import { ruleOf } from '../validation.js';
 import { progressText } from './progress.js';
 import { encodeResult } from './result.js';
+import { ERROR_LIMIT, HandlerAttempt } from './attempt.js';
 
 /**
  * `done` carries what the handler returned as JSON text (`result`), or why that was not stored
@@ -43,12 +44,6 @@ export interface DispatchOptions {
   progress?: ProgressSink;
 }
 
-/** Error text stored on a message; long enough to diagnose, short enough for a row and a log line. */
-const ERROR_LIMIT = { chars: MAX_ERROR_LENGTH };
-
-// setTimeout fires at once for delays beyond a signed 32-bit int (~24.8 days).
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Runs one message's handler and says what should happen to the message. Never throws for
  * anything the message or its handler does; only a timeout that is not a positive number (a
@@ -72,86 +67,49 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
     return { kind: 'retry', error: clip(`not started: drain run aborted (${describeError(options.signal.reason)})`, ERROR_LIMIT) };
   }
 
-  return new Attempt(jobType, message, timeoutMs, options.signal, options.progress).run(parsed.data);
+  if (isBatchType(jobType)) {
+    return { kind: 'retry', error: clip(`"${message.type}" is a batch type: its messages go to handleBatch (batchDispatch.ts)`, ERROR_LIMIT) };
+  }
+  return new Attempt(jobType, message, parsed.data, timeoutMs, options.signal, options.progress).run();
 }
 
-/**
- * One handler run, raced against its timeout and the drain run's abort: settles with the
- * handler's outcome, or earlier when the handler must be abandoned; the handler's own promise is
- * then left behind (it cannot be cancelled), its signal aborted so it can stop its I/O. A class
- * rather than closures: it runs per message, and one object costs less than the closures would.
- */
-class Attempt {
-  // Made on first use: an AbortController costs about as much as the rest of a dispatch's own
-  // work, and many handlers never read their signal. One read after the handler was abandoned is
-  // already aborted.
-  #controller: AbortController | undefined;
-  #abandonedBecause: { reason: unknown } | undefined;
-  #resolve: ((outcome: Outcome) => void) | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #jobType: JobType;
+/** One message's handler run (HandlerAttempt: its timeout and the drain run's abort). */
+class Attempt extends HandlerAttempt<Outcome> {
+  readonly #jobType: SingleJobType;
   readonly #context: JobContext;
-  readonly #timeoutMs: number;
-  readonly #runSignal: AbortSignal | undefined;
+  readonly #payload: unknown;
   readonly #progress: ProgressSink | undefined;
   readonly #message: DispatchMessage;
 
-  constructor(jobType: JobType, message: DispatchMessage, timeoutMs: number, runSignal: AbortSignal | undefined, progress: ProgressSink | undefined) {
+  constructor(
+    jobType: SingleJobType,
+    message: DispatchMessage,
+    payload: unknown,
+    timeoutMs: number,
+    runSignal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ) {
+    super(timeoutMs, runSignal);
     this.#jobType = jobType;
+    this.#payload = payload;
     this.#message = message;
-    this.#context = new MessageContext(message, this);
-    this.#timeoutMs = timeoutMs;
-    this.#runSignal = runSignal;
     this.#progress = progress;
+    this.#context = new MessageContext(message, this);
   }
 
   /** A checked progress value (MessageContext.progress): passed on while the attempt runs, dropped after. */
   progress(text: string): void {
     const leaseToken = this.#message.leaseToken;
-    if (this.#resolve === undefined || this.#progress === undefined || leaseToken === undefined) return;
+    if (!this.running || this.#progress === undefined || leaseToken === undefined) return;
     this.#progress.report({ id: this.#message.id, leaseToken }, text);
   }
 
-  /** The handler's signal (MessageContext.signal). */
-  signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#abandonedBecause !== undefined) this.#controller.abort(this.#abandonedBecause.reason);
-    }
-    return this.#controller.signal;
+  protected start(): void {
+    runHandler(this.#jobType, this.#payload, this.#context, this);
   }
 
-  run(payload: unknown): Promise<Outcome> {
-    const outcome = new Promise<Outcome>((resolve) => (this.#resolve = resolve));
-    this.#timer = setTimeout(onTimeout, Math.min(this.#timeoutMs, MAX_TIMER_MS), this);
-    if (this.#runSignal !== undefined) runAborts(this.#runSignal).add(this);
-    runHandler(this.#jobType, payload, this.#context, this);
-    return outcome;
-  }
-
-  /** The handler's outcome, or the reason it was abandoned: the first one counts. */
-  report(outcome: Outcome): void {
-    const resolve = this.#resolve;
-    if (resolve === undefined) return;
-    this.#resolve = undefined;
-    clearTimeout(this.#timer);
-    if (this.#runSignal !== undefined) runAborts(this.#runSignal).delete(this);
-    resolve(outcome);
-  }
-
-  abandon(reason: unknown, outcome: Outcome): void {
-    this.#abandonedBecause ??= { reason };
-    this.#controller?.abort(reason);
-    this.report(outcome);
-  }
-
-  timedOut(): void {
-    const error = `timed out after ${this.#timeoutMs} ms`;
-    this.abandon(new RetryableError(error), { kind: 'retry', error });
-  }
-
-  runAborted(reason: unknown): void {
-    this.abandon(reason, { kind: 'retry', error: clip(`abandoned: drain run aborted (${describeError(reason)})`, ERROR_LIMIT) });
+  protected abandoned(error: string): Outcome {
+    return { kind: 'retry', error };
   }
 }
 
@@ -190,32 +148,6 @@ class MessageContext implements JobContext {
   }
 }
 
-function onTimeout(attempt: Attempt): void {
-  attempt.timedOut();
-}
-
-// One 'abort' listener per drain run's signal, rather than one added and removed per message.
-const abortListeners = new WeakMap<AbortSignal, Set<Attempt>>();
-
-/** The attempts running under a drain run's signal; each is abandoned when it aborts. */
-function runAborts(signal: AbortSignal): Set<Attempt> {
-  let attempts = abortListeners.get(signal);
-  if (attempts === undefined) {
-    const running = new Set<Attempt>();
-    attempts = running;
-    abortListeners.set(signal, running);
-    signal.addEventListener(
-      'abort',
-      () => {
-        const reason: unknown = signal.reason;
-        for (const attempt of [...running]) attempt.runAborted(reason);
-      },
-      { once: true },
-    );
-  }
-  return attempts;
-}
-
 /** The settler's verdict: a retry with no attempts left is a death. */
 export function finalOutcome(outcome: Outcome, attempts: number, maxAttempts: number): Outcome {
   if (outcome.kind !== 'retry' || attempts < maxAttempts) return outcome;
@@ -233,9 +165,9 @@ export function describePayloadIssues(issues: readonly z.core.$ZodIssue[]): stri
     .join('; ');
 }
 
-type Parsed = { success: true; data: unknown } | { success: false; error: string };
+export type Parsed = { success: true; data: unknown } | { success: false; error: string };
 
-function parsePayload(jobType: JobType, payload: unknown): Parsed | Promise<Parsed> {
+export function parsePayload(jobType: JobType, payload: unknown): Parsed | Promise<Parsed> {
   const described = (result: z.ZodSafeParseResult<unknown>): Parsed =>
     result.success
       ? { success: true, data: result.data }
@@ -278,7 +210,7 @@ function doneWith(value: unknown): Outcome {
 }
 
 /** Runs the handler and reports its outcome; never throws, and reports exactly once. */
-function runHandler(jobType: JobType, payload: unknown, context: JobContext, attempt: Attempt): void {
+function runHandler(jobType: SingleJobType, payload: unknown, context: JobContext, attempt: Attempt): void {
   let running: unknown;
   try {
     running = jobType.handle(payload, context);
@@ -300,7 +232,7 @@ function runHandler(jobType: JobType, payload: unknown, context: JobContext, att
  * QueueError whose `retryable` is false: that flag says whether the failed call may be sent again
  * as it is (a statement timeout may have run), not whether the job may be tried again later.
  */
-function outcomeOfError(error: unknown): Outcome {
+export function outcomeOfError(error: unknown): Outcome {
   const description = describeError(error);
   if (error instanceof PermanentError) return { kind: 'dead', error: description };
   const retryAfterMs = error instanceof RetryableError ? error.retryAfterMs : undefined;

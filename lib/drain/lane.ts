@@ -1,14 +1,16 @@
-import type { JobType } from '../jobs/types.js';
+import { isBatchType, type BatchJobType, type JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
 import { describeError } from '../errors.js';
 import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
-import { endAttemptSpan, inSpan, startAttemptSpan, withSpan, type Span } from '../tracing.js';
+import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan, withSpan, type Span } from '../tracing.js';
 import { extendRatePermits, releaseRunPermits } from '../sql/permits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
+import { BatchGathering } from './batchGathering.js';
+import { dispatchBatch, type BatchOutcomes } from './batchDispatch.js';
 import { ClaimDepth } from './claimDepth.js';
 import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { laneProgressWriter, type ProgressWriter } from './progress.js';
@@ -28,9 +30,9 @@ import type { Settler } from './settle.js';
 
 /**
  * What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start
- * time, FIFO heads, renewing the promise, a message late for its start time.
+ * time, FIFO heads, renewing the promise, a message late for its start time, a partial batch due.
  */
-type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' | 'late';
+type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' | 'late' | 'batch';
 
 /**
  * What the lane is doing, changed only through #setMode:
@@ -65,12 +67,16 @@ export class QueueLane {
   readonly #bucket: TokenBucket | undefined;
   /** The longest any registered handler may run: what the claim budget must plan for. */
   readonly #longestTimeoutMs: number;
+  /** Messages a handler call takes at fewest (batch types): what a claim's budget counts per handler. */
+  readonly #messagesPerHandler: number;
   /** Retry backoff by job type. */
   readonly #backoffs: BackoffPolicies;
   readonly #errors: string[] = [];
 
   /** Claimed, read, not started. */
   readonly #ready = new ReadyQueue<HeldClaimedMessage>();
+  /** Ready messages of batch types, gathered into batches (a running batch counts once in #running). */
+  readonly #batches = new BatchGathering<HeldClaimedMessage>();
   #running = 0;
   #claimsInFlight = 0;
   /** Messages the claims in flight may bring. */
@@ -118,6 +124,7 @@ export class QueueLane {
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
+    this.#messagesPerHandler = options.jobs.messagesPerHandler();
   }
 
   async run(): Promise<LaneSummary> {
@@ -132,6 +139,7 @@ export class QueueLane {
         this.#stopIfAborted();
         this.#startReady();
         this.#claimMore();
+        this.#startBatches();
         this.#keepPromise();
         if (this.#isFinished()) break;
         if (!this.#wakeups.changed) await this.#wakeups.nextChange();
@@ -200,17 +208,27 @@ export class QueueLane {
 
   /** Whether the run of this lane is over: stopping, and every claim, handler and follower done. */
   #isFinished(): boolean {
-    return this.#mode === 'stopping' && this.#claimsInFlight === 0 && this.#running === 0 && this.#ready.size === 0 && this.#followers.size === 0;
+    return (
+      this.#mode === 'stopping' &&
+      this.#claimsInFlight === 0 &&
+      this.#running === 0 &&
+      this.#ready.size === 0 &&
+      this.#batches.size === 0 &&
+      this.#followers.size === 0
+    );
   }
 
   /** Messages of this run not yet written back: waiting, running, following their head, or settling. */
   #holdsMessages(): boolean {
-    return this.#running > 0 || this.#ready.size > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
+    return this.#running > 0 || this.#ready.size > 0 || this.#batches.size > 0 || this.#followers.size > 0 || this.#settler.unsettled > 0;
   }
 
-  /** Messages the lane has taken on and not finished: claims in flight, waiting and running (the claim budget's `held`). */
+  /**
+   * Messages the lane has taken on and not finished: claims in flight, waiting and running (the
+   * claim budget's `held`), a batch counted as the one handler it is (gathered or running).
+   */
   #unfinished(): number {
-    return this.#claiming + this.#ready.size + this.#running;
+    return this.#claiming + this.#ready.size + this.#batches.handlers + this.#running;
   }
 
   /** Ready messages whose start time (a queue-wide rate's) has not come: the newest, at the tail. */
@@ -326,6 +344,7 @@ export class QueueLane {
         ratePerSecond: this.#queue.drainRatePerSecond,
         held,
         batchSize: claimBatchSize(this.#queue.batchSize, this.#concurrency, this.#permits.limits !== undefined),
+        messagesPerHandler: this.#messagesPerHandler,
       });
       if (budget === 0) {
         // With nothing held, waiting will not make room: the run is out of time for this queue.
@@ -505,6 +524,7 @@ export class QueueLane {
 
   #startReady(): void {
     this.#releaseLate();
+    this.#gatherBatchHeads();
     if (this.#ready.size === 0 || this.#running >= this.#concurrency || this.#waitForStartTime()) return;
     let allowed = Math.min(this.#concurrency - this.#running, this.#ready.size);
     if (this.#bucket !== undefined) {
@@ -521,6 +541,11 @@ export class QueueLane {
     while (started < allowed && this.#ready.size > 0 && !this.#waitForStartTime() && !this.#rateStarts.isLate(this.#ready.peek(), nowMs)) {
       const message = this.#ready.take();
       const jobType = this.#o.jobs.get(message.type);
+      if (jobType !== undefined && isBatchType(jobType)) {
+        // Started with its batch (#startBatches), in one of the slots counted there.
+        this.#batches.add(message, jobType, nowMs);
+        continue;
+      }
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
       if (mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs })) {
         this.#start(message, jobType);
@@ -528,6 +553,19 @@ export class QueueLane {
       } else {
         this.#release(message);
       }
+    }
+  }
+
+  /**
+   * Ready messages of batch types at the head go to their batches before the single ones are
+   * counted out: they take no handler slot and no rate-limit token of their own (#startBatches).
+   */
+  #gatherBatchHeads(): void {
+    const nowMs = this.#o.clock.now().getTime();
+    for (let head = this.#ready.peek(); head !== undefined; head = this.#ready.peek()) {
+      const jobType = this.#o.jobs.get(head.type);
+      if (jobType === undefined || !isBatchType(jobType) || this.#waitForStartTime() || this.#rateStarts.isLate(head, nowMs)) return;
+      this.#batches.add(this.#ready.take(), jobType, nowMs);
     }
   }
 
@@ -584,7 +622,58 @@ export class QueueLane {
       });
   }
 
-  #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome, span: Span | undefined): void {
+  /** Starts the gathered batches that are due, as handler slots allow (BatchGathering). */
+  #startBatches(): void {
+    if (this.#batches.size === 0) return;
+    const nowMs = this.#o.clock.now().getTime();
+    const remainingMs = this.#o.remainingTimeMs();
+    const { batches, nextInMs } = this.#batches.due({
+      nowMs,
+      remainingMs,
+      marginMs: this.#o.tuning.safetyMarginMs,
+      defaultTimeoutMs: this.#o.tuning.defaultTimeoutMs,
+      slots: this.#concurrency - this.#running,
+      // Nothing more is coming soon: no claim is out, and the lane stops or could not send one
+      // (the budget, the limits or the writes hold it back). Only a claim in flight, or a
+      // lingering lane's polls, are worth a partial batch's wait.
+      flush: this.#claimsInFlight === 0 && this.#mode !== 'lingering',
+    });
+    for (const batch of batches) this.#startBatch(batch.messages, batch.jobType, nowMs, remainingMs);
+    if (nextInMs !== undefined) this.#wakeups.after('batch', nextInMs);
+  }
+
+  /** One handler for a batch: each message that may still start (mayStart) goes in, the others go back. */
+  #startBatch(messages: HeldClaimedMessage[], jobType: BatchJobType, nowMs: number, remainingMs: number): void {
+    const timeoutMs = jobType.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
+    const starting = messages.filter((message) => {
+      if (mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs })) return true;
+      this.#release(message);
+      return false;
+    });
+    if (starting.length === 0) return;
+    this.#running++;
+    this.#dispatched += starting.length;
+    // One span for the handler call, linked to each message's producer (lib/tracing.ts).
+    const span = startBatchSpan(this.#queue.name, jobType.type, starting);
+    void withSpan(span, () => dispatchBatch(starting, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal }))
+      .catch(
+        (error: unknown): BatchOutcomes =>
+          new Map(starting.map((message) => [message.id, { kind: 'retry', error: `dispatch failed: ${describeError(error)}` }])),
+      )
+      .then((outcomes) => {
+        this.#running--;
+        const finals = starting.map((message) => {
+          const final = this.#settle(message, jobType, outcomes.get(message.id) ?? { kind: 'retry', error: 'the batch gave it no outcome' }, undefined);
+          this.#markEnded(message);
+          return final;
+        });
+        endBatchSpan(span, finals);
+        this.#wakeups.notify();
+      });
+  }
+
+  /** Writes a message's outcome (through the settler) and answers it, attempts counted (finalOutcome). */
+  #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome, span: Span | undefined): Outcome {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
     endAttemptSpan(span, final);
     this.#progress.end(message.id);
@@ -603,6 +692,7 @@ export class QueueLane {
       const availableAt = nextAvailableAt(this.#o.clock.now(), message.attempts, this.#backoffs.policyFor(jobType), final.retryAfterMs, this.#o.random);
       this.#settler.retry({ ...held, availableAt, error: final.error });
     }
+    return final;
   }
 
   /** What a FIFO message's outcome write calls (Settled.written): its follower, or its group's next, may start. */
@@ -699,5 +789,6 @@ export class QueueLane {
 
   #releaseReady(): void {
     while (this.#ready.size > 0) this.#release(this.#ready.take());
+    for (const message of this.#batches.takeAll()) this.#release(message);
   }
 }

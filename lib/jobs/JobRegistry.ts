@@ -1,5 +1,27 @@
+import * as z from 'zod';
 import { resolveBackoff } from '../backoff.js';
+import { formatPath, ruleOf } from '../validation.js';
 import type { AnyJobType, JobType } from './types.js';
+
+/** Most messages one batch handler call may get: what one claim and one settle call carry well. */
+export const MAX_BATCH_SIZE = 1_000;
+
+/** How a type says how it handles messages: `handle`, or `batch` with `handleBatch`, never both. */
+// zod 4's z.function() is a function factory, not a schema of functions.
+const aFunction = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', 'must be a function');
+
+const handlerDeclaration = z.union([
+  z.object({ handle: aFunction, batch: z.undefined().optional(), handleBatch: z.undefined().optional() }),
+  z.object({
+    handle: z.undefined({ error: 'must be left out: a batch type declares handleBatch instead' }).optional(),
+    batch: z.strictObject({
+      maxSize: z.int().min(1).max(MAX_BATCH_SIZE),
+      // A minute: holding messages longer only shortens what the lease leaves for the handler.
+      maxWaitMs: z.number().min(0).max(60_000).optional(),
+    }),
+    handleBatch: aFunction,
+  }),
+]);
 
 // Fits queue_messages.type (VARCHAR(128) ascii).
 const TYPE_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -19,6 +41,12 @@ export class JobRegistry {
       }
       if (jobType.maxAttempts !== undefined && !(Number.isInteger(jobType.maxAttempts) && jobType.maxAttempts >= 1)) {
         throw new RangeError(`job type "${jobType.type}": maxAttempts must be an integer >= 1`);
+      }
+      const declared = handlerDeclaration.safeParse(jobType);
+      if (!declared.success) {
+        throw new TypeError(
+          `job type "${jobType.type}" must declare handle, or batch { maxSize 1-${MAX_BATCH_SIZE}, maxWaitMs? 0-60000 } with handleBatch: ${describeDeclaration(declared.error.issues)}`,
+        );
       }
       try {
         resolveBackoff(jobType.backoff);
@@ -43,6 +71,17 @@ export class JobRegistry {
   }
 
   /**
+   * The fewest messages one handler call takes, whatever the type: 1 with any single-message type
+   * (or none), else the smallest batch maxSize. Any type may go to any queue, so a claim's budget
+   * can count on no more (budget.ts).
+   */
+  messagesPerHandler(): number {
+    let fewest: number | undefined;
+    for (const jobType of this.#types.values()) fewest = Math.min(fewest ?? Number.POSITIVE_INFINITY, jobType.batch?.maxSize ?? 1);
+    return fewest ?? 1;
+  }
+
+  /**
    * The handler that may run longest: any type may go to any queue, so every lease and every run
    * must fit it. A type without a timeout of its own counts as `defaultMs`; with no types, `type`
    * is undefined.
@@ -55,4 +94,15 @@ export class JobRegistry {
     }
     return longest;
   }
+}
+
+/** A union's issues name the branch closest to the declaration: its fields, rules and zod's words. */
+function describeDeclaration(issues: readonly z.core.$ZodIssue[]): string {
+  const union = issues.find((issue) => issue.code === 'invalid_union');
+  // The branch with the fewest issues is the one the declaration meant.
+  const closest =
+    union === undefined || union.code !== 'invalid_union' || union.errors.length === 0
+      ? issues
+      : union.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+  return closest.map((issue) => `${formatPath(issue.path) || '(type)'}: ${ruleOf(issue)} (${issue.message})`).join('; ');
 }

@@ -156,6 +156,36 @@ export interface JsonRequest {
  * the lookup refused (an address that may not be reached).
  */
 export async function sendJson(request: JsonRequest): Promise<void> {
+  const answer = await exchange(request);
+  // Discarded rather than read: the socket goes back to the pool, the body does not matter.
+  await answer.discard().catch(() => {});
+}
+
+/**
+ * As sendJson, and resolves with the 2xx answer's body as text, for a downstream whose answer
+ * says what happened (a bulk endpoint's per-item results). A body over `maxBytes` is a
+ * RetryableError: what it said cannot be known, and the request may be sent again.
+ */
+export async function sendJsonReadingAnswer(request: JsonRequest, maxBytes: number): Promise<string> {
+  const answer = await exchange(request);
+  const decoder = new TextDecoder();
+  let text = '';
+  let bytes = 0;
+  try {
+    for await (const chunk of answer.body) {
+      bytes += chunk.byteLength;
+      if (bytes > maxBytes) throw new RetryableError(`${request.target} answered more than ${maxBytes} bytes`);
+      text += decoder.decode(chunk, { stream: true });
+    }
+  } catch (error) {
+    if (error instanceof RetryableError) throw error;
+    throw new RetryableError(`reading the answer of ${request.target} failed: ${networkReason(error)}`, { cause: error });
+  }
+  return text + decoder.decode();
+}
+
+/** Sends the request; resolves with a 2xx answer, its body unread, or throws as sendJson says. */
+async function exchange(request: JsonRequest): Promise<HttpAnswer> {
   let answer: HttpAnswer;
   try {
     answer = await request.transport({
@@ -172,11 +202,7 @@ export async function sendJson(request: JsonRequest): Promise<void> {
     throw new RetryableError(`request to ${request.target} ${verb}: ${networkReason(error)}`, { cause: error });
   }
 
-  if (answer.status >= 200 && answer.status < 300) {
-    // Discarded rather than read: the socket goes back to the pool, the body does not matter.
-    await answer.discard().catch(() => {});
-    return;
-  }
+  if (answer.status >= 200 && answer.status < 300) return answer;
   const detail = await readSnippet(answer.body);
   const retryAfter = answer.headers['retry-after'];
   throw errorForResponse(request.target, { status: answer.status, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined, detail });

@@ -7,7 +7,8 @@
  * CHAOS_ENDPOINT, CHAOS_DATABASE, CHAOS_DATABASE_URL (mysql2, for the dispatch log), CHAOS_RUNNER,
  * CHAOS_STALL_MS (how long a `stall` step blocks), CHAOS_MAX_SLEEP_MS, CHAOS_MAX_MESSAGES (the run's
  * maxMessages), CHAOS_QUEUE_SETTINGS (JSON: the queue's settings changed, see chaosQueue),
- * CHAOS_LINGER_MS (a woken run that lingers this long on a dry queue; default: none). Prints
+ * CHAOS_LINGER_MS (a woken run that lingers this long on a dry queue; default: none),
+ * CHAOS_BATCH_SIZE (the scripted type as a batch type of this maxSize; default: one at a time). Prints
  * `SUMMARY <json>`.
  */
 import mysql from 'mysql2/promise';
@@ -28,6 +29,7 @@ const jobType = scriptedJobType({
   timeoutMs: HANDLER_TIMEOUT_MS,
   stallMs: Number(process.env.CHAOS_STALL_MS ?? 6_000),
   maxSleepMs: Number(process.env.CHAOS_MAX_SLEEP_MS ?? 10),
+  batch: process.env.CHAOS_BATCH_SIZE === undefined ? undefined : { maxSize: Number(process.env.CHAOS_BATCH_SIZE) },
   record: async (d) => {
     await log.query('INSERT INTO chaos_dispatches (message_id, attempt, runner, started_ms) VALUES (?, ?, ?, ?)', [
       d.messageId,

@@ -194,6 +194,8 @@ export async function drainRounds(options: {
   busy?: () => boolean;
   /** The chaos queue's declaration, when a test changes it (see chaosQueue). */
   queue?: QueueDeclaration;
+  /** The scripted type as a batch type (scripts.ts). */
+  batch?: { maxSize: number };
 }): Promise<RoundsResult> {
   const { stack, log } = options;
   const summaries: DrainSummary[] = [];
@@ -211,7 +213,7 @@ export async function drainRounds(options: {
     const runs = Array.from({ length: options.runs }, (_, i) => {
       const app = chaosApp(
         chaosDb(stack.endpoint, stack.database),
-        scriptedJobType({ record: log.record, runner: `round${rounds}.${i}`, timeoutMs: HANDLER_TIMEOUT_MS }),
+        scriptedJobType({ record: log.record, runner: `round${rounds}.${i}`, timeoutMs: HANDLER_TIMEOUT_MS, batch: options.batch }),
         options.queue,
       );
       return drain(app, { queue: CHAOS_QUEUE, remainingTimeMs: () => 30_000, tuning: CHAOS_TUNING });

@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { PermanentError } from '../../lib/errors.js';
-import { defineJobType, type JobType } from '../../lib/jobs/types.js';
+import { defineJobType, type BatchItemFailure, type JobType } from '../../lib/jobs/types.js';
 
 /**
  * What one attempt does:
@@ -44,9 +44,17 @@ export interface ScriptedTypeOptions {
   timeoutMs: number;
   stallMs?: number;
   maxSleepMs?: number;
+  /**
+   * A batch type instead (lib/jobs/types.ts BatchJobType): each message's step runs in the batch,
+   * side by side, its end mapped to the message's outcome (a throw: retry; PermanentError: dead).
+   * Scripts for it leave out `hang`, which would hold the whole batch to its timeout (retrying the
+   * others too, which their scripts cannot foresee).
+   */
+  batch?: { maxSize: number } | undefined;
 }
 
 export function scriptedJobType(options: ScriptedTypeOptions): JobType {
+  if (options.batch !== undefined) return scriptedBatchJobType(options, options.batch);
   return defineJobType({
     type: CHAOS_TYPE,
     payload: scriptSchema,
@@ -60,6 +68,35 @@ export function scriptedJobType(options: ScriptedTypeOptions): JobType {
         dispatch.endedMs = Date.now();
         await options.recordEnd?.(dispatch);
       }
+    },
+  });
+}
+
+function scriptedBatchJobType(options: ScriptedTypeOptions, batch: { maxSize: number }): JobType {
+  return defineJobType({
+    type: CHAOS_TYPE,
+    payload: scriptSchema,
+    timeoutMs: options.timeoutMs,
+    batch,
+    handleBatch: async (messages) => {
+      const ends = await Promise.allSettled(
+        messages.map(async (message) => {
+          const dispatch: DispatchRecord = { messageId: message.id, attempt: message.attempt, runner: options.runner, startedMs: Date.now() };
+          await options.record(dispatch);
+          try {
+            await runStep(stepOf(message.payload, message.attempt), message.attempt, options);
+          } finally {
+            dispatch.endedMs = Date.now();
+            await options.recordEnd?.(dispatch);
+          }
+        }),
+      );
+      return messages.flatMap((message, i): BatchItemFailure[] => {
+        const end = ends[i]!;
+        if (end.status === 'fulfilled') return [];
+        const error = end.reason instanceof Error ? end.reason : new Error(String(end.reason));
+        return [{ id: message.id, outcome: end.reason instanceof PermanentError ? 'dead' : 'retry', error }];
+      });
     },
   });
 }

@@ -72,3 +72,41 @@ describe('startFakeSmsProvider', () => {
     expect(count(500) + count(429) + count(200)).toBe(60);
   });
 });
+
+describe('startFakeSmsProvider: bulk endpoint', () => {
+  it('answers each text of a bulk request, refusing malformed texts and refused numbers, and counts requests apart', async () => {
+    provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0, refusedNumbers: ['+15550009999'] });
+    expect(provider.bulkUrl).toBe(provider.url.replace(/\/messages$/, '/messages/bulk'));
+    const messages = [
+      { id: 'a', to: '+15550001111', body: 'hi' },
+      { id: 'b', to: '+15550009999', body: 'hi' },
+      { id: 'c', to: 'nope', body: 'hi' },
+    ];
+    const answer = await post(provider.bulkUrl, { messages });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({
+      results: [
+        { id: 'a', status: 'accepted', providerId: 'fake-1' },
+        { id: 'b', status: 'refused', error: 'recipient refused' },
+        { id: 'c', status: 'refused', error: 'malformed text' },
+      ],
+    });
+    // Sent again: accepted again, counted as a duplicate (what a real provider keyed by id would not send).
+    await post(provider.bulkUrl, { messages: [messages[0]] });
+    expect(provider.stats()).toMatchObject({ received: 2, bulkRequests: 2, accepted: 2, refused: 2, duplicates: 1 });
+    // A refused number alone is a 400.
+    expect((await post(provider.url, { to: '+15550009999', body: 'x' })).status).toBe(400);
+  });
+
+  it('rejects a malformed bulk request, and fails or throttles whole requests at their rates', async () => {
+    provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0, bulkThrottleRate: 1, retryAfterSeconds: 3 });
+    expect((await post(provider.bulkUrl, { messages: [] })).status).toBe(400);
+    expect((await post(provider.bulkUrl, { messages: [{ to: '+15550001111', body: 'no id' }] })).status).toBe(400);
+    const throttled = await post(provider.bulkUrl, { messages: [{ id: 'a', to: '+15550001111', body: 'hi' }] });
+    expect({ status: throttled.status, retryAfter: throttled.retryAfter }).toEqual({ status: 429, retryAfter: '3' });
+    await provider.close();
+    provider = await startFakeSmsProvider({ failureRate: 0, throttleRate: 0, bulkFailureRate: 1 });
+    expect((await post(provider.bulkUrl, { messages: [{ id: 'a', to: '+15550001111', body: 'hi' }] })).status).toBe(500);
+    expect(provider.stats()).toMatchObject({ bulkRequests: 1, failed: 1, accepted: 0 });
+  });
+});

@@ -34,6 +34,16 @@ describe('worstCaseMs', () => {
 });
 
 describe('claimLimit', () => {
+  it('counts a claim of batch-type messages as the handlers they make (messagesPerHandler), held ones as handlers already', () => {
+    // 2 at once, 10 s each, 55 s: 10 handlers fit. One message each: 10; 100 a handler: the whole claim of 1,000.
+    const narrow = { ...base, concurrency: 2, batchSize: 1_000 };
+    expect(claimLimit(narrow)).toBe(10);
+    expect(claimLimit({ ...narrow, messagesPerHandler: 100 })).toBe(1_000);
+    // 9 handlers held leave room for one more: 100 messages, less than a whole claim, so none while holding.
+    expect(claimLimit({ ...narrow, messagesPerHandler: 100, held: 9 })).toBe(0);
+    expect(claimLimit({ ...narrow, messagesPerHandler: 100, held: 9, batchSize: 100 })).toBe(100);
+  });
+
   it('claims a whole batch when five waves fit the lease', () => {
     expect(claimLimit(base)).toBe(100);
   });

@@ -5,7 +5,7 @@ import { MAX_ERROR_LENGTH, describeError } from '../../lib/errors.js';
 import { dispatch, finalOutcome, type DispatchMessage, type Outcome } from '../../lib/drain/dispatch.js';
 import { DatabaseError, StatementTimeoutError, toDatabaseError, TransactionNotFoundError } from '../../lib/db/errors.js';
 import { PermanentError, QueueError, RetryableError } from '../../lib/errors.js';
-import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
+import { defineJobType, type JobContext, type JobType, type SingleJobType } from '../../lib/jobs/types.js';
 
 const schema = z.object({ to: z.string().regex(/^\+\d+$/), count: z.number().int().optional() });
 
@@ -21,7 +21,7 @@ function message(overrides: Partial<DispatchMessage> = {}): DispatchMessage {
   };
 }
 
-function jobType(handle: (payload: z.output<typeof schema>, context: JobContext) => Promise<void>, extra: Partial<JobType> = {}): JobType {
+function jobType(handle: (payload: z.output<typeof schema>, context: JobContext) => Promise<void>, extra: Partial<SingleJobType> = {}): JobType {
   return defineJobType({ type: 'test.job', payload: schema, handle, ...extra });
 }
 

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { createApp, type App } from '../../lib/app.js';
 import { defineConfig } from '../../lib/config.js';
 import type { Clock } from '../../lib/clock.js';
-import { defineJobType, type JobContext, type JobType } from '../../lib/jobs/types.js';
+import { defineJobType, type JobContext, type JobType, type SingleJobType } from '../../lib/jobs/types.js';
 import type { QueueDeclaration } from '../../lib/queues.js';
 import { uuidv7 } from '../../lib/ids.js';
 import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
@@ -19,7 +19,7 @@ export const anyPayload = z.unknown();
 export function jobType(
   type: string,
   handle: (payload: unknown, context: JobContext) => Promise<void>,
-  extra: Partial<Omit<JobType, 'type' | 'handle' | 'payload'>> = {},
+  extra: Partial<Omit<SingleJobType, 'type' | 'handle' | 'payload'>> = {},
 ): JobType {
   return defineJobType({ type, payload: anyPayload, handle, ...extra });
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { JobRegistry } from '../../lib/jobs/JobRegistry.js';
-import { defineJobType, type JobType } from '../../lib/jobs/types.js';
+import { defineJobType, type JobType, type SingleJobType } from '../../lib/jobs/types.js';
 
-function jobType(type: string, extra: Partial<JobType> = {}): JobType {
+function jobType(type: string, extra: Partial<SingleJobType> = {}): JobType {
   return { ...defineJobType({ type, payload: z.object({}), handle: async () => {} }), ...extra };
 }
 
@@ -26,7 +26,7 @@ describe('JobRegistry', () => {
     expect(() => new JobRegistry([jobType(name)])).toThrow(TypeError);
   });
 
-  it.each<[string, Partial<JobType>]>([
+  it.each<[string, Partial<SingleJobType>]>([
     ['timeoutMs 0', { timeoutMs: 0 }],
     ['timeoutMs Infinity', { timeoutMs: Number.POSITIVE_INFINITY }],
     ['maxAttempts 0', { maxAttempts: 0 }],
@@ -45,5 +45,36 @@ describe('JobRegistry', () => {
     expect(registry.longestTimeout(10_000)).toEqual({ type: 'slow', timeoutMs: 30_000 });
     expect(registry.longestTimeout(60_000)).toEqual({ type: 'plain', timeoutMs: 60_000 });
     expect(new JobRegistry([]).longestTimeout(10_000)).toEqual({ type: undefined, timeoutMs: 10_000 });
+  });
+});
+
+describe('JobRegistry: batch types', () => {
+  const handleBatch = async () => {};
+
+  it('accepts batch { maxSize, maxWaitMs? } with handleBatch', () => {
+    const type = defineJobType({ type: 'bulk', payload: z.object({}), batch: { maxSize: 1_000, maxWaitMs: 500 }, handleBatch });
+    expect(new JobRegistry([type]).get('bulk')).toBe(type);
+  });
+
+  it('counts the fewest messages a handler call takes: 1 with any single type, else the smallest maxSize', () => {
+    const bulk = (type: string, maxSize: number) => defineJobType({ type, payload: z.object({}), batch: { maxSize }, handleBatch });
+    expect(new JobRegistry([]).messagesPerHandler()).toBe(1);
+    expect(new JobRegistry([bulk('a', 100), bulk('b', 50)]).messagesPerHandler()).toBe(50);
+    expect(new JobRegistry([bulk('a', 100), jobType('single')]).messagesPerHandler()).toBe(1);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['maxSize 0', { batch: { maxSize: 0 }, handleBatch }, 'batch.maxSize: '],
+    ['maxSize 1001', { batch: { maxSize: 1_001 }, handleBatch }, 'batch.maxSize: '],
+    ['maxSize 1.5', { batch: { maxSize: 1.5 }, handleBatch }, 'batch.maxSize: '],
+    ['a negative maxWaitMs', { batch: { maxSize: 10, maxWaitMs: -1 }, handleBatch }, 'batch.maxWaitMs: '],
+    ['an unknown batch option', { batch: { maxSize: 10, size: 3 }, handleBatch }, 'batch: '],
+    ['batch without handleBatch', { batch: { maxSize: 10 } }, 'handleBatch: '],
+    ['both handle and handleBatch', { batch: { maxSize: 10 }, handleBatch, handle: handleBatch }, 'handle'],
+    ['neither handle nor handleBatch', {}, 'handle'],
+  ])('refuses %s, naming the field', (_label, declaration, field) => {
+    const type = { type: 'bulk', payload: z.object({}), ...declaration } as unknown as JobType;
+    expect(() => new JobRegistry([type])).toThrow(TypeError);
+    expect(() => new JobRegistry([type])).toThrow(field);
   });
 });
