@@ -1,7 +1,9 @@
 /**
- * Batch handlers (lib/drain/batchDispatch.ts) in drain processes SIGKILLed mid-batch: later runs
- * finish the work once the dead runs' leases expire. Nothing may be lost or stuck, per-message
- * outcomes end as scripted, and only messages whose lease expired may run twice.
+ * Batch handlers (lib/drain/batchDispatch.ts) in drain processes SIGKILLed mid-batch, while the
+ * Data API fails a fraction of its calls (the cluster resuming, 503s before and after the
+ * statement ran, slow calls): later runs finish the work once the dead runs' leases expire.
+ * Nothing may be lost or stuck, per-message outcomes end as scripted, and only messages whose
+ * lease expired may run twice.
  */
 import { expect, it } from 'vitest';
 import { useStack } from '../support/stack.js';
@@ -22,7 +24,7 @@ const stack = useStack();
 
 const BATCH = { maxSize: 50 };
 
-it('batch handlers in drain processes SIGKILLed mid-batch: later runs finish their work, redelivering only expired leases', async () => {
+it('batch handlers under Data API faults, in drain processes SIGKILLed mid-batch: later runs finish their work, redelivering only expired leases', async () => {
   const log = await createDispatchLog(stack.sql);
   const messages = await seedScripted(
     stack.db,
@@ -34,6 +36,11 @@ it('batch handlers in drain processes SIGKILLed mid-batch: later runs finish the
     ]),
   );
   const env = { CHAOS_MAX_SLEEP_MS: '40', CHAOS_BATCH_SIZE: String(BATCH.maxSize) };
+  const faults = stack.server.faults;
+  faults.inject({ kind: 'resuming', probability: 0.03 });
+  faults.inject({ kind: 'unavailable', probability: 0.03 });
+  faults.inject({ kind: 'unavailable-after', probability: 0.01, operations: ['Execute'] });
+  faults.inject({ kind: 'delay', probability: 0.05, delayMs: 300 });
 
   // Three processes, each killed after 100–300 dispatches (two to six batches), the rest left to later runs.
   const children: DrainChild[] = [0, 1, 2].map((i) => spawnDrain(stack, `batch.${i}`, env));
@@ -45,8 +52,9 @@ it('batch handlers in drain processes SIGKILLed mid-batch: later runs finish the
   }
 
   const rounds = await drainRounds({ stack, log, runs: 2, deadline: Date.now() + 90_000, batch: BATCH });
+  faults.clear();
   const { counts, violations } = await checkInvariants(stack, messages, log);
-  report('batch handlers, SIGKILL mid-batch', counts, {
+  report('batch handlers, faults and SIGKILL mid-batch', counts, {
     processes: children.length,
     killed: killed.filter(Boolean).length,
     rounds: rounds.rounds,
