@@ -10,4 +10,5 @@ export const MIGRATIONS = [
   '008_recurring_purges',
   '009_wake_at',
   '010_trace_context',
+  '012_cancel_requests',
 ] as const;
