@@ -213,7 +213,7 @@ export interface TracedMessage {
 
 /** The outcome an attempt span records. */
 export interface TracedOutcome {
-  kind: 'done' | 'retry' | 'dead';
+  kind: 'done' | 'retry' | 'dead' | 'cancelled' | 'lost';
   error?: string;
 }
 

@@ -6,7 +6,25 @@ import type { JobContext, JobType } from '../jobs/types.js';
 import { traceIdOf } from '../tracing.js';
 import { ruleOf } from '../validation.js';
 
-export type Outcome = { kind: 'done' } | { kind: 'retry'; error: string; retryAfterMs?: number } | { kind: 'dead'; error: string };
+export type Outcome =
+  | { kind: 'done' }
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'dead'; error: string }
+  /** Its cancel was requested while it ran: settled `cancelled`. */
+  | { kind: 'cancelled'; error: string }
+  /** Its lease was lost while it ran: nothing is written (another drain may hold it now). */
+  | { kind: 'lost'; error: string };
+
+/**
+ * What the lane running an attempt may do to it beyond the run's abort: stop it (a lost lease, a
+ * cancel) and extend its lease (context.extendLease). Optional: dispatch alone needs neither.
+ */
+export interface AttemptControl {
+  /** Called as the handler starts, with what abandons it: its signal aborted with `reason`, its outcome `outcome` (unless it reported one first). */
+  started(stop: (reason: unknown, outcome: Outcome) => void): void;
+  /** context.extendLease: resolves once the lease is written, rejects when it was lost. */
+  extendLease(seconds: number): Promise<void>;
+}
 
 export interface DispatchMessage {
   id: string;
@@ -25,6 +43,7 @@ export interface DispatchOptions {
   timeoutMs: number;
   /** The drain run's own abort: aborting it abandons the handler (outcome: retry). */
   signal?: AbortSignal;
+  control?: AttemptControl;
 }
 
 /** Error text stored on a message; long enough to diagnose, short enough for a row and a log line. */
@@ -56,7 +75,7 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
     return { kind: 'retry', error: clip(`not started: drain run aborted (${describeError(options.signal.reason)})`, ERROR_LIMIT) };
   }
 
-  return new Attempt(jobType, message, timeoutMs, options.signal).run(parsed.data);
+  return new Attempt(jobType, message, timeoutMs, options.signal, options.control).run(parsed.data);
 }
 
 /**
@@ -77,12 +96,14 @@ class Attempt {
   readonly #context: JobContext;
   readonly #timeoutMs: number;
   readonly #runSignal: AbortSignal | undefined;
+  readonly control: AttemptControl | undefined;
 
-  constructor(jobType: JobType, message: DispatchMessage, timeoutMs: number, runSignal: AbortSignal | undefined) {
+  constructor(jobType: JobType, message: DispatchMessage, timeoutMs: number, runSignal: AbortSignal | undefined, control: AttemptControl | undefined) {
     this.#jobType = jobType;
     this.#context = new MessageContext(message, this);
     this.#timeoutMs = timeoutMs;
     this.#runSignal = runSignal;
+    this.control = control;
   }
 
   /** The handler's signal (MessageContext.signal). */
@@ -98,6 +119,7 @@ class Attempt {
     const outcome = new Promise<Outcome>((resolve) => (this.#resolve = resolve));
     this.#timer = setTimeout(onTimeout, Math.min(this.#timeoutMs, MAX_TIMER_MS), this);
     if (this.#runSignal !== undefined) runAborts(this.#runSignal).add(this);
+    this.control?.started((reason, stopped) => this.abandon(reason, stopped));
     runHandler(this.#jobType, payload, this.#context, this);
     return outcome;
   }
@@ -150,6 +172,14 @@ class MessageContext implements JobContext {
 
   get signal(): AbortSignal {
     return this.#of.signal();
+  }
+
+  extendLease(seconds: number): Promise<void> {
+    if (!(seconds > 0) || !Number.isFinite(seconds)) return Promise.reject(new RangeError(`extendLease: seconds must be a positive number, got ${seconds}`));
+    const control = this.#of.control;
+    // Run by dispatch alone (no lane): there is no lease to extend.
+    if (control === undefined) return Promise.reject(new Error('extendLease: this attempt holds no lease'));
+    return control.extendLease(seconds);
   }
 
   // Parsed on read: most handlers never ask.

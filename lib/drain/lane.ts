@@ -1,7 +1,7 @@
 import type { JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
-import { describeError } from '../errors.js';
-import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
+import { CancelRequestedError, describeError, LeaseLostError } from '../errors.js';
+import { CLAIM_ALLOWANCE_MS, handlerLeaseMs, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { endAttemptSpan, inSpan, startAttemptSpan, withSpan, type Span } from '../tracing.js';
@@ -10,11 +10,13 @@ import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
-import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
+import { CancelWatch } from './cancelWatch.js';
+import { dispatch, finalOutcome, type AttemptControl, type Outcome } from './dispatch.js';
 import { FifoHeads } from './fifoHeads.js';
 import { FifoFollowers } from './followers.js';
 import { LanePermits } from './lanePermits.js';
 import { laneSettler } from './laneSettler.js';
+import { LeaseKeeper, type KeptLease } from './leaseKeeper.js';
 import type { LaneOptions, LaneSummary, StopReason } from './laneTypes.js';
 import { LingerSchedule } from './lingerSchedule.js';
 import { LoopWakeups } from './loopWakeups.js';
@@ -97,6 +99,14 @@ export class QueueLane {
   readonly #fifoHeads = new FifoHeads();
   /** Run permits' give-back writes in flight; the run ends only once they have. */
   readonly #permitReturns = new Set<Promise<void>>();
+  /** Heartbeats: the leases of every message the lane holds, kept until it ends. */
+  readonly #leases: LeaseKeeper;
+  /** Cancel requests of the running messages. */
+  readonly #cancels: CancelWatch;
+  /** What stops each running attempt (a lost lease, a cancel), by message id. */
+  readonly #stops = new Map<string, (reason: unknown, outcome: Outcome) => void>();
+  /** The lease is shorter than the longest handler: heartbeats keep it, and only the run bounds handlers. */
+  readonly #keptAlive: boolean;
 
   constructor(options: LaneOptions) {
     this.#o = options;
@@ -114,6 +124,26 @@ export class QueueLane {
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
+    this.#keptAlive = handlerLeaseMs(this.#longestTimeoutMs, options.tuning.safetyMarginMs) > this.#queue.leaseSeconds * 1_000;
+    this.#leases = new LeaseKeeper({
+      db: options.db,
+      clock: options.clock,
+      queue: this.#queue.name,
+      leaseMs: this.#queue.leaseSeconds * 1_000,
+      log: options.log,
+      onLost: (messages, reason) => this.#leasesLost(messages, reason),
+    });
+    this.#cancels = new CancelWatch({
+      db: options.db,
+      queue: this.#queue.name,
+      everyMs: options.tuning.cancelPollMs,
+      log: options.log,
+      onCancel: (message) =>
+        this.#stops.get(message.id)?.(new CancelRequestedError(`message ${message.id}: cancel requested`), {
+          kind: 'cancelled',
+          error: 'cancelled while running: cancel requested',
+        }),
+    });
   }
 
   async run(): Promise<LaneSummary> {
@@ -135,6 +165,7 @@ export class QueueLane {
     } finally {
       this.#o.signal.removeEventListener('abort', onAbort);
       this.#o.quota.close();
+      await Promise.all([this.#leases.close(), this.#cancels.close()]);
       await Promise.all([this.#settler.close(), this.#o.linger?.activity.close()]);
       while (this.#permitReturns.size > 0) await Promise.all(this.#permitReturns);
     }
@@ -148,16 +179,17 @@ export class QueueLane {
     };
   }
 
-  /** The queue's lease cannot fit its longest handler: the lane stops at once, and fails the run. */
+  /** The queue's lease is too short even for heartbeats (minimumLeaseMs): the lane stops at once, and fails the run. */
   #refuseShortLease(): void {
     this.#stop('lease-too-short');
     const neededMs = minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
     // An error, not a quiet stop: a queue that can never be drained must fail the run (and the CLI).
     this.#errors.push(
-      `not drained: its lease (${this.#queue.leaseSeconds} s) cannot fit the longest handler ` +
-        `(timeout ${this.#longestTimeoutMs / 1_000} s + margin ${this.#o.tuning.safetyMarginMs / 1_000} s + claim ${CLAIM_ALLOWANCE_MS / 1_000} s = ${neededMs / 1_000} s)`,
+      `not drained: its lease (${this.#queue.leaseSeconds} s) is too short: it needs ${neededMs / 1_000} s, the least of the longest handler's ` +
+        `(timeout ${this.#longestTimeoutMs / 1_000} s + margin ${this.#o.tuning.safetyMarginMs / 1_000} s + claim ${CLAIM_ALLOWANCE_MS / 1_000} s) ` +
+        `and what heartbeats need (claim ${CLAIM_ALLOWANCE_MS / 1_000} s + 1.5 × (margin + a beat's round trip))`,
     );
-    this.#o.log.error('queue not drained: its lease cannot fit the longest handler', {
+    this.#o.log.error('queue not drained: its lease is too short even for heartbeats', {
       queue: this.#queue.name,
       leaseSeconds: this.#queue.leaseSeconds,
       longestTimeoutMs: this.#longestTimeoutMs,
@@ -270,7 +302,7 @@ export class QueueLane {
   #lookAhead(nowMs: number): void {
     // Due early enough that its handler, at worst, ends with the margin to spare before the run must:
     // the time a claimed message needs, as a lease needs it (minimumLeaseMs).
-    const horizonMs = nowMs + this.#o.remainingTimeMs() - minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
+    const horizonMs = nowMs + this.#o.remainingTimeMs() - handlerLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
     if (horizonMs <= nowMs) {
       this.#wakeups.notify();
       return;
@@ -314,7 +346,8 @@ export class QueueLane {
       const held = this.#unfinished();
       let budget = claimLimit({
         remainingMs: this.#o.remainingTimeMs(),
-        leaseMs: this.#queue.leaseSeconds * 1_000,
+        // Kept alive by heartbeats, a lease bounds nothing: the run does.
+        leaseMs: this.#keptAlive ? Infinity : this.#queue.leaseSeconds * 1_000,
         claimAllowanceMs: CLAIM_ALLOWANCE_MS,
         marginMs: tuning.safetyMarginMs,
         timeoutMs: this.#longestTimeoutMs,
@@ -466,6 +499,7 @@ export class QueueLane {
       });
     }
     const followers = this.#queue.fifo ? this.#followers.take(claim.messages) : undefined;
+    for (const message of claim.messages) this.#leases.keep(message);
     for (const message of claim.messages) {
       if (followers?.has(message.id)) continue;
       // Run already, its outcome's write given up: that outcome is written now, not a second run.
@@ -518,7 +552,9 @@ export class QueueLane {
       const message = this.#ready.take();
       const jobType = this.#o.jobs.get(message.type);
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
-      if (mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs })) {
+      if (
+        mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs, keptAlive: this.#keptAlive })
+      ) {
         this.#start(message, jobType);
         started++;
       } else {
@@ -570,9 +606,18 @@ export class QueueLane {
     // failure becomes an outcome (catch), and the bookkeeping after it does not throw.
     // The attempt's span (none without an OpenTelemetry SDK) is active while the handler runs.
     const span = startAttemptSpan(message);
-    void withSpan(span, () => dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal }))
+    const control: AttemptControl = {
+      started: (stop) => {
+        this.#stops.set(message.id, stop);
+        this.#cancels.watch(message);
+      },
+      extendLease: (seconds) => this.#leases.extend(message, seconds * 1_000),
+    };
+    void withSpan(span, () => dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal, control }))
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
       .then((outcome) => {
+        this.#stops.delete(message.id);
+        this.#cancels.unwatch(message.id);
         this.#running--;
         this.#settle(message, jobType, outcome, span);
         this.#markEnded(message);
@@ -580,14 +625,39 @@ export class QueueLane {
       });
   }
 
+  /**
+   * Heartbeats found these leases gone: a running handler is stopped (its outcome is not written:
+   * another drain may hold the message now), and one not started will not start (mayStart).
+   */
+  #leasesLost(messages: readonly KeptLease[], reason: string): void {
+    this.#o.log.warn('leases lost while held; their handlers are stopped and their outcomes not written', {
+      queue: this.#queue.name,
+      lost: messages.length,
+      reason,
+    });
+    for (const message of messages) {
+      message.leaseUntilMs = 0;
+      this.#stops.get(message.id)?.(new LeaseLostError(`message ${message.id}: ${reason}`), { kind: 'lost', error: reason });
+    }
+  }
+
   #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome, span: Span | undefined): void {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
     endAttemptSpan(span, final);
+    if (final.kind === 'lost') {
+      // Nothing to write under a lease that is gone; its FIFO follower (same lease) goes back, and
+      // its group is told as if the outcome's write were given up.
+      this.#releaseFollower(message.id);
+      this.#afterOutcomeWritten(message)?.(false);
+      return;
+    }
     if (final.kind === 'dead') this.#o.log.error('message dead-lettered', { ...messageLogKeys(message), error: final.error });
     else if (final.kind === 'retry') this.#o.log.warn('message attempt failed; it will be retried', { ...messageLogKeys(message), error: final.error });
     const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts };
     if (final.kind === 'done') {
       this.#settler.done({ ...held, written: this.#afterOutcomeWritten(message) });
+    } else if (final.kind === 'cancelled') {
+      this.#settler.cancel({ ...held, written: this.#afterOutcomeWritten(message) });
     } else if (final.kind === 'dead') {
       this.#settler.dead({ ...held, error: final.error, written: this.#afterOutcomeWritten(message) });
     } else {
@@ -667,6 +737,7 @@ export class QueueLane {
    * concurrency, its claim's run permits go back when RunPermits says so.
    */
   #markEnded(message: HeldClaimedMessage): void {
+    this.#leases.drop(message.id);
     const due = this.#permits.messageEnded(message.leaseToken);
     if (due === undefined) return;
     const { count, keep } = due;

@@ -29,7 +29,7 @@ describe('drain', () => {
 
     const summary = await drain(app, { remainingTimeMs: plenty });
 
-    expect(summary).toMatchObject({ claimed: 1, done: 1, retried: 0, dead: 0, released: 0, lostLeases: 0, unsettled: 0, errors: [] });
+    expect(summary).toMatchObject({ claimed: 1, done: 1, retried: 0, dead: 0, cancelled: 0, released: 0, lostLeases: 0, unsettled: 0, errors: [] });
     // listPausedQueues, claim, read, ack, one empty retention call.
     expect(summary.dataApiCalls).toBe(5);
     expect(seen).toHaveLength(1);
