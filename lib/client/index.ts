@@ -8,7 +8,7 @@
  * fails with the field and rule the API would name, without a network call.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { MessageView } from '../../schema/messages.js';
+import type { CancelView, MessageView } from '../../schema/messages.js';
 import { createApp, type App } from '../app.js';
 import type { QueueAppConfig } from '../config.js';
 import type { Db } from '../db/types.js';
@@ -44,7 +44,8 @@ export interface QueueClient<J extends AnyJobType> {
   /** Up to 500 messages to one queue, stored whole or not at all. */
   enqueueMany(messages: readonly MessageFor<J>[], options?: { queue?: string }): Promise<EnqueuedMessage[]>;
   get(id: string): Promise<MessageView>;
-  cancel(id: string): Promise<MessageView>;
+  /** Cancels a waiting or retrying message; a running one is asked to stop (`cancelRequested`: it ends cancelled unless its handler finishes first). */
+  cancel(id: string): Promise<CancelView>;
   /** Sends what auto-batching still holds and releases the client. */
   close(): Promise<void>;
 }
@@ -161,7 +162,7 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
       return answer.messages;
     },
     get: async (id) => (await call('GET', `/messages/${encodeURIComponent(id)}`)) as MessageView,
-    cancel: async (id) => (await call('DELETE', `/messages/${encodeURIComponent(id)}`)) as MessageView,
+    cancel: async (id) => (await call('DELETE', `/messages/${encodeURIComponent(id)}`)) as CancelView,
     close: async () => {},
   };
 }
