@@ -131,6 +131,7 @@ export class QueueLane {
       queue: this.#queue.name,
       leaseMs: this.#queue.leaseSeconds * 1_000,
       log: options.log,
+      runPermits: this.#permits.limits?.run !== undefined,
       onLost: (messages, reason) => this.#leasesLost(messages, reason),
     });
     this.#cancels = new CancelWatch({

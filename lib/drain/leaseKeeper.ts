@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
 import { describeError, LeaseLostError } from '../errors.js';
 import { extendHeldLeases } from '../sql/extendHeldLeases.js';
+import { extendRunPermits } from '../sql/extendRunPermits.js';
 import { readHeldLeases } from '../sql/readHeldLeases.js';
 import type { DrainLog } from './types.js';
 
@@ -21,6 +22,8 @@ export interface LeaseKeeperOptions {
   /** The leases of these messages are gone (taken over, or run out without a beat landing): the lane stops their handlers. */
   onLost: (messages: readonly KeptLease[], reason: string) => void;
   log: DrainLog;
+  /** The queue has a queue-wide concurrency: each beat also keeps the run permits of the claims it keeps (extendRunPermits). */
+  runPermits?: boolean;
 }
 
 /** A failed beat is tried again this soon (or at the next beat, if sooner): the lease is running out. */
@@ -39,7 +42,8 @@ const BEAT_RETRY_MS = 1_000;
  * lane whose messages end within a third of the lease (most) never beats: no call.
  *
  * When a beat matches fewer rows than it sent, readHeldLeases says which leases are gone, and
- * only those are reported lost. A lease whose end passes without a beat landing is lost too: the
+ * only those are reported lost. On a queue with a queue-wide concurrency a beat is two statements:
+ * the claims' run permits are kept too (extendRunPermits). A lease whose end passes without a beat landing is lost too: the
  * message may be claimed by another drain from then on.
  */
 export class LeaseKeeper {
@@ -155,10 +159,13 @@ export class LeaseKeeper {
     // Short of what was sent: which are really gone (a re-sent call may count its rows as unchanged).
     const still = matched < messages.length ? await readHeldLeases(this.#o.db, messages) : undefined;
     const lost: KeptLease[] = [];
-    for (const message of messages) {
-      if (still !== undefined && !still.has(message.id)) lost.push(message);
-      else message.leaseUntilMs = Math.max(message.leaseUntilMs, leaseUntilMs);
+    const kept: KeptLease[] = [];
+    for (const message of messages) (still !== undefined && !still.has(message.id) ? lost : kept).push(message);
+    // The claims' run permits last as long as their messages' leases, or another drain could start one more.
+    if (this.#o.runPermits === true && kept.length > 0) {
+      await extendRunPermits(this.#o.db, { queue: this.#o.queue, leaseTokens: kept.map((m) => m.leaseToken), freeAt: new Date(leaseUntilMs) });
     }
+    for (const message of kept) message.leaseUntilMs = Math.max(message.leaseUntilMs, leaseUntilMs);
     return lost;
   }
 }

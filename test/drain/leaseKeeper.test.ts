@@ -57,6 +57,21 @@ describe('LeaseKeeper', () => {
     }
   });
 
+  it("keeps the claims' run permits as long as their messages' leases, on a queue with a queue-wide concurrency", async () => {
+    const messages = await held('permits', 500, 2);
+    await stack.sql.query(
+      `INSERT INTO queue_permits (queue, kind, slot, free_at, held_by) VALUES ('permits', 'run', 0, ?, 'lease-permits'), ('permits', 'run', 1, ?, 'lease-permits')`,
+      [new Date(messages[0]!.leaseUntilMs), new Date(messages[0]!.leaseUntilMs)],
+    );
+    const db = stack.newDb();
+    const keeper = new LeaseKeeper({ db, clock: systemClock, queue: 'permits', leaseMs: LEASE_MS, log: silentLog, runPermits: true, onLost: () => {} });
+    for (const m of messages) keeper.keep(m);
+    await waitFor(async () => keeper.beats >= 2, 5_000, 'two beats');
+    await keeper.close();
+    const [rows] = (await stack.sql.query(`SELECT free_at FROM queue_permits WHERE queue = 'permits'`)) as any;
+    expect(rows.map((row: any) => row.free_at.getTime())).toEqual([messages[0]!.leaseUntilMs, messages[0]!.leaseUntilMs]);
+  });
+
   it('sends nothing for messages that end within a third of the lease', async () => {
     const messages = await held('short', 100, 3);
     const { db, keeper } = newKeeper('short');
