@@ -39,11 +39,11 @@ async function countDone(): Promise<number> {
 }
 
 describe('--in-process', () => {
-  it('exits non-zero naming the queue and the numbers when LEASE_SECONDS cannot fit the longest handler', async () => {
-    const run = await runCaptured(['drain', '--in-process', '--queue', 'sms'], stackEnv(stack, { LEASE_SECONDS: '15' }));
+  it('exits non-zero naming the queue and the numbers when LEASE_SECONDS is too short even for heartbeats', async () => {
+    const run = await runCaptured(['drain', '--in-process', '--queue', 'sms'], stackEnv(stack, { LEASE_SECONDS: '10' }));
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('queue "default": leaseSeconds 15 cannot fit the longest handler');
-    expect(run.stderr).toContain('= 17 s');
+    expect(run.stderr).toContain('queue "default": leaseSeconds 10 is too short: it must fit what heartbeats need');
+    expect(run.stderr).toContain('= 12.5 s');
   });
 
   it('exits non-zero, draining nothing, when --timeout cannot fit one handler, and drains with the time it names', async () => {
