@@ -194,6 +194,9 @@ export async function drainRounds(options: {
   busy?: () => boolean;
   /** The chaos queue's declaration, when a test changes it (see chaosQueue). */
   queue?: QueueDeclaration;
+  /** The handlers' timeout (default HANDLER_TIMEOUT_MS) and longest sleep step. */
+  timeoutMs?: number;
+  maxSleepMs?: number;
 }): Promise<RoundsResult> {
   const { stack, log } = options;
   const summaries: DrainSummary[] = [];
@@ -211,7 +214,12 @@ export async function drainRounds(options: {
     const runs = Array.from({ length: options.runs }, (_, i) => {
       const app = chaosApp(
         chaosDb(stack.endpoint, stack.database),
-        scriptedJobType({ record: log.record, runner: `round${rounds}.${i}`, timeoutMs: HANDLER_TIMEOUT_MS }),
+        scriptedJobType({
+          record: log.record,
+          runner: `round${rounds}.${i}`,
+          timeoutMs: options.timeoutMs ?? HANDLER_TIMEOUT_MS,
+          maxSleepMs: options.maxSleepMs,
+        }),
         options.queue,
       );
       return drain(app, { queue: CHAOS_QUEUE, remainingTimeMs: () => 30_000, tuning: CHAOS_TUNING });
