@@ -151,7 +151,16 @@ describe('readTables', () => {
       const db = stack.newDb();
       expect(await readTables(db)).toEqual({
         database: stack.database,
-        tables: ['queue_group_slots', 'queue_messages', 'queue_payload_parts', 'queue_permits', 'queue_recurring_purges', 'queue_state', MIGRATIONS_TABLE],
+        tables: [
+          'queue_cancel_requests',
+          'queue_group_slots',
+          'queue_messages',
+          'queue_payload_parts',
+          'queue_permits',
+          'queue_recurring_purges',
+          'queue_state',
+          MIGRATIONS_TABLE,
+        ],
       });
       expect(db.stats.calls).toBe(2);
     } finally {
