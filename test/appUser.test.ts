@@ -27,7 +27,15 @@ import { RESOURCE_ARN, useStack } from './support/stack.js';
 
 const stack = useStack();
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-queue-test-app-AbCdEf';
-const QUEUE_TABLES = ['queue_cancel_requests', 'queue_group_slots', 'queue_messages', 'queue_payload_parts', 'queue_permits', 'queue_recurring_purges', 'queue_state'];
+const QUEUE_TABLES = [
+  'queue_cancel_requests',
+  'queue_group_slots',
+  'queue_messages',
+  'queue_payload_parts',
+  'queue_permits',
+  'queue_recurring_purges',
+  'queue_state',
+];
 
 /** A user of this file's own, dropped after it: tests run in parallel on one server. */
 const username = `aq_app_${randomBytes(4).toString('hex')}`;
