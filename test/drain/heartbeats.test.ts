@@ -72,7 +72,8 @@ describe('heartbeats', () => {
     const app = appFor('beats', [slow]);
     const [id] = await seed(app, [{ queue: 'beats', type: 'slow' }]);
     const running = run(app, 'beats');
-    // Another drain claims all along: it must never get the message while the first runs it.
+    // Once the first drain runs it, another claims all along: it must never get the message.
+    await waitFor(async () => runs === 1, 10_000, 'the handler to start');
     const other = stack.newDb();
     let stolen = 0;
     let finished = false;
