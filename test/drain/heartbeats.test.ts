@@ -89,6 +89,33 @@ describe('heartbeats', () => {
     expect((await readRows(stack, 'beats')).get(id!)).toMatchObject({ status: 'done', attempts: 1 });
   });
 
+  it('keeps the lease through Data API faults (calls refused, slow): the handler still runs once', async () => {
+    let runs = 0;
+    const slow = jobType(
+      'flaky-db',
+      async () => {
+        runs++;
+        await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_MS));
+      },
+      { timeoutMs: 60_000 },
+    );
+    const app = appFor('faults', [slow]);
+    const [id] = await seed(app, [{ queue: 'faults', type: 'flaky-db' }]);
+    const running = run(app, 'faults');
+    await waitFor(async () => runs === 1, 10_000, 'the handler to start');
+    stack.server.faults.inject({ kind: 'unavailable', probability: 0.3 });
+    stack.server.faults.inject({ kind: 'delay', probability: 0.2, delayMs: 300 });
+    let summary: DrainSummary;
+    try {
+      summary = await running;
+    } finally {
+      stack.server.faults.clear();
+    }
+    expect(runs).toBe(1);
+    expect(summary).toMatchObject({ done: 1, lostLeases: 0 });
+    expect((await readRows(stack, 'faults')).get(id!)).toMatchObject({ status: 'done', attempts: 1 });
+  });
+
   it('a drain that stops beating (cut off mid-run) loses the message after the lease, not after the handler: another drain runs it', async () => {
     const reasons: unknown[] = [];
     let started = false;
