@@ -1,6 +1,6 @@
 import type { JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
-import { CancelRequestedError, describeError, LeaseLostError } from '../errors.js';
+import { describeError } from '../errors.js';
 import { CLAIM_ALLOWANCE_MS, handlerLeaseMs, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
@@ -11,12 +11,12 @@ import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { ClaimDepth } from './claimDepth.js';
 import { CancelWatch } from './cancelWatch.js';
-import { dispatch, finalOutcome, type AttemptControl, type Outcome } from './dispatch.js';
+import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { FifoHeads } from './fifoHeads.js';
 import { FifoFollowers } from './followers.js';
 import { LanePermits } from './lanePermits.js';
 import { laneSettler } from './laneSettler.js';
-import { LeaseKeeper, type KeptLease } from './leaseKeeper.js';
+import { LeaseKeeper } from './leaseKeeper.js';
 import type { LaneOptions, LaneSummary, StopReason } from './laneTypes.js';
 import { LingerSchedule } from './lingerSchedule.js';
 import { LoopWakeups } from './loopWakeups.js';
@@ -25,6 +25,7 @@ import { canRunAfterPromise, waitsOnOwnPermits } from './promiseKeeping.js';
 import { TokenBucket } from './rateLimiter.js';
 import type { RateStarts } from './rateStarts.js';
 import { ReadyQueue } from './readyQueue.js';
+import { RunningAttempts } from './runningAttempts.js';
 import type { Settler } from './settle.js';
 
 /**
@@ -103,8 +104,8 @@ export class QueueLane {
   readonly #leases: LeaseKeeper;
   /** Cancel requests of the running messages. */
   readonly #cancels: CancelWatch;
-  /** What stops each running attempt (a lost lease, a cancel), by message id. */
-  readonly #stops = new Map<string, (reason: unknown, outcome: Outcome) => void>();
+  /** The running attempts, as a lost lease or a cancel stops them. */
+  readonly #attempts: RunningAttempts;
   /** The lease is shorter than the longest handler: heartbeats keep it, and only the run bounds handlers. */
   readonly #keptAlive: boolean;
 
@@ -132,19 +133,23 @@ export class QueueLane {
       leaseMs: this.#queue.leaseSeconds * 1_000,
       log: options.log,
       runPermits: this.#permits.limits?.run !== undefined,
-      onLost: (messages, reason) => this.#leasesLost(messages, reason),
+      onLost: (messages, reason) => {
+        this.#o.log.warn('leases lost while held; their handlers are stopped and their outcomes not written', {
+          queue: this.#queue.name,
+          lost: messages.length,
+          reason,
+        });
+        this.#attempts.lost(messages, reason);
+      },
     });
     this.#cancels = new CancelWatch({
       db: options.db,
       queue: this.#queue.name,
       everyMs: options.tuning.cancelPollMs,
       log: options.log,
-      onCancel: (message) =>
-        this.#stops.get(message.id)?.(new CancelRequestedError(`message ${message.id}: cancel requested`), {
-          kind: 'cancelled',
-          error: 'cancelled while running: cancel requested',
-        }),
+      onCancel: (message) => this.#attempts.cancel(message.id),
     });
+    this.#attempts = new RunningAttempts(this.#leases, this.#cancels);
   }
 
   async run(): Promise<LaneSummary> {
@@ -607,39 +612,16 @@ export class QueueLane {
     // failure becomes an outcome (catch), and the bookkeeping after it does not throw.
     // The attempt's span (none without an OpenTelemetry SDK) is active while the handler runs.
     const span = startAttemptSpan(message);
-    const control: AttemptControl = {
-      started: (stop) => {
-        this.#stops.set(message.id, stop);
-        this.#cancels.watch(message);
-      },
-      extendLease: (seconds) => this.#leases.extend(message, seconds * 1_000),
-    };
+    const control = this.#attempts.control(message);
     void withSpan(span, () => dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal, control }))
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
       .then((outcome) => {
-        this.#stops.delete(message.id);
-        this.#cancels.unwatch(message.id);
+        this.#attempts.ended(message.id);
         this.#running--;
         this.#settle(message, jobType, outcome, span);
         this.#markEnded(message);
         this.#wakeups.notify();
       });
-  }
-
-  /**
-   * Heartbeats found these leases gone: a running handler is stopped (its outcome is not written:
-   * another drain may hold the message now), and one not started will not start (mayStart).
-   */
-  #leasesLost(messages: readonly KeptLease[], reason: string): void {
-    this.#o.log.warn('leases lost while held; their handlers are stopped and their outcomes not written', {
-      queue: this.#queue.name,
-      lost: messages.length,
-      reason,
-    });
-    for (const message of messages) {
-      message.leaseUntilMs = 0;
-      this.#stops.get(message.id)?.(new LeaseLostError(`message ${message.id}: ${reason}`), { kind: 'lost', error: reason });
-    }
   }
 
   #settle(message: HeldClaimedMessage, jobType: JobType | undefined, outcome: Outcome, span: Span | undefined): void {
