@@ -5,7 +5,7 @@
  *
  *   npm run bench                      the full run (about 5–10 minutes on 2 cores)
  *   npm run bench -- --quick           a tenth of the messages, 1 repetition, no bundles: for iterating
- *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, debounce, claim, delivery, sms, bundles
+ *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, wake, debounce, cancel, claim, delivery, sms, bundles
  *   npm run bench -- --reps=5 --scale=0.5 --finished=200000
  *
  * Prints a markdown table and writes bench/results/latest.json. Not a test: nothing here fails a
@@ -42,6 +42,7 @@ import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js
 import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenarios/delivery.js';
 import { measureSmsBulk, PROVIDER_LATENCY_MS, smsBulkRows, type SmsBulkRepetition } from './scenarios/smsBulk.js';
 import { pickupLatency, wakeCost, type PickupResult, type WakeCostResult } from './scenarios/wake.js';
+import { cancelLatency, type CancelResult } from './scenarios/cancel.js';
 import { clientEnqueues, type ClientResult } from './scenarios/client.js';
 import { debounceThroughHandler, type DebounceResult } from './scenarios/debounce.js';
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
@@ -56,7 +57,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** serverless.yml's drainMemorySize, in GB: what a drain run is billed for per second. */
 const DRAIN_MEMORY_GB = 0.5;
 
-const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'debounce', 'claim', 'delivery', 'sms', 'bundles'] as const;
+const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'debounce', 'cancel', 'claim', 'delivery', 'sms', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -161,6 +162,8 @@ interface Repetition {
   clientLatency?: ClientResult;
   wakeCost?: WakeCostResult;
   debounce?: DebounceResult;
+  /** Running messages cancelled: DELETE answered → handler's signal aborted. */
+  cancel?: CancelResult;
 }
 
 async function main(): Promise<void> {
@@ -348,6 +351,19 @@ async function main(): Promise<void> {
         log(
           `rep ${rep} debounce: ${r.debounce.enqueues} enqueues of one key → ${r.debounce.runs} run(s)${r.debounce.lastPayloadRan ? ' with the last payload' : ''}, ` +
             `${r.debounce.delayMs.toFixed(0)} ms after the last enqueue; ${r.debounce.enqueueCallsPerMessage.toFixed(2)} calls per enqueue`,
+        );
+      }
+      if (sections.has('cancel')) {
+        await freshQueue();
+        await server.setLatency(LATENCY_MS);
+        try {
+          r.cancel = await cancelLatency({ newDb: () => dataApiDb(server.url, database), tries: 50 });
+        } finally {
+          await server.setLatency(0);
+        }
+        log(
+          `rep ${rep} cancel of a running message, +${LATENCY_MS} ms/call: p50 ${r.cancel.latency.median.toFixed(0)} ms, p99 ${r.cancel.p99Ms.toFixed(0)} ms ` +
+            `(${r.cancel.cancelled}/${r.cancel.tries} cancelled)`,
         );
       }
       if (receiver !== undefined) {
@@ -935,6 +951,19 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
     100,
     500,
   );
+  const cancels = collect(repetitions, (rep) => rep.cancel);
+  if (cancels.length > 0) {
+    const what = `DELETE of a running message answered → its handler's signal aborted, over ${cancels[0]!.tries} tries, +${LATENCY_MS} ms per Data API call`;
+    rows.push({ id: 'cancel p50', what, unit: 'ms', figure: figure(cancels.map((c) => c.latency.median)) });
+    rows.push({
+      id: 'cancel p99',
+      what: 'the same, 99th percentile',
+      unit: 'ms',
+      figure: figure(cancels.map((c) => c.p99Ms)),
+      target: { op: '<=', value: 1_000, text: '≤ 1 s' },
+      note: `${cancels.map((c) => `${c.cancelled}/${c.tries}`).join(', ')} ended cancelled`,
+    });
+  }
   for (const [label, pick] of [
     ['1 msg/s', (rep: Repetition) => rep.trickle],
     ['10 msg/s', (rep: Repetition) => rep.pickup],

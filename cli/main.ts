@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js'
 import { MigrationError } from '../lib/migrate.js';
 import { parseCliArgs, type OptionName } from './args.js';
 import type { Command } from './command.js';
+import { cancelCommand } from './commands/cancel.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { deadListCommand, deadPurgeCommand, deadRedriveCommand } from './commands/dead.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   migrateCommand,
   enqueueCommand,
   statusCommand,
+  cancelCommand,
   statsCommand,
   deadListCommand,
   deadRedriveCommand,

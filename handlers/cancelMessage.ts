@@ -14,8 +14,10 @@ const schemas = { path: messageIdParams };
 export const ROUTE_SCHEMAS = { 'DELETE /messages/{id}': schemas };
 
 /**
- * DELETE /messages/{id}: cancels a message that is waiting or retrying; answers it with status
- * `cancelled`. 409 with `status` when it has started or finished, 404 for an unknown id.
+ * DELETE /messages/{id}: cancels a message that is waiting or retrying (answered with status
+ * `cancelled`); for a running one, requests its cancel (answered with status `running` and
+ * `cancelRequested: true`: its drain stops it within about a second). 409 with `status` when it
+ * has finished, 404 for an unknown id.
  */
 export function createCancelMessageHandler(getApp: () => App, deps: { logger?: ErrorLogger } = {}) {
   return middy<APIGatewayProxyEventV2, HttpResponse>()

@@ -11,7 +11,16 @@ import { resolveBackoff } from './backoff.js';
 import { JobRegistry } from './jobs/JobRegistry.js';
 import type { AnyJobType } from './jobs/types.js';
 import { recurringProblems, type RecurringEntry } from './recurring.js';
-import { CLAIM_ALLOWANCE_MS, DEFAULT_HANDLER_TIMEOUT_MS, LEASE_MARGIN_MS, minimumLeaseMs, type QueueConfig, type QueueDeclaration } from './queues.js';
+import {
+  BEAT_ALLOWANCE_MS,
+  CLAIM_ALLOWANCE_MS,
+  DEFAULT_HANDLER_TIMEOUT_MS,
+  handlerLeaseMs,
+  LEASE_MARGIN_MS,
+  minimumLeaseMs,
+  type QueueConfig,
+  type QueueDeclaration,
+} from './queues.js';
 import { configProblems } from './validation.js';
 
 export interface QueueAppConfig<J extends AnyJobType = AnyJobType> {
@@ -111,8 +120,9 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
 }
 
 /**
- * A queue's lease must fit the longest handler that may run on it (minimumLeaseMs); otherwise a
- * drain can never start a message there. Any type may go to any queue.
+ * A queue's lease must fit the longest handler that may run on it, or be long enough for
+ * heartbeats to keep it (minimumLeaseMs); otherwise a drain can never start a message there. Any
+ * type may go to any queue.
  */
 export function leaseProblems(
   queues: readonly Pick<QueueConfig, 'name' | 'leaseSeconds'>[],
@@ -125,12 +135,15 @@ export function leaseProblems(
     if (timeoutMs > longest.timeoutMs || longest.type === '(default)') longest = { type: jobType.type, timeoutMs };
   }
   const neededSeconds = minimumLeaseMs(longest.timeoutMs, marginMs) / 1_000;
+  const withoutBeats = handlerLeaseMs(longest.timeoutMs, marginMs) / 1_000;
+  // Say the rule that set the minimum: the handler's whole timeout, or what heartbeats need.
+  const rule =
+    withoutBeats <= neededSeconds
+      ? `the longest handler's timeout (${longest.type}: ${longest.timeoutMs / 1_000} s) + the settle margin (${marginMs / 1_000} s) + ` +
+        `the claim's round trip (${CLAIM_ALLOWANCE_MS / 1_000} s) = ${neededSeconds} s`
+      : `what heartbeats need (the longest handler, ${longest.type}: ${longest.timeoutMs / 1_000} s, is kept alive by them): the claim's round trip ` +
+        `(${CLAIM_ALLOWANCE_MS / 1_000} s) + 1.5 × (the settle margin (${marginMs / 1_000} s) + a beat's round trip (${BEAT_ALLOWANCE_MS / 1_000} s)) = ${neededSeconds} s`;
   return queues
     .filter((queue) => queue.leaseSeconds < neededSeconds)
-    .map(
-      (queue) =>
-        `queue "${queue.name}": leaseSeconds ${queue.leaseSeconds} cannot fit the longest handler: its timeout ` +
-        `(${longest.type}: ${longest.timeoutMs / 1_000} s) + the settle margin (${marginMs / 1_000} s) + the claim's round trip ` +
-        `(${CLAIM_ALLOWANCE_MS / 1_000} s) = ${neededSeconds} s; make the lease at least ${neededSeconds} s or the timeout shorter`,
-    );
+    .map((queue) => `queue "${queue.name}": leaseSeconds ${queue.leaseSeconds} is too short: it must fit ${rule}; make the lease at least ${neededSeconds} s`);
 }

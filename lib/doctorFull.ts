@@ -5,7 +5,7 @@
  * scratch rows, and they are deleted at the end from every table, also after a failure. The DDL
  * probes run on a scratch table of their own, dropped at the end.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { ENQUEUE_LIMITS } from '../schema/messages.js';
 import { createApp, type App } from './app.js';
@@ -21,7 +21,12 @@ import { DEFAULT_LOCK_WAIT_SECONDS, alreadyDoneReason, findRunningStatement } fr
 import { listDeadLetters, purgeDeadLetters, redrive } from './operations.js';
 import type { QueueConfig } from './queues.js';
 import { sleep } from './sleep.js';
+import { cancelHeld } from './sql/cancelHeld.js';
+import { extendHeldLeases } from './sql/extendHeldLeases.js';
 import { markHeldDone } from './sql/markHeldDone.js';
+import { readCancelRequests } from './sql/readCancelRequests.js';
+import { readHeldLeases } from './sql/readHeldLeases.js';
+import { requestCancel } from './sql/requestCancel.js';
 import { deadLetterHeld } from './sql/deadLetterHeld.js';
 import {
   SCRATCH_TABLES,
@@ -44,7 +49,7 @@ import { storeHeldResults } from './sql/storeHeldResults.js';
 import { Waker } from './wake.js';
 
 /** The scratch queues, one per check, so that no check claims another's messages. */
-const SCRATCH_QUEUES = ['dedup', 'claims', 'fifo', 'permits', 'payload', 'dead', 'retention', 'outputs', 'wake'] as const;
+const SCRATCH_QUEUES = ['dedup', 'claims', 'fifo', 'permits', 'beats', 'payload', 'dead', 'retention', 'outputs', 'wake'] as const;
 type ScratchQueue = (typeof SCRATCH_QUEUES)[number];
 
 const PROBE_TYPE = 'doctor.probe';
@@ -75,6 +80,7 @@ export async function runFullChecks(app: App, run: DoctorChecks): Promise<void> 
     await check('two claims at once', () => twoClaimsAtOnce(scratch));
     await check('FIFO heads and followers', () => fifoHeadsAndFollowers(scratch));
     await check('permits taken and freed', () => permitsTakenAndFreed(scratch));
+    await check('heartbeat and cancel of a running message', () => heartbeatAndCancel(scratch));
     await check('1 MiB payload round trip', () => bigPayloadRoundTrip(scratch));
     await check('redrive and purge', () => redriveAndPurge(scratch));
     await check('retention delete', () => retentionDelete(scratch));
@@ -99,6 +105,7 @@ function scratchFor(app: App): Scratch {
       { name: queues.claims },
       { name: queues.fifo, fifo: true },
       { name: queues.permits, concurrency: 2, ratePerSecond: 3 },
+      { name: queues.beats },
       { name: queues.payload },
       { name: queues.dead },
       { name: queues.retention, retentionSeconds: 1 },
@@ -234,6 +241,44 @@ async function fifoHeadsAndFollowers(scratch: Scratch): Promise<CheckOutcome> {
     problems.length > 0
       ? problems.join('; ')
       : "g1 of 3 and g2 of 1: two claims at once took g1's head with its follower and g2's head; none while both groups were in flight; g1's third led once its first two were done",
+  );
+}
+
+/**
+ * A heartbeat extends two held leases in one statement and matches none under a stale token, which
+ * readHeldLeases then names as gone; a running message's cancel is recorded under its lease, found
+ * by the read a drain polls with, and settled cancelled.
+ */
+async function heartbeatAndCancel(scratch: Scratch): Promise<CheckOutcome> {
+  const queue = scratch.queues.beats;
+  const { db } = scratch.app;
+  await enqueueProbes(scratch, queue, [{ payload: { n: 1 } }, { payload: { n: 2 } }]);
+  const now = scratch.app.clock.now();
+  const claimed = await claim(scratch, queue, { limit: 2, now });
+  const [a, b] = claimed.messages;
+  if (a === undefined || b === undefined) return outcome(false, `the claim took ${claimed.messages.length} of 2 messages`);
+  const problems: string[] = [];
+  const stale = { id: b.id, leaseToken: randomUUID() };
+  const extended = await extendHeldLeases(db, { held: [a, b], leaseUntil: new Date(now.getTime() + 2 * LEASE_MS) });
+  if (extended !== 2) problems.push(`the heartbeat of 2 held leases matched ${extended}`);
+  const extendedStale = await extendHeldLeases(db, { held: [stale], leaseUntil: new Date(now.getTime() + 2 * LEASE_MS) });
+  if (extendedStale !== 0) problems.push(`a heartbeat under a stale lease matched ${extendedStale}`);
+  const still = await readHeldLeases(db, [a, stale]);
+  if (!still.has(a.id) || still.has(b.id)) problems.push(`readHeldLeases named [${[...still].join(',')}] as held, expected only ${a.id}`);
+  if (!(await requestCancel(db, a.id, now))) problems.push('the cancel of a running message was not recorded');
+  const requested = await readCancelRequests(db, held([a, b]));
+  if ([...requested].join(',') !== a.id) problems.push(`the cancel requests read [${[...requested].join(',')}], expected ${a.id}`);
+  const cancelled = await cancelHeld(db, { held: held([a]), now });
+  if (cancelled !== 1) problems.push(`cancelHeld counted ${cancelled} of 1`);
+  const acked = await markHeldDone(db, { held: held([b]), now });
+  if (acked !== 1) problems.push(`the ack counted ${acked} of 1`);
+  const status = (await getMessageStatus(scratch.app, a.id)).status;
+  if (status !== 'cancelled') problems.push(`the cancelled message is ${status}`);
+  return outcome(
+    problems.length === 0,
+    problems.length > 0
+      ? problems.join('; ')
+      : 'a heartbeat extended 2 held leases and none under a stale token; a running message’s cancel was recorded, read under its lease and settled cancelled',
   );
 }
 

@@ -148,3 +148,21 @@ export class ConflictError extends QueueError {
     this.messageStatus = options.messageStatus;
   }
 }
+
+/**
+ * Why a running handler's signal was aborted by its drain rather than its timeout: the message's
+ * lease was taken over (a heartbeat found it gone), so another drain may run it and this attempt's
+ * outcome will not be written.
+ */
+export class LeaseLostError extends QueueError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
+
+/** A running message's cancel was requested (DELETE /messages/{id}); it ends `cancelled` unless its handler finished first. */
+export class CancelRequestedError extends QueueError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}

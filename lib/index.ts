@@ -25,7 +25,18 @@ export {
 export { webhook, type WebhookJobTypeOptions, type WebhookPayload } from './jobs/webhook.js';
 export { sms, type SmsBulkOptions, type SmsJobTypeOptions, type SmsPayload } from './jobs/sms.js';
 export { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from './jobs/webhookSignature.js';
-export { ConflictError, NotFoundError, PermanentError, QueueError, RetryableError, TooLargeError, ValidationError, type FieldIssue } from './errors.js';
+export {
+  CancelRequestedError,
+  ConflictError,
+  LeaseLostError,
+  NotFoundError,
+  PermanentError,
+  QueueError,
+  RetryableError,
+  TooLargeError,
+  ValidationError,
+  type FieldIssue,
+} from './errors.js';
 export { secret, type Secret, type SecretInput } from './secrets.js';
 export { createApp, type App, type AppOptions } from './app.js';
 export { enqueue, enqueueInTransaction, wakeDrain, type MessageFor, type EnqueueMessage, type EnqueuedMessage, type DedupRule } from './enqueue.js';

@@ -1,14 +1,15 @@
-/** Following a message after enqueue: its status, and cancelling it before it starts. */
-import type { MessageView } from '../schema/messages.js';
+/** Following a message after enqueue: its status, and cancelling it (before it starts, or while it runs). */
+import type { CancelView, MessageView } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue } from './enqueue.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import { isUuid } from './ids.js';
+import { requestCancel } from './sql/requestCancel.js';
 import { cancelMessage as cancelStoredMessage, findByDedupKeys, getMessage, readPayloadText, type Message, type MessageOutputs } from './sql/index.js';
 import { RESPONSE_PAGE_BYTES } from './sql/responseBytes.js';
 import { traceIdOf } from './tracing.js';
 
-export type { MessageView } from '../schema/messages.js';
+export type { CancelView, MessageView } from '../schema/messages.js';
 
 /** A message as the API shows it; absent optional fields are left out rather than null. Outputs show when they were read. */
 export function toMessageView(message: Message & { outputs?: MessageOutputs }): MessageView {
@@ -80,19 +81,26 @@ export async function findMessageByDedupKey(app: App, queue: string, dedupKey: s
 }
 
 /**
- * Cancels a message no drainer has started (`waiting` or `retrying`). Throws NotFoundError for an
- * unknown id, ConflictError carrying the current status otherwise. A cancelled message stays
- * readable until retention removes it.
+ * Cancels a message: one no drainer has started (`waiting` or `retrying`) is cancelled at once;
+ * for a `running` one a cancel is requested (lib/sql/requestCancel.ts), and answered with its
+ * status (`running`) and `cancelRequested: true`: the drain running it aborts its handler's
+ * signal within about a second and settles it `cancelled`, unless the handler finishes first
+ * (its own outcome then stands). Throws NotFoundError for an unknown id, ConflictError carrying
+ * the current status for a finished one. A cancelled message stays readable until retention
+ * removes it.
  */
-export async function cancelMessage(app: App, id: string): Promise<MessageView> {
+export async function cancelMessage(app: App, id: string): Promise<CancelView> {
   if (!isUuid(id)) throw unknownMessage(id);
-  const cancelled = await cancelStoredMessage(app.db, id, app.clock.now());
+  const now = app.clock.now();
+  const cancelled = await cancelStoredMessage(app.db, id, now);
+  const requested = !cancelled && (await requestCancel(app.db, id, now));
   // Read after the write either way: on success for the stored times, on refusal for the status
   // that refused it (which may have moved on since).
   const message = await getMessage(app.db, id);
   if (message === undefined) throw unknownMessage(id);
+  if (requested) return { ...toMessageView(message), cancelRequested: true };
   if (!cancelled) {
-    const why = message.status === 'cancelled' ? 'already cancelled' : `${message.status}; only waiting or retrying messages can be cancelled`;
+    const why = message.status === 'cancelled' ? 'already cancelled' : `${message.status}; only waiting, retrying or running messages can be cancelled`;
     throw new ConflictError('not_cancellable', `message ${id} is ${why}`, { messageStatus: message.status });
   }
   return toMessageView(message);

@@ -63,13 +63,39 @@ export const DEFAULT_HANDLER_TIMEOUT_MS = 10_000;
 export const CLAIM_ALLOWANCE_MS = 2_000;
 
 /**
- * The one rule for "fits in the lease", used by the config check at load, the claim sizing and
- * the start check: a message starts only while its lease has its handler's whole timeout plus the
- * settle margin left, and a claim's round trip has already used some of the lease by then. E.g.
- * a 10 s handler timeout, the 5 s margin and the 2 s allowance need a lease of at least 17 s.
+ * What a heartbeat's round trip (lib/drain/leaseKeeper.ts: one statement extending a lane's
+ * held messages) may take.
+ */
+export const BEAT_ALLOWANCE_MS = 2_000;
+
+/**
+ * A lease that fits its handler whole, with no heartbeat: the message starts while its lease has
+ * its handler's whole timeout plus the settle margin left, and a claim's round trip has already
+ * used some of the lease by then. E.g. a 10 s handler timeout, the 5 s margin and the 2 s
+ * allowance: 17 s. Also the time a claimed message needs of the run, at worst.
+ */
+export function handlerLeaseMs(timeoutMs: number, marginMs: number = LEASE_MARGIN_MS): number {
+  return timeoutMs + marginMs + CLAIM_ALLOWANCE_MS;
+}
+
+/**
+ * The shortest lease heartbeats can keep, whatever the handler's timeout. The drain beats every
+ * third of the lease (leaseKeeper.ts), so after a beat a handler that ends just before the next
+ * one still has two thirds of the lease, less a beat's round trip, to settle in: 2/3 of the lease
+ * must hold the margin and a beat's round trip; and the claim's round trip comes before the first
+ * beat. E.g. the 5 s margin: 2 + 1.5 × (5 + 2) = 12.5 s.
+ */
+export function heartbeatLeaseMs(marginMs: number = LEASE_MARGIN_MS): number {
+  return CLAIM_ALLOWANCE_MS + Math.ceil(1.5 * (marginMs + BEAT_ALLOWANCE_MS));
+}
+
+/**
+ * The one rule for "fits in the lease", used by the config check at load, the drain's selection
+ * and the lane: a lease that fits the handler whole (handlerLeaseMs), or one heartbeats can keep
+ * (heartbeatLeaseMs), whichever is shorter. A lease shorter than both is refused.
  */
 export function minimumLeaseMs(timeoutMs: number, marginMs: number = LEASE_MARGIN_MS): number {
-  return timeoutMs + marginMs + CLAIM_ALLOWANCE_MS;
+  return Math.min(handlerLeaseMs(timeoutMs, marginMs), heartbeatLeaseMs(marginMs));
 }
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number;

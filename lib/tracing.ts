@@ -213,7 +213,7 @@ export interface TracedMessage {
 
 /** The outcome an attempt span records. */
 export interface TracedOutcome {
-  kind: 'done' | 'retry' | 'dead';
+  kind: 'done' | 'retry' | 'dead' | 'cancelled' | 'lost';
   error?: string;
 }
 
@@ -269,10 +269,15 @@ export function startBatchSpan(queue: string, type: string, messages: readonly O
 /** Ends a batch's span with how many of its messages ended each way; an error when any did not end done. */
 export function endBatchSpan(span: Span | undefined, outcomes: Iterable<TracedOutcome>): void {
   if (span === undefined) return;
-  const counts = { done: 0, retry: 0, dead: 0 };
+  const counts = { done: 0, retry: 0, dead: 0, cancelled: 0, lost: 0 };
   for (const outcome of outcomes) counts[outcome.kind]++;
-  span.setAttributes({ 'aurora_queue.batch.done': counts.done, 'aurora_queue.batch.retry': counts.retry, 'aurora_queue.batch.dead': counts.dead });
-  if (counts.retry + counts.dead > 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `${counts.retry} to retry, ${counts.dead} dead` });
+  span.setAttributes({
+    'aurora_queue.batch.done': counts.done,
+    'aurora_queue.batch.retry': counts.retry,
+    'aurora_queue.batch.dead': counts.dead,
+    ...(counts.lost > 0 ? { 'aurora_queue.batch.lost': counts.lost } : {}),
+  });
+  if (counts.retry + counts.dead + counts.lost > 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `${counts.retry} to retry, ${counts.dead} dead` });
   span.end();
 }
 

@@ -235,6 +235,18 @@ export const messageView = z.object({
 });
 export type MessageView = z.infer<typeof messageView>;
 
+/** DELETE /messages/{id}: the message as the cancel left it. */
+export const cancelView = messageView.extend({
+  cancelRequested: z
+    .boolean()
+    .optional()
+    .describe(
+      'True when the message was running: its cancel is requested, and the drain running it aborts its handler within about a second and ' +
+        'settles it `cancelled`, unless the handler finishes first (its own outcome then stands). Absent when the message was cancelled at once',
+    ),
+});
+export type CancelView = z.infer<typeof cancelView>;
+
 export const messageIdParams = z.object({
   id: z
     .string()

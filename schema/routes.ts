@@ -10,6 +10,7 @@ import {
   enqueueMessage,
   MESSAGE_STATUSES,
   messageIdParams,
+  cancelView,
   messageView,
   purgeQuery,
   purgeSelection,
@@ -104,9 +105,10 @@ export const ROUTES: readonly Route[] = [
     method: 'DELETE',
     path: '/messages/{id}',
     function: 'cancelMessage',
-    summary: 'Cancel a message that has not run yet',
+    summary:
+      'Cancel a message: at once if it waits or retries; a running one is asked to stop (cancelRequested) and ends cancelled unless its handler finishes first',
     params: messageIdParams,
-    responses: { 200: messageView },
+    responses: { 200: cancelView },
   },
   {
     method: 'GET',

@@ -28,6 +28,7 @@ import { RESOURCE_ARN, useStack } from './support/stack.js';
 const stack = useStack();
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-queue-test-app-AbCdEf';
 const QUEUE_TABLES = [
+  'queue_cancel_requests',
   'queue_group_slots',
   'queue_messages',
   'queue_message_outputs',

@@ -94,7 +94,19 @@ describe('cancelMessage', () => {
     expect(claimed).toBe(0);
   });
 
-  it.each(['running', 'done', 'dead', 'cancelled'])('refuses a %s message with a ConflictError naming its status, and changes nothing', async (status) => {
+  it('requests the cancel of a running message under its lease, and answers it running with cancelRequested; the row is left to its drain', async () => {
+    const app = testApp(stack.db);
+    const id = await enqueueOne(app);
+    await stack.sql.query(`UPDATE queue_messages SET status = 'running', lease_token = 'lease-r' WHERE id = ?`, [id]);
+    const [[before]] = (await stack.sql.query('SELECT * FROM queue_messages WHERE id = ?', [id])) as any;
+    expect(await cancelMessage(app, id)).toMatchObject({ id, status: 'running', cancelRequested: true });
+    const [[after]] = (await stack.sql.query('SELECT * FROM queue_messages WHERE id = ?', [id])) as any;
+    expect(after).toEqual(before);
+    const [requests] = (await stack.sql.query('SELECT lease_token FROM queue_cancel_requests WHERE message_id = ?', [id])) as any;
+    expect(requests).toEqual([{ lease_token: 'lease-r' }]);
+  });
+
+  it.each(['done', 'dead', 'cancelled'])('refuses a %s message with a ConflictError naming its status, and changes nothing', async (status) => {
     const app = testApp(stack.db);
     const id = await enqueueOne(app);
     await setStatus(id, status);

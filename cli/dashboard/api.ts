@@ -12,13 +12,14 @@
  *   DELETE /api/queues/{queue}/dead              { ids } or { all: true }, limit? → { purged, more }
  *   POST   /api/queues/{queue}/pause, /resume
  *   GET    /api/messages/{id}                    a message with its payload
+ *   DELETE /api/messages/{id}                    cancels it (as DELETE /messages/{id}: a running one is asked to stop)
  *   GET    /api/queues/{queue}/messages?dedupKey=k   the message its dedup key names
  */
 import * as z from 'zod';
 import type { App } from '../../lib/app.js';
 import { ValidationError, type FieldIssue } from '../../lib/errors.js';
 import { findRoute, HttpError, ok, type HttpResponse } from '../../lib/http/index.js';
-import { findMessageByDedupKey, getMessageDetail } from '../../lib/messages.js';
+import { cancelMessage, findMessageByDedupKey, getMessageDetail } from '../../lib/messages.js';
 import { listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../../lib/operations.js';
 import { slotKey, type RecurringPlan } from '../../lib/recurring.js';
 import { slotsAtOrBefore } from '../../lib/schedule.js';
@@ -80,6 +81,11 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
     'POST /api/queues/{queue}/pause': pauseOrResume('pause'),
     'POST /api/queues/{queue}/resume': pauseOrResume('resume'),
     'GET /api/messages/{id}': async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id)),
+    'DELETE /api/messages/{id}': async (params, request) => {
+      const { id } = parse(messageIdParams, params, 'path');
+      parse(emptyBody, request.body, 'body');
+      return ok(await cancelMessage(app, id));
+    },
     'GET /api/queues/{queue}/messages': async (params, request) => {
       const { queue } = parse(queueParams, params, 'path');
       return ok(await findMessageByDedupKey(app, queue, parse(dedupKeyQuery, queryObject(request), 'query').dedupKey));

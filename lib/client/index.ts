@@ -8,7 +8,7 @@
  * fails with the field and rule the API would name, without a network call.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { DedupRule, MessageView } from '../../schema/messages.js';
+import type { CancelView, DedupRule, MessageView } from '../../schema/messages.js';
 import { createApp, type App } from '../app.js';
 import type { QueueAppConfig } from '../config.js';
 import type { Db } from '../db/types.js';
@@ -69,7 +69,8 @@ export interface QueueClient<J extends AnyJobType> {
    * or with the signal's reason when it aborts. A dead message resolves too: look at `status`.
    */
   waitFor<T extends J['type'] = J['type']>(id: string, options: WaitForOptions): Promise<MessageViewOf<J, T>>;
-  cancel(id: string): Promise<MessageView>;
+  /** Cancels a waiting or retrying message; a running one is asked to stop (`cancelRequested`: it ends cancelled unless its handler finishes first). */
+  cancel(id: string): Promise<CancelView>;
   /** Sends what auto-batching still holds and releases the client. */
   close(): Promise<void>;
 }
@@ -195,7 +196,7 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
     },
     get,
     waitFor: (id, wait) => waitForMessage(() => get(id), id, wait, options.time ?? systemWaitTime),
-    cancel: async (id) => (await call('DELETE', `/messages/${encodeURIComponent(id)}`)) as MessageView,
+    cancel: async (id) => (await call('DELETE', `/messages/${encodeURIComponent(id)}`)) as CancelView,
     close: async () => {},
   };
 }

@@ -82,6 +82,11 @@ export interface StartCheckInput {
   /** Time left in the run. */
   remainingMs: number;
   marginMs: number;
+  /**
+   * Heartbeats keep the lease (a queue whose lease is shorter than its handlers): the lease need
+   * only be held, with the margin, as the handler starts; the run must still fit the handler.
+   */
+  keptAlive?: boolean;
 }
 
 /**
@@ -89,9 +94,11 @@ export interface StartCheckInput {
  * with `marginMs` to spare before its lease does and before the run must stop. A message that
  * may not start is released (its attempt given back), never run where another drainer could
  * take it over mid-run. The claim budget makes this hold for every message it lets in; the check
- * catches what the budget cannot see, such as a claim call that took longer than planned.
+ * catches what the budget cannot see, such as a claim call that took longer than planned. Where
+ * heartbeats keep the lease, only the run bounds the handler.
  */
 export function mayStart(input: StartCheckInput): boolean {
+  if (input.keptAlive === true) return input.marginMs <= input.leaseUntilMs - input.nowMs && input.timeoutMs + input.marginMs <= input.remainingMs;
   return input.timeoutMs + input.marginMs <= Math.min(input.leaseUntilMs - input.nowMs, input.remainingMs);
 }
 

@@ -14,7 +14,24 @@ import { ERROR_LIMIT, HandlerAttempt } from './attempt.js';
  * (`resultRefused`: the message is done all the same; see encodeResult).
  */
 export type Outcome =
-  { kind: 'done'; result?: string; resultRefused?: string } | { kind: 'retry'; error: string; retryAfterMs?: number } | { kind: 'dead'; error: string };
+  | { kind: 'done'; result?: string; resultRefused?: string }
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'dead'; error: string }
+  /** Its cancel was requested while it ran: settled `cancelled`. */
+  | { kind: 'cancelled'; error: string }
+  /** Its lease was lost while it ran: nothing is written (another drain may hold it now). */
+  | { kind: 'lost'; error: string };
+
+/**
+ * What the lane running an attempt may do to it beyond the run's abort: stop it (a lost lease, a
+ * cancel) and extend its lease (context.extendLease). Optional: dispatch alone needs neither.
+ */
+export interface AttemptControl {
+  /** Called as the handler starts, with what abandons it: its signal aborted with `reason`, its outcome `outcome` (unless it reported one first). */
+  started(stop: (reason: unknown, outcome: Outcome) => void): void;
+  /** context.extendLease: resolves once the lease is written, rejects when it was lost. */
+  extendLease(seconds: number): Promise<void>;
+}
 
 export interface DispatchMessage {
   id: string;
@@ -42,6 +59,7 @@ export interface DispatchOptions {
   signal?: AbortSignal;
   /** Receives the handler's progress while its attempt runs. */
   progress?: ProgressSink;
+  control?: AttemptControl;
 }
 
 /**
@@ -70,7 +88,7 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
   if (isBatchType(jobType)) {
     return { kind: 'retry', error: clip(`"${message.type}" is a batch type: its messages go to handleBatch (batchDispatch.ts)`, ERROR_LIMIT) };
   }
-  return new Attempt(jobType, message, parsed.data, timeoutMs, options.signal, options.progress).run();
+  return new Attempt(jobType, message, parsed.data, timeoutMs, options.signal, options.progress, options.control).run();
 }
 
 /** One message's handler run (HandlerAttempt: its timeout and the drain run's abort). */
@@ -80,6 +98,7 @@ class Attempt extends HandlerAttempt<Outcome> {
   readonly #payload: unknown;
   readonly #progress: ProgressSink | undefined;
   readonly #message: DispatchMessage;
+  readonly control: AttemptControl | undefined;
 
   constructor(
     jobType: SingleJobType,
@@ -88,6 +107,7 @@ class Attempt extends HandlerAttempt<Outcome> {
     timeoutMs: number,
     runSignal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
+    control: AttemptControl | undefined,
   ) {
     super(timeoutMs, runSignal);
     this.#jobType = jobType;
@@ -95,6 +115,7 @@ class Attempt extends HandlerAttempt<Outcome> {
     this.#message = message;
     this.#progress = progress;
     this.#context = new MessageContext(message, this);
+    this.control = control;
   }
 
   /** A checked progress value (MessageContext.progress): passed on while the attempt runs, dropped after. */
@@ -105,6 +126,7 @@ class Attempt extends HandlerAttempt<Outcome> {
   }
 
   protected start(): void {
+    this.control?.started((reason, stopped) => this.abandon(reason, stopped));
     runHandler(this.#jobType, this.#payload, this.#context, this);
   }
 
@@ -135,6 +157,14 @@ class MessageContext implements JobContext {
 
   get signal(): AbortSignal {
     return this.#of.signal();
+  }
+
+  extendLease(seconds: number): Promise<void> {
+    if (!(seconds > 0) || !Number.isFinite(seconds)) return Promise.reject(new RangeError(`extendLease: seconds must be a positive number, got ${seconds}`));
+    const control = this.#of.control;
+    // Run by dispatch alone (no lane): there is no lease to extend.
+    if (control === undefined) return Promise.reject(new Error('extendLease: this attempt holds no lease'));
+    return control.extendLease(seconds);
   }
 
   // Parsed on read: most handlers never ask.

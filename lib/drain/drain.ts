@@ -211,6 +211,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
       done: total('done'),
       retried: total('retried'),
       dead: total('dead'),
+      cancelled: total('cancelled'),
       released: total('released'),
       lostLeases: total('lostLeases'),
       unsettled: total('unsettled'),
@@ -255,7 +256,20 @@ function needsLane(app: App, queue: QueueConfig, overview: QueueOverview | undef
 
 /** A queue the run did not drain: nothing was due. */
 function idleLane(queue: string): LaneSummary {
-  return { queue, claimed: 0, dispatched: 0, stoppedBecause: 'empty', errors: [], done: 0, retried: 0, dead: 0, released: 0, lostLeases: 0, unsettled: 0 };
+  return {
+    queue,
+    claimed: 0,
+    dispatched: 0,
+    stoppedBecause: 'empty',
+    errors: [],
+    done: 0,
+    retried: 0,
+    dead: 0,
+    cancelled: 0,
+    released: 0,
+    lostLeases: 0,
+    unsettled: 0,
+  };
 }
 
 /**

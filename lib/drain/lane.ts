@@ -1,7 +1,7 @@
 import { isBatchType, type BatchJobType, type JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
 import { describeError } from '../errors.js';
-import { CLAIM_ALLOWANCE_MS, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
+import { CLAIM_ALLOWANCE_MS, handlerLeaseMs, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan, withSpan, type Span } from '../tracing.js';
@@ -12,12 +12,14 @@ import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
 import { BatchGathering } from './batchGathering.js';
 import { dispatchBatch, type BatchOutcomes } from './batchDispatch.js';
 import { ClaimDepth } from './claimDepth.js';
+import { CancelWatch } from './cancelWatch.js';
 import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { laneProgressWriter, type ProgressWriter } from './progress.js';
 import { FifoHeads } from './fifoHeads.js';
 import { FifoFollowers } from './followers.js';
 import { LanePermits } from './lanePermits.js';
 import { laneSettler } from './laneSettler.js';
+import { LeaseKeeper } from './leaseKeeper.js';
 import type { LaneOptions, LaneSummary, StopReason } from './laneTypes.js';
 import { LingerSchedule } from './lingerSchedule.js';
 import { LoopWakeups } from './loopWakeups.js';
@@ -26,6 +28,7 @@ import { canRunAfterPromise, waitsOnOwnPermits } from './promiseKeeping.js';
 import { TokenBucket } from './rateLimiter.js';
 import type { RateStarts } from './rateStarts.js';
 import { ReadyQueue } from './readyQueue.js';
+import { RunningAttempts } from './runningAttempts.js';
 import type { Settler } from './settle.js';
 
 /**
@@ -106,6 +109,14 @@ export class QueueLane {
   readonly #fifoHeads = new FifoHeads();
   /** Run permits' give-back writes in flight; the run ends only once they have. */
   readonly #permitReturns = new Set<Promise<void>>();
+  /** Heartbeats: the leases of every message the lane holds, kept until it ends. */
+  readonly #leases: LeaseKeeper;
+  /** Cancel requests of the running messages. */
+  readonly #cancels: CancelWatch;
+  /** The running attempts, as a lost lease or a cancel stops them. */
+  readonly #attempts: RunningAttempts;
+  /** The lease is shorter than the longest handler: heartbeats keep it, and only the run bounds handlers. */
+  readonly #keptAlive: boolean;
 
   constructor(options: LaneOptions) {
     this.#o = options;
@@ -125,6 +136,31 @@ export class QueueLane {
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
     this.#messagesPerHandler = options.jobs.messagesPerHandler();
+    this.#keptAlive = handlerLeaseMs(this.#longestTimeoutMs, options.tuning.safetyMarginMs) > this.#queue.leaseSeconds * 1_000;
+    this.#leases = new LeaseKeeper({
+      db: options.db,
+      clock: options.clock,
+      queue: this.#queue.name,
+      leaseMs: this.#queue.leaseSeconds * 1_000,
+      log: options.log,
+      runPermits: this.#permits.limits?.run !== undefined,
+      onLost: (messages, reason) => {
+        this.#o.log.warn('leases lost while held; their handlers are stopped and their outcomes not written', {
+          queue: this.#queue.name,
+          lost: messages.length,
+          reason,
+        });
+        this.#attempts.lost(messages, reason);
+      },
+    });
+    this.#cancels = new CancelWatch({
+      db: options.db,
+      queue: this.#queue.name,
+      everyMs: options.tuning.cancelPollMs,
+      log: options.log,
+      onCancel: (message) => this.#attempts.cancel(message.id),
+    });
+    this.#attempts = new RunningAttempts(this.#leases, this.#cancels);
   }
 
   async run(): Promise<LaneSummary> {
@@ -147,6 +183,7 @@ export class QueueLane {
     } finally {
       this.#o.signal.removeEventListener('abort', onAbort);
       this.#o.quota.close();
+      await Promise.all([this.#leases.close(), this.#cancels.close()]);
       await Promise.all([this.#settler.close(), this.#o.linger?.activity.close()]);
       while (this.#permitReturns.size > 0) await Promise.all(this.#permitReturns);
     }
@@ -160,16 +197,17 @@ export class QueueLane {
     };
   }
 
-  /** The queue's lease cannot fit its longest handler: the lane stops at once, and fails the run. */
+  /** The queue's lease is too short even for heartbeats (minimumLeaseMs): the lane stops at once, and fails the run. */
   #refuseShortLease(): void {
     this.#stop('lease-too-short');
     const neededMs = minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
     // An error, not a quiet stop: a queue that can never be drained must fail the run (and the CLI).
     this.#errors.push(
-      `not drained: its lease (${this.#queue.leaseSeconds} s) cannot fit the longest handler ` +
-        `(timeout ${this.#longestTimeoutMs / 1_000} s + margin ${this.#o.tuning.safetyMarginMs / 1_000} s + claim ${CLAIM_ALLOWANCE_MS / 1_000} s = ${neededMs / 1_000} s)`,
+      `not drained: its lease (${this.#queue.leaseSeconds} s) is too short: it needs ${neededMs / 1_000} s, the least of the longest handler's ` +
+        `(timeout ${this.#longestTimeoutMs / 1_000} s + margin ${this.#o.tuning.safetyMarginMs / 1_000} s + claim ${CLAIM_ALLOWANCE_MS / 1_000} s) ` +
+        `and what heartbeats need (claim ${CLAIM_ALLOWANCE_MS / 1_000} s + 1.5 × (margin + a beat's round trip))`,
     );
-    this.#o.log.error('queue not drained: its lease cannot fit the longest handler', {
+    this.#o.log.error('queue not drained: its lease is too short even for heartbeats', {
       queue: this.#queue.name,
       leaseSeconds: this.#queue.leaseSeconds,
       longestTimeoutMs: this.#longestTimeoutMs,
@@ -292,7 +330,7 @@ export class QueueLane {
   #lookAhead(nowMs: number): void {
     // Due early enough that its handler, at worst, ends with the margin to spare before the run must:
     // the time a claimed message needs, as a lease needs it (minimumLeaseMs).
-    const horizonMs = nowMs + this.#o.remainingTimeMs() - minimumLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
+    const horizonMs = nowMs + this.#o.remainingTimeMs() - handlerLeaseMs(this.#longestTimeoutMs, this.#o.tuning.safetyMarginMs);
     if (horizonMs <= nowMs) {
       this.#wakeups.notify();
       return;
@@ -336,7 +374,8 @@ export class QueueLane {
       const held = this.#unfinished();
       let budget = claimLimit({
         remainingMs: this.#o.remainingTimeMs(),
-        leaseMs: this.#queue.leaseSeconds * 1_000,
+        // Kept alive by heartbeats, a lease bounds nothing: the run does.
+        leaseMs: this.#keptAlive ? Infinity : this.#queue.leaseSeconds * 1_000,
         claimAllowanceMs: CLAIM_ALLOWANCE_MS,
         marginMs: tuning.safetyMarginMs,
         timeoutMs: this.#longestTimeoutMs,
@@ -489,6 +528,7 @@ export class QueueLane {
       });
     }
     const followers = this.#queue.fifo ? this.#followers.take(claim.messages) : undefined;
+    for (const message of claim.messages) this.#leases.keep(message);
     for (const message of claim.messages) {
       if (followers?.has(message.id)) continue;
       // Run already, its outcome's write given up: that outcome is written now, not a second run.
@@ -547,7 +587,9 @@ export class QueueLane {
         continue;
       }
       const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
-      if (mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs })) {
+      if (
+        mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs, keptAlive: this.#keptAlive })
+      ) {
         this.#start(message, jobType);
         started++;
       } else {
@@ -612,9 +654,13 @@ export class QueueLane {
     // failure becomes an outcome (catch), and the bookkeeping after it does not throw.
     // The attempt's span (none without an OpenTelemetry SDK) is active while the handler runs.
     const span = startAttemptSpan(message);
-    void withSpan(span, () => dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal, progress: this.#progress }))
+    const control = this.#attempts.control(message);
+    void withSpan(span, () =>
+      dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal, progress: this.#progress, control }),
+    )
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
       .then((outcome) => {
+        this.#attempts.ended(message.id);
         this.#running--;
         this.#settle(message, jobType, outcome, span);
         this.#markEnded(message);
@@ -677,6 +723,13 @@ export class QueueLane {
     const final = finalOutcome(outcome, message.attempts, message.maxAttempts);
     endAttemptSpan(span, final);
     this.#progress.end(message.id);
+    if (final.kind === 'lost') {
+      // Nothing to write under a lease that is gone; its FIFO follower (same lease) goes back, and
+      // its group is told as if the outcome's write were given up.
+      this.#releaseFollower(message.id);
+      this.#afterOutcomeWritten(message)?.(false);
+      return final;
+    }
     if (final.kind === 'dead') this.#o.log.error('message dead-lettered', { ...messageLogKeys(message), error: final.error });
     else if (final.kind === 'retry') this.#o.log.warn('message attempt failed; it will be retried', { ...messageLogKeys(message), error: final.error });
     const held = { id: message.id, leaseToken: message.leaseToken, leaseUntilMs: message.leaseUntilMs, attempts: message.attempts };
@@ -684,6 +737,8 @@ export class QueueLane {
       if (final.resultRefused !== undefined)
         this.#o.log.warn('handler result not stored; the message is done', { ...messageLogKeys(message), rule: final.resultRefused });
       this.#settler.done({ ...held, ...(final.result === undefined ? {} : { result: final.result }), written: this.#afterOutcomeWritten(message) });
+    } else if (final.kind === 'cancelled') {
+      this.#settler.cancel({ ...held, written: this.#afterOutcomeWritten(message) });
     } else if (final.kind === 'dead') {
       this.#settler.dead({ ...held, error: final.error, written: this.#afterOutcomeWritten(message) });
     } else {
@@ -764,6 +819,7 @@ export class QueueLane {
    * concurrency, its claim's run permits go back when RunPermits says so.
    */
   #markEnded(message: HeldClaimedMessage): void {
+    this.#leases.drop(message.id);
     const due = this.#permits.messageEnded(message.leaseToken);
     if (due === undefined) return;
     const { count, keep } = due;

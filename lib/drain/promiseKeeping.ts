@@ -1,3 +1,4 @@
+import { handlerLeaseMs } from '../queues.js';
 import { leaseFitsOneMessage } from './budget.js';
 
 /**
@@ -47,5 +48,6 @@ export interface AfterPromiseInput {
 /** Whether the lane could still claim and run a message after its promise's end: only then is it kept. */
 export function canRunAfterPromise(input: AfterPromiseInput): boolean {
   const afterPromiseMs = input.remainingMs - 2 * input.intervalMs;
-  return leaseFitsOneMessage(Math.min(afterPromiseMs, input.leaseMs), input.timeoutMs, input.marginMs);
+  // The run must fit the handler whole; the lease only as heartbeats need it.
+  return handlerLeaseMs(input.timeoutMs, input.marginMs) <= afterPromiseMs && leaseFitsOneMessage(input.leaseMs, input.timeoutMs, input.marginMs);
 }

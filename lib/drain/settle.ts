@@ -1,6 +1,7 @@
 import { backoffDelayMs, type BackoffPolicy } from '../backoff.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/types.js';
+import { cancelHeld } from '../sql/cancelHeld.js';
 import { markHeldDone } from '../sql/markHeldDone.js';
 import { deadLetterHeld, type HeldDeadLetter } from '../sql/deadLetterHeld.js';
 import type { HeldMessage } from '../sql/heldMessage.js';
@@ -14,6 +15,8 @@ export interface SettleCounts {
   done: number;
   retried: number;
   dead: number;
+  /** Running messages whose cancel was requested, stopped and settled `cancelled`. */
+  cancelled: number;
   /** Claimed but never dispatched (no time left, or aborted): given back with their attempt. */
   released: number;
   /** Outcomes whose write changed nothing: the lease had expired (and the message was claimed again). */
@@ -92,11 +95,12 @@ export async function markDoneWithResults(db: Db, held: readonly HeldDone[], now
  * stay leased and come back once their lease ends.
  */
 export class Settler {
-  readonly counts: SettleCounts = { done: 0, retried: 0, dead: 0, released: 0, lostLeases: 0, unsettled: 0 };
+  readonly counts: SettleCounts = { done: 0, retried: 0, dead: 0, cancelled: 0, released: 0, lostLeases: 0, unsettled: 0 };
   readonly #acks: Channel<HeldDone>;
   readonly #retries: Channel<HeldRetry>;
   readonly #deadLetters: Channel<HeldDeadLetter>;
   readonly #releases: Channel<HeldRelease>;
+  readonly #cancels: Channel<HeldMessage>;
   readonly #channels: readonly { readonly unwritten: number; close(): Promise<void> }[];
   /**
    * Outcomes given up, by message id: a claim of the same run that gets one back writes it, under
@@ -145,7 +149,12 @@ export class Settler {
       (d, held, now) => releaseHeld(d, { held, now }),
       (n) => (this.counts.released += n),
     );
-    this.#channels = [this.#acks, this.#retries, this.#deadLetters, this.#releases];
+    this.#cancels = channel(
+      'cancel',
+      (d, held, now) => cancelHeld(d, { held, now }),
+      (n) => (this.counts.cancelled += n),
+    );
+    this.#channels = [this.#acks, this.#retries, this.#deadLetters, this.#releases, this.#cancels];
   }
 
   done(message: Settled<HeldDone>): void {
@@ -162,6 +171,11 @@ export class Settler {
 
   release(message: Settled<HeldRelease>): void {
     this.#releases.add(message);
+  }
+
+  /** A running message stopped because its cancel was requested: settled `cancelled`. */
+  cancel(message: Settled<HeldMessage>): void {
+    this.#cancels.add(message);
   }
 
   /**

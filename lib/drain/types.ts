@@ -33,6 +33,8 @@ export interface DrainTuning {
   retentionBatchSize: number;
   /** Retention calls per queue per run, at most. */
   retentionMaxCalls: number;
+  /** How often a lane with running handlers reads their cancel requests (lib/drain/cancelWatch.ts). */
+  cancelPollMs: number;
 }
 
 export const DEFAULT_DRAIN_TUNING: DrainTuning = {
@@ -45,4 +47,5 @@ export const DEFAULT_DRAIN_TUNING: DrainTuning = {
   maxPageBytes: DEFAULT_MAX_PAGE_BYTES,
   retentionBatchSize: 1_000,
   retentionMaxCalls: 5,
+  cancelPollMs: 500,
 };

@@ -11,8 +11,18 @@ export interface JobContext {
   /** 1 for the first attempt. */
   attempt: number;
   maxAttempts: number;
-  /** Aborted when the per-message timeout passes (or the drain run must stop); pass it to fetch. */
+  /**
+   * Aborted when the per-message timeout passes, the drain run must stop, the message's lease is
+   * lost (reason: a LeaseLostError; its outcome is not written) or its cancel is requested
+   * (reason: a CancelRequestedError; it ends `cancelled`); pass it to fetch.
+   */
   signal: AbortSignal;
+  /**
+   * Extends the message's lease to at least `seconds` from now, at once (the drain also extends it
+   * by itself while the handler runs). Resolves once written; rejects when the lease was lost (and
+   * the signal is aborted).
+   */
+  extendLease(seconds: number): Promise<void>;
   /**
    * The trace the message was enqueued in (a W3C trace id), for the handler's own log lines;
    * undefined when its producer sent none. With an OpenTelemetry SDK registered, the handler also

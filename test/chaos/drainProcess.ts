@@ -8,7 +8,8 @@
  * CHAOS_STALL_MS (how long a `stall` step blocks), CHAOS_MAX_SLEEP_MS, CHAOS_MAX_MESSAGES (the run's
  * maxMessages), CHAOS_QUEUE_SETTINGS (JSON: the queue's settings changed, see chaosQueue),
  * CHAOS_LINGER_MS (a woken run that lingers this long on a dry queue; default: none),
- * CHAOS_BATCH_SIZE (the scripted type as a batch type of this maxSize; default: one at a time). Prints
+ * CHAOS_BATCH_SIZE (the scripted type as a batch type of this maxSize; default: one at a time),
+ * CHAOS_TIMEOUT_MS (the handler's timeout; default HANDLER_TIMEOUT_MS). Prints
  * `SUMMARY <json>`.
  */
 import mysql from 'mysql2/promise';
@@ -26,7 +27,7 @@ const runner = env('CHAOS_RUNNER');
 const log = mysql.createPool({ uri: env('CHAOS_DATABASE_URL'), connectionLimit: 4 });
 const jobType = scriptedJobType({
   runner,
-  timeoutMs: HANDLER_TIMEOUT_MS,
+  timeoutMs: Number(process.env.CHAOS_TIMEOUT_MS ?? HANDLER_TIMEOUT_MS),
   stallMs: Number(process.env.CHAOS_STALL_MS ?? 6_000),
   maxSleepMs: Number(process.env.CHAOS_MAX_SLEEP_MS ?? 10),
   batch: process.env.CHAOS_BATCH_SIZE === undefined ? undefined : { maxSize: Number(process.env.CHAOS_BATCH_SIZE) },

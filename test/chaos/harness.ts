@@ -196,6 +196,9 @@ export async function drainRounds(options: {
   queue?: QueueDeclaration;
   /** The scripted type as a batch type (scripts.ts). */
   batch?: { maxSize: number };
+  /** The handlers' timeout (default HANDLER_TIMEOUT_MS) and longest sleep step. */
+  timeoutMs?: number;
+  maxSleepMs?: number;
 }): Promise<RoundsResult> {
   const { stack, log } = options;
   const summaries: DrainSummary[] = [];
@@ -213,7 +216,13 @@ export async function drainRounds(options: {
     const runs = Array.from({ length: options.runs }, (_, i) => {
       const app = chaosApp(
         chaosDb(stack.endpoint, stack.database),
-        scriptedJobType({ record: log.record, runner: `round${rounds}.${i}`, timeoutMs: HANDLER_TIMEOUT_MS, batch: options.batch }),
+        scriptedJobType({
+          record: log.record,
+          runner: `round${rounds}.${i}`,
+          timeoutMs: options.timeoutMs ?? HANDLER_TIMEOUT_MS,
+          maxSleepMs: options.maxSleepMs,
+          batch: options.batch,
+        }),
         options.queue,
       );
       return drain(app, { queue: CHAOS_QUEUE, remainingTimeMs: () => 30_000, tuning: CHAOS_TUNING });

@@ -242,6 +242,9 @@ describe('HTTP client', () => {
     expect(await c.get(answer.id)).toMatchObject({ id: answer.id, queue: 'orders', status: 'waiting' });
     expect(await c.cancel(answer.id)).toMatchObject({ status: 'cancelled' });
     expect(seen).toHaveLength(4);
+    // A running message: its cancel is requested, for the drain running it.
+    await stack.sql.query(`UPDATE queue_messages SET status = 'running', lease_token = 'lease-client' WHERE id = ?`, [many[0]!.id]);
+    expect(await c.cancel(many[0]!.id)).toMatchObject({ id: many[0]!.id, status: 'running', cancelRequested: true });
     for (const request of seen) {
       expect(request.authorization).toMatch(
         /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,

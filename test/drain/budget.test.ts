@@ -113,13 +113,26 @@ describe('mayStart', () => {
   });
 });
 
+describe('mayStart with heartbeats', () => {
+  it('needs only the lease held with the margin, and the run to fit the handler whole', () => {
+    const check = (leaseLeftMs: number, remainingMs: number) =>
+      mayStart({ nowMs: 0, timeoutMs: 90_000, leaseUntilMs: leaseLeftMs, remainingMs, marginMs: 5_000, keptAlive: true });
+    expect(check(30_000, 95_000)).toBe(true);
+    expect(check(5_000, 95_000)).toBe(true);
+    expect(check(4_999, 95_000)).toBe(false);
+    // A handler cannot outlive the run.
+    expect(check(30_000, 94_999)).toBe(false);
+  });
+});
+
 describe('leaseFitsOneMessage', () => {
-  it('needs the longest timeout plus the margin within the lease', () => {
-    // The rule counts the claim's round trip: a 15 s lease does not fit a 10 s handler with a 5 s
-    // margin, since every message would be released at its start check.
-    expect(leaseFitsOneMessage(17_000, 10_000, 5_000)).toBe(true);
-    expect(leaseFitsOneMessage(16_999, 10_000, 5_000)).toBe(false);
-    expect(leaseFitsOneMessage(15_000, 10_000, 5_000)).toBe(false);
+  it('needs the longest timeout plus the margin within the lease, or a lease heartbeats can keep, whichever is shorter', () => {
+    // A short handler: its timeout, the margin and the claim's round trip (3.5 s < what beats need).
+    expect(leaseFitsOneMessage(3_500, 1_000, 500)).toBe(true);
+    expect(leaseFitsOneMessage(3_499, 1_000, 500)).toBe(false);
+    // A long one: the claim's round trip + 1.5 × (margin + a beat's round trip) = 12.5 s.
+    expect(leaseFitsOneMessage(12_500, 90_000, 5_000)).toBe(true);
+    expect(leaseFitsOneMessage(12_499, 90_000, 5_000)).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { MAX_ERROR_LENGTH, describeError } from '../../lib/errors.js';
 import { dispatch, finalOutcome, type DispatchMessage, type Outcome } from '../../lib/drain/dispatch.js';
 import { DatabaseError, StatementTimeoutError, toDatabaseError, TransactionNotFoundError } from '../../lib/db/errors.js';
-import { PermanentError, QueueError, RetryableError } from '../../lib/errors.js';
+import { CancelRequestedError, PermanentError, QueueError, RetryableError } from '../../lib/errors.js';
 import { defineJobType, type JobContext, type JobType, type SingleJobType } from '../../lib/jobs/types.js';
 
 const schema = z.object({ to: z.string().regex(/^\+\d+$/), count: z.number().int().optional() });
@@ -260,6 +260,49 @@ describe('dispatch', () => {
     const outcome = await dispatch(message(), type, { timeoutMs: 60_000, signal: run.signal });
     expect(outcome).toEqual({ kind: 'retry', error: 'abandoned: drain run aborted (Error: deadline near)' });
     expect(signal?.aborted).toBe(true);
+  });
+
+  it('lets its lane stop the attempt (a cancel, a lost lease): the signal aborts with the reason, the outcome is the one given', async () => {
+    let signal: AbortSignal | undefined;
+    let stop: ((reason: unknown, outcome: Outcome) => void) | undefined;
+    const type = jobType((_payload, context) => {
+      signal = context.signal;
+      return new Promise<void>(() => {});
+    });
+    const control = { started: (s: typeof stop) => (stop = s), extendLease: async () => {} };
+    const outcome = dispatch(message(), type, { timeoutMs: 60_000, control });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const reason = new CancelRequestedError('cancel requested');
+    stop!(reason, { kind: 'cancelled', error: 'cancelled while running' });
+    expect(await outcome).toEqual({ kind: 'cancelled', error: 'cancelled while running' });
+    expect(signal!.reason).toBe(reason);
+  });
+
+  it('keeps the outcome of a handler that finished before its lane stopped it', async () => {
+    let stop: ((reason: unknown, outcome: Outcome) => void) | undefined;
+    const control = { started: (s: typeof stop) => (stop = s), extendLease: async () => {} };
+    const outcome = await dispatch(
+      message(),
+      jobType(async () => {}),
+      { timeoutMs: 60_000, control },
+    );
+    stop!(new CancelRequestedError('too late'), { kind: 'cancelled', error: 'too late' });
+    expect(outcome).toEqual({ kind: 'done' });
+  });
+
+  it('context.extendLease goes to the lane; without one (or for nonsense seconds) it rejects', async () => {
+    const asked: number[] = [];
+    const control = { started: () => {}, extendLease: async (seconds: number) => void asked.push(seconds) };
+    const errors: unknown[] = [];
+    const type = jobType(async (_payload, context) => {
+      await context.extendLease(90);
+      errors.push(await context.extendLease(0).catch((e: unknown) => e));
+    });
+    expect(await dispatch(message(), type, { timeoutMs: 1_000, control })).toEqual({ kind: 'done' });
+    expect(asked).toEqual([90]);
+    expect(errors[0]).toBeInstanceOf(RangeError);
+    const alone = jobType(async (_payload, context) => context.extendLease(10));
+    expect(await dispatch(message(), alone, { timeoutMs: 1_000 })).toMatchObject({ kind: 'retry', error: expect.stringContaining('holds no lease') });
   });
 
   it('does not start the handler when the drain run is already aborted', async () => {

@@ -29,7 +29,7 @@ describe('drain', () => {
 
     const summary = await drain(app, { remainingTimeMs: plenty });
 
-    expect(summary).toMatchObject({ claimed: 1, done: 1, retried: 0, dead: 0, released: 0, lostLeases: 0, unsettled: 0, errors: [] });
+    expect(summary).toMatchObject({ claimed: 1, done: 1, retried: 0, dead: 0, cancelled: 0, released: 0, lostLeases: 0, unsettled: 0, errors: [] });
     // listPausedQueues, claim, read, ack, one empty retention call.
     expect(summary.dataApiCalls).toBe(5);
     expect(seen).toHaveLength(1);
@@ -359,18 +359,21 @@ describe('drain', () => {
     expect(rows.filter((row) => row.status === 'waiting' && row.attempts === 0)).toHaveLength(4);
   });
 
-  it('reports a queue whose lease cannot fit its longest handler as an error, claiming nothing', async () => {
+  it('reports a queue whose lease is too short even for heartbeats as an error, claiming nothing', async () => {
     const app = appOn(stack, {
-      queues: [{ name: 'tight', leaseSeconds: 17 }],
+      queues: [{ name: 'tight', leaseSeconds: 13 }],
       jobTypes: [jobType('ten-seconds', async () => {}, { timeoutMs: 10_000 })],
       clock: new ManualClock(T0),
     });
     await seed(app, [{ queue: 'tight', type: 'ten-seconds' }]);
-    // The config accepts 17 s with the default 5 s margin; a drain tuned to keep 6 s cannot use it.
+    // The config accepts 13 s with the default 5 s margin (heartbeats need 12.5 s); a drain tuned to keep 6 s needs 14 s.
     const summary = await drain(app, { remainingTimeMs: plenty, tuning: { safetyMarginMs: 6_000 } });
     expect(summary).toMatchObject({ claimed: 0 });
     expect(summary.queues[0]!.stoppedBecause).toBe('lease-too-short');
-    expect(summary.errors).toEqual(['tight: not drained: its lease (17 s) cannot fit the longest handler (timeout 10 s + margin 6 s + claim 2 s = 18 s)']);
+    expect(summary.errors).toEqual([
+      "tight: not drained: its lease (13 s) is too short: it needs 14 s, the least of the longest handler's (timeout 10 s + margin 6 s + claim 2 s) " +
+        "and what heartbeats need (claim 2 s + 1.5 × (margin + a beat's round trip))",
+    ]);
   });
 
   it('leaves no listener on a caller signal that outlives the run', async () => {

@@ -1,6 +1,6 @@
 /** When a lane keeps its promise to poll while it waits on its own permits (lib/drain/promiseKeeping.ts): pure, no database. */
 import { describe, expect, it } from 'vitest';
-import { minimumLeaseMs } from '../../lib/queues.js';
+import { handlerLeaseMs } from '../../lib/queues.js';
 import { canRunAfterPromise, waitsOnOwnPermits, type OwnPermitsInput } from '../../lib/drain/promiseKeeping.js';
 
 // A run whose fan-out is the queue's whole concurrency of 10, holding permits, not held back.
@@ -44,12 +44,13 @@ describe('canRunAfterPromise', () => {
 
   it('not once the run’s time after the promise cannot fit a message', () => {
     const afterPromiseMs = (remainingMs: number) => canRunAfterPromise({ ...promise, remainingMs });
-    const needMs = minimumLeaseMs(promise.timeoutMs, promise.marginMs) + 2 * promise.intervalMs;
+    const needMs = handlerLeaseMs(promise.timeoutMs, promise.marginMs) + 2 * promise.intervalMs;
     expect(afterPromiseMs(needMs)).toBe(true);
     expect(afterPromiseMs(needMs - 1)).toBe(false);
   });
 
-  it('not when the lease cannot fit a message', () => {
-    expect(canRunAfterPromise({ ...promise, leaseMs: 15_000 })).toBe(false);
+  it('not when the lease is too short even for heartbeats', () => {
+    expect(canRunAfterPromise({ ...promise, leaseMs: 15_000 })).toBe(true);
+    expect(canRunAfterPromise({ ...promise, leaseMs: 12_000 })).toBe(false);
   });
 });

@@ -37,11 +37,11 @@ async function claimed(queue: string, count: number, clock: ManualClock): Promis
 describe('Settler', () => {
   it('writes the outcomes of several claims in one call per kind, each row checked against its own lease', async () => {
     const clock = new ManualClock(T0);
-    const [a, b] = await claimed('group', 8, clock);
+    const [a, b] = await claimed('group', 10, clock);
     const db = stack.newDb();
     const settler = new Settler(db, clock, options({ flushSize: 100, lingerMs: 60_000 }));
-    const [a0, a1, a2, a3] = a!.messages;
-    const [b0, b1, b2, b3] = b!.messages;
+    const [a0, a1, a2, a3, a4] = a!.messages;
+    const [b0, b1, b2, b3, b4] = b!.messages;
     const retryAt = new Date('2026-01-01T00:05:00.000Z');
     settler.done(a0!);
     settler.done(b0!);
@@ -51,15 +51,17 @@ describe('Settler', () => {
     settler.dead({ ...b2!, error: 'never' });
     settler.release({ ...a3!, attempts: 1 });
     settler.release({ ...b3!, attempts: 1 });
+    settler.cancel(a4!);
+    settler.cancel(b4!);
     // A row presented with the wrong lease changes nothing.
     settler.done({ id: b3!.id, leaseToken: a!.leaseToken, leaseUntilMs: b3!.leaseUntilMs });
     expect(db.stats.calls).toBe(0); // still lingering
-    expect(settler.unsettled).toBe(9);
+    expect(settler.unsettled).toBe(11);
     clock.advance(1_000);
     await settler.close();
 
-    expect(db.stats.calls).toBe(4);
-    expect(settler.counts).toEqual({ done: 2, retried: 2, dead: 2, released: 2, lostLeases: 1, unsettled: 0 });
+    expect(db.stats.calls).toBe(5);
+    expect(settler.counts).toEqual({ done: 2, retried: 2, dead: 2, cancelled: 2, released: 2, lostLeases: 1, unsettled: 0 });
     const rows = await readRows(stack, 'group');
     const finished = new Date('2026-01-01T00:00:01.000Z');
     expect(rows.get(a0!.id)).toMatchObject({ status: 'done', lease_token: a!.leaseToken, finished_at: finished });
@@ -67,6 +69,7 @@ describe('Settler', () => {
     expect(rows.get(b2!.id)).toMatchObject({ status: 'dead', last_error: 'never', finished_at: finished });
     expect(rows.get(a3!.id)).toMatchObject({ status: 'waiting', attempts: 0, available_at: finished });
     expect(rows.get(b3!.id)).toMatchObject({ status: 'waiting', attempts: 0 });
+    expect(rows.get(b4!.id)).toMatchObject({ status: 'cancelled', finished_at: finished });
   });
 
   it('writes without waiting for rows other transactions hold', async () => {

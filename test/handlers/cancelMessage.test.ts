@@ -27,11 +27,20 @@ it('cancels a waiting message', async () => {
   expect(row.status).toBe('cancelled');
 });
 
-it('409 with the current status for a running message', async () => {
+it('requests the cancel of a running message: 200 with status running and cancelRequested', async () => {
   const id = await enqueueOne();
-  await stack.sql.query(`UPDATE queue_messages SET status = 'running' WHERE id = ?`, [id]);
+  await stack.sql.query(`UPDATE queue_messages SET status = 'running', lease_token = 'lease-1' WHERE id = ?`, [id]);
   const response = await call(id);
-  expect(response).toMatchObject({ statusCode: 409, body: { error: { code: 'not_cancellable', status: 'running' } } });
+  expect(response).toMatchObject({ statusCode: 200, body: { id, status: 'running', cancelRequested: true } });
+  const [[request]] = (await stack.sql.query('SELECT lease_token FROM queue_cancel_requests WHERE message_id = ?', [id])) as any;
+  expect(request.lease_token).toBe('lease-1');
+});
+
+it('409 with the current status for a finished message', async () => {
+  const id = await enqueueOne();
+  await stack.sql.query(`UPDATE queue_messages SET status = 'done', finished_at = NOW(3) WHERE id = ?`, [id]);
+  const response = await call(id);
+  expect(response).toMatchObject({ statusCode: 409, body: { error: { code: 'not_cancellable', status: 'done' } } });
 });
 
 it('409 when cancelled already', async () => {

@@ -223,7 +223,16 @@ describe('webhook delivery', () => {
   it('refuses a disallowed URL in the handler too, without sending', async () => {
     let called = false;
     const type = webhook({ transport: async () => ((called = true), answer(204)) });
-    const context = { id: 'm', queue: 'q', type: 'webhook', attempt: 1, maxAttempts: 1, signal: new AbortController().signal, progress: () => {} };
+    const context = {
+      id: 'm',
+      queue: 'q',
+      type: 'webhook',
+      attempt: 1,
+      maxAttempts: 1,
+      signal: new AbortController().signal,
+      progress: () => {},
+      extendLease: async () => {},
+    };
     for (const url of ['http://169.254.169.254/', 'http://localhost/', 'http://u:p@127.0.0.1/']) {
       await expect(type.handle({ url, body: {}, method: 'POST' }, context)).rejects.toThrow(PermanentError);
     }

@@ -152,6 +152,7 @@ describe('readTables', () => {
       expect(await readTables(db)).toEqual({
         database: stack.database,
         tables: [
+          'queue_cancel_requests',
           'queue_group_slots',
           'queue_messages',
           'queue_message_outputs',

@@ -11,4 +11,5 @@ export const MIGRATIONS = [
   '009_wake_at',
   '010_trace_context',
   '011_message_outputs',
+  '012_cancel_requests',
 ] as const;

@@ -454,6 +454,28 @@ async function lookUp() {
   $('message-error').textContent = message.lastError ?? '–';
   $('message-result').textContent = message.result === undefined ? '–' : JSON.stringify(message.result, null, 2);
   $('message-payload').textContent = JSON.stringify(message.payload, null, 2);
+  // Waiting or retrying: cancelled at once; running: its drain is asked to stop it.
+  const cancel = $('message-cancel');
+  cancel.hidden = !CANCELLABLE.has(message.status);
+  cancel.onclick = () => cancelShown(message);
+}
+
+const CANCELLABLE = new Set(['waiting', 'retrying', 'running']);
+
+/** Cancels the message shown, after a confirmation that says what a cancel does to it in its status. */
+async function cancelShown(message) {
+  const question =
+    message.status === 'running'
+      ? `Cancel message ${message.id}? It is running: its drain stops its handler within about a second, and it ends cancelled unless its handler finishes first.`
+      : `Cancel message ${message.id}? It is ${message.status}: it ends cancelled and never runs.`;
+  if (!(await confirmDialog(question, 'Cancel message'))) return;
+  try {
+    const answer = await api('DELETE', `/api/messages/${encodeURIComponent(message.id)}`, {});
+    notice(answer.cancelRequested ? `Cancel requested: ${message.id} is running; its drain stops it.` : `Cancelled ${message.id}.`);
+  } catch (error) {
+    showProblem(`Cancel refused: ${error.message}`);
+  }
+  await refresh();
 }
 
 // --- refresh --------------------------------------------------------------------------------------

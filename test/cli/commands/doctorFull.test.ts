@@ -17,6 +17,7 @@ describe('doctor --full', () => {
     'two claims at once',
     'FIFO heads and followers',
     'permits taken and freed',
+    'heartbeat and cancel of a running message',
     '1 MiB payload round trip',
     'redrive and purge',
     'retention delete',

@@ -39,11 +39,11 @@ async function countDone(): Promise<number> {
 }
 
 describe('--in-process', () => {
-  it('exits non-zero naming the queue and the numbers when LEASE_SECONDS cannot fit the longest handler', async () => {
-    const run = await runCaptured(['drain', '--in-process', '--queue', 'sms'], stackEnv(stack, { LEASE_SECONDS: '15' }));
+  it('exits non-zero naming the queue and the numbers when LEASE_SECONDS is too short even for heartbeats', async () => {
+    const run = await runCaptured(['drain', '--in-process', '--queue', 'sms'], stackEnv(stack, { LEASE_SECONDS: '10' }));
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('queue "default": leaseSeconds 15 cannot fit the longest handler');
-    expect(run.stderr).toContain('= 17 s');
+    expect(run.stderr).toContain('queue "default": leaseSeconds 10 is too short: it must fit what heartbeats need');
+    expect(run.stderr).toContain('= 12.5 s');
   });
 
   it('exits non-zero, draining nothing, when --timeout cannot fit one handler, and drains with the time it names', async () => {
@@ -52,7 +52,7 @@ describe('--in-process', () => {
     // The built-in types time out after 10 s: with the 5 s margin, a 12 s run can never start one.
     const short = await runCaptured(['drain', '--in-process', '--queue', 'sms', '--timeout', '12'], env);
     expect(short.code).toBe(1);
-    expect(short.stdout).toMatch(/^sms +0 +0 +0 +0 +0 +0 +0 +0 +time$/m);
+    expect(short.stdout).toMatch(/^sms +0 +0 +0 +0 +0 +0 +0 +0 +0 +time$/m);
     expect(short.stderr).toContain(
       'sms: not drained: the run has 12 s, too little for its longest handler (webhook: timeout 10 s + margin 5 s + claim 2 s = 17 s)',
     );
@@ -68,8 +68,8 @@ describe('--in-process', () => {
     const run = await runCaptured(['drain', '--in-process', '--queue', 'sms'], stackEnv(stack, { SMS_PROVIDER_URL: provider.url }));
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const lines = run.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^queue +claimed +done +retried +dead +released +lost leases +unsettled +deleted +stopped because$/);
-    expect(lines[2]).toMatch(/^sms +5 +5 +0 +0 +0 +0 +0 +0 +\S+$/);
+    expect(lines[0]).toMatch(/^queue +claimed +done +retried +dead +cancelled +released +lost leases +unsettled +deleted +stopped because$/);
+    expect(lines[2]).toMatch(/^sms +5 +5 +0 +0 +0 +0 +0 +0 +0 +\S+$/);
     expect(lines[3]).toMatch(/^drained in \d+ ms with \d+ Data API calls$/);
     expect(await countDone()).toBe(5);
   });

@@ -206,6 +206,36 @@ describe('the dashboard page', () => {
     expect(left.n).toBe(0);
     await expect.poll(() => page.locator('#dead-empty').isVisible()).toBe(true);
   });
+
+  it('cancels a waiting message at once, and asks the drain of a running one to stop it, each after a confirmation', async () => {
+    const [waiting, running] = await enqueue(app, 'emails', [
+      { type: 'noop', payload: 'to cancel' },
+      { type: 'noop', payload: 'running' },
+    ]);
+    await stack.sql.query(`UPDATE queue_messages SET status = 'running', lease_token = 'lease-page' WHERE id = ?`, [running!.id]);
+    const lookUp = async (id: string) => {
+      await page.locator('#lookup-key').fill(id);
+      await page.locator('#lookup button[type=submit]').click();
+      await expect.poll(() => page.locator('#message-fields').textContent()).toContain(id);
+    };
+
+    await lookUp(waiting!.id);
+    await page.locator('#message-cancel').click();
+    expect(await page.locator('#confirm-text').textContent()).toBe(`Cancel message ${waiting!.id}? It is waiting: it ends cancelled and never runs.`);
+    await page.locator('#confirm-ok').click();
+    await expect.poll(() => page.locator('#notice').textContent()).toBe(`Cancelled ${waiting!.id}.`);
+    await expect.poll(() => page.locator('#message-status').textContent()).toBe('cancelled');
+    expect(await page.locator('#message-cancel').isVisible()).toBe(false);
+    expect(await statusOf(waiting!.id)).toBe('cancelled');
+
+    await lookUp(running!.id);
+    await page.locator('#message-cancel').click();
+    expect(await page.locator('#confirm-text').textContent()).toContain('It is running: its drain stops its handler within about a second');
+    await page.locator('#confirm-ok').click();
+    await expect.poll(() => page.locator('#notice').textContent()).toBe(`Cancel requested: ${running!.id} is running; its drain stops it.`);
+    const [[request]] = (await stack.sql.query('SELECT lease_token FROM queue_cancel_requests WHERE message_id = ?', [running!.id])) as any;
+    expect(request.lease_token).toBe('lease-page');
+  });
 });
 
 describe('the recurring messages', () => {

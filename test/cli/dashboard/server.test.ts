@@ -259,6 +259,17 @@ describe('actions', () => {
     expect((await call(dashboard, 'GET', `/api/messages/${ids[0]}`)).json).toMatchObject({ id: ids[0], status: 'waiting', attempts: 0, payload: { i: 0 } });
   });
 
+  it('cancel a message as the API does: a waiting one at once, a running one asked to stop', async () => {
+    const [waiting, running] = await enqueue(app, 'orders', [
+      { type: 'any', payload: 1 },
+      { type: 'any', payload: 2 },
+    ]);
+    await stack.sql.query(`UPDATE queue_messages SET status = 'running', lease_token = 'lease-dash' WHERE id = ?`, [running!.id]);
+    expect((await jsonCall('DELETE', `/api/messages/${waiting!.id}`)).json).toMatchObject({ id: waiting!.id, status: 'cancelled' });
+    expect((await jsonCall('DELETE', `/api/messages/${running!.id}`)).json).toMatchObject({ id: running!.id, status: 'running', cancelRequested: true });
+    expect(await jsonCall('DELETE', `/api/messages/${waiting!.id}`)).toMatchObject({ status: 409 });
+  });
+
   it('pause and resume', async () => {
     expect((await jsonCall('POST', '/api/queues/orders/pause', {})).json).toEqual({ queue: 'orders', paused: true });
     expect((await jsonCall('POST', '/api/queues/orders/resume')).json).toEqual({ queue: 'orders', paused: false });
