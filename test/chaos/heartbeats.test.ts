@@ -1,8 +1,11 @@
 /**
- * Heartbeats under killed drains (issue 25): handlers that run up to twice past a 6 s lease, in
- * drain processes of which one is SIGKILLed mid-run. The survivors' heartbeats keep their leases,
- * so their messages run once however long their handlers take; the killed drain's come back one
- * lease after its last beat, and later runs finish them. Nothing may be lost or stuck.
+ * Heartbeats under killed drains and Data API faults (issue 25): handlers that run up to twice
+ * past a 6 s lease, in drain processes of which one is SIGKILLed mid-run, while the Data API fails
+ * a fraction of its calls (the cluster resuming, 503s before and after the statement ran, slow
+ * calls). The survivors' heartbeats keep their leases (a failed beat is sent again while a third of
+ * the lease is left), so their messages run once however long their handlers take; the killed
+ * drain's come back one lease after its last beat, and later runs finish them. Nothing may be
+ * lost or stuck.
  */
 import { expect, it } from 'vitest';
 import { useStack } from '../support/stack.js';
@@ -27,7 +30,7 @@ const SETTINGS = { leaseSeconds: LEASE_MS / 1_000 };
 const MAX_SLEEP_MS = 12_000;
 const TIMEOUT_MS = 20_000;
 
-it("handlers longer than the lease in drains SIGKILLed mid-run: nothing lost, and only the killed drain's messages run twice", async () => {
+it("handlers longer than the lease in drains SIGKILLed mid-run, under Data API faults: nothing lost, and only the killed drain's messages run twice", async () => {
   const log = await createDispatchLog(stack.sql);
   const messages = await seedScripted(
     stack.db,
@@ -38,6 +41,11 @@ it("handlers longer than the lease in drains SIGKILLed mid-run: nothing lost, an
     ]),
   );
   const env = { CHAOS_MAX_SLEEP_MS: String(MAX_SLEEP_MS), CHAOS_TIMEOUT_MS: String(TIMEOUT_MS), CHAOS_QUEUE_SETTINGS: JSON.stringify(SETTINGS) };
+  const faults = stack.server.faults;
+  faults.inject({ kind: 'resuming', probability: 0.02 });
+  faults.inject({ kind: 'unavailable', probability: 0.02 });
+  faults.inject({ kind: 'unavailable-after', probability: 0.01, operations: ['Execute'] });
+  faults.inject({ kind: 'delay', probability: 0.05, delayMs: 300 });
   const children = ['killed', 'kept.1', 'kept.2'].map((name) => spawnDrain(stack, `beats.${name}`, env));
   // Killed once it has started 30 handlers (most still sleeping, their leases kept by its beats until then).
   const killed = await killAfter(children[0]!, log, 30);
@@ -55,9 +63,14 @@ it("handlers longer than the lease in drains SIGKILLed mid-run: nothing lost, an
     timeoutMs: TIMEOUT_MS,
     maxSleepMs: MAX_SLEEP_MS,
   });
+  faults.clear();
   const { counts, violations } = await checkInvariants(stack, messages, log);
   const survivors = exits.flatMap((exit) => (exit.summary === undefined ? [] : [exit.summary]));
-  report('heartbeats, SIGKILL mid-run', counts, { processes: children.length, rounds: rounds.rounds, ...summaryTotals([...survivors, ...rounds.summaries]) });
+  report('heartbeats, faults and SIGKILL mid-run', counts, {
+    processes: children.length,
+    rounds: rounds.rounds,
+    ...summaryTotals([...survivors, ...rounds.summaries]),
+  });
   expect(violations).toEqual([]);
 
   const dispatches = await log.all();
