@@ -377,7 +377,7 @@ async function main(): Promise<void> {
         r.heartbeat = await heartbeatScenario({ endpoint: server.url, database, scale: HEARTBEAT_SCALE });
         const h = r.heartbeat;
         log(
-          `rep ${rep} heartbeat, ${h.scale.handlerMs / 1_000} s handler on a ${h.scale.leaseSeconds} s lease: ${h.starts} start(s) with ${h.pollRuns} polling runs alongside ` +
+          `rep ${rep} heartbeat, ${h.scale.handlerMs / 1_000} s handler on a ${h.scale.leaseSeconds} s lease: ${h.starts} start(s) with ${h.pollRuns} polling run(s) alongside ` +
             `(${h.claimedByB} claimed), ${h.beatCalls} heartbeat calls of ${h.callsOfA}; killed ${h.scale.killAfterMs / 1_000} s in: taken over ` +
             `${(h.takeoverMs / 1_000).toFixed(1)} s after the kill, ${(h.restartMs / 1_000).toFixed(1)} s after the first start (attempt ${h.attemptOfB}${h.doneByB ? ', done' : ''})`,
         );
