@@ -4,8 +4,8 @@
  * (the same SQL straight over mysql2), each the median of several repetitions.
  *
  *   npm run bench                      the full run (about 5–10 minutes on 2 cores)
- *   npm run bench -- --quick           a tenth of the messages, 1 repetition, no bundles: for iterating
- *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, wake, debounce, cancel, claim, delivery, sms, bundles
+ *   npm run bench -- --quick           a tenth of the messages, 1 repetition, no bundles, heartbeats at a fifth: for iterating
+ *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, wake, debounce, cancel, heartbeat, claim, delivery, sms, bundles
  *   npm run bench -- --reps=5 --scale=0.5 --finished=200000
  *
  * Prints a markdown table and writes bench/results/latest.json. Not a test: nothing here fails a
@@ -36,6 +36,7 @@ import {
 } from './lib/database.js';
 import { markdownTable, passes, formatNumber, type Row } from './lib/report.js';
 import { seedDueMessages } from './lib/seed.js';
+import { FULL_SCALE, QUICK_SCALE } from './lib/heartbeatApp.js';
 import { figure, type Figure } from './lib/stats.js';
 import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
 import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
@@ -43,6 +44,7 @@ import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenar
 import { measureSmsBulk, PROVIDER_LATENCY_MS, smsBulkRows, type SmsBulkRepetition } from './scenarios/smsBulk.js';
 import { pickupLatency, wakeCost, type PickupResult, type WakeCostResult } from './scenarios/wake.js';
 import { cancelLatency, type CancelResult } from './scenarios/cancel.js';
+import { heartbeatRows, heartbeatScenario, type HeartbeatResult } from './scenarios/heartbeat.js';
 import { clientEnqueues, type ClientResult } from './scenarios/client.js';
 import { debounceThroughHandler, type DebounceResult } from './scenarios/debounce.js';
 import { drainRuns, type DrainRunsResult } from './scenarios/drain.js';
@@ -57,7 +59,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** serverless.yml's drainMemorySize, in GB: what a drain run is billed for per second. */
 const DRAIN_MEMORY_GB = 0.5;
 
-const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'debounce', 'cancel', 'claim', 'delivery', 'sms', 'bundles'] as const;
+const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'debounce', 'cancel', 'heartbeat', 'claim', 'delivery', 'sms', 'bundles'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -84,6 +86,8 @@ const N = {
   sms: Math.round(10_000 * scale),
 };
 const E1_IN_FLIGHT = 16;
+/** The heartbeat section runs in real time: issue 25's 90 s handler on a 30 s lease, or a fifth of it with --quick. */
+const HEARTBEAT_SCALE = quick ? QUICK_SCALE : FULL_SCALE;
 const E2_BATCH = 500;
 /** The typed client's default linger (lib/client). */
 const CLIENT_LINGER_MS = 5;
@@ -164,6 +168,8 @@ interface Repetition {
   debounce?: DebounceResult;
   /** Running messages cancelled: DELETE answered → handler's signal aborted. */
   cancel?: CancelResult;
+  /** A handler 3× the lease: run once under heartbeats, and taken over after its drain is killed. */
+  heartbeat?: HeartbeatResult;
 }
 
 async function main(): Promise<void> {
@@ -366,6 +372,16 @@ async function main(): Promise<void> {
             `(${r.cancel.cancelled}/${r.cancel.tries} cancelled)`,
         );
       }
+      if (sections.has('heartbeat')) {
+        await freshQueue();
+        r.heartbeat = await heartbeatScenario({ endpoint: server.url, database, scale: HEARTBEAT_SCALE });
+        const h = r.heartbeat;
+        log(
+          `rep ${rep} heartbeat, ${h.scale.handlerMs / 1_000} s handler on a ${h.scale.leaseSeconds} s lease: ${h.starts} start(s) with ${h.pollRuns} polling run(s) alongside ` +
+            `(${h.claimedByB} claimed), ${h.beatCalls} heartbeat calls of ${h.callsOfA}; killed ${h.scale.killAfterMs / 1_000} s in: taken over ` +
+            `${(h.takeoverMs / 1_000).toFixed(1)} s after the kill, ${(h.restartMs / 1_000).toFixed(1)} s after the first start (attempt ${h.attemptOfB}${h.doneByB ? ', done' : ''})`,
+        );
+      }
       if (receiver !== undefined) {
         r.delivery = await measureDelivery({ newDb: () => dataApiDb(server.url, database), pool, receiver, count: N.delivery, inFlight: DELIVERY_IN_FLIGHT });
         const plain = Object.entries(r.delivery.plain)
@@ -453,6 +469,7 @@ async function main(): Promise<void> {
         LATENCY_MS,
         PIPELINED_LOOPS,
         DELIVERY_IN_FLIGHT,
+        HEARTBEAT_SCALE,
       },
       rows: rows.map((row) => ({ ...row, pass: passes(row) })),
       repetitions: repetitions.map(stripSummaries),
@@ -964,6 +981,7 @@ function tableRows(repetitions: readonly Repetition[], claimCost: ClaimCostResul
       note: `${cancels.map((c) => `${c.cancelled}/${c.tries}`).join(', ')} ended cancelled`,
     });
   }
+  rows.push(...heartbeatRows(collect(repetitions, (rep) => rep.heartbeat)));
   for (const [label, pick] of [
     ['1 msg/s', (rep: Repetition) => rep.trickle],
     ['10 msg/s', (rep: Repetition) => rep.pickup],
