@@ -11,6 +11,7 @@ import {
   checkInvariants,
   createDispatchLog,
   drainRounds,
+  injectDataApiFaults,
   killAfter,
   report,
   scriptMix,
@@ -36,11 +37,7 @@ it('batch handlers under Data API faults, in drain processes SIGKILLed mid-batch
     ]),
   );
   const env = { CHAOS_MAX_SLEEP_MS: '40', CHAOS_BATCH_SIZE: String(BATCH.maxSize) };
-  const faults = stack.server.faults;
-  faults.inject({ kind: 'resuming', probability: 0.03 });
-  faults.inject({ kind: 'unavailable', probability: 0.03 });
-  faults.inject({ kind: 'unavailable-after', probability: 0.01, operations: ['Execute'] });
-  faults.inject({ kind: 'delay', probability: 0.05, delayMs: 300 });
+  injectDataApiFaults(stack);
 
   // Three processes, each killed after 100–300 dispatches (two to six batches), the rest left to later runs.
   const children: DrainChild[] = [0, 1, 2].map((i) => spawnDrain(stack, `batch.${i}`, env));
@@ -52,7 +49,7 @@ it('batch handlers under Data API faults, in drain processes SIGKILLed mid-batch
   }
 
   const rounds = await drainRounds({ stack, log, runs: 2, deadline: Date.now() + 90_000, batch: BATCH });
-  faults.clear();
+  stack.server.faults.clear();
   const { counts, violations } = await checkInvariants(stack, messages, log);
   report('batch handlers, faults and SIGKILL mid-batch', counts, {
     processes: children.length,

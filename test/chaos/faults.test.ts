@@ -16,6 +16,7 @@ import {
   checkInvariants,
   createDispatchLog,
   drainRounds,
+  injectDataApiFaults,
   report,
   scriptMix,
   seedScripted,
@@ -49,12 +50,7 @@ it('8 drains at once under injected faults lose nothing and finish every message
   );
 
   const faults = stack.server.faults;
-  faults.inject({ kind: 'resuming', probability: 0.03 });
-  faults.inject({ kind: 'unavailable', probability: 0.03 });
-  // Lost replies only for statements: a lost BeginTransaction reply leaves an empty transaction
-  // open for its 3-minute idle timeout by design (lib/db), which the open-transaction check would count.
-  faults.inject({ kind: 'unavailable-after', probability: 0.01, operations: ['Execute'] });
-  faults.inject({ kind: 'delay', probability: 0.05, delayMs: 300 });
+  injectDataApiFaults(stack);
 
   const outbox = async (): Promise<OutboxBatch[]> => {
     const app = chaosApp(chaosDb(stack.endpoint, stack.database), scriptedJobType({ record: () => {}, runner: 'outbox', timeoutMs: 1_000 }));

@@ -25,6 +25,20 @@ export const CHAOS_QUEUE = 'chaos';
 /** Short, so that work a killed or frozen drainer held comes back within the test. */
 export const LEASE_SECONDS = 4;
 
+/**
+ * The Data API faults the chaos tests run under, on the stack's local server: the cluster
+ * resuming, 503s before and after the statement ran, slow calls. Lost replies only for statements:
+ * a lost BeginTransaction reply leaves an empty transaction open for its 3-minute idle timeout by
+ * design (lib/db), which the open-transaction check would count. Undo with `faults.clear()`.
+ */
+export function injectDataApiFaults(stack: Stack, rates: { refused: number } = { refused: 0.03 }): void {
+  const faults = stack.server.faults;
+  faults.inject({ kind: 'resuming', probability: rates.refused });
+  faults.inject({ kind: 'unavailable', probability: rates.refused });
+  faults.inject({ kind: 'unavailable-after', probability: 0.01, operations: ['Execute'] });
+  faults.inject({ kind: 'delay', probability: 0.05, delayMs: 300 });
+}
+
 export const CHAOS_QUEUE_DECLARATION: QueueDeclaration = {
   name: CHAOS_QUEUE,
   leaseSeconds: LEASE_SECONDS,

@@ -14,6 +14,7 @@ import {
   chaosQueue,
   createDispatchLog,
   drainRounds,
+  injectDataApiFaults,
   killAfter,
   report,
   scriptMix,
@@ -41,11 +42,7 @@ it("handlers longer than the lease in drains SIGKILLed mid-run, under Data API f
     ]),
   );
   const env = { CHAOS_MAX_SLEEP_MS: String(MAX_SLEEP_MS), CHAOS_TIMEOUT_MS: String(TIMEOUT_MS), CHAOS_QUEUE_SETTINGS: JSON.stringify(SETTINGS) };
-  const faults = stack.server.faults;
-  faults.inject({ kind: 'resuming', probability: 0.02 });
-  faults.inject({ kind: 'unavailable', probability: 0.02 });
-  faults.inject({ kind: 'unavailable-after', probability: 0.01, operations: ['Execute'] });
-  faults.inject({ kind: 'delay', probability: 0.05, delayMs: 300 });
+  injectDataApiFaults(stack, { refused: 0.02 });
   const children = ['killed', 'kept.1', 'kept.2'].map((name) => spawnDrain(stack, `beats.${name}`, env));
   // Killed once it has started 30 handlers (most still sleeping, their leases kept by its beats until then).
   const killed = await killAfter(children[0]!, log, 30);
@@ -63,7 +60,7 @@ it("handlers longer than the lease in drains SIGKILLed mid-run, under Data API f
     timeoutMs: TIMEOUT_MS,
     maxSleepMs: MAX_SLEEP_MS,
   });
-  faults.clear();
+  stack.server.faults.clear();
   const { counts, violations } = await checkInvariants(stack, messages, log);
   const survivors = exits.flatMap((exit) => (exit.summary === undefined ? [] : [exit.summary]));
   report('heartbeats, faults and SIGKILL mid-run', counts, {
