@@ -1,7 +1,7 @@
 /**
- * Batch handlers (lib/drain/batchDispatch.ts) in drain processes SIGKILLed mid-batch, while the
- * Data API fails a fraction of its calls (the cluster resuming, 503s before and after the
- * statement ran, slow calls): later runs finish the work once the dead runs' leases expire.
+ * Batch handlers (lib/drain/batchDispatch.ts) in drain processes SIGKILLed mid-batch; then later
+ * runs, while the Data API fails a fraction of its calls (the cluster resuming, 503s before and
+ * after the statement ran, slow calls), finish the work once the dead runs' leases expire.
  * Nothing may be lost or stuck, per-message outcomes end as scripted, and only messages whose
  * lease expired may run twice.
  */
@@ -37,11 +37,13 @@ it('batch handlers under Data API faults, in drain processes SIGKILLed mid-batch
     ]),
   );
   const env = { CHAOS_MAX_SLEEP_MS: '40', CHAOS_BATCH_SIZE: String(BATCH.maxSize) };
-  injectDataApiFaults(stack);
 
   // Three processes, each killed after 100–300 dispatches (two to six batches), the rest left to later runs.
   const children: DrainChild[] = [0, 1, 2].map((i) => spawnDrain(stack, `batch.${i}`, env));
   const killed = await Promise.all(children.map((child, i) => killAfter(child, log, [100, 200, 300][i]!)));
+  // The faults start once the processes are killed: a failed claim could end a run before it got
+  // to the batches it is to be killed in. The later rounds' batches run under them.
+  injectDataApiFaults(stack);
   const exits = await Promise.all(children.map((child) => child.exited));
   for (const [i, exit] of exits.entries()) {
     if (killed[i]) expect(exit.signal).toBe('SIGKILL');

@@ -42,10 +42,12 @@ it("handlers longer than the lease in drains SIGKILLed mid-run, under Data API f
     ]),
   );
   const env = { CHAOS_MAX_SLEEP_MS: String(MAX_SLEEP_MS), CHAOS_TIMEOUT_MS: String(TIMEOUT_MS), CHAOS_QUEUE_SETTINGS: JSON.stringify(SETTINGS) };
-  injectDataApiFaults(stack, { refused: 0.02 });
   const children = ['killed', 'kept.1', 'kept.2'].map((name) => spawnDrain(stack, `beats.${name}`, env));
   // Killed once it has started 30 handlers (most still sleeping, their leases kept by its beats until then).
   const killed = await killAfter(children[0]!, log, 30);
+  // The faults start once the drain to kill is dead: a failed claim would end its run before it
+  // started the handlers it is to be killed among. The survivors' beats and the later rounds run under them.
+  injectDataApiFaults(stack, { refused: 0.02 });
   const exits = await Promise.all(children.map((child) => child.exited));
   expect(killed).toBe(true);
   expect(exits[0]!.signal).toBe('SIGKILL');
