@@ -12,7 +12,7 @@ import { traceIdOf } from './tracing.js';
 export type { CancelView, MessageView } from '../schema/messages.js';
 
 /** A message as the API shows it; absent optional fields are left out rather than null. Outputs show when they were read. */
-export function toMessageView(message: Message & { outputs?: MessageOutputs }): MessageView {
+export function toMessageView(message: Message & { outputs?: MessageOutputs; cancelRequested?: boolean }): MessageView {
   const traceId = traceIdOf(message.traceContext);
   return {
     id: message.id,
@@ -31,6 +31,7 @@ export function toMessageView(message: Message & { outputs?: MessageOutputs }): 
     ...(message.groupKey !== null ? { groupKey: message.groupKey } : {}),
     ...(traceId === null ? {} : { traceId }),
     ...(message.outputs === undefined ? {} : outputsView(message.outputs)),
+    ...(message.cancelRequested === true ? { cancelRequested: true } : {}),
   };
 }
 

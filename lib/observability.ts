@@ -82,6 +82,8 @@ export const QUEUE_METRIC_UNITS = {
   Succeeded: MetricUnit.Count,
   Retried: MetricUnit.Count,
   DeadLettered: MetricUnit.Count,
+  /** Running messages stopped by a cancel request (DELETE /messages/{id}) and settled `cancelled`. */
+  Cancelled: MetricUnit.Count,
   DrainDurationMs: MetricUnit.Milliseconds,
   QueueDepth: MetricUnit.Count,
   OldestDueAgeSeconds: MetricUnit.Seconds,

@@ -232,20 +232,19 @@ export const messageView = z.object({
     .optional()
     .describe('The latest value the handler reported with context.progress (a number or a JSON object of at most 512 bytes), written at most once a second'),
   progressAt: z.string().optional().describe('When that progress was written (ISO 8601 UTC)'),
-});
-export type MessageView = z.infer<typeof messageView>;
-
-/** DELETE /messages/{id}: the message as the cancel left it. */
-export const cancelView = messageView.extend({
   cancelRequested: z
     .boolean()
     .optional()
     .describe(
-      'True when the message was running: its cancel is requested, and the drain running it aborts its handler within about a second and ' +
-        'settles it `cancelled`, unless the handler finishes first (its own outcome then stands). Absent when the message was cancelled at once',
+      'True while the message runs with its cancel requested (DELETE /messages/{id}): the drain running it aborts its handler within about a second and ' +
+        'settles it `cancelled`, unless the handler finishes first (its own outcome then stands). Absent otherwise',
     ),
 });
-export type CancelView = z.infer<typeof cancelView>;
+export type MessageView = z.infer<typeof messageView>;
+
+/** DELETE /messages/{id}: the message as the cancel left it (`cancelRequested` when it was running). */
+export const cancelView = messageView;
+export type CancelView = MessageView;
 
 export const messageIdParams = z.object({
   id: z

@@ -119,6 +119,7 @@ describe('publishQueueMetrics', () => {
 
   it('covers exactly the product metrics', () => {
     expect(Object.keys(QUEUE_METRIC_UNITS).sort()).toEqual([
+      'Cancelled',
       'DeadLettered',
       'Dispatched',
       'DrainDurationMs',

@@ -11,6 +11,7 @@ export function drainMetrics(summary: Omit<DrainSummary, 'overview'>, backlogs: 
       Succeeded: queue.done,
       Retried: queue.retried,
       DeadLettered: queue.dead,
+      Cancelled: queue.cancelled,
       DrainDurationMs: summary.durationMs,
       ...(summary.wakes === undefined ? {} : { WakeFailures: summary.wakes.failedQueues.includes(queue.queue) ? 1 : 0 }),
     });

@@ -16,7 +16,8 @@ export interface MessageOutputs {
   progressAt: Date | null;
 }
 
-export type MessageWithOutputs = Message & { outputs: MessageOutputs };
+/** A running message whose cancel is requested (queue_cancel_requests) for its current attempt. */
+export type MessageWithOutputs = Message & { outputs: MessageOutputs; cancelRequested: boolean };
 
 /**
  * A result belongs to the message only when the run that finished it wrote it: its lease token is
@@ -37,7 +38,10 @@ SELECT ${MESSAGE_COLUMNS.split(',')
   .join(', ')},
   o.progress, o.progress_at,
   CASE WHEN ${RESULT_SHOWN} THEN o.result_bytes END AS result_bytes,
-  CASE WHEN ${RESULT_SHOWN} AND m.payload_bytes + o.result_bytes <= :inlineResultBytes THEN o.result END AS result
+  CASE WHEN ${RESULT_SHOWN} AND m.payload_bytes + o.result_bytes <= :inlineResultBytes THEN o.result END AS result,
+  m.status = 'running' AND EXISTS (
+    SELECT 1 FROM queue_cancel_requests AS c WHERE c.message_id = m.id AND c.lease_token = m.lease_token
+  ) AS cancel_requested
 FROM queue_messages AS m
 LEFT JOIN queue_message_outputs AS o ON o.message_id = m.id
 WHERE m.id = :id`;
@@ -54,7 +58,7 @@ export async function getMessage(db: Db, id: string): Promise<MessageWithOutputs
   if (row === undefined) return undefined;
   const outputs = toOutputs(row);
   if (outputs.resultBytes !== null && outputs.result === undefined) outputs.result = await readMessageResult(db, id);
-  return { ...toMessage(row), outputs };
+  return { ...toMessage(row), outputs, cancelRequested: Number(row.cancel_requested) === 1 };
 }
 
 /** A done message's result text, alone in its row (at most 48 KiB); undefined when it has none. */

@@ -64,8 +64,32 @@ describe('drain handler', () => {
     expect(logs).toEqual([{ level: 'info', message: 'drain run finished', attributes: { ...summary } }]);
     expect(new Map(metrics)).toEqual(
       new Map([
-        ['sched-a', { Dispatched: 3, Succeeded: 3, Retried: 0, DeadLettered: 0, DrainDurationMs: summary.durationMs, QueueDepth: 0, OldestDueAgeSeconds: 0 }],
-        ['sched-b', { Dispatched: 1, Succeeded: 1, Retried: 0, DeadLettered: 0, DrainDurationMs: summary.durationMs, QueueDepth: 1, OldestDueAgeSeconds: 0 }],
+        [
+          'sched-a',
+          {
+            Dispatched: 3,
+            Succeeded: 3,
+            Retried: 0,
+            DeadLettered: 0,
+            Cancelled: 0,
+            DrainDurationMs: summary.durationMs,
+            QueueDepth: 0,
+            OldestDueAgeSeconds: 0,
+          },
+        ],
+        [
+          'sched-b',
+          {
+            Dispatched: 1,
+            Succeeded: 1,
+            Retried: 0,
+            DeadLettered: 0,
+            Cancelled: 0,
+            DrainDurationMs: summary.durationMs,
+            QueueDepth: 1,
+            OldestDueAgeSeconds: 0,
+          },
+        ],
         ['sched-paused', { QueueDepth: 1, OldestDueAgeSeconds: 60 }],
       ]),
     );

@@ -59,6 +59,7 @@ describe('getMessage', () => {
       createdAt: at(0),
       updatedAt: at(1_000),
       finishedAt: null,
+      cancelRequested: false,
       outputs: { result: undefined, resultBytes: null, progress: null, progressAt: null },
     });
     expect(await getMessage(stack.db, idOf(2))).toBeUndefined();
@@ -106,14 +107,37 @@ describe('getMessage', () => {
     }
   });
 
-  it('reads one row by primary key, and its outputs by theirs', async () => {
+  it("says a running message's cancel is requested only for a request of its current attempt", async () => {
+    await insertFixtures(stack, [
+      { id: idOf(40), queue: 'get', status: 'running', leaseToken: 'lease-40' },
+      { id: idOf(41), queue: 'get', status: 'running', leaseToken: 'lease-41' },
+      { id: idOf(42), queue: 'get', status: 'done', leaseToken: 'lease-42' },
+      { id: idOf(43), queue: 'get', status: 'running', leaseToken: 'lease-43' },
+    ]);
+    await stack.sql.query('INSERT INTO queue_cancel_requests (message_id, lease_token, requested_at) VALUES ?', [
+      [
+        [idOf(40), 'lease-40', at(0)],
+        [idOf(41), 'an-earlier-attempt', at(0)],
+        [idOf(42), 'lease-42', at(0)],
+      ],
+    ]);
+    const requested = async (n: number) => (await getMessage(stack.db, idOf(n)))!.cancelRequested;
+    expect([await requested(40), await requested(41), await requested(42), await requested(43)]).toEqual([true, false, false, false]);
+  });
+
+  it('reads one row by primary key, and its outputs and cancel request by theirs', async () => {
     await insertBackground(stack);
     await insertFixtures(stack, [{ id: idOf(30), queue: 'get', status: 'done', leaseToken: 'lease-30' }]);
     await outputs([[idOf(30), 'lease-30', '[1]', '1', at(0)]]);
     const [call] = await statementsOf(stack.db, (db) => getMessage(db, idOf(30)));
     const plan = await explain(stack.db, call!);
     expectAccess(plan, { m: 'PRIMARY', o: 'PRIMARY' });
-    expect(plan.map((row) => row.type)).toEqual(['const', 'const']);
+    expect(plan.map((row) => row.type)).toEqual(['const', 'const', null]); // the cancel request's subquery: impossible for a done message
+    // A running message's cancel request is read by its primary key too.
+    await insertFixtures(stack, [{ id: idOf(31), queue: 'get', status: 'running', leaseToken: 'lease-31' }]);
+    await stack.sql.query('INSERT INTO queue_cancel_requests (message_id, lease_token, requested_at) VALUES (?, ?, ?)', [idOf(31), 'lease-31', at(0)]);
+    const [running] = await statementsOf(stack.db, (db) => getMessage(db, idOf(31)));
+    expectAccess(await explain(stack.db, running!), { m: 'PRIMARY', o: 'PRIMARY', c: 'PRIMARY' });
     const [read] = await statementsOf(stack.db, (db) => readMessageResult(db, idOf(30)));
     expectAccess(await explain(stack.db, read!), { m: 'PRIMARY', o: 'PRIMARY' });
   });
