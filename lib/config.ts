@@ -15,6 +15,7 @@ import {
   BEAT_ALLOWANCE_MS,
   CLAIM_ALLOWANCE_MS,
   DEFAULT_HANDLER_TIMEOUT_MS,
+  type GroupLimits,
   handlerLeaseMs,
   LEASE_MARGIN_MS,
   minimumLeaseMs,
@@ -59,6 +60,9 @@ const positive = z.number().positive('must be a positive number').finite('must b
  */
 const MAX_QUEUE_WIDE_LIMIT = 10_000;
 
+/** A group's rate is rows per group (one permit per start a second): bounded, as the queue-wide one. */
+export const MAX_GROUP_RATE = 1_000;
+
 const queueDeclaration = z.strictObject({
   name: queueName,
   batchSize: whole(1).max(1_000, 'must be at most 1000').optional(),
@@ -67,6 +71,13 @@ const queueDeclaration = z.strictObject({
   drainConcurrency: whole(1).optional(),
   drainRatePerSecond: positive.optional(),
   fifo: z.boolean('must be true or false').optional(),
+  groups: z
+    .strictObject({
+      concurrency: whole(1).max(MAX_QUEUE_WIDE_LIMIT, `must be at most ${MAX_QUEUE_WIDE_LIMIT}`).optional(),
+      ratePerSecond: positive.max(MAX_GROUP_RATE, `must be at most ${MAX_GROUP_RATE}`).optional(),
+      fair: z.boolean('must be true or false').optional(),
+    })
+    .optional(),
   leaseSeconds: positive.optional(),
   maxAttempts: whole(1).max(100, 'must be at most 100').optional(),
   backoff: z.strictObject({ baseMs: z.number().optional(), maxMs: z.number().optional(), factor: z.number().optional() }).optional(),
@@ -99,6 +110,7 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
       problems.push(...configProblems(label, parsed.error));
       continue;
     }
+    problems.push(...groupProblems(label, parsed.data));
     try {
       resolveBackoff(declaration.backoff);
     } catch (error) {
@@ -117,6 +129,25 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
     problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes, config.leaseMarginMs));
   if (problems.length > 0) throw new ConfigError(problems);
   return { queues: config.queues, jobTypes: config.jobTypes, leaseMarginMs: config.leaseMarginMs, ...(recurring.length > 0 ? { recurring } : {}) };
+}
+
+/**
+ * A FIFO queue runs one message per group at a time, in order: per-group limits would contradict
+ * it (concurrency above 1) or are not offered there yet (rate, fairness).
+ */
+function groupProblems(label: string, queue: { fifo?: boolean | undefined; groups?: GroupLimits | undefined }): string[] {
+  if (queue.fifo !== true || queue.groups === undefined) return [];
+  const problems: string[] = [];
+  const { concurrency, ratePerSecond, fair } = queue.groups;
+  if (concurrency !== undefined && concurrency > 1)
+    problems.push(
+      `${label}: groups.concurrency ${concurrency} cannot go with fifo: true, which runs one message per group at a time in order; drop fifo or the concurrency`,
+    );
+  if (ratePerSecond !== undefined || fair !== undefined)
+    problems.push(
+      `${label}: groups.ratePerSecond and groups.fair are for queues without fifo: true (a FIFO queue already runs its groups side by side, one message each)`,
+    );
+  return problems;
 }
 
 /**

@@ -7,7 +7,7 @@ import { ENQUEUE_LIMITS, enqueueMessage, type DedupRule } from '../schema/messag
 import type { App } from './app.js';
 import { TooLargeError, ValidationError, type FieldIssue } from './errors.js';
 import { uuidv7 } from './ids.js';
-import type { QueueConfig } from './queues.js';
+import { isGroupedQueue, type QueueConfig } from './queues.js';
 import type { NewMessage } from './sql/index.js';
 import { walkPlainJson, type PlainJsonFault } from './plainJson.js';
 import { formatPath, issuesFromZod } from './validation.js';
@@ -89,19 +89,22 @@ export async function checkMessages(
     // Too large for its row once MySQL re-serializes it: kept in slices of its exact text.
     const parts = textBytes + json.separators > ENQUEUE_LIMITS.maxInlinePayloadBytes ? sliceUtf8(payloadJson, ENQUEUE_LIMITS.payloadPartBytes) : undefined;
 
-    if (queue.fifo && message.groupKey === undefined) {
+    if (isGroupedQueue(queue) && message.groupKey === undefined) {
       issues.push({
         field: formatPath([...path, 'groupKey']),
         rule: 'required',
-        message: `is required: queue "${queue.name}" is a FIFO queue, whose messages run in order within their group`,
+        message: queue.fifo
+          ? `is required: queue "${queue.name}" is a FIFO queue, whose messages run in order within their group`
+          : `is required: queue "${queue.name}" limits its messages per group (groups in queue.config.ts), so each message names its group`,
       });
       continue;
     }
-    if (!queue.fifo && message.groupKey !== undefined) {
+    if (!isGroupedQueue(queue) && message.groupKey !== undefined) {
       issues.push({
         field: formatPath([...path, 'groupKey']),
+        // The rule's name predates groups; kept, since clients match on it.
         rule: 'not_fifo',
-        message: `is only accepted by FIFO queues; queue "${queue.name}" is not one (declare it with fifo: true in queue.config.ts)`,
+        message: `is only accepted by FIFO queues and queues with groups; queue "${queue.name}" is neither (declare it with fifo: true or groups: {...} in queue.config.ts)`,
       });
       continue;
     }

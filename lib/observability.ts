@@ -84,6 +84,8 @@ export const QUEUE_METRIC_UNITS = {
   DeadLettered: MetricUnit.Count,
   /** Running messages stopped by a cancel request (DELETE /messages/{id}) and settled `cancelled`. */
   Cancelled: MetricUnit.Count,
+  /** Claims on a queue with per-group limits that the groups' limits held back (README: Groups). */
+  ThrottledClaims: MetricUnit.Count,
   DrainDurationMs: MetricUnit.Milliseconds,
   QueueDepth: MetricUnit.Count,
   OldestDueAgeSeconds: MetricUnit.Seconds,

@@ -1,6 +1,23 @@
 import type { BackoffPolicy } from './backoff.js';
 
 /**
+ * Keyed flow control (README: Groups): limits per group of a queue whose messages carry a
+ * groupKey (an account, a tenant), held across every drain run at once (lib/sql/groupLimits.ts).
+ * A group's runtime override (`aurora-queue groups set`) wins over these.
+ */
+export interface GroupLimits {
+  /** Most messages of one group in flight at once; undefined = no per-group limit. */
+  concurrency?: number;
+  /** Most starts of one group per second; undefined = no per-group rate. */
+  ratePerSecond?: number;
+  /**
+   * Share the queue's capacity across the groups with due messages, round-robin within a
+   * priority: one group's backlog delays another group's first message by at most a claim.
+   */
+  fair?: boolean;
+}
+
+/**
  * A queue's limits. Messages of any type may go to any declared queue; the queue decides how fast
  * and how wide a drain run delivers them (peak shaving), the type decides what delivery means.
  */
@@ -27,6 +44,11 @@ export interface QueueConfig {
    * time in enqueue order (lib/sql/claimGroupHeads.ts). Different groups run in parallel.
    */
   fifo: boolean;
+  /**
+   * Per-group limits and fairness: every message carries a groupKey; undefined = not a grouped queue
+   * (a FIFO queue is grouped its own way, one in flight per group).
+   */
+  groups: GroupLimits | undefined;
   /** Visibility timeout: a claimed message not settled by then is claimable again. */
   leaseSeconds: number;
   /** Attempts before a message is dead-lettered, unless its type or the message says otherwise. */
@@ -117,6 +139,7 @@ export function queueDefaults(env: NodeJS.ProcessEnv = process.env): Omit<QueueC
     drainConcurrency: Math.floor(positiveNumber(env, 'DRAIN_CONCURRENCY', 50)),
     drainRatePerSecond: positiveNumber(env, 'DRAIN_RATE_PER_SECOND', undefined),
     fifo: false,
+    groups: undefined,
     leaseSeconds: positiveNumber(env, 'LEASE_SECONDS', 60),
     maxAttempts: Math.floor(positiveNumber(env, 'MAX_ATTEMPTS', 5)),
     backoff: {},
@@ -133,6 +156,11 @@ export function runConcurrency(queue: Pick<QueueConfig, 'concurrency' | 'drainCo
 /** Whether a claim on this queue must take permits first (a queue-wide limit is set). */
 export function hasQueueWideLimits(queue: Pick<QueueConfig, 'concurrency' | 'ratePerSecond'>): boolean {
   return queue.concurrency !== undefined || queue.ratePerSecond !== undefined;
+}
+
+/** Whether a queue's messages carry a groupKey: a FIFO queue or one with per-group limits. */
+export function isGroupedQueue(queue: Pick<QueueConfig, 'fifo' | 'groups'>): boolean {
+  return queue.fifo || queue.groups !== undefined;
 }
 
 /** The declared queues with defaults filled in, by name. */

@@ -29,6 +29,8 @@ const stack = useStack();
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-queue-test-app-AbCdEf';
 const QUEUE_TABLES = [
   'queue_cancel_requests',
+  'queue_groups',
+  'queue_group_permits',
   'queue_group_slots',
   'queue_messages',
   'queue_message_outputs',

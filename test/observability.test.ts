@@ -128,6 +128,7 @@ describe('publishQueueMetrics', () => {
       'QueueDepth',
       'Retried',
       'Succeeded',
+      'ThrottledClaims',
       'WakeFailures',
     ]);
   });

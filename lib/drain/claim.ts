@@ -4,7 +4,9 @@ import { claimBatch } from '../sql/claimBatch.js';
 import { claimGroupHeads, findGroupHeads, type GroupHead } from '../sql/claimGroupHeads.js';
 import { ensureGroupSlotsOnce } from '../sql/groupSlots.js';
 import { ensureOnce } from '../sql/ensureOnce.js';
+import { claimGroupMessages, ensureGroupPermits, ensureGroups, findGroupCandidates, type GroupCandidate } from '../sql/groupLimits.js';
 import { ensurePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
+import type { GroupLimits } from '../queues.js';
 import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
 import { RESPONSE_PAGE_BYTES, ROW_OVERHEAD_BYTES, TEXT_BYTES_PER_BYTE } from '../sql/responseBytes.js';
@@ -50,6 +52,11 @@ export interface Claim {
   permitted?: number;
   /** The leased messages as read back (normally all of them). */
   messages: HeldClaimedMessage[];
+  /**
+   * A grouped queue: due messages were there that their groups' limits held back (concurrency,
+   * rate, or another drain claiming from the group at that moment): the queue is not dry.
+   */
+  throttled?: boolean;
 }
 
 export interface ClaimInput {
@@ -67,6 +74,8 @@ export interface ClaimInput {
   permits?: PermitLimits;
   /** A FIFO lane's unused head candidates, tried before reading the heads again. */
   heads?: HeadCandidates;
+  /** A queue with per-group limits (lib/sql/groupLimits.ts). */
+  groups?: GroupLimits;
 }
 
 /** Permit rows are added once per process and limits, and looked for again every 5 minutes. */
@@ -86,13 +95,20 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const leaseUntil = new Date(input.now.getTime() + input.leaseMs);
   let limit = input.limit;
   let permitted: number | undefined;
-  const notBeforeMs = input.permits?.rate === undefined ? undefined : input.now.getTime() + RATE_START_DELAY_MS;
   // A FIFO queue's heads first: permits are taken only for heads there are to claim.
   const heads = input.fifo === true ? await dueHeads(db, input) : undefined;
   if (heads !== undefined) {
     if (heads.length === 0) return { leaseToken, leaseUntil, claimed: 0, messages: [] };
     if (input.permits !== undefined) limit = Math.min(limit, heads.length);
   }
+  // A grouped queue's candidates first, as a FIFO queue's heads: permits only for what there is.
+  const groups = input.groups === undefined ? undefined : await groupCandidates(db, input, input.groups);
+  if (groups !== undefined) {
+    if (groups.candidates.length === 0) return { leaseToken, leaseUntil, claimed: 0, messages: [] };
+    if (input.permits !== undefined) limit = Math.min(limit, groups.candidates.length);
+  }
+  const rated = input.permits?.rate !== undefined || groups?.limits.rateLimited === true;
+  const notBeforeMs = rated ? input.now.getTime() + RATE_START_DELAY_MS : undefined;
   if (input.permits !== undefined) {
     await ensurePermitsOnce(db, input.queue, input.permits, input.now);
     permitted = await takePermits(db, { queue: input.queue, limits: input.permits, want: limit, leaseToken, now: input.now, leaseUntil });
@@ -100,10 +116,18 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     limit = permitted;
   }
   let claimed: number;
+  let throttled: boolean | undefined;
   try {
     const claim = { queue: input.queue, limit, leaseToken, now: input.now, leaseUntil };
-    // Followers only where no permits count messages: the permits allow `limit` messages, not heads.
-    claimed = heads !== undefined ? await claimGroupHeads(db, { ...claim, heads, followers: permitted === undefined }) : await claimBatch(db, claim);
+    if (groups !== undefined) {
+      const leased = await claimGroupMessages(db, { ...claim, ...groups.limits, candidates: groups.candidates });
+      // Rows changed are the messages and the rate permits they took (one each where rated). With
+      // rated and unrated groups mixed this is an upper bound: the read-back stops at an empty page.
+      claimed = groups.everyGroupRated ? leased / 2 : leased;
+    } else {
+      // Followers only where no permits count messages: the permits allow `limit` messages, not heads.
+      claimed = heads !== undefined ? await claimGroupHeads(db, { ...claim, heads, followers: permitted === undefined }) : await claimBatch(db, claim);
+    }
   } catch (error) {
     // The claim may or may not have run: it keeps none. Unreturned permits free themselves (window, lease).
     if (permitted !== undefined) await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep: 0, now: input.now }).catch(() => {});
@@ -129,7 +153,19 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   if (input.fifo === true) {
     input.heads?.taken(messages);
   }
-  return { leaseToken, leaseUntil, claimed, ...(permitted === undefined ? {} : { permitted }), messages };
+  if (groups !== undefined) {
+    if (!groups.everyGroupRated) claimed = Math.min(claimed, messages.length);
+    // Fewer than the candidates offered (and than asked for): the groups' limits held some back.
+    throttled = claimed < Math.min(limit, groups.candidates.length);
+  }
+  return {
+    leaseToken,
+    leaseUntil,
+    claimed,
+    ...(permitted === undefined ? {} : { permitted }),
+    ...(throttled === undefined ? {} : { throttled }),
+    messages,
+  };
 }
 
 /** A message read back with its lease: every field named, one object shape for every message (no spread). */
@@ -230,4 +266,58 @@ async function dueHeads(db: Db, input: ClaimInput): Promise<GroupHead[]> {
   const heads = await findGroupHeads(db, { queue: input.queue, now: input.now, limit: headCandidatesFor(input.limit) });
   input.heads?.read(heads, nowMs);
   return heads;
+}
+
+/**
+ * Of each group, the claim looks at its first unfinished messages (in enqueue order): this many
+ * per message it wants, plus GROUP_IN_FLIGHT_ALLOWANCE, since a group's first ones are usually in
+ * flight (running, or waiting for a retry) and the claim must look past them to fill itself from
+ * one group when it is the only one due. A group with more than that in flight at once and no
+ * concurrency limit is claimed from more slowly, never stopped.
+ */
+const GROUP_LOOK_AHEAD = 4;
+const GROUP_IN_FLIGHT_ALLOWANCE = 256;
+
+/** What a grouped claim needs: its candidates and the limits it leases them under. */
+interface GroupClaim {
+  candidates: GroupCandidate[];
+  limits: { concurrency: number | undefined; ratePerSecond: number | undefined; rateLimited: boolean };
+  /** Every candidate's group has a rate: each message leased takes one permit (rows = 2 per message). */
+  everyGroupRated: boolean;
+}
+
+/**
+ * A grouped claim's candidates (lib/sql/groupLimits.ts), with the group rows and rate permits
+ * that are missing added first: a call each, only when a group is new, or its rate was raised.
+ */
+async function groupCandidates(db: Db, input: ClaimInput, groups: GroupLimits): Promise<GroupClaim> {
+  const candidates = await findGroupCandidates(db, {
+    queue: input.queue,
+    now: input.now,
+    limit: Math.min(input.limit * HEAD_CANDIDATES_PER_CLAIM, MAX_HEADS_PER_READ),
+    perGroup: input.limit * GROUP_LOOK_AHEAD + GROUP_IN_FLIGHT_ALLOWANCE,
+    fair: groups.fair === true,
+  });
+  const unknown = new Set<string>();
+  const permitsWanted = new Map<string, number>();
+  let anyRated = false;
+  let everyGroupRated = true;
+  for (const candidate of candidates) {
+    if (!candidate.known) unknown.add(candidate.groupKey);
+    const rate = candidate.ratePerSecond ?? groups.ratePerSecond;
+    if (rate === undefined) {
+      everyGroupRated = false;
+      continue;
+    }
+    anyRated = true;
+    const slots = Math.ceil(rate);
+    if (candidate.rateSlots < slots) permitsWanted.set(candidate.groupKey, slots);
+  }
+  await ensureGroups(db, { queue: input.queue, groups: [...unknown], now: input.now });
+  await ensureGroupPermits(db, { queue: input.queue, groups: permitsWanted, now: input.now });
+  return {
+    candidates,
+    limits: { concurrency: groups.concurrency, ratePerSecond: groups.ratePerSecond, rateLimited: anyRated },
+    everyGroupRated: anyRated && everyGroupRated,
+  };
 }

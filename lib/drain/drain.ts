@@ -57,6 +57,8 @@ export interface QueueDrainSummary extends DrainCounts {
   queue: string;
   dispatched: number;
   stoppedBecause: StopReason;
+  /** A queue with per-group limits: claims its groups' limits held back. */
+  throttledClaims?: number;
 }
 
 export interface DrainSummary extends DrainCounts {

@@ -1,7 +1,7 @@
 import { isBatchType, type BatchJobType, type JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
 import { describeError } from '../errors.js';
-import { CLAIM_ALLOWANCE_MS, handlerLeaseMs, minimumLeaseMs, runConcurrency, type QueueConfig } from '../queues.js';
+import { CLAIM_ALLOWANCE_MS, handlerLeaseMs, minimumLeaseMs, runConcurrency, type GroupLimits, type QueueConfig } from '../queues.js';
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan, withSpan, type Span } from '../tracing.js';
@@ -16,6 +16,7 @@ import { CancelWatch } from './cancelWatch.js';
 import { dispatch, finalOutcome, type Outcome } from './dispatch.js';
 import { laneProgressWriter, type ProgressWriter } from './progress.js';
 import { FifoHeads } from './fifoHeads.js';
+import { GroupThrottle } from './groupThrottle.js';
 import { FifoFollowers } from './followers.js';
 import { LanePermits } from './lanePermits.js';
 import { laneSettler } from './laneSettler.js';
@@ -35,7 +36,7 @@ import type { Settler } from './settle.js';
  * What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start
  * time, FIFO heads, renewing the promise, a message late for its start time, a partial batch due.
  */
-type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'promise' | 'late' | 'batch';
+type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'groups' | 'promise' | 'late' | 'batch';
 
 /**
  * What the lane is doing, changed only through #setMode:
@@ -107,6 +108,12 @@ export class QueueLane {
   readonly #followers = new FifoFollowers<HeldClaimedMessage>();
   /** A FIFO lane's head candidates, and when it claims heads again. */
   readonly #fifoHeads = new FifoHeads();
+  /** A grouped queue's limits (none for a FIFO queue, which runs one per group its own way). */
+  readonly #groups: GroupLimits | undefined;
+  /** When a lane held back by its groups' limits claims again. */
+  readonly #groupThrottle = new GroupThrottle();
+  /** Claims the groups' limits held back (the ThrottledClaims metric). */
+  #throttledClaims = 0;
   /** Run permits' give-back writes in flight; the run ends only once they have. */
   readonly #permitReturns = new Set<Promise<void>>();
   /** Heartbeats: the leases of every message the lane holds, kept until it ends. */
@@ -121,6 +128,7 @@ export class QueueLane {
   constructor(options: LaneOptions) {
     this.#o = options;
     this.#queue = options.queue;
+    this.#groups = options.queue.fifo ? undefined : options.queue.groups;
     this.#wakeups = new LoopWakeups(options.sleep);
     this.#settler = laneSettler(options, { onWrite: () => this.#wakeups.notify(), onGiveUp: (error) => this.#errors.push(error) });
     this.#progress = laneProgressWriter(options);
@@ -192,6 +200,7 @@ export class QueueLane {
       claimed: this.#claimed,
       dispatched: this.#dispatched,
       stoppedBecause: this.#stopReason ?? 'empty',
+      ...(this.#groups === undefined ? {} : { throttledClaims: this.#throttledClaims }),
       errors: this.#errors,
       ...this.#settler.counts,
     };
@@ -360,7 +369,7 @@ export class QueueLane {
     // a time: a second claim in flight would find the heads the first is taking locked, and cost a
     // call for nothing. So are a lane's held back by the queue-wide limits: the permits one claim
     // cannot get, a second cannot either.
-    if (this.#claimsInFlight >= (this.#queue.fifo || this.#permits.heldBack ? 1 : this.#depth.limit)) return false;
+    if (this.#claimsInFlight >= (this.#queue.fifo || this.#permits.heldBack || this.#groupThrottle.heldBack ? 1 : this.#depth.limit)) return false;
     // Enough waiting already (the handlers or the rate limit are the bottleneck, not claims);
     // messages waiting out their start delay (a queue-wide rate) are not held up by either.
     if (this.#ready.size - this.#waitingToStart() >= this.#queue.batchSize) return false;
@@ -416,6 +425,16 @@ export class QueueLane {
           return;
         }
       }
+      if (this.#groups !== undefined) {
+        // Claim only what can start now: a message waiting in the run counts against its group.
+        budget = Math.min(budget, this.#concurrency - held);
+        if (budget <= 0) return;
+        const waitMs = this.#groupThrottle.msUntilClaim(this.#o.clock.now().getTime());
+        if (waitMs > 0) {
+          this.#wakeups.after('groups', waitMs);
+          return;
+        }
+      }
       if (!this.#schedulePollOrStop()) return;
       const limit = this.#o.quota.reserve(budget);
       if (limit === 0) {
@@ -442,6 +461,7 @@ export class QueueLane {
         fifo: this.#queue.fifo,
         permits: this.#permits.limits,
         heads: this.#fifoHeads.candidates,
+        ...(this.#groups === undefined ? {} : { groups: this.#groups }),
       });
       span?.setAttribute('messaging.batch.message_count', claim.claimed);
       return claim;
@@ -501,6 +521,8 @@ export class QueueLane {
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
     this.#permits.claimLanded(claim, limit, this.#o.clock.now().getTime(), this.#claimsInFlight === 1);
+    if (this.#groups !== undefined) this.#groupThrottle.claimLanded(claim.throttled === true, this.#o.clock.now().getTime());
+    if (claim.throttled === true) this.#throttledClaims++;
     if (this.#permits.heldBackHoldingNone && claim.claimed === 0) {
       // Every permit is another run's: that run claims again as its handlers end (and promises
       // to, #keepPromise). Idle: a lingering lane polls backing off, then stops; any other stops.
@@ -511,6 +533,10 @@ export class QueueLane {
       if (claim.claimed === limit) this.#setMode('claiming');
       // Found work while idle: the idle spell starts again (as a dry claim that found some does).
       else if (claim.claimed > 0 && this.#mode === 'lingering') this.#lingerOrStop(true);
+    } else if (claim.throttled === true && (claim.claimed > 0 || this.#holdsMessages())) {
+      // Due messages wait for their groups' capacity: not dry. Claim again as outcomes are written
+      // or after the throttle's backoff (GroupThrottle). Found work while idle: not idle any more.
+      if (claim.claimed > 0 && this.#mode === 'lingering') this.#lingerOrStop(true);
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
       this.#lingerOrStop(claim.claimed > 0);
@@ -745,13 +771,22 @@ export class QueueLane {
       // A retrying head holds its group: its follower goes back, to run after it.
       this.#releaseFollower(message.id);
       const availableAt = nextAvailableAt(this.#o.clock.now(), message.attempts, this.#backoffs.policyFor(jobType), final.retryAfterMs, this.#o.random);
-      this.#settler.retry({ ...held, availableAt, error: final.error });
+      this.#settler.retry({ ...held, availableAt, error: final.error, ...(this.#groups === undefined ? {} : { written: this.#afterOutcomeWritten(message) }) });
     }
     return final;
   }
 
-  /** What a FIFO message's outcome write calls (Settled.written): its follower, or its group's next, may start. */
+  /**
+   * What a FIFO message's outcome write calls (Settled.written): its follower, or its group's next,
+   * may start. A grouped queue's: its group has room again, so a held-back lane claims now.
+   */
   #afterOutcomeWritten(message: HeldClaimedMessage): ((landed: boolean) => void) | undefined {
+    if (this.#groups !== undefined) {
+      return () => {
+        this.#groupThrottle.outcomeWritten();
+        this.#wakeups.notify();
+      };
+    }
     if (!this.#queue.fifo) return undefined;
     return (landed) => {
       const follower = this.#followers.detach(message.id);

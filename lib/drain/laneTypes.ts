@@ -29,6 +29,8 @@ export interface LaneSummary extends SettleCounts {
   dispatched: number;
   stoppedBecause: StopReason;
   errors: string[];
+  /** A queue with per-group limits: claims its groups' limits held back. */
+  throttledClaims?: number;
 }
 
 export interface LaneOptions {

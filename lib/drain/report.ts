@@ -12,6 +12,7 @@ export function drainMetrics(summary: Omit<DrainSummary, 'overview'>, backlogs: 
       Retried: queue.retried,
       DeadLettered: queue.dead,
       Cancelled: queue.cancelled,
+      ...(queue.throttledClaims === undefined ? {} : { ThrottledClaims: queue.throttledClaims }),
       DrainDurationMs: summary.durationMs,
       ...(summary.wakes === undefined ? {} : { WakeFailures: summary.wakes.failedQueues.includes(queue.queue) ? 1 : 0 }),
     });

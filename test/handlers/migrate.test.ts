@@ -24,7 +24,9 @@ it('applies the shipped migrations through the Data API, then finds them applied
   const [tables] = (await stack.sql.query("SHOW TABLES LIKE 'queue\\_%'")) as any[];
   expect(tables.map((row: Record<string, string>) => Object.values(row)[0]).sort()).toEqual([
     'queue_cancel_requests',
+    'queue_group_permits',
     'queue_group_slots',
+    'queue_groups',
     'queue_message_outputs',
     'queue_messages',
     'queue_payload_parts',

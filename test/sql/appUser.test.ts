@@ -153,6 +153,8 @@ describe('readTables', () => {
         database: stack.database,
         tables: [
           'queue_cancel_requests',
+          'queue_groups',
+          'queue_group_permits',
           'queue_group_slots',
           'queue_messages',
           'queue_message_outputs',

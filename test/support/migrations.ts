@@ -12,4 +12,5 @@ export const MIGRATIONS = [
   '010_trace_context',
   '011_message_outputs',
   '012_cancel_requests',
+  '013_group_limits',
 ] as const;

@@ -1,0 +1,44 @@
+/** How soon a grouped lane held back by its groups' limits claims again, at first and at the latest. */
+export const GROUP_THROTTLE_MIN_MS = 50;
+export const GROUP_THROTTLE_MAX_MS = 1_000;
+
+/**
+ * When a lane of a queue with per-group limits claims again after its groups' limits held a
+ * claim back (Claim.throttled): the due messages are waiting for their groups' capacity, so the
+ * queue is not dry. The lane claims again as soon as one of its own outcomes is written (its group
+ * has room again) or after a backoff that doubles from 50 ms to 1 s (another drain's outcome, a
+ * rate window passing). A claim that was not held back clears it. Pure: the lane claims and waits.
+ */
+export class GroupThrottle {
+  #waitUntilMs = 0;
+  #backoffMs = GROUP_THROTTLE_MIN_MS;
+  #heldBack = false;
+
+  /** Whether the last claim was held back by the groups' limits. */
+  get heldBack(): boolean {
+    return this.#heldBack;
+  }
+
+  /** How long from `nowMs` until the lane may claim again (none when not positive). */
+  msUntilClaim(nowMs: number): number {
+    return this.#waitUntilMs - nowMs;
+  }
+
+  /** A claim landed at `nowMs`: held back by the groups' limits (`throttled`) or not. */
+  claimLanded(throttled: boolean, nowMs: number): void {
+    this.#heldBack = throttled;
+    if (!throttled) {
+      this.#waitUntilMs = 0;
+      this.#backoffMs = GROUP_THROTTLE_MIN_MS;
+      return;
+    }
+    this.#waitUntilMs = nowMs + this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, GROUP_THROTTLE_MAX_MS);
+  }
+
+  /** One of the lane's outcomes is written: its group may take another message now. */
+  outcomeWritten(): void {
+    this.#waitUntilMs = 0;
+    this.#backoffMs = GROUP_THROTTLE_MIN_MS;
+  }
+}

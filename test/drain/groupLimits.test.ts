@@ -1,0 +1,113 @@
+/**
+ * Keyed flow control on the real stack and the real clock: per-group concurrency and rate held
+ * across drains running at once, judged from the handlers' own start and end times; fairness
+ * across groups; a paused group waiting while others run.
+ */
+import { describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../lib/app.js';
+import { systemClock } from '../../lib/clock.js';
+import { defineConfig } from '../../lib/config.js';
+import { drain } from '../../lib/drain/drain.js';
+import type { GroupLimits } from '../../lib/queues.js';
+import { ensureGroups } from '../../lib/sql/groupLimits.js';
+import { busiestWindow } from '../support/invariants/check.js';
+import { useStack } from '../support/stack.js';
+import { jobType, seed, statusCounts } from './helpers.js';
+
+const stack = useStack();
+
+interface Run {
+  group: string;
+  startMs: number;
+  endMs: number;
+}
+
+function groupedApp(queue: string, groups: GroupLimits, runs: Run[], holdMs: number, extra: { drainConcurrency?: number } = {}): App {
+  const handle = async (payload: unknown) => {
+    const startMs = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, holdMs));
+    runs.push({ group: (payload as { g: string }).g, startMs, endMs: Date.now() });
+  };
+  return createApp({
+    db: stack.newDb(),
+    env: {},
+    config: defineConfig({ queues: [{ name: queue, groups, ...extra }], jobTypes: [jobType('work', handle, { timeoutMs: 5_000 })] }),
+    clock: systemClock,
+  });
+}
+
+/** The most runs of one group in flight at once, from their own start and end times. */
+function mostInFlight(runs: readonly Run[], group: string): number {
+  const edges = runs
+    .filter((run) => run.group === group)
+    .flatMap((run) => [
+      { at: run.startMs, d: 1 },
+      { at: run.endMs, d: -1 },
+    ])
+    .sort((a, b) => a.at - b.at || a.d - b.d);
+  let now = 0;
+  let most = 0;
+  for (const edge of edges) most = Math.max(most, (now += edge.d));
+  return most;
+}
+
+describe('a queue with per-group limits', () => {
+  it('holds each group to its concurrency and rate with four drains at once', async () => {
+    const queue = 'grouplimits';
+    const runs: Run[] = [];
+    const limits = { concurrency: 2, ratePerSecond: 5 };
+    const apps = Array.from({ length: 4 }, () => groupedApp(queue, limits, runs, 60));
+    const groups = Array.from({ length: 20 }, (_, g) => `tenant-${g}`);
+    await seed(
+      apps[0]!,
+      groups.flatMap((g) => Array.from({ length: 8 }, () => ({ queue, type: 'work', groupKey: g, payload: { g } }))),
+    );
+    const summaries = await Promise.all(apps.map((app) => drain(app, { queue, remainingTimeMs: () => 60_000, linger: { idleMs: 1_500, woken: true } })));
+    expect(await statusCounts(stack)).toMatchObject({ done: 160 });
+    expect(runs).toHaveLength(160);
+    for (const g of groups) {
+      expect(mostInFlight(runs, g), g).toBeLessThanOrEqual(2);
+      const starts = runs.filter((run) => run.group === g).map((run) => run.startMs);
+      expect(busiestWindow(starts, 1_000).count, g).toBeLessThanOrEqual(Math.floor(1.2 * limits.ratePerSecond));
+    }
+    expect(summaries.reduce((sum, s) => sum + (s.queues[0]?.throttledClaims ?? 0), 0)).toBeGreaterThan(0);
+  });
+
+  it('starts the small groups’ messages beside one group’s backlog when fair', async () => {
+    const queue = 'groupfair';
+    const runs: Run[] = [];
+    const app = groupedApp(queue, { fair: true }, runs, 20, { drainConcurrency: 10 });
+    await seed(
+      app,
+      Array.from({ length: 400 }, () => ({ queue, type: 'work', groupKey: 'big', payload: { g: 'big' } })),
+    );
+    const small = Array.from({ length: 10 }, (_, g) => `small-${g}`);
+    await seed(
+      app,
+      small.flatMap((g) => Array.from({ length: 3 }, () => ({ queue, type: 'work', groupKey: g, payload: { g } }))),
+    );
+    const summary = await drain(app, { queue, remainingTimeMs: () => 60_000 });
+    expect(summary).toMatchObject({ claimed: 430, done: 430 });
+    const order = [...runs].sort((a, b) => a.startMs - b.startMs);
+    const lastSmall = Math.max(...order.map((run, i) => (run.group === 'big' ? -1 : i)));
+    // Every small group's three messages ran among the first few claims, not after the 400.
+    expect(lastSmall).toBeLessThan(100);
+  });
+
+  it('leaves a paused group waiting while the others run, and runs it once resumed', async () => {
+    const queue = 'grouppause';
+    const runs: Run[] = [];
+    const app = groupedApp(queue, {}, runs, 1);
+    await seed(app, [
+      ...Array.from({ length: 3 }, () => ({ queue, type: 'work', groupKey: 'held', payload: { g: 'held' } })),
+      ...Array.from({ length: 3 }, () => ({ queue, type: 'work', groupKey: 'free', payload: { g: 'free' } })),
+    ]);
+    await ensureGroups(app.db, { queue, groups: ['held'], now: new Date() });
+    await app.db.execute(`UPDATE queue_groups SET paused = 1 WHERE queue = :queue AND group_key = 'held'`, { queue });
+    await drain(app, { queue, remainingTimeMs: () => 30_000 });
+    expect(runs.map((run) => run.group)).toEqual(['free', 'free', 'free']);
+    await app.db.execute(`UPDATE queue_groups SET paused = 0 WHERE queue = :queue AND group_key = 'held'`, { queue });
+    await drain(app, { queue, remainingTimeMs: () => 30_000 });
+    expect(runs.filter((run) => run.group === 'held')).toHaveLength(3);
+  });
+});

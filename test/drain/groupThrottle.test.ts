@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { GROUP_THROTTLE_MAX_MS, GROUP_THROTTLE_MIN_MS, GroupThrottle } from '../../lib/drain/groupThrottle.js';
+
+describe('GroupThrottle', () => {
+  it('waits longer after each held-back claim, up to the most', () => {
+    const throttle = new GroupThrottle();
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      throttle.claimLanded(true, 0);
+      waits.push(throttle.msUntilClaim(0));
+    }
+    expect(waits).toEqual([GROUP_THROTTLE_MIN_MS, 100, 200, 400, 800, GROUP_THROTTLE_MAX_MS, GROUP_THROTTLE_MAX_MS, GROUP_THROTTLE_MAX_MS]);
+    expect(throttle.heldBack).toBe(true);
+  });
+
+  it('claims at once after an outcome is written, and starts its backoff again', () => {
+    const throttle = new GroupThrottle();
+    throttle.claimLanded(true, 0);
+    throttle.claimLanded(true, 0);
+    throttle.outcomeWritten();
+    expect(throttle.msUntilClaim(0)).toBeLessThanOrEqual(0);
+    throttle.claimLanded(true, 10);
+    expect(throttle.msUntilClaim(10)).toBe(GROUP_THROTTLE_MIN_MS);
+  });
+
+  it('is cleared by a claim that was not held back', () => {
+    const throttle = new GroupThrottle();
+    throttle.claimLanded(true, 0);
+    throttle.claimLanded(false, 5);
+    expect(throttle.heldBack).toBe(false);
+    expect(throttle.msUntilClaim(5)).toBeLessThanOrEqual(0);
+  });
+});

@@ -1,0 +1,123 @@
+/** A grouped queue's claim: per-group concurrency and rate across claims, fairness, pause, overrides. */
+import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { ManualClock } from '../../lib/clock.js';
+import { markHeldDone } from '../../lib/sql/markHeldDone.js';
+import { claimGroupMessages, ensureGroupPermits, ensureGroups, findGroupCandidates } from '../../lib/sql/groupLimits.js';
+import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
+import { appOn, jobType, seed } from '../drain/helpers.js';
+import { useStack } from '../support/stack.js';
+
+const stack = useStack();
+
+const T0 = '2026-01-01T00:00:00.000Z';
+const LEASE_MS = 30_000;
+
+interface Limits {
+  concurrency?: number;
+  ratePerSecond?: number;
+  fair?: boolean;
+}
+
+async function grouped(queue: string, groups: readonly string[], limits: Limits) {
+  const clock = new ManualClock(T0);
+  const app = appOn(stack, { queues: [{ name: queue, groups: limits }], jobTypes: [jobType('t', async () => {})], clock });
+  const ids = await seed(
+    app,
+    groups.map((groupKey) => ({ queue, type: 't', groupKey })),
+  );
+  /** One claim as the drain makes it: candidates, missing rows, the lease, the read-back. */
+  const claim = async (limit = 100) => {
+    const leaseToken = randomUUID();
+    const now = clock.now();
+    const candidates = await findGroupCandidates(app.db, { queue, now, limit: 300, perGroup: limit * 4, fair: limits.fair === true });
+    await ensureGroups(app.db, { queue, groups: candidates.filter((c) => !c.known).map((c) => c.groupKey), now });
+    if (limits.ratePerSecond !== undefined) {
+      await ensureGroupPermits(app.db, {
+        queue,
+        groups: new Map(candidates.map((c) => [c.groupKey, Math.ceil(c.ratePerSecond ?? limits.ratePerSecond!)])),
+        now,
+      });
+    }
+    await claimGroupMessages(app.db, {
+      queue,
+      candidates,
+      limit,
+      concurrency: limits.concurrency,
+      ratePerSecond: limits.ratePerSecond,
+      rateLimited: limits.ratePerSecond !== undefined,
+      leaseToken,
+      now,
+      leaseUntil: new Date(now.getTime() + LEASE_MS),
+    });
+    const messages = (await readClaimedMessages(app.db, { leaseToken, maxBytes: 1_000_000 })).map((m) => ({ ...m, leaseToken }));
+    return messages;
+  };
+  return { app, clock, ids, claim };
+}
+
+const byGroup = (messages: readonly { groupKey: string | null }[]) => {
+  const counts: Record<string, number> = {};
+  for (const m of messages) counts[m.groupKey!] = (counts[m.groupKey!] ?? 0) + 1;
+  return counts;
+};
+
+describe('claimGroupMessages', () => {
+  it('holds each group to its concurrency across claims, and takes more as its messages finish', async () => {
+    const { app, clock, claim } = await grouped('gconc', ['a', 'a', 'a', 'a', 'b', 'b', 'b', 'c'], { concurrency: 2 });
+    const first = await claim();
+    expect(byGroup(first)).toEqual({ a: 2, b: 2, c: 1 });
+    // Every group is at its limit (or empty): a second claim takes nothing.
+    expect(await claim()).toEqual([]);
+    await markHeldDone(app.db, { held: first.filter((m) => m.groupKey === 'a').slice(0, 1), now: clock.now() });
+    expect(byGroup(await claim())).toEqual({ a: 1 });
+  });
+
+  it('gives a group whose messages lost their lease its capacity back', async () => {
+    const { clock, claim } = await grouped('glease', ['a', 'a', 'a'], { concurrency: 1 });
+    expect((await claim()).length).toBe(1);
+    expect((await claim()).length).toBe(0);
+    clock.advance(LEASE_MS + 1);
+    // The expired one is due again and counts no longer: one of the three runs.
+    expect((await claim()).length).toBe(1);
+  });
+
+  it('starts at most ratePerSecond of a group in a window, and more a window later', async () => {
+    const { clock, claim } = await grouped('grate', [...Array(10).fill('a'), ...Array(3).fill('b')], { ratePerSecond: 2 });
+    expect(byGroup(await claim())).toEqual({ a: 2, b: 2 });
+    clock.advance(500);
+    expect(await claim()).toEqual([]);
+    clock.advance(600);
+    expect(byGroup(await claim())).toEqual({ a: 2, b: 1 });
+  });
+
+  it('shares a claim across groups round-robin when fair, whatever the backlog of the first', async () => {
+    const big = Array(200).fill('big');
+    const small = Array.from({ length: 20 }, (_, i) => `small-${i}`);
+    const { claim } = await grouped('gfair', [...big, ...small], { fair: true });
+    const first = await claim(21);
+    expect(byGroup(first)).toEqual(Object.fromEntries([['big', 1], ...small.map((g) => [g, 1])]));
+  });
+
+  it('without fairness, takes messages in due order', async () => {
+    const { claim } = await grouped('gunfair', [...Array(50).fill('big'), 'late'], {});
+    expect(byGroup(await claim(10))).toEqual({ big: 10 });
+  });
+
+  it('does not claim a paused group, and a group override wins over the queue', async () => {
+    const { app, clock, claim } = await grouped('gpause', ['a', 'a', 'a', 'b', 'b', 'b'], { concurrency: 1 });
+    await ensureGroups(app.db, { queue: 'gpause', groups: ['a', 'b'], now: clock.now() });
+    await app.db.execute(`UPDATE queue_groups SET paused = 1 WHERE queue = 'gpause' AND group_key = 'a'`);
+    await app.db.execute(`UPDATE queue_groups SET concurrency = 3 WHERE queue = 'gpause' AND group_key = 'b'`);
+    expect(byGroup(await claim())).toEqual({ b: 3 });
+  });
+
+  it('lets concurrent claims together stay within each group’s concurrency', async () => {
+    const groups = Array.from({ length: 20 }, (_, g) => Array(10).fill(`g${g}`)).flat();
+    const { claim } = await grouped('gconcurrent', groups, { concurrency: 3 });
+    const claims = await Promise.all([claim(), claim(), claim(), claim()]);
+    const counts = byGroup(claims.flat());
+    for (let g = 0; g < 20; g++) expect(counts[`g${g}`] ?? 0).toBeLessThanOrEqual(3);
+    expect(new Set(claims.flat().map((m) => m.id)).size).toBe(claims.flat().length);
+  });
+});
