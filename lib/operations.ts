@@ -5,6 +5,7 @@ import { declaredQueue, wakeDrain } from './enqueue.js';
 import { payloadOf, toMessageView } from './messages.js';
 import { hasQueueWideLimits, type QueueConfig } from './queues.js';
 import { parseSlotKey } from './recurring.js';
+import { readTopGroups } from './sql/groupSettings.js';
 import { permitsInUse } from './sql/permits.js';
 import { RESPONSE_PAGE_BYTES } from './sql/responseBytes.js';
 import {
@@ -34,7 +35,12 @@ export interface QueueStatsView extends QueueStats {
    * within the current rate window, at most `ratePerSecond` rounded up).
    */
   permitsInUse?: { run?: number; rate?: number };
+  /** Queues with per-group limits only: the groups with the most unfinished messages (README: Groups). */
+  topGroups?: { groupKey: string; unfinished: number; running: number; paused: boolean }[];
 }
+
+/** Groups each grouped queue's stats show. */
+export const STATS_TOP_GROUPS = 10;
 
 export async function getQueueStats(app: App, queue: string): Promise<QueueStatsView> {
   declaredQueue(app, queue);
@@ -44,7 +50,8 @@ export async function getQueueStats(app: App, queue: string): Promise<QueueStats
 
 /**
  * Every declared queue's stats, in declaration order: three calls however many queues, one more
- * when some are FIFO queues and one more when some have queue-wide limits, all at once.
+ * when some are FIFO queues, one more when some have queue-wide limits, and one per queue with
+ * per-group limits, all at once.
  */
 export async function listQueueStats(app: App): Promise<QueueStatsView[]> {
   return statsOf(app, [...app.queues.keys()]);
@@ -54,7 +61,8 @@ async function statsOf(app: App, queues: readonly string[]): Promise<QueueStatsV
   const now = app.clock.now();
   const configs = queues.map((queue) => app.queues.get(queue)!);
   const limited = configs.filter(hasQueueWideLimits);
-  const [stats, paused, groups, permits] = await Promise.all([
+  const grouped = configs.filter((q) => q.groups !== undefined && !q.fifo);
+  const [stats, paused, groups, permits, topGroups] = await Promise.all([
     queueStats(app.db, queues, now),
     listPausedQueues(app.db),
     groupStats(
@@ -62,17 +70,23 @@ async function statsOf(app: App, queues: readonly string[]): Promise<QueueStatsV
       configs.filter((q) => q.fifo).map((q) => q.name),
     ),
     permitsInUse(app.db, { queues: limited.map((q) => q.name), now }),
+    Promise.all(grouped.map((q) => readTopGroups(app.db, { queue: q.name, now, limit: STATS_TOP_GROUPS }))),
   ]);
+  const topGroupsOf = new Map(
+    grouped.map((q, i) => [q.name, topGroups[i]!.map(({ groupKey, unfinished, running, paused }) => ({ groupKey, unfinished, running, paused }))]),
+  );
   const groupsOf = new Map(groups.map(({ queue, ...counts }) => [queue, counts]));
   const permitsOf = new Map(limited.map((q) => [q.name, limitedPermits(q, permits.get(q.name)!)]));
   return stats.map((s) => {
     const queueGroups = groupsOf.get(s.queue);
     const queuePermits = permitsOf.get(s.queue);
+    const queueTopGroups = topGroupsOf.get(s.queue);
     return {
       ...s,
       paused: paused.has(s.queue),
       ...(queueGroups === undefined ? {} : { groups: queueGroups }),
       ...(queuePermits === undefined ? {} : { permitsInUse: queuePermits }),
+      ...(queueTopGroups === undefined ? {} : { topGroups: queueTopGroups }),
     };
   });
 }

@@ -1,0 +1,152 @@
+/**
+ * What an operator does to one group of a queue with per-group limits (README: Groups): list the
+ * groups with the most backlog and those paused or with limits of their own, set a group's own
+ * concurrency or rate, pause and resume it. Every drain's next claim sees a change.
+ */
+import * as z from 'zod';
+import { groupKey as groupKeyRule } from '../schema/messages.js';
+import type { App } from './app.js';
+import { MAX_GROUP_RATE } from './config.js';
+import { declaredQueue, wakeDrain } from './enqueue.js';
+import { ValidationError } from './errors.js';
+import type { GroupLimits, QueueConfig } from './queues.js';
+import { readGroup, readSetGroups, readTopGroups, setGroupSettings, type GroupRow } from './sql/groupSettings.js';
+import { issuesFromZod } from './validation.js';
+
+/** A group's limits as they apply (its own, else the queue's), and what holds it. */
+export interface GroupView {
+  groupKey: string;
+  /** Messages not finished: waiting, delayed, retrying or running. */
+  unfinished: number;
+  /** In flight (running under a live lease). */
+  running: number;
+  paused: boolean;
+  /** The concurrency that applies (null: none), and whether it is the group's own. */
+  concurrency: number | null;
+  ratePerSecond: number | null;
+  overridden: { concurrency: boolean; ratePerSecond: boolean };
+  /** paused; blocked: at its concurrency, the rest of its backlog waits; otherwise running or idle. */
+  state: 'paused' | 'blocked' | 'running' | 'idle';
+}
+
+export interface GroupList {
+  queue: string;
+  /** The queue's declared per-group limits. */
+  declared: { concurrency: number | null; ratePerSecond: number | null; fair: boolean };
+  /** The groups with the most unfinished messages, most first. */
+  top: GroupView[];
+  /** Paused groups and groups with limits of their own. */
+  set: GroupView[];
+}
+
+/** A queue declared with `groups`. */
+type GroupedQueue = QueueConfig & { groups: GroupLimits };
+
+/** Groups listed at most, per list. */
+export const GROUP_LIST_LIMIT = 100;
+
+/** A declared queue with per-group limits, or a 4xx naming the rule. */
+export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQueue {
+  const config = declaredQueue(app, queue);
+  if (config.groups === undefined || config.fifo) {
+    throw new ValidationError([
+      {
+        field: 'queue',
+        rule: 'not_grouped',
+        message: `queue "${queue}" has no per-group limits; declare it with groups: { concurrency, ratePerSecond, fair } in queue.config.ts`,
+      },
+    ]);
+  }
+  return config as GroupedQueue;
+}
+
+function checkGroupKey(groupKey: string): void {
+  const parsed = groupKeyRule.safeParse(groupKey);
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, ['groupKey']));
+}
+
+/** A group's own limits: a number sets it, null goes back to the queue's, absent leaves it. */
+export const groupLimitsChange = z.strictObject({
+  concurrency: z
+    .number()
+    .int('must be a whole number of at least 1')
+    .min(1, 'must be a whole number of at least 1')
+    .max(10_000, 'must be at most 10000')
+    .nullable()
+    .optional(),
+  ratePerSecond: z.number().positive('must be a positive number').max(MAX_GROUP_RATE, `must be at most ${MAX_GROUP_RATE}`).nullable().optional(),
+});
+
+export type GroupLimitsChange = z.infer<typeof groupLimitsChange>;
+
+function view(queue: GroupedQueue, row: GroupRow): GroupView {
+  const concurrency = row.concurrency ?? queue.groups.concurrency ?? null;
+  const ratePerSecond = row.ratePerSecond ?? queue.groups.ratePerSecond ?? null;
+  const state = row.paused
+    ? 'paused'
+    : concurrency !== null && row.running >= concurrency && row.unfinished > row.running
+      ? 'blocked'
+      : row.running > 0
+        ? 'running'
+        : 'idle';
+  return {
+    groupKey: row.groupKey,
+    unfinished: row.unfinished,
+    running: row.running,
+    paused: row.paused,
+    concurrency,
+    ratePerSecond,
+    overridden: { concurrency: row.concurrency !== null, ratePerSecond: row.ratePerSecond !== null },
+    state,
+  };
+}
+
+/** The groups with the most backlog, and those paused or with limits of their own (two calls). */
+export async function listGroups(app: App, queue: string, options: { limit?: number } = {}): Promise<GroupList> {
+  const config = groupedQueue(app, queue);
+  const limit = Math.min(options.limit ?? 20, GROUP_LIST_LIMIT);
+  const now = app.clock.now();
+  const [top, set] = await Promise.all([readTopGroups(app.db, { queue, now, limit }), readSetGroups(app.db, { queue, now, limit: GROUP_LIST_LIMIT })]);
+  return {
+    queue,
+    declared: { concurrency: config.groups.concurrency ?? null, ratePerSecond: config.groups.ratePerSecond ?? null, fair: config.groups.fair === true },
+    top: top.map((row) => view(config, row)),
+    set: set.map((row) => view(config, row)),
+  };
+}
+
+/** One group as it is now (after a change). */
+async function groupView(app: App, config: GroupedQueue, groupKey: string): Promise<GroupView> {
+  return view(config, await readGroup(app.db, { queue: config.name, groupKey, now: app.clock.now() }));
+}
+
+/** Sets a group's own concurrency and/or rate (null: back to the queue's). */
+export async function setGroupLimits(app: App, queue: string, groupKey: string, change: GroupLimitsChange): Promise<GroupView> {
+  const config = groupedQueue(app, queue);
+  checkGroupKey(groupKey);
+  const parsed = groupLimitsChange.safeParse(change);
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
+  if (parsed.data.concurrency === undefined && parsed.data.ratePerSecond === undefined) {
+    throw new ValidationError([{ field: '', rule: 'required', message: 'give concurrency or ratePerSecond (a number, or null for the queue’s own)' }]);
+  }
+  await setGroupSettings(app.db, { queue, groupKey, ...parsed.data, now: app.clock.now() });
+  // A limit raised may let waiting messages start now.
+  await wakeDrain(app, queue);
+  return groupView(app, config, groupKey);
+}
+
+/** Stops drains from starting the group's messages; running ones finish, enqueue goes on. */
+export async function pauseGroup(app: App, queue: string, groupKey: string): Promise<GroupView> {
+  const config = groupedQueue(app, queue);
+  checkGroupKey(groupKey);
+  await setGroupSettings(app.db, { queue, groupKey, paused: true, now: app.clock.now() });
+  return groupView(app, config, groupKey);
+}
+
+export async function resumeGroup(app: App, queue: string, groupKey: string): Promise<GroupView> {
+  const config = groupedQueue(app, queue);
+  checkGroupKey(groupKey);
+  await setGroupSettings(app.db, { queue, groupKey, paused: false, now: app.clock.now() });
+  await wakeDrain(app, queue);
+  return groupView(app, config, groupKey);
+}

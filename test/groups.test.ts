@@ -1,0 +1,87 @@
+/** Operating one group of a queue with per-group limits: list, set, pause, resume, and the refusals. */
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../lib/clock.js';
+import { getQueueStats } from '../lib/operations.js';
+import { listGroups, pauseGroup, resumeGroup, setGroupLimits } from '../lib/groups.js';
+import { appOn, jobType, seed } from './drain/helpers.js';
+import { useStack } from './support/stack.js';
+
+const stack = useStack();
+
+/** An app whose grouped queue is `tenants` (a name per test: the tests share a database). */
+function groupedApp(tenants = 'tenants') {
+  const clock = new ManualClock('2026-01-01T00:00:00.000Z');
+  return appOn(stack, {
+    queues: [{ name: tenants, groups: { concurrency: 2, fair: true } }, { name: 'plain' }],
+    jobTypes: [jobType('t', async () => {})],
+    clock,
+  });
+}
+
+describe('groups', () => {
+  it('lists the groups with the most backlog, and those set', async () => {
+    const app = groupedApp();
+    await seed(app, [
+      ...Array.from({ length: 5 }, () => ({ queue: 'tenants', type: 't', groupKey: 'big' })),
+      ...Array.from({ length: 2 }, () => ({ queue: 'tenants', type: 't', groupKey: 'small' })),
+    ]);
+    await pauseGroup(app, 'tenants', 'quiet');
+    const list = await listGroups(app, 'tenants');
+    expect(list.declared).toEqual({ concurrency: 2, ratePerSecond: null, fair: true });
+    expect(list.top.map((g) => [g.groupKey, g.unfinished, g.state])).toEqual([
+      ['big', 5, 'idle'],
+      ['small', 2, 'idle'],
+    ]);
+    expect(list.set).toMatchObject([{ groupKey: 'quiet', paused: true, state: 'paused', unfinished: 0 }]);
+  });
+
+  it('sets a group’s own limits, and null gives it the queue’s back', async () => {
+    const app = groupedApp();
+    expect(await setGroupLimits(app, 'tenants', 'acme', { concurrency: 5, ratePerSecond: 2.5 })).toMatchObject({
+      groupKey: 'acme',
+      concurrency: 5,
+      ratePerSecond: 2.5,
+      overridden: { concurrency: true, ratePerSecond: true },
+    });
+    expect(await setGroupLimits(app, 'tenants', 'acme', { concurrency: null })).toMatchObject({
+      concurrency: 2,
+      ratePerSecond: 2.5,
+      overridden: { concurrency: false, ratePerSecond: true },
+    });
+    // Pause keeps the limits; resume keeps them too.
+    expect(await pauseGroup(app, 'tenants', 'acme')).toMatchObject({ paused: true, ratePerSecond: 2.5 });
+    expect(await resumeGroup(app, 'tenants', 'acme')).toMatchObject({ paused: false, ratePerSecond: 2.5, state: 'idle' });
+  });
+
+  it('refuses what cannot be, naming the field and the rule', async () => {
+    const app = groupedApp();
+    await expect(setGroupLimits(app, 'nope', 'a', { concurrency: 1 })).rejects.toMatchObject({ code: 'unknown_queue', field: 'queue' });
+    await expect(pauseGroup(app, 'plain', 'a')).rejects.toMatchObject({ field: 'queue', rule: 'not_grouped' });
+    await expect(setGroupLimits(app, 'tenants', 'a', { concurrency: 0 })).rejects.toMatchObject({
+      field: 'concurrency',
+      message: expect.stringContaining('at least 1'),
+    });
+    await expect(setGroupLimits(app, 'tenants', 'a', { ratePerSecond: -1 })).rejects.toMatchObject({
+      field: 'ratePerSecond',
+      message: expect.stringContaining('positive'),
+    });
+    await expect(setGroupLimits(app, 'tenants', 'a', {})).rejects.toMatchObject({ rule: 'required' });
+    await expect(pauseGroup(app, 'tenants', '')).rejects.toMatchObject({ field: 'groupKey', message: expect.stringContaining('must not be empty') });
+  });
+});
+
+describe('queue stats of a grouped queue', () => {
+  it('show the groups with the most backlog', async () => {
+    const app = groupedApp('tenants-stats');
+    await seed(app, [
+      ...Array.from({ length: 3 }, () => ({ queue: 'tenants-stats', type: 't', groupKey: 'x' })),
+      { queue: 'tenants-stats', type: 't', groupKey: 'y' },
+    ]);
+    const stats = await getQueueStats(app, 'tenants-stats');
+    expect(stats.topGroups).toEqual([
+      { groupKey: 'x', unfinished: 3, running: 0, paused: false },
+      { groupKey: 'y', unfinished: 1, running: 0, paused: false },
+    ]);
+    expect((await getQueueStats(app, 'plain')).topGroups).toBeUndefined();
+  });
+});
