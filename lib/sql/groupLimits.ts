@@ -1,3 +1,4 @@
+import { DatabaseError } from '../db/errors.js';
 import type { Db } from '../db/types.js';
 import { LEASE_SET } from './claimBatch.js';
 import { RATE_WINDOW_SLACK_MS } from './permits.js';
@@ -133,7 +134,7 @@ const GROUP_RATE = 'COALESCE(gr.rate_per_second, :ratePerSecond)';
  * group): a candidate another claim took meanwhile is left, and its permit too (same joined row).
  * A candidate counted but not taken only makes the claim take fewer, never more.
  */
-const CLAIM_GROUP_MESSAGES = `
+const claimGroupMessagesSql = (inFlightIndex: string) => `
 UPDATE (
   SELECT c.id, c.group_key, rp.slot AS rate_slot, c.rate_window_ms
   FROM (
@@ -150,7 +151,7 @@ UPDATE (
              COALESCE(gr.concurrency, :concurrency) AS run_limit,
              CEIL(${GROUP_RATE}) AS rate_slots,
              CEIL(CEIL(${GROUP_RATE}) * 1000 / ${GROUP_RATE}) + ${RATE_WINDOW_SLACK_MS} AS rate_window_ms,
-             (SELECT COUNT(*) FROM queue_messages AS r
+             (SELECT COUNT(*) FROM queue_messages AS r ${inFlightIndex}
               WHERE r.queue = :queue AND r.group_lease = gr.group_key AND r.available_at > :now) AS in_flight
       FROM queue_groups AS gr FORCE INDEX (PRIMARY)
       WHERE gr.queue = :queue AND gr.paused = 0 AND gr.group_key IN (
@@ -183,6 +184,20 @@ ${LEASE_SET},
     p.free_at = :now + INTERVAL due.rate_window_ms * 1000 MICROSECOND
 WHERE m.queue = :queue AND m.finished_at IS NULL AND m.available_at <= :now AND m.group_head = due.group_key`;
 
+/*
+ * The in-flight count is a locking read, so its plan matters: on the group-lease index it reads
+ * only the group's running rows; left to itself, the optimizer may scan a small table whole, and
+ * that scan waits on any producer's uncommitted message (an open outbox transaction) until it
+ * commits (test/drain/groupLimits.test.ts, the outbox case). Hence the hint. While a migration
+ * rebuilds that index (as 010 did) the hinted statement fails with 1176, and the claim runs
+ * unhinted until the index is back.
+ */
+const CLAIM_GROUP_MESSAGES = claimGroupMessagesSql('FORCE INDEX (ix_queue_messages_group_lease)');
+const CLAIM_GROUP_MESSAGES_UNHINTED = claimGroupMessagesSql('');
+
+/** MySQL 1176: an index named in a hint does not exist. */
+const NO_SUCH_INDEX = 1176;
+
 export interface ClaimGroupMessagesInput {
   queue: string;
   /** Candidates from findGroupCandidates, in claim order. */
@@ -205,7 +220,7 @@ export interface ClaimGroupMessagesInput {
 export async function claimGroupMessages(db: Db, input: ClaimGroupMessagesInput): Promise<number> {
   if (input.candidates.length === 0 || input.limit <= 0) return 0;
   const groups = [...new Set(input.candidates.map((c) => c.groupKey))];
-  const result = await db.execute(CLAIM_GROUP_MESSAGES, {
+  const params = {
     queue: input.queue,
     candidates: input.candidates.map((c) => [c.id, c.groupKey]),
     groups,
@@ -216,8 +231,13 @@ export async function claimGroupMessages(db: Db, input: ClaimGroupMessagesInput)
     leaseToken: input.leaseToken,
     now: input.now,
     leaseUntil: input.leaseUntil,
-  });
-  return result.numberOfRecordsUpdated;
+  };
+  try {
+    return (await db.execute(CLAIM_GROUP_MESSAGES, params)).numberOfRecordsUpdated;
+  } catch (error) {
+    if (!(error instanceof DatabaseError) || error.mysqlCode !== NO_SUCH_INDEX) throw error;
+    return (await db.execute(CLAIM_GROUP_MESSAGES_UNHINTED, params)).numberOfRecordsUpdated;
+  }
 }
 
-export { CLAIM_GROUP_MESSAGES, ENSURE_GROUP_PERMITS, ENSURE_GROUPS, FIND_FAIR_GROUP_CANDIDATES, FIND_GROUP_CANDIDATES };
+export { CLAIM_GROUP_MESSAGES, CLAIM_GROUP_MESSAGES_UNHINTED, ENSURE_GROUP_PERMITS, ENSURE_GROUPS, FIND_FAIR_GROUP_CANDIDATES, FIND_GROUP_CANDIDATES };

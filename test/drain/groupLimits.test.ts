@@ -8,6 +8,7 @@ import { createApp, type App } from '../../lib/app.js';
 import { systemClock } from '../../lib/clock.js';
 import { defineConfig } from '../../lib/config.js';
 import { drain } from '../../lib/drain/drain.js';
+import { enqueue, enqueueInTransaction } from '../../lib/enqueue.js';
 import type { GroupLimits } from '../../lib/queues.js';
 import { ensureGroups } from '../../lib/sql/groupLimits.js';
 import { busiestWindow } from '../support/invariants/check.js';
@@ -109,5 +110,25 @@ describe('a queue with per-group limits', () => {
     await app.db.execute(`UPDATE queue_groups SET paused = 0 WHERE queue = :queue AND group_key = 'held'`, { queue });
     await drain(app, { queue, remainingTimeMs: () => 30_000 });
     expect(runs.filter((run) => run.group === 'held')).toHaveLength(3);
+  });
+});
+
+describe('a grouped queue and the outbox', () => {
+  it('drains every other message while a producer transaction holds one open, and that one once it commits', async () => {
+    const queue = 'groupoutbox';
+    const runs: Run[] = [];
+    const app = groupedApp(queue, { concurrency: 1 }, runs, 1);
+    const work = (g: string) => ({ type: 'work', groupKey: g, payload: { g } });
+    await stack.db.transaction(async (tx) => {
+      await enqueueInTransaction(app, tx.transactionId!, queue, [work('a')]);
+      await enqueue(app, queue, [work('a'), work('b'), work('b')]);
+      const drainStartedMs = Date.now();
+      await drain(app, { queue, remainingTimeMs: () => 30_000 });
+      // Nothing waited for the open transaction: its group's committed message ran too.
+      expect(runs.map((run) => run.group).sort()).toEqual(['a', 'b', 'b']);
+      expect(runs[0]!.startMs - drainStartedMs).toBeLessThan(1_000);
+    });
+    await drain(app, { queue, remainingTimeMs: () => 30_000 });
+    expect(runs).toHaveLength(4);
   });
 });

@@ -121,3 +121,16 @@ describe('claimGroupMessages', () => {
     expect(new Set(claims.flat().map((m) => m.id)).size).toBe(claims.flat().length);
   });
 });
+
+describe('the grouped claim while a migration rebuilds the group-lease index', () => {
+  it('still claims, unhinted, and within the limits', async () => {
+    const { app, claim } = await grouped('gnoindex', ['a', 'a', 'b'], { concurrency: 1 });
+    await app.db.execute('ALTER TABLE queue_messages DROP INDEX ix_queue_messages_group_lease');
+    try {
+      expect(byGroup(await claim())).toEqual({ a: 1, b: 1 });
+      expect(await claim()).toEqual([]);
+    } finally {
+      await app.db.execute('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (queue, group_lease)');
+    }
+  });
+});
