@@ -3,6 +3,12 @@ export const GROUP_THROTTLE_MIN_MS = 50;
 export const GROUP_THROTTLE_MAX_MS = 1_000;
 
 /**
+ * A lane held back that took messages this recently keeps claiming (its groups' rate windows
+ * free again within about a second) rather than lingering as an idle lane would.
+ */
+export const GROUP_RECENT_TAKE_MS = 2_000;
+
+/**
  * When a lane of a queue with per-group limits claims again after its groups' limits held a
  * claim back (Claim.throttled): the due messages are waiting for their groups' capacity, so the
  * queue is not dry. The lane claims again as soon as one of its own outcomes is written (its group
@@ -13,6 +19,7 @@ export class GroupThrottle {
   #waitUntilMs = 0;
   #backoffMs = GROUP_THROTTLE_MIN_MS;
   #heldBack = false;
+  #lastTookMs = Number.NEGATIVE_INFINITY;
 
   /** Whether the last claim was held back by the groups' limits. */
   get heldBack(): boolean {
@@ -24,9 +31,15 @@ export class GroupThrottle {
     return this.#waitUntilMs - nowMs;
   }
 
-  /** A claim landed at `nowMs`: held back by the groups' limits (`throttled`) or not. */
-  claimLanded(throttled: boolean, nowMs: number): void {
+  /** Whether the lane took messages within GROUP_RECENT_TAKE_MS of `nowMs`. */
+  tookRecently(nowMs: number): boolean {
+    return nowMs - this.#lastTookMs <= GROUP_RECENT_TAKE_MS;
+  }
+
+  /** A claim landed at `nowMs` with `claimed` messages: held back by the groups' limits (`throttled`) or not. */
+  claimLanded(throttled: boolean, claimed: number, nowMs: number): void {
     this.#heldBack = throttled;
+    if (claimed > 0) this.#lastTookMs = nowMs;
     if (!throttled) {
       this.#waitUntilMs = 0;
       this.#backoffMs = GROUP_THROTTLE_MIN_MS;

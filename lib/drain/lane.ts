@@ -521,7 +521,7 @@ export class QueueLane {
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
     this.#permits.claimLanded(claim, limit, this.#o.clock.now().getTime(), this.#claimsInFlight === 1);
-    if (this.#groups !== undefined) this.#groupThrottle.claimLanded(claim.throttled === true, this.#o.clock.now().getTime());
+    if (this.#groups !== undefined) this.#groupThrottle.claimLanded(claim.throttled === true, claim.claimed, this.#o.clock.now().getTime());
     if (claim.throttled === true) this.#throttledClaims++;
     if (this.#permits.heldBackHoldingNone && claim.claimed === 0) {
       // Every permit is another run's: that run claims again as its handlers end (and promises
@@ -533,9 +533,11 @@ export class QueueLane {
       if (claim.claimed === limit) this.#setMode('claiming');
       // Found work while idle: the idle spell starts again (as a dry claim that found some does).
       else if (claim.claimed > 0 && this.#mode === 'lingering') this.#lingerOrStop(true);
-    } else if (claim.throttled === true && (claim.claimed > 0 || this.#holdsMessages())) {
-      // Due messages wait for their groups' capacity: not dry. Claim again as outcomes are written
-      // or after the throttle's backoff (GroupThrottle). Found work while idle: not idle any more.
+    } else if (claim.throttled === true && (claim.claimed > 0 || this.#holdsMessages() || this.#groupThrottle.tookRecently(this.#o.clock.now().getTime()))) {
+      // Due messages wait for their groups' capacity (held by this lane, or rate windows it used):
+      // not dry. Claim again as outcomes are written or after the throttle's backoff
+      // (GroupThrottle). One holding nothing and idle lingers or stops: the drains holding the
+      // groups' capacity claim again themselves. Found work while idle: not idle any more.
       if (claim.claimed > 0 && this.#mode === 'lingering') this.#lingerOrStop(true);
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.
