@@ -31,6 +31,9 @@ export const OPTIONS = {
   function: { type: 'string' },
   stage: { type: 'string' },
   timeout: { type: 'string' },
+  // groups
+  concurrency: { type: 'string' },
+  rate: { type: 'string' },
   // dashboard
   port: { type: 'string' },
   // doctor

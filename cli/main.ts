@@ -14,6 +14,7 @@ import { deadListCommand, deadPurgeCommand, deadRedriveCommand } from './command
 import { doctorCommand } from './commands/doctor.js';
 import { drainCommand } from './commands/drain.js';
 import { enqueueCommand } from './commands/enqueue.js';
+import { groupsListCommand, groupsPauseCommand, groupsResumeCommand, groupsSetCommand } from './commands/groups.js';
 import { migrateCommand } from './commands/migrate.js';
 import { pauseCommand, resumeCommand } from './commands/pause.js';
 import { recurringCommand } from './commands/recurring.js';
@@ -35,6 +36,10 @@ export const COMMANDS: readonly Command[] = [
   deadPurgeCommand,
   pauseCommand,
   resumeCommand,
+  groupsListCommand,
+  groupsSetCommand,
+  groupsPauseCommand,
+  groupsResumeCommand,
   drainCommand,
   dashboardCommand,
   doctorCommand,
@@ -59,7 +64,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         io[args.options.help ? 'stdout' : 'stderr'].write(overview());
         return args.options.help ? EXIT.ok : EXIT.usage;
       }
-      throw new UsageError(`unknown command "${args.positionals.slice(0, args.positionals[0] === 'dead' ? 2 : 1).join(' ')}"`);
+      throw new UsageError(`unknown command "${args.positionals.slice(0, actionsOf(args.positionals[0]).length > 0 ? 2 : 1).join(' ')}"`);
     }
     command = found.command;
     if (args.options.help) {
@@ -91,13 +96,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 function findCommand(positionals: readonly string[]): { command: Command; rest: string[] } | undefined {
   const [first, second] = positionals;
-  if (first === 'dead') {
-    if (second === undefined) throw new UsageError('dead needs an action: list, redrive or purge');
-    const command = COMMANDS.find((c) => c.name === `dead ${second}`);
+  const actions = actionsOf(first);
+  if (actions.length > 0) {
+    if (second === undefined) throw new UsageError(`${first} needs an action: ${actions.slice(0, -1).join(', ')} or ${actions.at(-1)}`);
+    const command = COMMANDS.find((c) => c.name === `${first} ${second}`);
     return command && { command, rest: positionals.slice(2) };
   }
   const command = COMMANDS.find((c) => c.name === first);
   return command && { command, rest: positionals.slice(1) };
+}
+
+/** The actions of a two-word command (`dead` → list, redrive, purge); none for a one-word one. */
+function actionsOf(first: string | undefined): string[] {
+  if (first === undefined) return [];
+  return COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.slice(first.length + 1));
 }
 
 /** One line a person can act on: what failed, and where the CLI was pointed when it matters. */

@@ -9,7 +9,23 @@ describe('usage', () => {
   it('lists every command with --help, and on stderr with exit 2 when none is given', async () => {
     const help = await runCaptured(['--help'], {});
     expect(help).toMatchObject({ code: 0, stderr: '' });
-    for (const command of ['migrate', 'enqueue', 'status', 'stats', 'dead list', 'dead redrive', 'dead purge', 'pause', 'resume', 'drain', 'dashboard']) {
+    for (const command of [
+      'migrate',
+      'enqueue',
+      'status',
+      'stats',
+      'dead list',
+      'dead redrive',
+      'dead purge',
+      'pause',
+      'resume',
+      'groups list',
+      'groups set',
+      'groups pause',
+      'groups resume',
+      'drain',
+      'dashboard',
+    ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
     }
     const none = await runCaptured([], {});
@@ -39,6 +55,13 @@ describe('usage', () => {
       code: 2,
       stderr: 'aurora-queue: unknown command "frobnicate"\nrun `aurora-queue --help` for the commands\n',
     });
+    // A two-word command names its actions.
+    expect(await runCaptured(['dead'], {})).toMatchObject({ code: 2, stderr: expect.stringContaining('dead needs an action: list, redrive or purge\n') });
+    expect(await runCaptured(['groups'], {})).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('groups needs an action: list, set, pause or resume\n'),
+    });
+    expect(await runCaptured(['groups', 'bogus'], {})).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "groups bogus"') });
     expect(await runCaptured(['stats', '--bogus'], {})).toMatchObject({ code: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
     expect(await runCaptured(['stats', '--limit', '3'], {})).toMatchObject({
       code: 2,
