@@ -42,8 +42,9 @@ export interface GroupList {
 /** A queue declared with `groups`. */
 type GroupedQueue = QueueConfig & { groups: GroupLimits };
 
-/** Groups listed at most, per list. */
+/** Groups listed at most, per list, and by default. */
 export const GROUP_LIST_LIMIT = 100;
+export const GROUP_LIST_DEFAULT = 20;
 
 /** A declared queue with per-group limits, or a 4xx naming the rule. */
 export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQueue {
@@ -104,7 +105,7 @@ function view(queue: GroupedQueue, row: GroupRow): GroupView {
 /** The groups with the most backlog, and those paused or with limits of their own (two calls). */
 export async function listGroups(app: App, queue: string, options: { limit?: number } = {}): Promise<GroupList> {
   const config = groupedQueue(app, queue);
-  const limit = Math.min(options.limit ?? 20, GROUP_LIST_LIMIT);
+  const limit = Math.max(1, Math.min(Math.floor(options.limit ?? GROUP_LIST_DEFAULT), GROUP_LIST_LIMIT));
   const now = app.clock.now();
   const [top, set] = await Promise.all([readTopGroups(app.db, { queue, now, limit }), readSetGroups(app.db, { queue, now, limit: GROUP_LIST_LIMIT })]);
   return {

@@ -1,12 +1,22 @@
 import type { z } from 'zod';
-import { GROUP_LIST_LIMIT, groupLimitsChange, listGroups, pauseGroup, resumeGroup, setGroupLimits, type GroupList, type GroupView } from '../../lib/groups.js';
+import {
+  GROUP_LIST_DEFAULT,
+  GROUP_LIST_LIMIT,
+  groupLimitsChange,
+  listGroups,
+  pauseGroup,
+  resumeGroup,
+  setGroupLimits,
+  type GroupList,
+  type GroupView,
+} from '../../lib/groups.js';
 import { intOption, type OptionName, type Options } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { formatCount, formatTable } from '../format.js';
 
 /** What listGroups lists when not told; lib/groups.ts's default. */
-const DEFAULT_LISTED = 20;
+const DEFAULT_LISTED = GROUP_LIST_DEFAULT;
 
 export const groupsListCommand: Command = {
   name: 'groups list',

@@ -14,6 +14,7 @@ export const statsCommand: Command = {
     const stats = queue !== undefined ? [await getQueueStats(app, queue)] : await listQueueStats(app);
     if (context.json) return context.printJson(queue !== undefined ? stats[0] : stats);
     context.print(statsTable(stats, app.queues));
+    for (const line of topGroupsLines(stats)) context.print(line);
   },
 };
 
@@ -56,6 +57,20 @@ export function statsTable(stats: readonly QueueStatsView[], queues: ReadonlyMap
       s.paused ? 'yes' : 'no',
     ]),
   );
+}
+
+/**
+ * A queue with per-group limits: its groups with the most unfinished messages, one line per queue
+ * (`aurora-queue groups list <queue>` has the whole table).
+ */
+export function topGroupsLines(stats: readonly QueueStatsView[]): string[] {
+  return stats
+    .filter((s) => s.topGroups !== undefined && s.topGroups.length > 0)
+    .map(
+      (s) =>
+        `top groups of ${s.queue}: ` +
+        s.topGroups!.map((g) => `${g.groupKey} ${formatCount(g.unfinished)} (${formatCount(g.running)} running${g.paused ? ', paused' : ''})`).join(', '),
+    );
 }
 
 /** `run 3/10, rate 12/50`: permits taken of the queue's; `–` for a queue without queue-wide limits. */

@@ -60,3 +60,21 @@ it("shows a FIFO queue's groups and those blocked by a retrying head", async () 
     permitsInUse: { run: 0, rate: 0 },
   });
 });
+
+it('prints a grouped queue’s top groups under the table', async () => {
+  const { topGroupsLines } = await import('../../../cli/commands/stats.js');
+  const base = { counts: { waiting: 0, running: 0, retrying: 0, done: 0, dead: 0, cancelled: 0 }, oldestDueAgeSeconds: 0, delayed: 0, paused: false };
+  expect(
+    topGroupsLines([
+      { ...base, queue: 'plain' },
+      {
+        ...base,
+        queue: 'tenants',
+        topGroups: [
+          { groupKey: 'acme', unfinished: 5000, running: 2, paused: false },
+          { groupKey: 'zeta', unfinished: 3, running: 0, paused: true },
+        ],
+      },
+    ]),
+  ).toEqual(['top groups of tenants: acme 5,000 (2 running), zeta 3 (0 running, paused)']);
+});
