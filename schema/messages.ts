@@ -137,7 +137,11 @@ export const enqueueMessage = z
     dedupKey: dedupKey.optional(),
     dedup: dedupRule.optional(),
     /** FIFO queues only, and required there: messages of one group run one at a time, in enqueue order. */
-    groupKey: groupKey.optional().describe('FIFO queues only, and required there: the messages of one group run one at a time, in enqueue order'),
+    groupKey: groupKey
+      .optional()
+      .describe(
+        'Required by FIFO queues (the messages of one group run one at a time, in enqueue order) and by queues with groups (per-group concurrency, rate and fairness); refused by other queues',
+      ),
   })
   .superRefine((message, context) => {
     if (message.payload === undefined) {

@@ -41,7 +41,10 @@ export interface SendOptions {
    * after the first. Without it, a stored key answers a duplicate while the message is kept.
    */
   dedup?: DedupRule;
-  /** A FIFO queue's group (required there, refused elsewhere): its messages run one at a time, in the order this client enqueued them. */
+  /**
+   * The message's group: required by FIFO queues (its messages run one at a time, in the order this
+   * client enqueued them) and by queues with groups (per-group limits and fairness), refused elsewhere.
+   */
   groupKey?: string;
 }
 
