@@ -25,6 +25,35 @@ describe('defineConfig', () => {
     expect(config.jobTypes).toEqual([quick]);
   });
 
+  it('refuses per-group limits a FIFO queue cannot have, and bad group settings, naming each', () => {
+    const problems = problemsOf(() =>
+      defineConfig({
+        queues: [
+          { name: 'ledger', fifo: true, groups: { concurrency: 3 } },
+          { name: 'paced', fifo: true, groups: { ratePerSecond: 2 } },
+          { name: 'tenants', groups: { concurrency: 0, ratePerSecond: 5_000, fairly: true } as never },
+        ],
+        jobTypes: [quick],
+      }),
+    );
+    expect(problems).toEqual([
+      'queue "ledger": groups.concurrency 3 cannot go with fifo: true, which runs one message per group at a time in order; drop fifo or the concurrency',
+      'queue "paced": groups.ratePerSecond and groups.fair are for queues without fifo: true (a FIFO queue already runs its groups side by side, one message each)',
+      expect.stringMatching(/^queue "tenants": groups\.concurrency must be a whole number of at least 1/),
+      expect.stringMatching(/^queue "tenants": groups\.ratePerSecond must be at most 1000/),
+      expect.stringMatching(/^queue "tenants": .*fairly/),
+    ]);
+    expect(() =>
+      defineConfig({
+        queues: [
+          { name: 'ledger', fifo: true, groups: { concurrency: 1 } },
+          { name: 't', groups: { fair: true } },
+        ],
+        jobTypes: [quick],
+      }),
+    ).not.toThrow();
+  });
+
   it('names the queue and the rule for each problem, all at once', () => {
     const problems = problemsOf(() =>
       defineConfig({
