@@ -1,6 +1,7 @@
 /** Operating one group of a queue with per-group limits: list, set, pause, resume, and the refusals. */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../lib/clock.js';
+import { enqueue } from '../lib/enqueue.js';
 import { getQueueStats } from '../lib/operations.js';
 import { listGroups, pauseGroup, resumeGroup, setGroupLimits } from '../lib/groups.js';
 import { appOn, jobType, seed } from './drain/helpers.js';
@@ -83,5 +84,19 @@ describe('queue stats of a grouped queue', () => {
       { groupKey: 'y', unfinished: 1, running: 0, paused: false },
     ]);
     expect((await getQueueStats(app, 'plain')).topGroups).toBeUndefined();
+  });
+});
+
+describe('enqueue into a grouped queue', () => {
+  it('needs a groupKey, and names the field and the rule without one', async () => {
+    const app = groupedApp('tenants-enqueue');
+    await expect(enqueue(app, 'tenants-enqueue', [{ type: 't', payload: {} }])).rejects.toMatchObject({
+      issues: [{ field: 'messages[0].groupKey', rule: 'required', message: expect.stringContaining('limits its messages per group') }],
+    });
+    const [stored] = await enqueue(app, 'tenants-enqueue', [{ type: 't', payload: {}, groupKey: 'acme' }]);
+    expect(stored).toMatchObject({ id: expect.any(String) });
+    await expect(enqueue(app, 'plain', [{ type: 't', payload: {}, groupKey: 'acme' }])).rejects.toMatchObject({
+      issues: [{ field: 'messages[0].groupKey', rule: 'not_fifo' }],
+    });
   });
 });
