@@ -10,6 +10,7 @@ import { headCandidatesFor } from './drain/claim.js';
 import { DoctorChecks, type CheckOutcome, type DoctorCheck } from './doctorChecks.js';
 import { runFullChecks } from './doctorFull.js';
 import { loadMigrations } from './migrate.js';
+import { isGroupedQueue } from './queues.js';
 import {
   appliedSchemaVersion,
   bigRow,
@@ -59,16 +60,16 @@ export async function runDoctor(app: App, options: DoctorOptions = {}): Promise<
     const ok = plan.key === 'ix_queue_messages_claim' && plan.type !== 'ALL' && !/filesort/i.test(plan.extra);
     return { result: ok ? 'pass' : 'fail', detail: `key ${plan.key ?? 'none'}, access ${plan.type}${plan.extra ? `, ${plan.extra}` : ''}` };
   });
-  await check('FIFO queues hold grouped messages only', async () => {
-    const fifo = [...app.queues.values()].filter((queue) => queue.fifo).map((queue) => queue.name);
-    if (fifo.length === 0) return { result: 'info', detail: 'no FIFO queue declared' };
-    const stranded = [...(await ungroupedLiveMessages(db, fifo))];
-    if (stranded.length === 0) return { result: 'pass', detail: `${fifo.join(', ')}: every live message has a group` };
+  await check('FIFO and grouped queues hold grouped messages only', async () => {
+    const grouped = [...app.queues.values()].filter(isGroupedQueue).map((queue) => queue.name);
+    if (grouped.length === 0) return { result: 'info', detail: 'no FIFO or grouped queue declared' };
+    const stranded = [...(await ungroupedLiveMessages(db, grouped))];
+    if (stranded.length === 0) return { result: 'pass', detail: `${grouped.join(', ')}: every live message has a group` };
     return {
       result: 'fail',
       detail:
         stranded.map(([queue, n]) => `${queue} holds ${n} live message(s) without a group`).join('; ') +
-        ': enqueued before the queue became FIFO, they are never claimed there (a FIFO claim takes group heads only); drain them with fifo: false first, or cancel them',
+        ': enqueued before the queue became FIFO or grouped, they are never claimed there (its claim takes grouped messages only); drain them without fifo or groups first, or cancel them',
     };
   });
   await check('JSON parameter as a string', async () => {

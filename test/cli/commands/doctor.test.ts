@@ -19,7 +19,7 @@ it('passes on the local stack and reports what it found, with the time of each c
     'binlog format',
     'schema version',
     'claim uses the claim index',
-    'FIFO queues hold grouped messages only',
+    'FIFO and grouped queues hold grouped messages only',
     'JSON parameter as a string',
     'rows over 64 KB',
     'rows counted by an UPDATE',
@@ -61,7 +61,7 @@ it('finds live messages without a group in a FIFO queue: enqueued before it beca
   const before = createApp({ db: stack.db, env: {}, config: defineConfig({ queues: [{ name: 'ledger' }], jobTypes }) });
   await enqueue(before, 'ledger', [{ type: 't', payload: {} }]);
   const after = createApp({ db: stack.db, env: {}, config: defineConfig({ queues: [{ name: 'ledger', fifo: true }], jobTypes }) });
-  const check = (await runDoctor(after)).find((c) => c.name === 'FIFO queues hold grouped messages only')!;
+  const check = (await runDoctor(after)).find((c) => c.name === 'FIFO and grouped queues hold grouped messages only')!;
   expect(check).toMatchObject({ result: 'fail' });
   expect(check.detail).toMatch(/^ledger holds 1 live message\(s\) without a group: .* never claimed/);
 });
