@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../lib/clock.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
-import { claimGroupMessages, ensureGroupPermits, ensureGroups, findGroupCandidates } from '../../lib/sql/groupLimits.js';
+import {
+  CLAIM_GROUP_MESSAGES,
+  claimGroupMessages,
+  ensureGroupPermits,
+  ensureGroups,
+  FIND_FAIR_GROUP_CANDIDATES,
+  findGroupCandidates,
+} from '../../lib/sql/groupLimits.js';
 import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
 import { useStack } from '../support/stack.js';
@@ -132,5 +139,30 @@ describe('the grouped claim while a migration rebuilds the group-lease index', (
     } finally {
       await app.db.execute('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (queue, group_lease)');
     }
+  });
+});
+
+describe('the grouped claim’s plan', () => {
+  it('reads candidates from the group index and each group’s in-flight rows through their own index, even on a tiny table', async () => {
+    const { app, clock } = await grouped('gplan', ['a', 'b'], { concurrency: 1, ratePerSecond: 2 });
+    const now = clock.now();
+    const read = await app.db.query(`EXPLAIN ${FIND_FAIR_GROUP_CANDIDATES}`, { queue: 'gplan', now, limit: 10, perGroup: 10 });
+    expect(read.filter((row) => row.key === 'ix_queue_messages_group')).toHaveLength(1);
+    const claim = await app.db.query(`EXPLAIN ${CLAIM_GROUP_MESSAGES}`, {
+      queue: 'gplan',
+      candidates: [['00000000-0000-7000-8000-000000000001', 'a']],
+      groups: ['a'],
+      limit: 10,
+      concurrency: 1,
+      ratePerSecond: 2,
+      rateLimited: 1,
+      leaseToken: 't',
+      now,
+      leaseUntil: now,
+    });
+    const byTable = (alias: string) => claim.filter((row) => row.table === alias).map((row) => row.key);
+    expect(byTable('r')).toEqual(['ix_queue_messages_group_lease']);
+    expect(byTable('m')).toEqual(['PRIMARY']);
+    expect(byTable('gr')).toEqual(['PRIMARY']);
   });
 });
