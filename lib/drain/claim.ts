@@ -24,8 +24,9 @@ export interface HeldClaimedMessage extends ClaimedMessage {
   leaseToken: string;
   leaseUntilMs: number;
   /**
-   * Under a queue-wide rate: not to start before this time (see RATE_START_DELAY_MS), so that the
-   * uses of one rate permit are a full window apart however long each claim's round trips took.
+   * Under a queue-wide rate or its group's: not to start before this time (see
+   * RATE_START_DELAY_MS), so that the uses of one rate permit are a full window apart however long
+   * each claim's round trips took.
    */
   notBeforeMs?: number;
 }
@@ -107,8 +108,10 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     if (groups.candidates.length === 0) return { leaseToken, leaseUntil, claimed: 0, messages: [] };
     if (input.permits !== undefined) limit = Math.min(limit, groups.candidates.length);
   }
-  const rated = input.permits?.rate !== undefined || groups?.limits.rateLimited === true;
-  const notBeforeMs = rated ? input.now.getTime() + RATE_START_DELAY_MS : undefined;
+  // Messages that took a rate permit (the queue's, or their group's) start a fixed delay after it.
+  const startMs = input.now.getTime() + RATE_START_DELAY_MS;
+  const startOf = (message: ClaimedMessage): number | undefined =>
+    input.permits?.rate !== undefined || (message.groupKey !== null && groups?.ratedGroups.has(message.groupKey) === true) ? startMs : undefined;
   if (input.permits !== undefined) {
     await ensurePermitsOnce(db, input.queue, input.permits, input.now);
     permitted = await takePermits(db, { queue: input.queue, limits: input.permits, want: limit, leaseToken, now: input.now, leaseUntil });
@@ -143,7 +146,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   while (messages.length < claimed) {
     const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes, groupNext: input.heads !== undefined });
     if (page.length === 0) break;
-    for (const message of page) messages.push(held(message, leaseToken, leaseUntil.getTime(), notBeforeMs));
+    for (const message of page) messages.push(held(message, leaseToken, leaseUntil.getTime(), startOf(message)));
     afterId = page[page.length - 1]!.id;
   }
   // Payloads too large for their rows, slice by slice (a few calls per MiB, only for those).
@@ -284,6 +287,8 @@ interface GroupClaim {
   limits: { concurrency: number | undefined; ratePerSecond: number | undefined; rateLimited: boolean };
   /** Every candidate's group has a rate: each message leased takes one permit (rows = 2 per message). */
   everyGroupRated: boolean;
+  /** The candidates' groups that have a rate: their messages take a permit each. */
+  ratedGroups: Set<string>;
 }
 
 /**
@@ -300,7 +305,7 @@ async function groupCandidates(db: Db, input: ClaimInput, groups: GroupLimits): 
   });
   const unknown = new Set<string>();
   const permitsWanted = new Map<string, number>();
-  let anyRated = false;
+  const ratedGroups = new Set<string>();
   let everyGroupRated = true;
   for (const candidate of candidates) {
     if (!candidate.known) unknown.add(candidate.groupKey);
@@ -309,15 +314,17 @@ async function groupCandidates(db: Db, input: ClaimInput, groups: GroupLimits): 
       everyGroupRated = false;
       continue;
     }
-    anyRated = true;
+    ratedGroups.add(candidate.groupKey);
     const slots = Math.ceil(rate);
     if (candidate.rateSlots < slots) permitsWanted.set(candidate.groupKey, slots);
   }
   await ensureGroups(db, { queue: input.queue, groups: [...unknown], now: input.now });
   await ensureGroupPermits(db, { queue: input.queue, groups: permitsWanted, now: input.now });
+  const anyRated = ratedGroups.size > 0;
   return {
     candidates,
     limits: { concurrency: groups.concurrency, ratePerSecond: groups.ratePerSecond, rateLimited: anyRated },
     everyGroupRated: anyRated && everyGroupRated,
+    ratedGroups,
   };
 }

@@ -6,6 +6,7 @@ import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan, withSpan, type Span } from '../tracing.js';
 import { extendRatePermits, releaseRunPermits } from '../sql/permits.js';
+import { extendGroupRatePermits } from '../sql/groupLimits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
 import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
@@ -499,11 +500,19 @@ export class QueueLane {
     const vouch = this.#rateStarts.lateClaim(claim.messages, this.#o.clock.now().getTime(), roundTripMs);
     if (vouch === undefined) return;
     try {
-      const held = await extendRatePermits(this.#o.db, { queue: this.#queue.name, leaseToken: claim.leaseToken, freeAt: vouch.freeAt });
-      if (held < claim.messages.length) {
+      const { db } = this.#o;
+      const queue = this.#queue.name;
+      const [held, needed] =
+        this.#permits.limits?.rate !== undefined
+          ? [await extendRatePermits(db, { queue, leaseToken: claim.leaseToken, freeAt: vouch.freeAt }), claim.messages.length]
+          : [0, 0];
+      // Messages of rated groups took a group rate permit each (and have a start time).
+      const groupRated = this.#groups === undefined ? 0 : claim.messages.filter((message) => message.notBeforeMs !== undefined).length;
+      const groupHeld = groupRated === 0 ? 0 : await extendGroupRatePermits(db, { queue, leaseToken: claim.leaseToken, startAt: new Date(vouch.startByMs) });
+      if (held < needed || groupHeld < groupRated) {
         this.#o.log.warn('a late claim no longer held its rate permits; its messages go back', {
-          queue: this.#queue.name,
-          held,
+          queue,
+          held: held + groupHeld,
           messages: claim.messages.length,
         });
         return;

@@ -30,7 +30,7 @@ export class LanePermits {
   #heldBack = false;
   #heldBackHoldingNone = false;
 
-  constructor(queue: Pick<QueueConfig, 'ratePerSecond' | 'concurrency'>) {
+  constructor(queue: Pick<QueueConfig, 'ratePerSecond' | 'concurrency'> & Partial<Pick<QueueConfig, 'fifo' | 'groups'>>) {
     const { ratePerSecond, concurrency } = queue;
     this.limits = !hasQueueWideLimits(queue)
       ? undefined
@@ -39,7 +39,7 @@ export class LanePermits {
           ...(concurrency === undefined ? {} : { run: { slots: concurrency } }),
         };
     this.#wait = new PermitWait(this.limits?.rate);
-    this.rateStarts = new RateStarts(this.limits?.rate);
+    this.rateStarts = new RateStarts(this.limits?.rate, queue.groups !== undefined && queue.fifo !== true);
   }
 
   /** Whether the last claim was held back by the limits (it got fewer permits than it asked for). */

@@ -7,14 +7,14 @@ import { RATE_WINDOW_SLACK_MS } from '../sql/permits.js';
  */
 export const RATE_VOUCH_MARGIN_MIN_MS = 100;
 
-/** A message with a start time: under a queue-wide rate, its rate permit's (lib/drain/claim.ts). */
+/** A message with a start time: under a queue-wide or group rate, its rate permit's (lib/drain/claim.ts). */
 interface Timed {
   notBeforeMs?: number;
 }
 
 /** What keeps a late claim its rate permits: the one write's free-at time, and the start it vouches for. */
 export interface Vouch {
-  /** When the claim's rate permits are free again (extendRatePermits' freeAt). */
+  /** When the claim's queue-wide rate permits are free again (extendRatePermits' freeAt). */
   freeAt: Date;
   /** The messages' start time, should the write land by then. */
   startByMs: number;
@@ -33,19 +33,25 @@ export interface Vouch {
  */
 export class RateStarts {
   readonly #rate: { windowMs: number } | undefined;
+  /** A queue with per-group limits: its messages of rated groups carry a start time too. */
+  readonly #groups: boolean;
   /** The rate permits this lane took are in use until then. */
   #permitsUntilMs = 0;
   /** Messages given back for being late for their rate permit's time, not yet written back. */
   #lateReleases = 0;
 
-  /** `rate`: the queue's rate permits, if it has a queue-wide rate. */
-  constructor(rate: { windowMs: number } | undefined) {
+  /**
+   * `rate`: the queue's rate permits, if it has a queue-wide rate; `groups`: whether it has
+   * per-group limits (a group's rate, declared or set at runtime, times its messages the same way).
+   */
+  constructor(rate: { windowMs: number } | undefined, groups = false) {
     this.#rate = rate;
+    this.#groups = groups;
   }
 
-  /** Whether the queue has a queue-wide rate (nothing here applies otherwise). */
+  /** Whether the queue has a queue-wide rate or per-group limits (nothing here applies otherwise). */
   get applies(): boolean {
-    return this.#rate !== undefined;
+    return this.#rate !== undefined || this.#groups;
   }
 
   /** Whether rate permits this lane took are still within their window at `nowMs`. */
@@ -67,7 +73,7 @@ export class RateStarts {
 
   /** Whether a message would start too late for its rate permits: past its start time and the slack. */
   isLate(message: Timed | undefined, nowMs: number): boolean {
-    return this.#rate !== undefined && message?.notBeforeMs !== undefined && nowMs > message.notBeforeMs + RATE_WINDOW_SLACK_MS;
+    return this.applies && message?.notBeforeMs !== undefined && nowMs > message.notBeforeMs + RATE_WINDOW_SLACK_MS;
   }
 
   /** For a due message that is not late (one waiting for a slot): how long until it would be, when to look again. */
@@ -104,11 +110,12 @@ export class RateStarts {
    * nothing more), or without a rate.
    */
   lateClaim(messages: readonly Timed[], sentMs: number, roundTripMs: number): Vouch | undefined {
-    const notBeforeMs = messages[0]?.notBeforeMs;
-    if (this.#rate === undefined || notBeforeMs === undefined) return undefined;
+    const notBeforeMs = messages.find((message) => message.notBeforeMs !== undefined)?.notBeforeMs;
+    if (!this.applies || notBeforeMs === undefined) return undefined;
     if (sentMs <= notBeforeMs + RATE_WINDOW_SLACK_MS) return undefined;
     const marginMs = Math.max(RATE_VOUCH_MARGIN_MIN_MS, Math.ceil(roundTripMs / 2));
-    return { freeAt: new Date(sentMs + marginMs + this.#rate.windowMs), startByMs: sentMs + marginMs };
+    // A group permit's window is its own (lib/sql/groupLimits.ts): the write takes the start time.
+    return { freeAt: new Date(sentMs + marginMs + (this.#rate?.windowMs ?? 0)), startByMs: sentMs + marginMs };
   }
 
   /**
@@ -118,7 +125,7 @@ export class RateStarts {
    */
   vouched(messages: readonly Timed[], vouch: Vouch, nowMs: number): void {
     const startMs = Math.min(nowMs, vouch.startByMs);
-    for (const message of messages) message.notBeforeMs = startMs;
-    this.#permitsUntilMs = Math.max(this.#permitsUntilMs, vouch.freeAt.getTime());
+    for (const message of messages) if (message.notBeforeMs !== undefined) message.notBeforeMs = startMs;
+    if (this.#rate !== undefined) this.#permitsUntilMs = Math.max(this.#permitsUntilMs, vouch.freeAt.getTime());
   }
 }

@@ -181,7 +181,9 @@ UPDATE (
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = due.id
 LEFT JOIN queue_group_permits AS p FORCE INDEX (PRIMARY) ON p.queue = :queue AND p.group_key = due.group_key AND p.slot = due.rate_slot
 ${LEASE_SET},
-    p.free_at = :now + INTERVAL due.rate_window_ms * 1000 MICROSECOND
+    p.free_at = :now + INTERVAL due.rate_window_ms * 1000 MICROSECOND,
+    p.held_by = :leaseToken,
+    p.window_ms = due.rate_window_ms
 WHERE m.queue = :queue AND m.finished_at IS NULL AND m.available_at <= :now AND m.group_head = due.group_key`;
 
 /*
@@ -240,4 +242,31 @@ export async function claimGroupMessages(db: Db, input: ClaimGroupMessagesInput)
   }
 }
 
-export { CLAIM_GROUP_MESSAGES, CLAIM_GROUP_MESSAGES_UNHINTED, ENSURE_GROUP_PERMITS, ENSURE_GROUPS, FIND_FAIR_GROUP_CANDIDATES, FIND_GROUP_CANDIDATES };
+/*
+ * A group's rate permit vouches for starts a window apart from its free_at back. A claim that
+ * reaches its drain after its messages' start time (slow round trips) moves its permits' free_at
+ * to a window after `startAt`, their actual start (never earlier), before they start, as
+ * lib/sql/permits.ts EXTEND_RATE_PERMITS does for a queue's. Each permit keeps the window it was
+ * taken with (a group's own rate may differ from the queue's). Matched rows: a permit another
+ * drain took meanwhile (its window had passed) is not matched, and the count falls short.
+ */
+const EXTEND_GROUP_RATE_PERMITS = `
+UPDATE queue_group_permits FORCE INDEX (ix_queue_group_permits_holder)
+SET free_at = GREATEST(free_at, :startAt + INTERVAL window_ms * 1000 MICROSECOND)
+WHERE queue = :queue AND held_by = :leaseToken`;
+
+/** Keeps a late claim's group rate permits until a window after `startAt`; returns how many it still held. */
+export async function extendGroupRatePermits(db: Db, input: { queue: string; leaseToken: string; startAt: Date }): Promise<number> {
+  const { numberOfRecordsUpdated } = await db.execute(EXTEND_GROUP_RATE_PERMITS, input, { idempotent: true });
+  return numberOfRecordsUpdated;
+}
+
+export {
+  CLAIM_GROUP_MESSAGES,
+  EXTEND_GROUP_RATE_PERMITS,
+  CLAIM_GROUP_MESSAGES_UNHINTED,
+  ENSURE_GROUP_PERMITS,
+  ENSURE_GROUPS,
+  FIND_FAIR_GROUP_CANDIDATES,
+  FIND_GROUP_CANDIDATES,
+};

@@ -20,10 +20,15 @@ CREATE TABLE IF NOT EXISTS queue_groups (
 -- statement
 -- A group's rate permits, as queue_permits (006) holds a queue's: ceil(rate) rows per group, each
 -- taken for a window by one start, so no window starts more of the group than its rate allows.
+-- held_by is the claim that took it last and window_ms its window then: a claim that reaches its
+-- drain late keeps its permits a window from its messages' actual start, by its lease token.
 CREATE TABLE IF NOT EXISTS queue_group_permits (
   queue     VARCHAR(64)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   group_key VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   slot      INT UNSIGNED NOT NULL,
   free_at   DATETIME(3)  NOT NULL,
-  PRIMARY KEY (queue, group_key, slot)
+  held_by   CHAR(36)     CHARACTER SET ascii COLLATE ascii_bin NULL,
+  window_ms INT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, group_key, slot),
+  KEY ix_queue_group_permits_holder (queue, held_by)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin

@@ -96,3 +96,19 @@ describe('RateStarts', () => {
     expect(starts.isLate(slow[0], 2_500)).toBe(true);
   });
 });
+
+describe('RateStarts for a queue with per-group limits', () => {
+  it('times the messages of rated groups as a queue-wide rate does, and leaves the others alone', () => {
+    const starts = new RateStarts(undefined, true);
+    expect(starts.applies).toBe(true);
+    expect(starts.isLate({ notBeforeMs: 1_000 }, 1_000 + RATE_WINDOW_SLACK_MS + 1)).toBe(true);
+    expect(starts.isLate({}, 10_000)).toBe(false);
+    // A claim landing late vouches from its start; the group permits' windows are their own.
+    const messages: { notBeforeMs?: number }[] = [{}, { notBeforeMs: 1_000 }];
+    const vouch = starts.lateClaim(messages, 2_000, 100)!;
+    expect(vouch.startByMs).toBe(2_000 + RATE_VOUCH_MARGIN_MIN_MS);
+    starts.vouched(messages, vouch, 2_050);
+    expect(messages).toEqual([{}, { notBeforeMs: 2_050 }]);
+    expect(starts.holdsPermits(2_050)).toBe(false);
+  });
+});

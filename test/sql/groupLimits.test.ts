@@ -5,6 +5,7 @@ import { ManualClock } from '../../lib/clock.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import {
   CLAIM_GROUP_MESSAGES,
+  extendGroupRatePermits,
   claimGroupMessages,
   ensureGroupPermits,
   ensureGroups,
@@ -164,5 +165,41 @@ describe('the grouped claim’s plan', () => {
     expect(byTable('r')).toEqual(['ix_queue_messages_group_lease']);
     expect(byTable('m')).toEqual(['PRIMARY']);
     expect(byTable('gr')).toEqual(['PRIMARY']);
+  });
+});
+
+describe('extendGroupRatePermits', () => {
+  it('keeps a late claim’s permits a window from its start, safe to re-send, and counts only those it still holds', async () => {
+    const { app, clock } = await grouped('gextend', ['a', 'a', 'b'], { ratePerSecond: 2 });
+    const now = clock.now();
+    const candidates = await findGroupCandidates(app.db, { queue: 'gextend', now, limit: 10, perGroup: 10, fair: false });
+    await ensureGroups(app.db, { queue: 'gextend', groups: ['a', 'b'], now });
+    await ensureGroupPermits(app.db, {
+      queue: 'gextend',
+      groups: new Map([
+        ['a', 2],
+        ['b', 2],
+      ]),
+      now,
+    });
+    const leaseToken = randomUUID();
+    await claimGroupMessages(app.db, {
+      queue: 'gextend',
+      candidates,
+      limit: 10,
+      concurrency: undefined,
+      ratePerSecond: 2,
+      rateLimited: true,
+      leaseToken,
+      now,
+      leaseUntil: new Date(now.getTime() + LEASE_MS),
+    });
+    const startAt = new Date(now.getTime() + 700);
+    expect(await extendGroupRatePermits(app.db, { queue: 'gextend', leaseToken, startAt })).toBe(3);
+    expect(await extendGroupRatePermits(app.db, { queue: 'gextend', leaseToken, startAt })).toBe(3);
+    const [[row]] = (await stack.sql.query("SELECT MIN(free_at) AS f FROM queue_group_permits WHERE queue = 'gextend' AND held_by IS NOT NULL")) as any;
+    // A window of 2 per second is 1,050 ms (with the slack) from the start.
+    expect(new Date(row.f).getTime()).toBe(startAt.getTime() + 1_050);
+    expect(await extendGroupRatePermits(app.db, { queue: 'gextend', leaseToken: randomUUID(), startAt })).toBe(0);
   });
 });
