@@ -59,7 +59,8 @@ export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQu
   return config as GroupedQueue;
 }
 
-function checkGroupKey(groupKey: string): void {
+/** A group key by the rules a message's key follows, or a 400 naming `groupKey` and the rule. */
+export function checkGroupKey(groupKey: string): void {
   const parsed = groupKeyRule.safeParse(groupKey);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, ['groupKey']));
 }
