@@ -6,6 +6,7 @@
  * is tuned without a code change.
  */
 import * as z from 'zod';
+import { MAX_GROUP_RATE } from '../schema/groups.js';
 import { queueName } from '../schema/messages.js';
 import { resolveBackoff } from './backoff.js';
 import { JobRegistry } from './jobs/JobRegistry.js';
@@ -60,8 +61,7 @@ const positive = z.number().positive('must be a positive number').finite('must b
  */
 const MAX_QUEUE_WIDE_LIMIT = 10_000;
 
-/** A group's rate is rows per group (one permit per start a second): bounded, as the queue-wide one. */
-export const MAX_GROUP_RATE = 1_000;
+export { MAX_GROUP_RATE };
 
 const queueDeclaration = z.strictObject({
   name: queueName,

@@ -3,10 +3,9 @@
  * groups with the most backlog and those paused or with limits of their own, set a group's own
  * concurrency or rate, pause and resume it. Every drain's next claim sees a change.
  */
-import * as z from 'zod';
+import { GROUP_LIST_LIMIT, groupLimitsChange, type GroupLimitsChange } from '../schema/groups.js';
 import { groupKey as groupKeyRule } from '../schema/messages.js';
 import type { App } from './app.js';
-import { MAX_GROUP_RATE } from './config.js';
 import { declaredQueue, wakeDrain } from './enqueue.js';
 import { ValidationError } from './errors.js';
 import type { GroupLimits, QueueConfig } from './queues.js';
@@ -42,8 +41,10 @@ export interface GroupList {
 /** A queue declared with `groups`. */
 type GroupedQueue = QueueConfig & { groups: GroupLimits };
 
-/** Groups listed at most, per list, and by default. */
-export const GROUP_LIST_LIMIT = 100;
+// The list's cap and the change's schema are the HTTP API's too (schema/groups.ts).
+export { GROUP_LIST_LIMIT };
+
+/** Groups a list shows when not told how many. */
 export const GROUP_LIST_DEFAULT = 20;
 
 /** A declared queue with per-group limits, or a 4xx naming the rule. */
@@ -61,24 +62,13 @@ export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQu
   return config as GroupedQueue;
 }
 
-function checkGroupKey(groupKey: string): void {
+/** A group key by the rules a message's key follows, or a 400 naming `groupKey` and the rule. */
+export function checkGroupKey(groupKey: string): void {
   const parsed = groupKeyRule.safeParse(groupKey);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, ['groupKey']));
 }
 
-/** A group's own limits: a number sets it, null goes back to the queue's, absent leaves it. */
-export const groupLimitsChange = z.strictObject({
-  concurrency: z
-    .number()
-    .int('must be a whole number of at least 1')
-    .min(1, 'must be a whole number of at least 1')
-    .max(10_000, 'must be at most 10000')
-    .nullable()
-    .optional(),
-  ratePerSecond: z.number().positive('must be a positive number').max(MAX_GROUP_RATE, `must be at most ${MAX_GROUP_RATE}`).nullable().optional(),
-});
-
-export type GroupLimitsChange = z.infer<typeof groupLimitsChange>;
+export { groupLimitsChange, type GroupLimitsChange };
 
 function view(queue: GroupedQueue, row: GroupRow): GroupView {
   const concurrency = row.concurrency ?? queue.groups.concurrency ?? null;

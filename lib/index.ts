@@ -49,5 +49,8 @@ export {
   type MessageViewOf,
   type SendOptions,
   type WaitForOptions,
+  type GroupLimitsChange,
+  type GroupList,
+  type GroupView,
   WaitTimeoutError,
 } from './client/index.js';

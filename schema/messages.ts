@@ -260,7 +260,7 @@ export const messageIdParams = z.object({
 export const queueParams = z.object({ queue: z.string() });
 
 /** Query strings arrive as text. */
-const intFromText = (min: number, max: number) =>
+export const intFromText = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, `must be an integer from ${min} to ${max}`)

@@ -44,7 +44,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       ...(route.body === undefined
         ? {}
         : {
-            requestBody: { required: route.method === 'POST' && route.function === 'enqueue', content: { 'application/json': { schema: input(route.body) } } },
+            requestBody: { required: route.bodyRequired === true, content: { 'application/json': { schema: input(route.body) } } },
           }),
       responses,
       security: [{ sigv4: [] }],

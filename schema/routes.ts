@@ -3,6 +3,7 @@
  * document (schema/openapi.ts), which a test checks against serverless.yml and the handlers.
  */
 import * as z from 'zod';
+import { groupLimitsBody, groupList, groupListQuery, groupParams, groupView } from './groups.js';
 import {
   deadLetterPageQuery,
   enqueueBatch,
@@ -51,6 +52,10 @@ const queueStatsView = z.object({
     })
     .optional()
     .describe('queues with queue-wide limits only, per limited kind'),
+  topGroups: z
+    .array(z.object({ groupKey: z.string(), unfinished: z.number().int(), running: z.number().int(), paused: z.boolean() }))
+    .optional()
+    .describe('queues with per-group limits only: the groups with the most unfinished messages, most first (GET /queues/{queue}/groups lists more)'),
 });
 
 const deadLetterList = z.object({
@@ -75,7 +80,7 @@ const traceHeaders = z.object({
 });
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   /** The serverless.yml function that serves it. */
   function: string;
@@ -85,6 +90,8 @@ export interface Route {
   /** Request headers the route reads (documented; a bad value is ignored, not refused). */
   headers?: z.ZodType;
   body?: z.ZodType;
+  /** The body must be sent (otherwise it may be left out). */
+  bodyRequired?: true;
   /** Status → answer; every route may also answer the refusals in errorResponseBody. */
   responses: Record<number, z.ZodType>;
 }
@@ -97,6 +104,7 @@ export const ROUTES: readonly Route[] = [
     summary: 'Enqueue one message, or { messages: [...] } with up to 500, stored whole or not at all',
     params: queueParams,
     headers: traceHeaders,
+    bodyRequired: true,
     body: z.union([enqueueMessage, enqueueBatch.extend({ messages: z.array(enqueueMessage).min(1).max(500) })]),
     responses: { 202: z.union([enqueuedMessage, z.object({ messages: z.array(enqueuedMessage) })]) },
   },
@@ -114,7 +122,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     path: '/queues/{queue}/stats',
     function: 'stats',
-    summary: "A queue's depth by status and oldest due age; a FIFO queue's groups; queue-wide permits in use",
+    summary: "A queue's depth by status and oldest due age; a FIFO queue's groups; queue-wide permits in use; a grouped queue's top groups",
     params: queueParams,
     responses: { 200: queueStatsView },
   },
@@ -161,6 +169,41 @@ export const ROUTES: readonly Route[] = [
     summary: 'Resume a paused queue',
     params: queueParams,
     responses: { 200: queueState },
+  },
+  {
+    method: 'GET',
+    path: '/queues/{queue}/groups',
+    function: 'groups',
+    summary: 'A queue with per-group limits: its groups with the most backlog, and those paused or with limits of their own',
+    params: queueParams,
+    query: groupListQuery,
+    responses: { 200: groupList },
+  },
+  {
+    method: 'PUT',
+    path: '/queues/{queue}/groups/{groupKey}/limits',
+    function: 'groups',
+    summary: "Set a group's own concurrency or rate (null: back to the queue's); every drain's next claim holds to it",
+    params: groupParams,
+    bodyRequired: true,
+    body: groupLimitsBody,
+    responses: { 200: groupView },
+  },
+  {
+    method: 'POST',
+    path: '/queues/{queue}/groups/{groupKey}/pause',
+    function: 'groups',
+    summary: 'Pause a group: drains start none of its messages (running ones finish, enqueues are still accepted)',
+    params: groupParams,
+    responses: { 200: groupView },
+  },
+  {
+    method: 'POST',
+    path: '/queues/{queue}/groups/{groupKey}/resume',
+    function: 'groups',
+    summary: 'Resume a paused group',
+    params: groupParams,
+    responses: { 200: groupView },
   },
   { method: 'GET', path: '/openapi.json', function: 'openapi', summary: 'This document', responses: { 200: z.object({ openapi: z.string() }).loose() } },
 ];

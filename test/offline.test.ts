@@ -150,3 +150,21 @@ it("enqueues and redrives with the deployment's max attempts and lease, not the 
   const [[row]] = (await stack.sql.query('SELECT TIMESTAMPDIFF(SECOND, updated_at, available_at) AS delay FROM queue_messages WHERE id = ?', [dead])) as any;
   expect(Number(row.delay)).toBe(45);
 });
+
+it('routes a group key with an encoded "/" and hands it over decoded', async () => {
+  // queue.config.ts declares no queue with groups: the key's own rules answer first (the handler
+  // validates the path before lib/groups.ts looks at the queue), and they see it decoded.
+  const paused = await fetch(`${baseUrl}/queues/sms/groups/${encodeURIComponent('tenant/eu ')}/pause`, { method: 'POST' });
+  expect({ status: paused.status, body: await paused.json() }, output).toMatchObject({
+    status: 400,
+    body: { error: { field: 'groupKey', rule: 'trailing_space' } },
+  });
+  const limits = await fetch(`${baseUrl}/queues/sms/groups/${encodeURIComponent('100%')}/limits`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ concurrency: 1 }),
+  });
+  expect(await limits.json()).toMatchObject({ error: { field: 'queue', rule: 'not_grouped' } });
+  const listed = await fetch(`${baseUrl}/queues/sms/groups?limit=5`);
+  expect({ status: listed.status, body: await listed.json() }).toMatchObject({ status: 400, body: { error: { field: 'queue', rule: 'not_grouped' } } });
+});

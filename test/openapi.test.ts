@@ -8,6 +8,7 @@ import { ROUTE_SCHEMAS as cancelMessage } from '../handlers/cancelMessage.js';
 import { ROUTE_SCHEMAS as deadLetters } from '../handlers/deadLetters.js';
 import { ROUTE_SCHEMAS as enqueue } from '../handlers/enqueue.js';
 import { ROUTE_SCHEMAS as getMessage } from '../handlers/getMessage.js';
+import { ROUTE_SCHEMAS as groups } from '../handlers/groups.js';
 import { API_VERSION, handler as openapiHandler, ROUTE_SCHEMAS as openapi } from '../handlers/openapi.js';
 import { ROUTE_SCHEMAS as queueControl } from '../handlers/queueControl.js';
 import { ROUTE_SCHEMAS as stats } from '../handlers/stats.js';
@@ -20,6 +21,7 @@ const HANDLERS: Record<string, Record<string, { path?: unknown; query?: unknown;
   deadLetters,
   enqueue,
   getMessage,
+  groups,
   openapi,
   queueControl,
   stats,

@@ -41,10 +41,14 @@ const ROUTES: Record<string, string> = {
   'DELETE /queues/{queue}/dead': 'handlers/deadLetters.handler',
   'POST /queues/{queue}/pause': 'handlers/queueControl.handler',
   'POST /queues/{queue}/resume': 'handlers/queueControl.handler',
+  'GET /queues/{queue}/groups': 'handlers/groups.handler',
+  'PUT /queues/{queue}/groups/{groupKey}/limits': 'handlers/groups.handler',
+  'POST /queues/{queue}/groups/{groupKey}/pause': 'handlers/groups.handler',
+  'POST /queues/{queue}/groups/{groupKey}/resume': 'handlers/groups.handler',
   'GET /openapi.json': 'handlers/openapi.handler',
 };
 
-const FUNCTIONS = ['enqueue', 'getMessage', 'cancelMessage', 'stats', 'deadLetters', 'queueControl', 'openapi', 'drain', 'migrate'];
+const FUNCTIONS = ['enqueue', 'getMessage', 'cancelMessage', 'stats', 'deadLetters', 'queueControl', 'groups', 'openapi', 'drain', 'migrate'];
 /** The functions that run SQL: all but openapi, which serves a document built from the code. */
 const DB_FUNCTIONS = FUNCTIONS.filter((name) => name !== 'openapi');
 const DB_RESOURCES = ['DbSecret', 'DbCluster', 'DbWriter', 'DbSecretAttachment'];
@@ -52,6 +56,8 @@ const APP_SECRET_RESOURCES = ['DbAppSecret', 'DbAppSecretAttachment'];
 const MAX_ZIP_BYTES = 500 * 1024;
 /** The functions that set timed wakes (lib/timedWakes.ts): the drain as a run ends, enqueue for a delayed message. */
 const WAKE_FUNCTIONS = ['enqueue', 'drain'];
+/** The functions that invoke the drain at once: enqueue, and groups when a group's limit is raised or it is resumed. */
+const WAKE_NOW_FUNCTIONS = ['enqueue', 'groups'];
 const WAKE_ENV = ['WAKE_SCHEDULE_GROUP', 'WAKE_SCHEDULE_PREFIX', 'WAKE_TARGET_ARN', 'WAKE_ROLE_ARN', 'WAKE_SCHEDULER_ENDPOINT'];
 /** The test stage's schedule group, and the only statement resource with a wildcard: a schedule's name in it. */
 const WAKE_GROUP = 'aurora-queue-test';
@@ -242,7 +248,7 @@ describe('serverless package', () => {
   let traced: PackagedService;
 
   beforeAll(async () => {
-    // Sequential on purpose: each run bundles eight functions on a two-core machine.
+    // Sequential on purpose: each run bundles every function on a two-core machine.
     created = await packageService({});
     traced = await packageService({ tracing: 'true' });
     existing = await packageService({
@@ -405,19 +411,22 @@ describe('serverless package', () => {
     });
   });
 
-  describe('wake on enqueue', () => {
-    it('lets the enqueue function invoke the drain function by name, and nothing else', () => {
-      const env = functionResource(existing.template, 'enqueue').Properties.Environment.Variables;
-      expect(env.DRAIN_FUNCTION_NAME).toBe('aurora-queue-test-drain');
+  describe('wake on enqueue (and on a group let go)', () => {
+    it('lets the enqueue and groups functions invoke the drain function by name, and nothing else', () => {
       expect(functionResource(existing.template, 'drain').Properties.FunctionName).toBe('aurora-queue-test-drain');
-      for (const name of FUNCTIONS.filter((f) => f !== 'enqueue')) {
-        expect(functionResource(existing.template, name).Properties.Environment.Variables).not.toHaveProperty('DRAIN_FUNCTION_NAME');
-      }
       const invokes = (name: string) => roleStatements(existing.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('lambda:')));
-      for (const name of FUNCTIONS.filter((f) => f !== 'enqueue')) expect(invokes(name), name).toEqual([]);
-      expect(invokes('enqueue')).toHaveLength(1);
-      expect(asArray(invokes('enqueue')[0].Action)).toEqual(['lambda:InvokeFunction']);
-      expect(asArray(invokes('enqueue')[0].Resource)).toEqual([{ 'Fn::GetAtt': ['DrainLambdaFunction', 'Arn'] }]);
+      for (const name of FUNCTIONS) {
+        const env = functionResource(existing.template, name).Properties.Environment.Variables;
+        if (!WAKE_NOW_FUNCTIONS.includes(name)) {
+          expect(env, name).not.toHaveProperty('DRAIN_FUNCTION_NAME');
+          expect(invokes(name), name).toEqual([]);
+          continue;
+        }
+        expect(env.DRAIN_FUNCTION_NAME, name).toBe('aurora-queue-test-drain');
+        expect(invokes(name), name).toHaveLength(1);
+        expect(asArray(invokes(name)[0].Action)).toEqual(['lambda:InvokeFunction']);
+        expect(asArray(invokes(name)[0].Resource)).toEqual([{ 'Fn::GetAtt': ['DrainLambdaFunction', 'Arn'] }]);
+      }
     });
 
     it('passes the linger setting to the drain', () => {
@@ -665,7 +674,7 @@ describe('serverless package', () => {
       deny(fn, 'rds-data:ExecuteStatement', 'another cluster');
       (sql ? allow : deny)(fn, 'secretsmanager:GetSecretValue', 'the app secret');
       (fn === 'migrate' ? allow : deny)(fn, 'secretsmanager:GetSecretValue', 'the master secret');
-      (fn === 'enqueue' ? allow : deny)(fn, 'lambda:InvokeFunction', 'the drain');
+      (WAKE_NOW_FUNCTIONS.includes(fn) ? allow : deny)(fn, 'lambda:InvokeFunction', 'the drain');
       deny(fn, 'lambda:InvokeFunction', 'the migrate function');
       (fn === 'drain' ? allow : deny)(fn, 'ssm:GetParameter', 'the SMS provider token');
       (fn === 'drain' ? allow : deny)(fn, 'ssm:GetParameter', 'the webhook signing secret');

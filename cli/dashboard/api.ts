@@ -1,16 +1,19 @@
 /**
  * The dashboard page's own JSON endpoints. Each one is thin, as the Lambda handlers are: parse
- * with the API's zod schemas (schema/messages.ts), call the same operations (lib/operations.ts,
- * lib/messages.ts), shape the answer. Refusals are thrown and answered by the server through
+ * with the API's zod schemas (schema/messages.ts, schema/groups.ts), call the same operations
+ * (lib/operations.ts, lib/messages.ts, lib/groups.ts), shape the answer. Refusals are thrown and answered by the server through
  * lib/http's responseForError, so they read as the HTTP API's do and never carry SQL or a stack.
  *
- *   GET    /api/overview                         every queue: depth, oldest due, paused, limits (queue-wide and per
- *                                                 run), a FIFO queue's groups, permits in use, last hour;
+ *   GET    /api/overview                         every queue: depth, oldest due, paused, limits (queue-wide, per
+ *                                                 run and per group), a FIFO queue's groups, permits in use, last hour;
  *                                                 the config's recurring entries with their last and next slot
  *   GET    /api/queues/{queue}/dead?limit&after  a page of dead letters (as GET /queues/{queue}/dead)
  *   POST   /api/queues/{queue}/redrive           { ids?, limit? } → { redriven, more }
  *   DELETE /api/queues/{queue}/dead              { ids } or { all: true }, limit? → { purged, more }
  *   POST   /api/queues/{queue}/pause, /resume
+ *   GET    /api/queues/{queue}/groups?limit      a queue with per-group limits: its groups (as GET /queues/{queue}/groups)
+ *   PUT    /api/queues/{queue}/groups/{groupKey}/limits   { concurrency?, ratePerSecond? }: a number, or null for the queue's
+ *   POST   /api/queues/{queue}/groups/{groupKey}/pause, /resume
  *   GET    /api/messages/{id}                    a message with its payload
  *   DELETE /api/messages/{id}                    cancels it (as DELETE /messages/{id}: a running one is asked to stop)
  *   GET    /api/queues/{queue}/messages?dedupKey=k   the message its dedup key names
@@ -18,12 +21,14 @@
 import * as z from 'zod';
 import type { App } from '../../lib/app.js';
 import { ValidationError, type FieldIssue } from '../../lib/errors.js';
+import { listGroups, pauseGroup, resumeGroup, setGroupLimits } from '../../lib/groups.js';
 import { findRoute, HttpError, ok, type HttpResponse } from '../../lib/http/index.js';
 import { cancelMessage, findMessageByDedupKey, getMessageDetail } from '../../lib/messages.js';
 import { listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../../lib/operations.js';
 import { slotKey, type RecurringPlan } from '../../lib/recurring.js';
 import { slotsAtOrBefore } from '../../lib/schedule.js';
 import { issuesFromZod } from '../../lib/validation.js';
+import { groupLimitsBody, groupListQuery, groupParams } from '../../schema/groups.js';
 import { dedupKey, deadLetterPageQuery, messageIdParams, purgeSelection, queueParams, redriveBody } from '../../schema/messages.js';
 import { recurringViews, type RecurringView } from '../commands/recurring.js';
 import { ThroughputHistory } from './throughput.js';
@@ -61,6 +66,13 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
       parse(emptyBody, request.body, 'body');
       return ok(await (action === 'pause' ? pauseQueue(app, queue) : resumeQueue(app, queue)));
     };
+  const pauseOrResumeGroup =
+    (action: 'pause' | 'resume'): Route =>
+    async (params, request) => {
+      const { queue, groupKey } = parse(groupParams, params, 'path');
+      parse(emptyBody, request.body, 'body');
+      return ok(await (action === 'pause' ? pauseGroup(app, queue, groupKey) : resumeGroup(app, queue, groupKey)));
+    };
   const routes: Record<string, Route> = {
     'GET /api/overview': async () => ok(await overview(app, options, throughput)),
     'GET /api/queues/{queue}/dead': async (params, request) => {
@@ -80,6 +92,17 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
     },
     'POST /api/queues/{queue}/pause': pauseOrResume('pause'),
     'POST /api/queues/{queue}/resume': pauseOrResume('resume'),
+    'GET /api/queues/{queue}/groups': async (params, request) => {
+      const { queue } = parse(queueParams, params, 'path');
+      return ok(await listGroups(app, queue, parse(groupListQuery, queryObject(request), 'query')));
+    },
+    'PUT /api/queues/{queue}/groups/{groupKey}/limits': async (params, request) => {
+      const { queue, groupKey } = parse(groupParams, params, 'path');
+      // No body is a change of nothing: refused as the API refuses {}.
+      return ok(await setGroupLimits(app, queue, groupKey, parse(groupLimitsBody, request.body ?? {}, 'body')));
+    },
+    'POST /api/queues/{queue}/groups/{groupKey}/pause': pauseOrResumeGroup('pause'),
+    'POST /api/queues/{queue}/groups/{groupKey}/resume': pauseOrResumeGroup('resume'),
     'GET /api/messages/{id}': async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id)),
     'DELETE /api/messages/{id}': async (params, request) => {
       const { id } = parse(messageIdParams, params, 'path');
@@ -123,6 +146,11 @@ async function overview(app: App, options: ApiOptions, throughput: ThroughputHis
           drainConcurrency: limits.drainConcurrency,
           drainRatePerSecond: limits.drainRatePerSecond ?? null,
           fifo: limits.fifo,
+          // Per group of a queue with `groups` (null: none): what a group's own limits replace.
+          groups:
+            limits.groups === undefined || limits.fifo
+              ? null
+              : { concurrency: limits.groups.concurrency ?? null, ratePerSecond: limits.groups.ratePerSecond ?? null, fair: limits.groups.fair === true },
           leaseSeconds: limits.leaseSeconds,
           maxAttempts: limits.maxAttempts,
           retentionSeconds: limits.retentionSeconds,

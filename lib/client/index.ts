@@ -8,6 +8,7 @@
  * fails with the field and rule the API would name, without a network call.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { groupLimitsBody, groupListQuery, type GroupLimitsChange } from '../../schema/groups.js';
 import type { CancelView, DedupRule, MessageView } from '../../schema/messages.js';
 import { createApp, type App } from '../app.js';
 import type { QueueAppConfig } from '../config.js';
@@ -15,17 +16,20 @@ import type { Db } from '../db/types.js';
 import { createDb } from '../db/index.js';
 import { enqueue as enqueueMessages, enqueueInTransaction, checkMessage, wakeDrain, type EnqueuedMessage, type MessageFor } from '../enqueue.js';
 import { ConflictError, NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from '../errors.js';
+import { checkGroupKey, groupedQueue, listGroups, pauseGroup, resumeGroup, setGroupLimits, type GroupList, type GroupView } from '../groups.js';
 import { JobRegistry } from '../jobs/JobRegistry.js';
 import type { AnyJobType, PayloadInput, ResultOf } from '../jobs/types.js';
 import { cancelMessage, getMessageStatus } from '../messages.js';
 import { resolveQueues } from '../queues.js';
 import { systemClock } from '../clock.js';
 import { activeSpanContext, traceHeaders } from '../tracing.js';
+import { issuesFromZod } from '../validation.js';
 import { AutoBatcher } from './AutoBatcher.js';
 import { apiGatewaySigner } from './sigv4.js';
 import { systemWaitTime, waitForMessage, type WaitForOptions, type WaitTime } from './waitFor.js';
 
 export { WaitTimeoutError, type WaitForOptions, type WaitTime } from './waitFor.js';
+export type { GroupLimitsChange, GroupList, GroupView };
 
 /** Everything of a message but its type and payload; `queue` defaults to `default`. */
 export interface SendOptions {
@@ -74,6 +78,16 @@ export interface QueueClient<J extends AnyJobType> {
   waitFor<T extends J['type'] = J['type']>(id: string, options: WaitForOptions): Promise<MessageViewOf<J, T>>;
   /** Cancels a waiting or retrying message; a running one is asked to stop (`cancelRequested`: it ends cancelled unless its handler finishes first). */
   cancel(id: string): Promise<CancelView>;
+  /**
+   * A queue with per-group limits (`groups` in queue.config.ts): the `limit` groups (default 20, at
+   * most 100) with the most unfinished messages, and the groups paused or with limits of their own.
+   */
+  listGroups(queue: string, options?: { limit?: number }): Promise<GroupList>;
+  /** A group's own concurrency and/or rate: a number sets it, null gives it the queue's back, absent leaves it. */
+  setGroupLimits(queue: string, groupKey: string, change: GroupLimitsChange): Promise<GroupView>;
+  /** Drains start none of the group's messages until it is resumed; running ones finish, enqueues go on. */
+  pauseGroup(queue: string, groupKey: string): Promise<GroupView>;
+  resumeGroup(queue: string, groupKey: string): Promise<GroupView>;
   /** Sends what auto-batching still holds and releases the client. */
   close(): Promise<void>;
 }
@@ -127,6 +141,13 @@ function message(type: string, payload: unknown, options: SendOptions = {}) {
   return { type, payload, ...rest };
 }
 
+/** A group list's `limit` by the API's rule (a whole number from 1 to 100), checked before anything is sent. */
+function checkListLimit(limit: number | undefined): void {
+  if (limit === undefined) return;
+  const parsed = groupListQuery.safeParse({ limit: String(limit) });
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
+}
+
 function directClient<J extends AnyJobType>(options: DirectOptions<J>): DirectQueueClient<J> {
   const db = 'query' in options.database ? options.database : createDb(options.database);
   const app = createApp({ config: options.config, db, env: options.env ?? process.env });
@@ -140,6 +161,13 @@ function directClient<J extends AnyJobType>(options: DirectOptions<J>): DirectQu
     get,
     waitFor: (id, wait) => waitForMessage(() => get(id), id, wait, options.time ?? systemWaitTime),
     cancel: (id) => cancelMessage(app, id),
+    listGroups: async (queue, list) => {
+      checkListLimit(list?.limit);
+      return listGroups(app, queue, list);
+    },
+    setGroupLimits: (queue, groupKey, change) => setGroupLimits(app, queue, groupKey, change),
+    pauseGroup: (queue, groupKey) => pauseGroup(app, queue, groupKey),
+    resumeGroup: (queue, groupKey) => resumeGroup(app, queue, groupKey),
     close: () => batcher.flush(),
   };
 }
@@ -156,8 +184,9 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
     })());
   const base = new URL(options.baseUrl);
 
-  const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> => {
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, query: Record<string, string> = {}): Promise<unknown> => {
     const url = new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base : new URL(`${base.href}/`));
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { host: url.host, ...(text === undefined ? {} : { 'content-type': 'application/json' }) };
     const signed = await (
@@ -168,7 +197,7 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
       hostname: url.hostname,
       port: url.port ? Number(url.port) : undefined,
       path: url.pathname,
-      query: {},
+      query,
       headers,
       body: text,
     });
@@ -183,6 +212,12 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
   };
 
   const get = async <T extends J['type']>(id: string) => (await call('GET', `/messages/${encodeURIComponent(id)}`)) as MessageViewOf<J, T>;
+  /** The group's path; the queue and key are checked as the API checks them, before anything is sent. */
+  const groupPath = (queue: string, groupKey: string, action: string) => {
+    groupedQueue(checker, queue);
+    checkGroupKey(groupKey);
+    return `/queues/${encodeURIComponent(queue)}/groups/${encodeURIComponent(groupKey)}/${action}`;
+  };
 
   return {
     async enqueue(type, payload, send) {
@@ -200,6 +235,20 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
     get,
     waitFor: (id, wait) => waitForMessage(() => get(id), id, wait, options.time ?? systemWaitTime),
     cancel: async (id) => (await call('DELETE', `/messages/${encodeURIComponent(id)}`)) as CancelView,
+    async listGroups(queue, list) {
+      checkListLimit(list?.limit);
+      groupedQueue(checker, queue);
+      const query: Record<string, string> = list?.limit === undefined ? {} : { limit: String(list.limit) };
+      return (await call('GET', `/queues/${encodeURIComponent(queue)}/groups`, undefined, query)) as GroupList;
+    },
+    async setGroupLimits(queue, groupKey, change) {
+      const path = groupPath(queue, groupKey, 'limits');
+      const parsed = groupLimitsBody.safeParse(change);
+      if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
+      return (await call('PUT', path, parsed.data)) as GroupView;
+    },
+    pauseGroup: async (queue, groupKey) => (await call('POST', groupPath(queue, groupKey, 'pause'))) as GroupView,
+    resumeGroup: async (queue, groupKey) => (await call('POST', groupPath(queue, groupKey, 'resume'))) as GroupView,
     close: async () => {},
   };
 }

@@ -9,11 +9,13 @@ import * as z from 'zod';
 import { createCancelMessageHandler } from '../../handlers/cancelMessage.js';
 import { createEnqueueHandler } from '../../handlers/enqueue.js';
 import { createGetMessageHandler } from '../../handlers/getMessage.js';
+import { createGroupsHandler, ROUTE_SCHEMAS as GROUP_ROUTES } from '../../handlers/groups.js';
 import { createApp } from '../../lib/app.js';
 import { createQueueClient, WaitTimeoutError, type QueueClient } from '../../lib/client/index.js';
 import { drain } from '../../lib/drain/drain.js';
 import { defineConfig } from '../../lib/config.js';
 import { ValidationError } from '../../lib/errors.js';
+import { findRoute } from '../../lib/http/index.js';
 import { defineJobType } from '../../lib/jobs/types.js';
 import { httpEvent, lambdaContext, recordingLogger } from '../http/fixtures.js';
 import { useStack } from '../support/stack.js';
@@ -21,7 +23,7 @@ import { useStack } from '../support/stack.js';
 const stack = useStack();
 
 const config = defineConfig({
-  queues: [{ name: 'default' }, { name: 'orders' }, { name: 'ledger', fifo: true }, { name: 'reports' }],
+  queues: [{ name: 'default' }, { name: 'orders' }, { name: 'ledger', fifo: true }, { name: 'reports' }, { name: 'tenants', groups: { concurrency: 2 } }],
   jobTypes: [
     // A result type inferred from handle: { rows: number; url: string; at: Date } read back as JSON.
     defineJobType({
@@ -91,6 +93,57 @@ async function waitsForResult(client: QueueClient<(typeof config.jobTypes)[numbe
 
   const { id: idle } = await client.enqueue('ping', {}, { queue: 'orders', delaySeconds: 3_600 });
   await expect(client.waitFor(idle, { timeoutMs: 120 })).rejects.toBeInstanceOf(WaitTimeoutError);
+}
+
+/** A key the path must carry encoded: a "/", a space, a "%" before hex digits, non-ASCII, "?" and "#". */
+const AWKWARD_KEY = 'tenant/eu 100%41 ü?#';
+
+/**
+ * A group paused, its limits set and given back, listed and resumed, with a key the path carries
+ * encoded; and refusals named as the API names them.
+ */
+async function operatesGroups(client: QueueClient<(typeof config.jobTypes)[number]>): Promise<void> {
+  await stack.sql.query('DELETE FROM queue_groups');
+  await client.enqueueMany(
+    [
+      { type: 'ping', payload: {}, groupKey: AWKWARD_KEY },
+      { type: 'ping', payload: {}, groupKey: AWKWARD_KEY },
+      { type: 'ping', payload: {}, groupKey: 'small' },
+    ],
+    { queue: 'tenants' },
+  );
+  expect(await client.pauseGroup('tenants', AWKWARD_KEY)).toMatchObject({ groupKey: AWKWARD_KEY, paused: true, unfinished: 2, state: 'paused' });
+  expect(await client.setGroupLimits('tenants', AWKWARD_KEY, { concurrency: 5, ratePerSecond: 1.5 })).toMatchObject({
+    concurrency: 5,
+    ratePerSecond: 1.5,
+    overridden: { concurrency: true, ratePerSecond: true },
+    paused: true,
+  });
+  expect(await client.setGroupLimits('tenants', AWKWARD_KEY, { concurrency: null })).toMatchObject({
+    concurrency: 2,
+    overridden: { concurrency: false, ratePerSecond: true },
+  });
+  const listed = await client.listGroups('tenants', { limit: 1 });
+  expect(listed).toEqual({
+    queue: 'tenants',
+    declared: { concurrency: 2, ratePerSecond: null, fair: false },
+    top: [expect.objectContaining({ groupKey: AWKWARD_KEY, unfinished: 2 })],
+    set: [expect.objectContaining({ groupKey: AWKWARD_KEY, paused: true, ratePerSecond: 1.5 })],
+  });
+  expect((await client.listGroups('tenants')).top.map((g) => g.groupKey)).toEqual([AWKWARD_KEY, 'small']);
+  expect(await client.resumeGroup('tenants', AWKWARD_KEY)).toMatchObject({ groupKey: AWKWARD_KEY, paused: false, state: 'idle' });
+  const [rows] = (await stack.sql.query("SELECT group_key, paused FROM queue_groups WHERE queue = 'tenants'")) as any;
+  expect(rows.map((r: any) => [r.group_key, Number(r.paused)])).toEqual([[AWKWARD_KEY, 0]]);
+
+  await expect(client.pauseGroup('orders', 'a')).rejects.toMatchObject({ name: 'ValidationError', field: 'queue', rule: 'not_grouped' });
+  await expect(client.listGroups('orders')).rejects.toMatchObject({ field: 'queue', rule: 'not_grouped' });
+  await expect(client.pauseGroup('nope', 'a')).rejects.toMatchObject({ name: 'NotFoundError', code: 'unknown_queue' });
+  await expect(client.resumeGroup('tenants', 'ends ')).rejects.toMatchObject({ field: 'groupKey', rule: 'trailing_space' });
+  await expect(client.setGroupLimits('tenants', 'a', { concurrency: 0 })).rejects.toMatchObject({ field: 'concurrency', rule: 'too_small' });
+  await expect(client.setGroupLimits('tenants', 'a', {})).rejects.toMatchObject({ rule: 'required' });
+  await expect(client.listGroups('tenants', { limit: 101 })).rejects.toMatchObject({ field: 'limit', rule: 'too_big' });
+  const [after] = (await stack.sql.query("SELECT group_key FROM queue_groups WHERE queue = 'tenants'")) as any;
+  expect(after).toHaveLength(1);
 }
 
 describe('direct client', () => {
@@ -180,6 +233,10 @@ describe('direct client', () => {
     await client.close();
   });
 
+  it("lists a queue's groups, sets a group's limits, pauses and resumes it", async () => {
+    await operatesGroups(createQueueClient({ transport: 'direct', config, database: stack.newDb(), lingerMs: 0, env: {} }));
+  });
+
   it('types enqueues by the config: a wrong payload or type is a compile error', async () => {
     const client = createQueueClient({ transport: 'direct', config, database: stack.newDb(), lingerMs: 0, env: {} });
     // @ts-expect-error: totalCents is a number
@@ -200,11 +257,30 @@ describe('HTTP client', () => {
     const enqueue = createEnqueueHandler(app, { logger, publishMetrics: () => {} });
     const get = createGetMessageHandler(app, { logger });
     const cancel = createCancelMessageHandler(app, { logger });
+    const groups = createGroupsHandler(app, { logger });
     const handle = async (req: IncomingMessage, res: ServerResponse) => {
       let body = '';
       for await (const chunk of req) body += chunk;
       seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization });
-      const path = new URL(req.url!, 'http://x').pathname;
+      const url = new URL(req.url!, 'http://x');
+      const path = url.pathname;
+      const groupRoute = findRoute(Object.keys(GROUP_ROUTES), req.method!, path).route;
+      if (groupRoute !== undefined) {
+        // As API Gateway hands a request over: the path's parameters decoded, the query string parsed.
+        const pathParameters = Object.fromEntries(Object.entries(groupRoute.params).map(([name, value]) => [name, decodeURIComponent(value)]));
+        const query = Object.fromEntries(url.searchParams);
+        const event = httpEvent({
+          method: req.method!,
+          path,
+          routeKey: groupRoute.key,
+          pathParameters,
+          ...(url.search ? { query } : {}),
+          ...(body ? { body } : {}),
+        });
+        const response: any = await groups(event, lambdaContext);
+        res.writeHead(response.statusCode, { 'content-type': 'application/json' }).end(response.body);
+        return;
+      }
       const queue = /^\/queues\/([^/]+)\/messages$/.exec(path)?.[1];
       const id = /^\/messages\/([^/]+)$/.exec(path)?.[1];
       const event = (route: string, pathParameters: Record<string, string>) =>
@@ -306,6 +382,18 @@ describe('HTTP client', () => {
 
   it('waits for a message a drain runs, and gets its result typed by its job type', async () => {
     await waitsForResult(client());
+  });
+
+  it("lists a queue's groups, sets a group's limits, pauses and resumes it, the key encoded in the path", async () => {
+    seen.length = 0;
+    await operatesGroups(client());
+    const paths = seen.map((request) => `${request.method} ${request.url}`);
+    expect(paths).toContain(`POST /queues/tenants/groups/${encodeURIComponent(AWKWARD_KEY)}/pause`);
+    expect(paths).toContain(`PUT /queues/tenants/groups/tenant%2Feu%20100%2541%20%C3%BC%3F%23/limits`);
+    expect(paths).toContain('GET /queues/tenants/groups?limit=1');
+    // The refusals were the client's own: no request after the resume.
+    expect(paths.at(-1)).toBe(`POST /queues/tenants/groups/${encodeURIComponent(AWKWARD_KEY)}/resume`);
+    for (const request of seen) expect(request.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\//);
   });
 
   it("answers the API's refusals as typed errors", async () => {

@@ -8,6 +8,8 @@ const SVG = 'http://www.w3.org/2000/svg';
 /** The API's limits: dead letters per page, and per redrive or purge call. */
 const MAX_PAGE = 500;
 const MAX_BULK = 1000;
+/** Groups with the most backlog shown per queue (the API lists up to 100). */
+const GROUPS_SHOWN = 20;
 
 const state = {
   /** The last answer of /api/overview. */
@@ -17,6 +19,10 @@ const state = {
   dead: { queue: undefined, messages: [], next: undefined },
   /** Ids of dead letters ticked on the page. */
   selected: new Set(),
+  /** The group lists of the queues with per-group limits (GET /api/queues/{queue}/groups), in the overview's order. */
+  groups: [],
+  /** The group whose limits the dialog edits: { queue, groupKey }. */
+  editing: undefined,
   /** The message being looked at: { id } or { queue, dedupKey }; looked up again on each refresh. */
   lookup: undefined,
   refreshing: false,
@@ -89,6 +95,7 @@ function limitsText(limits, permitsInUse) {
     limits.concurrency === null ? undefined : `${limits.concurrency} at once queue-wide${inUse('run')}`,
     limits.ratePerSecond === null ? 'no rate limit' : `${limits.ratePerSecond}/s queue-wide${inUse('rate')}`,
     `per run ${perRun}`,
+    limits.groups === null ? undefined : `per group ${perGroupText(limits.groups)}`,
     `lease ${limits.leaseSeconds} s`,
     `${limits.maxAttempts} ${plural(limits.maxAttempts, 'attempt')}`,
   ]
@@ -96,8 +103,20 @@ function limitsText(limits, permitsInUse) {
     .join(' · ');
 }
 
+/** A queue's declared per-group limits. */
+function perGroupText(declared) {
+  return [
+    declared.concurrency === null ? undefined : `${declared.concurrency} at once`,
+    declared.ratePerSecond === null ? undefined : `${declared.ratePerSecond}/s`,
+    declared.fair ? 'fair share' : undefined,
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
 /** A FIFO queue's groups: live, with a message in flight, and blocked (the head is retrying). */
-function groupsCell(groups) {
+function groupsCell(groups, grouped) {
+  if (grouped) return el('td', { class: 'groups' }, el('a', { href: '#groups-section' }, 'per-group limits'));
   if (groups === undefined) return el('td', { class: 'groups muted' }, '–');
   const title = `${count(groups.live)} live ${plural(groups.live, 'group')}: ${count(groups.inFlight)} with a message in flight, ${count(groups.blocked)} blocked (its first message is waiting to retry, holding the rest of the group back)`;
   return el(
@@ -198,7 +217,7 @@ function renderOverview() {
       el('td', { class: 'num delayed' }, count(q.delayed)),
       el('td', { class: `num dead${q.counts.dead > 0 ? ' alert' : ''}` }, count(q.counts.dead)),
       el('td', { class: 'num oldest' }, q.oldestDueAgeSeconds > 0 ? duration(q.oldestDueAgeSeconds) : '–'),
-      groupsCell(q.groups),
+      groupsCell(q.groups, q.limits.groups !== null),
       el(
         'td',
         { class: 'throughput' },
@@ -275,6 +294,146 @@ async function setPaused(queue, paused) {
     await refresh();
   } catch (error) {
     showProblem(`Could not ${paused ? 'pause' : 'resume'} ${queue}: ${error.message}`);
+  }
+}
+
+// --- groups ------------------------------------------------------------------------------------
+
+const groupPath = (queue, groupKey, action) => `/api/queues/${encodeURIComponent(queue)}/groups/${encodeURIComponent(groupKey)}/${action}`;
+
+async function loadGroups() {
+  const grouped = state.overview.queues.filter((q) => q.limits.groups !== null);
+  state.groups = await Promise.all(grouped.map((q) => api('GET', `/api/queues/${encodeURIComponent(q.queue)}/groups?limit=${GROUPS_SHOWN}`)));
+  renderGroups();
+}
+
+/** The most backlog first, then the groups paused or with limits of their own that are not among them. */
+function groupsShown(list) {
+  const top = new Set(list.top.map((g) => g.groupKey));
+  return [...list.top, ...list.set.filter((g) => !top.has(g.groupKey))];
+}
+
+/** A limit that applies, and whether it is the group's own. */
+function limitCell(kind, value, own, unit) {
+  const text = value === null ? 'none' : `${value}${unit}`;
+  return el('td', { class: `num ${kind}`, title: own ? "the group's own" : "the queue's" }, own ? el('strong', {}, text) : text);
+}
+
+function renderGroups() {
+  $('groups-section').hidden = state.groups.length === 0;
+  $('groups').replaceChildren(
+    ...state.groups.map((list) => {
+      const groups = groupsShown(list);
+      const declared = perGroupText(list.declared);
+      return el(
+        'div',
+        { class: 'group-panel', dataset: { queue: list.queue } },
+        el('h3', {}, `${list.queue} `, el('span', { class: 'muted small' }, declared === '' ? 'no per-group limit declared' : `per group ${declared}`)),
+        groups.length === 0
+          ? el('p', { class: 'muted empty' }, 'No group has unfinished messages, is paused or has limits of its own.')
+          : el(
+              'div',
+              { class: 'scroll' },
+              el(
+                'table',
+                {},
+                el(
+                  'thead',
+                  {},
+                  el(
+                    'tr',
+                    {},
+                    el('th', { scope: 'col' }, 'group'),
+                    el('th', { scope: 'col', class: 'num' }, 'unfinished'),
+                    el('th', { scope: 'col', class: 'num' }, 'running'),
+                    el('th', { scope: 'col', class: 'num', title: "bold: the group's own" }, 'concurrency'),
+                    el('th', { scope: 'col', class: 'num', title: "bold: the group's own" }, 'rate'),
+                    el('th', { scope: 'col' }, 'state'),
+                    el('th', { scope: 'col' }, ''),
+                  ),
+                ),
+                el(
+                  'tbody',
+                  {},
+                  groups.map((g) => groupRow(list.queue, g)),
+                ),
+              ),
+            ),
+      );
+    }),
+  );
+}
+
+function groupRow(queue, g) {
+  return el(
+    'tr',
+    { dataset: { groupKey: g.groupKey } },
+    el('th', { scope: 'row', class: 'group-key mono', title: g.groupKey }, g.groupKey),
+    el('td', { class: 'num unfinished' }, count(g.unfinished)),
+    el('td', { class: 'num running' }, count(g.running)),
+    limitCell('concurrency', g.concurrency, g.overridden.concurrency, ''),
+    limitCell('rate', g.ratePerSecond, g.overridden.ratePerSecond, '/s'),
+    el('td', { class: 'state' }, el('span', { class: `badge group-${g.state}` }, g.state)),
+    el(
+      'td',
+      { class: 'actions' },
+      el('button', { type: 'button', class: 'small-button pause', onclick: () => setGroupPaused(queue, g.groupKey, !g.paused) }, g.paused ? 'Resume' : 'Pause'),
+      el('button', { type: 'button', class: 'small-button limits', onclick: () => editGroupLimits(queue, g) }, 'Limits…'),
+    ),
+  );
+}
+
+async function setGroupPaused(queue, groupKey, paused) {
+  try {
+    await api('POST', groupPath(queue, groupKey, paused ? 'pause' : 'resume'), {});
+    notice(
+      paused
+        ? `Paused group ${groupKey} of ${queue}: drains start none of its messages until it is resumed; its other groups run.`
+        : `Resumed group ${groupKey} of ${queue}.`,
+    );
+    await refresh();
+  } catch (error) {
+    showProblem(`Could not ${paused ? 'pause' : 'resume'} group ${groupKey} of ${queue}: ${error.message}`);
+  }
+}
+
+/** Opens the limits dialog on a group: its own limits filled in, the queue's as placeholders. */
+function editGroupLimits(queue, g) {
+  const declared = state.groups.find((list) => list.queue === queue)?.declared;
+  state.editing = { queue, groupKey: g.groupKey };
+  $('group-limits-title').textContent = `Limits of group ${g.groupKey} of ${queue}`;
+  for (const [input, kind] of [
+    [$('group-concurrency'), 'concurrency'],
+    [$('group-rate'), 'ratePerSecond'],
+  ]) {
+    input.value = g.overridden[kind] ? String(g[kind]) : '';
+    input.placeholder = declared?.[kind] == null ? 'none' : `queue's: ${declared[kind]}`;
+  }
+  $('group-limits-problem').hidden = true;
+  $('group-limits').showModal();
+}
+
+/** An input's number, null when empty (the queue's limit back); what is not a number is refused here. */
+function limitValue(input, name) {
+  if (input.validity.badInput) throw new Error(`${name}: must be a number`);
+  return input.value.trim() === '' ? null : Number(input.value);
+}
+
+async function saveGroupLimits(event) {
+  event.preventDefault();
+  const { queue, groupKey } = state.editing;
+  const problem = $('group-limits-problem');
+  try {
+    const change = { concurrency: limitValue($('group-concurrency'), 'concurrency'), ratePerSecond: limitValue($('group-rate'), 'ratePerSecond') };
+    const group = await api('PUT', groupPath(queue, groupKey, 'limits'), change);
+    $('group-limits').close();
+    const limit = (value, unit) => (value === null ? 'none' : `${value}${unit}`);
+    notice(`Group ${groupKey} of ${queue}: concurrency ${limit(group.concurrency, '')}, rate ${limit(group.ratePerSecond, '/s')}.`);
+    await refresh();
+  } catch (error) {
+    // The dialog stays open with the refusal (it names the field), so the value can be fixed.
+    problem.textContent = error.message;
+    problem.hidden = false;
   }
 }
 
@@ -489,6 +648,7 @@ async function refresh() {
     if (state.queue === undefined) state.queue = initialQueue();
     renderOverview();
     renderRecurring();
+    await loadGroups();
     if (state.queue !== undefined) await loadDead();
     if (state.lookup !== undefined) await lookUp();
     $('refreshed').textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -524,6 +684,8 @@ $('purge-selected').addEventListener('click', () => bulk('purge', 'selected'));
 $('redrive-all').addEventListener('click', () => bulk('redrive', 'all'));
 $('purge-all').addEventListener('click', () => bulk('purge', 'all'));
 $('dead-more').addEventListener('click', () => loadMoreDead().catch((error) => showProblem(`Could not load more: ${error.message}`)));
+$('group-limits-form').addEventListener('submit', saveGroupLimits);
+$('group-limits-cancel').addEventListener('click', () => $('group-limits').close());
 $('lookup').addEventListener('submit', (event) => {
   event.preventDefault();
   const key = $('lookup-key').value;

@@ -2,7 +2,8 @@
  * The dashboard in a real browser (Debian's Chromium through playwright-core) on the real stack:
  * the page loads, shows depths and a dead letter made by a real drain, redrives it after a
  * confirmation, and the message's status changes. A message shows its producer's trace id when it
- * was enqueued with a trace context.
+ * was enqueued with a trace context. A queue with per-group limits lists its groups, a blocked one
+ * marked, and a group is paused and given limits of its own from the page.
  */
 import * as z from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +53,12 @@ const ledgerPost = defineJobType({
 });
 
 const config = defineConfig({
-  queues: [{ name: 'partners', ratePerSecond: 20 }, { name: 'emails' }, { name: 'ledger', fifo: true, concurrency: 4 }],
+  queues: [
+    { name: 'partners', ratePerSecond: 20 },
+    { name: 'emails' },
+    { name: 'ledger', fifo: true, concurrency: 4 },
+    { name: 'tenants', groups: { concurrency: 1, fair: true } },
+  ],
   jobTypes: [partnerCall, noop, ledgerPost, receipt],
 });
 
@@ -81,6 +87,15 @@ beforeAll(async () => {
     ['acct-1', 'acct-1', 'acct-2'].map((account) => ({ type: 'ledger.post', payload: { account }, groupKey: account })),
   );
   expect(await drain(app, { queue: 'ledger', remainingTimeMs: () => 30_000 })).toMatchObject({ retried: 1, done: 1 });
+  // tenants: acct/eu-1 has one of its three in flight, at its concurrency of 1: blocked.
+  await enqueue(
+    app,
+    'tenants',
+    ['acct/eu-1', 'acct/eu-1', 'acct/eu-1', 'acct-2'].map((account) => ({ type: 'noop', payload: account, groupKey: account })),
+  );
+  await stack.sql.query(
+    "UPDATE queue_messages SET status = 'running', lease_token = 'lease-page', available_at = UTC_TIMESTAMP(3) + INTERVAL 1 HOUR WHERE queue = 'tenants' AND group_key = 'acct/eu-1' ORDER BY id LIMIT 1",
+  );
 
   dashboard = await startDashboard({ app, port: 0, target: `database ${stack.database} (test)`, refreshSeconds: 1, log: () => {} });
   browser = await launchChromium();
@@ -195,6 +210,57 @@ describe('the dashboard page', () => {
     expect(state.paused_at).not.toBeNull();
     await row('emails').locator('td.state button').click();
     await expect.poll(() => row('emails').locator('td.state .badge').textContent()).toBe('active');
+  });
+
+  it("lists a grouped queue's groups with the blocked one marked, pauses a group and sets a group's limits", async () => {
+    const panel = page.locator('.group-panel[data-queue="tenants"]');
+    const group = (key: string) => panel.locator(`tr[data-group-key="${key}"]`);
+    await expect.poll(() => group('acct/eu-1').locator('td.state').textContent()).toBe('blocked');
+    expect(await group('acct/eu-1').locator('td').allTextContents()).toEqual(['3', '1', '1', 'none', 'blocked', 'PauseLimits…']);
+    expect(await group('acct-2').locator('td.state').textContent()).toBe('idle');
+    expect(await panel.locator('h3').textContent()).toBe('tenants per group 1 at once, fair share');
+    expect(await row('tenants').locator('td.limits').textContent()).toContain('per group 1 at once, fair share');
+    expect(await page.locator('.group-panel').count()).toBe(1);
+
+    await group('acct-2').locator('button.pause').click();
+    await expect.poll(() => group('acct-2').locator('td.state').textContent()).toBe('paused');
+    expect(await page.locator('#notice').textContent()).toBe(
+      'Paused group acct-2 of tenants: drains start none of its messages until it is resumed; its other groups run.',
+    );
+    expect(await group('acct-2').locator('button.pause').textContent()).toBe('Resume');
+    const [[paused]] = (await stack.sql.query("SELECT paused FROM queue_groups WHERE queue = 'tenants' AND group_key = 'acct-2'")) as any;
+    expect(paused.paused).toBe(1);
+
+    // Limits: the queue's show as placeholders; a refusal keeps the dialog open and names the field.
+    await group('acct/eu-1').locator('button.limits').click();
+    expect(await page.locator('#group-limits').isVisible()).toBe(true);
+    expect(await page.locator('#group-limits-title').textContent()).toBe('Limits of group acct/eu-1 of tenants');
+    expect(await page.locator('#group-concurrency').getAttribute('placeholder')).toBe("queue's: 1");
+    expect(await page.locator('#group-rate').getAttribute('placeholder')).toBe('none');
+    await page.locator('#group-concurrency').fill('0');
+    await page.locator('#group-limits-save').click();
+    await expect.poll(() => page.locator('#group-limits-problem').textContent()).toContain('at least 1');
+    expect(await page.locator('#group-limits').isVisible()).toBe(true);
+    await page.locator('#group-concurrency').fill('3');
+    await page.locator('#group-rate').fill('2.5');
+    await page.locator('#group-limits-save').click();
+    await expect.poll(() => group('acct/eu-1').locator('td.concurrency').textContent()).toBe('3');
+    expect(await page.locator('#group-limits').isVisible()).toBe(false);
+    expect(await group('acct/eu-1').locator('td.rate').textContent()).toBe('2.5/s');
+    expect(await group('acct/eu-1').locator('td.state').textContent()).toBe('running');
+    const [[own]] = (await stack.sql.query("SELECT concurrency, rate_per_second FROM queue_groups WHERE queue = 'tenants' AND group_key = 'acct/eu-1'")) as any;
+    expect([own.concurrency, own.rate_per_second]).toEqual([3, 2.5]);
+
+    // Emptied, the concurrency is the queue's again.
+    await group('acct/eu-1').locator('button.limits').click();
+    expect(await page.locator('#group-concurrency').inputValue()).toBe('3');
+    await page.locator('#group-concurrency').fill('');
+    await page.locator('#group-limits-save').click();
+    await expect.poll(() => group('acct/eu-1').locator('td.state').textContent()).toBe('blocked');
+    expect(await group('acct/eu-1').locator('td.concurrency').textContent()).toBe('1');
+
+    await group('acct-2').locator('button.pause').click();
+    await expect.poll(() => group('acct-2').locator('td.state').textContent()).toBe('idle');
   });
 
   it('purges all of a queue after saying how many', async () => {

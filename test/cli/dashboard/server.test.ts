@@ -173,6 +173,93 @@ describe('FIFO queues and queue-wide limits in /api/overview', () => {
   });
 });
 
+describe('groups of a queue with per-group limits', () => {
+  const config = defineConfig({
+    queues: [{ name: 'tenants', groups: { concurrency: 1, ratePerSecond: 5, fair: true } }, { name: 'plain' }],
+    jobTypes: [anyType],
+  });
+  let grouped: App;
+  let other: Dashboard;
+  const KEY = 'acct/eu 1 ü';
+  const path = (action: string, key = KEY) => `/api/queues/tenants/groups/${encodeURIComponent(key)}/${action}`;
+  const send = (method: string, to: string, body?: unknown) =>
+    call(other, method, to, { headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  beforeAll(async () => {
+    grouped = createApp({ config, clock: new ManualClock('2026-03-01T12:00:00.000Z'), env: {}, db: stack.newDb() });
+    other = await startDashboard({ app: grouped, port: 0, target: 'groups', log: () => {} });
+  });
+  afterEach(async () => {
+    await stack.sql.query('DELETE FROM queue_groups');
+  });
+  afterAll(async () => {
+    await other?.close();
+  });
+
+  it('gives the declared per-group limits in /api/overview, null for a queue without', async () => {
+    const [tenants, plain] = (await call(other, 'GET', '/api/overview')).json.queues;
+    expect(tenants.limits.groups).toEqual({ concurrency: 1, ratePerSecond: 5, fair: true });
+    expect(plain.limits.groups).toBeNull();
+    expect((await call(dashboard, 'GET', '/api/overview')).json.queues.map((q: any) => q.limits.groups)).toEqual(testQueues.map(() => null));
+  });
+
+  it('lists the groups, sets a group’s limits, pauses and resumes it as the API does, the key percent-encoded', async () => {
+    await enqueue(grouped, 'tenants', [...[1, 2, 3].map((i) => ({ type: 'any', payload: i, groupKey: KEY })), { type: 'any', payload: 4, groupKey: 'small' }]);
+    // One of KEY's messages in flight: at its concurrency of 1 with more waiting, it is blocked.
+    await stack.sql.query(
+      "UPDATE queue_messages SET status = 'running', lease_token = 'lease-dash', available_at = '2026-03-01 13:00:00' WHERE group_key = ? ORDER BY id LIMIT 1",
+      [KEY],
+    );
+    const listed = (await call(other, 'GET', '/api/queues/tenants/groups?limit=5')).json;
+    expect(listed).toMatchObject({
+      queue: 'tenants',
+      declared: { concurrency: 1, ratePerSecond: 5, fair: true },
+      top: [
+        { groupKey: KEY, unfinished: 3, running: 1, state: 'blocked' },
+        { groupKey: 'small', unfinished: 1, running: 0, state: 'idle' },
+      ],
+      set: [],
+    });
+    expect((await send('PUT', path('limits'), { concurrency: 2, ratePerSecond: null })).json).toMatchObject({
+      groupKey: KEY,
+      concurrency: 2,
+      ratePerSecond: 5,
+      overridden: { concurrency: true, ratePerSecond: false },
+      state: 'running',
+    });
+    expect((await send('POST', path('pause'), {})).json).toMatchObject({ groupKey: KEY, paused: true, state: 'paused' });
+    expect((await call(other, 'GET', '/api/queues/tenants/groups')).json.set).toMatchObject([{ groupKey: KEY, paused: true, concurrency: 2 }]);
+    expect((await send('POST', path('resume'))).json).toMatchObject({ groupKey: KEY, paused: false });
+    const [rows] = (await stack.sql.query('SELECT group_key, paused, concurrency FROM queue_groups')) as any;
+    expect(rows).toEqual([{ group_key: KEY, paused: 0, concurrency: 2 }]);
+  });
+
+  it('refuse what cannot be, naming the field and the rule, and change nothing', async () => {
+    const cases: [Promise<Answer>, number, Record<string, unknown>][] = [
+      [call(other, 'GET', '/api/queues/plain/groups'), 400, { field: 'queue', rule: 'not_grouped' }],
+      [send('POST', '/api/queues/plain/groups/a/pause', {}), 400, { field: 'queue', rule: 'not_grouped' }],
+      [send('POST', '/api/queues/nope/groups/a/pause', {}), 404, { code: 'unknown_queue' }],
+      [send('POST', path('pause', 'ends '), {}), 400, { field: 'groupKey', rule: 'trailing_space' }],
+      [send('POST', path('pause', 'x'.repeat(129)), {}), 400, { field: 'groupKey', rule: 'too_big' }],
+      [send('POST', '/api/queues/tenants/groups/%E0%A4%A/pause', {}), 400, { field: 'groupKey', rule: 'percent_encoding' }],
+      [send('POST', path('pause'), { please: true }), 400, { field: 'please', rule: 'unrecognized_key' }],
+      [send('PUT', path('limits'), {}), 400, { field: 'body', rule: 'required' }],
+      [send('PUT', path('limits')), 400, { field: 'body', rule: 'required' }],
+      [send('PUT', path('limits'), { concurrency: 0 }), 400, { field: 'concurrency', rule: 'too_small' }],
+      [send('PUT', path('limits'), { ratePerSecond: 'fast' }), 400, { field: 'ratePerSecond', rule: 'invalid_type' }],
+      [call(other, 'GET', '/api/queues/tenants/groups?limit=0'), 400, { field: 'limit' }],
+      [send('GET', path('limits')), 405, { code: 'method_not_allowed' }],
+      [call(other, 'POST', path('pause'), { headers: { 'content-type': 'text/plain' }, body: '{}' }), 415, { code: 'unsupported_media_type' }],
+    ];
+    for (const [answer, status, error] of cases) {
+      const { status: got, json } = await answer;
+      expect({ status: got, error: json.error }).toMatchObject({ status, error });
+    }
+    const [rows] = (await stack.sql.query('SELECT * FROM queue_groups')) as any;
+    expect(rows).toEqual([]);
+  });
+});
+
 describe('recurring entries in /api/overview', () => {
   it("lists the config's entries with their last and next slot, as `aurora-queue recurring` computes them", async () => {
     const clock = new ManualClock('2026-03-01T12:00:00.000Z');
