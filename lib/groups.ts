@@ -3,7 +3,7 @@
  * groups with the most backlog and those paused or with limits of their own, set a group's own
  * concurrency or rate, pause and resume it. Every drain's next claim sees a change.
  */
-import { GROUP_LIST_LIMIT, groupLimitsChange, type GroupLimitsChange } from '../schema/groups.js';
+import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsChange, type GroupLimitsChange } from '../schema/groups.js';
 import { groupKey as groupKeyRule } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue, wakeDrain } from './enqueue.js';
@@ -41,11 +41,8 @@ export interface GroupList {
 /** A queue declared with `groups`. */
 type GroupedQueue = QueueConfig & { groups: GroupLimits };
 
-// The list's cap and the change's schema are the HTTP API's too (schema/groups.ts).
-export { GROUP_LIST_LIMIT };
-
-/** Groups a list shows when not told how many. */
-export const GROUP_LIST_DEFAULT = 20;
+// The list's cap and default and the change's schema are the HTTP API's too (schema/groups.ts).
+export { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT };
 
 /** A declared queue with per-group limits, or a 4xx naming the rule. */
 export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQueue {

@@ -11,6 +11,9 @@ export const MAX_GROUP_RATE = 1_000;
 /** Groups listed at most, per list. */
 export const GROUP_LIST_LIMIT = 100;
 
+/** Groups a list shows when not told how many. */
+export const GROUP_LIST_DEFAULT = 20;
+
 /** A group's own limits: a number sets it, null goes back to the queue's, absent leaves it. */
 export const groupLimitsChange = z.strictObject({
   concurrency: z
@@ -49,7 +52,7 @@ export const groupParams = z.object({
 
 /** GET /queues/{queue}/groups. Query strings reach this schema as `{}` when there is none. */
 export const groupListQuery = z.strictObject({
-  limit: intFromText(1, GROUP_LIST_LIMIT).optional().describe('groups with the most backlog to list (default 20)'),
+  limit: intFromText(1, GROUP_LIST_LIMIT).optional().describe(`groups with the most backlog to list (default ${GROUP_LIST_DEFAULT})`),
 });
 
 export const GROUP_STATES = ['paused', 'blocked', 'running', 'idle'] as const;
