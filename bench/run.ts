@@ -5,7 +5,7 @@
  *
  *   npm run bench                      the full run (about 5–10 minutes on 2 cores)
  *   npm run bench -- --quick           a tenth of the messages, 1 repetition, no bundles, heartbeats at a fifth: for iterating
- *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, latency, wake, debounce, cancel, heartbeat, claim, delivery, sms, bundles
+ *   npm run bench -- --only=drain,raw  some sections: raw, enqueue, drain, semantics, latency, wake, debounce, cancel, heartbeat, claim, groups, delivery, sms, bundles
  *   npm run bench -- --reps=5 --scale=0.5 --finished=200000
  *
  * Prints a markdown table and writes bench/results/latest.json. Not a test: nothing here fails a
@@ -39,7 +39,16 @@ import { seedDueMessages } from './lib/seed.js';
 import { FULL_SCALE, QUICK_SCALE } from './lib/heartbeatApp.js';
 import { figure, type Figure } from './lib/stats.js';
 import { measureBundles, type BundlesResult } from './scenarios/bundles.js';
-import { measureClaimCost, type ClaimCostResult } from './scenarios/claimCost.js';
+import { measureClaimCost, seedHistory, type ClaimCostResult } from './scenarios/claimCost.js';
+import {
+  analyzeTable,
+  groupsRows,
+  groupsSizes,
+  measureGroupClaimCost,
+  measureGroups,
+  type GroupClaimCostResult,
+  type GroupsRepetition,
+} from './scenarios/groups.js';
 import { measureDelivery, deliveryRows, type DeliveryRepetition } from './scenarios/delivery.js';
 import { measureSmsBulk, PROVIDER_LATENCY_MS, smsBulkRows, type SmsBulkRepetition } from './scenarios/smsBulk.js';
 import { pickupLatency, wakeCost, type PickupResult, type WakeCostResult } from './scenarios/wake.js';
@@ -59,7 +68,22 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** serverless.yml's drainMemorySize, in GB: what a drain run is billed for per second. */
 const DRAIN_MEMORY_GB = 0.5;
 
-const SECTIONS = ['raw', 'enqueue', 'drain', 'semantics', 'latency', 'wake', 'debounce', 'cancel', 'heartbeat', 'claim', 'delivery', 'sms', 'bundles'] as const;
+const SECTIONS = [
+  'raw',
+  'enqueue',
+  'drain',
+  'semantics',
+  'latency',
+  'wake',
+  'debounce',
+  'cancel',
+  'heartbeat',
+  'claim',
+  'groups',
+  'delivery',
+  'sms',
+  'bundles',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: args } = parseArgs({
@@ -85,6 +109,10 @@ const N = {
   delivery: Math.round(10_000 * scale),
   sms: Math.round(10_000 * scale),
 };
+/** The groups section (issue 24): its cost drain runs the drain section's messages. */
+const GROUPS = groupsSizes(scale, N.drain);
+/** Groups the grouped claim's cost is timed over (with and without the claim section's history). */
+const GROUP_CLAIM_GROUPS = 1_000;
 const E1_IN_FLIGHT = 16;
 /** The heartbeat section runs in real time: issue 25's 90 s handler on a 30 s lease, or a fifth of it with --quick. */
 const HEARTBEAT_SCALE = quick ? QUICK_SCALE : FULL_SCALE;
@@ -170,6 +198,8 @@ interface Repetition {
   cancel?: CancelResult;
   /** A handler 3× the lease: run once under heartbeats, and taken over after its drain is killed. */
   heartbeat?: HeartbeatResult;
+  /** Keyed flow control (issue 24): fairness, limits held, cost, overrides on a running drain. */
+  groups?: GroupsRepetition;
 }
 
 async function main(): Promise<void> {
@@ -393,6 +423,16 @@ async function main(): Promise<void> {
             `webhook drain ${formatNumber(r.delivery.drain.perSecond)} msg/s (no network ${formatNumber(r.delivery.drainNoNetwork.perSecond)})`,
         );
       }
+      if (sections.has('groups')) {
+        r.groups = await measureGroups({ newDb: () => dataApiDb(server.url, database), pool, sizes: GROUPS });
+        const g = r.groups;
+        log(
+          `rep ${rep} groups: noisy neighbour p95 fair ${g.noisyFair.p95Ms.toFixed(0)} ms, unfair ${g.noisyUnfair.p95Ms.toFixed(0)} ms; ` +
+            `limits held: ${g.limits.mostInFlight} in flight, ${g.limits.busiestSecond} starts in 1 s at most (${g.limits.groupsOver} groups over); ` +
+            `cost: ${formatNumber(g.cost.grouped.perSecond)} msg/s in ${g.cost.groups} groups vs ${formatNumber(g.cost.plain.perSecond)} plain, ${g.cost.claimCallsPerClaim.toFixed(2)} calls per claim (+${g.cost.setupCalls} setup); ` +
+            `raise → ${g.overrideFair.raiseMs.map((ms) => ms.toFixed(0)).join('/')} ms fair, ${g.overrideUnfair.raiseMs.map((ms) => ms.toFixed(0)).join('/')} ms not fair; paused group's starts after the pause ${g.overrideFair.pausedStartsAfter}/${g.overrideUnfair.pausedStartsAfter}`,
+        );
+      }
       if (sections.has('sms')) {
         r.sms = await measureSmsBulk({ newDb: () => dataApiDb(server.url, database), pool, count: N.sms, inFlight: DELIVERY_IN_FLIGHT });
         log(
@@ -404,23 +444,23 @@ async function main(): Promise<void> {
     }
 
     let claimCost: ClaimCostResult | undefined;
-    if (sections.has('claim')) {
+    let groupClaimCost: GroupClaimCostResult | undefined;
+    if (sections.has('claim') || sections.has('groups')) {
       log(`claim cost: seeding ${N.finished.toLocaleString('en-US')} finished messages…`);
       const historyDatabase = await createBenchDatabase('aq_bench_history');
       await migrateBenchDatabase(server.url, historyDatabase);
       const historyPool = rawPool(historyDatabase);
       try {
-        await freshQueue();
-        claimCost = await measureClaimCost({
-          emptyPool: pool,
-          fullPool: historyPool,
-          queue: BENCH_QUEUE,
-          finishedRows: N.finished,
-          claims: 100,
-          batch: DRAIN_BATCH,
-          reps,
-          log,
-        });
+        const seedFinishedMs = await seedHistory(historyPool, BENCH_QUEUE, N.finished, log);
+        const history = { emptyPool: pool, fullPool: historyPool, queue: BENCH_QUEUE, finishedRows: N.finished, claims: 100, batch: DRAIN_BATCH, reps, log };
+        if (sections.has('claim')) {
+          await freshQueue();
+          claimCost = await measureClaimCost({ ...history, seedFinishedMs });
+        }
+        if (sections.has('groups')) {
+          await freshQueue();
+          groupClaimCost = await measureGroupClaimCost({ ...history, groups: GROUP_CLAIM_GROUPS });
+        }
       } finally {
         await historyPool.end();
         await dropBenchDatabase(historyDatabase);
@@ -435,7 +475,14 @@ async function main(): Promise<void> {
     }
 
     probes.push(await probeMachine(pool));
-    const rows = tableRows(repetitions, claimCost, bundles);
+    const rows = [
+      ...tableRows(repetitions, claimCost, bundles),
+      ...groupsRows(
+        collect(repetitions, (rep) => rep.groups),
+        groupClaimCost,
+        GROUPS,
+      ),
+    ];
     console.log(`\n## aurora-queue bench, ${startedAt.toISOString()}\n`);
     console.log(
       `${reps} repetition(s) · scale ${scale} · ${cpus().length} CPUs · Data API server in its own process (D1 also with it in-process) · MariaDB at ${new URL(DATABASE_URL).host}`,
@@ -449,6 +496,14 @@ async function main(): Promise<void> {
         `\nEXPLAIN of the claim's SELECT with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(claimCost.explain.claimSelect)}`,
       );
       console.log(`\nEXPLAIN of the claim (UPDATE):\n\n${explainTable(claimCost.explain.claimUpdate)}`);
+    }
+    if (groupClaimCost !== undefined) {
+      console.log(
+        `\nEXPLAIN of the grouped claim's candidates read (lib/sql/groupLimits.ts, fair) with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(groupClaimCost.explain)}`,
+      );
+      console.log(
+        `\nANALYZE of the same (what each step really read, and its time with ANALYZE's own per-row timing):\n\n${analyzeTable(groupClaimCost.analyze)}`,
+      );
     }
 
     const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -471,10 +526,12 @@ async function main(): Promise<void> {
         PIPELINED_LOOPS,
         DELIVERY_IN_FLIGHT,
         HEARTBEAT_SCALE,
+        GROUPS,
       },
       rows: rows.map((row) => ({ ...row, pass: passes(row) })),
       repetitions: repetitions.map(stripSummaries),
       claimCost,
+      groupClaimCost,
       bundles,
     };
     await writeFile(`${resultsDir}latest.json`, `${JSON.stringify(json, null, 2)}\n`);

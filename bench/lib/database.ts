@@ -64,6 +64,9 @@ export async function resetQueueTables(pool: mysql.Pool): Promise<void> {
     await connection.query('TRUNCATE TABLE queue_payload_parts');
     await connection.query('TRUNCATE TABLE queue_messages');
     await connection.query('TRUNCATE TABLE queue_state');
+    // Per-group rows (migration 013): an override or pause set by one measurement must not outlive it.
+    await connection.query('TRUNCATE TABLE queue_groups');
+    await connection.query('TRUNCATE TABLE queue_group_permits');
   } finally {
     await connection.query('SET FOREIGN_KEY_CHECKS = 1').catch(() => {});
     connection.release();

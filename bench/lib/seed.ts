@@ -12,6 +12,11 @@ export function benchPayload(n: number): { n: number; to: string; text: string }
   return { n, to: '+15550001111', text: 'Your code is 123456. It expires in 10 minutes.' };
 }
 
+/** The group of the `n`th seeded message when `groups` groups are dealt round-robin. */
+export function seededGroupKey(n: number, groups: number): string {
+  return `g${n % groups}`;
+}
+
 /** Inserts `count` due messages on `queue`; answers their ids in order. */
 export async function seedDueMessages(
   pool: mysql.Pool,
@@ -30,7 +35,7 @@ export async function seedDueMessages(
       ids.push(id);
       const row = [id, queue, options.type ?? BENCH_TYPE, payload, Buffer.byteLength(payload), 'waiting', 0, 0, options.maxAttempts ?? 3, now, now, now];
       // Group columns only when asked for: a schema before migration 006 has none (test/migrate.online).
-      if (options.groups !== undefined) row.push(`g${n % options.groups}`, `g${n % options.groups}`);
+      if (options.groups !== undefined) row.push(seededGroupKey(n, options.groups), seededGroupKey(n, options.groups));
       rows.push(row);
     }
     await pool.query(

@@ -17,22 +17,30 @@ import { RATE_WINDOW_SLACK_MS } from './permits.js';
  * priority, then (fair) by their number within the group, so a claim takes every group's first
  * message before any group's second: a backlog of 50,000 in one group puts the next group's first
  * message behind at most one message of it. Its cost follows the queue's unfinished messages (an
- * index-only scan), not the finished history.
+ * index-only scan), not the finished history. The numbering holds ids only (the temporary table
+ * it fills is as narrow as it can be), a paused group's messages are left out before they are
+ * numbered, and the groups' settings are read for the :limit candidates kept, not for every row.
  */
 const findGroupCandidatesSql = (fair: boolean) => `
-SELECT c.id, c.group_key, g.concurrency, g.rate_per_second, (g.queue IS NOT NULL) AS known,
+SELECT t.id, t.group_key, g.concurrency, g.rate_per_second, (g.queue IS NOT NULL) AS known,
        (SELECT COUNT(*) FROM queue_group_permits AS p FORCE INDEX (PRIMARY)
-        WHERE p.queue = :queue AND p.group_key = c.group_key) AS rate_slots
+        WHERE p.queue = :queue AND p.group_key = t.group_key) AS rate_slots
 FROM (
-  SELECT id, group_head AS group_key, ROW_NUMBER() OVER (PARTITION BY group_head ORDER BY id) AS n
-  FROM queue_messages FORCE INDEX (ix_queue_messages_group)
-  WHERE queue = :queue AND group_head IS NOT NULL
-) AS c
-STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = c.id
-LEFT JOIN queue_groups AS g FORCE INDEX (PRIMARY) ON g.queue = :queue AND g.group_key = c.group_key
-WHERE c.n <= :perGroup AND m.finished_at IS NULL AND m.available_at <= :now AND NOT (g.paused <=> 1)
-ORDER BY m.priority DESC, ${fair ? 'c.n, ' : ''}m.available_at, m.id
-LIMIT :limit`;
+  SELECT m.id, m.group_head AS group_key, c.n, m.priority, m.available_at
+  FROM (
+    SELECT id, ROW_NUMBER() OVER (PARTITION BY group_head ORDER BY id) AS n
+    FROM queue_messages FORCE INDEX (ix_queue_messages_group)
+    WHERE queue = :queue AND group_head IS NOT NULL AND group_head NOT IN (
+      SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
+    )
+  ) AS c
+  STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = c.id
+  WHERE c.n <= :perGroup AND m.finished_at IS NULL AND m.available_at <= :now
+  ORDER BY m.priority DESC, ${fair ? 'c.n, ' : ''}m.available_at, m.id
+  LIMIT :limit
+) AS t
+LEFT JOIN queue_groups AS g FORCE INDEX (PRIMARY) ON g.queue = :queue AND g.group_key = t.group_key
+ORDER BY t.priority DESC, ${fair ? 't.n, ' : ''}t.available_at, t.id`;
 
 const FIND_GROUP_CANDIDATES = findGroupCandidatesSql(false);
 const FIND_FAIR_GROUP_CANDIDATES = findGroupCandidatesSql(true);
