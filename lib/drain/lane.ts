@@ -427,9 +427,13 @@ export class QueueLane {
         }
       }
       if (this.#groups !== undefined) {
-        // Claim only what can start now: a message waiting in the run counts against its group.
-        budget = Math.min(budget, this.#concurrency - held);
-        if (budget <= 0) return;
+        // With declared per-group limits or fairness, claim only what can start now: a message
+        // waiting in the run counts against its group's concurrency, waits out its rate permit's
+        // time, and (fair) would make the next group's message wait behind it.
+        if (this.#groups.concurrency !== undefined || this.#groups.ratePerSecond !== undefined || this.#groups.fair === true) {
+          budget = Math.min(budget, this.#concurrency - held);
+          if (budget <= 0) return;
+        }
         const waitMs = this.#groupThrottle.msUntilClaim(this.#o.clock.now().getTime());
         if (waitMs > 0) {
           this.#wakeups.after('groups', waitMs);
