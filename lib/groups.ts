@@ -13,14 +13,8 @@ import { readGroup, readSetGroups, readTopGroups, setGroupSettings, type GroupRo
 import { issuesFromZod } from './validation.js';
 
 /** A group's limits as they apply (its own, else the queue's), and what holds it. */
-export interface GroupView {
-  groupKey: string;
-  /** Messages not finished: waiting, delayed, retrying or running. */
-  unfinished: number;
-  /** In flight (running under a live lease). */
-  running: number;
-  paused: boolean;
-  /** The concurrency that applies (null: none), and whether it is the group's own. */
+export interface GroupView extends Pick<GroupRow, 'groupKey' | 'unfinished' | 'running' | 'paused'> {
+  /** The concurrency and rate that apply (null: none); `overridden` says which are the group's own. */
   concurrency: number | null;
   ratePerSecond: number | null;
   overridden: { concurrency: boolean; ratePerSecond: boolean };

@@ -32,6 +32,7 @@ import { BENCH_QUEUE } from '../lib/benchApp.js';
 import { resetQueueTables } from '../lib/database.js';
 import { rawDb } from '../lib/rawDb.js';
 import { formatNumber, type Row } from '../lib/report.js';
+import { busiestWindow as busiestWindowOf, mostAtOnce } from '../../test/support/invariants/check.js';
 import { seededGroupKey, seedDueMessages } from '../lib/seed.js';
 import { figure, ratePerSecond, type Figure } from '../lib/stats.js';
 import { statementKind } from '../lib/timedDb.js';
@@ -119,28 +120,12 @@ function percentile(values: readonly number[], p: number): number {
 
 /** The most of one group's runs in flight at once, from their own start and end times. */
 export function mostInFlight(runs: readonly Pick<Run, 'startMs' | 'endMs'>[]): number {
-  const edges = runs
-    .flatMap((run) => [
-      { at: run.startMs, d: 1 },
-      { at: run.endMs, d: -1 },
-    ])
-    .sort((a, b) => a.at - b.at || a.d - b.d);
-  let now = 0;
-  let most = 0;
-  for (const edge of edges) most = Math.max(most, (now += edge.d));
-  return most;
+  return mostAtOnce(runs.map((run) => ({ fromMs: run.startMs, toMs: run.endMs }))).count;
 }
 
-/** The most starts within any window of `windowMs` (test/support/invariants/check.ts busiestWindow). */
+/** The most starts within any window of `windowMs`. */
 export function busiestWindow(startsMs: readonly number[], windowMs: number): number {
-  const sorted = [...startsMs].sort((a, b) => a - b);
-  let busiest = 0;
-  let first = 0;
-  for (let last = 0; last < sorted.length; last++) {
-    while (sorted[last]! - sorted[first]! >= windowMs) first++;
-    busiest = Math.max(busiest, last - first + 1);
-  }
-  return busiest;
+  return busiestWindowOf(startsMs, windowMs).count;
 }
 
 function byGroup(runs: readonly Run[]): Map<string, Run[]> {

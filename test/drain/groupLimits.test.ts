@@ -11,7 +11,7 @@ import { drain } from '../../lib/drain/drain.js';
 import { enqueue, enqueueInTransaction } from '../../lib/enqueue.js';
 import type { GroupLimits } from '../../lib/queues.js';
 import { ensureGroups } from '../../lib/sql/groupLimits.js';
-import { busiestWindow } from '../support/invariants/check.js';
+import { busiestWindow, mostAtOnce } from '../support/invariants/check.js';
 import { useStack } from '../support/stack.js';
 import { jobType, seed, statusCounts } from './helpers.js';
 
@@ -39,17 +39,7 @@ function groupedApp(queue: string, groups: GroupLimits, runs: Run[], holdMs: num
 
 /** The most runs of one group in flight at once, from their own start and end times. */
 function mostInFlight(runs: readonly Run[], group: string): number {
-  const edges = runs
-    .filter((run) => run.group === group)
-    .flatMap((run) => [
-      { at: run.startMs, d: 1 },
-      { at: run.endMs, d: -1 },
-    ])
-    .sort((a, b) => a.at - b.at || a.d - b.d);
-  let now = 0;
-  let most = 0;
-  for (const edge of edges) most = Math.max(most, (now += edge.d));
-  return most;
+  return mostAtOnce(runs.filter((run) => run.group === group).map((run) => ({ fromMs: run.startMs, toMs: run.endMs }))).count;
 }
 
 describe('a queue with per-group limits', () => {
