@@ -20,22 +20,50 @@ import { RATE_WINDOW_SLACK_MS } from './permits.js';
  * index-only scan), not the finished history. The numbering holds ids only (the temporary table
  * it fills is as narrow as it can be), a paused group's messages are left out before they are
  * numbered, and the groups' settings are read for the :limit candidates kept, not for every row.
+ *
+ * Fair, only the first levels (every group's first message, then every group's second, ...) are
+ * read by primary key, as many as hold :limit rows plus every unfinished message that is not due (running,
+ * retrying, delayed: counted index-only on the claim index). Those levels hold at least :limit due
+ * messages, if the queue has them, wherever its not-due ones sit; with a thousand groups, that is
+ * their first level or two, not every message of every group. Not fair, every group's first
+ * :perGroup are read, so the oldest due come first whatever their group.
  */
+/** Each group's unfinished messages, numbered in enqueue order within their group (paused groups left out). */
+const NUMBERED = `
+    SELECT r.id, r.n
+    FROM (
+      SELECT id, ROW_NUMBER() OVER (PARTITION BY group_head ORDER BY id) AS n
+      FROM queue_messages FORCE INDEX (ix_queue_messages_group)
+      WHERE queue = :queue AND group_head IS NOT NULL AND group_head NOT IN (
+        SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
+      )
+    ) AS r
+    WHERE r.n <= :perGroup`;
+
+/** Of `numbered`, the first levels that hold :limit rows plus every unfinished message not due. */
+const firstLevels = (numbered: string) => `
+    SELECT l.id, l.n
+    FROM (
+      SELECT v.id, v.n,
+             COUNT(*) OVER (ORDER BY v.n RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - COUNT(*) OVER (PARTITION BY v.n) AS before_level
+      FROM (${numbered}
+      ) AS v
+    ) AS l
+    WHERE l.before_level < :limit + (
+      SELECT COUNT(*) FROM queue_messages FORCE INDEX (ix_queue_messages_claim)
+      WHERE queue = :queue AND finished_at IS NULL AND available_at > :now
+    )`;
+
 const findGroupCandidatesSql = (fair: boolean) => `
 SELECT t.id, t.group_key, g.concurrency, g.rate_per_second, (g.queue IS NOT NULL) AS known,
        (SELECT COUNT(*) FROM queue_group_permits AS p FORCE INDEX (PRIMARY)
         WHERE p.queue = :queue AND p.group_key = t.group_key) AS rate_slots
 FROM (
   SELECT m.id, m.group_head AS group_key, c.n, m.priority, m.available_at
-  FROM (
-    SELECT id, ROW_NUMBER() OVER (PARTITION BY group_head ORDER BY id) AS n
-    FROM queue_messages FORCE INDEX (ix_queue_messages_group)
-    WHERE queue = :queue AND group_head IS NOT NULL AND group_head NOT IN (
-      SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
-    )
+  FROM (${fair ? firstLevels(NUMBERED) : NUMBERED}
   ) AS c
   STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = c.id
-  WHERE c.n <= :perGroup AND m.finished_at IS NULL AND m.available_at <= :now
+  WHERE m.finished_at IS NULL AND m.available_at <= :now
   ORDER BY m.priority DESC, ${fair ? 'c.n, ' : ''}m.available_at, m.id
   LIMIT :limit
 ) AS t
