@@ -6,7 +6,7 @@
  * is tuned without a code change.
  */
 import * as z from 'zod';
-import { MAX_GROUP_RATE } from '../schema/groups.js';
+import { MAX_GROUP_CONCURRENCY, MAX_GROUP_RATE } from '../schema/groups.js';
 import { queueName } from '../schema/messages.js';
 import { resolveBackoff } from './backoff.js';
 import { JobRegistry } from './jobs/JobRegistry.js';
@@ -73,7 +73,7 @@ const queueDeclaration = z.strictObject({
   fifo: z.boolean('must be true or false').optional(),
   groups: z
     .strictObject({
-      concurrency: whole(1).max(MAX_QUEUE_WIDE_LIMIT, `must be at most ${MAX_QUEUE_WIDE_LIMIT}`).optional(),
+      concurrency: whole(1).max(MAX_GROUP_CONCURRENCY, `must be at most ${MAX_GROUP_CONCURRENCY}`).optional(),
       ratePerSecond: positive.max(MAX_GROUP_RATE, `must be at most ${MAX_GROUP_RATE}`).optional(),
       fair: z.boolean('must be true or false').optional(),
     })

@@ -3,12 +3,12 @@
  * groups with the most backlog and those paused or with limits of their own, set a group's own
  * concurrency or rate, pause and resume it. Every drain's next claim sees a change.
  */
-import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsChange, type GroupLimitsChange } from '../schema/groups.js';
+import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsBody, groupLimitsChange, type GroupLimitsChange } from '../schema/groups.js';
 import { groupKey as groupKeyRule } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue, wakeDrain } from './enqueue.js';
 import { ValidationError } from './errors.js';
-import type { GroupLimits, QueueConfig } from './queues.js';
+import { groupLimitsOf, type GroupLimits, type QueueConfig } from './queues.js';
 import { readGroup, readSetGroups, readTopGroups, setGroupSettings, type GroupRow } from './sql/groupSettings.js';
 import { issuesFromZod } from './validation.js';
 
@@ -41,7 +41,8 @@ export { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT };
 /** A declared queue with per-group limits, or a 4xx naming the rule. */
 export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQueue {
   const config = declaredQueue(app, queue);
-  if (config.groups === undefined || config.fifo) {
+  const groups = groupLimitsOf(config);
+  if (groups === undefined) {
     throw new ValidationError([
       {
         field: 'queue',
@@ -50,7 +51,7 @@ export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQu
       },
     ]);
   }
-  return config as GroupedQueue;
+  return { ...config, groups };
 }
 
 /** A group key by the rules a message's key follows, or a 400 naming `groupKey` and the rule. */
@@ -106,11 +107,8 @@ async function groupView(app: App, config: GroupedQueue, groupKey: string): Prom
 export async function setGroupLimits(app: App, queue: string, groupKey: string, change: GroupLimitsChange): Promise<GroupView> {
   const config = groupedQueue(app, queue);
   checkGroupKey(groupKey);
-  const parsed = groupLimitsChange.safeParse(change);
+  const parsed = groupLimitsBody.safeParse(change);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
-  if (parsed.data.concurrency === undefined && parsed.data.ratePerSecond === undefined) {
-    throw new ValidationError([{ field: '', rule: 'required', message: 'give concurrency or ratePerSecond (a number, or null for the queue’s own)' }]);
-  }
   await setGroupSettings(app.db, { queue, groupKey, ...parsed.data, now: app.clock.now() });
   // A limit raised may let waiting messages start now.
   await wakeDrain(app, queue);

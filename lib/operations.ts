@@ -3,7 +3,7 @@ import { DEAD_LETTER_LIMITS, type MessageView } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue, wakeDrain } from './enqueue.js';
 import { payloadOf, toMessageView } from './messages.js';
-import { hasQueueWideLimits, type QueueConfig } from './queues.js';
+import { groupLimitsOf, hasQueueWideLimits, type QueueConfig } from './queues.js';
 import { parseSlotKey } from './recurring.js';
 import { readTopGroups } from './sql/groupSettings.js';
 import { permitsInUse } from './sql/permits.js';
@@ -61,7 +61,7 @@ async function statsOf(app: App, queues: readonly string[]): Promise<QueueStatsV
   const now = app.clock.now();
   const configs = queues.map((queue) => app.queues.get(queue)!);
   const limited = configs.filter(hasQueueWideLimits);
-  const grouped = configs.filter((q) => q.groups !== undefined && !q.fifo);
+  const grouped = configs.filter((q) => groupLimitsOf(q) !== undefined);
   const [stats, paused, groups, permits, topGroups] = await Promise.all([
     queueStats(app.db, queues, now),
     listPausedQueues(app.db),

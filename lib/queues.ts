@@ -158,6 +158,14 @@ export function hasQueueWideLimits(queue: Pick<QueueConfig, 'concurrency' | 'rat
   return queue.concurrency !== undefined || queue.ratePerSecond !== undefined;
 }
 
+/**
+ * A queue's per-group limits as the drain and the operations apply them: none for a FIFO queue,
+ * which runs one message per group its own way (its `groups` may only say concurrency 1).
+ */
+export function groupLimitsOf(queue: Partial<Pick<QueueConfig, 'fifo' | 'groups'>>): GroupLimits | undefined {
+  return queue.fifo === true ? undefined : queue.groups;
+}
+
 /** Whether a queue's messages carry a groupKey: a FIFO queue or one with per-group limits. */
 export function isGroupedQueue(queue: Pick<QueueConfig, 'fifo' | 'groups'>): boolean {
   return queue.fifo || queue.groups !== undefined;

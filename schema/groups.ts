@@ -8,6 +8,9 @@ import { ENQUEUE_LIMITS, groupKey, intFromText } from './messages.js';
 /** A group's rate is rows per group (one permit per start a second): bounded, as the queue-wide one. */
 export const MAX_GROUP_RATE = 1_000;
 
+/** A group's concurrency, bounded as a queue-wide one (beyond it a group is as good as unlimited). */
+export const MAX_GROUP_CONCURRENCY = 10_000;
+
 /** Groups listed at most, per list. */
 export const GROUP_LIST_LIMIT = 100;
 
@@ -20,7 +23,7 @@ export const groupLimitsChange = z.strictObject({
     .number()
     .int('must be a whole number of at least 1')
     .min(1, 'must be a whole number of at least 1')
-    .max(10_000, 'must be at most 10000')
+    .max(MAX_GROUP_CONCURRENCY, `must be at most ${MAX_GROUP_CONCURRENCY}`)
     .nullable()
     .optional(),
   ratePerSecond: z.number().positive('must be a positive number').max(MAX_GROUP_RATE, `must be at most ${MAX_GROUP_RATE}`).nullable().optional(),

@@ -1,7 +1,7 @@
 import { isBatchType, type BatchJobType, type JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
 import { describeError } from '../errors.js';
-import { CLAIM_ALLOWANCE_MS, handlerLeaseMs, minimumLeaseMs, runConcurrency, type GroupLimits, type QueueConfig } from '../queues.js';
+import { CLAIM_ALLOWANCE_MS, groupLimitsOf, handlerLeaseMs, minimumLeaseMs, runConcurrency, type GroupLimits, type QueueConfig } from '../queues.js';
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan, withSpan, type Span } from '../tracing.js';
@@ -129,7 +129,7 @@ export class QueueLane {
   constructor(options: LaneOptions) {
     this.#o = options;
     this.#queue = options.queue;
-    this.#groups = options.queue.fifo ? undefined : options.queue.groups;
+    this.#groups = groupLimitsOf(options.queue);
     this.#wakeups = new LoopWakeups(options.sleep);
     this.#settler = laneSettler(options, { onWrite: () => this.#wakeups.notify(), onGiveUp: (error) => this.#errors.push(error) });
     this.#progress = laneProgressWriter(options);

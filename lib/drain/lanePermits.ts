@@ -1,4 +1,4 @@
-import { hasQueueWideLimits, type QueueConfig } from '../queues.js';
+import { groupLimitsOf, hasQueueWideLimits, type QueueConfig } from '../queues.js';
 import { ratePermits, type PermitLimits } from '../sql/permits.js';
 import { PermitWait } from './permitWait.js';
 import { RateStarts } from './rateStarts.js';
@@ -39,7 +39,7 @@ export class LanePermits {
           ...(concurrency === undefined ? {} : { run: { slots: concurrency } }),
         };
     this.#wait = new PermitWait(this.limits?.rate);
-    this.rateStarts = new RateStarts(this.limits?.rate, queue.groups !== undefined && queue.fifo !== true);
+    this.rateStarts = new RateStarts(this.limits?.rate, groupLimitsOf(queue) !== undefined);
   }
 
   /** Whether the last claim was held back by the limits (it got fewer permits than it asked for). */
