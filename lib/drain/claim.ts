@@ -4,8 +4,9 @@ import { claimBatch } from '../sql/claimBatch.js';
 import { claimGroupHeads, findGroupHeads, type GroupHead } from '../sql/claimGroupHeads.js';
 import { ensureGroupSlotsOnce } from '../sql/groupSlots.js';
 import { ensureOnce } from '../sql/ensureOnce.js';
-import { claimGroupMessages, ensureGroupPermits, ensureGroups, findGroupCandidates, type GroupCandidate } from '../sql/groupLimits.js';
-import { ensurePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
+import { claimGroupMessages, ensureGroupPermits, ensureGroups, extendGroupRatePermits, findGroupCandidates, type GroupCandidate } from '../sql/groupLimits.js';
+import type { Vouch } from './rateStarts.js';
+import { ensurePermits, extendRatePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
 import type { GroupLimits } from '../queues.js';
 import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
@@ -58,6 +59,8 @@ export interface Claim {
    * rate, or another drain claiming from the group at that moment): the queue is not dry.
    */
   throttled?: boolean;
+  /** A grouped queue: the messages that took a rate permit of their group (their group has a rate). */
+  groupRated?: number;
 }
 
 export interface ClaimInput {
@@ -161,14 +164,34 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     // Fewer than the candidates offered (and than asked for): the groups' limits held some back.
     throttled = claimed < Math.min(limit, groups.candidates.length);
   }
+  const groupRated = groups === undefined ? undefined : messages.filter((m) => m.groupKey !== null && groups.ratedGroups.has(m.groupKey)).length;
   return {
     leaseToken,
     leaseUntil,
     claimed,
     ...(permitted === undefined ? {} : { permitted }),
     ...(throttled === undefined ? {} : { throttled }),
+    ...(groupRated === undefined ? {} : { groupRated }),
     messages,
   };
+}
+
+/**
+ * A claim that reached its drain after its messages' start time keeps its rate permits (the
+ * queue's and its groups') a window from their actual start, before they start (RateStarts'
+ * vouch). Answers whether it still held all of them: if not, its messages must go back.
+ */
+export async function keepLateClaimPermits(db: Db, input: { queue: string; claim: Claim; queueRate: boolean; vouch: Vouch }): Promise<boolean> {
+  const { queue, claim, vouch } = input;
+  if (input.queueRate) {
+    const held = await extendRatePermits(db, { queue, leaseToken: claim.leaseToken, freeAt: vouch.freeAt });
+    if (held < claim.messages.length) return false;
+  }
+  if ((claim.groupRated ?? 0) > 0) {
+    const held = await extendGroupRatePermits(db, { queue, leaseToken: claim.leaseToken, startAt: new Date(vouch.startByMs) });
+    if (held < claim.groupRated!) return false;
+  }
+  return true;
 }
 
 /** A message read back with its lease: every field named, one object shape for every message (no spread). */

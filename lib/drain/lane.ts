@@ -5,11 +5,10 @@ import { CLAIM_ALLOWANCE_MS, groupLimitsOf, handlerLeaseMs, minimumLeaseMs, runC
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan, withSpan, type Span } from '../tracing.js';
-import { extendRatePermits, releaseRunPermits } from '../sql/permits.js';
-import { extendGroupRatePermits } from '../sql/groupLimits.js';
+import { releaseRunPermits } from '../sql/permits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
-import { claimMessages, type Claim, type HeldClaimedMessage } from './claim.js';
+import { claimMessages, keepLateClaimPermits, type Claim, type HeldClaimedMessage } from './claim.js';
 import { BatchGathering } from './batchGathering.js';
 import { dispatchBatch, type BatchOutcomes } from './batchDispatch.js';
 import { ClaimDepth } from './claimDepth.js';
@@ -504,21 +503,9 @@ export class QueueLane {
     const vouch = this.#rateStarts.lateClaim(claim.messages, this.#o.clock.now().getTime(), roundTripMs);
     if (vouch === undefined) return;
     try {
-      const { db } = this.#o;
-      const queue = this.#queue.name;
-      const [held, needed] =
-        this.#permits.limits?.rate !== undefined
-          ? [await extendRatePermits(db, { queue, leaseToken: claim.leaseToken, freeAt: vouch.freeAt }), claim.messages.length]
-          : [0, 0];
-      // Messages of rated groups took a group rate permit each (and have a start time).
-      const groupRated = this.#groups === undefined ? 0 : claim.messages.filter((message) => message.notBeforeMs !== undefined).length;
-      const groupHeld = groupRated === 0 ? 0 : await extendGroupRatePermits(db, { queue, leaseToken: claim.leaseToken, startAt: new Date(vouch.startByMs) });
-      if (held < needed || groupHeld < groupRated) {
-        this.#o.log.warn('a late claim no longer held its rate permits; its messages go back', {
-          queue,
-          held: held + groupHeld,
-          messages: claim.messages.length,
-        });
+      const queueRate = this.#permits.limits?.rate !== undefined;
+      if (!(await keepLateClaimPermits(this.#o.db, { queue: this.#queue.name, claim, queueRate, vouch }))) {
+        this.#o.log.warn('a late claim no longer held its rate permits; its messages go back', { queue: this.#queue.name, messages: claim.messages.length });
         return;
       }
     } catch (error) {
