@@ -151,6 +151,13 @@ export async function ensureGroupPermits(db: Db, input: { queue: string; groups:
   );
 }
 
+/**
+ * A group's messages in flight: running under a live lease, read on the group-lease index (the
+ * claim names it: see CLAIM_GROUP_MESSAGES). Also what operators see as a group's running count.
+ */
+export const groupRunning = (group: string, indexHint = '') => `(SELECT COUNT(*) FROM queue_messages AS r ${indexHint}
+              WHERE r.queue = :queue AND r.group_lease = ${group} AND r.available_at > :now)`;
+
 /** A group's rate as the claim computes it: the override, else the queue's (NULL: no limit). */
 const GROUP_RATE = 'COALESCE(gr.rate_per_second, :ratePerSecond)';
 
@@ -187,8 +194,7 @@ UPDATE (
              COALESCE(gr.concurrency, :concurrency) AS run_limit,
              CEIL(${GROUP_RATE}) AS rate_slots,
              CEIL(CEIL(${GROUP_RATE}) * 1000 / ${GROUP_RATE}) + ${RATE_WINDOW_SLACK_MS} AS rate_window_ms,
-             (SELECT COUNT(*) FROM queue_messages AS r ${inFlightIndex}
-              WHERE r.queue = :queue AND r.group_lease = gr.group_key AND r.available_at > :now) AS in_flight
+             ${groupRunning('gr.group_key', inFlightIndex)} AS in_flight
       FROM queue_groups AS gr FORCE INDEX (PRIMARY)
       WHERE gr.queue = :queue AND gr.paused = 0 AND gr.group_key IN (
         SELECT j.group_key FROM JSON_TABLE(:groups, '$[*]' COLUMNS (group_key VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS j

@@ -1,4 +1,5 @@
 import type { Db } from '../db/types.js';
+import { groupRunning } from './groupLimits.js';
 
 /*
  * Per-group runtime settings of a queue with `groups` (queue_groups, schema/migrations/013): an
@@ -60,6 +61,10 @@ export interface GroupRow {
   ratePerSecond: number | null;
 }
 
+/** A group's unfinished messages: a range of the group index. */
+const groupUnfinished = (group: string) => `(SELECT COUNT(*) FROM queue_messages AS u FORCE INDEX (ix_queue_messages_group)
+        WHERE u.queue = :queue AND u.group_head = ${group})`;
+
 /*
  * The groups with the most unfinished messages, from the group index alone (GROUP BY over
  * (queue, group_head): the cost follows the queue's unfinished messages), then each one's running
@@ -67,8 +72,7 @@ export interface GroupRow {
  */
 const TOP_GROUPS = `
 SELECT b.group_key, b.unfinished,
-       (SELECT COUNT(*) FROM queue_messages AS r
-        WHERE r.queue = :queue AND r.group_lease = b.group_key AND r.available_at > :now) AS running,
+       ${groupRunning('b.group_key')} AS running,
        g.paused, g.concurrency, g.rate_per_second
 FROM (
   SELECT group_head AS group_key, COUNT(*) AS unfinished
@@ -84,10 +88,8 @@ ORDER BY b.unfinished DESC, b.group_key`;
 /** Paused groups and groups with an override, whatever their backlog, with their counts. */
 const SET_GROUPS = `
 SELECT g.group_key,
-       (SELECT COUNT(*) FROM queue_messages AS u FORCE INDEX (ix_queue_messages_group)
-        WHERE u.queue = :queue AND u.group_head = g.group_key) AS unfinished,
-       (SELECT COUNT(*) FROM queue_messages AS r
-        WHERE r.queue = :queue AND r.group_lease = g.group_key AND r.available_at > :now) AS running,
+       ${groupUnfinished('g.group_key')} AS unfinished,
+       ${groupRunning('g.group_key')} AS running,
        g.paused, g.concurrency, g.rate_per_second
 FROM queue_groups AS g FORCE INDEX (PRIMARY)
 WHERE g.queue = :queue AND (g.paused = 1 OR g.concurrency IS NOT NULL OR g.rate_per_second IS NOT NULL)
@@ -97,10 +99,8 @@ LIMIT :limit`;
 /** One group, whether or not it has a row. */
 const READ_GROUP = `
 SELECT :groupKey AS group_key,
-       (SELECT COUNT(*) FROM queue_messages AS u FORCE INDEX (ix_queue_messages_group)
-        WHERE u.queue = :queue AND u.group_head = :groupKey) AS unfinished,
-       (SELECT COUNT(*) FROM queue_messages AS r
-        WHERE r.queue = :queue AND r.group_lease = :groupKey AND r.available_at > :now) AS running,
+       ${groupUnfinished(':groupKey')} AS unfinished,
+       ${groupRunning(':groupKey')} AS running,
        g.paused, g.concurrency, g.rate_per_second
 FROM (SELECT 1 AS one) AS one
 LEFT JOIN queue_groups AS g FORCE INDEX (PRIMARY) ON g.queue = :queue AND g.group_key = :groupKey`;
