@@ -10,7 +10,7 @@ import { defineConfig } from '../../lib/config.js';
 import { drain } from '../../lib/drain/drain.js';
 import { enqueue, enqueueInTransaction } from '../../lib/enqueue.js';
 import type { GroupLimits } from '../../lib/queues.js';
-import { ensureGroups } from '../../lib/sql/groupLimits.js';
+import { pauseGroup, resumeGroup } from '../../lib/groups.js';
 import { busiestWindow, mostAtOnce } from '../support/invariants/check.js';
 import { useStack } from '../support/stack.js';
 import { jobType, seed, statusCounts } from './helpers.js';
@@ -93,11 +93,10 @@ describe('a queue with per-group limits', () => {
       ...Array.from({ length: 3 }, () => ({ queue, type: 'work', groupKey: 'held', payload: { g: 'held' } })),
       ...Array.from({ length: 3 }, () => ({ queue, type: 'work', groupKey: 'free', payload: { g: 'free' } })),
     ]);
-    await ensureGroups(app.db, { queue, groups: ['held'], now: new Date() });
-    await app.db.execute(`UPDATE queue_groups SET paused = 1 WHERE queue = :queue AND group_key = 'held'`, { queue });
+    await pauseGroup(app, queue, 'held');
     await drain(app, { queue, remainingTimeMs: () => 30_000 });
     expect(runs.map((run) => run.group)).toEqual(['free', 'free', 'free']);
-    await app.db.execute(`UPDATE queue_groups SET paused = 0 WHERE queue = :queue AND group_key = 'held'`, { queue });
+    await resumeGroup(app, queue, 'held');
     await drain(app, { queue, remainingTimeMs: () => 30_000 });
     expect(runs.filter((run) => run.group === 'held')).toHaveLength(3);
   });

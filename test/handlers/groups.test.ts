@@ -142,6 +142,10 @@ describe('POST /queues/{queue}/groups/{groupKey}/pause and /resume', () => {
     expect(woken).toEqual([]);
     await call(groupEvent('POST', 'tenants', 'acme', 'resume'), app);
     expect(woken).toEqual(['tenants']);
+    // A second later (one wake a second per queue, whatever the process).
+    (app.clock as ManualClock).advance(2_000);
+    await call(groupEvent('PUT', 'tenants', 'acme', 'limits', { body: { concurrency: 3 } }), app);
+    expect(woken).toEqual(['tenants', 'tenants']);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   findGroupCandidates,
 } from '../../lib/sql/groupLimits.js';
 import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
+import { setGroupSettings } from '../../lib/sql/groupSettings.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
 import { useStack } from '../support/stack.js';
 
@@ -114,9 +115,8 @@ describe('claimGroupMessages', () => {
 
   it('does not claim a paused group, and a group override wins over the queue', async () => {
     const { app, clock, claim } = await grouped('gpause', ['a', 'a', 'a', 'b', 'b', 'b'], { concurrency: 1 });
-    await ensureGroups(app.db, { queue: 'gpause', groups: ['a', 'b'], now: clock.now() });
-    await app.db.execute(`UPDATE queue_groups SET paused = 1 WHERE queue = 'gpause' AND group_key = 'a'`);
-    await app.db.execute(`UPDATE queue_groups SET concurrency = 3 WHERE queue = 'gpause' AND group_key = 'b'`);
+    await setGroupSettings(app.db, { queue: 'gpause', groupKey: 'a', paused: true, now: clock.now() });
+    await setGroupSettings(app.db, { queue: 'gpause', groupKey: 'b', concurrency: 3, now: clock.now() });
     expect(byGroup(await claim())).toEqual({ b: 3 });
   });
 
