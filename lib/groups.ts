@@ -38,6 +38,12 @@ type GroupedQueue = QueueConfig & { groups: GroupLimits };
 // The list's cap and default and the change's schema are the HTTP API's too (schema/groups.ts).
 export { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT };
 
+/** A queue's declared per-group limits as the API and the dashboard show them (null: not a grouped queue). */
+export function declaredGroupLimits(queue: QueueConfig): GroupList['declared'] | null {
+  const groups = groupLimitsOf(queue);
+  return groups === undefined ? null : { concurrency: groups.concurrency ?? null, ratePerSecond: groups.ratePerSecond ?? null, fair: groups.fair === true };
+}
+
 /** A declared queue with per-group limits, or a 4xx naming the rule. */
 export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQueue {
   const config = declaredQueue(app, queue);
@@ -92,7 +98,7 @@ export async function listGroups(app: App, queue: string, options: { limit?: num
   const [top, set] = await Promise.all([readTopGroups(app.db, { queue, now, limit }), readSetGroups(app.db, { queue, now, limit: GROUP_LIST_LIMIT })]);
   return {
     queue,
-    declared: { concurrency: config.groups.concurrency ?? null, ratePerSecond: config.groups.ratePerSecond ?? null, fair: config.groups.fair === true },
+    declared: declaredGroupLimits(config)!,
     top: top.map((row) => view(config, row)),
     set: set.map((row) => view(config, row)),
   };

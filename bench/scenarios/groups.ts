@@ -32,7 +32,8 @@ import { BENCH_QUEUE } from '../lib/benchApp.js';
 import { resetQueueTables } from '../lib/database.js';
 import { rawDb } from '../lib/rawDb.js';
 import { formatNumber, type Row } from '../lib/report.js';
-import { busiestWindow as busiestWindowOf, mostAtOnce } from '../../test/support/invariants/check.js';
+import { busiestWindow, mostAtOnce, TOLERANCES } from '../../test/support/invariants/check.js';
+import { sleep } from '../../lib/sleep.js';
 import { seededGroupKey, seedDueMessages } from '../lib/seed.js';
 import { figure, ratePerSecond, type Figure } from '../lib/stats.js';
 import { statementKind } from '../lib/timedDb.js';
@@ -90,8 +91,8 @@ const HELD_DRAINS = 4;
 /** Each drain's handlers at once: together room for every group's concurrency twice over, so the groups' limits are what binds. */
 const HELD_DRAIN_CONCURRENCY = 200;
 const HELD_HANDLER_MS = { min: 20, max: 400 } as const;
-/** A rate of R is judged as issue 24 words it: no 1-s window over 1.2 × R starts of a group. */
-const RATE_TOLERANCE = 1.2;
+/** A rate of R is judged as issue 24 and the chaos suite word it: no 1-s window over 1.2 × R starts of a group. */
+const RATE_TOLERANCE = TOLERANCES.rateSecondFactor;
 /** Overrides: the queue's concurrency per group, the raised one, the handlers' time. */
 const OVERRIDE_BASE = 1;
 const OVERRIDE_RAISED = 4;
@@ -109,8 +110,6 @@ interface Run {
   endMs: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** A percentile by nearest rank (as the cancel section's p99). */
 function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -119,13 +118,8 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 /** The most of one group's runs in flight at once, from their own start and end times. */
-export function mostInFlight(runs: readonly Pick<Run, 'startMs' | 'endMs'>[]): number {
+function mostInFlight(runs: readonly Pick<Run, 'startMs' | 'endMs'>[]): number {
   return mostAtOnce(runs.map((run) => ({ fromMs: run.startMs, toMs: run.endMs }))).count;
-}
-
-/** The most starts within any window of `windowMs`. */
-export function busiestWindow(startsMs: readonly number[], windowMs: number): number {
-  return busiestWindowOf(startsMs, windowMs).count;
 }
 
 function byGroup(runs: readonly Run[]): Map<string, Run[]> {
@@ -301,7 +295,7 @@ export async function limitsHeld(options: { newDb: () => Db; pool: mysql.Pool; s
     const window = busiestWindow(
       groupRuns.map((run) => run.startMs),
       1_000,
-    );
+    ).count;
     most = Math.max(most, inFlight);
     busiest = Math.max(busiest, window);
     if (inFlight > HELD_LIMITS.concurrency || window > allowedPerSecond) groupsOver++;

@@ -16,14 +16,13 @@ import { UsageError } from '../errors.js';
 import { formatCount, formatTable } from '../format.js';
 
 /** What listGroups lists when not told; lib/groups.ts's default. */
-const DEFAULT_LISTED = GROUP_LIST_DEFAULT;
 
 export const groupsListCommand: Command = {
   name: 'groups list',
   usage: '<queue> [--limit <n>]',
   summary: "a grouped queue's groups with the most backlog, and those paused or with limits of their own",
   details: [
-    `  --limit <n>   the n groups with the most unfinished messages (1-${GROUP_LIST_LIMIT}, default ${DEFAULT_LISTED});`,
+    `  --limit <n>   the n groups with the most unfinished messages (1-${GROUP_LIST_LIMIT}, default ${GROUP_LIST_DEFAULT});`,
     `                the paused and set groups are listed up to ${GROUP_LIST_LIMIT} whatever n is`,
     "  limits: whether a group's concurrency and rate are its own (groups set) or the queue's",
   ].join('\n'),
@@ -108,12 +107,16 @@ function limitOption(options: Options, name: OptionName, rule: z.ZodType): numbe
   return Number(text);
 }
 
+/** A concurrency and a rate as the tables show them: `–` for none. */
+const concurrencyText = (value: number | null) => (value === null ? '–' : formatCount(value));
+const rateText = (value: number | null) => (value === null ? '–' : `${value}/s`);
+
 /** The queue's declared limits, then the top groups and the paused or set ones, a table each. */
 function groupListText(list: GroupList): string {
   const { declared } = list;
   const header =
-    `queue ${list.queue}, per group: concurrency ${declared.concurrency === null ? '–' : formatCount(declared.concurrency)}, ` +
-    `rate ${declared.ratePerSecond === null ? '–' : `${declared.ratePerSecond}/s`}, fair ${declared.fair ? 'yes' : 'no'}`;
+    `queue ${list.queue}, per group: concurrency ${concurrencyText(declared.concurrency)}, ` +
+    `rate ${rateText(declared.ratePerSecond)}, fair ${declared.fair ? 'yes' : 'no'}`;
   const top = list.top.length === 0 ? 'no group has unfinished messages\n' : `most backlog:\n${groupTable(list.top)}`;
   const setNote = list.set.length === GROUP_LIST_LIMIT ? ` (the first ${GROUP_LIST_LIMIT} by key)` : '';
   const set =
@@ -137,8 +140,8 @@ function groupTable(groups: readonly GroupView[]): string {
       formatCount(g.unfinished),
       formatCount(g.running),
       g.state,
-      g.concurrency === null ? '–' : formatCount(g.concurrency),
-      g.ratePerSecond === null ? '–' : `${g.ratePerSecond}/s`,
+      concurrencyText(g.concurrency),
+      rateText(g.ratePerSecond),
       limitsOrigin(g),
     ]),
   );
@@ -156,7 +159,7 @@ function limitsOrigin(group: GroupView): string {
 /** `5 (own)`, `2 (queue's)`, `none (queue's)`. */
 function limitText(group: GroupView, limit: 'concurrency' | 'ratePerSecond'): string {
   const value = group[limit];
-  const text = value === null ? 'none' : limit === 'concurrency' ? formatCount(value) : `${value}/s`;
+  const text = value === null ? 'none' : limit === 'concurrency' ? concurrencyText(value) : rateText(value);
   return `${text} (${group.overridden[limit] ? 'own' : "queue's"})`;
 }
 

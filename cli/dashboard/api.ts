@@ -21,7 +21,7 @@
 import * as z from 'zod';
 import type { App } from '../../lib/app.js';
 import { ValidationError, type FieldIssue } from '../../lib/errors.js';
-import { listGroups, pauseGroup, resumeGroup, setGroupLimits } from '../../lib/groups.js';
+import { declaredGroupLimits, listGroups, pauseGroup, resumeGroup, setGroupLimits } from '../../lib/groups.js';
 import { findRoute, HttpError, ok, type HttpResponse } from '../../lib/http/index.js';
 import { cancelMessage, findMessageByDedupKey, getMessageDetail } from '../../lib/messages.js';
 import { listDeadLetters, listQueueStats, pauseQueue, purgeDeadLetters, redrive, resumeQueue } from '../../lib/operations.js';
@@ -147,10 +147,7 @@ async function overview(app: App, options: ApiOptions, throughput: ThroughputHis
           drainRatePerSecond: limits.drainRatePerSecond ?? null,
           fifo: limits.fifo,
           // Per group of a queue with `groups` (null: none): what a group's own limits replace.
-          groups:
-            limits.groups === undefined || limits.fifo
-              ? null
-              : { concurrency: limits.groups.concurrency ?? null, ratePerSecond: limits.groups.ratePerSecond ?? null, fair: limits.groups.fair === true },
+          groups: declaredGroupLimits(limits),
           leaseSeconds: limits.leaseSeconds,
           maxAttempts: limits.maxAttempts,
           retentionSeconds: limits.retentionSeconds,
