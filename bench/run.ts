@@ -499,7 +499,7 @@ async function main(): Promise<void> {
     }
     if (groupClaimCost !== undefined) {
       console.log(
-        `\nEXPLAIN of the grouped claim's candidates read (lib/sql/groupLimits.ts, fair) with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(groupClaimCost.explain)}`,
+        `\nEXPLAIN of the fair claim (lib/sql/groupLimits.ts, one statement) with ${N.finished.toLocaleString('en-US')} finished rows:\n\n${explainTable(groupClaimCost.explain)}`,
       );
       console.log(
         `\nANALYZE of the same (what each step really read, and its time with ANALYZE's own per-row timing):\n\n${analyzeTable(groupClaimCost.analyze)}`,

@@ -7,7 +7,8 @@ import type { App } from './app.js';
 import type { Db } from './db/types.js';
 import { encodedRequestBytes, type CheckedInBatch } from './enqueueChecks.js';
 import { QueueError } from './errors.js';
-import type { QueueConfig } from './queues.js';
+import { groupLimitsOf, type QueueConfig } from './queues.js';
+import { readFairRoundBases } from './sql/fairRounds.js';
 import {
   debounceWaiting,
   deletePayloadParts,
@@ -56,6 +57,15 @@ async function insertRowsAndSlices(app: App, queue: QueueConfig, checked: Checke
   }
 
   const inserted = checked.filter((item) => item.sameAs === undefined);
+  if (groupLimitsOf(queue)?.fair === true) {
+    const rounded = await withFairRounds(
+      db,
+      queue.name,
+      inserted.map((item) => item.message),
+      now,
+    );
+    for (const [index, item] of inserted.entries()) item.message = rounded[index]!;
+  }
   const { existingIdOf: stored, debounced, unsliced } = await insertResolvingDuplicates(db, queue.name, inserted, now);
   // Slices for messages this insert stored (a duplicate's payload is the stored message's), and
   // new slices for waiting messages a debounce gave a large payload, in place of their old ones.
@@ -70,6 +80,18 @@ async function insertRowsAndSlices(app: App, queue: QueueConfig, checked: Checke
     if (item.sameAs !== undefined) answers[index] = { id: answers[item.sameAs]!.id, duplicate: true };
   }
   return answers;
+}
+
+/** A fair queue's messages with their turns within their groups, in batch order (lib/sql/fairRounds.ts): one read. */
+export async function withFairRounds(db: Db, queue: string, messages: readonly NewMessage[], now: Date): Promise<NewMessage[]> {
+  const groups = [...new Set(messages.map((message) => message.groupKey).filter((key) => key != null))];
+  const next = await readFairRoundBases(db, { queue, groups, now });
+  return messages.map((message) => {
+    if (message.groupKey == null) return message;
+    const round = (next.get(message.groupKey) ?? 0) + 1;
+    next.set(message.groupKey, round);
+    return { ...message, fairRound: round };
+  });
 }
 
 /** Every slice of the given messages, in calls that each stay under the Data API's request limit. */

@@ -22,7 +22,15 @@ export async function seedDueMessages(
   pool: mysql.Pool,
   queue: string,
   count: number,
-  options: { maxAttempts?: number; type?: string; payload?: (n: number) => unknown; /** FIFO groups, messages dealt round-robin. */ groups?: number } = {},
+  options: {
+    maxAttempts?: number;
+    type?: string;
+    payload?: (n: number) => unknown;
+    /** Groups, messages dealt round-robin. */
+    groups?: number;
+    /** The queue is fair: each message takes its turn within its group, as one enqueue of them all gives it (lib/sql/fairRounds.ts). */
+    fair?: boolean;
+  } = {},
 ): Promise<string[]> {
   const now = new Date(Date.now() - 1_000);
   const ids: string[] = [];
@@ -36,10 +44,11 @@ export async function seedDueMessages(
       const row = [id, queue, options.type ?? BENCH_TYPE, payload, Buffer.byteLength(payload), 'waiting', 0, 0, options.maxAttempts ?? 3, now, now, now];
       // Group columns only when asked for: a schema before migration 006 has none (test/migrate.online).
       if (options.groups !== undefined) row.push(seededGroupKey(n, options.groups), seededGroupKey(n, options.groups));
+      if (options.groups !== undefined && options.fair === true) row.push(Math.floor(n / options.groups) + 1);
       rows.push(row);
     }
     await pool.query(
-      `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, created_at, updated_at${options.groups === undefined ? '' : ', group_key, group_head'})
+      `INSERT INTO queue_messages (id, queue, type, payload, payload_bytes, status, priority, attempts, max_attempts, available_at, created_at, updated_at${options.groups === undefined ? '' : ', group_key, group_head'}${options.groups !== undefined && options.fair === true ? ', fair_round' : ''})
        VALUES ?`,
       [rows],
     );

@@ -50,7 +50,7 @@ async function timeClaims(pool: mysql.Pool, queue: string, claims: number, batch
 /** Replaces the live messages of `pool`'s table with `count` due ones (in `groups` FIFO groups), keeping finished history. */
 export async function freshDue(pool: mysql.Pool, queue: string, count: number, groups?: number): Promise<void> {
   await pool.query('DELETE FROM queue_messages WHERE finished_at IS NULL');
-  await seedDueMessages(pool, queue, count, { groups });
+  await seedDueMessages(pool, queue, count, { groups, fair: groups !== undefined });
 }
 
 /**

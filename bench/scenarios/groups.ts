@@ -195,7 +195,7 @@ export async function noisyNeighbour(options: { newDb: () => Db; pool: mysql.Poo
     started: (run) => startedAt.set(run.id, run.startMs),
   });
   const big = seededGroupKey(0, 1);
-  await seedDueMessages(pool, queue, sizes.noisyBig, { type: WORK_TYPE, groups: 1, payload: () => ({ g: big }) });
+  await seedDueMessages(pool, queue, sizes.noisyBig, { type: WORK_TYPE, groups: 1, fair, payload: () => ({ g: big }) });
 
   const started = performance.now();
   const running = drain(app, { queue, remainingTimeMs: () => 900_000 });
@@ -331,14 +331,16 @@ export interface CostResult {
   plain: DrainRunsResult;
   grouped: DrainRunsResult;
   /**
-   * The grouped drain's Data API calls for its claims (candidates read, lease, read-back) per claim:
-   * every claim reads candidates once, and leases and reads back only when there were some (the
-   * dry claim that ends the run does neither).
+   * The grouped drain's Data API calls for its claims (candidates read, lease, read-back) per claim.
+   * A fair queue without per-group limits or overrides leases in one statement and reads back (2
+   * calls; lib/sql/groupLimits.ts CLAIM_FAIR_MESSAGES); a claim that leases nothing that way reads
+   * candidates to learn why. Otherwise every claim reads candidates once, and leases and reads back
+   * only when there were some (the dry claim that ends the run does neither).
    */
   claimCallsPerClaim: number;
   /** Its calls adding the rows of groups seen for the first time (and their rate permits): once per group, not per claim. */
   setupCalls: number;
-  /** Its claims (candidates reads), and all its Data API calls (acks too) per claim. */
+  /** Its claims (lease statements, or candidates reads where there were more), and all its Data API calls (acks too) per claim. */
   claims: number;
   callsPerClaim: number;
   messagesPerClaim: number;
@@ -357,15 +359,15 @@ export async function groupCost(options: { newDb: () => Db; pool: mysql.Pool; si
   const { pool, sizes } = options;
   const run = async (groups: number | undefined) => {
     await resetQueueTables(pool);
-    const ids = await seedDueMessages(pool, BENCH_QUEUE, sizes.costMessages, { groups });
+    const ids = await seedDueMessages(pool, BENCH_QUEUE, sizes.costMessages, { groups, fair: groups !== undefined });
     const result = await drainRuns({ newDb: options.newDb, pool, ids, runs: 1, queue: groups === undefined ? {} : { groups: { fair: true } } });
     if (result.missing > 0 || result.duplicates > 0) throw new Error(`cost: ${result.missing} missing, ${result.duplicates} duplicates`);
     return result;
   };
   const plain = await run(undefined);
   const grouped = await run(sizes.costGroups);
-  const claims = Math.max(1, grouped.roundTrips.candidates?.calls ?? 0);
   const leases = Math.max(1, grouped.roundTrips.claim?.calls ?? 0);
+  const claims = Math.max(leases, grouped.roundTrips.candidates?.calls ?? 0);
   const calls = (kinds: readonly string[]) => kinds.reduce((sum, kind) => sum + (grouped.roundTrips[kind]?.calls ?? 0), 0);
   return {
     groups: sizes.costGroups,
@@ -421,7 +423,7 @@ export async function overrides(options: { newDb: () => Db; pool: mysql.Pool; si
     ended: (run) => inFlight.set(run.group, inFlight.get(run.group)! - 1),
   });
   const groups = sizes.overrideGroups;
-  await seedDueMessages(pool, queue, groups * sizes.overridePerGroup, { type: WORK_TYPE, groups, payload: (n) => ({ g: seededGroupKey(n, groups) }) });
+  await seedDueMessages(pool, queue, groups * sizes.overridePerGroup, { type: WORK_TYPE, groups, fair, payload: (n) => ({ g: seededGroupKey(n, groups) }) });
 
   const stop = new AbortController();
   const running = drain(app, { queue, remainingTimeMs: () => 900_000, signal: stop.signal });
@@ -492,20 +494,30 @@ export interface GroupClaimCostResult {
   emptyMs: Figure;
   fullMs: Figure;
   ratio: Figure;
-  /** EXPLAIN and ANALYZE (MariaDB: the plan with each step's real rows and time) of the candidates read, with the history. */
+  /** EXPLAIN and ANALYZE (MariaDB: the plan with each step's real rows and time) of the fair claim's read of the fair index, with the history. */
   explain: unknown[];
   analyze: string;
 }
 
-/** A Db over mysql2 that keeps the last candidates read's statement and parameters. */
-function recordingDb(pool: mysql.Pool): { db: Db; lastCandidates: () => { sql: string; params: SqlParams | undefined } | undefined } {
+/**
+ * A Db over mysql2 that keeps the statement and parameters of the last fair claim's read of the
+ * fair index: the one-statement claim, or the candidates read of the two-statement one.
+ */
+function recordingDb(pool: mysql.Pool): { db: Db; lastFairRead: () => { sql: string; params: SqlParams | undefined } | undefined } {
   const db = rawDb(pool);
   let last: { sql: string; params: SqlParams | undefined } | undefined;
+  const record = (sql: string, params: SqlParams | undefined) => {
+    if (['candidates', 'claim'].includes(statementKind(sql)) && sql.includes('ix_queue_messages_fair')) last = { sql, params };
+  };
   const query = <T extends DbRow = DbRow>(sql: string, params?: SqlParams, options?: StatementOptions) => {
-    if (statementKind(sql) === 'candidates') last = { sql, params };
+    record(sql, params);
     return db.query<T>(sql, params, options);
   };
-  return { db: { ...db, query, stats: db.stats }, lastCandidates: () => last };
+  const execute = (sql: string, params?: SqlParams, options?: StatementOptions) => {
+    record(sql, params);
+    return db.execute(sql, params, options);
+  };
+  return { db: { ...db, query, execute, stats: db.stats }, lastFairRead: () => last };
 }
 
 async function timeGroupClaims(db: Db, queue: string, claims: number, batch: number): Promise<number[]> {
@@ -561,9 +573,10 @@ export async function measureGroupClaimCost(options: {
     ratios.push(medians[1]! / medians[0]!);
     options.log(`  rep ${rep + 1}: grouped claim ${medians[0]!.toFixed(2)} ms empty, ${medians[1]!.toFixed(2)} ms with history`);
   }
-  const candidates = recorded.lastCandidates();
-  if (candidates === undefined) throw new Error('no candidates read recorded');
-  // The plan of a claim's read as the timed ones found the table: every message due, none leased.
+  const candidates = recorded.lastFairRead();
+  if (candidates === undefined) throw new Error('no fair claim recorded');
+  // The plan of a claim as the timed ones found the table: every message due, none leased (ANALYZE
+  // runs it: the claim leases what it would have).
   await freshDue(options.fullPool, queue, due, groups);
   const params = { ...candidates.params, now: new Date() };
   const explain = await rawDb(options.fullPool).query(`EXPLAIN ${candidates.sql}`, params);
@@ -724,7 +737,7 @@ export function groupsRows(repetitions: readonly GroupsRepetition[], claimCost: 
     rows.push({
       id: 'group claim cost',
       what:
-        `the grouped claim (fair, candidates + lease + read of 100 from ${formatNumber(claimCost.groups)} groups) over mysql2 with ${claimCost.finishedRows.toLocaleString('en-US')} finished rows vs none ` +
+        `the grouped claim (fair, no per-group limits: the one-statement lease and the read-back of 100 from ${formatNumber(claimCost.groups)} groups) over mysql2 with ${claimCost.finishedRows.toLocaleString('en-US')} finished rows vs none ` +
         `(median of ${claimCost.claimsPerRep} claims per repetition: ${claimCost.fullMs.median.toFixed(2)} vs ${claimCost.emptyMs.median.toFixed(2)} ms)`,
       unit: '×',
       figure: claimCost.ratio,

@@ -4,7 +4,15 @@ import { claimBatch } from '../sql/claimBatch.js';
 import { claimGroupHeads, findGroupHeads, type GroupHead } from '../sql/claimGroupHeads.js';
 import { ensureGroupSlotsOnce } from '../sql/groupSlots.js';
 import { ensureOnce } from '../sql/ensureOnce.js';
-import { claimGroupMessages, ensureGroupPermits, ensureGroups, extendGroupRatePermits, findGroupCandidates, type GroupCandidate } from '../sql/groupLimits.js';
+import {
+  claimFairMessages,
+  claimGroupMessages,
+  ensureGroupPermits,
+  ensureGroups,
+  extendGroupRatePermits,
+  findGroupCandidates,
+  type GroupCandidate,
+} from '../sql/groupLimits.js';
 import type { Vouch } from './rateStarts.js';
 import { ensurePermits, extendRatePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
 import type { GroupLimits } from '../queues.js';
@@ -80,6 +88,29 @@ export interface ClaimInput {
   heads?: HeadCandidates;
   /** A queue with per-group limits (lib/sql/groupLimits.ts). */
   groups?: GroupLimits;
+  /** A fair lane's way of claiming, kept across its claims (see FairClaimWay). */
+  fairWay?: FairClaimWay;
+}
+
+/**
+ * A fair queue without per-group limits or queue-wide ones claims in one statement
+ * (claimFairMessages) while none of its groups has an override; when that takes nothing, the
+ * two-statement grouped claim runs, and its read says whether overrides exist. A lane remembers
+ * it here, so a queue with overrides does not pay the one-statement try on every claim.
+ */
+export class FairClaimWay {
+  overridden = false;
+}
+
+function claimsInOneStatement(input: ClaimInput): boolean {
+  const groups = input.groups;
+  return (
+    groups?.fair === true &&
+    groups.concurrency === undefined &&
+    groups.ratePerSecond === undefined &&
+    input.permits === undefined &&
+    input.fairWay?.overridden !== true
+  );
 }
 
 /** Permit rows are added once per process and limits, and looked for again every 5 minutes. */
@@ -97,6 +128,13 @@ async function ensurePermitsOnce(db: Db, queue: string, limits: PermitLimits, no
 export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const leaseToken = randomUUID();
   const leaseUntil = new Date(input.now.getTime() + input.leaseMs);
+  if (claimsInOneStatement(input)) {
+    const claimed = await claimFairMessages(db, { queue: input.queue, limit: input.limit, leaseToken, now: input.now, leaseUntil });
+    if (claimed > 0) {
+      const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf: () => undefined });
+      return { leaseToken, leaseUntil, claimed: messages.length, throttled: false, groupRated: 0, messages };
+    }
+  }
   let limit = input.limit;
   let permitted: number | undefined;
   // A FIFO queue's heads first: permits are taken only for heads there are to claim.
@@ -108,7 +146,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   // A grouped queue's candidates first, as a FIFO queue's heads: permits only for what there is.
   const groups = input.groups === undefined ? undefined : await groupCandidates(db, input, input.groups);
   if (groups !== undefined) {
-    if (groups.candidates.length === 0) return { leaseToken, leaseUntil, claimed: 0, messages: [] };
+    if (groups.candidates.length === 0) return { leaseToken, leaseUntil, claimed: 0, throttled: groups.heldBack, messages: [] };
     if (input.permits !== undefined) limit = Math.min(limit, groups.candidates.length);
   }
   // Messages that took a rate permit (the queue's, or their group's) start a fixed delay after it.
@@ -143,26 +181,15 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     // Best effort: a permit not given back frees itself when its window or the lease ends.
     await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep: claimed, now: input.now }).catch(() => {});
   }
-  const messages: HeldClaimedMessage[] = [];
-  let afterId: string | undefined;
-  const maxBytes = input.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
-  while (messages.length < claimed) {
-    const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes, groupNext: input.heads !== undefined });
-    if (page.length === 0) break;
-    for (const message of page) messages.push(held(message, leaseToken, leaseUntil.getTime(), startOf(message)));
-    afterId = page[page.length - 1]!.id;
-  }
-  // Payloads too large for their rows, slice by slice (a few calls per MiB, only for those).
-  for (const message of messages) {
-    if (message.payloadParts > 0) message.payload = JSON.parse(await readPayloadText(db, message.id, maxBytes));
-  }
+  const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf });
   if (input.fifo === true) {
     input.heads?.taken(messages);
   }
   if (groups !== undefined) {
     if (!groups.everyGroupRated) claimed = Math.min(claimed, messages.length);
-    // Fewer than the candidates offered (and than asked for): the groups' limits held some back.
-    throttled = claimed < Math.min(limit, groups.candidates.length);
+    // Fewer than the candidates offered (and than asked for), or than asked for while groups at
+    // their concurrency have due messages: the groups' limits held some back.
+    throttled = claimed < Math.min(limit, groups.candidates.length) || (groups.heldBack && claimed < limit);
   }
   const groupRated = groups === undefined ? undefined : messages.filter((m) => m.groupKey !== null && groups.ratedGroups.has(m.groupKey)).length;
   return {
@@ -174,6 +201,29 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     ...(groupRated === undefined ? {} : { groupRated }),
     messages,
   };
+}
+
+/** The claim's messages by lease token, in pages, with payloads too large for their rows read slice by slice. */
+async function readBack(
+  db: Db,
+  input: ClaimInput,
+  claim: { leaseToken: string; leaseUntil: Date; claimed: number; startOf: (message: ClaimedMessage) => number | undefined },
+): Promise<HeldClaimedMessage[]> {
+  const { leaseToken, leaseUntil } = claim;
+  const messages: HeldClaimedMessage[] = [];
+  let afterId: string | undefined;
+  const maxBytes = input.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES;
+  while (messages.length < claim.claimed) {
+    const page = await readClaimedMessages(db, { leaseToken, afterId, maxBytes, groupNext: input.heads !== undefined });
+    if (page.length === 0) break;
+    for (const message of page) messages.push(held(message, leaseToken, leaseUntil.getTime(), claim.startOf(message)));
+    afterId = page[page.length - 1]!.id;
+  }
+  // Payloads too large for their rows, slice by slice (a few calls per MiB, only for those).
+  for (const message of messages) {
+    if (message.payloadParts > 0) message.payload = JSON.parse(await readPayloadText(db, message.id, maxBytes));
+  }
+  return messages;
 }
 
 /**
@@ -307,6 +357,8 @@ const GROUP_IN_FLIGHT_ALLOWANCE = 256;
 /** What a grouped claim needs: its candidates and the limits it leases them under. */
 interface GroupClaim {
   candidates: GroupCandidate[];
+  /** Groups at their concurrency have due messages (the read leaves them out). */
+  heldBack: boolean;
   limits: { concurrency: number | undefined; ratePerSecond: number | undefined; rateLimited: boolean };
   /** Every candidate's group has a rate: each message leased takes one permit (rows = 2 per message). */
   everyGroupRated: boolean;
@@ -319,13 +371,15 @@ interface GroupClaim {
  * that are missing added first: a call each, only when a group is new, or its rate was raised.
  */
 async function groupCandidates(db: Db, input: ClaimInput, groups: GroupLimits): Promise<GroupClaim> {
-  const candidates = await findGroupCandidates(db, {
+  const { candidates, heldBack, overridden } = await findGroupCandidates(db, {
     queue: input.queue,
     now: input.now,
     limit: Math.min(input.limit * HEAD_CANDIDATES_PER_CLAIM, MAX_HEADS_PER_READ),
     perGroup: input.limit * GROUP_LOOK_AHEAD + GROUP_IN_FLIGHT_ALLOWANCE,
+    concurrency: groups.concurrency,
     fair: groups.fair === true,
   });
+  if (input.fairWay !== undefined) input.fairWay.overridden = overridden;
   const unknown = new Set<string>();
   const permitsWanted = new Map<string, number>();
   const ratedGroups = new Set<string>();
@@ -346,6 +400,7 @@ async function groupCandidates(db: Db, input: ClaimInput, groups: GroupLimits): 
   const anyRated = ratedGroups.size > 0;
   return {
     candidates,
+    heldBack,
     limits: { concurrency: groups.concurrency, ratePerSecond: groups.ratePerSecond, rateLimited: anyRated },
     everyGroupRated: anyRated && everyGroupRated,
     ratedGroups,

@@ -8,7 +8,7 @@ import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan,
 import { releaseRunPermits } from '../sql/permits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
-import { claimMessages, keepLateClaimPermits, type Claim, type HeldClaimedMessage } from './claim.js';
+import { claimMessages, FairClaimWay, keepLateClaimPermits, type Claim, type HeldClaimedMessage } from './claim.js';
 import { BatchGathering } from './batchGathering.js';
 import { dispatchBatch, type BatchOutcomes } from './batchDispatch.js';
 import { ClaimDepth } from './claimDepth.js';
@@ -110,6 +110,8 @@ export class QueueLane {
   readonly #fifoHeads = new FifoHeads();
   /** A grouped queue's limits (none for a FIFO queue, which runs one per group its own way). */
   readonly #groups: GroupLimits | undefined;
+  /** A fair queue's way of claiming (one statement while no group has an override), kept across claims. */
+  readonly #fairWay: FairClaimWay;
   /** When a lane held back by its groups' limits claims again. */
   readonly #groupThrottle = new GroupThrottle();
   /** Claims the groups' limits held back (the ThrottledClaims metric). */
@@ -129,6 +131,7 @@ export class QueueLane {
     this.#o = options;
     this.#queue = options.queue;
     this.#groups = groupLimitsOf(options.queue);
+    this.#fairWay = new FairClaimWay();
     this.#wakeups = new LoopWakeups(options.sleep);
     this.#settler = laneSettler(options, { onWrite: () => this.#wakeups.notify(), onGiveUp: (error) => this.#errors.push(error) });
     this.#progress = laneProgressWriter(options);
@@ -426,10 +429,11 @@ export class QueueLane {
         }
       }
       if (this.#groups !== undefined) {
-        // With declared per-group limits or fairness, claim only what can start now: a message
-        // waiting in the run counts against its group's concurrency, waits out its rate permit's
-        // time, and (fair) would make the next group's message wait behind it.
-        if (this.#groups.concurrency !== undefined || this.#groups.ratePerSecond !== undefined || this.#groups.fair === true) {
+        // With declared per-group limits, claim only what can start now: a message waiting in the
+        // run counts against its group's concurrency and waits out its rate permit's time. (Fair
+        // alone needs no such cap: each claim is in fair order, so another group's next message
+        // waits behind at most what the lane holds, as the contract allows: a claim.)
+        if (this.#groups.concurrency !== undefined || this.#groups.ratePerSecond !== undefined) {
           budget = Math.min(budget, this.#concurrency - held);
           if (budget <= 0) return;
         }
@@ -465,7 +469,7 @@ export class QueueLane {
         fifo: this.#queue.fifo,
         permits: this.#permits.limits,
         heads: this.#fifoHeads.candidates,
-        ...(this.#groups === undefined ? {} : { groups: this.#groups }),
+        ...(this.#groups === undefined ? {} : { groups: this.#groups, fairWay: this.#fairWay }),
       });
       span?.setAttribute('messaging.batch.message_count', claim.claimed);
       return claim;

@@ -1,4 +1,5 @@
 import type { Db } from '../db/types.js';
+import { GROUP_LEASE_INDEX, withGroupLeaseIndex } from './groupLeaseIndex.js';
 import type { ClaimBatchInput } from './claimBatch.js';
 import { groupSlotOf } from './groupSlots.js';
 import { namedList } from './namedList.js';
@@ -91,9 +92,10 @@ export async function findGroupHeads(db: Db, input: { queue: string; now: Date; 
  * NOT EXISTS into an anti-join or a materialized IN over every running message of the queue, a
  * locking read that waits on the rows a concurrent claim is leasing. A scalar subquery runs per
  * head the scan returned, so only for heads this claim has locked (test/sql/claimGroupHeads). Its
- * lookup is an equality on (queue, group_lease): the record after the range gets a gap lock only,
- * which waits on nothing. No index hint names it: the optimizer picks it by itself (the plan is
- * tested), and a hint would fail the claim while a migration rebuilds the index (010).
+ * lookup is an equality on both columns of the group-lease index (group_lease, queue): the record
+ * after the range gets a gap lock only, which waits on nothing. The index is named
+ * (lib/sql/groupLeaseIndex.ts): with its columns in this order (014) the optimizer took the queue's
+ * claim index on a small table, and waited on an open producer's row.
  */
 /** A head's follower, picked from the parameters by the head's id. */
 const followerOf = (headList: string, nextList: string) => `IF(:followers = 1, ELT(FIELD(h.id, ${headList}), ${nextList}), NULL)`;
@@ -112,7 +114,7 @@ UPDATE (
   STRAIGHT_JOIN queue_group_slots AS s FORCE INDEX (PRIMARY) ON s.queue = :queue AND s.slot = ${groupSlotOf('h.group_key')}
   WHERE h.id IN (${headList}) AND h.queue = :queue AND h.finished_at IS NULL AND h.available_at <= :now
     AND (
-      SELECT COUNT(*) FROM queue_messages AS r
+      SELECT COUNT(*) FROM queue_messages AS r ${GROUP_LEASE_INDEX}
       WHERE r.queue = :queue AND r.group_lease = h.group_key AND r.available_at > :now
     ) = 0
   LIMIT :limit
@@ -151,7 +153,7 @@ export async function claimGroupHeads(db: Db, input: ClaimGroupHeadsInput): Prom
     'next',
     input.heads.map((head) => head.nextId ?? head.id),
   );
-  const result = await db.execute(claimGroupHeadsSql(heads.placeholders, nexts.placeholders), {
+  const params = {
     ...heads.params,
     ...nexts.params,
     followers: input.followers ? 1 : 0,
@@ -160,7 +162,8 @@ export async function claimGroupHeads(db: Db, input: ClaimGroupHeadsInput): Prom
     leaseToken: input.leaseToken,
     now: input.now,
     leaseUntil: input.leaseUntil,
-  });
+  };
+  const result = await withGroupLeaseIndex(claimGroupHeadsSql(heads.placeholders, nexts.placeholders), (sql) => db.execute(sql, params));
   return result.numberOfRecordsUpdated;
 }
 

@@ -14,8 +14,10 @@ import type { NewMessage } from './insertMessages.js';
  * would then answer "not waiting" for a payload that was taken. The enqueue fails instead and its
  * caller sends it again, which ends the same way (the last payload wins).
  */
+// By primary key, named: the unique dedup key matches one row too, and 10.11 took it once the
+// table changed (migration 014), locking through a second index for nothing.
 const DEBOUNCE_WAITING = `
-UPDATE queue_messages
+UPDATE queue_messages FORCE INDEX (PRIMARY)
 SET type = :type, payload = :payload, payload_bytes = :payloadBytes, payload_parts = :payloadParts, priority = :priority,
     max_attempts = :maxAttempts, available_at = :availableAt, trace_context = :traceContext,
     dedup_hits = dedup_hits + 1, updated_at = :now

@@ -1,7 +1,53 @@
-import { DatabaseError } from '../db/errors.js';
 import type { Db } from '../db/types.js';
-import { LEASE_SET } from './claimBatch.js';
+import { LEASE_DUE, LEASE_SET, lease } from './claimBatch.js';
+import { GROUP_LEASE_INDEX, withGroupLeaseIndex } from './groupLeaseIndex.js';
 import { RATE_WINDOW_SLACK_MS } from './permits.js';
+
+/** Whether any group of the queue has an override of its concurrency or rate (an index dive each, migration 014). */
+const ANY_GROUP_OVERRIDE = `(EXISTS (
+      SELECT 1 FROM queue_groups AS oc FORCE INDEX (ix_queue_groups_concurrency) WHERE oc.queue = :queue AND oc.concurrency IS NOT NULL
+    ) OR EXISTS (
+      SELECT 1 FROM queue_groups AS orr FORCE INDEX (ix_queue_groups_rate) WHERE orr.queue = :queue AND orr.rate_per_second IS NOT NULL
+    ))`;
+
+/**
+ * The queue's groups with as many messages running under a live lease as their concurrency allows:
+ * a range over running messages (group_lease NOT NULL), whatever the statistics say.
+ */
+const GROUPS_AT_CONCURRENCY = `
+        SELECT f.group_key
+        FROM (
+          SELECT r.group_lease AS group_key, COUNT(*) AS running
+          FROM queue_messages AS r ${GROUP_LEASE_INDEX}
+          WHERE r.group_lease IS NOT NULL AND r.queue = :queue AND r.available_at > :now
+          GROUP BY r.group_lease
+        ) AS f
+        LEFT JOIN queue_groups AS fg FORCE INDEX (PRIMARY) ON fg.queue = :queue AND fg.group_key = f.group_key
+        WHERE f.running >= COALESCE(fg.concurrency, :concurrency)`;
+
+/*
+ * Leaves out the messages of the queue's paused groups (a short list, on its own index) and of its
+ * groups at their concurrency (the queue's :concurrency or the group's override): those could not
+ * be leased, and a read that kept them would fill itself with one capped group's backlog while
+ * another group's messages wait behind it. Counted from the messages running under a live lease,
+ * so its cost follows what is in flight, not the backlog; the lease re-checks every limit.
+ */
+const NOT_HELD_BACK = (groupHead: string) => `${groupHead} NOT IN (
+        SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
+      ) AND ${groupHead} NOT IN (${GROUPS_AT_CONCURRENCY}
+      )`;
+
+/**
+ * Whether a group at its concurrency has a due message: the queue is not dry, only held back (the
+ * drain claims again as messages end). Per such group, its unfinished messages from the group index
+ * until a due one.
+ */
+const HELD_BACK_DUE = `EXISTS (
+    SELECT 1 FROM (${GROUPS_AT_CONCURRENCY}
+    ) AS h
+    STRAIGHT_JOIN queue_messages AS x FORCE INDEX (ix_queue_messages_group) ON x.queue = :queue AND x.group_head = h.group_key
+    WHERE x.available_at <= :now
+  )`;
 
 /*
  * The claim of a queue declared with `groups` (keyed flow control, schema/migrations/013): per
@@ -12,21 +58,20 @@ import { RATE_WINDOW_SLACK_MS } from './permits.js';
  * that picks the candidates (a consistent read: it waits on no producer's open transaction), then
  * one UPDATE that leases those its groups' limits allow.
  *
- * The read numbers each group's unfinished messages in id (enqueue) order from the group index
- * (queue, group_head, id) alone, keeps each group's first :perGroup, and orders the due ones by
- * priority, then (fair) by their number within the group, so a claim takes every group's first
- * message before any group's second: a backlog of 50,000 in one group puts the next group's first
- * message behind at most one message of it. Its cost follows the queue's unfinished messages (an
- * index-only scan), not the finished history. The numbering holds ids only (the temporary table
- * it fills is as narrow as it can be), a paused group's messages are left out before they are
- * numbered, and the groups' settings are read for the :limit candidates kept, not for every row.
+ * Not fair, the read numbers each group's unfinished messages in id (enqueue) order from the group
+ * index (queue, group_head, id) alone, keeps each group's first :perGroup, and orders the due ones
+ * by priority, then due time, so the oldest due come first whatever their group. Its cost follows
+ * the queue's unfinished messages (an index-only scan), not the finished history. The numbering
+ * holds ids only (the temporary table it fills is as narrow as it can be), a paused group's
+ * messages (and those of a group at its concurrency) are left out before they are numbered, and the groups' settings are read for the
+ * :limit candidates kept, not for every row.
  *
- * Fair, only the first levels (every group's first message, then every group's second, ...) are
- * read by primary key, as many as hold :limit rows plus every unfinished message that is not due (running,
- * retrying, delayed: counted index-only on the claim index). Those levels hold at least :limit due
- * messages, if the queue has them, wherever its not-due ones sit; with a thousand groups, that is
- * their first level or two, not every message of every group. Not fair, every group's first
- * :perGroup are read, so the oldest due come first whatever their group.
+ * Fair, each message has its turn within its group from its enqueue (lib/sql/fairRounds.ts), and
+ * the read takes the first :limit due ones in (priority, turn) order from the fair index alone
+ * (schema/migrations/014): every group's next message before any group's one after, so a backlog
+ * of 50,000 in one group puts the next group's first message behind at most one message of it.
+ * Its cost follows what it takes plus the queue's grouped messages that are not due yet and hold
+ * an earlier turn (running, retrying, delayed: passed over in the index), not the backlog.
  */
 /** Each group's unfinished messages, numbered in enqueue order within their group (paused groups left out). */
 const NUMBERED = `
@@ -34,44 +79,49 @@ const NUMBERED = `
     FROM (
       SELECT id, ROW_NUMBER() OVER (PARTITION BY group_head ORDER BY id) AS n
       FROM queue_messages FORCE INDEX (ix_queue_messages_group)
-      WHERE queue = :queue AND group_head IS NOT NULL AND group_head NOT IN (
-        SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
-      )
+      WHERE queue = :queue AND group_head IS NOT NULL AND ${NOT_HELD_BACK('group_head')}
     ) AS r
     WHERE r.n <= :perGroup`;
 
-/** Of `numbered`, the first levels that hold :limit rows plus every unfinished message not due. */
-const firstLevels = (numbered: string) => `
-    SELECT l.id, l.n
-    FROM (
-      SELECT v.id, v.n,
-             COUNT(*) OVER (ORDER BY v.n RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - COUNT(*) OVER (PARTITION BY v.n) AS before_level
-      FROM (${numbered}
-      ) AS v
-    ) AS l
-    WHERE l.before_level < :limit + (
-      SELECT COUNT(*) FROM queue_messages FORCE INDEX (ix_queue_messages_claim)
-      WHERE queue = :queue AND finished_at IS NULL AND available_at > :now
-    )`;
-
-const findGroupCandidatesSql = (fair: boolean) => `
-SELECT t.id, t.group_key, g.concurrency, g.rate_per_second, (g.queue IS NOT NULL) AS known,
+/**
+ * The candidates' group settings and rate permit count, for `picked` (id, group_key and its order
+ * columns); and in every row, whether groups at their concurrency hold due messages back. Never
+ * empty: without candidates, one row with a NULL id says that.
+ */
+const withGroupSettings = (picked: string, order: string) => `
+SELECT hb.held_back, hb.overridden, t.id, t.group_key, g.concurrency, g.rate_per_second, (g.queue IS NOT NULL) AS known,
        (SELECT COUNT(*) FROM queue_group_permits AS p FORCE INDEX (PRIMARY)
         WHERE p.queue = :queue AND p.group_key = t.group_key) AS rate_slots
-FROM (
-  SELECT m.id, m.group_head AS group_key, c.n, m.priority, m.available_at
-  FROM (${fair ? firstLevels(NUMBERED) : NUMBERED}
+FROM (SELECT ${HELD_BACK_DUE} AS held_back, ${ANY_GROUP_OVERRIDE} AS overridden) AS hb
+LEFT JOIN (${picked}
+) AS t ON 1 = 1
+LEFT JOIN queue_groups AS g FORCE INDEX (PRIMARY) ON g.queue = :queue AND g.group_key = t.group_key
+ORDER BY ${order}`;
+
+const FIND_GROUP_CANDIDATES = withGroupSettings(
+  `
+  SELECT m.id, m.group_head AS group_key, m.priority, m.available_at
+  FROM (${NUMBERED}
   ) AS c
   STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = c.id
   WHERE m.finished_at IS NULL AND m.available_at <= :now
-  ORDER BY m.priority DESC, ${fair ? 'c.n, ' : ''}m.available_at, m.id
-  LIMIT :limit
-) AS t
-LEFT JOIN queue_groups AS g FORCE INDEX (PRIMARY) ON g.queue = :queue AND g.group_key = t.group_key
-ORDER BY t.priority DESC, ${fair ? 't.n, ' : ''}t.available_at, t.id`;
+  ORDER BY m.priority DESC, m.available_at, m.id
+  LIMIT :limit`,
+  't.priority DESC, t.available_at, t.id',
+);
 
-const FIND_GROUP_CANDIDATES = findGroupCandidatesSql(false);
-const FIND_FAIR_GROUP_CANDIDATES = findGroupCandidatesSql(true);
+/** In the fair index's own order (schema/migrations/014), so a read stops at its :limit-th due row. */
+export const FAIR_ORDER = (m: string) => `${m}.priority DESC, ${m}.fair_round, ${m}.available_at, ${m}.group_head`;
+
+const FIND_FAIR_GROUP_CANDIDATES = withGroupSettings(
+  `
+  SELECT m.id, m.group_head AS group_key, m.priority, m.fair_round, m.available_at
+  FROM queue_messages AS m FORCE INDEX (ix_queue_messages_fair)
+  WHERE m.group_queue = :queue AND m.available_at <= :now AND ${NOT_HELD_BACK('m.group_head')}
+  ORDER BY ${FAIR_ORDER('m')}
+  LIMIT :limit`,
+  't.priority DESC, t.fair_round, t.available_at, t.group_key, t.id',
+);
 
 export interface GroupCandidate {
   id: string;
@@ -90,26 +140,65 @@ export interface FindGroupCandidatesInput {
   now: Date;
   /** Candidates returned at most. */
   limit: number;
-  /** Of each group, its first `perGroup` unfinished messages are looked at. */
+  /** Not fair: of each group, its first `perGroup` unfinished messages are looked at. */
   perGroup: number;
+  /** The queue's declared concurrency per group (a group's override wins); undefined: none. */
+  concurrency: number | undefined;
   fair: boolean;
 }
 
-/** Due messages of a grouped queue not paused, in claim order; locks nothing, waits on nothing. */
-export async function findGroupCandidates(db: Db, input: FindGroupCandidatesInput): Promise<GroupCandidate[]> {
-  const rows = await db.query(
-    input.fair ? FIND_FAIR_GROUP_CANDIDATES : FIND_GROUP_CANDIDATES,
-    { queue: input.queue, now: input.now, limit: input.limit, perGroup: input.perGroup },
-    { idempotent: true },
-  );
-  return rows.map((row) => ({
-    id: row.id as string,
-    groupKey: row.group_key as string,
-    known: Number(row.known) === 1,
-    concurrency: row.concurrency == null ? null : Number(row.concurrency),
-    ratePerSecond: row.rate_per_second == null ? null : Number(row.rate_per_second),
-    rateSlots: Number(row.rate_slots ?? 0),
-  }));
+export interface GroupCandidates {
+  /** In claim order. */
+  candidates: GroupCandidate[];
+  /** Groups at their concurrency have due messages: the queue is held back, not dry. */
+  heldBack: boolean;
+  /** Some group of the queue has an override of its concurrency or rate. */
+  overridden: boolean;
+}
+
+/** Due messages of a grouped queue whose groups are neither paused nor at their concurrency; locks nothing, waits on nothing. */
+export async function findGroupCandidates(db: Db, input: FindGroupCandidatesInput): Promise<GroupCandidates> {
+  const params = { queue: input.queue, now: input.now, limit: input.limit, concurrency: input.concurrency ?? null };
+  const [sql, sqlParams] = input.fair ? [FIND_FAIR_GROUP_CANDIDATES, params] : [FIND_GROUP_CANDIDATES, { ...params, perGroup: input.perGroup }];
+  const rows = await withGroupLeaseIndex(sql, (text) => db.query(text, sqlParams, { idempotent: true }));
+  const candidates = rows
+    .filter((row) => row.id != null)
+    .map((row) => ({
+      id: row.id as string,
+      groupKey: row.group_key as string,
+      known: Number(row.known) === 1,
+      concurrency: row.concurrency == null ? null : Number(row.concurrency),
+      ratePerSecond: row.rate_per_second == null ? null : Number(row.rate_per_second),
+      rateSlots: Number(row.rate_slots ?? 0),
+    }));
+  return { candidates, heldBack: Number(rows[0]?.held_back ?? 0) === 1, overridden: Number(rows[0]?.overridden ?? 0) === 1 };
+}
+
+/*
+ * A fair queue without per-group limits (no concurrency or rate declared) needs none of the
+ * lease's group locking while no group has an override: one statement claims the first due
+ * messages in fair order, as the plain claim does (lib/sql/claimBatch.ts), skipping rows a
+ * concurrent claim or an uncommitted producer holds. A paused group is left out. While any group
+ * of the queue has an override (concurrency or rate), it takes nothing, and the claim goes the
+ * two-statement way; the override counts from the very next claim.
+ */
+const CLAIM_FAIR_MESSAGES = `
+UPDATE (
+  SELECT id FROM queue_messages FORCE INDEX (ix_queue_messages_fair)
+  WHERE group_queue = :queue AND available_at <= :now
+    AND group_head NOT IN (
+      SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
+    )
+    AND NOT ${ANY_GROUP_OVERRIDE}
+  ORDER BY priority DESC, fair_round, available_at, group_head
+  LIMIT :limit
+  FOR UPDATE SKIP LOCKED
+) AS due
+${LEASE_DUE}`;
+
+/** Leases up to `limit` due messages of a fair queue without per-group limits; 0 also while any group has an override. */
+export async function claimFairMessages(db: Db, input: { queue: string; limit: number; leaseToken: string; now: Date; leaseUntil: Date }): Promise<number> {
+  return lease(db, CLAIM_FAIR_MESSAGES, { ...input });
 }
 
 /*
@@ -232,15 +321,9 @@ WHERE m.queue = :queue AND m.finished_at IS NULL AND m.available_at <= :now AND 
  * The in-flight count is a locking read, so its plan matters: on the group-lease index it reads
  * only the group's running rows; left to itself, the optimizer may scan a small table whole, and
  * that scan waits on any producer's uncommitted message (an open outbox transaction) until it
- * commits (test/drain/groupLimits.test.ts, the outbox case). Hence the hint. While a migration
- * rebuilds that index (as 010 did) the hinted statement fails with 1176, and the claim runs
- * unhinted until the index is back.
+ * commits (test/drain/groupLimits.test.ts, the outbox case). Hence the hint (lib/sql/groupLeaseIndex.ts).
  */
-const CLAIM_GROUP_MESSAGES = claimGroupMessagesSql('FORCE INDEX (ix_queue_messages_group_lease)');
-const CLAIM_GROUP_MESSAGES_UNHINTED = claimGroupMessagesSql('');
-
-/** MySQL 1176: an index named in a hint does not exist. */
-const NO_SUCH_INDEX = 1176;
+const CLAIM_GROUP_MESSAGES = claimGroupMessagesSql(GROUP_LEASE_INDEX);
 
 export interface ClaimGroupMessagesInput {
   queue: string;
@@ -276,12 +359,8 @@ export async function claimGroupMessages(db: Db, input: ClaimGroupMessagesInput)
     now: input.now,
     leaseUntil: input.leaseUntil,
   };
-  try {
-    return (await db.execute(CLAIM_GROUP_MESSAGES, params)).numberOfRecordsUpdated;
-  } catch (error) {
-    if (!(error instanceof DatabaseError) || error.mysqlCode !== NO_SUCH_INDEX) throw error;
-    return (await db.execute(CLAIM_GROUP_MESSAGES_UNHINTED, params)).numberOfRecordsUpdated;
-  }
+  const { numberOfRecordsUpdated } = await withGroupLeaseIndex(CLAIM_GROUP_MESSAGES, (sql) => db.execute(sql, params));
+  return numberOfRecordsUpdated;
 }
 
 /*
@@ -304,9 +383,9 @@ export async function extendGroupRatePermits(db: Db, input: { queue: string; lea
 }
 
 export {
+  CLAIM_FAIR_MESSAGES,
   CLAIM_GROUP_MESSAGES,
   EXTEND_GROUP_RATE_PERMITS,
-  CLAIM_GROUP_MESSAGES_UNHINTED,
   ENSURE_GROUP_PERMITS,
   ENSURE_GROUPS,
   FIND_FAIR_GROUP_CANDIDATES,

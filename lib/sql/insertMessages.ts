@@ -15,6 +15,8 @@ export interface NewMessage {
   groupKey?: string | null;
   /** The producer's trace context in its stored form (lib/tracing.ts); absent or null: none. */
   traceContext?: string | null;
+  /** Its turn within its group on a fair queue (lib/sql/fairRounds.ts); absent or null: none. */
+  fairRound?: number | null;
   /**
    * A payload too large for the row: its JSON text in slices (inserted by insertPayloadParts);
    * `payloadJson` is then `null`. Empty or absent: the payload is in the row.
@@ -35,15 +37,16 @@ export const MESSAGE_ROW_COLUMNS = `
   available_at  DATETIME(3)                                        PATH '$.availableAt',
   dedup_key     VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.dedupKey',
   group_key     VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.groupKey',
-  trace_context VARCHAR(568) CHARACTER SET ascii COLLATE ascii_bin PATH '$.traceContext'`;
+  trace_context VARCHAR(568) CHARACTER SET ascii COLLATE ascii_bin PATH '$.traceContext',
+  fair_round    BIGINT UNSIGNED                                    PATH '$.fairRound'`;
 
 /** The insert of the rows `MESSAGE_ROW_COLUMNS` reads, as JSON_TABLE `j`, up to its FROM. */
 export const INSERT_MESSAGE_ROWS = `
 INSERT INTO queue_messages
   (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
-   dedup_key, group_key, group_head, trace_context, created_at, updated_at)
+   dedup_key, group_key, group_head, trace_context, fair_round, created_at, updated_at)
 SELECT j.id, j.queue, j.type, j.payload, j.payload_bytes, j.payload_parts, 'waiting', j.priority, 0, j.max_attempts,
-       j.available_at, j.dedup_key, j.group_key, j.group_key, j.trace_context, :now, :now`;
+       j.available_at, j.dedup_key, j.group_key, j.group_key, j.trace_context, j.fair_round, :now, :now`;
 
 /*
  * The whole batch travels as one JSON parameter and is inserted by one statement, so a batch of
@@ -66,9 +69,9 @@ ON DUPLICATE KEY UPDATE queue_messages.dedup_hits = queue_messages.dedup_hits + 
 const INSERT_MESSAGE = `
 INSERT INTO queue_messages
   (id, queue, type, payload, payload_bytes, payload_parts, status, priority, attempts, max_attempts, available_at,
-   dedup_key, group_key, group_head, trace_context, created_at, updated_at)
+   dedup_key, group_key, group_head, trace_context, fair_round, created_at, updated_at)
 VALUES (:id, :queue, :type, :payload, :payloadBytes, :payloadParts, 'waiting', :priority, 0, :maxAttempts, :availableAt,
-        :dedupKey, :groupKey, :groupKey, :traceContext, :now, :now)
+        :dedupKey, :groupKey, :groupKey, :traceContext, :fairRound, :now, :now)
 ON DUPLICATE KEY UPDATE dedup_hits = dedup_hits + 1`;
 
 export interface InsertResult {
@@ -101,6 +104,7 @@ export async function insertMessages(db: Db, messages: readonly NewMessage[], no
       dedupKey: m.dedupKey,
       groupKey: m.groupKey ?? null,
       traceContext: m.traceContext ?? null,
+      fairRound: m.fairRound ?? null,
       now,
     });
     return { duplicates: Math.max(0, result.numberOfRecordsUpdated - 1) };
@@ -120,5 +124,6 @@ export function messageRow(m: NewMessage) {
     ...(m.dedupKey === null ? {} : { dedupKey: m.dedupKey }),
     ...(m.groupKey == null ? {} : { groupKey: m.groupKey }),
     ...(m.traceContext == null ? {} : { traceContext: m.traceContext }),
+    ...(m.fairRound == null ? {} : { fairRound: m.fairRound }),
   };
 }

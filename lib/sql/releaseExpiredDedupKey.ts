@@ -9,8 +9,10 @@ import type { Db } from '../db/types.js';
  *
  * Not re-sent after a lost reply: a re-send would find the key already freed and answer false.
  */
+// By primary key, named: the unique dedup key matches one row too, and 10.11 took it once the
+// table changed (migration 014), locking through a second index for nothing.
 const RELEASE_EXPIRED_DEDUP_KEY = `
-UPDATE queue_messages
+UPDATE queue_messages FORCE INDEX (PRIMARY)
 SET dedup_key = NULL
 WHERE id = :id AND queue = :queue AND dedup_key = :dedupKey AND created_at <= :windowStart`;
 

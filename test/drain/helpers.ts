@@ -4,7 +4,8 @@ import { createApp, type App } from '../../lib/app.js';
 import { defineConfig } from '../../lib/config.js';
 import type { Clock } from '../../lib/clock.js';
 import { defineJobType, type JobContext, type JobType, type SingleJobType } from '../../lib/jobs/types.js';
-import type { QueueDeclaration } from '../../lib/queues.js';
+import { groupLimitsOf, type QueueDeclaration } from '../../lib/queues.js';
+import { withFairRounds } from '../../lib/enqueueStore.js';
 import { uuidv7 } from '../../lib/ids.js';
 import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
 import type { Stack } from '../support/stack.js';
@@ -48,8 +49,26 @@ export async function seed(app: App, messages: readonly Seed[], chunk = 1_000): 
     dedupKey: null,
     groupKey: m.groupKey ?? null,
   }));
-  for (let i = 0; i < rows.length; i += chunk) await insertMessages(app.db, rows.slice(i, i + chunk), now);
+  for (let i = 0; i < rows.length; i += chunk) await insertMessages(app.db, await withTurns(app, rows.slice(i, i + chunk), now), now);
   return rows.map((row) => row.id);
+}
+
+/** A fair queue's messages with their turns, as enqueue gives them (lib/enqueueStore.ts). */
+async function withTurns(app: App, rows: NewMessage[], now: Date): Promise<NewMessage[]> {
+  const out = [...rows];
+  for (const queue of new Set(rows.map((row) => row.queue))) {
+    const config = app.queues.get(queue);
+    if (config === undefined || groupLimitsOf(config)?.fair !== true) continue;
+    const at = rows.flatMap((row, index) => (row.queue === queue ? [index] : []));
+    const rounded = await withFairRounds(
+      app.db,
+      queue,
+      at.map((index) => rows[index]!),
+      now,
+    );
+    for (const [k, index] of at.entries()) out[index] = rounded[k]!;
+  }
+  return out;
 }
 
 export interface Row {

@@ -39,7 +39,14 @@ async function grouped(queue: string, groups: readonly string[], limits: Limits)
   const claim = async (limit = 100) => {
     const leaseToken = randomUUID();
     const now = clock.now();
-    const candidates = await findGroupCandidates(app.db, { queue, now, limit: 300, perGroup: limit * 4, fair: limits.fair === true });
+    const { candidates } = await findGroupCandidates(app.db, {
+      queue,
+      now,
+      limit: 300,
+      perGroup: limit * 4,
+      concurrency: limits.concurrency,
+      fair: limits.fair === true,
+    });
     await ensureGroups(app.db, { queue, groups: candidates.filter((c) => !c.known).map((c) => c.groupKey), now });
     if (limits.ratePerSecond !== undefined) {
       await ensureGroupPermits(app.db, {
@@ -138,17 +145,17 @@ describe('the grouped claim while a migration rebuilds the group-lease index', (
       expect(byGroup(await claim())).toEqual({ a: 1, b: 1 });
       expect(await claim()).toEqual([]);
     } finally {
-      await app.db.execute('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (queue, group_lease)');
+      await app.db.execute('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (group_lease, queue)');
     }
   });
 });
 
 describe('the grouped claim’s plan', () => {
-  it('reads candidates from the group index and each group’s in-flight rows through their own index, even on a tiny table', async () => {
+  it('reads candidates from the fair index and each group’s in-flight rows through their own index, even on a tiny table', async () => {
     const { app, clock } = await grouped('gplan', ['a', 'b'], { concurrency: 1, ratePerSecond: 2 });
     const now = clock.now();
-    const read = await app.db.query(`EXPLAIN ${FIND_FAIR_GROUP_CANDIDATES}`, { queue: 'gplan', now, limit: 10, perGroup: 10 });
-    expect(read.filter((row) => row.key === 'ix_queue_messages_group')).toHaveLength(1);
+    const read = await app.db.query(`EXPLAIN ${FIND_FAIR_GROUP_CANDIDATES}`, { queue: 'gplan', now, limit: 10, concurrency: 1 });
+    expect(read.filter((row) => row.key === 'ix_queue_messages_fair')).toHaveLength(1);
     const claim = await app.db.query(`EXPLAIN ${CLAIM_GROUP_MESSAGES}`, {
       queue: 'gplan',
       candidates: [['00000000-0000-7000-8000-000000000001', 'a']],
@@ -172,7 +179,7 @@ describe('extendGroupRatePermits', () => {
   it('keeps a late claim’s permits a window from its start, safe to re-send, and counts only those it still holds', async () => {
     const { app, clock } = await grouped('gextend', ['a', 'a', 'b'], { ratePerSecond: 2 });
     const now = clock.now();
-    const candidates = await findGroupCandidates(app.db, { queue: 'gextend', now, limit: 10, perGroup: 10, fair: false });
+    const { candidates } = await findGroupCandidates(app.db, { queue: 'gextend', now, limit: 10, perGroup: 10, concurrency: undefined, fair: false });
     await ensureGroups(app.db, { queue: 'gextend', groups: ['a', 'b'], now });
     await ensureGroupPermits(app.db, {
       queue: 'gextend',

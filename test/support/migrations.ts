@@ -13,4 +13,5 @@ export const MIGRATIONS = [
   '011_message_outputs',
   '012_cancel_requests',
   '013_group_limits',
+  '014_fair_rounds',
 ] as const;
