@@ -50,6 +50,17 @@ async function fifo(queue: string, groups: readonly string[]) {
 }
 
 describe('claimGroupHeads', () => {
+  it('still claims one head per group, unhinted, while a migration rebuilds the group-lease index', async () => {
+    const { app, claim } = await fifo('headsnoindex', ['a', 'a', 'b']);
+    await app.db.execute('ALTER TABLE queue_messages DROP INDEX ix_queue_messages_group_lease');
+    try {
+      expect((await claim()).claimed).toBe(2);
+      expect((await claim()).claimed).toBe(0);
+    } finally {
+      await app.db.execute('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (group_lease, queue)');
+    }
+  });
+
   it('claims the first message of each group only, and the next once the first is done', async () => {
     const { app, clock, ids, claim } = await fifo('heads', ['a', 'b', 'a', 'c', 'b', 'a']);
     const first = await claim();

@@ -3,8 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../lib/clock.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
+import { claimMessages, FairClaimWay } from '../../lib/drain/claim.js';
 import {
+  CLAIM_FAIR_MESSAGES,
   CLAIM_GROUP_MESSAGES,
+  claimFairMessages,
   extendGroupRatePermits,
   claimGroupMessages,
   ensureGroupPermits,
@@ -134,6 +137,87 @@ describe('claimGroupMessages', () => {
     const counts = byGroup(claims.flat());
     for (let g = 0; g < 20; g++) expect(counts[`g${g}`] ?? 0).toBeLessThanOrEqual(3);
     expect(new Set(claims.flat().map((m) => m.id)).size).toBe(claims.flat().length);
+  });
+});
+
+describe('claimFairMessages (a fair queue without per-group limits, in one statement)', () => {
+  const fairClaim = async (app: { db: typeof stack.db }, queue: string, clock: ManualClock, limit: number) => {
+    const leaseToken = randomUUID();
+    const now = clock.now();
+    const claimed = await claimFairMessages(app.db, { queue, limit, leaseToken, now, leaseUntil: new Date(now.getTime() + LEASE_MS) });
+    const messages = await readClaimedMessages(app.db, { leaseToken, maxBytes: 1_000_000 });
+    expect(messages).toHaveLength(claimed);
+    return messages;
+  };
+
+  it('takes every group’s next message before any group’s one after, whatever the backlog of the first', async () => {
+    const small = Array.from({ length: 20 }, (_, i) => `small-${i}`);
+    const { app, clock } = await grouped('ffair', [...Array(200).fill('big'), ...small], { fair: true });
+    expect(byGroup(await fairClaim(app, 'ffair', clock, 21))).toEqual(Object.fromEntries([['big', 1], ...small.map((g) => [g, 1])]));
+    expect(byGroup(await fairClaim(app, 'ffair', clock, 5))).toEqual({ big: 5 });
+  });
+
+  it('leaves a paused group out, and takes nothing while any group of the queue has an override', async () => {
+    const { app, clock } = await grouped('ffairpause', ['a', 'a', 'b', 'b', 'c'], { fair: true });
+    await setGroupSettings(app.db, { queue: 'ffairpause', groupKey: 'a', paused: true, now: clock.now() });
+    expect(byGroup(await fairClaim(app, 'ffairpause', clock, 1))).toEqual({ b: 1 });
+    await setGroupSettings(app.db, { queue: 'ffairpause', groupKey: 'zzz', concurrency: 1, now: clock.now() });
+    expect(await fairClaim(app, 'ffairpause', clock, 10)).toEqual([]);
+    await setGroupSettings(app.db, { queue: 'ffairpause', groupKey: 'zzz', concurrency: null, now: clock.now() });
+    expect(byGroup(await fairClaim(app, 'ffairpause', clock, 10))).toEqual({ b: 1, c: 1 });
+  });
+
+  it('lets concurrent claims take each message once', async () => {
+    const groups = Array.from({ length: 30 }, (_, g) => Array(10).fill(`g${g}`)).flat();
+    const { app, clock } = await grouped('ffairconcurrent', groups, { fair: true });
+    const claims = await Promise.all(Array.from({ length: 4 }, () => fairClaim(app, 'ffairconcurrent', clock, 100)));
+    const ids = claims.flat().map((m) => m.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length + (await fairClaim(app, 'ffairconcurrent', clock, 300)).length).toBe(300);
+  });
+
+  it('reads the fair index in its order (no sort of the queue’s messages)', async () => {
+    const { app, clock } = await grouped('ffairplan', ['a', 'b'], { fair: true });
+    const plan = await app.db.query(`EXPLAIN ${CLAIM_FAIR_MESSAGES}`, {
+      queue: 'ffairplan',
+      limit: 10,
+      leaseToken: 't',
+      now: clock.now(),
+      leaseUntil: clock.now(),
+    });
+    const fairRead = plan.filter((row) => row.key === 'ix_queue_messages_fair');
+    expect(fairRead).toHaveLength(1);
+    expect(String(fairRead[0]!.Extra)).not.toContain('filesort');
+  });
+});
+
+describe('claimMessages on a grouped queue', () => {
+  it('claims a fair queue the two-statement way while a group has an override, holding it, and in one statement again once it is gone', async () => {
+    const { app, clock } = await grouped('fairway', ['a', 'a', 'a', 'b', 'b'], { fair: true });
+    await setGroupSettings(app.db, { queue: 'fairway', groupKey: 'a', concurrency: 1, now: clock.now() });
+    const fairWay = new FairClaimWay();
+    const claim = () => claimMessages(app.db, { queue: 'fairway', limit: 10, now: clock.now(), leaseMs: LEASE_MS, groups: { fair: true }, fairWay });
+    expect(byGroup((await claim()).messages)).toEqual({ a: 1, b: 2 });
+    expect(fairWay.overridden).toBe(true);
+    await setGroupSettings(app.db, { queue: 'fairway', groupKey: 'a', concurrency: null, now: clock.now() });
+    // The two-statement way once more (it learns the override is gone), then one statement.
+    expect(byGroup((await claim()).messages)).toEqual({ a: 2 });
+    expect(fairWay.overridden).toBe(false);
+  });
+
+  it('reports a claim held back by groups at their concurrency as throttled, not dry', async () => {
+    const { app, clock } = await grouped('heldback', ['a', 'a', 'a'], { concurrency: 1 });
+    const claim = () => claimMessages(app.db, { queue: 'heldback', limit: 10, now: clock.now(), leaseMs: LEASE_MS, groups: { concurrency: 1 } });
+    expect((await claim()).claimed).toBe(1);
+    const held = await claim();
+    expect(held).toMatchObject({ claimed: 0, throttled: true });
+  });
+
+  it('reports a grouped queue with nothing due as dry (not throttled)', async () => {
+    const { app, clock } = await grouped('drygroups', ['a'], { concurrency: 1 });
+    const claim = () => claimMessages(app.db, { queue: 'drygroups', limit: 10, now: clock.now(), leaseMs: LEASE_MS, groups: { concurrency: 1 } });
+    expect((await claim()).claimed).toBe(1);
+    expect((await claim()).throttled).toBe(false);
   });
 });
 
