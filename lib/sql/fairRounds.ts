@@ -21,7 +21,7 @@ SELECT j.group_key,
                  WHERE m.queue = :queue AND m.group_head = j.group_key
                  ORDER BY m.id DESC LIMIT 1), 0) AS last_round,
        COALESCE((SELECT f.fair_round FROM queue_messages AS f FORCE INDEX (ix_queue_messages_fair)
-                 WHERE f.group_queue = :queue AND f.available_at <= :now
+                 WHERE f.group_queue = :queue AND f.fair_due_at <= :now
                  ORDER BY ${FAIR_ORDER('f')} LIMIT 1), 0) AS front
 FROM JSON_TABLE(:groups, '$[*]' COLUMNS (group_key VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS j`;
 

@@ -111,16 +111,16 @@ const FIND_GROUP_CANDIDATES = withGroupSettings(
 );
 
 /** In the fair index's own order (schema/migrations/014), so a read stops at its :limit-th due row. */
-export const FAIR_ORDER = (m: string) => `${m}.priority DESC, ${m}.fair_round, ${m}.available_at, ${m}.group_head`;
+export const FAIR_ORDER = (m: string) => `${m}.priority DESC, ${m}.fair_round, ${m}.fair_due_at, ${m}.group_head`;
 
 const FIND_FAIR_GROUP_CANDIDATES = withGroupSettings(
   `
-  SELECT m.id, m.group_head AS group_key, m.priority, m.fair_round, m.available_at
+  SELECT m.id, m.group_head AS group_key, m.priority, m.fair_round, m.fair_due_at
   FROM queue_messages AS m FORCE INDEX (ix_queue_messages_fair)
-  WHERE m.group_queue = :queue AND m.available_at <= :now AND ${NOT_HELD_BACK('m.group_head')}
+  WHERE m.group_queue = :queue AND m.fair_due_at <= :now AND ${NOT_HELD_BACK('m.group_head')}
   ORDER BY ${FAIR_ORDER('m')}
   LIMIT :limit`,
-  't.priority DESC, t.fair_round, t.available_at, t.group_key, t.id',
+  't.priority DESC, t.fair_round, t.fair_due_at, t.group_key, t.id',
 );
 
 export interface GroupCandidate {
@@ -185,12 +185,12 @@ export async function findGroupCandidates(db: Db, input: FindGroupCandidatesInpu
 const CLAIM_FAIR_MESSAGES = `
 UPDATE (
   SELECT id FROM queue_messages FORCE INDEX (ix_queue_messages_fair)
-  WHERE group_queue = :queue AND available_at <= :now
+  WHERE group_queue = :queue AND fair_due_at <= :now
     AND group_head NOT IN (
       SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
     )
     AND NOT ${ANY_GROUP_OVERRIDE}
-  ORDER BY priority DESC, fair_round, available_at, group_head
+  ORDER BY priority DESC, fair_round, fair_due_at, group_head
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ) AS due

@@ -8,9 +8,11 @@
 -- before this migration, on a queue not fair, or redriven) sorts first: those go before any turn.
 --
 -- group_queue is the queue of an unfinished grouped message, else NULL (group_head is NULL once
--- a message is done, dead or cancelled, 006), so the index holds the queue's live grouped messages
--- only and a finished history costs a fair claim nothing. VIRTUAL: ungrouped messages keep a NULL
--- key no write changes, so the hot path of ungrouped queues never rewrites this index.
+-- a message is done, dead or cancelled, 006), so the index's range for a queue holds its live
+-- grouped messages only and a finished history costs a fair claim nothing. fair_due_at is such a
+-- message's available_at, else NULL. Both VIRTUAL: an ungrouped message's key (NULL, its priority,
+-- NULL, NULL, NULL) never changes, so the hot path of ungrouped queues (a claim and a retry move
+-- available_at) never rewrites this index.
 --
 -- The group-lease index comes back as (group_lease, queue): a read of a queue's running messages
 -- (lib/sql/groupLimits.ts, a group at its concurrency) is then a range over running messages only.
@@ -30,6 +32,7 @@ ALTER TABLE queue_messages ADD COLUMN fair_round BIGINT UNSIGNED NULL, ALGORITHM
 ALTER TABLE queue_messages
   ADD COLUMN group_queue VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin
     GENERATED ALWAYS AS (IF(group_head IS NULL, NULL, queue)) VIRTUAL,
+  ADD COLUMN fair_due_at DATETIME(3) GENERATED ALWAYS AS (IF(group_head IS NULL, NULL, available_at)) VIRTUAL,
   ALGORITHM=INSTANT
 -- statement
 ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (group_lease, queue), ALGORITHM=INPLACE, LOCK=NONE
@@ -39,7 +42,7 @@ ALTER TABLE queue_messages ADD KEY ix_queue_messages_dead (dead_queue, id), ALGO
 -- Covering for the fair claim's read: the due filter and the group (paused groups are left out)
 -- are read from the index, in the claim's order.
 ALTER TABLE queue_messages
-  ADD KEY ix_queue_messages_fair (group_queue, priority DESC, fair_round, available_at, group_head),
+  ADD KEY ix_queue_messages_fair (group_queue, priority DESC, fair_round, fair_due_at, group_head),
   ALGORITHM=INPLACE, LOCK=NONE
 -- statement
 -- Whether a queue has any group override of concurrency or rate, in one index dive each: a fair

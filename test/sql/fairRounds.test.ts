@@ -55,6 +55,21 @@ describe('fair turns at enqueue', () => {
     expect((await turns('turns-front')).slice(-2)).toEqual(['small6', 'small7']);
   });
 
+  it('keeps an ungrouped message out of the fair index’s changing columns (its key never changes), and a finished grouped one out of its queue’s range', async () => {
+    const clock = new ManualClock(T0);
+    const app = appOn(stack, { queues: [{ name: 'plainq' }], jobTypes: [jobType('t', async () => {})], clock });
+    await enqueue(app, 'plainq', [{ type: 't', payload: {} }]);
+    const { send } = fairApp('turns-key');
+    await send('a');
+    await stack.db.execute("UPDATE queue_messages SET available_at = available_at + INTERVAL 1 MINUTE WHERE queue IN ('plainq', 'turns-key')");
+    const key = async (queue: string) =>
+      (await stack.db.query('SELECT group_queue, fair_round, fair_due_at IS NULL AS no_due FROM queue_messages WHERE queue = :queue', { queue }))[0];
+    expect(await key('plainq')).toMatchObject({ group_queue: null, fair_round: null, no_due: 1 });
+    expect(await key('turns-key')).toMatchObject({ group_queue: 'turns-key', no_due: 0 });
+    await stack.db.execute("UPDATE queue_messages SET group_head = NULL, status = 'done', finished_at = available_at WHERE queue = 'turns-key'");
+    expect(await key('turns-key')).toMatchObject({ group_queue: null, no_due: 1 });
+  });
+
   it('gives no turns on a queue that is not fair', async () => {
     const { send } = fairApp('turns-unfair', { concurrency: 2 });
     await send('a', 'a');
