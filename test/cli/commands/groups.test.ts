@@ -12,6 +12,7 @@ const stack = useStack();
 const config = defineConfig({
   queues: [
     { name: 'tenants', groups: { concurrency: 2, fair: true } },
+    { name: 'tenants-json', groups: { concurrency: 2, fair: true } },
     { name: 'tenants-drain', groups: { concurrency: 2, ratePerSecond: 10 } },
     { name: 'plain' },
   ],
@@ -53,9 +54,12 @@ describe('groups list', () => {
   });
 
   it('lists --limit groups, and the lists as they are with --json', async () => {
-    const list = json(await groups('list', 'tenants', '--limit', '1', '--json'));
+    await enqueueTo('tenants-json', { big: 5, small: 2, acme: 1 });
+    expect((await groups('set', 'tenants-json', 'acme', '--concurrency', '5')).code).toBe(0);
+    expect((await groups('pause', 'tenants-json', 'quiet')).code).toBe(0);
+    const list = json(await groups('list', 'tenants-json', '--limit', '1', '--json'));
     expect(list).toMatchObject({
-      queue: 'tenants',
+      queue: 'tenants-json',
       declared: { concurrency: 2, ratePerSecond: null, fair: true },
       top: [{ groupKey: 'big', unfinished: 5, running: 0, paused: false, state: 'idle', concurrency: 2, ratePerSecond: null }],
       set: [{ groupKey: 'acme' }, { groupKey: 'quiet', paused: true }],
