@@ -22,7 +22,10 @@ function fairApp(queue: string, groups: { fair?: boolean; concurrency?: number }
       queue,
       groupKeys.map((groupKey) => ({ type: 't', groupKey, payload: {} })),
     );
-  return { app, clock, send };
+  /** One claim in fair order (the one-statement claim); answers how many it leased. */
+  const claim = (limit: number) =>
+    claimFairMessages(app.db, { queue, limit, leaseToken: randomUUID(), now: clock.now(), leaseUntil: new Date(clock.now().getTime() + 60_000) });
+  return { app, clock, send, claim };
 }
 
 /** Each message's group and turn, in enqueue order. */
@@ -40,17 +43,10 @@ describe('fair turns at enqueue', () => {
   });
 
   it('starts a new group at the front, not behind another group’s backlog', async () => {
-    const { app, clock, send } = fairApp('turns-front');
+    const { send, claim } = fairApp('turns-front');
     await send(...Array(10).fill('big'));
     // Four of the big group's are claimed (in flight): the front is its fifth.
-    const claimed = await claimFairMessages(app.db, {
-      queue: 'turns-front',
-      limit: 4,
-      leaseToken: randomUUID(),
-      now: clock.now(),
-      leaseUntil: new Date(clock.now().getTime() + 60_000),
-    });
-    expect(claimed).toBe(4);
+    expect(await claim(4)).toBe(4);
     await send('small', 'small');
     expect((await turns('turns-front')).slice(-2)).toEqual(['small6', 'small7']);
   });
@@ -89,18 +85,11 @@ describe('fair turns at enqueue', () => {
   });
 
   it('gives turns inside a producer’s transaction with a plain read: the claim takes every committed message meanwhile', async () => {
-    const { app, clock, send } = fairApp('turns-outbox');
+    const { app, send, claim } = fairApp('turns-outbox');
     await send('a', 'b');
     await stack.db.transaction(async (tx) => {
       await enqueueInTransaction(app, tx.transactionId!, 'turns-outbox', [{ type: 't', groupKey: 'a', payload: {} }]);
-      const claimed = await claimFairMessages(app.db, {
-        queue: 'turns-outbox',
-        limit: 10,
-        leaseToken: randomUUID(),
-        now: clock.now(),
-        leaseUntil: new Date(clock.now().getTime() + 60_000),
-      });
-      expect(claimed).toBe(2);
+      expect(await claim(10)).toBe(2);
     });
     expect(await turns('turns-outbox')).toEqual(['a1', 'b1', 'a2']);
   });
