@@ -345,7 +345,7 @@ async function dueHeads(db: Db, input: ClaimInput): Promise<GroupHead[]> {
 }
 
 /**
- * Of each group, the claim looks at its first unfinished messages (in enqueue order): this many
+ * Not fair, of each group the claim looks at its first unfinished messages (in enqueue order): this many
  * per message it wants, plus GROUP_IN_FLIGHT_ALLOWANCE, since a group's first ones are usually in
  * flight (running, or waiting for a retry) and the claim must look past them to fill itself from
  * one group when it is the only one due. A group with more than that in flight at once and no
