@@ -61,8 +61,6 @@ const positive = z.number().positive('must be a positive number').finite('must b
  */
 const MAX_QUEUE_WIDE_LIMIT = 10_000;
 
-export { MAX_GROUP_RATE };
-
 const queueDeclaration = z.strictObject({
   name: queueName,
   batchSize: whole(1).max(1_000, 'must be at most 1000').optional(),

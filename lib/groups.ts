@@ -3,7 +3,7 @@
  * groups with the most backlog and those paused or with limits of their own, set a group's own
  * concurrency or rate, pause and resume it. Every drain's next claim sees a change.
  */
-import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsBody, groupLimitsChange, type GroupLimitsChange } from '../schema/groups.js';
+import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsBody, type GroupLimitsChange, type GroupList, type GroupView } from '../schema/groups.js';
 import { groupKey as groupKeyRule } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue, wakeDrain } from './enqueue.js';
@@ -11,32 +11,10 @@ import { ValidationError } from './errors.js';
 import { groupLimitsOf, type GroupLimits, type QueueConfig } from './queues.js';
 import { readGroup, readSetGroups, readTopGroups, setGroupSettings, type GroupRow } from './sql/groupSettings.js';
 import { issuesFromZod } from './validation.js';
-
-/** A group's limits as they apply (its own, else the queue's), and what holds it. */
-export interface GroupView extends Pick<GroupRow, 'groupKey' | 'unfinished' | 'running' | 'paused'> {
-  /** The concurrency and rate that apply (null: none); `overridden` says which are the group's own. */
-  concurrency: number | null;
-  ratePerSecond: number | null;
-  overridden: { concurrency: boolean; ratePerSecond: boolean };
-  /** paused; blocked: at its concurrency, the rest of its backlog waits; otherwise running or idle. */
-  state: 'paused' | 'blocked' | 'running' | 'idle';
-}
-
-export interface GroupList {
-  queue: string;
-  /** The queue's declared per-group limits. */
-  declared: { concurrency: number | null; ratePerSecond: number | null; fair: boolean };
-  /** The groups with the most unfinished messages, most first. */
-  top: GroupView[];
-  /** Paused groups and groups with limits of their own. */
-  set: GroupView[];
-}
+import type * as z from 'zod';
 
 /** A queue declared with `groups`. */
 type GroupedQueue = QueueConfig & { groups: GroupLimits };
-
-// The list's cap and default and the change's schema are the HTTP API's too (schema/groups.ts).
-export { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT };
 
 /** A queue's declared per-group limits as the API and the dashboard show them (null: not a grouped queue). */
 export function declaredGroupLimits(queue: QueueConfig): GroupList['declared'] | null {
@@ -66,7 +44,21 @@ export function checkGroupKey(groupKey: string): void {
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, ['groupKey']));
 }
 
-export { groupLimitsChange, type GroupLimitsChange };
+export type { GroupList, GroupView };
+
+/** A group of a declared grouped queue, with a key the rules allow: its queue's config, or a 4xx naming the rule. */
+export function checkedGroup(app: Pick<App, 'queues'>, queue: string, groupKey: string): GroupedQueue {
+  const config = groupedQueue(app, queue);
+  checkGroupKey(groupKey);
+  return config;
+}
+
+/** A change of a group's limits by the API's rules (schema/groups.ts), or a 400 naming the field. */
+export function checkGroupLimitsChange(change: GroupLimitsChange): z.output<typeof groupLimitsBody> {
+  const parsed = groupLimitsBody.safeParse(change);
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
+  return parsed.data;
+}
 
 function view(queue: GroupedQueue, row: GroupRow): GroupView {
   const concurrency = row.concurrency ?? queue.groups.concurrency ?? null;
@@ -111,11 +103,8 @@ async function groupView(app: App, config: GroupedQueue, groupKey: string): Prom
 
 /** Sets a group's own concurrency and/or rate (null: back to the queue's). */
 export async function setGroupLimits(app: App, queue: string, groupKey: string, change: GroupLimitsChange): Promise<GroupView> {
-  const config = groupedQueue(app, queue);
-  checkGroupKey(groupKey);
-  const parsed = groupLimitsBody.safeParse(change);
-  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
-  await setGroupSettings(app.db, { queue, groupKey, ...parsed.data, now: app.clock.now() });
+  const config = checkedGroup(app, queue, groupKey);
+  await setGroupSettings(app.db, { queue, groupKey, ...checkGroupLimitsChange(change), now: app.clock.now() });
   // A limit raised may let waiting messages start now.
   await wakeDrain(app, queue);
   return groupView(app, config, groupKey);
@@ -123,15 +112,13 @@ export async function setGroupLimits(app: App, queue: string, groupKey: string, 
 
 /** Stops drains from starting the group's messages; running ones finish, enqueue goes on. */
 export async function pauseGroup(app: App, queue: string, groupKey: string): Promise<GroupView> {
-  const config = groupedQueue(app, queue);
-  checkGroupKey(groupKey);
+  const config = checkedGroup(app, queue, groupKey);
   await setGroupSettings(app.db, { queue, groupKey, paused: true, now: app.clock.now() });
   return groupView(app, config, groupKey);
 }
 
 export async function resumeGroup(app: App, queue: string, groupKey: string): Promise<GroupView> {
-  const config = groupedQueue(app, queue);
-  checkGroupKey(groupKey);
+  const config = checkedGroup(app, queue, groupKey);
   await setGroupSettings(app.db, { queue, groupKey, paused: false, now: app.clock.now() });
   await wakeDrain(app, queue);
   return groupView(app, config, groupKey);

@@ -40,7 +40,7 @@ export interface QueueStatsView extends QueueStats {
 }
 
 /** Groups each grouped queue's stats show. */
-export const STATS_TOP_GROUPS = 10;
+const STATS_TOP_GROUPS = 10;
 
 export async function getQueueStats(app: App, queue: string): Promise<QueueStatsView> {
   declaredQueue(app, queue);

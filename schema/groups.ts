@@ -60,7 +60,7 @@ export const groupListQuery = z.strictObject({
 
 export const GROUP_STATES = ['paused', 'blocked', 'running', 'idle'] as const;
 
-/** A group as lib/groups.ts's GroupView gives it (a test checks the two are the same type). */
+/** A group's limits as they apply (its own, else the queue's), and what holds it: what lib/groups.ts answers. */
 export const groupView = z.strictObject({
   groupKey: z.string(),
   unfinished: z.number().int().describe('messages not finished: waiting, delayed, retrying or running'),
@@ -72,7 +72,7 @@ export const groupView = z.strictObject({
   state: z.enum(GROUP_STATES).describe('paused; blocked: at its concurrency while more of it waits; otherwise running or idle'),
 });
 
-/** lib/groups.ts's GroupList. */
+/** A queue's groups as lib/groups.ts lists them. */
 export const groupList = z.strictObject({
   queue: z.string(),
   declared: z
@@ -81,3 +81,6 @@ export const groupList = z.strictObject({
   top: z.array(groupView).describe('the groups with the most unfinished messages, most first'),
   set: z.array(groupView).describe('the groups paused or with limits of their own, by key (at most 100)'),
 });
+
+export type GroupView = z.output<typeof groupView>;
+export type GroupList = z.output<typeof groupList>;

@@ -37,21 +37,21 @@ describe('groups', () => {
   });
 
   it('sets a group’s own limits, and null gives it the queue’s back', async () => {
-    const app = groupedApp();
-    expect(await setGroupLimits(app, 'tenants', 'acme', { concurrency: 5, ratePerSecond: 2.5 })).toMatchObject({
+    const app = groupedApp('tenants-set');
+    expect(await setGroupLimits(app, 'tenants-set', 'acme', { concurrency: 5, ratePerSecond: 2.5 })).toMatchObject({
       groupKey: 'acme',
       concurrency: 5,
       ratePerSecond: 2.5,
       overridden: { concurrency: true, ratePerSecond: true },
     });
-    expect(await setGroupLimits(app, 'tenants', 'acme', { concurrency: null })).toMatchObject({
+    expect(await setGroupLimits(app, 'tenants-set', 'acme', { concurrency: null })).toMatchObject({
       concurrency: 2,
       ratePerSecond: 2.5,
       overridden: { concurrency: false, ratePerSecond: true },
     });
     // Pause keeps the limits; resume keeps them too.
-    expect(await pauseGroup(app, 'tenants', 'acme')).toMatchObject({ paused: true, ratePerSecond: 2.5 });
-    expect(await resumeGroup(app, 'tenants', 'acme')).toMatchObject({ paused: false, ratePerSecond: 2.5, state: 'idle' });
+    expect(await pauseGroup(app, 'tenants-set', 'acme')).toMatchObject({ paused: true, ratePerSecond: 2.5 });
+    expect(await resumeGroup(app, 'tenants-set', 'acme')).toMatchObject({ paused: false, ratePerSecond: 2.5, state: 'idle' });
   });
 
   it('refuses what cannot be, naming the field and the rule', async () => {

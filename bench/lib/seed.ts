@@ -28,7 +28,10 @@ export async function seedDueMessages(
     payload?: (n: number) => unknown;
     /** Groups, messages dealt round-robin. */
     groups?: number;
-    /** The queue is fair: each message takes its turn within its group, as one enqueue of them all gives it (lib/sql/fairRounds.ts). */
+    /**
+     * The queue is fair: each message takes its turn within its group, as one enqueue of them all
+     * gives it (lib/sql/fairRounds.ts) into a queue with no unfinished grouped messages yet.
+     */
     fair?: boolean;
   } = {},
 ): Promise<string[]> {

@@ -20,6 +20,13 @@ export function figures<K extends string>(runs: readonly Record<K, number>[]): R
   return Object.fromEntries(keys.map((key) => [key, figure(runs.map((run) => run[key]))])) as Record<K, Figure>;
 }
 
+/** A percentile by nearest rank (p in 0–1); NaN for no values. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(sorted.length * p) - 1)]!;
+}
+
 export function ratePerSecond(count: number, ms: number): number {
   return ms > 0 ? (count * 1_000) / ms : Number.POSITIVE_INFINITY;
 }

@@ -23,8 +23,8 @@ export function statementKind(sql: string): string {
   if (/queue_permits/.test(text)) return /SKIP LOCKED/.test(text) ? 'permits' : /^UPDATE/i.test(text) ? 'permit release' : 'permit setup';
   if (/FOR UPDATE SKIP LOCKED/i.test(text) && /^UPDATE/i.test(text)) return 'claim';
   if (/^SELECT/i.test(text) && /GROUP BY queue, group_head/.test(text)) return 'heads';
-  if (/^SELECT/i.test(text) && /PARTITION BY group_head|FORCE INDEX \(ix_queue_messages_fair\)/.test(text) && !/last_round/.test(text)) return 'candidates';
   if (/^SELECT/i.test(text) && /last_round/.test(text)) return 'fair turns';
+  if (/^SELECT/i.test(text) && /PARTITION BY group_head|FORCE INDEX \(ix_queue_messages_fair\)/.test(text)) return 'candidates';
   if (/^INSERT IGNORE INTO queue_groups/i.test(text)) return 'group setup';
   if (/^INSERT IGNORE INTO queue_group_permits/i.test(text)) return 'group permit setup';
   if (/^SELECT/i.test(text) && /running_bytes/.test(text)) return 'read';

@@ -13,7 +13,7 @@ import { drain } from '../../lib/drain/drain.js';
 import { enqueue } from '../../lib/enqueue.js';
 import { defineJobType } from '../../lib/jobs/types.js';
 import { cancelMessage } from '../../lib/messages.js';
-import { figure, type Figure } from '../lib/stats.js';
+import { figure, percentile, type Figure } from '../lib/stats.js';
 
 const QUEUE = 'bench-cancel';
 
@@ -65,6 +65,5 @@ export async function cancelLatency(input: { newDb: () => Db; tries: number }): 
   }
   const summary = await run;
   const latencies = ids.map((id) => abortedAt.get(id)! - answeredAt.get(id)!);
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return { tries: ids.length, latency: figure(latencies), p99Ms: sorted[Math.ceil(sorted.length * 0.99) - 1]!, cancelled: summary.cancelled };
+  return { tries: ids.length, latency: figure(latencies), p99Ms: percentile(latencies, 0.99), cancelled: summary.cancelled };
 }

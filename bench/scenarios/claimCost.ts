@@ -47,10 +47,10 @@ async function timeClaims(pool: mysql.Pool, queue: string, claims: number, batch
   return times;
 }
 
-/** Replaces the live messages of `pool`'s table with `count` due ones (in `groups` FIFO groups), keeping finished history. */
-export async function freshDue(pool: mysql.Pool, queue: string, count: number, groups?: number): Promise<void> {
+/** Replaces the live messages of `pool`'s table with `count` due ones (dealt over `groups`, with turns when `fair`), keeping finished history. */
+export async function freshDue(pool: mysql.Pool, queue: string, count: number, groups?: { groups: number; fair: boolean }): Promise<void> {
   await pool.query('DELETE FROM queue_messages WHERE finished_at IS NULL');
-  await seedDueMessages(pool, queue, count, { groups, fair: groups !== undefined });
+  await seedDueMessages(pool, queue, count, groups ?? {});
 }
 
 /**
@@ -115,7 +115,7 @@ export async function measureClaimCost(options: {
       await timeClaims(pool, queue, 5, batch); // warm the buffer pool and the connection
       medians.push(figure(await timeClaims(pool, queue, claims, batch)).median);
       // batch groups; each claim takes the heads of half of them and their followers: batch messages.
-      await freshDue(pool, queue, 2 * due, batch);
+      await freshDue(pool, queue, 2 * due, { groups: batch, fair: false });
       await timeClaims(pool, queue, 5, batch, true);
       fifoMedians.push(figure(await timeClaims(pool, queue, claims, batch, true)).median);
     }

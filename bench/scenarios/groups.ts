@@ -35,7 +35,7 @@ import { formatNumber, type Row } from '../lib/report.js';
 import { busiestWindow, mostAtOnce, TOLERANCES } from '../../test/support/invariants/check.js';
 import { sleep } from '../../lib/sleep.js';
 import { seededGroupKey, seedDueMessages } from '../lib/seed.js';
-import { figure, ratePerSecond, type Figure } from '../lib/stats.js';
+import { figure, percentile, ratePerSecond, type Figure } from '../lib/stats.js';
 import { statementKind } from '../lib/timedDb.js';
 import { freshDue } from './claimCost.js';
 import { drainRuns, type DrainRunsResult } from './drain.js';
@@ -108,13 +108,6 @@ interface Run {
   group: string;
   startMs: number;
   endMs: number;
-}
-
-/** A percentile by nearest rank (as the cancel section's p99). */
-function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(sorted.length * p) - 1)]!;
 }
 
 /** The most of one group's runs in flight at once, from their own start and end times. */
@@ -557,7 +550,7 @@ export async function measureGroupClaimCost(options: {
   for (let rep = 0; rep < options.reps; rep++) {
     const medians: number[] = [];
     for (const pool of [options.emptyPool, options.fullPool]) {
-      await freshDue(pool, queue, due, groups);
+      await freshDue(pool, queue, due, { groups, fair: true });
       const db = pool === options.fullPool ? recorded.db : rawDb(pool);
       await ensureGroups(db, {
         queue,
@@ -577,7 +570,7 @@ export async function measureGroupClaimCost(options: {
   if (candidates === undefined) throw new Error('no fair claim recorded');
   // The plan of a claim as the timed ones found the table: every message due, none leased (ANALYZE
   // runs it: the claim leases what it would have).
-  await freshDue(options.fullPool, queue, due, groups);
+  await freshDue(options.fullPool, queue, due, { groups, fair: true });
   const params = { ...candidates.params, now: new Date() };
   const explain = await rawDb(options.fullPool).query(`EXPLAIN ${candidates.sql}`, params);
   const analyzed = await rawDb(options.fullPool).query(`ANALYZE FORMAT=JSON ${candidates.sql}`, params);

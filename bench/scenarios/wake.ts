@@ -13,7 +13,7 @@ import { enqueue } from '../../lib/enqueue.js';
 import { Waker, type WakeResult } from '../../lib/wake.js';
 import { BENCH_QUEUE, benchApp } from '../lib/benchApp.js';
 import { BENCH_TYPE, benchPayload } from '../lib/seed.js';
-import { figure, type Figure } from '../lib/stats.js';
+import { figure, percentile, type Figure } from '../lib/stats.js';
 
 /** The drain handler's default linger (handlers/drain.ts). */
 const LINGER_MS = 2_000;
@@ -94,12 +94,11 @@ export async function pickupLatency(options: { newDb: () => Db; count: number; p
   await h.settle();
   const summaries = await Promise.all(h.runs);
   const latencies = [...answeredAt].map(([id, at]) => (h.startedAt.get(id) ?? Number.NaN) - at);
-  const sorted = [...latencies].sort((a, b) => a - b);
   const messages = latencies.length;
   return {
     messages,
     latency: figure(latencies),
-    p99Ms: sorted[Math.ceil(sorted.length * 0.99) - 1]!,
+    p99Ms: percentile(latencies, 0.99),
     invokes: h.invokes,
     drainCallsPerMessage: summaries.reduce((sum, run) => sum + run.dataApiCalls, 0) / messages,
     enqueueCallsPerMessage: enqueueCalls / messages,

@@ -1,21 +1,10 @@
 import type { z } from 'zod';
-import {
-  GROUP_LIST_DEFAULT,
-  GROUP_LIST_LIMIT,
-  groupLimitsChange,
-  listGroups,
-  pauseGroup,
-  resumeGroup,
-  setGroupLimits,
-  type GroupList,
-  type GroupView,
-} from '../../lib/groups.js';
+import { listGroups, pauseGroup, resumeGroup, setGroupLimits, type GroupList, type GroupView } from '../../lib/groups.js';
+import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsChange } from '../../schema/groups.js';
 import { intOption, type OptionName, type Options } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { formatCount, formatTable } from '../format.js';
-
-/** What listGroups lists when not told; lib/groups.ts's default. */
 
 export const groupsListCommand: Command = {
   name: 'groups list',

@@ -8,7 +8,7 @@
  * fails with the field and rule the API would name, without a network call.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { groupLimitsBody, groupListQuery, type GroupLimitsChange } from '../../schema/groups.js';
+import { groupListQuery, type GroupLimitsChange } from '../../schema/groups.js';
 import type { CancelView, DedupRule, MessageView } from '../../schema/messages.js';
 import { createApp, type App } from '../app.js';
 import type { QueueAppConfig } from '../config.js';
@@ -16,7 +16,17 @@ import type { Db } from '../db/types.js';
 import { createDb } from '../db/index.js';
 import { enqueue as enqueueMessages, enqueueInTransaction, checkMessage, wakeDrain, type EnqueuedMessage, type MessageFor } from '../enqueue.js';
 import { ConflictError, NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from '../errors.js';
-import { checkGroupKey, groupedQueue, listGroups, pauseGroup, resumeGroup, setGroupLimits, type GroupList, type GroupView } from '../groups.js';
+import {
+  checkedGroup,
+  checkGroupLimitsChange,
+  groupedQueue,
+  listGroups,
+  pauseGroup,
+  resumeGroup,
+  setGroupLimits,
+  type GroupList,
+  type GroupView,
+} from '../groups.js';
 import { JobRegistry } from '../jobs/JobRegistry.js';
 import type { AnyJobType, PayloadInput, ResultOf } from '../jobs/types.js';
 import { cancelMessage, getMessageStatus } from '../messages.js';
@@ -214,8 +224,7 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
   const get = async <T extends J['type']>(id: string) => (await call('GET', `/messages/${encodeURIComponent(id)}`)) as MessageViewOf<J, T>;
   /** The group's path; the queue and key are checked as the API checks them, before anything is sent. */
   const groupPath = (queue: string, groupKey: string, action: string) => {
-    groupedQueue(checker, queue);
-    checkGroupKey(groupKey);
+    checkedGroup(checker, queue, groupKey);
     return `/queues/${encodeURIComponent(queue)}/groups/${encodeURIComponent(groupKey)}/${action}`;
   };
 
@@ -243,9 +252,7 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
     },
     async setGroupLimits(queue, groupKey, change) {
       const path = groupPath(queue, groupKey, 'limits');
-      const parsed = groupLimitsBody.safeParse(change);
-      if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
-      return (await call('PUT', path, parsed.data)) as GroupView;
+      return (await call('PUT', path, checkGroupLimitsChange(change))) as GroupView;
     },
     pauseGroup: async (queue, groupKey) => (await call('POST', groupPath(queue, groupKey, 'pause'))) as GroupView,
     resumeGroup: async (queue, groupKey) => (await call('POST', groupPath(queue, groupKey, 'resume'))) as GroupView,

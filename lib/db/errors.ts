@@ -151,6 +151,8 @@ export function parseMysqlError(message: string): MysqlErrorInfo {
   if (message.includes('Duplicate entry')) return { code: 1062, sqlState };
   if (message.includes('Deadlock found')) return { code: 1213, sqlState };
   if (message.includes('Lock wait timeout')) return { code: 1205, sqlState };
+  // An index named in a hint is gone (a migration rebuilds it): the claims run unhinted meanwhile.
+  if (/Key '[^']+' doesn't exist in table/.test(message)) return { code: 1176, sqlState };
   return { code: v1 === null ? undefined : 0, sqlState };
 }
 

@@ -15,7 +15,7 @@ import {
 } from '../sql/groupLimits.js';
 import type { Vouch } from './rateStarts.js';
 import { ensurePermits, extendRatePermits, returnUnusedPermits, takePermits, type PermitLimits } from '../sql/permits.js';
-import type { GroupLimits } from '../queues.js';
+import { declaresGroupLimits, type GroupLimits } from '../queues.js';
 import { readPayloadText } from '../sql/payloadParts.js';
 import { readClaimedMessages, type ClaimedMessage } from '../sql/readClaimedMessages.js';
 import { RESPONSE_PAGE_BYTES, ROW_OVERHEAD_BYTES, TEXT_BYTES_PER_BYTE } from '../sql/responseBytes.js';
@@ -98,19 +98,14 @@ export interface ClaimInput {
  * two-statement grouped claim runs, and its read says whether overrides exist. A lane remembers
  * it here, so a queue with overrides does not pay the one-statement try on every claim.
  */
-export class FairClaimWay {
-  overridden = false;
+export interface FairClaimWay {
+  /** The last two-statement read found a group of the queue with an override. */
+  overridden: boolean;
 }
 
 function claimsInOneStatement(input: ClaimInput): boolean {
   const groups = input.groups;
-  return (
-    groups?.fair === true &&
-    groups.concurrency === undefined &&
-    groups.ratePerSecond === undefined &&
-    input.permits === undefined &&
-    input.fairWay?.overridden !== true
-  );
+  return groups?.fair === true && !declaresGroupLimits(groups) && input.permits === undefined && input.fairWay?.overridden !== true;
 }
 
 /** Permit rows are added once per process and limits, and looked for again every 5 minutes. */
@@ -375,9 +370,8 @@ async function groupCandidates(db: Db, input: ClaimInput, groups: GroupLimits): 
     queue: input.queue,
     now: input.now,
     limit: Math.min(input.limit * HEAD_CANDIDATES_PER_CLAIM, MAX_HEADS_PER_READ),
-    perGroup: input.limit * GROUP_LOOK_AHEAD + GROUP_IN_FLIGHT_ALLOWANCE,
     concurrency: groups.concurrency,
-    fair: groups.fair === true,
+    ...(groups.fair === true ? { fair: true } : { fair: false, perGroup: input.limit * GROUP_LOOK_AHEAD + GROUP_IN_FLIGHT_ALLOWANCE }),
   });
   if (input.fairWay !== undefined) input.fairWay.overridden = overridden;
   const unknown = new Set<string>();

@@ -1,14 +1,23 @@
 import { isBatchType, type BatchJobType, type JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
 import { describeError } from '../errors.js';
-import { CLAIM_ALLOWANCE_MS, groupLimitsOf, handlerLeaseMs, minimumLeaseMs, runConcurrency, type GroupLimits, type QueueConfig } from '../queues.js';
+import {
+  CLAIM_ALLOWANCE_MS,
+  declaresGroupLimits,
+  groupLimitsOf,
+  handlerLeaseMs,
+  minimumLeaseMs,
+  runConcurrency,
+  type GroupLimits,
+  type QueueConfig,
+} from '../queues.js';
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
 import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan, withSpan, type Span } from '../tracing.js';
 import { releaseRunPermits } from '../sql/permits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
-import { claimMessages, FairClaimWay, keepLateClaimPermits, type Claim, type HeldClaimedMessage } from './claim.js';
+import { claimMessages, keepLateClaimPermits, type FairClaimWay, type Claim, type HeldClaimedMessage } from './claim.js';
 import { BatchGathering } from './batchGathering.js';
 import { dispatchBatch, type BatchOutcomes } from './batchDispatch.js';
 import { ClaimDepth } from './claimDepth.js';
@@ -111,7 +120,7 @@ export class QueueLane {
   /** A grouped queue's limits (none for a FIFO queue, which runs one per group its own way). */
   readonly #groups: GroupLimits | undefined;
   /** A fair queue's way of claiming (one statement while no group has an override), kept across claims. */
-  readonly #fairWay: FairClaimWay;
+  readonly #fairWay: FairClaimWay = { overridden: false };
   /** When a lane held back by its groups' limits claims again. */
   readonly #groupThrottle = new GroupThrottle();
   /** Claims the groups' limits held back (the ThrottledClaims metric). */
@@ -131,7 +140,6 @@ export class QueueLane {
     this.#o = options;
     this.#queue = options.queue;
     this.#groups = groupLimitsOf(options.queue);
-    this.#fairWay = new FairClaimWay();
     this.#wakeups = new LoopWakeups(options.sleep);
     this.#settler = laneSettler(options, { onWrite: () => this.#wakeups.notify(), onGiveUp: (error) => this.#errors.push(error) });
     this.#progress = laneProgressWriter(options);
@@ -429,11 +437,11 @@ export class QueueLane {
         }
       }
       if (this.#groups !== undefined) {
-        // With declared per-group limits, claim only what can start now: a message waiting in the
-        // run counts against its group's concurrency and waits out its rate permit's time. (Fair
-        // alone needs no such cap: each claim is in fair order, so another group's next message
-        // waits behind at most what the lane holds, as the contract allows: a claim.)
-        if (this.#groups.concurrency !== undefined || this.#groups.ratePerSecond !== undefined) {
+        // With per-group limits (declared, or a group's override), claim only what can start now: a
+        // message waiting in the run counts against its group's concurrency and waits out its rate
+        // permit's time. (Fair alone needs no such cap: each claim is in fair order, so another
+        // group's next message waits behind at most what the lane holds, as the contract allows.)
+        if (declaresGroupLimits(this.#groups) || this.#fairWay.overridden) {
           budget = Math.min(budget, this.#concurrency - held);
           if (budget <= 0) return;
         }

@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import { GROUP_LEASE_INDEX, withGroupLeaseIndex } from './groupLeaseIndex.js';
+import { GROUP_LEASE_INDEX, groupRunning, withGroupLeaseIndex } from './groupLeaseIndex.js';
 import type { ClaimBatchInput } from './claimBatch.js';
 import { groupSlotOf } from './groupSlots.js';
 import { namedList } from './namedList.js';
@@ -113,10 +113,7 @@ UPDATE (
   FROM queue_messages AS h FORCE INDEX (PRIMARY)
   STRAIGHT_JOIN queue_group_slots AS s FORCE INDEX (PRIMARY) ON s.queue = :queue AND s.slot = ${groupSlotOf('h.group_key')}
   WHERE h.id IN (${headList}) AND h.queue = :queue AND h.finished_at IS NULL AND h.available_at <= :now
-    AND (
-      SELECT COUNT(*) FROM queue_messages AS r ${GROUP_LEASE_INDEX}
-      WHERE r.queue = :queue AND r.group_lease = h.group_key AND r.available_at > :now
-    ) = 0
+    AND ${groupRunning('h.group_key', GROUP_LEASE_INDEX)} = 0
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ) AS due

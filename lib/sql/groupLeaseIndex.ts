@@ -10,6 +10,13 @@ import { DatabaseError } from '../db/errors.js';
  */
 export const GROUP_LEASE_INDEX = 'FORCE INDEX (ix_queue_messages_group_lease)';
 
+/**
+ * A group's messages in flight: running under a live lease, on the group-lease index when hinted
+ * (the claims' locking counts; see above). Also what operators see as a group's running count.
+ */
+export const groupRunning = (group: string, indexHint = '') => `(SELECT COUNT(*) FROM queue_messages AS r ${indexHint}
+              WHERE r.queue = :queue AND r.group_lease = ${group} AND r.available_at > :now)`;
+
 /** MySQL 1176: an index named in a hint does not exist. */
 const NO_SUCH_INDEX = 1176;
 

@@ -1,6 +1,6 @@
 import type { Db } from '../db/types.js';
 import { LEASE_DUE, LEASE_SET, lease } from './claimBatch.js';
-import { GROUP_LEASE_INDEX, withGroupLeaseIndex } from './groupLeaseIndex.js';
+import { GROUP_LEASE_INDEX, groupRunning, withGroupLeaseIndex } from './groupLeaseIndex.js';
 import { RATE_WINDOW_SLACK_MS } from './permits.js';
 
 /** Whether any group of the queue has an override of its concurrency or rate (an index dive each, migration 014). */
@@ -9,6 +9,11 @@ const ANY_GROUP_OVERRIDE = `(EXISTS (
     ) OR EXISTS (
       SELECT 1 FROM queue_groups AS orr FORCE INDEX (ix_queue_groups_rate) WHERE orr.queue = :queue AND orr.rate_per_second IS NOT NULL
     ))`;
+
+/** Leaves out the messages of the queue's paused groups (a short list, on its own index). */
+const NOT_PAUSED = (groupHead: string) => `${groupHead} NOT IN (
+        SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
+      )`;
 
 /**
  * The queue's groups with as many messages running under a live lease as their concurrency allows:
@@ -32,9 +37,7 @@ const GROUPS_AT_CONCURRENCY = `
  * another group's messages wait behind it. Counted from the messages running under a live lease,
  * so its cost follows what is in flight, not the backlog; the lease re-checks every limit.
  */
-const NOT_HELD_BACK = (groupHead: string) => `${groupHead} NOT IN (
-        SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
-      ) AND ${groupHead} NOT IN (${GROUPS_AT_CONCURRENCY}
+const NOT_HELD_BACK = (groupHead: string) => `${NOT_PAUSED(groupHead)} AND ${groupHead} NOT IN (${GROUPS_AT_CONCURRENCY}
       )`;
 
 /**
@@ -62,9 +65,9 @@ const HELD_BACK_DUE = `EXISTS (
  * index (queue, group_head, id) alone, keeps each group's first :perGroup, and orders the due ones
  * by priority, then due time, so the oldest due come first whatever their group. Its cost follows
  * the queue's unfinished messages (an index-only scan), not the finished history. The numbering
- * holds ids only (the temporary table it fills is as narrow as it can be), a paused group's
- * messages (and those of a group at its concurrency) are left out before they are numbered, and the groups' settings are read for the
- * :limit candidates kept, not for every row.
+ * holds ids only (the temporary table it fills is as narrow as it can be), the messages of paused
+ * groups and of groups at their concurrency are left out before they are numbered, and the groups'
+ * settings are read for the :limit candidates kept, not for every row.
  *
  * Fair, each message has its turn within its group from its enqueue (lib/sql/fairRounds.ts), and
  * the read takes the first :limit due ones in (priority, turn) order from the fair index alone
@@ -73,7 +76,7 @@ const HELD_BACK_DUE = `EXISTS (
  * Its cost follows what it takes plus the queue's grouped messages that are not due yet and hold
  * an earlier turn (running, retrying, delayed: passed over in the index), not the backlog.
  */
-/** Each group's unfinished messages, numbered in enqueue order within their group (paused groups left out). */
+/** Each group's unfinished messages, numbered in enqueue order within their group (groups held back left out). */
 const NUMBERED = `
     SELECT r.id, r.n
     FROM (
@@ -115,12 +118,12 @@ export const FAIR_ORDER = (m: string) => `${m}.priority DESC, ${m}.fair_round, $
 
 const FIND_FAIR_GROUP_CANDIDATES = withGroupSettings(
   `
-  SELECT m.id, m.group_head AS group_key, m.priority, m.fair_round, m.fair_due_at
+  SELECT m.id, m.group_head AS group_key, m.priority, m.fair_round, m.fair_due_at, m.group_head
   FROM queue_messages AS m FORCE INDEX (ix_queue_messages_fair)
   WHERE m.group_queue = :queue AND m.fair_due_at <= :now AND ${NOT_HELD_BACK('m.group_head')}
   ORDER BY ${FAIR_ORDER('m')}
   LIMIT :limit`,
-  't.priority DESC, t.fair_round, t.fair_due_at, t.group_key, t.id',
+  `${FAIR_ORDER('t')}, t.id`,
 );
 
 export interface GroupCandidate {
@@ -135,17 +138,18 @@ export interface GroupCandidate {
   rateSlots: number;
 }
 
-export interface FindGroupCandidatesInput {
+export type FindGroupCandidatesInput = {
   queue: string;
   now: Date;
   /** Candidates returned at most. */
   limit: number;
-  /** Not fair: of each group, its first `perGroup` unfinished messages are looked at. */
-  perGroup: number;
   /** The queue's declared concurrency per group (a group's override wins); undefined: none. */
   concurrency: number | undefined;
-  fair: boolean;
-}
+} & (
+  | { fair: true }
+  /** Not fair: of each group, its first `perGroup` unfinished messages are looked at. */
+  | { fair: false; perGroup: number }
+);
 
 export interface GroupCandidates {
   /** In claim order. */
@@ -159,7 +163,7 @@ export interface GroupCandidates {
 /** Due messages of a grouped queue whose groups are neither paused nor at their concurrency; locks nothing, waits on nothing. */
 export async function findGroupCandidates(db: Db, input: FindGroupCandidatesInput): Promise<GroupCandidates> {
   const params = { queue: input.queue, now: input.now, limit: input.limit, concurrency: input.concurrency ?? null };
-  const [sql, sqlParams] = input.fair ? [FIND_FAIR_GROUP_CANDIDATES, params] : [FIND_GROUP_CANDIDATES, { ...params, perGroup: input.perGroup }];
+  const [sql, sqlParams] = input.fair ? [FIND_FAIR_GROUP_CANDIDATES, params] : ([FIND_GROUP_CANDIDATES, { ...params, perGroup: input.perGroup }] as const);
   const rows = await withGroupLeaseIndex(sql, (text) => db.query(text, sqlParams, { idempotent: true }));
   const candidates = rows
     .filter((row) => row.id != null)
@@ -185,12 +189,8 @@ export async function findGroupCandidates(db: Db, input: FindGroupCandidatesInpu
 const CLAIM_FAIR_MESSAGES = `
 UPDATE (
   SELECT id FROM queue_messages FORCE INDEX (ix_queue_messages_fair)
-  WHERE group_queue = :queue AND fair_due_at <= :now
-    AND group_head NOT IN (
-      SELECT pg.group_key FROM queue_groups AS pg FORCE INDEX (ix_queue_groups_paused) WHERE pg.queue = :queue AND pg.paused = 1
-    )
-    AND NOT ${ANY_GROUP_OVERRIDE}
-  ORDER BY priority DESC, fair_round, fair_due_at, group_head
+  WHERE group_queue = :queue AND fair_due_at <= :now AND ${NOT_PAUSED('group_head')} AND NOT ${ANY_GROUP_OVERRIDE}
+  ORDER BY ${FAIR_ORDER('queue_messages')}
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
 ) AS due
@@ -240,13 +240,6 @@ export async function ensureGroupPermits(db: Db, input: { queue: string; groups:
   );
 }
 
-/**
- * A group's messages in flight: running under a live lease, read on the group-lease index (the
- * claim names it: see CLAIM_GROUP_MESSAGES). Also what operators see as a group's running count.
- */
-export const groupRunning = (group: string, indexHint = '') => `(SELECT COUNT(*) FROM queue_messages AS r ${indexHint}
-              WHERE r.queue = :queue AND r.group_lease = ${group} AND r.available_at > :now)`;
-
 /** A group's rate as the claim computes it: the override, else the queue's (NULL: no limit). */
 const GROUP_RATE = 'COALESCE(gr.rate_per_second, :ratePerSecond)';
 
@@ -266,7 +259,7 @@ const GROUP_RATE = 'COALESCE(gr.rate_per_second, :ratePerSecond)';
  * group): a candidate another claim took meanwhile is left, and its permit too (same joined row).
  * A candidate counted but not taken only makes the claim take fewer, never more.
  */
-const claimGroupMessagesSql = (inFlightIndex: string) => `
+const CLAIM_GROUP_MESSAGES = `
 UPDATE (
   SELECT c.id, c.group_key, rp.slot AS rate_slot, c.rate_window_ms
   FROM (
@@ -283,7 +276,7 @@ UPDATE (
              COALESCE(gr.concurrency, :concurrency) AS run_limit,
              CEIL(${GROUP_RATE}) AS rate_slots,
              CEIL(CEIL(${GROUP_RATE}) * 1000 / ${GROUP_RATE}) + ${RATE_WINDOW_SLACK_MS} AS rate_window_ms,
-             ${groupRunning('gr.group_key', inFlightIndex)} AS in_flight
+             ${groupRunning('gr.group_key', GROUP_LEASE_INDEX)} AS in_flight
       FROM queue_groups AS gr FORCE INDEX (PRIMARY)
       WHERE gr.queue = :queue AND gr.paused = 0 AND gr.group_key IN (
         SELECT j.group_key FROM JSON_TABLE(:groups, '$[*]' COLUMNS (group_key VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS j
@@ -323,7 +316,6 @@ WHERE m.queue = :queue AND m.finished_at IS NULL AND m.available_at <= :now AND 
  * that scan waits on any producer's uncommitted message (an open outbox transaction) until it
  * commits (test/drain/groupLimits.test.ts, the outbox case). Hence the hint (lib/sql/groupLeaseIndex.ts).
  */
-const CLAIM_GROUP_MESSAGES = claimGroupMessagesSql(GROUP_LEASE_INDEX);
 
 export interface ClaimGroupMessagesInput {
   queue: string;

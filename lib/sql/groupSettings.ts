@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import { groupRunning } from './groupLimits.js';
+import { groupRunning } from './groupLeaseIndex.js';
 
 /*
  * Per-group runtime settings of a queue with `groups` (queue_groups, schema/migrations/013): an

@@ -5,7 +5,8 @@
 -- group that just arrived starts at the front and a group with a backlog of 50,000 holds turns
 -- 50,000 ahead. A fair claim then reads due messages in (priority, turn) order from the index
 -- below, and its cost follows what it takes, not the queue's backlog. NULL (messages enqueued
--- before this migration, on a queue not fair, or redriven) sorts first: those go before any turn.
+-- before this migration, or before their queue was made fair) sorts first, before any turn; a
+-- redriven message keeps its old turn, which sorts early too.
 --
 -- group_queue is the queue of an unfinished grouped message, else NULL (group_head is NULL once
 -- a message is done, dead or cancelled, 006), so the index's range for a queue holds its live

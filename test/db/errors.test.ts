@@ -45,6 +45,7 @@ describe('parseMysqlError', () => {
     expect(parseMysqlError("Duplicate entry 'a' for key 'PRIMARY'").code).toBe(1062);
     expect(parseMysqlError('Database error code: 0. Message: Deadlock found when trying to get lock').code).toBe(1213);
     expect(parseMysqlError('Lock wait timeout exceeded; try restarting transaction').code).toBe(1205);
+    expect(parseMysqlError("Key 'ix_queue_messages_group_lease' doesn't exist in table 'r'").code).toBe(1176);
     expect(parseMysqlError('Database error code: 0. Message: already exists.').code).toBe(0);
     expect(parseMysqlError('something else').code).toBeUndefined();
   });

@@ -13,7 +13,7 @@ import { enqueue, enqueueInTransaction } from '../../lib/enqueue.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
 import { DataApiUnavailableError } from '../../lib/db/errors.js';
 import { lostReplyDb } from '../support/lostReply.js';
-import { onceAndResent } from '../support/statements.js';
+import { onceAndResent, withoutGroupLeaseIndex } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
@@ -52,13 +52,10 @@ async function fifo(queue: string, groups: readonly string[]) {
 describe('claimGroupHeads', () => {
   it('still claims one head per group, unhinted, while a migration rebuilds the group-lease index', async () => {
     const { app, claim } = await fifo('headsnoindex', ['a', 'a', 'b']);
-    await app.db.execute('ALTER TABLE queue_messages DROP INDEX ix_queue_messages_group_lease');
-    try {
+    await withoutGroupLeaseIndex(app.db, async () => {
       expect((await claim()).claimed).toBe(2);
       expect((await claim()).claimed).toBe(0);
-    } finally {
-      await app.db.execute('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (group_lease, queue)');
-    }
+    });
   });
 
   it('claims the first message of each group only, and the next once the first is done', async () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../lib/clock.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
-import { claimMessages, FairClaimWay } from '../../lib/drain/claim.js';
+import { claimMessages, type FairClaimWay } from '../../lib/drain/claim.js';
 import {
   CLAIM_FAIR_MESSAGES,
   CLAIM_GROUP_MESSAGES,
@@ -18,6 +18,7 @@ import {
 import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
 import { setGroupSettings } from '../../lib/sql/groupSettings.js';
 import { appOn, jobType, seed } from '../drain/helpers.js';
+import { statementsOf, withoutGroupLeaseIndex } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 
 const stack = useStack();
@@ -195,14 +196,27 @@ describe('claimMessages on a grouped queue', () => {
   it('claims a fair queue the two-statement way while a group has an override, holding it, and in one statement again once it is gone', async () => {
     const { app, clock } = await grouped('fairway', ['a', 'a', 'a', 'b', 'b'], { fair: true });
     await setGroupSettings(app.db, { queue: 'fairway', groupKey: 'a', concurrency: 1, now: clock.now() });
-    const fairWay = new FairClaimWay();
-    const claim = () => claimMessages(app.db, { queue: 'fairway', limit: 10, now: clock.now(), leaseMs: LEASE_MS, groups: { fair: true }, fairWay });
-    expect(byGroup((await claim()).messages)).toEqual({ a: 1, b: 2 });
+    const fairWay: FairClaimWay = { overridden: false };
+    /** One claim, with the statements it sent: the one-statement claim, the candidates read, or both. */
+    const claim = async () => {
+      let messages: { groupKey: string | null }[] = [];
+      const calls = await statementsOf(app.db, async (db) => {
+        messages = (await claimMessages(db, { queue: 'fairway', limit: 10, now: clock.now(), leaseMs: LEASE_MS, groups: { fair: true }, fairWay })).messages;
+      });
+      const ways = calls.flatMap((call) =>
+        call.sql === CLAIM_FAIR_MESSAGES ? ['one statement'] : call.sql === FIND_FAIR_GROUP_CANDIDATES ? ['candidates'] : [],
+      );
+      return { groups: byGroup(messages), ways };
+    };
+    // The one-statement try takes nothing while the override stands; the candidates read says why.
+    expect(await claim()).toEqual({ groups: { a: 1, b: 2 }, ways: ['one statement', 'candidates'] });
     expect(fairWay.overridden).toBe(true);
     await setGroupSettings(app.db, { queue: 'fairway', groupKey: 'a', concurrency: null, now: clock.now() });
-    // The two-statement way once more (it learns the override is gone), then one statement.
-    expect(byGroup((await claim()).messages)).toEqual({ a: 2 });
+    // The two-statement way once more (no try: it learns the override is gone), then one statement.
+    expect(await claim()).toEqual({ groups: { a: 2 }, ways: ['candidates'] });
     expect(fairWay.overridden).toBe(false);
+    await seed(app, [{ queue: 'fairway', type: 't', groupKey: 'c' }]);
+    expect(await claim()).toEqual({ groups: { c: 1 }, ways: ['one statement'] });
   });
 
   it('reports a claim held back by groups at their concurrency as throttled, not dry', async () => {
@@ -224,13 +238,10 @@ describe('claimMessages on a grouped queue', () => {
 describe('the grouped claim while a migration rebuilds the group-lease index', () => {
   it('still claims, unhinted, and within the limits', async () => {
     const { app, claim } = await grouped('gnoindex', ['a', 'a', 'b'], { concurrency: 1 });
-    await app.db.execute('ALTER TABLE queue_messages DROP INDEX ix_queue_messages_group_lease');
-    try {
+    await withoutGroupLeaseIndex(app.db, async () => {
       expect(byGroup(await claim())).toEqual({ a: 1, b: 1 });
       expect(await claim()).toEqual([]);
-    } finally {
-      await app.db.execute('ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (group_lease, queue)');
-    }
+    });
   });
 });
 
@@ -261,30 +272,11 @@ describe('the grouped claim’s plan', () => {
 
 describe('extendGroupRatePermits', () => {
   it('keeps a late claim’s permits a window from its start, safe to re-send, and counts only those it still holds', async () => {
-    const { app, clock } = await grouped('gextend', ['a', 'a', 'b'], { ratePerSecond: 2 });
+    const { app, clock, claim } = await grouped('gextend', ['a', 'a', 'b'], { ratePerSecond: 2 });
     const now = clock.now();
-    const { candidates } = await findGroupCandidates(app.db, { queue: 'gextend', now, limit: 10, perGroup: 10, concurrency: undefined, fair: false });
-    await ensureGroups(app.db, { queue: 'gextend', groups: ['a', 'b'], now });
-    await ensureGroupPermits(app.db, {
-      queue: 'gextend',
-      groups: new Map([
-        ['a', 2],
-        ['b', 2],
-      ]),
-      now,
-    });
-    const leaseToken = randomUUID();
-    await claimGroupMessages(app.db, {
-      queue: 'gextend',
-      candidates,
-      limit: 10,
-      concurrency: undefined,
-      ratePerSecond: 2,
-      rateLimited: true,
-      leaseToken,
-      now,
-      leaseUntil: new Date(now.getTime() + LEASE_MS),
-    });
+    const claimed = await claim(10);
+    expect(claimed).toHaveLength(3);
+    const leaseToken = claimed[0]!.leaseToken;
     const startAt = new Date(now.getTime() + 700);
     expect(await extendGroupRatePermits(app.db, { queue: 'gextend', leaseToken, startAt })).toBe(3);
     expect(await extendGroupRatePermits(app.db, { queue: 'gextend', leaseToken, startAt })).toBe(3);

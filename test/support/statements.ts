@@ -306,3 +306,21 @@ export function settleConformance(stack: Stack, queue: string, statement: Settle
     expect(plan.findIndex((row) => row.table === 'm')).toBeGreaterThan(0);
   });
 }
+
+/**
+ * Runs `run` while the group-lease index is gone, as while a migration rebuilds it, then puts it
+ * back with the columns it had (read from the table, so it follows the migrations).
+ */
+export async function withoutGroupLeaseIndex(db: Db, run: () => Promise<void>): Promise<void> {
+  const columns = await db.query(
+    `SELECT column_name AS name FROM information_schema.statistics
+     WHERE table_schema = DATABASE() AND table_name = 'queue_messages' AND index_name = 'ix_queue_messages_group_lease'
+     ORDER BY seq_in_index`,
+  );
+  await db.execute('ALTER TABLE queue_messages DROP INDEX ix_queue_messages_group_lease');
+  try {
+    await run();
+  } finally {
+    await db.execute(`ALTER TABLE queue_messages ADD KEY ix_queue_messages_group_lease (${columns.map((c) => String(c.name)).join(', ')})`);
+  }
+}
