@@ -59,19 +59,13 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
   const { app } = options;
   const throughput = new ThroughputHistory(app);
 
-  const pauseOrResume =
-    (action: 'pause' | 'resume'): Route =>
+  /** A POST with no body that acts on what its path names (a queue, a group). */
+  const control =
+    <S extends z.ZodType>(path: S, act: (params: z.output<S>) => Promise<unknown>): Route =>
     async (params, request) => {
-      const { queue } = parse(queueParams, params, 'path');
+      const named = parse(path, params, 'path');
       parse(emptyBody, request.body, 'body');
-      return ok(await (action === 'pause' ? pauseQueue(app, queue) : resumeQueue(app, queue)));
-    };
-  const pauseOrResumeGroup =
-    (action: 'pause' | 'resume'): Route =>
-    async (params, request) => {
-      const { queue, groupKey } = parse(groupParams, params, 'path');
-      parse(emptyBody, request.body, 'body');
-      return ok(await (action === 'pause' ? pauseGroup(app, queue, groupKey) : resumeGroup(app, queue, groupKey)));
+      return ok(await act(named));
     };
   const routes: Record<string, Route> = {
     'GET /api/overview': async () => ok(await overview(app, options, throughput)),
@@ -90,8 +84,8 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
       const result = await purgeDeadLetters(app, queue, selection.all ? { all: true } : { ids: selection.ids! }, { limit });
       return ok({ purged: result.count, more: result.more });
     },
-    'POST /api/queues/{queue}/pause': pauseOrResume('pause'),
-    'POST /api/queues/{queue}/resume': pauseOrResume('resume'),
+    'POST /api/queues/{queue}/pause': control(queueParams, ({ queue }) => pauseQueue(app, queue)),
+    'POST /api/queues/{queue}/resume': control(queueParams, ({ queue }) => resumeQueue(app, queue)),
     'GET /api/queues/{queue}/groups': async (params, request) => {
       const { queue } = parse(queueParams, params, 'path');
       return ok(await listGroups(app, queue, parse(groupListQuery, queryObject(request), 'query')));
@@ -101,8 +95,8 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
       // No body is a change of nothing: refused as the API refuses {}.
       return ok(await setGroupLimits(app, queue, groupKey, parse(groupLimitsBody, request.body ?? {}, 'body')));
     },
-    'POST /api/queues/{queue}/groups/{groupKey}/pause': pauseOrResumeGroup('pause'),
-    'POST /api/queues/{queue}/groups/{groupKey}/resume': pauseOrResumeGroup('resume'),
+    'POST /api/queues/{queue}/groups/{groupKey}/pause': control(groupParams, ({ queue, groupKey }) => pauseGroup(app, queue, groupKey)),
+    'POST /api/queues/{queue}/groups/{groupKey}/resume': control(groupParams, ({ queue, groupKey }) => resumeGroup(app, queue, groupKey)),
     'GET /api/messages/{id}': async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id)),
     'DELETE /api/messages/{id}': async (params, request) => {
       const { id } = parse(messageIdParams, params, 'path');

@@ -116,6 +116,7 @@ async function drainGroupedUnderChaos(run: GroupedRun) {
   const messages = await seedScripted(
     stack.db,
     mix.map((m, i) => ({ ...m, groupKey: run.groupKeys[i]! })),
+    { fair: run.settings.groups.fair === true },
   );
   const queue = chaosQueue(run.settings);
   // Woken runs that linger while their groups' limits or the queue's hold them back, as the

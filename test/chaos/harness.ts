@@ -14,6 +14,7 @@ import { drain, type DrainSummary, type DrainTuning } from '../../lib/drain/inde
 import { uuidv7 } from '../../lib/ids.js';
 import type { JobType } from '../../lib/jobs/types.js';
 import type { QueueDeclaration } from '../../lib/queues.js';
+import { withFairRounds } from '../../lib/enqueueStore.js';
 import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
 import { DATABASE_URL } from '../support/database.js';
 import { RESOURCE_ARN, SECRET_ARN, type Stack } from '../support/stack.js';
@@ -89,8 +90,15 @@ export interface ChaosMessage {
   maxAttempts: number;
 }
 
-/** Inserts scripted messages through the product's insert (500 per call); answers them with their ids. */
-export async function seedScripted(db: Db, messages: readonly { script: Script; maxAttempts: number; groupKey?: string }[]): Promise<ChaosMessage[]> {
+/**
+ * Inserts scripted messages through the product's insert (500 per call); answers them with their
+ * ids. On a fair queue (`fair`), each takes its turn within its group as enqueue gives it.
+ */
+export async function seedScripted(
+  db: Db,
+  messages: readonly { script: Script; maxAttempts: number; groupKey?: string }[],
+  options: { fair?: boolean } = {},
+): Promise<ChaosMessage[]> {
   const now = new Date();
   const seeded = messages.map((m) => ({ ...m, id: uuidv7(now.getTime()) }));
   const rows: NewMessage[] = seeded.map((m, n) => ({
@@ -104,7 +112,10 @@ export async function seedScripted(db: Db, messages: readonly { script: Script; 
     dedupKey: null,
     groupKey: m.groupKey ?? null,
   }));
-  for (let i = 0; i < rows.length; i += 500) await insertMessages(db, rows.slice(i, i + 500), now);
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    await insertMessages(db, options.fair === true ? await withFairRounds(db, CHAOS_QUEUE, chunk, now) : chunk, now);
+  }
   return seeded;
 }
 

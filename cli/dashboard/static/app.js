@@ -313,9 +313,14 @@ function groupsShown(list) {
   return [...list.top, ...list.set.filter((g) => !top.has(g.groupKey))];
 }
 
+/** A limit as text: the value with its unit, or none. */
+function limitText(value, unit) {
+  return value === null ? 'none' : `${value}${unit}`;
+}
+
 /** A limit that applies, and whether it is the group's own. */
 function limitCell(kind, value, own, unit) {
-  const text = value === null ? 'none' : `${value}${unit}`;
+  const text = limitText(value, unit);
   return el('td', { class: `num ${kind}`, title: own ? "the group's own" : "the queue's" }, own ? el('strong', {}, text) : text);
 }
 
@@ -427,8 +432,7 @@ async function saveGroupLimits(event) {
     const change = { concurrency: limitValue($('group-concurrency'), 'concurrency'), ratePerSecond: limitValue($('group-rate'), 'ratePerSecond') };
     const group = await api('PUT', groupPath(queue, groupKey, 'limits'), change);
     $('group-limits').close();
-    const limit = (value, unit) => (value === null ? 'none' : `${value}${unit}`);
-    notice(`Group ${groupKey} of ${queue}: concurrency ${limit(group.concurrency, '')}, rate ${limit(group.ratePerSecond, '/s')}.`);
+    notice(`Group ${groupKey} of ${queue}: concurrency ${limitText(group.concurrency, '')}, rate ${limitText(group.ratePerSecond, '/s')}.`);
     await refresh();
   } catch (error) {
     // The dialog stays open with the refusal (it names the field), so the value can be fixed.
