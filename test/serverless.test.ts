@@ -56,8 +56,8 @@ const APP_SECRET_RESOURCES = ['DbAppSecret', 'DbAppSecretAttachment'];
 const MAX_ZIP_BYTES = 500 * 1024;
 /** The functions that set timed wakes (lib/timedWakes.ts): the drain as a run ends, enqueue for a delayed message. */
 const WAKE_FUNCTIONS = ['enqueue', 'drain'];
-/** The functions that invoke the drain at once: enqueue, queue control on a resume, groups when a group's limit is raised or it is resumed. */
-const WAKE_NOW_FUNCTIONS = ['enqueue', 'queueControl', 'groups'];
+/** The functions that invoke the drain at once: enqueue, queue control on a resume, dead letters on a redrive, groups when a group's limit is raised or it is resumed. */
+const WAKE_NOW_FUNCTIONS = ['enqueue', 'queueControl', 'deadLetters', 'groups'];
 const WAKE_ENV = ['WAKE_SCHEDULE_GROUP', 'WAKE_SCHEDULE_PREFIX', 'WAKE_TARGET_ARN', 'WAKE_ROLE_ARN', 'WAKE_SCHEDULER_ENDPOINT'];
 /** The test stage's schedule group, and the only statement resource with a wildcard: a schedule's name in it. */
 const WAKE_GROUP = 'aurora-queue-test';
@@ -412,7 +412,7 @@ describe('serverless package', () => {
   });
 
   describe('wake on enqueue (and on a group let go)', () => {
-    it('lets the enqueue, queue control and groups functions invoke the drain function by name, and nothing else', () => {
+    it('lets the enqueue, queue control, dead-letter and groups functions invoke the drain function by name, and nothing else', () => {
       expect(functionResource(existing.template, 'drain').Properties.FunctionName).toBe('aurora-queue-test-drain');
       const invokes = (name: string) => roleStatements(existing.template, name).filter((s) => asArray(s.Action).some((a: string) => a.startsWith('lambda:')));
       for (const name of FUNCTIONS) {
