@@ -87,7 +87,9 @@ it('8 drain processes on a FIFO queue under injected faults and SIGKILLs: no ord
     const before = await log.count();
     await waitFor(async () => (await log.count()) >= before + 60 || alive.size === 0, 60_000, `wave ${wave} dispatching`);
     const counts = await Promise.all([...alive].map(async (child) => ({ child, dispatched: await log.count(child.runner) })));
-    for (const { child } of counts.sort((a, b) => b.dispatched - a.dispatched).slice(0, wave === 1 ? 2 : 1)) {
+    // Two in the first wave, one in the second, and there too any the first could not kill: a run a
+    // claim fault ended early is gone before its turn (the faults run from the start here).
+    for (const { child } of counts.sort((a, b) => b.dispatched - a.dispatched).slice(0, wave === 1 ? 2 : 3 - killed.size)) {
       if (alive.has(child) && child.process.kill('SIGKILL')) killed.add(child.runner);
     }
   }
