@@ -18,6 +18,9 @@ import type { RecurringEntry } from '../lib/recurring.js';
 import { wakeTimeFor, type WakeScheduler } from '../lib/wakeScheduler.js';
 import { clockSleep, jobType } from './drain/helpers.js';
 import { recordingDb } from './support/statements.js';
+import { waitFor } from './support/waitFor.js';
+import type { Db } from '../lib/db/types.js';
+import { MARK_HELD_DONE } from '../lib/sql/markHeldDone.js';
 import { useStack } from './support/stack.js';
 
 const stack = useStack();
@@ -264,6 +267,50 @@ describe('timed wakes', () => {
     // then the run's last read: nothing after, and no wake (nothing left).
     expect(Math.max(...timed.calls.map((call) => call.atMs!)) - lastStartMs).toBeLessThanOrEqual(2_000 + WAKE_INTERVAL_MS + 100);
     expect(scheduler.wakes).toEqual([]);
+  });
+
+  it('a burst whose last outcomes are slow to write: the run looks ahead only once they are written, so its own leases do not keep it lingering', async () => {
+    const clock = new ManualClock(T0);
+    const recorded = recordingDb(stack.newDb(), [], clock);
+    // The lane's acks are held until its idle spell is over (and a moment longer, for a look-ahead to go out).
+    let heldUntilMs: number | undefined;
+    const db: Db = Object.create(recorded);
+    db.execute = async (sql, params, options) => {
+      if (sql === MARK_HELD_DONE) {
+        await waitFor(
+          async () => {
+            if (clock.now().getTime() < T0_MS + 2_000 + WAKE_INTERVAL_MS) return false;
+            heldUntilMs ??= Date.now() + 200;
+            return Date.now() >= heldUntilMs;
+          },
+          10_000,
+          'the idle spell to pass',
+        );
+      }
+      return recorded.execute(sql, params, options);
+    };
+    const app = createApp({
+      db,
+      env: {},
+      config: defineConfig({ queues: [{ name: 'slow-acks', leaseSeconds: 60 }], jobTypes: [jobType('t', async () => {})] }),
+      clock,
+      wakeScheduler: new RecordingScheduler(),
+    });
+    await enqueue(
+      app,
+      'slow-acks',
+      Array.from({ length: 50 }, (_, n) => ({ type: 't', payload: { n } })),
+    );
+    const run = await drain(app, {
+      remainingTimeMs: () => 180_000,
+      sleep: clockSleep(clock),
+      linger: { idleMs: 2_000, woken: true },
+      tuning: { settleLingerMs: 0 },
+    });
+    expect(run).toMatchObject({ claimed: 50, done: 50, lostLeases: 0 });
+    // Before, the look-ahead read the held messages' lease end (a minute on) and the run lingered until then.
+    expect(Math.max(...recorded.calls.map((call) => call.atMs!)) - T0_MS).toBeLessThan(60_000);
+    expect(Math.max(...recorded.calls.map((call) => call.atMs!)) - T0_MS).toBeLessThanOrEqual(2_000 + WAKE_INTERVAL_MS + 100);
   });
 
   it('an idle deployment: a safety-net run reads every queue once, drains nothing, sets no wake: 2 calls, whatever the number of queues', async () => {

@@ -325,9 +325,18 @@ export class QueueLane {
     const nowMs = this.#o.clock.now().getTime();
     // Not while a FIFO lane holds messages: each outcome may let its group's next lead.
     const mayEnd = !(this.#queue.fifo && this.#holdsMessages());
-    switch (schedule.turn(nowMs, linger.activity.promisedUntilMs, mayEnd, this.#permits.heldBackHoldingNone)) {
+    const turn = schedule.turn(nowMs, {
+      promisedUntilMs: linger.activity.promisedUntilMs,
+      mayEnd,
+      capacityIsOthers: this.#permits.heldBackHoldingNone,
+      settled: !this.#holdsMessages(),
+    });
+    switch (turn) {
       case 'look-ahead':
         this.#lookAhead(nowMs);
+        return false;
+      case 'settle-first':
+        // Each handler's end and each write wakes the loop (no timer needed).
         return false;
       case 'stop':
         this.#stop('empty');

@@ -8,6 +8,11 @@ export type LingerTurn =
   | 'poll'
   /** Idle long enough: look for messages coming due within the run before stopping (once per spell). */
   | 'look-ahead'
+  /**
+   * Idle long enough, but the lane still holds messages: until their outcomes are written, their
+   * leases' ends read as messages coming due. The look-ahead waits for the lane's next outcome.
+   */
+  | 'settle-first'
   /** Idle long enough, polled past the promise, nothing to look ahead for: the lane stops. */
   | 'stop';
 
@@ -63,16 +68,21 @@ export class LingerSchedule {
   }
 
   /**
-   * The lane's turn to claim at `nowMs`, a poll counted as begun when the answer is one. `mayEnd`:
-   * nothing the lane holds may still bring work (a FIFO lane's outcomes may). `capacityIsOthers`:
-   * held back by other runs' permits holding none, so what comes due is theirs to take (no look
-   * ahead) and an enqueue is not this lane's to take (no promise).
+   * The lane's turn to claim at `nowMs`, a poll counted as begun when the answer is one.
+   * - `promisedUntilMs`: the end of the lane's promise to poll (lib/drain/activity.ts).
+   * - `mayEnd`: nothing the lane holds may still bring work (a FIFO lane's outcomes may).
+   * - `capacityIsOthers`: held back by other runs' permits holding none, so what comes due is theirs
+   *   to take (no look ahead) and an enqueue is not this lane's to take (no promise).
+   * - `settled`: the lane holds no message whose outcome is not written yet.
    */
-  turn(nowMs: number, promisedUntilMs: number, mayEnd: boolean, capacityIsOthers: boolean): LingerTurn {
+  turn(nowMs: number, lane: { promisedUntilMs: number; mayEnd: boolean; capacityIsOthers: boolean; settled: boolean }): LingerTurn {
+    const { capacityIsOthers } = lane;
     const idleEnough = nowMs - this.#idleSinceMs >= this.#idleMs;
     // Done as soon as both hold, not at the next poll: idle long enough, and polled after the promise.
-    if (idleEnough && this.#lastPollAtMs >= promisedUntilMs && mayEnd) {
+    if (idleEnough && this.#lastPollAtMs >= lane.promisedUntilMs && lane.mayEnd) {
       if (!this.#lookedAhead && !capacityIsOthers) {
+        // Else the lane's own leases would read as due, and it would linger until they end.
+        if (!lane.settled) return 'settle-first';
         this.#lookedAhead = true;
         return 'look-ahead';
       }

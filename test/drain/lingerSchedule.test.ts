@@ -8,73 +8,83 @@ describe('LingerSchedule', () => {
   it('polls at once, then backs off from the shortest interval to the longest, promising while within the idle spell', () => {
     const schedule = new LingerSchedule(linger);
     schedule.startIdle(0);
-    expect(schedule.turn(0, 0, true, false)).toBe('poll-and-promise');
-    expect(schedule.turn(50, 0, true, false)).toBe('wait');
+    expect(schedule.turn(0, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll-and-promise');
+    expect(schedule.turn(50, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('wait');
     expect(schedule.msUntilPoll(50)).toBe(50);
-    expect(schedule.turn(100, 0, true, false)).toBe('poll-and-promise');
+    expect(schedule.turn(100, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll-and-promise');
     expect(schedule.msUntilPoll(100)).toBe(200);
-    expect(schedule.turn(300, 0, true, false)).toBe('poll-and-promise');
+    expect(schedule.turn(300, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll-and-promise');
     expect(schedule.msUntilPoll(300)).toBe(400);
-    expect(schedule.turn(700, 0, true, false)).toBe('poll-and-promise');
+    expect(schedule.turn(700, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll-and-promise');
     expect(schedule.msUntilPoll(700)).toBe(400); // capped at pollMaxMs
   });
 
   it('once idle long enough and polled past the promise, looks ahead once, then stops', () => {
     const schedule = new LingerSchedule(linger);
     schedule.startIdle(0);
-    expect(schedule.turn(0, 500, true, false)).toBe('poll-and-promise');
+    expect(schedule.turn(0, { promisedUntilMs: 500, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll-and-promise');
     // Idle long enough, but the last poll began before the promise's end: poll, promising nothing.
-    expect(schedule.turn(1_000, 500, true, false)).toBe('poll');
-    expect(schedule.turn(1_001, 500, true, false)).toBe('look-ahead');
-    expect(schedule.turn(1_002, 500, true, false)).toBe('stop');
+    expect(schedule.turn(1_000, { promisedUntilMs: 500, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll');
+    expect(schedule.turn(1_001, { promisedUntilMs: 500, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('look-ahead');
+    expect(schedule.turn(1_002, { promisedUntilMs: 500, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('stop');
   });
 
   it('does not end while the lane holds what may bring work, and keeps polling instead', () => {
     const schedule = new LingerSchedule(linger);
     schedule.startIdle(0);
-    schedule.turn(0, 0, true, false);
-    expect(schedule.turn(2_000, 0, false, false)).toBe('poll');
-    expect(schedule.turn(2_001, 0, false, false)).toBe('wait');
-    expect(schedule.turn(2_001, 0, true, false)).toBe('look-ahead');
+    schedule.turn(0, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true });
+    expect(schedule.turn(2_000, { promisedUntilMs: 0, mayEnd: false, capacityIsOthers: false, settled: true })).toBe('poll');
+    expect(schedule.turn(2_001, { promisedUntilMs: 0, mayEnd: false, capacityIsOthers: false, settled: true })).toBe('wait');
+    expect(schedule.turn(2_001, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('look-ahead');
+  });
+
+  it('looks ahead only once the lane holds no message whose outcome is unwritten (their leases would read as due)', () => {
+    const schedule = new LingerSchedule(linger);
+    schedule.startIdle(0);
+    schedule.turn(0, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: false });
+    expect(schedule.turn(1_000, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: false })).toBe('settle-first');
+    expect(schedule.turn(1_500, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: false })).toBe('settle-first');
+    expect(schedule.turn(1_600, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('look-ahead');
+    expect(schedule.turn(1_601, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: false })).toBe('stop');
   });
 
   it('neither promises nor looks ahead when the queue’s capacity is other runs’', () => {
     const schedule = new LingerSchedule(linger);
     schedule.startIdle(0);
-    expect(schedule.turn(0, 0, true, true)).toBe('poll');
-    expect(schedule.turn(1_000, 0, true, true)).toBe('stop');
+    expect(schedule.turn(0, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: true, settled: true })).toBe('poll');
+    expect(schedule.turn(1_000, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: true, settled: true })).toBe('stop');
   });
 
   it('starts a new spell when work is found: idle time and backoff start over, and it may look ahead again', () => {
     const schedule = new LingerSchedule(linger);
     schedule.startIdle(0);
-    schedule.turn(0, 0, true, false);
-    expect(schedule.turn(1_000, 0, true, false)).toBe('look-ahead');
+    schedule.turn(0, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true });
+    expect(schedule.turn(1_000, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('look-ahead');
     schedule.startIdle(1_500);
-    expect(schedule.turn(1_500, 0, true, false)).toBe('poll-and-promise');
+    expect(schedule.turn(1_500, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll-and-promise');
     expect(schedule.msUntilPoll(1_500)).toBe(100);
-    expect(schedule.turn(2_500, 0, true, false)).toBe('look-ahead');
+    expect(schedule.turn(2_500, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('look-ahead');
   });
 
   it('after a look-ahead found a message due later, waits for that moment and is idle from it', () => {
     const schedule = new LingerSchedule(linger);
     schedule.startIdle(0);
-    schedule.turn(0, 0, true, false);
-    expect(schedule.turn(1_000, 0, true, false)).toBe('look-ahead');
+    schedule.turn(0, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true });
+    expect(schedule.turn(1_000, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('look-ahead');
     schedule.idleFrom(5_000);
-    expect(schedule.turn(1_001, 0, true, false)).toBe('wait');
+    expect(schedule.turn(1_001, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('wait');
     expect(schedule.msUntilPoll(1_001)).toBe(3_999);
-    expect(schedule.turn(5_000, 0, true, false)).toBe('poll-and-promise');
-    expect(schedule.turn(6_000, 0, true, false)).toBe('look-ahead');
+    expect(schedule.turn(5_000, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll-and-promise');
+    expect(schedule.turn(6_000, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('look-ahead');
   });
 
   it('polls at once when asked to, without waiting out the interval', () => {
     const schedule = new LingerSchedule(linger);
     schedule.startIdle(0);
-    schedule.turn(0, 0, true, false);
-    expect(schedule.turn(10, 0, true, false)).toBe('wait');
+    schedule.turn(0, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true });
+    expect(schedule.turn(10, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('wait');
     schedule.pollNow();
-    expect(schedule.turn(10, 0, true, false)).toBe('poll-and-promise');
+    expect(schedule.turn(10, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: false, settled: true })).toBe('poll-and-promise');
   });
 
   it("backs off further while the queue's capacity is other runs' (heldBackPollMaxMs)", () => {
@@ -84,7 +94,7 @@ describe('LingerSchedule', () => {
       const seen: number[] = [];
       let now = from;
       for (let i = 0; i < count; i++) {
-        schedule.turn(now, 0, true, capacityIsOthers);
+        schedule.turn(now, { promisedUntilMs: 0, mayEnd: true, capacityIsOthers: capacityIsOthers, settled: true });
         seen.push(schedule.msUntilPoll(now));
         now += schedule.msUntilPoll(now);
       }
