@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import { settleHeldSql, type HeldMessage } from './heldMessage.js';
+import { heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
 
 /*
  * A heartbeat: moves the lease end of any number of running messages, each under its own lease
@@ -21,7 +21,8 @@ const EXTEND_HELD_LEASES = settleHeldSql({
 /** Extends the leases still held to at least `leaseUntil`; returns how many rows matched. */
 export async function extendHeldLeases(db: Db, input: { held: readonly HeldMessage[]; leaseUntil: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
-  const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken, attempts: null }));
+  // The attempts are not this statement's to write.
+  const held = heldRows(input.held.map(({ id, leaseToken }) => ({ id, leaseToken })));
   const result = await db.execute(EXTEND_HELD_LEASES, { held, leaseUntil: input.leaseUntil }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }

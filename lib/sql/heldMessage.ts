@@ -1,3 +1,5 @@
+import type { Json } from '../db/types.js';
+
 /** A claimed message and the lease it was claimed under: what every write after a claim presents. */
 export interface HeldMessage {
   id: string;
@@ -14,9 +16,49 @@ export interface HeldMessage {
 export const ERROR_COLUMN = `error       TEXT     CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.error'`;
 export const AVAILABLE_AT_COLUMN = `available_at DATETIME(3) PATH '$.availableAt'`;
 
+/** One claim's messages in a statement's JSON rows (heldRows). */
+type HeldGroup = { leaseToken: string; messages: { [field: string]: Json }[] };
+
+/**
+ * The JSON rows of a statement about held messages: grouped by lease token, each message's own
+ * fields (`id`, `attempts` when given, and what `fields` adds) under `messages`. A write carries
+ * whole claims as a rule, so a token travels once per claim rather than once per message: the
+ * request, the hash its signature takes, the Data API's parse and MySQL's JSON_TABLE all read
+ * less than half as much.
+ */
+export function heldRows<H extends HeldMessage>(held: readonly H[], fields?: (message: H) => Record<string, string>): HeldGroup[] {
+  const groups: HeldGroup[] = [];
+  const byToken = new Map<string, HeldGroup>();
+  for (const message of held) {
+    let group = byToken.get(message.leaseToken);
+    if (group === undefined) {
+      group = { leaseToken: message.leaseToken, messages: [] };
+      byToken.set(message.leaseToken, group);
+      groups.push(group);
+    }
+    // attempts left out when not given: the column reads NULL.
+    group.messages.push({ id: message.id, ...(message.attempts === undefined ? {} : { attempts: message.attempts }), ...fields?.(message) });
+  }
+  return groups;
+}
+
+/**
+ * `JSON_TABLE(:<rows>, …) AS h`: heldRows' JSON as one row per message, with its claim's
+ * lease_token beside id and attempts, and `columns` read from the message's own fields.
+ */
+export function heldRowsTable(rows: string, columns: readonly string[] = []): string {
+  const messageColumns = [`id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id'`, `attempts    INT PATH '$.attempts'`, ...columns];
+  return `JSON_TABLE(:${rows}, '$[*]' COLUMNS (
+  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
+  NESTED PATH '$.messages[*]' COLUMNS (
+    ${messageColumns.join(',\n    ')}
+  )
+)) AS h`;
+}
+
 /**
  * The statement that settles held messages (markHeldDone, rescheduleHeld, deadLetterHeld, releaseHeld): the JSON
- * rows of parameter `:<rows>` as `h` (each a HeldMessage, plus `columns`), each message reached by
+ * rows of parameter `:<rows>` (heldRows, plus `columns`) as `h`, each message reached by
  * primary key as `m`, and set as `set` says only where it is still held under its lease and its
  * status is one of `statuses` (the status it is taken from, and the one it is put in, so a re-sent
  * call matches its own rows again).
@@ -26,16 +68,8 @@ export const AVAILABLE_AT_COLUMN = `available_at DATETIME(3) PATH '$.availableAt
  * rows, and an UPDATE locks every row it reads, so it would wait on rows other drainers hold.
  */
 export function settleHeldSql(statement: { rows: string; columns?: readonly string[]; set: string; statuses: readonly string[] }): string {
-  const columns = [
-    `id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id'`,
-    `lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken'`,
-    `attempts    INT PATH '$.attempts'`,
-    ...(statement.columns ?? []),
-  ];
   return `
-UPDATE JSON_TABLE(:${statement.rows}, '$[*]' COLUMNS (
-  ${columns.join(',\n  ')}
-)) AS h
+UPDATE ${heldRowsTable(statement.rows, statement.columns)}
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
 SET ${statement.set}
 WHERE m.lease_token = h.lease_token AND m.status IN (${statement.statuses.map((s) => `'${s}'`).join(', ')})`;

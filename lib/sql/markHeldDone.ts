@@ -1,12 +1,12 @@
 import type { Db } from '../db/types.js';
-import { settleHeldSql, type HeldMessage } from './heldMessage.js';
+import { heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
 
 /*
- * Settles successes of any number of claims in one statement: each row carries its own lease
- * token, so a drain run can gather the outcomes of several batches into one call (fewer calls
- * per message), and each row still proves its own claim is held. A row whose lease has expired
- * and been claimed again matches nothing. The claims travel as one JSON parameter, so the SQL
- * text is the same for any number of rows.
+ * Settles successes of any number of claims in one statement: each message is sent under its
+ * claim's lease token (heldRows), so a drain run can gather the outcomes of several batches into
+ * one call (fewer calls per message), and each row still proves its own claim is held. A row whose
+ * lease has expired and been claimed again matches nothing. The claims travel as one JSON
+ * parameter, so the SQL text is the same for any number of rows.
  *
  * The lease token stays on a settled row, and the row also matches in the state this write puts
  * it in: a call re-sent because its first reply was lost (lib/db re-sends idempotent statements)
@@ -29,8 +29,7 @@ const MARK_HELD_DONE = settleHeldSql({
 /** Marks messages done; returns how many were still held under their lease and changed. */
 export async function markHeldDone(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
-  const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken, attempts: h.attempts ?? null }));
-  const result = await db.execute(MARK_HELD_DONE, { held, now: input.now }, { idempotent: true });
+  const result = await db.execute(MARK_HELD_DONE, { held: heldRows(input.held), now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 

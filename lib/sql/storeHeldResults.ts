@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import type { HeldMessage } from './heldMessage.js';
+import { heldRows, heldRowsTable, type HeldMessage } from './heldMessage.js';
 
 /** A held message and the JSON text of what its handler returned. */
 export interface HeldResult extends HeldMessage {
@@ -23,11 +23,7 @@ export interface HeldResult extends HeldMessage {
 const STORE_HELD_RESULTS = `
 INSERT INTO queue_message_outputs (message_id, lease_token, result, result_bytes, updated_at)
 SELECT m.id, m.lease_token, h.result, LENGTH(h.result), :now
-FROM JSON_TABLE(:held, '$[*]' COLUMNS (
-  id          CHAR(36)   CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
-  lease_token CHAR(36)   CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken',
-  result      MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.result'
-)) AS h
+FROM ${heldRowsTable('held', [`result      MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$.result'`])}
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = h.id
 WHERE m.lease_token = h.lease_token AND m.status IN ('running', 'done')
 ON DUPLICATE KEY UPDATE
@@ -42,7 +38,7 @@ ON DUPLICATE KEY UPDATE
  */
 export async function storeHeldResults(db: Db, input: { held: readonly HeldResult[]; now: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
-  const held = input.held.map((h) => ({ id: h.id, leaseToken: h.leaseToken, result: h.result }));
+  const held = heldRows(input.held, (h) => ({ result: h.result }));
   const answer = await db.execute(STORE_HELD_RESULTS, { held, now: input.now }, { idempotent: true });
   return answer.numberOfRecordsUpdated;
 }

@@ -50,7 +50,7 @@ describe('LeaseKeeper', () => {
     const beats = db.calls.filter((c) => c.sql === EXTEND_HELD_LEASES);
     expect(beats.length).toBe(keeper.beats);
     // One row per message in every beat: one call however many messages.
-    expect((beats[0]!.params.held as unknown[]).length).toBe(5);
+    expect((beats[0]!.params.held as { messages: unknown[] }[]).flatMap((claim) => claim.messages)).toHaveLength(5);
     for (const m of messages) {
       expect(m.leaseUntilMs).toBeGreaterThan(firstEnd);
       expect(await storedUntil(m.id)).toBe(m.leaseUntilMs);

@@ -122,7 +122,7 @@ describe('drain: results and progress', () => {
       const answer = await execute(sql, params, options);
       if (sql === STORE_HELD_RESULTS && takeOver) {
         takeOver = false;
-        const ids = (params!.held as { id: string }[]).map((h) => h.id);
+        const ids = (params!.held as { messages: { id: string }[] }[]).flatMap((claim) => claim.messages.map((h) => h.id));
         await stack.sql.query("UPDATE queue_messages SET lease_token = 'another-drain', available_at = ? WHERE id IN (?)", [new Date(0), ids]);
       }
       return answer;
