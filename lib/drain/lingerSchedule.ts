@@ -16,6 +16,21 @@ export type LingerTurn =
   /** Idle long enough, polled past the promise, nothing to look ahead for: the lane stops. */
   | 'stop';
 
+/** What a lingering lane's turn depends on besides the time (LingerSchedule.turn). */
+export interface LaneAtTurn {
+  /** The end of the lane's promise to poll (lib/drain/activity.ts). */
+  promisedUntilMs: number;
+  /** Nothing the lane holds may still bring work (a FIFO lane's outcomes may). */
+  mayEnd: boolean;
+  /**
+   * Held back by other runs' permits holding none, so what comes due is theirs to take (no look
+   * ahead) and an enqueue is not this lane's to take (no promise).
+   */
+  capacityIsOthers: boolean;
+  /** The lane holds no message whose outcome is not written yet. */
+  settled: boolean;
+}
+
 /**
  * When a lingering lane polls its dry queue and when it gives up: polls back off from `pollMinMs`
  * to `pollMaxMs` for an idle spell of `idleMs`, and the lane stops only once a poll began after its
@@ -67,15 +82,8 @@ export class LingerSchedule {
     return this.#nextPollAtMs - nowMs;
   }
 
-  /**
-   * The lane's turn to claim at `nowMs`, a poll counted as begun when the answer is one.
-   * - `promisedUntilMs`: the end of the lane's promise to poll (lib/drain/activity.ts).
-   * - `mayEnd`: nothing the lane holds may still bring work (a FIFO lane's outcomes may).
-   * - `capacityIsOthers`: held back by other runs' permits holding none, so what comes due is theirs
-   *   to take (no look ahead) and an enqueue is not this lane's to take (no promise).
-   * - `settled`: the lane holds no message whose outcome is not written yet.
-   */
-  turn(nowMs: number, lane: { promisedUntilMs: number; mayEnd: boolean; capacityIsOthers: boolean; settled: boolean }): LingerTurn {
+  /** The lane's turn to claim at `nowMs`, a poll counted as begun when the answer is one. */
+  turn(nowMs: number, lane: LaneAtTurn): LingerTurn {
     const { capacityIsOthers } = lane;
     const idleEnough = nowMs - this.#idleSinceMs >= this.#idleMs;
     // Done as soon as both hold, not at the next poll: idle long enough, and polled after the promise.
