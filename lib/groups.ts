@@ -3,7 +3,15 @@
  * groups with the most backlog and those paused or with limits of their own, set a group's own
  * concurrency or rate, pause and resume it. Every drain's next claim sees a change.
  */
-import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsBody, type GroupLimitsChange, type GroupList, type GroupView } from '../schema/groups.js';
+import {
+  GROUP_LIST_DEFAULT,
+  GROUP_LIST_LIMIT,
+  groupLimitsBody,
+  groupListQuery,
+  type GroupLimitsChange,
+  type GroupList,
+  type GroupView,
+} from '../schema/groups.js';
 import { groupKey as groupKeyRule } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue, wakeDrain } from './enqueue.js';
@@ -60,6 +68,14 @@ export function checkGroupLimitsChange(change: GroupLimitsChange): z.output<type
   return parsed.data;
 }
 
+/** A group list's `limit` by the API's rule (a whole number from 1 to GROUP_LIST_LIMIT), or a 400 naming it. */
+export function checkGroupListLimit(limit: number | undefined): number {
+  if (limit === undefined) return GROUP_LIST_DEFAULT;
+  const parsed = groupListQuery.safeParse({ limit: String(limit) });
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
+  return limit;
+}
+
 function view(queue: GroupedQueue, row: GroupRow): GroupView {
   const concurrency = row.concurrency ?? queue.groups.concurrency ?? null;
   const ratePerSecond = row.ratePerSecond ?? queue.groups.ratePerSecond ?? null;
@@ -85,7 +101,7 @@ function view(queue: GroupedQueue, row: GroupRow): GroupView {
 /** The groups with the most backlog, and those paused or with limits of their own (two calls). */
 export async function listGroups(app: App, queue: string, options: { limit?: number } = {}): Promise<GroupList> {
   const config = groupedQueue(app, queue);
-  const limit = Math.max(1, Math.min(Math.floor(options.limit ?? GROUP_LIST_DEFAULT), GROUP_LIST_LIMIT));
+  const limit = checkGroupListLimit(options.limit);
   const now = app.clock.now();
   const [top, set] = await Promise.all([readTopGroups(app.db, { queue, now, limit }), readSetGroups(app.db, { queue, now, limit: GROUP_LIST_LIMIT })]);
   return {

@@ -1,4 +1,5 @@
 /** What an operator does to a queue: look at it, deal with its dead letters, pause and resume it. */
+import type { TopGroup } from '../schema/groups.js';
 import { DEAD_LETTER_LIMITS, type MessageView } from '../schema/messages.js';
 import type { App } from './app.js';
 import { declaredQueue, wakeDrain } from './enqueue.js';
@@ -36,7 +37,7 @@ export interface QueueStatsView extends QueueStats {
    */
   permitsInUse?: { run?: number; rate?: number };
   /** Queues with per-group limits only: the groups with the most unfinished messages (README: Groups). */
-  topGroups?: { groupKey: string; unfinished: number; running: number; paused: boolean }[];
+  topGroups?: TopGroup[];
 }
 
 /** Groups each grouped queue's stats show. */

@@ -82,5 +82,9 @@ export const groupList = z.strictObject({
   set: z.array(groupView).describe('the groups paused or with limits of their own, by key (at most 100)'),
 });
 
+/** One of a queue's busiest groups, as its stats show them (GET /queues/{queue}/stats). */
+export const topGroup = z.object({ groupKey: z.string(), unfinished: z.number().int(), running: z.number().int(), paused: z.boolean() });
+
 export type GroupView = z.output<typeof groupView>;
+export type TopGroup = z.output<typeof topGroup>;
 export type GroupList = z.output<typeof groupList>;

@@ -3,7 +3,7 @@
  * document (schema/openapi.ts), which a test checks against serverless.yml and the handlers.
  */
 import * as z from 'zod';
-import { groupLimitsBody, groupList, groupListQuery, groupParams, groupView } from './groups.js';
+import { groupLimitsBody, groupList, groupListQuery, groupParams, groupView, topGroup } from './groups.js';
 import {
   deadLetterPageQuery,
   enqueueBatch,
@@ -53,7 +53,7 @@ const queueStatsView = z.object({
     .optional()
     .describe('queues with queue-wide limits only, per limited kind'),
   topGroups: z
-    .array(z.object({ groupKey: z.string(), unfinished: z.number().int(), running: z.number().int(), paused: z.boolean() }))
+    .array(topGroup)
     .optional()
     .describe('queues with per-group limits only: the groups with the most unfinished messages, most first (GET /queues/{queue}/groups lists more)'),
 });

@@ -34,6 +34,14 @@ describe('groups', () => {
       ['small', 2, 'idle'],
     ]);
     expect(list.set).toMatchObject([{ groupKey: 'quiet', paused: true, state: 'paused', unfinished: 0 }]);
+    expect((await listGroups(app, 'tenants', { limit: 1 })).top.map((g) => g.groupKey)).toEqual(['big']);
+  });
+
+  it('refuses a list limit outside 1–100, naming it, as the API does (never a silent clamp)', async () => {
+    const app = groupedApp('tenants-limit');
+    for (const limit of [0, 101, 2.5]) {
+      await expect(listGroups(app, 'tenants-limit', { limit })).rejects.toMatchObject({ issues: [{ field: 'limit' }] });
+    }
   });
 
   it('sets a group’s own limits, and null gives it the queue’s back', async () => {

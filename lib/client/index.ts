@@ -8,7 +8,7 @@
  * fails with the field and rule the API would name, without a network call.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { groupListQuery, type GroupLimitsChange } from '../../schema/groups.js';
+import type { GroupLimitsChange } from '../../schema/groups.js';
 import type { CancelView, DedupRule, MessageView } from '../../schema/messages.js';
 import { createApp, type App } from '../app.js';
 import type { QueueAppConfig } from '../config.js';
@@ -19,6 +19,7 @@ import { ConflictError, NotFoundError, QueueError, TooLargeError, ValidationErro
 import {
   checkedGroup,
   checkGroupLimitsChange,
+  checkGroupListLimit,
   groupedQueue,
   listGroups,
   pauseGroup,
@@ -33,7 +34,6 @@ import { cancelMessage, getMessageStatus } from '../messages.js';
 import { resolveQueues } from '../queues.js';
 import { systemClock } from '../clock.js';
 import { activeSpanContext, traceHeaders } from '../tracing.js';
-import { issuesFromZod } from '../validation.js';
 import { AutoBatcher } from './AutoBatcher.js';
 import { apiGatewaySigner } from './sigv4.js';
 import { systemWaitTime, waitForMessage, type WaitForOptions, type WaitTime } from './waitFor.js';
@@ -151,13 +151,6 @@ function message(type: string, payload: unknown, options: SendOptions = {}) {
   return { type, payload, ...rest };
 }
 
-/** A group list's `limit` by the API's rule (a whole number from 1 to 100), checked before anything is sent. */
-function checkListLimit(limit: number | undefined): void {
-  if (limit === undefined) return;
-  const parsed = groupListQuery.safeParse({ limit: String(limit) });
-  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
-}
-
 function directClient<J extends AnyJobType>(options: DirectOptions<J>): DirectQueueClient<J> {
   const db = 'query' in options.database ? options.database : createDb(options.database);
   const app = createApp({ config: options.config, db, env: options.env ?? process.env });
@@ -171,10 +164,7 @@ function directClient<J extends AnyJobType>(options: DirectOptions<J>): DirectQu
     get,
     waitFor: (id, wait) => waitForMessage(() => get(id), id, wait, options.time ?? systemWaitTime),
     cancel: (id) => cancelMessage(app, id),
-    listGroups: async (queue, list) => {
-      checkListLimit(list?.limit);
-      return listGroups(app, queue, list);
-    },
+    listGroups: (queue, list) => listGroups(app, queue, list),
     setGroupLimits: (queue, groupKey, change) => setGroupLimits(app, queue, groupKey, change),
     pauseGroup: (queue, groupKey) => pauseGroup(app, queue, groupKey),
     resumeGroup: (queue, groupKey) => resumeGroup(app, queue, groupKey),
@@ -245,7 +235,8 @@ function httpClient<J extends AnyJobType>(options: HttpOptions<J>): QueueClient<
     waitFor: (id, wait) => waitForMessage(() => get(id), id, wait, options.time ?? systemWaitTime),
     cancel: async (id) => (await call('DELETE', `/messages/${encodeURIComponent(id)}`)) as CancelView,
     async listGroups(queue, list) {
-      checkListLimit(list?.limit);
+      // Checked before anything is sent.
+      checkGroupListLimit(list?.limit);
       groupedQueue(checker, queue);
       const query: Record<string, string> = list?.limit === undefined ? {} : { limit: String(list.limit) };
       return (await call('GET', `/queues/${encodeURIComponent(queue)}/groups`, undefined, query)) as GroupList;
