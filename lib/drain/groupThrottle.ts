@@ -3,8 +3,11 @@ export const GROUP_THROTTLE_MIN_MS = 50;
 export const GROUP_THROTTLE_MAX_MS = 1_000;
 
 /**
- * A lane held back that took messages this recently keeps claiming (its groups' rate windows
- * free again within about a second) rather than lingering as an idle lane would.
+ * A lane held back that took messages, or started, this recently keeps claiming (its groups'
+ * rate windows free again within about a second) rather than lingering as an idle lane would. A
+ * run's start counts: the capacity holding it back may be runs' that have ended (their rate
+ * windows), or claims that started beside it and took nothing either, so no other run may be
+ * left to claim what waits.
  */
 export const GROUP_RECENT_TAKE_MS = 2_000;
 
@@ -19,7 +22,11 @@ export class GroupThrottle {
   #waitUntilMs = 0;
   #backoffMs = GROUP_THROTTLE_MIN_MS;
   #heldBack = false;
-  #lastTookMs = Number.NEGATIVE_INFINITY;
+  #lastActiveMs: number;
+
+  constructor(startedAtMs: number) {
+    this.#lastActiveMs = startedAtMs;
+  }
 
   /** Whether the last claim was held back by the groups' limits. */
   get heldBack(): boolean {
@@ -31,15 +38,15 @@ export class GroupThrottle {
     return this.#waitUntilMs - nowMs;
   }
 
-  /** Whether the lane took messages within GROUP_RECENT_TAKE_MS of `nowMs`. */
-  tookRecently(nowMs: number): boolean {
-    return nowMs - this.#lastTookMs <= GROUP_RECENT_TAKE_MS;
+  /** Whether the lane took messages, or started, within GROUP_RECENT_TAKE_MS of `nowMs`. */
+  activeRecently(nowMs: number): boolean {
+    return nowMs - this.#lastActiveMs <= GROUP_RECENT_TAKE_MS;
   }
 
   /** A claim landed at `nowMs` with `claimed` messages: held back by the groups' limits (`throttled`) or not. */
   claimLanded(throttled: boolean, claimed: number, nowMs: number): void {
     this.#heldBack = throttled;
-    if (claimed > 0) this.#lastTookMs = nowMs;
+    if (claimed > 0) this.#lastActiveMs = nowMs;
     if (!throttled) {
       this.#waitUntilMs = 0;
       this.#backoffMs = GROUP_THROTTLE_MIN_MS;

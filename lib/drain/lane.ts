@@ -122,7 +122,7 @@ export class QueueLane {
   /** A fair queue's way of claiming (one statement while no group has an override), kept across claims. */
   readonly #fairWay: FairClaimWay = { overridden: false };
   /** When a lane held back by its groups' limits claims again. */
-  readonly #groupThrottle = new GroupThrottle();
+  readonly #groupThrottle: GroupThrottle;
   /** Claims the groups' limits held back (the ThrottledClaims metric). */
   #throttledClaims = 0;
   /** Run permits' give-back writes in flight; the run ends only once they have. */
@@ -151,6 +151,7 @@ export class QueueLane {
     this.#concurrency = runConcurrency(this.#queue);
     this.#permits = new LanePermits(this.#queue);
     this.#rateStarts = this.#permits.rateStarts;
+    this.#groupThrottle = new GroupThrottle(options.clock.now().getTime());
     // The default counts only for types that set no timeout of their own: a registry of fast
     // types with short timeouts may hold (and pipeline) more messages within one lease.
     this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
@@ -554,11 +555,12 @@ export class QueueLane {
       if (claim.claimed === limit) this.#setMode('claiming');
       // Found work while idle: the idle spell starts again (as a dry claim that found some does).
       else if (claim.claimed > 0 && this.#mode === 'lingering') this.#lingerOrStop(true);
-    } else if (claim.throttled === true && (claim.claimed > 0 || this.#holdsMessages() || this.#groupThrottle.tookRecently(this.#o.clock.now().getTime()))) {
-      // Due messages wait for their groups' capacity (held by this lane, or rate windows it used):
-      // not dry. Claim again as outcomes are written or after the throttle's backoff
-      // (GroupThrottle). One holding nothing and idle lingers or stops: the drains holding the
-      // groups' capacity claim again themselves. Found work while idle: not idle any more.
+    } else if (claim.throttled === true && (claim.claimed > 0 || this.#holdsMessages() || this.#groupThrottle.activeRecently(this.#o.clock.now().getTime()))) {
+      // Due messages wait for their groups' capacity (held by this lane, rate windows it or runs
+      // before it used, or claims beside its first): not dry. Claim again as outcomes are written
+      // or after the throttle's backoff (GroupThrottle). One holding nothing and idle for a while
+      // lingers or stops: the drains holding the groups' capacity claim again themselves. Found
+      // work while idle: not idle any more.
       if (claim.claimed > 0 && this.#mode === 'lingering') this.#lingerOrStop(true);
     } else if (claim.claimed < (claim.permitted ?? limit)) {
       // Fewer than asked for: every other due message is locked by a concurrent claim, which takes it.

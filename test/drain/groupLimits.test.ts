@@ -13,6 +13,7 @@ import type { GroupLimits } from '../../lib/queues.js';
 import { pauseGroup, resumeGroup } from '../../lib/groups.js';
 import { busiestWindow, mostAtOnce } from '../support/invariants/check.js';
 import { useStack } from '../support/stack.js';
+import { ensureGroupPermits, ensureGroups } from '../../lib/sql/groupLimits.js';
 import { jobType, seed, statusCounts } from './helpers.js';
 
 const stack = useStack();
@@ -103,6 +104,26 @@ describe('a queue with per-group limits', () => {
 });
 
 describe('a grouped queue and the outbox', () => {
+  it('a run that starts just after another used its groups’ rate windows waits them out instead of stopping as if dry', async () => {
+    const queue = 'groupwindows';
+    const runs: Run[] = [];
+    const app = groupedApp(queue, { concurrency: 2, ratePerSecond: 5 }, runs, 1);
+    const groups = ['a', 'b', 'c'];
+    await seed(
+      app,
+      groups.flatMap((g) => Array.from({ length: 2 }, () => ({ queue, type: 'work', groupKey: g, payload: { g } }))),
+    );
+    // The runs before this one took every rate permit of the groups, free again in half a second, and ended.
+    const now = new Date();
+    await ensureGroups(stack.db, { queue, groups, now });
+    await ensureGroupPermits(stack.db, { queue, groups: new Map(groups.map((g) => [g, 5])), now });
+    await stack.sql.query('UPDATE queue_group_permits SET free_at = ? WHERE queue = ?', [new Date(now.getTime() + 500), queue]);
+    // No linger: a run that finds the queue dry stops at once.
+    const summary = await drain(app, { queue, remainingTimeMs: () => 30_000 });
+    expect(summary.queues[0]).toMatchObject({ done: 6, stoppedBecause: 'empty' });
+    expect(runs).toHaveLength(6);
+  });
+
   it('drains every other message while a producer transaction holds one open, and that one once it commits', async () => {
     const queue = 'groupoutbox';
     const runs: Run[] = [];

@@ -3,7 +3,7 @@ import { GROUP_RECENT_TAKE_MS, GROUP_THROTTLE_MAX_MS, GROUP_THROTTLE_MIN_MS, Gro
 
 describe('GroupThrottle', () => {
   it('waits longer after each held-back claim, up to the most', () => {
-    const throttle = new GroupThrottle();
+    const throttle = new GroupThrottle(-1_000_000);
     const waits: number[] = [];
     for (let i = 0; i < 8; i++) {
       throttle.claimLanded(true, 0, 0);
@@ -14,7 +14,7 @@ describe('GroupThrottle', () => {
   });
 
   it('claims at once after an outcome is written, and starts its backoff again', () => {
-    const throttle = new GroupThrottle();
+    const throttle = new GroupThrottle(-1_000_000);
     throttle.claimLanded(true, 0, 0);
     throttle.claimLanded(true, 0, 0);
     throttle.outcomeWritten();
@@ -24,15 +24,22 @@ describe('GroupThrottle', () => {
   });
 
   it('knows whether the lane took messages recently', () => {
-    const throttle = new GroupThrottle();
-    expect(throttle.tookRecently(0)).toBe(false);
+    const throttle = new GroupThrottle(-1_000_000);
+    expect(throttle.activeRecently(0)).toBe(false);
     throttle.claimLanded(true, 3, 1_000);
-    expect(throttle.tookRecently(1_000 + GROUP_RECENT_TAKE_MS)).toBe(true);
-    expect(throttle.tookRecently(1_001 + GROUP_RECENT_TAKE_MS)).toBe(false);
+    expect(throttle.activeRecently(1_000 + GROUP_RECENT_TAKE_MS)).toBe(true);
+    expect(throttle.activeRecently(1_001 + GROUP_RECENT_TAKE_MS)).toBe(false);
+  });
+
+  it("counts the lane's start as recent: a run held back from its first claim keeps claiming a while", () => {
+    const throttle = new GroupThrottle(500);
+    throttle.claimLanded(true, 0, 500);
+    expect(throttle.activeRecently(500 + GROUP_RECENT_TAKE_MS)).toBe(true);
+    expect(throttle.activeRecently(501 + GROUP_RECENT_TAKE_MS)).toBe(false);
   });
 
   it('is cleared by a claim that was not held back', () => {
-    const throttle = new GroupThrottle();
+    const throttle = new GroupThrottle(-1_000_000);
     throttle.claimLanded(true, 0, 0);
     throttle.claimLanded(false, 1, 5);
     expect(throttle.heldBack).toBe(false);
