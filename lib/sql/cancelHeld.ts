@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import { heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
+import { heldAttempts, heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
 
 /*
  * Settles running messages whose cancel was requested (requestCancel) and whose handlers were
@@ -16,7 +16,7 @@ const CANCEL_HELD = settleHeldSql({
 /** Marks held messages cancelled; returns how many were still held under their lease. */
 export async function cancelHeld(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
-  const result = await db.execute(CANCEL_HELD, { held: heldRows(input.held), now: input.now }, { idempotent: true });
+  const result = await db.execute(CANCEL_HELD, { held: heldRows(input.held, heldAttempts), now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 

@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import { ERROR_COLUMN, heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
+import { ERROR_COLUMN, heldAttempts, heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
 import { clip } from '../clip.js';
 import { LAST_ERROR_MAX_BYTES } from './message.js';
 
@@ -21,7 +21,7 @@ const DEAD_LETTER_HELD = settleHeldSql({
 /** Returns how many messages were still held under their lease and changed. */
 export async function deadLetterHeld(db: Db, input: { dead: readonly HeldDeadLetter[]; now: Date }): Promise<number> {
   if (input.dead.length === 0) return 0;
-  const dead = heldRows(input.dead, (d) => ({ error: clip(d.error, { bytes: LAST_ERROR_MAX_BYTES }) }));
+  const dead = heldRows(input.dead, (d) => ({ ...heldAttempts(d), error: clip(d.error, { bytes: LAST_ERROR_MAX_BYTES }) }));
   const result = await db.execute(DEAD_LETTER_HELD, { dead, now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }

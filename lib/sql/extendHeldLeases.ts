@@ -21,9 +21,7 @@ const EXTEND_HELD_LEASES = settleHeldSql({
 /** Extends the leases still held to at least `leaseUntil`; returns how many rows matched. */
 export async function extendHeldLeases(db: Db, input: { held: readonly HeldMessage[]; leaseUntil: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
-  // The attempts are not this statement's to write.
-  const held = heldRows(input.held.map(({ id, leaseToken }) => ({ id, leaseToken })));
-  const result = await db.execute(EXTEND_HELD_LEASES, { held, leaseUntil: input.leaseUntil }, { idempotent: true });
+  const result = await db.execute(EXTEND_HELD_LEASES, { held: heldRows(input.held), leaseUntil: input.leaseUntil }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 

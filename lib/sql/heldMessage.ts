@@ -20,13 +20,12 @@ export const AVAILABLE_AT_COLUMN = `available_at DATETIME(3) PATH '$.availableAt
 type HeldGroup = { leaseToken: string; messages: { [field: string]: Json }[] };
 
 /**
- * The JSON rows of a statement about held messages: grouped by lease token, each message's own
- * fields (`id`, `attempts` when given, and what `fields` adds) under `messages`. A write carries
- * whole claims as a rule, so a token travels once per claim rather than once per message: the
- * request, the hash its signature takes, the Data API's parse and MySQL's JSON_TABLE all read
- * less than half as much.
+ * The JSON rows of a statement about held messages: grouped by lease token, each message's `id`
+ * and what `fields` adds under `messages`. A write carries whole claims as a rule, so a token
+ * travels once per claim rather than once per message: the request, the hash its signature
+ * takes, the Data API's parse and MySQL's JSON_TABLE all read less than half as much.
  */
-export function heldRows<H extends HeldMessage>(held: readonly H[], fields?: (message: H) => Record<string, string>): HeldGroup[] {
+export function heldRows<H extends HeldMessage>(held: readonly H[], fields?: (message: H) => { [field: string]: Json }): HeldGroup[] {
   const groups: HeldGroup[] = [];
   const byToken = new Map<string, HeldGroup>();
   for (const message of held) {
@@ -36,10 +35,14 @@ export function heldRows<H extends HeldMessage>(held: readonly H[], fields?: (me
       byToken.set(message.leaseToken, group);
       groups.push(group);
     }
-    // attempts left out when not given: the column reads NULL.
-    group.messages.push({ id: message.id, ...(message.attempts === undefined ? {} : { attempts: message.attempts }), ...fields?.(message) });
+    group.messages.push({ id: message.id, ...fields?.(message) });
   }
   return groups;
+}
+
+/** For the statements that store a message's attempts: them when given, else nothing (the column reads NULL, the stored count stands). */
+export function heldAttempts(message: HeldMessage): { attempts?: number } {
+  return message.attempts === undefined ? {} : { attempts: message.attempts };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import { heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
+import { heldAttempts, heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
 
 /*
  * Settles successes of any number of claims in one statement: each message is sent under its
@@ -29,7 +29,7 @@ const MARK_HELD_DONE = settleHeldSql({
 /** Marks messages done; returns how many were still held under their lease and changed. */
 export async function markHeldDone(db: Db, input: { held: readonly HeldMessage[]; now: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
-  const result = await db.execute(MARK_HELD_DONE, { held: heldRows(input.held), now: input.now }, { idempotent: true });
+  const result = await db.execute(MARK_HELD_DONE, { held: heldRows(input.held, heldAttempts), now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 

@@ -15,3 +15,5 @@ export async function nextDueAt(db: Db, input: { queue: string; now: Date; horiz
   const dueAt = row?.due_at;
   return dueAt instanceof Date ? dueAt : undefined;
 }
+
+export { NEXT_DUE_AT };

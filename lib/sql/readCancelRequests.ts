@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import type { HeldMessage } from './heldMessage.js';
+import { heldRows, heldRowsTable, type HeldMessage } from './heldMessage.js';
 
 /*
  * Which of a lane's running messages someone asked to cancel (requestCancel), under the lease
@@ -9,17 +9,14 @@ import type { HeldMessage } from './heldMessage.js';
  */
 const READ_CANCEL_REQUESTS = `
 SELECT r.message_id AS id
-FROM JSON_TABLE(:held, '$[*]' COLUMNS (
-  id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.id',
-  lease_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin PATH '$.leaseToken'
-)) AS h
+FROM ${heldRowsTable('held')}
 STRAIGHT_JOIN queue_cancel_requests AS r FORCE INDEX (PRIMARY) ON r.message_id = h.id
 WHERE r.lease_token = h.lease_token`;
 
 /** The ids of `held` with a cancel request under their lease. */
 export async function readCancelRequests(db: Db, held: readonly HeldMessage[]): Promise<Set<string>> {
   if (held.length === 0) return new Set();
-  const rows = await db.query(READ_CANCEL_REQUESTS, { held: held.map((h) => ({ id: h.id, leaseToken: h.leaseToken })) });
+  const rows = await db.query(READ_CANCEL_REQUESTS, { held: heldRows(held) });
   return new Set(rows.map((row) => String(row.id)));
 }
 

@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import { heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
+import { heldAttempts, heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
 
 export interface HeldRelease extends HeldMessage {
   /** The attempts the claim counted (as read after the claim). */
@@ -23,7 +23,7 @@ const RELEASE_HELD = settleHeldSql({
 /** Returns how many messages were still held under their lease and went back. */
 export async function releaseHeld(db: Db, input: { held: readonly HeldRelease[]; now: Date }): Promise<number> {
   if (input.held.length === 0) return 0;
-  const result = await db.execute(RELEASE_HELD, { held: heldRows(input.held), now: input.now }, { idempotent: true });
+  const result = await db.execute(RELEASE_HELD, { held: heldRows(input.held, heldAttempts), now: input.now }, { idempotent: true });
   return result.numberOfRecordsUpdated;
 }
 

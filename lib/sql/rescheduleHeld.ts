@@ -1,5 +1,5 @@
 import type { Db } from '../db/types.js';
-import { AVAILABLE_AT_COLUMN, ERROR_COLUMN, heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
+import { AVAILABLE_AT_COLUMN, ERROR_COLUMN, heldAttempts, heldRows, settleHeldSql, type HeldMessage } from './heldMessage.js';
 import { clip } from '../clip.js';
 import { LAST_ERROR_MAX_BYTES, sqlTimestamp } from './message.js';
 
@@ -21,6 +21,7 @@ const RESCHEDULE_HELD = settleHeldSql({
 export async function rescheduleHeld(db: Db, input: { retries: readonly HeldRetry[]; now: Date }): Promise<number> {
   if (input.retries.length === 0) return 0;
   const retries = heldRows(input.retries, (r) => ({
+    ...heldAttempts(r),
     availableAt: sqlTimestamp(r.availableAt),
     error: clip(r.error, { bytes: LAST_ERROR_MAX_BYTES }),
   }));

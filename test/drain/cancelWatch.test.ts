@@ -5,7 +5,7 @@ import { silentLog } from '../../lib/drain/types.js';
 import type { HeldMessage } from '../../lib/sql/heldMessage.js';
 import { READ_CANCEL_REQUESTS } from '../../lib/sql/readCancelRequests.js';
 import { requestCancel } from '../../lib/sql/requestCancel.js';
-import { idOf, insertFixtures, recordingDb } from '../support/statements.js';
+import { heldIds, idOf, insertFixtures, recordingDb } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -32,9 +32,9 @@ describe('CancelWatch', () => {
     expect(cancelled.map((m) => m.id)).toEqual([idOf(2)]);
     const reads = db.calls.filter((c) => c.sql === READ_CANCEL_REQUESTS);
     expect(reads).toHaveLength(watch.polls);
-    expect((reads[0]!.params.held as unknown[]).length).toBe(4);
+    expect(heldIds(reads[0]!.params)).toHaveLength(4);
     // Told once: it is watched no more.
-    expect((reads.at(-1)!.params.held as unknown[]).length).toBe(3);
+    expect(heldIds(reads.at(-1)!.params)).toHaveLength(3);
   });
 
   it('makes no call while nothing runs', async () => {

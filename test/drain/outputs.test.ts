@@ -9,7 +9,7 @@ import { createApp } from '../../lib/app.js';
 import { defineConfig } from '../../lib/config.js';
 import { STORE_HELD_PROGRESS } from '../../lib/sql/storeHeldProgress.js';
 import { STORE_HELD_RESULTS } from '../../lib/sql/storeHeldResults.js';
-import { recordingDb } from '../support/statements.js';
+import { heldIds, recordingDb } from '../support/statements.js';
 import { useStack } from '../support/stack.js';
 import { anyPayload, appOn, plenty, seed } from './helpers.js';
 
@@ -122,7 +122,7 @@ describe('drain: results and progress', () => {
       const answer = await execute(sql, params, options);
       if (sql === STORE_HELD_RESULTS && takeOver) {
         takeOver = false;
-        const ids = (params!.held as { messages: { id: string }[] }[]).flatMap((claim) => claim.messages.map((h) => h.id));
+        const ids = heldIds(params!);
         await stack.sql.query("UPDATE queue_messages SET lease_token = 'another-drain', available_at = ? WHERE id IN (?)", [new Date(0), ids]);
       }
       return answer;

@@ -159,6 +159,11 @@ export function recordingDb(inner: Db, calls: Call[] = [], clock?: Clock): Db & 
   return db;
 }
 
+/** The ids a statement about held messages sent in its `held` rows (lib/sql/heldMessage.ts heldRows). */
+export function heldIds(params: SqlParams): string[] {
+  return (params.held as { messages: { id: string }[] }[]).flatMap((claim) => claim.messages.map((message) => message.id));
+}
+
 /** The statements `run` sends, as it sends them. */
 export async function statementsOf(db: Db, run: (db: Db) => Promise<unknown>): Promise<Call[]> {
   const recording = recordingDb(db);
