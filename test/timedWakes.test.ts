@@ -21,6 +21,7 @@ import { recordingDb } from './support/statements.js';
 import { waitFor } from './support/waitFor.js';
 import type { Db } from '../lib/db/types.js';
 import { MARK_HELD_DONE } from '../lib/sql/markHeldDone.js';
+import { NEXT_DUE_AT } from '../lib/sql/nextDueAt.js';
 import { useStack } from './support/stack.js';
 
 const stack = useStack();
@@ -261,25 +262,15 @@ describe('timed wakes', () => {
 
   it('a burst whose last outcomes are slow to write: the run looks ahead only once they are written, so its own leases do not keep it lingering', async () => {
     let recorded: ReturnType<typeof recordingDb> | undefined;
-    const { app, started, run } = setup('slow-acks', undefined, {
+    // The lane's acks are held until its idle spell is over: the moment it would look ahead.
+    let releaseAcks!: () => void;
+    const acksHeld = new Promise<void>((resolve) => (releaseAcks = resolve));
+    const { app, clock, started, run } = setup('slow-acks', undefined, {
       db: (clock) => {
         recorded = recordingDb(stack.newDb(), [], clock);
-        // The lane's acks are held until its idle spell is over, and a moment longer: time enough
-        // for a look-ahead to go out, were the lane to send one while it still holds them.
-        let heldUntilMs: number | undefined;
         const db: Db = Object.create(recorded);
         db.execute = async (sql, params, options) => {
-          if (sql === MARK_HELD_DONE) {
-            await waitFor(
-              async () => {
-                if (clock.now().getTime() < T0_MS + 2_000 + WAKE_INTERVAL_MS) return false;
-                heldUntilMs ??= Date.now() + 200;
-                return Date.now() >= heldUntilMs;
-              },
-              10_000,
-              'the idle spell to pass',
-            );
-          }
+          if (sql === MARK_HELD_DONE) await acksHeld;
           return recorded!.execute(sql, params, options);
         };
         return db;
@@ -290,8 +281,12 @@ describe('timed wakes', () => {
       'slow-acks',
       Array.from({ length: 50 }, (_, n) => ({ type: 't', payload: { n } })),
     );
-    expect(await run(true)).toMatchObject({ claimed: 50, done: 50, lostLeases: 0 });
-    // Before, the look-ahead read the held messages' lease end (a minute on) and the run lingered until then.
+    const running = run(true);
+    await waitFor(async () => clock.now().getTime() >= T0_MS + 2_000 + WAKE_INTERVAL_MS, 10_000, 'the idle spell to pass');
+    // Before, the look-ahead went out now, read the held messages' lease end (a minute on), and the run lingered until then.
+    expect(recorded!.calls.filter((call) => call.sql === NEXT_DUE_AT)).toEqual([]);
+    releaseAcks();
+    expect(await running).toMatchObject({ claimed: 50, done: 50, lostLeases: 0 });
     expect(lastCallMs(recorded!) - Math.max(...started)).toBeLessThanOrEqual(2_000 + WAKE_INTERVAL_MS + 100);
   });
 
