@@ -166,12 +166,12 @@ export function groupLimitsOf(queue: Partial<Pick<QueueConfig, 'fifo' | 'groups'
   return queue.fifo === true ? undefined : queue.groups;
 }
 
-/** Whether a queue's messages carry a groupKey: a FIFO queue or one with per-group limits. */
 /** Declares a per-group concurrency or rate (fairness alone limits nothing). */
 export function declaresGroupLimits(groups: GroupLimits): boolean {
   return groups.concurrency !== undefined || groups.ratePerSecond !== undefined;
 }
 
+/** Whether a queue's messages carry a groupKey: a FIFO queue or one with per-group limits. */
 export function isGroupedQueue(queue: Pick<QueueConfig, 'fifo' | 'groups'>): boolean {
   return queue.fifo || queue.groups !== undefined;
 }

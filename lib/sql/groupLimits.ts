@@ -310,13 +310,6 @@ ${LEASE_SET},
     p.window_ms = due.rate_window_ms
 WHERE m.queue = :queue AND m.finished_at IS NULL AND m.available_at <= :now AND m.group_head = due.group_key`;
 
-/*
- * The in-flight count is a locking read, so its plan matters: on the group-lease index it reads
- * only the group's running rows; left to itself, the optimizer may scan a small table whole, and
- * that scan waits on any producer's uncommitted message (an open outbox transaction) until it
- * commits (test/drain/groupLimits.test.ts, the outbox case). Hence the hint (lib/sql/groupLeaseIndex.ts).
- */
-
 export interface ClaimGroupMessagesInput {
   queue: string;
   /** Candidates from findGroupCandidates, in claim order. */

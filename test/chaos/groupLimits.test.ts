@@ -199,7 +199,7 @@ it('the same with fair: true and a queue-wide concurrency, 3 heavy groups enqueu
   });
 });
 
-it('fair alone (the one-statement claim), 3 heavy groups enqueued first beside 60 light ones: nothing lost or stuck', async () => {
+it('fair alone (no per-group or queue-wide limits), 3 heavy groups enqueued first beside 60 light ones: nothing lost or stuck', async () => {
   await drainGroupedUnderChaos({
     title: 'fair groups without limits, 4 drains, faults and SIGKILLs',
     settings: { groups: { fair: true } },

@@ -5,7 +5,8 @@ import { ManualClock } from '../../lib/clock.js';
 import { enqueue } from '../../lib/enqueue.js';
 import { enqueueInTransaction } from '../../lib/index.js';
 import { claimFairMessages } from '../../lib/sql/groupLimits.js';
-import { readFairRoundBases } from '../../lib/sql/fairRounds.js';
+import { FAIR_ROUND_BASES, readFairRoundBases } from '../../lib/sql/fairRounds.js';
+import { expectAccess, explain, statementsOf } from '../support/statements.js';
 import { appOn, jobType } from '../drain/helpers.js';
 import { useStack } from '../support/stack.js';
 
@@ -92,5 +93,13 @@ describe('fair turns at enqueue', () => {
       expect(await claim(10)).toBe(2);
     });
     expect(await turns('turns-outbox')).toEqual(['a1', 'b1', 'a2']);
+  });
+
+  it('reads each group’s last turn and the queue’s front by index, never by a scan of the queue', async () => {
+    const { app, clock, send } = fairApp('turns-plan');
+    await send('a', 'b', 'a');
+    const [call] = await statementsOf(app.db, (db) => readFairRoundBases(db, { queue: 'turns-plan', groups: ['a', 'b'], now: clock.now() }));
+    expect(call!.sql).toBe(FAIR_ROUND_BASES);
+    expectAccess(await explain(stack.db, call!), { m: 'ix_queue_messages_group', f: 'ix_queue_messages_fair' });
   });
 });
