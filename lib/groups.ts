@@ -7,7 +7,7 @@ import {
   GROUP_LIST_DEFAULT,
   GROUP_LIST_LIMIT,
   groupLimitsBody,
-  groupListQuery,
+  groupListLimit,
   type GroupLimitsChange,
   type GroupList,
   type GroupView,
@@ -19,7 +19,6 @@ import { ValidationError } from './errors.js';
 import { groupLimitsOf, type GroupLimits, type QueueConfig } from './queues.js';
 import { readGroup, readSetGroups, readTopGroups, setGroupSettings, type GroupRow } from './sql/groupSettings.js';
 import { issuesFromZod } from './validation.js';
-import type * as z from 'zod';
 
 /** A queue declared with `groups`. */
 type GroupedQueue = QueueConfig & { groups: GroupLimits };
@@ -47,12 +46,10 @@ export function groupedQueue(app: Pick<App, 'queues'>, queue: string): GroupedQu
 }
 
 /** A group key by the rules a message's key follows, or a 400 naming `groupKey` and the rule. */
-export function checkGroupKey(groupKey: string): void {
+function checkGroupKey(groupKey: string): void {
   const parsed = groupKeyRule.safeParse(groupKey);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, ['groupKey']));
 }
-
-export type { GroupList, GroupView };
 
 /** A group of a declared grouped queue, with a key the rules allow: its queue's config, or a 4xx naming the rule. */
 export function checkedGroup(app: Pick<App, 'queues'>, queue: string, groupKey: string): GroupedQueue {
@@ -62,7 +59,7 @@ export function checkedGroup(app: Pick<App, 'queues'>, queue: string, groupKey: 
 }
 
 /** A change of a group's limits by the API's rules (schema/groups.ts), or a 400 naming the field. */
-export function checkGroupLimitsChange(change: GroupLimitsChange): z.output<typeof groupLimitsBody> {
+export function checkGroupLimitsChange(change: GroupLimitsChange): GroupLimitsChange {
   const parsed = groupLimitsBody.safeParse(change);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
   return parsed.data;
@@ -71,9 +68,9 @@ export function checkGroupLimitsChange(change: GroupLimitsChange): z.output<type
 /** A group list's `limit` by the API's rule (a whole number from 1 to GROUP_LIST_LIMIT), or a 400 naming it. */
 export function checkGroupListLimit(limit: number | undefined): number {
   if (limit === undefined) return GROUP_LIST_DEFAULT;
-  const parsed = groupListQuery.safeParse({ limit: String(limit) });
-  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
-  return limit;
+  const parsed = groupListLimit.safeParse(limit);
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, ['limit']));
+  return parsed.data;
 }
 
 function view(queue: GroupedQueue, row: GroupRow): GroupView {
@@ -100,8 +97,9 @@ function view(queue: GroupedQueue, row: GroupRow): GroupView {
 
 /** The groups with the most backlog, and those paused or with limits of their own (two calls). */
 export async function listGroups(app: App, queue: string, options: { limit?: number } = {}): Promise<GroupList> {
-  const config = groupedQueue(app, queue);
+  // The limit first, as the API checks its query before the queue.
   const limit = checkGroupListLimit(options.limit);
+  const config = groupedQueue(app, queue);
   const now = app.clock.now();
   const [top, set] = await Promise.all([readTopGroups(app.db, { queue, now, limit }), readSetGroups(app.db, { queue, now, limit: GROUP_LIST_LIMIT })]);
   return {

@@ -1,9 +1,10 @@
 /**
  * What the per-group operations take and answer (lib/groups.ts; README: Groups): the one source of
- * the HTTP handler's validation, the dashboard's, and the OpenAPI document's description of them.
+ * their rules for the lib, the HTTP handler, the clients, the CLI and the dashboard, and of the
+ * OpenAPI document's description of them.
  */
 import * as z from 'zod';
-import { ENQUEUE_LIMITS, groupKey, intFromText } from './messages.js';
+import { ENQUEUE_LIMITS, groupKey, intFromText, intInRange } from './messages.js';
 
 /** A group's rate is rows per group (one permit per start a second): bounded, as the queue-wide one. */
 export const MAX_GROUP_RATE = 1_000;
@@ -53,6 +54,9 @@ export const groupParams = z.object({
   }),
 });
 
+/** How many of the groups with the most backlog a list shows, as a number (in-process callers). */
+export const groupListLimit = intInRange(1, GROUP_LIST_LIMIT);
+
 /** GET /queues/{queue}/groups. Query strings reach this schema as `{}` when there is none. */
 export const groupListQuery = z.strictObject({
   limit: intFromText(1, GROUP_LIST_LIMIT).optional().describe(`groups with the most backlog to list (default ${GROUP_LIST_DEFAULT})`),
@@ -79,11 +83,11 @@ export const groupList = z.strictObject({
     .strictObject({ concurrency: z.number().int().nullable(), ratePerSecond: z.number().nullable(), fair: z.boolean() })
     .describe("the queue's per-group limits, as queue.config.ts declares them"),
   top: z.array(groupView).describe('the groups with the most unfinished messages, most first'),
-  set: z.array(groupView).describe('the groups paused or with limits of their own, by key (at most 100)'),
+  set: z.array(groupView).describe(`the groups paused or with limits of their own, by key (at most ${GROUP_LIST_LIMIT})`),
 });
 
 /** One of a queue's busiest groups, as its stats show them (GET /queues/{queue}/stats). */
-export const topGroup = z.object({ groupKey: z.string(), unfinished: z.number().int(), running: z.number().int(), paused: z.boolean() });
+export const topGroup = groupView.pick({ groupKey: true, unfinished: true, running: true, paused: true });
 
 export type GroupView = z.output<typeof groupView>;
 export type TopGroup = z.output<typeof topGroup>;

@@ -260,12 +260,15 @@ export const messageIdParams = z.object({
 export const queueParams = z.object({ queue: z.string() });
 
 /** Query strings arrive as text. */
+/** A whole number from `min` to `max`, every refusal saying so. */
+export const intInRange = (min: number, max: number) => {
+  const rule = `must be an integer from ${min} to ${max}`;
+  return z.number().int(rule).min(min, rule).max(max, rule);
+};
+
+/** intInRange as text (a query string's or a path's). */
 export const intFromText = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `must be an integer from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().min(min, `must be an integer from ${min} to ${max}`).max(max, `must be an integer from ${min} to ${max}`));
+  z.string().regex(/^\d+$/, `must be an integer from ${min} to ${max}`).transform(Number).pipe(intInRange(min, max));
 
 export const DEAD_LETTER_LIMITS = {
   /** Messages per page of GET /queues/{queue}/dead; pages are also cut by bytes (see lib/sql). */
@@ -292,11 +295,7 @@ const ids = z
   .min(1, 'must name at least one id (omit it to mean all)')
   .max(DEAD_LETTER_LIMITS.maxBulk, `must name at most ${DEAD_LETTER_LIMITS.maxBulk} ids per call`);
 
-const bulkLimit = z
-  .number()
-  .int(`must be an integer from 1 to ${DEAD_LETTER_LIMITS.maxBulk}`)
-  .min(1, `must be an integer from 1 to ${DEAD_LETTER_LIMITS.maxBulk}`)
-  .max(DEAD_LETTER_LIMITS.maxBulk, `must be an integer from 1 to ${DEAD_LETTER_LIMITS.maxBulk}`);
+const bulkLimit = intInRange(1, DEAD_LETTER_LIMITS.maxBulk);
 
 /** POST /queues/{queue}/redrive: these dead letters, or all of the queue's (at most `limit` per call). */
 export const redriveBody = z

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { listGroups, pauseGroup, resumeGroup, setGroupLimits, type GroupList, type GroupView } from '../../lib/groups.js';
-import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsChange } from '../../schema/groups.js';
+import { listGroups, pauseGroup, resumeGroup, setGroupLimits } from '../../lib/groups.js';
+import { GROUP_LIST_DEFAULT, GROUP_LIST_LIMIT, groupLimitsChange, type GroupList, type GroupView } from '../../schema/groups.js';
 import { intOption, type OptionName, type Options } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -83,7 +83,7 @@ const NUMBER = /^-?(\d+(\.\d*)?|\.\d+)$/;
 
 /**
  * `--concurrency 5` → 5, `--concurrency default` → null (back to the queue's), absent → undefined.
- * The number is held to lib/groups.ts's own rule, so a refusal names the option and that rule.
+ * The number is held to the API's rule (schema/groups.ts groupLimitsChange), so a refusal names the option and that rule.
  */
 function limitOption(options: Options, name: OptionName, rule: z.ZodType): number | null | undefined {
   const raw = options[name];

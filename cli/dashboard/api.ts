@@ -59,7 +59,7 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
   const { app } = options;
   const throughput = new ThroughputHistory(app);
 
-  /** A POST with no body that acts on what its path names (a queue, a group). */
+  /** A call with no body that acts on what its path names (a queue, a group, a message). */
   const control =
     <S extends z.ZodType>(path: S, act: (params: z.output<S>) => Promise<unknown>): Route =>
     async (params, request) => {
@@ -98,11 +98,7 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
     'POST /api/queues/{queue}/groups/{groupKey}/pause': control(groupParams, ({ queue, groupKey }) => pauseGroup(app, queue, groupKey)),
     'POST /api/queues/{queue}/groups/{groupKey}/resume': control(groupParams, ({ queue, groupKey }) => resumeGroup(app, queue, groupKey)),
     'GET /api/messages/{id}': async (params) => ok(await getMessageDetail(app, parse(messageIdParams, params, 'path').id)),
-    'DELETE /api/messages/{id}': async (params, request) => {
-      const { id } = parse(messageIdParams, params, 'path');
-      parse(emptyBody, request.body, 'body');
-      return ok(await cancelMessage(app, id));
-    },
+    'DELETE /api/messages/{id}': control(messageIdParams, ({ id }) => cancelMessage(app, id)),
     'GET /api/queues/{queue}/messages': async (params, request) => {
       const { queue } = parse(queueParams, params, 'path');
       return ok(await findMessageByDedupKey(app, queue, parse(dedupKeyQuery, queryObject(request), 'query').dedupKey));

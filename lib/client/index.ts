@@ -8,7 +8,7 @@
  * fails with the field and rule the API would name, without a network call.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { GroupLimitsChange } from '../../schema/groups.js';
+import type { GroupLimitsChange, GroupList, GroupView } from '../../schema/groups.js';
 import type { CancelView, DedupRule, MessageView } from '../../schema/messages.js';
 import { createApp, type App } from '../app.js';
 import type { QueueAppConfig } from '../config.js';
@@ -16,18 +16,7 @@ import type { Db } from '../db/types.js';
 import { createDb } from '../db/index.js';
 import { enqueue as enqueueMessages, enqueueInTransaction, checkMessage, wakeDrain, type EnqueuedMessage, type MessageFor } from '../enqueue.js';
 import { ConflictError, NotFoundError, QueueError, TooLargeError, ValidationError, type FieldIssue } from '../errors.js';
-import {
-  checkedGroup,
-  checkGroupLimitsChange,
-  checkGroupListLimit,
-  groupedQueue,
-  listGroups,
-  pauseGroup,
-  resumeGroup,
-  setGroupLimits,
-  type GroupList,
-  type GroupView,
-} from '../groups.js';
+import { checkedGroup, checkGroupLimitsChange, checkGroupListLimit, groupedQueue, listGroups, pauseGroup, resumeGroup, setGroupLimits } from '../groups.js';
 import { JobRegistry } from '../jobs/JobRegistry.js';
 import type { AnyJobType, PayloadInput, ResultOf } from '../jobs/types.js';
 import { cancelMessage, getMessageStatus } from '../messages.js';

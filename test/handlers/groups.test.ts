@@ -4,9 +4,8 @@ import { createApp } from '../../lib/app.js';
 import { ManualClock } from '../../lib/clock.js';
 import { defineConfig } from '../../lib/config.js';
 import { enqueue } from '../../lib/enqueue.js';
-import type { GroupView } from '../../lib/groups.js';
 import type { InvokeDrain } from '../../lib/wake.js';
-import { groupList, groupView } from '../../schema/groups.js';
+import { groupList, groupView, type GroupView } from '../../schema/groups.js';
 import { useStack } from '../support/stack.js';
 import { anyType, httpEvent, lambdaContext, parseResponse, recordingLogger, type EventInput } from '../http/fixtures.js';
 
