@@ -54,8 +54,8 @@ const DB_FUNCTIONS = FUNCTIONS.filter((name) => name !== 'openapi');
 const DB_RESOURCES = ['DbSecret', 'DbCluster', 'DbWriter', 'DbSecretAttachment'];
 const APP_SECRET_RESOURCES = ['DbAppSecret', 'DbAppSecretAttachment'];
 const MAX_ZIP_BYTES = 500 * 1024;
-/** The functions that set timed wakes (lib/timedWakes.ts): the drain as a run ends, enqueue for a delayed message. */
-const WAKE_FUNCTIONS = ['enqueue', 'drain'];
+/** The functions that set timed wakes (lib/timedWakes.ts): the drain as a run ends, enqueue for a delayed message, dead letters for a FIFO queue's redrive. */
+const WAKE_FUNCTIONS = ['enqueue', 'drain', 'deadLetters'];
 /** The functions that invoke the drain at once: enqueue, queue control on a resume, dead letters on a redrive, groups when a group's limit is raised or it is resumed. */
 const WAKE_NOW_FUNCTIONS = ['enqueue', 'queueControl', 'deadLetters', 'groups'];
 const WAKE_ENV = ['WAKE_SCHEDULE_GROUP', 'WAKE_SCHEDULE_PREFIX', 'WAKE_TARGET_ARN', 'WAKE_ROLE_ARN', 'WAKE_SCHEDULER_ENDPOINT'];

@@ -11,7 +11,8 @@ import { ManualClock } from '../lib/clock.js';
 import { defineConfig } from '../lib/config.js';
 import { drain, type DrainSummary } from '../lib/drain/drain.js';
 import { enqueue } from '../lib/enqueue.js';
-import { RetryableError } from '../lib/errors.js';
+import { redrive } from '../lib/operations.js';
+import { PermanentError, RetryableError } from '../lib/errors.js';
 import { WAKE_INTERVAL_MS } from '../lib/queues.js';
 import type { QueueDeclaration } from '../lib/queues.js';
 import type { RecurringEntry } from '../lib/recurring.js';
@@ -225,6 +226,22 @@ describe('timed wakes', () => {
     expect(woken).toMatchObject({ claimed: 1, done: 1, wakes: { set: 1 } });
     expect(scheduler.wakes).toHaveLength(2);
     expect(await wakeAt(app, 'firing')).toEqual(new Date(scheduler.wakes[1]!.at));
+  });
+
+  it('a redrive on a FIFO queue sets a wake for its messages, which come due a lease later, not a drain now that finds nothing', async () => {
+    const { app, clock, scheduler, run } = setup(
+      'fifo-redrive',
+      async () => {
+        throw new PermanentError('refused');
+      },
+      { queue: { fifo: true } },
+    );
+    await enqueue(app, 'fifo-redrive', [{ type: 't', payload: {}, groupKey: 'g' }]);
+    expect(await run(false)).toMatchObject({ dead: 1 });
+    const wakesBefore = scheduler.wakes.length;
+    expect(await redrive(app, 'fifo-redrive')).toMatchObject({ count: 1 });
+    const dueAt = new Date(clock.now().getTime() + 60_000);
+    expect(scheduler.wakes.slice(wakesBefore)).toEqual([{ queue: 'fifo-redrive', at: wakeTimeFor(dueAt, clock.now()).toISOString() }]);
   });
 
   it('a wake that cannot be set is counted and given back; the safety-net run still drains the message', async () => {
