@@ -69,6 +69,8 @@ export interface Claim {
   throttled?: boolean;
   /** A grouped queue: the messages that took a rate permit of their group (their group has a rate). */
   groupRated?: number;
+  /** A grouped claim that read its candidates: whether a group of the queue has a concurrency or rate override. */
+  groupsOverridden?: boolean;
 }
 
 export interface ClaimInput {
@@ -88,24 +90,20 @@ export interface ClaimInput {
   heads?: HeadCandidates;
   /** A queue with per-group limits (lib/sql/groupLimits.ts). */
   groups?: GroupLimits;
-  /** A fair lane's way of claiming, kept across its claims (see FairClaimWay). */
-  fairWay?: FairClaimWay;
+  /** A grouped lane's last candidates read found a group of the queue with an override (Claim.groupsOverridden). */
+  groupsOverridden?: boolean;
 }
 
 /**
  * A fair queue without per-group limits or queue-wide ones claims in one statement
  * (claimFairMessages) while none of its groups has an override; when that takes nothing, the
- * two-statement grouped claim runs, and its read says whether overrides exist. A lane remembers
- * it here, so a queue with overrides does not pay the one-statement try on every claim.
+ * two-statement grouped claim runs, and its read says whether overrides exist
+ * (Claim.groupsOverridden). The lane passes that on to its next claims, so a queue with overrides
+ * does not pay the one-statement try on every claim.
  */
-export interface FairClaimWay {
-  /** The last two-statement read found a group of the queue with an override. */
-  overridden: boolean;
-}
-
 function claimsInOneStatement(input: ClaimInput): boolean {
   const groups = input.groups;
-  return groups?.fair === true && !declaresGroupLimits(groups) && input.permits === undefined && input.fairWay?.overridden !== true;
+  return groups?.fair === true && !declaresGroupLimits(groups) && input.permits === undefined && input.groupsOverridden !== true;
 }
 
 /** Permit rows are added once per process and limits, and looked for again every 5 minutes. */
@@ -140,8 +138,9 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   }
   // A grouped queue's candidates first, as a FIFO queue's heads: permits only for what there is.
   const groups = input.groups === undefined ? undefined : await groupCandidates(db, input, input.groups);
+  const overrides = groups === undefined ? {} : { groupsOverridden: groups.overridden };
   if (groups !== undefined) {
-    if (groups.candidates.length === 0) return { leaseToken, leaseUntil, claimed: 0, throttled: groups.heldBack, messages: [] };
+    if (groups.candidates.length === 0) return { leaseToken, leaseUntil, claimed: 0, throttled: groups.heldBack, ...overrides, messages: [] };
     if (input.permits !== undefined) limit = Math.min(limit, groups.candidates.length);
   }
   // Messages that took a rate permit (the queue's, or their group's) start a fixed delay after it.
@@ -151,7 +150,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   if (input.permits !== undefined) {
     await ensurePermitsOnce(db, input.queue, input.permits, input.now);
     permitted = await takePermits(db, { queue: input.queue, limits: input.permits, want: limit, leaseToken, now: input.now, leaseUntil });
-    if (permitted === 0) return { leaseToken, leaseUntil, claimed: 0, permitted, messages: [] };
+    if (permitted === 0) return { leaseToken, leaseUntil, claimed: 0, permitted, ...overrides, messages: [] };
     limit = permitted;
   }
   let claimed: number;
@@ -194,6 +193,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     ...(permitted === undefined ? {} : { permitted }),
     ...(throttled === undefined ? {} : { throttled }),
     ...(groupRated === undefined ? {} : { groupRated }),
+    ...overrides,
     messages,
   };
 }
@@ -354,6 +354,8 @@ interface GroupClaim {
   candidates: GroupCandidate[];
   /** Groups at their concurrency have due messages (the read leaves them out). */
   heldBack: boolean;
+  /** A group of the queue has a concurrency or rate override. */
+  overridden: boolean;
   limits: { concurrency: number | undefined; ratePerSecond: number | undefined; rateLimited: boolean };
   /** Every candidate's group has a rate: each message leased takes one permit (rows = 2 per message). */
   everyGroupRated: boolean;
@@ -373,7 +375,6 @@ async function groupCandidates(db: Db, input: ClaimInput, groups: GroupLimits): 
     concurrency: groups.concurrency,
     ...(groups.fair === true ? { fair: true } : { fair: false, perGroup: input.limit * GROUP_LOOK_AHEAD + GROUP_IN_FLIGHT_ALLOWANCE }),
   });
-  if (input.fairWay !== undefined) input.fairWay.overridden = overridden;
   const unknown = new Set<string>();
   const permitsWanted = new Map<string, number>();
   const ratedGroups = new Set<string>();
@@ -395,6 +396,7 @@ async function groupCandidates(db: Db, input: ClaimInput, groups: GroupLimits): 
   return {
     candidates,
     heldBack,
+    overridden,
     limits: { concurrency: groups.concurrency, ratePerSecond: groups.ratePerSecond, rateLimited: anyRated },
     everyGroupRated: anyRated && everyGroupRated,
     ratedGroups,

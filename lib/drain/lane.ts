@@ -17,7 +17,7 @@ import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan,
 import { releaseRunPermits } from '../sql/permits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
 import { claimLimit, leaseFitsOneMessage, mayStart } from './budget.js';
-import { claimMessages, keepLateClaimPermits, type FairClaimWay, type Claim, type HeldClaimedMessage } from './claim.js';
+import { claimMessages, keepLateClaimPermits, type Claim, type HeldClaimedMessage } from './claim.js';
 import { BatchGathering } from './batchGathering.js';
 import { dispatchBatch, type BatchOutcomes } from './batchDispatch.js';
 import { ClaimDepth } from './claimDepth.js';
@@ -119,8 +119,8 @@ export class QueueLane {
   readonly #fifoHeads = new FifoHeads();
   /** A grouped queue's limits (none for a FIFO queue, which runs one per group its own way). */
   readonly #groups: GroupLimits | undefined;
-  /** A fair queue's way of claiming (one statement while no group has an override), kept across claims. */
-  readonly #fairWay: FairClaimWay = { overridden: false };
+  /** A group of the queue had an override at the last candidates read (Claim.groupsOverridden). */
+  #groupsOverridden = false;
   /** When a lane held back by its groups' limits claims again. */
   readonly #groupThrottle: GroupThrottle;
   /** Claims the groups' limits held back (the ThrottledClaims metric). */
@@ -451,7 +451,7 @@ export class QueueLane {
         // message waiting in the run counts against its group's concurrency and waits out its rate
         // permit's time. (Fair alone needs no such cap: each claim is in fair order, so another
         // group's next message waits behind at most what the lane holds, as the contract allows.)
-        if (declaresGroupLimits(this.#groups) || this.#fairWay.overridden) {
+        if (declaresGroupLimits(this.#groups) || this.#groupsOverridden) {
           budget = Math.min(budget, this.#concurrency - held);
           if (budget <= 0) return;
         }
@@ -487,7 +487,7 @@ export class QueueLane {
         fifo: this.#queue.fifo,
         permits: this.#permits.limits,
         heads: this.#fifoHeads.candidates,
-        ...(this.#groups === undefined ? {} : { groups: this.#groups, fairWay: this.#fairWay }),
+        ...(this.#groups === undefined ? {} : { groups: this.#groups, groupsOverridden: this.#groupsOverridden }),
       });
       span?.setAttribute('messaging.batch.message_count', claim.claimed);
       return claim;
@@ -543,6 +543,7 @@ export class QueueLane {
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;
     this.#permits.claimLanded(claim, limit, this.#o.clock.now().getTime(), this.#claimsInFlight === 1);
+    if (claim.groupsOverridden !== undefined) this.#groupsOverridden = claim.groupsOverridden;
     if (this.#groups !== undefined) this.#groupThrottle.claimLanded(claim.throttled === true, claim.claimed, this.#o.clock.now().getTime());
     if (claim.throttled === true) this.#throttledClaims++;
     if (this.#permits.heldBackHoldingNone && claim.claimed === 0) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../lib/clock.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
-import { claimMessages, type FairClaimWay } from '../../lib/drain/claim.js';
+import { claimMessages } from '../../lib/drain/claim.js';
 import {
   CLAIM_FAIR_MESSAGES,
   CLAIM_GROUP_MESSAGES,
@@ -196,12 +196,15 @@ describe('claimMessages on a grouped queue', () => {
   it('claims a fair queue the two-statement way while a group has an override, holding it, and in one statement again once it is gone', async () => {
     const { app, clock } = await grouped('fairway', ['a', 'a', 'a', 'b', 'b'], { fair: true });
     await setGroupSettings(app.db, { queue: 'fairway', groupKey: 'a', concurrency: 1, now: clock.now() });
-    const fairWay: FairClaimWay = { overridden: false };
+    /** What the last candidates read said of overrides, passed to the next claim as a lane does. */
+    let groupsOverridden = false;
     /** One claim, with the statements it sent: the one-statement claim, the candidates read, or both. */
     const claim = async () => {
       let messages: { groupKey: string | null }[] = [];
       const calls = await statementsOf(app.db, async (db) => {
-        messages = (await claimMessages(db, { queue: 'fairway', limit: 10, now: clock.now(), leaseMs: LEASE_MS, groups: { fair: true }, fairWay })).messages;
+        const landed = await claimMessages(db, { queue: 'fairway', limit: 10, now: clock.now(), leaseMs: LEASE_MS, groups: { fair: true }, groupsOverridden });
+        groupsOverridden = landed.groupsOverridden ?? groupsOverridden;
+        messages = landed.messages;
       });
       const ways = calls.flatMap((call) =>
         call.sql === CLAIM_FAIR_MESSAGES ? ['one statement'] : call.sql === FIND_FAIR_GROUP_CANDIDATES ? ['candidates'] : [],
@@ -210,11 +213,11 @@ describe('claimMessages on a grouped queue', () => {
     };
     // The one-statement try takes nothing while the override stands; the candidates read says why.
     expect(await claim()).toEqual({ groups: { a: 1, b: 2 }, ways: ['one statement', 'candidates'] });
-    expect(fairWay.overridden).toBe(true);
+    expect(groupsOverridden).toBe(true);
     await setGroupSettings(app.db, { queue: 'fairway', groupKey: 'a', concurrency: null, now: clock.now() });
     // The two-statement way once more (no try: it learns the override is gone), then one statement.
     expect(await claim()).toEqual({ groups: { a: 2 }, ways: ['candidates'] });
-    expect(fairWay.overridden).toBe(false);
+    expect(groupsOverridden).toBe(false);
     await seed(app, [{ queue: 'fairway', type: 't', groupKey: 'c' }]);
     expect(await claim()).toEqual({ groups: { c: 1 }, ways: ['one statement'] });
   });
