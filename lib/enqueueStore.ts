@@ -8,7 +8,7 @@ import type { Db } from './db/types.js';
 import { encodedRequestBytes, type CheckedInBatch } from './enqueueChecks.js';
 import { QueueError } from './errors.js';
 import { groupLimitsOf, type QueueConfig } from './queues.js';
-import { readFairRoundBases } from './sql/fairRounds.js';
+import { withFairRounds } from './sql/fairRounds.js';
 import {
   debounceWaiting,
   deletePayloadParts,
@@ -80,18 +80,6 @@ async function insertRowsAndSlices(app: App, queue: QueueConfig, checked: Checke
     if (item.sameAs !== undefined) answers[index] = { id: answers[item.sameAs]!.id, duplicate: true };
   }
   return answers;
-}
-
-/** A fair queue's messages with their turns within their groups, in batch order (lib/sql/fairRounds.ts): one read. */
-export async function withFairRounds(db: Db, queue: string, messages: readonly NewMessage[], now: Date): Promise<NewMessage[]> {
-  const groups = [...new Set(messages.map((message) => message.groupKey).filter((key) => key != null))];
-  const next = await readFairRoundBases(db, { queue, groups, now });
-  return messages.map((message) => {
-    if (message.groupKey == null) return message;
-    const round = (next.get(message.groupKey) ?? 0) + 1;
-    next.set(message.groupKey, round);
-    return { ...message, fairRound: round };
-  });
 }
 
 /** Every slice of the given messages, in calls that each stay under the Data API's request limit. */

@@ -1,5 +1,6 @@
 import type { Db } from '../db/types.js';
 import { FAIR_ORDER } from './groupLimits.js';
+import type { NewMessage } from './insertMessages.js';
 
 /*
  * A fair queue's turns (schema/migrations/014): a message enqueued into group g takes the turn
@@ -30,6 +31,18 @@ export async function readFairRoundBases(db: Db, input: { queue: string; groups:
   if (input.groups.length === 0) return new Map();
   const rows = await db.query(FAIR_ROUND_BASES, { queue: input.queue, groups: input.groups, now: input.now }, { idempotent: true });
   return new Map(rows.map((row) => [row.group_key as string, Math.max(Number(row.last_round), Number(row.front))]));
+}
+
+/** A fair queue's messages with their turns within their groups, in batch order, as above: one read. */
+export async function withFairRounds(db: Db, queue: string, messages: readonly NewMessage[], now: Date): Promise<NewMessage[]> {
+  const groups = [...new Set(messages.map((message) => message.groupKey).filter((key) => key != null))];
+  const next = await readFairRoundBases(db, { queue, groups, now });
+  return messages.map((message) => {
+    if (message.groupKey == null) return message;
+    const round = (next.get(message.groupKey) ?? 0) + 1;
+    next.set(message.groupKey, round);
+    return { ...message, fairRound: round };
+  });
 }
 
 export { FAIR_ROUND_BASES };

@@ -14,7 +14,7 @@ import { drain, type DrainSummary, type DrainTuning } from '../../lib/drain/inde
 import { uuidv7 } from '../../lib/ids.js';
 import type { JobType } from '../../lib/jobs/types.js';
 import type { QueueDeclaration } from '../../lib/queues.js';
-import { withFairRounds } from '../../lib/enqueueStore.js';
+import { withFairRounds } from '../../lib/sql/fairRounds.js';
 import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
 import { DATABASE_URL } from '../support/database.js';
 import { RESOURCE_ARN, SECRET_ARN, type Stack } from '../support/stack.js';

@@ -5,7 +5,7 @@ import { defineConfig } from '../../lib/config.js';
 import type { Clock } from '../../lib/clock.js';
 import { defineJobType, type JobContext, type JobType, type SingleJobType } from '../../lib/jobs/types.js';
 import { groupLimitsOf, type QueueDeclaration } from '../../lib/queues.js';
-import { withFairRounds } from '../../lib/enqueueStore.js';
+import { withFairRounds } from '../../lib/sql/fairRounds.js';
 import { uuidv7 } from '../../lib/ids.js';
 import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
 import type { Stack } from '../support/stack.js';
@@ -53,7 +53,7 @@ export async function seed(app: App, messages: readonly Seed[], chunk = 1_000): 
   return rows.map((row) => row.id);
 }
 
-/** A fair queue's messages with their turns, as enqueue gives them (lib/enqueueStore.ts). */
+/** A fair queue's messages with their turns, as enqueue gives them (lib/sql/fairRounds.ts withFairRounds). */
 async function withTurns(app: App, rows: NewMessage[], now: Date): Promise<NewMessage[]> {
   const out = [...rows];
   for (const queue of new Set(rows.map((row) => row.queue))) {
