@@ -24,9 +24,9 @@ import {
   seedScripted,
   spawnDrain,
   summaryTotals,
-  waitFor,
   type ChaosMessage,
 } from './harness.js';
+import { checkedExits, killBusiest } from './kills.js';
 import type { DispatchRecord, Step } from './scripts.js';
 
 const stack = useStack();
@@ -127,23 +127,11 @@ async function drainGroupedUnderChaos(run: GroupedRun) {
   // SIGKILLed (some of their handlers running, more messages claimed and waiting for their groups'
   // start times): a run held back by the limits may end early, so a fixed victim might be gone.
   const children = [0, 1, 2, 3].map((i) => spawnDrain(stack, `groups.${i}`, env));
-  const alive = new Set(children);
-  for (const child of children) void child.exited.then(() => alive.delete(child));
-  await waitFor(async () => (await log.count()) >= 100 || alive.size === 0, 60_000, 'the drains dispatching');
-  const busiest = await Promise.all([...alive].map(async (child) => ({ child, dispatched: await log.count(child.runner) })));
-  const killedAtMs = new Map<string, number>();
-  for (const { child } of busiest.sort((a, b) => b.dispatched - a.dispatched).slice(0, 2)) {
-    if (alive.has(child) && child.process.kill('SIGKILL')) killedAtMs.set(child.runner, Date.now());
-  }
+  const killedAtMs = await killBusiest(children, log, { moreDispatches: 100, count: 2, what: 'the drains dispatching' });
   // The faults start once the drains to kill are dead: a failed claim would end a run before it
   // got to its kill point. The survivors and the later rounds run under them.
   injectDataApiFaults(stack);
-  const exits = await Promise.all(children.map((child) => child.exited));
-  for (const [i, exit] of exits.entries()) {
-    // A victim may have finished its run as the signal was sent (it had exited, not yet reaped).
-    if (killedAtMs.has(children[i]!.runner) && exit.signal !== null) expect(exit.signal).toBe('SIGKILL');
-    else expect(exit.code, exit.output).toBe(0);
-  }
+  const exits = await checkedExits(children, killedAtMs);
 
   const rounds = await drainRounds({ stack, log, runs: 3, queue, maxSleepMs: MAX_SLEEP_MS, deadline: Date.now() + 120_000 });
   const injected = stack.server.faults.injected();

@@ -17,10 +17,10 @@ import {
   seedScripted,
   spawnDrain,
   summaryTotals,
-  waitFor,
   type ChaosMessage,
   type DrainChild,
 } from './harness.js';
+import { checkedExits, killBusiest } from './kills.js';
 import type { DispatchRecord } from './scripts.js';
 
 const stack = useStack();
@@ -78,27 +78,16 @@ it('8 drain processes on a FIFO queue under injected faults and SIGKILLs: no ord
   // processes still running are SIGKILLed mid-batch (a FIFO queue's work goes to whichever
   // drain took the groups' heads first, so a fixed victim might already have finished).
   const children: DrainChild[] = [];
-  const killed = new Set<string>();
+  const killed = new Map<string, number>();
   for (const wave of [1, 2]) {
     const spawned = [0, 1, 2, 3].map((i) => spawnDrain(stack, `fifo${wave}.${i}`, env));
     children.push(...spawned);
-    const alive = new Set(spawned);
-    for (const child of spawned) void child.exited.then(() => alive.delete(child));
-    const before = await log.count();
-    await waitFor(async () => (await log.count()) >= before + 60 || alive.size === 0, 60_000, `wave ${wave} dispatching`);
-    const counts = await Promise.all([...alive].map(async (child) => ({ child, dispatched: await log.count(child.runner) })));
     // Two in the first wave, one in the second, and there too any the first could not kill: a run a
     // claim fault ended early is gone before its turn (the faults run from the start here).
-    for (const { child } of counts.sort((a, b) => b.dispatched - a.dispatched).slice(0, wave === 1 ? 2 : 3 - killed.size)) {
-      if (alive.has(child) && child.process.kill('SIGKILL')) killed.add(child.runner);
-    }
+    const count = wave === 1 ? 2 : 3 - killed.size;
+    for (const [runner, atMs] of await killBusiest(spawned, log, { moreDispatches: 60, count, what: `wave ${wave} dispatching` })) killed.set(runner, atMs);
   }
-  const exits = await Promise.all(children.map((child) => child.exited));
-  for (const [i, exit] of exits.entries()) {
-    // A victim may have finished its run as the signal was sent (it had exited, not yet reaped).
-    if (killed.has(children[i]!.runner) && exit.signal !== null) expect(exit.signal).toBe('SIGKILL');
-    else expect(exit.code, exit.output).toBe(0);
-  }
+  const exits = await checkedExits(children, killed);
 
   const rounds = await drainRounds({ stack, log, runs: 3, queue, deadline: Date.now() + 120_000 });
   const injected = faults.injected();
