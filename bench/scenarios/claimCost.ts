@@ -4,7 +4,9 @@
  * the same queue, alternately, repetition after repetition.
  */
 import type mysql from 'mysql2/promise';
+import type { Db } from '../../lib/db/types.js';
 import { claimMessages } from '../../lib/drain/claim.js';
+import type { GroupLimits } from '../../lib/queues.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { CLAIM_BATCH } from '../../lib/sql/claimBatch.js';
 import { rawDb } from '../lib/rawDb.js';
@@ -32,17 +34,20 @@ const CLAIM_SELECT = `SELECT id FROM queue_messages
   LIMIT :limit
   FOR UPDATE SKIP LOCKED`;
 
-async function timeClaims(pool: mysql.Pool, queue: string, claims: number, batch: number, fifo = false): Promise<number[]> {
-  const db = rawDb(pool);
+/** Which claim to time: a plain queue's (none), a FIFO queue's, or one with per-group limits. */
+export type TimedClaim = { fifo?: boolean; groups?: GroupLimits };
+
+/** The times of `claims` claims of `batch` each, as a drain makes them (lib/drain/claim.ts), over `db`. */
+export async function timeClaims(db: Db, queue: string, claims: number, batch: number, kind: TimedClaim = {}): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < claims; i++) {
     const started = performance.now();
     // A FIFO claim of n heads takes each one's follower too: n / 2 heads make a batch.
-    const claim = await claimMessages(db, { queue, limit: fifo ? batch / 2 : batch, now: new Date(), leaseMs: 600_000, fifo });
+    const claim = await claimMessages(db, { queue, limit: kind.fifo === true ? batch / 2 : batch, now: new Date(), leaseMs: 600_000, ...kind });
     times.push(performance.now() - started);
     if (claim.claimed < batch) throw new Error(`claim ${i} took ${claim.claimed} of ${batch}: seed more due messages`);
     // The groups' next messages lead once these are done.
-    if (fifo) await markHeldDone(db, { held: claim.messages, now: new Date() });
+    if (kind.fifo === true) await markHeldDone(db, { held: claim.messages, now: new Date() });
   }
   return times;
 }
@@ -112,12 +117,12 @@ export async function measureClaimCost(options: {
     for (const pool of [emptyPool, fullPool]) {
       await freshDue(pool, queue, due);
       await pool.query('ANALYZE TABLE queue_messages');
-      await timeClaims(pool, queue, 5, batch); // warm the buffer pool and the connection
-      medians.push(figure(await timeClaims(pool, queue, claims, batch)).median);
+      await timeClaims(rawDb(pool), queue, 5, batch); // warm the buffer pool and the connection
+      medians.push(figure(await timeClaims(rawDb(pool), queue, claims, batch)).median);
       // batch groups; each claim takes the heads of half of them and their followers: batch messages.
       await freshDue(pool, queue, 2 * due, { groups: batch, fair: false });
-      await timeClaims(pool, queue, 5, batch, true);
-      fifoMedians.push(figure(await timeClaims(pool, queue, claims, batch, true)).median);
+      await timeClaims(rawDb(pool), queue, 5, batch, { fifo: true });
+      fifoMedians.push(figure(await timeClaims(rawDb(pool), queue, claims, batch, { fifo: true })).median);
     }
     empty.push(medians[0]!);
     full.push(medians[1]!);
