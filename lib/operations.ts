@@ -52,17 +52,18 @@ export async function getQueueStats(app: App, queue: string): Promise<QueueStats
 /**
  * Every declared queue's stats, in declaration order: three calls however many queues, one more
  * when some are FIFO queues, one more when some have queue-wide limits, and one per queue with
- * per-group limits, all at once.
+ * per-group limits, all at once. `topGroups: false` leaves the per-group reads out (a caller that
+ * lists the groups itself: the dashboard).
  */
-export async function listQueueStats(app: App): Promise<QueueStatsView[]> {
-  return statsOf(app, [...app.queues.keys()]);
+export async function listQueueStats(app: App, options: { topGroups?: boolean } = {}): Promise<QueueStatsView[]> {
+  return statsOf(app, [...app.queues.keys()], options.topGroups ?? true);
 }
 
-async function statsOf(app: App, queues: readonly string[]): Promise<QueueStatsView[]> {
+async function statsOf(app: App, queues: readonly string[], withTopGroups = true): Promise<QueueStatsView[]> {
   const now = app.clock.now();
   const configs = queues.map((queue) => app.queues.get(queue)!);
   const limited = configs.filter(hasQueueWideLimits);
-  const grouped = configs.filter((q) => groupLimitsOf(q) !== undefined);
+  const grouped = withTopGroups ? configs.filter((q) => groupLimitsOf(q) !== undefined) : [];
   const [stats, paused, groups, permits, topGroups] = await Promise.all([
     queueStats(app.db, queues, now),
     listPausedQueues(app.db),

@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../lib/clock.js';
 import { enqueue } from '../lib/enqueue.js';
-import { getQueueStats } from '../lib/operations.js';
+import { getQueueStats, listQueueStats } from '../lib/operations.js';
+import { TOP_GROUPS } from '../lib/sql/groupSettings.js';
+import { recordingDb } from './support/statements.js';
 import { listGroups, pauseGroup, resumeGroup, setGroupLimits } from '../lib/groups.js';
 import { appOn, jobType, seed } from './drain/helpers.js';
 import { useStack } from './support/stack.js';
@@ -92,6 +94,11 @@ describe('queue stats of a grouped queue', () => {
       { groupKey: 'y', unfinished: 1, running: 0, paused: false },
     ]);
     expect((await getQueueStats(app, 'plain')).topGroups).toBeUndefined();
+    // Left out for a caller that lists the groups itself (the dashboard): one read per grouped queue fewer.
+    const db = recordingDb(app.db);
+    const without = await listQueueStats({ ...app, db }, { topGroups: false });
+    expect(without.find((s) => s.queue === 'tenants-stats')!.topGroups).toBeUndefined();
+    expect(db.calls.filter((call) => call.sql === TOP_GROUPS)).toEqual([]);
   });
 });
 

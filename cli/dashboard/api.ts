@@ -115,7 +115,8 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
 }
 
 async function overview(app: App, options: ApiOptions, throughput: ThroughputHistory) {
-  const [stats, lastHour] = await Promise.all([listQueueStats(app), throughput.read()]);
+  // The groups come through /api/queues/{queue}/groups, with their limits and state: not twice.
+  const [stats, lastHour] = await Promise.all([listQueueStats(app, { topGroups: false }), throughput.read()]);
   const series = new Map(lastHour.queues.map((q) => [q.queue, q]));
   return {
     target: options.target,
