@@ -50,7 +50,8 @@ export interface AppOptions<J extends AnyJobType = AnyJobType> {
 export function createApp<J extends AnyJobType>(options: AppOptions<J>): App<J> {
   const env = options.env ?? process.env;
   const queues = resolveQueues(options.config.queues, env);
-  const problems = leaseProblems([...queues.values()], options.config.jobTypes, options.config.leaseMarginMs);
+  const jobs = new JobRegistry(options.config.jobTypes);
+  const problems = leaseProblems([...queues.values()], jobs, options.config.leaseMarginMs);
   if (problems.length > 0) throw new ConfigError(problems);
   const db = options.db ?? createDb(dbConfigFromEnv(env));
   const clock = options.clock ?? systemClock;
@@ -63,7 +64,7 @@ export function createApp<J extends AnyJobType>(options: AppOptions<J>): App<J> 
     db,
     config: options.config,
     queues,
-    jobs: new JobRegistry(options.config.jobTypes),
+    jobs,
     clock,
     waker: invoke === undefined ? undefined : new Waker({ db, clock, invoke, queues: [...queues.keys()], log }),
     recurring: recurringState(options.config.recurring ?? []),

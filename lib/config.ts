@@ -63,6 +63,7 @@ const MAX_QUEUE_WIDE_LIMIT = 10_000;
 
 const queueDeclaration = z.strictObject({
   name: queueName,
+  types: z.array(z.string('must be a job type name'), 'must be a list of job type names').min(1, 'must name at least one job type').optional(),
   batchSize: whole(1).max(1_000, 'must be at most 1000').optional(),
   concurrency: whole(1).max(MAX_QUEUE_WIDE_LIMIT, `must be at most ${MAX_QUEUE_WIDE_LIMIT}`).optional(),
   ratePerSecond: positive.max(MAX_QUEUE_WIDE_LIMIT, `must be at most ${MAX_QUEUE_WIDE_LIMIT}`).optional(),
@@ -98,33 +99,35 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
 }): QueueAppConfig<J[number]> {
   const problems: string[] = [];
   if (config.queues.length === 0) problems.push('queues: declare at least one queue');
-  const seen = new Set<string>();
-  for (const [index, declaration] of config.queues.entries()) {
-    const label = typeof declaration?.name === 'string' ? `queue "${declaration.name}"` : `queues[${index}]`;
-    if (seen.has(declaration.name)) problems.push(`${label}: declared twice`);
-    seen.add(declaration.name);
-    const parsed = queueDeclaration.safeParse(declaration);
-    if (!parsed.success) {
-      problems.push(...configProblems(label, parsed.error));
-      continue;
-    }
-    problems.push(...groupProblems(label, parsed.data));
-    try {
-      resolveBackoff(declaration.backoff);
-    } catch (error) {
-      problems.push(`${label}: ${(error as Error).message}`);
-    }
-  }
   let jobs: JobRegistry | undefined;
   try {
     jobs = new JobRegistry(config.jobTypes);
   } catch (error) {
     problems.push((error as Error).message);
   }
+  // Each declared queue by name, with the types it carries (undefined: any).
+  const seen = new Map<string, readonly string[] | undefined>();
+  for (const [index, declaration] of config.queues.entries()) {
+    const label = typeof declaration?.name === 'string' ? `queue "${declaration.name}"` : `queues[${index}]`;
+    if (seen.has(declaration.name)) problems.push(`${label}: declared twice`);
+    seen.set(declaration.name, declaration.types);
+    const parsed = queueDeclaration.safeParse(declaration);
+    if (!parsed.success) {
+      problems.push(...configProblems(label, parsed.error));
+      continue;
+    }
+    problems.push(...groupProblems(label, parsed.data));
+    if (jobs !== undefined) problems.push(...carriedTypeProblems(label, parsed.data.types, jobs));
+    try {
+      resolveBackoff(declaration.backoff);
+    } catch (error) {
+      problems.push(`${label}: ${(error as Error).message}`);
+    }
+  }
   const recurring = config.recurring ?? [];
   problems.push(...recurringProblems(recurring, { queues: seen, jobs }));
-  if (problems.length === 0)
-    problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], config.jobTypes, config.leaseMarginMs));
+  if (problems.length === 0 && jobs !== undefined)
+    problems.push(...leaseProblems(config.queues.filter((q) => q.leaseSeconds !== undefined) as QueueConfig[], jobs, config.leaseMarginMs));
   if (problems.length > 0) throw new ConfigError(problems);
   return { queues: config.queues, jobTypes: config.jobTypes, leaseMarginMs: config.leaseMarginMs, ...(recurring.length > 0 ? { recurring } : {}) };
 }
@@ -148,21 +151,32 @@ function groupProblems(label: string, queue: { fifo?: boolean | undefined; group
   return problems;
 }
 
+/** A queue's `types` name registered types, each once. */
+function carriedTypeProblems(label: string, types: readonly string[] | undefined, jobs: JobRegistry): string[] {
+  if (types === undefined) return [];
+  const problems = types
+    .filter((type) => !jobs.has(type))
+    .map((type) => `${label}: types: "${type}" is not a registered job type (registered: ${jobs.types().join(', ') || 'none'})`);
+  const repeated = types.filter((type, i) => types.indexOf(type) !== i);
+  if (repeated.length > 0) problems.push(`${label}: types: "${repeated[0]}" is named twice`);
+  return problems;
+}
+
 /**
- * A queue's lease must fit the longest handler that may run on it, or be long enough for
- * heartbeats to keep it (minimumLeaseMs); otherwise a drain can never start a message there. Any
- * type may go to any queue.
+ * A queue's lease must fit the longest handler that may run on it (of the types it carries, or
+ * of every type), or be long enough for heartbeats to keep it (minimumLeaseMs); otherwise a
+ * drain can never start a message there.
  */
 export function leaseProblems(
-  queues: readonly Pick<QueueConfig, 'name' | 'leaseSeconds'>[],
-  jobTypes: readonly AnyJobType[],
+  queues: readonly Pick<QueueConfig, 'name' | 'leaseSeconds' | 'types'>[],
+  jobs: JobRegistry,
   marginMs: number = LEASE_MARGIN_MS,
 ): string[] {
-  let longest = { type: '(default)', timeoutMs: DEFAULT_HANDLER_TIMEOUT_MS };
-  for (const jobType of jobTypes) {
-    const timeoutMs = jobType.timeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
-    if (timeoutMs > longest.timeoutMs || longest.type === '(default)') longest = { type: jobType.type, timeoutMs };
-  }
+  return queues.flatMap((queue) => leaseProblem(queue, jobs.carriedBy(queue.types).longestTimeout(DEFAULT_HANDLER_TIMEOUT_MS), marginMs));
+}
+
+function leaseProblem(queue: Pick<QueueConfig, 'name' | 'leaseSeconds'>, carried: { type: string | undefined; timeoutMs: number }, marginMs: number): string[] {
+  const longest = { type: carried.type ?? '(default)', timeoutMs: carried.timeoutMs };
   const neededSeconds = minimumLeaseMs(longest.timeoutMs, marginMs) / 1_000;
   const withoutBeats = handlerLeaseMs(longest.timeoutMs, marginMs) / 1_000;
   // Say the rule that set the minimum: the handler's whole timeout, or what heartbeats need.
@@ -172,7 +186,6 @@ export function leaseProblems(
         `the claim's round trip (${CLAIM_ALLOWANCE_MS / 1_000} s) = ${neededSeconds} s`
       : `what heartbeats need (the longest handler, ${longest.type}: ${longest.timeoutMs / 1_000} s, is kept alive by them): the claim's round trip ` +
         `(${CLAIM_ALLOWANCE_MS / 1_000} s) + 1.5 × (the settle margin (${marginMs / 1_000} s) + a beat's round trip (${BEAT_ALLOWANCE_MS / 1_000} s)) = ${neededSeconds} s`;
-  return queues
-    .filter((queue) => queue.leaseSeconds < neededSeconds)
-    .map((queue) => `queue "${queue.name}": leaseSeconds ${queue.leaseSeconds} is too short: it must fit ${rule}; make the lease at least ${neededSeconds} s`);
+  if (queue.leaseSeconds >= neededSeconds) return [];
+  return [`queue "${queue.name}": leaseSeconds ${queue.leaseSeconds} is too short: it must fit ${rule}; make the lease at least ${neededSeconds} s`];
 }

@@ -65,6 +65,14 @@ export async function checkMessages(
       });
       continue;
     }
+    if (queue.types !== undefined && !queue.types.includes(message.type)) {
+      issues.push({
+        field: formatPath([...path, 'type']),
+        rule: 'not_carried',
+        message: `"${message.type}" is not a type queue "${queue.name}" carries (its types: ${queue.types.join(', ')})`,
+      });
+      continue;
+    }
 
     const json = checkJson(message.payload, payloadPath);
     if (json.issues.length > 0) {

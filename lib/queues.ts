@@ -18,11 +18,18 @@ export interface GroupLimits {
 }
 
 /**
- * A queue's limits. Messages of any type may go to any declared queue; the queue decides how fast
- * and how wide a drain run delivers them (peak shaving), the type decides what delivery means.
+ * A queue's limits. Messages of any registered type may go to any declared queue unless it names
+ * the types it carries; the queue decides how fast and how wide a drain run delivers them (peak
+ * shaving), the type decides what delivery means.
  */
 export interface QueueConfig {
   name: string;
+  /**
+   * The job types this queue carries; undefined = every registered type. Its leases and its
+   * drain's budget fit the longest of these, not of every type: a queue of fast types holds (and
+   * pipelines) more per lease beside a slow type elsewhere. Other types are refused at enqueue.
+   */
+  types: readonly string[] | undefined;
   /** Messages taken per claim. */
   batchSize: number;
   /**
@@ -133,6 +140,7 @@ function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number |
 /** Drain-wide defaults, tunable per deployment through the environment. */
 export function queueDefaults(env: NodeJS.ProcessEnv = process.env): Omit<QueueConfig, 'name'> {
   return {
+    types: undefined,
     batchSize: Math.floor(positiveNumber(env, 'DRAIN_BATCH_SIZE', 100)),
     concurrency: undefined,
     ratePerSecond: undefined,

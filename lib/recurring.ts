@@ -72,7 +72,11 @@ const declaration = z.strictObject({
  * expression that does not parse, an undeclared queue, an unknown type, a payload its type's
  * schema refuses, an unknown time zone. `jobs` is undefined when the types themselves are broken.
  */
-export function recurringProblems(entries: readonly RecurringDeclaration[], context: { queues: ReadonlySet<string>; jobs: JobRegistry | undefined }): string[] {
+export function recurringProblems(
+  entries: readonly RecurringDeclaration[],
+  /** The declared queues by name, with the types each carries (undefined: any). */
+  context: { queues: ReadonlyMap<string, readonly string[] | undefined>; jobs: JobRegistry | undefined },
+): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const [index, entry] of entries.entries()) {
@@ -98,7 +102,11 @@ export function recurringProblems(entries: readonly RecurringDeclaration[], cont
       else if (schedule?.kind === 'rate')
         problems.push(`${label}: timezone applies to cron expressions only: a rate counts from 1970-01-01T00:00Z whatever the zone`);
     }
-    if (!context.queues.has(entry.queue)) problems.push(`${label}: queue "${entry.queue}" is not declared (declared: ${[...context.queues].join(', ')})`);
+    if (!context.queues.has(entry.queue))
+      problems.push(`${label}: queue "${entry.queue}" is not declared (declared: ${[...context.queues.keys()].join(', ')})`);
+    const carried = context.queues.get(entry.queue);
+    if (carried !== undefined && !carried.includes(entry.type))
+      problems.push(`${label}: type "${entry.type}" is not one queue "${entry.queue}" carries (its types: ${carried.join(', ')})`);
     if (context.jobs !== undefined) problems.push(...payloadProblems(label, entry, context.jobs));
   }
   return problems;

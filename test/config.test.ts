@@ -103,6 +103,33 @@ describe('defineConfig', () => {
     );
   });
 
+  it("checks a queue's types: registered, named once, at least one; its recurring entries of those types", () => {
+    expect(
+      problemsOf(() =>
+        defineConfig({
+          queues: [
+            { name: 'a', types: ['quick', 'nope', 'quick'] },
+            { name: 'b', types: [] },
+          ],
+          jobTypes: [quick, slow],
+          recurring: [{ name: 'nightly', schedule: 'rate(1 day)', queue: 'a', type: 'slow.report', payload: {} }],
+        }),
+      ),
+    ).toEqual([
+      'queue "a": types: "nope" is not a registered job type (registered: quick, slow.report)',
+      'queue "a": types: "quick" is named twice',
+      'queue "b": types must name at least one job type',
+      'recurring "nightly": type "slow.report" is not one queue "a" carries (its types: quick, nope, quick)',
+    ]);
+  });
+
+  it("fits a queue's lease to the types it carries: a slow type elsewhere asks nothing of it", () => {
+    expect(() => defineConfig({ queues: [{ name: 'fast', leaseSeconds: 8, types: ['quick'] }, { name: 'reports' }], jobTypes: [quick, slow] })).not.toThrow();
+    expect(problemsOf(() => defineConfig({ queues: [{ name: 'fast', leaseSeconds: 8, types: ['slow.report'] }], jobTypes: [quick, slow] }))[0]).toMatch(
+      /^queue "fast": leaseSeconds 8 is too short: .*slow\.report: 30 s/,
+    );
+  });
+
   it('refuses an empty queue list', () => {
     expect(problemsOf(() => defineConfig({ queues: [], jobTypes: [quick] }))).toEqual(['queues: declare at least one queue']);
   });

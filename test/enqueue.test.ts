@@ -9,7 +9,9 @@ import { OutOfStockError, placeOrder } from '../examples/outbox.js';
 import { createApp } from '../lib/app.js';
 import queueConfig from '../queue.config.js';
 import { RESOURCE_ARN, SECRET_ARN, useStack } from './support/stack.js';
-import { testApp } from './http/fixtures.js';
+import { anyType, smsType, testApp } from './http/fixtures.js';
+import { defineConfig } from '../lib/config.js';
+import { ManualClock } from '../lib/clock.js';
 
 const stack = useStack();
 
@@ -258,6 +260,18 @@ describe('refusals (nothing is written)', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect(error).toMatchObject({ code: 'invalid_input', field: 'messages[1].type', rule: 'unknown_type' });
     expect(error.message).toContain('sms.send');
+  });
+
+  it("a type its queue does not carry names the field and the queue's types; the batch is refused whole", async () => {
+    const config = defineConfig({ queues: [{ name: 'texts', types: ['sms.send'] }], jobTypes: [smsType, anyType] });
+    const app = createApp({ db: stack.db, clock: new ManualClock('2026-03-01T12:00:00.000Z'), config, env: {} });
+    const error = await enqueue(app, 'texts', [
+      { type: 'sms.send', payload: { to: '+15550001111', text: 'hi' } },
+      { type: 'any', payload: {} },
+    ]).catch((e) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ code: 'invalid_input', field: 'messages[1].type', rule: 'not_carried' });
+    expect(error.message).toContain('"any" is not a type queue "texts" carries (its types: sms.send)');
   });
 
   it("a payload that fails its type's schema names the field inside the payload", async () => {

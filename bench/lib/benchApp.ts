@@ -28,8 +28,10 @@ export function noopJobType(onDispatch?: (id: string) => void): JobType {
 
 export function benchApp(db: Db, options: { queue?: Partial<QueueDeclaration>; onDispatch?: (id: string) => void } = {}): App {
   // The team's config plus the bench's own queue and no-op type, so the bench loads what deploys.
+  // The queue carries only that type, as a team's queue of fast work would: its leases and claims
+  // fit the no-op's timeout, not the team's 10 s webhooks (README: a queue's types).
   const config = defineConfig({
-    queues: [...queueConfig.queues, { name: BENCH_QUEUE, ...options.queue }],
+    queues: [...queueConfig.queues, { name: BENCH_QUEUE, types: [BENCH_TYPE], ...options.queue }],
     jobTypes: [...queueConfig.jobTypes, noopJobType(options.onDispatch)],
   });
   return createApp({ db, env: {}, config, clock: systemClock });

@@ -131,7 +131,7 @@ export async function drain(app: App, options: DrainOptions): Promise<DrainSumma
           db: app.db,
           clock: app.clock,
           queue,
-          jobs: app.jobs,
+          jobs: app.jobs.carriedBy(queue.types),
           quota: quotas[i]!,
           remainingTimeMs: options.remainingTimeMs,
           signal,
@@ -249,11 +249,12 @@ async function readOverview(app: App, queues: readonly QueueConfig[], log: Drain
 
 /**
  * Whether a run nobody woke drains the queue: a message is due now, or its lease cannot fit the
- * longest handler (the lane reports that error, and makes no call).
+ * longest handler it carries (the lane reports that error, and makes no call).
  */
 function needsLane(app: App, queue: QueueConfig, overview: QueueOverview | undefined, tuning: DrainTuning): boolean {
   if (overview === undefined || overview.dueNow) return true;
-  return !leaseFitsOneMessage(queue.leaseSeconds * 1_000, app.jobs.longestTimeout(tuning.defaultTimeoutMs).timeoutMs, tuning.safetyMarginMs);
+  const longestMs = app.jobs.carriedBy(queue.types).longestTimeout(tuning.defaultTimeoutMs).timeoutMs;
+  return !leaseFitsOneMessage(queue.leaseSeconds * 1_000, longestMs, tuning.safetyMarginMs);
 }
 
 /** A queue the run did not drain: nothing was due. */
@@ -282,13 +283,14 @@ function idleLane(queue: string): LaneSummary {
  * the run and the CLI, not a quiet success.
  */
 function runTooShort(app: App, queues: readonly QueueConfig[], remainingMs: number, tuning: DrainTuning): Map<string, string> {
-  const longest = app.jobs.longestTimeout(tuning.defaultTimeoutMs);
   const marginMs = tuning.safetyMarginMs;
   const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  const longestOf = (queue: QueueConfig) => app.jobs.carriedBy(queue.types).longestTimeout(tuning.defaultTimeoutMs);
   const tooShort = queues
-    .filter((queue) => leaseFitsOneMessage(queue.leaseSeconds * 1_000, longest.timeoutMs, marginMs))
-    .filter((queue) => !runFitsOneMessage({ remainingMs, timeoutMs: longest.timeoutMs, marginMs, ratePerSecond: queue.drainRatePerSecond }))
+    .filter((queue) => leaseFitsOneMessage(queue.leaseSeconds * 1_000, longestOf(queue).timeoutMs, marginMs))
+    .filter((queue) => !runFitsOneMessage({ remainingMs, timeoutMs: longestOf(queue).timeoutMs, marginMs, ratePerSecond: queue.drainRatePerSecond }))
     .map((queue): [string, string] => {
+      const longest = longestOf(queue);
       const spacingMs = queue.drainRatePerSecond === undefined ? 0 : Math.ceil(1_000 / queue.drainRatePerSecond);
       // The time named counts the claim's round trip as well, as the lease rule does: a run of
       // exactly timeout + margin would still lose its one message to the claim's own time.

@@ -78,7 +78,7 @@ export class QueueLane {
   /** Running handlers' context.progress, written at most once a second per message. */
   readonly #progress: ProgressWriter;
   readonly #bucket: TokenBucket | undefined;
-  /** The longest any registered handler may run: what the claim budget must plan for. */
+  /** The longest any handler of the queue's types may run: what the claim budget must plan for. */
   readonly #longestTimeoutMs: number;
   /** Messages a handler call takes at fewest (batch types): what a claim's budget counts per handler. */
   readonly #messagesPerHandler: number;
@@ -152,8 +152,9 @@ export class QueueLane {
     this.#permits = new LanePermits(this.#queue);
     this.#rateStarts = this.#permits.rateStarts;
     this.#groupThrottle = new GroupThrottle(options.clock.now().getTime());
-    // The default counts only for types that set no timeout of their own: a registry of fast
-    // types with short timeouts may hold (and pipeline) more messages within one lease.
+    // The queue's types (options.jobs: those it carries, or every registered type). The default
+    // counts only for types that set no timeout of their own: a queue of fast types with short
+    // timeouts may hold (and pipeline) more messages within one lease.
     this.#longestTimeoutMs = options.jobs.longestTimeout(options.tuning.defaultTimeoutMs).timeoutMs;
     this.#messagesPerHandler = options.jobs.messagesPerHandler();
     this.#keptAlive = handlerLeaseMs(this.#longestTimeoutMs, options.tuning.safetyMarginMs) > this.#queue.leaseSeconds * 1_000;
@@ -708,7 +709,13 @@ export class QueueLane {
     const span = startAttemptSpan(message);
     const control = this.#attempts.control(message);
     void withSpan(span, () =>
-      dispatch(message, jobType, { timeoutMs: this.#o.tuning.defaultTimeoutMs, signal: this.#o.signal, progress: this.#progress, control }),
+      dispatch(message, jobType, {
+        timeoutMs: this.#o.tuning.defaultTimeoutMs,
+        signal: this.#o.signal,
+        progress: this.#progress,
+        control,
+        missingType: (type) => this.#o.jobs.missingType(type),
+      }),
     )
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
       .then((outcome) => {

@@ -37,6 +37,7 @@ export interface LaneOptions {
   db: Db;
   clock: Clock;
   queue: QueueConfig;
+  /** The job types the queue carries (JobRegistry.carriedBy): what the lane dispatches and budgets by. */
   jobs: JobRegistry;
   quota: QuotaShare;
   /** Time left in the run, as the Lambda sees it. */

@@ -29,6 +29,8 @@ const TYPE_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The job types a deployment knows, by name. Checks each type's settings when it is registered. */
 export class JobRegistry {
   readonly #types = new Map<string, JobType>();
+  /** Set on a queue's registry (carriedBy): the registry it was taken from. */
+  #all: JobRegistry | undefined;
 
   constructor(types: Iterable<AnyJobType>) {
     for (const jobType of types) {
@@ -71,9 +73,32 @@ export class JobRegistry {
   }
 
   /**
+   * The types a queue carries (its `types` in queue.config.ts), as a registry of their own: what a
+   * drain of that queue dispatches and budgets its leases by. Undefined: every registered type.
+   * Every name must be registered (defineConfig checks it).
+   */
+  carriedBy(types: readonly string[] | undefined): JobRegistry {
+    if (types === undefined) return this;
+    const carried = new JobRegistry([]);
+    for (const type of types) {
+      const jobType = this.#types.get(type);
+      if (jobType === undefined) throw new Error(`job type "${type}" is not registered (registered: ${this.types().join(', ') || 'none'})`);
+      carried.#types.set(type, jobType);
+    }
+    carried.#all = this;
+    return carried;
+  }
+
+  /** Why a message of `type` has no handler here: not registered, or not one its queue carries. */
+  missingType(type: string): string {
+    if (this.#all === undefined || !this.#all.has(type)) return `unknown job type "${type}"`;
+    return `job type "${type}" is not one its queue carries (its types in queue.config.ts: ${this.types().join(', ')})`;
+  }
+
+  /**
    * The fewest messages one handler call takes, whatever the type: 1 with any single-message type
-   * (or none), else the smallest batch maxSize. Any type may go to any queue, so a claim's budget
-   * can count on no more (budget.ts).
+   * (or none), else the smallest batch maxSize. Any type of the registry may come in a claim, so a
+   * claim's budget can count on no more (budget.ts).
    */
   messagesPerHandler(): number {
     let fewest: number | undefined;
@@ -82,8 +107,8 @@ export class JobRegistry {
   }
 
   /**
-   * The handler that may run longest: any type may go to any queue, so every lease and every run
-   * must fit it. A type without a timeout of its own counts as `defaultMs`; with no types, `type`
+   * The handler that may run longest: any type of the registry may come in a claim, so every lease
+   * and every run of its queue must fit it. A type without a timeout of its own counts as `defaultMs`; with no types, `type`
    * is undefined.
    */
   longestTimeout(defaultMs: number): { type: string | undefined; timeoutMs: number } {

@@ -1,6 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
+import { defineConfig } from '../../lib/config.js';
 import { claimMessages } from '../../lib/drain/claim.js';
 import { drain, UnknownQueueError } from '../../lib/drain/drain.js';
 import { PermanentError, RetryableError } from '../../lib/errors.js';
@@ -397,6 +398,80 @@ describe('drain', () => {
     );
     const summary = await drain(app, { remainingTimeMs: plenty, tuning: { defaultTimeoutMs: 10_000, safetyMarginMs: 5_000 } });
     expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
+  });
+
+  it('budgets by the types its queue carries: a slow type elsewhere neither refuses its short lease nor shrinks its claims', async () => {
+    // Lease 8 s, margin 5 s: the slow type's 20 s timeout would not fit (the config would refuse
+    // the lease), the carried type's 1 s does.
+    const jobTypes = [jobType('quick', async () => {}, { timeoutMs: 1_000 }), jobType('slow', async () => {}, { timeoutMs: 20_000 })];
+    expect(() => defineConfig({ queues: [{ name: 'fast-carried', leaseSeconds: 8 }], jobTypes })).toThrow(/leaseSeconds 8 is too short/);
+    const app = appOn(stack, {
+      queues: [
+        { name: 'fast-carried', leaseSeconds: 8, types: ['quick'] },
+        { name: 'slow-carried', types: ['slow'] },
+      ],
+      jobTypes,
+      clock: new ManualClock(T0),
+    });
+    await seed(
+      app,
+      Array.from({ length: 3 }, () => ({ queue: 'fast-carried', type: 'quick' })),
+    );
+    const summary = await drain(app, { queue: 'fast-carried', remainingTimeMs: plenty, tuning: { safetyMarginMs: 5_000 } });
+    expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
+  });
+
+  it("claims as many as the carried types' timeouts fit in a lease, not the slowest registered type's", async () => {
+    // One handler at a time, a 60 s lease: 53 s of it for handlers. At a 20 s timeout that is 2
+    // messages held at once; at the carried type's 1 s, 53.
+    const heldAtFirstStart = new Map<string, number>();
+    const slow = jobType('slow', async () => {}, { timeoutMs: 20_000 });
+    for (const [queue, types] of [
+      ['any-type', undefined],
+      ['one-type', ['counted']],
+    ] as const) {
+      const counted = jobType(
+        'counted',
+        async () => {
+          if (heldAtFirstStart.has(queue)) return;
+          heldAtFirstStart.set(queue, -1);
+          const [rows] = await stack.sql.query("SELECT COUNT(*) AS n FROM queue_messages WHERE queue = ? AND status = 'running'", [queue]);
+          heldAtFirstStart.set(queue, Number((rows as { n: number }[])[0]!.n));
+        },
+        { timeoutMs: 1_000 },
+      );
+      const app = appOn(stack, {
+        queues: [{ name: queue, drainConcurrency: 1, batchSize: 100, ...(types === undefined ? {} : { types }) }],
+        jobTypes: [counted, slow],
+        clock: new ManualClock(T0),
+      });
+      await seed(
+        app,
+        Array.from({ length: 60 }, () => ({ queue, type: 'counted' })),
+      );
+      expect(await drain(app, { remainingTimeMs: plenty, tuning: { safetyMarginMs: 5_000 } })).toMatchObject({ done: 60, errors: [] });
+    }
+    expect(Object.fromEntries(heldAtFirstStart)).toEqual({ 'any-type': 2, 'one-type': 53 });
+  });
+
+  it('dead-letters a message of a type its queue does not carry, saying so, and runs the rest', async () => {
+    const app = appOn(stack, {
+      queues: [{ name: 'carrier', types: ['kept'] }],
+      jobTypes: [jobType('kept', async () => {}), jobType('other', async () => {})],
+      clock: new ManualClock(T0),
+    });
+    // Stored before the queue named its types (enqueue now refuses it).
+    const [stray, kept] = await seed(app, [
+      { queue: 'carrier', type: 'other' },
+      { queue: 'carrier', type: 'kept' },
+    ]);
+    expect(await drain(app, { remainingTimeMs: plenty })).toMatchObject({ claimed: 2, done: 1, dead: 1, errors: [] });
+    const rows = await readRows(stack, 'carrier');
+    expect(rows.get(kept!)).toMatchObject({ status: 'done' });
+    expect(rows.get(stray!)).toMatchObject({
+      status: 'dead',
+      last_error: 'job type "other" is not one its queue carries (its types in queue.config.ts: kept)',
+    });
   });
 
   it('keeps to the queue concurrency', async () => {

@@ -46,6 +46,21 @@ describe('JobRegistry', () => {
     expect(registry.longestTimeout(60_000)).toEqual({ type: 'plain', timeoutMs: 60_000 });
     expect(new JobRegistry([]).longestTimeout(10_000)).toEqual({ type: undefined, timeoutMs: 10_000 });
   });
+
+  it("gives a queue's types as a registry of their own: its longest timeout, and why another type has no handler there", () => {
+    const quick = jobType('quick', { timeoutMs: 2_000 });
+    const registry = new JobRegistry([quick, jobType('slow', { timeoutMs: 30_000 })]);
+    expect(registry.carriedBy(undefined)).toBe(registry);
+    const carried = registry.carriedBy(['quick']);
+    expect(carried.types()).toEqual(['quick']);
+    expect(carried.get('quick')).toBe(quick);
+    expect(carried.get('slow')).toBeUndefined();
+    expect(carried.longestTimeout(10_000)).toEqual({ type: 'quick', timeoutMs: 2_000 });
+    expect(carried.missingType('slow')).toBe('job type "slow" is not one its queue carries (its types in queue.config.ts: quick)');
+    expect(carried.missingType('nope')).toBe('unknown job type "nope"');
+    expect(registry.missingType('nope')).toBe('unknown job type "nope"');
+    expect(() => registry.carriedBy(['nope'])).toThrow('job type "nope" is not registered (registered: quick, slow)');
+  });
 });
 
 describe('JobRegistry: batch types', () => {
@@ -61,6 +76,7 @@ describe('JobRegistry: batch types', () => {
     expect(new JobRegistry([]).messagesPerHandler()).toBe(1);
     expect(new JobRegistry([bulk('a', 100), bulk('b', 50)]).messagesPerHandler()).toBe(50);
     expect(new JobRegistry([bulk('a', 100), jobType('single')]).messagesPerHandler()).toBe(1);
+    expect(new JobRegistry([bulk('a', 100), jobType('single')]).carriedBy(['a']).messagesPerHandler()).toBe(100);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
