@@ -3,7 +3,8 @@
  * demo and the bench) loads this file. A queue's `concurrency` and `ratePerSecond` are queue-wide:
  * they hold across every drain run at once (README: Limits). Limits not given here come from the
  * drain-wide defaults (serverless.yml parameters → DRAIN_BATCH_SIZE, DRAIN_CONCURRENCY (per run),
- * LEASE_SECONDS, ...).
+ * LEASE_SECONDS, ...). A queue may name the job types it carries (`types: ['sms.send']`): its lease
+ * and its drains' budgets then fit those types' timeouts only (README: Job types).
  */
 import { orderConfirm } from './jobs/orderConfirm.js';
 import { defineConfig, sms, webhook } from './lib/index.js';

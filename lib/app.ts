@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock.js';
-import { ConfigError, leaseProblems, type QueueAppConfig } from './config.js';
+import { ConfigError, leaseProblems, queueTypeProblems, type QueueAppConfig } from './config.js';
 import { createDb, dbConfigFromEnv } from './db/index.js';
 import type { Db } from './db/types.js';
 import { JobRegistry } from './jobs/index.js';
@@ -51,7 +51,8 @@ export function createApp<J extends AnyJobType>(options: AppOptions<J>): App<J> 
   const env = options.env ?? process.env;
   const queues = resolveQueues(options.config.queues, env);
   const jobs = new JobRegistry(options.config.jobTypes);
-  const problems = leaseProblems([...queues.values()], jobs, options.config.leaseMarginMs);
+  const typeProblems = queueTypeProblems([...queues.values()], jobs);
+  const problems = typeProblems.length > 0 ? typeProblems : leaseProblems([...queues.values()], jobs, options.config.leaseMarginMs);
   if (problems.length > 0) throw new ConfigError(problems);
   const db = options.db ?? createDb(dbConfigFromEnv(env));
   const clock = options.clock ?? systemClock;

@@ -110,12 +110,13 @@ export function defineConfig<const J extends readonly AnyJobType[]>(config: {
   for (const [index, declaration] of config.queues.entries()) {
     const label = typeof declaration?.name === 'string' ? `queue "${declaration.name}"` : `queues[${index}]`;
     if (seen.has(declaration.name)) problems.push(`${label}: declared twice`);
-    seen.set(declaration.name, declaration.types);
+    seen.set(declaration.name, undefined);
     const parsed = queueDeclaration.safeParse(declaration);
     if (!parsed.success) {
       problems.push(...configProblems(label, parsed.error));
       continue;
     }
+    seen.set(declaration.name, parsed.data.types);
     problems.push(...groupProblems(label, parsed.data));
     if (jobs !== undefined) problems.push(...carriedTypeProblems(label, parsed.data.types, jobs));
     try {
@@ -149,6 +150,11 @@ function groupProblems(label: string, queue: { fifo?: boolean | undefined; group
       `${label}: groups.ratePerSecond and groups.fair are for queues without fifo: true (a FIFO queue already runs its groups side by side, one message each)`,
     );
   return problems;
+}
+
+/** Every queue's `types` name registered types, each once (createApp's check of a config not made by defineConfig). */
+export function queueTypeProblems(queues: readonly Pick<QueueConfig, 'name' | 'types'>[], jobs: JobRegistry): string[] {
+  return queues.flatMap((queue) => carriedTypeProblems(`queue "${queue.name}"`, queue.types, jobs));
 }
 
 /** A queue's `types` name registered types, each once. */

@@ -123,6 +123,17 @@ describe('defineConfig', () => {
     ]);
   });
 
+  it('refuses types that are not a list of names as a ConfigError, whatever a recurring entry of the queue says', () => {
+    const problems = problemsOf(() =>
+      defineConfig({
+        queues: [{ name: 'a', types: 5 as never }],
+        jobTypes: [quick],
+        recurring: [{ name: 'nightly', schedule: 'rate(1 day)', queue: 'a', type: 'quick', payload: {} }],
+      }),
+    );
+    expect(problems).toEqual(['queue "a": types must be a list of job type names']);
+  });
+
   it("fits a queue's lease to the types it carries: a slow type elsewhere asks nothing of it", () => {
     expect(() => defineConfig({ queues: [{ name: 'fast', leaseSeconds: 8, types: ['quick'] }, { name: 'reports' }], jobTypes: [quick, slow] })).not.toThrow();
     expect(problemsOf(() => defineConfig({ queues: [{ name: 'fast', leaseSeconds: 8, types: ['slow.report'] }], jobTypes: [quick, slow] }))[0]).toMatch(
@@ -145,5 +156,12 @@ describe('createApp', () => {
       batchSize: 25,
     });
     expect(() => createApp({ config, db: stack.db, env: { LEASE_SECONDS: '10' } })).toThrow(/queue "reports": leaseSeconds 10 is too short/);
+  });
+
+  it("refuses a queue's unregistered types in a config not made by defineConfig, as a ConfigError", () => {
+    const config = { queues: [{ name: 'q', types: ['nope'] }], jobTypes: [quick] };
+    expect(problemsOf(() => createApp({ config, db: stack.db, env: {} }))).toEqual([
+      'queue "q": types: "nope" is not a registered job type (registered: quick)',
+    ]);
   });
 });

@@ -137,6 +137,8 @@ async function overview(app: App, options: ApiOptions, throughput: ThroughputHis
           drainConcurrency: limits.drainConcurrency,
           drainRatePerSecond: limits.drainRatePerSecond ?? null,
           fifo: limits.fifo,
+          // The job types the queue carries (null: any registered type).
+          types: limits.types ?? null,
           // Per group of a queue with `groups` (null: none): what a group's own limits replace.
           groups: declaredGroupLimits(limits),
           leaseSeconds: limits.leaseSeconds,

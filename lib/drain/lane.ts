@@ -639,9 +639,18 @@ export class QueueLane {
         this.#batches.add(message, jobType, nowMs);
         continue;
       }
-      const timeoutMs = jobType?.timeoutMs ?? this.#o.tuning.defaultTimeoutMs;
+      // A type without a handler here runs nothing (dispatch dead-letters it at once): no timeout
+      // to fit, and released it would come back forever.
       if (
-        mayStart({ nowMs, timeoutMs, leaseUntilMs: message.leaseUntilMs, remainingMs, marginMs: this.#o.tuning.safetyMarginMs, keptAlive: this.#keptAlive })
+        jobType === undefined ||
+        mayStart({
+          nowMs,
+          timeoutMs: jobType.timeoutMs ?? this.#o.tuning.defaultTimeoutMs,
+          leaseUntilMs: message.leaseUntilMs,
+          remainingMs,
+          marginMs: this.#o.tuning.safetyMarginMs,
+          keptAlive: this.#keptAlive,
+        })
       ) {
         this.#start(message, jobType);
         started++;

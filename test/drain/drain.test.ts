@@ -474,6 +474,33 @@ describe('drain', () => {
     });
   });
 
+  it('dead-letters a message of a type its queue does not carry even where its lease could not fit that type, and a FIFO group goes on', async () => {
+    // Lease 8 s fits the carried 1 s type; the stray type's 10 s default timeout would not, yet it
+    // is not released (it would come back every claim): it runs nothing, so it is dead at once.
+    const app = appOn(stack, {
+      queues: [
+        { name: 'short-carrier', leaseSeconds: 8, types: ['quick'] },
+        { name: 'fifo-carrier', fifo: true, types: ['quick'] },
+      ],
+      jobTypes: [jobType('quick', async () => {}, { timeoutMs: 1_000 }), jobType('stray', async () => {})],
+      clock: new ManualClock(T0),
+    });
+    const [stray, kept] = await seed(app, [
+      { queue: 'short-carrier', type: 'stray' },
+      { queue: 'short-carrier', type: 'quick' },
+    ]);
+    const [head, follower] = await seed(app, [
+      { queue: 'fifo-carrier', type: 'stray', groupKey: 'g' },
+      { queue: 'fifo-carrier', type: 'quick', groupKey: 'g' },
+    ]);
+    const tuning = { safetyMarginMs: 5_000 };
+    expect(await drain(app, { queue: 'short-carrier', remainingTimeMs: plenty, tuning })).toMatchObject({ done: 1, dead: 1, released: 0, errors: [] });
+    for (let run = 0; run < 3 && (await readRows(stack, 'fifo-carrier')).get(follower!)?.status !== 'done'; run++)
+      expect(await drain(app, { queue: 'fifo-carrier', remainingTimeMs: plenty, tuning })).toMatchObject({ released: 0, errors: [] });
+    const rows = new Map([...(await readRows(stack, 'short-carrier')), ...(await readRows(stack, 'fifo-carrier'))]);
+    expect([stray, kept, head, follower].map((id) => rows.get(id!)?.status)).toEqual(['dead', 'done', 'dead', 'done']);
+  });
+
   it('keeps to the queue concurrency', async () => {
     const clock = new ManualClock(T0);
     let running = 0;

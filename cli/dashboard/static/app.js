@@ -91,6 +91,7 @@ function limitsText(limits, permitsInUse) {
     .join(', ');
   return [
     limits.fifo ? 'FIFO' : undefined,
+    limits.types === null ? undefined : `carries ${limits.types.join(', ')}`,
     `batch ${limits.batchSize}`,
     limits.concurrency === null ? undefined : `${limits.concurrency} at once queue-wide${inUse('run')}`,
     limits.ratePerSecond === null ? 'no rate limit' : `${limits.ratePerSecond}/s queue-wide${inUse('rate')}`,

@@ -56,7 +56,7 @@ const config = defineConfig({
   queues: [
     { name: 'partners', ratePerSecond: 20 },
     { name: 'emails' },
-    { name: 'ledger', fifo: true, concurrency: 4 },
+    { name: 'ledger', fifo: true, concurrency: 4, types: ['ledger.post'] },
     { name: 'tenants', groups: { concurrency: 1, fair: true } },
   ],
   jobTypes: [partnerCall, noop, ledgerPost, receipt],
@@ -129,7 +129,7 @@ describe('the dashboard page', () => {
     expect(await row('ledger').locator('td.groups').textContent()).toBe('1 · 0 running · 1 blocked');
     expect(await row('ledger').locator('td.groups .blocked').getAttribute('class')).toContain('alert');
     expect(await row('ledger').locator('td.limits').textContent()).toMatch(
-      /^FIFO · batch 100 · 4 at once queue-wide \(0 in use\) · no rate limit · per run 50 at once · /,
+      /^FIFO · carries ledger\.post · batch 100 · 4 at once queue-wide \(0 in use\) · no rate limit · per run 50 at once · /,
     );
     expect(await row('partners').locator('svg.chart rect.dead').count()).toBeGreaterThan(0);
     expect(await page.locator('#target').textContent()).toContain(stack.database);

@@ -133,6 +133,7 @@ describe('GET /api/overview', () => {
         drainConcurrency: 50,
         drainRatePerSecond: null,
         fifo: false,
+        types: null,
         leaseSeconds: 60,
       },
     });
@@ -148,7 +149,7 @@ describe('GET /api/overview', () => {
 describe('FIFO queues and queue-wide limits in /api/overview', () => {
   it('gives the limits queue-wide and per run, whether FIFO, the groups (blocked ones too) and the permits in use', async () => {
     const config = defineConfig({
-      queues: [{ name: 'ledger', fifo: true, concurrency: 4, ratePerSecond: 2.5, drainConcurrency: 2, drainRatePerSecond: 1 }],
+      queues: [{ name: 'ledger', fifo: true, types: ['any'], concurrency: 4, ratePerSecond: 2.5, drainConcurrency: 2, drainRatePerSecond: 1 }],
       jobTypes: [anyType],
     });
     const fifoApp = createApp({ config, clock: new ManualClock('2026-03-01T12:00:00.000Z'), env: {}, db: stack.newDb() });
@@ -163,7 +164,7 @@ describe('FIFO queues and queue-wide limits in /api/overview', () => {
       const [ledger] = (await call(other, 'GET', '/api/overview')).json.queues;
       expect(ledger).toMatchObject({
         queue: 'ledger',
-        limits: { concurrency: 4, ratePerSecond: 2.5, drainConcurrency: 2, drainRatePerSecond: 1, fifo: true },
+        limits: { concurrency: 4, ratePerSecond: 2.5, drainConcurrency: 2, drainRatePerSecond: 1, fifo: true, types: ['any'] },
         groups: { live: 2, inFlight: 0, blocked: 1 },
         permitsInUse: { run: 0, rate: 0 },
       });
