@@ -723,7 +723,7 @@ export class QueueLane {
         signal: this.#o.signal,
         progress: this.#progress,
         control,
-        missingType: (type) => this.#o.jobs.missingType(type),
+        missingType: jobType === undefined ? this.#o.jobs.missingType(message.type) : undefined,
       }),
     )
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))
