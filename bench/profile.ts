@@ -4,11 +4,14 @@
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts e1 [messages]
  *   node --import tsx bench/profile.ts d1 [messages] [--runs=4] [--latency=20] [--timeout=1000] [--profile-server=/tmp/prof-server]
  *   node --import tsx bench/profile.ts webhook [messages] [--runs=2] [--no-network]
+ *   node --import tsx bench/profile.ts sql [messages] [--runs=3]
  *
  * e1: single-message enqueues through the handler, 16 in flight. d1: drain runs over due
  * messages, printing each kind of statement's round trips. webhook: the delivery section's
  * webhook drain (50 at once) to the 204 receiver in its own process, or with `--no-network` to a
- * transport that does no I/O; a warm-up run is not counted. `--profile-server` starts the local
+ * transport that does no I/O; a warm-up run is not counted. sql: MariaDB's CPU per message for each
+ * of the product's statements (claim, read, ack) and the plain shape's (claim, finish), each kind
+ * alone over mysql2 (scenarios/statementCpu.ts). `--profile-server` starts the local
  * Data API server with --cpu-prof (the profile is written when it stops).
  */
 import { parseArgs } from 'node:util';
@@ -21,6 +24,7 @@ import { seedDueMessages } from './lib/seed.js';
 import { noNetwork, webhookDrain } from './scenarios/delivery.js';
 import { drainRuns } from './scenarios/drain.js';
 import { enqueueThroughHandler } from './scenarios/enqueue.js';
+import { statementCpu } from './scenarios/statementCpu.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -33,7 +37,7 @@ const { values, positionals } = parseArgs({
   },
 });
 const scenario = positionals[0] ?? 'd1';
-if (scenario !== 'e1' && scenario !== 'd1' && scenario !== 'webhook') throw new Error('scenario must be e1, d1 or webhook');
+if (scenario !== 'e1' && scenario !== 'd1' && scenario !== 'webhook' && scenario !== 'sql') throw new Error('scenario must be e1, d1, webhook or sql');
 const count = Number(positionals[1] ?? (scenario === 'e1' ? 5_000 : scenario === 'webhook' ? 10_000 : 20_000));
 const profileDir = values['profile-server'];
 
@@ -50,6 +54,10 @@ try {
     const app = benchApp(dataApiDb(server.url, database));
     await enqueueThroughHandler(app, 200, 1, 16);
     console.log(await enqueueThroughHandler(app, count, 1, 16));
+  } else if (scenario === 'sql') {
+    const mariadbPid = findMariadbPid();
+    if (mariadbPid === undefined) throw new Error('sql: no MariaDB process found to measure');
+    for (let i = 0; i < Number(values.runs ?? 3); i++) console.log(await statementCpu({ pool, mariadbPid, queue: BENCH_QUEUE, count, batch: 100 }));
   } else if (scenario === 'webhook') {
     receiver = await startReceiverProcess();
     const transport = values['no-network'] ? noNetwork : undefined;

@@ -20,37 +20,18 @@ export async function plainDrain(pool: mysql.Pool, queue: string, batch: number,
   let deadlocks = 0;
   const loop = async () => {
     for (;;) {
-      const connection = await pool.getConnection();
       let ids: string[];
       try {
-        await connection.query('BEGIN');
-        const [rows] = await connection.query(
-          `SELECT id, type, payload, attempts, max_attempts FROM queue_messages
-           WHERE queue = ? AND finished_at IS NULL AND available_at <= NOW(3)
-           ORDER BY priority DESC, available_at LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [queue, batch],
-        );
-        ids = (rows as { id: string }[]).map((row) => row.id);
-        if (ids.length > 0) {
-          await connection.query(
-            `UPDATE queue_messages SET status = 'running', attempts = attempts + 1, available_at = NOW(3) + INTERVAL 60 SECOND, updated_at = NOW(3)
-             WHERE id IN (?)`,
-            [ids],
-          );
-        }
-        await connection.query('COMMIT');
+        ids = await plainClaim(pool, queue, batch);
         statements += ids.length > 0 ? 4 : 3;
       } catch (error) {
         // A deadlock between two claims rolls one back; it claims again, as a real worker would.
         if ((error as { errno?: number }).errno !== 1213) throw error;
-        await connection.query('ROLLBACK').catch(() => {});
         deadlocks++;
         continue;
-      } finally {
-        connection.release();
       }
       if (ids.length === 0) return;
-      await pool.query(`UPDATE queue_messages SET status = 'done', finished_at = NOW(3), updated_at = NOW(3) WHERE id IN (?)`, [ids]);
+      await plainFinish(pool, ids);
       statements++;
       messages += ids.length;
       if (ids.length < batch) return;
@@ -60,6 +41,40 @@ export async function plainDrain(pool: mysql.Pool, queue: string, batch: number,
   await Promise.all(Array.from({ length: loops }, loop));
   const ms = performance.now() - started;
   return { messages, ms, perSecond: ratePerSecond(messages, ms), statements, deadlocks };
+}
+
+/** BEGIN; SELECT … FOR UPDATE SKIP LOCKED; UPDATE by id; COMMIT: the claimed ids (rolled back on an error). */
+export async function plainClaim(pool: mysql.Pool, queue: string, batch: number): Promise<string[]> {
+  const connection = await pool.getConnection();
+  try {
+    await connection.query('BEGIN');
+    const [rows] = await connection.query(
+      `SELECT id, type, payload, attempts, max_attempts FROM queue_messages
+       WHERE queue = ? AND finished_at IS NULL AND available_at <= NOW(3)
+       ORDER BY priority DESC, available_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+      [queue, batch],
+    );
+    const ids = (rows as { id: string }[]).map((row) => row.id);
+    if (ids.length > 0) {
+      await connection.query(
+        `UPDATE queue_messages SET status = 'running', attempts = attempts + 1, available_at = NOW(3) + INTERVAL 60 SECOND, updated_at = NOW(3)
+         WHERE id IN (?)`,
+        [ids],
+      );
+    }
+    await connection.query('COMMIT');
+    return ids;
+  } catch (error) {
+    await connection.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    connection.release();
+  }
+}
+
+/** UPDATE … done by id. */
+export async function plainFinish(pool: mysql.Pool, ids: readonly string[]): Promise<void> {
+  await pool.query(`UPDATE queue_messages SET status = 'done', finished_at = NOW(3), updated_at = NOW(3) WHERE id IN (?)`, [ids]);
 }
 
 /** `count` messages by multi-row `INSERT … VALUES`, `batch` rows per statement, `inFlight` at once. */
