@@ -160,9 +160,7 @@ export function queueTypeProblems(queues: readonly Pick<QueueConfig, 'name' | 't
 /** A queue's `types` name registered types, each once. */
 function carriedTypeProblems(label: string, types: readonly string[] | undefined, jobs: JobRegistry): string[] {
   if (types === undefined) return [];
-  const problems = types
-    .filter((type) => !jobs.has(type))
-    .map((type) => `${label}: types: "${type}" is not a registered job type (registered: ${jobs.types().join(', ') || 'none'})`);
+  const problems = types.filter((type) => !jobs.has(type)).map((type) => `${label}: types: ${jobs.notRegistered(type)}`);
   const repeated = types.filter((type, i) => types.indexOf(type) !== i);
   if (repeated.length > 0) problems.push(`${label}: types: "${repeated[0]}" is named twice`);
   return problems;
@@ -182,7 +180,7 @@ export function leaseProblems(
 }
 
 function leaseProblem(queue: Pick<QueueConfig, 'name' | 'leaseSeconds'>, carried: { type: string | undefined; timeoutMs: number }, marginMs: number): string[] {
-  const longest = { type: carried.type ?? '(default)', timeoutMs: carried.timeoutMs };
+  const longest = { ...carried, type: carried.type ?? '(default)' };
   const neededSeconds = minimumLeaseMs(longest.timeoutMs, marginMs) / 1_000;
   const withoutBeats = handlerLeaseMs(longest.timeoutMs, marginMs) / 1_000;
   // Say the rule that set the minimum: the handler's whole timeout, or what heartbeats need.

@@ -45,7 +45,7 @@ const STATS_TOP_GROUPS = 10;
 
 export async function getQueueStats(app: App, queue: string): Promise<QueueStatsView> {
   declaredQueue(app, queue);
-  const [stats] = await statsOf(app, [queue]);
+  const [stats] = await statsOf(app, [queue], true);
   return stats!;
 }
 
@@ -59,7 +59,7 @@ export async function listQueueStats(app: App, options: { topGroups?: boolean } 
   return statsOf(app, [...app.queues.keys()], options.topGroups ?? true);
 }
 
-async function statsOf(app: App, queues: readonly string[], withTopGroups = true): Promise<QueueStatsView[]> {
+async function statsOf(app: App, queues: readonly string[], withTopGroups: boolean): Promise<QueueStatsView[]> {
   const now = app.clock.now();
   const configs = queues.map((queue) => app.queues.get(queue)!);
   const limited = configs.filter(hasQueueWideLimits);

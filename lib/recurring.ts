@@ -114,7 +114,7 @@ export function recurringProblems(
 
 function payloadProblems(label: string, entry: RecurringDeclaration, jobs: JobRegistry): string[] {
   const jobType = jobs.get(entry.type);
-  if (jobType === undefined) return [`${label}: type "${entry.type}" is not a registered job type (registered: ${jobs.types().join(', ') || 'none'})`];
+  if (jobType === undefined) return [`${label}: type ${jobs.notRegistered(entry.type)}`];
   if (entry.payload === undefined) return [`${label}: payload is required`];
   const json = JSON.stringify(entry.payload);
   if (json === undefined) return [`${label}: payload must be a JSON value`];

@@ -110,6 +110,16 @@ export const dedupRule = z
   .describe('with a dedupKey: debounce or throttle repeats of the key instead of answering them as duplicates for as long as the message is kept');
 export type DedupRule = z.output<typeof dedupRule>;
 
+/** A whole number from `min` to `max`, every refusal saying so. */
+export const intInRange = (min: number, max: number) => {
+  const rule = `must be an integer from ${min} to ${max}`;
+  return z.number().int(rule).min(min, rule).max(max, rule);
+};
+
+/** intInRange as text (a query string's or a path's). */
+export const intFromText = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, `must be an integer from ${min} to ${max}`).transform(Number).pipe(intInRange(min, max));
+
 /** One message as a caller sends it. `payload` is checked against its type's schema by lib/enqueue. */
 export const enqueueMessage = z
   .strictObject({
@@ -122,18 +132,8 @@ export const enqueueMessage = z
       .max(L.maxDelaySeconds, `must be from 0 to ${L.maxDelaySeconds} seconds (365 days)`)
       .optional(),
     availableAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-05-01T12:00:00Z' }).optional(),
-    priority: z
-      .number()
-      .int(`must be an integer from ${L.minPriority} to ${L.maxPriority}`)
-      .min(L.minPriority, `must be an integer from ${L.minPriority} to ${L.maxPriority}`)
-      .max(L.maxPriority, `must be an integer from ${L.minPriority} to ${L.maxPriority}`)
-      .optional(),
-    maxAttempts: z
-      .number()
-      .int(`must be an integer from ${L.minMaxAttempts} to ${L.maxMaxAttempts}`)
-      .min(L.minMaxAttempts, `must be an integer from ${L.minMaxAttempts} to ${L.maxMaxAttempts}`)
-      .max(L.maxMaxAttempts, `must be an integer from ${L.minMaxAttempts} to ${L.maxMaxAttempts}`)
-      .optional(),
+    priority: intInRange(L.minPriority, L.maxPriority).optional(),
+    maxAttempts: intInRange(L.minMaxAttempts, L.maxMaxAttempts).optional(),
     dedupKey: dedupKey.optional(),
     dedup: dedupRule.optional(),
     /** FIFO queues only, and required there: messages of one group run one at a time, in enqueue order. */
@@ -258,17 +258,6 @@ export const messageIdParams = z.object({
 });
 
 export const queueParams = z.object({ queue: z.string() });
-
-/** Query strings arrive as text. */
-/** A whole number from `min` to `max`, every refusal saying so. */
-export const intInRange = (min: number, max: number) => {
-  const rule = `must be an integer from ${min} to ${max}`;
-  return z.number().int(rule).min(min, rule).max(max, rule);
-};
-
-/** intInRange as text (a query string's or a path's). */
-export const intFromText = (min: number, max: number) =>
-  z.string().regex(/^\d+$/, `must be an integer from ${min} to ${max}`).transform(Number).pipe(intInRange(min, max));
 
 export const DEAD_LETTER_LIMITS = {
   /** Messages per page of GET /queues/{queue}/dead; pages are also cut by bytes (see lib/sql). */

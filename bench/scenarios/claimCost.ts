@@ -35,7 +35,7 @@ const CLAIM_SELECT = `SELECT id FROM queue_messages
   FOR UPDATE SKIP LOCKED`;
 
 /** Which claim to time: a plain queue's (none), a FIFO queue's, or one with per-group limits. */
-export type TimedClaim = { fifo?: boolean; groups?: GroupLimits };
+type TimedClaim = { fifo?: boolean; groups?: GroupLimits };
 
 /** The times of `claims` claims of `batch` each, as a drain makes them (lib/drain/claim.ts), over `db`. */
 export async function timeClaims(db: Db, queue: string, claims: number, batch: number, kind: TimedClaim = {}): Promise<number[]> {

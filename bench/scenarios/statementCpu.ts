@@ -10,7 +10,7 @@ import type { HeldMessage } from '../../lib/sql/heldMessage.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { readClaimedMessages } from '../../lib/sql/readClaimedMessages.js';
 import { RESPONSE_PAGE_BYTES } from '../../lib/sql/responseBytes.js';
-import { cpuMs } from '../lib/cpu.js';
+import { cpuMeter } from '../lib/cpu.js';
 import { resetQueueTables } from '../lib/database.js';
 import { rawDb } from '../lib/rawDb.js';
 import { seedDueMessages } from '../lib/seed.js';
@@ -19,15 +19,15 @@ import { plainClaim, plainFinish } from './plain.js';
 /** Claims settled per ack, as the drain's settler batches them (about 500 messages a call). */
 const CLAIMS_PER_ACK = 5;
 
-export type StatementCpu = Record<'productClaim' | 'productRead' | 'productAck' | 'plainClaim' | 'plainFinish', number>;
+type StatementCpu = Record<'productClaim' | 'productRead' | 'productAck' | 'plainClaim' | 'plainFinish', number>;
 
 export async function statementCpu(input: { pool: mysql.Pool; mariadbPid: number; queue: string; count: number; batch: number }): Promise<StatementCpu> {
   const { pool, queue, count, batch } = input;
   const db = rawDb(pool);
   const perMessage = async (work: () => Promise<void>): Promise<number> => {
-    const before = cpuMs(input.mariadbPid);
+    const meter = cpuMeter({ mariadb: input.mariadbPid });
     await work();
-    return ((cpuMs(input.mariadbPid) - before) * 1_000) / count;
+    return (meter.stop().mariadb! * 1_000) / count;
   };
   const fresh = async () => {
     await resetQueueTables(pool);

@@ -60,8 +60,6 @@ export interface DispatchOptions {
   /** Receives the handler's progress while its attempt runs. */
   progress?: ProgressSink;
   control?: AttemptControl;
-  /** Why the message's type has no handler here (JobRegistry.missingType); default: an unknown type. */
-  missingType?: string | undefined;
 }
 
 /**
@@ -75,7 +73,7 @@ export async function dispatch(message: DispatchMessage, jobType: JobType | unde
   if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
 
   if (jobType === undefined) {
-    return { kind: 'dead', error: clip(options.missingType ?? `unknown job type "${message.type}"`, ERROR_LIMIT) };
+    return { kind: 'dead', error: clip(`unknown job type "${message.type}"`, ERROR_LIMIT) };
   }
 
   // Awaited only when the schema is async: an await costs a turn of the microtask queue per message.

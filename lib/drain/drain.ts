@@ -253,8 +253,12 @@ async function readOverview(app: App, queues: readonly QueueConfig[], log: Drain
  */
 function needsLane(app: App, queue: QueueConfig, overview: QueueOverview | undefined, tuning: DrainTuning): boolean {
   if (overview === undefined || overview.dueNow) return true;
-  const longestMs = app.jobs.carriedBy(queue.types).longestTimeout(tuning.defaultTimeoutMs).timeoutMs;
-  return !leaseFitsOneMessage(queue.leaseSeconds * 1_000, longestMs, tuning.safetyMarginMs);
+  return !leaseFitsOneMessage(queue.leaseSeconds * 1_000, longestHandler(app, queue, tuning).timeoutMs, tuning.safetyMarginMs);
+}
+
+/** The handler of the queue's types (all registered, unless it names its own) that may run longest. */
+function longestHandler(app: App, queue: QueueConfig, tuning: DrainTuning): { type: string | undefined; timeoutMs: number } {
+  return app.jobs.carriedBy(queue.types).longestTimeout(tuning.defaultTimeoutMs);
 }
 
 /** A queue the run did not drain: nothing was due. */
@@ -285,12 +289,11 @@ function idleLane(queue: string): LaneSummary {
 function runTooShort(app: App, queues: readonly QueueConfig[], remainingMs: number, tuning: DrainTuning): Map<string, string> {
   const marginMs = tuning.safetyMarginMs;
   const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
-  const longestOf = (queue: QueueConfig) => app.jobs.carriedBy(queue.types).longestTimeout(tuning.defaultTimeoutMs);
   const tooShort = queues
-    .filter((queue) => leaseFitsOneMessage(queue.leaseSeconds * 1_000, longestOf(queue).timeoutMs, marginMs))
-    .filter((queue) => !runFitsOneMessage({ remainingMs, timeoutMs: longestOf(queue).timeoutMs, marginMs, ratePerSecond: queue.drainRatePerSecond }))
-    .map((queue): [string, string] => {
-      const longest = longestOf(queue);
+    .map((queue) => ({ queue, longest: longestHandler(app, queue, tuning) }))
+    .filter(({ queue, longest }) => leaseFitsOneMessage(queue.leaseSeconds * 1_000, longest.timeoutMs, marginMs))
+    .filter(({ queue, longest }) => !runFitsOneMessage({ remainingMs, timeoutMs: longest.timeoutMs, marginMs, ratePerSecond: queue.drainRatePerSecond }))
+    .map(({ queue, longest }): [string, string] => {
       const spacingMs = queue.drainRatePerSecond === undefined ? 0 : Math.ceil(1_000 / queue.drainRatePerSecond);
       // The time named counts the claim's round trip as well, as the lease rule does: a run of
       // exactly timeout + margin would still lose its one message to the claim's own time.

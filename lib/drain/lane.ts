@@ -1,6 +1,7 @@
 import { isBatchType, type BatchJobType, type JobType } from '../jobs/types.js';
 import { nextAvailableAt } from '../backoff.js';
 import { describeError } from '../errors.js';
+import { clip } from '../clip.js';
 import {
   CLAIM_ALLOWANCE_MS,
   declaresGroupLimits,
@@ -13,6 +14,7 @@ import {
 } from '../queues.js';
 import { messageLogKeys } from '../observability.js';
 import { nextDueAt } from '../sql/nextDueAt.js';
+import { ERROR_LIMIT } from './attempt.js';
 import { endAttemptSpan, endBatchSpan, inSpan, startAttemptSpan, startBatchSpan, withSpan, type Span } from '../tracing.js';
 import { releaseRunPermits } from '../sql/permits.js';
 import { BackoffPolicies } from './backoffPolicies.js';
@@ -639,10 +641,14 @@ export class QueueLane {
         this.#batches.add(message, jobType, nowMs);
         continue;
       }
-      // A type without a handler here runs nothing (dispatch dead-letters it at once): no timeout
-      // to fit, and released it would come back forever.
+      if (jobType === undefined) {
+        // No handler here (not registered, or not a type the queue carries): dead at once, as
+        // nothing would run; released for lack of a timeout to fit, it would come back forever.
+        this.#settle(message, undefined, { kind: 'dead', error: clip(this.#o.jobs.missingType(message.type), ERROR_LIMIT) }, undefined);
+        this.#markEnded(message);
+        continue;
+      }
       if (
-        jobType === undefined ||
         mayStart({
           nowMs,
           timeoutMs: jobType.timeoutMs ?? this.#o.tuning.defaultTimeoutMs,
@@ -709,7 +715,7 @@ export class QueueLane {
     return true;
   }
 
-  #start(message: HeldClaimedMessage, jobType: JobType | undefined): void {
+  #start(message: HeldClaimedMessage, jobType: JobType): void {
     this.#running++;
     this.#dispatched++;
     // Not awaited: handlers run side by side. No rejection is left unhandled: dispatch's own
@@ -723,7 +729,6 @@ export class QueueLane {
         signal: this.#o.signal,
         progress: this.#progress,
         control,
-        missingType: jobType === undefined ? this.#o.jobs.missingType(message.type) : undefined,
       }),
     )
       .catch((error: unknown): Outcome => ({ kind: 'retry', error: `dispatch failed: ${describeError(error)}` }))

@@ -89,6 +89,11 @@ export class JobRegistry {
     return carried;
   }
 
+  /** A configuration problem's words for a name that is not registered: `"x" is not a registered job type (registered: …)`. */
+  notRegistered(type: string): string {
+    return `"${type}" is not a registered job type (registered: ${this.types().join(', ') || 'none'})`;
+  }
+
   /** Why a message of `type` has no handler here: not registered, or not one its queue carries. */
   missingType(type: string): string {
     if (this.#all === undefined || !this.#all.has(type)) return `unknown job type "${type}"`;
