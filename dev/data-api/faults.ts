@@ -23,6 +23,8 @@ export interface FaultRule {
   delayMs?: number;
   /** Operation names, e.g. ['Execute', 'BeginTransaction']; default all. */
   operations?: string[];
+  /** Only calls whose SQL contains this text (a test failing one statement of several); default any. */
+  statementContains?: string;
 }
 
 export interface FaultInjector {
@@ -55,12 +57,13 @@ export class Faults implements FaultInjector {
     return this.fired;
   }
 
-  /** The fault to apply to this call, if any; rules fire in the order they were injected. */
-  take(operation: string): FaultRule | undefined {
+  /** The fault to apply to this call (its SQL, if it has one), if any; rules fire in the order they were injected. */
+  take(operation: string, sql?: string): FaultRule | undefined {
     for (let i = 0; i < this.rules.length; i++) {
       const active = this.rules[i]!;
       const { rule } = active;
       if (rule.operations !== undefined && !rule.operations.includes(operation)) continue;
+      if (rule.statementContains !== undefined && !(sql ?? '').includes(rule.statementContains)) continue;
       if (rule.probability !== undefined) {
         if (Math.random() >= rule.probability) continue;
       } else if (--active.remaining <= 0) {
@@ -87,5 +90,6 @@ export function validateRule(input: unknown): FaultRule {
   if (rule.operations !== undefined && !(Array.isArray(rule.operations) && rule.operations.every((op) => typeof op === 'string'))) {
     throw badRequest('Fault operations must be a list of operation names');
   }
+  if (rule.statementContains !== undefined && typeof rule.statementContains !== 'string') throw badRequest('Fault statementContains must be text');
   return rule as FaultRule;
 }

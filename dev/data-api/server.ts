@@ -225,7 +225,8 @@ export async function startLocalDataApi(options: LocalDataApiOptions = {}): Prom
     counts.byOperation[operation] = (counts.byOperation[operation] ?? 0) + 1;
     const body = await readJson(request);
     if (latencyMs > 0) await sleep(latencyMs);
-    const fault = faults.take(operation);
+    const sql = (body as { sql?: unknown } | null)?.sql;
+    const fault = faults.take(operation, typeof sql === 'string' ? sql : undefined);
     switch (fault?.kind) {
       case 'resuming':
         throw databaseResuming(instanceId);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DataApiUnavailableError } from '../db/errors.js';
 import type { Db } from '../db/types.js';
 import { claimBatch } from '../sql/claimBatch.js';
 import { claimGroupHeads, findGroupHeads, type GroupHead } from '../sql/claimGroupHeads.js';
@@ -122,9 +123,10 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const leaseToken = randomUUID();
   const leaseUntil = new Date(input.now.getTime() + input.leaseMs);
   if (claimsInOneStatement(input)) {
-    const claimed = await claimFairMessages(db, { queue: input.queue, limit: input.limit, leaseToken, now: input.now, leaseUntil });
-    if (claimed > 0) {
-      const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf: () => undefined });
+    const lease = await leaseOrLoseReply(() => claimFairMessages(db, { queue: input.queue, limit: input.limit, leaseToken, now: input.now, leaseUntil }));
+    if (lease.lost !== undefined || lease.leased > 0) {
+      const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed: lease.leased, startOf: () => undefined });
+      if (messages.length === 0 && lease.lost !== undefined) throw lease.lost;
       return { leaseToken, leaseUntil, claimed: messages.length, throttled: false, groupRated: 0, messages };
     }
   }
@@ -153,29 +155,37 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     if (permitted === 0) return { leaseToken, leaseUntil, claimed: 0, permitted, ...overrides, messages: [] };
     limit = permitted;
   }
-  let claimed: number;
   let throttled: boolean | undefined;
+  // Best effort: a permit not given back frees itself when its window or the lease ends.
+  const giveBackUnused = async (keep: number) => {
+    if (permitted !== undefined && keep < permitted) await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep, now: input.now }).catch(() => {});
+  };
+  let lease: Lease;
   try {
     const claim = { queue: input.queue, limit, leaseToken, now: input.now, leaseUntil };
-    if (groups !== undefined) {
-      const leased = await claimGroupMessages(db, { ...claim, ...groups.limits, candidates: groups.candidates });
-      // Rows changed are the messages and the rate permits they took (one each where rated). With
-      // rated and unrated groups mixed this is an upper bound: the read-back stops at an empty page.
-      claimed = groups.everyGroupRated ? leased / 2 : leased;
-    } else {
+    lease = await leaseOrLoseReply(async () => {
+      if (groups !== undefined) {
+        const leased = await claimGroupMessages(db, { ...claim, ...groups.limits, candidates: groups.candidates });
+        // Rows changed are the messages and the rate permits they took (one each where rated). With
+        // rated and unrated groups mixed this is an upper bound: the read-back stops at an empty page.
+        return groups.everyGroupRated ? leased / 2 : leased;
+      }
       // Followers only where no permits count messages: the permits allow `limit` messages, not heads.
-      claimed = heads !== undefined ? await claimGroupHeads(db, { ...claim, heads, followers: permitted === undefined }) : await claimBatch(db, claim);
-    }
+      return heads !== undefined ? claimGroupHeads(db, { ...claim, heads, followers: permitted === undefined }) : claimBatch(db, claim);
+    });
   } catch (error) {
-    // The claim may or may not have run: it keeps none. Unreturned permits free themselves (window, lease).
-    if (permitted !== undefined) await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep: 0, now: input.now }).catch(() => {});
+    // The claim did not run: it keeps none.
+    await giveBackUnused(0);
     throw error;
   }
-  if (permitted !== undefined && claimed < permitted) {
-    // Best effort: a permit not given back frees itself when its window or the lease ends.
-    await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep: claimed, now: input.now }).catch(() => {});
-  }
+  let claimed = lease.leased;
+  if (lease.lost === undefined) await giveBackUnused(claimed);
   const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf });
+  if (lease.lost !== undefined) {
+    claimed = messages.length;
+    await giveBackUnused(claimed);
+    if (claimed === 0) throw lease.lost;
+  }
   if (input.fifo === true) {
     input.heads?.taken(messages);
   }
@@ -196,6 +206,24 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     ...overrides,
     messages,
   };
+}
+
+/**
+ * What a claim statement leased: `leased` rows, or, when its reply was lost after it was sent (a
+ * 5xx, a network failure), `lost` and as many as its read-back by token finds. A statement that ran
+ * and lost its reply would otherwise leave its messages to wait out their lease, an attempt counted.
+ * One whose rows the read-back does not find did not run, or has not committed yet: those
+ * messages wait out their lease, as before, and the claim fails.
+ */
+type Lease = { leased: number; lost?: undefined } | { leased: number; lost: DataApiUnavailableError };
+
+async function leaseOrLoseReply(statement: () => Promise<number>): Promise<Lease> {
+  try {
+    return { leased: await statement() };
+  } catch (error) {
+    if (error instanceof DataApiUnavailableError && error.requestMayHaveRun) return { leased: Number.POSITIVE_INFINITY, lost: error };
+    throw error;
+  }
 }
 
 /** The claim's messages by lease token, in pages, with payloads too large for their rows read slice by slice. */

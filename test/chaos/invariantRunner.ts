@@ -449,10 +449,10 @@ class FaultSchedule {
   ) {}
 
   start(): void {
-    const injector = this.stack.server.faults as typeof this.stack.server.faults & { take(operation: string): FaultRule | undefined };
+    const injector = this.stack.server.faults as typeof this.stack.server.faults & { take(operation: string, sql?: string): FaultRule | undefined };
     const take = injector.take.bind(injector);
-    injector.take = (operation: string) => {
-      const rule = take(operation);
+    injector.take = (operation: string, sql?: string) => {
+      const rule = take(operation, sql);
       if (rule !== undefined)
         (rule.kind === 'delay' ? this.delayedAtMs : rule.kind === 'unavailable-after' ? this.lostRepliesAtMs : this.refusedAtMs).push(Date.now());
       return rule;

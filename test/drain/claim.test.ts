@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { worstCaseResponseBytes } from '../../dev/data-api/results.js';
 import { ManualClock } from '../../lib/clock.js';
 import { claimMessages, DEFAULT_MAX_PAGE_BYTES, HeadCandidates } from '../../lib/drain/claim.js';
+import { DataApiUnavailableError } from '../../lib/db/errors.js';
+import { LEASE_SET } from '../../lib/sql/claimBatch.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { JSON_RECORDS_ROW_BYTES_PARAMS, ROW_OVERHEAD_BYTES } from '../../lib/sql/responseBytes.js';
 import { useStack } from '../support/stack.js';
@@ -10,6 +12,8 @@ import { appOn, jobType, readRows, seed } from './helpers.js';
 const stack = useStack();
 
 const T0 = '2026-01-01T00:00:00.000Z';
+/** Text every claim statement's SET has (the lease it writes). */
+const LEASE_SET_TEXT = LEASE_SET.split('\n')[0]!;
 
 async function seeded(queue: string, count: number, payload: unknown = {}) {
   const clock = new ManualClock(T0);
@@ -174,6 +178,73 @@ describe("claim reads under the Data API's response limits, whatever it escapes"
     expect(claim.messages.map((m) => JSON.stringify(m.payload))).toEqual(payloads.map((payload) => JSON.stringify(payload)));
     // 201 KB each at worst: 5 fit a page, so two reads.
     expect(db.stats.calls).toBe(1 + 2);
+  });
+});
+
+describe('claimMessages when the claim statement ran and its reply was lost', () => {
+  /** The next claim statement runs, then the Data API answers 503 (lib/db does not re-send it: it is not idempotent). */
+  const loseNextClaimReply = () => {
+    const before = stack.server.faults.injected();
+    stack.server.faults.inject({ kind: 'unavailable-after', operations: ['Execute'], statementContains: LEASE_SET_TEXT });
+    return { fired: () => stack.server.faults.injected() - before };
+  };
+
+  it('reads what it leased back by its token: the messages run now, not a lease later, each attempt counted once', async () => {
+    const { app, clock, ids } = await seeded('lost-reply', 3);
+    const lost = loseNextClaimReply();
+    const claim = await claimMessages(app.db, { queue: 'lost-reply', limit: 10, now: clock.now(), leaseMs: 60_000 });
+    expect(lost.fired()).toBe(1);
+    expect(claim.claimed).toBe(3);
+    expect(claim.messages.map((m) => [m.id, m.attempts, m.leaseToken])).toEqual(ids.map((id) => [id, 1, claim.leaseToken]));
+  });
+
+  it('fails when the statement leased nothing, as when it did not run', async () => {
+    const { app, clock } = await seeded('lost-empty', 0);
+    const lost = loseNextClaimReply();
+    await expect(claimMessages(app.db, { queue: 'lost-empty', limit: 10, now: clock.now(), leaseMs: 60_000 })).rejects.toBeInstanceOf(DataApiUnavailableError);
+    expect(lost.fired()).toBe(1);
+  });
+
+  it('on a FIFO queue, takes the heads and their followers', async () => {
+    const clock = new ManualClock(T0);
+    const queue = 'lost-fifo';
+    const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
+    const ids = await seed(
+      app,
+      ['a', 'b', 'a', 'b'].map((groupKey) => ({ queue, type: 't', groupKey })),
+    );
+    const lost = loseNextClaimReply();
+    const claim = await claimMessages(app.db, { queue, limit: 10, now: clock.now(), leaseMs: 60_000, fifo: true, heads: new HeadCandidates() });
+    expect(lost.fired()).toBe(1);
+    expect(claim.messages.map((m) => m.id).sort()).toEqual([...ids].sort());
+  });
+
+  it('on a fair queue, whose claim is one statement', async () => {
+    const clock = new ManualClock(T0);
+    const queue = 'lost-fair';
+    const app = appOn(stack, { queues: [{ name: queue, groups: { fair: true } }], jobTypes: [jobType('t', async () => {})], clock });
+    const ids = await seed(
+      app,
+      ['a', 'b', 'a'].map((groupKey) => ({ queue, type: 't', groupKey })),
+    );
+    const db = stack.newDb();
+    const lost = loseNextClaimReply();
+    const claim = await claimMessages(db, { queue, limit: 10, now: clock.now(), leaseMs: 60_000, groups: { fair: true } });
+    expect(lost.fired()).toBe(1);
+    expect(claim.messages.map((m) => m.id).sort()).toEqual([...ids].sort());
+    // The statement, then the read-back until an empty page (how many it leased is unknown): no second claim.
+    expect(db.stats.calls).toBe(3);
+  });
+
+  it('under queue-wide limits, keeps the permits of what it leased and gives back the rest', async () => {
+    const { app, clock } = await seeded('lost-permits', 2);
+    const lost = loseNextClaimReply();
+    const limits = { run: { slots: 5 } };
+    const claim = await claimMessages(app.db, { queue: 'lost-permits', limit: 5, now: clock.now(), leaseMs: 60_000, permits: limits });
+    expect(lost.fired()).toBe(1);
+    expect(claim).toMatchObject({ claimed: 2, permitted: 5 });
+    const [held] = await stack.sql.query("SELECT COUNT(*) AS n FROM queue_permits WHERE queue = 'lost-permits' AND held_by = ?", [claim.leaseToken]);
+    expect(Number((held as { n: number }[])[0]!.n)).toBe(2);
   });
 });
 

@@ -243,6 +243,24 @@ describe('drain', () => {
     expect((await readRows(stack, 'lease')).get(id!)).toMatchObject({ status: 'done', attempts: 2 });
   });
 
+  it('runs the messages of a claim whose reply was lost in the same run, each attempt counted once', async () => {
+    const clock = new ManualClock(T0);
+    const attempts: number[] = [];
+    const app = appOn(stack, {
+      queues: [{ name: 'lost-claim' }],
+      jobTypes: [jobType('record', async (_p, context) => void attempts.push(context.attempt))],
+      clock,
+    });
+    await seed(
+      app,
+      Array.from({ length: 3 }, () => ({ queue: 'lost-claim', type: 'record' })),
+    );
+    stack.server.faults.inject({ kind: 'unavailable-after', operations: ['Execute'], statementContains: "SET m.status = 'running'" });
+    const summary = await drain(app, { remainingTimeMs: plenty });
+    expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
+    expect(attempts).toEqual([1, 1, 1]);
+  });
+
   it('dead-letters without dispatch a message whose every lease expired', async () => {
     const clock = new ManualClock(T0);
     let dispatched = 0;

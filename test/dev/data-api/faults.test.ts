@@ -99,6 +99,15 @@ describe('fault selection', () => {
     expect(await api.rollback(id)).toBe('Rollback Complete');
   });
 
+  it('only hits statements containing the given text', async () => {
+    api.server.faults.inject({ kind: 'unavailable', operations: ['Execute'], statementContains: 'INSERT INTO events' });
+    expect((await api.execute('SELECT 1')).records).toEqual([[{ longValue: 1 }]]);
+    expect(await failure(api.execute('INSERT INTO events (name) VALUES (:name)', { name: { stringValue: 'refused' } }))).toBeInstanceOf(
+      ServiceUnavailableError,
+    );
+    expect(await countEvents('refused')).toBe(0);
+  });
+
   it('unavailable-after on CommitTransaction: the commit happened though the answer was lost', async () => {
     const id = await api.begin();
     await api.execute('INSERT INTO events (name) VALUES (:name)', { name: { stringValue: 'commit-lost' } }, { transactionId: id });
