@@ -37,6 +37,7 @@ import { LingerSchedule } from './lingerSchedule.js';
 import { LoopWakeups } from './loopWakeups.js';
 import { claimBatchSize, permittedClaim } from './permitBudget.js';
 import { canRunAfterPromise, waitsOnOwnPermits } from './promiseKeeping.js';
+import { ClaimRetry } from './claimRetry.js';
 import { TokenBucket } from './rateLimiter.js';
 import type { RateStarts } from './rateStarts.js';
 import { ReadyQueue } from './readyQueue.js';
@@ -45,9 +46,10 @@ import type { Settler } from './settle.js';
 
 /**
  * What a timer wakes the lane's loop for: a rate-limit token, a lingering poll, permits, a start
- * time, FIFO heads, renewing the promise, a message late for its start time, a partial batch due.
+ * time, FIFO heads, renewing the promise, a message late for its start time, a partial batch due,
+ * a claim again after one failed.
  */
-type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'groups' | 'promise' | 'late' | 'batch';
+type TimerReason = 'token' | 'poll' | 'permits' | 'start' | 'heads' | 'groups' | 'promise' | 'late' | 'batch' | 'retry';
 
 /**
  * What the lane is doing, changed only through #setMode:
@@ -125,6 +127,8 @@ export class QueueLane {
   #groupsOverridden = false;
   /** When a lane held back by its groups' limits claims again. */
   readonly #groupThrottle: GroupThrottle;
+  /** When the lane claims again after a claim failed, or whether it stops. */
+  readonly #claimRetry = new ClaimRetry();
   /** Claims the groups' limits held back (the ThrottledClaims metric). */
   #throttledClaims = 0;
   /** Run permits' give-back writes in flight; the run ends only once they have. */
@@ -464,6 +468,11 @@ export class QueueLane {
           return;
         }
       }
+      const retryInMs = this.#claimRetry.msUntilClaim(this.#o.clock.now().getTime());
+      if (retryInMs > 0) {
+        this.#wakeups.after('retry', retryInMs);
+        return;
+      }
       if (!this.#schedulePollOrStop()) return;
       const limit = this.#o.quota.reserve(budget);
       if (limit === 0) {
@@ -503,6 +512,10 @@ export class QueueLane {
         },
         (error: unknown) => {
           this.#o.quota.giveBack(limit);
+          if (this.#claimRetry.failed(error, this.#o.clock.now().getTime())) {
+            this.#o.log.warn('claim failed; this queue is claimed again shortly', { queue: this.#queue.name, error: describeError(error) });
+            return;
+          }
           this.#stop('error');
           this.#errors.push(`claim failed: ${describeError(error)}`);
           this.#o.log.error('claim failed; this queue is not drained further in this run', {
@@ -542,6 +555,7 @@ export class QueueLane {
 
   /** A claim landed: counts it, updates the permits and the mode, and makes its messages ready. */
   #receiveClaim(claim: Claim, limit: number, roundTripMs: number): void {
+    this.#claimRetry.landed();
     this.#claimed += claim.claimed;
     this.#o.quota.giveBack(limit - claim.claimed);
     if (claim.claimed > 0) this.#sawWork = true;

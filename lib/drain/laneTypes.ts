@@ -20,7 +20,7 @@ export type StopReason =
   /** The queue's lease is shorter than the longest handler timeout plus the margin. */
   | 'lease-too-short'
   | 'aborted'
-  /** A claim failed (after the Db layer's own retries). */
+  /** A claim failed (after the Db layer's own retries, and the lane's: lib/drain/claimRetry.ts). */
   | 'error';
 
 export interface LaneSummary extends SettleCounts {

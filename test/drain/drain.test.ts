@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.js';
 import { defineConfig } from '../../lib/config.js';
 import { claimMessages } from '../../lib/drain/claim.js';
+import { CLAIM_RETRY_DELAYS_MS } from '../../lib/drain/claimRetry.js';
 import { drain, UnknownQueueError } from '../../lib/drain/drain.js';
 import { PermanentError, RetryableError } from '../../lib/errors.js';
 import type { JobContext } from '../../lib/jobs/types.js';
@@ -259,6 +260,33 @@ describe('drain', () => {
     const summary = await drain(app, { remainingTimeMs: plenty });
     expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
     expect(attempts).toEqual([1, 1, 1]);
+  });
+
+  it('claims again, later in the run, when the Data API does not answer a claim; stops after the last retry', async () => {
+    const clock = new ManualClock(T0);
+    const app = appOn(stack, { queues: [{ name: 'unanswered' }], jobTypes: [noop], clock });
+    await seed(
+      app,
+      Array.from({ length: 3 }, () => ({ queue: 'unanswered', type: 'noop' })),
+    );
+    const warnings: string[] = [];
+    const log = { warn: (message: string) => void warnings.push(message), error: () => {} };
+    const refuseClaims = (count: number) =>
+      stack.server.faults.inject({ kind: 'unavailable', count, operations: ['Execute'], statementContains: "SET m.status = 'running'" });
+    refuseClaims(CLAIM_RETRY_DELAYS_MS.length);
+    const startMs = clock.now().getTime();
+    const summary = await drain(app, { remainingTimeMs: plenty, sleep: clockSleep(clock), log });
+    expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
+    expect(warnings.filter((w) => w.startsWith('claim failed'))).toHaveLength(CLAIM_RETRY_DELAYS_MS.length);
+    // The waits, one after the other, on the run's clock.
+    expect(clock.now().getTime() - startMs).toBeGreaterThanOrEqual(CLAIM_RETRY_DELAYS_MS.reduce((sum, ms) => sum + ms, 0));
+
+    await seed(app, [{ queue: 'unanswered', type: 'noop' }]);
+    refuseClaims(CLAIM_RETRY_DELAYS_MS.length + 1);
+    const gaveUp = await drain(app, { remainingTimeMs: plenty, sleep: clockSleep(clock), log });
+    expect(gaveUp).toMatchObject({ claimed: 0, errors: [expect.stringMatching(/^unanswered: claim failed: /)] });
+    expect(gaveUp.queues[0]!.stoppedBecause).toBe('error');
+    stack.server.faults.clear();
   });
 
   it('dead-letters without dispatch a message whose every lease expired', async () => {
