@@ -51,7 +51,7 @@ export function createDeadLettersHandler(getApp: () => App, deps: { logger?: Err
     .handler(async (event) => {
       const { path, body } = validInput(event, redriveSchemas);
       const result = await redrive(getApp(), path.queue, body);
-      return ok({ redriven: result.count, more: result.more });
+      return ok({ redriven: result.count, more: result.more, notCarried: result.notCarried });
     });
 
   const purge = middy<APIGatewayProxyEventV2, HttpResponse>()

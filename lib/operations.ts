@@ -10,6 +10,7 @@ import { readTopGroups } from './sql/groupSettings.js';
 import { permitsInUse } from './sql/permits.js';
 import { RESPONSE_PAGE_BYTES } from './sql/responseBytes.js';
 import {
+  countDeadLettersNotOfTypes,
   deadLetterIds,
   groupStats,
   listDeadLetters as readDeadLetters,
@@ -167,22 +168,35 @@ export interface BulkResult {
   more: boolean;
 }
 
+export interface RedriveResult extends BulkResult {
+  /**
+   * Dead letters left dead because the queue does not carry their job type (its `types`), or no
+   * handler is registered for it any more: redriven, they would only be dead-lettered again. Among
+   * the given ids; without ids, among the queue's, counted once the redrive is done (`more` false).
+   */
+  notCarried: number;
+}
+
 /**
  * Sends dead letters back to `waiting` with their attempts reset: the given ids, or the queue's
  * oldest first. At most `limit` per call (default and maximum 1,000), so one statement never
- * holds locks on a huge range; the queue's rate limit then spreads them over drain runs.
+ * holds locks on a huge range; the queue's rate limit then spreads them over drain runs. Only
+ * types the queue carries go back (RedriveResult.notCarried).
  */
-export async function redrive(app: App, queue: string, options: { ids?: readonly string[]; limit?: number } = {}): Promise<BulkResult> {
+export async function redrive(app: App, queue: string, options: { ids?: readonly string[]; limit?: number } = {}): Promise<RedriveResult> {
   const config = declaredQueue(app, queue);
+  const types = app.jobs.carriedBy(config.types).types();
   const limit = bulkLimit(options.ids, options.limit);
   const now = app.clock.now();
   const groupedAvailableAt = new Date(now.getTime() + config.leaseSeconds * 1_000);
   // Ids first, then the change by id: a call re-sent after a lost reply redrives no more than asked.
-  const ids = await deadLetterIds(app.db, { queue, ids: options.ids, limit });
-  const count = await redriveDeadLettersById(app.db, { queue, ids, now, groupedAvailableAt });
+  const ids = await deadLetterIds(app.db, { queue, ids: options.ids, limit, types });
+  const count = await redriveDeadLettersById(app.db, { queue, ids, now, groupedAvailableAt, types });
   // Their drain now, not at the safety net: a FIFO queue's come due a lease from now.
   if (count > 0) await wakeDrain(app, queue, config.fifo ? groupedAvailableAt : undefined);
-  return { count, more: options.ids === undefined && ids.length === limit };
+  const more = options.ids === undefined && ids.length === limit;
+  const notCarried = more ? 0 : await countDeadLettersNotOfTypes(app.db, { queue, ...(options.ids === undefined ? {} : { ids: options.ids }), types });
+  return { count, more, notCarried };
 }
 
 export type PurgeSelection = { ids: readonly string[]; all?: undefined } | { all: true; ids?: undefined };

@@ -139,10 +139,21 @@ export const ROUTES: readonly Route[] = [
     method: 'POST',
     path: '/queues/{queue}/redrive',
     function: 'deadLetters',
-    summary: 'Redrive dead letters (some ids, or all up to limit)',
+    summary: 'Redrive dead letters (some ids, or all up to limit) of the types the queue carries',
     params: queueParams,
     body: redriveBody,
-    responses: { 200: z.object({ redriven: z.number().int(), more: z.boolean() }) },
+    responses: {
+      200: z.object({
+        redriven: z.number().int(),
+        more: z.boolean(),
+        notCarried: z
+          .number()
+          .int()
+          .describe(
+            'dead letters left dead: their type is not one the queue carries, or has no handler (among the ids; without ids, counted once more is false)',
+          ),
+      }),
+    },
   },
   {
     method: 'DELETE',

@@ -14,7 +14,7 @@ import { ratePermits } from '../lib/sql/permits.js';
 import { queueThroughputSql } from '../lib/sql/queueThroughput.js';
 import { rescheduleHeld } from '../lib/sql/rescheduleHeld.js';
 import { useStack } from './support/stack.js';
-import { anyType, testApp } from './http/fixtures.js';
+import { anyType, smsType, testApp } from './http/fixtures.js';
 
 const stack = useStack();
 
@@ -307,7 +307,7 @@ describe('redrive', () => {
     const app = testApp(stack.db);
     const ids = await deadLetters(3);
     app.clock.advance(60_000);
-    expect(await redrive(app, 'default', { ids: [ids[0]!, ids[2]!] })).toEqual({ count: 2, more: false });
+    expect(await redrive(app, 'default', { ids: [ids[0]!, ids[2]!] })).toEqual({ count: 2, more: false, notCarried: 0 });
     const [rows] = (await stack.sql.query('SELECT * FROM queue_messages ORDER BY id')) as any;
     expect(rows.map((r: any) => r.status)).toEqual(['waiting', 'dead', 'waiting']);
     expect(rows[0]).toMatchObject({ attempts: 0, finished_at: null, lease_token: null });
@@ -318,8 +318,8 @@ describe('redrive', () => {
     const app = testApp(stack.db);
     await deadLetters(5);
     const [other] = await deadLetters(1, 'orders');
-    expect(await redrive(app, 'default', { limit: 3 })).toEqual({ count: 3, more: true });
-    expect(await redrive(app, 'default', { limit: 3 })).toEqual({ count: 2, more: false });
+    expect(await redrive(app, 'default', { limit: 3 })).toEqual({ count: 3, more: true, notCarried: 0 });
+    expect(await redrive(app, 'default', { limit: 3 })).toEqual({ count: 2, more: false, notCarried: 0 });
     expect((await statuses())[other!]).toBe('dead');
   });
 
@@ -327,7 +327,27 @@ describe('redrive', () => {
     const app = testApp(stack.db);
     const [live] = (await enqueue(app, 'default', [{ type: 'any', payload: 1 }])).map((a) => a.id);
     const [elsewhere] = await deadLetters(1, 'orders');
-    expect(await redrive(app, 'default', { ids: [live!, elsewhere!] })).toEqual({ count: 0, more: false });
+    expect(await redrive(app, 'default', { ids: [live!, elsewhere!] })).toEqual({ count: 0, more: false, notCarried: 0 });
+  });
+
+  it('leaves dead the letters of types the queue does not carry, or without a handler, and counts them', async () => {
+    const ids = await deadLetters(4);
+    // One of a type the queue does not carry any more, one of a type no longer registered.
+    await stack.sql.query("UPDATE queue_messages SET type = 'sms.send' WHERE id = ?", [ids[1]]);
+    await stack.sql.query("UPDATE queue_messages SET type = 'retired.type' WHERE id = ?", [ids[2]]);
+    const app = createApp({
+      db: stack.db,
+      clock: new ManualClock('2026-03-01T12:00:00.000Z'),
+      config: defineConfig({ jobTypes: [smsType, anyType], queues: [{ name: 'default', types: ['any'] }] }),
+      env: {},
+    });
+    // The oldest first: the others are not chosen, so a call of `limit` is not spent on them.
+    expect(await redrive(app, 'default', { limit: 1 })).toEqual({ count: 1, more: true, notCarried: 0 });
+    expect(await redrive(app, 'default', { limit: 1 })).toEqual({ count: 1, more: true, notCarried: 0 });
+    expect(await redrive(app, 'default', { limit: 1 })).toEqual({ count: 0, more: false, notCarried: 2 });
+    expect(await redrive(app, 'default', { ids: [ids[1]!, ids[2]!, ids[3]!] })).toEqual({ count: 0, more: false, notCarried: 2 });
+    expect((await statuses())[ids[1]!]).toBe('dead');
+    expect((await statuses())[ids[2]!]).toBe('dead');
   });
 });
 

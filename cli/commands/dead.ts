@@ -44,11 +44,20 @@ export const deadRedriveCommand: Command = {
   arity: { min: 1, max: 1 + DEAD_LETTER_LIMITS.maxBulk },
   async run(context, [queue, ...ids]) {
     const selection = bulkSelection(context, ids, 'dead redrive');
-    const result = await repeatBulk(selection, (limit) => redrive(context.app(), queue!, { ...selection.call, ...(limit !== undefined ? { limit } : {}) }));
-    if (context.json) return context.printJson(result);
+    let notCarried = 0;
+    const result = await repeatBulk(selection, async (limit) => {
+      const call = await redrive(context.app(), queue!, { ...selection.call, ...(limit !== undefined ? { limit } : {}) });
+      notCarried = call.notCarried;
+      return call;
+    });
+    if (context.json) return context.printJson({ ...result, notCarried });
     context.print(
       `redrove ${formatCount(result.count)} dead letter${result.count === 1 ? '' : 's'} of ${queue}${result.more ? ' (more remain: run again)' : ''}`,
     );
+    if (notCarried > 0) {
+      const [subject, is, has] = notCarried === 1 ? ['its job type', 'is', 'has'] : ['their job types', 'are', 'have'];
+      context.print(`left ${formatCount(notCarried)} dead: ${subject} ${is} not carried by ${queue} or ${has} no handler (see its types in queue.config.ts)`);
+    }
   },
 };
 

@@ -76,7 +76,7 @@ export function createApi(options: ApiOptions): (request: ApiRequest) => Promise
     'POST /api/queues/{queue}/redrive': async (params, request) => {
       const { queue } = parse(queueParams, params, 'path');
       const result = await redrive(app, queue, parse(redriveBody, request.body, 'body'));
-      return ok({ redriven: result.count, more: result.more });
+      return ok({ redriven: result.count, more: result.more, notCarried: result.notCarried });
     },
     'DELETE /api/queues/{queue}/dead': async (params, request) => {
       const { queue } = parse(queueParams, params, 'path');

@@ -74,10 +74,16 @@ export async function listDeadLetters(db: Db, input: { queue: string; limit: num
  * time: at most 99 bytes); others come back NULL. Any key, up to 1,020 bytes, on 1,000 rows would
  * pass the Data API's 1 MiB; at most 99 bytes each, even escaped 6 per byte, they come to ~700 KB.
  */
+/** A message's type is one of `:types` (a comma-separated list: type names have no commas), unless `:allTypes`. */
+const OF_TYPES = (column: string) => `(:allTypes OR FIND_IN_SET(${column}, :types))`;
+
+/** The parameters of OF_TYPES for a list of types, or for any type. */
+const typeParams = (types: readonly string[] | undefined) => ({ allTypes: types === undefined, types: (types ?? []).join(',') });
+
 const SELECT_DEAD_LETTER_IDS = `
 SELECT id, IF(dedup_key LIKE 'recurring:%' AND LENGTH(dedup_key) <= 99, dedup_key, NULL) AS slot_key
 FROM queue_messages
-WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids))
+WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids)) AND ${OF_TYPES('type')}
 ORDER BY id
 LIMIT :limit`;
 
@@ -87,6 +93,8 @@ export interface DeadLetterSelection {
   ids?: readonly string[];
   /** At most this many, oldest first. */
   limit: number;
+  /** Only dead letters of these job types; of any type when omitted. */
+  types?: readonly string[];
 }
 
 /**
@@ -97,7 +105,7 @@ export async function selectDeadLetters(db: Db, input: DeadLetterSelection): Pro
   if (input.limit <= 0 || input.ids?.length === 0) return [];
   const rows = await db.query<{ id: string; slot_key: string | null }>(
     SELECT_DEAD_LETTER_IDS,
-    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit },
+    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), limit: input.limit, ...typeParams(input.types) },
     { idempotent: true },
   );
   return rows.map((row) => ({ id: row.id, slotKey: row.slot_key }));
@@ -129,7 +137,7 @@ UPDATE ${ID_TABLE}
 STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = chosen.id
 SET m.status = 'waiting', m.attempts = 0, m.available_at = IF(m.group_key IS NULL, :now, :groupedAvailableAt), m.finished_at = NULL,
     m.group_head = m.group_key, m.lease_token = NULL, m.updated_at = :now
-WHERE m.dead_queue = :queue`;
+WHERE m.dead_queue = :queue AND ${OF_TYPES('m.type')}`;
 
 export interface RedriveByIdInput {
   queue: string;
@@ -137,6 +145,8 @@ export interface RedriveByIdInput {
   now: Date;
   /** When a redriven message of a FIFO group becomes due: a lease after now. */
   groupedAvailableAt: Date;
+  /** Only dead letters of these job types; of any type when omitted. */
+  types?: readonly string[];
 }
 
 /**
@@ -147,10 +157,26 @@ export async function redriveDeadLettersById(db: Db, input: RedriveByIdInput): P
   if (input.ids.length === 0) return 0;
   const result = await db.execute(
     REDRIVE_DEAD_LETTERS,
-    { queue: input.queue, ids: input.ids, now: input.now, groupedAvailableAt: input.groupedAvailableAt },
+    { queue: input.queue, ids: input.ids, now: input.now, groupedAvailableAt: input.groupedAvailableAt, ...typeParams(input.types) },
     { idempotent: true },
   );
   return result.numberOfRecordsUpdated;
+}
+
+const COUNT_DEAD_LETTERS_NOT_OF_TYPES = `
+SELECT COUNT(*) AS n
+FROM queue_messages
+WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids)) AND NOT FIND_IN_SET(type, :types)`;
+
+/** How many dead letters of the queue (among the given ids, if any) are of none of these types. */
+export async function countDeadLettersNotOfTypes(db: Db, input: { queue: string; ids?: readonly string[]; types: readonly string[] }): Promise<number> {
+  if (input.ids?.length === 0) return 0;
+  const [row] = await db.query<{ n: number }>(
+    COUNT_DEAD_LETTERS_NOT_OF_TYPES,
+    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), types: input.types.join(',') },
+    { idempotent: true },
+  );
+  return Number(row?.n ?? 0);
 }
 
 export interface RedriveInput extends DeadLetterSelection {
@@ -161,7 +187,13 @@ export interface RedriveInput extends DeadLetterSelection {
 /** Redrives the selected dead letters (see deadLetterIds); returns how many went back to waiting. */
 export async function redriveDeadLetters(db: Db, input: RedriveInput): Promise<number> {
   const ids = await deadLetterIds(db, input);
-  return redriveDeadLettersById(db, { queue: input.queue, ids, now: input.now, groupedAvailableAt: input.groupedAvailableAt });
+  return redriveDeadLettersById(db, {
+    queue: input.queue,
+    ids,
+    now: input.now,
+    groupedAvailableAt: input.groupedAvailableAt,
+    ...(input.types === undefined ? {} : { types: input.types }),
+  });
 }
 
 /* A purged message's payload slices go with it (ON DELETE CASCADE, schema/migrations/004). */
@@ -177,4 +209,4 @@ export async function purgeDeadLettersById(db: Db, input: { queue: string; ids: 
   return result.numberOfRecordsUpdated;
 }
 
-export { PURGE_DEAD_LETTERS, REDRIVE_DEAD_LETTERS, SELECT_DEAD_LETTER_IDS };
+export { COUNT_DEAD_LETTERS_NOT_OF_TYPES, PURGE_DEAD_LETTERS, REDRIVE_DEAD_LETTERS, SELECT_DEAD_LETTER_IDS };

@@ -4,6 +4,7 @@ export { cancelMessage } from './cancelMessage.js';
 export { claimBatch, type ClaimBatchInput } from './claimBatch.js';
 export { deadLetterHeld, type HeldDeadLetter } from './deadLetterHeld.js';
 export {
+  countDeadLettersNotOfTypes,
   deadLetterIds,
   listDeadLetters,
   purgeDeadLettersById,

@@ -83,8 +83,8 @@ describe('POST /queues/{queue}/redrive', () => {
 
   it('redrives all without a body, at most `limit` per call', async () => {
     await deadLetters(3);
-    expect((await call('POST', 'redrive', { body: { limit: 2 } })).body).toEqual({ redriven: 2, more: true });
-    expect((await call('POST', 'redrive')).body).toEqual({ redriven: 1, more: false });
+    expect((await call('POST', 'redrive', { body: { limit: 2 } })).body).toEqual({ redriven: 2, more: true, notCarried: 0 });
+    expect((await call('POST', 'redrive')).body).toEqual({ redriven: 1, more: false, notCarried: 0 });
     expect(await statuses()).toEqual(['waiting', 'waiting', 'waiting']);
   });
 

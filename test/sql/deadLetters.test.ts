@@ -1,6 +1,7 @@
 /** Dead letters: redrive and purge act on chosen ids, so a call re-sent after a lost reply does no more than asked. */
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  countDeadLettersNotOfTypes,
   deadLetterIds,
   listDeadLetters,
   PURGE_DEAD_LETTERS,
@@ -95,6 +96,25 @@ describe('deadLetterIds', () => {
     // A purged message's payload slices go with it.
     const [parts] = (await stack.sql.query('SELECT COUNT(*) AS n FROM queue_payload_parts')) as any;
     expect(Number(parts[0].n)).toBe(0);
+  });
+});
+
+describe('dead letters by type', () => {
+  it('selects and redrives only dead letters of the given types, and counts those of none of them', async () => {
+    const ids = await deadLetters('typed', 4);
+    await stack.sql.query("UPDATE queue_messages SET type = 'sms.send' WHERE id IN (?, ?)", [ids[1], ids[3]]);
+    const sms = ['sms.send', 'mail.send'];
+    expect(await deadLetterIds(stack.db, { queue: 'typed', limit: 10, types: sms })).toEqual([ids[1], ids[3]]);
+    expect(await deadLetterIds(stack.db, { queue: 'typed', ids: [ids[0]!, ids[1]!, ids[2]!], limit: 2, types: sms })).toEqual([ids[1]]);
+    expect(await countDeadLettersNotOfTypes(stack.db, { queue: 'typed', types: sms })).toBe(2);
+    expect(await countDeadLettersNotOfTypes(stack.db, { queue: 'typed', ids: [ids[0]!, ids[1]!], types: sms })).toBe(1);
+    expect(await countDeadLettersNotOfTypes(stack.db, { queue: 'typed', types: ['any', ...sms] })).toBe(0);
+    // Given ids that fit the limit are not read first: the redrive itself leaves the other types alone.
+    expect(await redriveDeadLetters(stack.db, { queue: 'typed', ids, limit: 10, now: NOW, groupedAvailableAt: NOW, types: sms })).toBe(2);
+    expect(await countByStatus('typed')).toEqual({ dead: 2, waiting: 2 });
+    // No type carried: nothing.
+    expect(await redriveDeadLetters(stack.db, { queue: 'typed', ids, limit: 10, now: NOW, groupedAvailableAt: NOW, types: [] })).toBe(0);
+    expect(await countDeadLettersNotOfTypes(stack.db, { queue: 'typed', types: [] })).toBe(2);
   });
 });
 

@@ -543,21 +543,30 @@ async function bulk(action, scope) {
 
   const call = (body) =>
     action === 'redrive'
-      ? api('POST', `/api/queues/${encodeURIComponent(queue)}/redrive`, body).then((r) => ({ count: r.redriven, more: r.more }))
-      : api('DELETE', `/api/queues/${encodeURIComponent(queue)}/dead`, body).then((r) => ({ count: r.purged, more: r.more }));
+      ? api('POST', `/api/queues/${encodeURIComponent(queue)}/redrive`, body).then((r) => ({ count: r.redriven, more: r.more, notCarried: r.notCarried }))
+      : api('DELETE', `/api/queues/${encodeURIComponent(queue)}/dead`, body).then((r) => ({ count: r.purged, more: r.more, notCarried: 0 }));
   let done = 0;
+  // Dead letters a redrive left: their type is not one the queue carries (or has no handler).
+  let left = 0;
   try {
     if (ids) {
-      for (let i = 0; i < ids.length; i += MAX_BULK) done += (await call({ ids: ids.slice(i, i + MAX_BULK) })).count;
+      for (let i = 0; i < ids.length; i += MAX_BULK) {
+        const result = await call({ ids: ids.slice(i, i + MAX_BULK) });
+        done += result.count;
+        left += result.notCarried;
+      }
     } else {
       // At most 1,000 per call, so no statement holds locks for long; "more" says call again.
       for (;;) {
         const result = await call(action === 'redrive' ? {} : { all: true });
         done += result.count;
+        left = result.notCarried;
         if (!result.more || result.count === 0) break;
       }
     }
-    notice(`${action === 'redrive' ? 'Redrove' : 'Purged'} ${count(done)} dead ${plural(done, 'letter')} of ${queue}.`);
+    const leftNote =
+      left > 0 ? ` ${count(left)} left dead: ${left === 1 ? 'its type is' : 'their types are'} not carried by ${queue} or without a handler.` : '';
+    notice(`${action === 'redrive' ? 'Redrove' : 'Purged'} ${count(done)} dead ${plural(done, 'letter')} of ${queue}.${leftNote}`);
   } catch (error) {
     showProblem(`${action === 'redrive' ? 'Redrive' : 'Purge'} stopped after ${count(done)}: ${error.message}`);
   }

@@ -59,15 +59,25 @@ it('redrives the given ids, then all the rest', async () => {
   const ids = await killTexts(3);
   expect(await runCaptured(['dead', 'redrive', 'sms', ids[0]!], env)).toMatchObject({ code: 0, stdout: 'redrove 1 dead letter of sms\n' });
   expect(await statuses(ids)).toEqual(['waiting', 'dead', 'dead']);
-  expect(json(await runCaptured(['dead', 'redrive', 'sms', '--json'], env))).toEqual({ count: 2, more: false });
+  expect(json(await runCaptured(['dead', 'redrive', 'sms', '--json'], env))).toEqual({ count: 2, more: false, notCarried: 0 });
   expect(await statuses(ids)).toEqual(['waiting', 'waiting', 'waiting']);
   const [rows] = (await stack.sql.query('SELECT attempts FROM queue_messages WHERE id IN (?)', [ids])) as any[];
   expect(rows.map((row: { attempts: number }) => row.attempts)).toEqual([0, 0, 0]);
 });
 
+it('says which dead letters it left: their type has no handler', async () => {
+  const ids = await killTexts(2);
+  await stack.sql.query("UPDATE queue_messages SET type = 'retired.type' WHERE id = ?", [ids[1]]);
+  expect(await runCaptured(['dead', 'redrive', 'sms'], env)).toMatchObject({
+    code: 0,
+    stdout: 'redrove 1 dead letter of sms\nleft 1 dead: its job type is not carried by sms or has no handler (see its types in queue.config.ts)\n',
+  });
+  expect(await statuses(ids)).toEqual(['waiting', 'dead']);
+});
+
 it('redrives at most --limit', async () => {
   const ids = await killTexts(3);
-  expect(json(await runCaptured(['dead', 'redrive', 'sms', '--limit', '2', '--json'], env))).toEqual({ count: 2, more: true });
+  expect(json(await runCaptured(['dead', 'redrive', 'sms', '--limit', '2', '--json'], env))).toEqual({ count: 2, more: true, notCarried: 0 });
   expect((await statuses(ids)).filter((status) => status === 'dead')).toHaveLength(1);
 });
 

@@ -337,13 +337,13 @@ describe('recurring entries in /api/overview', () => {
 describe('actions', () => {
   it('redrive and purge as the API does, and answer how many changed', async () => {
     const ids = await deadLetters(3);
-    expect((await jsonCall('POST', '/api/queues/default/redrive', { ids: [ids[0]!.toUpperCase()] })).json).toEqual({ redriven: 1, more: false });
+    expect((await jsonCall('POST', '/api/queues/default/redrive', { ids: [ids[0]!.toUpperCase()] })).json).toEqual({ redriven: 1, more: false, notCarried: 0 });
     const purge = await jsonCall('DELETE', '/api/queues/default/dead', { ids: [ids[1]] });
     expect(purge.json, purge.text).toEqual({ purged: 1, more: false });
     const page = (await call(dashboard, 'GET', '/api/queues/default/dead?limit=10')).json;
     expect(page.messages.map((m: any) => m.id)).toEqual([ids[2]]);
     expect(page.messages[0]).toMatchObject({ lastError: 'boom', payload: { i: 2 } });
-    expect((await jsonCall('POST', '/api/queues/default/redrive', {})).json).toEqual({ redriven: 1, more: false });
+    expect((await jsonCall('POST', '/api/queues/default/redrive', {})).json).toEqual({ redriven: 1, more: false, notCarried: 0 });
     expect((await call(dashboard, 'GET', `/api/messages/${ids[0]}`)).json).toMatchObject({ id: ids[0], status: 'waiting', attempts: 0, payload: { i: 0 } });
   });
 
@@ -430,7 +430,7 @@ describe('refusals', () => {
       headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${dashboard.port}` },
       body,
     });
-    expect(own.json).toEqual({ redriven: 1, more: false });
+    expect(own.json).toEqual({ redriven: 1, more: false, notCarried: 0 });
   });
 
   it('never show SQL, driver text or a stack: faults are 500 or 503, the details go to the log', async () => {
