@@ -195,7 +195,10 @@ export async function redrive(app: App, queue: string, options: { ids?: readonly
   // Their drain now, not at the safety net: a FIFO queue's come due a lease from now.
   if (count > 0) await wakeDrain(app, queue, config.fifo ? groupedAvailableAt : undefined);
   const more = options.ids === undefined && ids.length === limit;
-  const notCarried = more ? 0 : await countDeadLettersNotOfTypes(app.db, { queue, ...(options.ids === undefined ? {} : { ids: options.ids }), types });
+  // Every given id redriven: none was left for its type (no count needed).
+  const allRedriven = options.ids !== undefined && count === options.ids.length;
+  const notCarried =
+    more || allRedriven ? 0 : await countDeadLettersNotOfTypes(app.db, { queue, ...(options.ids === undefined ? {} : { ids: options.ids }), types });
   return { count, more, notCarried };
 }
 

@@ -116,8 +116,9 @@ async function ensurePermitsOnce(db: Db, queue: string, limits: PermitLimits, no
 /**
  * Leases up to `limit` due messages (one call) and reads them back in pages bounded by their
  * worst-case size in the response (one call unless the payloads are large). No read is made when
- * nothing was claimed. A queue with queue-wide limits takes its permits first (one call more) and
- * gives back what the claim could not use (only when the queue had fewer due messages than permits).
+ * nothing was claimed (unless the claim's answer was lost: see Lease). A queue with queue-wide
+ * limits takes its permits first (one call more) and gives back what the claim could not use (only
+ * when the queue had fewer due messages than permits, or the claim failed).
  */
 export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const leaseToken = randomUUID();
@@ -125,7 +126,8 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   if (claimsInOneStatement(input)) {
     const lease = await leaseOrLoseReply(() => claimFairMessages(db, { queue: input.queue, limit: input.limit, leaseToken, now: input.now, leaseUntil }));
     if (lease.lost !== undefined || lease.leased > 0) {
-      const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed: lease.leased, startOf: () => undefined });
+      const claimed = lease.lost === undefined ? lease.leased : Number.POSITIVE_INFINITY;
+      const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf: () => undefined });
       if (messages.length === 0 && lease.lost !== undefined) throw lease.lost;
       return { leaseToken, leaseUntil, claimed: messages.length, throttled: false, groupRated: 0, messages };
     }
@@ -149,16 +151,25 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   const startMs = input.now.getTime() + RATE_START_DELAY_MS;
   const startOf = (message: ClaimedMessage): number | undefined =>
     input.permits?.rate !== undefined || (message.groupKey !== null && groups?.ratedGroups.has(message.groupKey) === true) ? startMs : undefined;
+  // Best effort: a permit not given back frees itself when its window or the lease ends.
+  const giveBack = async (keep: number) => {
+    await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep, now: input.now }).catch(() => {});
+  };
   if (input.permits !== undefined) {
     await ensurePermitsOnce(db, input.queue, input.permits, input.now);
-    permitted = await takePermits(db, { queue: input.queue, limits: input.permits, want: limit, leaseToken, now: input.now, leaseUntil });
+    try {
+      permitted = await takePermits(db, { queue: input.queue, limits: input.permits, want: limit, leaseToken, now: input.now, leaseUntil });
+    } catch (error) {
+      // Its answer lost, the take may have run: what it took under this token goes back.
+      await giveBack(0);
+      throw error;
+    }
     if (permitted === 0) return { leaseToken, leaseUntil, claimed: 0, permitted, ...overrides, messages: [] };
     limit = permitted;
   }
   let throttled: boolean | undefined;
-  // Best effort: a permit not given back frees itself when its window or the lease ends.
   const giveBackUnused = async (keep: number) => {
-    if (permitted !== undefined && keep < permitted) await returnUnusedPermits(db, { queue: input.queue, leaseToken, keep, now: input.now }).catch(() => {});
+    if (permitted !== undefined && keep < permitted) await giveBack(keep);
   };
   let lease: Lease;
   try {
@@ -174,14 +185,23 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
       return heads !== undefined ? claimGroupHeads(db, { ...claim, heads, followers: permitted === undefined }) : claimBatch(db, claim);
     });
   } catch (error) {
-    // The claim did not run: it keeps none.
+    // The claim did not run, or may still be running (a statement timeout): it keeps none.
     await giveBackUnused(0);
     throw error;
   }
-  let claimed = lease.leased;
-  if (lease.lost === undefined) await giveBackUnused(claimed);
-  const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf });
-  if (lease.lost !== undefined) {
+  let claimed: number;
+  let messages: HeldClaimedMessage[];
+  if (lease.lost === undefined) {
+    claimed = lease.leased;
+    await giveBackUnused(claimed);
+    messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf });
+  } else {
+    try {
+      messages = await readBack(db, input, { leaseToken, leaseUntil, claimed: Number.POSITIVE_INFINITY, startOf });
+    } catch (error) {
+      await giveBackUnused(0);
+      throw error;
+    }
     claimed = messages.length;
     await giveBackUnused(claimed);
     if (claimed === 0) throw lease.lost;
@@ -209,19 +229,19 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
 }
 
 /**
- * What a claim statement leased: `leased` rows, or, when its reply was lost after it was sent (a
- * 5xx, a network failure), `lost` and as many as its read-back by token finds. A statement that ran
- * and lost its reply would otherwise leave its messages to wait out their lease, an attempt counted.
- * One whose rows the read-back does not find did not run, or has not committed yet: those
- * messages wait out their lease, as before, and the claim fails.
+ * What a claim statement leased: `leased` rows, or `lost` when its answer was lost after it was
+ * sent (a 5xx, a network failure): it may have run, and the caller reads back by the claim's token
+ * whatever it leased, which would otherwise wait out its lease with an attempt counted. When the
+ * read finds none, the statement did not run or has not committed yet (those messages wait out
+ * their lease, as before), and the claim fails.
  */
-type Lease = { leased: number; lost?: undefined } | { leased: number; lost: DataApiUnavailableError };
+type Lease = { leased: number; lost?: undefined } | { lost: DataApiUnavailableError };
 
 async function leaseOrLoseReply(statement: () => Promise<number>): Promise<Lease> {
   try {
     return { leased: await statement() };
   } catch (error) {
-    if (error instanceof DataApiUnavailableError && error.requestMayHaveRun) return { leased: Number.POSITIVE_INFINITY, lost: error };
+    if (error instanceof DataApiUnavailableError && error.requestMayHaveRun) return { lost: error };
     throw error;
   }
 }

@@ -512,7 +512,7 @@ export class QueueLane {
         },
         (error: unknown) => {
           this.#o.quota.giveBack(limit);
-          if (this.#claimRetry.failed(error, this.#o.clock.now().getTime())) {
+          if (this.#mode !== 'stopping' && this.#claimRetry.failed(error, this.#o.clock.now().getTime())) {
             this.#o.log.warn('claim failed; this queue is claimed again shortly', { queue: this.#queue.name, error: describeError(error) });
             return;
           }

@@ -68,18 +68,18 @@ export async function listDeadLetters(db: Db, input: { queue: string; limit: num
  * them no longer dead letters of the queue), so a call for "the queue's oldest" reads their ids
  * first: one call more, on an operator's action.
  */
-/*
- * A purge needs a dead letter's dedup key only when it names a recurring slot (lib/recurring.ts
- * slotKey: 'recurring:', an entry name of at most 64 ASCII characters, ':' and a 24-character
- * time: at most 99 bytes); others come back NULL. Any key, up to 1,020 bytes, on 1,000 rows would
- * pass the Data API's 1 MiB; at most 99 bytes each, even escaped 6 per byte, they come to ~700 KB.
- */
 /** A message's type is one of `:types` (a comma-separated list: type names have no commas), unless `:allTypes`. */
 const OF_TYPES = (column: string) => `(:allTypes OR FIND_IN_SET(${column}, :types))`;
 
 /** The parameters of OF_TYPES for a list of types, or for any type. */
 const typeParams = (types: readonly string[] | undefined) => ({ allTypes: types === undefined, types: (types ?? []).join(',') });
 
+/*
+ * A purge needs a dead letter's dedup key only when it names a recurring slot (lib/recurring.ts
+ * slotKey: 'recurring:', an entry name of at most 64 ASCII characters, ':' and a 24-character
+ * time: at most 99 bytes); others come back NULL. Any key, up to 1,020 bytes, on 1,000 rows would
+ * pass the Data API's 1 MiB; at most 99 bytes each, even escaped 6 per byte, they come to ~700 KB.
+ */
 const SELECT_DEAD_LETTER_IDS = `
 SELECT id, IF(dedup_key LIKE 'recurring:%' AND LENGTH(dedup_key) <= 99, dedup_key, NULL) AS slot_key
 FROM queue_messages
@@ -163,17 +163,24 @@ export async function redriveDeadLettersById(db: Db, input: RedriveByIdInput): P
   return result.numberOfRecordsUpdated;
 }
 
+/* Among given ids, by primary key; among the queue's, through the dead-letter index. */
 const COUNT_DEAD_LETTERS_NOT_OF_TYPES = `
 SELECT COUNT(*) AS n
 FROM queue_messages
-WHERE dead_queue = :queue AND (:allIds OR FIND_IN_SET(id, :ids)) AND NOT FIND_IN_SET(type, :types)`;
+WHERE dead_queue = :queue AND NOT FIND_IN_SET(type, :types)`;
+
+const COUNT_CHOSEN_DEAD_LETTERS_NOT_OF_TYPES = `
+SELECT COUNT(*) AS n
+FROM ${ID_TABLE}
+STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = chosen.id
+WHERE m.dead_queue = :queue AND NOT FIND_IN_SET(m.type, :types)`;
 
 /** How many dead letters of the queue (among the given ids, if any) are of none of these types. */
 export async function countDeadLettersNotOfTypes(db: Db, input: { queue: string; ids?: readonly string[]; types: readonly string[] }): Promise<number> {
   if (input.ids?.length === 0) return 0;
   const [row] = await db.query<{ n: number }>(
-    COUNT_DEAD_LETTERS_NOT_OF_TYPES,
-    { queue: input.queue, allIds: input.ids === undefined, ids: (input.ids ?? []).join(','), types: input.types.join(',') },
+    input.ids === undefined ? COUNT_DEAD_LETTERS_NOT_OF_TYPES : COUNT_CHOSEN_DEAD_LETTERS_NOT_OF_TYPES,
+    { queue: input.queue, ...(input.ids === undefined ? {} : { ids: input.ids }), types: input.types.join(',') },
     { idempotent: true },
   );
   return Number(row?.n ?? 0);
@@ -209,4 +216,4 @@ export async function purgeDeadLettersById(db: Db, input: { queue: string; ids: 
   return result.numberOfRecordsUpdated;
 }
 
-export { COUNT_DEAD_LETTERS_NOT_OF_TYPES, PURGE_DEAD_LETTERS, REDRIVE_DEAD_LETTERS, SELECT_DEAD_LETTER_IDS };
+export { COUNT_CHOSEN_DEAD_LETTERS_NOT_OF_TYPES, COUNT_DEAD_LETTERS_NOT_OF_TYPES, PURGE_DEAD_LETTERS, REDRIVE_DEAD_LETTERS, SELECT_DEAD_LETTER_IDS };

@@ -3,17 +3,14 @@ import { worstCaseResponseBytes } from '../../dev/data-api/results.js';
 import { ManualClock } from '../../lib/clock.js';
 import { claimMessages, DEFAULT_MAX_PAGE_BYTES, HeadCandidates } from '../../lib/drain/claim.js';
 import { DataApiUnavailableError } from '../../lib/db/errors.js';
-import { LEASE_SET } from '../../lib/sql/claimBatch.js';
 import { markHeldDone } from '../../lib/sql/markHeldDone.js';
 import { JSON_RECORDS_ROW_BYTES_PARAMS, ROW_OVERHEAD_BYTES } from '../../lib/sql/responseBytes.js';
 import { useStack } from '../support/stack.js';
-import { appOn, jobType, readRows, seed } from './helpers.js';
+import { appOn, CLAIM_STATEMENT_TEXT, jobType, readRows, seed } from './helpers.js';
 
 const stack = useStack();
 
 const T0 = '2026-01-01T00:00:00.000Z';
-/** Text every claim statement's SET has (the lease it writes). */
-const LEASE_SET_TEXT = LEASE_SET.split('\n')[0]!;
 
 async function seeded(queue: string, count: number, payload: unknown = {}) {
   const clock = new ManualClock(T0);
@@ -185,7 +182,7 @@ describe('claimMessages when the claim statement ran and its reply was lost', ()
   /** The next claim statement runs, then the Data API answers 503 (lib/db does not re-send it: it is not idempotent). */
   const loseNextClaimReply = () => {
     const before = stack.server.faults.injected();
-    stack.server.faults.inject({ kind: 'unavailable-after', operations: ['Execute'], statementContains: LEASE_SET_TEXT });
+    stack.server.faults.inject({ kind: 'unavailable-after', operations: ['Execute'], statementContains: CLAIM_STATEMENT_TEXT });
     return { fired: () => stack.server.faults.injected() - before };
   };
 
@@ -245,6 +242,43 @@ describe('claimMessages when the claim statement ran and its reply was lost', ()
     expect(claim).toMatchObject({ claimed: 2, permitted: 5 });
     const [held] = await stack.sql.query("SELECT COUNT(*) AS n FROM queue_permits WHERE queue = 'lost-permits' AND held_by = ?", [claim.leaseToken]);
     expect(Number((held as { n: number }[])[0]!.n)).toBe(2);
+  });
+});
+
+describe('claimMessages under queue-wide limits, when a call fails', () => {
+  const heldPermits = async (queue: string) => {
+    const [rows] = await stack.sql.query('SELECT COUNT(*) AS n FROM queue_permits WHERE queue = ? AND held_by IS NOT NULL AND free_at > ?', [
+      queue,
+      new Date(T0),
+    ]);
+    return Number((rows as { n: number }[])[0]!.n);
+  };
+
+  it('gives back the permits a take took when its answer was lost', async () => {
+    const { app, clock } = await seeded('lost-take', 2);
+    const limits = { run: { slots: 5 } };
+    stack.server.faults.inject({ kind: 'unavailable-after', operations: ['Execute'], statementContains: 'held_by = :leaseToken' });
+    await expect(claimMessages(app.db, { queue: 'lost-take', limit: 5, now: clock.now(), leaseMs: 60_000, permits: limits })).rejects.toBeInstanceOf(
+      DataApiUnavailableError,
+    );
+    expect(await heldPermits('lost-take')).toBe(0);
+    expect(await claimMessages(app.db, { queue: 'lost-take', limit: 5, now: clock.now(), leaseMs: 60_000, permits: limits })).toMatchObject({
+      claimed: 2,
+      permitted: 5,
+    });
+  });
+
+  it('gives back every permit when the claim lost its answer and the read-back failed too', async () => {
+    const { app, clock } = await seeded('lost-read', 2);
+    const limits = { run: { slots: 5 } };
+    stack.server.faults.inject({ kind: 'unavailable-after', operations: ['Execute'], statementContains: CLAIM_STATEMENT_TEXT });
+    // The read-back is re-sent by lib/db: refuse it more often than that.
+    stack.server.faults.inject({ kind: 'unavailable', count: 10, operations: ['Execute'], statementContains: 'running_bytes' });
+    await expect(claimMessages(app.db, { queue: 'lost-read', limit: 5, now: clock.now(), leaseMs: 60_000, permits: limits })).rejects.toBeInstanceOf(
+      DataApiUnavailableError,
+    );
+    stack.server.faults.clear();
+    expect(await heldPermits('lost-read')).toBe(0);
   });
 });
 

@@ -11,7 +11,7 @@ import { redriveDeadLetters } from '../../lib/sql/deadLetters.js';
 import { setQueuePaused } from '../../lib/sql/queueState.js';
 import { ENQUEUE_LIMITS } from '../../schema/messages.js';
 import { useStack } from '../support/stack.js';
-import { appOn, clockSleep, jobType, plenty, readRows, seed } from './helpers.js';
+import { appOn, CLAIM_STATEMENT_TEXT, clockSleep, jobType, plenty, readRows, seed } from './helpers.js';
 
 const stack = useStack();
 
@@ -256,7 +256,7 @@ describe('drain', () => {
       app,
       Array.from({ length: 3 }, () => ({ queue: 'lost-claim', type: 'record' })),
     );
-    stack.server.faults.inject({ kind: 'unavailable-after', operations: ['Execute'], statementContains: "SET m.status = 'running'" });
+    stack.server.faults.inject({ kind: 'unavailable-after', operations: ['Execute'], statementContains: CLAIM_STATEMENT_TEXT });
     const summary = await drain(app, { remainingTimeMs: plenty });
     expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
     expect(attempts).toEqual([1, 1, 1]);
@@ -272,21 +272,24 @@ describe('drain', () => {
     const warnings: string[] = [];
     const log = { warn: (message: string) => void warnings.push(message), error: () => {} };
     const refuseClaims = (count: number) =>
-      stack.server.faults.inject({ kind: 'unavailable', count, operations: ['Execute'], statementContains: "SET m.status = 'running'" });
-    refuseClaims(CLAIM_RETRY_DELAYS_MS.length);
-    const startMs = clock.now().getTime();
-    const summary = await drain(app, { remainingTimeMs: plenty, sleep: clockSleep(clock), log });
-    expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
-    expect(warnings.filter((w) => w.startsWith('claim failed'))).toHaveLength(CLAIM_RETRY_DELAYS_MS.length);
-    // The waits, one after the other, on the run's clock.
-    expect(clock.now().getTime() - startMs).toBeGreaterThanOrEqual(CLAIM_RETRY_DELAYS_MS.reduce((sum, ms) => sum + ms, 0));
+      stack.server.faults.inject({ kind: 'unavailable', count, operations: ['Execute'], statementContains: CLAIM_STATEMENT_TEXT });
+    try {
+      refuseClaims(CLAIM_RETRY_DELAYS_MS.length);
+      const startMs = clock.now().getTime();
+      const summary = await drain(app, { remainingTimeMs: plenty, sleep: clockSleep(clock), log });
+      expect(summary).toMatchObject({ claimed: 3, done: 3, errors: [] });
+      expect(warnings.filter((w) => w.startsWith('claim failed'))).toHaveLength(CLAIM_RETRY_DELAYS_MS.length);
+      // The waits, one after the other, on the run's clock (each jittered down to half at most).
+      expect(clock.now().getTime() - startMs).toBeGreaterThanOrEqual(CLAIM_RETRY_DELAYS_MS.reduce((sum, ms) => sum + ms / 2, 0));
 
-    await seed(app, [{ queue: 'unanswered', type: 'noop' }]);
-    refuseClaims(CLAIM_RETRY_DELAYS_MS.length + 1);
-    const gaveUp = await drain(app, { remainingTimeMs: plenty, sleep: clockSleep(clock), log });
-    expect(gaveUp).toMatchObject({ claimed: 0, errors: [expect.stringMatching(/^unanswered: claim failed: /)] });
-    expect(gaveUp.queues[0]!.stoppedBecause).toBe('error');
-    stack.server.faults.clear();
+      await seed(app, [{ queue: 'unanswered', type: 'noop' }]);
+      refuseClaims(CLAIM_RETRY_DELAYS_MS.length + 1);
+      const gaveUp = await drain(app, { remainingTimeMs: plenty, sleep: clockSleep(clock), log });
+      expect(gaveUp).toMatchObject({ claimed: 0, errors: [expect.stringMatching(/^unanswered: claim failed: /)] });
+      expect(gaveUp.queues[0]!.stoppedBecause).toBe('error');
+    } finally {
+      stack.server.faults.clear();
+    }
   });
 
   it('dead-letters without dispatch a message whose every lease expired', async () => {

@@ -5,6 +5,7 @@ import { defineConfig } from '../../lib/config.js';
 import type { Clock } from '../../lib/clock.js';
 import { defineJobType, type JobContext, type JobType, type SingleJobType } from '../../lib/jobs/types.js';
 import { groupLimitsOf, type QueueDeclaration } from '../../lib/queues.js';
+import { LEASE_SET } from '../../lib/sql/claimBatch.js';
 import { withFairRounds } from '../../lib/sql/fairRounds.js';
 import { uuidv7 } from '../../lib/ids.js';
 import { insertMessages, type NewMessage } from '../../lib/sql/insertMessages.js';
@@ -103,3 +104,6 @@ export function clockSleep(clock: { advance(ms: number): Date }): (ms: number) =
 }
 
 export const plenty = () => 600_000;
+
+/** Text every claim statement has (the lease its SET writes): a fault injected with it hits claims only. */
+export const CLAIM_STATEMENT_TEXT = LEASE_SET.split('\n')[0]!;

@@ -1,6 +1,8 @@
 /** Dead letters: redrive and purge act on chosen ids, so a call re-sent after a lost reply does no more than asked. */
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  COUNT_CHOSEN_DEAD_LETTERS_NOT_OF_TYPES,
+  COUNT_DEAD_LETTERS_NOT_OF_TYPES,
   countDeadLettersNotOfTypes,
   deadLetterIds,
   listDeadLetters,
@@ -171,12 +173,22 @@ describe('dead letters: the conformance subtests', () => {
       await listDeadLetters(db, { queue: 'bg1', limit: 50, maxBytes: RESPONSE_PAGE_BYTES });
       const ids = await deadLetterIds(db, { queue: 'bg1', limit: 10 });
       await redriveDeadLettersById(db, { queue: 'bg1', ids, now: NOW, groupedAvailableAt: NOW });
+      await countDeadLettersNotOfTypes(db, { queue: 'bg1', ids, types: ['t'] });
+      await countDeadLettersNotOfTypes(db, { queue: 'bg1', types: ['t'] });
       await purgeDeadLettersById(db, { queue: 'bg1', ids });
     });
-    expect(calls.map((call) => call.sql).slice(1)).toEqual([SELECT_DEAD_LETTER_IDS, REDRIVE_DEAD_LETTERS, PURGE_DEAD_LETTERS]);
+    expect(calls.map((call) => call.sql).slice(1)).toEqual([
+      SELECT_DEAD_LETTER_IDS,
+      REDRIVE_DEAD_LETTERS,
+      COUNT_CHOSEN_DEAD_LETTERS_NOT_OF_TYPES,
+      COUNT_DEAD_LETTERS_NOT_OF_TYPES,
+      PURGE_DEAD_LETTERS,
+    ]);
     expectAccess(await explain(stack.db, calls[0]!), { queue_messages: 'ix_queue_messages_dead' });
     expectAccess(await explain(stack.db, calls[1]!), { queue_messages: 'ix_queue_messages_dead' });
     expectAccess(await explain(stack.db, calls[2]!), { m: 'PRIMARY' });
     expectAccess(await explain(stack.db, calls[3]!), { m: 'PRIMARY' });
+    expectAccess(await explain(stack.db, calls[4]!), { queue_messages: 'ix_queue_messages_dead' });
+    expectAccess(await explain(stack.db, calls[5]!), { m: 'PRIMARY' });
   });
 });
