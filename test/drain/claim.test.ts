@@ -22,6 +22,17 @@ async function seeded(queue: string, count: number, payload: unknown = {}) {
   return { app, clock, ids };
 }
 
+/** A FIFO queue with one message per entry of `groups`, in that order. */
+async function seededFifo(queue: string, groups: readonly string[]) {
+  const clock = new ManualClock(T0);
+  const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
+  const ids = await seed(
+    app,
+    groups.map((groupKey) => ({ queue, type: 't', groupKey })),
+  );
+  return { app, clock, ids };
+}
+
 describe('claimMessages', () => {
   it('leases due messages until a deadline, counts the attempt, and reads them back', async () => {
     const { app, clock, ids } = await seeded('lease', 3, { n: 1 });
@@ -203,13 +214,8 @@ describe('claimMessages when the claim statement ran and its reply was lost', ()
   });
 
   it('on a FIFO queue, takes the heads and their followers', async () => {
-    const clock = new ManualClock(T0);
     const queue = 'lost-fifo';
-    const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
-    const ids = await seed(
-      app,
-      ['a', 'b', 'a', 'b'].map((groupKey) => ({ queue, type: 't', groupKey })),
-    );
+    const { app, clock, ids } = await seededFifo(queue, ['a', 'b', 'a', 'b']);
     const lost = loseNextClaimReply();
     const claim = await claimMessages(app.db, { queue, limit: 10, now: clock.now(), leaseMs: 60_000, fifo: true, heads: new HeadCandidates() });
     expect(lost.fired()).toBe(1);
@@ -304,14 +310,9 @@ describe('claimMessages under queue-wide limits', () => {
 
 describe('claimMessages on a FIFO queue', () => {
   it('reads the heads once for several claims: what is left of the read, then the message after each finished group', async () => {
-    const clock = new ManualClock(T0);
     const queue = 'ordered';
-    const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
     // Groups a, b, c with three messages each, in that order.
-    const ids = await seed(
-      app,
-      ['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c'].map((groupKey) => ({ queue, type: 't', groupKey })),
-    );
+    const { app, clock, ids } = await seededFifo(queue, ['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c']);
     const db = stack.newDb();
     const heads = new HeadCandidates();
     const claim = () => claimMessages(db, { queue, limit: 2, now: clock.now(), leaseMs: 60_000, fifo: true, heads });
@@ -342,13 +343,8 @@ describe('claimMessages on a FIFO queue', () => {
   });
 
   it('reads the heads again once its last read is half a second old', async () => {
-    const clock = new ManualClock(T0);
     const queue = 'stale';
-    const app = appOn(stack, { queues: [{ name: queue, fifo: true }], jobTypes: [jobType('t', async () => {})], clock });
-    const ids = await seed(
-      app,
-      ['a', 'b'].map((groupKey) => ({ queue, type: 't', groupKey })),
-    );
+    const { app, clock, ids } = await seededFifo(queue, ['a', 'b']);
     const heads = new HeadCandidates();
     const claim = () => claimMessages(app.db, { queue, limit: 1, now: clock.now(), leaseMs: 60_000, fifo: true, heads });
     expect((await claim()).messages.map((m) => m.id)).toEqual([ids[0]]);
