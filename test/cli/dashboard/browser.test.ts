@@ -190,6 +190,22 @@ describe('the dashboard page', () => {
     expect(await row('partners').locator('td.dead').textContent()).toBe('2');
   });
 
+  it('says when a redrive left a dead letter whose type has no handler', async () => {
+    const [[{ type }]] = (await stack.sql.query('SELECT type FROM queue_messages WHERE id = ?', [deadIds[1]])) as any;
+    await stack.sql.query("UPDATE queue_messages SET type = 'retired.type' WHERE id = ?", [deadIds[1]]);
+    try {
+      await deadRow(deadIds[1]!).locator('input[type=checkbox]').check();
+      await page.locator('#redrive-selected').click();
+      await page.locator('#confirm-ok').click();
+      await expect
+        .poll(() => page.locator('#notice').textContent())
+        .toBe('Redrove 0 dead letters of partners. 1 left dead: its type is not carried by partners or without a handler.');
+      expect(await statusOf(deadIds[1]!)).toBe('dead');
+    } finally {
+      await stack.sql.query('UPDATE queue_messages SET type = ? WHERE id = ?', [type, deadIds[1]]);
+    }
+  });
+
   it('looks a message up by dedup key in a queue', async () => {
     const [answer] = await enqueue(app, 'emails', [{ type: 'noop', payload: { to: 'ada@example.com' }, dedupKey: 'welcome ada' }]);
     await page.locator('#lookup-key').fill('welcome ada');
