@@ -197,8 +197,7 @@ export async function redrive(app: App, queue: string, options: { ids?: readonly
   const more = options.ids === undefined && ids.length === limit;
   // Every given id redriven: none was left for its type (no count needed).
   const allRedriven = options.ids !== undefined && count === options.ids.length;
-  const notCarried =
-    more || allRedriven ? 0 : await countDeadLettersNotOfTypes(app.db, { queue, ...(options.ids === undefined ? {} : { ids: options.ids }), types });
+  const notCarried = more || allRedriven ? 0 : await countDeadLettersNotOfTypes(app.db, { queue, ids: options.ids, types });
   return { count, more, notCarried };
 }
 

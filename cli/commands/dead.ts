@@ -44,13 +44,9 @@ export const deadRedriveCommand: Command = {
   arity: { min: 1, max: 1 + DEAD_LETTER_LIMITS.maxBulk },
   async run(context, [queue, ...ids]) {
     const selection = bulkSelection(context, ids, 'dead redrive');
-    let notCarried = 0;
-    const result = await repeatBulk(selection, async (limit) => {
-      const call = await redrive(context.app(), queue!, { ...selection.call, ...(limit !== undefined ? { limit } : {}) });
-      notCarried = call.notCarried;
-      return call;
-    });
-    if (context.json) return context.printJson({ ...result, notCarried });
+    const result = await repeatBulk(selection, (limit) => redrive(context.app(), queue!, { ...selection.call, ...(limit !== undefined ? { limit } : {}) }));
+    if (context.json) return context.printJson(result);
+    const { notCarried } = result;
     context.print(
       `redrove ${formatCount(result.count)} dead letter${result.count === 1 ? '' : 's'} of ${queue}${result.more ? ' (more remain: run again)' : ''}`,
     );
@@ -105,14 +101,15 @@ function bulkSelection(context: CliContext, positionalIds: readonly string[], co
 
 /**
  * One call per at most 1,000 dead letters (so no statement holds locks on a huge range), repeated
- * until the selection is done. Ids and an explicit --limit are one call.
+ * until the selection is done. Ids and an explicit --limit are one call. The answer is the last
+ * call's, with the count of them all.
  */
-async function repeatBulk(selection: BulkSelection, call: (limit: number | undefined) => Promise<BulkResult>): Promise<BulkResult> {
+async function repeatBulk<R extends BulkResult>(selection: BulkSelection, call: (limit: number | undefined) => Promise<R>): Promise<R> {
   if (selection.call.ids !== undefined || selection.limit !== undefined) return call(selection.limit);
   let count = 0;
   for (;;) {
     const result = await call(undefined);
     count += result.count;
-    if (!result.more || result.count === 0) return { count, more: false };
+    if (!result.more || result.count === 0) return { ...result, count, more: false };
   }
 }

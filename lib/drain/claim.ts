@@ -126,9 +126,7 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
   if (claimsInOneStatement(input)) {
     const lease = await leaseOrLoseReply(() => claimFairMessages(db, { queue: input.queue, limit: input.limit, leaseToken, now: input.now, leaseUntil }));
     if (lease.lost !== undefined || lease.leased > 0) {
-      const claimed = lease.lost === undefined ? lease.leased : Number.POSITIVE_INFINITY;
-      const messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf: () => undefined });
-      if (messages.length === 0 && lease.lost !== undefined) throw lease.lost;
+      const messages = await readLeased(db, input, lease, { leaseToken, leaseUntil, startOf: () => undefined });
       return { leaseToken, leaseUntil, claimed: messages.length, throttled: false, groupRated: 0, messages };
     }
   }
@@ -189,23 +187,17 @@ export async function claimMessages(db: Db, input: ClaimInput): Promise<Claim> {
     await giveBackUnused(0);
     throw error;
   }
-  let claimed: number;
+  // Known what it leased, the rest goes back before the read; its answer lost, once the read says.
+  if (lease.lost === undefined) await giveBackUnused(lease.leased);
   let messages: HeldClaimedMessage[];
-  if (lease.lost === undefined) {
-    claimed = lease.leased;
-    await giveBackUnused(claimed);
-    messages = await readBack(db, input, { leaseToken, leaseUntil, claimed, startOf });
-  } else {
-    try {
-      messages = await readBack(db, input, { leaseToken, leaseUntil, claimed: Number.POSITIVE_INFINITY, startOf });
-    } catch (error) {
-      await giveBackUnused(0);
-      throw error;
-    }
-    claimed = messages.length;
-    await giveBackUnused(claimed);
-    if (claimed === 0) throw lease.lost;
+  try {
+    messages = await readLeased(db, input, lease, { leaseToken, leaseUntil, startOf });
+  } catch (error) {
+    if (lease.lost !== undefined) await giveBackUnused(0);
+    throw error;
   }
+  if (lease.lost !== undefined) await giveBackUnused(messages.length);
+  let claimed = lease.lost === undefined ? lease.leased : messages.length;
   if (input.fifo === true) {
     input.heads?.taken(messages);
   }
@@ -244,6 +236,19 @@ async function leaseOrLoseReply(statement: () => Promise<number>): Promise<Lease
     if (error instanceof DataApiUnavailableError && error.requestMayHaveRun) return { lost: error };
     throw error;
   }
+}
+
+/** What the claim statement leased, read back by its token: as many as it said, or, its answer lost, all there are (none: the claim fails). */
+async function readLeased(
+  db: Db,
+  input: ClaimInput,
+  lease: Lease,
+  claim: { leaseToken: string; leaseUntil: Date; startOf: (message: ClaimedMessage) => number | undefined },
+): Promise<HeldClaimedMessage[]> {
+  if (lease.lost === undefined) return readBack(db, input, { ...claim, claimed: lease.leased });
+  const messages = await readBack(db, input, { ...claim, claimed: Number.POSITIVE_INFINITY });
+  if (messages.length === 0) throw lease.lost;
+  return messages;
 }
 
 /** The claim's messages by lease token, in pages, with payloads too large for their rows read slice by slice. */

@@ -68,13 +68,9 @@ export interface DispatchOptions {
  * programming error) throws a RangeError. Whether a retry is really a death because attempts
  * ran out is the settler's call (see finalOutcome).
  */
-export async function dispatch(message: DispatchMessage, jobType: JobType | undefined, options: DispatchOptions): Promise<Outcome> {
-  const timeoutMs = jobType?.timeoutMs ?? options.timeoutMs;
+export async function dispatch(message: DispatchMessage, jobType: JobType, options: DispatchOptions): Promise<Outcome> {
+  const timeoutMs = jobType.timeoutMs ?? options.timeoutMs;
   if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
-
-  if (jobType === undefined) {
-    return { kind: 'dead', error: clip(`unknown job type "${message.type}"`, ERROR_LIMIT) };
-  }
 
   // Awaited only when the schema is async: an await costs a turn of the microtask queue per message.
   const parsing = parsePayload(jobType, message.payload);

@@ -61,6 +61,12 @@ export async function listDeadLetters(db: Db, input: { queue: string; limit: num
   return { messages: rows.map(toMessage), more: pageRows > rows.length };
 }
 
+/** A message's type is one of `:types` (a comma-separated list: type names have no commas), unless `:allTypes`. */
+const OF_TYPES = (column: string) => `(:allTypes OR FIND_IN_SET(${column}, :types))`;
+
+/** The parameters of OF_TYPES for a list of types, or for any type. */
+const typeParams = (types: readonly string[] | undefined) => ({ allTypes: types === undefined, types: (types ?? []).join(',') });
+
 /*
  * Redrive and purge change a chosen set of ids, never "the next `limit` dead letters": the Data
  * API may answer a call with an error after it ran (lib/db/retry.ts), and a re-sent `LIMIT`
@@ -68,12 +74,6 @@ export async function listDeadLetters(db: Db, input: { queue: string; limit: num
  * them no longer dead letters of the queue), so a call for "the queue's oldest" reads their ids
  * first: one call more, on an operator's action.
  */
-/** A message's type is one of `:types` (a comma-separated list: type names have no commas), unless `:allTypes`. */
-const OF_TYPES = (column: string) => `(:allTypes OR FIND_IN_SET(${column}, :types))`;
-
-/** The parameters of OF_TYPES for a list of types, or for any type. */
-const typeParams = (types: readonly string[] | undefined) => ({ allTypes: types === undefined, types: (types ?? []).join(',') });
-
 /*
  * A purge needs a dead letter's dedup key only when it names a recurring slot (lib/recurring.ts
  * slotKey: 'recurring:', an entry name of at most 64 ASCII characters, ':' and a 24-character
@@ -94,7 +94,7 @@ export interface DeadLetterSelection {
   /** At most this many, oldest first. */
   limit: number;
   /** Only dead letters of these job types; of any type when omitted. */
-  types?: readonly string[];
+  types?: readonly string[] | undefined;
 }
 
 /**
@@ -146,7 +146,7 @@ export interface RedriveByIdInput {
   /** When a redriven message of a FIFO group becomes due: a lease after now. */
   groupedAvailableAt: Date;
   /** Only dead letters of these job types; of any type when omitted. */
-  types?: readonly string[];
+  types?: readonly string[] | undefined;
 }
 
 /**
@@ -176,7 +176,10 @@ STRAIGHT_JOIN queue_messages AS m FORCE INDEX (PRIMARY) ON m.id = chosen.id
 WHERE m.dead_queue = :queue AND NOT FIND_IN_SET(m.type, :types)`;
 
 /** How many dead letters of the queue (among the given ids, if any) are of none of these types. */
-export async function countDeadLettersNotOfTypes(db: Db, input: { queue: string; ids?: readonly string[]; types: readonly string[] }): Promise<number> {
+export async function countDeadLettersNotOfTypes(
+  db: Db,
+  input: { queue: string; ids?: readonly string[] | undefined; types: readonly string[] },
+): Promise<number> {
   if (input.ids?.length === 0) return 0;
   const [row] = await db.query<{ n: number }>(
     input.ids === undefined ? COUNT_DEAD_LETTERS_NOT_OF_TYPES : COUNT_CHOSEN_DEAD_LETTERS_NOT_OF_TYPES,
@@ -194,13 +197,7 @@ export interface RedriveInput extends DeadLetterSelection {
 /** Redrives the selected dead letters (see deadLetterIds); returns how many went back to waiting. */
 export async function redriveDeadLetters(db: Db, input: RedriveInput): Promise<number> {
   const ids = await deadLetterIds(db, input);
-  return redriveDeadLettersById(db, {
-    queue: input.queue,
-    ids,
-    now: input.now,
-    groupedAvailableAt: input.groupedAvailableAt,
-    ...(input.types === undefined ? {} : { types: input.types }),
-  });
+  return redriveDeadLettersById(db, { queue: input.queue, ids, now: input.now, groupedAvailableAt: input.groupedAvailableAt, types: input.types });
 }
 
 /* A purged message's payload slices go with it (ON DELETE CASCADE, schema/migrations/004). */

@@ -74,13 +74,6 @@ describe('dispatch', () => {
     expect(seen).toEqual({ n: 7 });
   });
 
-  it('is dead for an unknown type', async () => {
-    expect(await dispatch(message({ type: 'nope' }), undefined, options)).toEqual({
-      kind: 'dead',
-      error: 'unknown job type "nope"',
-    });
-  });
-
   it('is dead when the payload no longer parses, naming the paths but not the values', async () => {
     let called = false;
     const type = jobType(async () => {

@@ -514,9 +514,11 @@ describe('drain', () => {
       jobTypes: [jobType('quick', async () => {}, { timeoutMs: 1_000 }), jobType('stray', async () => {})],
       clock: new ManualClock(T0),
     });
-    const [stray, kept] = await seed(app, [
+    const [stray, kept, gone] = await seed(app, [
       { queue: 'short-carrier', type: 'stray' },
       { queue: 'short-carrier', type: 'quick' },
+      // A type no longer registered at all.
+      { queue: 'short-carrier', type: 'gone' },
     ]);
     const [head, follower] = await seed(app, [
       { queue: 'fifo-carrier', type: 'stray', groupKey: 'g' },
@@ -524,15 +526,16 @@ describe('drain', () => {
     ]);
     const tuning = { safetyMarginMs: 5_000 };
     expect(await drain(app, { queue: 'short-carrier', remainingTimeMs: plenty, tuning })).toMatchObject({
-      claimed: 2,
+      claimed: 3,
       done: 1,
-      dead: 1,
+      dead: 2,
       released: 0,
       errors: [],
     });
     expect((await readRows(stack, 'short-carrier')).get(stray!)).toMatchObject({
       last_error: 'job type "stray" is not one its queue carries (its types in queue.config.ts: quick)',
     });
+    expect((await readRows(stack, 'short-carrier')).get(gone!)).toMatchObject({ status: 'dead', last_error: 'unknown job type "gone"' });
     for (let run = 0; run < 3 && (await readRows(stack, 'fifo-carrier')).get(follower!)?.status !== 'done'; run++)
       expect(await drain(app, { queue: 'fifo-carrier', remainingTimeMs: plenty, tuning })).toMatchObject({ released: 0, errors: [] });
     const rows = new Map([...(await readRows(stack, 'short-carrier')), ...(await readRows(stack, 'fifo-carrier'))]);
